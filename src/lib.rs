@@ -1,0 +1,5 @@
+//! Downtime Kit core: the encrypted vault, the forms engine, printing, reconciliation and FHIR export.
+//!
+//! This crate never depends on Tauri; the desktop shell in `src-tauri/` and the `dtk` command line both call
+//! [`api`], the façade over the domain modules.
+#![forbid(unsafe_code)]
