@@ -12,11 +12,7 @@ use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::Password;
 
 #[derive(Parser)]
-#[command(
-    name = "dtk",
-    version,
-    about = "Downtime Kit: electronic downtime forms, encrypted on this workstation"
-)]
+#[command(name = "dtk", version, about = "Downtime Kit: electronic downtime forms, encrypted on this workstation")]
 struct Cli {
     /// The vault folder (else DTK_VAULT, else the platform data folder).
     #[arg(long, global = true, env = "DTK_VAULT", value_name = "DIR")]
@@ -105,28 +101,16 @@ struct Failure {
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
         let exit = if e.code == ErrorCode::Integrity { 3 } else { 1 };
-        Failure {
-            exit,
-            message: e.message,
-            code: Some(e.code),
-        }
+        Failure { exit, message: e.message, code: Some(e.code) }
     }
 }
 
 fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        exit: 2,
-        message: message.into(),
-        code: None,
-    }
+    Failure { exit: 2, message: message.into(), code: None }
 }
 
 fn failed(message: impl Into<String>) -> Failure {
-    Failure {
-        exit: 1,
-        message: message.into(),
-        code: None,
-    }
+    Failure { exit: 1, message: message.into(), code: None }
 }
 
 fn main() -> ExitCode {
@@ -137,10 +121,7 @@ fn main() -> ExitCode {
         Err(f) => {
             if json {
                 let code = f.code.map_or("usage", |c| c.as_str());
-                eprintln!(
-                    "{}",
-                    serde_json::json!({ "error": { "code": code, "message": f.message } })
-                );
+                eprintln!("{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
             } else {
                 eprintln!("dtk: {}", f.message);
             }
@@ -155,23 +136,17 @@ fn secret(env: &str, prompt: &str) -> Result<Password, Failure> {
         return Ok(Password::new(v));
     }
     if std::io::stdin().is_terminal() {
-        let v = rpassword::prompt_password(prompt)
-            .map_err(|e| failed(format!("could not read the password: {e}")))?;
+        let v = rpassword::prompt_password(prompt).map_err(|e| failed(format!("could not read the password: {e}")))?;
         return Ok(Password::new(v));
     }
-    Err(usage(format!(
-        "no password given: set {env} or run dtk in a terminal"
-    )))
+    Err(usage(format!("no password given: set {env} or run dtk in a terminal")))
 }
 
 fn new_password(prompt_for: &str) -> Result<Password, Failure> {
     if let Ok(v) = std::env::var("DTK_NEW_PASSWORD") {
         return Ok(Password::new(v));
     }
-    let first = secret(
-        "DTK_NEW_PASSWORD",
-        &format!("New password for {prompt_for}: "),
-    )?;
+    let first = secret("DTK_NEW_PASSWORD", &format!("New password for {prompt_for}: "))?;
     let again = secret("DTK_NEW_PASSWORD", "Repeat the password: ")?;
     if first.expose() != again.expose() {
         return Err(failed("the two passwords differ; nothing was changed"));
@@ -186,26 +161,17 @@ fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
             eprint!("Username: ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| failed(format!("could not read the username: {e}")))?;
+            std::io::stdin().read_line(&mut line).map_err(|e| failed(format!("could not read the username: {e}")))?;
             line.trim().to_string()
         }
-        Err(_) => {
-            return Err(usage(
-                "no user given: set DTK_USER or run dtk in a terminal",
-            ))
-        }
+        Err(_) => return Err(usage("no user given: set DTK_USER or run dtk in a terminal")),
     };
     let password = secret("DTK_PASSWORD", &format!("Password for {user}: "))?;
     Ok(ws.sign_in(&user, &password, &SystemClock)?)
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -213,37 +179,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut ws = Workstation::open(&dir)?;
     let clock = SystemClock;
     match cli.cmd {
-        Cmd::Init {
-            admin,
-            unit,
-            display,
-            recovery_key_out,
-        } => {
+        Cmd::Init { admin, unit, display, recovery_key_out } => {
             let password = new_password(&admin)?;
             let display_name = display.unwrap_or_else(|| admin.clone());
-            let key = ws.init(
-                InitRequest {
-                    unit: unit.clone(),
-                    admin: admin.clone(),
-                    display_name,
-                    password,
-                },
-                &clock,
-            )?;
+            let key =
+                ws.init(InitRequest { unit: unit.clone(), admin: admin.clone(), display_name, password }, &clock)?;
             match recovery_key_out {
                 Some(path) => {
-                    write_private(&path, format!("{}\n", key.expose()).as_bytes())
-                        .map_err(|e| failed(format!("the vault was created, but writing the recovery key to {} failed: {e}", path.display())))?;
+                    write_private(&path, format!("{}\n", key.expose()).as_bytes()).map_err(|e| {
+                        failed(format!(
+                            "the vault was created, but writing the recovery key to {} failed: {e}",
+                            path.display()
+                        ))
+                    })?;
                     if cli.json {
                         print_json(
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key_file": path }),
                         );
                     } else {
+                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
                         println!(
-                            "Vault created in {} for unit {unit}; administrator {admin}.",
-                            dir.display()
+                            "The recovery key was written to {}. Store it offline, then delete the file.",
+                            path.display()
                         );
-                        println!("The recovery key was written to {}. Store it offline, then delete the file.", path.display());
                     }
                 }
                 None => {
@@ -252,10 +210,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key": key.expose() }),
                         );
                     } else {
-                        println!(
-                            "Vault created in {} for unit {unit}; administrator {admin}.",
-                            dir.display()
-                        );
+                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
                         println!();
                         println!("RECOVERY KEY (shown once; write it down and keep it offline):");
                         println!("  {}", key.expose());
@@ -263,14 +218,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Cmd::User {
-            cmd:
-                UserCmd::Add {
-                    name,
-                    role,
-                    display,
-                },
-        } => {
+        Cmd::User { cmd: UserCmd::Add { name, role, display } } => {
             let session = sign_in(&mut ws)?;
             session.require(dtk::auth::Op::ManageUsers)?;
             let password = new_password(&name)?;
@@ -287,12 +235,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::to_value(&info).unwrap_or_default());
             } else {
-                println!(
-                    "Added {} ({}) as {}.",
-                    info.username,
-                    info.display_name,
-                    info.role.as_str()
-                );
+                println!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
             }
         }
         Cmd::User { cmd: UserCmd::List } => {
@@ -303,13 +246,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 for u in users {
                     let state = if u.active { "active" } else { "disabled" };
-                    println!(
-                        "{:<20} {:<8} {:<9} {}",
-                        u.username,
-                        u.role.as_str(),
-                        state,
-                        u.display_name
-                    );
+                    println!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
         }
@@ -317,9 +254,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let session = sign_in(&mut ws)?;
             let problems = ws.verify(&session)?;
             if cli.json {
-                print_json(
-                    &serde_json::json!({ "intact": problems.is_empty(), "problems": problems }),
-                );
+                print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
             } else if problems.is_empty() {
                 println!("Vault intact: every ciphertext opens and the audit chain verifies.");
             } else {
@@ -347,13 +282,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ws.change_password(&mut session, &password, &clock)?;
             println!("Password changed.");
         }
-        Cmd::Selftest {
-            cmd:
-                SelftestCmd::SaveLoop {
-                    count,
-                    ack_before_commit,
-                },
-        } => {
+        Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
             let session = sign_in(&mut ws)?;
             save_loop(&mut ws, &session, count, ack_before_commit)?;
         }
@@ -362,32 +291,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// The crash harness's child: each line on stdout is a promise that the draft is durable.
-fn save_loop(
-    ws: &mut Workstation,
-    session: &Session,
-    count: u32,
-    ack_before_commit: bool,
-) -> Result<(), Failure> {
+fn save_loop(ws: &mut Workstation, session: &Session, count: u32, ack_before_commit: bool) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     for i in 0..count {
-        let body =
-            serde_json::json!({ "note": format!("crash-cycle draft {i}"), "pad": "x".repeat(200) });
+        let body = serde_json::json!({ "note": format!("crash-cycle draft {i}"), "pad": "x".repeat(200) });
         if ack_before_commit {
             session.require(dtk::auth::Op::SaveDraft)?;
             let vault = ws.vault_mut()?;
-            let _ = vault.write(
-                session.keys(),
-                session.username(),
-                SystemClock.now(),
-                |tx| -> Result<(), ApiError> {
+            let _ =
+                vault.write(session.keys(), session.username(), SystemClock.now(), |tx| -> Result<(), ApiError> {
                     let id = dtk::drafts::save(tx, session.user_id(), None, &body)?;
                     // The bug this mode exists to demonstrate: acknowledging before the commit.
                     let _ = writeln!(out, "{id}");
                     let _ = out.flush();
                     std::thread::sleep(std::time::Duration::from_millis(30));
                     Ok(())
-                },
-            )?;
+                })?;
         } else {
             let saved = ws.save_draft(session, None, &body, &SystemClock)?;
             let _ = writeln!(out, "{}", saved.value());
