@@ -273,8 +273,7 @@ fn fail_weak_new_passwords_and_bad_usernames() {
                 },
                 &SystemClock,
             )
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert_eq!(err.code, ErrorCode::InvalidInput);
         assert!(err.message.contains(why), "{}", err.message);
     }
@@ -369,7 +368,7 @@ fn disk_full_refuses_the_save_keeps_what_was_saved_and_recovers() {
     assert_eq!(drafts.len(), 1, "the failed save left nothing behind");
     assert_eq!(drafts[0].id, kept);
     ws.vault().expect("v").set_page_limit(None).expect("unlimit");
-    ws.save_draft(&s, None, &big, &SystemClock).expect("saves again once space is back");
+    let _saved = ws.save_draft(&s, None, &big, &SystemClock).expect("saves again once space is back");
     assert!(verify_problems(&tv).is_empty());
 }
 
@@ -379,7 +378,8 @@ fn no_plaintext_canary_anywhere_in_the_vault_folder() {
     let canary = "CANARY-Zbigniew-Kowalski-DEV2006";
     let (mut ws, s) = tv.sign_in(NURSE);
     for i in 0..50 {
-        ws.save_draft(&s, None, &json!({ "patient": canary, "note": format!("{canary} note {i}") }), &SystemClock)
+        let _saved = ws
+            .save_draft(&s, None, &json!({ "patient": canary, "note": format!("{canary} note {i}") }), &SystemClock)
             .expect("save");
     }
     // Look while the vault is still open (WAL and shared-memory files present) and after it is closed.
@@ -402,7 +402,7 @@ fn drafts_belong_to_their_author_only() {
     let tv = TestVault::new();
     let (mut ws, nurse) = tv.sign_in(NURSE);
     let id = ws.save_draft(&nurse, None, &json!({ "note": "mine" }), &SystemClock).expect("save").into_value();
-    ws.save_draft(&nurse, Some(&id), &json!({ "note": "mine, edited" }), &SystemClock).expect("update");
+    let _saved = ws.save_draft(&nurse, Some(&id), &json!({ "note": "mine, edited" }), &SystemClock).expect("update");
     let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &SystemClock).expect("charge");
     assert!(ws.my_drafts(&charge).expect("list").is_empty());
     assert!(ws.save_draft(&charge, Some(&id), &json!({ "note": "hijack" }), &SystemClock).is_err());
