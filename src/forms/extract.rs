@@ -74,10 +74,10 @@ impl Conv {
 pub(crate) struct ElementSpec {
     /// Element path below the resource type, e.g. `dosage.dose`.
     pub path: &'static str,
-    /// Path segments that are arrays in R4 (the first element is filled unless it is `push_at`).
-    arrays: &'static [&'static str],
-    /// The array segment that gets a new element per answer (lists: note, reasonCode, content …).
-    push_at: Option<&'static str>,
+    /// Indexes of path segments that are arrays in R4 (the first element is filled unless it is `push_at`).
+    arrays: &'static [usize],
+    /// Index of the array segment that gets a new element per answer (lists: note, reasonCode, content …).
+    push_at: Option<usize>,
     pub conv: Conv,
 }
 
@@ -87,7 +87,7 @@ impl ElementSpec {
     }
 }
 
-const fn one(path: &'static str, arrays: &'static [&'static str], conv: Conv) -> ElementSpec {
+const fn one(path: &'static str, arrays: &'static [usize], conv: Conv) -> ElementSpec {
     ElementSpec {
         path,
         arrays,
@@ -97,8 +97,8 @@ const fn one(path: &'static str, arrays: &'static [&'static str], conv: Conv) ->
 }
 const fn list(
     path: &'static str,
-    arrays: &'static [&'static str],
-    push_at: &'static str,
+    arrays: &'static [usize],
+    push_at: usize,
     conv: Conv,
 ) -> ElementSpec {
     ElementSpec {
@@ -111,15 +111,15 @@ const fn list(
 
 const MEDICATION_ADMINISTRATION: &[ElementSpec] = &[
     one("status", &[], Conv::Code),
-    list("statusReason", &[], "statusReason", Conv::CodeableConcept),
+    list("statusReason", &[], 0, Conv::CodeableConcept),
     one("medicationCodeableConcept", &[], Conv::CodeableConcept),
     one("effectiveDateTime", &[], Conv::DateTime),
     one("dosage.dose", &[], Conv::Quantity),
     one("dosage.route", &[], Conv::CodeableConcept),
     one("dosage.site", &[], Conv::CodeableConcept),
     one("dosage.text", &[], Conv::Str),
-    list("reasonCode", &[], "reasonCode", Conv::CodeableConcept),
-    list("note", &[], "note", Conv::Annotation),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
+    list("note", &[], 0, Conv::Annotation),
 ];
 const MEDICATION_REQUEST: &[ElementSpec] = &[
     one("status", &[], Conv::Code),
@@ -127,72 +127,50 @@ const MEDICATION_REQUEST: &[ElementSpec] = &[
     one("medicationCodeableConcept", &[], Conv::CodeableConcept),
     one("authoredOn", &[], Conv::DateTime),
     one("requester", &[], Conv::RefDisplay),
-    list("reasonCode", &[], "reasonCode", Conv::CodeableConcept),
-    list("note", &[], "note", Conv::Annotation),
-    one("dosageInstruction.text", &["dosageInstruction"], Conv::Str),
-    one(
-        "dosageInstruction.patientInstruction",
-        &["dosageInstruction"],
-        Conv::Str,
-    ),
-    one(
-        "dosageInstruction.route",
-        &["dosageInstruction"],
-        Conv::CodeableConcept,
-    ),
-    one(
-        "dosageInstruction.timing.code",
-        &["dosageInstruction"],
-        Conv::CodeableConcept,
-    ),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
+    list("note", &[], 0, Conv::Annotation),
+    one("dosageInstruction.text", &[0], Conv::Str),
+    one("dosageInstruction.patientInstruction", &[0], Conv::Str),
+    one("dosageInstruction.route", &[0], Conv::CodeableConcept),
+    one("dosageInstruction.timing.code", &[0], Conv::CodeableConcept),
     one(
         "dosageInstruction.timing.repeat.boundsDuration",
-        &["dosageInstruction"],
+        &[0],
         Conv::Quantity,
     ),
     one(
         "dosageInstruction.asNeededCodeableConcept",
-        &["dosageInstruction"],
+        &[0],
         Conv::CodeableConcept,
     ),
     one(
         "dosageInstruction.doseAndRate.doseQuantity",
-        &["dosageInstruction", "doseAndRate"],
+        &[0, 1],
         Conv::Quantity,
     ),
 ];
 const DOCUMENT_REFERENCE: &[ElementSpec] = &[
     one("status", &[], Conv::Code),
     one("type", &[], Conv::CodeableConcept),
-    list("category", &[], "category", Conv::CodeableConcept),
+    list("category", &[], 0, Conv::CodeableConcept),
     one("description", &[], Conv::Str),
-    list(
-        "content.attachment",
-        &["content"],
-        "content",
-        Conv::Attachment,
-    ),
+    list("content.attachment", &[0], 0, Conv::Attachment),
     one("context.period.start", &[], Conv::DateTime),
 ];
 const PATIENT: &[ElementSpec] = &[
-    list("identifier", &[], "identifier", Conv::Identifier),
-    one("name.family", &["name"], Conv::Str),
-    list("name.given", &["name"], "given", Conv::Str),
+    list("identifier", &[], 0, Conv::Identifier),
+    one("name.family", &[0], Conv::Str),
+    list("name.given", &[0], 1, Conv::Str),
     one("birthDate", &[], Conv::Date),
     one("gender", &[], Conv::Code),
 ];
 const ENCOUNTER: &[ElementSpec] = &[
     one("status", &[], Conv::Code),
     one("class", &[], Conv::Coding),
-    list("type", &[], "type", Conv::CodeableConcept),
+    list("type", &[], 0, Conv::CodeableConcept),
     one("period.start", &[], Conv::DateTime),
-    list(
-        "location.location",
-        &["location"],
-        "location",
-        Conv::RefDisplay,
-    ),
-    list("reasonCode", &[], "reasonCode", Conv::CodeableConcept),
+    list("location.location", &[0], 0, Conv::RefDisplay),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
 ];
 
 fn specs(resource_type: &str) -> &'static [ElementSpec] {
@@ -538,7 +516,13 @@ impl<'a> Extractor<'a> {
             };
             for a in answers {
                 if let Some(v) = convert(spec.conv, item, a) {
-                    put(&mut m, spec, &spec.path.split('.').collect::<Vec<_>>(), v);
+                    put(
+                        &mut m,
+                        spec,
+                        &spec.path.split('.').collect::<Vec<_>>(),
+                        0,
+                        v,
+                    );
                 }
             }
         }
@@ -790,11 +774,14 @@ fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
 }
 
 /// Writes `v` at `segs` below `obj`, creating objects and arrays as the spec says.
-fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], v: Value) {
+/// `at` is the index of `segs[0]` in the full path (array and push positions are indexes, as names repeat:
+/// `Encounter.location.location`).
+fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], at: usize, v: Value) {
     let Some((head, rest)) = segs.split_first() else {
         return;
     };
-    let is_array = spec.arrays.contains(head) || spec.push_at == Some(*head);
+    let pushes = spec.push_at == Some(at);
+    let is_array = spec.arrays.contains(&at) || pushes;
     let slot = obj.entry(head.to_string()).or_insert_with(|| {
         if is_array {
             Value::Array(Vec::new())
@@ -811,10 +798,10 @@ fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], v: Value
     }
     let target = if is_array {
         let Value::Array(a) = slot else { return };
-        if spec.push_at == Some(*head) || a.is_empty() {
+        if pushes || a.is_empty() {
             a.push(Value::Object(Map::new()));
         }
-        if spec.push_at == Some(*head) {
+        if pushes {
             a.last_mut()
         } else {
             a.first_mut()
@@ -823,7 +810,7 @@ fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], v: Value
         Some(slot)
     };
     if let Some(Value::Object(child)) = target {
-        put(child, spec, rest, v);
+        put(child, spec, rest, at + 1, v);
     }
 }
 

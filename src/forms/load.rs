@@ -892,7 +892,7 @@ impl Loader {
             self.problem(
                 link,
                 format!(
-                    "answerOption is not allowed on a {} item (only choice and open-choice)",
+                    "answerOption is not allowed on {} items (only choice and open-choice)",
                     kind.code()
                 ),
             );
@@ -1127,15 +1127,22 @@ impl Loader {
                         );
                         continue;
                     }
-                    let ordered = matches!(
-                        target.kind,
-                        ItemType::Integer
-                            | ItemType::Decimal
-                            | ItemType::Quantity
-                            | ItemType::Date
-                            | ItemType::DateTime
-                            | ItemType::Time
-                    );
+                    let option_ordered = target.answer_options.first().is_some_and(|o| {
+                        matches!(
+                            o.value,
+                            AnswerValue::Integer(_) | AnswerValue::Date(_) | AnswerValue::Time(_)
+                        )
+                    });
+                    let ordered = option_ordered
+                        || matches!(
+                            target.kind,
+                            ItemType::Integer
+                                | ItemType::Decimal
+                                | ItemType::Quantity
+                                | ItemType::Date
+                                | ItemType::DateTime
+                                | ItemType::Time
+                        );
                     if matches!(
                         ew.operator,
                         Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le

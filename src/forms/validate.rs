@@ -327,7 +327,7 @@ impl<'f> Validator<'f> {
                 self.error(
                     link,
                     format!(
-                        "answer must be value{} for a {} item",
+                        "answer must be value{} for this {} item",
                         expected.join(" or value"),
                         item.kind.code()
                     ),
@@ -341,7 +341,7 @@ impl<'f> Validator<'f> {
             self.error(
                 link,
                 format!(
-                    "answer must be value{} for a {} item, not value{}",
+                    "answer must be value{} for this {} item, not value{}",
                     expected.join(" or value"),
                     item.kind.code(),
                     value.suffix()
@@ -406,11 +406,28 @@ impl<'f> Validator<'f> {
     }
 
     fn is_enabled(&self, item: &Item, scopes: &[&Vec<Value>]) -> bool {
+        self.enabled_at(item, scopes, 0)
+    }
+
+    /// An answer to a question that is itself disabled does not count (FHIR treats it as absent), so enablement
+    /// chains are followed; the depth cap also ends enableWhen cycles, which then count as disabled.
+    fn enabled_at(&self, item: &Item, scopes: &[&Vec<Value>], depth: usize) -> bool {
         if item.enable_when.is_empty() {
             return true;
         }
+        if depth > 32 {
+            return false;
+        }
         let mut results = item.enable_when.iter().map(|ew| {
-            let answers = answers_in_scope(&ew.question, scopes);
+            let target_enabled = self
+                .form
+                .item(&ew.question)
+                .is_some_and(|t| self.enabled_at(t, scopes, depth + 1));
+            let answers = if target_enabled {
+                answers_in_scope(&ew.question, scopes)
+            } else {
+                Vec::new()
+            };
             condition(ew, &answers)
         });
         match item.enable_behavior {
