@@ -11,3 +11,4 @@ pub mod clock;
 pub mod crypto;
 pub mod drafts;
 pub mod vault;
+pub mod forms;
