@@ -7,8 +7,14 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod census;
 pub mod clock;
 pub mod crypto;
 pub mod drafts;
-pub mod vault;
+pub mod entries;
+pub mod episodes;
 pub mod forms;
+pub mod json;
+pub mod patients;
+pub mod site;
+pub mod vault;

@@ -26,30 +26,23 @@ fn catalog() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
     C.get_or_init(|| {
         let (c, problems) = Catalog::load_dir(&forms_dir());
-        assert!(
-            problems.is_empty(),
-            "shipped forms have problems: {problems:#?}"
-        );
+        assert!(problems.is_empty(), "shipped forms have problems: {problems:#?}");
         c
     })
 }
 
 fn form(name: &str) -> &'static Form {
     catalog()
-        .get(&format!(
-            "http://downtimekit.example.org/fhir/Questionnaire/{name}"
-        ))
+        .get(&format!("http://downtimekit.example.org/fhir/Questionnaire/{name}"))
         .unwrap_or_else(|| panic!("form {name} not in forms/"))
 }
 
 fn wound_form() -> Form {
-    forms::load_file(&data("test-wound-assessment.json"))
-        .unwrap_or_else(|p| panic!("test form does not load: {p:#?}"))
+    forms::load_file(&data("test-wound-assessment.json")).unwrap_or_else(|p| panic!("test form does not load: {p:#?}"))
 }
 
 fn response(name: &str) -> Value {
-    let bytes =
-        std::fs::read(data(&format!("responses/{name}.json"))).expect("sample response readable");
+    let bytes = std::fs::read(data(&format!("responses/{name}.json"))).expect("sample response readable");
     forms::parse_response(&bytes).expect("sample response parses")
 }
 
@@ -67,23 +60,14 @@ fn ctx() -> ExtractContext<'static> {
     }
 }
 
-const SHIPPED: &[&str] = &[
-    "medication-administration",
-    "medication-order",
-    "nursing-note",
-    "vital-signs",
-    "downtime-registration",
-];
+const SHIPPED: &[&str] =
+    &["medication-administration", "medication-order", "nursing-note", "vital-signs", "downtime-registration"];
 
 /// (linkId, message) of a finding, the part a user sees.
 type Found = (Option<String>, String);
 
 fn findings(form: &Form, r: &Value) -> Vec<Found> {
-    forms::validate_response(form, r)
-        .findings
-        .into_iter()
-        .map(|f| (f.link_id, f.message))
-        .collect()
+    forms::validate_response(form, r).findings.into_iter().map(|f| (f.link_id, f.message)).collect()
 }
 
 fn f(link: &str, msg: &str) -> Found {
@@ -137,21 +121,12 @@ fn every_shipped_form_loads_with_no_problems_and_has_a_clinical_time() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|p| p.display().to_string())
         .collect();
-    assert_eq!(
-        names.len(),
-        SHIPPED.len(),
-        "every shipped form is tested: {names:?}"
-    );
+    assert_eq!(names.len(), SHIPPED.len(), "every shipped form is tested: {names:?}");
     for name in SHIPPED {
         let form = form(name);
-        assert_eq!(
-            form.canonical(),
-            format!("http://downtimekit.example.org/fhir/Questionnaire/{name}|1.0.0")
-        );
+        assert_eq!(form.canonical(), format!("http://downtimekit.example.org/fhir/Questionnaire/{name}|1.0.0"));
         assert_eq!(form.status, "active");
-        let ct = form
-            .item(form.clinical_time_item())
-            .expect("clinical-time item exists");
+        let ct = form.item(form.clinical_time_item()).expect("clinical-time item exists");
         assert_eq!(ct.kind, forms::ItemType::DateTime);
         assert!(ct.required);
     }
@@ -160,11 +135,7 @@ fn every_shipped_form_loads_with_no_problems_and_has_a_clinical_time() {
 #[test]
 fn sample_responses_validate_clean() {
     for name in SHIPPED.iter().chain(["test-wound-assessment"].iter()) {
-        let form = if *name == "test-wound-assessment" {
-            wound_form()
-        } else {
-            form(name).clone()
-        };
+        let form = if *name == "test-wound-assessment" { wound_form() } else { form(name).clone() };
         let checked = forms::validate_response(&form, &response(name));
         assert_eq!(checked.findings, vec![], "{name} sample should be clean");
         assert!(checked.is_valid());
@@ -172,11 +143,7 @@ fn sample_responses_validate_clean() {
 }
 
 fn extracted(name: &str) -> Vec<Value> {
-    let form = if name == "test-wound-assessment" {
-        wound_form()
-    } else {
-        form(name).clone()
-    };
+    let form = if name == "test-wound-assessment" { wound_form() } else { form(name).clone() };
     forms::extract(&form, &response(name), &ctx()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -194,20 +161,17 @@ fn extraction_snapshot_medication_administration() {
 
 #[test]
 fn extraction_snapshot_medication_order() {
-    expect_file!["data/forms/extracted/medication-order.json"]
-        .assert_eq(&pretty(&extracted("medication-order")));
+    expect_file!["data/forms/extracted/medication-order.json"].assert_eq(&pretty(&extracted("medication-order")));
 }
 
 #[test]
 fn extraction_snapshot_nursing_note() {
-    expect_file!["data/forms/extracted/nursing-note.json"]
-        .assert_eq(&pretty(&extracted("nursing-note")));
+    expect_file!["data/forms/extracted/nursing-note.json"].assert_eq(&pretty(&extracted("nursing-note")));
 }
 
 #[test]
 fn extraction_snapshot_vital_signs() {
-    expect_file!["data/forms/extracted/vital-signs.json"]
-        .assert_eq(&pretty(&extracted("vital-signs")));
+    expect_file!["data/forms/extracted/vital-signs.json"].assert_eq(&pretty(&extracted("vital-signs")));
 }
 
 #[test]
@@ -225,15 +189,9 @@ fn extraction_snapshot_test_only_wound_form() {
 #[test]
 fn extraction_gives_the_resource_types_a_clinician_expects() {
     let types = |name: &str| {
-        extracted(name)
-            .iter()
-            .map(|r| r["resourceType"].as_str().unwrap_or("").to_string())
-            .collect::<Vec<_>>()
+        extracted(name).iter().map(|r| r["resourceType"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>()
     };
-    assert_eq!(
-        types("medication-administration"),
-        ["MedicationAdministration"]
-    );
+    assert_eq!(types("medication-administration"), ["MedicationAdministration"]);
     assert_eq!(types("medication-order"), ["MedicationRequest"]);
     assert_eq!(types("nursing-note"), ["DocumentReference"]);
     assert_eq!(types("vital-signs"), vec!["Observation"; 7]);
@@ -262,23 +220,16 @@ fn extraction_is_deterministic_and_identifiers_depend_on_the_entry() {
     assert_eq!(ids.len(), unique.len(), "one identifier per resource");
     let mut other = ctx();
     other.entry_id = "11111111-2222-4333-8444-555555555555";
-    let c =
-        forms::extract(form("vital-signs"), &response("vital-signs"), &other).expect("extracts");
+    let c = forms::extract(form("vital-signs"), &response("vital-signs"), &other).expect("extracts");
     assert_ne!(a[0]["identifier"], c[0]["identifier"]);
-    assert!(
-        a.iter().all(|r| r.get("id").is_none()),
-        "no ids: the exporter assigns fullUrls"
-    );
+    assert!(a.iter().all(|r| r.get("id").is_none()), "no ids: the exporter assigns fullUrls");
 }
 
 #[test]
 fn extraction_refuses_an_invalid_response_and_a_bad_context() {
     let mut r = response("vital-signs");
     set_answer(&mut r, "heart-rate", json!({"valueInteger": 999}));
-    assert_eq!(
-        forms::extract(form("vital-signs"), &r, &ctx()),
-        Err(forms::ExtractError::Invalid { errors: 1 })
-    );
+    assert_eq!(forms::extract(form("vital-signs"), &r, &ctx()), Err(forms::ExtractError::Invalid { errors: 1 }));
     let mut c = ctx();
     c.recorded = "2026-11-21";
     assert!(matches!(
@@ -291,11 +242,7 @@ fn extraction_refuses_an_invalid_response_and_a_bad_context() {
 // Independent FHIR R4 validation of every extracted resource
 
 fn all_extracted() -> Vec<Value> {
-    SHIPPED
-        .iter()
-        .chain(["test-wound-assessment"].iter())
-        .flat_map(|n| extracted(n))
-        .collect()
+    SHIPPED.iter().chain(["test-wound-assessment"].iter()).flat_map(|n| extracted(n)).collect()
 }
 
 fn node_modules() -> PathBuf {
@@ -317,8 +264,7 @@ fn schema_errors(resources: &[Value]) -> Vec<String> {
         base["definitions"]["Resource"] = json!({"$ref": "#/definitions/ResourceList"});
     }
     if base["definitions"].get("integer64").is_none() {
-        base["definitions"]["integer64"] =
-            json!({"type": "string", "pattern": "^-?([0]|([1-9][0-9]*))$"});
+        base["definitions"]["integer64"] = json!({"type": "string", "pattern": "^-?([0]|([1-9][0-9]*))$"});
     }
     let mut errors = Vec::new();
     let mut validators = std::collections::HashMap::new();
@@ -352,11 +298,7 @@ fn medplum_errors(resources: &[Value]) -> (bool, String) {
         .arg(&file)
         .output()
         .expect("node runs (install Node 20.19+)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -404,17 +346,8 @@ fn test_only_form_enable_when_scopes_to_its_own_repetition() {
     // Answering escalate in wound[1], where it is disabled, is refused.
     let mut r = response("test-wound-assessment");
     let wound1 = &mut r["item"][3]["item"];
-    wound1
-        .as_array_mut()
-        .expect("items")
-        .push(json!({"linkId": "escalate", "answer": [{"valueBoolean": false}]}));
-    assert_eq!(
-        findings(&form, &r),
-        vec![f(
-            "escalate",
-            "answered, but the question is disabled by its enableWhen"
-        )]
-    );
+    wound1.as_array_mut().expect("items").push(json!({"linkId": "escalate", "answer": [{"valueBoolean": false}]}));
+    assert_eq!(findings(&form, &r), vec![f("escalate", "answered, but the question is disabled by its enableWhen")]);
 }
 
 #[test]
@@ -429,10 +362,7 @@ fn test_only_form_enable_behavior_any_and_all() {
             it["answer"] = json!([{"valueCoding": {"system": "http://downtimekit.example.org/fhir/CodeSystem/test-drainage", "code": "purulent"}}]);
         }
     }
-    assert_eq!(
-        findings(&form, &r),
-        vec![f("drainage-amount", "required"), f("escalate", "required")]
-    );
+    assert_eq!(findings(&form, &r), vec![f("drainage-amount", "required"), f("escalate", "required")]);
 }
 
 #[test]
@@ -440,26 +370,16 @@ fn test_only_form_disabled_groups_need_no_answers() {
     let form = wound_form();
     let mut r = response("test-wound-assessment");
     set_answer(&mut r, "has-wound", json!({"valueBoolean": false}));
-    r["item"]
-        .as_array_mut()
-        .expect("items")
-        .retain(|i| i["linkId"] != "wound");
+    r["item"].as_array_mut().expect("items").retain(|i| i["linkId"] != "wound");
     assert_eq!(findings(&form, &r), vec![]);
     let extracted = forms::extract(&form, &r, &ctx()).expect("extracts");
-    assert_eq!(
-        extracted.len(),
-        1,
-        "only the pain score observation remains"
-    );
+    assert_eq!(extracted.len(), 1, "only the pain score observation remains");
 }
 
 #[test]
 fn test_only_form_extracts_observations_per_repetition() {
     let obs = extracted("test-wound-assessment");
-    let codes: Vec<&str> = obs
-        .iter()
-        .map(|o| o["code"]["coding"][0]["code"].as_str().unwrap_or(""))
-        .collect();
+    let codes: Vec<&str> = obs.iter().map(|o| o["code"]["coding"][0]["code"].as_str().unwrap_or("")).collect();
     assert_eq!(codes, ["39126-8", "39125-0", "39126-8", "72514-3"]);
     assert_eq!(
         obs[0]["valueQuantity"],
@@ -541,10 +461,7 @@ fn unsupported_definition_paths_and_contexts_are_named() {
     let mut v = base_form();
     v["extension"] = json!([{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemExtractionContext", "valueCode": "Patient"}]);
     v["item"][1] = json!({"linkId": "q", "type": "string", "definition": "http://hl7.org/fhir/StructureDefinition/Patient#Patient.photo"});
-    assert_eq!(
-        problems_of(&v),
-        vec!["t.json: linkId 'q': definition element Patient.photo is not supported"]
-    );
+    assert_eq!(problems_of(&v), vec!["t.json: linkId 'q': definition element Patient.photo is not supported"]);
     v["extension"][0]["valueCode"] = json!("Claim");
     assert_eq!(problems_of(&v)[0], "t.json: itemExtractionContext 'Claim' is not supported (supported: MedicationAdministration, MedicationRequest, DocumentReference, Patient, Encounter)");
 }
@@ -552,28 +469,13 @@ fn unsupported_definition_paths_and_contexts_are_named() {
 #[test]
 fn unreadable_form_files_are_rejected_before_parsing() {
     let p = |bytes: &[u8]| {
-        forms::parse_form("t.json", bytes)
-            .err()
-            .map(|p| p.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+        forms::parse_form("t.json", bytes).err().map(|p| p.iter().map(|x| x.to_string()).collect::<Vec<_>>())
     };
-    assert_eq!(
-        p(b"{not json"),
-        Some(vec!["t.json: not valid JSON (line 1, column 2)".to_string()])
-    );
+    assert_eq!(p(b"{not json"), Some(vec!["t.json: not valid JSON (line 1, column 2)".to_string()]));
     let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
-    assert_eq!(
-        p(deep.as_bytes()),
-        Some(vec![
-            "t.json: JSON is nested deeper than 64 levels".to_string()
-        ])
-    );
+    assert_eq!(p(deep.as_bytes()), Some(vec!["t.json: JSON is nested deeper than 64 levels".to_string()]));
     let big = vec![b' '; forms::MAX_BYTES + 1];
-    assert_eq!(
-        p(&big),
-        Some(vec![
-            "t.json: file is larger than the 2 MiB limit".to_string()
-        ])
-    );
+    assert_eq!(p(&big), Some(vec!["t.json: file is larger than the 2 MiB limit".to_string()]));
     // A stack-busting depth is refused, not crashed on.
     let very_deep = "[".repeat(1_000_000);
     assert!(p(very_deep.as_bytes()).is_some());
@@ -583,54 +485,28 @@ fn unreadable_form_files_are_rejected_before_parsing() {
 fn a_broken_form_never_prevents_the_others_loading() {
     let dir = tempfile::tempdir().expect("temp dir");
     for name in ["vital-signs", "nursing-note"] {
-        std::fs::copy(
-            forms_dir().join(format!("{name}.json")),
-            dir.path().join(format!("{name}.json")),
-        )
-        .expect("copy");
+        std::fs::copy(forms_dir().join(format!("{name}.json")), dir.path().join(format!("{name}.json"))).expect("copy");
     }
     let mut broken = base_form();
     broken["item"][1]["type"] = json!("attachment");
-    std::fs::write(
-        dir.path().join("broken.json"),
-        serde_json::to_vec(&broken).expect("json"),
-    )
-    .expect("write");
-    let mut v2 = serde_json::from_slice::<Value>(
-        &std::fs::read(forms_dir().join("vital-signs.json")).expect("read"),
-    )
-    .expect("json");
+    std::fs::write(dir.path().join("broken.json"), serde_json::to_vec(&broken).expect("json")).expect("write");
+    let mut v2 = serde_json::from_slice::<Value>(&std::fs::read(forms_dir().join("vital-signs.json")).expect("read"))
+        .expect("json");
     v2["version"] = json!("1.10.0");
-    std::fs::write(
-        dir.path().join("vital-signs-1.10.json"),
-        serde_json::to_vec(&v2).expect("json"),
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("vital-signs-1.10.json"), serde_json::to_vec(&v2).expect("json")).expect("write");
     let (c, problems) = Catalog::load_dir(dir.path());
     assert_eq!(c.len(), 3);
     assert_eq!(problems.len(), 1);
     assert!(
-        problems[0]
-            .to_string()
-            .ends_with("broken.json: linkId 'q': unsupported item type 'attachment'"),
+        problems[0].to_string().ends_with("broken.json: linkId 'q': unsupported item type 'attachment'"),
         "{}",
         problems[0]
     );
-    let latest = c
-        .get("http://downtimekit.example.org/fhir/Questionnaire/vital-signs")
-        .expect("bare url");
-    assert_eq!(
-        latest.version, "1.10.0",
-        "bare url means the highest version"
-    );
-    assert!(c
-        .get("http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0")
-        .is_some());
+    let latest = c.get("http://downtimekit.example.org/fhir/Questionnaire/vital-signs").expect("bare url");
+    assert_eq!(latest.version, "1.10.0", "bare url means the highest version");
+    assert!(c.get("http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0").is_some());
 
-    let report = forms::check_files(&[
-        dir.path().join("broken.json"),
-        dir.path().join("nursing-note.json"),
-    ]);
+    let report = forms::check_files(&[dir.path().join("broken.json"), dir.path().join("nursing-note.json")]);
     assert!(!report.is_ok());
     assert_eq!(report.ok.len(), 1);
     assert_eq!(report.problems.len(), 1);
@@ -683,28 +559,19 @@ fn quantity_units_must_come_from_the_form_list() {
     );
     assert_eq!(
         findings(form("medication-administration"), &r),
-        vec![f(
-            "dose",
-            "unit must be one of: mg, g, ug, mL, U, [iU], mmol, meq, {tbl}"
-        )]
+        vec![f("dose", "unit must be one of: mg, g, ug, mL, U, [iU], mmol, meq, {tbl}")]
     );
     set_answer(&mut r, "dose", json!({"valueString": "2 mg"}));
     assert_eq!(
         findings(form("medication-administration"), &r),
-        vec![f(
-            "dose",
-            "answer must be valueQuantity for this quantity item, not valueString"
-        )]
+        vec![f("dose", "answer must be valueQuantity for this quantity item, not valueString")]
     );
     set_answer(
         &mut r,
         "dose",
         json!({"valueQuantity": {"value": 0, "system": "http://unitsofmeasure.org", "code": "mg"}}),
     );
-    assert_eq!(
-        findings(form("medication-administration"), &r),
-        vec![f("dose", "dose must be greater than zero")]
-    );
+    assert_eq!(findings(form("medication-administration"), &r), vec![f("dose", "dose must be greater than zero")]);
 }
 
 #[test]
@@ -719,18 +586,9 @@ fn held_dose_needs_a_reason_and_no_prn_answers() {
         findings(form("medication-administration"), &r),
         vec![
             f("not-given-reason", "required"),
-            f(
-                "prn",
-                "answered, but the question is disabled by its enableWhen"
-            ),
-            f(
-                "prn-reason",
-                "answered, but the question is disabled by its enableWhen"
-            ),
-            f(
-                "prn-effect",
-                "answered, but the question is disabled by its enableWhen"
-            )
+            f("prn", "answered, but the question is disabled by its enableWhen"),
+            f("prn-reason", "answered, but the question is disabled by its enableWhen"),
+            f("prn-effect", "answered, but the question is disabled by its enableWhen")
         ]
     );
 }
@@ -748,48 +606,32 @@ fn do_not_use_abbreviations_are_refused_in_free_text_of_declared_fields() {
         ("MSO4", "'MSO4' is on the do-not-use list: write 'morphine sulfate'"),
         ("MgSO4 2 g", "'MgSO4' is on the do-not-use list: write 'magnesium sulfate'"),
         ("5.0 mg", "a trailing zero is on the do-not-use list: write '5 mg', never '5.0 mg'"),
-        ("take .5 mg", "a decimal point without a leading zero is on the do-not-use list: write '0.5 mg', never '.5 mg'"),
+        (
+            "take .5 mg",
+            "a decimal point without a leading zero is on the do-not-use list: write '0.5 mg', never '.5 mg'",
+        ),
     ];
     for (text, message) in cases {
         let mut r = response("medication-order");
         set_answer(&mut r, "frequency", json!({"valueString": text}));
-        assert_eq!(
-            findings(form("medication-order"), &r),
-            vec![f("frequency", message)],
-            "text: {text}"
-        );
+        assert_eq!(findings(form("medication-order"), &r), vec![f("frequency", message)], "text: {text}");
     }
-    for fine in [
-        "10 units daily",
-        "0.5 mg every other day",
-        "four times daily",
-        "Give with food; use 2 units",
-        "1.5 mg",
-    ] {
+    for fine in
+        ["10 units daily", "0.5 mg every other day", "four times daily", "Give with food; use 2 units", "1.5 mg"]
+    {
         let mut r = response("medication-order");
         r["item"]
             .as_array_mut()
             .expect("items")
             .push(json!({"linkId": "instructions", "answer": [{"valueString": fine}]}));
-        assert_eq!(
-            findings(form("medication-order"), &r),
-            vec![],
-            "text: {fine}"
-        );
+        assert_eq!(findings(form("medication-order"), &r), vec![], "text: {fine}");
     }
     // Same rule on a field of another form: the MAR's PRN reason.
     let mut r = response("medication-administration");
-    set_answer(
-        &mut r,
-        "prn-reason",
-        json!({"valueString": "pain, gave MSO4"}),
-    );
+    set_answer(&mut r, "prn-reason", json!({"valueString": "pain, gave MSO4"}));
     assert_eq!(
         findings(form("medication-administration"), &r),
-        vec![f(
-            "prn-reason",
-            "'MSO4' is on the do-not-use list: write 'morphine sulfate'"
-        )]
+        vec![f("prn-reason", "'MSO4' is on the do-not-use list: write 'morphine sulfate'")]
     );
 }
 
@@ -798,17 +640,20 @@ fn verbal_and_telephone_orders_need_read_back_and_prescriber() {
     let order = form("medication-order");
     let mut r = response("medication-order");
     remove_item(&mut r, "read-back");
-    assert_eq!(findings(order, &r), vec![f("read-back", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")]);
+    assert_eq!(
+        findings(order, &r),
+        vec![f("read-back", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")]
+    );
     set_answer(
         &mut r,
         "order-mode",
         json!({"valueCoding": {"system": "http://downtimekit.example.org/fhir/CodeSystem/order-mode", "code": "verbal"}}),
     );
-    r["item"]
-        .as_array_mut()
-        .expect("items")
-        .push(json!({"linkId": "read-back", "answer": [{"valueBoolean": false}]}));
-    assert_eq!(findings(order, &r), vec![f("read-back", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")]);
+    r["item"].as_array_mut().expect("items").push(json!({"linkId": "read-back", "answer": [{"valueBoolean": false}]}));
+    assert_eq!(
+        findings(order, &r),
+        vec![f("read-back", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")]
+    );
     // A written order needs no read-back (and may not carry one).
     let mut r = response("medication-order");
     set_answer(
@@ -837,31 +682,31 @@ fn the_verbal_order_rule_applies_to_any_form_that_declares_it() {
         {"linkId": "when", "answer": [{"valueDateTime": "2026-11-21T10:00:00Z"}]},
         {"linkId": "mode", "answer": [{"valueCoding": {"system": "http://downtimekit.example.org/fhir/CodeSystem/order-mode", "code": "telephone"}}]}
     ]});
-    assert_eq!(findings(&form, &r), vec![f("who", "a verbal or telephone order needs the prescriber's name"), f("rb", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")]);
+    assert_eq!(
+        findings(&form, &r),
+        vec![
+            f("who", "a verbal or telephone order needs the prescriber's name"),
+            f("rb", "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)")
+        ]
+    );
     // The partners are checked at load.
     let mut v = base_form();
     v["item"].as_array_mut().expect("items").push(json!({"linkId": "mode", "type": "choice", "extension": rule("verbal-order-readback"), "answerOption": [{"valueCoding": {"system": "http://downtimekit.example.org/fhir/CodeSystem/order-mode", "code": "verbal"}}]}));
-    assert_eq!(problems_of(&v), vec!["t.json: linkId 'mode': verbal-order-readback needs exactly one prescriber item and one read-back item"]);
+    assert_eq!(
+        problems_of(&v),
+        vec!["t.json: linkId 'mode': verbal-order-readback needs exactly one prescriber item and one read-back item"]
+    );
 }
 
 #[test]
 fn responses_are_normalised_to_nfc() {
     let mut r = response("nursing-note");
     // "Müller" with a combining diaeresis (NFD) is stored as the precomposed form (NFC).
-    set_answer(
-        &mut r,
-        "narrative",
-        json!({"valueString": "Mu\u{308}ller family updated.\n\tAll questions answered."}),
-    );
+    set_answer(&mut r, "narrative", json!({"valueString": "Mu\u{308}ller family updated.\n\tAll questions answered."}));
     let checked = forms::validate_response(form("nursing-note"), &r);
     assert_eq!(checked.findings, vec![]);
-    let stored = checked.response["item"][2]["answer"][0]["valueString"]
-        .as_str()
-        .expect("string");
-    assert_eq!(
-        stored,
-        "M\u{fc}ller family updated.\n\tAll questions answered."
-    );
+    let stored = checked.response["item"][2]["answer"][0]["valueString"].as_str().expect("string");
+    assert_eq!(stored, "M\u{fc}ller family updated.\n\tAll questions answered.");
 }
 
 #[test]
@@ -880,104 +725,50 @@ fn findings_serialise_for_the_ui_with_camel_case_link_id() {
 fn findings_never_quote_what_was_typed() {
     let secret = "Zebulon-Quartz-MRN-99812";
     let mut r = response("test-wound-assessment");
-    set_answer(
-        &mut r,
-        "wound-site",
-        json!({"valueString": format!("{secret}\u{202e}{}", "x".repeat(50))}),
-    );
+    set_answer(&mut r, "wound-site", json!({"valueString": format!("{secret}\u{202e}{}", "x".repeat(50))}));
     set_answer(&mut r, "pain-score", json!({"valueString": secret}));
-    r["item"]
-        .as_array_mut()
-        .expect("items")
-        .push(json!({"linkId": "bogus", "answer": [{"valueString": secret}]}));
+    r["item"].as_array_mut().expect("items").push(json!({"linkId": "bogus", "answer": [{"valueString": secret}]}));
     let checked = forms::validate_response(&wound_form(), &r);
     assert!(checked.findings.len() >= 4);
     for f in &checked.findings {
         assert!(!f.message.contains(secret), "{f:?}");
     }
-    let e = forms::parse_response(format!("{{\"resourceType\": \"{secret}\"").as_bytes())
-        .expect_err("refused");
+    let e = forms::parse_response(format!("{{\"resourceType\": \"{secret}\"").as_bytes()).expect_err("refused");
     assert!(!e.to_string().contains(secret));
 }
 
 #[test]
 fn parse_response_enforces_limits_and_shape() {
     use forms::ResponseError;
-    assert_eq!(
-        forms::parse_response(&vec![b' '; forms::MAX_BYTES + 1]),
-        Err(ResponseError::TooLarge)
-    );
-    assert_eq!(
-        forms::parse_response("[".repeat(100_000).as_bytes()),
-        Err(ResponseError::TooDeep)
-    );
-    assert_eq!(
-        forms::parse_response(b"{\"a\":"),
-        Err(ResponseError::Json { line: 1, column: 5 })
-    );
-    assert_eq!(
-        forms::parse_response(b"{\"resourceType\":\"Patient\"}"),
-        Err(ResponseError::NotAResponse)
-    );
+    assert_eq!(forms::parse_response(&vec![b' '; forms::MAX_BYTES + 1]), Err(ResponseError::TooLarge));
+    assert_eq!(forms::parse_response("[".repeat(100_000).as_bytes()), Err(ResponseError::TooDeep));
+    assert_eq!(forms::parse_response(b"{\"a\":"), Err(ResponseError::Json { line: 1, column: 5 }));
+    assert_eq!(forms::parse_response(b"{\"resourceType\":\"Patient\"}"), Err(ResponseError::NotAResponse));
     // Brackets inside strings do not count towards depth.
-    let s = format!(
-        "{{\"resourceType\":\"QuestionnaireResponse\",\"x\":\"{}\"}}",
-        "[".repeat(100)
-    );
+    let s = format!("{{\"resourceType\":\"QuestionnaireResponse\",\"x\":\"{}\"}}", "[".repeat(100));
     assert!(forms::parse_response(s.as_bytes()).is_ok());
 }
 
 #[test]
 fn facts_give_clinical_time_mrn_and_medication() {
-    let facts = forms::facts(
-        form("medication-administration"),
-        &response("medication-administration"),
-    );
-    assert_eq!(
-        facts.clinical_time.as_deref(),
-        Some("2026-11-21T10:15:00-05:00")
-    );
-    assert_eq!(
-        facts.subject_mrn,
-        Some((
-            "http://hospital.example.org/mrn".to_string(),
-            "DEV2001".to_string()
-        ))
-    );
+    let facts = forms::facts(form("medication-administration"), &response("medication-administration"));
+    assert_eq!(facts.clinical_time.as_deref(), Some("2026-11-21T10:15:00-05:00"));
+    assert_eq!(facts.subject_mrn, Some(("http://hospital.example.org/mrn".to_string(), "DEV2001".to_string())));
     assert_eq!(facts.medication.as_deref(), Some("morphine"));
-    assert!(facts
-        .codes
-        .contains(&"http://www.nlm.nih.gov/research/umls/rxnorm|7052".to_string()));
+    assert!(facts.codes.contains(&"http://www.nlm.nih.gov/research/umls/rxnorm|7052".to_string()));
     let mut r = response("medication-order");
-    set_answer(
-        &mut r,
-        "medication",
-        json!({"valueString": "  Heparin   Sodium "}),
-    );
-    assert_eq!(
-        forms::facts(form("medication-order"), &r)
-            .medication
-            .as_deref(),
-        Some("heparin sodium")
-    );
+    set_answer(&mut r, "medication", json!({"valueString": "  Heparin   Sodium "}));
+    assert_eq!(forms::facts(form("medication-order"), &r).medication.as_deref(), Some("heparin sodium"));
     let vitals = forms::facts(form("vital-signs"), &response("vital-signs"));
-    assert!(vitals
-        .codes
-        .contains(&"http://loinc.org|8867-4".to_string()));
+    assert!(vitals.codes.contains(&"http://loinc.org|8867-4".to_string()));
     assert_eq!(vitals.medication, None);
 }
 
 #[test]
 fn forms_dir_prefers_flag_then_env_then_bundled() {
     use std::ffi::OsStr;
-    assert_eq!(
-        forms::forms_dir(Some(Path::new("/x")), Some(OsStr::new("/y"))),
-        PathBuf::from("/x")
-    );
-    assert_eq!(
-        forms::forms_dir(None, Some(OsStr::new("/y"))),
-        PathBuf::from("/y")
-    );
+    assert_eq!(forms::forms_dir(Some(Path::new("/x")), Some(OsStr::new("/y"))), PathBuf::from("/x"));
+    assert_eq!(forms::forms_dir(None, Some(OsStr::new("/y"))), PathBuf::from("/y"));
     assert_eq!(forms::forms_dir(None, None), PathBuf::from("forms"));
 }
 
@@ -989,9 +780,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
         prop_oneof![
             "[a-z]{0,6}".prop_map(Value::from),
             Just(Value::from("2026-11-21T10:00:00Z")),
@@ -1043,9 +832,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
                 ),
                 0..6
             )
-            .prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
 }

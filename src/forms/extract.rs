@@ -18,13 +18,8 @@ use super::value::{coding, is_instant, typed_value};
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7c3e_9f4a_2d61_4b8e_a5c0_9e17_3b2f_d804);
 
 /// Resource types a group or the questionnaire may name in `itemExtractionContext`.
-pub const SUPPORTED_CONTEXTS: &[&str] = &[
-    "MedicationAdministration",
-    "MedicationRequest",
-    "DocumentReference",
-    "Patient",
-    "Encounter",
-];
+pub const SUPPORTED_CONTEXTS: &[&str] =
+    &["MedicationAdministration", "MedicationRequest", "DocumentReference", "Patient", "Encounter"];
 
 /// How an answer becomes a FHIR element value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,16 +41,12 @@ impl Conv {
     /// Can an item of this kind fill an element of this type?
     pub(crate) fn accepts(self, item: &Item) -> bool {
         use ItemType as T;
-        let coded_choice = item
-            .answer_options
-            .first()
-            .is_some_and(|o| matches!(o.value, AnswerValue::Coding(_)));
+        let coded_choice = item.answer_options.first().is_some_and(|o| matches!(o.value, AnswerValue::Coding(_)));
         match self {
             Conv::Code | Conv::Coding => item.kind == T::Choice && coded_choice,
             Conv::CodeableConcept => matches!(item.kind, T::Choice | T::OpenChoice | T::String),
             Conv::Quantity => {
-                item.kind == T::Quantity
-                    || (matches!(item.kind, T::Decimal | T::Integer) && item.units.len() == 1)
+                item.kind == T::Quantity || (matches!(item.kind, T::Decimal | T::Integer) && item.units.len() == 1)
             }
             Conv::DateTime => matches!(item.kind, T::DateTime | T::Date),
             Conv::Date => item.kind == T::Date,
@@ -88,25 +79,10 @@ impl ElementSpec {
 }
 
 const fn one(path: &'static str, arrays: &'static [usize], conv: Conv) -> ElementSpec {
-    ElementSpec {
-        path,
-        arrays,
-        push_at: None,
-        conv,
-    }
+    ElementSpec { path, arrays, push_at: None, conv }
 }
-const fn list(
-    path: &'static str,
-    arrays: &'static [usize],
-    push_at: usize,
-    conv: Conv,
-) -> ElementSpec {
-    ElementSpec {
-        path,
-        arrays,
-        push_at: Some(push_at),
-        conv,
-    }
+const fn list(path: &'static str, arrays: &'static [usize], push_at: usize, conv: Conv) -> ElementSpec {
+    ElementSpec { path, arrays, push_at: Some(push_at), conv }
 }
 
 const MEDICATION_ADMINISTRATION: &[ElementSpec] = &[
@@ -133,21 +109,9 @@ const MEDICATION_REQUEST: &[ElementSpec] = &[
     one("dosageInstruction.patientInstruction", &[0], Conv::Str),
     one("dosageInstruction.route", &[0], Conv::CodeableConcept),
     one("dosageInstruction.timing.code", &[0], Conv::CodeableConcept),
-    one(
-        "dosageInstruction.timing.repeat.boundsDuration",
-        &[0],
-        Conv::Quantity,
-    ),
-    one(
-        "dosageInstruction.asNeededCodeableConcept",
-        &[0],
-        Conv::CodeableConcept,
-    ),
-    one(
-        "dosageInstruction.doseAndRate.doseQuantity",
-        &[0, 1],
-        Conv::Quantity,
-    ),
+    one("dosageInstruction.timing.repeat.boundsDuration", &[0], Conv::Quantity),
+    one("dosageInstruction.asNeededCodeableConcept", &[0], Conv::CodeableConcept),
+    one("dosageInstruction.doseAndRate.doseQuantity", &[0, 1], Conv::Quantity),
 ];
 const DOCUMENT_REFERENCE: &[ElementSpec] = &[
     one("status", &[], Conv::Code),
@@ -235,11 +199,7 @@ pub enum ExtractError {
     BadContext(&'static str),
     /// A resource could not get an element R4 requires (its item was disabled).
     #[error("{resource} extracted from '{context}' has no {element}")]
-    MissingElement {
-        resource: String,
-        context: String,
-        element: &'static str,
-    },
+    MissingElement { resource: String, context: String, element: &'static str },
 }
 
 /// Key facts for duplicate detection, allergy checks and the time model.
@@ -266,14 +226,11 @@ pub fn facts(form: &Form, response: &Value) -> Facts {
             _ => None,
         })
     });
-    let subject_mrn = normalised
-        .get("subject")
-        .and_then(|s| s.get("identifier"))
-        .and_then(|i| {
-            let sys = i.get("system")?.as_str()?;
-            let val = i.get("value")?.as_str()?;
-            Some((sys.to_string(), val.to_string()))
-        });
+    let subject_mrn = normalised.get("subject").and_then(|s| s.get("identifier")).and_then(|i| {
+        let sys = i.get("system")?.as_str()?;
+        let val = i.get("value")?.as_str()?;
+        Some((sys.to_string(), val.to_string()))
+    });
     let mut medication = None;
     let mut codes: Vec<String> = Vec::new();
     let mut add = |c: &Coding| {
@@ -298,51 +255,26 @@ pub fn facts(form: &Form, response: &Value) -> Facts {
             }
         }
         if medication.is_none() && item.has_rule(ClinicalRule::Medication) {
-            medication = list.first().map(|a| {
-                a.as_text()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase()
-            });
+            medication =
+                list.first().map(|a| a.as_text().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase());
         }
     }
-    Facts {
-        clinical_time,
-        subject_mrn,
-        medication,
-        codes,
-    }
+    Facts { clinical_time, subject_mrn, medication, codes }
 }
 
 /// Extracts FHIR R4 resources from a valid response: definition-based resources first (in form order), then
 /// one Observation per answer of each observation-extract item. Resources have no `id`; the exporter adds fullUrls.
-pub fn extract(
-    form: &Form,
-    response: &Value,
-    ctx: &ExtractContext,
-) -> Result<Vec<Value>, ExtractError> {
+pub fn extract(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
     if ctx.entry_id.trim().is_empty() {
         return Err(ExtractError::BadContext("entry_id is empty"));
     }
     if !is_instant(ctx.recorded) {
-        return Err(ExtractError::BadContext(
-            "recorded must be a FHIR instant (YYYY-MM-DDThh:mm:ss with a time zone)",
-        ));
+        return Err(ExtractError::BadContext("recorded must be a FHIR instant (YYYY-MM-DDThh:mm:ss with a time zone)"));
     }
     for (r, what) in [
-        (
-            Some(&ctx.subject),
-            "subject must be a FHIR Reference object",
-        ),
-        (
-            ctx.encounter.as_ref(),
-            "encounter must be a FHIR Reference object",
-        ),
-        (
-            ctx.author.as_ref(),
-            "author must be a FHIR Reference object",
-        ),
+        (Some(&ctx.subject), "subject must be a FHIR Reference object"),
+        (ctx.encounter.as_ref(), "encounter must be a FHIR Reference object"),
+        (ctx.author.as_ref(), "author must be a FHIR Reference object"),
     ] {
         if r.is_some_and(|v| !v.is_object()) {
             return Err(ExtractError::BadContext(what));
@@ -350,11 +282,7 @@ pub fn extract(
     }
     let checked = validate_response(form, response);
     if !checked.is_valid() {
-        let errors = checked
-            .findings
-            .iter()
-            .filter(|f| f.severity == super::Severity::Error)
-            .count();
+        let errors = checked.findings.iter().filter(|f| f.severity == super::Severity::Error).count();
         return Err(ExtractError::Invalid { errors });
     }
     let r = &checked.response;
@@ -367,11 +295,7 @@ pub fn extract(
             })
         })
         .ok_or_else(|| ExtractError::MissingClinicalTime(form.clinical_time_item().to_string()))?;
-    let x = Extractor {
-        form,
-        ctx,
-        clinical,
-    };
+    let x = Extractor { form, ctx, clinical };
     let empty = Vec::new();
     let top = r.get("item").and_then(Value::as_array).unwrap_or(&empty);
 
@@ -425,29 +349,17 @@ fn instances<'r>(
 fn answers_of(o: &Map<String, Value>) -> Vec<AnswerValue> {
     o.get("answer")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_object().and_then(|m| typed_value(m, "value").ok()))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|x| x.as_object().and_then(|m| typed_value(m, "value").ok())).collect())
         .unwrap_or_default()
 }
 
 fn children(o: &Map<String, Value>) -> &[Value] {
-    o.get("item")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    o.get("item").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 impl<'a> Extractor<'a> {
     /// Items with a definition below one context instance, not crossing into nested contexts.
-    fn fields<'r>(
-        &self,
-        form_items: &'r [Item],
-        resp: &'r [Value],
-        out: &mut Vec<(&'r Item, Vec<AnswerValue>)>,
-    ) {
+    fn fields<'r>(&self, form_items: &'r [Item], resp: &'r [Value], out: &mut Vec<(&'r Item, Vec<AnswerValue>)>) {
         for (item, o, _) in instances(form_items, resp, "") {
             if item.extraction_context.is_some() {
                 continue;
@@ -504,11 +416,7 @@ impl<'a> Extractor<'a> {
         m.insert("resourceType".into(), ty.into());
         m.insert("identifier".into(), json!([self.identifier(ty, path)]));
         for (item, answers) in fields {
-            let Some((_, p)) = item
-                .definition
-                .as_deref()
-                .and_then(super::load::parse_definition)
-            else {
+            let Some((_, p)) = item.definition.as_deref().and_then(super::load::parse_definition) else {
                 continue;
             };
             let Some(spec) = element_spec(ty, p) else {
@@ -516,13 +424,7 @@ impl<'a> Extractor<'a> {
             };
             for a in answers {
                 if let Some(v) = convert(spec.conv, item, a) {
-                    put(
-                        &mut m,
-                        spec,
-                        &spec.path.split('.').collect::<Vec<_>>(),
-                        0,
-                        v,
-                    );
+                    put(&mut m, spec, &spec.path.split('.').collect::<Vec<_>>(), 0, v);
                 }
             }
         }
@@ -541,10 +443,7 @@ impl<'a> Extractor<'a> {
                 default("effectiveDateTime", clinical);
                 default("subject", Some(ctx.subject.clone()));
                 default("context", ctx.encounter.clone());
-                default(
-                    "performer",
-                    ctx.author.clone().map(|a| json!([{"actor": a}])),
-                );
+                default("performer", ctx.author.clone().map(|a| json!([{"actor": a}])));
             }
             "MedicationRequest" => {
                 default("status", Some("active".into()));
@@ -559,18 +458,13 @@ impl<'a> Extractor<'a> {
                 if !context_code.is_empty() {
                     default(
                         "type",
-                        Some(
-                            json!({"coding": context_code.iter().map(Coding::to_json).collect::<Vec<_>>()}),
-                        ),
+                        Some(json!({"coding": context_code.iter().map(Coding::to_json).collect::<Vec<_>>()})),
                     );
                 }
                 default("subject", Some(ctx.subject.clone()));
                 default("date", Some(ctx.recorded.into()));
                 default("author", ctx.author.clone().map(|a| json!([a])));
-                let mut c = m
-                    .remove("context")
-                    .and_then(|v| v.as_object().cloned())
-                    .unwrap_or_default();
+                let mut c = m.remove("context").and_then(|v| v.as_object().cloned()).unwrap_or_default();
                 if let Some(e) = &ctx.encounter {
                     c.insert("encounter".into(), json!([e]));
                 }
@@ -625,16 +519,15 @@ impl<'a> Extractor<'a> {
                 };
                 let mut m = Map::new();
                 m.insert("resourceType".into(), "Observation".into());
-                m.insert(
-                    "identifier".into(),
-                    json!([self.identifier("Observation", &format!("{path}/{n}"))]),
-                );
+                m.insert("identifier".into(), json!([self.identifier("Observation", &format!("{path}/{n}"))]));
                 m.insert("status".into(), "final".into());
                 if !item.observation_category.is_empty() {
-                    m.insert("category".into(), json!([{"coding": item.observation_category.iter().map(Coding::to_json).collect::<Vec<_>>()}]));
+                    m.insert(
+                        "category".into(),
+                        json!([{"coding": item.observation_category.iter().map(Coding::to_json).collect::<Vec<_>>()}]),
+                    );
                 }
-                let mut code =
-                    json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()});
+                let mut code = json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()});
                 if let Some(t) = &item.text {
                     code["text"] = t.clone().into();
                 }
@@ -661,9 +554,7 @@ fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         Value::from(v as i64)
     } else {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
+        serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
     }
 }
 
@@ -694,10 +585,7 @@ fn quantity_json(value: f64, unit: Option<&Coding>, q: Option<&Quantity>) -> Val
 
 /// Quantity answers keep the unit the form lists (display and system) even if the client sent only the code.
 fn quantity_from_answer(item: &Item, q: &Quantity) -> Value {
-    let listed = item
-        .units
-        .iter()
-        .find(|u| u.code.is_some() && u.code == q.code);
+    let listed = item.units.iter().find(|u| u.code.is_some() && u.code == q.code);
     match listed {
         Some(u) => quantity_json(q.value, Some(u), None),
         None => quantity_json(q.value, None, Some(q)),
@@ -750,7 +638,8 @@ fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
             json!({"text": t})
         }
         Conv::Attachment => {
-            let mut att = json!({"contentType": "text/plain; charset=utf-8", "data": BASE64.encode(a.as_text().as_bytes())});
+            let mut att =
+                json!({"contentType": "text/plain; charset=utf-8", "data": BASE64.encode(a.as_text().as_bytes())});
             if let Some(t) = &item.text {
                 att["title"] = t.clone().into();
             }
@@ -759,10 +648,7 @@ fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
         Conv::Identifier => {
             let mut id = Map::new();
             if !item.code.is_empty() {
-                id.insert(
-                    "type".into(),
-                    json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()}),
-                );
+                id.insert("type".into(), json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()}));
             }
             if let Some(s) = &item.identifier_system {
                 id.insert("system".into(), s.clone().into());
@@ -819,10 +705,7 @@ fn observation_value(item: &Item, a: &AnswerValue) -> Option<(&'static str, Valu
     Some(match a {
         AnswerValue::Boolean(b) => ("valueBoolean", (*b).into()),
         AnswerValue::Integer(i) if item.units.is_empty() => ("valueInteger", (*i).into()),
-        AnswerValue::Integer(i) => (
-            "valueQuantity",
-            quantity_json(*i as f64, item.units.first(), None),
-        ),
+        AnswerValue::Integer(i) => ("valueQuantity", quantity_json(*i as f64, item.units.first(), None)),
         AnswerValue::Decimal(d) => ("valueQuantity", quantity_json(*d, item.units.first(), None)),
         AnswerValue::Quantity(q) => ("valueQuantity", quantity_from_answer(item, q)),
         AnswerValue::Date(s) | AnswerValue::DateTime(s) => ("valueDateTime", s.clone().into()),

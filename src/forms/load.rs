@@ -70,38 +70,18 @@ pub(crate) fn too_deep(bytes: &[u8], max: usize) -> bool {
 
 /// Parses and checks one Questionnaire. `file_label` is only used to name the file in problems.
 pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem>> {
-    let fail = |reason: String| {
-        vec![LoadProblem {
-            file: file_label.to_string(),
-            link_id: None,
-            reason,
-        }]
-    };
+    let fail = |reason: String| vec![LoadProblem { file: file_label.to_string(), link_id: None, reason }];
     if json.len() > MAX_BYTES {
-        return Err(fail(format!(
-            "file is larger than the {} MiB limit",
-            MAX_BYTES / (1024 * 1024)
-        )));
+        return Err(fail(format!("file is larger than the {} MiB limit", MAX_BYTES / (1024 * 1024))));
     }
     if too_deep(json, MAX_DEPTH) {
-        return Err(fail(format!(
-            "JSON is nested deeper than {MAX_DEPTH} levels"
-        )));
+        return Err(fail(format!("JSON is nested deeper than {MAX_DEPTH} levels")));
     }
     let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
-        Err(e) => {
-            return Err(fail(format!(
-                "not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            )))
-        }
+        Err(e) => return Err(fail(format!("not valid JSON (line {}, column {})", e.line(), e.column()))),
     };
-    let mut loader = Loader {
-        file: file_label.to_string(),
-        problems: Vec::new(),
-    };
+    let mut loader = Loader { file: file_label.to_string(), problems: Vec::new() };
     match loader.form(value) {
         Some(form) if loader.problems.is_empty() => Ok(form),
         _ => Err(loader.problems),
@@ -111,19 +91,11 @@ pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem
 /// Reads and checks one file, refusing oversized files before reading them whole.
 pub fn load_file(path: &Path) -> Result<Form, Vec<LoadProblem>> {
     let label = path.display().to_string();
-    let fail = |reason: String| {
-        vec![LoadProblem {
-            file: label.clone(),
-            link_id: None,
-            reason,
-        }]
-    };
+    let fail = |reason: String| vec![LoadProblem { file: label.clone(), link_id: None, reason }];
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {}", e.kind())))?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so parse_form reports "too big" without us buffering an unbounded file.
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot read: {}", e.kind())))?;
+    file.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {}", e.kind())))?;
     parse_form(&label, &bytes)
 }
 
@@ -189,10 +161,7 @@ impl Catalog {
         if canonical.contains('|') {
             return self.forms.get(canonical);
         }
-        self.forms
-            .values()
-            .filter(|f| f.url == canonical)
-            .max_by(|a, b| version_cmp(&a.version, &b.version))
+        self.forms.values().filter(|f| f.url == canonical).max_by(|a, b| version_cmp(&a.version, &b.version))
     }
 
     /// Forms in canonical order.
@@ -330,10 +299,7 @@ impl Loader {
             Some("Questionnaire") => {}
             Some(other) => {
                 let other = short(other);
-                self.problem(
-                    None,
-                    format!("not a FHIR Questionnaire (resourceType is '{other}')"),
-                );
+                self.problem(None, format!("not a FHIR Questionnaire (resourceType is '{other}')"));
                 return None;
             }
             None => {
@@ -382,9 +348,7 @@ impl Loader {
         let mut pending = Pending::default();
         let mut seen: HashMap<String, ()> = HashMap::new();
         let items = match root.get("item") {
-            Some(Value::Array(a)) if !a.is_empty() => {
-                self.items(a, &inherited, &mut pending, &mut seen)
-            }
+            Some(Value::Array(a)) if !a.is_empty() => self.items(a, &inherited, &mut pending, &mut seen),
             _ => {
                 self.problem(None, "Questionnaire has no items");
                 Vec::new()
@@ -469,10 +433,7 @@ impl Loader {
                         .map(|a| a.iter().filter_map(coding).collect::<Vec<_>>())
                         .unwrap_or_default();
                     if codings.is_empty() {
-                        self.problem(
-                            link,
-                            "observation-extract-category needs valueCodeableConcept with a coding",
-                        );
+                        self.problem(link, "observation-extract-category needs valueCodeableConcept with a coding");
                     } else {
                         inherited.observation_category = codings;
                     }
@@ -481,8 +442,7 @@ impl Loader {
                     let ty = if let Some(c) = m.get("valueCode").and_then(Value::as_str) {
                         Some(c.to_string())
                     } else if let Some(c) = m.get("valueCanonical").and_then(Value::as_str) {
-                        c.strip_prefix("http://hl7.org/fhir/StructureDefinition/")
-                            .map(str::to_string)
+                        c.strip_prefix("http://hl7.org/fhir/StructureDefinition/").map(str::to_string)
                     } else {
                         None
                     };
@@ -510,9 +470,7 @@ impl Loader {
         pending: &mut Pending,
         seen: &mut HashMap<String, ()>,
     ) -> Vec<Item> {
-        arr.iter()
-            .filter_map(|v| self.item(v, inherited, pending, seen))
-            .collect()
+        arr.iter().filter_map(|v| self.item(v, inherited, pending, seen)).collect()
     }
 
     fn item(
@@ -547,10 +505,7 @@ impl Loader {
             self.problem(link, "modifierExtension is not supported");
         }
         if obj.contains_key("answerValueSet") {
-            self.problem(
-                link,
-                "answerValueSet is not supported; list the answers in answerOption",
-            );
+            self.problem(link, "answerValueSet is not supported; list the answers in answerOption");
         }
         let kind = match obj.get("type").and_then(Value::as_str) {
             Some(t) => match ItemType::from_code(t) {
@@ -574,11 +529,7 @@ impl Loader {
         let read_only = self.opt_bool(obj, "readOnly", link);
         let max_length = match obj.get("maxLength") {
             None => None,
-            Some(v) => match v
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n > 0)
-            {
+            Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0) {
                 Some(n) => Some(n),
                 None => {
                     self.problem(link, "maxLength must be a positive integer");
@@ -586,16 +537,8 @@ impl Loader {
                 }
             },
         };
-        if max_length.is_some()
-            && !matches!(
-                kind,
-                ItemType::String | ItemType::Text | ItemType::OpenChoice
-            )
-        {
-            self.problem(
-                link,
-                "maxLength is only allowed on string, text and open-choice items",
-            );
+        if max_length.is_some() && !matches!(kind, ItemType::String | ItemType::Text | ItemType::OpenChoice) {
+            self.problem(link, "maxLength is only allowed on string, text and open-choice items");
         }
         let code = match obj.get("code") {
             None => Vec::new(),
@@ -622,15 +565,11 @@ impl Loader {
         let mut own_context = None;
         self.apply_extraction_extensions(&exts, link, &mut mine, &mut own_context);
         if own_context.is_some() && kind != ItemType::Group {
-            self.problem(
-                link,
-                "itemExtractionContext is only supported on groups and the questionnaire",
-            );
+            self.problem(link, "itemExtractionContext is only supported on groups and the questionnaire");
         }
-        let explicit_obs = exts.iter().any(|(u, m)| {
-            u == EXT_OBSERVATION_EXTRACT
-                && m.get("valueBoolean").and_then(Value::as_bool) == Some(true)
-        });
+        let explicit_obs = exts
+            .iter()
+            .any(|(u, m)| u == EXT_OBSERVATION_EXTRACT && m.get("valueBoolean").and_then(Value::as_bool) == Some(true));
         if explicit_obs && kind.is_question() && code.is_empty() {
             self.problem(link, "observationExtract needs an item code");
         }
@@ -690,10 +629,7 @@ impl Loader {
         }
         if (kind == ItemType::Decimal || kind == ItemType::Integer) && units.len() > 1 {
             {
-                self.problem(
-                    link,
-                    "a decimal or integer item has at most one questionnaire-unit",
-                );
+                self.problem(link, "a decimal or integer item has at most one questionnaire-unit");
             }
         }
         if let (Some(a), Some(b)) = (min, max) {
@@ -707,10 +643,7 @@ impl Loader {
                 self.problem(link, "the clinical-time item must be a dateTime item");
             }
             if repeats || inherited.in_repeating_group {
-                self.problem(
-                    link,
-                    "the clinical-time item must not repeat or sit in a repeating group",
-                );
+                self.problem(link, "the clinical-time item must not repeat or sit in a repeating group");
             }
             if !required {
                 self.problem(link, "the clinical-time item must be required");
@@ -733,16 +666,11 @@ impl Loader {
             }
         };
         if enable_when.len() > 1 && !obj.contains_key("enableBehavior") {
-            self.problem(
-                link,
-                "enableBehavior is required when there is more than one enableWhen",
-            );
+            self.problem(link, "enableBehavior is required when there is more than one enableWhen");
         }
 
         if definition.is_some() {
-            pending
-                .definitions
-                .push((link_id.clone(), inherited.context.clone()));
+            pending.definitions.push((link_id.clone(), inherited.context.clone()));
         }
 
         // Children.
@@ -794,58 +722,34 @@ impl Loader {
         })
     }
 
-    fn check_rules(
-        &mut self,
-        rules: &[ClinicalRule],
-        kind: ItemType,
-        units: &[Coding],
-        link: Option<&str>,
-    ) {
+    fn check_rules(&mut self, rules: &[ClinicalRule], kind: ItemType, units: &[Coding], link: Option<&str>) {
         for r in rules {
             match r {
                 ClinicalRule::Dose => {
                     if kind != ItemType::Quantity {
-                        self.problem(link, "the dose rule needs a quantity item (a number and a unit, never free text)");
+                        self.problem(
+                            link,
+                            "the dose rule needs a quantity item (a number and a unit, never free text)",
+                        );
                     } else if units.is_empty() {
-                        self.problem(
-                            link,
-                            "the dose rule needs a unit list (questionnaire-unitOption)",
-                        );
+                        self.problem(link, "the dose rule needs a unit list (questionnaire-unitOption)");
                     } else if units.iter().any(|u| u.system.as_deref() != Some(UCUM)) {
-                        self.problem(
-                            link,
-                            "dose units must be UCUM codes (system http://unitsofmeasure.org)",
-                        );
+                        self.problem(link, "dose units must be UCUM codes (system http://unitsofmeasure.org)");
                     }
                 }
                 ClinicalRule::NoUnsafeAbbreviations => {
-                    if !matches!(
-                        kind,
-                        ItemType::String | ItemType::Text | ItemType::OpenChoice
-                    ) {
-                        self.problem(
-                            link,
-                            "no-unsafe-abbreviations applies to string, text and open-choice items",
-                        );
+                    if !matches!(kind, ItemType::String | ItemType::Text | ItemType::OpenChoice) {
+                        self.problem(link, "no-unsafe-abbreviations applies to string, text and open-choice items");
                     }
                 }
                 ClinicalRule::VerbalOrderReadback => {
                     if kind != ItemType::Choice {
-                        self.problem(
-                            link,
-                            "verbal-order-readback belongs on the order-mode choice item",
-                        );
+                        self.problem(link, "verbal-order-readback belongs on the order-mode choice item");
                     }
                 }
                 ClinicalRule::Prescriber => {
-                    if !matches!(
-                        kind,
-                        ItemType::String | ItemType::Choice | ItemType::OpenChoice
-                    ) {
-                        self.problem(
-                            link,
-                            "the prescriber rule needs a string, choice or open-choice item",
-                        );
+                    if !matches!(kind, ItemType::String | ItemType::Choice | ItemType::OpenChoice) {
+                        self.problem(link, "the prescriber rule needs a string, choice or open-choice item");
                     }
                 }
                 ClinicalRule::ReadBack => {
@@ -854,26 +758,15 @@ impl Loader {
                     }
                 }
                 ClinicalRule::Medication => {
-                    if !matches!(
-                        kind,
-                        ItemType::String | ItemType::Choice | ItemType::OpenChoice
-                    ) {
-                        self.problem(
-                            link,
-                            "the medication rule needs a string, choice or open-choice item",
-                        );
+                    if !matches!(kind, ItemType::String | ItemType::Choice | ItemType::OpenChoice) {
+                        self.problem(link, "the medication rule needs a string, choice or open-choice item");
                     }
                 }
             }
         }
     }
 
-    fn answer_options(
-        &mut self,
-        obj: &Map<String, Value>,
-        kind: ItemType,
-        link: Option<&str>,
-    ) -> Vec<AnswerOption> {
+    fn answer_options(&mut self, obj: &Map<String, Value>, kind: ItemType, link: Option<&str>) -> Vec<AnswerOption> {
         let mut out = Vec::new();
         let arr = match obj.get("answerOption") {
             None => {
@@ -891,10 +784,7 @@ impl Loader {
         if !matches!(kind, ItemType::Choice | ItemType::OpenChoice) {
             self.problem(
                 link,
-                format!(
-                    "answerOption is not allowed on {} items (only choice and open-choice)",
-                    kind.code()
-                ),
+                format!("answerOption is not allowed on {} items (only choice and open-choice)", kind.code()),
             );
             return out;
         }
@@ -915,22 +805,12 @@ impl Loader {
                     ) {
                         self.problem(
                             link,
-                            format!(
-                                "answerOption value{} does not match a {} item",
-                                v.suffix(),
-                                kind.code()
-                            ),
+                            format!("answerOption value{} does not match a {} item", v.suffix(), kind.code()),
                         );
                         continue;
                     }
-                    let initial_selected = m
-                        .get("initialSelected")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    out.push(AnswerOption {
-                        value: v,
-                        initial_selected,
-                    });
+                    let initial_selected = m.get("initialSelected").and_then(Value::as_bool).unwrap_or(false);
+                    out.push(AnswerOption { value: v, initial_selected });
                 }
                 Err(e) => self.problem(link, format!("answerOption {}", e.describe("value"))),
             }
@@ -940,10 +820,7 @@ impl Loader {
             if let Some(other) = out.iter().find(|o| o.value.suffix() != s) {
                 self.problem(
                     link,
-                    format!(
-                        "answerOption value types are mixed (value{s} and value{})",
-                        other.value.suffix()
-                    ),
+                    format!("answerOption value types are mixed (value{s} and value{})", other.value.suffix()),
                 );
             }
         }
@@ -970,10 +847,7 @@ impl Loader {
             return Vec::new();
         }
         if arr.len() > 1 && !repeats {
-            self.problem(
-                link,
-                "more than one initial value on an item that does not repeat",
-            );
+            self.problem(link, "more than one initial value on an item that does not repeat");
         }
         let mut out = Vec::new();
         for i in arr {
@@ -986,15 +860,9 @@ impl Loader {
                     if !answer_matches_kind(&val, kind, options) {
                         self.problem(
                             link,
-                            format!(
-                                "initial value{} does not match the item type {}",
-                                val.suffix(),
-                                kind.code()
-                            ),
+                            format!("initial value{} does not match the item type {}", val.suffix(), kind.code()),
                         );
-                    } else if kind == ItemType::Choice
-                        && !options.iter().any(|o| option_matches(&o.value, &val))
-                    {
+                    } else if kind == ItemType::Choice && !options.iter().any(|o| option_matches(&o.value, &val)) {
                         self.problem(link, "initial value is not one of the answerOptions");
                     } else {
                         out.push(val);
@@ -1021,32 +889,17 @@ impl Loader {
                 continue;
             };
             let question = m.get("question").and_then(Value::as_str);
-            let op = m
-                .get("operator")
-                .and_then(Value::as_str)
-                .and_then(Operator::from_code);
+            let op = m.get("operator").and_then(Value::as_str).and_then(Operator::from_code);
             let answer = typed_value(m, "answer");
             match (question, op, answer) {
                 (None, _, _) => self.problem(link, "enableWhen without question"),
-                (_, None, _) => self.problem(
-                    link,
-                    "enableWhen operator must be one of exists, =, !=, >, <, >=, <=",
-                ),
-                (_, _, Err(e)) => {
-                    self.problem(link, format!("enableWhen {}", e.describe("answer")))
-                }
+                (_, None, _) => self.problem(link, "enableWhen operator must be one of exists, =, !=, >, <, >=, <="),
+                (_, _, Err(e)) => self.problem(link, format!("enableWhen {}", e.describe("answer"))),
                 (Some(q), Some(op), Ok(answer)) => {
                     if op == Operator::Exists && !matches!(answer, AnswerValue::Boolean(_)) {
-                        self.problem(
-                            link,
-                            "enableWhen with operator 'exists' needs answerBoolean",
-                        );
+                        self.problem(link, "enableWhen with operator 'exists' needs answerBoolean");
                     } else {
-                        out.push(EnableWhen {
-                            question: q.to_string(),
-                            operator: op,
-                            answer,
-                        });
+                        out.push(EnableWhen { question: q.to_string(), operator: op, answer });
                     }
                 }
             }
@@ -1054,12 +907,7 @@ impl Loader {
         out
     }
 
-    fn opt_string(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        link: Option<&str>,
-    ) -> Option<String> {
+    fn opt_string(&mut self, obj: &Map<String, Value>, key: &str, link: Option<&str>) -> Option<String> {
         match obj.get(key) {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -1084,7 +932,10 @@ impl Loader {
     /// Checks that need the whole form: enableWhen targets, clinical time, rule partners, definitions.
     fn check_whole(&mut self, form: &Form, pending: &Pending) {
         match pending.clinical_time.as_slice() {
-            [] => self.problem(None, "no clinical-time item: mark one required dateTime item with the clinical-time extension"),
+            [] => self.problem(
+                None,
+                "no clinical-time item: mark one required dateTime item with the clinical-time extension",
+            ),
             [_] => {}
             [first, rest @ ..] => {
                 for r in rest {
@@ -1108,10 +959,7 @@ impl Loader {
                 if !target.kind.is_question() {
                     self.problem(
                         link,
-                        format!(
-                            "enableWhen refers to '{q}', a {} item that has no answer",
-                            target.kind.code()
-                        ),
+                        format!("enableWhen refers to '{q}', a {} item that has no answer", target.kind.code()),
                     );
                     continue;
                 }
@@ -1128,10 +976,7 @@ impl Loader {
                         continue;
                     }
                     let option_ordered = target.answer_options.first().is_some_and(|o| {
-                        matches!(
-                            o.value,
-                            AnswerValue::Integer(_) | AnswerValue::Date(_) | AnswerValue::Time(_)
-                        )
+                        matches!(o.value, AnswerValue::Integer(_) | AnswerValue::Date(_) | AnswerValue::Time(_))
                     });
                     let ordered = option_ordered
                         || matches!(
@@ -1143,11 +988,7 @@ impl Loader {
                                 | ItemType::DateTime
                                 | ItemType::Time
                         );
-                    if matches!(
-                        ew.operator,
-                        Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le
-                    ) && !ordered
-                    {
+                    if matches!(ew.operator, Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le) && !ordered {
                         self.problem(
                             link,
                             format!(
@@ -1161,10 +1002,7 @@ impl Loader {
         }
         // Verbal-order rule partners.
         let count = |r: ClinicalRule| all.iter().filter(|i| i.has_rule(r)).count();
-        for item in all
-            .iter()
-            .filter(|i| i.has_rule(ClinicalRule::VerbalOrderReadback))
-        {
+        for item in all.iter().filter(|i| i.has_rule(ClinicalRule::VerbalOrderReadback)) {
             let link = Some(item.link_id.as_str());
             if count(ClinicalRule::Prescriber) != 1 || count(ClinicalRule::ReadBack) != 1 {
                 self.problem(link, "verbal-order-readback needs exactly one prescriber item and one read-back item");
@@ -1174,7 +1012,13 @@ impl Loader {
                 _ => false,
             });
             if !has_codes {
-                self.problem(link, format!("verbal-order-readback needs answer options with codes 'verbal' or 'telephone' from {}", super::rules::ORDER_MODE_SYSTEM));
+                self.problem(
+                    link,
+                    format!(
+                        "verbal-order-readback needs answer options with codes 'verbal' or 'telephone' from {}",
+                        super::rules::ORDER_MODE_SYSTEM
+                    ),
+                );
             }
         }
         // Definitions: inside a context of the same type, a supported path, a compatible item type.
@@ -1188,45 +1032,37 @@ impl Loader {
                 continue;
             };
             let Some((ty, ctx_link)) = ctx else {
-                self.problem(link, "definition without an itemExtractionContext on the questionnaire or an enclosing group");
+                self.problem(
+                    link,
+                    "definition without an itemExtractionContext on the questionnaire or an enclosing group",
+                );
                 continue;
             };
             let Some((def_ty, path)) = parse_definition(def) else {
-                self.problem(link, "definition must look like http://hl7.org/fhir/StructureDefinition/<Type>#<Type>.<element>");
+                self.problem(
+                    link,
+                    "definition must look like http://hl7.org/fhir/StructureDefinition/<Type>#<Type>.<element>",
+                );
                 continue;
             };
             if def_ty != ty {
                 let d = short(def_ty);
-                self.problem(
-                    link,
-                    format!("definition is for {d} but the extraction context is {ty}"),
-                );
+                self.problem(link, format!("definition is for {d} but the extraction context is {ty}"));
                 continue;
             }
             let Some(spec) = element_spec(ty, path) else {
                 let p = short(path);
-                self.problem(
-                    link,
-                    format!("definition element {ty}.{p} is not supported"),
-                );
+                self.problem(link, format!("definition element {ty}.{p} is not supported"));
                 continue;
             };
             if !spec.conv.accepts(item) {
-                self.problem(
-                    link,
-                    format!("a {} item cannot fill {ty}.{path}", item.kind.code()),
-                );
+                self.problem(link, format!("a {} item cannot fill {ty}.{path}", item.kind.code()));
                 continue;
             }
             if item.repeats && !spec.is_list() {
-                self.problem(
-                    link,
-                    format!("{ty}.{path} takes one value but the item repeats"),
-                );
+                self.problem(link, format!("{ty}.{path} takes one value but the item repeats"));
             }
-            used.entry((ty.clone(), ctx_link.clone()))
-                .or_default()
-                .push((spec.path, item.required));
+            used.entry((ty.clone(), ctx_link.clone())).or_default().push((spec.path, item.required));
         }
         // Contexts must be able to fill the resource's required elements.
         let mut contexts: Vec<(String, Option<String>)> = Vec::new();
@@ -1239,10 +1075,7 @@ impl Loader {
             }
         }
         for (ty, ctx_link) in contexts {
-            let paths = used
-                .get(&(ty.clone(), ctx_link.clone()))
-                .cloned()
-                .unwrap_or_default();
+            let paths = used.get(&(ty.clone(), ctx_link.clone())).cloned().unwrap_or_default();
             for need in required_elements(&ty, &paths) {
                 let ok = paths.iter().any(|(p, req)| *p == need && *req);
                 if !ok {
@@ -1262,11 +1095,7 @@ pub(crate) fn parse_definition(def: &str) -> Option<(&str, &str)> {
 }
 
 /// Does a value of this type fit an item of this kind? For choice items the answerOption type decides.
-pub(crate) fn answer_matches_kind(
-    v: &AnswerValue,
-    kind: ItemType,
-    options: &[AnswerOption],
-) -> bool {
+pub(crate) fn answer_matches_kind(v: &AnswerValue, kind: ItemType, options: &[AnswerOption]) -> bool {
     match kind {
         ItemType::Group | ItemType::Display => false,
         ItemType::Boolean => matches!(v, AnswerValue::Boolean(_)),
@@ -1302,9 +1131,7 @@ pub(crate) fn option_matches(o: &AnswerValue, v: &AnswerValue) -> bool {
 fn build_index(items: &[Item], path: &mut Vec<usize>, index: &mut HashMap<String, Vec<usize>>) {
     for (i, item) in items.iter().enumerate() {
         path.push(i);
-        index
-            .entry(item.link_id.clone())
-            .or_insert_with(|| path.clone());
+        index.entry(item.link_id.clone()).or_insert_with(|| path.clone());
         build_index(&item.items, path, index);
         path.pop();
     }

@@ -15,9 +15,7 @@ mod value;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use extract::{
-    extract, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE, SUPPORTED_CONTEXTS,
-};
+pub use extract::{extract, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE, SUPPORTED_CONTEXTS};
 pub use load::{load_file, parse_form, version_cmp, Catalog, LoadProblem, MAX_BYTES, MAX_DEPTH};
 pub use model::*;
 pub use rules::{is_verbal_or_telephone, unsafe_abbreviations, ORDER_MODE_SYSTEM};
@@ -70,11 +68,7 @@ pub fn check_files(paths: &[PathBuf]) -> CheckReport {
     let mut report = CheckReport::default();
     for p in paths {
         match load_file(p) {
-            Ok(form) => report.ok.push((
-                p.display().to_string(),
-                form.canonical(),
-                form.title.clone(),
-            )),
+            Ok(form) => report.ok.push((p.display().to_string(), form.canonical(), form.title.clone())),
             Err(problems) => report.problems.extend(problems),
         }
     }

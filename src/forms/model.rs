@@ -8,20 +8,16 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 /// Extension marking the one dateTime item that holds the clinical time (when it happened, not when it was typed).
-pub const EXT_CLINICAL_TIME: &str =
-    "http://downtimekit.example.org/fhir/StructureDefinition/clinical-time";
+pub const EXT_CLINICAL_TIME: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-time";
 /// Extension (valueCode, repeatable) declaring a clinical rule on an item; see [`ClinicalRule`].
-pub const EXT_CLINICAL_RULE: &str =
-    "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule";
+pub const EXT_CLINICAL_RULE: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule";
 /// Extension (valueUri) giving the `Identifier.system` for an item extracted to an `identifier` element.
-pub const EXT_IDENTIFIER_SYSTEM: &str =
-    "http://downtimekit.example.org/fhir/StructureDefinition/identifier-system";
+pub const EXT_IDENTIFIER_SYSTEM: &str = "http://downtimekit.example.org/fhir/StructureDefinition/identifier-system";
 /// Core R4 extensions of the supported subset.
 pub const EXT_MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
 pub const EXT_MAX_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/maxValue";
 pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
-pub const EXT_UNIT_OPTION: &str =
-    "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption";
+pub const EXT_UNIT_OPTION: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption";
 /// SDC extraction extensions.
 pub const EXT_OBSERVATION_EXTRACT: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract";
@@ -231,10 +227,7 @@ impl Coding {
 
     /// What a person reads: the display, else the code.
     pub fn label(&self) -> &str {
-        self.display
-            .as_deref()
-            .or(self.code.as_deref())
-            .unwrap_or("")
+        self.display.as_deref().or(self.code.as_deref()).unwrap_or("")
     }
 
     pub(crate) fn to_json(&self) -> serde_json::Value {
@@ -300,16 +293,13 @@ impl AnswerValue {
             AnswerValue::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
             AnswerValue::Decimal(d) => format_number(*d),
             AnswerValue::Integer(i) => i.to_string(),
-            AnswerValue::Date(s)
-            | AnswerValue::DateTime(s)
-            | AnswerValue::Time(s)
-            | AnswerValue::String(s) => s.clone(),
+            AnswerValue::Date(s) | AnswerValue::DateTime(s) | AnswerValue::Time(s) | AnswerValue::String(s) => {
+                s.clone()
+            }
             AnswerValue::Coding(c) => c.label().to_string(),
             AnswerValue::Quantity(q) => {
                 let unit = q.unit.as_deref().or(q.code.as_deref()).unwrap_or("");
-                format!("{} {}", format_number(q.value), unit)
-                    .trim()
-                    .to_string()
+                format!("{} {}", format_number(q.value), unit).trim().to_string()
             }
         }
     }

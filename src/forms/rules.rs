@@ -15,8 +15,7 @@ use super::value::typed_value;
 /// Code system of the order-mode answers (`written`, `verbal`, `telephone`) the read-back rule recognises.
 pub const ORDER_MODE_SYSTEM: &str = "http://downtimekit.example.org/fhir/CodeSystem/order-mode";
 
-pub(crate) const MSG_NEEDS_PRESCRIBER: &str =
-    "a verbal or telephone order needs the prescriber's name";
+pub(crate) const MSG_NEEDS_PRESCRIBER: &str = "a verbal or telephone order needs the prescriber's name";
 pub(crate) const MSG_NEEDS_READBACK: &str =
     "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)";
 pub(crate) const MSG_DOSE_POSITIVE: &str = "dose must be greater than zero";
@@ -30,30 +29,14 @@ pub fn is_verbal_or_telephone(c: &Coding) -> bool {
 /// Joint Commission "do not use" list: (abbreviation as matched, lower case without dots; message).
 const DO_NOT_USE: &[(&str, &str)] = &[
     ("u", "'U' is on the do-not-use list: write 'units'"),
-    (
-        "iu",
-        "'IU' is on the do-not-use list: write 'international units'",
-    ),
+    ("iu", "'IU' is on the do-not-use list: write 'international units'"),
     ("qd", "'QD' is on the do-not-use list: write 'daily'"),
-    (
-        "qod",
-        "'QOD' is on the do-not-use list: write 'every other day'",
-    ),
-    (
-        "ms",
-        "'MS' is on the do-not-use list: write 'morphine sulfate' or 'magnesium sulfate'",
-    ),
-    (
-        "mso4",
-        "'MSO4' is on the do-not-use list: write 'morphine sulfate'",
-    ),
-    (
-        "mgso4",
-        "'MgSO4' is on the do-not-use list: write 'magnesium sulfate'",
-    ),
+    ("qod", "'QOD' is on the do-not-use list: write 'every other day'"),
+    ("ms", "'MS' is on the do-not-use list: write 'morphine sulfate' or 'magnesium sulfate'"),
+    ("mso4", "'MSO4' is on the do-not-use list: write 'morphine sulfate'"),
+    ("mgso4", "'MgSO4' is on the do-not-use list: write 'magnesium sulfate'"),
 ];
-pub(crate) const MSG_TRAILING_ZERO: &str =
-    "a trailing zero is on the do-not-use list: write '5 mg', never '5.0 mg'";
+pub(crate) const MSG_TRAILING_ZERO: &str = "a trailing zero is on the do-not-use list: write '5 mg', never '5.0 mg'";
 pub(crate) const MSG_NAKED_DECIMAL: &str =
     "a decimal point without a leading zero is on the do-not-use list: write '0.5 mg', never '.5 mg'";
 
@@ -87,9 +70,7 @@ pub fn unsafe_abbreviations(text: &str) -> Vec<&'static str> {
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
-                if chars.get(i) == Some(&'.')
-                    && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())
-                {
+                if chars.get(i) == Some(&'.') && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
                     i += 1;
                     let frac_start = i;
                     while i < chars.len() && chars[i].is_ascii_digit() {
@@ -125,11 +106,7 @@ pub(crate) fn check(form: &Form, response: &Value, findings: &mut Vec<Finding>) 
     let get = |link: &str| answers.get(link).map(Vec::as_slice).unwrap_or(&[]);
     let mut new = Vec::new();
     let mut add = |link: &str, message: &str| {
-        new.push(Finding {
-            link_id: Some(link.to_string()),
-            severity: Severity::Error,
-            message: message.to_string(),
-        })
+        new.push(Finding { link_id: Some(link.to_string()), severity: Severity::Error, message: message.to_string() })
     };
     let all = form.all_items();
     for item in &all {
@@ -169,9 +146,7 @@ pub(crate) fn check(form: &Form, response: &Value, findings: &mut Vec<Finding>) 
                         continue;
                     }
                     for p in all.iter().filter(|i| i.has_rule(ClinicalRule::Prescriber)) {
-                        let named = get(&p.link_id)
-                            .iter()
-                            .any(|a| !a.as_text().trim().is_empty());
+                        let named = get(&p.link_id).iter().any(|a| !a.as_text().trim().is_empty());
                         if !named {
                             add(&p.link_id, MSG_NEEDS_PRESCRIBER);
                         }
@@ -188,9 +163,7 @@ pub(crate) fn check(form: &Form, response: &Value, findings: &mut Vec<Finding>) 
         }
     }
     for f in new {
-        let already = findings
-            .iter()
-            .any(|x| x.link_id == f.link_id && x.severity == Severity::Error);
+        let already = findings.iter().any(|x| x.link_id == f.link_id && x.severity == Severity::Error);
         if !already && !findings.contains(&f) {
             findings.push(f);
         }

@@ -47,18 +47,14 @@ fn walk(
     }
     match v {
         Value::String(s) => Value::String(clean(s, link, multiline, findings)),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| walk(form, x, link, multiline, depth + 1, findings))
-                .collect(),
-        ),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|x| walk(form, x, link, multiline, depth + 1, findings)).collect())
+        }
         Value::Object(m) => {
             // An object with a linkId is a response item: strings below it are reported against that linkId.
             let own = m.get("linkId").and_then(Value::as_str);
             let link = own.or(link);
-            let is_text_item = link
-                .and_then(|l| form.item(l))
-                .is_some_and(|i| i.kind == ItemType::Text);
+            let is_text_item = link.and_then(|l| form.item(l)).is_some_and(|i| i.kind == ItemType::Text);
             let mut out = Map::new();
             for (k, x) in m {
                 let ml = is_text_item && k == "valueString";
@@ -71,9 +67,7 @@ fn walk(
 }
 
 fn clean(s: &str, link: Option<&str>, multiline: bool, findings: &mut Vec<Finding>) -> String {
-    if s.chars()
-        .any(|c| is_control(c) && !(multiline && (c == '\n' || c == '\t')))
-    {
+    if s.chars().any(|c| is_control(c) && !(multiline && (c == '\n' || c == '\t'))) {
         push(findings, link, MSG_CONTROL);
     }
     if s.chars().any(is_bidi_control) {
@@ -83,11 +77,7 @@ fn clean(s: &str, link: Option<&str>, multiline: bool, findings: &mut Vec<Findin
 }
 
 fn push(findings: &mut Vec<Finding>, link: Option<&str>, message: &str) {
-    let f = Finding {
-        link_id: link.map(str::to_string),
-        severity: Severity::Error,
-        message: message.to_string(),
-    };
+    let f = Finding { link_id: link.map(str::to_string), severity: Severity::Error, message: message.to_string() };
     if !findings.contains(&f) {
         findings.push(f);
     }

@@ -71,10 +71,8 @@ pub fn parse_response(bytes: &[u8]) -> Result<Value, ResponseError> {
     if too_deep(bytes, MAX_DEPTH) {
         return Err(ResponseError::TooDeep);
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| ResponseError::Json {
-        line: e.line(),
-        column: e.column(),
-    })?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| ResponseError::Json { line: e.line(), column: e.column() })?;
     if v.get("resourceType").and_then(Value::as_str) != Some("QuestionnaireResponse") {
         return Err(ResponseError::NotAResponse);
     }
@@ -87,31 +85,13 @@ pub(crate) const MSG_UNKNOWN: &str = "unknown linkId: not in this form";
 pub(crate) const MSG_NOT_IN_OPTIONS: &str = "not one of the listed answers";
 pub(crate) const MSG_ONE_ANSWER: &str = "only one answer allowed: the question does not repeat";
 
-const RESPONSE_STATUSES: &[&str] = &[
-    "in-progress",
-    "completed",
-    "amended",
-    "entered-in-error",
-    "stopped",
-];
-const ITEM_KEYS: &[&str] = &[
-    "id",
-    "extension",
-    "modifierExtension",
-    "linkId",
-    "definition",
-    "text",
-    "answer",
-    "item",
-];
+const RESPONSE_STATUSES: &[&str] = &["in-progress", "completed", "amended", "entered-in-error", "stopped"];
+const ITEM_KEYS: &[&str] = &["id", "extension", "modifierExtension", "linkId", "definition", "text", "answer", "item"];
 
 /// Validates `response` against `form`. Never panics, whatever the JSON; same input, same findings.
 pub fn validate_response(form: &Form, response: &Value) -> Checked {
     let (normalised, mut findings) = text::normalise(form, response);
-    let mut v = Validator {
-        form,
-        findings: Vec::new(),
-    };
+    let mut v = Validator { form, findings: Vec::new() };
     v.root(&normalised);
     findings.append(&mut v.findings);
     if !findings.is_empty() && normalised.get("item").is_none() {
@@ -119,10 +99,7 @@ pub fn validate_response(form: &Form, response: &Value) -> Checked {
     } else {
         rules::check(form, &normalised, &mut findings);
     }
-    Checked {
-        findings,
-        response: normalised,
-    }
+    Checked { findings, response: normalised }
 }
 
 struct Validator<'f> {
@@ -132,11 +109,7 @@ struct Validator<'f> {
 
 impl<'f> Validator<'f> {
     fn error(&mut self, link: Option<&str>, message: impl Into<String>) {
-        let f = Finding {
-            link_id: link.map(str::to_string),
-            severity: Severity::Error,
-            message: message.into(),
-        };
+        let f = Finding { link_id: link.map(str::to_string), severity: Severity::Error, message: message.into() };
         if !self.findings.contains(&f) {
             self.findings.push(f);
         }
@@ -154,21 +127,12 @@ impl<'f> Validator<'f> {
         let canonical = self.form.canonical();
         match obj.get("questionnaire").and_then(Value::as_str) {
             Some(q) if q == canonical => {}
-            Some(_) => self.error(
-                None,
-                format!("response is not for this form: questionnaire must be '{canonical}'"),
-            ),
-            None => self.error(
-                None,
-                format!("missing questionnaire: must be '{canonical}'"),
-            ),
+            Some(_) => self.error(None, format!("response is not for this form: questionnaire must be '{canonical}'")),
+            None => self.error(None, format!("missing questionnaire: must be '{canonical}'")),
         }
         match obj.get("status").and_then(Value::as_str) {
             Some(s) if RESPONSE_STATUSES.contains(&s) => {}
-            _ => self.error(
-                None,
-                "status must be one of in-progress, completed, amended, entered-in-error, stopped",
-            ),
+            _ => self.error(None, "status must be one of in-progress, completed, amended, entered-in-error, stopped"),
         }
         let empty = Vec::new();
         let items = match obj.get("item") {
@@ -204,10 +168,7 @@ impl<'f> Validator<'f> {
             };
             if !form_items.iter().any(|i| i.link_id == link) {
                 if self.form.item(link).is_some() {
-                    self.error(
-                        Some(link),
-                        "answered in the wrong place: not a child of this group",
-                    );
+                    self.error(Some(link), "answered in the wrong place: not a child of this group");
                 } else {
                     self.error(Some(link), MSG_UNKNOWN);
                 }
@@ -228,7 +189,10 @@ impl<'f> Validator<'f> {
             let enabled = parent_enabled && self.is_enabled(item, scopes);
             let has_content = present.iter().any(|o| content(o));
             if present.len() > 1 && !(item.kind == ItemType::Group && item.repeats) {
-                self.error(link, "appears more than once: only repeating groups repeat; put several answers in one item");
+                self.error(
+                    link,
+                    "appears more than once: only repeating groups repeat; put several answers in one item",
+                );
             }
             if !enabled {
                 if has_content {
@@ -245,12 +209,7 @@ impl<'f> Validator<'f> {
         }
     }
 
-    fn item<'r>(
-        &mut self,
-        item: &'f Item,
-        obj: &'r Map<String, Value>,
-        scopes: &mut Vec<&'r Vec<Value>>,
-    ) {
+    fn item<'r>(&mut self, item: &'f Item, obj: &'r Map<String, Value>, scopes: &mut Vec<&'r Vec<Value>>) {
         let link = Some(item.link_id.as_str());
         for k in obj.keys() {
             if !ITEM_KEYS.contains(&k.as_str()) {
@@ -313,10 +272,7 @@ impl<'f> Validator<'f> {
         let value = match typed_value(m, "value") {
             Ok(v) => v,
             Err(TypedError::Malformed(s)) if expected.contains(&s.as_str()) => {
-                self.error(
-                    link,
-                    format!("answer {}", TypedError::Malformed(s).describe("value")),
-                );
+                self.error(link, format!("answer {}", TypedError::Malformed(s).describe("value")));
                 return;
             }
             Err(TypedError::Missing) => {
@@ -326,18 +282,12 @@ impl<'f> Validator<'f> {
             Err(_) => {
                 self.error(
                     link,
-                    format!(
-                        "answer must be value{} for this {} item",
-                        expected.join(" or value"),
-                        item.kind.code()
-                    ),
+                    format!("answer must be value{} for this {} item", expected.join(" or value"), item.kind.code()),
                 );
                 return;
             }
         };
-        if !answer_matches_kind(&value, item.kind, &item.answer_options)
-            || !expected.contains(&value.suffix())
-        {
+        if !answer_matches_kind(&value, item.kind, &item.answer_options) || !expected.contains(&value.suffix()) {
             self.error(
                 link,
                 format!(
@@ -368,11 +318,7 @@ impl<'f> Validator<'f> {
                             && (q.system.is_none() || u.system.is_none() || u.system == q.system)
                     });
                     if !ok {
-                        let list: Vec<&str> = item
-                            .units
-                            .iter()
-                            .map(|u| u.code.as_deref().unwrap_or(""))
-                            .collect();
+                        let list: Vec<&str> = item.units.iter().map(|u| u.code.as_deref().unwrap_or("")).collect();
                         self.error(link, format!("unit must be one of: {}", list.join(", ")));
                     }
                 }
@@ -381,12 +327,7 @@ impl<'f> Validator<'f> {
         }
         let listed = matches!(item.kind, ItemType::Choice)
             || (item.kind == ItemType::OpenChoice && !matches!(value, AnswerValue::String(_)));
-        if listed
-            && !item
-                .answer_options
-                .iter()
-                .any(|o| option_matches(&o.value, &value))
-        {
+        if listed && !item.answer_options.iter().any(|o| option_matches(&o.value, &value)) {
             self.error(link, MSG_NOT_IN_OPTIONS);
         }
     }
@@ -419,15 +360,8 @@ impl<'f> Validator<'f> {
             return false;
         }
         let mut results = item.enable_when.iter().map(|ew| {
-            let target_enabled = self
-                .form
-                .item(&ew.question)
-                .is_some_and(|t| self.enabled_at(t, scopes, depth + 1));
-            let answers = if target_enabled {
-                answers_in_scope(&ew.question, scopes)
-            } else {
-                Vec::new()
-            };
+            let target_enabled = self.form.item(&ew.question).is_some_and(|t| self.enabled_at(t, scopes, depth + 1));
+            let answers = if target_enabled { answers_in_scope(&ew.question, scopes) } else { Vec::new() };
             condition(ew, &answers)
         });
         match item.enable_behavior {
@@ -439,11 +373,7 @@ impl<'f> Validator<'f> {
 
 /// The `value[x]` suffixes an answer to this item may use.
 fn expected_suffix(item: &Item) -> Vec<&'static str> {
-    let option = item
-        .answer_options
-        .first()
-        .map(|o| o.value.suffix())
-        .unwrap_or("Coding");
+    let option = item.answer_options.first().map(|o| o.value.suffix()).unwrap_or("Coding");
     match item.kind {
         ItemType::Group | ItemType::Display => vec![],
         ItemType::Boolean => vec!["Boolean"],
@@ -466,18 +396,12 @@ fn content(obj: &Map<String, Value>) -> bool {
         if depth > 128 {
             return false;
         }
-        if obj
-            .get("answer")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-        {
+        if obj.get("answer").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
             return true;
         }
-        obj.get("item").and_then(Value::as_array).is_some_and(|a| {
-            a.iter()
-                .filter_map(Value::as_object)
-                .any(|o| deep(o, depth + 1))
-        })
+        obj.get("item")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().filter_map(Value::as_object).any(|o| deep(o, depth + 1)))
     }
     deep(obj, 0)
 }
@@ -496,25 +420,14 @@ fn answers_in_scope(question: &str, scopes: &[&Vec<Value>]) -> Vec<AnswerValue> 
     Vec::new()
 }
 
-fn find(
-    question: &str,
-    items: &[Value],
-    found: &mut bool,
-    out: &mut Vec<AnswerValue>,
-    depth: usize,
-) {
+fn find(question: &str, items: &[Value], found: &mut bool, out: &mut Vec<AnswerValue>, depth: usize) {
     if depth > 128 {
         return;
     }
     for it in items.iter().filter_map(Value::as_object) {
         if it.get("linkId").and_then(Value::as_str) == Some(question) {
             *found = true;
-            for a in it
-                .get("answer")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for a in it.get("answer").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(Ok(v)) = a.as_object().map(|m| typed_value(m, "value")) {
                     out.push(v);
                 }

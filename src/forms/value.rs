@@ -47,10 +47,7 @@ fn type_name(suffix: &str) -> &'static str {
 }
 
 /// Finds the single `<prefix>[x]` member of `obj` and reads it.
-pub(crate) fn typed_value(
-    obj: &Map<String, Value>,
-    prefix: &str,
-) -> Result<AnswerValue, TypedError> {
+pub(crate) fn typed_value(obj: &Map<String, Value>, prefix: &str) -> Result<AnswerValue, TypedError> {
     let mut found: Option<(&str, &Value)> = None;
     for (k, v) in obj {
         if let Some(rest) = k.strip_prefix(prefix) {

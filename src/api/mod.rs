@@ -1,13 +1,21 @@
 //! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
+mod clinical;
+mod users;
+
 use std::path::{Path, PathBuf};
+
+pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use users::{EmergencyUser, Provisioned, RosterResult};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
 use crate::clock::Clock;
 use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, Place, RecoveryKey};
 use crate::drafts::{self, Draft};
+use crate::forms::{self, Catalog, LoadProblem};
+use crate::site::SiteConfig;
 use crate::vault::{schema, Durable, Vault, VaultError};
 
 /// A stable, machine-readable error class. The UI switches on it; scripts can too (`dtk --json`).
@@ -30,6 +38,10 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     MustChangePassword,
+    /// An allergy or duplicate warning needs the nurse's answer (see `findings`).
+    SafetyCheck,
+    /// Charting needs an open downtime episode.
+    NoEpisode,
 }
 
 impl ErrorCode {
@@ -50,6 +62,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MustChangePassword => "must_change_password",
+            ErrorCode::SafetyCheck => "safety_check",
+            ErrorCode::NoEpisode => "no_episode",
         }
     }
 }
@@ -60,11 +74,14 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Per-field validation findings or safety warnings, for the form screen to show next to each field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::forms::Finding>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError { code, message: message.into(), findings: Vec::new() }
     }
 }
 
@@ -221,17 +238,77 @@ impl From<&User> for UserInfo {
     }
 }
 
-/// One workstation's vault folder.
+/// One workstation: its vault folder, its site configuration and its forms.
 pub struct Workstation {
     dir: PathBuf,
     vault: Option<Vault>,
+    site: SiteConfig,
+    catalog: Catalog,
+    form_problems: Vec<LoadProblem>,
+}
+
+/// The standard forms built into the application, used when no forms folder is configured.
+const BUNDLED_FORMS: &[(&str, &str)] = &[
+    ("medication-administration.json", include_str!("../../forms/medication-administration.json")),
+    ("medication-order.json", include_str!("../../forms/medication-order.json")),
+    ("nursing-note.json", include_str!("../../forms/nursing-note.json")),
+    ("vital-signs.json", include_str!("../../forms/vital-signs.json")),
+    ("downtime-registration.json", include_str!("../../forms/downtime-registration.json")),
+];
+
+/// Loads the forms of a folder, or the built-in ones.
+pub fn load_forms(dir: Option<&Path>) -> (Catalog, Vec<LoadProblem>) {
+    match dir {
+        Some(d) => Catalog::load_dir(d),
+        None => {
+            let mut problems = Vec::new();
+            let forms =
+                BUNDLED_FORMS.iter().filter_map(|(name, json)| match forms::parse_form(name, json.as_bytes()) {
+                    Ok(f) => Some(f),
+                    Err(p) => {
+                        problems.extend(p);
+                        None
+                    }
+                });
+            (Catalog::from_forms(forms.collect::<Vec<_>>()), problems)
+        }
+    }
 }
 
 impl Workstation {
-    /// Opens the vault in `dir` if there is one; a folder without a vault is an uninitialised workstation.
+    /// Opens the vault in `dir` if there is one (a folder without a vault is an uninitialised workstation), with the
+    /// site configuration found there (`site.json`) or the defaults, and the built-in forms unless it names a folder.
     pub fn open(dir: &Path) -> Result<Workstation, ApiError> {
+        let site =
+            SiteConfig::for_vault(dir, None).map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        Self::open_with(dir, site, None)
+    }
+
+    /// Opens with an explicit site configuration and forms folder (`--forms`, `DTK_FORMS`), which wins over the
+    /// configuration's `forms_dir`.
+    pub fn open_with(dir: &Path, site: SiteConfig, forms_dir: Option<&Path>) -> Result<Workstation, ApiError> {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
-        Ok(Workstation { dir: dir.to_path_buf(), vault })
+        let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
+        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems })
+    }
+
+    pub fn site(&self) -> &SiteConfig {
+        &self.site
+    }
+
+    /// The loaded forms.
+    pub fn forms(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Forms that failed to load (each names its file, linkId and reason); the others work regardless.
+    pub fn form_problems(&self) -> &[LoadProblem] {
+        &self.form_problems
+    }
+
+    /// This workstation's id, minted at set-up (names it in handoff files and on entries).
+    pub fn workstation_id(&self) -> String {
+        self.vault.as_ref().and_then(|v| v.meta_text("workstation_id").ok().flatten()).unwrap_or_default()
     }
 
     pub fn dir(&self) -> &Path {
@@ -242,8 +319,9 @@ impl Workstation {
         self.vault.is_some()
     }
 
+    /// The unit: the site configuration's, else the one given at set-up.
     pub fn unit(&self) -> Option<String> {
-        self.vault.as_ref().and_then(|v| v.meta_text("unit").ok().flatten())
+        self.site.unit.clone().or_else(|| self.vault.as_ref().and_then(|v| v.meta_text("unit").ok().flatten()))
     }
 
     /// The open vault, for modules that read directly (and for tests).
