@@ -94,11 +94,7 @@ pub fn validate_response(form: &Form, response: &Value) -> Checked {
     let mut v = Validator { form, findings: Vec::new() };
     v.root(&normalised);
     findings.append(&mut v.findings);
-    if !findings.is_empty() && normalised.get("item").is_none() {
-        // Nothing more to say about an unreadable response.
-    } else {
-        rules::check(form, &normalised, &mut findings);
-    }
+    rules::check(form, &normalised, &mut findings);
     Checked { findings, response: normalised }
 }
 
