@@ -155,34 +155,34 @@ fn pretty(v: &[Value]) -> String {
 
 #[test]
 fn extraction_snapshot_medication_administration() {
-    expect_file!["data/forms/extracted/medication-administration.json"]
+    expect_file!["../data/forms/extracted/medication-administration.json"]
         .assert_eq(&pretty(&extracted("medication-administration")));
 }
 
 #[test]
 fn extraction_snapshot_medication_order() {
-    expect_file!["data/forms/extracted/medication-order.json"].assert_eq(&pretty(&extracted("medication-order")));
+    expect_file!["../data/forms/extracted/medication-order.json"].assert_eq(&pretty(&extracted("medication-order")));
 }
 
 #[test]
 fn extraction_snapshot_nursing_note() {
-    expect_file!["data/forms/extracted/nursing-note.json"].assert_eq(&pretty(&extracted("nursing-note")));
+    expect_file!["../data/forms/extracted/nursing-note.json"].assert_eq(&pretty(&extracted("nursing-note")));
 }
 
 #[test]
 fn extraction_snapshot_vital_signs() {
-    expect_file!["data/forms/extracted/vital-signs.json"].assert_eq(&pretty(&extracted("vital-signs")));
+    expect_file!["../data/forms/extracted/vital-signs.json"].assert_eq(&pretty(&extracted("vital-signs")));
 }
 
 #[test]
 fn extraction_snapshot_downtime_registration() {
-    expect_file!["data/forms/extracted/downtime-registration.json"]
+    expect_file!["../data/forms/extracted/downtime-registration.json"]
         .assert_eq(&pretty(&extracted("downtime-registration")));
 }
 
 #[test]
 fn extraction_snapshot_test_only_wound_form() {
-    expect_file!["data/forms/extracted/test-wound-assessment.json"]
+    expect_file!["../data/forms/extracted/test-wound-assessment.json"]
         .assert_eq(&pretty(&extracted("test-wound-assessment")));
 }
 
