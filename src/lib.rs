@@ -15,6 +15,7 @@ pub mod entries;
 pub mod episodes;
 pub mod forms;
 pub mod json;
+pub mod paper;
 pub mod patients;
 pub mod site;
 pub mod vault;
