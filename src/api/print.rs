@@ -1,0 +1,248 @@
+//! The printing operations of the façade: blank forms (one patient or the whole unit), filled entries, the downtime
+//! MAR and the census sheet. Each checks the role, gathers the data, lays it out with [`crate::print`], writes one
+//! audit row (what, for whom; the actor is who) and returns the PDF bytes. Files are written only where the caller
+//! asks, with [`save_pdf`].
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::Op;
+use crate::clock::Clock;
+use crate::entries::{self, EntryError};
+use crate::episodes;
+use crate::forms::Form;
+use crate::patients::{self, Patient};
+use crate::print::{self, Label, Pdf, PrintError, Progress, Stamp};
+
+/// Actions printing writes to the audit log.
+pub mod action {
+    pub const BLANK: &str = "print.blank";
+    pub const ENTRY: &str = "print.entry";
+    pub const MAR: &str = "print.mar";
+    pub const CENSUS: &str = "print.census";
+}
+
+/// Whose header a blank form carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlankFor<'a> {
+    /// No patient: an empty label area to write in (nurse, charge nurse, HIM).
+    Nobody,
+    /// One patient, by MRN (nurse, charge nurse, HIM).
+    Patient(&'a str),
+    /// Every patient of the unit in one PDF, in room order (charge nurse and administrator only).
+    Census,
+}
+
+impl From<PrintError> for ApiError {
+    fn from(e: PrintError) -> Self {
+        let code = match e {
+            PrintError::Empty(_) => ErrorCode::NotFound,
+            PrintError::QrTooLong => ErrorCode::InvalidInput,
+            _ => ErrorCode::Io,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// Room order: by location, then name, then MRN, so the charge nurse's stack follows the corridor.
+fn room_order(mut list: Vec<Patient>) -> Vec<Patient> {
+    list.sort_by(|a, b| {
+        let key = |p: &Patient| (p.record.location.clone().unwrap_or_else(|| "\u{10FFFF}".into()), p.display_name());
+        key(a).cmp(&key(b)).then_with(|| a.record.mrn.cmp(&b.record.mrn))
+    });
+    list
+}
+
+impl Workstation {
+    /// Finds a loaded form by canonical `url|version`, bare url (newest version), or short name (the url's last
+    /// path segment, such as `vital-signs`).
+    pub fn find_form(&self, id: &str) -> Result<&Form, ApiError> {
+        let id = id.trim();
+        if let Some(f) = self.forms().get(id) {
+            return Ok(f);
+        }
+        let mut named: Vec<&Form> = self.forms().forms().filter(|f| print::short_name(&f.url) == id).collect();
+        named.sort_by(|a, b| crate::forms::version_cmp(&a.version, &b.version));
+        named.pop().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("no loaded form is called '{}' (dtk forms list shows them)", id.chars().take(120).collect::<String>()),
+            )
+        })
+    }
+
+    /// The stamp on every page: unit, who, when, and the open episode.
+    fn stamp(&self, session: &Session, clock: &dyn Clock) -> Result<Stamp, ApiError> {
+        let episode = episodes::current(self.vault()?.conn(), session.keys())?;
+        Ok(Stamp {
+            unit: self.unit().unwrap_or_else(|| "Unit".into()),
+            printed_by: format!("{} ({})", session.display_name(), session.username()),
+            printed_at: clock.now(),
+            drill: episode.as_ref().is_some_and(|e| e.kind == episodes::Kind::Drill),
+            episode: episode.map(|e| e.id),
+        })
+    }
+
+    fn audit_print(
+        &mut self,
+        session: &Session,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        let vault = self.vault_mut()?;
+        let _done = vault.write(session.keys(), session.username(), clock.now(), |tx| tx.audit(action, target, &detail))?;
+        Ok(())
+    }
+
+    /// Prints blank copies of a form: unlabelled, for one patient, or for every patient of the unit in one PDF.
+    pub fn print_blank(
+        &mut self,
+        session: &Session,
+        form: &str,
+        target: BlankFor<'_>,
+        clock: &dyn Clock,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Pdf, ApiError> {
+        match target {
+            BlankFor::Census => session.require(Op::PrintUnit)?,
+            BlankFor::Nobody | BlankFor::Patient(_) => session.require(Op::PrintEntry)?,
+        }
+        let form = self.find_form(form)?.clone();
+        let patients: Vec<Patient> = match target {
+            BlankFor::Nobody => Vec::new(),
+            BlankFor::Patient(mrn) => vec![self.patient_by_mrn(session, mrn)?],
+            BlankFor::Census => {
+                let list = room_order(patients::list(self.vault()?.conn(), session.keys())?);
+                if list.is_empty() {
+                    return Err(ApiError::new(ErrorCode::NotFound, "there are no patients on this workstation yet"));
+                }
+                list
+            }
+        };
+        let labels: Vec<Label> = patients.iter().map(|p| Label::from(&p.record)).collect();
+        let stamp = self.stamp(session, clock)?;
+        let pdf = print::blank_forms(&form, &labels, &stamp, progress)?;
+        let mrns: Vec<&str> = patients.iter().map(|p| p.record.mrn.as_str()).collect();
+        let target_text = match target {
+            BlankFor::Patient(_) => patients.first().map(|p| format!("patients:{}", p.id)).unwrap_or_default(),
+            BlankFor::Census => "unit".into(),
+            BlankFor::Nobody => "unlabelled".into(),
+        };
+        self.audit_print(
+            session,
+            action::BLANK,
+            &target_text,
+            serde_json::json!({ "form": form.canonical(), "mrns": mrns, "pages": pdf.pages, "episode": stamp.episode }),
+            clock,
+        )?;
+        Ok(pdf)
+    }
+
+    /// Prints a filled entry (its current version, with the history) for the paper chart.
+    pub fn print_entry(&mut self, session: &Session, id: &str, clock: &dyn Clock) -> Result<Pdf, ApiError> {
+        session.require(Op::PrintEntry)?;
+        let conn = self.vault()?.conn();
+        let detail = entries::detail(conn, session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
+        let form = self.forms().get(&detail.summary.form).cloned().ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, "the entry's form is not loaded on this workstation, so it cannot be laid out")
+        })?;
+        let mut stamp = self.stamp(session, clock)?;
+        // The entry's own episode, not whichever is open now.
+        let episode = episodes::get(conn, session.keys(), &detail.summary.episode_id)?;
+        stamp.drill = episode.as_ref().is_some_and(|e| e.kind == episodes::Kind::Drill);
+        stamp.episode = Some(detail.summary.episode_id.clone());
+        let pdf = print::entry(&form, &detail, &stamp)?;
+        self.audit_print(
+            session,
+            action::ENTRY,
+            &format!("entries:{id}"),
+            serde_json::json!({
+                "version": detail.summary.version,
+                "status": detail.summary.status.as_str(),
+                "mrn": detail.summary.patient.mrn,
+                "pages": pdf.pages,
+            }),
+            clock,
+        )?;
+        Ok(pdf)
+    }
+
+    /// Prints the downtime MAR for every patient of the unit (charge nurse and administrator).
+    pub fn print_mar(
+        &mut self,
+        session: &Session,
+        clock: &dyn Clock,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Pdf, ApiError> {
+        session.require(Op::PrintUnit)?;
+        let list = room_order(patients::list(self.vault()?.conn(), session.keys())?);
+        let records: Vec<_> = list.iter().map(|p| p.record.clone()).collect();
+        let stamp = self.stamp(session, clock)?;
+        let pdf = print::mar(&records, &stamp, progress)?;
+        let mrns: Vec<&str> = list.iter().map(|p| p.record.mrn.as_str()).collect();
+        self.audit_print(
+            session,
+            action::MAR,
+            "unit",
+            serde_json::json!({ "mrns": mrns, "pages": pdf.pages, "episode": stamp.episode }),
+            clock,
+        )?;
+        Ok(pdf)
+    }
+
+    /// Prints the unit census sheet (charge nurse and administrator).
+    pub fn print_census(&mut self, session: &Session, clock: &dyn Clock) -> Result<Pdf, ApiError> {
+        session.require(Op::PrintUnit)?;
+        let conn = self.vault()?.conn();
+        let list = room_order(patients::list(conn, session.keys())?);
+        let snapshot = patients::current_snapshot(conn)?;
+        let records: Vec<_> = list.iter().map(|p| p.record.clone()).collect();
+        let stamp = self.stamp(session, clock)?;
+        let pdf = print::census_sheet(&records, snapshot.as_ref().map(|s| s.snapshot_time.as_str()), &stamp)?;
+        self.audit_print(
+            session,
+            action::CENSUS,
+            "unit",
+            serde_json::json!({ "patients": records.len(), "pages": pdf.pages, "episode": stamp.episode }),
+            clock,
+        )?;
+        Ok(pdf)
+    }
+
+    /// A patient by MRN without writing a view row (the print's own audit row says whom it was for).
+    fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
+        let systems = [self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()];
+        patients::find_by_mrn(self.vault()?.conn(), session.keys(), &systems, mrn.trim())?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))
+    }
+}
+
+/// Writes a PDF where the user asked, atomically: a temporary file beside it, flushed to disk, then renamed, so a
+/// crash never leaves half a document under the final name.
+pub fn save_pdf(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
+    let io = |e: std::io::Error| ApiError::new(ErrorCode::Io, format!("could not write the PDF: {e}"));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "print.pdf".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable once the folder is synced.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}

@@ -1,0 +1,431 @@
+//! Paper for when the workstations fail too (DESIGN §6): blank forms with the patient's header, filled entries,
+//! the downtime MAR and the unit census sheet, as PDF bytes. Pure layout: values in, bytes out; no clock, no files.
+//!
+//! Every page carries the frame a nurse and HIM rely on: patient name, date of birth, MRN and location (or an empty
+//! label area), a Code 128 barcode of the MRN, a QR code with the [`crate::paper::Payload`] that lets HIM match the
+//! sheet back, "Page x of y" (counted per patient for batches), the unit, who printed it and when, and DRILL on
+//! every page of a practice episode. Reading a scanned page back is [`read`].
+
+mod canvas;
+mod codes;
+mod fonts;
+mod layout;
+pub mod read;
+mod sheets;
+
+use time::OffsetDateTime;
+
+use crate::census::PatientRecord;
+use crate::entries::{Detail, PatientHeader};
+use crate::forms::Form;
+use crate::paper::Payload;
+
+use canvas::{Page, Rgba, BLACK, GREY, RED, WATERMARK, WHITE};
+use fonts::Weight;
+
+/// Millimetres in a PDF point.
+pub(crate) const MM_PER_PT: f32 = 25.4 / 72.0;
+
+/// The `form` a MAR page's QR code names (not a Questionnaire: HIM reads MAR sheets back by patient and episode).
+pub const MAR_FORM: &str = "http://downtimekit.example.org/print/downtime-mar|1";
+/// The `form` a census sheet's QR code names.
+pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet|1";
+
+/// A4, in millimetres.
+const A4_SHORT: f32 = 210.0;
+const A4_LONG: f32 = 297.0;
+const MARGIN: f32 = 12.0;
+/// Side of the QR symbol without its quiet zone: large enough to decode from a 150 dpi scan.
+const QR_SIZE: f32 = 30.0;
+
+/// Why a document could not be produced. None of these name a patient.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrintError {
+    /// The fonts built into the application could not be parsed (a broken build).
+    #[error("the embedded fonts could not be read")]
+    Font,
+    /// The page identification is longer than a QR code can hold (absurdly long identifiers).
+    #[error("the page identification is too long for its QR code")]
+    QrTooLong,
+    /// The PDF writer produced nothing.
+    #[error("the PDF could not be produced")]
+    Pdf,
+    /// There is nothing to print (no patients in the census, for example).
+    #[error("nothing to print: {0}")]
+    Empty(&'static str),
+}
+
+/// Who printed, where and when, and in which episode; the same on every page of one print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamp {
+    pub unit: String,
+    /// The signed-in user's display name and username, as it should appear on paper.
+    pub printed_by: String,
+    pub printed_at: OffsetDateTime,
+    /// The downtime episode the paper belongs to, if one is open (blank forms may be printed ahead of time).
+    pub episode: Option<String>,
+    /// A practice episode: every page is marked DRILL.
+    pub drill: bool,
+}
+
+/// The patient identification printed on every page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    /// "FAMILY, Given" as wristbands show it.
+    pub name: String,
+    pub birth_date: Option<String>,
+    pub mrn_system: String,
+    pub mrn: String,
+    pub location: Option<String>,
+}
+
+impl From<&PatientRecord> for Label {
+    fn from(p: &PatientRecord) -> Self {
+        Label {
+            name: p.display_name(),
+            birth_date: p.birth_date.clone(),
+            mrn_system: p.mrn_system.clone(),
+            mrn: p.mrn.clone(),
+            location: p.location.clone(),
+        }
+    }
+}
+
+impl From<&PatientHeader> for Label {
+    fn from(p: &PatientHeader) -> Self {
+        Label {
+            name: p.name.clone(),
+            birth_date: p.birth_date.clone(),
+            mrn_system: p.mrn_system.clone(),
+            mrn: p.mrn.clone(),
+            location: p.location.clone(),
+        }
+    }
+}
+
+/// How far a batch has got, for the print centre's progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// A finished document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pdf {
+    pub bytes: Vec<u8>,
+    pub pages: usize,
+}
+
+/// Blank copies of `form`: one unlabelled copy when `patients` is empty, else one copy per patient with their
+/// header, in one PDF. `progress` is called after each patient.
+pub fn blank_forms(
+    form: &Form,
+    patients: &[Label],
+    stamp: &Stamp,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Pdf, PrintError> {
+    let rows = layout::blank_rows(form, A4_SHORT - 2.0 * MARGIN)?;
+    let mut pages = Vec::new();
+    let targets: Vec<Option<&Label>> =
+        if patients.is_empty() { vec![None] } else { patients.iter().map(Some).collect() };
+    let total = targets.len();
+    for (i, label) in targets.into_iter().enumerate() {
+        let frame = Frame {
+            title: &form.title,
+            subtitle: format!("Downtime paper form · {} · version {}", short_name(&form.url), form.version),
+            label,
+            payload: payload(&form.canonical(), label, stamp),
+            stamp,
+            banner: None,
+        };
+        pages.extend(frame.apply(layout::paginate(&rows, A4_SHORT, A4_LONG, 0.0)?)?);
+        progress(Progress { done: i + 1, total });
+    }
+    finish(&form.title, pages)
+}
+
+/// A filled entry: every answer of its current version, its metadata and version history, and a signature line.
+/// Amended and entered-in-error entries are marked on every page.
+pub fn entry(form: &Form, detail: &Detail, stamp: &Stamp) -> Result<Pdf, PrintError> {
+    let summary = &detail.summary;
+    let current = detail
+        .versions
+        .iter()
+        .find(|v| v.version == summary.version)
+        .or(detail.versions.last())
+        .ok_or(PrintError::Empty("the entry has no version"))?;
+    let label = Label::from(&current.body.patient);
+    let mut p = payload(&summary.form, Some(&label), stamp);
+    p.episode = Some(summary.episode_id.clone());
+    p.entry = Some(summary.id.clone());
+    p.version = Some(current.version);
+    p.hash = Some(current.content_hash.chars().take(16).collect());
+    let banner = match summary.status {
+        crate::entries::Status::EnteredInError => Some((
+            format!(
+                "ENTERED IN ERROR — do not act on this entry{}",
+                current.body.reason.as_deref().map(|r| format!(" (reason: {r})")).unwrap_or_default()
+            ),
+            RED,
+        )),
+        crate::entries::Status::Amended => Some((
+            format!(
+                "AMENDED — version {} replaces earlier versions{}",
+                current.version,
+                current.body.reason.as_deref().map(|r| format!(" (reason: {r})")).unwrap_or_default()
+            ),
+            BLACK,
+        )),
+        crate::entries::Status::Draft => Some(("DRAFT — not signed".to_string(), BLACK)),
+        crate::entries::Status::Signed => None,
+    };
+    let rows = layout::entry_rows(form, detail, current, A4_SHORT - 2.0 * MARGIN)?;
+    let extra = if banner.is_some() { 9.0 } else { 0.0 };
+    let frame = Frame {
+        title: &form.title,
+        subtitle: format!("Filled entry · {} · version {} · {}", summary.id, current.version, summary.status.as_str()),
+        label: Some(&label),
+        payload: p,
+        stamp,
+        banner,
+    };
+    let pages = frame.apply(layout::paginate(&rows, A4_SHORT, A4_LONG, extra)?)?;
+    finish(&form.title, pages)
+}
+
+/// The downtime MAR: for each patient, their active medications from the census with a 24-hour administration
+/// grid, blank rows for new orders, and the allergies in a box that cannot be missed.
+pub fn mar(records: &[PatientRecord], stamp: &Stamp, progress: &mut dyn FnMut(Progress)) -> Result<Pdf, PrintError> {
+    if records.is_empty() {
+        return Err(PrintError::Empty("the census has no patients"));
+    }
+    let total = records.len();
+    let mut pages = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let label = &Label::from(record);
+        let body = sheets::mar_pages(record)?;
+        let frame = Frame {
+            title: "Downtime medication administration record (MAR)",
+            subtitle: "Active medications from the census snapshot · initial each dose in the hour given".into(),
+            label: Some(label),
+            payload: payload(MAR_FORM, Some(label), stamp),
+            stamp,
+            banner: None,
+        };
+        pages.extend(frame.apply(body)?);
+        progress(Progress { done: i + 1, total });
+    }
+    finish("Downtime MAR", pages)
+}
+
+/// The unit census sheet: one row per patient with location, name, date of birth, MRN and its barcode, allergies.
+pub fn census_sheet(
+    records: &[PatientRecord],
+    snapshot_time: Option<&str>,
+    stamp: &Stamp,
+) -> Result<Pdf, PrintError> {
+    if records.is_empty() {
+        return Err(PrintError::Empty("the census has no patients"));
+    }
+    let body = sheets::census_pages(records)?;
+    let frame = Frame {
+        title: "Unit census",
+        subtitle: format!(
+            "{} patients · census snapshot taken {}",
+            records.len(),
+            snapshot_time.unwrap_or("(time not recorded)")
+        ),
+        label: None,
+        payload: payload(CENSUS_FORM, None, stamp),
+        stamp,
+        banner: None,
+    };
+    let pages = frame.apply_unit(body)?;
+    finish("Unit census", pages)
+}
+
+fn finish(title: &str, pages: Vec<Page>) -> Result<Pdf, PrintError> {
+    let count = pages.len();
+    Ok(Pdf { bytes: canvas::render(title, pages)?, pages: count })
+}
+
+/// The last path segment of a form url: its short name ("vital-signs").
+pub fn short_name(url: &str) -> &str {
+    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+}
+
+fn payload(form: &str, label: Option<&Label>, stamp: &Stamp) -> Payload {
+    Payload {
+        form: form.to_string(),
+        mrn_system: label.map(|l| l.mrn_system.clone()),
+        mrn: label.map(|l| l.mrn.clone()),
+        episode: stamp.episode.clone(),
+        entry: None,
+        version: None,
+        hash: None,
+    }
+}
+
+fn when(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// Where the body of a page may go, below the header and above the footer.
+pub(crate) fn body_top(extra: f32) -> f32 {
+    66.0 + extra
+}
+pub(crate) fn body_bottom(height: f32) -> f32 {
+    height - 18.0
+}
+
+/// The frame around the body of every page of one document (one patient's copy).
+struct Frame<'a> {
+    title: &'a str,
+    subtitle: String,
+    label: Option<&'a Label>,
+    payload: Payload,
+    stamp: &'a Stamp,
+    /// A status line under the header (amended, entered in error, draft).
+    banner: Option<(String, Rgba)>,
+}
+
+impl Frame<'_> {
+    /// Draws the frame on each page, numbering them "Page x of y".
+    fn apply(&self, mut pages: Vec<Page>) -> Result<Vec<Page>, PrintError> {
+        let of = pages.len();
+        for (i, page) in pages.iter_mut().enumerate() {
+            self.draw(page, i + 1, of)?;
+        }
+        Ok(pages)
+    }
+
+    /// As [`Frame::apply`], for unit-wide sheets: a unit box instead of a patient label.
+    fn apply_unit(&self, pages: Vec<Page>) -> Result<Vec<Page>, PrintError> {
+        self.apply(pages)
+    }
+
+    fn draw(&self, page: &mut Page, n: usize, of: usize) -> Result<(), PrintError> {
+        let (w, h) = (page.width, page.height);
+        let body = std::mem::take(&mut page.marks);
+        if self.stamp.drill {
+            page.text_centre(w / 2.0, h / 2.0 + 20.0, 110.0, Weight::Bold, WATERMARK, "DRILL");
+        }
+        if matches!(&self.banner, Some((_, c)) if *c == RED) {
+            page.text_centre(w / 2.0, h / 2.0 + 50.0, 44.0, Weight::Bold, WATERMARK, "ENTERED IN ERROR");
+        }
+        page.marks.extend(body);
+
+        // Top band: what this paper is, for which unit, and DRILL when it is practice.
+        let band = if self.stamp.drill { RED } else { BLACK };
+        page.rect(0.0, 0.0, w, 11.0, Some(band), None);
+        let band_text = if self.stamp.drill {
+            format!("DRILL — PRACTICE ONLY — NOT PART OF THE MEDICAL RECORD · {}", self.stamp.unit)
+        } else {
+            format!("EHR DOWNTIME · {}", self.stamp.unit)
+        };
+        page.text_fit(MARGIN, 7.6, w - 2.0 * MARGIN - 30.0, 11.0, Weight::Bold, WHITE, &band_text);
+        page.text_right(w - MARGIN, 7.6, 11.0, Weight::Bold, WHITE, &format!("Page {n} of {of}"));
+
+        let qr_x = w - MARGIN - QR_SIZE;
+        let label_w = qr_x - 5.0 - MARGIN;
+        page.text_fit(MARGIN, 18.5, label_w, 14.0, Weight::Bold, BLACK, self.title);
+        page.text_fit(MARGIN, 23.5, label_w, 8.0, Weight::Regular, GREY, &self.subtitle);
+
+        // Patient label area (or an empty one to write in or stick a label on).
+        let (lx, ly, lh) = (MARGIN, 26.5, 32.0);
+        page.rect(lx, ly, label_w, lh, None, Some((0.5, BLACK)));
+        let inner = label_w - 6.0;
+        match self.label {
+            Some(l) => {
+                let lines = page.wrap(&l.name, 12.0, Weight::Bold, inner, 2);
+                let mut y = ly + 5.8;
+                for line in &lines {
+                    page.text(lx + 3.0, y, 12.0, Weight::Bold, BLACK, line);
+                    y += 5.0;
+                }
+                let y = ly + 16.0;
+                let ids = format!("DOB {}    MRN {}", l.birth_date.as_deref().unwrap_or("unknown"), l.mrn);
+                page.text_fit(lx + 3.0, y, inner, 10.0, Weight::Bold, BLACK, &ids);
+                let loc = format!("Location {}", l.location.as_deref().unwrap_or("—"));
+                page.text_fit(lx + 3.0, y + 4.6, inner, 8.5, Weight::Regular, BLACK, &loc);
+                if codes::barcode(page, lx + 1.0, ly + lh - 9.5, inner.min(95.0), 8.0, &l.mrn).is_none() {
+                    page.text(lx + 3.0, ly + lh - 4.0, 7.0, Weight::Regular, GREY, "(this MRN cannot be barcoded)");
+                }
+            }
+            None if self.payload.form == CENSUS_FORM => {
+                page.text(lx + 3.0, ly + 7.0, 12.0, Weight::Bold, BLACK, &format!("Unit {}", self.stamp.unit));
+                page.text_fit(lx + 3.0, ly + 13.0, inner, 9.0, Weight::Regular, BLACK, &self.subtitle);
+                page.text_fit(
+                    lx + 3.0,
+                    ly + 19.0,
+                    inner,
+                    8.5,
+                    Weight::Regular,
+                    GREY,
+                    "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together.",
+                );
+            }
+            None => {
+                page.text(lx + 3.0, ly + 4.5, 7.0, Weight::Regular, GREY, "Write the patient's details or affix a label");
+                for (i, field) in ["Name", "DOB", "MRN", "Location"].iter().enumerate() {
+                    let y = ly + 11.0 + i as f32 * 6.5;
+                    page.text(lx + 3.0, y, 9.0, Weight::Bold, BLACK, field);
+                    page.line(lx + 22.0, y + 0.8, lx + label_w - 4.0, y + 0.8, 0.3, GREY);
+                }
+            }
+        }
+
+        codes::qr(page, qr_x, 14.5, QR_SIZE, &self.payload.to_text())?;
+        page.text_centre(qr_x + QR_SIZE / 2.0, 14.5 + QR_SIZE + 3.4, 6.0, Weight::Regular, GREY, "Downtime Kit page code");
+
+        if let Some((text, colour)) = &self.banner {
+            page.rect(MARGIN, 61.0, w - 2.0 * MARGIN, 7.5, Some(*colour), None);
+            page.text_fit(MARGIN + 2.0, 66.2, w - 2.0 * MARGIN - 4.0, 10.0, Weight::Bold, WHITE, text);
+        }
+        page.line(MARGIN, 62.0 - 1.5, w - MARGIN, 62.0 - 1.5, 0.6, BLACK);
+
+        // Footer: numbering, who printed it and when, the episode and the form's identity.
+        let fy = h - 13.0;
+        page.line(MARGIN, fy, w - MARGIN, fy, 0.4, BLACK);
+        let by = format!(
+            "{} · printed by {} · {}",
+            self.stamp.unit,
+            self.stamp.printed_by,
+            when(self.stamp.printed_at)
+        );
+        page.text_fit(MARGIN, fy + 4.5, w - 2.0 * MARGIN - 40.0, 8.0, Weight::Regular, BLACK, &by);
+        page.text_right(w - MARGIN, fy + 4.5, 10.0, Weight::Bold, BLACK, &format!("Page {n} of {of}"));
+        let mut ident = match &self.payload.episode {
+            Some(e) => format!("Episode {e}"),
+            None => "No downtime episode open when printed".to_string(),
+        };
+        if let Some(entry) = &self.payload.entry {
+            ident.push_str(&format!(" · entry {entry}"));
+        }
+        ident.push_str(&format!(" · {}", self.payload.form));
+        page.text_fit(MARGIN, fy + 8.5, w - 2.0 * MARGIN - 20.0, 6.5, Weight::Regular, GREY, &ident);
+        if self.stamp.drill {
+            page.text_right(w - MARGIN, fy + 8.5, 7.5, Weight::Bold, RED, "DRILL");
+        }
+        Ok(())
+    }
+}
+
+/// A fresh portrait or landscape A4 page.
+pub(crate) fn a4(landscape: bool) -> Result<Page, PrintError> {
+    if landscape {
+        Page::new(A4_LONG, A4_SHORT)
+    } else {
+        Page::new(A4_SHORT, A4_LONG)
+    }
+}
