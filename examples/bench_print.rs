@@ -15,7 +15,8 @@ use dtk::print::{self, Label, Stamp};
 
 const FORM: &str = include_str!("../forms/vital-signs.json");
 const GIVEN: [&str; 8] = ["Elena", "Łukasz", "Åsa", "Éloïse", "Chidi", "Siobhán", "Thanh Van", "Dragan"];
-const FAMILY: [&str; 8] = ["Garcia", "Müller-Øster", "Lindqvist", "Dubois", "Okafor", "Fitzgerald-O'Neill", "Nguyen", "Petrović"];
+const FAMILY: [&str; 8] =
+    ["Garcia", "Müller-Øster", "Lindqvist", "Dubois", "Okafor", "Fitzgerald-O'Neill", "Nguyen", "Petrović"];
 
 fn labels(n: usize) -> Vec<Label> {
     (0..n)
@@ -75,7 +76,10 @@ fn barcode_svg(data: &str) -> Result<String> {
             rects.push_str(&format!("<rect x=\"{}\" y=\"0\" width=\"1\" height=\"20\"/>", i + 10));
         }
     }
-    Ok(format!("<svg class=\"bc\" viewBox=\"0 0 {} 20\" preserveAspectRatio=\"none\">{rects}</svg>", modules.len() + 20))
+    Ok(format!(
+        "<svg class=\"bc\" viewBox=\"0 0 {} 20\" preserveAspectRatio=\"none\">{rects}</svg>",
+        modules.len() + 20
+    ))
 }
 
 /// The equivalent HTML: the same header, codes and questions, boxes for the answers, one patient per page.
@@ -91,7 +95,9 @@ fn html(n: usize) -> Result<String> {
             episode: s.episode.clone(),
             ..Default::default()
         };
-        body.push_str("<section class=\"page\"><div class=\"band\">EHR DOWNTIME · 5 East <span>Page 1 of 1</span></div>");
+        body.push_str(
+            "<section class=\"page\"><div class=\"band\">EHR DOWNTIME · 5 East <span>Page 1 of 1</span></div>",
+        );
         body.push_str(&format!("<h1>{}</h1><div class=\"head\"><div class=\"label\"><b>{}</b><br>DOB {} MRN {}<br>Location {}<br>{}</div>{}</div>",
             esc(&form.title), esc(&l.name), l.birth_date.clone().unwrap_or_default(), esc(&l.mrn),
             esc(l.location.as_deref().unwrap_or("")), barcode_svg(&l.mrn)?, qr_svg(&payload.to_text())?));
@@ -111,7 +117,10 @@ fn html(n: usize) -> Result<String> {
             }
         }
         body.push_str("<div class=\"sign\">Signature ________ Printed name ________ Date and time ________</div>");
-        body.push_str(&format!("<div class=\"foot\">5 East · printed by {} · 2026-11-21 10:42 UTC</div></section>", esc(&s.printed_by)));
+        body.push_str(&format!(
+            "<div class=\"foot\">5 East · printed by {} · 2026-11-21 10:42 UTC</div></section>",
+            esc(&s.printed_by)
+        ));
     }
     Ok(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><style>@page {{ size: A4; margin: 12mm }} \
@@ -208,10 +217,7 @@ fn main() -> Result<()> {
     };
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() / 1024).unwrap_or(0);
     println!("print {n} patient-prefilled vital-signs forms into one PDF");
-    println!(
-        "{:<22} {:>10} {:>14} {:>8} {:>10}",
-        "", "wall ms", "peak RSS MiB", "pages", "size KiB"
-    );
+    println!("{:<22} {:>10} {:>14} {:>8} {:>10}", "", "wall ms", "peak RSS MiB", "pages", "size KiB");
     println!(
         "{:<22} {:>10} {:>14.1} {:>8} {:>10}",
         "Downtime Kit",

@@ -67,7 +67,10 @@ impl Workstation {
         named.pop().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
-                format!("no loaded form is called '{}' (dtk forms list shows them)", id.chars().take(120).collect::<String>()),
+                format!(
+                    "no loaded form is called '{}' (dtk forms list shows them)",
+                    id.chars().take(120).collect::<String>()
+                ),
             )
         })
     }
@@ -93,7 +96,8 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
         let vault = self.vault_mut()?;
-        let _done = vault.write(session.keys(), session.username(), clock.now(), |tx| tx.audit(action, target, &detail))?;
+        let _done =
+            vault.write(session.keys(), session.username(), clock.now(), |tx| tx.audit(action, target, &detail))?;
         Ok(())
     }
 
@@ -147,7 +151,10 @@ impl Workstation {
         let conn = self.vault()?.conn();
         let detail = entries::detail(conn, session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
         let form = self.forms().get(&detail.summary.form).cloned().ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, "the entry's form is not loaded on this workstation, so it cannot be laid out")
+            ApiError::new(
+                ErrorCode::NotFound,
+                "the entry's form is not loaded on this workstation, so it cannot be laid out",
+            )
         })?;
         let mut stamp = self.stamp(session, clock)?;
         // The entry's own episode, not whichever is open now.

@@ -31,9 +31,30 @@ pub(crate) const WATERMARK: Rgba = Rgba(0.93, 0.80, 0.80);
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Mark {
     /// `y` is the baseline.
-    Text { x: f32, y: f32, size: f32, face: Face, text: String, color: Rgba },
-    Rect { x: f32, y: f32, w: f32, h: f32, fill: Option<Rgba>, stroke: Option<(f32, Rgba)> },
-    Line { x1: f32, y1: f32, x2: f32, y2: f32, width: f32, color: Rgba },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        face: Face,
+        text: String,
+        color: Rgba,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Option<Rgba>,
+        stroke: Option<(f32, Rgba)>,
+    },
+    Line {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        width: f32,
+        color: Rgba,
+    },
     /// Many filled black rectangles (QR modules, barcode bars) as one path.
     Cells(Vec<(f32, f32, f32, f32)>),
 }
@@ -139,7 +160,12 @@ fn point(x: f32, y: f32, page_h: f32) -> LinePoint {
 
 fn ring(x: f32, y: f32, w: f32, h: f32, page_h: f32) -> PolygonRing {
     PolygonRing {
-        points: vec![point(x, y, page_h), point(x + w, y, page_h), point(x + w, y + h, page_h), point(x, y + h, page_h)],
+        points: vec![
+            point(x, y, page_h),
+            point(x + w, y, page_h),
+            point(x + w, y + h, page_h),
+            point(x, y + h, page_h),
+        ],
     }
 }
 

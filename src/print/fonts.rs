@@ -48,7 +48,11 @@ impl Fonts {
     pub(crate) fn get() -> Result<&'static Fonts, PrintError> {
         FONTS
             .get_or_init(|| {
-                Some(Fonts { regular: parse(DEJAVU_SANS)?, bold: parse(DEJAVU_SANS_BOLD)?, hangul: parse(NANUM_GOTHIC)? })
+                Some(Fonts {
+                    regular: parse(DEJAVU_SANS)?,
+                    bold: parse(DEJAVU_SANS_BOLD)?,
+                    hangul: parse(NANUM_GOTHIC)?,
+                })
             })
             .as_ref()
             .ok_or(PrintError::Font)
@@ -85,7 +89,8 @@ impl Fonts {
     fn char_width(&self, face: Face, c: char, size: f32) -> f32 {
         let font = self.parsed(face);
         let upem = f32::from(font.font_metrics.units_per_em.max(1));
-        let advance = font.lookup_glyph_index(c as u32).map_or(upem * 0.6, |g| f32::from(font.get_horizontal_advance(g)));
+        let advance =
+            font.lookup_glyph_index(c as u32).map_or(upem * 0.6, |g| f32::from(font.get_horizontal_advance(g)));
         advance / upem * size * super::MM_PER_PT
     }
 
@@ -135,12 +140,24 @@ impl Fonts {
             let mut line = String::new();
             let mut line_w = 0.0;
             let space = self.width(" ", weight, size);
+            // Break opportunities: spaces, and after a hyphen (double-barrelled names break there, not mid-word).
+            let mut tokens: Vec<(bool, &str)> = Vec::new();
             for word in paragraph.split_whitespace() {
+                let mut first = true;
+                for piece in word.split_inclusive('-') {
+                    tokens.push((first, piece));
+                    first = false;
+                }
+            }
+            for (spaced, word) in tokens {
                 let word_w = self.width(word, weight, size);
-                if !line.is_empty() && line_w + space + word_w <= max_width {
-                    line.push(' ');
+                let gap = if spaced { space } else { 0.0 };
+                if !line.is_empty() && line_w + gap + word_w <= max_width {
+                    if spaced {
+                        line.push(' ');
+                    }
                     line.push_str(word);
-                    line_w += space + word_w;
+                    line_w += gap + word_w;
                     continue;
                 }
                 if !line.is_empty() {

@@ -33,21 +33,48 @@ pub(crate) struct Field {
 #[derive(Debug, Clone)]
 pub(crate) enum Row {
     /// A group's heading: a shaded bar for top-level sections, an underlined title below.
-    Section { lines: Vec<String>, depth: usize },
+    Section {
+        lines: Vec<String>,
+        depth: usize,
+    },
     /// Lines of text (question labels, display items, notes).
-    Text { lines: Vec<String>, depth: usize, size: f32, weight: Weight, color: Rgba },
+    Text {
+        lines: Vec<String>,
+        depth: usize,
+        size: f32,
+        weight: Weight,
+        color: Rgba,
+    },
     /// One line of tick boxes with their labels.
-    Ticks { options: Vec<(String, bool)>, depth: usize },
+    Ticks {
+        options: Vec<(String, bool)>,
+        depth: usize,
+    },
     /// Writing boxes side by side.
-    Fields { fields: Vec<Field>, depth: usize },
+    Fields {
+        fields: Vec<Field>,
+        depth: usize,
+    },
     /// One ruled line to write on.
-    Ruled { depth: usize },
+    Ruled {
+        depth: usize,
+    },
     /// A filled answer, in a pale box.
-    Answer { lines: Vec<String>, depth: usize, missing: bool },
+    Answer {
+        lines: Vec<String>,
+        depth: usize,
+        missing: bool,
+    },
     /// "Key: value" lines of the entry's details.
-    KeyValue { key: String, lines: Vec<String>, color: Rgba },
+    KeyValue {
+        key: String,
+        lines: Vec<String>,
+        color: Rgba,
+    },
     /// Signature, printed name and date/time lines.
-    Signature { caption: String },
+    Signature {
+        caption: String,
+    },
     Gap(f32),
 }
 
@@ -61,7 +88,7 @@ impl Row {
             Row::Ruled { .. } => RULE_GAP,
             Row::Answer { lines, .. } => lines.len() as f32 * LINE_H + 3.0,
             Row::KeyValue { lines, .. } => lines.len() as f32 * 4.2 + 0.6,
-            Row::Signature { .. } => 20.0,
+            Row::Signature { .. } => 16.0,
             Row::Gap(h) => *h,
         }
     }
@@ -110,7 +137,9 @@ impl Row {
                     }
                 }
             }
-            Row::Ruled { depth } => page.line(x_of(*depth), y + RULE_GAP - 1.0, left + width, y + RULE_GAP - 1.0, 0.3, GREY),
+            Row::Ruled { depth } => {
+                page.line(x_of(*depth), y + RULE_GAP - 1.0, left + width, y + RULE_GAP - 1.0, 0.3, GREY)
+            }
             Row::Answer { lines, depth, missing } => {
                 let x = x_of(*depth);
                 page.rect(x, y, left + width - x, self.height() - 1.0, Some(PALE), Some((0.25, LIGHT)));
@@ -130,8 +159,8 @@ impl Row {
                 let cols = [("Signature", 0.0, 0.42), ("Printed name", 0.45, 0.3), ("Date and time", 0.78, 0.22)];
                 for (label, start, share) in cols {
                     let x = left + width * start;
-                    page.line(x, y + 14.0, x + width * share, y + 14.0, 0.4, BLACK);
-                    page.text(x, y + 17.5, 7.5, Weight::Regular, GREY, label);
+                    page.line(x, y + 11.5, x + width * share, y + 11.5, 0.4, BLACK);
+                    page.text(x, y + 14.5, 7.5, Weight::Regular, GREY, label);
                 }
             }
             Row::Gap(_) => {}
@@ -293,7 +322,10 @@ impl<'a> Rows<'a> {
                 false,
             ),
             ItemType::Time => self.push(
-                Row::Fields { fields: vec![Field { before: None, width: 24.0, after: Some("HH:MM (24 h)".into()) }], depth },
+                Row::Fields {
+                    fields: vec![Field { before: None, width: 24.0, after: Some("HH:MM (24 h)".into()) }],
+                    depth,
+                },
                 false,
             ),
             ItemType::Group | ItemType::Display => {}
@@ -321,7 +353,8 @@ impl<'a> Rows<'a> {
                 self.push(Row::Gap(1.5), false);
             }
             _ => {
-                let many = matches!(item.kind, ItemType::Choice | ItemType::OpenChoice) && !item.answer_options.is_empty();
+                let many =
+                    matches!(item.kind, ItemType::Choice | ItemType::OpenChoice) && !item.answer_options.is_empty();
                 let suffix = match (item.repeats, many) {
                     (true, true) => " (tick all that apply)",
                     (true, false) => " (one per row)",
@@ -352,7 +385,10 @@ impl<'a> Rows<'a> {
                 let n = responses.len();
                 if n == 0 {
                     self.section(&Self::item_title(item), depth);
-                    self.push(Row::Answer { lines: vec!["— not answered —".into()], depth: depth + 1, missing: true }, false);
+                    self.push(
+                        Row::Answer { lines: vec!["— not answered —".into()], depth: depth + 1, missing: true },
+                        false,
+                    );
                     return;
                 }
                 for (k, r) in responses.iter().enumerate() {
@@ -381,7 +417,10 @@ impl<'a> Rows<'a> {
                 let has_options = !item.answer_options.is_empty() || item.kind == ItemType::Boolean;
                 if has_options && !texts.is_empty() {
                     let options: Vec<(String, bool)> = if item.kind == ItemType::Boolean {
-                        vec![("Yes".into(), texts.iter().any(|t| t == "Yes")), ("No".into(), texts.iter().any(|t| t == "No"))]
+                        vec![
+                            ("Yes".into(), texts.iter().any(|t| t == "Yes")),
+                            ("No".into(), texts.iter().any(|t| t == "No")),
+                        ]
                     } else {
                         item.answer_options
                             .iter()
@@ -455,12 +494,9 @@ pub(crate) fn answer_text(answer: &Value) -> String {
         let Some(kind) = k.strip_prefix("value") else { continue };
         return match (kind, v) {
             ("Boolean", Value::Bool(b)) => if *b { "Yes" } else { "No" }.into(),
-            ("Coding", c) => c
-                .get("display")
-                .or_else(|| c.get("code"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            ("Coding", c) => {
+                c.get("display").or_else(|| c.get("code")).and_then(Value::as_str).unwrap_or_default().to_string()
+            }
             ("Quantity", q) => {
                 let value = q.get("value").map(number_text).unwrap_or_default();
                 let unit = q.get("unit").or_else(|| q.get("code")).and_then(Value::as_str).unwrap_or_default();

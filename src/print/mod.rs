@@ -36,7 +36,7 @@ const A4_SHORT: f32 = 210.0;
 const A4_LONG: f32 = 297.0;
 const MARGIN: f32 = 12.0;
 /// Side of the QR symbol without its quiet zone: large enough to decode from a 150 dpi scan.
-const QR_SIZE: f32 = 30.0;
+const QR_SIZE: f32 = 34.0;
 
 /// Why a document could not be produced. None of these name a patient.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,11 +221,7 @@ pub fn mar(records: &[PatientRecord], stamp: &Stamp, progress: &mut dyn FnMut(Pr
 }
 
 /// The unit census sheet: one row per patient with location, name, date of birth, MRN and its barcode, allergies.
-pub fn census_sheet(
-    records: &[PatientRecord],
-    snapshot_time: Option<&str>,
-    stamp: &Stamp,
-) -> Result<Pdf, PrintError> {
+pub fn census_sheet(records: &[PatientRecord], snapshot_time: Option<&str>, stamp: &Stamp) -> Result<Pdf, PrintError> {
     if records.is_empty() {
         return Err(PrintError::Empty("the census has no patients"));
     }
@@ -270,14 +266,7 @@ fn payload(form: &str, label: Option<&Label>, stamp: &Stamp) -> Payload {
 
 fn when(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
 /// Where the body of a page may go, below the header and above the footer.
@@ -329,7 +318,7 @@ impl Frame<'_> {
         let band = if self.stamp.drill { RED } else { BLACK };
         page.rect(0.0, 0.0, w, 11.0, Some(band), None);
         let band_text = if self.stamp.drill {
-            format!("DRILL — PRACTICE ONLY — NOT PART OF THE MEDICAL RECORD · {}", self.stamp.unit)
+            format!("DRILL · PRACTICE ONLY, NOT PART OF THE RECORD · {}", self.stamp.unit)
         } else {
             format!("EHR DOWNTIME · {}", self.stamp.unit)
         };
@@ -347,11 +336,16 @@ impl Frame<'_> {
         let inner = label_w - 6.0;
         match self.label {
             Some(l) => {
-                let lines = page.wrap(&l.name, 12.0, Weight::Bold, inner, 2);
-                let mut y = ly + 5.8;
+                // A long name gets a smaller size and a third line before anything is cut.
+                let mut lines = page.wrap(&l.name, 12.0, Weight::Bold, inner, 2);
+                let (mut size, mut step, mut y) = (12.0, 5.0, ly + 5.8);
+                if lines.last().is_some_and(|l| l.ends_with('…')) {
+                    lines = page.wrap(&l.name, 9.5, Weight::Bold, inner, 3);
+                    (size, step, y) = (9.5, 3.9, ly + 4.6);
+                }
                 for line in &lines {
-                    page.text(lx + 3.0, y, 12.0, Weight::Bold, BLACK, line);
-                    y += 5.0;
+                    page.text(lx + 3.0, y, size, Weight::Bold, BLACK, line);
+                    y += step;
                 }
                 let y = ly + 16.0;
                 let ids = format!("DOB {}    MRN {}", l.birth_date.as_deref().unwrap_or("unknown"), l.mrn);
@@ -376,7 +370,14 @@ impl Frame<'_> {
                 );
             }
             None => {
-                page.text(lx + 3.0, ly + 4.5, 7.0, Weight::Regular, GREY, "Write the patient's details or affix a label");
+                page.text(
+                    lx + 3.0,
+                    ly + 4.5,
+                    7.0,
+                    Weight::Regular,
+                    GREY,
+                    "Write the patient's details or affix a label",
+                );
                 for (i, field) in ["Name", "DOB", "MRN", "Location"].iter().enumerate() {
                     let y = ly + 11.0 + i as f32 * 6.5;
                     page.text(lx + 3.0, y, 9.0, Weight::Bold, BLACK, field);
@@ -385,8 +386,15 @@ impl Frame<'_> {
             }
         }
 
-        codes::qr(page, qr_x, 14.5, QR_SIZE, &self.payload.to_text())?;
-        page.text_centre(qr_x + QR_SIZE / 2.0, 14.5 + QR_SIZE + 3.4, 6.0, Weight::Regular, GREY, "Downtime Kit page code");
+        codes::qr(page, qr_x, 13.5, QR_SIZE, &self.payload.to_text())?;
+        page.text_centre(
+            qr_x + QR_SIZE / 2.0,
+            13.5 + QR_SIZE + 3.0,
+            6.0,
+            Weight::Regular,
+            GREY,
+            "Downtime Kit page code",
+        );
 
         if let Some((text, colour)) = &self.banner {
             page.rect(MARGIN, 61.0, w - 2.0 * MARGIN, 7.5, Some(*colour), None);
@@ -397,12 +405,8 @@ impl Frame<'_> {
         // Footer: numbering, who printed it and when, the episode and the form's identity.
         let fy = h - 13.0;
         page.line(MARGIN, fy, w - MARGIN, fy, 0.4, BLACK);
-        let by = format!(
-            "{} · printed by {} · {}",
-            self.stamp.unit,
-            self.stamp.printed_by,
-            when(self.stamp.printed_at)
-        );
+        let by =
+            format!("{} · printed by {} · {}", self.stamp.unit, self.stamp.printed_by, when(self.stamp.printed_at));
         page.text_fit(MARGIN, fy + 4.5, w - 2.0 * MARGIN - 40.0, 8.0, Weight::Regular, BLACK, &by);
         page.text_right(w - MARGIN, fy + 4.5, 10.0, Weight::Bold, BLACK, &format!("Page {n} of {of}"));
         let mut ident = match &self.payload.episode {
@@ -412,7 +416,13 @@ impl Frame<'_> {
         if let Some(entry) = &self.payload.entry {
             ident.push_str(&format!(" · entry {entry}"));
         }
-        ident.push_str(&format!(" · {}", self.payload.form));
+        // The short name and version; the QR code carries the full canonical url.
+        let (url, version) = self.payload.form.split_once('|').unwrap_or((&self.payload.form, ""));
+        ident.push_str(&format!(
+            " · form {}{}",
+            short_name(url),
+            if version.is_empty() { String::new() } else { format!(" version {version}") }
+        ));
         page.text_fit(MARGIN, fy + 8.5, w - 2.0 * MARGIN - 20.0, 6.5, Weight::Regular, GREY, &ident);
         if self.stamp.drill {
             page.text_right(w - MARGIN, fy + 8.5, 7.5, Weight::Bold, RED, "DRILL");

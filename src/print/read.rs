@@ -54,21 +54,22 @@ pub fn read_file(path: &Path, page: u32) -> Result<Payload, ReadError> {
     let mut f = std::fs::File::open(path).map_err(|e| ReadError::Io(e.kind().to_string()))?;
     let n = f.read(&mut head).map_err(|e| ReadError::Io(e.kind().to_string()))?;
     if head[..n].starts_with(b"%PDF-") {
-        let png = render_pdf_page(path, page)?;
-        return read_image(&png);
+        let pgm = render_pdf_page(path, page)?;
+        let (w, h, pixels) = parse_pgm(&pgm).ok_or_else(|| ReadError::Render("pdftoppm gave no image".into()))?;
+        return read_luma(w, h, pixels);
     }
     let bytes = std::fs::read(path).map_err(|e| ReadError::Io(e.kind().to_string()))?;
     read_image(&bytes)
 }
 
-/// Renders one PDF page to PNG bytes with `pdftoppm`, through a pipe.
+/// Renders one PDF page to a greyscale PGM with `pdftoppm`, through a pipe (pdftoppm writes PGM to standard output
+/// when given no output name; it cannot do that for PNG).
 fn render_pdf_page(path: &Path, page: u32) -> Result<Vec<u8>, ReadError> {
     let page = page.max(1).to_string();
     let dpi = PDF_DPI.to_string();
     let child = Command::new("pdftoppm")
-        .args(["-png", "-gray", "-r", &dpi, "-f", &page, "-l", &page, "-singlefile"])
+        .args(["-gray", "-r", &dpi, "-f", &page, "-l", &page])
         .arg(path)
-        .arg("-")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -79,6 +80,28 @@ fn render_pdf_page(path: &Path, page: u32) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::Render("pdftoppm failed (is it a PDF, and does the page exist?)".into()));
     }
     Ok(out.stdout)
+}
+
+/// Splits a binary PGM (`P5`, 8-bit) into width, height and pixels.
+fn parse_pgm(bytes: &[u8]) -> Option<(usize, usize, &[u8])> {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while bytes.get(i)?.is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !bytes.get(i)?.is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(std::str::from_utf8(&bytes[start..i]).ok()?);
+    }
+    let (w, h): (usize, usize) = (fields[1].parse().ok()?, fields[2].parse().ok()?);
+    if fields[0] != "P5" || fields[3] != "255" || (w as u64) * (h as u64) > MAX_PIXELS {
+        return None;
+    }
+    let pixels = bytes.get(i + 1..i + 1 + w * h)?;
+    Some((w, h, pixels))
 }
 
 /// Reads the QR code in an encoded image (PNG or JPEG).
@@ -104,7 +127,34 @@ pub fn read_luma(width: usize, height: usize, pixels: &[u8]) -> Result<Payload, 
     if width == 0 || height == 0 || pixels.len() < width.saturating_mul(height) {
         return Err(ReadError::Unreadable);
     }
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    // rqrr sometimes misses the finder patterns of a dense code at scanner resolutions; a hard threshold, then the
+    // same at twice the size, usually finds them. The first attempt that sees a code decides.
+    let attempts: [(usize, Option<u8>); 3] = [(1, None), (1, Some(150)), (2, Some(150))];
+    let mut last = ReadError::NoCode;
+    for (scale, threshold) in attempts {
+        if (width * scale) as u64 * (height * scale) as u64 > MAX_PIXELS {
+            continue;
+        }
+        let pixel = |x: usize, y: usize| {
+            let v = pixels[(y / scale) * width + x / scale];
+            match threshold {
+                Some(t) if v < t => 0,
+                Some(_) => 255,
+                None => v,
+            }
+        };
+        match decode_grids(width * scale, height * scale, pixel) {
+            Ok(p) => return Ok(p),
+            Err(ReadError::NoCode) => {}
+            Err(ReadError::Damaged) => last = ReadError::Damaged,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn decode_grids(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8) -> Result<Payload, ReadError> {
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, pixel);
     let grids = prepared.detect_grids();
     if grids.is_empty() {
         return Err(ReadError::NoCode);
@@ -132,5 +182,11 @@ mod tests {
         assert!(matches!(read_luma(0, 0, &[]), Err(ReadError::Unreadable)));
         assert!(matches!(read_luma(10, 10, &[255; 100]), Err(ReadError::NoCode)));
         assert!(matches!(read_luma(10, 10, &[255; 5]), Err(ReadError::Unreadable)));
+        assert_eq!(
+            parse_pgm(b"P5\n2 1\n255\n\x00\xff").map(|(w, h, p)| (w, h, p.to_vec())),
+            Some((2, 1, vec![0, 255]))
+        );
+        assert!(parse_pgm(b"P5\n2 1\n255\n\x00").is_none());
+        assert!(parse_pgm(b"P6 1").is_none());
     }
 }

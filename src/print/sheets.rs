@@ -8,7 +8,7 @@ use super::{a4, body_bottom, body_top, codes, PrintError, MARGIN};
 use crate::census::PatientRecord;
 
 const MED_COL: f32 = 78.0;
-const MAR_ROW: f32 = 12.0;
+const MAR_ROW: f32 = 13.0;
 const MAR_HEAD: f32 = 7.0;
 /// Blank rows for orders given during the downtime.
 const NEW_ORDER_ROWS: usize = 3;
@@ -65,7 +65,7 @@ pub(crate) fn mar_pages(record: &PatientRecord) -> Result<Vec<Page>, PrintError>
         for (i, l) in lines.iter().enumerate() {
             page.text(MARGIN + 1.5, y + 4.0 + i as f32 * 3.8, 9.0, Weight::Bold, BLACK, l);
         }
-        page.text_fit(MARGIN + 1.5, y + MAR_ROW - 1.6, MED_COL - 3.0, 7.5, Weight::Regular, GREY, detail);
+        page.text_fit(MARGIN + 1.5, y + MAR_ROW - 1.5, MED_COL - 3.0, 7.5, Weight::Regular, GREY, detail);
         for hour in 0..24 {
             let x = MARGIN + MED_COL + hour as f32 * hour_w;
             page.line(x, y, x, y + MAR_ROW, 0.25, GREY);
@@ -110,7 +110,14 @@ pub(crate) fn mar_pages(record: &PatientRecord) -> Result<Vec<Page>, PrintError>
     }
     // Who the initials in the grid belong to.
     let legend_y = body_bottom(h) - 11.0;
-    page.text(MARGIN, legend_y + 1.0, 8.0, Weight::Bold, BLACK, "Initials, signature and printed name of everyone who charts on this MAR");
+    page.text(
+        MARGIN,
+        legend_y + 1.0,
+        8.0,
+        Weight::Bold,
+        BLACK,
+        "Initials, signature and printed name of everyone who charts on this MAR",
+    );
     let col = (right - MARGIN) / 3.0;
     for i in 0..3 {
         let x = MARGIN + i as f32 * col;
@@ -166,7 +173,15 @@ pub(crate) fn census_pages(records: &[PatientRecord]) -> Result<Vec<Page>, Print
             page.text(x + 1.5, y + 4.6 + k as f32 * 4.0, 9.5, Weight::Bold, BLACK, l);
         }
         x += COLUMNS[1].1;
-        page.text_fit(x + 1.5, y + 4.6, cell(2), 9.0, Weight::Regular, BLACK, p.birth_date.as_deref().unwrap_or("unknown"));
+        page.text_fit(
+            x + 1.5,
+            y + 4.6,
+            cell(2),
+            9.0,
+            Weight::Regular,
+            BLACK,
+            p.birth_date.as_deref().unwrap_or("unknown"),
+        );
         page.text_fit(x + 1.5, y + 9.0, cell(2), 8.0, Weight::Regular, GREY, p.gender.as_deref().unwrap_or(""));
         x += COLUMNS[2].1;
         page.text_fit(x + 1.5, y + 4.0, cell(3), 9.0, Weight::Bold, BLACK, &p.mrn);
