@@ -89,7 +89,9 @@ impl Page {
         }
     }
 
-    /// Text shortened with an ellipsis to fit `max_w`.
+    /// Text shortened with an ellipsis to fit `max_w`. (Position, room and style are all it takes; a style struct
+    /// would only move the same arguments around.)
+    #[allow(clippy::too_many_arguments)]
     pub fn text_fit(&mut self, x: f32, y: f32, max_w: f32, size: f32, weight: Weight, color: Rgba, text: &str) {
         let fitted = self.fonts.fit(&clean(text), weight, size, max_w);
         self.text(x, y, size, weight, color, &fitted);

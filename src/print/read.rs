@@ -161,12 +161,11 @@ fn decode_grids(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8)
     }
     let mut last = ReadError::Damaged;
     for grid in grids {
-        match grid.decode() {
-            Ok((_, text)) => match Payload::parse(&text) {
+        if let Ok((_, text)) = grid.decode() {
+            match Payload::parse(&text) {
                 Ok(p) => return Ok(p),
                 Err(e) => last = ReadError::NotOurs(e),
-            },
-            Err(_) => {}
+            }
         }
     }
     Err(last)
