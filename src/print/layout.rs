@@ -413,7 +413,17 @@ impl<'a> Rows<'a> {
                     .iter()
                     .flat_map(|r| r.get("answer").and_then(Value::as_array).into_iter().flatten())
                     .collect();
-                let texts: Vec<String> = answers.iter().map(|a| answer_text(a)).filter(|t| !t.is_empty()).collect();
+                // Numbers are printed with the unit the form states, as the nurse wrote them against it.
+                let unit = match item.kind {
+                    ItemType::Integer | ItemType::Decimal => item.units.first().map(|u| format!(" {}", u.label())),
+                    _ => None,
+                };
+                let texts: Vec<String> = answers
+                    .iter()
+                    .map(|a| answer_text(a))
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!("{t}{}", unit.as_deref().unwrap_or("")))
+                    .collect();
                 let has_options = !item.answer_options.is_empty() || item.kind == ItemType::Boolean;
                 if has_options && !texts.is_empty() {
                     let options: Vec<(String, bool)> = if item.kind == ItemType::Boolean {
@@ -616,6 +626,7 @@ pub(crate) fn entry_rows(
             rows.push(Row::KeyValue { key, lines: chunk.to_vec(), color }, false);
         }
     }
+    rows.push(Row::Gap(3.0), false);
     let answers: Vec<&Value> = child_items(&current.body.response);
     for item in form.items() {
         rows.filled_item(item, &matching(&answers, &item.link_id), 0);
