@@ -6,6 +6,7 @@
 //! is drawn outside the page.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use printpdf::{
     Color, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon,
@@ -244,7 +245,23 @@ pub(crate) fn render(title: &str, pages: Vec<Page>) -> Result<Vec<u8>, PrintErro
         out.push(PdfPage::new(Mm(page.width), Mm(page.height), ops));
     }
     let mut warnings = Vec::new();
-    let bytes = doc.with_pages(out).save(&PdfSaveOptions::default(), &mut warnings);
+    doc.with_pages(out);
+    let mut lo = doc.to_lopdf_document(&PdfSaveOptions { optimize: false, ..Default::default() }, &mut warnings);
+    for object in lo.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object {
+            if stream.dict.get(b"Filter").is_err() && stream.allows_compression {
+                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                if z.write_all(&stream.content).is_ok() {
+                    if let Ok(packed) = z.finish() {
+                        stream.dict.set("Filter", "FlateDecode");
+                        stream.set_content(packed);
+                    }
+                }
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    lo.save_to(&mut bytes).map_err(|_| PrintError::Pdf)?;
     if bytes.is_empty() {
         return Err(PrintError::Pdf);
     }

@@ -2,21 +2,43 @@
 //! and the Code 128 barcode of the MRN (what a wristband scanner reads).
 
 use barcoders::sym::code128::Code128;
-use qrcode::{Color as QrColor, EcLevel, QrCode};
+use qrcode::canvas::{Canvas, MaskPattern};
+use qrcode::{Color as QrColor, EcLevel};
 
 use super::canvas::{Page, WHITE};
 use super::PrintError;
 
+/// The modules of one QR code, row by row.
+pub(crate) struct Qr {
+    width: usize,
+    colors: Vec<QrColor>,
+}
+
+/// Encodes `text` with medium error correction (survives a smudge or a staple hole). The mask is fixed to pattern 0
+/// instead of scoring all eight: every mask is valid, scoring took a third of the time of a unit-wide batch, and the
+/// codes decode with rqrr and zbar from 150 dpi scans (tested).
+pub(crate) fn qr_code(text: &str) -> Result<Qr, PrintError> {
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), EcLevel::M).map_err(|_| PrintError::QrTooLong)?;
+    let version = bits.version();
+    let data = bits.into_bytes();
+    let (encoded, ec) =
+        qrcode::ec::construct_codewords(&data, version, EcLevel::M).map_err(|_| PrintError::QrTooLong)?;
+    let mut canvas = Canvas::new(version, EcLevel::M);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&encoded, &ec);
+    canvas.apply_mask(MaskPattern::Checkerboard);
+    let width = usize::try_from(version.width()).map_err(|_| PrintError::QrTooLong)?;
+    Ok(Qr { width, colors: canvas.into_colors() })
+}
+
 /// Draws a QR code whose symbol (without its quiet zone) is `size` mm wide, top-left at (x, y). A white quiet zone
-/// of four modules is painted around it, so nothing else may be drawn there. Medium error correction survives a
-/// smudge or a staple hole.
-pub(crate) fn qr(page: &mut Page, x: f32, y: f32, size: f32, text: &str) -> Result<(), PrintError> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|_| PrintError::QrTooLong)?;
-    let n = code.width();
+/// of four modules is painted around it, so nothing else may be drawn there.
+pub(crate) fn qr(page: &mut Page, x: f32, y: f32, size: f32, code: &Qr) {
+    let n = code.width;
     let module = size / n as f32;
     let quiet = module * 4.0;
     page.rect(x - quiet, y - quiet, size + 2.0 * quiet, size + 2.0 * quiet, Some(WHITE), None);
-    let colors = code.to_colors();
+    let colors = &code.colors;
     let mut cells = Vec::new();
     // One rectangle per horizontal run of dark modules keeps the path (and the file) small.
     for row in 0..n {
@@ -34,7 +56,6 @@ pub(crate) fn qr(page: &mut Page, x: f32, y: f32, size: f32, text: &str) -> Resu
         }
     }
     page.cells(cells);
-    Ok(())
 }
 
 /// The modules (1 = bar) of a Code 128 barcode for `data` in character set B, or `None` when the text cannot be

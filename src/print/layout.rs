@@ -84,7 +84,7 @@ impl Row {
             Row::Section { lines, depth } => lines.len() as f32 * 5.2 + if *depth == 0 { 4.0 } else { 2.5 },
             Row::Text { lines, size, .. } => lines.len() as f32 * size * 0.46 + 1.2,
             Row::Ticks { .. } => TICK + 2.6,
-            Row::Fields { .. } => BOX_H + 2.0,
+            Row::Fields { .. } => BOX_H + 1.5,
             Row::Ruled { .. } => RULE_GAP,
             Row::Answer { lines, .. } => lines.len() as f32 * LINE_H + 3.0,
             Row::KeyValue { lines, .. } => lines.len() as f32 * 4.2 + 0.6,
@@ -373,7 +373,7 @@ impl<'a> Rows<'a> {
                 for child in &item.items {
                     self.blank_item(child, depth + 1);
                 }
-                self.push(Row::Gap(2.5), false);
+                self.push(Row::Gap(1.5), false);
             }
         }
     }

@@ -292,8 +292,9 @@ impl Frame<'_> {
     /// Draws the frame on each page, numbering them "Page x of y".
     fn apply(&self, mut pages: Vec<Page>) -> Result<Vec<Page>, PrintError> {
         let of = pages.len();
+        let code = codes::qr_code(&self.payload.to_text())?;
         for (i, page) in pages.iter_mut().enumerate() {
-            self.draw(page, i + 1, of)?;
+            self.draw(page, i + 1, of, &code);
         }
         Ok(pages)
     }
@@ -303,7 +304,7 @@ impl Frame<'_> {
         self.apply(pages)
     }
 
-    fn draw(&self, page: &mut Page, n: usize, of: usize) -> Result<(), PrintError> {
+    fn draw(&self, page: &mut Page, n: usize, of: usize, code: &codes::Qr) {
         let (w, h) = (page.width, page.height);
         let body = std::mem::take(&mut page.marks);
         if self.stamp.drill {
@@ -386,7 +387,7 @@ impl Frame<'_> {
             }
         }
 
-        codes::qr(page, qr_x, 13.5, QR_SIZE, &self.payload.to_text())?;
+        codes::qr(page, qr_x, 13.5, QR_SIZE, code);
         page.text_centre(
             qr_x + QR_SIZE / 2.0,
             13.5 + QR_SIZE + 3.0,
@@ -427,7 +428,6 @@ impl Frame<'_> {
         if self.stamp.drill {
             page.text_right(w - MARGIN, fy + 8.5, 7.5, Weight::Bold, RED, "DRILL");
         }
-        Ok(())
     }
 }
 

@@ -378,7 +378,8 @@ fn a_long_general_form_with_nested_groups_and_repeats_flows_over_pages() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = write(dir.path(), "long.pdf", &pdf.bytes);
     let pages = pages_text(&file);
-    let all = pages.join(" ");
+    // The DRILL watermark is text too: pdftotext may read it in the middle of a question.
+    let all = pages.join(" ").replace(" DRILL ", " ");
     for q in question_texts(&form) {
         assert!(all.contains(&q), "question '{q}' printed");
     }
