@@ -46,6 +46,9 @@ pub struct SiteConfig {
     /// Two entries of the same patient, form and medication this close in clinical time are flagged as possible
     /// duplicates.
     pub duplicate_window_minutes: i64,
+    /// The HIM station's handoff public key (X25519, 64 hex characters), distributed by hospital IT before any
+    /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (docs/reconciliation.md).
+    pub him_public_key: Option<String>,
 }
 
 impl Default for SiteConfig {
@@ -59,6 +62,7 @@ impl Default for SiteConfig {
             idle_timeout_secs: 300,
             census_import_dir: None,
             duplicate_window_minutes: 60,
+            him_public_key: None,
         }
     }
 }
@@ -97,6 +101,13 @@ impl SiteConfig {
         }
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
+        }
+        if let Some(k) = &cfg.him_public_key {
+            if crate::handoff::parse_public_key(k).is_err() {
+                return Err(bad(
+                    "him_public_key: expected the 64 hex characters printed by `dtk handoff keygen`".into()
+                ));
+            }
         }
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {
             return Err(bad("mrn_system and temp_mrn_system must not be empty".into()));

@@ -101,11 +101,11 @@ pub struct EntrySaved {
 }
 
 /// Everything prepared for a save.
-struct Prepared {
-    form: String,
-    body: VersionBody,
-    patient: Patient,
-    warnings: Vec<SafetyWarning>,
+pub(super) struct Prepared {
+    pub(super) form: String,
+    pub(super) body: VersionBody,
+    pub(super) patient: Patient,
+    pub(super) warnings: Vec<SafetyWarning>,
 }
 
 impl Workstation {
@@ -227,7 +227,7 @@ impl Workstation {
         }
     }
 
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         session: &Session,
         response: &Value,
