@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use crate::audit::PlainRow;
 use crate::census::PatientRecord;
 use crate::clock::stamp;
-use crate::crypto::{sha256_hex, Keys, Place};
+use crate::crypto::{sha256_hex, Keys, Place, Random};
 use crate::entries::{Origin, Status, VersionBody};
 use crate::episodes::{Declaration, Kind};
 use crate::vault::{Tx, VaultError};
@@ -435,58 +435,15 @@ pub fn export(
         })
         .collect();
     let payload = Payload { workstation: workstation.to_string(), episode, staff, registrations, entries, audit };
-    let plain = Zeroizing::new(
-        serde_json::to_vec(&payload).map_err(|e| HandoffError::Malformed(format!("payload not serialisable: {e}")))?,
-    );
-
     let sequence: u64 =
         tx.sql().query_row("SELECT coalesce(max(sequence), 0) + 1 FROM handoff_exports", [], |r| r.get(0))?;
     let signer = signing_key(tx)?;
-    let mut eph_bytes = Zeroizing::new([0u8; 32]);
-    tx.random(eph_bytes.as_mut());
-    let ephemeral = StaticSecret::from(*eph_bytes);
-    let eph_public = PublicKey::from(&ephemeral);
-    let shared = ephemeral.diffie_hellman(&PublicKey::from(*recipient));
-    if !shared.was_contributory() {
-        return Err(HandoffError::Malformed("the configured HIM public key is not a usable X25519 key".into()));
-    }
-    let key = derive_key(shared.as_bytes(), eph_public.as_bytes(), recipient);
-    let mut nonce = [0u8; 12];
-    tx.random(&mut nonce);
-    let header = Header {
-        format: FORMAT,
-        workstation: workstation.to_string(),
-        unit: payload.episode.unit.clone(),
-        episode: episode_id.to_string(),
-        sequence,
-        created_at: stamp(tx.at()),
-        signer: hex(signer.verifying_key().as_bytes()),
-        recipient: hex(recipient),
-        ephemeral: hex(eph_public.as_bytes()),
-        nonce: hex(&nonce),
-        payload_len: (plain.len() + TAG_LEN) as u64,
-        entries: payload.entries.len() as u64,
-        audit_rows: payload.audit.len() as u64,
-        audit_head: hex(&head),
-    };
-    let header_bytes =
-        serde_json::to_vec(&header).map_err(|e| HandoffError::Malformed(format!("header not serialisable: {e}")))?;
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header_bytes.len() + plain.len() + TAG_LEN + SIG_LEN);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header_bytes.len() as u32).to_be_bytes());
-    out.extend_from_slice(&header_bytes);
-    let aad = out.clone();
-    let cipher = Aes256Gcm::new((&*key).into());
-    let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), AeadPayload { msg: &plain, aad: &aad })
-        .map_err(|_| HandoffError::Malformed("the payload is too large to encrypt".into()))?;
-    out.extend_from_slice(&ct);
-    let sig = signer.sign(&out);
-    out.extend_from_slice(&sig.to_bytes());
+    let created_at = stamp(tx.at());
+    let out = seal(&payload, sequence, &created_at, &signer.to_bytes(), recipient, tx)?;
     let file_sha256 = sha256_hex(&out);
     tx.sql().execute(
         "INSERT INTO handoff_exports (sequence, episode_id, created_at, created_by, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![sequence as i64, episode_id, header.created_at, tx.actor().to_string(), file_sha256],
+        params![sequence as i64, episode_id, created_at, tx.actor().to_string(), file_sha256],
     )?;
     let summary = ExportSummary {
         workstation: workstation.to_string(),
@@ -506,6 +463,67 @@ pub fn export(
         &serde_json::json!({ "sequence": sequence, "entries": summary.entries, "sha256": file_sha256 }),
     )?;
     Ok(Written { bytes: out, summary })
+}
+
+/// Encrypts `payload` to `recipient` and signs the whole file with `signing_secret` (an Ed25519 secret key). Used by
+/// [`export`]; public so that tests can build files a workstation would refuse to write (a drill episode).
+pub fn seal(
+    payload: &Payload,
+    sequence: u64,
+    created_at: &str,
+    signing_secret: &[u8; 32],
+    recipient: &[u8; 32],
+    rng: &mut dyn Random,
+) -> Result<Vec<u8>, HandoffError> {
+    let signer = SigningKey::from_bytes(signing_secret);
+    let plain = Zeroizing::new(
+        serde_json::to_vec(payload).map_err(|e| HandoffError::Malformed(format!("payload not serialisable: {e}")))?,
+    );
+    let mut head = chain_genesis(&payload.workstation);
+    for a in &payload.audit {
+        head = chain_link(&head, &a.row);
+    }
+    let mut eph_bytes = Zeroizing::new([0u8; 32]);
+    rng.fill(eph_bytes.as_mut());
+    let ephemeral = StaticSecret::from(*eph_bytes);
+    let eph_public = PublicKey::from(&ephemeral);
+    let shared = ephemeral.diffie_hellman(&PublicKey::from(*recipient));
+    if !shared.was_contributory() {
+        return Err(HandoffError::Malformed("the configured HIM public key is not a usable X25519 key".into()));
+    }
+    let key = derive_key(shared.as_bytes(), eph_public.as_bytes(), recipient);
+    let mut nonce = [0u8; 12];
+    rng.fill(&mut nonce);
+    let header = Header {
+        format: FORMAT,
+        workstation: payload.workstation.clone(),
+        unit: payload.episode.unit.clone(),
+        episode: payload.episode.id.clone(),
+        sequence,
+        created_at: created_at.to_string(),
+        signer: hex(signer.verifying_key().as_bytes()),
+        recipient: hex(recipient),
+        ephemeral: hex(eph_public.as_bytes()),
+        nonce: hex(&nonce),
+        payload_len: (plain.len() + TAG_LEN) as u64,
+        entries: payload.entries.len() as u64,
+        audit_rows: payload.audit.len() as u64,
+        audit_head: hex(&head),
+    };
+    let header_bytes =
+        serde_json::to_vec(&header).map_err(|e| HandoffError::Malformed(format!("header not serialisable: {e}")))?;
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header_bytes.len() + plain.len() + TAG_LEN + SIG_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header_bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(&header_bytes);
+    let cipher = Aes256Gcm::new((&*key).into());
+    let ct = cipher
+        .encrypt(Nonce::from_slice(&nonce), AeadPayload { msg: &plain, aad: &out })
+        .map_err(|_| HandoffError::Malformed("the payload is too large to encrypt".into()))?;
+    out.extend_from_slice(&ct);
+    let sig = signer.sign(&out);
+    out.extend_from_slice(&sig.to_bytes());
+    Ok(out)
 }
 
 fn derive_key(shared: &[u8], ephemeral: &[u8], recipient: &[u8]) -> Zeroizing<[u8; 32]> {
@@ -833,6 +851,13 @@ pub fn import(
     import_episode(tx, &p.episode)?;
     for r in &p.registrations {
         report.new_patients += import_registration(tx, r)?;
+    }
+    for s in &p.staff {
+        tx.sql().execute(
+            "INSERT INTO handoff_staff (workstation, username, display_name, role) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workstation, username) DO UPDATE SET display_name = ?3, role = ?4",
+            params![h.workstation, s.username, s.display_name, s.role],
+        )?;
     }
     report.new_audit_rows = import_audit(tx, &h.workstation, &p.audit)?;
     let mut touched = Vec::new();

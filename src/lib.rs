@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod drafts;
 pub mod entries;
 pub mod episodes;
+pub mod fhir;
 pub mod forms;
 pub mod handoff;
 pub mod json;

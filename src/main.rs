@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[path = "cli/him.rs"]
+mod him_cli;
 use dtk::api::{self, AddUserRequest, ApiError, ErrorCode, InitRequest, Session, Workstation};
 use dtk::auth::Role;
 use dtk::clock::{Clock, SystemClock};
@@ -76,6 +79,21 @@ enum Cmd {
     Entry {
         #[command(subcommand)]
         cmd: EntryCmd,
+    },
+    /// Handoff files: HIM key, a workstation's export, HIM's import.
+    Handoff {
+        #[command(subcommand)]
+        cmd: him_cli::HandoffCmd,
+    },
+    /// The HIM reconciliation worklist.
+    Reconcile {
+        #[command(subcommand)]
+        cmd: him_cli::ReconcileCmd,
+    },
+    /// FHIR R4 export and posting of reconciled entries.
+    Export {
+        #[command(subcommand)]
+        cmd: him_cli::ExportCmd,
     },
     /// Set a new password for a user with the recovery key (key from DTK_RECOVERY_KEY or a prompt).
     Recover {
@@ -591,6 +609,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Cmd::Entry { cmd } => entry_command(&mut ws, cmd, cli.json)?,
+        Cmd::Handoff { cmd } => him_cli::handoff(&mut ws, cmd, cli.json)?,
+        Cmd::Reconcile { cmd } => him_cli::reconcile(&mut ws, cmd, cli.json)?,
+        Cmd::Export { cmd } => him_cli::export(&mut ws, cmd, cli.json)?,
         Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
             let session = sign_in(&mut ws)?;
             save_loop(&mut ws, &session, count, ack_before_commit)?;

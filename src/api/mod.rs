@@ -2,11 +2,13 @@
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
 mod clinical;
+mod him;
 mod users;
 
 use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery};
 pub use users::{EmergencyUser, Provisioned, RosterResult};
 
 use crate::audit::{self, action, Broken};

@@ -207,6 +207,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER handoff_audit_no_update BEFORE UPDATE ON handoff_audit
         BEGIN SELECT RAISE(ABORT, 'imported audit rows are append-only'); END;
 
+    -- Staff names of each workstation (not patient data), for the author agents of the FHIR export.
+    CREATE TABLE handoff_staff (
+        workstation  TEXT NOT NULL,
+        username     TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        PRIMARY KEY (workstation, username)
+    ) STRICT;
+
     -- Versions that arrived with different content under an id+version already imported: surfaced, never merged.
     CREATE TABLE handoff_conflicts (
         entry_id     TEXT NOT NULL,
