@@ -2,5 +2,6 @@
 //! capability, tested the way a user would notice it.
 
 mod forms;
+mod reconcile;
 mod support;
 mod vault;
