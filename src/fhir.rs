@@ -152,6 +152,13 @@ fn urn(u: &Uuid) -> String {
     format!("urn:uuid:{u}")
 }
 
+/// The bundle-local fullUrl of a resource: derived from, but never equal to, its identifier value. Servers rewrite
+/// every occurrence of a fullUrl inside the bundle to the resource's new id (Medplum rewrites any matching string),
+/// which would corrupt an identifier that equalled it.
+fn full_url(identifier: &str) -> String {
+    urn(&v5(&format!("{identifier}#fullUrl")))
+}
+
 fn conditional_patient(subject: &(String, String)) -> String {
     format!("Patient?identifier={}|{}", subject.0, subject.1)
 }
@@ -260,7 +267,7 @@ pub fn entry_items(
             };
             items.push(Item {
                 entry_id: tag.clone(),
-                value: json!({ "fullUrl": ident, "resource": r, "request": req }),
+                value: json!({ "fullUrl": full_url(&ident), "resource": r, "request": req }),
             });
         }
         return Ok(items);
@@ -277,8 +284,9 @@ pub fn entry_items(
         apply_status(&mut r, kind);
         let Some(ident) = identifier_urn(&r) else { continue };
         let ty = r["resourceType"].as_str().unwrap_or_default().to_string();
-        targets.push(json!({ "reference": ident }));
-        let item = json!({ "fullUrl": ident, "resource": r, "request": request(&ty, &ident, e.frozen.mode) });
+        targets.push(json!({ "reference": full_url(&ident) }));
+        let item =
+            json!({ "fullUrl": full_url(&ident), "resource": r, "request": request(&ty, &ident, e.frozen.mode) });
         if ty == "Encounter" {
             encounters.push(item);
         } else {
@@ -296,12 +304,13 @@ pub fn entry_items(
             obj.insert("encounter".into(), json!({ "reference": enc }));
         }
     }
-    let qr_item = json!({ "fullUrl": qr_urn, "resource": qr, "request": request("QuestionnaireResponse", &qr_urn, e.frozen.mode) });
+    let qr_full = full_url(&qr_urn);
+    let qr_item = json!({ "fullUrl": qr_full, "resource": qr, "request": request("QuestionnaireResponse", &qr_urn, e.frozen.mode) });
     items.extend(encounters.into_iter().map(|v| Item { entry_id: tag.clone(), value: v }));
     items.push(Item { entry_id: tag.clone(), value: qr_item });
     items.extend(others.into_iter().map(|v| Item { entry_id: tag.clone(), value: v }));
-    targets.insert(0, json!({ "reference": qr_urn }));
-    items.push(Item { entry_id: tag, value: provenance(e, targets, &qr_urn) });
+    targets.insert(0, json!({ "reference": qr_full }));
+    items.push(Item { entry_id: tag, value: provenance(e, targets, &qr_full) });
     Ok(items)
 }
 

@@ -2,7 +2,6 @@
 //! validation of extracted resources (JSON schema + Medplum), snapshots and properties.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use dtk::forms::{self, Catalog, ExtractContext, Form, Severity};

@@ -80,7 +80,7 @@ fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
 
 fn med_admin(at: &str) -> Value {
     let mut r = sample("medication-administration");
-    set_answer(&mut r, "given-at", json!({ "valueDateTime": at }));
+    set_answer(&mut r, "time-given", json!({ "valueDateTime": at }));
     r
 }
 
@@ -298,7 +298,7 @@ fn him_brings_every_downtime_entry_home_once() {
     assert!(pairs.contains(&pair(&dose_a, &dose_b)), "cross-workstation pair proposed: {pairs:?}");
     assert!(pairs.contains(&pair(&dose_a, &paper)), "paper/electronic pair proposed: {pairs:?}");
     let view = him_ws.side_by_side(&him, &dose_a, &dose_b, &SystemClock).expect("side by side");
-    assert_eq!(view.differences, vec!["given-at".to_string()], "only the time differs");
+    assert_eq!(view.differences, vec!["time-given".to_string()], "only the time differs");
     assert_ne!(view.left.workstation, view.right.workstation);
 
     // Accepting an entry with an open proposal is refused; decisions resolve them.
