@@ -538,6 +538,8 @@ fn derive_key(shared: &[u8], ephemeral: &[u8], recipient: &[u8]) -> Zeroizing<[u
 }
 
 /// Signed entries of the episode with their signed versions; drafts never leave the workstation.
+// Row tuples mirror the SELECT column lists right above them; naming each would add nothing.
+#[allow(clippy::type_complexity)]
 fn collect_entries(
     conn: &rusqlite::Connection,
     keys: &Keys,
@@ -1065,7 +1067,7 @@ fn import_entry(
             entry_id: &e.id,
             workstation: &h.workstation,
             form: &e.form,
-            patient: patient,
+            patient,
             body: &last.body,
             temp_mrn_system,
         };

@@ -237,6 +237,7 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
 }
 
 /// The real MRN an earlier decision matched this temporary MRN to, if any.
+#[allow(clippy::type_complexity)]
 fn existing_match(
     conn: &rusqlite::Connection,
     keys: &Keys,
@@ -258,6 +259,8 @@ fn existing_match(
 /// times within `window_minutes`, on another workstation or one on paper and one electronic. Entries already charted
 /// twice on one workstation were flagged to the nurse at the time and are not proposed again. Returns how many new
 /// proposals were made.
+// Row tuples mirror the SELECT column lists right above them.
+#[allow(clippy::type_complexity)]
 pub fn propose_duplicates(tx: &mut Tx<'_>, ids: &[String], window_minutes: i64) -> Result<usize, VaultError> {
     let conn = tx.sql();
     let mut me = conn.prepare(
