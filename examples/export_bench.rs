@@ -58,8 +58,10 @@ fn main() -> Result<()> {
     let nurse = sign(&mut ws, "nurse")?;
     let census = std::fs::read(format!("{root}/tests/data/census-5-east.json"))?;
     ws.import_census(&charge, &census, &SystemClock).map_err(|e| anyhow!("{e}"))?;
-    ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock).map_err(|e| anyhow!("{e}"))?;
-    let sample: Value = serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
+    ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock)
+        .map_err(|e| anyhow!("{e}"))?;
+    let sample: Value =
+        serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
     let mrns: Vec<String> = (1..=12).map(|i| format!("DEV{}", 2000 + i)).collect();
     let base = time::macros::datetime!(2026-11-01 00:00 UTC);
     let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };

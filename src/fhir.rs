@@ -822,8 +822,8 @@ pub fn post(base_url: &str, bundle: &[u8], tags: &[Option<String>]) -> Result<Po
 /// Rewrites an export's JSON for snapshot tests and reviews: every urn:uuid and deterministic id becomes a stable
 /// placeholder in order of first appearance, and instants become `<time>`.
 pub fn normalise(value: &Value) -> Value {
-    fn is_uuidish(s: &str) -> bool {
-        Uuid::parse_str(s.rsplit(['/', ':']).next().unwrap_or(s)).is_ok()
+    fn is_uuid(s: &str) -> bool {
+        s.len() == 36 && Uuid::parse_str(s).is_ok()
     }
     fn go(v: &Value, names: &mut HashMap<String, String>) -> Value {
         match v {
@@ -832,13 +832,12 @@ pub fn normalise(value: &Value) -> Value {
                 for (k, x) in o {
                     let nv = match (k.as_str(), x) {
                         ("recorded" | "timestamp" | "issued" | "date", Value::String(_)) => json!("<time>"),
-                        (_, Value::String(s)) if is_uuidish(s) || s.contains("urn:uuid:") => {
+                        (_, Value::String(s)) => {
                             let mut t = s.clone();
-                            for part in s.split(['/', '|', '?', '=']).filter(|p| is_uuidish(p)) {
-                                let uuid = part.rsplit(':').next().unwrap_or(part).to_string();
+                            for part in s.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).filter(|p| is_uuid(p)) {
                                 let n = names.len();
-                                let name = names.entry(uuid.clone()).or_insert_with(|| format!("<id{n}>")).clone();
-                                t = t.replace(&uuid, &name);
+                                let name = names.entry(part.to_string()).or_insert_with(|| format!("<id{n}>")).clone();
+                                t = t.replace(part, &name);
                             }
                             json!(t)
                         }
