@@ -3,3 +3,11 @@
 //! This crate never depends on Tauri; the desktop shell in `src-tauri/` and the `dtk` command line both call
 //! [`api`], the façade over the domain modules.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod crypto;
+pub mod drafts;
+pub mod vault;

@@ -1,0 +1,579 @@
+//! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
+//! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
+
+use std::path::{Path, PathBuf};
+
+use crate::audit::{self, action, Broken};
+use crate::auth::{self, AuthError, NewUser, Op, Role, User};
+use crate::clock::Clock;
+use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, Place, RecoveryKey};
+use crate::drafts::{self, Draft};
+use crate::vault::{schema, Durable, Vault, VaultError};
+
+/// A stable, machine-readable error class. The UI switches on it; scripts can too (`dtk --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    NotInitialised,
+    AlreadyInitialised,
+    BadCredentials,
+    UnknownUser,
+    Throttled,
+    Forbidden,
+    InvalidInput,
+    Integrity,
+    StorageFull,
+    ReadOnly,
+    Io,
+    TooNew,
+    NotFound,
+    Conflict,
+    MustChangePassword,
+}
+
+impl ErrorCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorCode::NotInitialised => "not_initialised",
+            ErrorCode::AlreadyInitialised => "already_initialised",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::Throttled => "throttled",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Integrity => "integrity",
+            ErrorCode::StorageFull => "storage_full",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::Io => "io",
+            ErrorCode::TooNew => "too_new",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::MustChangePassword => "must_change_password",
+        }
+    }
+}
+
+/// What crosses to the UI and the command line. `message` is for people and never contains patient data.
+#[derive(Debug, Clone, serde::Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        let code = match &e {
+            VaultError::TooNew { .. } => ErrorCode::TooNew,
+            VaultError::NotAVault(_) | VaultError::Integrity(_) => ErrorCode::Integrity,
+            VaultError::Missing(_) => ErrorCode::NotInitialised,
+            VaultError::Exists(_) => ErrorCode::AlreadyInitialised,
+            VaultError::Full => ErrorCode::StorageFull,
+            VaultError::ReadOnly => ErrorCode::ReadOnly,
+            VaultError::Busy => ErrorCode::Conflict,
+            VaultError::Durability(_) | VaultError::Io(_) | VaultError::Sqlite(_) => ErrorCode::Io,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let code = match &e {
+            AuthError::UnknownUser(_) => ErrorCode::UnknownUser,
+            AuthError::BadPassword(_) | AuthError::Disabled(_) | AuthError::Expired(_) => {
+                ErrorCode::BadCredentials
+            }
+            AuthError::Throttled { .. } => ErrorCode::Throttled,
+            AuthError::Forbidden { .. } => ErrorCode::Forbidden,
+            AuthError::WeakPassword(_) | AuthError::BadUsername(_) => ErrorCode::InvalidInput,
+            AuthError::MustChangePassword(_) => ErrorCode::MustChangePassword,
+            AuthError::Vault(v) => return ApiError::from(clone_vault_error(v)),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+fn clone_vault_error(e: &VaultError) -> VaultError {
+    match e {
+        VaultError::TooNew { found, supported } => VaultError::TooNew {
+            found: *found,
+            supported: *supported,
+        },
+        VaultError::Full => VaultError::Full,
+        VaultError::ReadOnly => VaultError::ReadOnly,
+        VaultError::Busy => VaultError::Busy,
+        VaultError::Integrity(s) => VaultError::Integrity(s.clone()),
+        VaultError::Missing(p) => VaultError::Missing(p.clone()),
+        VaultError::Exists(p) => VaultError::Exists(p.clone()),
+        VaultError::NotAVault(p) => VaultError::NotAVault(p.clone()),
+        other => VaultError::Io(other.to_string()),
+    }
+}
+
+/// Set-up of a new workstation vault.
+pub struct InitRequest {
+    pub unit: String,
+    pub admin: String,
+    pub display_name: String,
+    pub password: Password,
+}
+
+/// A signed-in user. Holds the data key; dropping the session (sign-out, idle lock) zeroizes it.
+pub struct Session {
+    user: User,
+    dek: DataKey,
+    keys: Keys,
+}
+
+impl Session {
+    pub fn username(&self) -> &str {
+        &self.user.username
+    }
+    pub fn display_name(&self) -> &str {
+        &self.user.display_name
+    }
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+    pub fn user_id(&self) -> &str {
+        &self.user.id
+    }
+    /// True until a roster user has replaced the one-time password.
+    pub fn must_change_password(&self) -> bool {
+        self.user.must_change
+    }
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Refuses the operation unless the role allows it. Called first by every operation.
+    pub fn require(&self, op: Op) -> Result<(), ApiError> {
+        if self.user.must_change {
+            return Err(AuthError::MustChangePassword(self.user.username.clone()).into());
+        }
+        if self.user.role.allows(op) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden {
+                role: self.user.role.as_str(),
+                op: op_words(op).into(),
+            }
+            .into())
+        }
+    }
+}
+
+fn op_words(op: Op) -> &'static str {
+    match op {
+        Op::ChartEntry => "chart entries",
+        Op::SaveDraft => "save drafts",
+        Op::RegisterPatient => "register patients",
+        Op::ReadUnit => "read the unit's patients and entries",
+        Op::ManageEpisode => "start or end a downtime episode",
+        Op::PrintUnit => "print for the whole unit",
+        Op::PrintEntry => "print entries",
+        Op::AddEmergencyUser => "add an emergency user",
+        Op::ImportCensus => "import the census",
+        Op::Reconcile => "reconcile entries",
+        Op::ImportHandoff => "import handoff files",
+        Op::ExportFhir => "export FHIR",
+        Op::ExportHandoff => "export the handoff file",
+        Op::ManageUsers => "manage users",
+        Op::Configure => "change the configuration",
+        Op::Verify => "verify the vault",
+        Op::ReadAudit => "read the audit log",
+    }
+}
+
+/// What `add_user` needs.
+pub struct AddUserRequest {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: Password,
+}
+
+/// A staff account as shown to administrators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub emergency: bool,
+    pub expires_at: Option<String>,
+}
+
+impl From<&User> for UserInfo {
+    fn from(u: &User) -> Self {
+        UserInfo {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            active: u.active,
+            emergency: u.emergency,
+            expires_at: u.expires_at.clone(),
+        }
+    }
+}
+
+/// One workstation's vault folder.
+pub struct Workstation {
+    dir: PathBuf,
+    vault: Option<Vault>,
+}
+
+impl Workstation {
+    /// Opens the vault in `dir` if there is one; a folder without a vault is an uninitialised workstation.
+    pub fn open(dir: &Path) -> Result<Workstation, ApiError> {
+        let vault = if Vault::exists(dir) {
+            Some(Vault::open(dir)?)
+        } else {
+            None
+        };
+        Ok(Workstation {
+            dir: dir.to_path_buf(),
+            vault,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.vault.is_some()
+    }
+
+    pub fn unit(&self) -> Option<String> {
+        self.vault
+            .as_ref()
+            .and_then(|v| v.meta_text("unit").ok().flatten())
+    }
+
+    /// The open vault, for modules that read directly (and for tests).
+    pub fn vault(&self) -> Result<&Vault, ApiError> {
+        self.vault.as_ref().ok_or_else(not_initialised)
+    }
+
+    pub fn vault_mut(&mut self) -> Result<&mut Vault, ApiError> {
+        self.vault.as_mut().ok_or_else(not_initialised)
+    }
+
+    /// Creates the vault, its data key, the recovery wrap and the first administrator, in one transaction.
+    /// Returns the recovery key, to be shown exactly once.
+    pub fn init(&mut self, req: InitRequest, clock: &dyn Clock) -> Result<RecoveryKey, ApiError> {
+        if self.vault.is_some() || Vault::exists(&self.dir) {
+            return Err(VaultError::Exists(self.dir.clone()).into());
+        }
+        auth::check_username(&req.admin)?;
+        auth::check_password(&req.admin, &req.password)?;
+        let unit = req.unit.trim();
+        if unit.is_empty() || unit.chars().any(char::is_control) || unit.len() > 100 {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the unit name must be a plain name of 1–100 characters",
+            ));
+        }
+        let mut rng = OsRandom;
+        let dek = DataKey::generate(&mut rng);
+        let recovery = RecoveryKey::generate(&mut rng);
+        let keys = dek.keys();
+        let now = clock.now();
+        let mut vault = Vault::create(&self.dir)?;
+        let result = vault.write(&keys, &req.admin, now, |tx| -> Result<(), ApiError> {
+            let mut vault_id = [0u8; 16];
+            tx.random(&mut vault_id);
+            let workstation_id = tx.new_id().to_string();
+            for (k, v) in [
+                ("vault_id", vault_id.to_vec()),
+                ("workstation_id", workstation_id.into_bytes()),
+                ("unit", unit.as_bytes().to_vec()),
+                ("created_at", crate::clock::stamp(now).into_bytes()),
+            ] {
+                tx.sql().execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", rusqlite::params![k, v]).map_err(VaultError::from)?;
+            }
+            let wrap = crypto::wrap_with_recovery(&dek, &recovery, "recovery", tx);
+            tx.sql()
+                .execute(
+                    "INSERT INTO key_wraps (id, kind, salt, wrapped) VALUES ('recovery', 'recovery', ?1, ?2)",
+                    rusqlite::params![wrap.salt.to_vec(), wrap.wrapped],
+                )
+                .map_err(VaultError::from)?;
+            tx.audit(action::VAULT_CREATED, "vault", &serde_json::json!({ "unit": unit, "schema": schema::SCHEMA_VERSION }))?;
+            auth::create_user(
+                tx,
+                &dek,
+                &NewUser {
+                    username: &req.admin,
+                    display_name: &req.display_name,
+                    role: Role::Admin,
+                    password: &req.password,
+                    must_change: false,
+                    expires_at: None,
+                    emergency: false,
+                },
+                KdfParams::FLOOR,
+            )?;
+            Ok(())
+        });
+        match result {
+            Ok(_) => {
+                self.vault = Some(vault);
+                Ok(recovery)
+            }
+            Err(e) => {
+                // Nothing durable happened: remove the empty vault so that set-up can simply be tried again.
+                drop(vault);
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(
+                        self.dir
+                            .join(format!("{}{suffix}", crate::vault::FILE_NAME)),
+                    );
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs a user in: unwraps the data key with the password (Argon2id), or counts the failure.
+    pub fn sign_in(
+        &mut self,
+        username: &str,
+        password: &Password,
+        clock: &dyn Clock,
+    ) -> Result<Session, ApiError> {
+        let vault = self.vault_mut()?;
+        let unlocked = auth::sign_in(vault, username, password, clock.now())?;
+        let keys = unlocked.dek.keys();
+        Ok(Session {
+            user: unlocked.user,
+            dek: unlocked.dek,
+            keys,
+        })
+    }
+
+    /// Resets a user's password with the recovery key (the key printed at set-up). Audited.
+    pub fn recover(
+        &mut self,
+        recovery_key: &str,
+        username: &str,
+        new_password: &Password,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        let vault = self.vault_mut()?;
+        let rk = RecoveryKey::parse(recovery_key)
+            .map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
+        let (salt, wrapped): (Vec<u8>, Vec<u8>) = vault
+            .conn()
+            .query_row(
+                "SELECT salt, wrapped FROM key_wraps WHERE id = 'recovery'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(VaultError::from)?;
+        let mut s = [0u8; 16];
+        if salt.len() == 16 {
+            s.copy_from_slice(&salt);
+        }
+        let wrap = crypto::Wrap {
+            salt: s,
+            params: None,
+            wrapped,
+        };
+        let dek = crypto::unwrap_with_recovery(&wrap, &rk, "recovery").map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadCredentials,
+                "the recovery key does not open this vault",
+            )
+        })?;
+        let keys = dek.keys();
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| AuthError::UnknownUser(username.into()))?;
+        let _saved = vault.write(
+            &keys,
+            "recovery-key",
+            clock.now(),
+            |tx| -> Result<(), ApiError> {
+                tx.audit(
+                    action::RECOVERY_USED,
+                    &format!("users:{}", user.id),
+                    &serde_json::json!({ "username": username }),
+                )?;
+                auth::change_password(tx, &dek, &user, new_password)?;
+                tx.sql()
+                    .execute(
+                        "UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1",
+                        [&user.id],
+                    )
+                    .map_err(VaultError::from)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Changes the signed-in user's password (required at first sign-in for roster accounts).
+    pub fn change_password(
+        &mut self,
+        session: &mut Session,
+        new_password: &Password,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        let vault = self.vault_mut()?;
+        let (user, dek) = (session.user.clone(), session.dek.clone());
+        let updated = vault
+            .write(&session.keys, &user.username, clock.now(), |tx| {
+                auth::change_password(tx, &dek, &user, new_password)
+            })?
+            .into_value();
+        session.user = updated;
+        Ok(())
+    }
+
+    /// Adds a staff account (administrators only).
+    pub fn add_user(
+        &mut self,
+        session: &Session,
+        req: AddUserRequest,
+        clock: &dyn Clock,
+    ) -> Result<UserInfo, ApiError> {
+        session.require(Op::ManageUsers)?;
+        let vault = self.vault_mut()?;
+        let user = vault
+            .write(&session.keys, session.username(), clock.now(), |tx| {
+                auth::create_user(
+                    tx,
+                    &session.dek,
+                    &NewUser {
+                        username: &req.username,
+                        display_name: &req.display_name,
+                        role: req.role,
+                        password: &req.password,
+                        must_change: false,
+                        expires_at: None,
+                        emergency: false,
+                    },
+                    KdfParams::FLOOR,
+                )
+            })?
+            .into_value();
+        Ok(UserInfo::from(&user))
+    }
+
+    pub fn list_users(&self, session: &Session) -> Result<Vec<UserInfo>, ApiError> {
+        session.require(Op::ManageUsers)?;
+        Ok(auth::list_users(self.vault()?.conn())?
+            .iter()
+            .map(UserInfo::from)
+            .collect())
+    }
+
+    /// Checks every ciphertext, every user row and the whole audit chain. An empty list means intact.
+    pub fn verify(&self, session: &Session) -> Result<Vec<Broken>, ApiError> {
+        session.require(Op::Verify)?;
+        let vault = self.vault()?;
+        let mut problems = verify_sealed(vault.conn(), &session.keys)?;
+        problems.extend(auth::verify_users(vault.conn(), &session.keys)?);
+        problems.extend(audit::verify(vault.conn(), &session.keys)?);
+        Ok(problems)
+    }
+
+    /// Saves (creates or replaces) one of the signed-in user's drafts, encrypted. Returns its id once durable.
+    pub fn save_draft(
+        &mut self,
+        session: &Session,
+        draft_id: Option<&str>,
+        body: &serde_json::Value,
+        clock: &dyn Clock,
+    ) -> Result<Durable<String>, ApiError> {
+        session.require(Op::SaveDraft)?;
+        let vault = self.vault_mut()?;
+        Ok(
+            vault.write(&session.keys, session.username(), clock.now(), |tx| {
+                drafts::save(tx, session.user_id(), draft_id, body)
+            })?,
+        )
+    }
+
+    /// The signed-in user's own drafts, newest first. Other users' drafts are never returned.
+    pub fn my_drafts(&self, session: &Session) -> Result<Vec<Draft>, ApiError> {
+        session.require(Op::SaveDraft)?;
+        Ok(drafts::list(
+            self.vault()?.conn(),
+            &session.keys,
+            session.user_id(),
+        )?)
+    }
+
+    pub fn discard_draft(
+        &mut self,
+        session: &Session,
+        draft_id: &str,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        session.require(Op::SaveDraft)?;
+        let vault = self.vault_mut()?;
+        let _saved = vault.write(&session.keys, session.username(), clock.now(), |tx| {
+            drafts::discard(tx, session.user_id(), draft_id)
+        })?;
+        Ok(())
+    }
+}
+
+/// Where the vault lives when neither `--vault` nor `DTK_VAULT` says: the platform's data folder (the desktop
+/// app and `dtk` agree on it).
+pub fn default_vault_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("downtime-kit")
+}
+
+fn not_initialised() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotInitialised,
+        "this workstation has not been set up yet (dtk init)",
+    )
+}
+
+/// Opens every sealed column of every table; each failure names its table and row.
+fn verify_sealed(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {
+    let mut problems = Vec::new();
+    for (table, id_col, fv_col, col) in schema::SEALED_COLUMNS {
+        let sql = format!("SELECT {id_col}, {fv_col}, {col} FROM {table}");
+        let mut st = conn.prepare(&sql)?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let fv: i64 = r.get(1)?;
+            let sealed: Vec<u8> = r.get(2)?;
+            let place = Place {
+                table,
+                row: &id,
+                column: col,
+                format: u32::try_from(fv).unwrap_or(u32::MAX),
+            };
+            if keys.open(&place, &sealed).is_err() {
+                problems.push(Broken {
+                    table: (*table).to_string(),
+                    id,
+                    reason: format!(
+                        "{col} fails authentication (changed, truncated or moved from another row)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(problems)
+}

@@ -1,0 +1,383 @@
+//! The vault: one SQLite database per workstation, in WAL mode with `synchronous=FULL`, holding only ciphertext
+//! for anything about a patient. Every change goes through [`Vault::write`], which runs one transaction, appends
+//! its audit rows inside it, and hands back a [`Durable`] receipt only after the commit returned.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use time::OffsetDateTime;
+
+use crate::audit;
+use crate::crypto::{CryptoError, Keys, OsRandom, Place, Random};
+
+/// The vault file inside the vault folder.
+pub const FILE_NAME: &str = "vault.sqlite3";
+
+/// Errors of the storage layer. None of them carries patient data: they name tables, row ids and SQLite codes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The vault was written by a newer Downtime Kit; opening it here could damage it.
+    #[error("this vault has schema version {found}, but this Downtime Kit understands up to {supported}; use the newer version that wrote it")]
+    TooNew { found: i64, supported: i64 },
+    /// The file exists but is not a Downtime Kit vault.
+    #[error("{0} is not a Downtime Kit vault")]
+    NotAVault(PathBuf),
+    /// There is no vault in the folder yet.
+    #[error("there is no vault in {0}; run set-up first (dtk init)")]
+    Missing(PathBuf),
+    /// A vault already exists where set-up was asked to create one.
+    #[error("a vault already exists in {0}")]
+    Exists(PathBuf),
+    /// SQLite refused the durability settings this product depends on.
+    #[error("the vault could not be opened with durable settings ({0}); nothing was written")]
+    Durability(String),
+    /// The disk (or the vault's page quota) is full. Nothing of the failed transaction was kept.
+    #[error("the disk is full: the change was NOT saved; free space and save again")]
+    Full,
+    /// The vault folder or file is read-only.
+    #[error("the vault is read-only here: the change was NOT saved")]
+    ReadOnly,
+    /// Another program holds the vault locked for longer than the busy timeout.
+    #[error("the vault is busy in another program: the change was NOT saved; try again")]
+    Busy,
+    /// An input/output error from the disk.
+    #[error("a disk error stopped the save: the change was NOT saved ({0})")]
+    Io(String),
+    /// A row failed its integrity check.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// Any other SQLite failure.
+    #[error("storage error: {0}")]
+    Sqlite(String),
+}
+
+impl From<rusqlite::Error> for VaultError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DiskFull) => VaultError::Full,
+            Some(C::ReadOnly) => VaultError::ReadOnly,
+            Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => VaultError::Busy,
+            Some(C::SystemIoFailure) | Some(C::CannotOpen) => VaultError::Io(e.to_string()),
+            Some(C::NotADatabase) => VaultError::Sqlite("the file is not a database".into()),
+            _ => VaultError::Sqlite(e.to_string()),
+        }
+    }
+}
+
+impl From<CryptoError> for VaultError {
+    fn from(e: CryptoError) -> Self {
+        VaultError::Integrity(e.to_string())
+    }
+}
+
+/// Proof that a change is on disk: the only way to get one is through [`Vault::write`] after a successful commit,
+/// so "saved" can never be shown before the data is durable.
+#[must_use]
+pub struct Durable<T> {
+    value: T,
+    committed_at: OffsetDateTime,
+}
+
+impl<T> Durable<T> {
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+    pub fn into_value(self) -> T {
+        self.value
+    }
+    /// When the commit returned (the time shown as "saved on this workstation at …").
+    pub fn committed_at(&self) -> OffsetDateTime {
+        self.committed_at
+    }
+}
+
+/// An open vault.
+pub struct Vault {
+    conn: Connection,
+    dir: PathBuf,
+    rng: Box<dyn Random + Send>,
+}
+
+impl Vault {
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(FILE_NAME)
+    }
+
+    pub fn exists(dir: &Path) -> bool {
+        Self::path_in(dir).is_file()
+    }
+
+    /// Creates a new, empty vault (schema only). Set-up then adds keys and the first user in one transaction.
+    pub fn create(dir: &Path) -> Result<Vault, VaultError> {
+        std::fs::create_dir_all(dir).map_err(|e| VaultError::Io(e.to_string()))?;
+        restrict_permissions(dir, 0o700);
+        let path = Self::path_in(dir);
+        if path.exists() {
+            return Err(VaultError::Exists(dir.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        restrict_permissions(&path, 0o600);
+        conn.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+        Self::finish_open(conn, dir)
+    }
+
+    /// Opens an existing vault, checks it is ours and not newer than this binary, applies pending migrations and
+    /// checks the durability settings.
+    pub fn open(dir: &Path) -> Result<Vault, VaultError> {
+        let path = Self::path_in(dir);
+        if !path.is_file() {
+            return Err(VaultError::Missing(dir.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        if app_id != schema::APPLICATION_ID {
+            return Err(VaultError::NotAVault(path));
+        }
+        Self::finish_open(conn, dir)
+    }
+
+    fn finish_open(conn: Connection, dir: &Path) -> Result<Vault, VaultError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > schema::SCHEMA_VERSION {
+            return Err(VaultError::TooNew {
+                found: version,
+                supported: schema::SCHEMA_VERSION,
+            });
+        }
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(VaultError::Durability(format!(
+                "journal_mode is {mode}, not WAL"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        if sync != 2 {
+            return Err(VaultError::Durability(format!(
+                "synchronous is {sync}, not FULL (2)"
+            )));
+        }
+        // Temporary tables and sort spills stay in memory, so no temp file can ever appear beside the vault;
+        // secure_delete overwrites freed pages.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut vault = Vault {
+            conn,
+            dir: dir.to_path_buf(),
+            rng: Box::new(OsRandom),
+        };
+        vault.migrate(version)?;
+        Ok(vault)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<(), VaultError> {
+        for (i, sql) in schema::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(from.max(0) as usize)
+        {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the random source (tests use a seeded one for reproducible ciphertexts).
+    pub fn set_random(&mut self, rng: Box<dyn Random + Send>) {
+        self.rng = rng;
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Read access for queries. Writes go through [`Vault::write`].
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Caps the database size in pages (`PRAGMA max_page_count`). Used by fault-injection tests to simulate a full
+    /// disk, and available to IT to keep a vault within a quota; `None` lifts the cap.
+    pub fn set_page_limit(&self, pages: Option<u32>) -> Result<(), VaultError> {
+        let pages = pages.map_or(1_073_741_823_i64, i64::from);
+        self.conn.pragma_update(None, "max_page_count", pages)?;
+        Ok(())
+    }
+
+    /// A plaintext setting from `meta` (unit name, vault id, …). Never used for patient data.
+    pub fn meta_text(&self, key: &str) -> Result<Option<String>, VaultError> {
+        let v: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Runs `f` inside one immediate transaction and commits. The audit rows that `f` appends are part of the same
+    /// transaction, as is the sealed chain head. Returns only after the commit has returned, which with WAL and
+    /// `synchronous=FULL` means the WAL frame is fsynced.
+    pub fn write<T, E>(
+        &mut self,
+        keys: &Keys,
+        actor: &str,
+        at: OffsetDateTime,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<Durable<T>, E>
+    where
+        E: From<VaultError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(VaultError::from)?;
+        let mut w = Tx {
+            tx,
+            keys,
+            actor: actor.to_string(),
+            at,
+            rng: self.rng.as_mut(),
+            head: None,
+        };
+        let value = f(&mut w)?;
+        if let Some(head) = w.head.take() {
+            audit::store_head(&w.tx, keys, &head, w.rng).map_err(E::from)?;
+        }
+        w.tx.commit().map_err(VaultError::from)?;
+        Ok(Durable {
+            value,
+            committed_at: at,
+        })
+    }
+
+    /// A transaction for writes that happen without any key (throttle counters, staged audit of failed sign-ins).
+    pub fn write_unkeyed<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v = f(&tx)?;
+        tx.commit()?;
+        Ok(v)
+    }
+}
+
+/// A write transaction in progress. Dropping it without commit rolls everything back, audit rows included.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    keys: &'a Keys,
+    actor: String,
+    at: OffsetDateTime,
+    rng: &'a mut (dyn Random + Send),
+    /// The newest audit (seq, mac) appended in this transaction, sealed into meta at commit.
+    head: Option<audit::Head>,
+}
+
+impl Tx<'_> {
+    pub fn sql(&self) -> &rusqlite::Transaction<'_> {
+        &self.tx
+    }
+
+    pub fn keys(&self) -> &Keys {
+        self.keys
+    }
+
+    pub fn at(&self) -> OffsetDateTime {
+        self.at
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Encrypts `plain` for its place with a fresh nonce.
+    pub fn seal(&mut self, place: &Place<'_>, plain: &[u8]) -> Vec<u8> {
+        self.keys.seal(place, plain, self.rng)
+    }
+
+    /// Fresh random bytes (ids, salts).
+    pub fn random(&mut self, buf: &mut [u8]) {
+        self.rng.fill(buf);
+    }
+
+    /// A fresh random UUID (v4), for ids minted on this workstation.
+    pub fn new_id(&mut self) -> uuid::Uuid {
+        let mut b = [0u8; 16];
+        self.rng.fill(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+
+    /// Appends one audit row in this transaction. `detail` is encrypted; it may name a patient.
+    pub fn audit(
+        &mut self,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, VaultError> {
+        let actor = self.actor.clone();
+        self.audit_as(&actor, self.at, action, target, detail)
+    }
+
+    /// Appends an audit row with an explicit actor and time (folding staged rows of failed sign-ins).
+    pub fn audit_as(
+        &mut self,
+        actor: &str,
+        at: OffsetDateTime,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, VaultError> {
+        let prev = match self.head.take() {
+            Some(h) => h,
+            None => audit::load_head(&self.tx, self.keys)?,
+        };
+        let row = audit::NewRow {
+            at,
+            actor,
+            action,
+            target,
+            detail,
+        };
+        let head = audit::append(&self.tx, self.keys, &prev, &row, self.rng)?;
+        let seq = head.seq;
+        self.head = Some(head);
+        Ok(seq)
+    }
+}
+
+/// A transaction is also the random source for the crypto done inside it.
+impl Random for Tx<'_> {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.rng.fill(buf);
+    }
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    // Best effort: the data is encrypted anyway; this keeps other local accounts from even copying it.
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path, _mode: u32) {}

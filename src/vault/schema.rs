@@ -1,0 +1,91 @@
+//! The vault's schema, as an ordered list of migrations. `PRAGMA user_version` records how many have run; a vault
+//! whose version is higher than [`SCHEMA_VERSION`] was written by a newer Downtime Kit and is refused, not damaged.
+
+/// `PRAGMA application_id`: "DTK1". A SQLite file without it is not a vault and is never written to.
+pub const APPLICATION_ID: i32 = 0x4454_4B31;
+
+/// Migrations in order; index + 1 is the schema version each one produces. Never edit a released migration:
+/// append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the foundation: metadata, key wraps, users, the audit chain.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    -- The data key wrapped once per user (Argon2id) and once under the recovery key.
+    CREATE TABLE key_wraps (
+        id      TEXT PRIMARY KEY,
+        kind    TEXT NOT NULL CHECK (kind IN ('user', 'recovery')),
+        user_id TEXT,
+        kdf_m   INTEGER,
+        kdf_t   INTEGER,
+        kdf_p   INTEGER,
+        salt    BLOB NOT NULL,
+        wrapped BLOB NOT NULL
+    ) STRICT;
+
+    -- Staff accounts. Staff names and roles are not patient data; they stay readable so that sign-in can find the
+    -- wrap, and a keyed MAC (row_mac) stops anyone without the data key from editing a role or a status.
+    -- failed_count and locked_until are outside the MAC because they must change when nobody can sign in.
+    CREATE TABLE users (
+        id           TEXT PRIMARY KEY,
+        username     TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('nurse', 'charge', 'him', 'admin')),
+        status       TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+        must_change  INTEGER NOT NULL,
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        expires_at   TEXT,
+        emergency    INTEGER NOT NULL DEFAULT 0,
+        mac          BLOB NOT NULL,
+        failed_count INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT
+    ) STRICT;
+
+    -- The audit chain: append-only; each row's MAC covers the previous row's MAC. The detail is encrypted because it
+    -- may name a patient. The sealed chain head lives in meta('audit_head').
+    CREATE TABLE audit (
+        seq    INTEGER PRIMARY KEY,
+        at     TEXT NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail BLOB NOT NULL,
+        mac    BLOB NOT NULL
+    ) STRICT;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    -- Events that happen while nobody holds the key (a failed sign-in): staged here without a MAC and folded into
+    -- the chain, in order, by the next successful sign-in.
+    CREATE TABLE audit_pending (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     TEXT NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL
+    ) STRICT;
+
+    -- Drafts: autosaved, encrypted, visible to their author only.
+    CREATE TABLE drafts (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX drafts_by_user ON drafts (user_id, updated_at);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Every encrypted column, for `verify`: (table, id column, format-version column, sealed column).
+pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[("drafts", "id", "fv", "body")];
