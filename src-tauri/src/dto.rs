@@ -56,6 +56,8 @@ pub struct SessionInfo {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    /// A roster user's one-time password must be replaced before the core allows anything else.
+    pub must_change_password: bool,
 }
 
 /// A user's role; the core checks it on every command, the UI only uses it to choose what to show.
@@ -87,6 +89,10 @@ pub enum ErrorCode {
     TooNew,
     NotFound,
     Conflict,
+    /// The user signed in with a one-time password and must choose their own before doing anything else.
+    MustChangePassword,
+    /// The feature exists in the UI but not yet in this version of the core.
+    Unavailable,
     /// The command needs a signed-in user and there is none (the shell's own check, before calling the core).
     NotSignedIn,
     /// The shell itself failed (a poisoned lock after a panic); the message says what to do.

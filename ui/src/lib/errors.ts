@@ -37,6 +37,10 @@ export function describeError(error: BackendError): string {
       return 'That record was not found.';
     case 'conflict':
       return 'Someone changed this at the same time. Reload and try again.';
+    case 'must_change_password':
+      return 'You signed in with a one-time password. Choose your own password before charting.';
+    case 'unavailable':
+      return error.message;
     case 'internal':
       return error.message;
     default: {

@@ -45,30 +45,33 @@ export class BackendError extends Error {
   }
 }
 
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'not_initialised',
-  'already_initialised',
-  'bad_credentials',
-  'unknown_user',
-  'throttled',
-  'forbidden',
-  'invalid_input',
-  'integrity',
-  'storage_full',
-  'read_only',
-  'io',
-  'too_new',
-  'not_found',
-  'conflict',
-  'not_signed_in',
-  'internal',
-]);
+// A Record, not a list, so that tsc fails here when Rust adds a code this file does not know.
+const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
+  not_initialised: true,
+  already_initialised: true,
+  bad_credentials: true,
+  unknown_user: true,
+  throttled: true,
+  forbidden: true,
+  invalid_input: true,
+  integrity: true,
+  storage_full: true,
+  read_only: true,
+  io: true,
+  too_new: true,
+  not_found: true,
+  conflict: true,
+  must_change_password: true,
+  unavailable: true,
+  not_signed_in: true,
+  internal: true,
+};
 
 /** Whether a value rejected by IPC has the `{ code, message }` shape with a code this UI knows. */
 export function isCommandError(value: unknown): value is CommandError {
   if (typeof value !== 'object' || value === null) return false;
   const { code, message } = value as Record<string, unknown>;
-  return typeof code === 'string' && ERROR_CODES.has(code) && typeof message === 'string';
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof message === 'string';
 }
 
 /** Turns anything a call rejected with into a BackendError, so screens handle one type. */

@@ -73,7 +73,12 @@ export class MemoryBackend implements Backend {
     if (user.password !== request.password) {
       throw new BackendError('bad_credentials', 'The username or password is not correct.');
     }
-    this.session = { username: request.username.trim(), displayName: user.displayName, role: user.role };
+    this.session = {
+      username: request.username.trim(),
+      displayName: user.displayName,
+      role: user.role,
+      mustChangePassword: false,
+    };
     return this.session;
   }
 
