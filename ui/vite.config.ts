@@ -19,10 +19,9 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     target: 'es2022',
   },
-  resolve: {
-    // Testing Library needs Svelte's browser build under jsdom, not the server one.
-    conditions: process.env.VITEST ? ['browser'] : [],
-  },
+  // Testing Library needs Svelte's browser build under jsdom; outside Vitest, Vite's own defaults already pick it,
+  // and overriding them there would select the server build (a blank window).
+  ...(process.env.VITEST ? { resolve: { conditions: ['browser'] } } : {}),
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
