@@ -114,6 +114,11 @@ export class Session {
     return this.call('POST', `/element/${id}/value`, { text });
   }
 
+  /** @param {string} id */
+  clear(id) {
+    return this.call('POST', `/element/${id}/clear`);
+  }
+
   /** @param {string} script @param {unknown[]} [args] */
   execute(script, args = []) {
     return this.call('POST', '/execute/sync', { script, args });
