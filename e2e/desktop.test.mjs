@@ -2,8 +2,9 @@
 // Desktop end-to-end: the built app in a real window (under Xvfb), driven through tauri-driver and WebKitWebDriver.
 //
 // First run on a fresh vault: set-up, recovery key, sign-in (a wrong password first), home; then a second launch on
-// the same vault opens on the sign-in screen. Screenshots go to target/e2e-screenshots/, and the time from launch to
-// the first screen is printed (a measurement, not an assertion: budgets are checked in benchmarks, not timed tests).
+// the same vault opens on the sign-in screen, and signing out returns to it. Screenshots go to
+// target/e2e-screenshots/, and the time from launch to the first screen is printed (a measurement, not an assertion:
+// budgets are checked in benchmarks, not timed tests).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -138,6 +139,8 @@ test('first run: set up, write down the recovery key, sign in, home; a relaunch 
     await session.type(await session.find('#signin-password'), PASSWORD);
     await session.click(await session.find('#signin-submit'));
     await session.waitFor('[data-testid="signed-in-as"]', { text: 'Administrator', timeoutMs: 30000 });
+    await session.click(await session.find('#sign-out'));
+    await session.waitFor('#signin-title');
   } finally {
     await session.end();
   }
