@@ -52,9 +52,12 @@ if ! command -v node >/dev/null 2>&1 || ! node -e "
 fi
 
 # npm writes node_modules/.package-lock.json on every install; it is older than the lock file when the lock changed.
+# `npm install` (which follows package-lock.json) rather than `npm ci`: the registry these machines reach serves only
+# the Linux builds of @tauri-apps/cli, so the lock cannot list the other platforms' optional packages, and `npm ci`
+# refuses a lock without them.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
