@@ -370,7 +370,7 @@ fn temporary_mrns_never_collide_across_workstations_and_run_out_clearly() {
         for _ in 0..3 {
             issued.push(ws.register_patient(&nurse, &reg, &SystemClock).expect("register").record.mrn);
         }
-        let err = ws.register_patient(&nurse, &reg, &SystemClock).err().expect("block used up");
+        let err = ws.register_patient(&nurse, &reg, &SystemClock).expect_err("block used up");
         assert!(
             err.message.contains(&format!("{prefix}{first}–{prefix}{} of this workstation is used up", first + 2)),
             "{}",
@@ -386,7 +386,7 @@ fn temporary_mrns_never_collide_across_workstations_and_run_out_clearly() {
 
     let tv = TestVault::new();
     let (mut ws, nurse) = tv.sign_in(NURSE);
-    let err = ws.register_patient(&nurse, &reg, &SystemClock).err().expect("no block");
+    let err = ws.register_patient(&nurse, &reg, &SystemClock).expect_err("no block");
     assert!(err.message.contains("no block of temporary MRNs"), "{}", err.message);
 }
 
@@ -396,7 +396,7 @@ fn allergy_warning_needs_an_override_reason() {
     let (mut ws, nurse) = tv.sign_in(NURSE);
     // Garcia (DEV2001) has an active codeine allergy in the census.
     let r = codeine(sample_response("medication-administration"));
-    let err = ws.add_entry(&nurse, &r, &opts(true), &SystemClock).err().expect("refused");
+    let err = ws.add_entry(&nurse, &r, &opts(true), &SystemClock).expect_err("refused");
     assert_eq!(err.code, ErrorCode::SafetyCheck, "{err:?}");
     assert!(
         err.findings.iter().any(|f| f.message.contains("ALLERGY") && f.message.contains("Codeine")),
@@ -445,7 +445,7 @@ fn possible_duplicates_are_flagged_before_signing() {
 
     // The same dose 20 minutes later, charted by someone else: flagged, and signing needs a confirmation.
     let again = given_at(sample_response("medication-administration"), "2026-11-21T10:35:00-05:00");
-    let err = ws2.add_entry(&charge, &again, &opts(true), &SystemClock).err().expect("flagged");
+    let err = ws2.add_entry(&charge, &again, &opts(true), &SystemClock).expect_err("flagged");
     assert_eq!(err.code, ErrorCode::SafetyCheck);
     assert!(err.findings.iter().any(|f| f.message.contains(&first_id)), "{:?}", err.findings);
     let draft = ws2.add_entry(&charge, &again, &opts(false), &SystemClock).expect("saving a draft is allowed");
@@ -486,8 +486,7 @@ fn fail_entries_that_cannot_be_bound_or_timed() {
     ws.start_episode(&charge, Kind::Real, Default::default(), &SystemClock).expect("episode");
     let err = ws
         .add_entry(&charge, &for_patient(r.clone(), "NOPE999"), &opts(true), &SystemClock)
-        .err()
-        .expect("unknown patient");
+        .expect_err("unknown patient");
     assert_eq!(err.code, ErrorCode::NotFound);
     assert!(!err.message.contains("NOPE999"), "the message does not echo the MRN");
     let mut no_form = r.clone();
@@ -498,15 +497,14 @@ fn fail_entries_that_cannot_be_bound_or_timed() {
         .expect("fmt");
     let err = ws
         .add_entry(&charge, &given_at(sample_response("medication-administration"), &future), &opts(true), &SystemClock)
-        .err()
-        .expect("future");
+        .expect_err("future");
     assert!(
         err.findings.iter().any(|f| f.link_id.as_deref() == Some("time-given") && f.message.contains("future")),
         "{:?}",
         err.findings
     );
     let missing = answer(sample_response("medication-administration"), "dose", json!([]));
-    let err = ws.add_entry(&charge, &missing, &opts(true), &SystemClock).err().expect("invalid");
+    let err = ws.add_entry(&charge, &missing, &opts(true), &SystemClock).expect_err("invalid");
     assert!(err.findings.iter().any(|f| f.link_id.as_deref() == Some("dose")), "{:?}", err.findings);
     assert!(ws.list_entries(&charge, None, &SystemClock).expect("list").is_empty(), "nothing was saved");
 }
