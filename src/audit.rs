@@ -39,54 +39,34 @@ pub(crate) struct NewRow<'a> {
     pub detail: &'a serde_json::Value,
 }
 
-const HEAD_PLACE: Place<'static> = Place {
-    table: "meta",
-    row: "audit_head",
-    column: "value",
-    format: 1,
-};
+const HEAD_PLACE: Place<'static> = Place { table: "meta", row: "audit_head", column: "value", format: 1 };
 
 fn genesis(conn: &rusqlite::Connection, keys: &Keys) -> Result<Head, VaultError> {
     let vault_id: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| r.get(0))
         .optional()?
         .ok_or_else(|| VaultError::Integrity("meta: vault_id is missing".into()))?;
-    Ok(Head {
-        seq: 0,
-        mac: keys.audit_mac(&[b"dtk-audit-genesis-v1", &vault_id]),
-    })
+    Ok(Head { seq: 0, mac: keys.audit_mac(&[b"dtk-audit-genesis-v1", &vault_id]) })
 }
 
 /// Reads the sealed chain head (or the genesis link of an empty log).
 pub(crate) fn load_head(conn: &rusqlite::Connection, keys: &Keys) -> Result<Head, VaultError> {
-    let sealed: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+    let sealed: Option<Vec<u8>> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0)).optional()?;
     match sealed {
         None => genesis(conn, keys),
         Some(s) => {
-            let plain = keys.open(&HEAD_PLACE, &s).map_err(|_| {
-                VaultError::Integrity(
-                    "meta audit_head: sealed chain head fails authentication".into(),
-                )
-            })?;
+            let plain = keys
+                .open(&HEAD_PLACE, &s)
+                .map_err(|_| VaultError::Integrity("meta audit_head: sealed chain head fails authentication".into()))?;
             if plain.len() != 40 {
-                return Err(VaultError::Integrity(
-                    "meta audit_head: wrong length".into(),
-                ));
+                return Err(VaultError::Integrity("meta audit_head: wrong length".into()));
             }
             let mut seq = [0u8; 8];
             seq.copy_from_slice(&plain[..8]);
             let mut mac = [0u8; 32];
             mac.copy_from_slice(&plain[8..]);
-            Ok(Head {
-                seq: i64::from_be_bytes(seq),
-                mac,
-            })
+            Ok(Head { seq: i64::from_be_bytes(seq), mac })
         }
     }
 }
@@ -101,10 +81,7 @@ pub(crate) fn store_head(
     plain.extend_from_slice(&head.seq.to_be_bytes());
     plain.extend_from_slice(&head.mac);
     let sealed = keys.seal(&HEAD_PLACE, &plain, rng);
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)",
-        [sealed],
-    )?;
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [sealed])?;
     Ok(())
 }
 
@@ -118,25 +95,11 @@ fn mac_parts<'a>(
     target: &'a str,
     detail: &'a [u8],
 ) -> [&'a [u8]; 8] {
-    [
-        b"dtk-audit-v1",
-        prev,
-        seq,
-        at.as_bytes(),
-        actor.as_bytes(),
-        action.as_bytes(),
-        target.as_bytes(),
-        detail,
-    ]
+    [b"dtk-audit-v1", prev, seq, at.as_bytes(), actor.as_bytes(), action.as_bytes(), target.as_bytes(), detail]
 }
 
 fn detail_place(seq: &str) -> Place<'_> {
-    Place {
-        table: "audit",
-        row: seq,
-        column: "detail",
-        format: 1,
-    }
+    Place { table: "audit", row: seq, column: "detail", format: 1 }
 }
 
 pub(crate) fn append(
@@ -151,19 +114,20 @@ pub(crate) fn append(
     let seq_text = seq.to_string();
     let detail_json = zeroize::Zeroizing::new(serde_json::to_vec(row.detail).unwrap_or_default());
     let detail = keys.seal(&detail_place(&seq_text), &detail_json, rng);
-    let mac = keys.audit_mac(&mac_parts(
-        &prev.mac,
-        &seq.to_be_bytes(),
-        &at,
-        row.actor,
-        row.action,
-        row.target,
-        &detail,
-    ));
+    let mac =
+        keys.audit_mac(&mac_parts(&prev.mac, &seq.to_be_bytes(), &at, row.actor, row.action, row.target, &detail));
     conn.execute(
         "INSERT INTO audit (seq, at, actor, action, target, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![seq, at, row.actor, row.action, row.target, detail, mac.to_vec()],
-    )?;
+    )
+    .map_err(|e| match e.sqlite_error_code() {
+        // A row already sits where the sealed head says the next one goes: someone added rows (or removed the
+        // head) outside the application. Never overwrite evidence; refuse and let `verify` name the rows.
+        Some(rusqlite::ErrorCode::ConstraintViolation) => VaultError::Integrity(format!(
+            "audit {seq}: the audit log has rows beyond its sealed head; it was changed outside Downtime Kit (run dtk verify)"
+        )),
+        _ => VaultError::from(e),
+    })?;
     Ok(Head { seq, mac })
 }
 
@@ -185,23 +149,13 @@ pub(crate) fn stage(
 /// Moves staged events into the chain, oldest first (called by the next successful sign-in).
 pub(crate) fn fold_pending(tx: &mut crate::vault::Tx<'_>) -> Result<usize, VaultError> {
     let staged: Vec<(i64, String, String, String, String)> = {
-        let mut st = tx
-            .sql()
-            .prepare("SELECT id, at, actor, action, target FROM audit_pending ORDER BY id")?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
+        let mut st = tx.sql().prepare("SELECT id, at, actor, action, target FROM audit_pending ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
         rows.collect::<Result<_, _>>()?
     };
     for (_, at, actor, action, target) in &staged {
         let when = crate::clock::parse_stamp(at).unwrap_or(tx.at());
-        tx.audit_as(
-            actor,
-            when,
-            action,
-            target,
-            &serde_json::json!({ "staged": true }),
-        )?;
+        tx.audit_as(actor, when, action, target, &serde_json::json!({ "staged": true }))?;
     }
     tx.sql().execute("DELETE FROM audit_pending", [])?;
     Ok(staged.len())
@@ -222,11 +176,21 @@ impl std::fmt::Display for Broken {
 }
 
 fn broken(table: &str, id: impl ToString, reason: impl Into<String>) -> Broken {
-    Broken {
-        table: table.into(),
-        id: id.to_string(),
-        reason: reason.into(),
+    Broken { table: table.into(), id: id.to_string(), reason: reason.into() }
+}
+
+/// A column read as bytes whatever type an editor left in it (a tampered cell must be reported, not crash verify).
+pub(crate) fn blob(r: &rusqlite::Row<'_>, i: usize) -> Vec<u8> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i) {
+        Ok(ValueRef::Blob(b)) | Ok(ValueRef::Text(b)) => b.to_vec(),
+        Ok(ValueRef::Integer(n)) => n.to_be_bytes().to_vec(),
+        _ => Vec::new(),
     }
+}
+
+fn text(r: &rusqlite::Row<'_>, i: usize) -> String {
+    String::from_utf8_lossy(&blob(r, i)).into_owned()
 }
 
 /// Checks the whole chain: contiguous sequence numbers, every MAC, every detail ciphertext, and that the newest row
@@ -234,17 +198,16 @@ fn broken(table: &str, id: impl ToString, reason: impl Into<String>) -> Broken {
 pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {
     let mut problems = Vec::new();
     let mut prev = genesis(conn, keys)?;
-    let mut st =
-        conn.prepare("SELECT seq, at, actor, action, target, detail, mac FROM audit ORDER BY seq")?;
+    let mut st = conn.prepare("SELECT seq, at, actor, action, target, detail, mac FROM audit ORDER BY seq")?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
-        let at: String = r.get(1)?;
-        let actor: String = r.get(2)?;
-        let action: String = r.get(3)?;
-        let target: String = r.get(4)?;
-        let detail: Vec<u8> = r.get(5)?;
-        let mac: Vec<u8> = r.get(6)?;
+        let at = text(r, 1);
+        let actor = text(r, 2);
+        let action = text(r, 3);
+        let target = text(r, 4);
+        let detail = blob(r, 5);
+        let mac = blob(r, 6);
         if seq != prev.seq + 1 {
             if seq > prev.seq + 1 {
                 let missing = if seq == prev.seq + 2 {
@@ -257,18 +220,9 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, V
                 problems.push(broken("audit", seq, "out of order"));
             }
         }
-        if !keys.verify_audit_mac(
-            &mac_parts(
-                &prev.mac,
-                &seq.to_be_bytes(),
-                &at,
-                &actor,
-                &action,
-                &target,
-                &detail,
-            ),
-            &mac,
-        ) {
+        if !keys
+            .verify_audit_mac(&mac_parts(&prev.mac, &seq.to_be_bytes(), &at, &actor, &action, &target, &detail), &mac)
+        {
             let why = if seq == prev.seq + 1 {
                 "MAC does not match: the row was edited, inserted or reordered"
             } else {
@@ -277,11 +231,7 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, V
             problems.push(broken("audit", seq, why));
         }
         if keys.open(&detail_place(&seq.to_string()), &detail).is_err() {
-            problems.push(broken(
-                "audit",
-                seq,
-                "detail ciphertext fails authentication",
-            ));
+            problems.push(broken("audit", seq, "detail ciphertext fails authentication"));
         }
         let mut m = [0u8; 32];
         if mac.len() == 32 {
@@ -292,22 +242,22 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, V
     match load_head(conn, keys) {
         Ok(head) => {
             if head.seq > prev.seq {
-                problems.push(broken("audit", prev.seq + 1, format!("the newest rows were deleted: the sealed head is at {}, the log ends at {}", head.seq, prev.seq)));
+                problems.push(broken(
+                    "audit",
+                    prev.seq + 1,
+                    format!(
+                        "the newest rows were deleted: the sealed head is at {}, the log ends at {}",
+                        head.seq, prev.seq
+                    ),
+                ));
             } else if head.seq < prev.seq {
                 problems.push(broken(
                     "audit",
                     head.seq + 1,
-                    format!(
-                        "rows after the sealed head ({}) were added outside the application",
-                        head.seq
-                    ),
+                    format!("rows after the sealed head ({}) were added outside the application", head.seq),
                 ));
             } else if head.mac != prev.mac {
-                problems.push(broken(
-                    "audit",
-                    prev.seq,
-                    "the newest row does not match the sealed chain head",
-                ));
+                problems.push(broken("audit", prev.seq, "the newest row does not match the sealed chain head"));
             }
         }
         Err(e) => problems.push(broken("meta", "audit_head", e.to_string())),

@@ -177,12 +177,7 @@ impl User {
             self.username.as_bytes().to_vec(),
             self.display_name.as_bytes().to_vec(),
             self.role.as_str().as_bytes().to_vec(),
-            [
-                u8::from(self.active),
-                u8::from(self.must_change),
-                u8::from(self.emergency),
-            ]
-            .to_vec(),
+            [u8::from(self.active), u8::from(self.must_change), u8::from(self.emergency)].to_vec(),
             self.created_at.as_bytes().to_vec(),
             self.created_by.as_bytes().to_vec(),
             self.expires_at.clone().unwrap_or_default().into_bytes(),
@@ -242,29 +237,21 @@ pub fn list_users(conn: &rusqlite::Connection) -> Result<Vec<User>, VaultError> 
 pub fn check_username(name: &str) -> Result<(), AuthError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
     if ok {
         Ok(())
     } else {
-        Err(AuthError::BadUsername(
-            "use 1–64 lowercase letters, digits, '.', '-' or '_' (for example 'jsmith')".into(),
-        ))
+        Err(AuthError::BadUsername("use 1–64 lowercase letters, digits, '.', '-' or '_' (for example 'jsmith')".into()))
     }
 }
 
 pub fn check_password(username: &str, password: &Password) -> Result<(), AuthError> {
     let pw = password.expose();
     if pw.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AuthError::WeakPassword(format!(
-            "it must have at least {MIN_PASSWORD_CHARS} characters"
-        )));
+        return Err(AuthError::WeakPassword(format!("it must have at least {MIN_PASSWORD_CHARS} characters")));
     }
     if pw.eq_ignore_ascii_case(username) {
-        return Err(AuthError::WeakPassword(
-            "it must not be the username".into(),
-        ));
+        return Err(AuthError::WeakPassword("it must not be the username".into()));
     }
     Ok(())
 }
@@ -284,24 +271,14 @@ pub struct NewUser<'a> {
 
 /// Creates an account and wraps the data key for it, inside the caller's transaction (so the audit row and the
 /// account land together).
-pub fn create_user(
-    tx: &mut Tx<'_>,
-    dek: &DataKey,
-    new: &NewUser<'_>,
-    params: KdfParams,
-) -> Result<User, AuthError> {
+pub fn create_user(tx: &mut Tx<'_>, dek: &DataKey, new: &NewUser<'_>, params: KdfParams) -> Result<User, AuthError> {
     check_username(new.username)?;
     check_password(new.username, new.password)?;
     if new.display_name.trim().is_empty() || new.display_name.chars().any(char::is_control) {
-        return Err(AuthError::BadUsername(
-            "the display name must be a plain, non-empty name".into(),
-        ));
+        return Err(AuthError::BadUsername("the display name must be a plain, non-empty name".into()));
     }
     if find_user(tx.sql(), new.username)?.is_some() {
-        return Err(AuthError::BadUsername(format!(
-            "'{}' already exists",
-            new.username
-        )));
+        return Err(AuthError::BadUsername(format!("'{}' already exists", new.username)));
     }
     let id = tx.new_id().to_string();
     let mut user = User {
@@ -357,8 +334,7 @@ fn store_wrap(
     params: KdfParams,
 ) -> Result<(), AuthError> {
     let wid = wrap_id(user);
-    let wrap = crypto::wrap_with_password(dek, password, params, &wid, &user.id, tx)
-        .map_err(crypto_to_vault)?;
+    let wrap = crypto::wrap_with_password(dek, password, params, &wid, &user.id, tx).map_err(crypto_to_vault)?;
     let p = params;
     tx.sql().execute(
         "INSERT OR REPLACE INTO key_wraps (id, kind, user_id, kdf_m, kdf_t, kdf_p, salt, wrapped) VALUES (?1, 'user', ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -369,9 +345,7 @@ fn store_wrap(
 
 fn crypto_to_vault(e: CryptoError) -> VaultError {
     match e {
-        CryptoError::WeakKdf { .. } | CryptoError::BadKdf(_) => {
-            VaultError::Integrity(e.to_string())
-        }
+        CryptoError::WeakKdf { .. } | CryptoError::BadKdf(_) => VaultError::Integrity(e.to_string()),
         other => VaultError::Integrity(other.to_string()),
     }
 }
@@ -401,6 +375,8 @@ fn load_wrap(conn: &rusqlite::Connection, user: &User) -> Result<crypto::Wrap, V
 pub struct Unlocked {
     pub user: User,
     pub dek: DataKey,
+    /// The sign-in could not be appended to the audit chain because the chain was changed outside the application.
+    pub audit_damaged: bool,
 }
 
 /// Checks a password. On failure the per-user counter (kept in the vault, so it survives a restart) goes up and the
@@ -413,21 +389,14 @@ pub fn sign_in(
 ) -> Result<Unlocked, AuthError> {
     let target = format!("users:{username}");
     let Some(user) = find_user(vault.conn(), username)? else {
-        vault.write_unkeyed(|tx| {
-            audit::stage(tx, now, username, action::SIGN_IN_FAILED, "users:unknown")
-        })?;
+        vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_FAILED, "users:unknown"))?;
         return Err(AuthError::UnknownUser(username.to_string()));
     };
     if let Some(until) = user.locked_until.as_deref().and_then(parse_stamp) {
         if until > now {
             let wait = (until - now).whole_seconds().max(1);
-            vault.write_unkeyed(|tx| {
-                audit::stage(tx, now, username, action::SIGN_IN_REFUSED, &target)
-            })?;
-            return Err(AuthError::Throttled {
-                user: username.to_string(),
-                retry_after_secs: wait,
-            });
+            vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_REFUSED, &target))?;
+            return Err(AuthError::Throttled { user: username.to_string(), retry_after_secs: wait });
         }
     }
     let wrap = load_wrap(vault.conn(), &user)?;
@@ -471,20 +440,20 @@ pub fn sign_in(
             return Err(AuthError::Expired(username.to_string()));
         }
     }
-    let _signed_in = vault.write(&keys, username, now, |tx| -> Result<(), VaultError> {
+    let recorded = vault.write(&keys, username, now, |tx| -> Result<(), VaultError> {
         audit::fold_pending(tx)?;
-        tx.sql().execute(
-            "UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1",
-            [&user.id],
-        )?;
-        tx.audit(
-            action::SIGN_IN,
-            &format!("users:{}", user.id),
-            &serde_json::json!({}),
-        )?;
+        tx.sql().execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [&user.id])?;
+        tx.audit(action::SIGN_IN, &format!("users:{}", user.id), &serde_json::json!({}))?;
         Ok(())
-    })?;
-    Ok(Unlocked { user, dek })
+    });
+    let audit_damaged = match recorded {
+        Ok(_) => false,
+        // A damaged chain must not lock everyone out of `verify`, which is how IT finds out what was changed.
+        // The session knows, and every write it attempts fails with the same integrity error.
+        Err(VaultError::Integrity(_)) => true,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Unlocked { user, dek, audit_damaged })
 }
 
 /// Replaces a user's password (and clears the must-change flag). Floor enforced on the new wrap.
@@ -498,16 +467,9 @@ pub fn change_password(
     let mut updated = user.clone();
     updated.must_change = false;
     updated.mac = updated.compute_mac(tx.keys());
-    tx.sql().execute(
-        "UPDATE users SET must_change = 0, mac = ?1 WHERE id = ?2",
-        params![updated.mac, updated.id],
-    )?;
+    tx.sql().execute("UPDATE users SET must_change = 0, mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
     store_wrap(tx, dek, &updated, new_password, KdfParams::FLOOR)?;
-    tx.audit(
-        action::PASSWORD_CHANGED,
-        &format!("users:{}", user.id),
-        &serde_json::json!({}),
-    )?;
+    tx.audit(action::PASSWORD_CHANGED, &format!("users:{}", user.id), &serde_json::json!({}))?;
     Ok(updated)
 }
 
@@ -516,23 +478,14 @@ pub fn disable_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
     let mut updated = user.clone();
     updated.active = false;
     updated.mac = updated.compute_mac(tx.keys());
-    tx.sql().execute(
-        "UPDATE users SET status = 'disabled', mac = ?1 WHERE id = ?2",
-        params![updated.mac, updated.id],
-    )?;
-    tx.audit(
-        action::USER_DISABLED,
-        &format!("users:{}", user.id),
-        &serde_json::json!({ "username": user.username }),
-    )?;
+    tx.sql()
+        .execute("UPDATE users SET status = 'disabled', mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
+    tx.audit(action::USER_DISABLED, &format!("users:{}", user.id), &serde_json::json!({ "username": user.username }))?;
     Ok(())
 }
 
 /// Every user row whose MAC does not match (for `verify`).
-pub fn verify_users(
-    conn: &rusqlite::Connection,
-    keys: &Keys,
-) -> Result<Vec<audit::Broken>, VaultError> {
+pub fn verify_users(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<audit::Broken>, VaultError> {
     Ok(list_users(conn)?
         .into_iter()
         .filter(|u| !u.mac_ok(keys))
@@ -556,13 +509,7 @@ mod tests {
         assert!(Role::Charge.allows(Op::ManageEpisode));
         assert!(!Role::Him.allows(Op::ChartEntry));
         assert!(Role::Him.allows(Op::ExportFhir));
-        assert!(
-            !Role::Admin.allows(Op::ChartEntry),
-            "IT administrators do not chart"
-        );
-        assert!(
-            !Role::Admin.allows(Op::ReadUnit),
-            "IT administrators do not read patient data"
-        );
+        assert!(!Role::Admin.allows(Op::ChartEntry), "IT administrators do not chart");
+        assert!(!Role::Admin.allows(Op::ReadUnit), "IT administrators do not read patient data");
     }
 }

@@ -38,9 +38,7 @@ pub enum CryptoError {
     #[error("key-derivation parameters are invalid: {0}")]
     BadKdf(String),
     /// The recovery key text does not decode to a key.
-    #[error(
-        "the recovery key is not well formed (expected 52 letters and digits, dashes optional)"
-    )]
+    #[error("the recovery key is not well formed (expected 52 letters and digits, dashes optional)")]
     BadRecoveryKey,
 }
 
@@ -91,12 +89,7 @@ impl DataKey {
     /// never be confused with the record key even if a bug passed the wrong one.
     pub fn keys(&self) -> Keys {
         let hk = Hkdf::<Sha256>::new(Some(b"downtime-kit/v1"), &self.0);
-        let mut keys = Keys {
-            record: [0; KEY_LEN],
-            audit: [0; KEY_LEN],
-            index: [0; KEY_LEN],
-            rows: [0; KEY_LEN],
-        };
+        let mut keys = Keys { record: [0; KEY_LEN], audit: [0; KEY_LEN], index: [0; KEY_LEN], rows: [0; KEY_LEN] };
         // HKDF-expand of 32 bytes from SHA-256 cannot fail (the limit is 255 * 32 bytes).
         let _ = hk.expand(b"record-encryption", &mut keys.record);
         let _ = hk.expand(b"audit-chain-mac", &mut keys.audit);
@@ -119,20 +112,12 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// DESIGN §5 floor. Measured here at about 150 ms, inside the 150–500 ms sign-in budget.
-    pub const FLOOR: KdfParams = KdfParams {
-        m_kib: 64 * 1024,
-        t: 3,
-        p: 1,
-    };
+    pub const FLOOR: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 1 };
 
     /// Refuses anything weaker than [`KdfParams::FLOOR`] in memory or time (lanes may be 1..=4).
     pub fn check_floor(&self) -> Result<(), CryptoError> {
         if self.m_kib < Self::FLOOR.m_kib || self.t < Self::FLOOR.t || self.p < 1 || self.p > 4 {
-            return Err(CryptoError::WeakKdf {
-                m_kib: self.m_kib,
-                t: self.t,
-                p: self.p,
-            });
+            return Err(CryptoError::WeakKdf { m_kib: self.m_kib, t: self.t, p: self.p });
         }
         Ok(())
     }
@@ -143,11 +128,7 @@ impl KdfParams {
 struct Kek([u8; KEY_LEN]);
 
 impl Kek {
-    fn from_password(
-        password: &Password,
-        salt: &[u8],
-        params: KdfParams,
-    ) -> Result<Kek, CryptoError> {
+    fn from_password(password: &Password, salt: &[u8], params: KdfParams) -> Result<Kek, CryptoError> {
         params.check_floor()?;
         let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN))
             .map_err(|e| CryptoError::BadKdf(e.to_string()))?;
@@ -177,10 +158,7 @@ pub struct Wrap {
 /// Associated data of a wrap: binds it to its row, its owner and its KDF parameters, so that lowering the stored
 /// parameters (to make brute force cheaper) or moving a wrap to another user breaks it.
 fn wrap_ad(wrap_id: &str, owner: &str, params: Option<KdfParams>) -> Vec<u8> {
-    let p = params.map_or_else(
-        || "recovery".to_string(),
-        |p| format!("m{}t{}p{}", p.m_kib, p.t, p.p),
-    );
+    let p = params.map_or_else(|| "recovery".to_string(), |p| format!("m{}t{}p{}", p.m_kib, p.t, p.p));
     format!("dtk|key_wraps|{wrap_id}|{owner}|{p}").into_bytes()
 }
 
@@ -197,11 +175,7 @@ pub fn wrap_with_password(
     rng.fill(&mut salt);
     let kek = Kek::from_password(password, &salt, params)?;
     let wrapped = seal_raw(&kek.0, &wrap_ad(wrap_id, owner, Some(params)), &dek.0, rng);
-    Ok(Wrap {
-        salt,
-        params: Some(params),
-        wrapped,
-    })
+    Ok(Wrap { salt, params: Some(params), wrapped })
 }
 
 /// Unwraps with a password. The floor is checked again here, so a vault whose stored parameters were lowered is
@@ -214,36 +188,19 @@ pub fn unwrap_with_password(
 ) -> Result<DataKey, CryptoError> {
     let params = wrap.params.ok_or(CryptoError::Authentication)?;
     let kek = Kek::from_password(password, &wrap.salt, params)?;
-    let plain = open_raw(
-        &kek.0,
-        &wrap_ad(wrap_id, owner, Some(params)),
-        &wrap.wrapped,
-    )?;
+    let plain = open_raw(&kek.0, &wrap_ad(wrap_id, owner, Some(params)), &wrap.wrapped)?;
     to_data_key(&plain)
 }
 
-pub fn wrap_with_recovery(
-    dek: &DataKey,
-    key: &RecoveryKey,
-    wrap_id: &str,
-    rng: &mut dyn Random,
-) -> Wrap {
+pub fn wrap_with_recovery(dek: &DataKey, key: &RecoveryKey, wrap_id: &str, rng: &mut dyn Random) -> Wrap {
     let mut salt = [0u8; 16];
     rng.fill(&mut salt);
     let kek = Kek::from_recovery(key, &salt);
     let wrapped = seal_raw(&kek.0, &wrap_ad(wrap_id, "recovery", None), &dek.0, rng);
-    Wrap {
-        salt,
-        params: None,
-        wrapped,
-    }
+    Wrap { salt, params: None, wrapped }
 }
 
-pub fn unwrap_with_recovery(
-    wrap: &Wrap,
-    key: &RecoveryKey,
-    wrap_id: &str,
-) -> Result<DataKey, CryptoError> {
+pub fn unwrap_with_recovery(wrap: &Wrap, key: &RecoveryKey, wrap_id: &str) -> Result<DataKey, CryptoError> {
     let kek = Kek::from_recovery(key, &wrap.salt);
     let plain = open_raw(&kek.0, &wrap_ad(wrap_id, "recovery", None), &wrap.wrapped)?;
     to_data_key(&plain)
@@ -270,15 +227,9 @@ impl RecoveryKey {
 
     fn from_bytes(bytes: [u8; KEY_LEN]) -> RecoveryKey {
         let plain = Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&bytes));
-        let groups: Vec<&str> = plain
-            .as_bytes()
-            .chunks(4)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        RecoveryKey {
-            bytes,
-            text: groups.join("-"),
-        }
+        let groups: Vec<&str> =
+            plain.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+        RecoveryKey { bytes, text: groups.join("-") }
     }
 
     /// Parses what a person typed back: case, dashes and spaces do not matter.
@@ -290,14 +241,9 @@ impl RecoveryKey {
                 .collect(),
         );
         let decoded = Zeroizing::new(
-            data_encoding::BASE32_NOPAD
-                .decode(cleaned.as_bytes())
-                .map_err(|_| CryptoError::BadRecoveryKey)?,
+            data_encoding::BASE32_NOPAD.decode(cleaned.as_bytes()).map_err(|_| CryptoError::BadRecoveryKey)?,
         );
-        let bytes: [u8; KEY_LEN] = decoded
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::BadRecoveryKey)?;
+        let bytes: [u8; KEY_LEN] = decoded.as_slice().try_into().map_err(|_| CryptoError::BadRecoveryKey)?;
         Ok(Self::from_bytes(bytes))
     }
 
@@ -329,11 +275,7 @@ pub struct Place<'a> {
 
 impl Place<'_> {
     fn ad(&self) -> Vec<u8> {
-        format!(
-            "dtk|{}|{}|{}|v{}",
-            self.table, self.row, self.column, self.format
-        )
-        .into_bytes()
+        format!("dtk|{}|{}|{}|v{}", self.table, self.row, self.column, self.format).into_bytes()
     }
 }
 
@@ -344,11 +286,7 @@ impl Keys {
     }
 
     /// Decrypts and authenticates a ciphertext made by [`Keys::seal`] for the same place.
-    pub fn open(
-        &self,
-        place: &Place<'_>,
-        sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(&self, place: &Place<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         open_raw(&self.record, &place.ad(), sealed)
     }
 
@@ -360,11 +298,7 @@ impl Keys {
     /// Keyed blind index: equal inputs give equal tokens, but without the key the token reveals nothing and cannot
     /// be brute-forced from a list of plausible MRNs.
     pub fn blind_index(&self, kind: &str, value: &str) -> Vec<u8> {
-        mac(
-            &self.index,
-            &[kind.as_bytes(), b"\0", value.trim().as_bytes()],
-        )[..16]
-            .to_vec()
+        mac(&self.index, &[kind.as_bytes(), b"\0", value.trim().as_bytes()])[..16].to_vec()
     }
 
     /// MAC protecting rows that must stay readable without the key (users and their roles) from being edited.
@@ -383,8 +317,7 @@ impl Keys {
 
 fn mac_state(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail for our 32-byte keys.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for p in parts {
         // Length-prefix every part so that ("ab","c") and ("a","bc") never collide.
         m.update(&(p.len() as u64).to_be_bytes());
@@ -408,13 +341,7 @@ fn seal_raw(key: &[u8; KEY_LEN], ad: &[u8], plain: &[u8], rng: &mut dyn Random) 
     rng.fill(&mut nonce);
     // Encryption only fails for messages beyond 64 GiB, far past any record's size limit.
     let ct = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: plain,
-                aad: ad,
-            },
-        )
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: ad })
         .unwrap_or_else(|_| unreachable!("AES-GCM encryption of a bounded record cannot fail"));
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce);
@@ -422,11 +349,7 @@ fn seal_raw(key: &[u8; KEY_LEN], ad: &[u8], plain: &[u8], rng: &mut dyn Random) 
     out
 }
 
-fn open_raw(
-    key: &[u8; KEY_LEN],
-    ad: &[u8],
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+fn open_raw(key: &[u8; KEY_LEN], ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Truncated);
     }
@@ -469,12 +392,7 @@ mod tests {
     use super::*;
 
     fn place(row: &str) -> Place<'_> {
-        Place {
-            table: "entries",
-            row,
-            column: "body",
-            format: 1,
-        }
+        Place { table: "entries", row, column: "body", format: 1 }
     }
 
     #[test]
@@ -482,23 +400,11 @@ mod tests {
         let mut rng = SeqRandom(7);
         let keys = DataKey::generate(&mut rng).keys();
         let ct = keys.seal(&place("a"), b"note text", &mut rng);
-        assert_eq!(
-            &keys.open(&place("a"), &ct).map(|p| p.to_vec()).ok(),
-            &Some(b"note text".to_vec())
-        );
-        assert!(matches!(
-            keys.open(&place("b"), &ct),
-            Err(CryptoError::Authentication)
-        ));
-        let other_column = Place {
-            column: "meta",
-            ..place("a")
-        };
+        assert_eq!(&keys.open(&place("a"), &ct).map(|p| p.to_vec()).ok(), &Some(b"note text".to_vec()));
+        assert!(matches!(keys.open(&place("b"), &ct), Err(CryptoError::Authentication)));
+        let other_column = Place { column: "meta", ..place("a") };
         assert!(keys.open(&other_column, &ct).is_err());
-        let other_format = Place {
-            format: 2,
-            ..place("a")
-        };
+        let other_format = Place { format: 2, ..place("a") };
         assert!(keys.open(&other_format, &ct).is_err());
     }
 
@@ -510,15 +416,9 @@ mod tests {
         for bit in 0..ct.len() * 8 {
             let mut bad = ct.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                keys.open(&place("x"), &bad).is_err(),
-                "bit {bit} flip was accepted"
-            );
+            assert!(keys.open(&place("x"), &bad).is_err(), "bit {bit} flip was accepted");
         }
-        assert!(matches!(
-            keys.open(&place("x"), &ct[..20]),
-            Err(CryptoError::Truncated)
-        ));
+        assert!(matches!(keys.open(&place("x"), &ct[..20]), Err(CryptoError::Truncated)));
     }
 
     #[test]
@@ -527,21 +427,9 @@ mod tests {
         let dek = DataKey::generate(&mut rng);
         let pw = Password::new("correct horse".into());
         for weak in [
-            KdfParams {
-                m_kib: 32 * 1024,
-                t: 3,
-                p: 1,
-            },
-            KdfParams {
-                m_kib: 64 * 1024,
-                t: 2,
-                p: 1,
-            },
-            KdfParams {
-                m_kib: 64 * 1024,
-                t: 3,
-                p: 0,
-            },
+            KdfParams { m_kib: 32 * 1024, t: 3, p: 1 },
+            KdfParams { m_kib: 64 * 1024, t: 2, p: 1 },
+            KdfParams { m_kib: 64 * 1024, t: 3, p: 0 },
         ] {
             assert!(matches!(
                 wrap_with_password(&dek, &pw, weak, "w", "u", &mut rng),
@@ -561,11 +449,7 @@ mod tests {
         let back = back.as_ref().map_err(String::as_str);
         let unwrapped = unwrap_with_recovery(&wrap, back.unwrap_or_else(|e| panic!("{e}")), "r");
         assert!(unwrapped.is_ok());
-        assert_eq!(
-            rk.expose().len(),
-            52 + 12,
-            "52 characters in 13 groups of four"
-        );
+        assert_eq!(rk.expose().len(), 52 + 12, "52 characters in 13 groups of four");
         assert!(RecoveryKey::parse("not-a-key").is_err());
     }
 }

@@ -7,7 +7,15 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod census;
 pub mod clock;
 pub mod crypto;
 pub mod drafts;
+pub mod entries;
+pub mod episodes;
+pub mod forms;
+pub mod json;
+pub mod paper;
+pub mod patients;
+pub mod site;
 pub mod vault;

@@ -12,11 +12,7 @@ use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::Password;
 
 #[derive(Parser)]
-#[command(
-    name = "dtk",
-    version,
-    about = "Downtime Kit: electronic downtime forms, encrypted on this workstation"
-)]
+#[command(name = "dtk", version, about = "Downtime Kit: electronic downtime forms, encrypted on this workstation")]
 struct Cli {
     /// The vault folder (else DTK_VAULT, else the platform data folder).
     #[arg(long, global = true, env = "DTK_VAULT", value_name = "DIR")]
@@ -24,6 +20,12 @@ struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// The forms folder (else DTK_FORMS, else the site configuration's, else the built-in forms).
+    #[arg(long, global = true, env = "DTK_FORMS", value_name = "DIR")]
+    forms: Option<PathBuf>,
+    /// The site configuration file (else DTK_SITE, else site.json in the vault folder).
+    #[arg(long, global = true, env = "DTK_SITE", value_name = "FILE")]
+    site: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -50,6 +52,31 @@ enum Cmd {
     },
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
     Verify,
+    /// Form definitions.
+    Forms {
+        #[command(subcommand)]
+        cmd: FormsCmd,
+    },
+    /// The unit census snapshot.
+    Census {
+        #[command(subcommand)]
+        cmd: CensusCmd,
+    },
+    /// Patients of the unit.
+    Patient {
+        #[command(subcommand)]
+        cmd: PatientCmd,
+    },
+    /// Downtime episodes (charge nurse).
+    Episode {
+        #[command(subcommand)]
+        cmd: EpisodeCmd,
+    },
+    /// Entries: filled forms.
+    Entry {
+        #[command(subcommand)]
+        cmd: EntryCmd,
+    },
     /// Set a new password for a user with the recovery key (key from DTK_RECOVERY_KEY or a prompt).
     Recover {
         #[arg(long, value_name = "NAME")]
@@ -77,6 +104,127 @@ enum UserCmd {
     },
     /// List staff accounts.
     List,
+    /// Import a roster (CSV: username, display name, role); prints one-time passwords to hand over.
+    Import {
+        file: PathBuf,
+        /// Write the one-time passwords to this file (owner-only) instead of printing them.
+        #[arg(long, value_name = "FILE")]
+        passwords_out: Option<PathBuf>,
+    },
+    /// Disable an account (it can no longer sign in; its entries stay attributed to it).
+    Disable { name: String },
+    /// Add an expiring break-glass nurse account (charge nurse; password from DTK_NEW_PASSWORD or a prompt).
+    Emergency {
+        name: String,
+        #[arg(long, value_name = "FULL NAME")]
+        display: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum FormsCmd {
+    /// The loaded forms, and any that failed to load.
+    List,
+    /// Check form files; exit 1 listing every problem.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CensusCmd {
+    /// Import (replace) the census snapshot from a FHIR R4 Bundle.
+    Import { file: PathBuf },
+    /// When the current snapshot was taken and how many patients it has.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum PatientCmd {
+    /// The unit's patients: name, date of birth and MRN together.
+    List,
+    /// Register a patient who is not in the census (takes the next temporary MRN of this workstation).
+    Register {
+        #[arg(long)]
+        family: String,
+        #[arg(long)]
+        given: Vec<String>,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        birth_date: Option<String>,
+        #[arg(long)]
+        gender: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EpisodeCmd {
+    /// Declare a downtime episode for the unit.
+    Start {
+        #[arg(long)]
+        reason: Option<String>,
+        /// A practice episode: marked DRILL everywhere, never exported.
+        #[arg(long)]
+        drill: bool,
+    },
+    /// End the open episode.
+    End,
+    /// The open episode, if any.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum EntryCmd {
+    /// Save a filled form (a QuestionnaireResponse JSON file); prints the new entry id.
+    Add {
+        #[arg(long)]
+        response: PathBuf,
+        #[arg(long)]
+        sign: bool,
+        /// Reason for giving a medication despite a matching allergy.
+        #[arg(long, value_name = "REASON")]
+        override_allergy: Option<String>,
+        /// Confirm this is a different event from a flagged possible duplicate.
+        #[arg(long)]
+        not_duplicate: bool,
+    },
+    /// Sign one of your draft entries.
+    Sign {
+        id: String,
+        #[arg(long)]
+        not_duplicate: bool,
+    },
+    /// Amend a signed entry: a new version; the old one is kept.
+    Amend {
+        id: String,
+        #[arg(long)]
+        response: PathBuf,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, value_name = "REASON")]
+        override_allergy: Option<String>,
+        #[arg(long)]
+        not_duplicate: bool,
+    },
+    /// Mark an entry entered-in-error (the original is kept).
+    Error {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List entries, newest first.
+    List {
+        #[arg(long, value_name = "MRN")]
+        patient: Option<String>,
+    },
+    /// Show an entry with all its versions.
+    Show { id: String },
 }
 
 #[derive(Subcommand)]
@@ -105,28 +253,16 @@ struct Failure {
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
         let exit = if e.code == ErrorCode::Integrity { 3 } else { 1 };
-        Failure {
-            exit,
-            message: e.message,
-            code: Some(e.code),
-        }
+        Failure { exit, message: e.message, code: Some(e.code) }
     }
 }
 
 fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        exit: 2,
-        message: message.into(),
-        code: None,
-    }
+    Failure { exit: 2, message: message.into(), code: None }
 }
 
 fn failed(message: impl Into<String>) -> Failure {
-    Failure {
-        exit: 1,
-        message: message.into(),
-        code: None,
-    }
+    Failure { exit: 1, message: message.into(), code: None }
 }
 
 fn main() -> ExitCode {
@@ -137,10 +273,7 @@ fn main() -> ExitCode {
         Err(f) => {
             if json {
                 let code = f.code.map_or("usage", |c| c.as_str());
-                eprintln!(
-                    "{}",
-                    serde_json::json!({ "error": { "code": code, "message": f.message } })
-                );
+                eprintln!("{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
             } else {
                 eprintln!("dtk: {}", f.message);
             }
@@ -155,23 +288,17 @@ fn secret(env: &str, prompt: &str) -> Result<Password, Failure> {
         return Ok(Password::new(v));
     }
     if std::io::stdin().is_terminal() {
-        let v = rpassword::prompt_password(prompt)
-            .map_err(|e| failed(format!("could not read the password: {e}")))?;
+        let v = rpassword::prompt_password(prompt).map_err(|e| failed(format!("could not read the password: {e}")))?;
         return Ok(Password::new(v));
     }
-    Err(usage(format!(
-        "no password given: set {env} or run dtk in a terminal"
-    )))
+    Err(usage(format!("no password given: set {env} or run dtk in a terminal")))
 }
 
 fn new_password(prompt_for: &str) -> Result<Password, Failure> {
     if let Ok(v) = std::env::var("DTK_NEW_PASSWORD") {
         return Ok(Password::new(v));
     }
-    let first = secret(
-        "DTK_NEW_PASSWORD",
-        &format!("New password for {prompt_for}: "),
-    )?;
+    let first = secret("DTK_NEW_PASSWORD", &format!("New password for {prompt_for}: "))?;
     let again = secret("DTK_NEW_PASSWORD", "Repeat the password: ")?;
     if first.expose() != again.expose() {
         return Err(failed("the two passwords differ; nothing was changed"));
@@ -186,64 +313,51 @@ fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
             eprint!("Username: ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| failed(format!("could not read the username: {e}")))?;
+            std::io::stdin().read_line(&mut line).map_err(|e| failed(format!("could not read the username: {e}")))?;
             line.trim().to_string()
         }
-        Err(_) => {
-            return Err(usage(
-                "no user given: set DTK_USER or run dtk in a terminal",
-            ))
-        }
+        Err(_) => return Err(usage("no user given: set DTK_USER or run dtk in a terminal")),
     };
     let password = secret("DTK_PASSWORD", &format!("Password for {user}: "))?;
     Ok(ws.sign_in(&user, &password, &SystemClock)?)
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let dir = cli.vault.clone().unwrap_or_else(api::default_vault_dir);
-    let mut ws = Workstation::open(&dir)?;
+    if let Cmd::Forms { cmd: FormsCmd::Check { files } } = &cli.cmd {
+        return forms_check(files, cli.json);
+    }
+    let site = dtk::site::SiteConfig::for_vault(&dir, cli.site.as_deref()).map_err(|e| usage(e.to_string()))?;
+    let mut ws = Workstation::open_with(&dir, site, cli.forms.as_deref())?;
     let clock = SystemClock;
     match cli.cmd {
-        Cmd::Init {
-            admin,
-            unit,
-            display,
-            recovery_key_out,
-        } => {
+        Cmd::Init { admin, unit, display, recovery_key_out } => {
             let password = new_password(&admin)?;
             let display_name = display.unwrap_or_else(|| admin.clone());
-            let key = ws.init(
-                InitRequest {
-                    unit: unit.clone(),
-                    admin: admin.clone(),
-                    display_name,
-                    password,
-                },
-                &clock,
-            )?;
+            let key =
+                ws.init(InitRequest { unit: unit.clone(), admin: admin.clone(), display_name, password }, &clock)?;
             match recovery_key_out {
                 Some(path) => {
-                    write_private(&path, format!("{}\n", key.expose()).as_bytes())
-                        .map_err(|e| failed(format!("the vault was created, but writing the recovery key to {} failed: {e}", path.display())))?;
+                    write_private(&path, format!("{}\n", key.expose()).as_bytes()).map_err(|e| {
+                        failed(format!(
+                            "the vault was created, but writing the recovery key to {} failed: {e}",
+                            path.display()
+                        ))
+                    })?;
                     if cli.json {
                         print_json(
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key_file": path }),
                         );
                     } else {
+                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
                         println!(
-                            "Vault created in {} for unit {unit}; administrator {admin}.",
-                            dir.display()
+                            "The recovery key was written to {}. Store it offline, then delete the file.",
+                            path.display()
                         );
-                        println!("The recovery key was written to {}. Store it offline, then delete the file.", path.display());
                     }
                 }
                 None => {
@@ -252,10 +366,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key": key.expose() }),
                         );
                     } else {
-                        println!(
-                            "Vault created in {} for unit {unit}; administrator {admin}.",
-                            dir.display()
-                        );
+                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
                         println!();
                         println!("RECOVERY KEY (shown once; write it down and keep it offline):");
                         println!("  {}", key.expose());
@@ -263,14 +374,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Cmd::User {
-            cmd:
-                UserCmd::Add {
-                    name,
-                    role,
-                    display,
-                },
-        } => {
+        Cmd::User { cmd: UserCmd::Add { name, role, display } } => {
             let session = sign_in(&mut ws)?;
             session.require(dtk::auth::Op::ManageUsers)?;
             let password = new_password(&name)?;
@@ -287,12 +391,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::to_value(&info).unwrap_or_default());
             } else {
-                println!(
-                    "Added {} ({}) as {}.",
-                    info.username,
-                    info.display_name,
-                    info.role.as_str()
-                );
+                println!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
             }
         }
         Cmd::User { cmd: UserCmd::List } => {
@@ -303,13 +402,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 for u in users {
                     let state = if u.active { "active" } else { "disabled" };
-                    println!(
-                        "{:<20} {:<8} {:<9} {}",
-                        u.username,
-                        u.role.as_str(),
-                        state,
-                        u.display_name
-                    );
+                    println!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
         }
@@ -317,9 +410,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let session = sign_in(&mut ws)?;
             let problems = ws.verify(&session)?;
             if cli.json {
-                print_json(
-                    &serde_json::json!({ "intact": problems.is_empty(), "problems": problems }),
-                );
+                print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
             } else if problems.is_empty() {
                 println!("Vault intact: every ciphertext opens and the audit chain verifies.");
             } else {
@@ -347,13 +438,160 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ws.change_password(&mut session, &password, &clock)?;
             println!("Password changed.");
         }
-        Cmd::Selftest {
-            cmd:
-                SelftestCmd::SaveLoop {
-                    count,
-                    ack_before_commit,
-                },
-        } => {
+        Cmd::User { cmd: UserCmd::Import { file, passwords_out } } => {
+            let session = sign_in(&mut ws)?;
+            let csv = std::fs::read_to_string(&file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+            let result = ws.import_roster(&session, &csv, &clock)?;
+            let listing: String = result
+                .created
+                .iter()
+                .map(|p| format!("{},{},{}\n", p.username, p.role.as_str(), p.one_time_password))
+                .collect();
+            match passwords_out {
+                Some(path) => {
+                    write_private(&path, listing.as_bytes()).map_err(|e| failed(format!("{}: {e}", path.display())))?
+                }
+                None if !cli.json => print!("{listing}"),
+                None => {}
+            }
+            if cli.json {
+                print_json(&serde_json::to_value(&result).unwrap_or_default());
+            } else {
+                println!(
+                    "{} account(s) created, {} already present. One-time passwords must be changed at first sign-in.",
+                    result.created.len(),
+                    result.skipped.len()
+                );
+            }
+        }
+        Cmd::User { cmd: UserCmd::Disable { name } } => {
+            let session = sign_in(&mut ws)?;
+            ws.disable_user(&session, &name, &clock)?;
+            println!("Disabled {name}; their entries stay attributed to them.");
+        }
+        Cmd::User { cmd: UserCmd::Emergency { name, display, reason, hours } } => {
+            let session = sign_in(&mut ws)?;
+            session.require(dtk::auth::Op::AddEmergencyUser)?;
+            let password = new_password(&name)?;
+            let req = api::EmergencyUser {
+                username: &name,
+                display_name: &display,
+                password: &password,
+                reason: &reason,
+                hours,
+            };
+            let info = ws.add_emergency_user(&session, &req, &clock)?;
+            output(cli.json, &info, || {
+                format!(
+                    "Emergency account {} created; it expires at {}.",
+                    info.username,
+                    info.expires_at.clone().unwrap_or_default()
+                )
+            });
+        }
+        Cmd::Forms { cmd: FormsCmd::List } => {
+            let forms: Vec<serde_json::Value> = ws
+                .forms()
+                .forms()
+                .map(|f| serde_json::json!({ "canonical": f.canonical(), "title": f.title }))
+                .collect();
+            let problems: Vec<String> = ws.form_problems().iter().map(ToString::to_string).collect();
+            if cli.json {
+                print_json(&serde_json::json!({ "forms": forms, "problems": problems }));
+            } else {
+                for f in ws.forms().forms() {
+                    println!("{:<40} {}", f.title, f.canonical());
+                }
+                for p in &problems {
+                    eprintln!("NOT LOADED {p}");
+                }
+            }
+        }
+        Cmd::Forms { cmd: FormsCmd::Check { .. } } => unreachable!("handled before the vault is opened"),
+        Cmd::Census { cmd: CensusCmd::Import { file } } => {
+            let session = sign_in(&mut ws)?;
+            let bytes = read_input(&file, dtk::census::MAX_BYTES)?;
+            let summary = ws.import_census(&session, &bytes, &clock)?;
+            output(cli.json, &summary, || {
+                let skipped: Vec<String> = summary.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
+                format!(
+                    "Census imported: {} patients, {} allergies, {} active medications; snapshot taken {}.{}",
+                    summary.patients,
+                    summary.allergies,
+                    summary.medications,
+                    summary.snapshot.snapshot_time,
+                    if skipped.is_empty() { String::new() } else { format!(" Skipped: {}.", skipped.join(", ")) }
+                )
+            });
+        }
+        Cmd::Census { cmd: CensusCmd::Status } => {
+            let session = sign_in(&mut ws)?;
+            let snap = ws.census_snapshot(&session)?;
+            match snap {
+                Some(s) => output(cli.json, &s, || {
+                    format!(
+                        "Census as of {} ({} patients), imported {} by {}.",
+                        s.snapshot_time, s.patient_count, s.imported_at, s.imported_by
+                    )
+                }),
+                None => output(cli.json, &serde_json::Value::Null, || "No census imported yet.".into()),
+            }
+        }
+        Cmd::Patient { cmd: PatientCmd::List } => {
+            let session = sign_in(&mut ws)?;
+            let patients = ws.patients(&session)?;
+            if cli.json {
+                print_json(&serde_json::to_value(&patients).unwrap_or_default());
+            } else {
+                for p in &patients {
+                    println!(
+                        "{:<32} DOB {:<10} MRN {:<12} {}",
+                        p.display_name(),
+                        p.record.birth_date.as_deref().unwrap_or("unknown"),
+                        p.record.mrn,
+                        p.record.location.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        Cmd::Patient { cmd: PatientCmd::Register { family, given, birth_date, gender, location } } => {
+            let session = sign_in(&mut ws)?;
+            let reg = dtk::patients::Registration { family, given, birth_date, gender, location };
+            let p = ws.register_patient(&session, &reg, &clock)?;
+            output(cli.json, &p, || format!("Registered {} with temporary MRN {}.", p.display_name(), p.record.mrn));
+        }
+        Cmd::Episode { cmd: EpisodeCmd::Start { reason, drill } } => {
+            let session = sign_in(&mut ws)?;
+            let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
+            let ep = ws.start_episode(&session, kind, dtk::episodes::Declaration { reason }, &clock)?;
+            output(cli.json, &ep, || {
+                format!(
+                    "{} episode {} started at {} for {}.",
+                    if drill { "DRILL" } else { "Downtime" },
+                    ep.id,
+                    ep.started_at,
+                    ep.unit
+                )
+            });
+        }
+        Cmd::Episode { cmd: EpisodeCmd::End } => {
+            let session = sign_in(&mut ws)?;
+            let ep = ws.end_episode(&session, &clock)?;
+            output(cli.json, &ep, || {
+                format!("Episode {} ended at {}.", ep.id, ep.ended_at.clone().unwrap_or_default())
+            });
+        }
+        Cmd::Episode { cmd: EpisodeCmd::Status } => {
+            let session = sign_in(&mut ws)?;
+            match ws.current_episode(&session)? {
+                Some(ep) => output(cli.json, &ep, || {
+                    format!("Open {} episode {} since {} ({}).", ep.kind.as_str(), ep.id, ep.started_at, ep.unit)
+                }),
+                None => output(cli.json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
+            }
+        }
+        Cmd::Entry { cmd } => entry_command(&mut ws, cmd, cli.json)?,
+        Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
             let session = sign_in(&mut ws)?;
             save_loop(&mut ws, &session, count, ack_before_commit)?;
         }
@@ -361,33 +599,166 @@ fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
+fn output<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        print_json(&serde_json::to_value(value).unwrap_or_default());
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Reads an input file, refusing anything over `limit` before reading it whole.
+fn read_input(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, Failure> {
+    let meta = std::fs::metadata(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    if meta.len() > limit as u64 {
+        return Err(failed(format!("{}: larger than the {} MiB limit", path.display(), limit / (1024 * 1024))));
+    }
+    std::fs::read(path).map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+fn forms_check(files: &[PathBuf], json: bool) -> Result<(), Failure> {
+    let report = dtk::forms::check_files(files);
+    if json {
+        print_json(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        for (file, canonical, title) in &report.ok {
+            println!("OK   {file}: {title} ({canonical})");
+        }
+        for p in &report.problems {
+            eprintln!("FAIL {p}");
+        }
+    }
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(failed(format!("{} problem(s) in the form files", report.problems.len())))
+    }
+}
+
+fn read_response(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
+    let bytes = read_input(path, dtk::forms::MAX_BYTES)?;
+    dtk::forms::parse_response(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+fn print_saved(json: bool, saved: &api::EntrySaved, verb: &str) {
+    for w in &saved.warnings {
+        eprintln!("WARNING {}", w.message);
+    }
+    if json {
+        print_json(&serde_json::to_value(saved).unwrap_or_default());
+    } else {
+        println!("{}", saved.saved.id);
+        eprintln!(
+            "{verb}: version {} ({}), saved on this workstation at {}.",
+            saved.saved.version,
+            saved.saved.status.as_str(),
+            saved.stored_at
+        );
+    }
+}
+
+fn entry_command(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        EntryCmd::Add { response, sign, override_allergy, not_duplicate } => {
+            let value = read_response(&response)?;
+            let opts = api::EntryOptions {
+                sign,
+                allergy_override: override_allergy,
+                confirm_not_duplicate: not_duplicate,
+                reason: None,
+            };
+            let saved = ws.add_entry(&session, &value, &opts, &clock).map_err(explain_safety)?;
+            print_saved(json, &saved, if sign { "Saved and signed" } else { "Saved as draft" });
+        }
+        EntryCmd::Sign { id, not_duplicate } => {
+            let saved = ws.sign_entry(&session, &id, not_duplicate, &clock).map_err(explain_safety)?;
+            print_saved(json, &saved, "Signed");
+        }
+        EntryCmd::Amend { id, response, reason, override_allergy, not_duplicate } => {
+            let value = read_response(&response)?;
+            let opts = api::EntryOptions {
+                sign: true,
+                allergy_override: override_allergy,
+                confirm_not_duplicate: not_duplicate,
+                reason,
+            };
+            let saved = ws.amend_entry(&session, &id, &value, &opts, &clock).map_err(explain_safety)?;
+            print_saved(json, &saved, "Amended");
+        }
+        EntryCmd::Error { id, reason } => {
+            let saved = ws.enter_in_error(&session, &id, &reason, &clock)?;
+            print_saved(json, &saved, "Marked entered-in-error");
+        }
+        EntryCmd::List { patient } => {
+            let list = ws.list_entries(&session, patient.as_deref(), &clock)?;
+            if json {
+                print_json(&serde_json::to_value(&list).unwrap_or_default());
+            } else {
+                for e in &list {
+                    println!(
+                        "{}  {:<16} v{} {:<28} DOB {:<10} MRN {:<10} {:<22} {} by {}",
+                        e.id,
+                        e.status.as_str(),
+                        e.version,
+                        e.patient.name,
+                        e.patient.birth_date.as_deref().unwrap_or("unknown"),
+                        e.patient.mrn,
+                        e.clinical_time.as_deref().unwrap_or("-"),
+                        e.form.rsplit('/').next().unwrap_or(&e.form),
+                        e.author
+                    );
+                }
+            }
+        }
+        EntryCmd::Show { id } => {
+            let detail = ws.entry(&session, &id, &clock)?;
+            print_json(&serde_json::to_value(&detail).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+/// Safety warnings are for the nurse at the keyboard: print each, then the refusal.
+fn explain_safety(e: ApiError) -> Failure {
+    for f in &e.findings {
+        eprintln!(
+            "{} {}: {}",
+            if e.code == ErrorCode::SafetyCheck { "WARNING" } else { "PROBLEM" },
+            f.link_id.as_deref().unwrap_or("-"),
+            f.message
+        );
+    }
+    let hint = match e.code {
+        ErrorCode::SafetyCheck if e.message.contains("allergy") => {
+            " (after checking with the prescriber: --override-allergy REASON)"
+        }
+        ErrorCode::SafetyCheck => " (after checking it is a different event: --not-duplicate)",
+        _ => "",
+    };
+    let mut f = Failure::from(e);
+    f.message.push_str(hint);
+    f
+}
+
 /// The crash harness's child: each line on stdout is a promise that the draft is durable.
-fn save_loop(
-    ws: &mut Workstation,
-    session: &Session,
-    count: u32,
-    ack_before_commit: bool,
-) -> Result<(), Failure> {
+fn save_loop(ws: &mut Workstation, session: &Session, count: u32, ack_before_commit: bool) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     for i in 0..count {
-        let body =
-            serde_json::json!({ "note": format!("crash-cycle draft {i}"), "pad": "x".repeat(200) });
+        let body = serde_json::json!({ "note": format!("crash-cycle draft {i}"), "pad": "x".repeat(200) });
         if ack_before_commit {
             session.require(dtk::auth::Op::SaveDraft)?;
             let vault = ws.vault_mut()?;
-            let _ = vault.write(
-                session.keys(),
-                session.username(),
-                SystemClock.now(),
-                |tx| -> Result<(), ApiError> {
+            let _ =
+                vault.write(session.keys(), session.username(), SystemClock.now(), |tx| -> Result<(), ApiError> {
                     let id = dtk::drafts::save(tx, session.user_id(), None, &body)?;
                     // The bug this mode exists to demonstrate: acknowledging before the commit.
                     let _ = writeln!(out, "{id}");
                     let _ = out.flush();
                     std::thread::sleep(std::time::Duration::from_millis(30));
                     Ok(())
-                },
-            )?;
+                })?;
         } else {
             let saved = ws.save_draft(session, None, &body, &SystemClock)?;
             let _ = writeln!(out, "{}", saved.value());

@@ -1,7 +1,5 @@
 //! The IPC commands: each converts its DTO, calls `dtk::api`, and converts the answer or error back. No decisions.
-use crate::dto::{
-    AppStatus, CommandError, ErrorCode, Role, SessionInfo, SetupRequest, SetupResult, SignInRequest,
-};
+use crate::dto::{AppStatus, CommandError, ErrorCode, Role, SessionInfo, SetupRequest, SetupResult, SignInRequest};
 use dtk::api::{self, InitRequest, Session, Workstation};
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
@@ -18,10 +16,7 @@ impl Shell {
     /// Opening can fail (a vault written by a newer version, a damaged file); the app still starts and the first
     /// command reports why, so the person at the workstation sees a message instead of a window that never opens.
     pub fn open(dir: &std::path::Path) -> Self {
-        Self {
-            workstation: Workstation::open(dir).map(Mutex::new).map_err(from_api),
-            session: Mutex::new(None),
-        }
+        Self { workstation: Workstation::open(dir).map(Mutex::new).map_err(from_api), session: Mutex::new(None) }
     }
 
     fn workstation(&self) -> Result<MutexGuard<'_, Workstation>, CommandError> {
@@ -61,6 +56,8 @@ fn from_api(error: api::ApiError) -> CommandError {
         E::NotFound => ErrorCode::NotFound,
         E::Conflict => ErrorCode::Conflict,
         E::MustChangePassword => ErrorCode::MustChangePassword,
+        E::SafetyCheck => ErrorCode::SafetyCheck,
+        E::NoEpisode => ErrorCode::NoEpisode,
         // The core's codes are non-exhaustive; a code this shell does not know yet still reaches the person with
         // its message, and `internal` tells the UI not to guess what to do about it.
         _ => ErrorCode::Internal,
@@ -92,80 +89,45 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&Shell) -> Result<T, CommandError> + Send + 'static,
 ) -> Result<T, CommandError> {
     let shell = Arc::clone(shell);
-    tauri::async_runtime::spawn_blocking(move || work(&shell))
-        .await
-        .map_err(|_| poisoned())?
+    tauri::async_runtime::spawn_blocking(move || work(&shell)).await.map_err(|_| poisoned())?
 }
 
 #[tauri::command]
 pub async fn app_status(shell: State<'_, Arc<Shell>>) -> Result<AppStatus, CommandError> {
     blocking(&shell, |shell| {
         let workstation = shell.workstation()?;
-        Ok(AppStatus {
-            initialised: workstation.is_initialised(),
-            unit: workstation.unit(),
-        })
+        Ok(AppStatus { initialised: workstation.is_initialised(), unit: workstation.unit() })
     })
     .await
 }
 
 #[tauri::command]
-pub async fn set_up(
-    shell: State<'_, Arc<Shell>>,
-    request: SetupRequest,
-) -> Result<SetupResult, CommandError> {
+pub async fn set_up(shell: State<'_, Arc<Shell>>, request: SetupRequest) -> Result<SetupResult, CommandError> {
     blocking(&shell, move |shell| {
-        let SetupRequest {
-            unit,
-            admin,
-            display_name,
-            password,
-            load_demo,
-        } = request;
+        let SetupRequest { unit, admin, display_name, password, load_demo } = request;
         let clock = SystemClock;
         let mut workstation = shell.workstation()?;
         let recovery_key = workstation
-            .init(
-                InitRequest {
-                    unit,
-                    admin,
-                    display_name,
-                    password: Password::new(password),
-                },
-                &clock,
-            )
+            .init(InitRequest { unit, admin, display_name, password: Password::new(password) }, &clock)
             .map_err(from_api)?;
         let recovery_key_text = recovery_key.expose().to_owned();
         drop(recovery_key);
         // dtk::api has no `load_demo_unit` yet (it is planned for the core); until it lands, asking for the demo unit
         // says so plainly instead of pretending, and set-up itself still succeeds so the recovery key is not lost.
         let demo_error = load_demo.then(|| {
-            CommandError::new(
-                ErrorCode::Unavailable,
-                "This version of Downtime Kit cannot load the demo unit yet.",
-            )
+            CommandError::new(ErrorCode::Unavailable, "This version of Downtime Kit cannot load the demo unit yet.")
         });
-        Ok(SetupResult {
-            recovery_key: recovery_key_text,
-            demo_loaded: false,
-            demo_error,
-        })
+        Ok(SetupResult { recovery_key: recovery_key_text, demo_loaded: false, demo_error })
     })
     .await
 }
 
 #[tauri::command]
-pub async fn sign_in(
-    shell: State<'_, Arc<Shell>>,
-    request: SignInRequest,
-) -> Result<SessionInfo, CommandError> {
+pub async fn sign_in(shell: State<'_, Arc<Shell>>, request: SignInRequest) -> Result<SessionInfo, CommandError> {
     blocking(&shell, move |shell| {
         let SignInRequest { username, password } = request;
         let password = Password::new(password);
-        let session = shell
-            .workstation()?
-            .sign_in(&username, &password, &SystemClock)
-            .map_err(from_api)?;
+        let session = shell.workstation()?.sign_in(&username, &password, &SystemClock).map_err(from_api)?;
         let info = session_info(&session);
         *shell.session()? = Some(session);
         Ok(info)
@@ -174,9 +136,7 @@ pub async fn sign_in(
 }
 
 #[tauri::command]
-pub async fn current_session(
-    shell: State<'_, Arc<Shell>>,
-) -> Result<Option<SessionInfo>, CommandError> {
+pub async fn current_session(shell: State<'_, Arc<Shell>>) -> Result<Option<SessionInfo>, CommandError> {
     Ok(shell.session()?.as_ref().map(session_info))
 }
 

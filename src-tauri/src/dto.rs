@@ -91,6 +91,10 @@ pub enum ErrorCode {
     Conflict,
     /// The user signed in with a one-time password and must choose their own before doing anything else.
     MustChangePassword,
+    /// An allergy or duplicate warning needs the nurse's answer before the entry is saved.
+    SafetyCheck,
+    /// Charting needs an open downtime episode; the charge nurse starts one.
+    NoEpisode,
     /// The feature exists in the UI but not yet in this version of the core.
     Unavailable,
     /// The command needs a signed-in user and there is none (the shell's own check, before calling the core).
@@ -108,9 +112,6 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }

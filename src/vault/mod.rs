@@ -121,9 +121,7 @@ impl Vault {
         }
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         restrict_permissions(&path, 0o600);
         conn.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
@@ -137,10 +135,8 @@ impl Vault {
         if !path.is_file() {
             return Err(VaultError::Missing(dir.to_path_buf()));
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         if app_id != schema::APPLICATION_ID {
             return Err(VaultError::NotAVault(path));
@@ -152,48 +148,30 @@ impl Vault {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > schema::SCHEMA_VERSION {
-            return Err(VaultError::TooNew {
-                found: version,
-                supported: schema::SCHEMA_VERSION,
-            });
+            return Err(VaultError::TooNew { found: version, supported: schema::SCHEMA_VERSION });
         }
-        let mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(VaultError::Durability(format!(
-                "journal_mode is {mode}, not WAL"
-            )));
+            return Err(VaultError::Durability(format!("journal_mode is {mode}, not WAL")));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
         if sync != 2 {
-            return Err(VaultError::Durability(format!(
-                "synchronous is {sync}, not FULL (2)"
-            )));
+            return Err(VaultError::Durability(format!("synchronous is {sync}, not FULL (2)")));
         }
         // Temporary tables and sort spills stay in memory, so no temp file can ever appear beside the vault;
         // secure_delete overwrites freed pages.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut vault = Vault {
-            conn,
-            dir: dir.to_path_buf(),
-            rng: Box::new(OsRandom),
-        };
+        let mut vault = Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom) };
         vault.migrate(version)?;
         Ok(vault)
     }
 
     fn migrate(&mut self, from: i64) -> Result<(), VaultError> {
-        for (i, sql) in schema::MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(from.max(0) as usize)
-        {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
@@ -225,10 +203,8 @@ impl Vault {
 
     /// A plaintext setting from `meta` (unit name, vault id, …). Never used for patient data.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>, VaultError> {
-        let v: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?;
+        let v: Option<Vec<u8>> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
         Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
@@ -245,27 +221,14 @@ impl Vault {
     where
         E: From<VaultError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(VaultError::from)?;
-        let mut w = Tx {
-            tx,
-            keys,
-            actor: actor.to_string(),
-            at,
-            rng: self.rng.as_mut(),
-            head: None,
-        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(VaultError::from)?;
+        let mut w = Tx { tx, keys, actor: actor.to_string(), at, rng: self.rng.as_mut(), head: None };
         let value = f(&mut w)?;
         if let Some(head) = w.head.take() {
             audit::store_head(&w.tx, keys, &head, w.rng).map_err(E::from)?;
         }
         w.tx.commit().map_err(VaultError::from)?;
-        Ok(Durable {
-            value,
-            committed_at: at,
-        })
+        Ok(Durable { value, committed_at: at })
     }
 
     /// A transaction for writes that happen without any key (throttle counters, staged audit of failed sign-ins).
@@ -273,9 +236,7 @@ impl Vault {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v = f(&tx)?;
         tx.commit()?;
         Ok(v)
@@ -328,12 +289,7 @@ impl Tx<'_> {
     }
 
     /// Appends one audit row in this transaction. `detail` is encrypted; it may name a patient.
-    pub fn audit(
-        &mut self,
-        action: &str,
-        target: &str,
-        detail: &serde_json::Value,
-    ) -> Result<i64, VaultError> {
+    pub fn audit(&mut self, action: &str, target: &str, detail: &serde_json::Value) -> Result<i64, VaultError> {
         let actor = self.actor.clone();
         self.audit_as(&actor, self.at, action, target, detail)
     }
@@ -351,13 +307,7 @@ impl Tx<'_> {
             Some(h) => h,
             None => audit::load_head(&self.tx, self.keys)?,
         };
-        let row = audit::NewRow {
-            at,
-            actor,
-            action,
-            target,
-            detail,
-        };
+        let row = audit::NewRow { at, actor, action, target, detail };
         let head = audit::append(&self.tx, self.keys, &prev, &row, self.rng)?;
         let seq = head.seq;
         self.head = Some(head);

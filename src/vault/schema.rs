@@ -82,10 +82,97 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX drafts_by_user ON drafts (user_id, updated_at);
     "#,
+    // 2: the clinical heart: census snapshot, patients, temporary MRNs, episodes, entries and their versions.
+    r#"
+    CREATE TABLE census_snapshots (
+        id            TEXT PRIMARY KEY,
+        imported_at   TEXT NOT NULL,
+        imported_by   TEXT NOT NULL,
+        snapshot_time TEXT,
+        patient_count INTEGER NOT NULL,
+        fv            INTEGER NOT NULL,
+        body          BLOB NOT NULL
+    ) STRICT;
+
+    -- One row per patient the unit can chart on. The MRN is only a keyed blind index; the rest is sealed.
+    CREATE TABLE patients (
+        id          TEXT PRIMARY KEY,
+        mrn_idx     BLOB NOT NULL UNIQUE,
+        source      TEXT NOT NULL CHECK (source IN ('census', 'registration')),
+        snapshot_id TEXT,
+        created_at  TEXT NOT NULL,
+        fv          INTEGER NOT NULL,
+        body        BLOB NOT NULL
+    ) STRICT;
+
+    -- Temporary MRNs issued from this workstation's pre-assigned block (numbers are not patient data).
+    CREATE TABLE temp_mrns (
+        number     INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        issued_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE episodes (
+        id         TEXT PRIMARY KEY,
+        unit       TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('real', 'drill')),
+        started_at TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        ended_at   TEXT,
+        ended_by   TEXT,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) STRICT;
+
+    -- An entry: one filled form. Plain columns are what lists and the worklist filter on; none is patient data
+    -- (patient_idx and med_idx are keyed blind indexes).
+    CREATE TABLE entries (
+        id              TEXT PRIMARY KEY,
+        patient_idx     BLOB NOT NULL,
+        form            TEXT NOT NULL,
+        episode_id      TEXT NOT NULL REFERENCES episodes (id),
+        author          TEXT NOT NULL,
+        workstation     TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('draft', 'signed', 'amended', 'entered-in-error')),
+        current_version INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        med_idx         BLOB,
+        origin          TEXT NOT NULL DEFAULT 'electronic' CHECK (origin IN ('electronic', 'paper'))
+    ) STRICT;
+    CREATE INDEX entries_by_patient ON entries (patient_idx, created_at);
+    CREATE INDEX entries_by_episode ON entries (episode_id, created_at);
+    CREATE INDEX entries_for_duplicates ON entries (patient_idx, form, med_idx);
+
+    -- Every version of every entry. Signed versions are immutable and no version is ever deleted.
+    CREATE TABLE entry_versions (
+        entry_id     TEXT NOT NULL REFERENCES entries (id),
+        version      INTEGER NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('original', 'amendment', 'entered-in-error')),
+        author       TEXT NOT NULL,
+        recorded_at  TEXT NOT NULL,
+        signed_at    TEXT,
+        signed_by    TEXT,
+        content_hash TEXT NOT NULL,
+        fv           INTEGER NOT NULL,
+        body         BLOB NOT NULL,
+        PRIMARY KEY (entry_id, version)
+    ) STRICT;
+    CREATE TRIGGER signed_versions_are_immutable BEFORE UPDATE ON entry_versions WHEN OLD.signed_at IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'signed entry versions are immutable'); END;
+    CREATE TRIGGER entry_versions_are_kept BEFORE DELETE ON entry_versions
+        BEGIN SELECT RAISE(ABORT, 'entry versions are never deleted'); END;
+    "#,
 ];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Every encrypted column, for `verify`: (table, id column, format-version column, sealed column).
-pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[("drafts", "id", "fv", "body")];
+pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("drafts", "id", "fv", "body"),
+    ("census_snapshots", "id", "fv", "body"),
+    ("patients", "id", "fv", "body"),
+    ("episodes", "id", "fv", "body"),
+    ("entry_versions", "entry_id || '/' || version", "fv", "body"),
+];

@@ -39,6 +39,10 @@ export function describeError(error: BackendError): string {
       return 'Someone changed this at the same time. Reload and try again.';
     case 'must_change_password':
       return 'You signed in with a one-time password. Choose your own password before charting.';
+    case 'safety_check':
+      return `Check before saving: ${error.message}`;
+    case 'no_episode':
+      return 'No downtime episode is open on this unit. The charge nurse starts one.';
     case 'unavailable':
       return error.message;
     case 'internal':

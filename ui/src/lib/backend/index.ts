@@ -62,6 +62,8 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   not_found: true,
   conflict: true,
   must_change_password: true,
+  safety_check: true,
+  no_episode: true,
   unavailable: true,
   not_signed_in: true,
   internal: true,

@@ -1,13 +1,21 @@
 //! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
+mod clinical;
+mod users;
+
 use std::path::{Path, PathBuf};
+
+pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use users::{EmergencyUser, Provisioned, RosterResult};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
 use crate::clock::Clock;
 use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, Place, RecoveryKey};
 use crate::drafts::{self, Draft};
+use crate::forms::{self, Catalog, LoadProblem};
+use crate::site::SiteConfig;
 use crate::vault::{schema, Durable, Vault, VaultError};
 
 /// A stable, machine-readable error class. The UI switches on it; scripts can too (`dtk --json`).
@@ -30,6 +38,10 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     MustChangePassword,
+    /// An allergy or duplicate warning needs the nurse's answer (see `findings`).
+    SafetyCheck,
+    /// Charting needs an open downtime episode.
+    NoEpisode,
 }
 
 impl ErrorCode {
@@ -50,6 +62,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::MustChangePassword => "must_change_password",
+            ErrorCode::SafetyCheck => "safety_check",
+            ErrorCode::NoEpisode => "no_episode",
         }
     }
 }
@@ -60,14 +74,14 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Per-field validation findings or safety warnings, for the form screen to show next to each field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::forms::Finding>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError { code, message: message.into(), findings: Vec::new() }
     }
 }
 
@@ -91,9 +105,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let code = match &e {
             AuthError::UnknownUser(_) => ErrorCode::UnknownUser,
-            AuthError::BadPassword(_) | AuthError::Disabled(_) | AuthError::Expired(_) => {
-                ErrorCode::BadCredentials
-            }
+            AuthError::BadPassword(_) | AuthError::Disabled(_) | AuthError::Expired(_) => ErrorCode::BadCredentials,
             AuthError::Throttled { .. } => ErrorCode::Throttled,
             AuthError::Forbidden { .. } => ErrorCode::Forbidden,
             AuthError::WeakPassword(_) | AuthError::BadUsername(_) => ErrorCode::InvalidInput,
@@ -106,10 +118,7 @@ impl From<AuthError> for ApiError {
 
 fn clone_vault_error(e: &VaultError) -> VaultError {
     match e {
-        VaultError::TooNew { found, supported } => VaultError::TooNew {
-            found: *found,
-            supported: *supported,
-        },
+        VaultError::TooNew { found, supported } => VaultError::TooNew { found: *found, supported: *supported },
         VaultError::Full => VaultError::Full,
         VaultError::ReadOnly => VaultError::ReadOnly,
         VaultError::Busy => VaultError::Busy,
@@ -134,6 +143,7 @@ pub struct Session {
     user: User,
     dek: DataKey,
     keys: Keys,
+    audit_damaged: bool,
 }
 
 impl Session {
@@ -156,6 +166,10 @@ impl Session {
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
+    /// True when the audit chain was found changed outside the application at sign-in: only `verify` is useful.
+    pub fn audit_damaged(&self) -> bool {
+        self.audit_damaged
+    }
 
     /// Refuses the operation unless the role allows it. Called first by every operation.
     pub fn require(&self, op: Op) -> Result<(), ApiError> {
@@ -165,11 +179,7 @@ impl Session {
         if self.user.role.allows(op) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden {
-                role: self.user.role.as_str(),
-                op: op_words(op).into(),
-            }
-            .into())
+            Err(AuthError::Forbidden { role: self.user.role.as_str(), op: op_words(op).into() }.into())
         }
     }
 }
@@ -228,24 +238,77 @@ impl From<&User> for UserInfo {
     }
 }
 
-/// One workstation's vault folder.
+/// One workstation: its vault folder, its site configuration and its forms.
 pub struct Workstation {
     dir: PathBuf,
     vault: Option<Vault>,
+    site: SiteConfig,
+    catalog: Catalog,
+    form_problems: Vec<LoadProblem>,
+}
+
+/// The standard forms built into the application, used when no forms folder is configured.
+const BUNDLED_FORMS: &[(&str, &str)] = &[
+    ("medication-administration.json", include_str!("../../forms/medication-administration.json")),
+    ("medication-order.json", include_str!("../../forms/medication-order.json")),
+    ("nursing-note.json", include_str!("../../forms/nursing-note.json")),
+    ("vital-signs.json", include_str!("../../forms/vital-signs.json")),
+    ("downtime-registration.json", include_str!("../../forms/downtime-registration.json")),
+];
+
+/// Loads the forms of a folder, or the built-in ones.
+pub fn load_forms(dir: Option<&Path>) -> (Catalog, Vec<LoadProblem>) {
+    match dir {
+        Some(d) => Catalog::load_dir(d),
+        None => {
+            let mut problems = Vec::new();
+            let forms =
+                BUNDLED_FORMS.iter().filter_map(|(name, json)| match forms::parse_form(name, json.as_bytes()) {
+                    Ok(f) => Some(f),
+                    Err(p) => {
+                        problems.extend(p);
+                        None
+                    }
+                });
+            (Catalog::from_forms(forms.collect::<Vec<_>>()), problems)
+        }
+    }
 }
 
 impl Workstation {
-    /// Opens the vault in `dir` if there is one; a folder without a vault is an uninitialised workstation.
+    /// Opens the vault in `dir` if there is one (a folder without a vault is an uninitialised workstation), with the
+    /// site configuration found there (`site.json`) or the defaults, and the built-in forms unless it names a folder.
     pub fn open(dir: &Path) -> Result<Workstation, ApiError> {
-        let vault = if Vault::exists(dir) {
-            Some(Vault::open(dir)?)
-        } else {
-            None
-        };
-        Ok(Workstation {
-            dir: dir.to_path_buf(),
-            vault,
-        })
+        let site =
+            SiteConfig::for_vault(dir, None).map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        Self::open_with(dir, site, None)
+    }
+
+    /// Opens with an explicit site configuration and forms folder (`--forms`, `DTK_FORMS`), which wins over the
+    /// configuration's `forms_dir`.
+    pub fn open_with(dir: &Path, site: SiteConfig, forms_dir: Option<&Path>) -> Result<Workstation, ApiError> {
+        let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
+        let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
+        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems })
+    }
+
+    pub fn site(&self) -> &SiteConfig {
+        &self.site
+    }
+
+    /// The loaded forms.
+    pub fn forms(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Forms that failed to load (each names its file, linkId and reason); the others work regardless.
+    pub fn form_problems(&self) -> &[LoadProblem] {
+        &self.form_problems
+    }
+
+    /// This workstation's id, minted at set-up (names it in handoff files and on entries).
+    pub fn workstation_id(&self) -> String {
+        self.vault.as_ref().and_then(|v| v.meta_text("workstation_id").ok().flatten()).unwrap_or_default()
     }
 
     pub fn dir(&self) -> &Path {
@@ -256,10 +319,9 @@ impl Workstation {
         self.vault.is_some()
     }
 
+    /// The unit: the site configuration's, else the one given at set-up.
     pub fn unit(&self) -> Option<String> {
-        self.vault
-            .as_ref()
-            .and_then(|v| v.meta_text("unit").ok().flatten())
+        self.site.unit.clone().or_else(|| self.vault.as_ref().and_then(|v| v.meta_text("unit").ok().flatten()))
     }
 
     /// The open vault, for modules that read directly (and for tests).
@@ -302,7 +364,9 @@ impl Workstation {
                 ("unit", unit.as_bytes().to_vec()),
                 ("created_at", crate::clock::stamp(now).into_bytes()),
             ] {
-                tx.sql().execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", rusqlite::params![k, v]).map_err(VaultError::from)?;
+                tx.sql()
+                    .execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", rusqlite::params![k, v])
+                    .map_err(VaultError::from)?;
             }
             let wrap = crypto::wrap_with_recovery(&dek, &recovery, "recovery", tx);
             tx.sql()
@@ -311,7 +375,11 @@ impl Workstation {
                     rusqlite::params![wrap.salt.to_vec(), wrap.wrapped],
                 )
                 .map_err(VaultError::from)?;
-            tx.audit(action::VAULT_CREATED, "vault", &serde_json::json!({ "unit": unit, "schema": schema::SCHEMA_VERSION }))?;
+            tx.audit(
+                action::VAULT_CREATED,
+                "vault",
+                &serde_json::json!({ "unit": unit, "schema": schema::SCHEMA_VERSION }),
+            )?;
             auth::create_user(
                 tx,
                 &dek,
@@ -337,10 +405,7 @@ impl Workstation {
                 // Nothing durable happened: remove the empty vault so that set-up can simply be tried again.
                 drop(vault);
                 for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(
-                        self.dir
-                            .join(format!("{}{suffix}", crate::vault::FILE_NAME)),
-                    );
+                    let _ = std::fs::remove_file(self.dir.join(format!("{}{suffix}", crate::vault::FILE_NAME)));
                 }
                 Err(e)
             }
@@ -348,20 +413,11 @@ impl Workstation {
     }
 
     /// Signs a user in: unwraps the data key with the password (Argon2id), or counts the failure.
-    pub fn sign_in(
-        &mut self,
-        username: &str,
-        password: &Password,
-        clock: &dyn Clock,
-    ) -> Result<Session, ApiError> {
+    pub fn sign_in(&mut self, username: &str, password: &Password, clock: &dyn Clock) -> Result<Session, ApiError> {
         let vault = self.vault_mut()?;
         let unlocked = auth::sign_in(vault, username, password, clock.now())?;
         let keys = unlocked.dek.keys();
-        Ok(Session {
-            user: unlocked.user,
-            dek: unlocked.dek,
-            keys,
-        })
+        Ok(Session { user: unlocked.user, dek: unlocked.dek, keys, audit_damaged: unlocked.audit_damaged })
     }
 
     /// Resets a user's password with the recovery key (the key printed at set-up). Audited.
@@ -373,54 +429,33 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
         let vault = self.vault_mut()?;
-        let rk = RecoveryKey::parse(recovery_key)
-            .map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
+        let rk =
+            RecoveryKey::parse(recovery_key).map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
         let (salt, wrapped): (Vec<u8>, Vec<u8>) = vault
             .conn()
-            .query_row(
-                "SELECT salt, wrapped FROM key_wraps WHERE id = 'recovery'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT salt, wrapped FROM key_wraps WHERE id = 'recovery'", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(VaultError::from)?;
         let mut s = [0u8; 16];
         if salt.len() == 16 {
             s.copy_from_slice(&salt);
         }
-        let wrap = crypto::Wrap {
-            salt: s,
-            params: None,
-            wrapped,
-        };
-        let dek = crypto::unwrap_with_recovery(&wrap, &rk, "recovery").map_err(|_| {
-            ApiError::new(
-                ErrorCode::BadCredentials,
-                "the recovery key does not open this vault",
-            )
-        })?;
+        let wrap = crypto::Wrap { salt: s, params: None, wrapped };
+        let dek = crypto::unwrap_with_recovery(&wrap, &rk, "recovery")
+            .map_err(|_| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
         let keys = dek.keys();
-        let user = auth::find_user(vault.conn(), username)?
-            .ok_or_else(|| AuthError::UnknownUser(username.into()))?;
-        let _saved = vault.write(
-            &keys,
-            "recovery-key",
-            clock.now(),
-            |tx| -> Result<(), ApiError> {
-                tx.audit(
-                    action::RECOVERY_USED,
-                    &format!("users:{}", user.id),
-                    &serde_json::json!({ "username": username }),
-                )?;
-                auth::change_password(tx, &dek, &user, new_password)?;
-                tx.sql()
-                    .execute(
-                        "UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1",
-                        [&user.id],
-                    )
-                    .map_err(VaultError::from)?;
-                Ok(())
-            },
-        )?;
+        let user = auth::find_user(vault.conn(), username)?.ok_or_else(|| AuthError::UnknownUser(username.into()))?;
+        let _saved = vault.write(&keys, "recovery-key", clock.now(), |tx| -> Result<(), ApiError> {
+            tx.audit(
+                action::RECOVERY_USED,
+                &format!("users:{}", user.id),
+                &serde_json::json!({ "username": username }),
+            )?;
+            auth::change_password(tx, &dek, &user, new_password)?;
+            tx.sql()
+                .execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [&user.id])
+                .map_err(VaultError::from)?;
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -474,10 +509,7 @@ impl Workstation {
 
     pub fn list_users(&self, session: &Session) -> Result<Vec<UserInfo>, ApiError> {
         session.require(Op::ManageUsers)?;
-        Ok(auth::list_users(self.vault()?.conn())?
-            .iter()
-            .map(UserInfo::from)
-            .collect())
+        Ok(auth::list_users(self.vault()?.conn())?.iter().map(UserInfo::from).collect())
     }
 
     /// Checks every ciphertext, every user row and the whole audit chain. An empty list means intact.
@@ -500,29 +532,18 @@ impl Workstation {
     ) -> Result<Durable<String>, ApiError> {
         session.require(Op::SaveDraft)?;
         let vault = self.vault_mut()?;
-        Ok(
-            vault.write(&session.keys, session.username(), clock.now(), |tx| {
-                drafts::save(tx, session.user_id(), draft_id, body)
-            })?,
-        )
+        Ok(vault.write(&session.keys, session.username(), clock.now(), |tx| {
+            drafts::save(tx, session.user_id(), draft_id, body)
+        })?)
     }
 
     /// The signed-in user's own drafts, newest first. Other users' drafts are never returned.
     pub fn my_drafts(&self, session: &Session) -> Result<Vec<Draft>, ApiError> {
         session.require(Op::SaveDraft)?;
-        Ok(drafts::list(
-            self.vault()?.conn(),
-            &session.keys,
-            session.user_id(),
-        )?)
+        Ok(drafts::list(self.vault()?.conn(), &session.keys, session.user_id())?)
     }
 
-    pub fn discard_draft(
-        &mut self,
-        session: &Session,
-        draft_id: &str,
-        clock: &dyn Clock,
-    ) -> Result<(), ApiError> {
+    pub fn discard_draft(&mut self, session: &Session, draft_id: &str, clock: &dyn Clock) -> Result<(), ApiError> {
         session.require(Op::SaveDraft)?;
         let vault = self.vault_mut()?;
         let _saved = vault.write(&session.keys, session.username(), clock.now(), |tx| {
@@ -535,16 +556,11 @@ impl Workstation {
 /// Where the vault lives when neither `--vault` nor `DTK_VAULT` says: the platform's data folder (the desktop
 /// app and `dtk` agree on it).
 pub fn default_vault_dir() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("downtime-kit")
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("downtime-kit")
 }
 
 fn not_initialised() -> ApiError {
-    ApiError::new(
-        ErrorCode::NotInitialised,
-        "this workstation has not been set up yet (dtk init)",
-    )
+    ApiError::new(ErrorCode::NotInitialised, "this workstation has not been set up yet (dtk init)")
 }
 
 /// Opens every sealed column of every table; each failure names its table and row.
@@ -555,22 +571,15 @@ fn verify_sealed(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>
         let mut st = conn.prepare(&sql)?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let id: String = r.get(0)?;
-            let fv: i64 = r.get(1)?;
-            let sealed: Vec<u8> = r.get(2)?;
-            let place = Place {
-                table,
-                row: &id,
-                column: col,
-                format: u32::try_from(fv).unwrap_or(u32::MAX),
-            };
+            let id = String::from_utf8_lossy(&audit::blob(r, 0)).into_owned();
+            let fv: i64 = r.get::<_, i64>(1).unwrap_or(-1);
+            let sealed = audit::blob(r, 2);
+            let place = Place { table, row: &id, column: col, format: u32::try_from(fv).unwrap_or(u32::MAX) };
             if keys.open(&place, &sealed).is_err() {
                 problems.push(Broken {
                     table: (*table).to_string(),
                     id,
-                    reason: format!(
-                        "{col} fails authentication (changed, truncated or moved from another row)"
-                    ),
+                    reason: format!("{col} fails authentication (changed, truncated or moved from another row)"),
                 });
             }
         }

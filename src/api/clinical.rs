@@ -1,0 +1,596 @@
+//! The clinical operations of the façade: census, patients, episodes, and the entry lifecycle with its safety
+//! checks (validation, positive patient identification, allergy and duplicate flags).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::{Op, Role};
+use crate::census;
+use crate::clock::{stamp, Clock};
+use crate::entries::{self, EntryError, NewEntry, Origin, PaperSource, Saved, Summary, VersionBody};
+use crate::episodes::{self, Declaration, Episode, EpisodeError, Kind};
+use crate::forms::{self, Finding, Severity};
+use crate::patients::{self, ImportSummary, Patient, RegisterError, Registration, SnapshotInfo};
+use crate::vault::Durable;
+
+/// A clinical-time more than this far in the future is refused (clock skew and typing slips, not charting ahead).
+const FUTURE_TOLERANCE_MINUTES: i64 = 10;
+
+impl From<EpisodeError> for ApiError {
+    fn from(e: EpisodeError) -> Self {
+        match e {
+            EpisodeError::Vault(v) => v.into(),
+            other @ EpisodeError::AlreadyOpen(_) => ApiError::new(ErrorCode::Conflict, other.to_string()),
+            other => ApiError::new(ErrorCode::NoEpisode, other.to_string()),
+        }
+    }
+}
+
+impl From<EntryError> for ApiError {
+    fn from(e: EntryError) -> Self {
+        let code = match &e {
+            EntryError::Vault(_) => {
+                if let EntryError::Vault(v) = e {
+                    return v.into();
+                }
+                ErrorCode::Io
+            }
+            EntryError::NotFound(_) => ErrorCode::NotFound,
+            EntryError::NotAuthor { .. } => ErrorCode::Forbidden,
+            EntryError::Signed(_) | EntryError::NotSigned(_) | EntryError::EnteredInError(_) => ErrorCode::Conflict,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Vault(v) => v.into(),
+            RegisterError::Invalid(_) => ApiError::new(ErrorCode::InvalidInput, e.to_string()),
+            other => ApiError::new(ErrorCode::Conflict, other.to_string()),
+        }
+    }
+}
+
+/// A warning the nurse must see before the entry counts: an allergy (needs an override reason to save) or a
+/// possible duplicate (needs confirmation to sign).
+#[derive(Debug, Clone, Serialize)]
+pub struct SafetyWarning {
+    pub kind: SafetyKind,
+    pub message: String,
+    /// The other entry, for duplicates.
+    pub entry_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SafetyKind {
+    Allergy,
+    PossibleDuplicate,
+}
+
+/// What a nurse decided about the warnings.
+#[derive(Debug, Clone, Default)]
+pub struct EntryOptions {
+    pub sign: bool,
+    /// Reason for giving a medication despite a matching allergy.
+    pub allergy_override: Option<String>,
+    /// The nurse confirmed this is not the same event as the flagged entry.
+    pub confirm_not_duplicate: bool,
+    /// Reason for an amendment.
+    pub reason: Option<String>,
+}
+
+/// The result of checking a response without saving it (the form screen calls this as the nurse types).
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<SafetyWarning>,
+    pub patient: Option<Patient>,
+}
+
+/// A durable save and what the nurse must still look at.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntrySaved {
+    pub saved: Saved,
+    /// "saved on this workstation at …": the commit time.
+    pub stored_at: String,
+    pub warnings: Vec<SafetyWarning>,
+}
+
+/// Everything prepared for a save.
+struct Prepared {
+    form: String,
+    body: VersionBody,
+    patient: Patient,
+    warnings: Vec<SafetyWarning>,
+}
+
+impl Workstation {
+    fn mrn_systems(&self) -> Vec<&str> {
+        vec![self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()]
+    }
+
+    /// Imports (or replaces) the census snapshot. Entries are never touched.
+    pub fn import_census(
+        &mut self,
+        session: &Session,
+        bytes: &[u8],
+        clock: &dyn Clock,
+    ) -> Result<ImportSummary, ApiError> {
+        session.require(Op::ImportCensus)?;
+        let census = census::parse(bytes, Some(&self.site.mrn_system))
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| patients::import_census(tx, &census))?
+            .into_value())
+    }
+
+    pub fn census_snapshot(&self, session: &Session) -> Result<Option<SnapshotInfo>, ApiError> {
+        session.require(Op::ReadUnit)?;
+        Ok(patients::current_snapshot(self.vault()?.conn())?)
+    }
+
+    /// The unit's patients (census and registrations), by name, date of birth, MRN.
+    pub fn patients(&self, session: &Session) -> Result<Vec<Patient>, ApiError> {
+        session.require(Op::ReadUnit)?;
+        Ok(patients::list(self.vault()?.conn(), session.keys())?)
+    }
+
+    /// Finds a patient by MRN (typed, or scanned from a wristband). Audited as a view.
+    pub fn find_patient(&mut self, session: &Session, mrn: &str, clock: &dyn Clock) -> Result<Patient, ApiError> {
+        session.require(Op::ReadUnit)?;
+        let mrn = mrn.trim();
+        let systems: Vec<String> = self.mrn_systems().into_iter().map(str::to_string).collect();
+        let refs: Vec<&str> = systems.iter().map(String::as_str).collect();
+        let vault = self.vault_mut()?;
+        let found = patients::find_by_mrn(vault.conn(), session.keys(), &refs, mrn)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))?;
+        let _viewed = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit(
+                patients::action::PATIENT_VIEWED,
+                &format!("patients:{}", found.id),
+                &serde_json::json!({ "mrn": mrn }),
+            )
+        })?;
+        Ok(found)
+    }
+
+    /// Registers a patient not in the census, with the next temporary MRN of this workstation's block.
+    pub fn register_patient(
+        &mut self,
+        session: &Session,
+        reg: &Registration,
+        clock: &dyn Clock,
+    ) -> Result<Patient, ApiError> {
+        session.require(Op::RegisterPatient)?;
+        let block = self.site.temp_mrn_block.clone();
+        let system = self.site.temp_mrn_system.clone();
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                patients::register(tx, block.as_ref(), &system, reg)
+            })?
+            .into_value())
+    }
+
+    pub fn current_episode(&self, session: &Session) -> Result<Option<Episode>, ApiError> {
+        Ok(episodes::current(self.vault()?.conn(), session.keys())?)
+    }
+
+    pub fn episodes(&self, session: &Session) -> Result<Vec<Episode>, ApiError> {
+        session.require(Op::ReadUnit).or_else(|_| session.require(Op::ManageEpisode))?;
+        Ok(episodes::list(self.vault()?.conn(), session.keys())?)
+    }
+
+    pub fn start_episode(
+        &mut self,
+        session: &Session,
+        kind: Kind,
+        declaration: Declaration,
+        clock: &dyn Clock,
+    ) -> Result<Episode, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let unit = self.unit().unwrap_or_else(|| "Unit".into());
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                episodes::start(tx, &unit, kind, &declaration)
+            })?
+            .into_value())
+    }
+
+    pub fn end_episode(&mut self, session: &Session, clock: &dyn Clock) -> Result<Episode, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let vault = self.vault_mut()?;
+        Ok(vault.write(session.keys(), session.username(), clock.now(), episodes::end)?.into_value())
+    }
+
+    /// Validates a response and runs the safety checks, without saving. Findings are per linkId for the form screen.
+    pub fn check_entry(
+        &self,
+        session: &Session,
+        response: &Value,
+        opts: &EntryOptions,
+        clock: &dyn Clock,
+    ) -> Result<Checked, ApiError> {
+        session.require(Op::ReadUnit)?;
+        match self.prepare(session, response, opts, None, clock) {
+            Ok(p) => Ok(Checked { findings: Vec::new(), warnings: p.warnings, patient: Some(p.patient) }),
+            Err(e) if !e.findings.is_empty() => {
+                Ok(Checked { findings: e.findings, warnings: Vec::new(), patient: None })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn prepare(
+        &self,
+        session: &Session,
+        response: &Value,
+        opts: &EntryOptions,
+        exclude: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<Prepared, ApiError> {
+        let canonical = response.get("questionnaire").and_then(Value::as_str).unwrap_or("");
+        let form = self.catalog.get(canonical).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "the response's questionnaire '{}' is not a loaded form",
+                    canonical.chars().take(200).collect::<String>()
+                ),
+            )
+        })?;
+        let checked = forms::validate_response(form, response);
+        let mut findings: Vec<Finding> = checked.findings.clone();
+        let facts = forms::facts(form, &checked.response);
+        let now = clock.now();
+        if let Some(t) = facts.clinical_time.as_deref().and_then(entries::parse_fhir_time) {
+            if (t - now).whole_minutes() > FUTURE_TOLERANCE_MINUTES {
+                findings.push(Finding {
+                    link_id: Some(form.clinical_time_item().to_string()),
+                    severity: Severity::Error,
+                    message: "the time is in the future".into(),
+                });
+            }
+        }
+        if findings.iter().any(|f| f.severity == Severity::Error) {
+            let summary: Vec<String> = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| format!("{}: {}", f.link_id.as_deref().unwrap_or("form"), f.message))
+                .collect();
+            return Err(ApiError {
+                code: ErrorCode::InvalidInput,
+                message: format!("the form has problems: {}", summary.join("; ")),
+                findings,
+            });
+        }
+        let (system, mrn) = facts.subject_mrn.clone().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                "the response has no patient: subject.identifier (system and MRN) is required",
+            )
+        })?;
+        let vault = self.vault()?;
+        let systems = if system.is_empty() { self.mrn_systems() } else { vec![system.as_str()] };
+        let patient = patients::find_by_mrn(vault.conn(), session.keys(), &systems, &mrn)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration)")
+        })?;
+        let mut warnings = Vec::new();
+        if let Some(med) = &facts.medication {
+            for a in entries::allergy_matches(med, &patient.record.allergies) {
+                warnings.push(SafetyWarning {
+                    kind: SafetyKind::Allergy,
+                    message: format!(
+                        "ALLERGY: the patient has an active allergy to {}{}; giving this medication needs an override reason",
+                        a.substance,
+                        a.reaction.as_deref().map(|r| format!(" (reaction: {r})")).unwrap_or_default()
+                    ),
+                    entry_id: None,
+                });
+            }
+        }
+        let idx = patients::mrn_token(session.keys(), &patient.record.mrn_system, &patient.record.mrn);
+        let dups = entries::possible_duplicates(
+            vault.conn(),
+            session.keys(),
+            &entries::DuplicateQuery {
+                patient_idx: &idx,
+                form: &form.canonical(),
+                medication: facts.medication.as_deref(),
+                clinical_time: facts.clinical_time.as_deref(),
+                window_minutes: self.site.duplicate_window_minutes,
+                exclude,
+            },
+        )?;
+        for d in dups {
+            warnings.push(SafetyWarning {
+                kind: SafetyKind::PossibleDuplicate,
+                message: format!(
+                    "POSSIBLE DUPLICATE: entry {} by {} for the same patient and form{} at {}",
+                    d.id,
+                    d.author,
+                    d.medication.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                    d.clinical_time.as_deref().unwrap_or("?")
+                ),
+                entry_id: Some(d.id),
+            });
+        }
+        let mut response = checked.response;
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert(
+                "status".into(),
+                Value::String(if opts.reason.is_some() { "amended" } else { "completed" }.into()),
+            );
+        }
+        Ok(Prepared {
+            form: form.canonical(),
+            body: VersionBody {
+                response,
+                clinical_time: facts.clinical_time,
+                patient: (&patient).into(),
+                medication: facts.medication,
+                codes: facts.codes,
+                allergy_override: opts.allergy_override.clone().filter(|r| !r.trim().is_empty()),
+                duplicate_confirmed: opts.confirm_not_duplicate,
+                reason: opts.reason.clone(),
+                paper: None,
+            },
+            patient,
+            warnings,
+        })
+    }
+
+    /// Refuses unless every warning has its answer: an override reason for an allergy; a confirmation that it is not
+    /// a duplicate when signing.
+    fn gate(warnings: &[SafetyWarning], opts: &EntryOptions, signing: bool) -> Result<(), ApiError> {
+        let allergy = warnings.iter().any(|w| w.kind == SafetyKind::Allergy);
+        if allergy && opts.allergy_override.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(safety_error(warnings, "an allergy matches this medication: give an override reason to save"));
+        }
+        let dup = warnings.iter().any(|w| w.kind == SafetyKind::PossibleDuplicate);
+        if dup && signing && !opts.confirm_not_duplicate {
+            return Err(safety_error(
+                warnings,
+                "this looks like a duplicate of another entry: confirm it is a different event to sign",
+            ));
+        }
+        Ok(())
+    }
+
+    fn open_episode_for_charting(&self, session: &Session) -> Result<Episode, ApiError> {
+        episodes::current(self.vault()?.conn(), session.keys())?.ok_or_else(|| EpisodeError::NoneOpen.into())
+    }
+
+    /// Saves a new entry durably (draft, or signed with `opts.sign`). Returns only after the commit.
+    pub fn add_entry(
+        &mut self,
+        session: &Session,
+        response: &Value,
+        opts: &EntryOptions,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::ChartEntry)?;
+        let episode = self.open_episode_for_charting(session)?;
+        let mut response = response.clone();
+        let id = match response.get("id").and_then(Value::as_str) {
+            Some(existing) if uuid::Uuid::parse_str(existing).is_ok() => existing.to_string(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.clone()));
+        }
+        let prep = self.prepare(session, &response, opts, None, clock)?;
+        Self::gate(&prep.warnings, opts, opts.sign)?;
+        let workstation = self.workstation_id();
+        let vault = self.vault_mut()?;
+        let warnings = prep.warnings.clone();
+        let saved: Durable<Saved> = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            if entries::summary(tx.sql(), tx.keys(), &id)?.is_some() {
+                return Err(ApiError::new(ErrorCode::Conflict, format!("entry {id} already exists")));
+            }
+            let new = NewEntry {
+                form: &prep.form,
+                episode_id: &episode.id,
+                workstation: &workstation,
+                patient: &prep.patient,
+                body: prep.body,
+                sign: opts.sign,
+                origin: Origin::Electronic,
+                author: None,
+            };
+            Ok(entries::create(tx, &id, new)?)
+        })?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+    }
+
+    /// Replaces the content of one of the user's unsigned entries.
+    pub fn update_entry(
+        &mut self,
+        session: &Session,
+        id: &str,
+        response: &Value,
+        opts: &EntryOptions,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::ChartEntry)?;
+        let mut response = response.clone();
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.to_string()));
+        }
+        let prep = self.prepare(session, &response, opts, Some(id), clock)?;
+        Self::gate(&prep.warnings, opts, false)?;
+        let warnings = prep.warnings.clone();
+        let vault = self.vault_mut()?;
+        let saved = vault
+            .write(session.keys(), session.username(), clock.now(), |tx| entries::update_draft(tx, id, &prep.body))?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+    }
+
+    /// Signs one of the user's draft entries (re-running the duplicate check against everything saved since).
+    pub fn sign_entry(
+        &mut self,
+        session: &Session,
+        id: &str,
+        confirm_not_duplicate: bool,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::ChartEntry)?;
+        let body = {
+            let conn = self.vault()?.conn();
+            let summary = entries::summary(conn, session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
+            entries::version_body(conn, session.keys(), id, summary.version)?
+        };
+        let opts = EntryOptions {
+            sign: true,
+            allergy_override: body.allergy_override.clone(),
+            confirm_not_duplicate: confirm_not_duplicate || body.duplicate_confirmed,
+            reason: None,
+        };
+        let prep = self.prepare(session, &body.response, &opts, Some(id), clock)?;
+        Self::gate(&prep.warnings, &opts, true)?;
+        let warnings = prep.warnings.clone();
+        let vault = self.vault_mut()?;
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            entries::sign(tx, id, confirm_not_duplicate)
+        })?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+    }
+
+    /// Amends a signed entry: a new signed version; the earlier ones stay.
+    pub fn amend_entry(
+        &mut self,
+        session: &Session,
+        id: &str,
+        response: &Value,
+        opts: &EntryOptions,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::ChartEntry)?;
+        let mut response = response.clone();
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.to_string()));
+        }
+        let opts =
+            EntryOptions { reason: Some(opts.reason.clone().unwrap_or_else(|| "amended".into())), ..opts.clone() };
+        let prep = self.prepare(session, &response, &opts, Some(id), clock)?;
+        Self::gate(&prep.warnings, &opts, true)?;
+        let current = entries::summary(self.vault()?.conn(), session.keys(), id)?
+            .ok_or_else(|| EntryError::NotFound(id.into()))?;
+        if current.patient.mrn != prep.body.patient.mrn || current.form != prep.form {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "an amendment must keep the same patient and form; mark the entry entered-in-error and chart a new one instead",
+            ));
+        }
+        let warnings = prep.warnings.clone();
+        let vault = self.vault_mut()?;
+        let saved =
+            vault.write(session.keys(), session.username(), clock.now(), |tx| entries::amend(tx, id, &prep.body))?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+    }
+
+    /// Marks an entry entered-in-error (its author, or a charge nurse).
+    pub fn enter_in_error(
+        &mut self,
+        session: &Session,
+        id: &str,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::ChartEntry)?;
+        if reason.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "a reason is required to mark an entry entered-in-error",
+            ));
+        }
+        let may_override = session.role() == Role::Charge;
+        let vault = self.vault_mut()?;
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            entries::enter_in_error(tx, id, reason.trim(), may_override)
+        })?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings: Vec::new() })
+    }
+
+    /// Entries, newest first; for one patient when `mrn` is given (audited as a view of that patient).
+    pub fn list_entries(
+        &mut self,
+        session: &Session,
+        mrn: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<Vec<Summary>, ApiError> {
+        session.require(Op::ReadUnit)?;
+        let mut filter = entries::Filter::default();
+        if let Some(m) = mrn {
+            let patient = self.find_patient(session, m, clock)?;
+            filter.patient_idx =
+                Some(patients::mrn_token(session.keys(), &patient.record.mrn_system, &patient.record.mrn));
+        }
+        Ok(entries::list(self.vault()?.conn(), session.keys(), &filter)?)
+    }
+
+    /// One entry with all its versions (audited as a view).
+    pub fn entry(&mut self, session: &Session, id: &str, clock: &dyn Clock) -> Result<entries::Detail, ApiError> {
+        session.require(Op::ReadUnit)?;
+        let vault = self.vault_mut()?;
+        let detail =
+            entries::detail(vault.conn(), session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
+        let _viewed = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit(entries::action::VIEWED, &format!("entries:{id}"), &serde_json::json!({}))
+        })?;
+        Ok(detail)
+    }
+
+    /// Records an entry transcribed by HIM from a paper form: HIM is the enterer, the nurse on the paper the author.
+    pub fn transcribe_paper(
+        &mut self,
+        session: &Session,
+        response: &Value,
+        paper: PaperSource,
+        episode_id: &str,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::Reconcile)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut response = response.clone();
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.clone()));
+        }
+        let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
+        let mut prep = self.prepare(session, &response, &opts, None, clock)?;
+        prep.body.paper = Some(paper);
+        let workstation = self.workstation_id();
+        let vault = self.vault_mut()?;
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            let new = NewEntry {
+                form: &prep.form,
+                episode_id,
+                workstation: &workstation,
+                patient: &prep.patient,
+                body: prep.body,
+                sign: true,
+                origin: Origin::Paper,
+                author: None,
+            };
+            entries::create(tx, &id, new)
+        })?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings: prep.warnings })
+    }
+}
+
+fn safety_error(warnings: &[SafetyWarning], message: &str) -> ApiError {
+    ApiError {
+        code: ErrorCode::SafetyCheck,
+        message: message.to_string(),
+        findings: warnings
+            .iter()
+            .map(|w| Finding { link_id: None, severity: Severity::Warning, message: w.message.clone() })
+            .collect(),
+    }
+}

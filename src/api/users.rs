@@ -1,0 +1,213 @@
+//! Account provisioning in the façade: roster import by hospital IT, break-glass emergency accounts by the charge
+//! nurse, and disabling accounts (whose entries stay attributed to them).
+
+use serde::Serialize;
+
+use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::{self, NewUser, Op, Role};
+use crate::clock::Clock;
+use crate::crypto::{KdfParams, Password, Random};
+
+/// Longest an emergency account may live: one long shift.
+pub const MAX_EMERGENCY_HOURS: i64 = 24;
+
+/// Audit action for break-glass accounts (the user row also carries the flag).
+pub const EMERGENCY_ADDED: &str = "user.emergency_added";
+
+/// One account created by a roster import, with the one-time password to hand over in person.
+#[derive(Serialize)]
+pub struct Provisioned {
+    pub username: String,
+    pub role: Role,
+    pub one_time_password: String,
+}
+
+/// A break-glass account request.
+pub struct EmergencyUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a Password,
+    pub reason: &'a str,
+    pub hours: i64,
+}
+
+/// What a roster import did.
+#[derive(Serialize)]
+pub struct RosterResult {
+    pub created: Vec<Provisioned>,
+    /// Usernames already present (left as they are), so a roster can be imported again safely.
+    pub skipped: Vec<String>,
+}
+
+/// Splits one CSV line (commas, double quotes with "" escapes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().map(|f| f.trim().to_string()).collect()
+}
+
+/// A readable one-time password: 12 characters without look-alikes (0/O, 1/l/I).
+fn one_time_password(rng: &mut dyn Random) -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 12];
+    rng.fill(&mut bytes);
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+impl Workstation {
+    /// Imports a roster (CSV: username, display name, role; a header line is allowed). Every new account gets a
+    /// one-time password that must be changed at first sign-in. All or nothing: a bad line changes nothing.
+    pub fn import_roster(&mut self, session: &Session, csv: &str, clock: &dyn Clock) -> Result<RosterResult, ApiError> {
+        session.require(Op::ManageUsers)?;
+        let mut rows = Vec::new();
+        for (n, line) in csv.lines().enumerate() {
+            let line_no = n + 1;
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let f = csv_fields(line);
+            if line_no == 1 && f.first().is_some_and(|h| h.eq_ignore_ascii_case("username")) {
+                continue;
+            }
+            if f.len() != 3 {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "roster line {line_no}: expected 3 fields (username, display name, role), found {}",
+                        f.len()
+                    ),
+                ));
+            }
+            let role = Role::parse(&f[2].to_lowercase()).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("roster line {line_no}: role must be nurse, charge, him or admin"),
+                )
+            })?;
+            auth::check_username(&f[0])
+                .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("roster line {line_no}: {e}")))?;
+            rows.push((f[0].clone(), f[1].clone(), role));
+        }
+        let vault = self.vault_mut()?;
+        let existing: Vec<String> = auth::list_users(vault.conn())?.into_iter().map(|u| u.username).collect();
+        let dek = session.dek.clone();
+        let result =
+            vault.write(session.keys(), session.username(), clock.now(), |tx| -> Result<RosterResult, ApiError> {
+                let mut created = Vec::new();
+                let mut skipped = Vec::new();
+                for (username, display, role) in &rows {
+                    if existing.contains(username) || created.iter().any(|c: &Provisioned| &c.username == username) {
+                        skipped.push(username.clone());
+                        continue;
+                    }
+                    let otp = one_time_password(tx);
+                    let password = Password::new(otp.clone());
+                    auth::create_user(
+                        tx,
+                        &dek,
+                        &NewUser {
+                            username,
+                            display_name: display,
+                            role: *role,
+                            password: &password,
+                            must_change: true,
+                            expires_at: None,
+                            emergency: false,
+                        },
+                        KdfParams::FLOOR,
+                    )?;
+                    created.push(Provisioned { username: username.clone(), role: *role, one_time_password: otp });
+                }
+                Ok(RosterResult { created, skipped })
+            })?;
+        Ok(result.into_value())
+    }
+
+    /// Creates a break-glass account for staff who have none (agency nurse, float pool): a nurse account that
+    /// expires, needs a reason, and is flagged in the user list and the audit log.
+    pub fn add_emergency_user(
+        &mut self,
+        session: &Session,
+        req: &EmergencyUser<'_>,
+        clock: &dyn Clock,
+    ) -> Result<super::UserInfo, ApiError> {
+        let EmergencyUser { username, display_name, password, reason, hours } = *req;
+        session.require(Op::AddEmergencyUser)?;
+        if reason.trim().is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "an emergency account needs a reason"));
+        }
+        if !(1..=MAX_EMERGENCY_HOURS).contains(&hours) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("an emergency account lasts 1 to {MAX_EMERGENCY_HOURS} hours"),
+            ));
+        }
+        let now = clock.now();
+        let dek = session.dek.clone();
+        let vault = self.vault_mut()?;
+        let user = vault.write(session.keys(), session.username(), now, |tx| -> Result<auth::User, ApiError> {
+            let user = auth::create_user(
+                tx,
+                &dek,
+                &NewUser {
+                    username,
+                    display_name,
+                    role: Role::Nurse,
+                    password,
+                    must_change: false,
+                    expires_at: Some(now + time::Duration::hours(hours)),
+                    emergency: true,
+                },
+                KdfParams::FLOOR,
+            )?;
+            tx.audit(
+                EMERGENCY_ADDED,
+                &format!("users:{}", user.id),
+                &serde_json::json!({ "username": username, "reason": reason.trim(), "hours": hours }),
+            )?;
+            Ok(user)
+        })?;
+        Ok(super::UserInfo::from(user.value()))
+    }
+
+    /// Disables an account: it can no longer sign in; what it wrote stays attributed to it.
+    pub fn disable_user(&mut self, session: &Session, username: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+        session.require(Op::ManageUsers)?;
+        if username == session.username() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "you cannot disable your own account"));
+        }
+        let vault = self.vault_mut()?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
+        let _done = vault.write(session.keys(), session.username(), clock.now(), |tx| auth::disable_user(tx, &user))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_fields;
+
+    #[test]
+    fn csv_fields_handle_quotes_and_commas() {
+        assert_eq!(
+            csv_fields(r#"asmith,"Smith, Anna ""Annie""",nurse"#),
+            vec!["asmith", r#"Smith, Anna "Annie""#, "nurse"]
+        );
+        assert_eq!(csv_fields("a,,c"), vec!["a", "", "c"]);
+    }
+}

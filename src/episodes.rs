@@ -1,0 +1,172 @@
+//! Downtime episodes: the declared event every entry belongs to. One is open at a time on a workstation; a drill
+//! is an episode too, marked so that it can never reach a real reconciliation or an export.
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::stamp;
+use crate::crypto::{Keys, Place};
+use crate::vault::{Tx, VaultError};
+
+const FORMAT: u32 = 1;
+
+pub mod action {
+    pub const STARTED: &str = "episode.started";
+    pub const ENDED: &str = "episode.ended";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Real,
+    Drill,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Real => "real",
+            Kind::Drill => "drill",
+        }
+    }
+}
+
+/// What the declaring charge nurse says about the episode (sealed: it can describe clinical impact).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Declaration {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Episode {
+    pub id: String,
+    pub unit: String,
+    pub kind: Kind,
+    pub started_at: String,
+    pub started_by: String,
+    pub ended_at: Option<String>,
+    pub ended_by: Option<String>,
+    pub declaration: Declaration,
+}
+
+impl Episode {
+    pub fn is_open(&self) -> bool {
+        self.ended_at.is_none()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EpisodeError {
+    #[error("a downtime episode is already open on this workstation (started {0}); end it first")]
+    AlreadyOpen(String),
+    #[error("no downtime episode is open on this workstation; the charge nurse starts one")]
+    NoneOpen,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+fn place(id: &str) -> Place<'_> {
+    Place { table: "episodes", row: id, column: "body", format: FORMAT }
+}
+
+const COLUMNS: &str = "id, unit, kind, started_at, started_by, ended_at, ended_by, fv, body";
+
+fn read(keys: &Keys, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Episode, VaultError>> {
+    let id: String = r.get(0)?;
+    let kind: String = r.get(2)?;
+    let fv: i64 = r.get(7)?;
+    let sealed: Vec<u8> = r.get(8)?;
+    let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..place(&id) };
+    let declaration = match keys.open(&p, &sealed) {
+        Ok(plain) => match serde_json::from_slice(&plain) {
+            Ok(d) => d,
+            Err(_) => return Ok(Err(VaultError::Integrity(format!("episodes {id}: body is not a declaration")))),
+        },
+        Err(_) => return Ok(Err(VaultError::Integrity(format!("episodes {id}: body fails authentication")))),
+    };
+    Ok(Ok(Episode {
+        id,
+        unit: r.get(1)?,
+        kind: if kind == "drill" { Kind::Drill } else { Kind::Real },
+        started_at: r.get(3)?,
+        started_by: r.get(4)?,
+        ended_at: r.get(5)?,
+        ended_by: r.get(6)?,
+        declaration,
+    }))
+}
+
+/// The open episode, if any.
+pub fn current(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<Episode>, VaultError> {
+    let sql = format!("SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1");
+    conn.query_row(&sql, [], |r| read(keys, r)).optional()?.transpose()
+}
+
+pub fn get(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Episode>, VaultError> {
+    let sql = format!("SELECT {COLUMNS} FROM episodes WHERE id = ?1");
+    conn.query_row(&sql, [id], |r| read(keys, r)).optional()?.transpose()
+}
+
+/// Every episode, newest first.
+pub fn list(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Episode>, VaultError> {
+    let sql = format!("SELECT {COLUMNS} FROM episodes ORDER BY started_at DESC");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([], |r| read(keys, r))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
+/// Declares an episode for the unit.
+pub fn start(tx: &mut Tx<'_>, unit: &str, kind: Kind, declaration: &Declaration) -> Result<Episode, EpisodeError> {
+    if let Some(open) = current(tx.sql(), tx.keys())? {
+        return Err(EpisodeError::AlreadyOpen(open.started_at));
+    }
+    let id = tx.new_id().to_string();
+    let plain = serde_json::to_vec(declaration).unwrap_or_default();
+    let sealed = tx.seal(&place(&id), &plain);
+    let started_at = stamp(tx.at());
+    tx.sql().execute(
+        "INSERT INTO episodes (id, unit, kind, started_at, started_by, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, unit, kind.as_str(), started_at, tx.actor().to_string(), FORMAT, sealed],
+    )?;
+    tx.audit(
+        action::STARTED,
+        &format!("episodes:{id}"),
+        &serde_json::json!({ "kind": kind.as_str(), "unit": unit, "reason": declaration.reason }),
+    )?;
+    Ok(Episode {
+        id,
+        unit: unit.into(),
+        kind,
+        started_at,
+        started_by: tx.actor().into(),
+        ended_at: None,
+        ended_by: None,
+        declaration: declaration.clone(),
+    })
+}
+
+/// Ends the open episode. Entries already made stay in it; new entries are refused until another starts.
+pub fn end(tx: &mut Tx<'_>) -> Result<Episode, EpisodeError> {
+    let mut open = current(tx.sql(), tx.keys())?.ok_or(EpisodeError::NoneOpen)?;
+    let ended_at = stamp(tx.at());
+    tx.sql().execute(
+        "UPDATE episodes SET ended_at = ?1, ended_by = ?2 WHERE id = ?3",
+        params![ended_at, tx.actor().to_string(), open.id],
+    )?;
+    tx.audit(action::ENDED, &format!("episodes:{}", open.id), &serde_json::json!({}))?;
+    open.ended_at = Some(ended_at);
+    open.ended_by = Some(tx.actor().into());
+    Ok(open)
+}
+
+impl From<rusqlite::Error> for EpisodeError {
+    fn from(e: rusqlite::Error) -> Self {
+        EpisodeError::Vault(e.into())
+    }
+}

@@ -1,0 +1,716 @@
+//! Extraction: turning a valid QuestionnaireResponse into FHIR R4 resources (SDC observation-based and
+//! definition-based), and the key facts other modules need (clinical time, MRN, medication).
+//!
+//! Pure functions: the entry id, references and recorded time come in through [`ExtractContext`]; identifiers are
+//! UUID v5 of (entry id, resource type, item path), so extracting the same entry twice gives byte-identical output.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::model::*;
+use super::rules::collect_answers;
+use super::text;
+use super::validate::validate_response;
+use super::value::{coding, is_instant, typed_value};
+
+/// Namespace of the deterministic identifiers (a fixed random UUID; changing it changes every exported identifier).
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7c3e_9f4a_2d61_4b8e_a5c0_9e17_3b2f_d804);
+
+/// Resource types a group or the questionnaire may name in `itemExtractionContext`.
+pub const SUPPORTED_CONTEXTS: &[&str] =
+    &["MedicationAdministration", "MedicationRequest", "DocumentReference", "Patient", "Encounter"];
+
+/// How an answer becomes a FHIR element value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conv {
+    Code,
+    CodeableConcept,
+    Coding,
+    Quantity,
+    DateTime,
+    Date,
+    Str,
+    RefDisplay,
+    Annotation,
+    Attachment,
+    Identifier,
+}
+
+impl Conv {
+    /// Can an item of this kind fill an element of this type?
+    pub(crate) fn accepts(self, item: &Item) -> bool {
+        use ItemType as T;
+        let coded_choice = item.answer_options.first().is_some_and(|o| matches!(o.value, AnswerValue::Coding(_)));
+        match self {
+            Conv::Code | Conv::Coding => item.kind == T::Choice && coded_choice,
+            Conv::CodeableConcept => matches!(item.kind, T::Choice | T::OpenChoice | T::String),
+            Conv::Quantity => {
+                item.kind == T::Quantity || (matches!(item.kind, T::Decimal | T::Integer) && item.units.len() == 1)
+            }
+            Conv::DateTime => matches!(item.kind, T::DateTime | T::Date),
+            Conv::Date => item.kind == T::Date,
+            Conv::Str | Conv::RefDisplay => {
+                matches!(item.kind, T::String | T::Text | T::Choice | T::OpenChoice)
+            }
+            Conv::Annotation => item.kind.is_question(),
+            Conv::Attachment => matches!(item.kind, T::Text | T::String),
+            Conv::Identifier => item.kind == T::String,
+        }
+    }
+}
+
+/// One supported `item.definition` target.
+#[derive(Debug)]
+pub(crate) struct ElementSpec {
+    /// Element path below the resource type, e.g. `dosage.dose`.
+    pub path: &'static str,
+    /// Indexes of path segments that are arrays in R4 (the first element is filled unless it is `push_at`).
+    arrays: &'static [usize],
+    /// Index of the array segment that gets a new element per answer (lists: note, reasonCode, content …).
+    push_at: Option<usize>,
+    pub conv: Conv,
+}
+
+impl ElementSpec {
+    pub(crate) fn is_list(&self) -> bool {
+        self.push_at.is_some()
+    }
+}
+
+const fn one(path: &'static str, arrays: &'static [usize], conv: Conv) -> ElementSpec {
+    ElementSpec { path, arrays, push_at: None, conv }
+}
+const fn list(path: &'static str, arrays: &'static [usize], push_at: usize, conv: Conv) -> ElementSpec {
+    ElementSpec { path, arrays, push_at: Some(push_at), conv }
+}
+
+const MEDICATION_ADMINISTRATION: &[ElementSpec] = &[
+    one("status", &[], Conv::Code),
+    list("statusReason", &[], 0, Conv::CodeableConcept),
+    one("medicationCodeableConcept", &[], Conv::CodeableConcept),
+    one("effectiveDateTime", &[], Conv::DateTime),
+    one("dosage.dose", &[], Conv::Quantity),
+    one("dosage.route", &[], Conv::CodeableConcept),
+    one("dosage.site", &[], Conv::CodeableConcept),
+    one("dosage.text", &[], Conv::Str),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
+    list("note", &[], 0, Conv::Annotation),
+];
+const MEDICATION_REQUEST: &[ElementSpec] = &[
+    one("status", &[], Conv::Code),
+    one("intent", &[], Conv::Code),
+    one("medicationCodeableConcept", &[], Conv::CodeableConcept),
+    one("authoredOn", &[], Conv::DateTime),
+    one("requester", &[], Conv::RefDisplay),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
+    list("note", &[], 0, Conv::Annotation),
+    one("dosageInstruction.text", &[0], Conv::Str),
+    one("dosageInstruction.patientInstruction", &[0], Conv::Str),
+    one("dosageInstruction.route", &[0], Conv::CodeableConcept),
+    one("dosageInstruction.timing.code", &[0], Conv::CodeableConcept),
+    one("dosageInstruction.timing.repeat.boundsDuration", &[0], Conv::Quantity),
+    one("dosageInstruction.asNeededCodeableConcept", &[0], Conv::CodeableConcept),
+    one("dosageInstruction.doseAndRate.doseQuantity", &[0, 1], Conv::Quantity),
+];
+const DOCUMENT_REFERENCE: &[ElementSpec] = &[
+    one("status", &[], Conv::Code),
+    one("type", &[], Conv::CodeableConcept),
+    list("category", &[], 0, Conv::CodeableConcept),
+    one("description", &[], Conv::Str),
+    list("content.attachment", &[0], 0, Conv::Attachment),
+    one("context.period.start", &[], Conv::DateTime),
+];
+const PATIENT: &[ElementSpec] = &[
+    list("identifier", &[], 0, Conv::Identifier),
+    one("name.family", &[0], Conv::Str),
+    list("name.given", &[0], 1, Conv::Str),
+    one("birthDate", &[], Conv::Date),
+    one("gender", &[], Conv::Code),
+];
+const ENCOUNTER: &[ElementSpec] = &[
+    one("status", &[], Conv::Code),
+    one("class", &[], Conv::Coding),
+    list("type", &[], 0, Conv::CodeableConcept),
+    one("period.start", &[], Conv::DateTime),
+    list("location.location", &[0], 0, Conv::RefDisplay),
+    list("reasonCode", &[], 0, Conv::CodeableConcept),
+];
+
+fn specs(resource_type: &str) -> &'static [ElementSpec] {
+    match resource_type {
+        "MedicationAdministration" => MEDICATION_ADMINISTRATION,
+        "MedicationRequest" => MEDICATION_REQUEST,
+        "DocumentReference" => DOCUMENT_REFERENCE,
+        "Patient" => PATIENT,
+        "Encounter" => ENCOUNTER,
+        _ => &[],
+    }
+}
+
+/// The supported target for `Type.path`, if any.
+pub(crate) fn element_spec(resource_type: &str, path: &str) -> Option<&'static ElementSpec> {
+    specs(resource_type).iter().find(|s| s.path == path)
+}
+
+/// Elements a context must fill from a required item, because R4 requires them and there is no sensible default.
+pub(crate) fn required_elements(resource_type: &str, used: &[(&str, bool)]) -> Vec<&'static str> {
+    match resource_type {
+        "MedicationAdministration" => {
+            let mut v = vec!["medicationCodeableConcept"];
+            // mad-1: a dosage needs a dose (or a rate, which the subset does not offer).
+            if used.iter().any(|(p, _)| p.starts_with("dosage.")) {
+                v.push("dosage.dose");
+            }
+            v
+        }
+        "MedicationRequest" => vec!["medicationCodeableConcept"],
+        "DocumentReference" => vec!["content.attachment"],
+        _ => vec![],
+    }
+}
+
+/// What the caller supplies: who, when, and the entry's identity. References are FHIR Reference objects.
+#[derive(Debug, Clone)]
+pub struct ExtractContext<'a> {
+    /// The entry's UUID; every identifier is derived from it.
+    pub entry_id: &'a str,
+    /// The patient, e.g. `{"reference":"Patient?identifier=sys|val"}` or `{"reference":"urn:uuid:…"}`.
+    pub subject: Value,
+    pub encounter: Option<Value>,
+    /// The nurse who charted it (performer, author, recorder).
+    pub author: Option<Value>,
+    /// When it was typed: a FHIR instant (used for Observation.issued and DocumentReference.date).
+    pub recorded: &'a str,
+}
+
+/// Why extraction could not run. None of these quote answer values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The response has validation errors; extraction only runs on valid responses.
+    #[error("the response has {errors} validation error(s); fix them before extraction")]
+    Invalid { errors: usize },
+    /// The clinical-time item has no answer (possible only if it is disabled by an enableWhen).
+    #[error("the clinical-time item '{0}' has no answer")]
+    MissingClinicalTime(String),
+    /// The caller's context is unusable.
+    #[error("bad extraction context: {0}")]
+    BadContext(&'static str),
+    /// A resource could not get an element R4 requires (its item was disabled).
+    #[error("{resource} extracted from '{context}' has no {element}")]
+    MissingElement { resource: String, context: String, element: &'static str },
+}
+
+/// Key facts for duplicate detection, allergy checks and the time model.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Facts {
+    /// FHIR dateTime answered in the clinical-time item.
+    pub clinical_time: Option<String>,
+    /// (system, value) of `response.subject.identifier`.
+    pub subject_mrn: Option<(String, String)>,
+    /// The medication-rule item's answer: lower case, NFC, single spaces (display for codings).
+    pub medication: Option<String>,
+    /// "system|code" of every answered item's `code` and every coded answer, in form order, each once.
+    pub codes: Vec<String>,
+}
+
+/// Reads the key facts; tolerant of invalid responses (missing facts are `None`).
+pub fn facts(form: &Form, response: &Value) -> Facts {
+    let (normalised, _) = text::normalise(form, response);
+    let answers = collect_answers(&normalised);
+    let clinical_time = answers.get(form.clinical_time_item()).and_then(|a| {
+        a.iter().find_map(|v| match v {
+            AnswerValue::DateTime(s) => Some(s.clone()),
+            _ => None,
+        })
+    });
+    let subject_mrn = normalised.get("subject").and_then(|s| s.get("identifier")).and_then(|i| {
+        let sys = i.get("system")?.as_str()?;
+        let val = i.get("value")?.as_str()?;
+        Some((sys.to_string(), val.to_string()))
+    });
+    let mut medication = None;
+    let mut codes: Vec<String> = Vec::new();
+    let mut add = |c: &Coding| {
+        if let (Some(s), Some(c)) = (&c.system, &c.code) {
+            let k = format!("{s}|{c}");
+            if !codes.contains(&k) {
+                codes.push(k);
+            }
+        }
+    };
+    for item in form.all_items() {
+        let Some(list) = answers.get(&item.link_id) else {
+            continue;
+        };
+        if list.is_empty() {
+            continue;
+        }
+        item.code.iter().for_each(&mut add);
+        for a in list {
+            if let AnswerValue::Coding(c) = a {
+                add(c);
+            }
+        }
+        if medication.is_none() && item.has_rule(ClinicalRule::Medication) {
+            medication =
+                list.first().map(|a| a.as_text().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase());
+        }
+    }
+    Facts { clinical_time, subject_mrn, medication, codes }
+}
+
+/// Extracts FHIR R4 resources from a valid response: definition-based resources first (in form order), then
+/// one Observation per answer of each observation-extract item. Resources have no `id`; the exporter adds fullUrls.
+pub fn extract(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
+    if ctx.entry_id.trim().is_empty() {
+        return Err(ExtractError::BadContext("entry_id is empty"));
+    }
+    if !is_instant(ctx.recorded) {
+        return Err(ExtractError::BadContext("recorded must be a FHIR instant (YYYY-MM-DDThh:mm:ss with a time zone)"));
+    }
+    for (r, what) in [
+        (Some(&ctx.subject), "subject must be a FHIR Reference object"),
+        (ctx.encounter.as_ref(), "encounter must be a FHIR Reference object"),
+        (ctx.author.as_ref(), "author must be a FHIR Reference object"),
+    ] {
+        if r.is_some_and(|v| !v.is_object()) {
+            return Err(ExtractError::BadContext(what));
+        }
+    }
+    let checked = validate_response(form, response);
+    if !checked.is_valid() {
+        let errors = checked.findings.iter().filter(|f| f.severity == super::Severity::Error).count();
+        return Err(ExtractError::Invalid { errors });
+    }
+    let r = &checked.response;
+    let clinical = collect_answers(r)
+        .get(form.clinical_time_item())
+        .and_then(|a| {
+            a.iter().find_map(|v| match v {
+                AnswerValue::DateTime(s) => Some(s.clone()),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| ExtractError::MissingClinicalTime(form.clinical_time_item().to_string()))?;
+    let x = Extractor { form, ctx, clinical };
+    let empty = Vec::new();
+    let top = r.get("item").and_then(Value::as_array).unwrap_or(&empty);
+
+    let mut out = Vec::new();
+    if let Some(ty) = &form.extraction_context {
+        let mut fields = Vec::new();
+        x.fields(form.items(), top, &mut fields);
+        let root_code: Vec<Coding> = form
+            .source
+            .get("code")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(coding).collect())
+            .unwrap_or_default();
+        out.push(x.resource(ty, "", &root_code, "questionnaire", &fields)?);
+    }
+    x.contexts(form.items(), top, "", &mut out)?;
+    x.observations(form.items(), top, "", &mut out);
+    Ok(out)
+}
+
+struct Extractor<'a> {
+    form: &'a Form,
+    ctx: &'a ExtractContext<'a>,
+    clinical: String,
+}
+
+/// Response items grouped by the form item they answer, with their `linkId[n]` path segment.
+fn instances<'r>(
+    form_items: &'r [Item],
+    resp: &'r [Value],
+    base: &str,
+) -> Vec<(&'r Item, &'r Map<String, Value>, String)> {
+    let mut out = Vec::new();
+    for item in form_items {
+        let mut n = 0;
+        for o in resp.iter().filter_map(Value::as_object) {
+            if o.get("linkId").and_then(Value::as_str) == Some(item.link_id.as_str()) {
+                let path = if base.is_empty() {
+                    format!("{}[{n}]", item.link_id)
+                } else {
+                    format!("{base}/{}[{n}]", item.link_id)
+                };
+                out.push((item, o, path));
+                n += 1;
+            }
+        }
+    }
+    out
+}
+
+fn answers_of(o: &Map<String, Value>) -> Vec<AnswerValue> {
+    o.get("answer")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_object().and_then(|m| typed_value(m, "value").ok())).collect())
+        .unwrap_or_default()
+}
+
+fn children(o: &Map<String, Value>) -> &[Value] {
+    o.get("item").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+impl<'a> Extractor<'a> {
+    /// Items with a definition below one context instance, not crossing into nested contexts.
+    fn fields<'r>(&self, form_items: &'r [Item], resp: &'r [Value], out: &mut Vec<(&'r Item, Vec<AnswerValue>)>) {
+        for (item, o, _) in instances(form_items, resp, "") {
+            if item.extraction_context.is_some() {
+                continue;
+            }
+            if item.kind == ItemType::Group {
+                self.fields(&item.items, children(o), out);
+            } else if item.definition.is_some() {
+                let a = answers_of(o);
+                if !a.is_empty() {
+                    out.push((item, a));
+                }
+            }
+        }
+    }
+
+    fn contexts(
+        &self,
+        form_items: &[Item],
+        resp: &[Value],
+        base: &str,
+        out: &mut Vec<Value>,
+    ) -> Result<(), ExtractError> {
+        for (item, o, path) in instances(form_items, resp, base) {
+            if item.kind != ItemType::Group {
+                continue;
+            }
+            if let Some(ty) = &item.extraction_context {
+                let mut fields = Vec::new();
+                self.fields(&item.items, children(o), &mut fields);
+                if !fields.is_empty() {
+                    out.push(self.resource(ty, &path, &item.code, &item.link_id, &fields)?);
+                }
+            }
+            self.contexts(&item.items, children(o), &path, out)?;
+        }
+        Ok(())
+    }
+
+    fn identifier(&self, resource_type: &str, path: &str) -> Value {
+        let name = format!("{}|{}|{}", self.ctx.entry_id, resource_type, path);
+        let id = Uuid::new_v5(&ID_NAMESPACE, name.as_bytes());
+        json!({"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}")})
+    }
+
+    fn resource(
+        &self,
+        ty: &str,
+        path: &str,
+        context_code: &[Coding],
+        context_label: &str,
+        fields: &[(&Item, Vec<AnswerValue>)],
+    ) -> Result<Value, ExtractError> {
+        let mut m = Map::new();
+        m.insert("resourceType".into(), ty.into());
+        m.insert("identifier".into(), json!([self.identifier(ty, path)]));
+        for (item, answers) in fields {
+            let Some((_, p)) = item.definition.as_deref().and_then(super::load::parse_definition) else {
+                continue;
+            };
+            let Some(spec) = element_spec(ty, p) else {
+                continue;
+            };
+            for a in answers {
+                if let Some(v) = convert(spec.conv, item, a) {
+                    put(&mut m, spec, &spec.path.split('.').collect::<Vec<_>>(), 0, v);
+                }
+            }
+        }
+        let ctx = self.ctx;
+        let mut default = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                if !m.contains_key(k) {
+                    m.insert(k.to_string(), v);
+                }
+            }
+        };
+        let clinical = Some(Value::from(self.clinical.clone()));
+        match ty {
+            "MedicationAdministration" => {
+                default("status", Some("completed".into()));
+                default("effectiveDateTime", clinical);
+                default("subject", Some(ctx.subject.clone()));
+                default("context", ctx.encounter.clone());
+                default("performer", ctx.author.clone().map(|a| json!([{"actor": a}])));
+            }
+            "MedicationRequest" => {
+                default("status", Some("active".into()));
+                default("intent", Some("order".into()));
+                default("subject", Some(ctx.subject.clone()));
+                default("encounter", ctx.encounter.clone());
+                default("authoredOn", clinical);
+                default("recorder", ctx.author.clone());
+            }
+            "DocumentReference" => {
+                default("status", Some("current".into()));
+                if !context_code.is_empty() {
+                    default(
+                        "type",
+                        Some(json!({"coding": context_code.iter().map(Coding::to_json).collect::<Vec<_>>()})),
+                    );
+                }
+                default("subject", Some(ctx.subject.clone()));
+                default("date", Some(ctx.recorded.into()));
+                default("author", ctx.author.clone().map(|a| json!([a])));
+                let mut c = m.remove("context").and_then(|v| v.as_object().cloned()).unwrap_or_default();
+                if let Some(e) = &ctx.encounter {
+                    c.insert("encounter".into(), json!([e]));
+                }
+                if !c.contains_key("period") {
+                    c.insert("period".into(), json!({"start": self.clinical}));
+                }
+                m.insert("context".into(), Value::Object(c));
+            }
+            "Encounter" => {
+                default("status", Some("in-progress".into()));
+                default(
+                    "class",
+                    Some(
+                        json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER", "display": "emergency"}),
+                    ),
+                );
+                default("subject", Some(ctx.subject.clone()));
+                if !m.contains_key("period") {
+                    m.insert("period".into(), json!({"start": self.clinical}));
+                }
+            }
+            _ => {}
+        }
+        for need in required_elements(ty, &[]) {
+            let present = match need {
+                "content.attachment" => m.contains_key("content"),
+                other => m.contains_key(other),
+            };
+            if !present {
+                return Err(ExtractError::MissingElement {
+                    resource: ty.to_string(),
+                    context: context_label.to_string(),
+                    element: need,
+                });
+            }
+        }
+        Ok(Value::Object(m))
+    }
+
+    fn observations(&self, form_items: &[Item], resp: &[Value], base: &str, out: &mut Vec<Value>) {
+        for (item, o, path) in instances(form_items, resp, base) {
+            if item.kind == ItemType::Group {
+                self.observations(&item.items, children(o), &path, out);
+                continue;
+            }
+            if !item.observation_extract || item.code.is_empty() {
+                continue;
+            }
+            for (n, a) in answers_of(o).iter().enumerate() {
+                let Some((key, value)) = observation_value(item, a) else {
+                    continue;
+                };
+                let mut m = Map::new();
+                m.insert("resourceType".into(), "Observation".into());
+                m.insert("identifier".into(), json!([self.identifier("Observation", &format!("{path}/{n}"))]));
+                m.insert("status".into(), "final".into());
+                if !item.observation_category.is_empty() {
+                    m.insert(
+                        "category".into(),
+                        json!([{"coding": item.observation_category.iter().map(Coding::to_json).collect::<Vec<_>>()}]),
+                    );
+                }
+                let mut code = json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()});
+                if let Some(t) = &item.text {
+                    code["text"] = t.clone().into();
+                }
+                m.insert("code".into(), code);
+                m.insert("subject".into(), self.ctx.subject.clone());
+                if let Some(e) = &self.ctx.encounter {
+                    m.insert("encounter".into(), e.clone());
+                }
+                m.insert("effectiveDateTime".into(), self.clinical.clone().into());
+                m.insert("issued".into(), self.ctx.recorded.into());
+                if let Some(a) = &self.ctx.author {
+                    m.insert("performer".into(), json!([a]));
+                }
+                m.insert(key.into(), value);
+                out.push(Value::Object(m));
+            }
+        }
+        let _ = self.form;
+    }
+}
+
+/// A number as JSON, integral values without a fraction (FHIR allows either; this avoids "5.0").
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        Value::from(v as i64)
+    } else {
+        serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
+fn quantity_json(value: f64, unit: Option<&Coding>, q: Option<&Quantity>) -> Value {
+    let mut m = Map::new();
+    m.insert("value".into(), number(value));
+    if let Some(q) = q {
+        if let Some(u) = q.unit.as_ref().or(q.code.as_ref()) {
+            m.insert("unit".into(), u.clone().into());
+        }
+        if let Some(s) = &q.system {
+            m.insert("system".into(), s.clone().into());
+        }
+        if let Some(c) = &q.code {
+            m.insert("code".into(), c.clone().into());
+        }
+    } else if let Some(u) = unit {
+        m.insert("unit".into(), u.label().to_string().into());
+        if let Some(s) = &u.system {
+            m.insert("system".into(), s.clone().into());
+        }
+        if let Some(c) = &u.code {
+            m.insert("code".into(), c.clone().into());
+        }
+    }
+    Value::Object(m)
+}
+
+/// Quantity answers keep the unit the form lists (display and system) even if the client sent only the code.
+fn quantity_from_answer(item: &Item, q: &Quantity) -> Value {
+    let listed = item.units.iter().find(|u| u.code.is_some() && u.code == q.code);
+    match listed {
+        Some(u) => quantity_json(q.value, Some(u), None),
+        None => quantity_json(q.value, None, Some(q)),
+    }
+}
+
+fn codeable(a: &AnswerValue) -> Option<Value> {
+    match a {
+        AnswerValue::Coding(c) => {
+            let mut v = json!({"coding": [c.to_json()]});
+            if let Some(d) = &c.display {
+                v["text"] = d.clone().into();
+            }
+            Some(v)
+        }
+        AnswerValue::String(s) => Some(json!({"text": s})),
+        _ => None,
+    }
+}
+
+fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
+    use data_encoding::BASE64;
+    Some(match conv {
+        Conv::Code => match a {
+            AnswerValue::Coding(c) => c.code.clone()?.into(),
+            _ => return None,
+        },
+        Conv::Coding => match a {
+            AnswerValue::Coding(c) => c.to_json(),
+            _ => return None,
+        },
+        Conv::CodeableConcept => codeable(a)?,
+        Conv::Quantity => match a {
+            AnswerValue::Quantity(q) => quantity_from_answer(item, q),
+            AnswerValue::Integer(i) => quantity_json(*i as f64, item.units.first(), None),
+            AnswerValue::Decimal(d) => quantity_json(*d, item.units.first(), None),
+            _ => return None,
+        },
+        Conv::DateTime | Conv::Date => match a {
+            AnswerValue::DateTime(s) | AnswerValue::Date(s) => s.clone().into(),
+            _ => return None,
+        },
+        Conv::Str => a.as_text().into(),
+        Conv::RefDisplay => json!({"display": a.as_text()}),
+        Conv::Annotation => {
+            let t = match &item.text {
+                Some(label) => format!("{}: {}", label.trim_end_matches(['?', ':']), a.as_text()),
+                None => a.as_text(),
+            };
+            json!({"text": t})
+        }
+        Conv::Attachment => {
+            let mut att =
+                json!({"contentType": "text/plain; charset=utf-8", "data": BASE64.encode(a.as_text().as_bytes())});
+            if let Some(t) = &item.text {
+                att["title"] = t.clone().into();
+            }
+            att
+        }
+        Conv::Identifier => {
+            let mut id = Map::new();
+            if !item.code.is_empty() {
+                id.insert("type".into(), json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()}));
+            }
+            if let Some(s) = &item.identifier_system {
+                id.insert("system".into(), s.clone().into());
+            }
+            id.insert("value".into(), a.as_text().into());
+            Value::Object(id)
+        }
+    })
+}
+
+/// Writes `v` at `segs` below `obj`, creating objects and arrays as the spec says.
+/// `at` is the index of `segs[0]` in the full path (array and push positions are indexes, as names repeat:
+/// `Encounter.location.location`).
+fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], at: usize, v: Value) {
+    let Some((head, rest)) = segs.split_first() else {
+        return;
+    };
+    let pushes = spec.push_at == Some(at);
+    let is_array = spec.arrays.contains(&at) || pushes;
+    let slot = obj.entry(head.to_string()).or_insert_with(|| {
+        if is_array {
+            Value::Array(Vec::new())
+        } else {
+            Value::Object(Map::new())
+        }
+    });
+    if rest.is_empty() {
+        match slot {
+            Value::Array(a) if is_array => a.push(v),
+            _ => *slot = v,
+        }
+        return;
+    }
+    let target = if is_array {
+        let Value::Array(a) = slot else { return };
+        if pushes || a.is_empty() {
+            a.push(Value::Object(Map::new()));
+        }
+        if pushes {
+            a.last_mut()
+        } else {
+            a.first_mut()
+        }
+    } else {
+        Some(slot)
+    };
+    if let Some(Value::Object(child)) = target {
+        put(child, spec, rest, at + 1, v);
+    }
+}
+
+/// Observation.value[x] for an answer (R4 has no valueDecimal: decimals become Quantities).
+fn observation_value(item: &Item, a: &AnswerValue) -> Option<(&'static str, Value)> {
+    Some(match a {
+        AnswerValue::Boolean(b) => ("valueBoolean", (*b).into()),
+        AnswerValue::Integer(i) if item.units.is_empty() => ("valueInteger", (*i).into()),
+        AnswerValue::Integer(i) => ("valueQuantity", quantity_json(*i as f64, item.units.first(), None)),
+        AnswerValue::Decimal(d) => ("valueQuantity", quantity_json(*d, item.units.first(), None)),
+        AnswerValue::Quantity(q) => ("valueQuantity", quantity_from_answer(item, q)),
+        AnswerValue::Date(s) | AnswerValue::DateTime(s) => ("valueDateTime", s.clone().into()),
+        AnswerValue::Time(s) => ("valueTime", s.clone().into()),
+        AnswerValue::String(s) => ("valueString", s.clone().into()),
+        AnswerValue::Coding(_) => ("valueCodeableConcept", codeable(a)?),
+    })
+}

@@ -1,0 +1,395 @@
+//! The parsed shape of a supported Questionnaire: what the rest of the app reads instead of raw JSON.
+//!
+//! Everything here is produced by `load.rs` after the source passed every check, so the
+//! invariants below hold for any `Form` a caller can get hold of (there is no public constructor).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// Extension marking the one dateTime item that holds the clinical time (when it happened, not when it was typed).
+pub const EXT_CLINICAL_TIME: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-time";
+/// Extension (valueCode, repeatable) declaring a clinical rule on an item; see [`ClinicalRule`].
+pub const EXT_CLINICAL_RULE: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule";
+/// Extension (valueUri) giving the `Identifier.system` for an item extracted to an `identifier` element.
+pub const EXT_IDENTIFIER_SYSTEM: &str = "http://downtimekit.example.org/fhir/StructureDefinition/identifier-system";
+/// Core R4 extensions of the supported subset.
+pub const EXT_MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
+pub const EXT_MAX_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/maxValue";
+pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+pub const EXT_UNIT_OPTION: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption";
+/// SDC extraction extensions.
+pub const EXT_OBSERVATION_EXTRACT: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract";
+pub const EXT_OBSERVATION_CATEGORY: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category";
+pub const EXT_EXTRACTION_CONTEXT: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemExtractionContext";
+/// UCUM, the only unit system a dose may use.
+pub const UCUM: &str = "http://unitsofmeasure.org";
+
+/// A loaded, checked Questionnaire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Form {
+    pub url: String,
+    pub version: String,
+    pub name: Option<String>,
+    pub title: String,
+    pub status: String,
+    /// Resource type named by a questionnaire-level `itemExtractionContext`, if any.
+    pub extraction_context: Option<String>,
+    pub(crate) items: Vec<Item>,
+    /// linkId → index path into `items` (then `Item::items`), built once at load.
+    pub(crate) index: HashMap<String, Vec<usize>>,
+    /// linkId of the clinical-time item; every loaded form has exactly one.
+    pub(crate) clinical_time: String,
+    /// The original JSON, kept so the UI and the printer can read rendering hints we do not model.
+    pub source: serde_json::Value,
+}
+
+impl Form {
+    /// `url|version`, the key QuestionnaireResponse.questionnaire must carry.
+    pub fn canonical(&self) -> String {
+        format!("{}|{}", self.url, self.version)
+    }
+
+    /// Top-level items in form order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Any item, however deeply nested, by linkId.
+    pub fn item(&self, link_id: &str) -> Option<&Item> {
+        let path = self.index.get(link_id)?;
+        let (first, rest) = path.split_first()?;
+        let mut item = self.items.get(*first)?;
+        for i in rest {
+            item = item.items.get(*i)?;
+        }
+        Some(item)
+    }
+
+    /// The item holding the clinical time (when the dose was given, the vitals taken …).
+    pub fn clinical_time_item(&self) -> &str {
+        &self.clinical_time
+    }
+
+    /// Every item in document order (depth first), with its depth-first parent chain hidden.
+    pub fn all_items(&self) -> Vec<&Item> {
+        fn walk<'a>(items: &'a [Item], out: &mut Vec<&'a Item>) {
+            for i in items {
+                out.push(i);
+                walk(&i.items, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.items, &mut out);
+        out
+    }
+}
+
+/// The supported item types (DESIGN §4). Anything else is refused at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemType {
+    Group,
+    Display,
+    Boolean,
+    Decimal,
+    Integer,
+    Date,
+    DateTime,
+    Time,
+    String,
+    Text,
+    Choice,
+    OpenChoice,
+    Quantity,
+}
+
+impl ItemType {
+    /// Parses the FHIR code; `None` for codes outside the subset.
+    pub fn from_code(code: &str) -> Option<ItemType> {
+        Some(match code {
+            "group" => ItemType::Group,
+            "display" => ItemType::Display,
+            "boolean" => ItemType::Boolean,
+            "decimal" => ItemType::Decimal,
+            "integer" => ItemType::Integer,
+            "date" => ItemType::Date,
+            "dateTime" => ItemType::DateTime,
+            "time" => ItemType::Time,
+            "string" => ItemType::String,
+            "text" => ItemType::Text,
+            "choice" => ItemType::Choice,
+            "open-choice" => ItemType::OpenChoice,
+            "quantity" => ItemType::Quantity,
+            _ => return None,
+        })
+    }
+
+    /// The FHIR code, for messages.
+    pub fn code(self) -> &'static str {
+        match self {
+            ItemType::Group => "group",
+            ItemType::Display => "display",
+            ItemType::Boolean => "boolean",
+            ItemType::Decimal => "decimal",
+            ItemType::Integer => "integer",
+            ItemType::Date => "date",
+            ItemType::DateTime => "dateTime",
+            ItemType::Time => "time",
+            ItemType::String => "string",
+            ItemType::Text => "text",
+            ItemType::Choice => "choice",
+            ItemType::OpenChoice => "open-choice",
+            ItemType::Quantity => "quantity",
+        }
+    }
+
+    /// Items that carry answers (everything but group and display).
+    pub fn is_question(self) -> bool {
+        !matches!(self, ItemType::Group | ItemType::Display)
+    }
+}
+
+/// `enableBehavior`: how several `enableWhen` conditions combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnableBehavior {
+    #[default]
+    All,
+    Any,
+}
+
+/// `enableWhen.operator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Operator {
+    Exists,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+impl Operator {
+    pub fn from_code(code: &str) -> Option<Operator> {
+        Some(match code {
+            "exists" => Operator::Exists,
+            "=" => Operator::Eq,
+            "!=" => Operator::Ne,
+            ">" => Operator::Gt,
+            "<" => Operator::Lt,
+            ">=" => Operator::Ge,
+            "<=" => Operator::Le,
+            _ => return None,
+        })
+    }
+}
+
+/// One `enableWhen` condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnableWhen {
+    pub question: String,
+    pub operator: Operator,
+    pub answer: AnswerValue,
+}
+
+/// A FHIR Coding (only the parts the engine uses).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Coding {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+impl Coding {
+    /// Two codings denote the same concept when their codes match and, where both name a system, the systems match.
+    /// A coding with no code matches on display alone (open-choice lists sometimes only have text).
+    pub fn same_concept(&self, other: &Coding) -> bool {
+        match (&self.code, &other.code) {
+            (Some(a), Some(b)) => {
+                a == b
+                    && match (&self.system, &other.system) {
+                        (Some(x), Some(y)) => x == y,
+                        _ => true,
+                    }
+            }
+            (None, None) => self.display.is_some() && self.display == other.display,
+            _ => false,
+        }
+    }
+
+    /// What a person reads: the display, else the code.
+    pub fn label(&self) -> &str {
+        self.display.as_deref().or(self.code.as_deref()).unwrap_or("")
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if let Some(s) = &self.system {
+            m.insert("system".into(), s.clone().into());
+        }
+        if let Some(s) = &self.code {
+            m.insert("code".into(), s.clone().into());
+        }
+        if let Some(s) = &self.display {
+            m.insert("display".into(), s.clone().into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// A FHIR Quantity answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quantity {
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// A typed answer (or enableWhen/initial/answerOption value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum AnswerValue {
+    Boolean(bool),
+    Decimal(f64),
+    Integer(i64),
+    Date(String),
+    DateTime(String),
+    Time(String),
+    String(String),
+    Coding(Coding),
+    Quantity(Quantity),
+}
+
+impl AnswerValue {
+    /// The `[x]` suffix FHIR uses for this type ("Boolean" in valueBoolean/answerBoolean).
+    pub fn suffix(&self) -> &'static str {
+        match self {
+            AnswerValue::Boolean(_) => "Boolean",
+            AnswerValue::Decimal(_) => "Decimal",
+            AnswerValue::Integer(_) => "Integer",
+            AnswerValue::Date(_) => "Date",
+            AnswerValue::DateTime(_) => "DateTime",
+            AnswerValue::Time(_) => "Time",
+            AnswerValue::String(_) => "String",
+            AnswerValue::Coding(_) => "Coding",
+            AnswerValue::Quantity(_) => "Quantity",
+        }
+    }
+
+    /// The answer as plain text, for notes and free-text rules.
+    pub fn as_text(&self) -> String {
+        match self {
+            AnswerValue::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+            AnswerValue::Decimal(d) => format_number(*d),
+            AnswerValue::Integer(i) => i.to_string(),
+            AnswerValue::Date(s) | AnswerValue::DateTime(s) | AnswerValue::Time(s) | AnswerValue::String(s) => {
+                s.clone()
+            }
+            AnswerValue::Coding(c) => c.label().to_string(),
+            AnswerValue::Quantity(q) => {
+                let unit = q.unit.as_deref().or(q.code.as_deref()).unwrap_or("");
+                format!("{} {}", format_number(q.value), unit).trim().to_string()
+            }
+        }
+    }
+}
+
+/// Numbers print without trailing zeros ("5", never "5.0"): a trailing zero is a Joint Commission "do not use".
+pub(crate) fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// One entry of `answerOption`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerOption {
+    pub value: AnswerValue,
+    pub initial_selected: bool,
+}
+
+/// A clinical rule an item declares with the clinical-rule extension; the rules live in `rules.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClinicalRule {
+    /// A quantity item with a UCUM unit list; the answer must be a positive number with a listed unit.
+    Dose,
+    /// Free text must not contain the Joint Commission "do not use" abbreviations.
+    NoUnsafeAbbreviations,
+    /// On the order-mode choice: verbal/telephone orders need the prescriber and read-back items.
+    VerbalOrderReadback,
+    /// Marks the prescriber's name (string) for `verbal-order-readback`.
+    Prescriber,
+    /// Marks the read-back confirmation (boolean) for `verbal-order-readback`.
+    ReadBack,
+    /// Marks the medication item whose answer feeds allergy and duplicate checks.
+    Medication,
+}
+
+impl ClinicalRule {
+    pub fn from_code(code: &str) -> Option<ClinicalRule> {
+        Some(match code {
+            "dose" => ClinicalRule::Dose,
+            "no-unsafe-abbreviations" => ClinicalRule::NoUnsafeAbbreviations,
+            "verbal-order-readback" => ClinicalRule::VerbalOrderReadback,
+            "prescriber" => ClinicalRule::Prescriber,
+            "read-back" => ClinicalRule::ReadBack,
+            "medication" => ClinicalRule::Medication,
+            _ => return None,
+        })
+    }
+}
+
+/// One Questionnaire item of the supported subset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub link_id: String,
+    pub text: Option<String>,
+    pub prefix: Option<String>,
+    pub kind: ItemType,
+    pub required: bool,
+    pub repeats: bool,
+    pub read_only: bool,
+    pub max_length: Option<u32>,
+    pub enable_when: Vec<EnableWhen>,
+    pub enable_behavior: EnableBehavior,
+    pub answer_options: Vec<AnswerOption>,
+    pub initial: Vec<AnswerValue>,
+    /// `minValue` / `maxValue` extensions; for quantity items they bound the quantity's value.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// `questionnaire-unit` (decimal/integer) or `questionnaire-unitOption` (quantity) codings.
+    pub units: Vec<Coding>,
+    pub code: Vec<Coding>,
+    /// `item.definition` (definition-based extraction), as written.
+    pub definition: Option<String>,
+    /// Resource type named by an `itemExtractionContext` on this item (groups only).
+    pub extraction_context: Option<String>,
+    /// Effective `observationExtract` (inherited from the questionnaire or an enclosing group).
+    pub observation_extract: bool,
+    /// Effective observation category (inherited like `observation_extract`).
+    pub observation_category: Vec<Coding>,
+    pub rules: Vec<ClinicalRule>,
+    pub clinical_time: bool,
+    pub identifier_system: Option<String>,
+    pub items: Vec<Item>,
+}
+
+impl Item {
+    pub fn has_rule(&self, rule: ClinicalRule) -> bool {
+        self.rules.contains(&rule)
+    }
+}

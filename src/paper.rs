@@ -1,0 +1,156 @@
+//! What a printed page's QR code says: enough for HIM to match a paper form back to its form, patient, episode and
+//! (for printed entries) the electronic entry, version and content. Printing writes it; reconciliation reads it.
+//!
+//! Format: `DTK1;form=<url|version>;sys=<MRN system>;mrn=<MRN>;ep=<episode id>;entry=<id>;v=<version>;h=<hash>`
+//! with fields after `form` optional, values percent-encoded for `;`, `=`, `%` and control characters. It is text
+//! rather than JSON because QR codes hold text compactly and a scanner wedge can type it.
+
+use serde::{Deserialize, Serialize};
+
+/// The leading tag and version of the format.
+pub const TAG: &str = "DTK1";
+/// Longest payload accepted (a QR code of this project never holds more).
+pub const MAX_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    /// Canonical `url|version` of the form.
+    pub form: String,
+    pub mrn_system: Option<String>,
+    pub mrn: Option<String>,
+    pub episode: Option<String>,
+    pub entry: Option<String>,
+    pub version: Option<i64>,
+    /// First 16 hex characters of the version's content hash.
+    pub hash: Option<String>,
+}
+
+/// Why a scanned payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    #[error("not a Downtime Kit code (it does not start with {TAG})")]
+    NotOurs,
+    #[error("the code is longer than {MAX_LEN} characters")]
+    TooLong,
+    #[error("the code's field '{0}' is malformed")]
+    Field(String),
+    #[error("the code names no form")]
+    NoForm,
+}
+
+fn encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            ';' | '=' | '%' => out.push_str(&format!("%{:02X}", c as u32)),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn decode(field: &str, v: &str) -> Result<String, PayloadError> {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = v.get(i + 1..i + 3).ok_or_else(|| PayloadError::Field(field.into()))?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| PayloadError::Field(field.into()))?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let s = String::from_utf8(out).map_err(|_| PayloadError::Field(field.into()))?;
+    if s.chars().any(|c| c.is_control() || crate::forms::is_bidi_control(c)) {
+        return Err(PayloadError::Field(field.into()));
+    }
+    Ok(s)
+}
+
+impl Payload {
+    /// The text to put in the QR code.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{TAG};form={}", encode(&self.form));
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                s.push_str(&format!(";{k}={}", encode(v)));
+            }
+        };
+        add("sys", &self.mrn_system);
+        add("mrn", &self.mrn);
+        add("ep", &self.episode);
+        add("entry", &self.entry);
+        add("v", &self.version.map(|v| v.to_string()));
+        add("h", &self.hash);
+        s
+    }
+
+    /// Reads a scanned payload. Unknown fields are ignored so that later versions can add some.
+    pub fn parse(text: &str) -> Result<Payload, PayloadError> {
+        let text = text.trim();
+        if text.len() > MAX_LEN {
+            return Err(PayloadError::TooLong);
+        }
+        let mut parts = text.split(';');
+        if parts.next() != Some(TAG) {
+            return Err(PayloadError::NotOurs);
+        }
+        let mut p = Payload::default();
+        for part in parts {
+            let (k, v) = part.split_once('=').ok_or_else(|| PayloadError::Field(part.chars().take(16).collect()))?;
+            let v = decode(k, v)?;
+            match k {
+                "form" => p.form = v,
+                "sys" => p.mrn_system = Some(v),
+                "mrn" => p.mrn = Some(v),
+                "ep" => p.episode = Some(v),
+                "entry" => p.entry = Some(v),
+                "v" => p.version = Some(v.parse().map_err(|_| PayloadError::Field("v".into()))?),
+                "h" => p.hash = Some(v),
+                _ => {}
+            }
+        }
+        if p.form.is_empty() {
+            return Err(PayloadError::NoForm);
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips_and_refuses_garbage() {
+        let p = Payload {
+            form: "http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0".into(),
+            mrn_system: Some("http://hospital.example.org/mrn".into()),
+            mrn: Some("DEV;2001=%".into()),
+            episode: Some("ep-1".into()),
+            entry: Some("6d36ab97-6dfa-548b-a698-fca1bc1aba2f".into()),
+            version: Some(2),
+            hash: Some("0123456789abcdef".into()),
+        };
+        assert_eq!(Payload::parse(&p.to_text()), Ok(p));
+        assert_eq!(Payload::parse("hello"), Err(PayloadError::NotOurs));
+        assert_eq!(Payload::parse("DTK1;mrn=1"), Err(PayloadError::NoForm));
+        assert_eq!(Payload::parse("DTK1;form=x;v=two"), Err(PayloadError::Field("v".into())));
+        assert_eq!(
+            Payload::parse("DTK1;form=%E2%80%AE"),
+            Err(PayloadError::Field("form".into())),
+            "bidi override refused"
+        );
+        assert!(matches!(Payload::parse(&"x".repeat(2000)), Err(PayloadError::TooLong)));
+    }
+}

@@ -1,0 +1,166 @@
+//! Shared fixtures: a set-up workstation with one user of each role, and a way to run `dtk` against it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dtk::api::{AddUserRequest, InitRequest, Session, Workstation};
+use dtk::auth::Role;
+use dtk::clock::SystemClock;
+use dtk::crypto::Password;
+
+pub const ADMIN: (&str, &str) = ("it.admin", "admin-pass-1");
+pub const NURSE: (&str, &str) = ("jnurse", "nurse-pass-1");
+pub const CHARGE: (&str, &str) = ("kcharge", "charge-pass-1");
+pub const HIM: (&str, &str) = ("lhim", "him-pass-12");
+
+/// A vault folder that disappears with the test.
+pub struct TestVault {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestVault {
+    /// Creates a vault with an administrator, a nurse, a charge nurse and an HIM analyst.
+    pub fn new() -> TestVault {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut ws = Workstation::open(dir.path()).expect("open");
+        ws.init(
+            InitRequest {
+                unit: "5 East".into(),
+                admin: ADMIN.0.into(),
+                display_name: "IT Admin".into(),
+                password: Password::new(ADMIN.1.into()),
+            },
+            &SystemClock,
+        )
+        .expect("init");
+        let admin = ws.sign_in(ADMIN.0, &Password::new(ADMIN.1.into()), &SystemClock).expect("admin sign-in");
+        for (name, pw, role) in
+            [(NURSE.0, NURSE.1, Role::Nurse), (CHARGE.0, CHARGE.1, Role::Charge), (HIM.0, HIM.1, Role::Him)]
+        {
+            ws.add_user(
+                &admin,
+                AddUserRequest {
+                    username: name.into(),
+                    display_name: name.into(),
+                    role,
+                    password: Password::new(pw.into()),
+                },
+                &SystemClock,
+            )
+            .expect("add user");
+        }
+        TestVault { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join(dtk::vault::FILE_NAME)
+    }
+
+    pub fn open(&self) -> Workstation {
+        Workstation::open(self.path()).expect("open workstation")
+    }
+
+    pub fn sign_in(&self, who: (&str, &str)) -> (Workstation, Session) {
+        let mut ws = self.open();
+        let s = ws.sign_in(who.0, &Password::new(who.1.into()), &SystemClock).expect("sign in");
+        (ws, s)
+    }
+
+    /// A raw SQLite connection, as an attacker with the file would have.
+    pub fn raw(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).expect("raw open")
+    }
+
+    /// Runs `dtk` as `who` against this vault.
+    pub fn dtk(&self, who: Option<(&str, &str)>, args: &[&str]) -> Output {
+        let mut cmd = dtk_cmd();
+        cmd.env("DTK_VAULT", self.path()).args(args);
+        if let Some((u, p)) = who {
+            cmd.env("DTK_USER", u).env("DTK_PASSWORD", p);
+        }
+        cmd.output().expect("run dtk")
+    }
+}
+
+pub fn dtk_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dtk"));
+    for var in ["DTK_USER", "DTK_PASSWORD", "DTK_NEW_PASSWORD", "DTK_VAULT", "DTK_RECOVERY_KEY"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A small deterministic generator for choosing bits and timings (tests must be reproducible).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The sample census (12 synthetic patients of 5 East).
+pub fn census_bytes() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/census-5-east.json")).expect("census fixture")
+}
+
+/// A filled sample response of a standard form (tests/data/forms/responses/NAME.json).
+pub fn sample_response(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/data/forms/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).expect("sample response")).expect("json")
+}
+
+/// Sets the patient MRN of a response.
+pub fn for_patient(mut r: serde_json::Value, mrn: &str) -> serde_json::Value {
+    r["subject"]["identifier"]["value"] = serde_json::Value::String(mrn.into());
+    r
+}
+
+/// Replaces the answers of one linkId (searching nested items).
+pub fn answer(mut r: serde_json::Value, link_id: &str, answers: serde_json::Value) -> serde_json::Value {
+    fn walk(items: &mut serde_json::Value, link_id: &str, answers: &serde_json::Value) -> bool {
+        let Some(list) = items.as_array_mut() else { return false };
+        for it in list {
+            if it["linkId"] == link_id {
+                it["answer"] = answers.clone();
+                return true;
+            }
+            if let Some(children) = it.get_mut("item") {
+                if walk(children, link_id, answers) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    assert!(walk(&mut r["item"], link_id, &answers), "linkId {link_id} not in the response");
+    r
+}
+
+impl TestVault {
+    /// A vault with the census imported and a real episode open, as the charge nurse leaves it at the start of a
+    /// downtime.
+    pub fn charting() -> TestVault {
+        let tv = TestVault::new();
+        let (mut ws, charge) = tv.sign_in(CHARGE);
+        ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census");
+        ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock).expect("episode");
+        tv
+    }
+}

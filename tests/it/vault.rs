@@ -1,0 +1,494 @@
+//! The vault issue's guarantees, tested as a user (or an attacker with the file) would meet them: tampering is
+//! reported by `dtk verify`, wrong credentials decrypt nothing, a crash never loses an acknowledged save, a full
+//! disk never reports a false "saved", and no plaintext reaches the vault folder.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use dtk::api::{ErrorCode, Workstation};
+use dtk::clock::SystemClock;
+use dtk::crypto::Password;
+use serde_json::json;
+
+use crate::support::*;
+
+/// Saves `n` drafts as `who` and returns their ids.
+fn save_drafts(tv: &TestVault, who: (&str, &str), n: usize, text: &str) -> Vec<String> {
+    let (mut ws, s) = tv.sign_in(who);
+    (0..n)
+        .map(|i| {
+            ws.save_draft(&s, None, &json!({ "note": format!("{text} {i}") }), &SystemClock).expect("save").into_value()
+        })
+        .collect()
+}
+
+fn verify_problems(tv: &TestVault) -> Vec<String> {
+    let (ws, s) = tv.sign_in(CHARGE);
+    ws.verify(&s).expect("verify runs").iter().map(ToString::to_string).collect()
+}
+
+/// Hash of everything in the vault that a failed sign-in must not change (the throttle counter and the staged
+/// audit rows of failed sign-ins are the only things it may write).
+fn fingerprint(tv: &TestVault) -> String {
+    let c = tv.raw();
+    let mut all = String::new();
+    for (table, cols) in [
+        ("meta", "key, hex(value)"),
+        ("key_wraps", "id, hex(salt), hex(wrapped), kdf_m, kdf_t, kdf_p"),
+        ("users", "id, username, role, status, hex(mac)"),
+        ("audit", "seq, action, hex(mac)"),
+        ("drafts", "id, hex(body)"),
+    ] {
+        let mut st = c.prepare(&format!("SELECT {cols} FROM {table} ORDER BY 1")).expect("prepare");
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).map(|v| format!("{v:?}"))))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .expect("query");
+        for row in rows {
+            all.push_str(&row.expect("row"));
+            all.push('\n');
+        }
+    }
+    dtk::crypto::sha256_hex(all.as_bytes())
+}
+
+#[test]
+fn fail_thousands_of_random_bit_flips_in_ciphertexts() {
+    let tv = TestVault::new();
+    save_drafts(&tv, NURSE, 8, "bit flip canvas");
+    let (ws, s) = tv.sign_in(CHARGE);
+    assert!(ws.verify(&s).expect("verify").is_empty(), "a fresh vault verifies");
+    let raw = tv.raw();
+    let cells: Vec<(String, String, Vec<u8>)> = {
+        let mut st = raw
+            .prepare("SELECT 'drafts', id, body FROM drafts UNION ALL SELECT 'audit', seq, detail FROM audit")
+            .expect("prepare");
+        let rows =
+            st.query_map([], |r| Ok((r.get(0)?, r.get::<_, rusqlite::types::Value>(1)?, r.get(2)?))).expect("query");
+        rows.map(|r| {
+            let (t, id, body) = r.expect("row");
+            let id = match id {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(s) => s,
+                other => panic!("unexpected id {other:?}"),
+            };
+            (t, id, body)
+        })
+        .collect()
+    };
+    let mut rng = Lcg(2026);
+    let flips = 2000;
+    for _ in 0..flips {
+        let (table, id, body) = &cells[rng.below(cells.len() as u64) as usize];
+        let bit = rng.below(body.len() as u64 * 8) as usize;
+        let mut bad = body.clone();
+        bad[bit / 8] ^= 1 << (bit % 8);
+        let (sql_set, sql_back) = match table.as_str() {
+            "drafts" => ("UPDATE drafts SET body = ?1 WHERE id = ?2", "UPDATE drafts SET body = ?1 WHERE id = ?2"),
+            _ => ("UPDATE audit SET detail = ?1 WHERE seq = ?2", "UPDATE audit SET detail = ?1 WHERE seq = ?2"),
+        };
+        // An attacker can drop the append-only triggers; verify must not rely on them.
+        raw.execute_batch("DROP TRIGGER IF EXISTS audit_no_update;").expect("drop trigger");
+        raw.execute(sql_set, rusqlite::params![bad, id]).expect("flip");
+        let problems: Vec<String> = ws.verify(&s).expect("verify").iter().map(ToString::to_string).collect();
+        assert!(
+            problems.iter().any(|p| p.starts_with(&format!("{table} {id}"))),
+            "flip of bit {bit} in {table} {id} went unnoticed: {problems:?}"
+        );
+        raw.execute(sql_back, rusqlite::params![body, id]).expect("restore");
+    }
+    assert!(ws.verify(&s).expect("verify").is_empty(), "restored vault verifies again");
+}
+
+#[test]
+fn fail_ciphertext_moved_to_another_row() {
+    let tv = TestVault::new();
+    let ids = save_drafts(&tv, NURSE, 2, "swap");
+    let raw = tv.raw();
+    raw.execute_batch(&format!(
+        "UPDATE drafts SET body = (SELECT body FROM drafts WHERE id = '{b}') WHERE id = '{a}';",
+        a = ids[0],
+        b = ids[1]
+    ))
+    .expect("swap");
+    let problems = verify_problems(&tv);
+    assert!(problems.iter().any(|p| p.starts_with(&format!("drafts {}", ids[0]))), "{problems:?}");
+    let out = tv.dtk(Some(CHARGE), &["verify"]);
+    assert_eq!(out.status.code(), Some(3), "dtk verify exits 3: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("drafts {}", ids[0])), "names the row: {}", stderr(&out));
+}
+
+/// Each kind of audit tampering, applied to a fresh copy of the same vault, must make `dtk verify` exit 3 and
+/// name the row.
+#[test]
+fn fail_every_kind_of_audit_tampering() {
+    let tv = TestVault::new();
+    save_drafts(&tv, NURSE, 4, "audit");
+    let ok = tv.dtk(Some(CHARGE), &["verify"]);
+    assert_eq!(ok.status.code(), Some(0), "intact vault verifies: {}", stderr(&ok));
+    let last: i64 = tv.raw().query_row("SELECT max(seq) FROM audit", [], |r| r.get(0)).expect("max");
+    let cases: Vec<(&str, String, String)> = vec![
+        ("edited", "UPDATE audit SET actor = 'someone-else' WHERE seq = 3".into(), "audit 3".into()),
+        ("edited action", "UPDATE audit SET action = 'vault.created' WHERE seq = 5".into(), "audit 5".into()),
+        ("deleted", "DELETE FROM audit WHERE seq = 4".into(), "audit 4".into()),
+        (
+            "inserted",
+            "UPDATE audit SET seq = seq + 1000 WHERE seq >= 6; UPDATE audit SET seq = seq - 999 WHERE seq >= 1006; \
+             INSERT INTO audit (seq, at, actor, action, target, detail, mac) SELECT 6, at, actor, action, target, detail, mac FROM audit WHERE seq = 2"
+                .into(),
+            "audit 6".into(),
+        ),
+        (
+            "reordered",
+            "UPDATE audit SET seq = -1 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = -1".into(),
+            "audit 3".into(),
+        ),
+        ("newest deleted", format!("DELETE FROM audit WHERE seq >= {}", last - 1), format!("audit {}", last - 1)),
+        ("head removed", "DELETE FROM meta WHERE key = 'audit_head'".into(), "audit".into()),
+    ];
+    for (what, sql, expect) in cases {
+        let copy = tempfile::tempdir().expect("tmp");
+        std::fs::copy(tv.db(), copy.path().join(dtk::vault::FILE_NAME)).expect("copy");
+        let raw = rusqlite::Connection::open(copy.path().join(dtk::vault::FILE_NAME)).expect("raw");
+        raw.execute_batch(&format!("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; {sql}")).expect(what);
+        drop(raw);
+        let out = dtk_cmd()
+            .env("DTK_VAULT", copy.path())
+            .env("DTK_USER", CHARGE.0)
+            .env("DTK_PASSWORD", CHARGE.1)
+            .arg("verify")
+            .output()
+            .expect("dtk");
+        assert_eq!(out.status.code(), Some(3), "{what}: dtk verify must exit 3; stderr: {}", stderr(&out));
+        assert!(stderr(&out).contains(&expect), "{what}: expected '{expect}' in: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn fail_role_escalation_by_editing_the_users_table() {
+    let tv = TestVault::new();
+    tv.raw().execute("UPDATE users SET role = 'admin' WHERE username = ?1", [NURSE.0]).expect("escalate");
+    let mut ws = tv.open();
+    let err = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &SystemClock).err().expect("refused");
+    assert_eq!(err.code, ErrorCode::Integrity, "{}", err.message);
+    let out = tv.dtk(Some(NURSE), &["user", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(verify_problems(&tv).iter().any(|p| p.starts_with("users ")), "verify names the row");
+}
+
+#[test]
+fn wrong_password_unknown_user_and_throttle_are_clear_and_change_nothing() {
+    let tv = TestVault::new();
+    save_drafts(&tv, NURSE, 2, "secret draft");
+    let before = fingerprint(&tv);
+
+    let out = tv.dtk(Some((NURSE.0, "not-my-password")), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("wrong password for 'jnurse'"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("secret draft") && !stderr(&out).contains("secret draft"));
+
+    let out = tv.dtk(Some(("ghost", "whatever-1")), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no user named 'ghost'"), "{}", stderr(&out));
+
+    // Four more failures reach the limit of five; then even the right password is refused for a while.
+    for _ in 0..4 {
+        let out = tv.dtk(Some((NURSE.0, "still-wrong")), &["verify"]);
+        assert_eq!(out.status.code(), Some(1));
+    }
+    let out = tv.dtk(Some(NURSE), &["user", "list"]);
+    assert_eq!(out.status.code(), Some(1), "throttled even with the right password");
+    assert!(stderr(&out).contains("too many failed sign-ins for 'jnurse'"), "{}", stderr(&out));
+    assert_eq!(fingerprint(&tv), before, "nothing but the throttle counter and staged audit rows changed");
+
+    // Other users are not affected, and the staged failures enter the chain at the next good sign-in.
+    let (ws, s) = tv.sign_in(CHARGE);
+    assert!(ws.verify(&s).expect("verify").is_empty());
+    let failed: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action IN ('sign_in.failed', 'sign_in.throttled')", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    assert_eq!(failed, 7, "5 wrong passwords + 1 unknown user + 1 throttled attempt are in the audit chain");
+}
+
+#[test]
+fn throttle_survives_a_restart() {
+    let tv = TestVault::new();
+    for _ in 0..5 {
+        // A fresh Workstation each time: the counter lives in the vault, not in memory.
+        let mut ws = tv.open();
+        assert_eq!(
+            ws.sign_in(NURSE.0, &Password::new("wrong-wrong".into()), &SystemClock).err().map(|e| e.code),
+            Some(ErrorCode::BadCredentials)
+        );
+    }
+    let mut ws = tv.open();
+    let err = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &SystemClock).err().expect("throttled");
+    assert_eq!(err.code, ErrorCode::Throttled);
+    // After the back-off, the right password works again and resets the counter.
+    let later = dtk::clock::FixedClock::new(time::OffsetDateTime::now_utc() + time::Duration::minutes(2));
+    assert!(ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &later).is_ok());
+}
+
+#[test]
+fn fail_kdf_parameters_lowered_in_the_vault() {
+    let tv = TestVault::new();
+    tv.raw()
+        .execute(
+            "UPDATE key_wraps SET kdf_m = 1024, kdf_t = 1 WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+            [NURSE.0],
+        )
+        .expect("lower");
+    let mut ws = tv.open();
+    let err = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &SystemClock).err().expect("refused");
+    assert_eq!(err.code, ErrorCode::Integrity);
+    assert!(err.message.contains("below the floor"), "{}", err.message);
+}
+
+#[test]
+fn fail_weak_new_passwords_and_bad_usernames() {
+    let tv = TestVault::new();
+    let (mut ws, admin) = tv.sign_in(ADMIN);
+    for (user, pw, why) in [
+        ("ok.name", "short", "at least 8"),
+        ("Bad Name", "long-enough-1", "lowercase"),
+        ("samepass", "samepass", "not be the username"),
+    ] {
+        let err = ws
+            .add_user(
+                &admin,
+                dtk::api::AddUserRequest {
+                    username: user.into(),
+                    display_name: "X".into(),
+                    role: dtk::auth::Role::Nurse,
+                    password: Password::new(pw.into()),
+                },
+                &SystemClock,
+            )
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(err.message.contains(why), "{}", err.message);
+    }
+}
+
+#[test]
+fn recovery_key_resets_a_forgotten_password() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key_file = dir.path().join("recovery.txt");
+    let vault = dir.path().join("vault");
+    let out = dtk_cmd()
+        .env("DTK_VAULT", &vault)
+        .env("DTK_NEW_PASSWORD", "first-pass-1")
+        .args(["init", "--admin", "boss", "--unit", "5 East", "--recovery-key-out"])
+        .arg(&key_file)
+        .output()
+        .expect("init");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains(std::fs::read_to_string(&key_file).expect("key").trim()),
+        "key not printed when written to a file"
+    );
+    let key = std::fs::read_to_string(&key_file).expect("key");
+    let out = dtk_cmd()
+        .env("DTK_VAULT", &vault)
+        .env("DTK_RECOVERY_KEY", "AAAA-BBBB")
+        .env("DTK_NEW_PASSWORD", "second-pass-2")
+        .args(["recover", "--user", "boss"])
+        .output()
+        .expect("recover");
+    assert_eq!(out.status.code(), Some(1), "a wrong recovery key is refused");
+    let out = dtk_cmd()
+        .env("DTK_VAULT", &vault)
+        .env("DTK_RECOVERY_KEY", key.trim())
+        .env("DTK_NEW_PASSWORD", "second-pass-2")
+        .args(["recover", "--user", "boss"])
+        .output()
+        .expect("recover");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut ws = Workstation::open(&vault).expect("open");
+    assert!(ws.sign_in("boss", &Password::new("first-pass-1".into()), &SystemClock).is_err());
+    let s = ws.sign_in("boss", &Password::new("second-pass-2".into()), &SystemClock).expect("new password works");
+    assert!(ws.verify(&s).expect("verify").is_empty());
+}
+
+#[test]
+fn fail_a_vault_written_by_a_newer_version() {
+    let tv = TestVault::new();
+    tv.raw().pragma_update(None, "user_version", 99).expect("bump");
+    let before = std::fs::read(tv.db()).expect("read");
+    let err = Workstation::open(tv.path()).err().expect("refused");
+    assert_eq!(err.code, ErrorCode::TooNew);
+    assert!(err.message.contains("schema version 99"), "{}", err.message);
+    assert_eq!(std::fs::read(tv.db()).expect("read"), before, "the newer vault is left untouched");
+    let out = tv.dtk(Some(ADMIN), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("newer"), "{}", stderr(&out));
+}
+
+#[test]
+fn fail_a_file_that_is_not_a_vault() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join(dtk::vault::FILE_NAME), b"garbage bytes, not SQLite").expect("write");
+    assert!(Workstation::open(dir.path()).is_err());
+}
+
+#[test]
+fn durability_settings_are_checked_at_open() {
+    let tv = TestVault::new();
+    let ws = tv.open();
+    let conn = ws.vault().expect("vault").conn();
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("mode");
+    let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).expect("sync");
+    assert_eq!((mode.as_str(), sync), ("wal", 2));
+}
+
+#[test]
+fn disk_full_refuses_the_save_keeps_what_was_saved_and_recovers() {
+    let tv = TestVault::new();
+    let (mut ws, s) = tv.sign_in(NURSE);
+    let kept = ws
+        .save_draft(&s, None, &json!({ "note": "saved before the disk filled" }), &SystemClock)
+        .expect("save")
+        .into_value();
+    let pages: u32 = ws.vault().expect("v").conn().pragma_query_value(None, "page_count", |r| r.get(0)).expect("pages");
+    ws.vault().expect("v").set_page_limit(Some(pages)).expect("limit");
+    let big = json!({ "note": "x".repeat(64 * 1024) });
+    let err = ws.save_draft(&s, None, &big, &SystemClock).err().expect("full disk refuses the save");
+    assert_eq!(err.code, ErrorCode::StorageFull);
+    assert!(err.message.contains("NOT saved"), "{}", err.message);
+    let drafts = ws.my_drafts(&s).expect("read");
+    assert_eq!(drafts.len(), 1, "the failed save left nothing behind");
+    assert_eq!(drafts[0].id, kept);
+    ws.vault().expect("v").set_page_limit(None).expect("unlimit");
+    let _saved = ws.save_draft(&s, None, &big, &SystemClock).expect("saves again once space is back");
+    assert!(verify_problems(&tv).is_empty());
+}
+
+#[test]
+fn no_plaintext_canary_anywhere_in_the_vault_folder() {
+    let tv = TestVault::new();
+    let canary = "CANARY-Zbigniew-Kowalski-DEV2006";
+    let (mut ws, s) = tv.sign_in(NURSE);
+    for i in 0..50 {
+        let _saved = ws
+            .save_draft(&s, None, &json!({ "patient": canary, "note": format!("{canary} note {i}") }), &SystemClock)
+            .expect("save");
+    }
+    // Look while the vault is still open (WAL and shared-memory files present) and after it is closed.
+    let scan = |when: &str| {
+        for entry in std::fs::read_dir(tv.path()).expect("ls") {
+            let path = entry.expect("entry").path();
+            let bytes = std::fs::read(&path).expect("read");
+            let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
+            assert!(!found, "{when}: plaintext canary found in {}", path.display());
+        }
+    };
+    scan("open");
+    drop(s);
+    drop(ws);
+    scan("closed");
+}
+
+#[test]
+fn drafts_belong_to_their_author_only() {
+    let tv = TestVault::new();
+    let (mut ws, nurse) = tv.sign_in(NURSE);
+    let id = ws.save_draft(&nurse, None, &json!({ "note": "mine" }), &SystemClock).expect("save").into_value();
+    let _saved = ws.save_draft(&nurse, Some(&id), &json!({ "note": "mine, edited" }), &SystemClock).expect("update");
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &SystemClock).expect("charge");
+    assert!(ws.my_drafts(&charge).expect("list").is_empty());
+    assert!(ws.save_draft(&charge, Some(&id), &json!({ "note": "hijack" }), &SystemClock).is_err());
+    let mine = ws.my_drafts(&nurse).expect("list");
+    assert_eq!(mine[0].body, json!({ "note": "mine, edited" }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Crash safety: a child saves drafts and prints each id only after the save call returned; the parent kills it
+// with SIGKILL at random moments and checks every acknowledged draft is there, decrypts, and the vault verifies.
+
+struct CrashRun {
+    acknowledged: usize,
+    lost: Vec<String>,
+}
+
+fn crash_cycles(tv: &TestVault, cycles: usize, seed: u64, ack_before_commit: bool) -> CrashRun {
+    let mut rng = Lcg(seed);
+    let mut acked: Vec<String> = Vec::new();
+    let mut lost = Vec::new();
+    for cycle in 0..cycles {
+        let mut args = vec!["selftest", "save-loop", "--count", "100000"];
+        if ack_before_commit {
+            args.push("--ack-before-commit");
+        }
+        let mut child = dtk_cmd()
+            .env("DTK_VAULT", tv.path())
+            .env("DTK_USER", CHARGE.0)
+            .env("DTK_PASSWORD", CHARGE.1)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        // Wait for the child to be saving (past its Argon2 sign-in), then kill it at a random moment.
+        let first = rx.recv_timeout(Duration::from_secs(30)).expect("child acknowledged a first save");
+        acked.push(first);
+        let delay = if ack_before_commit { 0 } else { rng.below(40) };
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let _ = reader.join();
+        // Only complete lines count as acknowledgements: a line is printed after the save returned.
+        acked.extend(rx.try_iter());
+        let (ws, s) = tv.sign_in(CHARGE);
+        let present: std::collections::HashSet<String> =
+            ws.my_drafts(&s).expect("drafts decrypt").into_iter().map(|d| d.id).collect();
+        lost.extend(acked.iter().filter(|id| !present.contains(*id)).cloned());
+        let problems = ws.verify(&s).expect("verify");
+        assert!(problems.is_empty(), "cycle {cycle}: vault damaged after SIGKILL: {problems:?}");
+        if !lost.is_empty() {
+            break;
+        }
+    }
+    CrashRun { acknowledged: acked.len(), lost }
+}
+
+#[test]
+fn crash_harness_every_acknowledged_save_survives_sigkill() {
+    let cycles = if std::env::var("DTK_SLOW_TESTS").as_deref() == Ok("1") { 1000 } else { 50 };
+    let tv = TestVault::new();
+    let run = crash_cycles(&tv, cycles, 0x5EED, false);
+    assert!(run.lost.is_empty(), "acknowledged saves lost after SIGKILL: {:?}", run.lost);
+    assert!(run.acknowledged >= cycles, "each cycle acknowledged at least one save");
+    let out = tv.dtk(Some(CHARGE), &["verify"]);
+    assert_eq!(out.status.code(), Some(0), "dtk verify after {cycles} crash cycles: {}", stderr(&out));
+    eprintln!("crash harness: {cycles} SIGKILL cycles, {} acknowledged saves, none lost", run.acknowledged);
+}
+
+#[test]
+fn crash_harness_catches_a_save_that_acknowledges_before_commit() {
+    let tv = TestVault::new();
+    let run = crash_cycles(&tv, 10, 7, true);
+    assert!(!run.lost.is_empty(), "the harness must detect an acknowledgement printed before the commit");
+}
