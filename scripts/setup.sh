@@ -2,9 +2,9 @@
 # Installs what Downtime Kit needs to build, run and test it, and nothing that is already there (a second run is a no-op).
 #
 # Debian/Ubuntu packages via apt-get (only the missing ones, `apt-get update` only if something is missing), the npm
-# packages from package-lock.json (only when node_modules is missing or older than the lock file), and tauri-driver
-# (only when it is not on PATH). Rust and Node.js must already be there: this workplace's machines ship them, and
-# neither can be fetched from a package registry here.
+# packages of each npm project (the root and tools/fhir; only when node_modules is missing or older than the lock
+# file), and tauri-driver (only when it is not on PATH). Rust and Node.js must already be there: this workplace's
+# machines ship them, and neither can be fetched from a package registry here.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,10 +55,15 @@ fi
 # `npm install` (which follows package-lock.json) rather than `npm ci`: the registry these machines reach serves only
 # the Linux builds of @tauri-apps/cli, so the lock cannot list the other platforms' optional packages, and `npm ci`
 # refuses a lock without them.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm install (from package-lock.json)"
-  npm install --no-audit --no-fund --loglevel=error
-fi
+# The root project (UI, Tauri CLI) and tools/fhir (the independent FHIR validators that `cargo test` runs).
+NPM_PROJECTS=(. tools/fhir)
+for dir in "${NPM_PROJECTS[@]}"; do
+  [ -f "$dir/package-lock.json" ] || continue
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm install in $dir (from its package-lock.json)"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "setup: cargo install tauri-driver $TAURI_DRIVER_VERSION"
