@@ -10,6 +10,7 @@ use dtk::api::{self, AddUserRequest, ApiError, ErrorCode, InitRequest, Session, 
 use dtk::auth::Role;
 use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::Password;
+use dtk::procedures::Severity;
 
 #[derive(Parser)]
 #[command(name = "dtk", version, about = "Downtime Kit: electronic downtime forms, encrypted on this workstation")]
@@ -169,14 +170,59 @@ enum EpisodeCmd {
     Start {
         #[arg(long)]
         reason: Option<String>,
+        /// P1 (no access to information needed for care, no workaround) … P4 (minor).
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        /// Affected systems and workflows, comma separated (EHR, lab results, pharmacy, ADT…).
+        #[arg(long, value_delimiter = ',')]
+        affected: Vec<String>,
+        /// The clinical impact in plain words.
+        #[arg(long)]
+        impact: Option<String>,
+        /// Minutes until the first status update is due.
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
         /// A practice episode: marked DRILL everywhere, never exported.
         #[arg(long)]
         drill: bool,
     },
     /// End the open episode.
     End,
-    /// The open episode, if any.
+    /// The open episode: severity, checklist, overdue steps, next update.
     Status,
+    /// Change the severity of the open episode.
+    Severity {
+        #[arg(value_parser = parse_severity)]
+        level: Severity,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Tick a checklist step as done (or take a tick back with --undo REASON).
+    Tick {
+        step: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, value_name = "REASON")]
+        undo: Option<String>,
+    },
+    /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time.
+    Update {
+        #[arg(long, conflicts_with = "text")]
+        draft: bool,
+        #[arg(long, value_name = "FILE")]
+        text: Option<PathBuf>,
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
+    },
+    /// The episode's timeline and metrics (after-action review).
+    Timeline {
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| "expected P1, P2, P3 or P4".to_string())
 }
 
 #[derive(Subcommand)]
@@ -560,10 +606,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let p = ws.register_patient(&session, &reg, &clock)?;
             output(cli.json, &p, || format!("Registered {} with temporary MRN {}.", p.display_name(), p.record.mrn));
         }
-        Cmd::Episode { cmd: EpisodeCmd::Start { reason, drill } } => {
+        Cmd::Episode { cmd: EpisodeCmd::Start { reason, severity, affected, impact, next_update, drill } } => {
             let session = sign_in(&mut ws)?;
             let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
-            let ep = ws.start_episode(&session, kind, dtk::episodes::Declaration { reason }, &clock)?;
+            let next_update_due = next_update.map(|m| dtk::clock::stamp(clock.now() + time::Duration::minutes(m)));
+            let declaration = dtk::episodes::Declaration { reason, severity, affected, impact, next_update_due };
+            let ep = ws.start_episode(&session, kind, declaration, &clock)?;
             output(cli.json, &ep, || {
                 format!(
                     "{} episode {} started at {} for {}.",
@@ -581,15 +629,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 format!("Episode {} ended at {}.", ep.id, ep.ended_at.clone().unwrap_or_default())
             });
         }
-        Cmd::Episode { cmd: EpisodeCmd::Status } => {
-            let session = sign_in(&mut ws)?;
-            match ws.current_episode(&session)? {
-                Some(ep) => output(cli.json, &ep, || {
-                    format!("Open {} episode {} since {} ({}).", ep.kind.as_str(), ep.id, ep.started_at, ep.unit)
-                }),
-                None => output(cli.json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
-            }
-        }
+        Cmd::Episode { cmd } => episode_command(&mut ws, cmd, cli.json)?,
         Cmd::Entry { cmd } => entry_command(&mut ws, cmd, cli.json)?,
         Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
             let session = sign_in(&mut ws)?;
@@ -716,6 +756,75 @@ fn entry_command(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), 
             let detail = ws.entry(&session, &id, &clock)?;
             print_json(&serde_json::to_value(&detail).unwrap_or_default());
         }
+    }
+    Ok(())
+}
+
+fn episode_command(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        EpisodeCmd::Status => match ws.episode_status(&session, &clock)? {
+            None => output(json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
+            Some(st) => output(json, &st, || {
+                let mut t = format!(
+                    "{}{} episode since {} ({}); severity {}; next update due {}{}.\n",
+                    if st.drill { "DRILL - " } else { "" },
+                    if st.drill { "practice" } else { "downtime" },
+                    st.episode.started_at,
+                    st.episode.unit,
+                    st.severity.map(|s| format!("{} ({})", s.code(), s.meaning())).unwrap_or_else(|| "not set".into()),
+                    st.next_update_due.clone().unwrap_or_else(|| "not set".into()),
+                    if st.update_overdue { " - OVERDUE" } else { "" }
+                );
+                for s in &st.steps {
+                    let mark = match (&s.done_at, s.overdue) {
+                        (Some(_), _) => "[x]",
+                        (None, true) => "[!]",
+                        (None, false) => "[ ]",
+                    };
+                    let by = s
+                        .done_by
+                        .as_ref()
+                        .map(|b| format!(" (done by {b} at {})", s.done_at.clone().unwrap_or_default()))
+                        .unwrap_or_default();
+                    t.push_str(&format!(
+                        "{mark} {:<26} {:<7} {}{}\n",
+                        s.step.id,
+                        s.step.role.as_str(),
+                        s.step.text,
+                        by
+                    ));
+                }
+                t
+            }),
+        },
+        EpisodeCmd::Severity { level, note } => {
+            let r = ws.change_severity(&session, level, note, &clock)?;
+            output(json, &r, || format!("Severity is now {} ({}).", level.code(), level.meaning()));
+        }
+        EpisodeCmd::Tick { step, note, undo } => {
+            let r = match undo {
+                Some(reason) => ws.untick_step(&session, &step, &reason, &clock)?,
+                None => ws.tick_step(&session, &step, note, &clock)?,
+            };
+            output(json, &r, || format!("Step {step} recorded at {} by {}.", r.at, r.actor));
+        }
+        EpisodeCmd::Update { draft, text, next_update } => {
+            if draft || text.is_none() {
+                let d = ws.draft_status_update(&session, &clock)?;
+                output(json, &d, || d.clone());
+            } else if let Some(path) = text {
+                let body = std::fs::read_to_string(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                let r = ws.save_status_update(&session, &body, next_update, &clock)?;
+                output(json, &r, || format!("Status update kept with the episode at {}.", r.at));
+            }
+        }
+        EpisodeCmd::Timeline { episode } => {
+            let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;
+            print_json(&serde_json::to_value(&t).unwrap_or_default());
+        }
+        EpisodeCmd::Start { .. } | EpisodeCmd::End => unreachable!("handled with the other commands"),
     }
     Ok(())
 }

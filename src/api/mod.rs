@@ -2,11 +2,13 @@
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
 mod clinical;
+mod procedures;
 mod users;
 
 use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use procedures::EpisodeStatus;
 pub use users::{EmergencyUser, Provisioned, RosterResult};
 
 use crate::audit::{self, action, Broken};
@@ -245,6 +247,8 @@ pub struct Workstation {
     site: SiteConfig,
     catalog: Catalog,
     form_problems: Vec<LoadProblem>,
+    checklist: crate::procedures::Checklist,
+    checklist_problems: Vec<crate::procedures::ChecklistProblem>,
 }
 
 /// The standard forms built into the application, used when no forms folder is configured.
@@ -289,7 +293,8 @@ impl Workstation {
     pub fn open_with(dir: &Path, site: SiteConfig, forms_dir: Option<&Path>) -> Result<Workstation, ApiError> {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
         let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
-        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems })
+        let (checklist, checklist_problems) = procedures::load_checklist(site.checklist_file.as_deref());
+        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems, checklist, checklist_problems })
     }
 
     pub fn site(&self) -> &SiteConfig {

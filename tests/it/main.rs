@@ -3,5 +3,6 @@
 
 mod clinical;
 mod forms;
+mod procedures;
 mod support;
 mod vault;
