@@ -12,6 +12,23 @@ use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::Password;
 use dtk::procedures::Severity;
 
+/// Prints a line to stdout, ignoring a closed pipe (`dtk entry list | head` must not panic).
+macro_rules! say {
+    () => {{
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "dtk", version, about = "Downtime Kit: electronic downtime forms, encrypted on this workstation")]
 struct Cli {
@@ -45,6 +62,9 @@ enum Cmd {
         /// Write the recovery key to this file instead of printing it.
         #[arg(long, value_name = "FILE")]
         recovery_key_out: Option<PathBuf>,
+        /// Also load the demo unit: synthetic patients, demo accounts, an open DRILL episode.
+        #[arg(long)]
+        demo: bool,
     },
     /// Staff accounts.
     User {
@@ -369,7 +389,7 @@ fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -381,11 +401,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut ws = Workstation::open_with(&dir, site, cli.forms.as_deref())?;
     let clock = SystemClock;
     match cli.cmd {
-        Cmd::Init { admin, unit, display, recovery_key_out } => {
+        Cmd::Init { admin, unit, display, recovery_key_out, demo } => {
             let password = new_password(&admin)?;
             let display_name = display.unwrap_or_else(|| admin.clone());
+            let again = Password::new(password.expose().to_string());
             let key =
                 ws.init(InitRequest { unit: unit.clone(), admin: admin.clone(), display_name, password }, &clock)?;
+            if demo {
+                let session = ws.sign_in(&admin, &again, &clock)?;
+                ws.load_demo_unit(&session, &clock)?;
+                eprintln!(
+                    "Demo unit loaded: accounts demo.nurse, demo.charge, demo.him (password {}), DRILL episode open.",
+                    api::DEMO_PASSWORD
+                );
+            }
             match recovery_key_out {
                 Some(path) => {
                     write_private(&path, format!("{}\n", key.expose()).as_bytes()).map_err(|e| {
@@ -399,8 +428,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key_file": path }),
                         );
                     } else {
-                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
-                        println!(
+                        say!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
+                        say!(
                             "The recovery key was written to {}. Store it offline, then delete the file.",
                             path.display()
                         );
@@ -412,10 +441,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key": key.expose() }),
                         );
                     } else {
-                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
-                        println!();
-                        println!("RECOVERY KEY (shown once; write it down and keep it offline):");
-                        println!("  {}", key.expose());
+                        say!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
+                        say!();
+                        say!("RECOVERY KEY (shown once; write it down and keep it offline):");
+                        say!("  {}", key.expose());
                     }
                 }
             }
@@ -437,7 +466,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::to_value(&info).unwrap_or_default());
             } else {
-                println!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
+                say!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
             }
         }
         Cmd::User { cmd: UserCmd::List } => {
@@ -448,7 +477,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 for u in users {
                     let state = if u.active { "active" } else { "disabled" };
-                    println!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
+                    say!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
         }
@@ -458,7 +487,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
             } else if problems.is_empty() {
-                println!("Vault intact: every ciphertext opens and the audit chain verifies.");
+                say!("Vault intact: every ciphertext opens and the audit chain verifies.");
             } else {
                 for p in &problems {
                     eprintln!("BROKEN {p}");
@@ -476,13 +505,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let key = secret("DTK_RECOVERY_KEY", "Recovery key: ")?;
             let password = new_password(&user)?;
             ws.recover(key.expose(), &user, &password, &clock)?;
-            println!("The password of {user} was reset with the recovery key.");
+            say!("The password of {user} was reset with the recovery key.");
         }
         Cmd::Passwd => {
             let mut session = sign_in(&mut ws)?;
             let password = new_password(session.username())?;
             ws.change_password(&mut session, &password, &clock)?;
-            println!("Password changed.");
+            say!("Password changed.");
         }
         Cmd::User { cmd: UserCmd::Import { file, passwords_out } } => {
             let session = sign_in(&mut ws)?;
@@ -497,13 +526,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Some(path) => {
                     write_private(&path, listing.as_bytes()).map_err(|e| failed(format!("{}: {e}", path.display())))?
                 }
-                None if !cli.json => print!("{listing}"),
+                None if !cli.json => say_raw!("{listing}"),
                 None => {}
             }
             if cli.json {
                 print_json(&serde_json::to_value(&result).unwrap_or_default());
             } else {
-                println!(
+                say!(
                     "{} account(s) created, {} already present. One-time passwords must be changed at first sign-in.",
                     result.created.len(),
                     result.skipped.len()
@@ -513,7 +542,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::User { cmd: UserCmd::Disable { name } } => {
             let session = sign_in(&mut ws)?;
             ws.disable_user(&session, &name, &clock)?;
-            println!("Disabled {name}; their entries stay attributed to them.");
+            say!("Disabled {name}; their entries stay attributed to them.");
         }
         Cmd::User { cmd: UserCmd::Emergency { name, display, reason, hours } } => {
             let session = sign_in(&mut ws)?;
@@ -546,7 +575,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 print_json(&serde_json::json!({ "forms": forms, "problems": problems }));
             } else {
                 for f in ws.forms().forms() {
-                    println!("{:<40} {}", f.title, f.canonical());
+                    say!("{:<40} {}", f.title, f.canonical());
                 }
                 for p in &problems {
                     eprintln!("NOT LOADED {p}");
@@ -590,7 +619,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 print_json(&serde_json::to_value(&patients).unwrap_or_default());
             } else {
                 for p in &patients {
-                    println!(
+                    say!(
                         "{:<32} DOB {:<10} MRN {:<12} {}",
                         p.display_name(),
                         p.record.birth_date.as_deref().unwrap_or("unknown"),
@@ -643,7 +672,7 @@ fn output<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> Str
     if json {
         print_json(&serde_json::to_value(value).unwrap_or_default());
     } else {
-        println!("{}", text());
+        say!("{}", text());
     }
 }
 
@@ -662,7 +691,7 @@ fn forms_check(files: &[PathBuf], json: bool) -> Result<(), Failure> {
         print_json(&serde_json::to_value(&report).unwrap_or_default());
     } else {
         for (file, canonical, title) in &report.ok {
-            println!("OK   {file}: {title} ({canonical})");
+            say!("OK   {file}: {title} ({canonical})");
         }
         for p in &report.problems {
             eprintln!("FAIL {p}");
@@ -687,7 +716,7 @@ fn print_saved(json: bool, saved: &api::EntrySaved, verb: &str) {
     if json {
         print_json(&serde_json::to_value(saved).unwrap_or_default());
     } else {
-        println!("{}", saved.saved.id);
+        say!("{}", saved.saved.id);
         eprintln!(
             "{verb}: version {} ({}), saved on this workstation at {}.",
             saved.saved.version,
@@ -737,7 +766,7 @@ fn entry_command(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), 
                 print_json(&serde_json::to_value(&list).unwrap_or_default());
             } else {
                 for e in &list {
-                    println!(
+                    say!(
                         "{}  {:<16} v{} {:<28} DOB {:<10} MRN {:<10} {:<22} {} by {}",
                         e.id,
                         e.status.as_str(),

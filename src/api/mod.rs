@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
 pub use procedures::EpisodeStatus;
-pub use users::{EmergencyUser, Provisioned, RosterResult};
+pub use users::{EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
