@@ -73,6 +73,8 @@ enum Cmd {
     },
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
     Verify,
+    /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded (no sign-in).
+    Status,
     /// Form definitions.
     Forms {
         #[command(subcommand)]
@@ -480,6 +482,42 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     say!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
+        }
+        Cmd::Status => {
+            let status = serde_json::json!({
+                "vault": dir,
+                "initialised": ws.is_initialised(),
+                "read_only": ws.is_read_only(),
+                "unit": ws.unit(),
+                "workstation_id": ws.workstation_id(),
+                "forms": ws.forms().len(),
+                "form_problems": ws.form_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "checklist": ws.checklist().id,
+                "checklist_problems": ws.checklist_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+            output(cli.json, &status, || {
+                let mut t = format!(
+                    "Vault {} ({}): unit {}, {} forms, checklist {}.",
+                    dir.display(),
+                    if !ws.is_initialised() {
+                        "not set up"
+                    } else if ws.is_read_only() {
+                        "READ-ONLY: nothing can be saved here"
+                    } else {
+                        "read-write"
+                    },
+                    ws.unit().unwrap_or_else(|| "-".into()),
+                    ws.forms().len(),
+                    ws.checklist().id
+                );
+                for p in ws.form_problems() {
+                    t.push_str(&format!("\nform not loaded: {p}"));
+                }
+                for p in ws.checklist_problems() {
+                    t.push_str(&format!("\nchecklist not used: {p}"));
+                }
+                t
+            });
         }
         Cmd::Verify => {
             let session = sign_in(&mut ws)?;

@@ -324,6 +324,11 @@ impl Workstation {
         self.vault.is_some()
     }
 
+    /// True when the vault could only be opened read-only: the app shows a banner and never offers to save.
+    pub fn is_read_only(&self) -> bool {
+        self.vault.as_ref().is_some_and(Vault::is_read_only)
+    }
+
     /// The unit: the site configuration's, else the one given at set-up.
     pub fn unit(&self) -> Option<String> {
         self.site.unit.clone().or_else(|| self.vault.as_ref().and_then(|v| v.meta_text("unit").ok().flatten()))

@@ -2,6 +2,7 @@
 //! capability, tested the way a user would notice it.
 
 mod clinical;
+mod faults;
 mod forms;
 mod procedures;
 mod support;
