@@ -4,6 +4,7 @@
 mod clinical;
 mod faults;
 mod forms;
+mod fuzz_corpus;
 mod procedures;
 mod support;
 mod vault;
