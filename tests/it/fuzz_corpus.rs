@@ -25,12 +25,10 @@ fn run(target: &str, data: &[u8]) {
         "site_config" => drop(dtk::site::SiteConfig::parse("site.json", data)),
         "checklist" => drop(dtk::procedures::Checklist::parse("checklist.json", data)),
         "paper_payload" => {
-            if let Ok(p) = std::str::from_utf8(data).map(dtk::paper::Payload::parse) {
-                if let Ok(p) = p {
-                    let text = p.to_text();
-                    if text.len() <= dtk::paper::MAX_LEN {
-                        assert_eq!(dtk::paper::Payload::parse(&text).as_ref(), Ok(&p));
-                    }
+            if let Ok(Ok(p)) = std::str::from_utf8(data).map(dtk::paper::Payload::parse) {
+                let text = p.to_text();
+                if text.len() <= dtk::paper::MAX_LEN {
+                    assert_eq!(dtk::paper::Payload::parse(&text).as_ref(), Ok(&p));
                 }
             }
         }
