@@ -17,5 +17,6 @@ pub mod forms;
 pub mod json;
 pub mod paper;
 pub mod patients;
+pub mod procedures;
 pub mod site;
 pub mod vault;

@@ -163,6 +163,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER entry_versions_are_kept BEFORE DELETE ON entry_versions
         BEGIN SELECT RAISE(ABORT, 'entry versions are never deleted'); END;
     "#,
+    // 3: the downtime procedure: severity changes, checklist ticks and status updates of each episode.
+    r#"
+    CREATE TABLE episode_events (
+        id         TEXT PRIMARY KEY,
+        episode_id TEXT NOT NULL REFERENCES episodes (id),
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX episode_events_by_episode ON episode_events (episode_id, at);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -175,4 +188,5 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("patients", "id", "fv", "body"),
     ("episodes", "id", "fv", "body"),
     ("entry_versions", "entry_id || '/' || version", "fv", "body"),
+    ("episode_events", "id", "fv", "body"),
 ];

@@ -647,3 +647,25 @@ fn cli_journey_init_users_census_episode_add_sign_amend_list_verify() {
     let out = run(None, None, &["entry", "frobnicate"]);
     assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
 }
+
+#[test]
+fn demo_unit_gives_a_newcomer_everything_to_try() {
+    let tv = TestVault::new();
+    let (mut ws, admin) = tv.sign_in(ADMIN);
+    ws.load_demo_unit(&admin, &SystemClock).expect("demo");
+    let mut ws = Workstation::open(tv.path()).expect("reopen picks up the demo's site.json");
+    let nurse =
+        ws.sign_in("demo.nurse", &Password::new(dtk::api::DEMO_PASSWORD.into()), &SystemClock).expect("demo nurse");
+    let patients = ws.patients(&nurse).expect("patients");
+    assert_eq!(patients.len(), 14);
+    assert!(patients.iter().any(|p| p.record.family == "Müller-Øster" && p.record.given == ["Łukasz"]));
+    assert!(patients.iter().any(|p| p.record.family == "김"));
+    let episode = ws.current_episode(&nurse).expect("q").expect("open");
+    assert_eq!(episode.kind, Kind::Drill, "demo charting is a drill and can never be exported");
+    let reg =
+        Registration { family: "Doe".into(), given: vec!["Jo".into()], birth_date: None, gender: None, location: None };
+    assert_eq!(ws.register_patient(&nurse, &reg, &SystemClock).expect("register").record.mrn, "DEMO-1");
+    ws.add_entry(&nurse, &for_patient(sample_response("vital-signs"), "DEV2013"), &opts(true), &SystemClock)
+        .expect("chart");
+    assert_eq!(code(ws.load_demo_unit(&nurse, &SystemClock)), Some(ErrorCode::Forbidden));
+}

@@ -2,6 +2,9 @@
 //! capability, tested the way a user would notice it.
 
 mod clinical;
+mod faults;
 mod forms;
+mod fuzz_corpus;
+mod procedures;
 mod support;
 mod vault;
