@@ -107,17 +107,24 @@ pub async fn set_up(shell: State<'_, Arc<Shell>>, request: SetupRequest) -> Resu
         let SetupRequest { unit, admin, display_name, password, load_demo } = request;
         let clock = SystemClock;
         let mut workstation = shell.workstation()?;
+        let password = Password::new(password);
+        let again = Password::new(password.expose().to_owned());
         let recovery_key = workstation
-            .init(InitRequest { unit, admin, display_name, password: Password::new(password) }, &clock)
+            .init(InitRequest { unit, admin: admin.clone(), display_name, password }, &clock)
             .map_err(from_api)?;
         let recovery_key_text = recovery_key.expose().to_owned();
         drop(recovery_key);
-        // dtk::api has no `load_demo_unit` yet (it is planned for the core); until it lands, asking for the demo unit
-        // says so plainly instead of pretending, and set-up itself still succeeds so the recovery key is not lost.
-        let demo_error = load_demo.then(|| {
-            CommandError::new(ErrorCode::Unavailable, "This version of Downtime Kit cannot load the demo unit yet.")
+        // Set-up has succeeded at this point; a failure to load the demo is reported beside the recovery key, never
+        // instead of it, so the key is not lost.
+        let demo = load_demo.then(|| {
+            workstation.sign_in(&admin, &again, &clock).and_then(|session| workstation.load_demo_unit(&session, &clock))
         });
-        Ok(SetupResult { recovery_key: recovery_key_text, demo_loaded: false, demo_error })
+        let (demo_loaded, demo_error) = match demo {
+            None => (false, None),
+            Some(Ok(())) => (true, None),
+            Some(Err(e)) => (false, Some(from_api(e))),
+        };
+        Ok(SetupResult { recovery_key: recovery_key_text, demo_loaded, demo_error })
     })
     .await
 }
