@@ -19,6 +19,7 @@ pub mod handoff;
 pub mod json;
 pub mod paper;
 pub mod patients;
+pub mod procedures;
 pub mod reconcile;
 pub mod site;
 pub mod vault;

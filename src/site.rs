@@ -34,6 +34,8 @@ pub struct SiteConfig {
     pub unit: Option<String>,
     /// Folder of form definitions (else the forms built into the application).
     pub forms_dir: Option<PathBuf>,
+    /// The unit's downtime checklist (else the one built into the application).
+    pub checklist_file: Option<PathBuf>,
     /// Identifier system of the hospital's MRNs.
     pub mrn_system: String,
     /// Identifier system for temporary (downtime registration) MRNs.
@@ -56,6 +58,7 @@ impl Default for SiteConfig {
         SiteConfig {
             unit: None,
             forms_dir: None,
+            checklist_file: None,
             mrn_system: "http://hospital.example.org/mrn".into(),
             temp_mrn_system: "http://hospital.example.org/downtime-mrn".into(),
             temp_mrn_block: None,

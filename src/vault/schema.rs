@@ -163,7 +163,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER entry_versions_are_kept BEFORE DELETE ON entry_versions
         BEGIN SELECT RAISE(ABORT, 'entry versions are never deleted'); END;
     "#,
-    // 3: handoff files and reconciliation. On a workstation only handoff_exports is used; on the HIM station the
+    // 3: the downtime procedure: severity changes, checklist ticks and status updates of each episode.
+    r#"
+    CREATE TABLE episode_events (
+        id         TEXT PRIMARY KEY,
+        episode_id TEXT NOT NULL REFERENCES episodes (id),
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX episode_events_by_episode ON episode_events (episode_id, at);
+    "#,
+    // 4: handoff files and reconciliation. On a workstation only handoff_exports is used; on the HIM station the
     // imported entries live in entries/entry_versions (their workstation column says where they came from) and the
     // tables below hold the HIM side. No column is patient data: MRNs appear only as keyed blind indexes, and the
     // clinical time (recon.clinical_at), like entries.created_at, is a bare time kept plain so that duplicate
@@ -296,6 +309,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("patients", "id", "fv", "body"),
     ("episodes", "id", "fv", "body"),
     ("entry_versions", "entry_id || '/' || version", "fv", "body"),
+    ("episode_events", "id", "fv", "body"),
     ("handoff_audit", "workstation || '/' || seq", "fv", "detail"),
     ("recon", "entry_id", "fv", "body"),
     ("export_batches", "id", "fv", "body"),

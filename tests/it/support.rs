@@ -200,3 +200,53 @@ pub fn fhir_resources_errors(resources: &[Value]) -> (bool, String) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// The sample census (12 synthetic patients of 5 East).
+pub fn census_bytes() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/census-5-east.json")).expect("census fixture")
+}
+
+/// A filled sample response of a standard form (tests/data/forms/responses/NAME.json).
+pub fn sample_response(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/data/forms/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).expect("sample response")).expect("json")
+}
+
+/// Sets the patient MRN of a response.
+pub fn for_patient(mut r: serde_json::Value, mrn: &str) -> serde_json::Value {
+    r["subject"]["identifier"]["value"] = serde_json::Value::String(mrn.into());
+    r
+}
+
+/// Replaces the answers of one linkId (searching nested items).
+pub fn answer(mut r: serde_json::Value, link_id: &str, answers: serde_json::Value) -> serde_json::Value {
+    fn walk(items: &mut serde_json::Value, link_id: &str, answers: &serde_json::Value) -> bool {
+        let Some(list) = items.as_array_mut() else { return false };
+        for it in list {
+            if it["linkId"] == link_id {
+                it["answer"] = answers.clone();
+                return true;
+            }
+            if let Some(children) = it.get_mut("item") {
+                if walk(children, link_id, answers) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    assert!(walk(&mut r["item"], link_id, &answers), "linkId {link_id} not in the response");
+    r
+}
+
+impl TestVault {
+    /// A vault with the census imported and a real episode open, as the charge nurse leaves it at the start of a
+    /// downtime.
+    pub fn charting() -> TestVault {
+        let tv = TestVault::new();
+        let (mut ws, charge) = tv.sign_in(CHARGE);
+        ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census");
+        ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock).expect("episode");
+        tv
+    }
+}
