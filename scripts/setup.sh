@@ -55,8 +55,9 @@ fi
 # `npm install` (which follows package-lock.json) rather than `npm ci`: the registry these machines reach serves only
 # the Linux builds of @tauri-apps/cli, so the lock cannot list the other platforms' optional packages, and `npm ci`
 # refuses a lock without them.
-# The root project (UI, Tauri CLI) and tools/fhir (the independent FHIR validators that `cargo test` runs).
-NPM_PROJECTS=(. tools/fhir)
+# The root project (UI, Tauri CLI), tools/fhir (the independent FHIR validators that `cargo test` runs) and
+# tools/fhir-server (the loopback FHIR server the export tests post to).
+NPM_PROJECTS=(. tools/fhir tools/fhir-server)
 for dir in "${NPM_PROJECTS[@]}"; do
   [ -f "$dir/package-lock.json" ] || continue
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
@@ -64,6 +65,18 @@ for dir in "${NPM_PROJECTS[@]}"; do
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# The third FHIR validator: fhir.resources 6.2.x, the last release with R4 models (it needs pydantic 1), in a venv
+# of its own so that nothing is installed into the system Python.
+VENV=tools/fhir/.venv
+if ! "$VENV/bin/python" -c "import fhir.resources, pydantic; assert fhir.resources.__version__.startswith('6.2')" 2>/dev/null; then
+  echo "setup: python venv with fhir.resources 6.2 in $VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3-venv
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "fhir.resources==6.2.*" "pydantic<2"
+fi
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "setup: cargo install tauri-driver $TAURI_DRIVER_VERSION"

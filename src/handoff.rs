@@ -1,6 +1,6 @@
 //! Handoff files: one workstation's downtime episode (registrations, signed entries with every version, the audit
 //! log) carried to the HIM station in one file that only the HIM station can read and that nobody can change
-//! unnoticed. Keys and the reasoning behind them are in docs/reconciliation.md.
+//! unnoticed. Keys and the reasoning behind them are in ARCHITECTURE.md (Reconciliation, handoff files and FHIR export).
 //!
 //! Layout: `DTKH1\n` ‖ header length (u32, big-endian) ‖ header (JSON) ‖ ciphertext ‖ Ed25519 signature (64 bytes)
 //! over everything before it. The ciphertext is the payload (JSON) under AES-256-GCM with a key from HKDF-SHA-256

@@ -49,7 +49,7 @@ pub struct SiteConfig {
     /// duplicates.
     pub duplicate_window_minutes: i64,
     /// The HIM station's handoff public key (X25519, 64 hex characters), distributed by hospital IT before any
-    /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (docs/reconciliation.md).
+    /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (ARCHITECTURE.md, "Keys").
     pub him_public_key: Option<String>,
 }
 

@@ -669,3 +669,45 @@ fn demo_unit_gives_a_newcomer_everything_to_try() {
         .expect("chart");
     assert_eq!(code(ws.load_demo_unit(&nurse, &SystemClock)), Some(ErrorCode::Forbidden));
 }
+
+/// Adding a form is dropping a file: a Questionnaire written only for the tests, put in a forms folder, is checked
+/// by `dtk forms check` and charted with `dtk entry add`, with no code change.
+#[test]
+fn a_form_dropped_into_the_forms_folder_works_end_to_end() {
+    let tv = TestVault::charting();
+    let forms = tempfile::tempdir().expect("forms dir");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/forms");
+    for f in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("forms")).expect("forms") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, forms.path().join(f.file_name().expect("name"))).expect("copy");
+    }
+    let new_form = forms.path().join("test-wound-assessment.json");
+    std::fs::copy(data.join("test-wound-assessment.json"), &new_form).expect("drop the new form in");
+    let with_forms = |who: Option<(&str, &str)>, args: &[&str]| {
+        let mut cmd = dtk_cmd();
+        cmd.env("DTK_VAULT", tv.path()).env("DTK_FORMS", forms.path()).args(args);
+        if let Some((u, p)) = who {
+            cmd.env("DTK_USER", u).env("DTK_PASSWORD", p);
+        }
+        cmd.output().expect("dtk")
+    };
+    let out = with_forms(None, &["forms", "check", new_form.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = with_forms(Some(NURSE), &["forms", "list"]);
+    assert!(stdout(&out).contains("test-wound-assessment|1.0.0"), "{}", stdout(&out));
+    let response = data.join("responses/test-wound-assessment.json");
+    let out = with_forms(Some(NURSE), &["entry", "add", "--response", response.to_str().expect("path"), "--sign"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let out = with_forms(Some(NURSE), &["entry", "list", "--patient", "DEV2001"]);
+    assert!(stdout(&out).contains(&id) && stdout(&out).contains("test-wound-assessment"), "{}", stdout(&out));
+    // Without the folder the form is unknown, and the refusal says so.
+    let out = tv.dtk(Some(NURSE), &["entry", "add", "--response", response.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not a loaded form"), "{}", stderr(&out));
+    // A broken form in the folder is reported by name and does not stop the others.
+    std::fs::write(forms.path().join("broken.json"), br#"{"resourceType":"Questionnaire"}"#).expect("write");
+    let out = with_forms(Some(NURSE), &["forms", "list"]);
+    assert!(stderr(&out).contains("NOT LOADED") && stderr(&out).contains("broken.json"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Vital signs"));
+}

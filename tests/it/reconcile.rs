@@ -61,7 +61,13 @@ fn workstation(him_key: &str, prefix: &str, drill: bool) -> Unit {
     let census = std::fs::read(repo_root().join("tests/data/census-5-east.json")).expect("census");
     ws.import_census(&charge, &census, &SystemClock).expect("census import");
     let kind = if drill { Kind::Drill } else { Kind::Real };
-    ws.start_episode(&charge, kind, Declaration { reason: Some("EHR outage".into()), ..Default::default() }, &SystemClock).expect("episode");
+    ws.start_episode(
+        &charge,
+        kind,
+        Declaration { reason: Some("EHR outage".into()), ..Default::default() },
+        &SystemClock,
+    )
+    .expect("episode");
     Unit { tv, ws, charge, nurse }
 }
 
