@@ -264,3 +264,34 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, V
     }
     Ok(problems)
 }
+
+/// One audit row with its detail opened: what a handoff file carries to the HIM station.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+}
+
+/// Every audit row, oldest first, with its detail decrypted. Refuses (naming the row) if a detail does not open:
+/// a handoff must never carry a log that `verify` would call broken.
+pub fn plain_rows(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<PlainRow>, VaultError> {
+    let mut st = conn.prepare("SELECT seq, at, actor, action, target, detail FROM audit ORDER BY seq")?;
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let sealed = blob(r, 5);
+        let plain = keys
+            .open(&detail_place(&seq.to_string()), &sealed)
+            .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail ciphertext fails authentication")))?;
+        let detail = serde_json::from_slice(&plain)
+            .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail is not JSON")))?;
+        out.push(PlainRow { seq, at: text(r, 1), actor: text(r, 2), action: text(r, 3), target: text(r, 4), detail });
+    }
+    Ok(out)
+}

@@ -371,6 +371,15 @@ fn load_wrap(conn: &rusqlite::Connection, user: &User) -> Result<crypto::Wrap, V
     .ok_or_else(|| VaultError::Integrity(format!("key_wraps: no key wrap for user '{}'", user.username)))
 }
 
+/// Records a failed sign-in where possible: on a read-only vault nothing can be recorded (not even the throttle
+/// counter), and the sign-in is refused all the same.
+fn stage_or_read_only(r: Result<(), VaultError>) -> Result<(), VaultError> {
+    match r {
+        Err(VaultError::ReadOnly) => Ok(()),
+        other => other,
+    }
+}
+
 /// A successful sign-in: the account and the unwrapped data key.
 pub struct Unlocked {
     pub user: User,
@@ -389,13 +398,17 @@ pub fn sign_in(
 ) -> Result<Unlocked, AuthError> {
     let target = format!("users:{username}");
     let Some(user) = find_user(vault.conn(), username)? else {
-        vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_FAILED, "users:unknown"))?;
+        stage_or_read_only(
+            vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_FAILED, "users:unknown")),
+        )?;
         return Err(AuthError::UnknownUser(username.to_string()));
     };
     if let Some(until) = user.locked_until.as_deref().and_then(parse_stamp) {
         if until > now {
             let wait = (until - now).whole_seconds().max(1);
-            vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_REFUSED, &target))?;
+            stage_or_read_only(
+                vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_REFUSED, &target)),
+            )?;
             return Err(AuthError::Throttled { user: username.to_string(), retry_after_secs: wait });
         }
     }
@@ -415,13 +428,13 @@ pub fn sign_in(
                 let secs = (FIRST_BACKOFF_SECS << doublings).min(MAX_BACKOFF_SECS);
                 stamp(now + time::Duration::seconds(secs))
             });
-            vault.write_unkeyed(|tx| {
+            stage_or_read_only(vault.write_unkeyed(|tx| {
                 tx.execute(
                     "UPDATE users SET failed_count = ?1, locked_until = ?2 WHERE id = ?3",
                     params![failures, locked_until, user.id],
                 )?;
                 audit::stage(tx, now, username, action::SIGN_IN_FAILED, &target)
-            })?;
+            }))?;
             return Err(AuthError::BadPassword(username.to_string()));
         }
     };
@@ -451,6 +464,9 @@ pub fn sign_in(
         // A damaged chain must not lock everyone out of `verify`, which is how IT finds out what was changed.
         // The session knows, and every write it attempts fails with the same integrity error.
         Err(VaultError::Integrity(_)) => true,
+        // A read-only vault can be read by whoever holds a password; the sign-in cannot be recorded (nor can
+        // anything else the session attempts).
+        Err(VaultError::ReadOnly) => false,
         Err(e) => return Err(e.into()),
     };
     Ok(Unlocked { user, dek, audit_damaged })

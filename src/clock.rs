@@ -40,14 +40,38 @@ impl Clock for FixedClock {
     }
 }
 
-/// RFC 3339 text of a time, the one format the vault stores (UTC, millisecond precision, sortable as text).
+/// RFC 3339 text of a time, the one format the vault stores: UTC, always exactly three fractional digits, so that
+/// stamps sort correctly as text (SQL compares them as strings).
 pub fn stamp(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// Parses RFC 3339 text written by [`stamp`] (or any FHIR `instant`).
 pub fn parse_stamp(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_fixed_width_and_sort_as_text() {
+        let a = stamp(time::macros::datetime!(2026-11-21 15:00 UTC));
+        let b = stamp(time::macros::datetime!(2026-11-21 15:00:00.5 UTC));
+        let c = stamp(time::macros::datetime!(2026-11-21 10:00 -05:00));
+        assert_eq!((a.as_str(), b.as_str()), ("2026-11-21T15:00:00.000Z", "2026-11-21T15:00:00.500Z"));
+        assert!(a < b && c == a);
+        assert_eq!(parse_stamp(&b).map(stamp), Some(b));
+    }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
+use crate::procedures::{Event, Recorded, Severity};
 use crate::vault::{Tx, VaultError};
 
 const FORMAT: u32 = 1;
@@ -13,6 +14,10 @@ const FORMAT: u32 = 1;
 pub mod action {
     pub const STARTED: &str = "episode.started";
     pub const ENDED: &str = "episode.ended";
+    pub const SEVERITY_CHANGED: &str = "episode.severity_changed";
+    pub const STEP_DONE: &str = "episode.checklist_step_done";
+    pub const STEP_UNDONE: &str = "episode.checklist_step_undone";
+    pub const STATUS_UPDATE: &str = "episode.status_update";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +41,13 @@ impl Kind {
 #[serde(default)]
 pub struct Declaration {
     pub reason: Option<String>,
+    pub severity: Option<Severity>,
+    /// Systems and workflows affected (EHR, lab results, pharmacy, ADT…).
+    pub affected: Vec<String>,
+    /// The clinical impact in plain words.
+    pub impact: Option<String>,
+    /// When the first status update is due.
+    pub next_update_due: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +175,63 @@ pub fn end(tx: &mut Tx<'_>) -> Result<Episode, EpisodeError> {
     open.ended_at = Some(ended_at);
     open.ended_by = Some(tx.actor().into());
     Ok(open)
+}
+
+fn event_place(id: &str) -> Place<'_> {
+    Place { table: "episode_events", row: id, column: "body", format: FORMAT }
+}
+
+/// Records a procedure event (severity change, checklist tick, status update) on an episode, audited.
+pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Recorded, EpisodeError> {
+    let id = tx.new_id().to_string();
+    let (kind, audit_action) = match event {
+        Event::Severity { .. } => ("severity", action::SEVERITY_CHANGED),
+        Event::StepDone { .. } => ("step_done", action::STEP_DONE),
+        Event::StepUndone { .. } => ("step_undone", action::STEP_UNDONE),
+        Event::StatusUpdate { .. } => ("status_update", action::STATUS_UPDATE),
+    };
+    let plain = serde_json::to_vec(event).unwrap_or_default();
+    let sealed = tx.seal(&event_place(&id), &plain);
+    let at = stamp(tx.at());
+    tx.sql().execute(
+        "INSERT INTO episode_events (id, episode_id, at, actor, kind, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, episode_id, at, tx.actor().to_string(), kind, FORMAT, sealed],
+    )?;
+    let detail = serde_json::to_value(event).unwrap_or_default();
+    tx.audit(audit_action, &format!("episodes:{episode_id}"), &detail)?;
+    Ok(Recorded { at, actor: tx.actor().to_string(), event: event.clone() })
+}
+
+/// The events of an episode, oldest first.
+pub fn events(conn: &rusqlite::Connection, keys: &Keys, episode_id: &str) -> Result<Vec<Recorded>, VaultError> {
+    let mut st =
+        conn.prepare("SELECT id, at, actor, fv, body FROM episode_events WHERE episode_id = ?1 ORDER BY at, rowid")?;
+    let rows = st.query_map([episode_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, at, actor, fv, sealed) = row?;
+        let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..event_place(&id) };
+        let plain = keys
+            .open(&p, &sealed)
+            .map_err(|_| VaultError::Integrity(format!("episode_events {id}: body fails authentication")))?;
+        let event = serde_json::from_slice(&plain)
+            .map_err(|_| VaultError::Integrity(format!("episode_events {id}: not an event")))?;
+        out.push(Recorded { at, actor, event });
+    }
+    Ok(out)
+}
+
+/// The current severity of an episode (the latest change, else the declaration's).
+pub fn severity(conn: &rusqlite::Connection, keys: &Keys, episode: &Episode) -> Result<Option<Severity>, VaultError> {
+    Ok(crate::procedures::current_severity(episode.declaration.severity, &events(conn, keys, &episode.id)?))
 }
 
 impl From<rusqlite::Error> for EpisodeError {

@@ -6,10 +6,31 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[path = "cli/him.rs"]
+mod him_cli;
 use dtk::api::{self, AddUserRequest, ApiError, ErrorCode, InitRequest, Session, Workstation};
 use dtk::auth::Role;
 use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::Password;
+use dtk::procedures::Severity;
+
+/// Prints a line to stdout, ignoring a closed pipe (`dtk entry list | head` must not panic).
+macro_rules! say {
+    () => {{
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 #[derive(Parser)]
 #[command(name = "dtk", version, about = "Downtime Kit: electronic downtime forms, encrypted on this workstation")]
@@ -44,6 +65,9 @@ enum Cmd {
         /// Write the recovery key to this file instead of printing it.
         #[arg(long, value_name = "FILE")]
         recovery_key_out: Option<PathBuf>,
+        /// Also load the demo unit: synthetic patients, demo accounts, an open DRILL episode.
+        #[arg(long)]
+        demo: bool,
     },
     /// Staff accounts.
     User {
@@ -52,6 +76,8 @@ enum Cmd {
     },
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
     Verify,
+    /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded (no sign-in).
+    Status,
     /// Form definitions.
     Forms {
         #[command(subcommand)]
@@ -81,6 +107,21 @@ enum Cmd {
     Print {
         #[command(subcommand)]
         cmd: PrintCmd,
+    },
+    /// Handoff files: HIM key, a workstation's export, HIM's import.
+    Handoff {
+        #[command(subcommand)]
+        cmd: him_cli::HandoffCmd,
+    },
+    /// The HIM reconciliation worklist.
+    Reconcile {
+        #[command(subcommand)]
+        cmd: him_cli::ReconcileCmd,
+    },
+    /// FHIR R4 export and posting of reconciled entries.
+    Export {
+        #[command(subcommand)]
+        cmd: him_cli::ExportCmd,
     },
     /// Set a new password for a user with the recovery key (key from DTK_RECOVERY_KEY or a prompt).
     Recover {
@@ -174,14 +215,59 @@ enum EpisodeCmd {
     Start {
         #[arg(long)]
         reason: Option<String>,
+        /// P1 (no access to information needed for care, no workaround) … P4 (minor).
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        /// Affected systems and workflows, comma separated (EHR, lab results, pharmacy, ADT…).
+        #[arg(long, value_delimiter = ',')]
+        affected: Vec<String>,
+        /// The clinical impact in plain words.
+        #[arg(long)]
+        impact: Option<String>,
+        /// Minutes until the first status update is due.
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
         /// A practice episode: marked DRILL everywhere, never exported.
         #[arg(long)]
         drill: bool,
     },
     /// End the open episode.
     End,
-    /// The open episode, if any.
+    /// The open episode: severity, checklist, overdue steps, next update.
     Status,
+    /// Change the severity of the open episode.
+    Severity {
+        #[arg(value_parser = parse_severity)]
+        level: Severity,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Tick a checklist step as done (or take a tick back with --undo REASON).
+    Tick {
+        step: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, value_name = "REASON")]
+        undo: Option<String>,
+    },
+    /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time.
+    Update {
+        #[arg(long, conflicts_with = "text")]
+        draft: bool,
+        #[arg(long, value_name = "FILE")]
+        text: Option<PathBuf>,
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
+    },
+    /// The episode's timeline and metrics (after-action review).
+    Timeline {
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| "expected P1, P2, P3 or P4".to_string())
 }
 
 #[derive(Subcommand)]
@@ -366,7 +452,7 @@ fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -378,11 +464,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut ws = Workstation::open_with(&dir, site, cli.forms.as_deref())?;
     let clock = SystemClock;
     match cli.cmd {
-        Cmd::Init { admin, unit, display, recovery_key_out } => {
+        Cmd::Init { admin, unit, display, recovery_key_out, demo } => {
             let password = new_password(&admin)?;
             let display_name = display.unwrap_or_else(|| admin.clone());
+            let again = Password::new(password.expose().to_string());
             let key =
                 ws.init(InitRequest { unit: unit.clone(), admin: admin.clone(), display_name, password }, &clock)?;
+            if demo {
+                let session = ws.sign_in(&admin, &again, &clock)?;
+                ws.load_demo_unit(&session, &clock)?;
+                eprintln!(
+                    "Demo unit loaded: accounts demo.nurse, demo.charge, demo.him (password {}), DRILL episode open.",
+                    api::DEMO_PASSWORD
+                );
+            }
             match recovery_key_out {
                 Some(path) => {
                     write_private(&path, format!("{}\n", key.expose()).as_bytes()).map_err(|e| {
@@ -396,8 +491,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key_file": path }),
                         );
                     } else {
-                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
-                        println!(
+                        say!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
+                        say!(
                             "The recovery key was written to {}. Store it offline, then delete the file.",
                             path.display()
                         );
@@ -409,10 +504,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             &serde_json::json!({ "vault": dir, "unit": unit, "admin": admin, "recovery_key": key.expose() }),
                         );
                     } else {
-                        println!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
-                        println!();
-                        println!("RECOVERY KEY (shown once; write it down and keep it offline):");
-                        println!("  {}", key.expose());
+                        say!("Vault created in {} for unit {unit}; administrator {admin}.", dir.display());
+                        say!();
+                        say!("RECOVERY KEY (shown once; write it down and keep it offline):");
+                        say!("  {}", key.expose());
                     }
                 }
             }
@@ -434,7 +529,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::to_value(&info).unwrap_or_default());
             } else {
-                println!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
+                say!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
             }
         }
         Cmd::User { cmd: UserCmd::List } => {
@@ -445,9 +540,45 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 for u in users {
                     let state = if u.active { "active" } else { "disabled" };
-                    println!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
+                    say!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
+        }
+        Cmd::Status => {
+            let status = serde_json::json!({
+                "vault": dir,
+                "initialised": ws.is_initialised(),
+                "read_only": ws.is_read_only(),
+                "unit": ws.unit(),
+                "workstation_id": ws.workstation_id(),
+                "forms": ws.forms().len(),
+                "form_problems": ws.form_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "checklist": ws.checklist().id,
+                "checklist_problems": ws.checklist_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+            output(cli.json, &status, || {
+                let mut t = format!(
+                    "Vault {} ({}): unit {}, {} forms, checklist {}.",
+                    dir.display(),
+                    if !ws.is_initialised() {
+                        "not set up"
+                    } else if ws.is_read_only() {
+                        "READ-ONLY: nothing can be saved here"
+                    } else {
+                        "read-write"
+                    },
+                    ws.unit().unwrap_or_else(|| "-".into()),
+                    ws.forms().len(),
+                    ws.checklist().id
+                );
+                for p in ws.form_problems() {
+                    t.push_str(&format!("\nform not loaded: {p}"));
+                }
+                for p in ws.checklist_problems() {
+                    t.push_str(&format!("\nchecklist not used: {p}"));
+                }
+                t
+            });
         }
         Cmd::Verify => {
             let session = sign_in(&mut ws)?;
@@ -455,7 +586,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
             } else if problems.is_empty() {
-                println!("Vault intact: every ciphertext opens and the audit chain verifies.");
+                say!("Vault intact: every ciphertext opens and the audit chain verifies.");
             } else {
                 for p in &problems {
                     eprintln!("BROKEN {p}");
@@ -473,13 +604,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let key = secret("DTK_RECOVERY_KEY", "Recovery key: ")?;
             let password = new_password(&user)?;
             ws.recover(key.expose(), &user, &password, &clock)?;
-            println!("The password of {user} was reset with the recovery key.");
+            say!("The password of {user} was reset with the recovery key.");
         }
         Cmd::Passwd => {
             let mut session = sign_in(&mut ws)?;
             let password = new_password(session.username())?;
             ws.change_password(&mut session, &password, &clock)?;
-            println!("Password changed.");
+            say!("Password changed.");
         }
         Cmd::User { cmd: UserCmd::Import { file, passwords_out } } => {
             let session = sign_in(&mut ws)?;
@@ -494,13 +625,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Some(path) => {
                     write_private(&path, listing.as_bytes()).map_err(|e| failed(format!("{}: {e}", path.display())))?
                 }
-                None if !cli.json => print!("{listing}"),
+                None if !cli.json => say_raw!("{listing}"),
                 None => {}
             }
             if cli.json {
                 print_json(&serde_json::to_value(&result).unwrap_or_default());
             } else {
-                println!(
+                say!(
                     "{} account(s) created, {} already present. One-time passwords must be changed at first sign-in.",
                     result.created.len(),
                     result.skipped.len()
@@ -510,7 +641,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::User { cmd: UserCmd::Disable { name } } => {
             let session = sign_in(&mut ws)?;
             ws.disable_user(&session, &name, &clock)?;
-            println!("Disabled {name}; their entries stay attributed to them.");
+            say!("Disabled {name}; their entries stay attributed to them.");
         }
         Cmd::User { cmd: UserCmd::Emergency { name, display, reason, hours } } => {
             let session = sign_in(&mut ws)?;
@@ -543,7 +674,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 print_json(&serde_json::json!({ "forms": forms, "problems": problems }));
             } else {
                 for f in ws.forms().forms() {
-                    println!("{:<40} {}", f.title, f.canonical());
+                    say!("{:<40} {}", f.title, f.canonical());
                 }
                 for p in &problems {
                     eprintln!("NOT LOADED {p}");
@@ -587,7 +718,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 print_json(&serde_json::to_value(&patients).unwrap_or_default());
             } else {
                 for p in &patients {
-                    println!(
+                    say!(
                         "{:<32} DOB {:<10} MRN {:<12} {}",
                         p.display_name(),
                         p.record.birth_date.as_deref().unwrap_or("unknown"),
@@ -603,10 +734,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let p = ws.register_patient(&session, &reg, &clock)?;
             output(cli.json, &p, || format!("Registered {} with temporary MRN {}.", p.display_name(), p.record.mrn));
         }
-        Cmd::Episode { cmd: EpisodeCmd::Start { reason, drill } } => {
+        Cmd::Episode { cmd: EpisodeCmd::Start { reason, severity, affected, impact, next_update, drill } } => {
             let session = sign_in(&mut ws)?;
             let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
-            let ep = ws.start_episode(&session, kind, dtk::episodes::Declaration { reason }, &clock)?;
+            let next_update_due = next_update.map(|m| dtk::clock::stamp(clock.now() + time::Duration::minutes(m)));
+            let declaration = dtk::episodes::Declaration { reason, severity, affected, impact, next_update_due };
+            let ep = ws.start_episode(&session, kind, declaration, &clock)?;
             output(cli.json, &ep, || {
                 format!(
                     "{} episode {} started at {} for {}.",
@@ -624,17 +757,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 format!("Episode {} ended at {}.", ep.id, ep.ended_at.clone().unwrap_or_default())
             });
         }
-        Cmd::Episode { cmd: EpisodeCmd::Status } => {
-            let session = sign_in(&mut ws)?;
-            match ws.current_episode(&session)? {
-                Some(ep) => output(cli.json, &ep, || {
-                    format!("Open {} episode {} since {} ({}).", ep.kind.as_str(), ep.id, ep.started_at, ep.unit)
-                }),
-                None => output(cli.json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
-            }
-        }
+        Cmd::Episode { cmd } => episode_command(&mut ws, cmd, cli.json)?,
         Cmd::Entry { cmd } => entry_command(&mut ws, cmd, cli.json)?,
         Cmd::Print { cmd } => print_command(&mut ws, cmd, cli.json)?,
+        Cmd::Handoff { cmd } => him_cli::handoff(&mut ws, cmd, cli.json)?,
+        Cmd::Reconcile { cmd } => him_cli::reconcile(&mut ws, cmd, cli.json)?,
+        Cmd::Export { cmd } => him_cli::export(&mut ws, cmd, cli.json)?,
         Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
             let session = sign_in(&mut ws)?;
             save_loop(&mut ws, &session, count, ack_before_commit)?;
@@ -647,7 +775,7 @@ fn output<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> Str
     if json {
         print_json(&serde_json::to_value(value).unwrap_or_default());
     } else {
-        println!("{}", text());
+        say!("{}", text());
     }
 }
 
@@ -666,7 +794,7 @@ fn forms_check(files: &[PathBuf], json: bool) -> Result<(), Failure> {
         print_json(&serde_json::to_value(&report).unwrap_or_default());
     } else {
         for (file, canonical, title) in &report.ok {
-            println!("OK   {file}: {title} ({canonical})");
+            say!("OK   {file}: {title} ({canonical})");
         }
         for p in &report.problems {
             eprintln!("FAIL {p}");
@@ -691,7 +819,7 @@ fn print_saved(json: bool, saved: &api::EntrySaved, verb: &str) {
     if json {
         print_json(&serde_json::to_value(saved).unwrap_or_default());
     } else {
-        println!("{}", saved.saved.id);
+        say!("{}", saved.saved.id);
         eprintln!(
             "{verb}: version {} ({}), saved on this workstation at {}.",
             saved.saved.version,
@@ -741,7 +869,7 @@ fn entry_command(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), 
                 print_json(&serde_json::to_value(&list).unwrap_or_default());
             } else {
                 for e in &list {
-                    println!(
+                    say!(
                         "{}  {:<16} v{} {:<28} DOB {:<10} MRN {:<10} {:<22} {} by {}",
                         e.id,
                         e.status.as_str(),
@@ -795,6 +923,75 @@ fn print_command(ws: &mut Workstation, cmd: PrintCmd, json: bool) -> Result<(), 
     api::save_pdf(&out, &pdf.bytes)?;
     let summary = serde_json::json!({ "file": out, "pages": pdf.pages, "bytes": pdf.bytes.len() });
     output(json, &summary, || format!("Wrote {} ({} pages).", out.display(), pdf.pages));
+    Ok(())
+}
+
+fn episode_command(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        EpisodeCmd::Status => match ws.episode_status(&session, &clock)? {
+            None => output(json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
+            Some(st) => output(json, &st, || {
+                let mut t = format!(
+                    "{}{} episode since {} ({}); severity {}; next update due {}{}.\n",
+                    if st.drill { "DRILL - " } else { "" },
+                    if st.drill { "practice" } else { "downtime" },
+                    st.episode.started_at,
+                    st.episode.unit,
+                    st.severity.map(|s| format!("{} ({})", s.code(), s.meaning())).unwrap_or_else(|| "not set".into()),
+                    st.next_update_due.clone().unwrap_or_else(|| "not set".into()),
+                    if st.update_overdue { " - OVERDUE" } else { "" }
+                );
+                for s in &st.steps {
+                    let mark = match (&s.done_at, s.overdue) {
+                        (Some(_), _) => "[x]",
+                        (None, true) => "[!]",
+                        (None, false) => "[ ]",
+                    };
+                    let by = s
+                        .done_by
+                        .as_ref()
+                        .map(|b| format!(" (done by {b} at {})", s.done_at.clone().unwrap_or_default()))
+                        .unwrap_or_default();
+                    t.push_str(&format!(
+                        "{mark} {:<26} {:<7} {}{}\n",
+                        s.step.id,
+                        s.step.role.as_str(),
+                        s.step.text,
+                        by
+                    ));
+                }
+                t
+            }),
+        },
+        EpisodeCmd::Severity { level, note } => {
+            let r = ws.change_severity(&session, level, note, &clock)?;
+            output(json, &r, || format!("Severity is now {} ({}).", level.code(), level.meaning()));
+        }
+        EpisodeCmd::Tick { step, note, undo } => {
+            let r = match undo {
+                Some(reason) => ws.untick_step(&session, &step, &reason, &clock)?,
+                None => ws.tick_step(&session, &step, note, &clock)?,
+            };
+            output(json, &r, || format!("Step {step} recorded at {} by {}.", r.at, r.actor));
+        }
+        EpisodeCmd::Update { draft, text, next_update } => {
+            if draft || text.is_none() {
+                let d = ws.draft_status_update(&session, &clock)?;
+                output(json, &d, || d.clone());
+            } else if let Some(path) = text {
+                let body = std::fs::read_to_string(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                let r = ws.save_status_update(&session, &body, next_update, &clock)?;
+                output(json, &r, || format!("Status update kept with the episode at {}.", r.at));
+            }
+        }
+        EpisodeCmd::Timeline { episode } => {
+            let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;
+            print_json(&serde_json::to_value(&t).unwrap_or_default());
+        }
+        EpisodeCmd::Start { .. } | EpisodeCmd::End => unreachable!("handled with the other commands"),
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! (for printed entries) the electronic entry, version and content. Printing writes it; reconciliation reads it.
 //!
 //! Format: `DTK1;form=<url|version>;sys=<MRN system>;mrn=<MRN>;ep=<episode id>;entry=<id>;v=<version>;h=<hash>`
-//! with fields after `form` optional, values percent-encoded for `;`, `=`, `%` and control characters. It is text
+//! with fields after `form` optional, values percent-encoded for `;`, `=`, `%`, space and control characters. It is text
 //! rather than JSON because QR codes hold text compactly and a scanner wedge can type it.
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,8 @@ fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
-            ';' | '=' | '%' => out.push_str(&format!("%{:02X}", c as u32)),
+            // Spaces are encoded too: scanners and the parser trim the text, which would eat a value's trailing space.
+            ';' | '=' | '%' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
             c if c.is_control() => {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
@@ -152,5 +153,13 @@ mod tests {
             "bidi override refused"
         );
         assert!(matches!(Payload::parse(&"x".repeat(2000)), Err(PayloadError::TooLong)));
+    }
+
+    /// Found by the `paper_payload` fuzz target: a value ending in a space did not survive a round trip.
+    #[test]
+    fn regression_fuzz_trailing_space_round_trips() {
+        let p = Payload::parse("DTK1;form=.0;sys=h ;s1xrm=").expect("parses");
+        assert_eq!(p.mrn_system.as_deref(), Some("h "));
+        assert_eq!(Payload::parse(&p.to_text()), Ok(p));
     }
 }

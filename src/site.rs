@@ -34,6 +34,8 @@ pub struct SiteConfig {
     pub unit: Option<String>,
     /// Folder of form definitions (else the forms built into the application).
     pub forms_dir: Option<PathBuf>,
+    /// The unit's downtime checklist (else the one built into the application).
+    pub checklist_file: Option<PathBuf>,
     /// Identifier system of the hospital's MRNs.
     pub mrn_system: String,
     /// Identifier system for temporary (downtime registration) MRNs.
@@ -46,6 +48,9 @@ pub struct SiteConfig {
     /// Two entries of the same patient, form and medication this close in clinical time are flagged as possible
     /// duplicates.
     pub duplicate_window_minutes: i64,
+    /// The HIM station's handoff public key (X25519, 64 hex characters), distributed by hospital IT before any
+    /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (ARCHITECTURE.md, "Keys").
+    pub him_public_key: Option<String>,
 }
 
 impl Default for SiteConfig {
@@ -53,12 +58,14 @@ impl Default for SiteConfig {
         SiteConfig {
             unit: None,
             forms_dir: None,
+            checklist_file: None,
             mrn_system: "http://hospital.example.org/mrn".into(),
             temp_mrn_system: "http://hospital.example.org/downtime-mrn".into(),
             temp_mrn_block: None,
             idle_timeout_secs: 300,
             census_import_dir: None,
             duplicate_window_minutes: 60,
+            him_public_key: None,
         }
     }
 }
@@ -97,6 +104,13 @@ impl SiteConfig {
         }
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
+        }
+        if let Some(k) = &cfg.him_public_key {
+            if crate::handoff::parse_public_key(k).is_err() {
+                return Err(bad(
+                    "him_public_key: expected the 64 hex characters printed by `dtk handoff keygen`".into()
+                ));
+            }
         }
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {
             return Err(bad("mrn_system and temp_mrn_system must not be empty".into()));

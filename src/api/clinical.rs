@@ -101,14 +101,31 @@ pub struct EntrySaved {
 }
 
 /// Everything prepared for a save.
-struct Prepared {
-    form: String,
-    body: VersionBody,
-    patient: Patient,
-    warnings: Vec<SafetyWarning>,
+pub(super) struct Prepared {
+    pub(super) form: String,
+    pub(super) body: VersionBody,
+    pub(super) patient: Patient,
+    pub(super) warnings: Vec<SafetyWarning>,
 }
 
 impl Workstation {
+    /// Records that someone looked at a patient or an entry. On a read-only vault a view cannot be recorded, and
+    /// reading must still work there (it is how a damaged or write-protected vault is used at all).
+    fn audit_view(
+        &mut self,
+        session: &Session,
+        action: &str,
+        target: &str,
+        detail: Value,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        let vault = self.vault_mut()?;
+        match vault.write(session.keys(), session.username(), clock.now(), |tx| tx.audit(action, target, &detail)) {
+            Ok(_) | Err(crate::vault::VaultError::ReadOnly) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn mrn_systems(&self) -> Vec<&str> {
         vec![self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()]
     }
@@ -149,13 +166,8 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let found = patients::find_by_mrn(vault.conn(), session.keys(), &refs, mrn)?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))?;
-        let _viewed = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            tx.audit(
-                patients::action::PATIENT_VIEWED,
-                &format!("patients:{}", found.id),
-                &serde_json::json!({ "mrn": mrn }),
-            )
-        })?;
+        let target = format!("patients:{}", found.id);
+        self.audit_view(session, patients::action::PATIENT_VIEWED, &target, serde_json::json!({ "mrn": mrn }), clock)?;
         Ok(found)
     }
 
@@ -227,7 +239,7 @@ impl Workstation {
         }
     }
 
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         session: &Session,
         response: &Value,
@@ -541,9 +553,7 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let detail =
             entries::detail(vault.conn(), session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
-        let _viewed = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            tx.audit(entries::action::VIEWED, &format!("entries:{id}"), &serde_json::json!({}))
-        })?;
+        self.audit_view(session, entries::action::VIEWED, &format!("entries:{id}"), serde_json::json!({}), clock)?;
         Ok(detail)
     }
 

@@ -2,14 +2,18 @@
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
 mod clinical;
+mod him;
 mod print;
+mod procedures;
 mod users;
 
 use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery};
 pub use print::{action as print_action, save_pdf, BlankFor};
-pub use users::{EmergencyUser, Provisioned, RosterResult};
+pub use procedures::EpisodeStatus;
+pub use users::{EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
@@ -247,6 +251,8 @@ pub struct Workstation {
     site: SiteConfig,
     catalog: Catalog,
     form_problems: Vec<LoadProblem>,
+    checklist: crate::procedures::Checklist,
+    checklist_problems: Vec<crate::procedures::ChecklistProblem>,
 }
 
 /// The standard forms built into the application, used when no forms folder is configured.
@@ -291,7 +297,8 @@ impl Workstation {
     pub fn open_with(dir: &Path, site: SiteConfig, forms_dir: Option<&Path>) -> Result<Workstation, ApiError> {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
         let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
-        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems })
+        let (checklist, checklist_problems) = procedures::load_checklist(site.checklist_file.as_deref());
+        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems, checklist, checklist_problems })
     }
 
     pub fn site(&self) -> &SiteConfig {
@@ -319,6 +326,11 @@ impl Workstation {
 
     pub fn is_initialised(&self) -> bool {
         self.vault.is_some()
+    }
+
+    /// True when the vault could only be opened read-only: the app shows a banner and never offers to save.
+    pub fn is_read_only(&self) -> bool {
+        self.vault.as_ref().is_some_and(Vault::is_read_only)
     }
 
     /// The unit: the site configuration's, else the one given at set-up.

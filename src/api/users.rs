@@ -68,7 +68,65 @@ fn one_time_password(rng: &mut dyn Random) -> String {
     bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
+/// The synthetic census of the demo unit.
+const DEMO_CENSUS: &str = include_str!("../../assets/demo/census-demo.json");
+/// The demo accounts and their shared, published password (demo vaults hold synthetic data only).
+pub const DEMO_USERS: [(&str, &str, Role); 3] = [
+    ("demo.nurse", "Demo Nurse", Role::Nurse),
+    ("demo.charge", "Demo Charge Nurse", Role::Charge),
+    ("demo.him", "Demo HIM Analyst", Role::Him),
+];
+pub const DEMO_PASSWORD: &str = "demo-password";
+
 impl Workstation {
+    /// Loads the demo unit so a newcomer can try everything: the synthetic census, one account per clinical role
+    /// (password [`DEMO_PASSWORD`]), a block of temporary MRNs, and an open DRILL episode (so nothing charted in the
+    /// demo can ever be exported). Administrators only, typically right after set-up.
+    pub fn load_demo_unit(&mut self, session: &Session, clock: &dyn Clock) -> Result<(), ApiError> {
+        session.require(Op::ManageUsers)?;
+        self.import_census(session, DEMO_CENSUS.as_bytes(), clock)?;
+        let existing: Vec<String> = auth::list_users(self.vault()?.conn())?.into_iter().map(|u| u.username).collect();
+        for (username, display, role) in DEMO_USERS {
+            if existing.iter().any(|u| u == username) {
+                continue;
+            }
+            self.add_user(
+                session,
+                super::AddUserRequest {
+                    username: username.into(),
+                    display_name: display.into(),
+                    role,
+                    password: Password::new(DEMO_PASSWORD.into()),
+                },
+                clock,
+            )?;
+        }
+        if self.site.temp_mrn_block.is_none() {
+            let block = crate::site::MrnBlock { prefix: "DEMO-".into(), first: 1, last: 999 };
+            let mut site = self.site.clone();
+            site.temp_mrn_block = Some(block);
+            let path = self.dir.join(crate::site::FILE_NAME);
+            if !path.exists() {
+                let text = serde_json::to_string_pretty(&serde_json::json!({ "temp_mrn_block": site.temp_mrn_block }))
+                    .unwrap_or_default();
+                std::fs::write(&path, text)
+                    .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", path.display())))?;
+            }
+            self.site = site;
+        }
+        if crate::episodes::current(self.vault()?.conn(), session.keys())?.is_none() {
+            let declaration = crate::episodes::Declaration {
+                reason: Some("Demo unit: practice with synthetic patients".into()),
+                severity: Some(crate::procedures::Severity::P3),
+                affected: vec!["EHR".into()],
+                impact: Some("None: this is a practice episode on a demo unit.".into()),
+                next_update_due: None,
+            };
+            self.start_episode(session, crate::episodes::Kind::Drill, declaration, clock)?;
+        }
+        Ok(())
+    }
+
     /// Imports a roster (CSV: username, display name, role; a header line is allowed). Every new account gets a
     /// one-time password that must be changed at first sign-in. All or nothing: a bad line changes nothing.
     pub fn import_roster(&mut self, session: &Session, csv: &str, clock: &dyn Clock) -> Result<RosterResult, ApiError> {

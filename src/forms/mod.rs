@@ -1,7 +1,7 @@
 //! Forms as data: loading FHIR R4 Questionnaires, validating QuestionnaireResponses, clinical rules and extraction.
 //!
 //! A hospital adds a form by dropping a Questionnaire into the forms folder; everything here is driven by that file.
-//! See docs/FORM-AUTHORING.md (the supported subset, for form authors) and docs/forms-engine.md (for engineers).
+//! See README.md, "Authoring a downtime form" (the supported subset, for form authors), and docs/forms-engine.md (for engineers).
 //! Nothing in this module does I/O except [`load_file`], [`Catalog::load_dir`] and [`check_files`].
 
 mod extract;

@@ -100,6 +100,23 @@ pub struct Vault {
     conn: Connection,
     dir: PathBuf,
     rng: Box<dyn Random + Send>,
+    /// Opened from a folder or file this user cannot write: everything reads, nothing writes.
+    read_only: bool,
+}
+
+/// Whether this process can write the vault file and create files beside it (WAL, shared memory).
+fn writable(dir: &Path, file: &Path) -> bool {
+    if std::fs::OpenOptions::new().append(true).open(file).is_err() {
+        return false;
+    }
+    let probe = dir.join(".dtk-write-probe");
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 impl Vault {
@@ -135,6 +152,9 @@ impl Vault {
         if !path.is_file() {
             return Err(VaultError::Missing(dir.to_path_buf()));
         }
+        if !writable(dir, &path) {
+            return Self::open_read_only(dir, &path);
+        }
         let conn =
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
@@ -142,6 +162,44 @@ impl Vault {
             return Err(VaultError::NotAVault(path));
         }
         Self::finish_open(conn, dir)
+    }
+
+    /// Opens a vault this user may read but not write (a read-only folder, a copy on a write-protected stick).
+    /// SQLite cannot use WAL without writing beside the file, so the file is opened `immutable`; that is only
+    /// correct when no committed transaction is still waiting in a WAL file, so such a vault is refused instead of
+    /// being shown without its newest entries.
+    fn open_read_only(dir: &Path, path: &Path) -> Result<Vault, VaultError> {
+        let wal = dir.join(format!("{FILE_NAME}-wal"));
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            return Err(VaultError::Durability(
+                "the vault folder is read-only and holds changes not yet merged into the vault file (after a crash); make the folder writable so they can be recovered".into(),
+            ));
+        }
+        let uri = format!("file:{}?mode=ro&immutable=1", path.display());
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        if app_id != schema::APPLICATION_ID {
+            return Err(VaultError::NotAVault(path.to_path_buf()));
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > schema::SCHEMA_VERSION {
+            return Err(VaultError::TooNew { found: version, supported: schema::SCHEMA_VERSION });
+        }
+        if version < schema::SCHEMA_VERSION {
+            return Err(VaultError::Durability(
+                "the vault needs an upgrade by this version, but its folder is read-only".into(),
+            ));
+        }
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom), read_only: true })
+    }
+
+    /// True when the vault was opened read-only: reads work, every write is refused with [`VaultError::ReadOnly`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     fn finish_open(conn: Connection, dir: &Path) -> Result<Vault, VaultError> {
@@ -164,7 +222,7 @@ impl Vault {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut vault = Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom) };
+        let mut vault = Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom), read_only: false };
         vault.migrate(version)?;
         Ok(vault)
     }
@@ -221,6 +279,9 @@ impl Vault {
     where
         E: From<VaultError>,
     {
+        if self.read_only {
+            return Err(VaultError::ReadOnly.into());
+        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(VaultError::from)?;
         let mut w = Tx { tx, keys, actor: actor.to_string(), at, rng: self.rng.as_mut(), head: None };
         let value = f(&mut w)?;
@@ -236,6 +297,9 @@ impl Vault {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
+        if self.read_only {
+            return Err(VaultError::ReadOnly);
+        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v = f(&tx)?;
         tx.commit()?;

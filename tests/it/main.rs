@@ -1,7 +1,12 @@
 //! The one integration-test binary of the core and the `dtk` command line (ripgrep style): each module is a
 //! capability, tested the way a user would notice it.
 
+mod clinical;
+mod faults;
 mod forms;
+mod fuzz_corpus;
 mod print;
+mod procedures;
+mod reconcile;
 mod support;
 mod vault;

@@ -55,7 +55,8 @@ fn unit(kind: Kind) -> TestVault {
     let tv = TestVault::new();
     let (mut ws, charge) = tv.sign_in(CHARGE);
     ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census import");
-    ws.start_episode(&charge, kind, Declaration { reason: Some("test".into()) }, &SystemClock).expect("episode");
+    ws.start_episode(&charge, kind, Declaration { reason: Some("test".into()), ..Default::default() }, &SystemClock)
+        .expect("episode");
     tv
 }
 

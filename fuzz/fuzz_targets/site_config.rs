@@ -1,0 +1,8 @@
+//! Fuzz target: any bytes as a site configuration must load or be refused naming the field, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = dtk::site::SiteConfig::parse("site.json", data);
+});

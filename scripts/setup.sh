@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs what Downtime Kit needs to build, run and test it, and nothing that is already there (a second run is a no-op).
+#
+# Debian/Ubuntu packages via apt-get (only the missing ones, `apt-get update` only if something is missing), the npm
+# packages of each npm project (the root and tools/fhir; only when node_modules is missing or older than the lock
+# file), and tauri-driver (only when it is not on PATH). Rust and Node.js must already be there: this workplace's
+# machines ship them, and neither can be fetched from a package registry here.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# Build: WebKitGTK and friends for Tauri. Test: Xvfb and WebKitWebDriver for the desktop e2e tests; poppler, zbar and
+# ImageMagick for checking printed PDFs, barcodes and screenshots.
+APT_PACKAGES=(
+  build-essential pkg-config curl file
+  libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libssl-dev
+  xvfb xauth webkit2gtk-driver
+  imagemagick poppler-utils zbar-tools
+)
+TAURI_DRIVER_VERSION="2.1.0"
+NODE_MIN="20.19"
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "${SUDO[0]:-}" = "__no_sudo__" ]; then
+    echo "setup: missing Debian packages (${missing[*]}) and not root without sudo; install them and run again." >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  # Another apt (unattended upgrades, a parallel install) may hold the lock; wait for it rather than fail.
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust with rustup (https://rustup.rs) and run again." >&2
+  exit 1
+fi
+if ! command -v node >/dev/null 2>&1 || ! node -e "
+  const [a, b] = process.versions.node.split('.').map(Number);
+  const [x, y] = '$NODE_MIN'.split('.').map(Number);
+  process.exit(a > x || (a === x && b >= y) ? 0 : 1);"; then
+  echo "setup: Node.js $NODE_MIN or newer is needed (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
+
+# npm writes node_modules/.package-lock.json on every install; it is older than the lock file when the lock changed.
+# `npm install` (which follows package-lock.json) rather than `npm ci`: the registry these machines reach serves only
+# the Linux builds of @tauri-apps/cli, so the lock cannot list the other platforms' optional packages, and `npm ci`
+# refuses a lock without them.
+# The root project (UI, Tauri CLI), tools/fhir (the independent FHIR validators that `cargo test` runs) and
+# tools/fhir-server (the loopback FHIR server the export tests post to).
+NPM_PROJECTS=(. tools/fhir tools/fhir-server)
+for dir in "${NPM_PROJECTS[@]}"; do
+  [ -f "$dir/package-lock.json" ] || continue
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm install in $dir (from its package-lock.json)"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+done
+
+# The third FHIR validator: fhir.resources 6.2.x, the last release with R4 models (it needs pydantic 1), in a venv
+# of its own so that nothing is installed into the system Python.
+VENV=tools/fhir/.venv
+if ! "$VENV/bin/python" -c "import fhir.resources, pydantic; assert fhir.resources.__version__.startswith('6.2')" 2>/dev/null; then
+  echo "setup: python venv with fhir.resources 6.2 in $VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3-venv
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "fhir.resources==6.2.*" "pydantic<2"
+fi
+
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: cargo install tauri-driver $TAURI_DRIVER_VERSION"
+  cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
+fi

@@ -1,0 +1,43 @@
+//! Desktop shell: builds the Tauri app, registers the IPC commands and hands the vault folder to the core.
+//!
+//! Nothing here decides anything about patients, users or entries: commands convert DTOs, call `dtk::api`, and
+//! convert the answer back. See ARCHITECTURE.md, "Desktop shell and UI".
+pub mod commands;
+pub mod dto;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the vault lives: `DTK_VAULT` when set (tests and IT use it), else the core's platform data folder, the same
+/// one the `dtk` command line uses, so IT can administer the app's vault with `dtk` on the workstation.
+pub fn vault_dir() -> PathBuf {
+    match std::env::var_os("DTK_VAULT") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => dtk::api::default_vault_dir(),
+    }
+}
+
+pub fn run() {
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            use tauri::Manager;
+            let dir = vault_dir();
+            // The folder, not the vault: the core creates the vault at set-up, in a folder that must exist.
+            std::fs::create_dir_all(&dir)?;
+            app.manage(Arc::new(commands::Shell::open(&dir)));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::set_up,
+            commands::sign_in,
+            commands::current_session,
+            commands::sign_out,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        // Nothing else can show this: the window never opened.
+        eprintln!("Downtime Kit could not start: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,797 @@
+//! The HIM operations of the façade (and the workstation's handoff export): handoff keys and files, the
+//! reconciliation worklist and its decisions, paper back-entry, FHIR export and posting, the reconciliation report.
+//! The desktop app's HIM screens call exactly these; every one checks the role first.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{ApiError, EntrySaved, ErrorCode, Session, Workstation};
+use crate::auth::Op;
+use crate::clock::{stamp, Clock};
+use crate::entries::{self, NewEntry, Origin, PaperSource};
+use crate::fhir::{self, BatchMeta, FhirError, Frozen, Mode, StaffRef};
+use crate::handoff::{self, ExportSummary, HandoffError, HimKey, ImportReport};
+use crate::paper;
+use crate::reconcile::{self, Filter, Page, Proposal, ReconcileError, Report, SideBySide, State, Summary};
+use crate::vault::VaultError;
+
+impl From<HandoffError> for ApiError {
+    fn from(e: HandoffError) -> Self {
+        let code = match &e {
+            HandoffError::Vault(_) => {
+                if let HandoffError::Vault(v) = e {
+                    return v.into();
+                }
+                ErrorCode::Io
+            }
+            HandoffError::NoHimKey | HandoffError::NoRecipient => ErrorCode::NotInitialised,
+            HandoffError::NothingToExport(_) => ErrorCode::NotFound,
+            HandoffError::Drill => ErrorCode::Forbidden,
+            HandoffError::KeyChanged { .. } | HandoffError::Replayed(_) | HandoffError::AuditConflict { .. } => {
+                ErrorCode::Conflict
+            }
+            HandoffError::Tampered
+            | HandoffError::Truncated { .. }
+            | HandoffError::TrailingBytes(_)
+            | HandoffError::AuditChain { .. }
+            | HandoffError::Inconsistent(_) => ErrorCode::Integrity,
+            _ => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<ReconcileError> for ApiError {
+    fn from(e: ReconcileError) -> Self {
+        let code = match &e {
+            ReconcileError::Vault(_) => {
+                if let ReconcileError::Vault(v) = e {
+                    return v.into();
+                }
+                ErrorCode::Io
+            }
+            ReconcileError::NotFound(_) => ErrorCode::NotFound,
+            ReconcileError::WrongState { .. } | ReconcileError::Locked(_) | ReconcileError::OpenDuplicate { .. } => {
+                ErrorCode::Conflict
+            }
+            ReconcileError::NoReason | ReconcileError::Invalid(_) => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<FhirError> for ApiError {
+    fn from(e: FhirError) -> Self {
+        let code = match &e {
+            FhirError::Vault(_) => {
+                if let FhirError::Vault(v) = e {
+                    return v.into();
+                }
+                ErrorCode::Io
+            }
+            FhirError::NoBatch(_) => ErrorCode::NotFound,
+            FhirError::Io(_) | FhirError::Unreachable(_) | FhirError::BadResponse(_) => ErrorCode::Io,
+            _ => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// The HIM station's handoff key, as `dtk handoff keygen` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HimKeyInfo {
+    /// For `him_public_key` in every workstation's site configuration.
+    pub public_key: String,
+    pub fingerprint: String,
+    /// False when the station already had its key (it is never replaced silently).
+    pub created: bool,
+}
+
+/// What the worklist screen (and `dtk reconcile list`) filters by.
+#[derive(Debug, Clone, Default)]
+pub struct WorklistQuery {
+    pub state: Option<State>,
+    pub mrn: Option<String>,
+    pub form: Option<String>,
+    pub workstation: Option<String>,
+    pub episode: Option<String>,
+    pub status: Option<entries::Status>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A FHIR export batch written to disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchExported {
+    pub batch_id: String,
+    pub entries: usize,
+    pub sha256: String,
+    pub bytes: u64,
+    pub path: PathBuf,
+}
+
+/// What one post of a batch did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostReport {
+    pub batch_id: String,
+    /// Entries posted now, with the location of their QuestionnaireResponse on the server.
+    pub posted: Vec<(String, String)>,
+    /// Entries the server refused now, with its OperationOutcome text.
+    pub failed: Vec<(String, String)>,
+    /// Entries posted by an earlier attempt and not sent again.
+    pub already_posted: usize,
+}
+
+fn io_err(e: std::io::Error) -> ApiError {
+    ApiError::new(ErrorCode::Io, format!("writing the file failed: {e}"))
+}
+
+fn temp_beside(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    out.with_file_name(name)
+}
+
+/// Writes `bytes` to `out` atomically: a temporary file beside it, fsync, rename, fsync of the folder.
+fn write_atomic(out: &Path, bytes: &[u8]) -> Result<(), ApiError> {
+    let tmp = temp_beside(out);
+    let mut f = std::fs::File::create(&tmp).map_err(io_err)?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io_err)?;
+    drop(f);
+    finish_atomic(&tmp, out)
+}
+
+fn finish_atomic(tmp: &Path, out: &Path) -> Result<(), ApiError> {
+    std::fs::rename(tmp, out).map_err(io_err)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+impl Workstation {
+    fn staff_name(&self, workstation: Option<&str>, username: &str) -> String {
+        let Ok(vault) = self.vault() else { return username.to_string() };
+        let conn = vault.conn();
+        let found: Option<String> = match workstation {
+            Some(ws) => conn
+                .query_row(
+                    "SELECT display_name FROM handoff_staff WHERE workstation = ?1 AND username = ?2",
+                    params![ws, username],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        found
+            .or_else(|| {
+                conn.query_row("SELECT display_name FROM users WHERE username = ?1", [username], |r| r.get(0))
+                    .optional()
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or_else(|| username.to_string())
+    }
+
+    /// Creates the HIM station's handoff key pair on first use and shows its public key and fingerprint.
+    pub fn handoff_keygen(&mut self, session: &Session, clock: &dyn Clock) -> Result<HimKeyInfo, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let vault = self.vault_mut()?;
+        let done = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            HimKey::load_or_create(tx).map_err(ApiError::from)
+        })?;
+        let (key, created) = done.into_value();
+        Ok(HimKeyInfo { public_key: key.public_hex(), fingerprint: key.fingerprint(), created })
+    }
+
+    /// Writes this workstation's handoff file for `episode` (default: the newest real episode) to `out`, encrypted
+    /// to the HIM key of the site configuration. The file is written only after the export is recorded.
+    pub fn export_handoff(
+        &mut self,
+        session: &Session,
+        out: &Path,
+        episode: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<ExportSummary, ApiError> {
+        session.require(Op::ExportHandoff)?;
+        let recipient = match &self.site.him_public_key {
+            Some(k) => handoff::parse_public_key(k)?,
+            None => return Err(HandoffError::NoRecipient.into()),
+        };
+        let workstation = self.workstation_id();
+        let episode_id = match episode {
+            Some(e) => e.to_string(),
+            None => crate::episodes::list(self.vault()?.conn(), session.keys())?
+                .into_iter()
+                .next()
+                .map(|e| e.id)
+                .ok_or_else(|| HandoffError::NothingToExport("this workstation has no downtime episode".into()))?,
+        };
+        let vault = self.vault_mut()?;
+        let written = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            handoff::export(tx, &workstation, &episode_id, &recipient).map_err(ApiError::from)
+        })?;
+        let written = written.into_value();
+        write_atomic(out, &written.bytes)?;
+        Ok(written.summary)
+    }
+
+    /// Verifies a handoff file and brings it into the worklist. A refused file changes nothing.
+    pub fn import_handoff(
+        &mut self,
+        session: &Session,
+        bytes: &[u8],
+        clock: &dyn Clock,
+    ) -> Result<ImportReport, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let key = HimKey::load(self.vault()?.conn(), session.keys())?.ok_or(HandoffError::NoHimKey)?;
+        let opened = handoff::open(bytes, &key)?;
+        let temp = self.site.temp_mrn_system.clone();
+        let window = self.site.duplicate_window_minutes;
+        let vault = self.vault_mut()?;
+        let report = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            handoff::import(tx, &opened, &temp, window).map_err(ApiError::from)
+        })?;
+        Ok(report.into_value())
+    }
+
+    /// A page of the worklist.
+    pub fn worklist(&self, session: &Session, q: &WorklistQuery) -> Result<Page, ApiError> {
+        session.require(Op::Reconcile)?;
+        let keys = session.keys();
+        let mut filter = Filter {
+            state: q.state,
+            form: q.form.clone(),
+            workstation: q.workstation.clone(),
+            episode: q.episode.clone(),
+            status: q.status,
+            ..Filter::default()
+        };
+        if let Some(m) = &q.mrn {
+            for system in [&self.site.mrn_system, &self.site.temp_mrn_system] {
+                filter.patient_idx.push(crate::patients::mrn_token(keys, system, m));
+            }
+        }
+        let limit = if q.limit == 0 { 100 } else { q.limit };
+        Ok(reconcile::list(self.vault()?.conn(), keys, &filter, limit, q.offset)?)
+    }
+
+    /// Counts per state and what is still open.
+    pub fn reconcile_summary(&self, session: &Session) -> Result<Summary, ApiError> {
+        session.require(Op::Reconcile)?;
+        Ok(reconcile::summary(self.vault()?.conn())?)
+    }
+
+    /// Matches the downtime registration of an entry's patient to a real MRN; every entry of the patient follows.
+    pub fn match_patient(
+        &mut self,
+        session: &Session,
+        entry_id: &str,
+        mrn: &str,
+        clock: &dyn Clock,
+    ) -> Result<Vec<String>, ApiError> {
+        session.require(Op::Reconcile)?;
+        let system = self.site.mrn_system.clone();
+        let window = self.site.duplicate_window_minutes;
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::match_patient(tx, entry_id, &system, mrn, window).map_err(ApiError::from)
+            })?
+            .into_value())
+    }
+
+    /// Accepts the given entries, all or none.
+    pub fn accept(&mut self, session: &Session, ids: &[String], clock: &dyn Clock) -> Result<usize, ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::accept(tx, ids, false).map_err(ApiError::from)
+            })?
+            .into_value())
+    }
+
+    /// Accepts every matched entry that has no open duplicate proposal, in one action.
+    pub fn accept_all_matched(&mut self, session: &Session, clock: &dyn Clock) -> Result<usize, ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                let ids = reconcile::acceptable(tx.sql())?;
+                reconcile::accept(tx, &ids, true).map_err(ApiError::from)
+            })?
+            .into_value())
+    }
+
+    pub fn reject(&mut self, session: &Session, id: &str, reason: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::reject(tx, id, reason).map_err(ApiError::from)
+            })
+            .map(|_| ())
+    }
+
+    pub fn needs_correction(
+        &mut self,
+        session: &Session,
+        id: &str,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::needs_correction(tx, id, reason).map_err(ApiError::from)
+            })
+            .map(|_| ())
+    }
+
+    /// Records that `id` duplicates `of` (which is kept).
+    pub fn mark_duplicate(&mut self, session: &Session, id: &str, of: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::mark_duplicate(tx, id, of).map_err(ApiError::from)
+            })
+            .map(|_| ())
+    }
+
+    /// Dismisses a duplicate proposal: two different events.
+    pub fn dismiss_duplicate(
+        &mut self,
+        session: &Session,
+        id: &str,
+        other: &str,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        session.require(Op::Reconcile)?;
+        let vault = self.vault_mut()?;
+        vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                reconcile::dismiss(tx, id, other, reason).map_err(ApiError::from)
+            })
+            .map(|_| ())
+    }
+
+    /// Duplicate proposals (open ones only, or all with their answers).
+    pub fn duplicate_proposals(&self, session: &Session, open_only: bool) -> Result<Vec<Proposal>, ApiError> {
+        session.require(Op::Reconcile)?;
+        Ok(reconcile::proposals(self.vault()?.conn(), open_only)?)
+    }
+
+    /// Two entries side by side (audited as a view of both).
+    pub fn side_by_side(
+        &mut self,
+        session: &Session,
+        a: &str,
+        b: &str,
+        clock: &dyn Clock,
+    ) -> Result<SideBySide, ApiError> {
+        session.require(Op::Reconcile)?;
+        let view = reconcile::side_by_side(self.vault()?.conn(), session.keys(), a, b)?
+            .ok_or_else(|| ReconcileError::NotFound(format!("{a} or {b}")))?;
+        let vault = self.vault_mut()?;
+        let _viewed = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            for id in [a, b] {
+                tx.audit(
+                    entries::action::VIEWED,
+                    &format!("entries:{id}"),
+                    &serde_json::json!({ "side_by_side": true }),
+                )?;
+            }
+            Ok::<(), ApiError>(())
+        })?;
+        Ok(view)
+    }
+
+    /// Back-enters a scanned paper form: `payload` is what its QR code says (form, patient, episode), `response` the
+    /// answers typed by the analyst, `author_name` the nurse named on the paper. The analyst is the enterer.
+    pub fn back_enter_paper(
+        &mut self,
+        session: &Session,
+        payload: &paper::Payload,
+        response: &Value,
+        author_name: &str,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::Reconcile)?;
+        let author = author_name.trim();
+        if author.is_empty()
+            || author.len() > 200
+            || author.chars().any(|c| c.is_control() || crate::forms::is_bidi_control(c))
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the author named on the paper form is required (plain text)",
+            ));
+        }
+        let canonical = response.get("questionnaire").and_then(Value::as_str).unwrap_or("");
+        if canonical != payload.form {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the response is for another form than the one printed on the paper (its QR code)",
+            ));
+        }
+        let subject_mrn = response.pointer("/subject/identifier/value").and_then(Value::as_str);
+        if payload.mrn.is_some() && payload.mrn.as_deref() != subject_mrn {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the response's patient differs from the patient printed on the paper form (its QR code)",
+            ));
+        }
+        let episode_id = payload.episode.clone().ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidInput, "the paper form's QR code names no downtime episode")
+        })?;
+        let episode = crate::episodes::get(self.vault()?.conn(), session.keys(), &episode_id)?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "the paper form's episode is not on this station: import a handoff file of that episode first",
+            )
+        })?;
+        if episode.kind == crate::episodes::Kind::Drill {
+            return Err(HandoffError::Drill.into());
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut response = response.clone();
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.clone()));
+        }
+        let opts =
+            super::EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
+        let mut prep = self.prepare(session, &response, &opts, None, clock)?;
+        prep.body.paper = Some(PaperSource { author_name: author.to_string(), qr: Some(payload.to_text()) });
+        let workstation = self.workstation_id();
+        let temp = self.site.temp_mrn_system.clone();
+        let window = self.site.duplicate_window_minutes;
+        let warnings = prep.warnings.clone();
+        let vault = self.vault_mut()?;
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| -> Result<_, ApiError> {
+            let header = entries::PatientHeader::from(&prep.patient);
+            let body = prep.body.clone();
+            let new = NewEntry {
+                form: &prep.form,
+                episode_id: &episode_id,
+                workstation: &workstation,
+                patient: &prep.patient,
+                body: prep.body,
+                sign: true,
+                origin: Origin::Paper,
+                author: None,
+            };
+            let saved = entries::create(tx, &id, new)?;
+            let tracked = reconcile::Tracked {
+                entry_id: &id,
+                workstation: &workstation,
+                form: &prep.form,
+                patient: &header,
+                body: &body,
+                temp_mrn_system: &temp,
+            };
+            reconcile::track(tx, &tracked, true)?;
+            reconcile::propose_duplicates(tx, std::slice::from_ref(&id), window)?;
+            tx.audit(
+                reconcile::action::PAPER_ENTERED,
+                &format!("entries:{id}"),
+                &serde_json::json!({ "qr": payload.to_text() }),
+            )?;
+            Ok(saved)
+        })?;
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+    }
+
+    /// Exports every accepted entry as a new batch: one transaction Bundle written atomically to `out`, its SHA-256
+    /// in the audit log, the entries locked as exported.
+    pub fn export_fhir(&mut self, session: &Session, out: &Path, clock: &dyn Clock) -> Result<BatchExported, ApiError> {
+        session.require(Op::ExportFhir)?;
+        let station = self.workstation_id();
+        let by = StaffRef { username: session.username().to_string(), display: session.display_name().to_string() };
+        // Freeze what each entry is exported with, reading outside the write so names can be looked up.
+        let plan = self.plan_batch(session)?;
+        if plan.is_empty() {
+            return Err(ApiError::new(ErrorCode::NotFound, "no accepted entries are waiting for export"));
+        }
+        let tmp = temp_beside(out);
+        let keys = session.keys();
+        let catalog = &self.catalog;
+        let vault = self.vault.as_mut().ok_or_else(super::not_initialised)?;
+        let done = vault.write(keys, session.username(), clock.now(), |tx| -> Result<BatchExported, ApiError> {
+            let batch_id = tx.new_id().to_string();
+            let meta = BatchMeta { id: batch_id.clone(), created_at: stamp(tx.at()), by: by.clone(), station, entries: plan.len() };
+            let sealed = fhir::seal_meta(keys, tx, &meta);
+            tx.sql().execute(
+                "INSERT INTO export_batches (id, created_at, created_by, entry_count, sha256, fv, body) VALUES (?1, ?2, ?3, ?4, '', 1, ?5)",
+                params![batch_id, meta.created_at, by.username, plan.len() as i64, sealed],
+            ).map_err(VaultError::from)?;
+            for (pos, (entry_id, version, frozen, mut body)) in plan.into_iter().enumerate() {
+                let sealed = fhir::seal_frozen(keys, tx, &batch_id, &entry_id, &frozen);
+                tx.sql().execute(
+                    "INSERT INTO export_batch_entries (batch_id, entry_id, position, version, post_state, fv, body) VALUES (?1, ?2, ?3, ?4, 'unposted', 1, ?5)",
+                    params![batch_id, entry_id, pos as i64, version, sealed],
+                ).map_err(VaultError::from)?;
+                body.exported_version = Some(version);
+                let plain = serde_json::to_vec(&body).unwrap_or_default();
+                let rb = tx.seal(&crate::crypto::Place { table: "recon", row: &entry_id, column: "body", format: 1 }, &plain);
+                let n = tx.sql().execute(
+                    "UPDATE recon SET state = 'exported', batch_id = ?1, updated_at = ?2, updated_by = ?3, fv = 1, body = ?4 WHERE entry_id = ?5 AND state = 'accepted'",
+                    params![batch_id, meta.created_at, by.username, rb, entry_id],
+                ).map_err(VaultError::from)?;
+                if n != 1 {
+                    return Err(ApiError::new(ErrorCode::Conflict, format!("entry {entry_id} changed during the export; try again")));
+                }
+            }
+            let file = std::fs::File::create(&tmp).map_err(io_err)?;
+            let mut w = fhir::Hashing::new(std::io::BufWriter::new(file));
+            fhir::write_bundle(tx.sql(), keys, catalog, &batch_id, None, &mut w)?;
+            let (buf, sha256, bytes) = w.finish();
+            let file = buf.into_inner().map_err(|e| io_err(e.into_error()))?;
+            file.sync_all().map_err(io_err)?;
+            tx.sql().execute("UPDATE export_batches SET sha256 = ?1 WHERE id = ?2", params![sha256, batch_id]).map_err(VaultError::from)?;
+            tx.audit(
+                "fhir.exported",
+                &format!("export_batches:{batch_id}"),
+                &serde_json::json!({ "entries": meta.entries, "sha256": sha256, "bytes": bytes }),
+            )?;
+            Ok(BatchExported { batch_id, entries: meta.entries, sha256, bytes, path: out.to_path_buf() })
+        });
+        let done = match done {
+            Ok(d) => d.into_value(),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        finish_atomic(&tmp, out).map_err(|e| {
+            ApiError::new(
+                e.code,
+                format!("batch {} was recorded but moving the file into place failed ({}); write it again with `dtk export fhir --batch {} --out FILE`", done.batch_id, e.message, done.batch_id),
+            )
+        })?;
+        Ok(done)
+    }
+
+    /// (entry, version, frozen facts, worklist body) of every accepted entry, in clinical-time order.
+    #[allow(clippy::type_complexity)]
+    fn plan_batch(&self, session: &Session) -> Result<Vec<(String, i64, Frozen, reconcile::RowBody)>, ApiError> {
+        let conn = self.vault()?.conn();
+        let keys = session.keys();
+        let drill: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM recon r JOIN entries e ON e.id = r.entry_id JOIN episodes p ON p.id = e.episode_id
+                  WHERE r.state = 'accepted' AND p.kind != 'real'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(VaultError::from)?;
+        if drill > 0 {
+            return Err(HandoffError::Drill.into());
+        }
+        let rows: Vec<(String, i64, String, String, String, i64, Vec<u8>)> = {
+            let mut st = conn
+                .prepare(
+                    "SELECT r.entry_id, e.current_version, e.author, e.workstation, e.origin, r.fv, r.body
+                       FROM recon r JOIN entries e ON e.id = r.entry_id
+                      WHERE r.state = 'accepted' ORDER BY r.clinical_at, r.entry_id",
+                )
+                .map_err(VaultError::from)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+                .map_err(VaultError::from)?;
+            rows.collect::<Result<_, _>>().map_err(VaultError::from)?
+        };
+        let mut plan = Vec::with_capacity(rows.len());
+        for (id, version, author, ws, origin, fv, sealed) in rows {
+            let body = reconcile::open_body(keys, &id, fv, &sealed)?;
+            let v = entries::version_body(conn, keys, &id, version)?;
+            let subject = body.matched_mrn.clone().unwrap_or((v.patient.mrn_system.clone(), v.patient.mrn.clone()));
+            let paper = origin == "paper";
+            let (author_ref, enterer) = match (&v.paper, paper) {
+                (Some(p), true) => (
+                    StaffRef { username: String::new(), display: p.author_name.clone() },
+                    Some(StaffRef { username: author.clone(), display: self.staff_name(None, &author) }),
+                ),
+                _ => (StaffRef { username: author.clone(), display: self.staff_name(Some(&ws), &author) }, None),
+            };
+            let verifier_name = body.accepted_by.clone().unwrap_or_else(|| session.username().to_string());
+            let form = self.catalog.get(&self.entry_form(&id)?).ok_or_else(|| FhirError::UnknownForm {
+                entry: id.clone(),
+                form: self.entry_form(&id).unwrap_or_default(),
+            })?;
+            let registers_patient = form_registers_patient(form, &id, &v)?;
+            let frozen = Frozen {
+                subject,
+                mode: if body.exported_version.is_some() { Mode::Update } else { Mode::Create },
+                author: author_ref,
+                enterer,
+                verifier: StaffRef { display: self.staff_name(None, &verifier_name), username: verifier_name },
+                registers_patient,
+                location: None,
+                failure: None,
+            };
+            plan.push((id, version, frozen, body));
+        }
+        Ok(plan)
+    }
+
+    fn entry_form(&self, id: &str) -> Result<String, ApiError> {
+        Ok(self
+            .vault()?
+            .conn()
+            .query_row("SELECT form FROM entries WHERE id = ?1", [id], |r| r.get(0))
+            .map_err(VaultError::from)?)
+    }
+
+    /// Writes an existing batch again, byte for byte, and checks it against the SHA-256 recorded at export.
+    pub fn regenerate_fhir(&self, session: &Session, batch_id: &str, out: &Path) -> Result<BatchExported, ApiError> {
+        session.require(Op::ExportFhir)?;
+        let conn = self.vault()?.conn();
+        let (stored, count): (String, i64) = conn
+            .query_row("SELECT sha256, entry_count FROM export_batches WHERE id = ?1", [batch_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(VaultError::from)?
+            .ok_or_else(|| FhirError::NoBatch(batch_id.to_string()))?;
+        let tmp = temp_beside(out);
+        let file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let mut w = fhir::Hashing::new(std::io::BufWriter::new(file));
+        let written = fhir::write_bundle(conn, session.keys(), &self.catalog, batch_id, None, &mut w);
+        let (buf, sha256, bytes) = w.finish();
+        let synced = buf.into_inner().map_err(|e| io_err(e.into_error())).and_then(|f| f.sync_all().map_err(io_err));
+        if let Err(e) = written.map_err(ApiError::from).and(synced) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        if sha256 != stored {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ApiError::new(
+                ErrorCode::Integrity,
+                format!("batch {batch_id} no longer regenerates to the file that was exported (SHA-256 differs)"),
+            ));
+        }
+        finish_atomic(&tmp, out)?;
+        Ok(BatchExported {
+            batch_id: batch_id.to_string(),
+            entries: count as usize,
+            sha256,
+            bytes,
+            path: out.to_path_buf(),
+        })
+    }
+
+    /// Posts a batch to a FHIR server: everything not yet posted (the whole batch the first time, only what failed
+    /// on a retry), recording per entry the server's location or its OperationOutcome text.
+    pub fn post_fhir(
+        &mut self,
+        session: &Session,
+        batch_id: &str,
+        base_url: &str,
+        clock: &dyn Clock,
+    ) -> Result<PostReport, ApiError> {
+        session.require(Op::ExportFhir)?;
+        let conn = self.vault()?.conn();
+        let states: Vec<(String, String)> = {
+            let mut st = conn
+                .prepare("SELECT entry_id, post_state FROM export_batch_entries WHERE batch_id = ?1 ORDER BY position")
+                .map_err(VaultError::from)?;
+            let rows = st.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(VaultError::from)?;
+            rows.collect::<Result<_, _>>().map_err(VaultError::from)?
+        };
+        if states.is_empty() {
+            return Err(FhirError::NoBatch(batch_id.to_string()).into());
+        }
+        let todo: HashSet<String> = states.iter().filter(|(_, s)| s != "posted").map(|(id, _)| id.clone()).collect();
+        let already_posted = states.len() - todo.len();
+        if todo.is_empty() {
+            return Ok(PostReport { batch_id: batch_id.into(), posted: vec![], failed: vec![], already_posted });
+        }
+        let only = (todo.len() < states.len()).then_some(&todo);
+        let mut bytes = Vec::new();
+        let tags = fhir::write_bundle(conn, session.keys(), &self.catalog, batch_id, only, &mut bytes)?;
+        let outcome = fhir::post(base_url, &bytes, &tags)?;
+        drop(bytes);
+        let vault = self.vault_mut()?;
+        let keys = session.keys();
+        let _recorded = vault.write(keys, session.username(), clock.now(), |tx| -> Result<(), ApiError> {
+            for (id, text, posted) in outcome
+                .posted
+                .iter()
+                .map(|(i, l)| (i, l, true))
+                .chain(outcome.failed.iter().map(|(i, t)| (i, t, false)))
+            {
+                let (fv, sealed): (i64, Vec<u8>) = tx
+                    .sql()
+                    .query_row(
+                        "SELECT fv, body FROM export_batch_entries WHERE batch_id = ?1 AND entry_id = ?2",
+                        params![batch_id, id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(VaultError::from)?;
+                let mut frozen = fhir::open_frozen(keys, batch_id, id, fv, &sealed)?;
+                if posted {
+                    frozen.location = Some(text.clone());
+                    frozen.failure = None;
+                } else {
+                    frozen.failure = Some(text.clone());
+                }
+                let sealed = fhir::seal_frozen(keys, tx, batch_id, id, &frozen);
+                tx.sql()
+                    .execute(
+                        "UPDATE export_batch_entries SET post_state = ?1, fv = 1, body = ?2 WHERE batch_id = ?3 AND entry_id = ?4",
+                        params![if posted { "posted" } else { "failed" }, sealed, batch_id, id],
+                    )
+                    .map_err(VaultError::from)?;
+                if posted {
+                    tx.sql()
+                        .execute(
+                            "UPDATE recon SET state = 'posted', updated_at = ?1, updated_by = ?2 WHERE entry_id = ?3 AND batch_id = ?4 AND state = 'exported'",
+                            params![stamp(tx.at()), tx.actor().to_string(), id, batch_id],
+                        )
+                        .map_err(VaultError::from)?;
+                }
+            }
+            tx.audit(
+                "fhir.posted",
+                &format!("export_batches:{batch_id}"),
+                &serde_json::json!({ "server": base_url, "posted": outcome.posted.len(), "failed": outcome.failed.len() }),
+            )?;
+            Ok(())
+        })?;
+        Ok(PostReport { batch_id: batch_id.into(), posted: outcome.posted, failed: outcome.failed, already_posted })
+    }
+
+    /// The newest export batch, if any (what `dtk export fhir --post` without `--batch` retries).
+    pub fn latest_batch(&self, session: &Session) -> Result<Option<String>, ApiError> {
+        session.require(Op::ExportFhir)?;
+        Ok(self
+            .vault()?
+            .conn()
+            .query_row("SELECT id FROM export_batches ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(VaultError::from)?)
+    }
+
+    /// The reconciliation report's data (audited: it lists every disposition).
+    pub fn reconciliation_report(&mut self, session: &Session, clock: &dyn Clock) -> Result<Report, ApiError> {
+        session.require(Op::Reconcile)?;
+        let unit = self.unit();
+        let at = stamp(clock.now());
+        let report = reconcile::report(self.vault()?.conn(), session.keys(), &at, session.username(), unit)?;
+        let vault = self.vault_mut()?;
+        let _ = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit("reconcile.report", "recon", &serde_json::json!({ "entries": report.summary.total }))
+        })?;
+        Ok(report)
+    }
+}
+
+fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &entries::VersionBody) -> Result<bool, ApiError> {
+    let ctx = crate::forms::ExtractContext {
+        entry_id: id,
+        subject: serde_json::json!({ "reference": "Patient?identifier=x|y" }),
+        encounter: None,
+        author: None,
+        recorded: "2000-01-01T00:00:00Z",
+    };
+    let mut response = v.response.clone();
+    if let Some(obj) = response.as_object_mut() {
+        obj.insert("status".into(), Value::String("completed".into()));
+    }
+    let resources = crate::forms::extract(form, &response, &ctx)
+        .map_err(|e| FhirError::Extract { entry: id.to_string(), reason: e.to_string() })?;
+    Ok(resources.iter().any(|r| r["resourceType"] == "Patient"))
+}

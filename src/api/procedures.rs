@@ -1,0 +1,218 @@
+//! The downtime procedure in the façade: declaring with severity, changing it, ticking the unit's checklist,
+//! drafting and keeping status updates, and the episode timeline for after-action review.
+
+use serde::Serialize;
+
+use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::Op;
+use crate::clock::{stamp, Clock};
+use crate::entries;
+use crate::episodes::{self, Episode, EpisodeError, Kind};
+use crate::procedures::{self, Checklist, ChecklistProblem, Event, Recorded, Severity, StepState, Timeline};
+
+/// What the banner and the charge nurse's screen show about the open episode.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpisodeStatus {
+    pub episode: Episode,
+    pub drill: bool,
+    pub severity: Option<Severity>,
+    pub severity_meaning: Option<&'static str>,
+    pub next_update_due: Option<String>,
+    pub update_overdue: bool,
+    pub steps: Vec<StepState>,
+    pub overdue_steps: usize,
+    pub updates: Vec<Recorded>,
+}
+
+/// Loads the site's checklist, or the built-in one (reporting why a broken file was not used).
+pub(super) fn load_checklist(path: Option<&std::path::Path>) -> (Checklist, Vec<ChecklistProblem>) {
+    let Some(path) = path else { return (Checklist::default_list(), Vec::new()) };
+    let label = path.display().to_string();
+    let parsed = std::fs::read(path)
+        .map_err(|e| vec![ChecklistProblem { file: label.clone(), step: None, reason: format!("cannot be read: {e}") }])
+        .and_then(|bytes| Checklist::parse(&label, &bytes));
+    match parsed {
+        Ok(list) => (list, Vec::new()),
+        // A broken checklist must not stop charting: the built-in one is used and the problem is reported.
+        Err(problems) => (Checklist::default_list(), problems),
+    }
+}
+
+impl Workstation {
+    pub fn checklist(&self) -> &Checklist {
+        &self.checklist
+    }
+
+    /// Why the site's checklist file was not used, if it was not.
+    pub fn checklist_problems(&self) -> &[ChecklistProblem] {
+        &self.checklist_problems
+    }
+
+    fn open_episode(&self, session: &Session) -> Result<Episode, ApiError> {
+        episodes::current(self.vault()?.conn(), session.keys())?.ok_or_else(|| EpisodeError::NoneOpen.into())
+    }
+
+    /// The open episode with its severity, checklist and update status at `clock.now()`.
+    pub fn episode_status(&self, session: &Session, clock: &dyn Clock) -> Result<Option<EpisodeStatus>, ApiError> {
+        session.require(Op::ReadUnit).or_else(|_| session.require(Op::ManageEpisode))?;
+        let conn = self.vault()?.conn();
+        let Some(episode) = episodes::current(conn, session.keys())? else { return Ok(None) };
+        let events = episodes::events(conn, session.keys(), &episode.id)?;
+        let now = clock.now();
+        let declared = crate::clock::parse_stamp(&episode.started_at).unwrap_or(now);
+        let steps = procedures::checklist_state(&self.checklist, declared, &events, now);
+        let severity = procedures::current_severity(episode.declaration.severity, &events);
+        let next = procedures::next_update_due(episode.declaration.next_update_due.as_deref(), &events);
+        let update_overdue = next.as_deref().and_then(crate::clock::parse_stamp).is_some_and(|t| t < now);
+        Ok(Some(EpisodeStatus {
+            drill: episode.kind == Kind::Drill,
+            severity,
+            severity_meaning: severity.map(Severity::meaning),
+            next_update_due: next,
+            update_overdue,
+            overdue_steps: steps.iter().filter(|s| s.overdue).count() + usize::from(update_overdue),
+            steps,
+            updates: events.into_iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).collect(),
+            episode,
+        }))
+    }
+
+    fn record(&mut self, session: &Session, event: Event, clock: &dyn Clock) -> Result<Recorded, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let episode = self.open_episode(session)?;
+        let vault = self.vault_mut()?;
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| episodes::record(tx, &episode.id, &event))?
+            .into_value())
+    }
+
+    /// Changes the severity of the open episode (audited; the banner shows the new level).
+    pub fn change_severity(
+        &mut self,
+        session: &Session,
+        severity: Severity,
+        note: Option<String>,
+        clock: &dyn Clock,
+    ) -> Result<Recorded, ApiError> {
+        self.record(session, Event::Severity { severity, note }, clock)
+    }
+
+    /// Ticks a checklist step as done, with who and when.
+    pub fn tick_step(
+        &mut self,
+        session: &Session,
+        step: &str,
+        note: Option<String>,
+        clock: &dyn Clock,
+    ) -> Result<Recorded, ApiError> {
+        if !self.checklist.steps.iter().any(|s| s.id == step) {
+            return Err(ApiError::new(ErrorCode::NotFound, format!("the checklist has no step '{step}'")));
+        }
+        self.record(session, Event::StepDone { step: step.into(), note }, clock)
+    }
+
+    /// Takes back a tick made by mistake (kept in the history, with the reason).
+    pub fn untick_step(
+        &mut self,
+        session: &Session,
+        step: &str,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<Recorded, ApiError> {
+        if reason.trim().is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "a reason is required to take back a tick"));
+        }
+        self.record(session, Event::StepUndone { step: step.into(), reason: reason.trim().into() }, clock)
+    }
+
+    /// A plain-language status update drafted from the open episode, for the charge nurse to edit.
+    pub fn draft_status_update(&self, session: &Session, clock: &dyn Clock) -> Result<String, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let status = self.episode_status(session, clock)?.ok_or_else(|| ApiError::from(EpisodeError::NoneOpen))?;
+        let conn = self.vault()?.conn();
+        let filter = entries::Filter { episode_id: Some(status.episode.id.clone()), ..Default::default() };
+        let count = entries::list(conn, session.keys(), &filter)?.len();
+        let unit = self.unit().unwrap_or_else(|| status.episode.unit.clone());
+        Ok(procedures::draft_status_update(&procedures::UpdateFacts {
+            unit: &unit,
+            drill: status.drill,
+            declared_at: &status.episode.started_at,
+            severity: status.severity,
+            affected: &status.episode.declaration.affected,
+            impact: status.episode.declaration.impact.as_deref(),
+            steps: &status.steps,
+            entries: count,
+            next_update_due: status.next_update_due.as_deref(),
+            now: clock.now(),
+        }))
+    }
+
+    /// Keeps a status update (as edited) with the episode and sets the next update time.
+    pub fn save_status_update(
+        &mut self,
+        session: &Session,
+        text: &str,
+        next_in_minutes: Option<i64>,
+        clock: &dyn Clock,
+    ) -> Result<Recorded, ApiError> {
+        if text.trim().is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "the status update is empty"));
+        }
+        let next = next_in_minutes.map(|m| stamp(clock.now() + time::Duration::minutes(m)));
+        self.record(session, Event::StatusUpdate { text: text.to_string(), next_update_due: next }, clock)
+    }
+
+    /// The timeline and metrics of an episode (the open one when `episode_id` is `None`).
+    pub fn episode_timeline(
+        &self,
+        session: &Session,
+        episode_id: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<Timeline, ApiError> {
+        session.require(Op::ManageEpisode).or_else(|_| session.require(Op::Reconcile))?;
+        let conn = self.vault()?.conn();
+        let episode = match episode_id {
+            Some(id) => episodes::get(conn, session.keys(), id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no episode {id}")))?,
+            None => episodes::list(conn, session.keys())?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::from(EpisodeError::NoneOpen))?,
+        };
+        let events = episodes::events(conn, session.keys(), &episode.id)?;
+        let filter = entries::Filter { episode_id: Some(episode.id.clone()), ..Default::default() };
+        let list = entries::list(conn, session.keys(), &filter)?;
+        let made: Vec<(String, String)> = list.iter().map(|e| (e.created_at.clone(), e.author.clone())).collect();
+        let printed = count_audit(conn, "print.%", &episode.started_at, episode.ended_at.as_deref())?;
+        let handoff: Option<String> = conn
+            .query_row(
+                "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND at >= ?1",
+                [&episode.started_at],
+                |r| r.get(0),
+            )
+            .map_err(crate::vault::VaultError::from)?;
+        Ok(procedures::timeline(&procedures::TimelineFacts {
+            declared_at: &episode.started_at,
+            ended_at: episode.ended_at.as_deref(),
+            drill: episode.kind == Kind::Drill,
+            events: &events,
+            checklist: &self.checklist,
+            entries: &made,
+            forms_printed: printed,
+            handoff_at: handoff.as_deref(),
+            now: clock.now(),
+        }))
+    }
+}
+
+/// Audit rows of a kind within an episode's time span (print jobs, for the drill report).
+fn count_audit(conn: &rusqlite::Connection, pattern: &str, from: &str, to: Option<&str>) -> Result<usize, ApiError> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM audit WHERE action LIKE ?1 AND at >= ?2 AND (?3 IS NULL OR at <= ?3)",
+            rusqlite::params![pattern, from, to],
+            |r| r.get(0),
+        )
+        .map_err(crate::vault::VaultError::from)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}

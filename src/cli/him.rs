@@ -1,0 +1,368 @@
+//! The `dtk handoff`, `dtk reconcile` and `dtk export` commands (DESIGN §8): the workstation's handoff export and
+//! everything HIM does after recovery. Names and flags are kept stable for scripts.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use dtk::api::{ApiError, ErrorCode, WorklistQuery, Workstation};
+use dtk::clock::SystemClock;
+use dtk::reconcile::State;
+
+use super::{failed, output, print_json, read_input, sign_in, usage, Failure};
+
+#[derive(Subcommand)]
+pub enum HandoffCmd {
+    /// HIM station: create its handoff key pair (once) and print the public key for every workstation's site.json.
+    Keygen,
+    /// Workstation: write the episode's handoff file, encrypted for the HIM station and signed (charge nurse/admin).
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The episode (default: the newest one).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
+    /// HIM station: verify and import handoff files (importing one twice adds nothing).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReconcileCmd {
+    /// The worklist, a page at a time.
+    List {
+        /// pending, matched, accepted, duplicate, rejected, needs-correction, exported, posted.
+        #[arg(long, value_parser = parse_state)]
+        status: Option<State>,
+        #[arg(long, value_name = "MRN")]
+        patient: Option<String>,
+        #[arg(long)]
+        form: Option<String>,
+        #[arg(long)]
+        workstation: Option<String>,
+        #[arg(long)]
+        episode: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Counts per state and what is still open.
+    Summary,
+    /// Match a downtime registration (temporary MRN) to the real EHR MRN; every entry of the patient follows.
+    Match {
+        id: String,
+        #[arg(long)]
+        mrn: String,
+    },
+    /// Accept entries, or every matched entry without an open duplicate proposal.
+    Accept {
+        #[arg(required_unless_present = "all_matched", conflicts_with = "all_matched")]
+        ids: Vec<String>,
+        #[arg(long)]
+        all_matched: bool,
+    },
+    /// Reject an entry (it is never exported).
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record that an entry duplicates another (which is kept).
+    Duplicate {
+        id: String,
+        #[arg(long, value_name = "ID")]
+        of: String,
+    },
+    /// Dismiss a duplicate proposal: two different events.
+    Dismiss {
+        id: String,
+        #[arg(long, value_name = "ID")]
+        of: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Flag an entry as needing correction.
+    Correct {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Duplicate proposals (open ones; --all with their answers).
+    Duplicates {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Two entries side by side (JSON).
+    Compare { id: String, other: String },
+    /// Back-enter a scanned paper form: its QR payload, the typed response, and the nurse named on the paper.
+    Paper {
+        #[arg(long, value_name = "TEXT")]
+        qr: String,
+        #[arg(long, value_name = "FILE")]
+        response: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        author: String,
+    },
+    /// The reconciliation report (JSON with --json; CSV to a file with --csv).
+    Report {
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCmd {
+    /// Export accepted entries as a FHIR R4 transaction Bundle (prints the batch id); or rewrite or post a batch.
+    Fhir {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// POST the batch to this FHIR server base URL (a retry posts only what failed).
+        #[arg(long, value_name = "BASE_URL")]
+        post: Option<String>,
+        /// An existing batch: with --out, written again byte for byte; with --post, posted again.
+        #[arg(long, value_name = "ID")]
+        batch: Option<String>,
+    },
+}
+
+fn parse_state(s: &str) -> Result<State, String> {
+    State::parse(s).ok_or_else(|| {
+        "expected one of pending, matched, accepted, duplicate, rejected, needs-correction, exported, posted".into()
+    })
+}
+
+pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        HandoffCmd::Keygen => {
+            let k = ws.handoff_keygen(&session, &clock)?;
+            output(json, &k, || {
+                format!(
+                    "{}HIM handoff key (fingerprint {}).\nPut this line in every workstation's site configuration:\n  \"him_public_key\": \"{}\"",
+                    if k.created { "Created the " } else { "This station already has its " },
+                    k.fingerprint,
+                    k.public_key
+                )
+            });
+        }
+        HandoffCmd::Export { out, episode } => {
+            let s = ws.export_handoff(&session, &out, episode.as_deref(), &clock)?;
+            output(json, &s, || {
+                format!(
+                    "Handoff file #{} written to {}: {} entries ({} versions), {} registrations, {} audit rows.\nSigning key fingerprint (HIM compares it at import): {}\nSHA-256 {}",
+                    s.sequence, out.display(), s.entries, s.versions, s.registrations, s.audit_rows, s.signer_fingerprint, s.file_sha256
+                )
+            });
+        }
+        HandoffCmd::Import { files } => {
+            let mut reports = Vec::new();
+            for f in &files {
+                let bytes = read_input(f, usize::try_from(dtk::handoff::MAX_FILE_BYTES).unwrap_or(usize::MAX))?;
+                let r = ws
+                    .import_handoff(&session, &bytes, &clock)
+                    .map_err(|e| Failure::from(ApiError { message: format!("{}: {}", f.display(), e.message), ..e }))?;
+                if !json {
+                    if r.already_imported {
+                        println!(
+                            "{}: already imported (file #{} of workstation {}); nothing added.",
+                            f.display(),
+                            r.sequence,
+                            r.workstation
+                        );
+                    } else {
+                        println!(
+                            "{}: file #{} of workstation {} (signing key {}): {} new entries, {} new versions ({} already here), {} registrations, {} audit rows, {} pending a match, {} duplicate proposals.",
+                            f.display(), r.sequence, r.workstation, r.signer_fingerprint, r.new_entries, r.new_versions,
+                            r.unchanged_versions, r.new_patients, r.new_audit_rows, r.pending, r.duplicate_proposals
+                        );
+                    }
+                    for c in &r.conflicts {
+                        eprintln!("CONFLICT entry {} version {}: content differs from the version imported earlier; not merged", c.entry_id, c.version);
+                    }
+                }
+                reports.push(r);
+            }
+            if json {
+                print_json(&serde_json::to_value(&reports).unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        ReconcileCmd::List { status, patient, form, workstation, episode, limit, offset } => {
+            let q =
+                WorklistQuery { state: status, mrn: patient, form, workstation, episode, status: None, limit, offset };
+            let page = ws.worklist(&session, &q)?;
+            if json {
+                print_json(&serde_json::to_value(&page).unwrap_or_default());
+            } else {
+                for i in &page.items {
+                    println!(
+                        "{}  {:<16} {:<28} DOB {:<10} MRN {:<12} {:<25} {:<24} {}{}",
+                        i.entry_id,
+                        i.state.as_str(),
+                        i.patient.name,
+                        i.patient.birth_date.as_deref().unwrap_or("unknown"),
+                        i.matched_mrn.as_deref().unwrap_or(&i.patient.mrn),
+                        i.clinical_time.as_deref().unwrap_or("-"),
+                        i.form.rsplit('/').next().unwrap_or(&i.form),
+                        i.author,
+                        if i.proposed_duplicates.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  POSSIBLE DUPLICATE of {}", i.proposed_duplicates.join(", "))
+                        }
+                    );
+                }
+                eprintln!("{} of {} entries (from {}).", page.items.len(), page.total, page.offset);
+            }
+        }
+        ReconcileCmd::Summary => {
+            let s = ws.reconcile_summary(&session)?;
+            output(json, &s, || {
+                let counts: Vec<String> = s.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                format!(
+                    "{} entries: {}. Still open: {}; duplicate proposals to decide: {}; version conflicts: {}.",
+                    s.total,
+                    counts.join(", "),
+                    s.open,
+                    s.open_duplicate_proposals,
+                    s.conflicts
+                )
+            });
+        }
+        ReconcileCmd::Match { id, mrn } => {
+            let ids = ws.match_patient(&session, &id, &mrn, &clock)?;
+            output(json, &ids, || format!("Matched {} entries of the patient to MRN {mrn}.", ids.len()));
+        }
+        ReconcileCmd::Accept { ids, all_matched } => {
+            let n =
+                if all_matched { ws.accept_all_matched(&session, &clock)? } else { ws.accept(&session, &ids, &clock)? };
+            output(json, &serde_json::json!({ "accepted": n }), || format!("Accepted {n} entries."));
+        }
+        ReconcileCmd::Reject { id, reason } => {
+            ws.reject(&session, &id, &reason, &clock)?;
+            output(json, &serde_json::json!({ "rejected": id }), || format!("Rejected {id}."));
+        }
+        ReconcileCmd::Duplicate { id, of } => {
+            ws.mark_duplicate(&session, &id, &of, &clock)?;
+            output(json, &serde_json::json!({ "duplicate": id, "of": of }), || format!("{id} is a duplicate of {of}."));
+        }
+        ReconcileCmd::Dismiss { id, of, reason } => {
+            ws.dismiss_duplicate(&session, &id, &of, &reason, &clock)?;
+            output(json, &serde_json::json!({ "dismissed": [id, of] }), || {
+                format!("Dismissed: {id} and {of} are different events.")
+            });
+        }
+        ReconcileCmd::Correct { id, reason } => {
+            ws.needs_correction(&session, &id, &reason, &clock)?;
+            output(json, &serde_json::json!({ "needs_correction": id }), || format!("{id} needs correction."));
+        }
+        ReconcileCmd::Duplicates { all } => {
+            let list = ws.duplicate_proposals(&session, !all)?;
+            output(json, &list, || {
+                list.iter()
+                    .map(|p| format!("{}  {}  {}", p.entry_id, p.other_id, p.status))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        ReconcileCmd::Compare { id, other } => {
+            let view = ws.side_by_side(&session, &id, &other, &clock)?;
+            print_json(&serde_json::to_value(&view).unwrap_or_default());
+        }
+        ReconcileCmd::Paper { qr, response, author } => {
+            let payload = dtk::paper::Payload::parse(&qr).map_err(|e| usage(format!("--qr: {e}")))?;
+            let bytes = read_input(&response, dtk::forms::MAX_BYTES)?;
+            let value =
+                dtk::forms::parse_response(&bytes).map_err(|e| failed(format!("{}: {e}", response.display())))?;
+            let saved = ws.back_enter_paper(&session, &payload, &value, &author, &clock)?;
+            output(json, &saved, || saved.saved.id.clone());
+        }
+        ReconcileCmd::Report { csv } => {
+            let report = ws.reconciliation_report(&session, &clock)?;
+            if let Some(path) = &csv {
+                std::fs::write(path, report.to_csv()).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+            }
+            if json || csv.is_none() {
+                print_json(&serde_json::to_value(&report).unwrap_or_default());
+            } else if let Some(path) = csv {
+                println!(
+                    "Reconciliation report written to {} ({} entries, {} still open).",
+                    path.display(),
+                    report.summary.total,
+                    report.summary.open
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    let ExportCmd::Fhir { out, post, batch } = cmd;
+    let batch_id = match (&batch, &out) {
+        (Some(id), Some(path)) => {
+            let b = ws.regenerate_fhir(&session, id, path)?;
+            output(json, &b, || {
+                format!(
+                    "{}\nBatch written again to {}; SHA-256 {} (as exported).",
+                    b.batch_id,
+                    path.display(),
+                    b.sha256
+                )
+            });
+            id.clone()
+        }
+        (None, Some(path)) => {
+            let b = ws.export_fhir(&session, path, &clock)?;
+            output(json, &b, || b.batch_id.clone());
+            if !json {
+                eprintln!("{} entries exported to {}; SHA-256 {}.", b.entries, path.display(), b.sha256);
+            }
+            b.batch_id
+        }
+        (Some(id), None) => id.clone(),
+        (None, None) => match (&post, ws.latest_batch(&session)?) {
+            (Some(_), Some(id)) => id,
+            (Some(_), None) => {
+                return Err(Failure::from(ApiError::new(ErrorCode::NotFound, "there is no export batch to post yet")))
+            }
+            (None, _) => return Err(usage("give --out FILE (a new batch), --batch ID --out FILE, or --post BASE_URL")),
+        },
+    };
+    if let Some(url) = post {
+        let r = ws.post_fhir(&session, &batch_id, &url, &clock)?;
+        output(json, &r, || {
+            let mut s = format!(
+                "Batch {}: {} entries posted now, {} refused, {} posted before.",
+                r.batch_id,
+                r.posted.len(),
+                r.failed.len(),
+                r.already_posted
+            );
+            for (id, why) in &r.failed {
+                s.push_str(&format!("\nFAILED {id}: {why}"));
+            }
+            s
+        });
+        if !r.failed.is_empty() {
+            return Err(failed(format!(
+                "{} entries were refused by the server; fix them and post again (only those are sent)",
+                r.failed.len()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! The unit's downtime procedure as data: severity on a healthcare scale, the hospital's checklist (a JSON file
+//! beside the forms, validated like them), the plain-language status update for leaders, and the episode timeline
+//! for after-action review. Pure: values in, values out; storage is in `episodes`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::auth::Role;
+use crate::clock::parse_stamp;
+
+/// Severity of a downtime, from the clinician's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    /// Clinicians cannot reach information needed for care now, with no workaround.
+    P1,
+    /// Workflow disrupted, a workaround is available.
+    P2,
+    /// Degraded, no direct patient impact.
+    P3,
+    /// Minor.
+    P4,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "P1" => Some(Severity::P1),
+            "P2" => Some(Severity::P2),
+            "P3" => Some(Severity::P3),
+            "P4" => Some(Severity::P4),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Severity::P1 => "P1",
+            Severity::P2 => "P2",
+            Severity::P3 => "P3",
+            Severity::P4 => "P4",
+        }
+    }
+
+    /// What the level means, in the words shown on the banner and in updates.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Severity::P1 => "clinicians cannot reach information needed for care now; no workaround",
+            Severity::P2 => "workflow disrupted; a workaround is available",
+            Severity::P3 => "degraded; no direct patient impact",
+            Severity::P4 => "minor",
+        }
+    }
+}
+
+/// Systems and workflows a downtime commonly affects (the declaration may add others in words).
+pub const KNOWN_AFFECTED: &[&str] = &[
+    "EHR",
+    "lab results",
+    "pharmacy",
+    "ADT",
+    "radiology",
+    "orders",
+    "MAR",
+    "barcode medication administration",
+    "network",
+    "phones",
+];
+
+/// Phases of the procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Declare,
+    During,
+    Recovery,
+}
+
+/// One step of the checklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub phase: Phase,
+    pub role: Role,
+    pub text: String,
+    /// Minutes after the declaration by which the step should be done; overdue after that.
+    #[serde(default)]
+    pub due_minutes: Option<i64>,
+}
+
+/// The hospital's checklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checklist {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub steps: Vec<Step>,
+}
+
+/// The checklist shipped with the application, used when the site names none.
+pub const DEFAULT_CHECKLIST: &str = include_str!("../checklists/downtime-checklist.json");
+
+/// A problem with a checklist file: file, step and reason, like form problems.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{reason}", step.as_ref().map(|s| format!("step '{s}': ")).unwrap_or_default())]
+pub struct ChecklistProblem {
+    pub file: String,
+    pub step: Option<String>,
+    pub reason: String,
+}
+
+const MAX_CHECKLIST_BYTES: usize = 256 * 1024;
+const MAX_STEPS: usize = 200;
+
+impl Checklist {
+    /// Parses and checks a checklist; every problem is reported, each naming the step.
+    pub fn parse(file: &str, bytes: &[u8]) -> Result<Checklist, Vec<ChecklistProblem>> {
+        let problem = |step: Option<&str>, reason: String| ChecklistProblem {
+            file: file.into(),
+            step: step.map(str::to_string),
+            reason,
+        };
+        let value = crate::json::parse_limited(bytes, MAX_CHECKLIST_BYTES, 16)
+            .map_err(|e| vec![problem(None, e.to_string())])?;
+        let list: Checklist = serde_json::from_value(value).map_err(|e| vec![problem(None, e.to_string())])?;
+        let mut problems = Vec::new();
+        if list.id.trim().is_empty() || list.version.trim().is_empty() || list.title.trim().is_empty() {
+            problems.push(problem(None, "id, version and title must not be empty".into()));
+        }
+        if list.steps.is_empty() {
+            problems.push(problem(None, "the checklist has no steps".into()));
+        }
+        if list.steps.len() > MAX_STEPS {
+            problems.push(problem(None, format!("more than {MAX_STEPS} steps")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &list.steps {
+            let id = Some(s.id.as_str());
+            let id_ok = !s.id.is_empty()
+                && s.id.len() <= 64
+                && s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !id_ok {
+                problems.push(problem(id, "the id must be 1–64 letters, digits, '-' or '_'".into()));
+            }
+            if !seen.insert(s.id.clone()) {
+                problems.push(problem(id, "duplicate step id".into()));
+            }
+            if s.text.trim().is_empty() || s.text.len() > 1000 {
+                problems.push(problem(id, "the text must be 1–1000 characters".into()));
+            }
+            if s.text.chars().any(|c| (c.is_control() && c != '\n') || crate::forms::is_bidi_control(c)) {
+                problems.push(problem(id, "the text contains control or text-direction characters".into()));
+            }
+            if let Some(m) = s.due_minutes {
+                if !(1..=7 * 24 * 60).contains(&m) {
+                    problems.push(problem(id, "due_minutes must be between 1 and 10080 (a week)".into()));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(list)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn default_list() -> Checklist {
+        // The default ships with the binary and is checked by a unit test, so this cannot fail at run time; the
+        // fallback keeps the guarantee that nothing here panics.
+        Self::parse("checklists/downtime-checklist.json", DEFAULT_CHECKLIST.as_bytes()).unwrap_or_else(|_| Checklist {
+            id: "empty".into(),
+            version: "0".into(),
+            title: "Checklist".into(),
+            steps: Vec::new(),
+        })
+    }
+}
+
+/// Where a step stands in an episode.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepState {
+    pub step: Step,
+    pub done_at: Option<String>,
+    pub done_by: Option<String>,
+    /// When it should be done by, if it has a due time.
+    pub due_at: Option<String>,
+    pub overdue: bool,
+}
+
+/// Something that happened in an episode (stored sealed in `episode_events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Severity { severity: Severity, note: Option<String> },
+    StepDone { step: String, note: Option<String> },
+    StepUndone { step: String, reason: String },
+    StatusUpdate { text: String, next_update_due: Option<String> },
+}
+
+/// An event with when and who.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub at: String,
+    pub actor: String,
+    pub event: Event,
+}
+
+/// Folds the events into the checklist's state at `now`. A step counts as done by its latest tick unless undone
+/// afterwards.
+pub fn checklist_state(
+    list: &Checklist,
+    declared_at: OffsetDateTime,
+    events: &[Recorded],
+    now: OffsetDateTime,
+) -> Vec<StepState> {
+    list.steps
+        .iter()
+        .map(|s| {
+            let mut done: Option<(&str, &str)> = None;
+            for r in events {
+                match &r.event {
+                    Event::StepDone { step, .. } if step == &s.id => done = Some((&r.at, &r.actor)),
+                    Event::StepUndone { step, .. } if step == &s.id => done = None,
+                    _ => {}
+                }
+            }
+            let due = s.due_minutes.map(|m| declared_at + time::Duration::minutes(m));
+            StepState {
+                step: s.clone(),
+                done_at: done.map(|d| d.0.to_string()),
+                done_by: done.map(|d| d.1.to_string()),
+                due_at: due.map(crate::clock::stamp),
+                overdue: done.is_none() && due.is_some_and(|d| d < now),
+            }
+        })
+        .collect()
+}
+
+/// The current severity: the latest change, else the declaration's.
+pub fn current_severity(declared: Option<Severity>, events: &[Recorded]) -> Option<Severity> {
+    events
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            Event::Severity { severity, .. } => Some(*severity),
+            _ => None,
+        })
+        .or(declared)
+}
+
+/// The time the next status update is due: the latest update's, else the declaration's.
+pub fn next_update_due(declared: Option<&str>, events: &[Recorded]) -> Option<String> {
+    events
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            Event::StatusUpdate { next_update_due, .. } => Some(next_update_due.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| declared.map(str::to_string))
+}
+
+/// What the status-update draft is made from.
+pub struct UpdateFacts<'a> {
+    pub unit: &'a str,
+    pub drill: bool,
+    pub declared_at: &'a str,
+    pub severity: Option<Severity>,
+    pub affected: &'a [String],
+    pub impact: Option<&'a str>,
+    pub steps: &'a [StepState],
+    pub entries: usize,
+    pub next_update_due: Option<&'a str>,
+    pub now: OffsetDateTime,
+}
+
+fn hhmm(stamp: &str) -> String {
+    parse_stamp(stamp).map(|t| format!("{:02}:{:02} UTC", t.hour(), t.minute())).unwrap_or_else(|| stamp.to_string())
+}
+
+/// A plain-language status update for nursing leadership, drafted from the episode's data for the charge nurse to
+/// edit. Says what is affected, the patient-safety risk, what staff are doing now, and the next update time.
+pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
+    let mut s = String::new();
+    if f.drill {
+        s.push_str("DRILL - PRACTICE EPISODE, NOT A REAL OUTAGE\n\n");
+    }
+    let sev = f.severity.map(|v| format!("{} ({})", v.code(), v.meaning())).unwrap_or_else(|| "not set".into());
+    s.push_str(&format!("Downtime status update - {} - {}\n", f.unit, hhmm(&crate::clock::stamp(f.now))));
+    s.push_str(&format!("Severity: {sev}\n"));
+    s.push_str(&format!("Declared: {}\n", hhmm(f.declared_at)));
+    let affected = if f.affected.is_empty() { "not recorded".to_string() } else { f.affected.join(", ") };
+    s.push_str(&format!("Affected systems and workflows: {affected}\n"));
+    let risk = match f.severity {
+        Some(Severity::P1) => "High: staff cannot see information needed for care; every order, result and dose is being checked by phone and paper.",
+        Some(Severity::P2) => "Moderate: care continues on downtime forms; delays in results and orders are likely.",
+        Some(Severity::P3) | Some(Severity::P4) => "Low: no direct patient impact expected.",
+        None => "Not yet assessed.",
+    };
+    s.push_str(&format!("Patient-safety risk: {risk}\n"));
+    if let Some(i) = f.impact.filter(|i| !i.trim().is_empty()) {
+        s.push_str(&format!("Clinical impact: {}\n", i.trim()));
+    }
+    let done = f.steps.iter().filter(|st| st.done_at.is_some()).count();
+    s.push_str(&format!(
+        "What staff are doing now: charting on downtime forms ({} entries so far); checklist {done} of {} steps done.\n",
+        f.entries,
+        f.steps.len()
+    ));
+    let overdue: Vec<&str> = f.steps.iter().filter(|st| st.overdue).map(|st| st.step.text.as_str()).collect();
+    if !overdue.is_empty() {
+        s.push_str("Overdue:\n");
+        for o in overdue {
+            s.push_str(&format!("  - {o}\n"));
+        }
+    }
+    s.push_str(&format!("Next update: {}\n", f.next_update_due.map(hhmm).unwrap_or_else(|| "not set".into())));
+    s
+}
+
+/// The episode's timeline and metrics for after-action review (drill report and reconciliation report).
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub declared_at: String,
+    pub ended_at: Option<String>,
+    pub drill: bool,
+    pub escalations: Vec<(String, Severity)>,
+    pub first_entry_at: Option<String>,
+    pub minutes_to_first_entry: Option<i64>,
+    pub entries: usize,
+    pub entries_per_hour: Option<f64>,
+    pub entries_per_user: BTreeMap<String, usize>,
+    pub forms_printed: usize,
+    pub steps: Vec<StepState>,
+    pub missed: Vec<String>,
+    pub minutes_to_recovery: Option<i64>,
+    pub handoff_at: Option<String>,
+    pub minutes_recovery_to_handoff: Option<i64>,
+    pub status_updates: usize,
+}
+
+/// What the timeline is computed from.
+pub struct TimelineFacts<'a> {
+    pub declared_at: &'a str,
+    pub ended_at: Option<&'a str>,
+    pub drill: bool,
+    pub events: &'a [Recorded],
+    pub checklist: &'a Checklist,
+    /// (recorded time, author) of every entry of the episode.
+    pub entries: &'a [(String, String)],
+    pub forms_printed: usize,
+    pub handoff_at: Option<&'a str>,
+    pub now: OffsetDateTime,
+}
+
+fn minutes_between(a: &str, b: &str) -> Option<i64> {
+    Some((parse_stamp(b)? - parse_stamp(a)?).whole_minutes())
+}
+
+pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
+    let declared = parse_stamp(f.declared_at).unwrap_or(f.now);
+    let end_or_now = f.ended_at.and_then(parse_stamp).unwrap_or(f.now);
+    let steps = checklist_state(f.checklist, declared, f.events, end_or_now);
+    let missed = steps.iter().filter(|s| s.done_at.is_none()).map(|s| s.step.id.clone()).collect();
+    let first_entry_at = f.entries.iter().map(|e| e.0.clone()).min();
+    let mut per_user = BTreeMap::new();
+    for (_, author) in f.entries {
+        *per_user.entry(author.clone()).or_insert(0) += 1;
+    }
+    let hours = (end_or_now - declared).as_seconds_f64() / 3600.0;
+    Timeline {
+        declared_at: f.declared_at.to_string(),
+        ended_at: f.ended_at.map(str::to_string),
+        drill: f.drill,
+        escalations: f
+            .events
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Severity { severity, .. } => Some((r.at.clone(), severity)),
+                _ => None,
+            })
+            .collect(),
+        minutes_to_first_entry: first_entry_at.as_deref().and_then(|t| minutes_between(f.declared_at, t)),
+        first_entry_at,
+        entries: f.entries.len(),
+        entries_per_hour: (hours > 0.0).then(|| (f.entries.len() as f64 / hours * 10.0).round() / 10.0),
+        entries_per_user: per_user,
+        forms_printed: f.forms_printed,
+        steps,
+        missed,
+        minutes_to_recovery: f.ended_at.and_then(|e| minutes_between(f.declared_at, e)),
+        handoff_at: f.handoff_at.map(str::to_string),
+        minutes_recovery_to_handoff: f.ended_at.zip(f.handoff_at).and_then(|(e, h)| minutes_between(e, h)),
+        status_updates: f.events.iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_checklist_is_valid() {
+        let list = Checklist::parse("default", DEFAULT_CHECKLIST.as_bytes()).expect("valid");
+        assert!(list.steps.len() >= 8);
+        assert_eq!(Checklist::default_list(), list);
+    }
+}

@@ -1,0 +1,184 @@
+//! The downtime procedure: severity, the unit's checklist as data, status updates and the episode timeline, with a
+//! scripted clock so the times in the report are exactly the times of the script.
+
+use dtk::api::{EntryOptions, ErrorCode, Workstation};
+use dtk::clock::{FixedClock, SystemClock};
+use dtk::crypto::Password;
+use dtk::episodes::{Declaration, Kind};
+use dtk::procedures::{Checklist, Severity};
+use serde_json::json;
+use time::macros::datetime;
+use time::Duration;
+
+use crate::support::*;
+
+#[test]
+fn fail_broken_checklists_with_the_step_and_reason() {
+    let cases = [
+        (r#"{"id":"x","version":"1","title":"T","steps":[]}"#, "the checklist has no steps"),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"charge","text":"Do"},{"id":"a","phase":"during","role":"nurse","text":"Again"}]}"#,
+            "step 'a': duplicate step id",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"janitor","text":"Do"}]}"#,
+            "unknown variant `janitor`",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"later","role":"charge","text":"Do"}]}"#,
+            "unknown variant `later`",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a b","phase":"declare","role":"charge","text":"Do"}]}"#,
+            "step 'a b': the id must be",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"charge","text":" "}]}"#,
+            "step 'a': the text must be",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"charge","text":"Do","due_minutes":0}]}"#,
+            "step 'a': due_minutes",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"charge","text":"Do \u202e evil"}]}"#,
+            "text-direction",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"declare","role":"charge","text":"Do","colour":"red"}]}"#,
+            "unknown field `colour`",
+        ),
+        (r#"{"id":"x""#, "not valid JSON"),
+    ];
+    for (json, expect) in cases {
+        let problems = Checklist::parse("unit-checklist.json", json.as_bytes()).expect_err(json);
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(text.iter().any(|t| t.starts_with("unit-checklist.json: ") && t.contains(expect)), "{json}: {text:?}");
+    }
+}
+
+#[test]
+fn a_hospital_checklist_needs_no_code_change_and_a_broken_one_falls_back() {
+    let tv = TestVault::new();
+    let own = tv.path().join("our-checklist.json");
+    std::fs::write(
+        &own,
+        json!({ "id": "icu", "version": "2", "title": "ICU downtime", "steps": [
+            { "id": "call-bed-board", "phase": "declare", "role": "charge", "text": "Call the bed board.", "due_minutes": 10 },
+            { "id": "paper-flowsheets", "phase": "during", "role": "nurse", "text": "Start paper flowsheets." } ] })
+        .to_string(),
+    )
+    .expect("write");
+    std::fs::write(tv.path().join("site.json"), json!({ "checklist_file": own }).to_string()).expect("site");
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    assert_eq!(ws.checklist().id, "icu");
+    ws.start_episode(&charge, Kind::Real, Declaration::default(), &SystemClock).expect("start");
+    ws.tick_step(&charge, "call-bed-board", None, &SystemClock).expect("tick a step the hospital wrote");
+    assert_eq!(
+        ws.tick_step(&charge, "confirm-scope", None, &SystemClock).err().map(|e| e.code),
+        Some(ErrorCode::NotFound)
+    );
+
+    std::fs::write(&own, b"{ broken").expect("break it");
+    let ws = Workstation::open(tv.path()).expect("a broken checklist does not stop the workstation");
+    assert_eq!(ws.checklist().id, "unit-downtime", "the built-in checklist is used");
+    assert!(ws.checklist_problems()[0].to_string().contains("our-checklist.json: not valid JSON"));
+}
+
+#[test]
+fn status_update_draft_says_severity_affected_workflows_and_next_update() {
+    let tv = TestVault::new();
+    let clock = FixedClock::new(datetime!(2026-11-21 15:00 UTC));
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    let declaration = Declaration {
+        reason: Some("ransomware".into()),
+        severity: Some(Severity::P2),
+        affected: vec!["EHR".into(), "lab results".into(), "pharmacy".into()],
+        impact: Some("Results by phone only; medication history unavailable.".into()),
+        next_update_due: Some("2026-11-21T15:30:00Z".into()),
+    };
+    ws.start_episode(&charge, Kind::Real, declaration, &clock).expect("start");
+    clock.advance(Duration::minutes(20));
+    let draft = ws.draft_status_update(&charge, &clock).expect("draft");
+    for expect in [
+        "Severity: P2 (workflow disrupted; a workaround is available)",
+        "EHR, lab results, pharmacy",
+        "Next update: 15:30 UTC",
+        "Results by phone only",
+        "Patient-safety risk: Moderate",
+    ] {
+        assert!(draft.contains(expect), "missing '{expect}' in:\n{draft}");
+    }
+    assert!(!draft.contains("DRILL"));
+    ws.change_severity(&charge, Severity::P1, Some("pharmacy system also down".into()), &clock).expect("escalate");
+    let edited = format!("{draft}\nCharge nurse: pharmacy runner assigned.");
+    ws.save_status_update(&charge, &edited, Some(60), &clock).expect("keep");
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    assert_eq!(status.severity, Some(Severity::P1), "the banner shows the escalation");
+    assert_eq!(status.next_update_due.as_deref(), Some("2026-11-21T16:20:00.000Z"));
+    assert_eq!(status.updates.len(), 1);
+    assert!(!status.update_overdue);
+    clock.advance(Duration::minutes(61));
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    assert!(status.update_overdue, "a status update past its time is visible");
+    let changes: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'episode.severity_changed'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(changes, 1, "every severity change is audited");
+    let (mut wsn, nurse) = tv.sign_in(NURSE);
+    assert_eq!(wsn.tick_step(&nurse, "confirm-scope", None, &clock).err().map(|e| e.code), Some(ErrorCode::Forbidden));
+    assert!(wsn.episode_status(&nurse, &clock).expect("nurses see the episode").is_some());
+}
+
+/// A scripted drill from declaration to recovery: the timeline has exactly the script's times.
+#[test]
+fn drill_timeline_has_the_scripted_times() {
+    let tv = TestVault::new();
+    let t0 = datetime!(2026-11-21 17:00 UTC);
+    let clock = FixedClock::new(t0);
+    let mut ws = tv.open();
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    let nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &clock).expect("nurse");
+    ws.import_census(&charge, &census_bytes(), &clock).expect("census");
+    ws.start_episode(&charge, Kind::Drill, Declaration { severity: Some(Severity::P3), ..Default::default() }, &clock)
+        .expect("drill");
+    clock.advance(Duration::minutes(5));
+    ws.tick_step(&charge, "confirm-scope", None, &clock).expect("tick");
+    clock.advance(Duration::minutes(10));
+    ws.add_entry(&nurse, &sample_response("vital-signs"), &EntryOptions { sign: true, ..Default::default() }, &clock)
+        .expect("first entry at +15");
+    clock.advance(Duration::minutes(5));
+    ws.change_severity(&charge, Severity::P2, None, &clock).expect("escalate at +20");
+    ws.tick_step(&charge, "declare-severity", None, &clock).expect("tick at +20");
+    clock.advance(Duration::minutes(25));
+    ws.add_entry(&charge, &sample_response("nursing-note"), &EntryOptions { sign: true, ..Default::default() }, &clock)
+        .expect("entry at +45");
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    assert!(status.drill);
+    assert!(status.steps.iter().any(|s| s.step.id == "print-census-mar" && s.overdue), "due at +30, not done at +45");
+    clock.advance(Duration::minutes(75));
+    ws.end_episode(&charge, &clock).expect("recovery at +120");
+
+    let t = ws.episode_timeline(&charge, None, &clock).expect("timeline");
+    assert!(t.drill);
+    assert_eq!(t.declared_at, "2026-11-21T17:00:00.000Z");
+    assert_eq!(t.first_entry_at.as_deref(), Some("2026-11-21T17:15:00.000Z"));
+    assert_eq!(t.minutes_to_first_entry, Some(15));
+    assert_eq!(t.escalations, vec![("2026-11-21T17:20:00.000Z".to_string(), Severity::P2)]);
+    assert_eq!(t.minutes_to_recovery, Some(120));
+    assert_eq!(t.entries, 2);
+    assert_eq!(t.entries_per_user.get(NURSE.0), Some(&1));
+    assert_eq!(t.entries_per_user.get(CHARGE.0), Some(&1));
+    assert_eq!(t.entries_per_hour, Some(1.0));
+    let done: Vec<(&str, Option<&str>)> =
+        t.steps.iter().filter(|s| s.done_at.is_some()).map(|s| (s.step.id.as_str(), s.done_at.as_deref())).collect();
+    assert_eq!(
+        done,
+        vec![
+            ("confirm-scope", Some("2026-11-21T17:05:00.000Z")),
+            ("declare-severity", Some("2026-11-21T17:20:00.000Z"))
+        ]
+    );
+    assert!(t.missed.contains(&"print-census-mar".to_string()) && t.missed.contains(&"handoff-to-him".to_string()));
+}

@@ -1,0 +1,30 @@
+// Vite, Svelte and Vitest configuration for the desktop UI (built into ui/dist, which Tauri embeds).
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+export default defineConfig({
+  root,
+  plugins: [svelte()],
+  // Tauri serves the build from its own origin; relative URLs keep it working under any scheme.
+  base: './',
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    // The CSP forbids inline scripts; the module-preload polyfill is not needed by WebKitGTK or WebView2.
+    modulePreload: { polyfill: false },
+    target: 'es2022',
+  },
+  // Testing Library needs Svelte's browser build under jsdom; outside Vitest, Vite's own defaults already pick it,
+  // and overriding them there would select the server build (a blank window).
+  ...(process.env.VITEST ? { resolve: { conditions: ['browser'] } } : {}),
+  test: {
+    environment: 'jsdom',
+    include: ['src/**/*.test.ts'],
+    setupFiles: ['src/test-setup.ts'],
+  },
+});
