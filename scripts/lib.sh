@@ -4,6 +4,16 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 
+# CI clones the repository afresh for every run. Keeping cargo's build output in a cache folder between runs means a
+# run on a machine that has run it before rebuilds only this project's own crates (dependencies are keyed by their
+# registry path, which does not change), not the ~600 crates of Tauri and friends. Developers keep ./target.
+if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/downtime-kit/target"
+fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# The desktop e2e test starts the app binary from wherever cargo put it.
+export DTK_APP="${DTK_APP:-$TARGET_DIR/debug/downtime-kit}"
+
 # CI runs as root; a developer may not be. sudo is used only when we are not root and it exists.
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()

@@ -11,7 +11,7 @@ step ui-build npm run --silent ui:build
 step app-build cargo build -p downtime-kit-app
 print_step_times
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
-  echo "run: no display (DISPLAY/WAYLAND_DISPLAY unset); the app needs a desktop session. Built: target/debug/downtime-kit" >&2
+  echo "run: no display (DISPLAY/WAYLAND_DISPLAY unset); the app needs a desktop session. Built: $TARGET_DIR/debug/downtime-kit" >&2
   exit 1
 fi
-exec target/debug/downtime-kit
+exec "$TARGET_DIR/debug/downtime-kit"

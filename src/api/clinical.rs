@@ -8,7 +8,7 @@ use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::{Op, Role};
 use crate::census;
 use crate::clock::{stamp, Clock};
-use crate::entries::{self, EntryError, NewEntry, Origin, PaperSource, Saved, Summary, VersionBody};
+use crate::entries::{self, EntryError, NewEntry, Origin, Saved, Summary, VersionBody};
 use crate::episodes::{self, Declaration, Episode, EpisodeError, Kind};
 use crate::forms::{self, Finding, Severity};
 use crate::patients::{self, ImportSummary, Patient, RegisterError, Registration, SnapshotInfo};
@@ -389,14 +389,11 @@ impl Workstation {
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
         let episode = self.open_episode_for_charting(session)?;
-        let mut response = response.clone();
         let id = match response.get("id").and_then(Value::as_str) {
             Some(existing) if uuid::Uuid::parse_str(existing).is_ok() => existing.to_string(),
             _ => uuid::Uuid::new_v4().to_string(),
         };
-        if let Some(obj) = response.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.clone()));
-        }
+        let response = with_id(response, &id);
         let prep = self.prepare(session, &response, opts, None, clock)?;
         Self::gate(&prep.warnings, opts, opts.sign)?;
         let workstation = self.workstation_id();
@@ -431,10 +428,7 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
-        let mut response = response.clone();
-        if let Some(obj) = response.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.to_string()));
-        }
+        let response = with_id(response, id);
         let prep = self.prepare(session, &response, opts, Some(id), clock)?;
         Self::gate(&prep.warnings, opts, false)?;
         let warnings = prep.warnings.clone();
@@ -484,10 +478,7 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
-        let mut response = response.clone();
-        if let Some(obj) = response.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.to_string()));
-        }
+        let response = with_id(response, id);
         let opts =
             EntryOptions { reason: Some(opts.reason.clone().unwrap_or_else(|| "amended".into())), ..opts.clone() };
         let prep = self.prepare(session, &response, &opts, Some(id), clock)?;
@@ -556,42 +547,15 @@ impl Workstation {
         self.audit_view(session, entries::action::VIEWED, &format!("entries:{id}"), serde_json::json!({}), clock)?;
         Ok(detail)
     }
+}
 
-    /// Records an entry transcribed by HIM from a paper form: HIM is the enterer, the nurse on the paper the author.
-    pub fn transcribe_paper(
-        &mut self,
-        session: &Session,
-        response: &Value,
-        paper: PaperSource,
-        episode_id: &str,
-        clock: &dyn Clock,
-    ) -> Result<EntrySaved, ApiError> {
-        session.require(Op::Reconcile)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut response = response.clone();
-        if let Some(obj) = response.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.clone()));
-        }
-        let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
-        let mut prep = self.prepare(session, &response, &opts, None, clock)?;
-        prep.body.paper = Some(paper);
-        let workstation = self.workstation_id();
-        let vault = self.vault_mut()?;
-        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            let new = NewEntry {
-                form: &prep.form,
-                episode_id,
-                workstation: &workstation,
-                patient: &prep.patient,
-                body: prep.body,
-                sign: true,
-                origin: Origin::Paper,
-                author: None,
-            };
-            entries::create(tx, &id, new)
-        })?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings: prep.warnings })
+/// The response with its `id` set to the entry's id (the entry id is the QuestionnaireResponse id).
+pub(super) fn with_id(response: &Value, id: &str) -> Value {
+    let mut response = response.clone();
+    if let Some(obj) = response.as_object_mut() {
+        obj.insert("id".into(), Value::String(id.to_string()));
     }
+    response
 }
 
 fn safety_error(warnings: &[SafetyWarning], message: &str) -> ApiError {

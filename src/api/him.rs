@@ -447,10 +447,7 @@ impl Workstation {
             return Err(HandoffError::Drill.into());
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let mut response = response.clone();
-        if let Some(obj) = response.as_object_mut() {
-            obj.insert("id".into(), Value::String(id.clone()));
-        }
+        let response = super::clinical::with_id(response, &id);
         let opts =
             super::EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
         let mut prep = self.prepare(session, &response, &opts, None, clock)?;

@@ -37,36 +37,7 @@ impl fmt::Display for LoadProblem {
     }
 }
 
-/// True when `bytes` nests arrays/objects deeper than `max`. Strings are skipped so brackets inside text do not count.
-pub(crate) fn too_deep(bytes: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
+pub(crate) use crate::json::too_deep;
 
 /// Parses and checks one Questionnaire. `file_label` is only used to name the file in problems.
 pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem>> {
