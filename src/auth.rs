@@ -53,7 +53,9 @@ impl Role {
             // Reading the unit's patients and entries: everyone who works with them.
             ReadUnit => matches!(self, Nurse | Charge | Him),
             // Unit-level control during the downtime.
-            ManageEpisode | PrintUnit | AddEmergencyUser => matches!(self, Charge | Admin),
+            ManageEpisode | AddEmergencyUser => matches!(self, Charge | Admin),
+            // Unit-wide prints carry every patient's name: clinical staff only, like reading.
+            PrintUnit => matches!(self, Charge),
             PrintEntry => matches!(self, Nurse | Charge | Him),
             ImportCensus => matches!(self, Charge | Admin),
             // After recovery.

@@ -148,6 +148,36 @@ fn role_operation_matrix() {
         ),
         ("verify", |ws, s, _| ws.verify(s).map(drop), [false, true, true, true]),
         ("list users", |ws, s, _| ws.list_users(s).map(drop), [false, false, false, true]),
+        (
+            "tick a checklist step",
+            |ws, s, _| ws.tick_step(s, "confirm-scope", None, &SystemClock).map(drop),
+            [false, true, false, true],
+        ),
+        (
+            "change severity",
+            |ws, s, _| ws.change_severity(s, dtk::procedures::Severity::P2, None, &SystemClock).map(drop),
+            [false, true, false, true],
+        ),
+        (
+            "draft a status update",
+            |ws, s, _| ws.draft_status_update(s, &SystemClock).map(drop),
+            [false, true, false, true],
+        ),
+        ("print the census sheet", |ws, s, _| ws.print_census(s, &SystemClock).map(drop), [false, true, false, false]),
+        (
+            "print a blank form for one patient",
+            |ws, s, _| {
+                ws.print_blank(s, "vital-signs", dtk::api::BlankFor::Patient("DEV2003"), &SystemClock, &mut |_| {})
+                    .map(drop)
+            },
+            [true, true, true, false],
+        ),
+        (
+            "reconciliation worklist",
+            |ws, s, _| ws.worklist(s, &dtk::api::WorklistQuery::default()).map(drop),
+            [false, false, true, false],
+        ),
+        ("reconciliation summary", |ws, s, _| ws.reconcile_summary(s).map(drop), [false, false, true, false]),
     ];
     let mut failures = Vec::new();
     for (i, who) in [NURSE, CHARGE, HIM, ADMIN].into_iter().enumerate() {
