@@ -313,14 +313,23 @@ impl Workstation {
             .into_value())
     }
 
-    pub fn reject(&mut self, session: &Session, id: &str, reason: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+    /// One audited reconciliation decision by an HIM analyst, in its own transaction.
+    fn decide<E>(
+        &mut self,
+        session: &Session,
+        clock: &dyn Clock,
+        f: impl FnOnce(&mut crate::vault::Tx<'_>) -> Result<(), E>,
+    ) -> Result<(), ApiError>
+    where
+        ApiError: From<E>,
+    {
         session.require(Op::Reconcile)?;
         let vault = self.vault_mut()?;
-        vault
-            .write(session.keys(), session.username(), clock.now(), |tx| {
-                reconcile::reject(tx, id, reason).map_err(ApiError::from)
-            })
-            .map(|_| ())
+        vault.write(session.keys(), session.username(), clock.now(), |tx| f(tx).map_err(ApiError::from)).map(|_| ())
+    }
+
+    pub fn reject(&mut self, session: &Session, id: &str, reason: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+        self.decide(session, clock, |tx| reconcile::reject(tx, id, reason))
     }
 
     pub fn needs_correction(
@@ -330,24 +339,12 @@ impl Workstation {
         reason: &str,
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
-        session.require(Op::Reconcile)?;
-        let vault = self.vault_mut()?;
-        vault
-            .write(session.keys(), session.username(), clock.now(), |tx| {
-                reconcile::needs_correction(tx, id, reason).map_err(ApiError::from)
-            })
-            .map(|_| ())
+        self.decide(session, clock, |tx| reconcile::needs_correction(tx, id, reason))
     }
 
     /// Records that `id` duplicates `of` (which is kept).
     pub fn mark_duplicate(&mut self, session: &Session, id: &str, of: &str, clock: &dyn Clock) -> Result<(), ApiError> {
-        session.require(Op::Reconcile)?;
-        let vault = self.vault_mut()?;
-        vault
-            .write(session.keys(), session.username(), clock.now(), |tx| {
-                reconcile::mark_duplicate(tx, id, of).map_err(ApiError::from)
-            })
-            .map(|_| ())
+        self.decide(session, clock, |tx| reconcile::mark_duplicate(tx, id, of))
     }
 
     /// Dismisses a duplicate proposal: two different events.
@@ -359,13 +356,7 @@ impl Workstation {
         reason: &str,
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
-        session.require(Op::Reconcile)?;
-        let vault = self.vault_mut()?;
-        vault
-            .write(session.keys(), session.username(), clock.now(), |tx| {
-                reconcile::dismiss(tx, id, other, reason).map_err(ApiError::from)
-            })
-            .map(|_| ())
+        self.decide(session, clock, |tx| reconcile::dismiss(tx, id, other, reason))
     }
 
     /// Duplicate proposals (open ones only, or all with their answers).

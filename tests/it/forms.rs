@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use dtk::forms::{self, Catalog, ExtractContext, Form, Severity};
 use expect_test::expect_file;
 
-use crate::support::{medplum_errors, schema_errors};
+use crate::support::{edit_item, medplum_errors, schema_errors};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -73,23 +73,6 @@ fn findings(form: &Form, r: &Value) -> Vec<Found> {
 
 fn f(link: &str, msg: &str) -> Found {
     (Some(link.to_string()), msg.to_string())
-}
-
-/// Finds the first response item with `link` anywhere and gives it to `edit`.
-fn edit_item(r: &mut Value, link: &str, edit: impl FnOnce(&mut Value)) {
-    fn find<'a>(items: &'a mut Value, link: &str) -> Option<&'a mut Value> {
-        for it in items.as_array_mut()? {
-            if it["linkId"] == link {
-                return Some(it);
-            }
-            if let Some(found) = it.get_mut("item").and_then(|c| find(c, link)) {
-                return Some(found);
-            }
-        }
-        None
-    }
-    let it = find(&mut r["item"], link).unwrap_or_else(|| panic!("no item {link}"));
-    edit(it);
 }
 
 fn remove_item(r: &mut Value, link: &str) {

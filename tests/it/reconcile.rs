@@ -24,19 +24,7 @@ fn sample(name: &str) -> Value {
 }
 
 fn set_answer(r: &mut Value, link: &str, answer: Value) {
-    fn find<'a>(items: &'a mut Value, link: &str) -> Option<&'a mut Value> {
-        for it in items.as_array_mut()? {
-            if it["linkId"] == link {
-                return Some(it);
-            }
-            if let Some(found) = it.get_mut("item").and_then(|c| find(c, link)) {
-                return Some(found);
-            }
-        }
-        None
-    }
-    let it = find(&mut r["item"], link).unwrap_or_else(|| panic!("no item {link}"));
-    it["answer"] = json!([answer]);
+    edit_item(r, link, |it| it["answer"] = json!([answer]));
 }
 
 /// A workstation of 5 East with its own temporary MRN block, the HIM key in its site configuration, the census

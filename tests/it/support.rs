@@ -218,24 +218,29 @@ pub fn for_patient(mut r: serde_json::Value, mrn: &str) -> serde_json::Value {
     r
 }
 
-/// Replaces the answers of one linkId (searching nested items).
-pub fn answer(mut r: serde_json::Value, link_id: &str, answers: serde_json::Value) -> serde_json::Value {
-    fn walk(items: &mut serde_json::Value, link_id: &str, answers: &serde_json::Value) -> bool {
-        let Some(list) = items.as_array_mut() else { return false };
-        for it in list {
-            if it["linkId"] == link_id {
-                it["answer"] = answers.clone();
-                return true;
+/// Finds the first response item with `link_id` anywhere (nested too) and gives it to `edit`.
+pub fn edit_item(r: &mut serde_json::Value, link_id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    fn find<'a>(items: &'a mut serde_json::Value, link: &str) -> Option<&'a mut serde_json::Value> {
+        for it in items.as_array_mut()? {
+            if it["linkId"] == link {
+                return Some(it);
             }
-            if let Some(children) = it.get_mut("item") {
-                if walk(children, link_id, answers) {
-                    return true;
-                }
+            if let Some(found) = it.get_mut("item").and_then(|c| find(c, link)) {
+                return Some(found);
             }
         }
-        false
+        None
     }
-    assert!(walk(&mut r["item"], link_id, &answers), "linkId {link_id} not in the response");
+    let it = r
+        .get_mut("item")
+        .and_then(|items| find(items, link_id))
+        .unwrap_or_else(|| panic!("linkId {link_id} not in the response"));
+    edit(it);
+}
+
+/// Replaces the answers of one linkId (searching nested items).
+pub fn answer(mut r: serde_json::Value, link_id: &str, answers: serde_json::Value) -> serde_json::Value {
+    edit_item(&mut r, link_id, |it| it["answer"] = answers);
     r
 }
 
