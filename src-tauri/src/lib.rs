@@ -28,11 +28,11 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::app_status,
-            commands::set_up,
-            commands::sign_in,
-            commands::current_session,
-            commands::sign_out,
+            commands::session::app_status,
+            commands::session::set_up,
+            commands::session::sign_in,
+            commands::session::current_session,
+            commands::session::sign_out,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

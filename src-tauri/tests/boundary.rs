@@ -7,7 +7,6 @@ use dtk_app::dto;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use ts_rs::TS;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,22 +18,7 @@ fn generated_dir() -> PathBuf {
 
 /// Every DTO that crosses IPC, rendered by ts-rs, keyed by its file name.
 fn bindings() -> BTreeMap<String, String> {
-    fn one<T: TS + 'static>(out: &mut BTreeMap<String, String>) {
-        let cfg = ts_rs::Config::new();
-        let name = T::output_path().expect("every DTO is exportable");
-        let text = T::export_to_string(&cfg).expect("ts-rs renders every DTO");
-        out.insert(name.to_string_lossy().into_owned(), text);
-    }
-    let mut out = BTreeMap::new();
-    one::<dto::AppStatus>(&mut out);
-    one::<dto::SetupRequest>(&mut out);
-    one::<dto::SetupResult>(&mut out);
-    one::<dto::SignInRequest>(&mut out);
-    one::<dto::SessionInfo>(&mut out);
-    one::<dto::Role>(&mut out);
-    one::<dto::ErrorCode>(&mut out);
-    one::<dto::CommandError>(&mut out);
-    out
+    dto::bindings()
 }
 
 fn files_in(dir: &Path) -> BTreeMap<String, String> {

@@ -4,60 +4,35 @@
 //! without the UI noticing, and the conversion in `commands.rs` is where we decide what the UI may see
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
 //! into `ui/src/lib/backend/generated/`; `tests::bindings_are_fresh` fails when they are stale.
+pub mod session;
+
+pub use session::*;
+
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use ts_rs::TS;
 
-/// What the first screen needs to know: whether this workstation already has a vault.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct AppStatus {
-    pub initialised: bool,
-    /// The unit the vault belongs to, once set up; shown on the sign-in screen and in the banner.
-    pub unit: Option<String>,
+/// Every DTO's TypeScript, keyed by its file name under `ui/src/lib/backend/generated/`.
+pub type Bindings = BTreeMap<String, String>;
+
+/// Renders one DTO's TypeScript into `out`. Each submodule lists its own DTOs in a `bindings` function.
+pub fn add<T: TS + 'static>(out: &mut Bindings) {
+    let cfg = ts_rs::Config::new();
+    // Both calls only fail for types that cannot be exported (generic or unnamed), which the DTOs never are; the
+    // freshness test would then miss the file and say which.
+    if let (Some(name), Ok(text)) = (T::output_path(), T::export_to_string(&cfg)) {
+        out.insert(name.to_string_lossy().into_owned(), text);
+    }
 }
 
-/// The first-run form. The password arrives as a plain string because that is what JSON carries; the command moves
-/// it into the core's zeroizing `Password` at once.
-#[derive(Deserialize, TS)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SetupRequest {
-    pub unit: String,
-    pub admin: String,
-    pub display_name: String,
-    pub password: String,
-    /// Load the synthetic demo unit right after creating the vault, so a newcomer can try everything.
-    pub load_demo: bool,
-}
-
-/// What set-up returns. The recovery key is shown once and never asked for again by the UI.
-#[derive(Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct SetupResult {
-    pub recovery_key: String,
-    /// Whether the demo unit was loaded (false when it was not asked for, or when loading it failed).
-    pub demo_loaded: bool,
-    /// Why the demo unit could not be loaded. The vault exists by then, so set-up still succeeds: failing it would
-    /// lose the recovery key, which is shown only once.
-    pub demo_error: Option<CommandError>,
-}
-
-/// The sign-in form.
-#[derive(Deserialize, TS)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SignInRequest {
-    pub username: String,
-    pub password: String,
-}
-
-/// Who is signed in, as the UI may show it.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionInfo {
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    /// A roster user's one-time password must be replaced before the core allows anything else.
-    pub must_change_password: bool,
+/// The TypeScript of every DTO that crosses IPC.
+pub fn bindings() -> Bindings {
+    let mut out = Bindings::new();
+    add::<Role>(&mut out);
+    add::<ErrorCode>(&mut out);
+    add::<CommandError>(&mut out);
+    session::bindings(&mut out);
+    out
 }
 
 /// A user's role; the core checks it on every command, the UI only uses it to choose what to show.
