@@ -2,7 +2,11 @@
 //! hands them off to an HIM station, accepts them all, then times `export_fhir` and `post_fhir` against the
 //! loopback FHIR server of tools/fhir-server. Not a test: timings belong in BENCHMARKS.md, never in assertions.
 //!
-//! Run: `cargo run --release --example export_bench -- 10000` (needs `npm ci --prefix tools/fhir-server`).
+//! Run: `cargo run --release --example export_bench -- 10000 [--post]` (`--post` needs
+//! `npm ci --prefix tools/fhir-server`). The charting workstation's vault lives in /dev/shm when there is one (its
+//! fsyncs are setup, not what is measured); the HIM vault and the exported file are on disk under the system's
+//! temporary folder. Peak resident memory is reset before each measured step (`/proc/self/clear_refs`) and read
+//! after it (`VmHWM`), so each figure is that step's own peak.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -41,10 +45,29 @@ fn setup(dir: &std::path::Path, him_key: Option<&str>) -> Result<Workstation> {
     Ok(ws)
 }
 
+/// Resets the peak resident set of this process (Linux); later [`peak_mib`] reports the peak since then.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
 fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find(|a| !a.starts_with("--")).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let post = args.iter().any(|a| a == "--post");
     let root = env!("CARGO_MANIFEST_DIR");
     let tmp = tempfile::tempdir()?;
+    let shm = std::path::Path::new("/dev/shm");
+    let chart_dir = if shm.is_dir() { tempfile::tempdir_in(shm)? } else { tempfile::tempdir()? };
     let sign = |ws: &mut Workstation, who: &str| {
         ws.sign_in(who, &Password::new(format!("{who}-pass-1")), &SystemClock).map_err(|e| anyhow!("{e}"))
     };
@@ -53,16 +76,39 @@ fn main() -> Result<()> {
     let him = sign(&mut him_ws, "him")?;
     let key = him_ws.handoff_keygen(&him, &SystemClock).map_err(|e| anyhow!("{e}"))?;
 
-    let mut ws = setup(&tmp.path().join("ws"), Some(&key.public_key))?;
+    let mut ws = setup(&chart_dir.path().join("ws"), Some(&key.public_key))?;
     let charge = sign(&mut ws, "charge")?;
     let nurse = sign(&mut ws, "nurse")?;
-    let census = std::fs::read(format!("{root}/tests/data/census-5-east.json"))?;
-    ws.import_census(&charge, &census, &SystemClock).map_err(|e| anyhow!("{e}"))?;
+    // A synthetic census of about one patient per 20 entries (at most the census limit): charting checks each new
+    // entry against that patient's earlier ones, so 12 patients made the setup quadratic.
+    let patients = (n / 20).clamp(12, dtk::census::MAX_PATIENTS);
+    let template: Value = serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/census-5-east.json"))?)?;
+    let patient = template["entry"]
+        .as_array()
+        .and_then(|e| e.iter().find(|x| x["resource"]["resourceType"] == "Patient"))
+        .cloned()
+        .context("the census template has a Patient")?;
+    let mrns: Vec<String> = (0..patients).map(|i| format!("BEN{i:06}")).collect();
+    let entries: Vec<Value> = mrns
+        .iter()
+        .enumerate()
+        .map(|(i, mrn)| {
+            let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, mrn.as_bytes()).to_string();
+            let mut p = patient.clone();
+            p["fullUrl"] = json!(format!("urn:uuid:{id}"));
+            p["resource"]["id"] = json!(id);
+            p["resource"]["identifier"][0]["value"] = json!(mrn);
+            p["resource"]["name"][0]["family"] = json!(format!("Bench{i}"));
+            p
+        })
+        .collect();
+    let mut census = template.clone();
+    census["entry"] = json!(entries);
+    ws.import_census(&charge, &serde_json::to_vec(&census)?, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock)
         .map_err(|e| anyhow!("{e}"))?;
     let sample: Value =
         serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
-    let mrns: Vec<String> = (1..=12).map(|i| format!("DEV{}", 2000 + i)).collect();
     let base = time::macros::datetime!(2026-11-01 00:00 UTC);
     let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
     let t = Instant::now();
@@ -83,10 +129,25 @@ fn main() -> Result<()> {
     let accepted = him_ws.accept_all_matched(&him, &SystemClock).map_err(|e| anyhow!("{e}"))?;
 
     let out = tmp.path().join("batch.json");
+    reset_peak();
     let t = Instant::now();
     let batch = him_ws.export_fhir(&him, &out, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     let export_s = t.elapsed().as_secs_f64();
-    println!("export: {accepted} entries, {} bytes, {export_s:.2} s", batch.bytes);
+    println!("export: {accepted} entries, {} bytes, {export_s:.2} s, peak RSS {:.0} MiB", batch.bytes, peak_mib());
+    reset_peak();
+    let again = tmp.path().join("again.json");
+    let t = Instant::now();
+    let re = him_ws.regenerate_fhir(&him, &batch.batch_id, &again).map_err(|e| anyhow!("{e}"))?;
+    println!(
+        "re-export: identical {}, {:.2} s, peak RSS {:.0} MiB",
+        re.sha256 == batch.sha256,
+        t.elapsed().as_secs_f64(),
+        peak_mib()
+    );
+    drop(chart_dir);
+    if !post {
+        return Ok(());
+    }
 
     let dir = format!("{root}/tools/fhir-server");
     let mut child = Command::new("node")
@@ -104,12 +165,19 @@ fn main() -> Result<()> {
         ureq::post(&format!("{base_url}/Patient"))
             .send_json(json!({ "resourceType": "Patient", "identifier": [{ "system": "http://hospital.example.org/mrn", "value": m }] }))?;
     }
+    reset_peak();
     let t = Instant::now();
     let posted = him_ws.post_fhir(&him, &batch.batch_id, &base_url, &SystemClock);
     let post_s = t.elapsed().as_secs_f64();
     let _ = child.kill();
     let _ = child.wait();
     let posted = posted.map_err(|e| anyhow!("{e}"))?;
-    println!("post: {} posted, {} failed, {post_s:.2} s", posted.posted.len(), posted.failed.len());
+    println!(
+        "post: {} posted, {} failed, {} transactions, {post_s:.2} s, peak RSS {:.0} MiB (this process)",
+        posted.posted.len(),
+        posted.failed.len(),
+        posted.transactions,
+        peak_mib()
+    );
     Ok(())
 }

@@ -264,6 +264,14 @@ enum EpisodeCmd {
         #[arg(long, value_name = "ID")]
         episode: Option<String>,
     },
+    /// The drill report (PDF) of a practice episode: timeline, checklist, entries per user, what was missed.
+    DrillReport {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The drill episode (default: the newest one).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -989,6 +997,13 @@ fn episode_command(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<
         EpisodeCmd::Timeline { episode } => {
             let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;
             print_json(&serde_json::to_value(&t).unwrap_or_default());
+        }
+        EpisodeCmd::DrillReport { out, episode } => {
+            let pdf = ws.drill_report(&session, episode.as_deref(), &clock)?;
+            dtk::api::save_pdf(&out, &pdf.bytes)?;
+            output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
+            });
         }
         EpisodeCmd::Start { .. } | EpisodeCmd::End => unreachable!("handled with the other commands"),
     }

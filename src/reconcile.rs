@@ -882,6 +882,8 @@ pub struct EpisodeLine {
     pub workstations: i64,
     pub first_handoff_imported_at: Option<String>,
     pub last_export_at: Option<String>,
+    /// The episode's timeline and metrics (filled in by the façade, which knows the checklist).
+    pub timeline: Option<crate::procedures::Timeline>,
 }
 
 /// An export batch with its hash and posting outcome.
@@ -989,6 +991,7 @@ pub fn report(
                 workstations: r.get(6)?,
                 first_handoff_imported_at: r.get(7)?,
                 last_export_at: r.get(8)?,
+                timeline: None,
             })
         })?;
         rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|e| e.entries > 0).collect()
@@ -1118,6 +1121,41 @@ impl Report {
                 &e.workstations.to_string(),
                 e.first_handoff_imported_at.as_deref().unwrap_or(""),
                 e.last_export_at.as_deref().unwrap_or(""),
+            ]);
+        }
+        line(&["section", "episode timelines"]);
+        line(&[
+            "episode",
+            "declared_at",
+            "declared_severity",
+            "severity_changes",
+            "first_entry_at",
+            "minutes_to_first_entry",
+            "entries_per_hour",
+            "ended_at",
+            "minutes_to_recovery",
+            "handoff_at",
+            "minutes_recovery_to_handoff",
+            "reconciled_at",
+            "minutes_recovery_to_reconciled",
+        ]);
+        let opt = |m: Option<i64>| m.map(|m| m.to_string()).unwrap_or_default();
+        for (e, t) in self.episodes.iter().filter_map(|e| Some((e, e.timeline.as_ref()?))) {
+            let changes: Vec<String> = t.escalations.iter().map(|(at, s)| format!("{at} {}", s.code())).collect();
+            line(&[
+                &e.id,
+                &t.declared_at,
+                t.declared_severity.map(|s| s.code()).unwrap_or(""),
+                &changes.join("; "),
+                t.first_entry_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_first_entry),
+                &t.entries_per_hour.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                t.ended_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_recovery),
+                t.handoff_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_handoff),
+                t.reconciled_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_reconciled),
             ]);
         }
         line(&["section", "dispositions"]);

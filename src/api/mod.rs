@@ -10,7 +10,7 @@ mod users;
 use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
-pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery};
+pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use print::{action as print_action, save_pdf, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use users::{EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
