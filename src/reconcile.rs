@@ -576,6 +576,9 @@ pub struct WorkItem {
     pub medication: Option<String>,
     /// Entries proposed as duplicates of this one, not yet decided.
     pub proposed_duplicates: Vec<String>,
+    /// Who last changed the row (the importer, or the analyst who decided) and when: shown beside the decision.
+    pub decided_by: String,
+    pub decided_at: String,
 }
 
 /// A page of the worklist and how many rows match in all.
@@ -638,7 +641,7 @@ pub fn list(
     )?;
     let sql = format!(
         "SELECT r.entry_id, r.state, r.duplicate_of, r.batch_id, r.workstation, r.fv, r.body, e.episode_id, e.origin,
-                e.form, e.status, e.current_version, e.author
+                e.form, e.status, e.current_version, e.author, r.updated_by, r.updated_at
            FROM recon r JOIN entries e ON e.id = r.entry_id{w} ORDER BY r.entry_id LIMIT {} OFFSET {}",
         limit.min(10_000),
         offset
@@ -678,6 +681,8 @@ pub fn list(
             clinical_time: v.clinical_time,
             medication: v.medication,
             proposed_duplicates: proposed,
+            decided_by: r.get(13)?,
+            decided_at: r.get(14)?,
             entry_id: id,
         });
     }

@@ -964,3 +964,117 @@ fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &entries::Vers
         .map_err(|e| FhirError::Extract { entry: id.to_string(), reason: e.to_string() })?;
     Ok(resources.iter().any(|r| r["resourceType"] == "Patient"))
 }
+
+/// A handoff file found in the site's import folder (the desktop app lists these; its window cannot browse).
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// The import folder of the site configuration and the handoff files in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportFolder {
+    /// `None` when the site configuration names no `handoff_import_dir`.
+    pub dir: Option<PathBuf>,
+    pub files: Vec<FoundFile>,
+}
+
+/// A report file written to disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileWritten {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Handoff files carry this extension (`dtk handoff export --out 5E-ws1.dtkh`).
+pub const HANDOFF_EXTENSION: &str = "dtkh";
+
+/// The most files the import folder listing shows (a stick holds one per workstation).
+const MAX_LISTED: usize = 1000;
+
+impl Workstation {
+    /// The handoff files (`*.dtkh`) in the site's `handoff_import_dir`, by name. A missing folder is an error that
+    /// names it; an unset one is an empty listing.
+    pub fn handoff_import_folder(&self, session: &Session) -> Result<ImportFolder, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let Some(dir) = self.site.handoff_import_dir.clone() else {
+            return Ok(ImportFolder { dir: None, files: vec![] });
+        };
+        let read = std::fs::read_dir(&dir).map_err(|e| {
+            ApiError::new(ErrorCode::Io, format!("the handoff import folder {} cannot be read: {e}", dir.display()))
+        })?;
+        let mut files: Vec<FoundFile> = read
+            .flatten()
+            .filter_map(|d| {
+                let path = d.path();
+                let ours = path.extension().is_some_and(|x| x.eq_ignore_ascii_case(HANDOFF_EXTENSION));
+                let meta = d.metadata().ok().filter(|m| m.is_file())?;
+                ours.then(|| FoundFile { name: d.file_name().to_string_lossy().into_owned(), path, bytes: meta.len() })
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        files.truncate(MAX_LISTED);
+        Ok(ImportFolder { dir: Some(dir), files })
+    }
+
+    /// Reads a handoff file from disk (bounded by the format's maximum size) and imports it.
+    pub fn import_handoff_file(
+        &mut self,
+        session: &Session,
+        path: &Path,
+        clock: &dyn Clock,
+    ) -> Result<ImportReport, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ApiError::new(ErrorCode::Io, format!("{} cannot be read: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, format!("{} is not a file", path.display())));
+        }
+        if meta.len() > handoff::MAX_FILE_BYTES {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "the file is larger than any handoff file can be"));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| ApiError::new(ErrorCode::Io, format!("{} cannot be read: {e}", path.display())))?;
+        self.import_handoff(session, &bytes, clock)
+    }
+
+    /// Decodes the QR code of a scanned paper page (PNG, JPEG, or page `page` of a PDF) to its form, patient and
+    /// episode, for the analyst to confirm before back-entering it.
+    pub fn read_paper_scan(&self, session: &Session, path: &Path, page: u32) -> Result<paper::Payload, ApiError> {
+        session.require(Op::Reconcile)?;
+        crate::print::read::read_file(path, page).map_err(|e| {
+            let code = match e {
+                crate::print::read::ReadError::Io(_) => ErrorCode::Io,
+                _ => ErrorCode::InvalidInput,
+            };
+            ApiError::new(code, e.to_string())
+        })
+    }
+
+    /// How many entries "accept all matched" would accept now (matched, without an open duplicate proposal), so the
+    /// analyst confirms a number before the bulk action.
+    pub fn acceptable_count(&self, session: &Session) -> Result<usize, ApiError> {
+        session.require(Op::Reconcile)?;
+        Ok(reconcile::acceptable(self.vault()?.conn())?.len())
+    }
+
+    /// Writes the reconciliation report as CSV to `out` (atomically) and says where, with its SHA-256.
+    pub fn write_reconciliation_csv(
+        &mut self,
+        session: &Session,
+        out: &Path,
+        clock: &dyn Clock,
+    ) -> Result<FileWritten, ApiError> {
+        let report = self.reconciliation_report(session, clock)?;
+        let csv = report.to_csv();
+        write_atomic(out, csv.as_bytes())?;
+        Ok(FileWritten {
+            path: out.to_path_buf(),
+            sha256: crate::crypto::sha256_hex(csv.as_bytes()),
+            bytes: csv.len() as u64,
+        })
+    }
+}

@@ -9,6 +9,8 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type * as Him from './him';
+import { HimMemory, type HimSeed } from './memory/him';
 
 interface MemoryUser {
   displayName: string;
@@ -19,6 +21,8 @@ interface MemoryUser {
 export interface MemorySeed {
   unit: string;
   users: Record<string, MemoryUser>;
+  /** The HIM worklist, import folder and scans (memory/him-seed.ts builds a realistic one). */
+  him?: HimSeed;
 }
 
 export class MemoryBackend implements Backend {
@@ -29,8 +33,11 @@ export class MemoryBackend implements Backend {
   demoLoaded = false;
   /** Every call, in order, so tests can assert what the screens asked for (passwords are not recorded). */
   readonly calls: string[] = [];
+  /** The HIM desk's state; the him* methods below delegate to it. */
+  readonly him: HimMemory;
 
   constructor(seed?: MemorySeed) {
+    this.him = new HimMemory(this.calls, seed?.him);
     if (seed) {
       this.unit = seed.unit;
       for (const [name, user] of Object.entries(seed.users)) this.users.set(name, user);
@@ -90,6 +97,87 @@ export class MemoryBackend implements Backend {
   async signOut(): Promise<void> {
     this.calls.push('signOut');
     this.session = null;
+  }
+
+  // HIM desk: see memory/him.ts.
+  himKeygen(): Promise<Him.HimKey> {
+    return this.him.himKeygen();
+  }
+
+  himImportFolder(): Promise<Him.HandoffFolder> {
+    return this.him.himImportFolder();
+  }
+
+  himImportFiles(paths: string[]): Promise<Him.HandoffImportOutcome[]> {
+    return this.him.himImportFiles(paths);
+  }
+
+  himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
+    return this.him.himWorklist(query);
+  }
+
+  himSummary(): Promise<Him.ReconSummary> {
+    return this.him.himSummary();
+  }
+
+  himMatch(entryId: string, mrn: string): Promise<string[]> {
+    return this.him.himMatch(entryId, mrn);
+  }
+
+  himAccept(entryIds: string[]): Promise<number> {
+    return this.him.himAccept(entryIds);
+  }
+
+  himAcceptAllMatched(): Promise<number> {
+    return this.him.himAcceptAllMatched();
+  }
+
+  himReject(entryId: string, reason: string): Promise<void> {
+    return this.him.himReject(entryId, reason);
+  }
+
+  himNeedsCorrection(entryId: string, reason: string): Promise<void> {
+    return this.him.himNeedsCorrection(entryId, reason);
+  }
+
+  himMarkDuplicate(entryId: string, of: string): Promise<void> {
+    return this.him.himMarkDuplicate(entryId, of);
+  }
+
+  himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void> {
+    return this.him.himDismissDuplicate(entryId, other, reason);
+  }
+
+  himDuplicateProposals(): Promise<Him.DuplicateProposal[]> {
+    return this.him.himDuplicateProposals();
+  }
+
+  himSideBySide(a: string, b: string): Promise<Him.SideBySide> {
+    return this.him.himSideBySide(a, b);
+  }
+
+  himReadScan(path: string): Promise<Him.PaperScan> {
+    return this.him.himReadScan(path);
+  }
+
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntered> {
+    return this.him.himBackEnter(request);
+  }
+
+  himExportFhir(path: string): Promise<Him.FhirBatch> {
+    return this.him.himExportFhir(path);
+  }
+
+  himLatestBatch(): Promise<string | null> {
+    return this.him.himLatestBatch();
+  }
+
+  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
+    return this.him.himPostFhir(batchId, baseUrl);
+  }
+
+  himReportCsv(path: string): Promise<Him.FileWritten> {
+    return this.him.himReportCsv(path);
   }
 }
 

@@ -6,6 +6,7 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type * as Him from './him';
 
 /** Invokes a command and converts its `{ code, message }` rejection into a BackendError. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -35,5 +36,86 @@ export class TauriBackend implements Backend {
 
   signOut(): Promise<void> {
     return call('sign_out');
+  }
+
+  // HIM desk.
+  himKeygen(): Promise<Him.HimKey> {
+    return call('him_keygen');
+  }
+
+  himImportFolder(): Promise<Him.HandoffFolder> {
+    return call('him_import_folder');
+  }
+
+  himImportFiles(paths: string[]): Promise<Him.HandoffImportOutcome[]> {
+    return call('him_import_files', { paths });
+  }
+
+  himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
+    return call('him_worklist', { query });
+  }
+
+  himSummary(): Promise<Him.ReconSummary> {
+    return call('him_summary');
+  }
+
+  himMatch(entryId: string, mrn: string): Promise<string[]> {
+    return call('him_match', { entryId, mrn });
+  }
+
+  himAccept(entryIds: string[]): Promise<number> {
+    return call('him_accept', { entryIds });
+  }
+
+  himAcceptAllMatched(): Promise<number> {
+    return call('him_accept_all_matched');
+  }
+
+  himReject(entryId: string, reason: string): Promise<void> {
+    return call('him_reject', { entryId, reason });
+  }
+
+  himNeedsCorrection(entryId: string, reason: string): Promise<void> {
+    return call('him_needs_correction', { entryId, reason });
+  }
+
+  himMarkDuplicate(entryId: string, of: string): Promise<void> {
+    return call('him_mark_duplicate', { entryId, of });
+  }
+
+  himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void> {
+    return call('him_dismiss_duplicate', { entryId, other, reason });
+  }
+
+  himDuplicateProposals(): Promise<Him.DuplicateProposal[]> {
+    return call('him_duplicate_proposals');
+  }
+
+  himSideBySide(a: string, b: string): Promise<Him.SideBySide> {
+    return call('him_side_by_side', { a, b });
+  }
+
+  himReadScan(path: string): Promise<Him.PaperScan> {
+    return call('him_read_scan', { path });
+  }
+
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntered> {
+    return call('him_back_enter', { request });
+  }
+
+  himExportFhir(path: string): Promise<Him.FhirBatch> {
+    return call('him_export_fhir', { path });
+  }
+
+  himLatestBatch(): Promise<string | null> {
+    return call('him_latest_batch');
+  }
+
+  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
+    return call('him_post_fhir', { batchId, baseUrl });
+  }
+
+  himReportCsv(path: string): Promise<Him.FileWritten> {
+    return call('him_report_csv', { path });
   }
 }
