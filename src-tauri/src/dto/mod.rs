@@ -4,8 +4,10 @@
 //! without the UI noticing, and the conversion in `commands.rs` is where we decide what the UI may see
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
 //! into `ui/src/lib/backend/generated/`; `tests::bindings_are_fresh` fails when they are stale.
+pub mod nurse;
 pub mod session;
 
+pub use nurse::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,7 @@ pub fn bindings() -> Bindings {
     add::<ErrorCode>(&mut out);
     add::<CommandError>(&mut out);
     session::bindings(&mut out);
+    nurse::bindings(&mut out);
     out
 }
 
