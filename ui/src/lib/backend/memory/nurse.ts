@@ -379,7 +379,10 @@ export function nurseApi(state: MemoryState): NurseApi {
         entry.allergyOverride = request.allergyOverride?.trim() || null;
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
-        addVersion(state, entry, 'updated', 'draft', withId(request.response, id), null, false);
+        // As the core does: an unsigned version is replaced in place.
+        const last = entry.versions.at(-1);
+        if (last) Object.assign(last, { response: withId(request.response, id), recordedAt: stamp(state), allergyOverride: entry.allergyOverride });
+        entry.summary.updatedAt = stamp(state);
         return saved(state, entry, p.warnings);
       });
     },
@@ -394,7 +397,9 @@ export function nurseApi(state: MemoryState): NurseApi {
         const p = prepare(state, last?.response, id);
         gate(p, { allergyOverride: entry.allergyOverride, confirmNotDuplicate }, true);
         write(state);
-        addVersion(state, entry, 'signed', 'signed', last?.response, null, true);
+        // As the core does: signing seals the current version; it makes no new one.
+        if (last) Object.assign(last, { signedAt: stamp(state), signedBy: session.username, recordedAt: stamp(state) });
+        entry.summary = { ...entry.summary, status: 'signed', updatedAt: stamp(state) };
         return saved(state, entry, p.warnings);
       });
     },
