@@ -305,7 +305,8 @@ export function rawFromAnswer(item: QItem, answer: Record<string, unknown>): Raw
 /** Where enableWhen looks for the answers of its question: this group instance first, then outwards. */
 export type Scope = Answers[];
 
-function findQuestion(items: QItem[] | undefined, linkId: string): QItem | undefined {
+/** The item with this linkId, anywhere in the form. */
+export function findQuestion(items: QItem[] | undefined, linkId: string): QItem | undefined {
   for (const item of items ?? []) {
     if (item.linkId === linkId) return item;
     const inner = findQuestion(item.item, linkId);
