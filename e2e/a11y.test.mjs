@@ -87,6 +87,28 @@ async function open(s, url) {
   assert.equal(failed, null, `${url} failed to mount`);
 }
 
+/** @param {Session} s @returns {Promise<{ id: string, impact: string, help: string, nodes: { target: string[] }[] }[]>} */
+async function violations(s) {
+  await s.execute(AXE);
+  return /** @type {any} */ (
+    await s.executeAsync(
+      'const done = arguments[arguments.length - 1];' +
+        'axe.run(document, { runOnly: { type: "tag", values: arguments[0] } })' +
+        '.then((r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }))))' +
+        '.catch((e) => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));',
+      [TAGS],
+    )
+  );
+}
+
+test('the harness itself finds a violation (an unlabelled field)', async () => {
+  const s = /** @type {Session} */ (session);
+  await open(s, `${base}/gallery.html?selftest`);
+  await s.execute('const i = document.createElement("input"); i.type = "text"; document.body.append(i);');
+  const found = await violations(s);
+  assert.ok(found.some((v) => v.id === 'label'), `axe-core did not report the unlabelled field: ${JSON.stringify(found)}`);
+});
+
 test('every gallery screen has no WCAG A/AA violations (axe-core)', async () => {
   const s = /** @type {Session} */ (session);
   await open(s, `${base}/gallery.html`);
@@ -99,16 +121,7 @@ test('every gallery screen has no WCAG A/AA violations (axe-core)', async () => 
   for (const name of names) {
     // A query string makes each visit a fresh page load.
     await open(s, `${base}/gallery.html?screen=${encodeURIComponent(name)}#${encodeURIComponent(name)}`);
-    await s.execute(AXE);
-    const result = /** @type {{ id: string, impact: string, help: string, nodes: { target: string[] }[] }[]} */ (
-      await s.executeAsync(
-        'const done = arguments[arguments.length - 1];' +
-          'axe.run(document, { runOnly: { type: "tag", values: arguments[0] } })' +
-          '.then((r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }))))' +
-          '.catch((e) => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));',
-        [TAGS],
-      )
-    );
+    const result = await violations(s);
     for (const v of result) {
       problems.push(`${name}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     }
