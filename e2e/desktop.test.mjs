@@ -200,6 +200,7 @@ test('the nurse path: scan, chart a medication administration, durable save, sig
     await shot(session, '11-signed.png');
 
     await clickText(session, '.form-head button', 'Back to patient');
+    await session.waitFor('table button.link', { text: 'Medication administration', timeoutMs: 30000 });
     await clickText(session, 'table button.link', 'Medication administration');
     await session.click(await session.waitFor('#entry-amend', { timeoutMs: 30000 }));
     await session.waitFor('#form-title', { text: 'Amend:' });
@@ -212,8 +213,9 @@ test('the nurse path: scan, chart a medication administration, durable save, sig
     await shot(session, '12-amended.png');
 
     await clickText(session, '.form-head button', 'Back to patient');
+    await session.waitFor('table button.link', { text: 'Medication administration', timeoutMs: 30000 });
     await clickText(session, 'table button.link', 'Medication administration');
-    await session.waitFor('.versions', { text: 'Version 2: amended', timeoutMs: 30000 });
+    await session.waitFor('.versions', { text: 'Version 2: amendment', timeoutMs: 30000 });
     await shot(session, '13-entry-versions.png');
   } finally {
     await session.end();

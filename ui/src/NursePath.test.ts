@@ -126,8 +126,8 @@ describe('amend and entered-in-error', () => {
 
     await user.click(screen.getByRole('button', { name: 'Back to patient' }));
     await user.click(within(await screen.findByRole('table')).getByRole('button', { name: 'Nursing note' }));
-    expect(await screen.findByText(/Version 2: amended/)).toBeInTheDocument();
-    expect(screen.getByText(/Version 1: created/)).toBeInTheDocument();
+    expect(await screen.findByText(/Version 2: amendment/)).toBeInTheDocument();
+    expect(screen.getByText(/Version 1: original/)).toBeInTheDocument();
     expect(screen.getByText('Reason: pain score left out')).toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: 'Mark entered in error' }));

@@ -122,7 +122,7 @@ pub struct EntrySummary {
 #[serde(rename_all = "camelCase")]
 pub struct EntryVersion {
     pub version: i32,
-    /// What made this version: created, updated, signed, amended, entered-in-error.
+    /// What made this version: original, amendment or entered-in-error.
     pub kind: String,
     pub author: String,
     pub recorded_at: String,

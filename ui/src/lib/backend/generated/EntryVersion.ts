@@ -5,7 +5,7 @@
  */
 export type EntryVersion = { version: number, 
 /**
- * What made this version: created, updated, signed, amended, entered-in-error.
+ * What made this version: original, amendment or entered-in-error.
  */
 kind: string, author: string, recordedAt: string, signedAt: string | null, signedBy: string | null, 
 /**

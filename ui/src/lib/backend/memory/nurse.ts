@@ -360,7 +360,7 @@ export function nurseApi(state: MemoryState): NurseApi {
           versions: [],
           allergyOverride: request.allergyOverride?.trim() || null,
         };
-        addVersion(state, entry, 'created', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
+        addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
         state.entries.set(id, entry);
         return saved(state, entry, p.warnings);
       });
@@ -421,7 +421,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         entry.allergyOverride = request.allergyOverride?.trim() || entry.allergyOverride;
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
-        addVersion(state, entry, 'amended', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);
+        addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);
         return saved(state, entry, p.warnings);
       });
     },
@@ -436,7 +436,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         }
         if (entry.summary.status === 'entered-in-error') throw new BackendError('conflict', 'already entered-in-error');
         write(state);
-        addVersion(state, entry, 'entered-in-error', 'entered-in-error', entry.versions.at(-1)?.response, reason.trim(), false);
+        addVersion(state, entry, 'entered-in-error', 'entered-in-error', entry.versions.at(-1)?.response, reason.trim(), true);
         return saved(state, entry, []);
       });
     },
