@@ -75,6 +75,8 @@ async function launch(/** @type {string} */ css, /** @type {string} */ what) {
 
 /** @param {Session} session @param {string} name */
 async function shot(session, name) {
+  // Two animation frames, so the screenshot shows what was just rendered rather than the previous paint.
+  await session.executeAsync('const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(null)));');
   const png = await session.screenshot();
   assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${name} is not a PNG`);
   writeFileSync(join(SHOTS, name), png);
@@ -246,6 +248,11 @@ test('idle lock: no patient data on the lock screen, the open form comes back af
     await session.click(await session.find('#lock-submit'));
     await session.waitFor('[data-testid="draft-restored"]', { timeoutMs: 30000 });
     assert.equal(await session.execute('return document.querySelector("textarea").value'), 'Half-written note');
+    const origin = await session.execute('return performance.timeOrigin');
+    // It stays open: nothing reloads the page or navigates away once the status and drafts have loaded.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await session.execute('return performance.timeOrigin'), origin, 'the page reloaded');
+    assert.equal(await session.execute('return document.querySelector("textarea")?.value'), 'Half-written note');
     await shot(session, '15-draft-restored.png');
   } finally {
     await session.end();

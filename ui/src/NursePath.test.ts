@@ -168,6 +168,9 @@ describe('idle lock', () => {
     expect(await screen.findByTestId('draft-restored')).toBeInTheDocument();
     expect(screen.getByLabelText(/^Note/)).toHaveValue('Half-written note');
     expect(screen.getByTestId('patient-banner')).toHaveTextContent('MÜLLER-ØSTER, Łukasz');
+    // The restored form stays open (nothing navigates away from it once the status and drafts have loaded).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(screen.getByLabelText(/^Note/)).toHaveValue('Half-written note');
   });
 
   it('does not show the draft to another user who signs in through Switch user', async () => {
