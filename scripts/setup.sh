@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libssl-dev
   xvfb xauth webkit2gtk-driver
   imagemagick poppler-utils zbar-tools
+  chromium chromium-driver
 )
 TAURI_DRIVER_VERSION="2.1.0"
 NODE_MIN="20.19"

@@ -15,6 +15,7 @@ step rust-fmt         cargo fmt --all --check
 step ui-build         npm run --silent ui:build
 step ui-typecheck     npm run --silent ui:check
 step ui-unit          npm run --silent ui:test
+step ui-a11y          npm run --silent a11y
 step rust-clippy      cargo clippy --workspace --all-targets -- -D warnings
 step core-test        cargo test
 step shell-test       cargo test -p downtime-kit-app

@@ -18,6 +18,11 @@ export default defineConfig({
     // The CSP forbids inline scripts; the module-preload polyfill is not needed by WebKitGTK or WebView2.
     modulePreload: { polyfill: false },
     target: 'es2022',
+    // Two pages: the app, and the screen gallery (every screen alone against the in-memory backend, for the
+    // accessibility run and for reviewers). The gallery never talks to the Rust side.
+    rollupOptions: {
+      input: { main: `${root}index.html`, gallery: `${root}gallery.html` },
+    },
   },
   // Testing Library needs Svelte's browser build under jsdom; outside Vitest, Vite's own defaults already pick it,
   // and overriding them there would select the server build (a blank window).

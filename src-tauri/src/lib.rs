@@ -53,6 +53,22 @@ pub fn run() {
             commands::him::him_latest_batch,
             commands::him::him_post_fhir,
             commands::him::him_report_csv,
+            commands::nurse::census,
+            commands::nurse::find_patient,
+            commands::nurse::register_patient,
+            commands::nurse::forms,
+            commands::nurse::patient_entries,
+            commands::nurse::entry,
+            commands::nurse::check_entry,
+            commands::nurse::save_entry,
+            commands::nurse::update_entry,
+            commands::nurse::sign_entry,
+            commands::nurse::amend_entry,
+            commands::nurse::enter_in_error,
+            commands::nurse::save_draft,
+            commands::nurse::my_drafts,
+            commands::nurse::discard_draft,
+            commands::nurse::downtime_status,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

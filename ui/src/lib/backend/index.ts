@@ -11,6 +11,7 @@ import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
 import type { HimApi } from './him';
+import type { NurseApi } from './nurse';
 
 export type {
   AppStatus,
@@ -24,7 +25,9 @@ export type {
 };
 
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
-export interface Backend extends HimApi {
+export type * from './nurse';
+
+export interface Backend extends NurseApi, HimApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */

@@ -3,32 +3,41 @@
 // It is a test double, not a second core: it keeps users in a Map, compares passwords as plain strings and forgets
 // everything on reload. It exists so screens can be exercised without the desktop app.
 import { BackendError, type Backend } from './index';
+import type { NurseApi } from './nurse';
+import type * as Him from './him';
+import { HimMemory, type HimSeed } from './memory/him';
+import type { PatientInfo } from './generated/PatientInfo';
+import { emptyState, loadDemoUnit, type MemoryState, type MemoryUser } from './memory/state';
+import { nurseApi } from './memory/nurse';
 import type { AppStatus } from './generated/AppStatus';
-import type { Role } from './generated/Role';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
-import type * as Him from './him';
-import { HimMemory, type HimSeed } from './memory/him';
-
-interface MemoryUser {
-  displayName: string;
-  password: string;
-  role: Role;
-}
 
 export interface MemorySeed {
   unit: string;
   users: Record<string, MemoryUser>;
+  /** Load the demo unit (census, forms, demo users, an open DRILL episode), as set-up's "demo unit" option does. */
+  demo?: boolean;
+  /** More patients for the census (tests: payloads in names, a patient with many allergies). */
+  patients?: PatientInfo[];
+  /** The vault opened read-only. */
+  readOnly?: boolean;
+  idleTimeoutSecs?: number;
+  /** Signed in as this user from the start (the screen gallery mounts screens that need a session). */
+  signedInAs?: string;
   /** The HIM worklist, import folder and scans (memory/him-seed.ts builds a realistic one). */
   him?: HimSeed;
 }
 
+// Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface MemoryBackend extends NurseApi {}
+
 export class MemoryBackend implements Backend {
-  private unit: string | null = null;
-  private users = new Map<string, MemoryUser>();
-  private session: SessionInfo | null = null;
+  /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
+  readonly state: MemoryState = emptyState();
   /** Whether the last set-up asked for the demo unit; tests read it to check the checkbox is passed through. */
   demoLoaded = false;
   /** Every call, in order, so tests can assert what the screens asked for (passwords are not recorded). */
@@ -39,9 +48,59 @@ export class MemoryBackend implements Backend {
   constructor(seed?: MemorySeed) {
     this.him = new HimMemory(this.calls, seed?.him);
     if (seed) {
-      this.unit = seed.unit;
-      for (const [name, user] of Object.entries(seed.users)) this.users.set(name, user);
+      this.state.unit = seed.unit;
+      for (const [name, user] of Object.entries(seed.users)) this.state.users.set(name, user);
+      if (seed.demo) loadDemoUnit(this.state);
+      if (seed.patients) this.state.patients.push(...seed.patients);
+      this.state.readOnly = seed.readOnly ?? false;
+      this.state.idleTimeoutSecs = seed.idleTimeoutSecs ?? this.state.idleTimeoutSecs;
+      const user = seed.signedInAs ? this.state.users.get(seed.signedInAs) : undefined;
+      if (seed.signedInAs && user) {
+        this.state.session = {
+          username: seed.signedInAs,
+          displayName: user.displayName,
+          role: user.role,
+          mustChangePassword: false,
+        };
+      }
     }
+    this.merge(nurseApi(this.state));
+  }
+
+  /** Adds an area's commands as methods, recording each call by name. */
+  private merge(api: object): void {
+    for (const [name, method] of Object.entries(api)) {
+      if (typeof method !== 'function') continue;
+      Object.defineProperty(this, name, {
+        value: (...args: unknown[]) => {
+          this.calls.push(name);
+          return (method as (...a: unknown[]) => unknown)(...args);
+        },
+        // Tests replace single methods to inject failures, as they do with setUp.
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+
+  private get unit(): string | null {
+    return this.state.unit;
+  }
+
+  private set unit(value: string | null) {
+    this.state.unit = value;
+  }
+
+  private get users(): Map<string, MemoryUser> {
+    return this.state.users;
+  }
+
+  private get session(): SessionInfo | null {
+    return this.state.session;
+  }
+
+  private set session(value: SessionInfo | null) {
+    this.state.session = value;
   }
 
   async status(): Promise<AppStatus> {
@@ -69,6 +128,7 @@ export class MemoryBackend implements Backend {
       role: 'admin',
     });
     this.demoLoaded = request.loadDemo;
+    if (request.loadDemo) loadDemoUnit(this.state);
     return { recoveryKey: randomRecoveryKey(), demoLoaded: request.loadDemo, demoError: null };
   }
 
@@ -80,6 +140,7 @@ export class MemoryBackend implements Backend {
     if (user.password !== request.password) {
       throw new BackendError('bad_credentials', 'The username or password is not correct.');
     }
+    this.state.lastSave = null;
     this.session = {
       username: request.username.trim(),
       displayName: user.displayName,
@@ -97,6 +158,7 @@ export class MemoryBackend implements Backend {
   async signOut(): Promise<void> {
     this.calls.push('signOut');
     this.session = null;
+    this.state.lastSave = null;
   }
 
   // HIM desk: see memory/him.ts.
