@@ -614,9 +614,22 @@ pub fn possible_duplicates(
     let last = (when.unix_timestamp() + window).div_euclid(DUP_BUCKET_SECONDS);
     let tokens: Vec<V> = (first..=last).map(|h| V::Blob(dup_token(keys, patient_idx, form, h))).collect();
     let marks = vec!["?"; tokens.len()].join(", ");
-    let mut queries =
-        vec![(format!("{SUMMARY_SQL} WHERE e.dup_idx IN ({marks}) AND e.patient_idx = ? AND e.form = ?"), tokens)];
-    queries.push((format!("{SUMMARY_SQL} WHERE e.dup_idx IS NULL AND e.patient_idx = ? AND e.form = ?"), Vec::new()));
+    // INDEXED BY: left to itself, the planner walks the patient's page index (every entry of the patient) because
+    // of the patient filter; the bucket index reads only the few rows of the window's hours.
+    let from = |index: &str| SUMMARY_SQL.replace("FROM entries e", &format!("FROM entries e INDEXED BY {index}"));
+    let queries = [
+        (
+            format!(
+                "{} WHERE e.dup_idx IN ({marks}) AND e.patient_idx = ? AND e.form = ?",
+                from("entries_by_dup_bucket")
+            ),
+            tokens,
+        ),
+        (
+            format!("{} WHERE e.dup_idx IS NULL AND e.patient_idx = ? AND e.form = ?", from("entries_dup_unbucketed")),
+            Vec::new(),
+        ),
+    ];
     let mut out = Vec::new();
     for (mut sql, mut args) in queries {
         args.push(V::Blob(patient_idx.to_vec()));
@@ -626,7 +639,6 @@ pub fn possible_duplicates(
             sql.push_str(" AND e.med_idx = ?");
             args.push(V::Blob(m.clone()));
         }
-        sql.push_str(" ORDER BY e.created_at, e.id");
         let mut st = conn.prepare(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(args), |r| summary_from(keys, r))?;
         for r in rows {
