@@ -438,11 +438,13 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            // writeln, not eprintln: a failing stderr (a full disk, an I/O error) must not turn the error into a panic.
+            let mut err = std::io::stderr();
             if json {
                 let code = f.code.map_or("usage", |c| c.as_str());
-                eprintln!("{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
+                let _ = writeln!(err, "{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
             } else {
-                eprintln!("dtk: {}", f.message);
+                let _ = writeln!(err, "dtk: {}", f.message);
             }
             ExitCode::from(f.exit)
         }
@@ -1108,7 +1110,7 @@ fn bench(entries: usize, dir: Option<PathBuf>, keep: bool, json: bool) -> Result
         if !tty {
             return;
         }
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         if phase == last.0 && pct == last.1 && done != total {
             return;
         }
