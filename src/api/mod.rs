@@ -1,6 +1,7 @@
 //! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
+pub mod bench;
 mod clinical;
 mod him;
 mod print;
