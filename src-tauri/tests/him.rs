@@ -36,8 +36,8 @@ fn drill_file(him_public_key: &str) -> Vec<u8> {
         .expect("seal")
 }
 
-#[test]
-fn the_him_commands_refuse_drill_episodes() {
+/// A fresh station with an HIM analyst (`lhim`) and a charge nurse (`kcharge`).
+fn station() -> (tempfile::TempDir, Workstation) {
     let dir = tempfile::tempdir().expect("vault dir");
     let mut ws = Workstation::open(dir.path()).expect("open");
     ws.init(
@@ -60,6 +60,12 @@ fn the_him_commands_refuse_drill_episodes() {
         };
         ws.add_user(&admin, request, &SystemClock).expect("user");
     }
+    (dir, ws)
+}
+
+#[test]
+fn the_him_commands_refuse_drill_episodes() {
+    let (dir, mut ws) = station();
     let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
     let key = him::keygen(&mut ws, &him_session).expect("key");
     assert!(key.created);
@@ -100,28 +106,7 @@ fn the_him_commands_refuse_drill_episodes() {
 
 #[test]
 fn back_entry_findings_come_back_by_link_id_and_the_report_is_written_as_pdf() {
-    let dir = tempfile::tempdir().expect("vault dir");
-    let mut ws = Workstation::open(dir.path()).expect("open");
-    ws.init(
-        InitRequest {
-            unit: "5 East".into(),
-            admin: "it.admin".into(),
-            display_name: "IT Admin".into(),
-            password: Password::new("admin-pass-1".into()),
-        },
-        &SystemClock,
-    )
-    .expect("init");
-    let admin = ws.sign_in("it.admin", &Password::new("admin-pass-1".into()), &SystemClock).expect("admin");
-    for (name, role) in [("lhim", Role::Him), ("kcharge", Role::Charge)] {
-        let request = AddUserRequest {
-            username: name.into(),
-            display_name: name.into(),
-            role,
-            password: Password::new("a-long-pass-12".into()),
-        };
-        ws.add_user(&admin, request, &SystemClock).expect("user");
-    }
+    let (dir, mut ws) = station();
     let charge = ws.sign_in("kcharge", &Password::new("a-long-pass-12".into()), &SystemClock).expect("charge");
     let real = ws.start_episode(&charge, Kind::Real, Declaration::default(), &SystemClock).expect("episode");
     let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
