@@ -53,6 +53,7 @@ pub fn run() {
             commands::him::him_latest_batch,
             commands::him::him_post_fhir,
             commands::him::him_report_csv,
+            commands::him::him_report_pdf,
             commands::nurse::census,
             commands::nurse::find_patient,
             commands::nurse::register_patient,

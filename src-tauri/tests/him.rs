@@ -1,6 +1,7 @@
 //! The HIM desk's command path (the functions the Tauri commands call, with their DTO conversion) refuses drill
 //! episodes: a drill handoff file is refused at import with its reason, a paper page of a drill episode is refused
-//! at back-entry, and nothing reaches the worklist or a FHIR export.
+//! at back-entry, and nothing reaches the worklist or a FHIR export. A back-entry whose answers the core refuses comes
+//! back as findings by linkId (not an error), and the reconciliation report is written as a PDF with its SHA-256.
 use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
@@ -35,8 +36,8 @@ fn drill_file(him_public_key: &str) -> Vec<u8> {
         .expect("seal")
 }
 
-#[test]
-fn the_him_commands_refuse_drill_episodes() {
+/// A fresh station with an HIM analyst (`lhim`) and a charge nurse (`kcharge`).
+fn station() -> (tempfile::TempDir, Workstation) {
     let dir = tempfile::tempdir().expect("vault dir");
     let mut ws = Workstation::open(dir.path()).expect("open");
     ws.init(
@@ -59,6 +60,12 @@ fn the_him_commands_refuse_drill_episodes() {
         };
         ws.add_user(&admin, request, &SystemClock).expect("user");
     }
+    (dir, ws)
+}
+
+#[test]
+fn the_him_commands_refuse_drill_episodes() {
+    let (dir, mut ws) = station();
     let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
     let key = him::keygen(&mut ws, &him_session).expect("key");
     assert!(key.created);
@@ -95,4 +102,41 @@ fn the_him_commands_refuse_drill_episodes() {
     let err = him::export_fhir(&mut ws, &him_session, &out.display().to_string()).expect_err("nothing to export");
     assert_eq!(err.code, ErrorCode::NotFound);
     assert!(!out.exists(), "no file is written");
+}
+
+#[test]
+fn back_entry_findings_come_back_by_link_id_and_the_report_is_written_as_pdf() {
+    let (dir, mut ws) = station();
+    let charge = ws.sign_in("kcharge", &Password::new("a-long-pass-12".into()), &SystemClock).expect("charge");
+    let real = ws.start_episode(&charge, Kind::Real, Declaration::default(), &SystemClock).expect("episode");
+    let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
+
+    // No answers at all: the core refuses the response, and the command returns its findings by linkId.
+    let qr = dtk::paper::Payload { form: FORM.into(), episode: Some(real.id), ..Default::default() }.to_text();
+    let request = PaperEntryRequest {
+        qr,
+        response: serde_json::json!({ "resourceType": "QuestionnaireResponse", "questionnaire": FORM, "status": "completed", "item": [] }),
+        author: "Dana Rivera, RN".into(),
+    };
+    let outcome = him::back_enter(&mut ws, &him_session, request).expect("findings, not an error");
+    assert!(outcome.entered.is_none());
+    assert!(!outcome.findings.is_empty());
+    assert!(outcome.findings.iter().any(|f| f.link_id.is_some()), "{:?}", outcome.findings);
+
+    // The report PDF: written where asked, with the SHA-256 of the bytes on disk.
+    let out = dir.path().join("reconciliation.pdf");
+    let written = him::report_pdf(&mut ws, &him_session, &out.display().to_string()).expect("pdf");
+    let bytes = std::fs::read(&out).expect("written");
+    assert!(bytes.starts_with(b"%PDF"));
+    assert_eq!(written.bytes, bytes.len() as u64);
+    assert_eq!(written.sha256, dtk::crypto::sha256_hex(&bytes));
+    assert_eq!(written.path, out.display().to_string());
+    let err = him::report_pdf(&mut ws, &him_session, "  ").expect_err("a path is needed");
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    // A nurse cannot write the report.
+    let nurse = ws.sign_in("kcharge", &Password::new("a-long-pass-12".into()), &SystemClock).expect("charge");
+    let other = dir.path().join("other.pdf");
+    let err = him::report_pdf(&mut ws, &nurse, &other.display().to_string()).expect_err("HIM only");
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert!(!other.exists());
 }

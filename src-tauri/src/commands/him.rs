@@ -8,8 +8,8 @@ use super::{blocking, from_api, Shell};
 use crate::dto::{
     AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
     HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
-    PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, WorklistItem, WorklistPage,
-    WorklistQuery,
+    PaperEntryOutcome, PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, WorklistItem,
+    WorklistPage, WorklistQuery,
 };
 use dtk::api::{Session, Workstation};
 use dtk::clock::SystemClock;
@@ -247,16 +247,24 @@ pub fn back_enter(
     ws: &mut Workstation,
     session: &Session,
     request: PaperEntryRequest,
-) -> Result<PaperEntered, CommandError> {
+) -> Result<PaperEntryOutcome, CommandError> {
     let payload = dtk::paper::Payload::parse(&request.qr)
         .map_err(|e| CommandError::new(ErrorCode::InvalidInput, format!("The page's QR code: {e}")))?;
-    let saved =
-        ws.back_enter_paper(session, &payload, &request.response, &request.author, &SystemClock).map_err(from_api)?;
-    Ok(PaperEntered {
-        entry_id: saved.saved.id,
-        version: count(saved.saved.version) as i32,
-        stored_at: saved.stored_at,
-    })
+    match ws.back_enter_paper(session, &payload, &request.response, &request.author, &SystemClock) {
+        Ok(saved) => Ok(PaperEntryOutcome {
+            entered: Some(PaperEntered {
+                entry_id: saved.saved.id,
+                version: count(saved.saved.version) as i32,
+                stored_at: saved.stored_at,
+            }),
+            findings: Vec::new(),
+        }),
+        // The answers themselves were refused: the findings go back by linkId, to show beside each field.
+        Err(e) if !e.findings.is_empty() => {
+            Ok(PaperEntryOutcome { entered: None, findings: e.findings.iter().map(super::nurse::finding).collect() })
+        }
+        Err(e) => Err(from_api(e)),
+    }
 }
 
 fn batch(b: dtk::api::BatchExported) -> FhirBatch {
@@ -294,6 +302,17 @@ pub fn post_fhir(
 pub fn report_csv(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {
     let w = ws.write_reconciliation_csv(session, Path::new(path.trim()), &SystemClock).map_err(from_api)?;
     Ok(FileWritten { path: path_of(&w.path), sha256: w.sha256, bytes: w.bytes })
+}
+
+/// The reconciliation report as a PDF (summary, entries, per-episode timelines), written where the analyst asked.
+pub fn report_pdf(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {
+    if path.trim().is_empty() {
+        return Err(CommandError::new(ErrorCode::InvalidInput, "Type the path of the PDF file to write."));
+    }
+    let out = Path::new(path.trim());
+    let (_, pdf) = ws.reconciliation_report_pdf(session, &SystemClock).map_err(from_api)?;
+    dtk::api::save_pdf(out, &pdf.bytes).map_err(from_api)?;
+    Ok(FileWritten { path: path_of(out), sha256: dtk::crypto::sha256_hex(&pdf.bytes), bytes: pdf.bytes.len() as u64 })
 }
 
 #[tauri::command]
@@ -396,7 +415,7 @@ pub async fn him_read_scan(shell: State<'_, Arc<Shell>>, path: String) -> Result
 pub async fn him_back_enter(
     shell: State<'_, Arc<Shell>>,
     request: PaperEntryRequest,
-) -> Result<PaperEntered, CommandError> {
+) -> Result<PaperEntryOutcome, CommandError> {
     signed_in(&shell, move |ws, s| back_enter(ws, s, request)).await
 }
 
@@ -422,4 +441,9 @@ pub async fn him_post_fhir(
 #[tauri::command]
 pub async fn him_report_csv(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
     signed_in(&shell, move |ws, s| report_csv(ws, s, &path)).await
+}
+
+#[tauri::command]
+pub async fn him_report_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
+    signed_in(&shell, move |ws, s| report_pdf(ws, s, &path)).await
 }

@@ -111,7 +111,7 @@ fn warning(w: &api::SafetyWarning) -> SafetyWarning {
     }
 }
 
-fn finding(f: &dtk::forms::Finding) -> Finding {
+pub(super) fn finding(f: &dtk::forms::Finding) -> Finding {
     Finding {
         link_id: f.link_id.clone(),
         severity: match f.severity {

@@ -23,6 +23,7 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<PaperScan>(out);
     add::<PaperEntryRequest>(out);
     add::<PaperEntered>(out);
+    add::<PaperEntryOutcome>(out);
     add::<FhirBatch>(out);
     add::<PostedLine>(out);
     add::<FhirPostReport>(out);
@@ -266,6 +267,15 @@ pub struct PaperEntered {
     pub entry_id: String,
     pub version: i32,
     pub stored_at: String,
+}
+
+/// What a back-entry came to: the entry stored, or the core's findings by linkId when it refused the answers (the
+/// analyst corrects them beside each field and submits again).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperEntryOutcome {
+    pub entered: Option<PaperEntered>,
+    pub findings: Vec<super::Finding>,
 }
 
 /// A FHIR export batch written to a file.

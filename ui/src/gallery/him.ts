@@ -25,8 +25,21 @@ function click(target: HTMLElement, name: string) {
   button.click();
 }
 
+function type(target: HTMLElement, selector: string, text: string) {
+  const input = target.querySelector<HTMLInputElement>(selector);
+  if (!input) throw new Error(`no field ${selector}`);
+  input.value = text;
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  flushSync();
+}
+
 async function desk(target: HTMLElement): Promise<MemoryBackend> {
-  const backend = new MemoryBackend({ unit: '5 East', users: {}, him: himSeed(320) });
+  const backend = new MemoryBackend({
+    unit: '5 East',
+    users: { lhim: { displayName: session.displayName, password: 'a-long-pass-12', role: 'him' } },
+    signedInAs: 'lhim',
+    him: himSeed(320),
+  });
   mount(HimDesk, { target, props: { backend, session } });
   await until(target, (t) => t.querySelectorAll('[data-testid="wl-row"]').length > 0 && /still open/.test(t.textContent ?? ''));
   return backend;
@@ -82,6 +95,9 @@ export const entries: GalleryEntry[] = [
       await backend.himAcceptAllMatched();
       click(target, 'Export and report');
       await until(target, (t) => t.querySelector('#him-export-path') !== null);
+      type(target, '#him-report-pdf-path', '/media/usb/reconciliation.pdf');
+      click(target, 'Save report as PDF');
+      await until(target, (t) => t.querySelector('[data-testid="him-report-pdf"]') !== null);
     },
   },
   {
@@ -91,6 +107,23 @@ export const entries: GalleryEntry[] = [
       await desk(target);
       click(target, 'Paper back-entry');
       await until(target, (t) => t.querySelector('#him-scan-path') !== null);
+    },
+  },
+  {
+    name: 'him-paper-form',
+    title: 'HIM desk: paper back-entry, the page typed into the form with the core’s finding beside a field',
+    async mount(target) {
+      await desk(target);
+      click(target, 'Paper back-entry');
+      await until(target, (t) => t.querySelector('#him-scan-path') !== null);
+      type(target, '#him-scan-path', '/media/scans/page-001.png');
+      click(target, 'Read the QR code');
+      await until(target, (t) => t.querySelector('#him-paper-author') !== null);
+      type(target, '#him-paper-author', 'Sam Whitfield, RN');
+      click(target, 'The page matches');
+      await until(target, (t) => t.querySelector('[data-testid="him-paper-confirmed"]') !== null);
+      click(target, 'Record the back-entry');
+      await until(target, (t) => t.querySelector('[data-testid="him-paper-findings"]') !== null);
     },
   },
   {

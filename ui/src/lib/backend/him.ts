@@ -9,6 +9,7 @@ import type { HandoffFolder } from './generated/HandoffFolder';
 import type { HandoffImportOutcome } from './generated/HandoffImportOutcome';
 import type { HimKey } from './generated/HimKey';
 import type { PaperEntered } from './generated/PaperEntered';
+import type { PaperEntryOutcome } from './generated/PaperEntryOutcome';
 import type { PaperEntryRequest } from './generated/PaperEntryRequest';
 import type { PaperScan } from './generated/PaperScan';
 import type { ReconState } from './generated/ReconState';
@@ -28,6 +29,7 @@ export type {
   HandoffImportOutcome,
   HimKey,
   PaperEntered,
+  PaperEntryOutcome,
   PaperEntryRequest,
   PaperScan,
   ReconState,
@@ -61,11 +63,17 @@ export interface HimApi {
   himSideBySide(a: string, b: string): Promise<SideBySide>;
   /** Decodes a scanned page's QR code (PNG, JPEG or PDF at `path`) to its form, patient and episode. */
   himReadScan(path: string): Promise<PaperScan>;
-  himBackEnter(request: PaperEntryRequest): Promise<PaperEntered>;
+  /**
+   * Records a paper form filled in by the analyst, with the nurse named on the paper as author; the core's findings
+   * by linkId (and nothing stored) when it refuses the answers.
+   */
+  himBackEnter(request: PaperEntryRequest): Promise<PaperEntryOutcome>;
   /** Exports every accepted entry as one FHIR batch written to `path`. */
   himExportFhir(path: string): Promise<FhirBatch>;
   himLatestBatch(): Promise<string | null>;
   /** Posts a batch; a second call sends only what failed. */
   himPostFhir(batchId: string, baseUrl: string): Promise<FhirPostReport>;
   himReportCsv(path: string): Promise<FileWritten>;
+  /** The reconciliation report (summary, entries, episode timelines) as a PDF written to `path`. */
+  himReportPdf(path: string): Promise<FileWritten>;
 }

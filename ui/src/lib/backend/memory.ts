@@ -5,7 +5,7 @@
 import { BackendError, type Backend } from './index';
 import type { NurseApi } from './nurse';
 import type * as Him from './him';
-import { HimMemory, type HimSeed } from './memory/him';
+import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
 import { emptyState, loadDemoUnit, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
@@ -46,7 +46,8 @@ export class MemoryBackend implements Backend {
   readonly him: HimMemory;
 
   constructor(seed?: MemorySeed) {
-    this.him = new HimMemory(this.calls, seed?.him);
+    this.him = new HimMemory(this.calls, seed?.him, this.state);
+    if (seed?.him) seedHimState(this.state, seed.him);
     if (seed) {
       this.state.unit = seed.unit;
       for (const [name, user] of Object.entries(seed.users)) this.state.users.set(name, user);
@@ -222,7 +223,7 @@ export class MemoryBackend implements Backend {
     return this.him.himReadScan(path);
   }
 
-  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntered> {
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
     return this.him.himBackEnter(request);
   }
 
@@ -240,6 +241,10 @@ export class MemoryBackend implements Backend {
 
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return this.him.himReportCsv(path);
+  }
+
+  himReportPdf(path: string): Promise<Him.FileWritten> {
+    return this.him.himReportPdf(path);
   }
 }
 

@@ -113,7 +113,7 @@ export class TauriBackend implements Backend {
     return call('him_read_scan', { path });
   }
 
-  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntered> {
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
     return call('him_back_enter', { request });
   }
 
@@ -131,6 +131,10 @@ export class TauriBackend implements Backend {
 
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return call('him_report_csv', { path });
+  }
+
+  himReportPdf(path: string): Promise<Him.FileWritten> {
+    return call('him_report_pdf', { path });
   }
 
   // The nurse's path (commands/nurse.rs).

@@ -3,6 +3,8 @@
 // a paper back-entry, cross-workstation duplicate proposals, and an import folder with good and refused files.
 // Every name and number is synthetic.
 import { FORM_BASE, type HimRow, type HimSeed } from './him';
+import { MRN_SYSTEM, TEMP_MRN_SYSTEM } from './state';
+import type { PatientInfo } from '../generated/PatientInfo';
 
 const PATIENTS: [name: string, mrn: string, birthDate: string, bed: string][] = [
   ['Avery Lindqvist', 'DEV2001', '1948-03-12', '5E-01'],
@@ -189,6 +191,30 @@ export function himSeed(count = 320): HimSeed {
       },
     ],
     failOnFirstPost: [id(3)],
+    patients: [
+      ...PATIENTS.map(([name, mrn, birthDate, bed]): PatientInfo => ({
+        id: `patient-${mrn}`,
+        name,
+        mrn,
+        mrnSystem: MRN_SYSTEM,
+        temporary: false,
+        birthDate,
+        gender: null,
+        location: bed,
+        allergies: [],
+      })),
+      {
+        id: `patient-${TEMP_PATIENT.mrn}`,
+        name: TEMP_PATIENT.name,
+        mrn: TEMP_PATIENT.mrn,
+        mrnSystem: TEMP_MRN_SYSTEM,
+        temporary: true,
+        birthDate: null,
+        gender: null,
+        location: TEMP_PATIENT.bed,
+        allergies: [],
+      },
+    ],
     scans: {
       '/media/scans/page-001.png': {
         qr: `DTK1;form=${FORM_BASE}vital-signs|1.0.0;mrn=DEV2003;ep=${EPISODE}`,

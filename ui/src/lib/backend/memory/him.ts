@@ -5,6 +5,10 @@
 // It mirrors the core's rules closely enough for screens to be tested against it; it is not a second core.
 import { BackendError } from '../index';
 import type * as Him from '../him';
+import type { PatientInfo } from '../generated/PatientInfo';
+import type { Questionnaire } from '../../forms/questionnaire';
+import { findings as responseFindings } from './nurse';
+import { bundledForms, type MemoryState } from './state';
 
 export const FORM_BASE = 'http://downtimekit.example.org/fhir/Questionnaire/';
 
@@ -36,6 +40,14 @@ export interface HimSeed {
   scans?: Record<string, Him.PaperScan>;
   /** The analyst's username, recorded as who decided. */
   analyst?: string;
+  /** The patients of the worklist as the station knows them (paper back-entry looks the printed MRN up). */
+  patients?: PatientInfo[];
+}
+
+/** Seeds the shared state for the HIM desk: the station's forms and the worklist's patients. */
+export function seedHimState(state: MemoryState, seed: HimSeed): void {
+  if (state.forms.length === 0) state.forms = bundledForms();
+  for (const p of seed.patients ?? []) if (!state.patients.some((q) => q.mrn === p.mrn)) state.patients.push(p);
 }
 
 const STATES: Him.ReconState[] = [
@@ -96,6 +108,7 @@ export class HimMemory {
   constructor(
     private readonly calls: string[],
     seed?: HimSeed,
+    private readonly state?: MemoryState,
   ) {
     for (const row of seed?.rows ?? []) this.rows.set(row.entryId, { ...row });
     for (const [a, b] of seed?.proposals ?? []) {
@@ -380,13 +393,34 @@ export class HimMemory {
     return { ...scan };
   }
 
-  async himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntered> {
+  async himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
     this.calls.push('himBackEnter');
     if (request.author.trim() === '') {
       throw new BackendError('invalid_input', 'the author named on the paper form is required (plain text)');
     }
     const scan = Object.values(this.scans).find((s) => s.qr === request.qr);
     if (!scan) throw new BackendError('invalid_input', "The page's QR code: not a Downtime Kit code");
+    const response = (request.response ?? {}) as {
+      questionnaire?: string;
+      subject?: { identifier?: { value?: string } };
+    };
+    if (response.questionnaire !== scan.form) {
+      throw new BackendError(
+        'invalid_input',
+        'the response is for another form than the one printed on the paper (its QR code)',
+      );
+    }
+    if (scan.mrn && response.subject?.identifier?.value !== scan.mrn) {
+      throw new BackendError(
+        'invalid_input',
+        "the response's patient differs from the patient printed on the paper form (its QR code)",
+      );
+    }
+    const form = this.state?.forms.find((f) => f.canonical === scan.form);
+    if (form) {
+      const found = responseFindings(form.questionnaire as Questionnaire, request.response as never);
+      if (found.some((f) => f.severity === 'error')) return { entered: null, findings: found };
+    }
     const id = `paper-${String(this.nextId++).padStart(4, '0')}`;
     const base = [...this.rows.values()].find((r) => r.mrn === scan.mrn);
     this.rows.set(id, {
@@ -416,7 +450,7 @@ export class HimMemory {
       recordedAt: stamp(),
       temporary: false,
     });
-    return { entryId: id, version: 1, storedAt: stamp() };
+    return { entered: { entryId: id, version: 1, storedAt: stamp() }, findings: [] };
   }
 
   async himExportFhir(path: string): Promise<Him.FhirBatch> {
@@ -470,5 +504,13 @@ export class HimMemory {
     const counts = STATES.map((s) => `${s},${[...this.rows.values()].filter((r) => r.state === s).length}`);
     const csv = ['state,count', ...counts].join('\n') + '\n';
     return { path: path.trim(), sha256: await sha256Hex(csv), bytes: csv.length };
+  }
+
+  async himReportPdf(path: string): Promise<Him.FileWritten> {
+    this.calls.push('himReportPdf');
+    if (path.trim() === '') throw new BackendError('invalid_input', 'Type the path of the PDF file to write.');
+    // Stands in for the PDF's bytes: what the core's report prints, in the double's terms.
+    const body = `%PDF-1.7 reconciliation report: ${[...this.rows.values()].length} entries\n`;
+    return { path: path.trim(), sha256: await sha256Hex(body), bytes: body.length };
   }
 }

@@ -68,7 +68,7 @@ interface Response {
   item?: RItem[];
 }
 
-function findings(form: Questionnaire, response: Response): Finding[] {
+export function findings(form: Questionnaire, response: Response): Finding[] {
   const out: Finding[] = [];
   const walk = (items: QItem[] | undefined, answered: RItem[]) => {
     for (const item of items ?? []) {

@@ -13,7 +13,12 @@ import type { SessionInfo } from '../../backend';
 const session: SessionInfo = { username: 'lhim', displayName: 'Lee Him', role: 'him', mustChangePassword: false };
 
 function desk(count = 320) {
-  const backend = new MemoryBackend({ unit: '5 East', users: {}, him: himSeed(count) });
+  const backend = new MemoryBackend({
+    unit: '5 East',
+    users: { lhim: { displayName: session.displayName, password: 'a-long-pass-12', role: 'him' } },
+    signedInAs: 'lhim',
+    him: himSeed(count),
+  });
   render(HimDesk, { backend, session });
   return backend;
 }
@@ -249,14 +254,29 @@ describe('HIM export', { timeout: 30_000 }, () => {
     await user.type(screen.getByLabelText('CSV file to write'), '/media/usb/reconciliation.csv');
     await user.click(screen.getByRole('button', { name: 'Write report (CSV)' }));
     expect(await screen.findByText(/Report written to/)).toHaveTextContent(/SHA-256 [0-9a-f]{64}/);
+
+    await user.click(screen.getByRole('button', { name: 'Save report as PDF' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('/media/usb/reconciliation.pdf');
+    await user.type(screen.getByLabelText('PDF file to write'), '/media/usb/reconciliation.pdf');
+    await user.click(screen.getByRole('button', { name: 'Save report as PDF' }));
+    const pdf = await screen.findByTestId('him-report-pdf');
+    expect(pdf).toHaveTextContent('PDF report saved to /media/usb/reconciliation.pdf');
+    expect(pdf).toHaveTextContent(/SHA-256 [0-9a-f]{64}/);
+    expect(backend.calls).toContain('himReportPdf');
     await axeClean();
   });
 });
 
 describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
-  it('decodes a scan to form and patient and asks for the nurse named on the paper', async () => {
+  it('decodes a scan, fills the form and submits the answers with the author; findings come back by field', async () => {
     const user = userEvent.setup();
-    desk(30);
+    const backend = desk(30);
+    const sent: unknown[] = [];
+    const original = backend.himBackEnter.bind(backend);
+    backend.himBackEnter = async (request) => {
+      sent.push(structuredClone(request));
+      return original(request);
+    };
     await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
     await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/unknown.png');
     await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
@@ -267,14 +287,80 @@ describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
     const scan = await screen.findByTestId('him-scan');
     expect(scan).toHaveTextContent('Vital signs');
     expect(scan).toHaveTextContent('DEV2003');
+    expect(screen.getByRole('heading', { name: 'Check the page against this' })).toHaveFocus();
+
+    // The author is required before the form opens.
     await user.click(screen.getByRole('button', { name: 'The page matches' }));
     expect(screen.getByText(/Type the name of the nurse written on the paper/)).toBeInTheDocument();
+    expect(screen.queryByRole('heading', { name: /Type the page/ })).toBeNull();
     await user.type(screen.getByLabelText('Nurse named on the paper (the author)'), 'Sam Whitfield, RN');
     await user.click(screen.getByRole('button', { name: 'The page matches' }));
-    const command = (screen.getByLabelText('Command') as HTMLInputElement).value;
-    expect(command).toContain("--author 'Sam Whitfield, RN'");
-    expect(command).toContain("--qr 'DTK1;form=");
+
+    // The nurse's form renderer, for this patient; no command line anywhere.
+    expect(await screen.findByRole('heading', { name: 'Type the page: Vital signs' })).toHaveFocus();
+    const confirmed = screen.getByTestId('him-paper-confirmed');
+    expect(confirmed).toHaveTextContent('Carlos Ibáñez');
+    expect(confirmed).toHaveTextContent('Sam Whitfield, RN');
+    expect(document.body.textContent).not.toMatch(/command line|dtk reconcile/);
     await axeClean();
+
+    // The time is left out: the core refuses, and its finding shows beside that field and in the summary.
+    await user.type(screen.getByLabelText(/^Heart rate/), '88');
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const findings = await screen.findByTestId('him-paper-findings');
+    expect(findings).toHaveTextContent('Time taken: An answer is required.');
+    const time = screen.getByLabelText(/^Time taken/);
+    expect(time).toHaveAttribute('aria-invalid', 'true');
+    expect(document.getElementById(time.getAttribute('aria-describedby') ?? '')).toHaveTextContent(
+      'An answer is required.',
+    );
+    expect(screen.queryByTestId('him-paper-entered')).toBeNull();
+    await axeClean();
+
+    await user.click(screen.getByRole('button', { name: /^Now for Time taken/ }));
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const entered = await screen.findByTestId('him-paper-entered');
+    expect(entered).toHaveTextContent(/Back-entry recorded on this station at/);
+    expect(entered).toHaveTextContent('authored by Sam Whitfield, RN');
+    expect(entered).toHaveFocus();
+    expect(screen.queryByTestId('him-paper-findings')).toBeNull();
+
+    expect(sent).toHaveLength(2);
+    const last = sent[1] as { qr: string; author: string; response: Record<string, unknown> };
+    expect(last.author).toBe('Sam Whitfield, RN');
+    expect(last.qr).toMatch(/^DTK1;form=.*vital-signs/);
+    expect(last.response.questionnaire).toBe('http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0');
+    expect(last.response.subject).toMatchObject({ identifier: { value: 'DEV2003' } });
+    const items = last.response.item as { linkId: string; answer?: Record<string, unknown>[] }[];
+    expect(items.find((i) => i.linkId === 'heart-rate')?.answer?.[0]).toMatchObject({ valueInteger: 88 });
+    expect(items.find((i) => i.linkId === 'measured-at')?.answer?.[0]?.valueDateTime).toEqual(expect.any(String));
+    await axeClean();
+  });
+
+  it('shows the core’s findings by field when it refuses the answers', async () => {
+    const user = userEvent.setup();
+    const backend = desk(10);
+    backend.himBackEnter = async () => ({
+      entered: null,
+      findings: [
+        { linkId: 'heart-rate', severity: 'error', message: 'the value is above the maximum of 300' },
+        { linkId: null, severity: 'error', message: 'the time is in the future' },
+      ],
+    });
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/page-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    await user.type(await screen.findByLabelText('Nurse named on the paper (the author)'), 'Dana Rivera, RN');
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    await user.type(await screen.findByLabelText(/^Heart rate/), '88');
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const findings = await screen.findByTestId('him-paper-findings');
+    expect(findings).toHaveTextContent('Heart rate: The value is above the maximum of 300.');
+    expect(findings).toHaveTextContent('The time is in the future.');
+    expect(screen.getByLabelText(/^Heart rate/)).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.queryByTestId('him-paper-entered')).toBeNull();
+    // The answers stay for correcting.
+    expect(screen.getByLabelText(/^Heart rate/)).toHaveValue('88');
   });
 
   it('creates the station key once and shows the site.json line', async () => {
