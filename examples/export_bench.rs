@@ -2,11 +2,12 @@
 //! hands them off to an HIM station, accepts them all, then times `export_fhir` and `post_fhir` against the
 //! loopback FHIR server of tools/fhir-server. Not a test: timings belong in BENCHMARKS.md, never in assertions.
 //!
-//! Run: `cargo run --release --example export_bench -- 10000 [--post]` (`--post` needs
+//! Run: `cargo build --release --bin dtk --example export_bench && target/release/examples/export_bench 10000 [--post]`
+//! (`--post` needs
 //! `npm ci --prefix tools/fhir-server`). The charting workstation's vault lives in /dev/shm when there is one (its
 //! fsyncs are setup, not what is measured); the HIM vault and the exported file are on disk under the system's
-//! temporary folder. Peak resident memory is reset before each measured step (`/proc/self/clear_refs`) and read
-//! after it (`VmHWM`), so each figure is that step's own peak.
+//! temporary folder. The measured steps run the `dtk` command line in a child process under GNU time, so each
+//! figure (wall, CPU, peak resident set) is that command's own.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -43,21 +44,6 @@ fn setup(dir: &std::path::Path, him_key: Option<&str>) -> Result<Workstation> {
         ws.add_user(&admin, req, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     }
     Ok(ws)
-}
-
-/// Resets the peak resident set of this process (Linux); later [`peak_mib`] reports the peak since then.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 fn main() -> Result<()> {
@@ -109,13 +95,14 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?;
     let sample: Value =
         serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
-    let base = time::macros::datetime!(2026-11-01 00:00 UTC);
+    // Clinical times 20 s apart from October 1st: 100,000 entries still end in the past.
+    let base = time::macros::datetime!(2026-10-01 00:00 UTC);
     let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
     let t = Instant::now();
     for i in 0..n {
         let mut r = sample.clone();
         r["subject"]["identifier"]["value"] = json!(mrns[i % mrns.len()]);
-        let at = base + time::Duration::minutes(i as i64);
+        let at = base + time::Duration::seconds(20 * i as i64);
         let text = at.format(&time::format_description::well_known::Rfc3339)?;
         r["item"][0]["answer"][0]["valueDateTime"] = json!(text);
         ws.add_entry(&nurse, &r, &opts, &SystemClock).map_err(|e| anyhow!("entry {i}: {e}"))?;
@@ -128,23 +115,45 @@ fn main() -> Result<()> {
     eprintln!("imported {} entries in {:.1} s", r.new_entries, t.elapsed().as_secs_f64());
     let accepted = him_ws.accept_all_matched(&him, &SystemClock).map_err(|e| anyhow!("{e}"))?;
 
-    let out = tmp.path().join("batch.json");
-    reset_peak();
-    let t = Instant::now();
-    let batch = him_ws.export_fhir(&him, &out, &SystemClock).map_err(|e| anyhow!("{e}"))?;
-    let export_s = t.elapsed().as_secs_f64();
-    println!("export: {accepted} entries, {} bytes, {export_s:.2} s, peak RSS {:.0} MiB", batch.bytes, peak_mib());
-    reset_peak();
-    let again = tmp.path().join("again.json");
-    let t = Instant::now();
-    let re = him_ws.regenerate_fhir(&him, &batch.batch_id, &again).map_err(|e| anyhow!("{e}"))?;
-    println!(
-        "re-export: identical {}, {:.2} s, peak RSS {:.0} MiB",
-        re.sha256 == batch.sha256,
-        t.elapsed().as_secs_f64(),
-        peak_mib()
-    );
+    drop(him_ws);
     drop(chart_dir);
+
+    // The measured steps run as the `dtk` command line HIM uses, each in its own process, so that the peak resident
+    // set is that command's own (GNU time's %M, the kernel's ru_maxrss) and not this process's setup.
+    let dtk = std::env::current_exe()?.parent().and_then(|p| p.parent()).context("target folder")?.join("dtk");
+    anyhow::ensure!(
+        dtk.exists(),
+        "build the command line first: cargo build --release --bin dtk --example export_bench"
+    );
+    let him_dir = tmp.path().join("him");
+    let run = |what: &str, args: &[&str]| -> Result<String> {
+        let o = Command::new("/usr/bin/time")
+            .args(["-f", "%e s wall, %U s user, %S s system, peak RSS %M KiB"])
+            .arg(&dtk)
+            .arg("--vault")
+            .arg(&him_dir)
+            .args(args)
+            .env("DTK_USER", "him")
+            .env("DTK_PASSWORD", "him-pass-1")
+            .output()?;
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        anyhow::ensure!(o.status.success(), "{what}: {err}");
+        println!("{what}: {}", err.lines().last().unwrap_or(""));
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let out = tmp.path().join("batch.json");
+    let batch_id = run(
+        &format!("dtk export fhir ({accepted} entries)"),
+        &["export", "fhir", "--out", out.to_str().context("path")?],
+    )?;
+    let bytes = std::fs::metadata(&out)?.len();
+    println!("  {bytes} bytes, batch {batch_id}");
+    let again = tmp.path().join("again.json");
+    run(
+        "dtk export fhir --batch (re-export)",
+        &["export", "fhir", "--batch", &batch_id, "--out", again.to_str().context("path")?],
+    )?;
+    println!("  identical: {}", std::fs::read(&out)? == std::fs::read(&again)?);
     if !post {
         return Ok(());
     }
@@ -165,19 +174,16 @@ fn main() -> Result<()> {
         ureq::post(&format!("{base_url}/Patient"))
             .send_json(json!({ "resourceType": "Patient", "identifier": [{ "system": "http://hospital.example.org/mrn", "value": m }] }))?;
     }
-    reset_peak();
-    let t = Instant::now();
-    let posted = him_ws.post_fhir(&him, &batch.batch_id, &base_url, &SystemClock);
-    let post_s = t.elapsed().as_secs_f64();
+    let posted =
+        run("dtk export fhir --post", &["--json", "export", "fhir", "--batch", &batch_id, "--post", &base_url]);
     let _ = child.kill();
     let _ = child.wait();
-    let posted = posted.map_err(|e| anyhow!("{e}"))?;
+    let report: Value = serde_json::from_str(&posted?)?;
     println!(
-        "post: {} posted, {} failed, {} transactions, {post_s:.2} s, peak RSS {:.0} MiB (this process)",
-        posted.posted.len(),
-        posted.failed.len(),
-        posted.transactions,
-        peak_mib()
+        "  {} posted, {} failed, {} transactions",
+        report["posted"].as_array().map_or(0, Vec::len),
+        report["failed"].as_array().map_or(0, Vec::len),
+        report["transactions"]
     );
     Ok(())
 }
