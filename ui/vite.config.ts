@@ -31,5 +31,8 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test-setup.ts'],
+    // A 2-core CI machine under load runs a screen's whole path (axe included) slower than Vitest's 5 s default;
+    // a timeout is a guard against hangs, not a measurement (budgets live in BENCHMARKS.md).
+    testTimeout: 30_000,
   },
 });

@@ -42,7 +42,7 @@ describe('HIM worklist', { timeout: 30_000 }, () => {
     expect(await rows()).toHaveLength(25);
     expect(screen.getByText('Entries 1–25 of 320')).toBeInTheDocument();
     await screen.findByText(/still open of 320/);
-    expect(summaryText()).toMatch(/Pending match\s*6/);
+    await waitFor(() => expect(summaryText()).toMatch(/Pending match\s*6/));
     await user.click(screen.getByRole('button', { name: 'Next page' }));
     expect(await screen.findByText('Entries 26–50 of 320')).toBeInTheDocument();
     await user.selectOptions(screen.getByLabelText('Rows per page'), '100');
@@ -112,7 +112,7 @@ describe('HIM worklist', { timeout: 30_000 }, () => {
     expect(await screen.findByText(/Rejected e00001-5e: Charted on the wrong patient/)).toBeInTheDocument();
     expect(screen.getByTestId('wl-decision')).toHaveTextContent('by lhim');
     expect(screen.getByTestId('wl-decision')).toHaveTextContent('Why: Charted on the wrong patient');
-    expect(summaryText()).toMatch(/Rejected\s*2/);
+    await waitFor(() => expect(summaryText()).toMatch(/Rejected\s*2/));
   });
 
   it('needs-correction also requires a reason', async () => {
@@ -152,7 +152,7 @@ describe('HIM worklist', { timeout: 30_000 }, () => {
     await user.type(screen.getByLabelText(/Real MRN from the EHR/), 'MRN-884120');
     await user.keyboard('{Enter}');
     expect(await screen.findByText(`Matched 6 entries of ${TEMP_PATIENT.name} to MRN MRN-884120.`)).toBeInTheDocument();
-    expect(summaryText()).toMatch(/Pending match\s*0/);
+    await waitFor(() => expect(summaryText()).toMatch(/Pending match\s*0/));
   });
 
   it('shows a duplicate proposal side by side and confirms it as duplicate-of', async () => {
@@ -172,7 +172,7 @@ describe('HIM worklist', { timeout: 30_000 }, () => {
     await user.click(screen.getByRole('button', { name: 'e00013-5e is a duplicate of this' }));
     expect(await screen.findByText('Recorded e00013-5e as a duplicate of e00012-5e (kept).')).toBeInTheDocument();
     expect(backend.calls).toContain('himMarkDuplicate');
-    expect(summaryText()).toMatch(/Duplicate\s*1/);
+    await waitFor(() => expect(summaryText()).toMatch(/Duplicate\s*1/));
   });
 
   it('dismissing a duplicate proposal requires a reason', async () => {
@@ -240,7 +240,8 @@ describe('HIM export', { timeout: 30_000 }, () => {
     const exported = await screen.findByTestId('him-exported');
     expect(exported).toHaveTextContent('/media/usb/batch-1.json');
     expect(screen.getByTestId('him-export-sha').textContent).toMatch(/^[0-9a-f]{64}$/);
-    expect(summaryText()).toMatch(/Exported\s*1/);
+    // The summary bar reloads its counts after the export resolves; wait for it rather than race it.
+    await waitFor(() => expect(summaryText()).toMatch(/Exported\s*1/));
 
     await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
     await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
