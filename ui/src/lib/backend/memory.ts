@@ -3,6 +3,8 @@
 // It is a test double, not a second core: it keeps users in a Map, compares passwords as plain strings and forgets
 // everything on reload. It exists so screens can be exercised without the desktop app.
 import { BackendError, type Backend } from './index';
+import type { ChargeApi } from './charge';
+import { MemoryCharge, type ChargeSeed } from './memory/charge';
 import type { AppStatus } from './generated/AppStatus';
 import type { Role } from './generated/Role';
 import type { SessionInfo } from './generated/SessionInfo';
@@ -19,7 +21,14 @@ interface MemoryUser {
 export interface MemorySeed {
   unit: string;
   users: Record<string, MemoryUser>;
+  /** The charge nurse's area: episode, patients to print for, printer. */
+  charge?: ChargeSeed;
+  /** Signed in from the start (the gallery mounts screens without the sign-in screen). */
+  signedIn?: string;
 }
+
+// Each area's methods live in its own class under memory/; the backend exposes them as its own (see the constructor).
+export interface MemoryBackend extends ChargeApi {}
 
 export class MemoryBackend implements Backend {
   private unit: string | null = null;
@@ -30,11 +39,20 @@ export class MemoryBackend implements Backend {
   /** Every call, in order, so tests can assert what the screens asked for (passwords are not recorded). */
   readonly calls: string[] = [];
 
+  /** The charge nurse's area, for tests that set the clock or the printer. */
+  readonly charge: MemoryCharge;
+
   constructor(seed?: MemorySeed) {
     if (seed) {
       this.unit = seed.unit;
       for (const [name, user] of Object.entries(seed.users)) this.users.set(name, user);
+      const user = seed.signedIn ? this.users.get(seed.signedIn) : undefined;
+      if (seed.signedIn && user) {
+        this.session = { username: seed.signedIn, displayName: user.displayName, role: user.role, mustChangePassword: false };
+      }
     }
+    this.charge = new MemoryCharge(() => this.session, seed?.charge);
+    delegate(this, this.charge);
   }
 
   async status(): Promise<AppStatus> {
@@ -99,4 +117,16 @@ function randomRecoveryKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const chars = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
   return chars.match(/.{4}/g)?.join('-') ?? chars;
+}
+
+/** Makes every method of `area` callable on `backend`, bound to `area`. */
+function delegate(backend: object, area: object) {
+  const proto = Object.getPrototypeOf(area) as object;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const method = (area as Record<string, unknown>)[name];
+    // A name the backend already has (its own status(), say) is never replaced by an area's helper.
+    if (name !== 'constructor' && !(name in backend) && typeof method === 'function') {
+      Object.defineProperty(backend, name, { value: method.bind(area), configurable: true, writable: true });
+    }
+  }
 }
