@@ -51,6 +51,9 @@ pub struct SiteConfig {
     /// The HIM station's handoff public key (X25519, 64 hex characters), distributed by hospital IT before any
     /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (ARCHITECTURE.md, "Keys").
     pub him_public_key: Option<String>,
+    /// Folder the app's print centre saves PDFs in unless the charge nurse types another (else the user's
+    /// Documents/Downtime Kit).
+    pub print_dir: Option<PathBuf>,
 }
 
 impl Default for SiteConfig {
@@ -66,6 +69,7 @@ impl Default for SiteConfig {
             census_import_dir: None,
             duplicate_window_minutes: 60,
             him_public_key: None,
+            print_dir: None,
         }
     }
 }

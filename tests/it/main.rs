@@ -6,6 +6,7 @@ mod faults;
 mod forms;
 mod fuzz_corpus;
 mod print;
+mod print_centre;
 mod procedures;
 mod reconcile;
 mod support;
