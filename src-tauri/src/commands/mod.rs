@@ -2,6 +2,7 @@
 //!
 //! One submodule per area of the app (session: set-up, sign-in, lock; the others per role's screens); this module
 //! holds what they share: the app state, the error conversion and the off-UI-thread runner.
+pub mod charge;
 pub mod session;
 
 use crate::dto::{CommandError, ErrorCode, Role, SessionInfo};
@@ -60,6 +61,7 @@ pub(crate) fn from_api(error: api::ApiError) -> CommandError {
         E::MustChangePassword => ErrorCode::MustChangePassword,
         E::SafetyCheck => ErrorCode::SafetyCheck,
         E::NoEpisode => ErrorCode::NoEpisode,
+        E::Unavailable => ErrorCode::Unavailable,
         // The core's codes are non-exhaustive; a code this shell does not know yet still reaches the person with
         // its message, and `internal` tells the UI not to guess what to do about it.
         _ => ErrorCode::Internal,

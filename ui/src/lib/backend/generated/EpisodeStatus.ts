@@ -4,4 +4,16 @@ import type { EpisodeSummary } from "./EpisodeSummary";
 import type { Severity } from "./Severity";
 import type { StatusUpdate } from "./StatusUpdate";
 
-export type EpisodeStatus = { episode: EpisodeSummary, drill: boolean, severity: Severity | null, severityMeaning: string | null, nextUpdateDue: string | null, updateOverdue: boolean, overdueCount: number, checklistTitle: string, checklistProblems: Array<string>, steps: Array<ChecklistStep>, updates: Array<StatusUpdate>, };
+/**
+ * The open episode: what the desk shows, and what the banner on every workstation reads (`drill`, `severity`,
+ * `overdueCount`, `updateOverdue`).
+ */
+export type EpisodeStatus = { episode: EpisodeSummary, drill: boolean, severity: Severity | null, severityMeaning: string | null, nextUpdateDue: string | null, updateOverdue: boolean, 
+/**
+ * Overdue checklist steps, plus one when the status update is past its time.
+ */
+overdueCount: number, checklistTitle: string, 
+/**
+ * Why the site's checklist file was not used (the built-in one is shown instead).
+ */
+checklistProblems: Array<string>, steps: Array<ChecklistStep>, updates: Array<StatusUpdate>, };

@@ -3,4 +3,11 @@ import type { ChecklistStep } from "./ChecklistStep";
 import type { Escalation } from "./Escalation";
 import type { UserCount } from "./UserCount";
 
-export type EpisodeTimeline = { declaredAt: string, endedAt: string | null, drill: boolean, escalations: Array<Escalation>, firstEntryAt: string | null, minutesToFirstEntry: number | null, entries: number, entriesPerHour: number | null, entriesPerUser: Array<UserCount>, formsPrinted: number, steps: Array<ChecklistStep>, missed: Array<string>, minutesToRecovery: number | null, statusUpdates: number, };
+/**
+ * The episode's timeline and metrics for after-action review.
+ */
+export type EpisodeTimeline = { declaredAt: string, endedAt: string | null, drill: boolean, escalations: Array<Escalation>, firstEntryAt: string | null, minutesToFirstEntry: number | null, entries: number, entriesPerHour: number | null, entriesPerUser: Array<UserCount>, formsPrinted: number, steps: Array<ChecklistStep>, 
+/**
+ * Step ids not done.
+ */
+missed: Array<string>, minutesToRecovery: number | null, statusUpdates: number, };

@@ -3,4 +3,15 @@ import type { FormChoice } from "./FormChoice";
 import type { PatientChoice } from "./PatientChoice";
 import type { PrinterInfo } from "./PrinterInfo";
 
-export type PrintCentreInfo = { forms: Array<FormChoice>, patients: Array<PatientChoice>, folder: string, printer: PrinterInfo, drill: boolean, };
+/**
+ * What the print centre offers.
+ */
+export type PrintCentreInfo = { forms: Array<FormChoice>, patients: Array<PatientChoice>, 
+/**
+ * Where PDFs are saved unless another folder is typed.
+ */
+folder: string, printer: PrinterInfo, 
+/**
+ * The open episode is a drill: every page will say DRILL.
+ */
+drill: boolean, };
