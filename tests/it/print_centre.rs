@@ -130,3 +130,51 @@ fn an_emergency_account_gets_a_one_time_password_that_signs_in() {
     let refused = ws.add_emergency_user_with_one_time_password(&charge, &no_reason, &SystemClock).map(|_| ());
     assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::InvalidInput));
 }
+
+/// Every page the print centre saves during a drill says DRILL: the unit's blank forms, the MAR, the census sheet and
+/// a filled entry, read back from the saved files with pdftotext.
+#[test]
+fn every_page_saved_in_a_drill_says_drill() {
+    use dtk::api::{BlankFor, EntryOptions};
+    let tv = TestVault::new();
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census");
+    ws.start_episode(&charge, dtk::episodes::Kind::Drill, Default::default(), &SystemClock).expect("drill");
+    let saved = ws
+        .add_entry(
+            &charge,
+            &sample_response("vital-signs"),
+            &EntryOptions { sign: true, ..Default::default() },
+            &SystemClock,
+        )
+        .expect("entry");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut progress = Vec::new();
+    let pdfs = [
+        (
+            "blank",
+            ws.print_blank(&charge, "vital-signs", BlankFor::Census, &SystemClock, &mut |p| progress.push(p))
+                .expect("blank"),
+        ),
+        ("mar", ws.print_mar(&charge, &SystemClock, &mut |_| {}).expect("mar")),
+        ("census", ws.print_census(&charge, &SystemClock).expect("census sheet")),
+        ("entry", ws.print_entry(&charge, &saved.saved.id, &SystemClock).expect("entry")),
+    ];
+    let patients = ws.patients(&charge).expect("patients").len();
+    assert_eq!(progress.len(), patients, "the unit batch reports each patient");
+    assert_eq!(progress.last().map(|p| (p.done, p.total)), Some((patients, patients)));
+    for (what, pdf) in pdfs {
+        let path =
+            save_pdf_in(dir.path(), &pdf_file_name(what, datetime!(2026-11-21 10:42 UTC)), &pdf.bytes).expect("save");
+        let out = std::process::Command::new("pdftotext")
+            .args(["-enc", "UTF-8"])
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
+        assert_eq!(pages.len(), pdf.pages, "{what}: every page read back");
+        assert!(pages.iter().all(|p| p.contains("DRILL")), "{what}: every page says DRILL");
+    }
+}
