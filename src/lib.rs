@@ -22,6 +22,7 @@ pub mod json;
 pub mod paper;
 pub mod patients;
 pub mod print;
+pub mod printer;
 pub mod procedures;
 pub mod reconcile;
 pub mod site;

@@ -54,6 +54,9 @@ pub struct SiteConfig {
     /// HIM station: the folder the desktop app lists handoff files from (a USB stick's mount point or a shared
     /// folder), because the app's window cannot browse the file system itself.
     pub handoff_import_dir: Option<PathBuf>,
+    /// Folder the app's print centre saves PDFs in unless the charge nurse types another (else the user's
+    /// Documents/Downtime Kit).
+    pub print_dir: Option<PathBuf>,
 }
 
 impl Default for SiteConfig {
@@ -70,6 +73,7 @@ impl Default for SiteConfig {
             duplicate_window_minutes: 60,
             him_public_key: None,
             handoff_import_dir: None,
+            print_dir: None,
         }
     }
 }

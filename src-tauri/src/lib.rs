@@ -70,6 +70,22 @@ pub fn run() {
             commands::nurse::my_drafts,
             commands::nurse::discard_draft,
             commands::nurse::downtime_status,
+            commands::charge::episode_status,
+            commands::charge::episode_options,
+            commands::charge::declare_episode,
+            commands::charge::change_severity,
+            commands::charge::end_episode,
+            commands::charge::tick_step,
+            commands::charge::untick_step,
+            commands::charge::draft_status_update,
+            commands::charge::save_status_update,
+            commands::charge::episode_timeline,
+            commands::charge::print_centre_info,
+            commands::charge::printable_entries,
+            commands::charge::print_document,
+            commands::charge::open_pdf,
+            commands::charge::print_pdf,
+            commands::charge::add_emergency_user,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
 pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
-pub use print::{action as print_action, save_pdf, BlankFor};
+pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
-pub use users::{EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
+pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
@@ -49,6 +49,8 @@ pub enum ErrorCode {
     SafetyCheck,
     /// Charting needs an open downtime episode.
     NoEpisode,
+    /// Something this needs is not installed on the workstation (CUPS `lp` for printing, a PDF viewer).
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::MustChangePassword => "must_change_password",
             ErrorCode::SafetyCheck => "safety_check",
             ErrorCode::NoEpisode => "no_episode",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }

@@ -253,3 +253,65 @@ pub fn save_pdf(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     }
     result.map_err(io)
 }
+
+impl From<crate::printer::PrinterError> for ApiError {
+    fn from(e: crate::printer::PrinterError) -> Self {
+        use crate::printer::PrinterError as P;
+        let code = match e {
+            P::NotPdf(_) => ErrorCode::NotFound,
+            P::NoCups | P::NoViewer(_) => ErrorCode::Unavailable,
+            _ => ErrorCode::Io,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl Workstation {
+    /// Where the print centre saves PDFs unless the person names another folder: the site's `print_dir`, else
+    /// `Documents/Downtime Kit` of the signed-in desktop user (their home folder when there is no Documents).
+    pub fn print_folder(&self) -> std::path::PathBuf {
+        self.site.print_dir.clone().unwrap_or_else(|| {
+            dirs::document_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join("Downtime Kit")
+        })
+    }
+}
+
+/// A file name for a print that says what it is and when, and nothing about the patient (a folder listing of
+/// PDFs must not disclose who was on the unit): `downtime-mar-2026-11-21-1042.pdf`.
+pub fn pdf_file_name(what: &str, at: time::OffsetDateTime) -> String {
+    let what: String = what
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let what = if what.is_empty() { "print".to_string() } else { what.chars().take(60).collect() };
+    let t = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{what}-{:04}-{:02}-{:02}-{:02}{:02}{:02}.pdf",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Saves a PDF into `folder` (created if missing) under `name`, never over an earlier print: a taken name gets
+/// `-2`, `-3`… before `.pdf`. Returns the path written.
+pub fn save_pdf_in(folder: &Path, name: &str, bytes: &[u8]) -> Result<std::path::PathBuf, ApiError> {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| ApiError::new(ErrorCode::Io, format!("could not create the folder for PDFs: {e}")))?;
+    let stem = name.strip_suffix(".pdf").unwrap_or(name);
+    let mut path = folder.join(format!("{stem}.pdf"));
+    let mut n = 2;
+    while path.exists() {
+        path = folder.join(format!("{stem}-{n}.pdf"));
+        n += 1;
+    }
+    save_pdf(&path, bytes)?;
+    Ok(path)
+}

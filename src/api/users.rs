@@ -31,6 +31,15 @@ pub struct EmergencyUser<'a> {
     pub hours: i64,
 }
 
+/// A break-glass account request whose password the core makes ([`Workstation::add_emergency_user_with_one_time_password`]).
+#[derive(Clone, Copy)]
+pub struct EmergencyRequest<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub reason: &'a str,
+    pub hours: i64,
+}
+
 /// What a roster import did.
 #[derive(Serialize)]
 pub struct RosterResult {
@@ -240,6 +249,21 @@ impl Workstation {
             Ok(user)
         })?;
         Ok(super::UserInfo::from(user.value()))
+    }
+
+    /// As [`Workstation::add_emergency_user`], with a one-time password made here (12 characters without
+    /// look-alikes) instead of one typed in: the app shows it once to the charge nurse, who hands it over in person.
+    pub fn add_emergency_user_with_one_time_password(
+        &mut self,
+        session: &Session,
+        request: &EmergencyRequest<'_>,
+        clock: &dyn Clock,
+    ) -> Result<(super::UserInfo, Password), ApiError> {
+        let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
+        let EmergencyRequest { username, display_name, reason, hours } = *request;
+        let req = EmergencyUser { username, display_name, password: &password, reason, hours };
+        let info = self.add_emergency_user(session, &req, clock)?;
+        Ok((info, password))
     }
 
     /// Disables an account: it can no longer sign in; what it wrote stays attributed to it.

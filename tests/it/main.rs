@@ -7,6 +7,7 @@ mod forms;
 mod fuzz_corpus;
 mod him_desk;
 mod print;
+mod print_centre;
 mod procedures;
 mod reconcile;
 mod support;

@@ -4,6 +4,7 @@
 //! holds what they share: the app state, the error conversion and the off-UI-thread runner.
 pub mod him;
 pub mod nurse;
+pub mod charge;
 pub mod session;
 
 use crate::dto::{CommandError, ErrorCode, Role, SessionInfo};
@@ -80,6 +81,7 @@ pub(crate) fn from_api(error: api::ApiError) -> CommandError {
         E::MustChangePassword => ErrorCode::MustChangePassword,
         E::SafetyCheck => ErrorCode::SafetyCheck,
         E::NoEpisode => ErrorCode::NoEpisode,
+        E::Unavailable => ErrorCode::Unavailable,
         // The core's codes are non-exhaustive; a code this shell does not know yet still reaches the person with
         // its message, and `internal` tells the UI not to guess what to do about it.
         _ => ErrorCode::Internal,

@@ -4,10 +4,12 @@
 //! without the UI noticing, and the conversion in `commands.rs` is where we decide what the UI may see
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
 //! into `ui/src/lib/backend/generated/`; `tests::bindings_are_fresh` fails when they are stale.
+pub mod charge;
 pub mod him;
 pub mod nurse;
 pub mod session;
 
+pub use charge::*;
 pub use him::*;
 pub use nurse::*;
 pub use session::*;
@@ -38,6 +40,7 @@ pub fn bindings() -> Bindings {
     session::bindings(&mut out);
     him::bindings(&mut out);
     nurse::bindings(&mut out);
+    charge::bindings(&mut out);
     out
 }
 
@@ -76,7 +79,8 @@ pub enum ErrorCode {
     SafetyCheck,
     /// Charting needs an open downtime episode; the charge nurse starts one.
     NoEpisode,
-    /// The feature exists in the UI but not yet in this version of the core.
+    /// Something the command needs is not on this workstation (CUPS `lp`, a PDF viewer), or not yet in this
+    /// version of the core; the message says which.
     Unavailable,
     /// The command needs a signed-in user and there is none (the shell's own check, before calling the core).
     NotSignedIn,

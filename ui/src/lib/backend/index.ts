@@ -2,6 +2,8 @@
 //
 // Only this folder imports @tauri-apps/*. Screens receive a Backend and never know whether it is the desktop
 // app's Rust core (tauri.ts) or the in-memory double (memory.ts) used by unit tests and the browser build.
+import type { ChargeApi } from './charge';
+export type * from './charge';
 import type { AppStatus } from './generated/AppStatus';
 import type { CommandError } from './generated/CommandError';
 import type { ErrorCode } from './generated/ErrorCode';
@@ -27,7 +29,7 @@ export type {
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
 export type * from './nurse';
 
-export interface Backend extends NurseApi, HimApi {
+export interface Backend extends NurseApi, HimApi, ChargeApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */

@@ -9,6 +9,8 @@ import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
 import { emptyState, loadDemoUnit, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
+import type { ChargeApi } from './charge';
+import { MemoryCharge, type ChargeSeed } from './memory/charge';
 import type { AppStatus } from './generated/AppStatus';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
@@ -29,11 +31,15 @@ export interface MemorySeed {
   signedInAs?: string;
   /** The HIM worklist, import folder and scans (memory/him-seed.ts builds a realistic one). */
   him?: HimSeed;
+  /** The charge nurse's area: episode, patients to print for, printer. */
+  charge?: ChargeSeed;
+  /** The same as `signedInAs` (the charge desk's tests and gallery use this name). */
+  signedIn?: string;
 }
 
 // Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface MemoryBackend extends NurseApi {}
+export interface MemoryBackend extends NurseApi, ChargeApi {}
 
 export class MemoryBackend implements Backend {
   /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
@@ -44,6 +50,8 @@ export class MemoryBackend implements Backend {
   readonly calls: string[] = [];
   /** The HIM desk's state; the him* methods below delegate to it. */
   readonly him: HimMemory;
+  /** The charge nurse's area, for tests that set the clock or the printer. */
+  readonly charge: MemoryCharge;
 
   constructor(seed?: MemorySeed) {
     this.him = new HimMemory(this.calls, seed?.him, this.state);
@@ -55,10 +63,11 @@ export class MemoryBackend implements Backend {
       if (seed.patients) this.state.patients.push(...seed.patients);
       this.state.readOnly = seed.readOnly ?? false;
       this.state.idleTimeoutSecs = seed.idleTimeoutSecs ?? this.state.idleTimeoutSecs;
-      const user = seed.signedInAs ? this.state.users.get(seed.signedInAs) : undefined;
-      if (seed.signedInAs && user) {
+      const who = seed.signedInAs ?? seed.signedIn;
+      const user = who ? this.state.users.get(who) : undefined;
+      if (who && user) {
         this.state.session = {
-          username: seed.signedInAs,
+          username: who,
           displayName: user.displayName,
           role: user.role,
           mustChangePassword: false,
@@ -66,6 +75,8 @@ export class MemoryBackend implements Backend {
       }
     }
     this.merge(nurseApi(this.state));
+    this.charge = new MemoryCharge(() => this.state.session, seed?.charge);
+    delegate(this, this.charge);
   }
 
   /** Adds an area's commands as methods, recording each call by name. */
@@ -254,4 +265,16 @@ function randomRecoveryKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const chars = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
   return chars.match(/.{4}/g)?.join('-') ?? chars;
+}
+
+/** Makes every method of `area` callable on `backend`, bound to `area`. */
+function delegate(backend: object, area: object) {
+  const proto = Object.getPrototypeOf(area) as object;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const method = (area as Record<string, unknown>)[name];
+    // A name the backend already has (its own status(), say) is never replaced by an area's helper.
+    if (name !== 'constructor' && !(name in backend) && typeof method === 'function') {
+      Object.defineProperty(backend, name, { value: method.bind(area), configurable: true, writable: true });
+    }
+  }
 }

@@ -1,0 +1,401 @@
+//! The charge nurse's desk: declaring and ending the episode, severity, the checklist, status updates, the
+//! timeline, the print centre (save, open, print with `lp`, with progress for batches) and emergency accounts.
+//! `episode_status` also feeds the banner of every workstation. Roles are checked in the core.
+use super::{blocking, from_api, Shell};
+use crate::dto::{
+    ChecklistStep, CommandError, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest, EntryChoice,
+    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, ErrorCode, Escalation, FormChoice, PatientChoice,
+    PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo, SavedPdf, Severity, SeverityOption,
+    StatusUpdate, UserCount,
+};
+use dtk::api::{self, Session, Workstation};
+use dtk::clock::{stamp, Clock, SystemClock};
+use dtk::procedures::{self as core_procedures, Event};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tauri::ipc::Channel;
+use tauri::State;
+
+/// Runs `work` with the workstation and the signed-in session, off the UI thread.
+async fn with_session<T: Send + 'static>(
+    shell: &State<'_, Arc<Shell>>,
+    work: impl FnOnce(&mut Workstation, &Session) -> Result<T, api::ApiError> + Send + 'static,
+) -> Result<T, CommandError> {
+    blocking(shell, move |shell| {
+        let mut workstation = shell.workstation()?;
+        let session = shell.session()?;
+        let session = session.as_ref().ok_or_else(not_signed_in)?;
+        work(&mut workstation, session).map_err(from_api)
+    })
+    .await
+}
+
+fn not_signed_in() -> CommandError {
+    CommandError::new(ErrorCode::NotSignedIn, "Sign in first.")
+}
+
+fn severity_in(s: Severity) -> core_procedures::Severity {
+    match s {
+        Severity::P1 => core_procedures::Severity::P1,
+        Severity::P2 => core_procedures::Severity::P2,
+        Severity::P3 => core_procedures::Severity::P3,
+        Severity::P4 => core_procedures::Severity::P4,
+    }
+}
+
+fn severity_out(s: core_procedures::Severity) -> Severity {
+    match s {
+        core_procedures::Severity::P1 => Severity::P1,
+        core_procedures::Severity::P2 => Severity::P2,
+        core_procedures::Severity::P3 => Severity::P3,
+        core_procedures::Severity::P4 => Severity::P4,
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn minutes(n: Option<i64>) -> Option<i32> {
+    n.map(|m| i32::try_from(m).unwrap_or(if m < 0 { i32::MIN } else { i32::MAX }))
+}
+
+fn episode_summary(e: dtk::episodes::Episode) -> EpisodeSummary {
+    EpisodeSummary {
+        drill: e.kind == dtk::episodes::Kind::Drill,
+        id: e.id,
+        unit: e.unit,
+        started_at: e.started_at,
+        started_by: e.started_by,
+        ended_at: e.ended_at,
+        ended_by: e.ended_by,
+        declared_severity: e.declaration.severity.map(severity_out),
+        affected: e.declaration.affected,
+        impact: e.declaration.impact,
+        reason: e.declaration.reason,
+    }
+}
+
+fn step(s: core_procedures::StepState) -> ChecklistStep {
+    let phase = match s.step.phase {
+        core_procedures::Phase::Declare => "declare",
+        core_procedures::Phase::During => "during",
+        core_procedures::Phase::Recovery => "recovery",
+    };
+    ChecklistStep {
+        id: s.step.id,
+        phase: phase.into(),
+        role: super::role(s.step.role),
+        text: s.step.text,
+        due_at: s.due_at,
+        done_at: s.done_at,
+        done_by: s.done_by,
+        overdue: s.overdue,
+    }
+}
+
+fn status_out(workstation: &Workstation, s: api::EpisodeStatus) -> EpisodeStatus {
+    let updates = s
+        .updates
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::StatusUpdate { text, next_update_due } => {
+                Some(StatusUpdate { at: r.at, actor: r.actor, text, next_update_due })
+            }
+            _ => None,
+        })
+        .collect();
+    EpisodeStatus {
+        episode: episode_summary(s.episode),
+        drill: s.drill,
+        severity: s.severity.map(severity_out),
+        severity_meaning: s.severity_meaning.map(str::to_owned),
+        next_update_due: s.next_update_due,
+        update_overdue: s.update_overdue,
+        overdue_count: count(s.overdue_steps),
+        checklist_title: workstation.checklist().title.clone(),
+        checklist_problems: workstation.checklist_problems().iter().map(ToString::to_string).collect(),
+        steps: s.steps.into_iter().map(step).collect(),
+        updates,
+    }
+}
+
+fn current_status(workstation: &Workstation, session: &Session) -> Result<Option<EpisodeStatus>, api::ApiError> {
+    Ok(workstation.episode_status(session, &SystemClock)?.map(|s| status_out(workstation, s)))
+}
+
+/// The open episode (None when there is none). Every role that reads the unit may ask: the banner uses it.
+#[tauri::command]
+pub async fn episode_status(shell: State<'_, Arc<Shell>>) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, |ws, session| current_status(ws, session)).await
+}
+
+#[tauri::command]
+pub async fn episode_options() -> Result<EpisodeOptions, CommandError> {
+    use core_procedures::Severity as S;
+    Ok(EpisodeOptions {
+        severities: [S::P1, S::P2, S::P3, S::P4]
+            .into_iter()
+            .map(|s| SeverityOption { code: severity_out(s), meaning: s.meaning().to_owned() })
+            .collect(),
+        affected: core_procedures::KNOWN_AFFECTED.iter().map(|s| (*s).to_owned()).collect(),
+    })
+}
+
+fn in_minutes(clock: &dyn Clock, m: u32) -> String {
+    stamp(clock.now() + std::time::Duration::from_secs(u64::from(m) * 60))
+}
+
+#[tauri::command]
+pub async fn declare_episode(
+    shell: State<'_, Arc<Shell>>,
+    request: DeclareEpisodeRequest,
+) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        let DeclareEpisodeRequest { drill, severity, affected, impact, reason, next_update_minutes } = request;
+        let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
+        let declaration = dtk::episodes::Declaration {
+            reason,
+            severity: severity.map(severity_in),
+            affected,
+            impact,
+            next_update_due: next_update_minutes.map(|m| in_minutes(&SystemClock, m)),
+        };
+        ws.start_episode(session, kind, declaration, &SystemClock)?;
+        current_status(ws, session)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn change_severity(
+    shell: State<'_, Arc<Shell>>,
+    severity: Severity,
+    note: Option<String>,
+) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        ws.change_severity(session, severity_in(severity), note, &SystemClock)?;
+        current_status(ws, session)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn end_episode(shell: State<'_, Arc<Shell>>) -> Result<EpisodeSummary, CommandError> {
+    with_session(&shell, |ws, session| ws.end_episode(session, &SystemClock).map(episode_summary)).await
+}
+
+#[tauri::command]
+pub async fn tick_step(
+    shell: State<'_, Arc<Shell>>,
+    step: String,
+    note: Option<String>,
+) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        ws.tick_step(session, &step, note, &SystemClock)?;
+        current_status(ws, session)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn untick_step(
+    shell: State<'_, Arc<Shell>>,
+    step: String,
+    reason: String,
+) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        ws.untick_step(session, &step, &reason, &SystemClock)?;
+        current_status(ws, session)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn draft_status_update(shell: State<'_, Arc<Shell>>) -> Result<String, CommandError> {
+    with_session(&shell, |ws, session| ws.draft_status_update(session, &SystemClock)).await
+}
+
+#[tauri::command]
+pub async fn save_status_update(
+    shell: State<'_, Arc<Shell>>,
+    text: String,
+    next_update_minutes: Option<u32>,
+) -> Result<Option<EpisodeStatus>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        ws.save_status_update(session, &text, next_update_minutes.map(i64::from), &SystemClock)?;
+        current_status(ws, session)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn episode_timeline(shell: State<'_, Arc<Shell>>) -> Result<EpisodeTimeline, CommandError> {
+    with_session(&shell, |ws, session| {
+        let t = ws.episode_timeline(session, None, &SystemClock)?;
+        Ok(EpisodeTimeline {
+            declared_at: t.declared_at,
+            ended_at: t.ended_at,
+            drill: t.drill,
+            escalations: t
+                .escalations
+                .into_iter()
+                .map(|(at, s)| Escalation { at, severity: severity_out(s) })
+                .collect(),
+            first_entry_at: t.first_entry_at,
+            minutes_to_first_entry: minutes(t.minutes_to_first_entry),
+            entries: count(t.entries),
+            entries_per_hour: t.entries_per_hour,
+            entries_per_user: t
+                .entries_per_user
+                .into_iter()
+                .map(|(user, n)| UserCount { user, count: count(n) })
+                .collect(),
+            forms_printed: count(t.forms_printed),
+            steps: t.steps.into_iter().map(step).collect(),
+            missed: t.missed,
+            minutes_to_recovery: minutes(t.minutes_to_recovery),
+            status_updates: count(t.status_updates),
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn print_centre_info(shell: State<'_, Arc<Shell>>) -> Result<PrintCentreInfo, CommandError> {
+    with_session(&shell, |ws, session| {
+        let mut forms: Vec<FormChoice> =
+            ws.forms().forms().map(|f| FormChoice { id: f.canonical(), title: f.title.clone() }).collect();
+        forms.sort_by(|a, b| a.title.cmp(&b.title));
+        let patients = ws
+            .patients(session)?
+            .into_iter()
+            .map(|p| PatientChoice {
+                name: p.display_name(),
+                mrn: p.record.mrn,
+                birth_date: p.record.birth_date,
+                location: p.record.location,
+            })
+            .collect();
+        let printer = dtk::printer::status();
+        let drill = ws.current_episode(session)?.is_some_and(|e| e.kind == dtk::episodes::Kind::Drill);
+        Ok(PrintCentreInfo {
+            forms,
+            patients,
+            folder: ws.print_folder().display().to_string(),
+            printer: PrinterInfo { cups: printer.cups, default_printer: printer.default_printer },
+            drill,
+        })
+    })
+    .await
+}
+
+/// A patient's entries, newest first (the core audits this as a view of the patient).
+#[tauri::command]
+pub async fn printable_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<Vec<EntryChoice>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        let list = ws.list_entries(session, Some(&mrn), &SystemClock)?;
+        Ok(list
+            .into_iter()
+            .map(|e| EntryChoice {
+                form_title: ws.forms().get(&e.form).map(|f| f.title.clone()).unwrap_or_else(|| e.form.clone()),
+                id: e.id,
+                status: e.status.as_str().to_owned(),
+                version: u32::try_from(e.version).unwrap_or(0),
+                clinical_time: e.clinical_time,
+                recorded_at: e.created_at,
+                author: e.author,
+            })
+            .collect())
+    })
+    .await
+}
+
+fn saved(folder: &Path, what: &str, pdf: &dtk::print::Pdf) -> Result<SavedPdf, api::ApiError> {
+    let path = api::save_pdf_in(folder, &api::pdf_file_name(what, SystemClock.now()), &pdf.bytes)?;
+    Ok(SavedPdf { path: path.display().to_string(), pages: count(pdf.pages) })
+}
+
+/// Prints into PDFs in the folder asked for, reporting progress through `on_progress` for batches.
+#[tauri::command]
+pub async fn print_document(
+    shell: State<'_, Arc<Shell>>,
+    request: PrintRequest,
+    on_progress: Channel<PrintProgress>,
+) -> Result<Vec<SavedPdf>, CommandError> {
+    with_session(&shell, move |ws, session| {
+        let folder = PathBuf::from(request.folder.trim());
+        let clock = SystemClock;
+        // A closed progress channel (the screen went away) must not stop the print.
+        let mut report = |p: dtk::print::Progress| {
+            let _ = on_progress.send(PrintProgress { done: count(p.done), total: count(p.total) });
+        };
+        let short = |form: &str| ws.find_form(form).map(|f| dtk::print::short_name(&f.url).to_owned());
+        let out = match request.job {
+            PrintJob::BlankUnit { form } => {
+                let name = format!("blank-{}-unit", short(&form)?);
+                let pdf = ws.print_blank(session, &form, api::BlankFor::Census, &clock, &mut report)?;
+                vec![saved(&folder, &name, &pdf)?]
+            }
+            PrintJob::BlankPatient { form, mrn } => {
+                let name = format!("blank-{}-patient", short(&form)?);
+                let pdf = ws.print_blank(session, &form, api::BlankFor::Patient(&mrn), &clock, &mut report)?;
+                vec![saved(&folder, &name, &pdf)?]
+            }
+            PrintJob::BlankUnlabelled { form } => {
+                let name = format!("blank-{}", short(&form)?);
+                let pdf = ws.print_blank(session, &form, api::BlankFor::Nobody, &clock, &mut report)?;
+                vec![saved(&folder, &name, &pdf)?]
+            }
+            PrintJob::Mar => vec![saved(&folder, "downtime-mar", &ws.print_mar(session, &clock, &mut report)?)?],
+            PrintJob::Census => vec![saved(&folder, "census-sheet", &ws.print_census(session, &clock)?)?],
+            PrintJob::Entries { ids } => {
+                let total = ids.len();
+                let mut files = Vec::with_capacity(total);
+                for (i, id) in ids.iter().enumerate() {
+                    let pdf = ws.print_entry(session, id, &clock)?;
+                    files.push(saved(&folder, "entry", &pdf)?);
+                    report(dtk::print::Progress { done: i + 1, total });
+                }
+                files
+            }
+        };
+        Ok(out)
+    })
+    .await
+}
+
+/// Opens a saved PDF in the system viewer (only a real PDF file is handed over).
+#[tauri::command]
+pub async fn open_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<(), CommandError> {
+    with_session(&shell, move |_, _| Ok(dtk::printer::open(Path::new(&path))?)).await
+}
+
+/// Sends a saved PDF to the default printer with `lp`; answers what `lp` said (the job id).
+#[tauri::command]
+pub async fn print_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<String, CommandError> {
+    with_session(&shell, move |_, _| Ok(dtk::printer::print(Path::new(&path))?)).await
+}
+
+#[tauri::command]
+pub async fn add_emergency_user(
+    shell: State<'_, Arc<Shell>>,
+    request: EmergencyUserRequest,
+) -> Result<EmergencyUserCreated, CommandError> {
+    with_session(&shell, move |ws, session| {
+        let req = api::EmergencyRequest {
+            username: request.username.trim(),
+            display_name: request.display_name.trim(),
+            reason: &request.reason,
+            hours: i64::from(request.hours),
+        };
+        let (info, password) = ws.add_emergency_user_with_one_time_password(session, &req, &SystemClock)?;
+        Ok(EmergencyUserCreated {
+            username: info.username,
+            display_name: info.display_name,
+            expires_at: info.expires_at,
+            password: password.expose().to_owned(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,73 @@
+// The charge nurse's screens for the gallery: the desk on each section (with an open real episode, a drill, overdue
+// steps, no CUPS) and the banner's overdue notice, each with its own seeded MemoryBackend.
+import { mount, tick } from 'svelte';
+import type { GalleryEntry } from './types';
+import { MemoryBackend } from '../lib/backend/memory';
+import type { ChargeSeed } from '../lib/backend/memory/charge';
+import type { SessionInfo } from '../lib/backend';
+import ChargeDesk from '../lib/screens/charge/ChargeDesk.svelte';
+import OverdueNotice from '../lib/screens/charge/OverdueNotice.svelte';
+
+const session: SessionInfo = { username: 'demo.charge', displayName: 'Demo Charge Nurse', role: 'charge', mustChangePassword: false };
+
+const episode = {
+  drill: false,
+  severity: 'P2' as const,
+  affected: ['EHR', 'lab results', 'pharmacy'],
+  impact: 'Results by phone only; pharmacy verifies orders on paper.',
+  reason: 'Planned upgrade overran',
+  nextUpdateMinutes: 30,
+  minutesAgo: 40,
+};
+
+function backend(charge: ChargeSeed, role: 'charge' | 'nurse' = 'charge') {
+  return new MemoryBackend({
+    unit: '5 East',
+    users: { 'demo.charge': { displayName: 'Demo Charge Nurse', password: 'demo-password', role } },
+    signedIn: 'demo.charge',
+    charge,
+  });
+}
+
+/** Waits until `selector` shows in `target` (the screens load their data after mounting). */
+async function until(target: HTMLElement, selector: string) {
+  for (let i = 0; i < 100; i++) {
+    await tick();
+    if (target.querySelector(selector)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`gallery: ${selector} never appeared`);
+}
+
+/** Mounts the desk and opens one section by its button. */
+function desk(name: string, title: string, charge: ChargeSeed, section: string, ready: string): GalleryEntry {
+  return {
+    name,
+    title,
+    async mount(target) {
+      mount(ChargeDesk, { target, props: { backend: backend(charge), session } });
+      await until(target, 'nav button');
+      const button = [...target.querySelectorAll('nav button')].find((b) => b.textContent?.trim() === section);
+      (button as HTMLButtonElement | undefined)?.click();
+      await until(target, ready);
+    },
+  };
+}
+
+export const entries: GalleryEntry[] = [
+  desk('charge-declare', 'Charge nurse: declare a downtime', {}, 'Episode', 'input[name="severity"]'),
+  desk('charge-episode', 'Charge nurse: open episode, change severity, end', { episode }, 'Episode', '[data-testid="episode-current"]'),
+  desk('charge-checklist', 'Charge nurse: checklist with overdue steps', { episode }, 'Checklist', '[data-testid="step-confirm-scope"]'),
+  desk('charge-updates', 'Charge nurse: status updates and timeline', { episode }, 'Status updates', '[data-testid="timeline"] li'),
+  desk('charge-print', 'Charge nurse: print centre (drill)', { episode: { ...episode, drill: true } }, 'Print centre', '#print-folder'),
+  desk('charge-print-no-cups', 'Charge nurse: print centre without CUPS', { cups: false }, 'Print centre', '[data-testid="no-printer"]'),
+  desk('charge-emergency', 'Charge nurse: emergency user', {}, 'Emergency user', '#em-username'),
+  {
+    name: 'charge-overdue-notice',
+    title: 'Banner: overdue notice (any role)',
+    async mount(target) {
+      mount(OverdueNotice, { target, props: { backend: backend({ episode }, 'nurse') } });
+      await until(target, '[data-testid="overdue-notice"]');
+    },
+  },
+];

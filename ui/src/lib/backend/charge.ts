@@ -1,0 +1,73 @@
+// The charge nurse's part of the Backend: the episode (declare, severity, checklist, status updates, timeline, end),
+// the print centre, and break-glass accounts. `episodeStatus()` is also what the banner of every workstation reads:
+// its `drill`, `severity`, `overdueCount` and `updateOverdue` fields are safe to show to any signed-in role.
+import type { ChecklistStep } from './generated/ChecklistStep';
+import type { DeclareEpisodeRequest } from './generated/DeclareEpisodeRequest';
+import type { EmergencyUserCreated } from './generated/EmergencyUserCreated';
+import type { EmergencyUserRequest } from './generated/EmergencyUserRequest';
+import type { EntryChoice } from './generated/EntryChoice';
+import type { EpisodeOptions } from './generated/EpisodeOptions';
+import type { EpisodeStatus } from './generated/EpisodeStatus';
+import type { EpisodeSummary } from './generated/EpisodeSummary';
+import type { EpisodeTimeline } from './generated/EpisodeTimeline';
+import type { FormChoice } from './generated/FormChoice';
+import type { PatientChoice } from './generated/PatientChoice';
+import type { PrintCentreInfo } from './generated/PrintCentreInfo';
+import type { PrintJob } from './generated/PrintJob';
+import type { PrintProgress } from './generated/PrintProgress';
+import type { PrintRequest } from './generated/PrintRequest';
+import type { SavedPdf } from './generated/SavedPdf';
+import type { Severity } from './generated/Severity';
+import type { SeverityOption } from './generated/SeverityOption';
+import type { StatusUpdate } from './generated/StatusUpdate';
+
+export type {
+  ChecklistStep,
+  DeclareEpisodeRequest,
+  EmergencyUserCreated,
+  EmergencyUserRequest,
+  EntryChoice,
+  EpisodeOptions,
+  EpisodeStatus,
+  EpisodeSummary,
+  EpisodeTimeline,
+  FormChoice,
+  PatientChoice,
+  PrintCentreInfo,
+  PrintJob,
+  PrintProgress,
+  PrintRequest,
+  SavedPdf,
+  Severity,
+  SeverityOption,
+  StatusUpdate,
+};
+
+export interface ChargeApi {
+  /** The open episode, or null. Any signed-in clinical role may ask (the banner does). */
+  episodeStatus(): Promise<EpisodeStatus | null>;
+  /** The severity scale with its meanings, and the usual affected systems. */
+  episodeOptions(): Promise<EpisodeOptions>;
+  declareEpisode(request: DeclareEpisodeRequest): Promise<EpisodeStatus | null>;
+  /** Audited; the banner shows the new level. */
+  changeSeverity(severity: Severity, note: string | null): Promise<EpisodeStatus | null>;
+  endEpisode(): Promise<EpisodeSummary>;
+  /** Ticks a checklist step (who and when are recorded). */
+  tickStep(step: string, note: string | null): Promise<EpisodeStatus | null>;
+  /** Takes back a tick; the reason is kept. */
+  untickStep(step: string, reason: string): Promise<EpisodeStatus | null>;
+  /** A plain-language update drafted by the core from the episode's data. */
+  draftStatusUpdate(): Promise<string>;
+  saveStatusUpdate(text: string, nextUpdateMinutes: number | null): Promise<EpisodeStatus | null>;
+  episodeTimeline(): Promise<EpisodeTimeline>;
+  printCentreInfo(): Promise<PrintCentreInfo>;
+  printableEntries(mrn: string): Promise<EntryChoice[]>;
+  /** Prints into PDFs in `request.folder`; `onProgress` hears about each patient (or entry) of a batch. */
+  printDocument(request: PrintRequest, onProgress: (progress: PrintProgress) => void): Promise<SavedPdf[]>;
+  /** Opens a saved PDF in the system viewer. */
+  openPdf(path: string): Promise<void>;
+  /** Sends a saved PDF to the default printer (CUPS `lp`); resolves with what `lp` said. */
+  printPdf(path: string): Promise<string>;
+  /** Creates a break-glass nurse account; the one-time password is in the answer, to show once. */
+  addEmergencyUser(request: EmergencyUserRequest): Promise<EmergencyUserCreated>;
+}

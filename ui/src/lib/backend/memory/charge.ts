@@ -1,0 +1,341 @@
+// The charge nurse's part of the in-memory test double: one episode with its events, a short checklist, a census of
+// synthetic patients for the print centre, and a fake printer. Time comes from `now`, so tests can make steps and
+// status updates overdue. Roles are checked like the core does (charge nurses manage the episode and print for the
+// unit; nurses may only read the status).
+import { BackendError } from '../index';
+import type * as C from '../charge';
+import type { Role } from '../generated/Role';
+
+export interface ChargeSeed {
+  /** Synthetic patients for the print centre. */
+  patients?: C.PatientChoice[];
+  forms?: C.FormChoice[];
+  /** Whether CUPS (`lp`) is "installed". */
+  cups?: boolean;
+  /** An episode already open when the double starts. */
+  episode?: C.DeclareEpisodeRequest & { minutesAgo?: number };
+  entries?: Record<string, C.EntryChoice[]>;
+  now?: () => Date;
+}
+
+const MEANINGS: Record<C.Severity, string> = {
+  P1: 'clinicians cannot reach information needed for care now; no workaround',
+  P2: 'workflow disrupted; a workaround is available',
+  P3: 'degraded; no direct patient impact',
+  P4: 'minor',
+};
+
+const AFFECTED = ['EHR', 'lab results', 'pharmacy', 'ADT', 'radiology', 'orders', 'MAR', 'barcode medication administration', 'network', 'phones'];
+
+const STEPS: { id: string; phase: string; role: Role; text: string; dueMinutes: number | null }[] = [
+  { id: 'confirm-scope', phase: 'declare', role: 'charge', text: 'Confirm the scope of the outage with the IT help desk.', dueMinutes: 15 },
+  { id: 'print-census-mar', phase: 'declare', role: 'charge', text: 'Print the unit census sheet and the downtime MAR.', dueMinutes: 30 },
+  { id: 'switch-to-downtime-forms', phase: 'declare', role: 'nurse', text: 'Tell every nurse to chart on downtime forms.', dueMinutes: 30 },
+  { id: 'post-next-update', phase: 'during', role: 'charge', text: 'Post the next status update to nursing leadership.', dueMinutes: null },
+  { id: 'handoff-to-him', phase: 'recovery', role: 'charge', text: 'Export the handoff file and take it to HIM.', dueMinutes: null },
+];
+
+export const DEMO_PATIENTS: C.PatientChoice[] = [
+  { mrn: 'DEV2001', name: 'GARCIA, Elena', birthDate: '1950-03-14', location: '5E-501' },
+  { mrn: 'DEV2002', name: 'MÜLLER-ØSTER, Łukasz', birthDate: '1962-11-02', location: '5E-502' },
+  { mrn: 'DEV3002', name: 'KIM, 민준', birthDate: '1988-07-21', location: '5E-503' },
+];
+
+export const DEMO_FORMS: C.FormChoice[] = [
+  { id: 'http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0', title: 'Medication administration' },
+  { id: 'http://downtimekit.example.org/fhir/Questionnaire/nursing-note|1.0.0', title: 'Nursing note' },
+  { id: 'http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0', title: 'Vital signs' },
+];
+
+type Recorded = { at: string; actor: string } & (
+  | { kind: 'severity'; severity: C.Severity; note: string | null }
+  | { kind: 'done'; step: string }
+  | { kind: 'undone'; step: string; reason: string }
+  | { kind: 'update'; text: string; next: string | null }
+);
+
+const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const hhmm = (s: string) => `${s.slice(11, 16)} UTC`;
+
+export class MemoryCharge implements C.ChargeApi {
+  private episode: C.EpisodeSummary | null = null;
+  private nextDue: string | null = null;
+  private events: Recorded[] = [];
+  private readonly patients: C.PatientChoice[];
+  private readonly forms: C.FormChoice[];
+  private readonly entries: Record<string, C.EntryChoice[]>;
+  cups: boolean;
+  now: () => Date;
+  /** Every print, open and lp call, so tests can assert what the screens asked for. */
+  readonly printed: C.PrintRequest[] = [];
+  readonly opened: string[] = [];
+  readonly sentToPrinter: string[] = [];
+
+  constructor(
+    private readonly who: () => { username: string; role: Role } | null,
+    seed: ChargeSeed = {},
+  ) {
+    this.patients = seed.patients ?? DEMO_PATIENTS;
+    this.forms = seed.forms ?? DEMO_FORMS;
+    this.entries = seed.entries ?? {};
+    this.cups = seed.cups ?? true;
+    this.now = seed.now ?? (() => new Date());
+    if (seed.episode) {
+      const { minutesAgo = 0, ...request } = seed.episode;
+      this.open(request, new Date(this.now().getTime() - minutesAgo * 60_000), 'demo.charge');
+    }
+  }
+
+  private user(manage: boolean): string {
+    const who = this.who();
+    if (!who) throw new BackendError('not_signed_in', 'Sign in first.');
+    if (manage && who.role !== 'charge') throw new BackendError('forbidden', 'Only a charge nurse may do this.');
+    return who.username;
+  }
+
+  private openEpisode(): C.EpisodeSummary {
+    if (!this.episode) throw new BackendError('no_episode', 'No downtime episode is open on this workstation.');
+    return this.episode;
+  }
+
+  private open(request: C.DeclareEpisodeRequest, at: Date, actor: string) {
+    this.episode = {
+      id: `ep-${at.getTime()}`,
+      unit: '5 East',
+      drill: request.drill,
+      startedAt: stamp(at),
+      startedBy: actor,
+      endedAt: null,
+      endedBy: null,
+      declaredSeverity: request.severity,
+      affected: request.affected,
+      impact: request.impact,
+      reason: request.reason,
+    };
+    this.nextDue = request.nextUpdateMinutes === null ? null : stamp(new Date(at.getTime() + request.nextUpdateMinutes * 60_000));
+    this.events = [];
+  }
+
+  private record(event: Recorded extends infer R ? (R extends Recorded ? Omit<R, 'at' | 'actor'> : never) : never) {
+    const actor = this.user(true);
+    this.openEpisode();
+    this.events.push({ ...event, at: stamp(this.now()), actor } as Recorded);
+  }
+
+  private steps(): C.ChecklistStep[] {
+    const episode = this.openEpisode();
+    const declared = Date.parse(episode.startedAt);
+    return STEPS.map((s) => {
+      let done: Recorded | null = null;
+      for (const e of this.events) {
+        if (e.kind === 'done' && e.step === s.id) done = e;
+        if (e.kind === 'undone' && e.step === s.id) done = null;
+      }
+      const due = s.dueMinutes === null ? null : new Date(declared + s.dueMinutes * 60_000);
+      return {
+        id: s.id,
+        phase: s.phase,
+        role: s.role,
+        text: s.text,
+        dueAt: due ? stamp(due) : null,
+        doneAt: done?.at ?? null,
+        doneBy: done?.actor ?? null,
+        overdue: done === null && due !== null && due < this.now(),
+      };
+    });
+  }
+
+  private severity(): C.Severity | null {
+    const changes = this.events.filter((e) => e.kind === 'severity');
+    const last = changes[changes.length - 1];
+    return last && last.kind === 'severity' ? last.severity : (this.episode?.declaredSeverity ?? null);
+  }
+
+  private snapshot(): C.EpisodeStatus | null {
+    if (!this.episode) return null;
+    const steps = this.steps();
+    const updateOverdue = this.nextDue !== null && Date.parse(this.nextDue) < this.now().getTime();
+    const severity = this.severity();
+    return {
+      episode: this.episode,
+      drill: this.episode.drill,
+      severity,
+      severityMeaning: severity ? MEANINGS[severity] : null,
+      nextUpdateDue: this.nextDue,
+      updateOverdue,
+      overdueCount: steps.filter((s) => s.overdue).length + (updateOverdue ? 1 : 0),
+      checklistTitle: 'Unit downtime procedure',
+      checklistProblems: [],
+      steps,
+      updates: this.events.flatMap((e) =>
+        e.kind === 'update' ? [{ at: e.at, actor: e.actor, text: e.text, nextUpdateDue: e.next }] : [],
+      ),
+    };
+  }
+
+  async episodeStatus() {
+    this.user(false);
+    return this.snapshot();
+  }
+
+  async episodeOptions(): Promise<C.EpisodeOptions> {
+    return {
+      severities: (Object.keys(MEANINGS) as C.Severity[]).map((code) => ({ code, meaning: MEANINGS[code] })),
+      affected: AFFECTED,
+    };
+  }
+
+  async declareEpisode(request: C.DeclareEpisodeRequest) {
+    const actor = this.user(true);
+    if (this.episode) throw new BackendError('conflict', 'A downtime episode is already open on this workstation.');
+    this.open(request, this.now(), actor);
+    return this.snapshot();
+  }
+
+  async changeSeverity(severity: C.Severity, note: string | null) {
+    this.record({ kind: 'severity', severity, note });
+    return this.snapshot();
+  }
+
+  async endEpisode() {
+    const actor = this.user(true);
+    const episode = { ...this.openEpisode(), endedAt: stamp(this.now()), endedBy: actor };
+    this.episode = null;
+    return episode;
+  }
+
+  async tickStep(step: string, _note: string | null) {
+    if (!STEPS.some((s) => s.id === step)) throw new BackendError('not_found', `The checklist has no step '${step}'.`);
+    this.record({ kind: 'done', step });
+    return this.snapshot();
+  }
+
+  async untickStep(step: string, reason: string) {
+    if (reason.trim() === '') throw new BackendError('invalid_input', 'A reason is required to take back a tick.');
+    this.record({ kind: 'undone', step, reason: reason.trim() });
+    return this.snapshot();
+  }
+
+  async draftStatusUpdate() {
+    this.user(true);
+    const status = this.snapshot();
+    if (!status) throw new BackendError('no_episode', 'No downtime episode is open on this workstation.');
+    const severity = status.severity ? `${status.severity} (${MEANINGS[status.severity]})` : 'not set';
+    const affected = status.episode.affected.length ? status.episode.affected.join(', ') : 'not recorded';
+    const done = status.steps.filter((s) => s.doneAt).length;
+    return [
+      ...(status.drill ? ['DRILL - PRACTICE EPISODE, NOT A REAL OUTAGE', ''] : []),
+      `Downtime status update - 5 East - ${hhmm(stamp(this.now()))}`,
+      `Severity: ${severity}`,
+      `Affected systems and workflows: ${affected}`,
+      ...(status.episode.impact ? [`Clinical impact: ${status.episode.impact}`] : []),
+      `What staff are doing now: charting on downtime forms; checklist ${done} of ${status.steps.length} steps done.`,
+      `Next update: ${status.nextUpdateDue ? hhmm(status.nextUpdateDue) : 'not set'}`,
+      '',
+    ].join('\n');
+  }
+
+  async saveStatusUpdate(text: string, nextUpdateMinutes: number | null) {
+    if (text.trim() === '') throw new BackendError('invalid_input', 'The status update is empty.');
+    const next = nextUpdateMinutes === null ? null : stamp(new Date(this.now().getTime() + nextUpdateMinutes * 60_000));
+    this.record({ kind: 'update', text, next });
+    this.nextDue = next;
+    return this.snapshot();
+  }
+
+  async episodeTimeline(): Promise<C.EpisodeTimeline> {
+    this.user(true);
+    const episode = this.openEpisode();
+    const steps = this.steps();
+    return {
+      declaredAt: episode.startedAt,
+      endedAt: null,
+      drill: episode.drill,
+      escalations: this.events.flatMap((e) => (e.kind === 'severity' ? [{ at: e.at, severity: e.severity }] : [])),
+      firstEntryAt: null,
+      minutesToFirstEntry: null,
+      entries: 0,
+      entriesPerHour: 0,
+      entriesPerUser: [],
+      formsPrinted: this.printed.length,
+      steps,
+      missed: steps.filter((s) => !s.doneAt).map((s) => s.id),
+      minutesToRecovery: null,
+      statusUpdates: this.events.filter((e) => e.kind === 'update').length,
+    };
+  }
+
+  async printCentreInfo(): Promise<C.PrintCentreInfo> {
+    this.user(true);
+    return {
+      forms: this.forms,
+      patients: this.patients,
+      folder: '/home/charge/Documents/Downtime Kit',
+      printer: { cups: this.cups, defaultPrinter: this.cups ? 'ward-5e' : null },
+      drill: this.episode?.drill ?? false,
+    };
+  }
+
+  async printableEntries(mrn: string) {
+    this.user(false);
+    return this.entries[mrn] ?? [];
+  }
+
+  async printDocument(request: C.PrintRequest, onProgress: (p: C.PrintProgress) => void): Promise<C.SavedPdf[]> {
+    this.user(true);
+    this.printed.push(request);
+    const job = request.job;
+    const file = (name: string, pages: number): C.SavedPdf => ({
+      path: `${request.folder}/${name}-${this.printed.length}.pdf`,
+      pages,
+    });
+    switch (job.kind) {
+      case 'blankUnit':
+      case 'mar': {
+        const total = this.patients.length;
+        for (let done = 1; done <= total; done++) onProgress({ done, total });
+        return [file(job.kind === 'mar' ? 'downtime-mar' : 'blank-unit', total * 2)];
+      }
+      case 'blankPatient':
+        if (!this.patients.some((p) => p.mrn === job.mrn)) throw new BackendError('not_found', 'No such patient.');
+        return [file('blank-patient', 2)];
+      case 'blankUnlabelled':
+        return [file('blank', 2)];
+      case 'census':
+        return [file('census-sheet', 1)];
+      case 'entries':
+        return job.ids.map((id, i) => {
+          onProgress({ done: i + 1, total: job.ids.length });
+          return file(`entry-${id}`, 1);
+        });
+    }
+  }
+
+  async openPdf(path: string) {
+    this.user(false);
+    this.opened.push(path);
+  }
+
+  async printPdf(path: string) {
+    this.user(false);
+    if (!this.cups) {
+      throw new BackendError('unavailable', 'This workstation has no printing system (CUPS `lp` was not found).');
+    }
+    this.sentToPrinter.push(path);
+    return 'request id is ward-5e-1 (1 file(s))';
+  }
+
+  async addEmergencyUser(request: C.EmergencyUserRequest): Promise<C.EmergencyUserCreated> {
+    this.user(true);
+    if (request.reason.trim() === '') throw new BackendError('invalid_input', 'An emergency account needs a reason.');
+    if (request.hours < 1 || request.hours > 24) {
+      throw new BackendError('invalid_input', 'An emergency account lasts 1 to 24 hours.');
+    }
+    return {
+      username: request.username.trim(),
+      displayName: request.displayName.trim(),
+      expiresAt: stamp(new Date(this.now().getTime() + request.hours * 3_600_000)),
+      password: 'k7mq2vxp9rtw',
+    };
+  }
+}
