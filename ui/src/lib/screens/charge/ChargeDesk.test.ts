@@ -1,7 +1,7 @@
 // The charge nurse's desk against the in-memory backend: declaring (with validation), severity change, checklist
 // tick and untick, overdue steps, the status-update draft, the print centre with progress and without CUPS, and the
 // emergency account whose password is shown once.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ChargeDesk from './ChargeDesk.svelte';
@@ -9,6 +9,9 @@ import OverdueNotice from './OverdueNotice.svelte';
 import { MemoryBackend } from '../../backend/memory';
 import type { ChargeSeed } from '../../backend/memory/charge';
 import type { SessionInfo } from '../../backend';
+
+// Typing whole forms takes seconds on a loaded 2-core machine; the default 5 s is for unit logic, not for this.
+vi.setConfig({ testTimeout: 30_000 });
 
 const session: SessionInfo = { username: 'kcharge', displayName: 'Kim Charge', role: 'charge', mustChangePassword: false };
 
