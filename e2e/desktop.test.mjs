@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,8 @@ async function launch(/** @type {string} */ css, /** @type {string} */ what) {
 
 /** @param {Session} session @param {string} name */
 async function shot(session, name) {
+  // Two animation frames, so the screenshot shows what was just rendered rather than the previous paint.
+  await session.executeAsync('const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(null)));');
   const png = await session.screenshot();
   assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${name} is not a PNG`);
   writeFileSync(join(SHOTS, name), png);
@@ -141,6 +143,117 @@ test('first run: set up, write down the recovery key, sign in, home; a relaunch 
     await session.waitFor('[data-testid="signed-in-as"]', { text: 'Administrator', timeoutMs: 30000 });
     await session.click(await session.find('#sign-out'));
     await session.waitFor('#signin-title');
+  } finally {
+    await session.end();
+  }
+});
+
+/** Clicks the first element matching `css` whose text contains `text`. @param {Session} session @param {string} css @param {string} text */
+async function clickText(session, css, text) {
+  const ok = await session.execute(
+    'const el = [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.includes(arguments[1]));' +
+      'if (!el) return false; el.click(); return true;',
+    [css, text],
+  );
+  assert.equal(ok, true, `no ${css} with text ${text}`);
+}
+
+/** @param {Session} session @param {string} username @param {string} password */
+async function signIn(session, username, password) {
+  await session.type(await session.find('#signin-username'), username);
+  await session.type(await session.find('#signin-password'), password);
+  await session.click(await session.find('#signin-submit'));
+}
+
+// The demo unit loaded at set-up above has its accounts (password demo-password) and an open DRILL episode.
+const DEMO_PASSWORD = 'demo-password';
+
+test('the nurse path: scan, chart a medication administration, durable save, sign, amend', { timeout: 300000 }, async () => {
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    await signIn(session, 'demo.nurse', DEMO_PASSWORD);
+    const scan = await session.waitFor('#scan-field', { timeoutMs: 30000 });
+    await session.waitFor('tbody tr');
+    assert.equal(await session.execute('return document.activeElement && document.activeElement.id'), 'scan-field');
+    await shot(session, '07-patient-list.png');
+
+    // A wristband scanner types the MRN and Enter.
+    await session.type(scan, 'DEV2003\uE007');
+    await session.waitFor('[data-testid="patient-banner"]', { text: 'OKAFOR', timeoutMs: 30000 });
+    await shot(session, '08-patient-chart.png');
+
+    await clickText(session, 'button.form-choice', 'Medication administration');
+    await session.waitFor('#form-title', { text: 'Medication administration' });
+    await session.click(await session.find('input[type="radio"][value="7052"]'));
+    await session.type(await session.find('#q-dose-0'), '2');
+    await session.click(await session.find('input[type="radio"][value="47625008"]'));
+    await clickText(session, '[data-link-id="time-given"] button', 'Now');
+    await session.click(await session.find('input[type="radio"][value="completed"]'));
+    await shot(session, '09-form-filled.png');
+    await session.click(await session.find('#form-save'));
+    // The confirmation names the time the core committed the entry, and appears only after it did.
+    const saved = await session.waitFor('[data-testid="save-confirmation"]', { text: 'Saved on this workstation at', timeoutMs: 30000 });
+    assert.match(await session.text(saved), /at \d\d:\d\d:\d\d/);
+    await session.waitFor('[data-testid="banner-last-save"]', { text: 'Last save stored', timeoutMs: 30000 });
+    await shot(session, '10-saved.png');
+
+    await session.click(await session.find('#form-sign'));
+    await session.waitFor('[data-testid="save-confirmation"]', { text: 'Signed on this workstation at', timeoutMs: 30000 });
+    await shot(session, '11-signed.png');
+
+    await clickText(session, '.form-head button', 'Back to patient');
+    await session.waitFor('table button.link', { text: 'Medication administration', timeoutMs: 30000 });
+    await clickText(session, 'table button.link', 'Medication administration');
+    await session.click(await session.waitFor('#entry-amend', { timeoutMs: 30000 }));
+    await session.waitFor('#form-title', { text: 'Amend:' });
+    const dose = await session.find('#q-dose-0');
+    await session.clear(dose);
+    await session.type(dose, '3');
+    await session.type(await session.find('#amend-reason'), 'dose corrected');
+    await session.click(await session.find('#form-save'));
+    await session.waitFor('[data-testid="save-confirmation"]', { text: 'Amendment saved on this workstation', timeoutMs: 30000 });
+    await shot(session, '12-amended.png');
+
+    await clickText(session, '.form-head button', 'Back to patient');
+    await session.waitFor('table button.link', { text: 'Medication administration', timeoutMs: 30000 });
+    await clickText(session, 'table button.link', 'Medication administration');
+    await session.waitFor('.versions', { text: 'Version 2: amendment', timeoutMs: 30000 });
+    await shot(session, '13-entry-versions.png');
+  } finally {
+    await session.end();
+  }
+});
+
+test('idle lock: no patient data on the lock screen, the open form comes back after sign-in', { timeout: 300000 }, async () => {
+  // A short idle timeout from the site configuration in the vault folder (30 s is the shortest the core accepts).
+  const site = join(vault, 'site.json');
+  const config = existsSync(site) ? JSON.parse(readFileSync(site, 'utf8')) : {};
+  writeFileSync(site, JSON.stringify({ ...config, idle_timeout_secs: 30 }));
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    await signIn(session, 'demo.nurse', DEMO_PASSWORD);
+    await session.type(await session.waitFor('#scan-field', { timeoutMs: 30000 }), 'DEV2013\uE007');
+    await session.waitFor('[data-testid="patient-banner"]', { text: 'ØSTER', timeoutMs: 30000 });
+    await clickText(session, 'button.form-choice', 'Nursing note');
+    await session.type(await session.waitFor('textarea'), 'Half-written note');
+    const idleStart = performance.now();
+    await session.waitFor('#lock-title', { timeoutMs: 90000 });
+    console.log(`idle lock after ${((performance.now() - idleStart) / 1000).toFixed(1)} s without input (configured 30 s)`);
+    const text = /** @type {string} */ (await session.execute('return document.body.innerText'));
+    for (const phi of ['ØSTER', 'Łukasz', 'DEV2013', 'Half-written']) assert.ok(!text.includes(phi), `the lock screen shows ${phi}`);
+    await session.waitFor('[data-testid="lock-note"]', { text: 'kept as an encrypted draft' });
+    await shot(session, '14-locked.png');
+
+    await session.type(await session.find('#lock-password'), DEMO_PASSWORD);
+    await session.click(await session.find('#lock-submit'));
+    await session.waitFor('[data-testid="draft-restored"]', { timeoutMs: 30000 });
+    assert.equal(await session.execute('return document.querySelector("textarea").value'), 'Half-written note');
+    const origin = await session.execute('return performance.timeOrigin');
+    // It stays open: nothing reloads the page or navigates away once the status and drafts have loaded.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await session.execute('return performance.timeOrigin'), origin, 'the page reloaded');
+    assert.equal(await session.execute('return document.querySelector("textarea")?.value'), 'Half-written note');
+    await shot(session, '15-draft-restored.png');
   } finally {
     await session.end();
   }

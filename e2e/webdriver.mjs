@@ -124,6 +124,23 @@ export class Session {
     return this.call('POST', '/execute/sync', { script, args });
   }
 
+  /** Runs an async script: its last argument is the callback that returns a value. @param {string} script @param {unknown[]} [args] */
+  executeAsync(script, args = []) {
+    return this.call('POST', '/execute/async', { script, args });
+  }
+
+  /** Loads a URL in the current window. @param {string} url */
+  navigate(url) {
+    return this.call('POST', '/url', { url });
+  }
+
+  /** Sends keys to whatever has focus (a scanner, or a person typing). @param {string} text */
+  keys(text) {
+    return this.call('POST', '/actions', {
+      actions: [{ type: 'key', id: 'keyboard', actions: [...text].flatMap((value) => [{ type: 'keyDown', value }, { type: 'keyUp', value }]) }],
+    });
+  }
+
   /** @returns {Promise<Buffer>} a PNG of the window's content */
   async screenshot() {
     const base64 = /** @type {string} */ (await this.call('GET', '/screenshot'));

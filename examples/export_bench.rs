@@ -2,7 +2,12 @@
 //! hands them off to an HIM station, accepts them all, then times `export_fhir` and `post_fhir` against the
 //! loopback FHIR server of tools/fhir-server. Not a test: timings belong in BENCHMARKS.md, never in assertions.
 //!
-//! Run: `cargo run --release --example export_bench -- 10000` (needs `npm ci --prefix tools/fhir-server`).
+//! Run: `cargo build --release --bin dtk --example export_bench && target/release/examples/export_bench 10000 [--post]`
+//! (`--post` needs
+//! `npm ci --prefix tools/fhir-server`). The charting workstation's vault lives in /dev/shm when there is one (its
+//! fsyncs are setup, not what is measured); the HIM vault and the exported file are on disk under the system's
+//! temporary folder. The measured steps run the `dtk` command line in a child process under GNU time, so each
+//! figure (wall, CPU, peak resident set) is that command's own.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -42,9 +47,13 @@ fn setup(dir: &std::path::Path, him_key: Option<&str>) -> Result<Workstation> {
 }
 
 fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find(|a| !a.starts_with("--")).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let post = args.iter().any(|a| a == "--post");
     let root = env!("CARGO_MANIFEST_DIR");
     let tmp = tempfile::tempdir()?;
+    let shm = std::path::Path::new("/dev/shm");
+    let chart_dir = if shm.is_dir() { tempfile::tempdir_in(shm)? } else { tempfile::tempdir()? };
     let sign = |ws: &mut Workstation, who: &str| {
         ws.sign_in(who, &Password::new(format!("{who}-pass-1")), &SystemClock).map_err(|e| anyhow!("{e}"))
     };
@@ -53,23 +62,47 @@ fn main() -> Result<()> {
     let him = sign(&mut him_ws, "him")?;
     let key = him_ws.handoff_keygen(&him, &SystemClock).map_err(|e| anyhow!("{e}"))?;
 
-    let mut ws = setup(&tmp.path().join("ws"), Some(&key.public_key))?;
+    let mut ws = setup(&chart_dir.path().join("ws"), Some(&key.public_key))?;
     let charge = sign(&mut ws, "charge")?;
     let nurse = sign(&mut ws, "nurse")?;
-    let census = std::fs::read(format!("{root}/tests/data/census-5-east.json"))?;
-    ws.import_census(&charge, &census, &SystemClock).map_err(|e| anyhow!("{e}"))?;
+    // A synthetic census of about one patient per 20 entries (at most the census limit): charting checks each new
+    // entry against that patient's earlier ones, so 12 patients made the setup quadratic.
+    let patients = (n / 20).clamp(12, dtk::census::MAX_PATIENTS);
+    let template: Value = serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/census-5-east.json"))?)?;
+    let patient = template["entry"]
+        .as_array()
+        .and_then(|e| e.iter().find(|x| x["resource"]["resourceType"] == "Patient"))
+        .cloned()
+        .context("the census template has a Patient")?;
+    let mrns: Vec<String> = (0..patients).map(|i| format!("BEN{i:06}")).collect();
+    let entries: Vec<Value> = mrns
+        .iter()
+        .enumerate()
+        .map(|(i, mrn)| {
+            let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, mrn.as_bytes()).to_string();
+            let mut p = patient.clone();
+            p["fullUrl"] = json!(format!("urn:uuid:{id}"));
+            p["resource"]["id"] = json!(id);
+            p["resource"]["identifier"][0]["value"] = json!(mrn);
+            p["resource"]["name"][0]["family"] = json!(format!("Bench{i}"));
+            p
+        })
+        .collect();
+    let mut census = template.clone();
+    census["entry"] = json!(entries);
+    ws.import_census(&charge, &serde_json::to_vec(&census)?, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock)
         .map_err(|e| anyhow!("{e}"))?;
     let sample: Value =
         serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
-    let mrns: Vec<String> = (1..=12).map(|i| format!("DEV{}", 2000 + i)).collect();
-    let base = time::macros::datetime!(2026-11-01 00:00 UTC);
+    // Clinical times 20 s apart from October 1st: 100,000 entries still end in the past.
+    let base = time::macros::datetime!(2026-10-01 00:00 UTC);
     let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
     let t = Instant::now();
     for i in 0..n {
         let mut r = sample.clone();
         r["subject"]["identifier"]["value"] = json!(mrns[i % mrns.len()]);
-        let at = base + time::Duration::minutes(i as i64);
+        let at = base + time::Duration::seconds(20 * i as i64);
         let text = at.format(&time::format_description::well_known::Rfc3339)?;
         r["item"][0]["answer"][0]["valueDateTime"] = json!(text);
         ws.add_entry(&nurse, &r, &opts, &SystemClock).map_err(|e| anyhow!("entry {i}: {e}"))?;
@@ -82,11 +115,48 @@ fn main() -> Result<()> {
     eprintln!("imported {} entries in {:.1} s", r.new_entries, t.elapsed().as_secs_f64());
     let accepted = him_ws.accept_all_matched(&him, &SystemClock).map_err(|e| anyhow!("{e}"))?;
 
+    drop(him_ws);
+    drop(chart_dir);
+
+    // The measured steps run as the `dtk` command line HIM uses, each in its own process, so that the peak resident
+    // set is that command's own (GNU time's %M, the kernel's ru_maxrss) and not this process's setup.
+    let dtk = std::env::current_exe()?.parent().and_then(|p| p.parent()).context("target folder")?.join("dtk");
+    anyhow::ensure!(
+        dtk.exists(),
+        "build the command line first: cargo build --release --bin dtk --example export_bench"
+    );
+    let him_dir = tmp.path().join("him");
+    let run = |what: &str, args: &[&str]| -> Result<String> {
+        let o = Command::new("/usr/bin/time")
+            .args(["-f", "%e s wall, %U s user, %S s system, peak RSS %M KiB"])
+            .arg(&dtk)
+            .arg("--vault")
+            .arg(&him_dir)
+            .args(args)
+            .env("DTK_USER", "him")
+            .env("DTK_PASSWORD", "him-pass-1")
+            .output()?;
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        anyhow::ensure!(o.status.success(), "{what}: {err}");
+        println!("{what}: {}", err.lines().last().unwrap_or(""));
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
     let out = tmp.path().join("batch.json");
-    let t = Instant::now();
-    let batch = him_ws.export_fhir(&him, &out, &SystemClock).map_err(|e| anyhow!("{e}"))?;
-    let export_s = t.elapsed().as_secs_f64();
-    println!("export: {accepted} entries, {} bytes, {export_s:.2} s", batch.bytes);
+    let batch_id = run(
+        &format!("dtk export fhir ({accepted} entries)"),
+        &["export", "fhir", "--out", out.to_str().context("path")?],
+    )?;
+    let bytes = std::fs::metadata(&out)?.len();
+    println!("  {bytes} bytes, batch {batch_id}");
+    let again = tmp.path().join("again.json");
+    run(
+        "dtk export fhir --batch (re-export)",
+        &["export", "fhir", "--batch", &batch_id, "--out", again.to_str().context("path")?],
+    )?;
+    println!("  identical: {}", std::fs::read(&out)? == std::fs::read(&again)?);
+    if !post {
+        return Ok(());
+    }
 
     let dir = format!("{root}/tools/fhir-server");
     let mut child = Command::new("node")
@@ -104,12 +174,16 @@ fn main() -> Result<()> {
         ureq::post(&format!("{base_url}/Patient"))
             .send_json(json!({ "resourceType": "Patient", "identifier": [{ "system": "http://hospital.example.org/mrn", "value": m }] }))?;
     }
-    let t = Instant::now();
-    let posted = him_ws.post_fhir(&him, &batch.batch_id, &base_url, &SystemClock);
-    let post_s = t.elapsed().as_secs_f64();
+    let posted =
+        run("dtk export fhir --post", &["--json", "export", "fhir", "--batch", &batch_id, "--post", &base_url]);
     let _ = child.kill();
     let _ = child.wait();
-    let posted = posted.map_err(|e| anyhow!("{e}"))?;
-    println!("post: {} posted, {} failed, {post_s:.2} s", posted.posted.len(), posted.failed.len());
+    let report: Value = serde_json::from_str(&posted?)?;
+    println!(
+        "  {} posted, {} failed, {} transactions",
+        report["posted"].as_array().map_or(0, Vec::len),
+        report["failed"].as_array().map_or(0, Vec::len),
+        report["transactions"]
+    );
     Ok(())
 }

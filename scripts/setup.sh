@@ -11,12 +11,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Build: WebKitGTK and friends for Tauri. Test: Xvfb and WebKitWebDriver for the desktop e2e tests; poppler, zbar and
-# ImageMagick for checking printed PDFs, barcodes and screenshots.
+# ImageMagick for checking printed PDFs, barcodes and screenshots; fiu-utils (libfiu) for the I/O fault tests.
 APT_PACKAGES=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libssl-dev
   xvfb xauth webkit2gtk-driver
   imagemagick poppler-utils zbar-tools
+  chromium chromium-driver
+  fiu-utils
 )
 TAURI_DRIVER_VERSION="2.1.0"
 NODE_MIN="20.19"

@@ -184,11 +184,12 @@ fn event_place(id: &str) -> Place<'_> {
 /// Records a procedure event (severity change, checklist tick, status update) on an episode, audited.
 pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Recorded, EpisodeError> {
     let id = tx.new_id().to_string();
-    let (kind, audit_action) = match event {
-        Event::Severity { .. } => ("severity", action::SEVERITY_CHANGED),
-        Event::StepDone { .. } => ("step_done", action::STEP_DONE),
-        Event::StepUndone { .. } => ("step_undone", action::STEP_UNDONE),
-        Event::StatusUpdate { .. } => ("status_update", action::STATUS_UPDATE),
+    let kind = event_kind(event);
+    let audit_action = match event {
+        Event::Severity { .. } => action::SEVERITY_CHANGED,
+        Event::StepDone { .. } => action::STEP_DONE,
+        Event::StepUndone { .. } => action::STEP_UNDONE,
+        Event::StatusUpdate { .. } => action::STATUS_UPDATE,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
@@ -204,6 +205,65 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
 
 /// The events of an episode, oldest first.
 pub fn events(conn: &rusqlite::Connection, keys: &Keys, episode_id: &str) -> Result<Vec<Recorded>, VaultError> {
+    Ok(event_rows(conn, keys, episode_id)?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// What [`import_event`] did with an event from a handoff file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    New,
+    /// Already here, identical (the same file again, or an overlapping one).
+    Known,
+    /// Already here under the same id with other content: refused by the caller, never merged.
+    Differs,
+}
+
+/// Stores an event a workstation recorded (HIM station, from a handoff file), sealed under this vault's key.
+/// Idempotent by the event's id.
+pub fn import_event(tx: &mut Tx<'_>, id: &str, episode_id: &str, r: &Recorded) -> Result<Imported, VaultError> {
+    let existing: Option<(String, String, String, i64, Vec<u8>)> = tx
+        .sql()
+        .query_row("SELECT episode_id, at, actor, fv, body FROM episode_events WHERE id = ?1", [id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })
+        .optional()?;
+    if let Some((ep, at, actor, fv, sealed)) = existing {
+        let same_event = open_event(tx.keys(), id, fv, &sealed).map(|e| e == r.event).unwrap_or(false);
+        let same = ep == episode_id && at == r.at && actor == r.actor && same_event;
+        return Ok(if same { Imported::Known } else { Imported::Differs });
+    }
+    let plain = serde_json::to_vec(&r.event).unwrap_or_default();
+    let sealed = tx.seal(&event_place(id), &plain);
+    tx.sql().execute(
+        "INSERT INTO episode_events (id, episode_id, at, actor, kind, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, episode_id, r.at, r.actor, event_kind(&r.event), FORMAT, sealed],
+    )?;
+    Ok(Imported::New)
+}
+
+fn event_kind(event: &Event) -> &'static str {
+    match event {
+        Event::Severity { .. } => "severity",
+        Event::StepDone { .. } => "step_done",
+        Event::StepUndone { .. } => "step_undone",
+        Event::StatusUpdate { .. } => "status_update",
+    }
+}
+
+fn open_event(keys: &Keys, id: &str, fv: i64, sealed: &[u8]) -> Result<Event, VaultError> {
+    let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..event_place(id) };
+    let plain = keys
+        .open(&p, sealed)
+        .map_err(|_| VaultError::Integrity(format!("episode_events {id}: body fails authentication")))?;
+    serde_json::from_slice(&plain).map_err(|_| VaultError::Integrity(format!("episode_events {id}: not an event")))
+}
+
+/// The events of an episode with their ids, oldest first.
+pub fn event_rows(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    episode_id: &str,
+) -> Result<Vec<(String, Recorded)>, VaultError> {
     let mut st =
         conn.prepare("SELECT id, at, actor, fv, body FROM episode_events WHERE episode_id = ?1 ORDER BY at, rowid")?;
     let rows = st.query_map([episode_id], |r| {
@@ -218,13 +278,8 @@ pub fn events(conn: &rusqlite::Connection, keys: &Keys, episode_id: &str) -> Res
     let mut out = Vec::new();
     for row in rows {
         let (id, at, actor, fv, sealed) = row?;
-        let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..event_place(&id) };
-        let plain = keys
-            .open(&p, &sealed)
-            .map_err(|_| VaultError::Integrity(format!("episode_events {id}: body fails authentication")))?;
-        let event = serde_json::from_slice(&plain)
-            .map_err(|_| VaultError::Integrity(format!("episode_events {id}: not an event")))?;
-        out.push(Recorded { at, actor, event });
+        let event = open_event(keys, &id, fv, &sealed)?;
+        out.push((id, Recorded { at, actor, event }));
     }
     Ok(out)
 }

@@ -479,7 +479,7 @@ const BATCH_ENTRIES_SQL: &str = "SELECT be.entry_id, be.version, be.fv, be.body,
         v.kind, v.signed_at, v.fv, v.body
    FROM export_batch_entries be JOIN entries e ON e.id = be.entry_id
    JOIN entry_versions v ON v.entry_id = be.entry_id AND v.version = be.version
-  WHERE be.batch_id = ?1 ORDER BY be.position";
+  WHERE be.batch_id = ?1 AND be.position BETWEEN ?2 AND ?3 ORDER BY be.position";
 
 fn read_entry(keys: &Keys, batch: &str, r: &rusqlite::Row<'_>) -> Result<ExportEntry, FhirError> {
     let entry_id: String = r.get(0)?;
@@ -509,15 +509,33 @@ fn read_entry(keys: &Keys, batch: &str, r: &rusqlite::Row<'_>) -> Result<ExportE
     })
 }
 
+/// A part of a batch to write on its own: one transaction of a split post, or a retry of what failed.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    /// The entries of the part.
+    pub ids: HashSet<String>,
+    /// The first and last batch position among them (so that only that range of the batch is read).
+    pub positions: (i64, i64),
+}
+
+impl Part {
+    /// A part made of `(entry id, batch position)` pairs.
+    pub fn of(entries: &[(String, i64)]) -> Part {
+        let first = entries.iter().map(|e| e.1).min().unwrap_or(0);
+        let last = entries.iter().map(|e| e.1).max().unwrap_or(-1);
+        Part { ids: entries.iter().map(|e| e.0.clone()).collect(), positions: (first, last) }
+    }
+}
+
 /// Writes the batch's transaction Bundle to `w`, streaming one entry at a time (memory stays flat as the batch
-/// grows). With `only`, just those entries (a retry of failed posts). Returns, per bundle entry, the worklist entry
-/// it belongs to.
+/// grows). With `only`, just those entries (one transaction of a split post, or a retry of failed posts). Returns,
+/// per bundle entry, the worklist entry it belongs to.
 pub fn write_bundle(
     conn: &rusqlite::Connection,
     keys: &Keys,
     catalog: &Catalog,
     batch_id: &str,
-    only: Option<&HashSet<String>>,
+    only: Option<&Part>,
     w: &mut dyn Write,
 ) -> Result<Vec<Option<String>>, FhirError> {
     let meta = batch_meta(conn, keys, batch_id)?;
@@ -533,28 +551,32 @@ pub fn write_bundle(
     w.write_all(b",\"entry\":[\n").map_err(io)?;
     let mut tags = Vec::new();
     let mut first = true;
+    // Each bundle entry is serialised into one reused buffer and written with one call: serde_json writes token by
+    // token, which through the hashing writer cost more than the serialisation itself.
+    let mut buf = Vec::with_capacity(16 * 1024);
     let mut emit = |w: &mut dyn Write, item: Item, tags: &mut Vec<Option<String>>| -> Result<(), FhirError> {
+        buf.clear();
         if !first {
-            w.write_all(b",\n").map_err(io)?;
+            buf.extend_from_slice(b",\n");
         }
         first = false;
-        serde_json::to_writer(&mut *w, &item.value).map_err(|e| FhirError::Io(e.to_string()))?;
+        serde_json::to_writer(&mut buf, &item.value).map_err(|e| FhirError::Io(e.to_string()))?;
+        w.write_all(&buf).map_err(io)?;
         tags.push(item.entry_id);
         Ok(())
     };
-    let wanted = |id: &str| only.is_none_or(|s| s.contains(id));
+    let wanted = |id: &str| only.is_none_or(|p| p.ids.contains(id));
+    let (from, to) = only.map_or((i64::MIN, i64::MAX), |p| p.positions);
     // Pass 1: patients registered during the downtime, so that everything referring to them comes after.
     let mut patients = PatientUrns::new();
-    let mut count = 0usize;
     {
         let mut st = conn.prepare(BATCH_ENTRIES_SQL)?;
-        let mut rows = st.query([batch_id])?;
+        let mut rows = st.query(rusqlite::params![batch_id, from, to])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
             if !wanted(&id) {
                 continue;
             }
-            count += 1;
             let frozen = open_frozen(keys, batch_id, &id, r.get(2)?, &r.get::<_, Vec<u8>>(3)?)?;
             if !frozen.registers_patient {
                 continue;
@@ -571,7 +593,7 @@ pub fn write_bundle(
     // Pass 2: every entry's own resources and its Provenance.
     {
         let mut st = conn.prepare(BATCH_ENTRIES_SQL)?;
-        let mut rows = st.query([batch_id])?;
+        let mut rows = st.query(rusqlite::params![batch_id, from, to])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
             if !wanted(&id) {
@@ -583,7 +605,8 @@ pub fn write_bundle(
             }
         }
     }
-    emit(w, Item { entry_id: None, value: audit_event(&meta, count) }, &mut tags)?;
+    // The AuditEvent describes the whole batch, so every part of a split post PUTs the same resource.
+    emit(w, Item { entry_id: None, value: audit_event(&meta, meta.entries) }, &mut tags)?;
     w.write_all(b"\n]}\n").map_err(io)?;
     Ok(tags)
 }

@@ -28,6 +28,7 @@ use crate::clock::stamp;
 use crate::crypto::{sha256_hex, Keys, Place, Random};
 use crate::entries::{Origin, Status, VersionBody};
 use crate::episodes::{Declaration, Kind};
+use crate::procedures::{Event, Recorded};
 use crate::vault::{Tx, VaultError};
 
 /// The first bytes of every handoff file (format 1).
@@ -46,6 +47,8 @@ pub const MAX_VERSIONS: usize = 1_000;
 pub const MAX_PATIENTS: usize = 100_000;
 pub const MAX_STAFF: usize = 10_000;
 pub const MAX_AUDIT_ROWS: usize = 20_000_000;
+/// Episode events (severity changes, checklist ticks, status updates) in one file.
+pub const MAX_EVENTS: usize = 100_000;
 
 const SIG_LEN: usize = 64;
 const TAG_LEN: usize = 16;
@@ -330,6 +333,17 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// An episode event (severity change, checklist tick, status update) as the workstation recorded it, so the HIM
+/// station has the episode's timeline for the reconciliation report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRecord {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub event: Event,
+}
+
 /// The encrypted content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -340,6 +354,9 @@ pub struct Payload {
     pub registrations: Vec<Registered>,
     pub entries: Vec<EntryRecord>,
     pub audit: Vec<AuditRecord>,
+    /// The episode's events, oldest first. Files written before events were carried have none.
+    #[serde(default)]
+    pub events: Vec<EventRecord>,
 }
 
 fn chain_genesis(workstation: &str) -> [u8; 32] {
@@ -434,7 +451,12 @@ pub fn export(
             AuditRecord { row, hash: hex(&head) }
         })
         .collect();
-    let payload = Payload { workstation: workstation.to_string(), episode, staff, registrations, entries, audit };
+    let events = crate::episodes::event_rows(tx.sql(), tx.keys(), episode_id)?
+        .into_iter()
+        .map(|(id, r)| EventRecord { id, at: r.at, actor: r.actor, event: r.event })
+        .collect();
+    let payload =
+        Payload { workstation: workstation.to_string(), episode, staff, registrations, entries, audit, events };
     let sequence: u64 =
         tx.sql().query_row("SELECT coalesce(max(sequence), 0) + 1 FROM handoff_exports", [], |r| r.get(0))?;
     let signer = signing_key(tx)?;
@@ -689,9 +711,10 @@ fn check_payload(header: &Header, p: &Payload) -> Result<(), HandoffError> {
         || p.registrations.len() > MAX_PATIENTS
         || p.staff.len() > MAX_STAFF
         || p.audit.len() > MAX_AUDIT_ROWS
+        || p.events.len() > MAX_EVENTS
     {
         return Err(HandoffError::Malformed(
-            "the payload has more entries, patients, staff or audit rows than allowed".into(),
+            "the payload has more entries, patients, staff, audit rows or episode events than allowed".into(),
         ));
     }
     if p.workstation != header.workstation || p.episode.id != header.episode {
@@ -723,6 +746,17 @@ fn check_payload(header: &Header, p: &Payload) -> Result<(), HandoffError> {
             seq: p.audit.len() as i64,
             reason: "the chain does not end at the signed head".into(),
         });
+    }
+    for ev in &p.events {
+        if uuid::Uuid::parse_str(&ev.id).is_err() {
+            return bad("an episode event id is not a UUID".into());
+        }
+        if crate::clock::parse_stamp(&ev.at).is_none() {
+            return bad(format!("episode event {}: its time is not a timestamp", ev.id));
+        }
+        if let Some(problem) = crate::procedures::event_problem(&ev.event) {
+            return bad(format!("episode event {}: {problem}", ev.id));
+        }
     }
     for e in &p.entries {
         if uuid::Uuid::parse_str(&e.id).is_err() {
@@ -765,6 +799,9 @@ pub struct ImportReport {
     pub unchanged_versions: usize,
     pub new_patients: usize,
     pub new_audit_rows: usize,
+    /// Episode events (severity changes, checklist ticks, status updates) not seen before.
+    #[serde(default)]
+    pub new_events: usize,
     /// Same entry id and version, different content: surfaced, never merged.
     pub conflicts: Vec<Conflict>,
     /// Entries added to the worklist awaiting a match to a real MRN.
@@ -862,6 +899,19 @@ pub fn import(
         )?;
     }
     report.new_audit_rows = import_audit(tx, &h.workstation, &p.audit)?;
+    for ev in &p.events {
+        let recorded = Recorded { at: ev.at.clone(), actor: ev.actor.clone(), event: ev.event.clone() };
+        match crate::episodes::import_event(tx, &ev.id, &p.episode.id, &recorded)? {
+            crate::episodes::Imported::New => report.new_events += 1,
+            crate::episodes::Imported::Known => {}
+            crate::episodes::Imported::Differs => {
+                return Err(HandoffError::Inconsistent(format!(
+                    "episode event {} differs from the one imported earlier",
+                    ev.id
+                )))
+            }
+        }
+    }
     let mut touched = Vec::new();
     for e in &p.entries {
         import_entry(tx, h, p, e, temp_mrn_system, &mut report, &mut touched)?;

@@ -15,6 +15,8 @@ pub mod entries;
 pub mod episodes;
 pub mod fhir;
 pub mod forms;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handoff;
 pub mod json;
 pub mod paper;

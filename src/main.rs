@@ -130,6 +130,20 @@ enum Cmd {
     },
     /// Change your own password (new password from DTK_NEW_PASSWORD or a prompt).
     Passwd,
+    /// Workstation qualification benchmark (DESIGN §9): builds a synthetic four-week vault in a scratch folder and
+    /// measures saves, sign-in, opening, lists, verify, handoff, the HIM worklist, FHIR export and printing.
+    /// Needs no vault and touches none: everything it writes stays in its scratch folder.
+    Bench {
+        /// Entries in the synthetic vault (40 patients over 28 days).
+        #[arg(long, default_value_t = 160_000)]
+        entries: usize,
+        /// The scratch folder (default: a new folder in the system's temporary folder, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the scratch folder (its vaults) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Self-tests used by the crash-safety suite.
     #[command(hide = true)]
     Selftest {
@@ -264,6 +278,14 @@ enum EpisodeCmd {
         #[arg(long, value_name = "ID")]
         episode: Option<String>,
     },
+    /// The drill report (PDF) of a practice episode: timeline, checklist, entries per user, what was missed.
+    DrillReport {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The drill episode (default: the newest one).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -365,7 +387,31 @@ enum SelftestCmd {
         /// Deliberately broken: prints the id before the commit (proves the crash harness catches early acks).
         #[arg(long)]
         ack_before_commit: bool,
+        /// What each step saves: a draft; a new entry then its signature; an amendment of one entry; a census import.
+        #[arg(long, value_enum, default_value_t = LoopKind::Draft)]
+        kind: LoopKind,
+        /// The filled form (sign, amend) or census bundle (census) each step saves.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
     },
+    /// Imports handoff files in order (HIM), printing "imported SEQUENCE" after each import returned.
+    ImportLoop {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// What `selftest save-loop` saves at each step; each printed line is a promise that the step is durable.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LoopKind {
+    /// `ID`: a draft was saved.
+    Draft,
+    /// `draft ID`, then `signed ID`: an entry was saved as a draft, then signed.
+    Sign,
+    /// `amended ID VERSION`: one signed entry amended again and again.
+    Amend,
+    /// `census SNAPSHOT`: the census imported again.
+    Census,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -400,11 +446,13 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            // writeln, not eprintln: a failing stderr (a full disk, an I/O error) must not turn the error into a panic.
+            let mut err = std::io::stderr();
             if json {
                 let code = f.code.map_or("usage", |c| c.as_str());
-                eprintln!("{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
+                let _ = writeln!(err, "{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
             } else {
-                eprintln!("dtk: {}", f.message);
+                let _ = writeln!(err, "dtk: {}", f.message);
             }
             ExitCode::from(f.exit)
         }
@@ -459,6 +507,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let dir = cli.vault.clone().unwrap_or_else(api::default_vault_dir);
     if let Cmd::Forms { cmd: FormsCmd::Check { files } } = &cli.cmd {
         return forms_check(files, cli.json);
+    }
+    if let Cmd::Bench { entries, dir, keep } = &cli.cmd {
+        return bench(*entries, dir.clone(), *keep, cli.json);
     }
     let site = dtk::site::SiteConfig::for_vault(&dir, cli.site.as_deref()).map_err(|e| usage(e.to_string()))?;
     let mut ws = Workstation::open_with(&dir, site, cli.forms.as_deref())?;
@@ -763,9 +814,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Handoff { cmd } => him_cli::handoff(&mut ws, cmd, cli.json)?,
         Cmd::Reconcile { cmd } => him_cli::reconcile(&mut ws, cmd, cli.json)?,
         Cmd::Export { cmd } => him_cli::export(&mut ws, cmd, cli.json)?,
-        Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit } } => {
+        Cmd::Bench { .. } => unreachable!("handled before the vault is opened"),
+        Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, ack_before_commit, kind: LoopKind::Draft, .. } } => {
             let session = sign_in(&mut ws)?;
             save_loop(&mut ws, &session, count, ack_before_commit)?;
+        }
+        Cmd::Selftest { cmd: SelftestCmd::SaveLoop { count, kind, input, .. } } => {
+            let session = sign_in(&mut ws)?;
+            let input = input.ok_or_else(|| usage("--input FILE is needed for this kind of loop"))?;
+            step_loop(&mut ws, &session, count, kind, &input)?;
+        }
+        Cmd::Selftest { cmd: SelftestCmd::ImportLoop { files } } => {
+            let session = sign_in(&mut ws)?;
+            for file in files {
+                let bytes = read_input(&file, 1 << 30)?;
+                let report = ws.import_handoff(&session, &bytes, &clock)?;
+                say!("imported {}", report.sequence);
+            }
         }
     }
     Ok(())
@@ -990,6 +1055,13 @@ fn episode_command(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<
             let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;
             print_json(&serde_json::to_value(&t).unwrap_or_default());
         }
+        EpisodeCmd::DrillReport { out, episode } => {
+            let pdf = ws.drill_report(&session, episode.as_deref(), &clock)?;
+            dtk::api::save_pdf(&out, &pdf.bytes)?;
+            output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
+            });
+        }
         EpisodeCmd::Start { .. } | EpisodeCmd::End => unreachable!("handled with the other commands"),
     }
     Ok(())
@@ -1038,6 +1110,147 @@ fn save_loop(ws: &mut Workstation, session: &Session, count: u32, ack_before_com
             let saved = ws.save_draft(session, None, &body, &SystemClock)?;
             let _ = writeln!(out, "{}", saved.value());
             let _ = out.flush();
+        }
+    }
+    Ok(())
+}
+
+/// `dtk bench`: runs the benchmark in a scratch folder and prints the figures (a progress bar on a terminal only).
+fn bench(entries: usize, dir: Option<PathBuf>, keep: bool, json: bool) -> Result<(), Failure> {
+    let scratch = dir.is_none();
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("dtk-bench-{}", std::process::id())));
+    let tty = std::io::stderr().is_terminal();
+    let mut last = (String::new(), 0u64);
+    let mut progress = |phase: &str, done: u64, total: u64| {
+        if !tty {
+            return;
+        }
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if phase == last.0 && pct == last.1 && done != total {
+            return;
+        }
+        let filled = (pct / 5) as usize;
+        eprint!("\r\x1b[2K{phase:<45} [{}{}] {pct:>3}% ({done}/{total})", "#".repeat(filled), ".".repeat(20 - filled));
+        last = (phase.to_string(), pct);
+    };
+    let result = api::bench::run(&api::bench::Options { entries, dir: dir.clone() }, &mut progress);
+    if tty {
+        eprintln!();
+    }
+    if scratch && !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("The benchmark's vaults are in {}.", dir.display());
+    }
+    let report = result?;
+    if json {
+        print_json(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        say!("{}", bench_text(&report));
+    }
+    Ok(())
+}
+
+fn bench_text(r: &api::bench::Report) -> String {
+    use api::bench::{Latency, Total};
+    let lat = |l: &Latency| format!("p50 {:.2} ms, p99 {:.2} ms (n={})", l.p50_ms, l.p99_ms, l.samples);
+    let tot = |t: &Total| {
+        let mem = t.peak_rss_mib.map(|m| format!(", peak RSS {m:.0} MiB")).unwrap_or_default();
+        format!("{:.2} s{mem}  {}", t.seconds, t.detail)
+    };
+    let or = |r: &Result<String, String>| match r {
+        Ok(s) => s.clone(),
+        Err(e) => format!("NOT MEASURED: {e}"),
+    };
+    let s = &r.save;
+    let mut t = format!(
+        "Downtime Kit workstation benchmark: {} entries, {} patients, {} days\n",
+        r.entries, r.patients, r.days
+    );
+    t += &format!("durable encrypted save        {}   (DESIGN: within 1.5x of bare SQLite)\n", lat(&s.encrypted_save));
+    t += &format!(
+        "bare SQLite insert+commit     {}   ({} bytes, WAL, synchronous=FULL)\n",
+        lat(&s.bare_sqlite_insert),
+        s.bytes_per_save
+    );
+    t += &format!("ratio (p50)                   {:.2}x\n", s.ratio_p50);
+    t += &format!("sign-in (Argon2id)            {}   (DESIGN: 150-500 ms)\n", lat(&r.sign_in));
+    t += &format!("generate synthetic vault      {}\n", tot(&r.generate));
+    t += &format!("vault size                    {:.1} MiB\n", r.vault_bytes as f64 / 1048576.0);
+    t += &format!("open the vault                {}   (DESIGN: under 1 s)\n", lat(&r.open_vault));
+    t += &format!("save with the vault full      {}\n", lat(&r.save_at_scale));
+    t += &format!("a patient's entries (page 50) {}   (DESIGN: under 50 ms)\n", lat(&r.patient_page));
+    t += &format!("all entries of one patient    {}\n", tot(&r.patient_all));
+    t += &format!("verify                        {}   (DESIGN: under 5 s)\n", tot(&r.verify));
+    t += &format!("handoff export                {}\n", or(&r.handoff_export.as_ref().map(tot).map_err(Clone::clone)));
+    t += &format!("handoff import (HIM)          {}\n", or(&r.handoff_import.as_ref().map(tot).map_err(Clone::clone)));
+    t += &format!(
+        "worklist page (100 rows)      {}   (DESIGN: under 50 ms)\n",
+        or(&r.worklist_page.as_ref().map(lat).map_err(Clone::clone))
+    );
+    t += &format!(
+        "worklist page, one patient    {}\n",
+        or(&r.worklist_patient_page.as_ref().map(lat).map_err(Clone::clone))
+    );
+    t += &format!("accept for export             {}\n", or(&r.accept.as_ref().map(tot).map_err(Clone::clone)));
+    t += &format!(
+        "FHIR export                   {}   (DESIGN: 100,000 entries under 10 s)\n",
+        or(&r.fhir_export.as_ref().map(tot).map_err(Clone::clone))
+    );
+    t += &format!("print 500 prefilled forms     {}", tot(&r.print));
+    t
+}
+
+/// The crash harness's child for the entry lifecycle and census imports (see [`LoopKind`] for what each line
+/// promises). Each line is printed only after the call that made it durable returned.
+fn step_loop(
+    ws: &mut Workstation,
+    session: &Session,
+    count: u32,
+    kind: LoopKind,
+    input: &std::path::Path,
+) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    let bytes = read_input(input, 64 << 20)?;
+    let mut ack = |line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let opts = |sign: bool, reason: Option<String>| api::EntryOptions {
+        sign,
+        allergy_override: Some("crash harness".into()),
+        confirm_not_duplicate: true,
+        reason,
+    };
+    let response = || read_response(input);
+    let mut amended: Option<String> = None;
+    for i in 0..count {
+        match kind {
+            LoopKind::Draft => unreachable!("drafts use save_loop"),
+            LoopKind::Sign => {
+                let saved = ws.add_entry(session, &response()?, &opts(false, None), &SystemClock)?;
+                ack(format!("draft {}", saved.saved.id));
+                let signed = ws.sign_entry(session, &saved.saved.id, true, &SystemClock)?;
+                ack(format!("signed {}", signed.saved.id));
+            }
+            LoopKind::Amend => {
+                let id = match &amended {
+                    Some(id) => id.clone(),
+                    None => {
+                        let saved = ws.add_entry(session, &response()?, &opts(true, None), &SystemClock)?;
+                        ack(format!("amended {} {}", saved.saved.id, saved.saved.version));
+                        amended = Some(saved.saved.id.clone());
+                        saved.saved.id
+                    }
+                };
+                let saved =
+                    ws.amend_entry(session, &id, &response()?, &opts(true, Some(format!("step {i}"))), &SystemClock)?;
+                ack(format!("amended {id} {}", saved.saved.version));
+            }
+            LoopKind::Census => {
+                let summary = ws.import_census(session, &bytes, &SystemClock)?;
+                ack(format!("census {}", summary.snapshot.id));
+            }
         }
     }
     Ok(())

@@ -200,6 +200,26 @@ pub enum Event {
     StatusUpdate { text: String, next_update_due: Option<String> },
 }
 
+/// Why an event cannot be kept, if it cannot: oversized, or control or text-direction characters. Checked when
+/// the charge nurse records it and again when HIM imports it, so whatever a workstation keeps can be handed off.
+pub fn event_problem(event: &Event) -> Option<&'static str> {
+    let plain = |t: &str, max: usize| {
+        t.len() <= max
+            && !t
+                .chars()
+                .any(|c| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || crate::forms::is_bidi_control(c))
+    };
+    let ok = match event {
+        Event::Severity { note, .. } => note.as_deref().is_none_or(|n| plain(n, 2_000)),
+        Event::StepDone { step, note } => plain(step, 64) && note.as_deref().is_none_or(|n| plain(n, 2_000)),
+        Event::StepUndone { step, reason } => plain(step, 64) && plain(reason, 2_000),
+        Event::StatusUpdate { text, next_update_due } => {
+            plain(text, 20_000) && next_update_due.as_deref().is_none_or(|t| parse_stamp(t).is_some())
+        }
+    };
+    (!ok).then_some("oversized, or holds control or text-direction characters")
+}
+
 /// An event with when and who.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
@@ -325,6 +345,8 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
     pub declared_at: String,
+    /// The severity given at the declaration (later changes are in `escalations`).
+    pub declared_severity: Option<Severity>,
     pub ended_at: Option<String>,
     pub drill: bool,
     pub escalations: Vec<(String, Severity)>,
@@ -339,12 +361,19 @@ pub struct Timeline {
     pub minutes_to_recovery: Option<i64>,
     pub handoff_at: Option<String>,
     pub minutes_recovery_to_handoff: Option<i64>,
+    /// When every entry of the episode had left the open worklist states (rejected, duplicate, exported or
+    /// posted): the HIM station only, and only once nothing is open.
+    pub reconciled_at: Option<String>,
+    pub minutes_recovery_to_reconciled: Option<i64>,
     pub status_updates: usize,
+    /// Status-update due times that passed without an update (an overdue update counts once).
+    pub missed_updates: Vec<String>,
 }
 
 /// What the timeline is computed from.
 pub struct TimelineFacts<'a> {
     pub declared_at: &'a str,
+    pub declared_severity: Option<Severity>,
     pub ended_at: Option<&'a str>,
     pub drill: bool,
     pub events: &'a [Recorded],
@@ -353,7 +382,30 @@ pub struct TimelineFacts<'a> {
     pub entries: &'a [(String, String)],
     pub forms_printed: usize,
     pub handoff_at: Option<&'a str>,
+    /// When the first status update was due (from the declaration).
+    pub first_update_due: Option<&'a str>,
+    pub reconciled_at: Option<&'a str>,
     pub now: OffsetDateTime,
+}
+
+/// Due times of status updates that passed (before the end of the episode, or now) with no update kept by then.
+fn missed_updates(first_due: Option<&str>, events: &[Recorded], end: OffsetDateTime) -> Vec<String> {
+    let mut missed = Vec::new();
+    let mut due = first_due.map(str::to_string);
+    for r in events {
+        if let Event::StatusUpdate { next_update_due, .. } = &r.event {
+            if let (Some(d), Some(at)) = (due.as_deref().and_then(parse_stamp), parse_stamp(&r.at)) {
+                if at > d {
+                    missed.extend(due.take());
+                }
+            }
+            due = next_update_due.clone();
+        }
+    }
+    if due.as_deref().and_then(parse_stamp).is_some_and(|d| d < end) {
+        missed.extend(due);
+    }
+    missed
 }
 
 fn minutes_between(a: &str, b: &str) -> Option<i64> {
@@ -373,6 +425,7 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
     let hours = (end_or_now - declared).as_seconds_f64() / 3600.0;
     Timeline {
         declared_at: f.declared_at.to_string(),
+        declared_severity: f.declared_severity,
         ended_at: f.ended_at.map(str::to_string),
         drill: f.drill,
         escalations: f
@@ -394,7 +447,10 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
         minutes_to_recovery: f.ended_at.and_then(|e| minutes_between(f.declared_at, e)),
         handoff_at: f.handoff_at.map(str::to_string),
         minutes_recovery_to_handoff: f.ended_at.zip(f.handoff_at).and_then(|(e, h)| minutes_between(e, h)),
+        reconciled_at: f.reconciled_at.map(str::to_string),
+        minutes_recovery_to_reconciled: f.ended_at.zip(f.reconciled_at).and_then(|(e, r)| minutes_between(e, r)),
         status_updates: f.events.iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).count(),
+        missed_updates: missed_updates(f.first_update_due, f.events, end_or_now),
     }
 }
 

@@ -576,6 +576,9 @@ pub struct WorkItem {
     pub medication: Option<String>,
     /// Entries proposed as duplicates of this one, not yet decided.
     pub proposed_duplicates: Vec<String>,
+    /// Who last changed the row (the importer, or the analyst who decided) and when: shown beside the decision.
+    pub decided_by: String,
+    pub decided_at: String,
 }
 
 /// A page of the worklist and how many rows match in all.
@@ -595,8 +598,11 @@ fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
         args.push(V::Text(s.as_str().into()));
     }
     if !f.patient_idx.is_empty() {
+        // Two indexed look-ups instead of an OR across the join, which scanned every row (issue 8).
         let marks = vec!["?"; f.patient_idx.len()].join(", ");
-        sql.push_str(&format!(" AND (r.patient_idx IN ({marks}) OR e.patient_idx IN ({marks}))"));
+        sql.push_str(&format!(
+            " AND r.entry_id IN (SELECT entry_id FROM recon WHERE patient_idx IN ({marks}) UNION SELECT id FROM entries WHERE patient_idx IN ({marks}))"
+        ));
         for _ in 0..2 {
             args.extend(f.patient_idx.iter().map(|i| V::Blob(i.clone())));
         }
@@ -631,15 +637,23 @@ pub fn list(
     offset: usize,
 ) -> Result<Page, VaultError> {
     let (w, args) = where_clause(filter);
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM recon r JOIN entries e ON e.id = r.entry_id{w}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    // Every recon row has its entry, so without a filter on the entry the join changes no count: counting and
+    // paging over recon's own indexes alone keeps a page fast at any depth of a 160,000-entry worklist (issue 8).
+    let from = if filter.episode.is_none() && filter.status.is_none() {
+        "recon r"
+    } else {
+        "recon r JOIN entries e ON e.id = r.entry_id"
+    };
+    let total: i64 =
+        conn.query_row(&format!("SELECT count(*) FROM {from}{w}"), rusqlite::params_from_iter(args.iter()), |r| {
+            r.get(0)
+        })?;
     let sql = format!(
         "SELECT r.entry_id, r.state, r.duplicate_of, r.batch_id, r.workstation, r.fv, r.body, e.episode_id, e.origin,
-                e.form, e.status, e.current_version, e.author
-           FROM recon r JOIN entries e ON e.id = r.entry_id{w} ORDER BY r.entry_id LIMIT {} OFFSET {}",
+                e.form, e.status, e.current_version, e.author, r.updated_by, r.updated_at
+           FROM recon r JOIN entries e ON e.id = r.entry_id
+          WHERE r.entry_id IN (SELECT r.entry_id FROM {from}{w} ORDER BY r.entry_id LIMIT {} OFFSET {})
+          ORDER BY r.entry_id",
         limit.min(10_000),
         offset
     );
@@ -678,6 +692,8 @@ pub fn list(
             clinical_time: v.clinical_time,
             medication: v.medication,
             proposed_duplicates: proposed,
+            decided_by: r.get(13)?,
+            decided_at: r.get(14)?,
             entry_id: id,
         });
     }
@@ -882,6 +898,8 @@ pub struct EpisodeLine {
     pub workstations: i64,
     pub first_handoff_imported_at: Option<String>,
     pub last_export_at: Option<String>,
+    /// The episode's timeline and metrics (filled in by the façade, which knows the checklist).
+    pub timeline: Option<crate::procedures::Timeline>,
 }
 
 /// An export batch with its hash and posting outcome.
@@ -989,6 +1007,7 @@ pub fn report(
                 workstations: r.get(6)?,
                 first_handoff_imported_at: r.get(7)?,
                 last_export_at: r.get(8)?,
+                timeline: None,
             })
         })?;
         rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|e| e.entries > 0).collect()
@@ -1118,6 +1137,41 @@ impl Report {
                 &e.workstations.to_string(),
                 e.first_handoff_imported_at.as_deref().unwrap_or(""),
                 e.last_export_at.as_deref().unwrap_or(""),
+            ]);
+        }
+        line(&["section", "episode timelines"]);
+        line(&[
+            "episode",
+            "declared_at",
+            "declared_severity",
+            "severity_changes",
+            "first_entry_at",
+            "minutes_to_first_entry",
+            "entries_per_hour",
+            "ended_at",
+            "minutes_to_recovery",
+            "handoff_at",
+            "minutes_recovery_to_handoff",
+            "reconciled_at",
+            "minutes_recovery_to_reconciled",
+        ]);
+        let opt = |m: Option<i64>| m.map(|m| m.to_string()).unwrap_or_default();
+        for (e, t) in self.episodes.iter().filter_map(|e| Some((e, e.timeline.as_ref()?))) {
+            let changes: Vec<String> = t.escalations.iter().map(|(at, s)| format!("{at} {}", s.code())).collect();
+            line(&[
+                &e.id,
+                &t.declared_at,
+                t.declared_severity.map(|s| s.code()).unwrap_or(""),
+                &changes.join("; "),
+                t.first_entry_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_first_entry),
+                &t.entries_per_hour.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                t.ended_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_recovery),
+                t.handoff_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_handoff),
+                t.reconciled_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_reconciled),
             ]);
         }
         line(&["section", "dispositions"]);

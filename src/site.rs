@@ -51,6 +51,9 @@ pub struct SiteConfig {
     /// The HIM station's handoff public key (X25519, 64 hex characters), distributed by hospital IT before any
     /// downtime. Handoff files are encrypted to it, so only the HIM station can read them (ARCHITECTURE.md, "Keys").
     pub him_public_key: Option<String>,
+    /// HIM station: the folder the desktop app lists handoff files from (a USB stick's mount point or a shared
+    /// folder), because the app's window cannot browse the file system itself.
+    pub handoff_import_dir: Option<PathBuf>,
     /// Folder the app's print centre saves PDFs in unless the charge nurse types another (else the user's
     /// Documents/Downtime Kit).
     pub print_dir: Option<PathBuf>,
@@ -69,6 +72,7 @@ impl Default for SiteConfig {
             census_import_dir: None,
             duplicate_window_minutes: 60,
             him_public_key: None,
+            handoff_import_dir: None,
             print_dir: None,
         }
     }

@@ -375,7 +375,7 @@ impl Workstation {
         Ok(())
     }
 
-    fn open_episode_for_charting(&self, session: &Session) -> Result<Episode, ApiError> {
+    pub(super) fn open_episode_for_charting(&self, session: &Session) -> Result<Episode, ApiError> {
         episodes::current(self.vault()?.conn(), session.keys())?.ok_or_else(|| EpisodeError::NoneOpen.into())
     }
 
@@ -528,8 +528,21 @@ impl Workstation {
         mrn: Option<&str>,
         clock: &dyn Clock,
     ) -> Result<Vec<Summary>, ApiError> {
+        self.list_entries_page(session, mrn, None, 0, clock)
+    }
+
+    /// One page of [`Workstation::list_entries`]: at most `limit` entries (all with `None`) after skipping `offset`.
+    /// Only the page's entries are decrypted, and a patient's page is read from an index in order (issue 8).
+    pub fn list_entries_page(
+        &mut self,
+        session: &Session,
+        mrn: Option<&str>,
+        limit: Option<usize>,
+        offset: usize,
+        clock: &dyn Clock,
+    ) -> Result<Vec<Summary>, ApiError> {
         session.require(Op::ReadUnit)?;
-        let mut filter = entries::Filter::default();
+        let mut filter = entries::Filter { limit, offset, ..entries::Filter::default() };
         if let Some(m) = mrn {
             let patient = self.find_patient(session, m, clock)?;
             filter.patient_idx =

@@ -2,7 +2,6 @@
 //! reconciliation worklist and its decisions, paper back-entry, FHIR export and posting, the reconciliation report.
 //! The desktop app's HIM screens call exactly these; every one checks the role first.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -125,7 +124,13 @@ pub struct PostReport {
     pub failed: Vec<(String, String)>,
     /// Entries posted by an earlier attempt and not sent again.
     pub already_posted: usize,
+    /// Transactions sent now (each of at most the bound's entries).
+    pub transactions: usize,
 }
+
+/// The default bound on entries per posted transaction: a few hundred entries (a few thousand resources) is what
+/// EHR FHIR servers accept in one transaction, and a refused transaction then fails only its own entries.
+pub const POST_ENTRIES_PER_TRANSACTION: usize = 500;
 
 fn io_err(e: std::io::Error) -> ApiError {
     ApiError::new(ErrorCode::Io, format!("writing the file failed: {e}"))
@@ -157,31 +162,6 @@ fn finish_atomic(tmp: &Path, out: &Path) -> Result<(), ApiError> {
 }
 
 impl Workstation {
-    fn staff_name(&self, workstation: Option<&str>, username: &str) -> String {
-        let Ok(vault) = self.vault() else { return username.to_string() };
-        let conn = vault.conn();
-        let found: Option<String> = match workstation {
-            Some(ws) => conn
-                .query_row(
-                    "SELECT display_name FROM handoff_staff WHERE workstation = ?1 AND username = ?2",
-                    params![ws, username],
-                    |r| r.get(0),
-                )
-                .optional()
-                .ok()
-                .flatten(),
-            None => None,
-        };
-        found
-            .or_else(|| {
-                conn.query_row("SELECT display_name FROM users WHERE username = ?1", [username], |r| r.get(0))
-                    .optional()
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or_else(|| username.to_string())
-    }
-
     /// Creates the HIM station's handoff key pair on first use and shows its public key and fingerprint.
     pub fn handoff_keygen(&mut self, session: &Session, clock: &dyn Clock) -> Result<HimKeyInfo, ApiError> {
         session.require(Op::ImportHandoff)?;
@@ -390,6 +370,28 @@ impl Workstation {
         Ok(view)
     }
 
+    /// Back-enters a scanned paper form from the scan itself: the QR code of page `page` (1-based; images have one)
+    /// of a PNG, JPEG or PDF file is decoded to the form, patient and episode, then as [`Workstation::back_enter_paper`].
+    pub fn back_enter_scan(
+        &mut self,
+        session: &Session,
+        scan: &Path,
+        page: u32,
+        response: &Value,
+        author_name: &str,
+        clock: &dyn Clock,
+    ) -> Result<EntrySaved, ApiError> {
+        session.require(Op::Reconcile)?;
+        let payload = crate::print::read::read_file(scan, page.max(1)).map_err(|e| {
+            let code = match e {
+                crate::print::read::ReadError::Io(_) => ErrorCode::Io,
+                _ => ErrorCode::InvalidInput,
+            };
+            ApiError::new(code, format!("{}: {e}", scan.display()))
+        })?;
+        self.back_enter_paper(session, &payload, response, author_name, clock)
+    }
+
     /// Back-enters a scanned paper form: `payload` is what its QR code says (form, patient, episode), `response` the
     /// answers typed by the analyst, `author_name` the nurse named on the paper. The analyst is the enterer.
     pub fn back_enter_paper(
@@ -435,7 +437,10 @@ impl Workstation {
             )
         })?;
         if episode.kind == crate::episodes::Kind::Drill {
-            return Err(HandoffError::Drill.into());
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this paper form was printed in a DRILL episode; drill entries are never reconciled or exported",
+            ));
         }
         let id = uuid::Uuid::new_v4().to_string();
         let response = super::clinical::with_id(response, &id);
@@ -484,13 +489,16 @@ impl Workstation {
 
     /// Exports every accepted entry as a new batch: one transaction Bundle written atomically to `out`, its SHA-256
     /// in the audit log, the entries locked as exported.
+    ///
+    /// One pass per entry freezes what it is exported with (its version body decrypted once, names looked up once
+    /// per person), then the bundle is streamed from the frozen rows by the same code that regenerates it, so the
+    /// two can never differ. Memory holds the entry ids, not the entries.
     pub fn export_fhir(&mut self, session: &Session, out: &Path, clock: &dyn Clock) -> Result<BatchExported, ApiError> {
         session.require(Op::ExportFhir)?;
         let station = self.workstation_id();
         let by = StaffRef { username: session.username().to_string(), display: session.display_name().to_string() };
-        // Freeze what each entry is exported with, reading outside the write so names can be looked up.
-        let plan = self.plan_batch(session)?;
-        if plan.is_empty() {
+        let ids = exportable(self.vault()?.conn())?;
+        if ids.is_empty() {
             return Err(ApiError::new(ErrorCode::NotFound, "no accepted entries are waiting for export"));
         }
         let tmp = temp_beside(out);
@@ -499,21 +507,23 @@ impl Workstation {
         let vault = self.vault.as_mut().ok_or_else(super::not_initialised)?;
         let done = vault.write(keys, session.username(), clock.now(), |tx| -> Result<BatchExported, ApiError> {
             let batch_id = tx.new_id().to_string();
-            let meta = BatchMeta { id: batch_id.clone(), created_at: stamp(tx.at()), by: by.clone(), station, entries: plan.len() };
+            let meta = BatchMeta { id: batch_id.clone(), created_at: stamp(tx.at()), by: by.clone(), station, entries: ids.len() };
             let sealed = fhir::seal_meta(keys, tx, &meta);
             tx.sql().execute(
                 "INSERT INTO export_batches (id, created_at, created_by, entry_count, sha256, fv, body) VALUES (?1, ?2, ?3, ?4, '', 1, ?5)",
-                params![batch_id, meta.created_at, by.username, plan.len() as i64, sealed],
+                params![batch_id, meta.created_at, by.username, ids.len() as i64, sealed],
             ).map_err(VaultError::from)?;
-            for (pos, (entry_id, version, frozen, mut body)) in plan.into_iter().enumerate() {
-                let sealed = fhir::seal_frozen(keys, tx, &batch_id, &entry_id, &frozen);
+            let mut names = StaffNames::default();
+            for (pos, entry_id) in ids.iter().enumerate() {
+                let (version, frozen, mut body) = freeze(tx.sql(), keys, catalog, &mut names, entry_id, &by.username)?;
+                let sealed = fhir::seal_frozen(keys, tx, &batch_id, entry_id, &frozen);
                 tx.sql().execute(
                     "INSERT INTO export_batch_entries (batch_id, entry_id, position, version, post_state, fv, body) VALUES (?1, ?2, ?3, ?4, 'unposted', 1, ?5)",
                     params![batch_id, entry_id, pos as i64, version, sealed],
                 ).map_err(VaultError::from)?;
                 body.exported_version = Some(version);
-                let plain = serde_json::to_vec(&body).unwrap_or_default();
-                let rb = tx.seal(&crate::crypto::Place { table: "recon", row: &entry_id, column: "body", format: 1 }, &plain);
+                let plain = zeroize::Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+                let rb = tx.seal(&crate::crypto::Place { table: "recon", row: entry_id, column: "body", format: 1 }, &plain);
                 let n = tx.sql().execute(
                     "UPDATE recon SET state = 'exported', batch_id = ?1, updated_at = ?2, updated_by = ?3, fv = 1, body = ?4 WHERE entry_id = ?5 AND state = 'accepted'",
                     params![batch_id, meta.created_at, by.username, rb, entry_id],
@@ -523,7 +533,7 @@ impl Workstation {
                 }
             }
             let file = std::fs::File::create(&tmp).map_err(io_err)?;
-            let mut w = fhir::Hashing::new(std::io::BufWriter::new(file));
+            let mut w = fhir::Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
             fhir::write_bundle(tx.sql(), keys, catalog, &batch_id, None, &mut w)?;
             let (buf, sha256, bytes) = w.finish();
             let file = buf.into_inner().map_err(|e| io_err(e.into_error()))?;
@@ -550,77 +560,6 @@ impl Workstation {
             )
         })?;
         Ok(done)
-    }
-
-    /// (entry, version, frozen facts, worklist body) of every accepted entry, in clinical-time order.
-    #[allow(clippy::type_complexity)]
-    fn plan_batch(&self, session: &Session) -> Result<Vec<(String, i64, Frozen, reconcile::RowBody)>, ApiError> {
-        let conn = self.vault()?.conn();
-        let keys = session.keys();
-        let drill: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM recon r JOIN entries e ON e.id = r.entry_id JOIN episodes p ON p.id = e.episode_id
-                  WHERE r.state = 'accepted' AND p.kind != 'real'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(VaultError::from)?;
-        if drill > 0 {
-            return Err(HandoffError::Drill.into());
-        }
-        let rows: Vec<(String, i64, String, String, String, i64, Vec<u8>)> = {
-            let mut st = conn
-                .prepare(
-                    "SELECT r.entry_id, e.current_version, e.author, e.workstation, e.origin, r.fv, r.body
-                       FROM recon r JOIN entries e ON e.id = r.entry_id
-                      WHERE r.state = 'accepted' ORDER BY r.clinical_at, r.entry_id",
-                )
-                .map_err(VaultError::from)?;
-            let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
-                .map_err(VaultError::from)?;
-            rows.collect::<Result<_, _>>().map_err(VaultError::from)?
-        };
-        let mut plan = Vec::with_capacity(rows.len());
-        for (id, version, author, ws, origin, fv, sealed) in rows {
-            let body = reconcile::open_body(keys, &id, fv, &sealed)?;
-            let v = entries::version_body(conn, keys, &id, version)?;
-            let subject = body.matched_mrn.clone().unwrap_or((v.patient.mrn_system.clone(), v.patient.mrn.clone()));
-            let paper = origin == "paper";
-            let (author_ref, enterer) = match (&v.paper, paper) {
-                (Some(p), true) => (
-                    StaffRef { username: String::new(), display: p.author_name.clone() },
-                    Some(StaffRef { username: author.clone(), display: self.staff_name(None, &author) }),
-                ),
-                _ => (StaffRef { username: author.clone(), display: self.staff_name(Some(&ws), &author) }, None),
-            };
-            let verifier_name = body.accepted_by.clone().unwrap_or_else(|| session.username().to_string());
-            let form = self.catalog.get(&self.entry_form(&id)?).ok_or_else(|| FhirError::UnknownForm {
-                entry: id.clone(),
-                form: self.entry_form(&id).unwrap_or_default(),
-            })?;
-            let registers_patient = form_registers_patient(form, &id, &v)?;
-            let frozen = Frozen {
-                subject,
-                mode: if body.exported_version.is_some() { Mode::Update } else { Mode::Create },
-                author: author_ref,
-                enterer,
-                verifier: StaffRef { display: self.staff_name(None, &verifier_name), username: verifier_name },
-                registers_patient,
-                location: None,
-                failure: None,
-            };
-            plan.push((id, version, frozen, body));
-        }
-        Ok(plan)
-    }
-
-    fn entry_form(&self, id: &str) -> Result<String, ApiError> {
-        Ok(self
-            .vault()?
-            .conn()
-            .query_row("SELECT form FROM entries WHERE id = ?1", [id], |r| r.get(0))
-            .map_err(VaultError::from)?)
     }
 
     /// Writes an existing batch again, byte for byte, and checks it against the SHA-256 recorded at export.
@@ -662,7 +601,8 @@ impl Workstation {
     }
 
     /// Posts a batch to a FHIR server: everything not yet posted (the whole batch the first time, only what failed
-    /// on a retry), recording per entry the server's location or its OperationOutcome text.
+    /// on a retry), in transactions of at most [`POST_ENTRIES_PER_TRANSACTION`] entries, recording per entry the
+    /// server's location or its OperationOutcome text.
     pub fn post_fhir(
         &mut self,
         session: &Session,
@@ -670,28 +610,120 @@ impl Workstation {
         base_url: &str,
         clock: &dyn Clock,
     ) -> Result<PostReport, ApiError> {
+        self.post_fhir_split(session, batch_id, base_url, POST_ENTRIES_PER_TRANSACTION, clock)
+    }
+
+    /// [`Workstation::post_fhir`] with another bound on the entries per transaction (1 to 10,000). An entry's
+    /// resources (its QuestionnaireResponse, what was extracted from it, its Provenance) always travel in the same
+    /// transaction. Each transaction's outcome is recorded as soon as the server answers, so an interrupted post
+    /// keeps what was done and a retry sends only the rest.
+    pub fn post_fhir_split(
+        &mut self,
+        session: &Session,
+        batch_id: &str,
+        base_url: &str,
+        per_transaction: usize,
+        clock: &dyn Clock,
+    ) -> Result<PostReport, ApiError> {
         session.require(Op::ExportFhir)?;
-        let conn = self.vault()?.conn();
-        let states: Vec<(String, String)> = {
+        let per_transaction = per_transaction.clamp(1, 10_000);
+        let states: Vec<(String, i64, String)> = {
+            let conn = self.vault()?.conn();
             let mut st = conn
-                .prepare("SELECT entry_id, post_state FROM export_batch_entries WHERE batch_id = ?1 ORDER BY position")
+                .prepare(
+                    "SELECT entry_id, position, post_state FROM export_batch_entries WHERE batch_id = ?1 ORDER BY position",
+                )
                 .map_err(VaultError::from)?;
-            let rows = st.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(VaultError::from)?;
+            let rows = st.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(VaultError::from)?;
             rows.collect::<Result<_, _>>().map_err(VaultError::from)?
         };
         if states.is_empty() {
             return Err(FhirError::NoBatch(batch_id.to_string()).into());
         }
-        let todo: HashSet<String> = states.iter().filter(|(_, s)| s != "posted").map(|(id, _)| id.clone()).collect();
-        let already_posted = states.len() - todo.len();
-        if todo.is_empty() {
-            return Ok(PostReport { batch_id: batch_id.into(), posted: vec![], failed: vec![], already_posted });
+        let mut todo: Vec<(String, i64)> =
+            states.iter().filter(|(_, _, s)| s != "posted").map(|(id, pos, _)| (id.clone(), *pos)).collect();
+        // Entries that register a patient go first: the transactions after theirs refer to that patient by its MRN,
+        // which resolves only once the Patient exists on the server.
+        let registers = self.registering_entries(session, batch_id)?;
+        todo.sort_by_key(|(id, pos)| (!registers.contains(id), *pos));
+        let mut report = PostReport {
+            batch_id: batch_id.into(),
+            posted: vec![],
+            failed: vec![],
+            already_posted: states.len() - todo.len(),
+            transactions: 0,
+        };
+        drop(states);
+        for chunk in todo.chunks(per_transaction) {
+            let part = fhir::Part::of(chunk);
+            let mut bytes = Vec::new();
+            let tags = fhir::write_bundle(
+                self.vault()?.conn(),
+                session.keys(),
+                &self.catalog,
+                batch_id,
+                Some(&part),
+                &mut bytes,
+            )?;
+            let outcome = match fhir::post(base_url, &bytes, &tags) {
+                Ok(o) => o,
+                Err(e) if report.transactions > 0 => {
+                    let e = ApiError::from(e);
+                    return Err(ApiError::new(
+                        e.code,
+                        format!(
+                            "{} ({} transactions were answered and recorded before that: {} entries posted, {} refused; posting again sends only the rest)",
+                            e.message,
+                            report.transactions,
+                            report.posted.len(),
+                            report.failed.len()
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            drop(bytes);
+            self.record_post(session, batch_id, base_url, &outcome, clock)?;
+            report.transactions += 1;
+            report.posted.extend(outcome.posted);
+            report.failed.extend(outcome.failed);
         }
-        let only = (todo.len() < states.len()).then_some(&todo);
-        let mut bytes = Vec::new();
-        let tags = fhir::write_bundle(conn, session.keys(), &self.catalog, batch_id, only, &mut bytes)?;
-        let outcome = fhir::post(base_url, &bytes, &tags)?;
-        drop(bytes);
+        Ok(report)
+    }
+
+    /// The entries of a batch whose form registers a patient (from the frozen facts).
+    fn registering_entries(
+        &self,
+        session: &Session,
+        batch_id: &str,
+    ) -> Result<std::collections::HashSet<String>, ApiError> {
+        let conn = self.vault()?.conn();
+        let mut st = conn
+            .prepare("SELECT entry_id, fv, body FROM export_batch_entries WHERE batch_id = ?1")
+            .map_err(VaultError::from)?;
+        let mut rows = st.query([batch_id]).map_err(VaultError::from)?;
+        let mut out = std::collections::HashSet::new();
+        while let Some(r) = rows.next().map_err(VaultError::from)? {
+            let id: String = r.get(0).map_err(VaultError::from)?;
+            let sealed: Vec<u8> = r.get(2).map_err(VaultError::from)?;
+            let frozen =
+                fhir::open_frozen(session.keys(), batch_id, &id, r.get(1).map_err(VaultError::from)?, &sealed)?;
+            if frozen.registers_patient {
+                out.insert(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records one transaction's outcome per entry (posted with its location, or failed with the server's text).
+    fn record_post(
+        &mut self,
+        session: &Session,
+        batch_id: &str,
+        base_url: &str,
+        outcome: &fhir::PostOutcome,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
         let vault = self.vault_mut()?;
         let keys = session.keys();
         let _recorded = vault.write(keys, session.username(), clock.now(), |tx| -> Result<(), ApiError> {
@@ -739,7 +771,7 @@ impl Workstation {
             )?;
             Ok(())
         })?;
-        Ok(PostReport { batch_id: batch_id.into(), posted: outcome.posted, failed: outcome.failed, already_posted })
+        Ok(())
     }
 
     /// The newest export batch, if any (what `dtk export fhir --post` without `--batch` retries).
@@ -758,13 +790,162 @@ impl Workstation {
         session.require(Op::Reconcile)?;
         let unit = self.unit();
         let at = stamp(clock.now());
-        let report = reconcile::report(self.vault()?.conn(), session.keys(), &at, session.username(), unit)?;
+        let report = self.report_with_timelines(session, &at, unit, clock)?;
         let vault = self.vault_mut()?;
         let _ = vault.write(session.keys(), session.username(), clock.now(), |tx| {
             tx.audit("reconcile.report", "recon", &serde_json::json!({ "entries": report.summary.total }))
         })?;
         Ok(report)
     }
+
+    /// The reconciliation report as a PDF (and its data): counts per disposition, per workstation and per form,
+    /// every rejected or duplicate entry with its reason, the batch hashes, and each episode's timeline and metrics.
+    /// Audited; the caller saves the bytes where the analyst asked.
+    pub fn reconciliation_report_pdf(
+        &mut self,
+        session: &Session,
+        clock: &dyn Clock,
+    ) -> Result<(Report, crate::print::Pdf), ApiError> {
+        session.require(Op::Reconcile)?;
+        let unit = self.unit();
+        let at = stamp(clock.now());
+        let report = self.report_with_timelines(session, &at, unit.clone(), clock)?;
+        let print_stamp = crate::print::Stamp {
+            unit: unit.unwrap_or_else(|| "HIM".into()),
+            printed_by: format!("{} ({})", session.display_name(), session.username()),
+            printed_at: clock.now(),
+            episode: None,
+            drill: false,
+        };
+        let pdf = crate::print::reconciliation_report(&report, &print_stamp)?;
+        let vault = self.vault_mut()?;
+        let _ = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit(
+                "reconcile.report",
+                "recon",
+                &serde_json::json!({ "entries": report.summary.total, "pdf_pages": pdf.pages }),
+            )
+        })?;
+        Ok((report, pdf))
+    }
+
+    fn report_with_timelines(
+        &self,
+        session: &Session,
+        at: &str,
+        unit: Option<String>,
+        clock: &dyn Clock,
+    ) -> Result<Report, ApiError> {
+        let conn = self.vault()?.conn();
+        let keys = session.keys();
+        let mut report = reconcile::report(conn, keys, at, session.username(), unit)?;
+        for line in &mut report.episodes {
+            if let Some(episode) = crate::episodes::get(conn, keys, &line.id)? {
+                line.timeline =
+                    Some(super::procedures::timeline_for(conn, keys, &self.checklist, &episode, clock.now())?);
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The accepted entries, in clinical-time order, that the next batch exports. Refuses if any belongs to a drill.
+fn exportable(conn: &rusqlite::Connection) -> Result<Vec<String>, ApiError> {
+    let drill: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM recon r JOIN entries e ON e.id = r.entry_id JOIN episodes p ON p.id = e.episode_id
+              WHERE r.state = 'accepted' AND p.kind != 'real'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(VaultError::from)?;
+    if drill > 0 {
+        return Err(HandoffError::Drill.into());
+    }
+    let mut st = conn
+        .prepare("SELECT entry_id FROM recon WHERE state = 'accepted' ORDER BY clinical_at, entry_id")
+        .map_err(VaultError::from)?;
+    let rows = st.query_map([], |r| r.get(0)).map_err(VaultError::from)?;
+    Ok(rows.collect::<Result<_, _>>().map_err(VaultError::from)?)
+}
+
+/// Display names of staff, looked up once per (workstation, username) during an export.
+#[derive(Default)]
+struct StaffNames(std::collections::HashMap<(Option<String>, String), String>);
+
+impl StaffNames {
+    /// The name the workstation's handoff file gave `username`, else this station's account, else the username.
+    fn get(&mut self, conn: &rusqlite::Connection, workstation: Option<&str>, username: &str) -> String {
+        let key = (workstation.map(str::to_string), username.to_string());
+        if let Some(name) = self.0.get(&key) {
+            return name.clone();
+        }
+        let from_file: Option<String> = workstation.and_then(|ws| {
+            conn.query_row(
+                "SELECT display_name FROM handoff_staff WHERE workstation = ?1 AND username = ?2",
+                params![ws, username],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+        });
+        let name = from_file
+            .or_else(|| {
+                conn.query_row("SELECT display_name FROM users WHERE username = ?1", [username], |r| r.get(0))
+                    .optional()
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or_else(|| username.to_string());
+        self.0.insert(key, name.clone());
+        name
+    }
+}
+
+/// What one accepted entry is exported with: its current version, the frozen facts, and its worklist body.
+fn freeze(
+    conn: &rusqlite::Connection,
+    keys: &crate::crypto::Keys,
+    catalog: &crate::forms::Catalog,
+    names: &mut StaffNames,
+    id: &str,
+    exporter: &str,
+) -> Result<(i64, Frozen, reconcile::RowBody), ApiError> {
+    let (version, author, ws, origin, form, fv, sealed): (i64, String, String, String, String, i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT e.current_version, e.author, e.workstation, e.origin, e.form, r.fv, r.body
+               FROM recon r JOIN entries e ON e.id = r.entry_id WHERE r.entry_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .map_err(VaultError::from)?;
+    let body = reconcile::open_body(keys, id, fv, &sealed)?;
+    let v = entries::version_body(conn, keys, id, version)?;
+    let subject = body.matched_mrn.clone().unwrap_or((v.patient.mrn_system.clone(), v.patient.mrn.clone()));
+    let (author_ref, enterer) = match (&v.paper, origin == "paper") {
+        (Some(p), true) => (
+            StaffRef { username: String::new(), display: p.author_name.clone() },
+            Some(StaffRef { username: author.clone(), display: names.get(conn, None, &author) }),
+        ),
+        _ => (StaffRef { username: author.clone(), display: names.get(conn, Some(&ws), &author) }, None),
+    };
+    let verifier = body.accepted_by.clone().unwrap_or_else(|| exporter.to_string());
+    let form_def = catalog.get(&form).ok_or_else(|| FhirError::UnknownForm { entry: id.to_string(), form })?;
+    // Only a form with a Patient extraction context can register a patient; the others skip the extraction here
+    // (the bundle writer extracts every entry once).
+    let registers_patient = form_def.may_extract("Patient") && form_registers_patient(form_def, id, &v)?;
+    let frozen = Frozen {
+        subject,
+        mode: if body.exported_version.is_some() { Mode::Update } else { Mode::Create },
+        author: author_ref,
+        enterer,
+        verifier: StaffRef { display: names.get(conn, None, &verifier), username: verifier },
+        registers_patient,
+        location: None,
+        failure: None,
+    };
+    Ok((version, frozen, body))
 }
 
 fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &entries::VersionBody) -> Result<bool, ApiError> {
@@ -782,4 +963,118 @@ fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &entries::Vers
     let resources = crate::forms::extract(form, &response, &ctx)
         .map_err(|e| FhirError::Extract { entry: id.to_string(), reason: e.to_string() })?;
     Ok(resources.iter().any(|r| r["resourceType"] == "Patient"))
+}
+
+/// A handoff file found in the site's import folder (the desktop app lists these; its window cannot browse).
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// The import folder of the site configuration and the handoff files in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportFolder {
+    /// `None` when the site configuration names no `handoff_import_dir`.
+    pub dir: Option<PathBuf>,
+    pub files: Vec<FoundFile>,
+}
+
+/// A report file written to disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileWritten {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Handoff files carry this extension (`dtk handoff export --out 5E-ws1.dtkh`).
+pub const HANDOFF_EXTENSION: &str = "dtkh";
+
+/// The most files the import folder listing shows (a stick holds one per workstation).
+const MAX_LISTED: usize = 1000;
+
+impl Workstation {
+    /// The handoff files (`*.dtkh`) in the site's `handoff_import_dir`, by name. A missing folder is an error that
+    /// names it; an unset one is an empty listing.
+    pub fn handoff_import_folder(&self, session: &Session) -> Result<ImportFolder, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let Some(dir) = self.site.handoff_import_dir.clone() else {
+            return Ok(ImportFolder { dir: None, files: vec![] });
+        };
+        let read = std::fs::read_dir(&dir).map_err(|e| {
+            ApiError::new(ErrorCode::Io, format!("the handoff import folder {} cannot be read: {e}", dir.display()))
+        })?;
+        let mut files: Vec<FoundFile> = read
+            .flatten()
+            .filter_map(|d| {
+                let path = d.path();
+                let ours = path.extension().is_some_and(|x| x.eq_ignore_ascii_case(HANDOFF_EXTENSION));
+                let meta = d.metadata().ok().filter(|m| m.is_file())?;
+                ours.then(|| FoundFile { name: d.file_name().to_string_lossy().into_owned(), path, bytes: meta.len() })
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        files.truncate(MAX_LISTED);
+        Ok(ImportFolder { dir: Some(dir), files })
+    }
+
+    /// Reads a handoff file from disk (bounded by the format's maximum size) and imports it.
+    pub fn import_handoff_file(
+        &mut self,
+        session: &Session,
+        path: &Path,
+        clock: &dyn Clock,
+    ) -> Result<ImportReport, ApiError> {
+        session.require(Op::ImportHandoff)?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ApiError::new(ErrorCode::Io, format!("{} cannot be read: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, format!("{} is not a file", path.display())));
+        }
+        if meta.len() > handoff::MAX_FILE_BYTES {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "the file is larger than any handoff file can be"));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| ApiError::new(ErrorCode::Io, format!("{} cannot be read: {e}", path.display())))?;
+        self.import_handoff(session, &bytes, clock)
+    }
+
+    /// Decodes the QR code of a scanned paper page (PNG, JPEG, or page `page` of a PDF) to its form, patient and
+    /// episode, for the analyst to confirm before back-entering it.
+    pub fn read_paper_scan(&self, session: &Session, path: &Path, page: u32) -> Result<paper::Payload, ApiError> {
+        session.require(Op::Reconcile)?;
+        crate::print::read::read_file(path, page).map_err(|e| {
+            let code = match e {
+                crate::print::read::ReadError::Io(_) => ErrorCode::Io,
+                _ => ErrorCode::InvalidInput,
+            };
+            ApiError::new(code, e.to_string())
+        })
+    }
+
+    /// How many entries "accept all matched" would accept now (matched, without an open duplicate proposal), so the
+    /// analyst confirms a number before the bulk action.
+    pub fn acceptable_count(&self, session: &Session) -> Result<usize, ApiError> {
+        session.require(Op::Reconcile)?;
+        Ok(reconcile::acceptable(self.vault()?.conn())?.len())
+    }
+
+    /// Writes the reconciliation report as CSV to `out` (atomically) and says where, with its SHA-256.
+    pub fn write_reconciliation_csv(
+        &mut self,
+        session: &Session,
+        out: &Path,
+        clock: &dyn Clock,
+    ) -> Result<FileWritten, ApiError> {
+        let report = self.reconciliation_report(session, clock)?;
+        let csv = report.to_csv();
+        write_atomic(out, csv.as_bytes())?;
+        Ok(FileWritten {
+            path: out.to_path_buf(),
+            sha256: crate::crypto::sha256_hex(csv.as_bytes()),
+            bytes: csv.len() as u64,
+        })
+    }
 }

@@ -1,6 +1,7 @@
 //! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
+pub mod bench;
 mod clinical;
 mod him;
 mod print;
@@ -10,7 +11,7 @@ mod users;
 use std::path::{Path, PathBuf};
 
 pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
-pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery};
+pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};

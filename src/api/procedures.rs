@@ -1,6 +1,7 @@
 //! The downtime procedure in the façade: declaring with severity, changing it, ticking the unit's checklist,
 //! drafting and keeping status updates, and the episode timeline for after-action review.
 
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::{ApiError, ErrorCode, Session, Workstation};
@@ -79,6 +80,9 @@ impl Workstation {
 
     fn record(&mut self, session: &Session, event: Event, clock: &dyn Clock) -> Result<Recorded, ApiError> {
         session.require(Op::ManageEpisode)?;
+        if let Some(problem) = procedures::event_problem(&event) {
+            return Err(ApiError::new(ErrorCode::InvalidInput, format!("the note or update is {problem}")));
+        }
         let episode = self.open_episode(session)?;
         let vault = self.vault_mut()?;
         Ok(vault
@@ -179,30 +183,143 @@ impl Workstation {
                 .next()
                 .ok_or_else(|| ApiError::from(EpisodeError::NoneOpen))?,
         };
-        let events = episodes::events(conn, session.keys(), &episode.id)?;
-        let filter = entries::Filter { episode_id: Some(episode.id.clone()), ..Default::default() };
-        let list = entries::list(conn, session.keys(), &filter)?;
-        let made: Vec<(String, String)> = list.iter().map(|e| (e.created_at.clone(), e.author.clone())).collect();
-        let printed = count_audit(conn, "print.%", &episode.started_at, episode.ended_at.as_deref())?;
-        let handoff: Option<String> = conn
-            .query_row(
-                "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND at >= ?1",
-                [&episode.started_at],
-                |r| r.get(0),
-            )
-            .map_err(crate::vault::VaultError::from)?;
-        Ok(procedures::timeline(&procedures::TimelineFacts {
-            declared_at: &episode.started_at,
-            ended_at: episode.ended_at.as_deref(),
-            drill: episode.kind == Kind::Drill,
-            events: &events,
-            checklist: &self.checklist,
-            entries: &made,
-            forms_printed: printed,
-            handoff_at: handoff.as_deref(),
-            now: clock.now(),
-        }))
+        timeline_for(conn, session.keys(), &self.checklist, &episode, clock.now())
     }
+}
+
+impl Workstation {
+    /// The drill report (PDF) of a practice episode, the newest drill when `episode_id` is `None`: the timeline,
+    /// when each checklist step was done, time from declaration to the first electronic entry, entries per user,
+    /// forms printed and what was missed. Every page is marked DRILL. Audited; the caller saves the bytes.
+    pub fn drill_report(
+        &mut self,
+        session: &Session,
+        episode_id: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<crate::print::Pdf, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let conn = self.vault()?.conn();
+        let episode = match episode_id {
+            Some(id) => episodes::get(conn, session.keys(), id)?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no episode {id} on this workstation")))?,
+            None => episodes::list(conn, session.keys())?
+                .into_iter()
+                .find(|e| e.kind == Kind::Drill)
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no drill episode on this workstation"))?,
+        };
+        if episode.kind != Kind::Drill {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "episode {} is a real downtime, not a drill; its timeline is in HIM's reconciliation report",
+                    episode.id
+                ),
+            ));
+        }
+        let timeline = timeline_for(conn, session.keys(), &self.checklist, &episode, clock.now())?;
+        let stamp = crate::print::Stamp {
+            unit: self.unit().unwrap_or_else(|| episode.unit.clone()),
+            printed_by: format!("{} ({})", session.display_name(), session.username()),
+            printed_at: clock.now(),
+            episode: Some(episode.id.clone()),
+            drill: true,
+        };
+        let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
+        let vault = self.vault_mut()?;
+        let _audited = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit(
+                action::DRILL_REPORT,
+                &format!("episodes:{}", episode.id),
+                &serde_json::json!({ "pages": pdf.pages, "entries": timeline.entries }),
+            )
+        })?;
+        Ok(pdf)
+    }
+}
+
+/// Audit actions of this part of the façade.
+pub mod action {
+    /// A drill report was produced (not a `print.*` action: it does not count as a form printed in a drill).
+    pub const DRILL_REPORT: &str = "episode.drill_report";
+}
+
+/// The timeline and metrics of `episode` as this station knows them. On the workstation that declared it, prints
+/// and the handoff come from its own audit log; on the HIM station (the episode arrived in handoff files) from the
+/// imported audit rows and the files, and the full reconciliation time from the worklist.
+pub(super) fn timeline_for(
+    conn: &rusqlite::Connection,
+    keys: &crate::crypto::Keys,
+    checklist: &Checklist,
+    episode: &Episode,
+    now: time::OffsetDateTime,
+) -> Result<Timeline, ApiError> {
+    let sql = |e: rusqlite::Error| ApiError::from(crate::vault::VaultError::from(e));
+    let events = episodes::events(conn, keys, &episode.id)?;
+    let made: Vec<(String, String)> = {
+        let mut st = conn
+            .prepare("SELECT created_at, author FROM entries WHERE episode_id = ?1 AND status != 'draft'")
+            .map_err(sql)?;
+        let rows = st.query_map([&episode.id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let imported_from: Option<String> = conn
+        .query_row("SELECT workstation FROM handoff_files WHERE episode_id = ?1 LIMIT 1", [&episode.id], |r| r.get(0))
+        .optional()
+        .map_err(sql)?;
+    let (printed, handoff) = match &imported_from {
+        Some(ws) => {
+            let printed: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM handoff_audit WHERE workstation = ?1 AND action LIKE 'print.%'
+                        AND at >= ?2 AND (?3 IS NULL OR at <= ?3)",
+                    rusqlite::params![ws, episode.started_at, episode.ended_at],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            let handoff: Option<String> = conn
+                .query_row("SELECT min(created_at) FROM handoff_files WHERE episode_id = ?1", [&episode.id], |r| {
+                    r.get(0)
+                })
+                .map_err(sql)?;
+            (usize::try_from(printed).unwrap_or(0), handoff)
+        }
+        None => {
+            let printed = count_audit(conn, "print.%", &episode.started_at, episode.ended_at.as_deref())?;
+            let handoff: Option<String> = conn
+                .query_row(
+                    "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1",
+                    [format!("episodes:{}", episode.id)],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            (printed, handoff)
+        }
+    };
+    // Fully reconciled: the episode has worklist rows and none is still open.
+    let (rows, open, last): (i64, i64, Option<String>) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(r.state IN ('pending', 'matched', 'needs-correction', 'accepted')), 0),
+                    max(r.updated_at)
+               FROM recon r JOIN entries e ON e.id = r.entry_id WHERE e.episode_id = ?1",
+            [&episode.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(sql)?;
+    let reconciled = (rows > 0 && open == 0).then_some(last).flatten();
+    Ok(procedures::timeline(&procedures::TimelineFacts {
+        declared_at: &episode.started_at,
+        declared_severity: episode.declaration.severity,
+        ended_at: episode.ended_at.as_deref(),
+        drill: episode.kind == Kind::Drill,
+        events: &events,
+        checklist,
+        entries: &made,
+        forms_printed: printed,
+        handoff_at: handoff.as_deref(),
+        first_update_due: episode.declaration.next_update_due.as_deref(),
+        reconciled_at: reconciled.as_deref(),
+        now,
+    }))
 }
 
 /// Audit rows of a kind within an episode's time span (print jobs, for the drill report).

@@ -97,19 +97,29 @@ pub enum ReconcileCmd {
     },
     /// Two entries side by side (JSON).
     Compare { id: String, other: String },
-    /// Back-enter a scanned paper form: its QR payload, the typed response, and the nurse named on the paper.
+    /// Back-enter a scanned paper form: the scan (or its QR payload), the typed response, and the nurse named on
+    /// the paper.
     Paper {
+        /// The scanned page (PNG, JPEG or PDF); its QR code names the form, the patient and the episode.
+        #[arg(long, value_name = "FILE", required_unless_present = "qr", conflicts_with = "qr")]
+        scan: Option<PathBuf>,
+        /// Page of a scanned PDF (1-based).
+        #[arg(long, default_value_t = 1, requires = "scan")]
+        page: u32,
+        /// The QR payload as text (from a hand-held scanner), instead of --scan.
         #[arg(long, value_name = "TEXT")]
-        qr: String,
+        qr: Option<String>,
         #[arg(long, value_name = "FILE")]
         response: PathBuf,
         #[arg(long, value_name = "NAME")]
         author: String,
     },
-    /// The reconciliation report (JSON with --json; CSV to a file with --csv).
+    /// The reconciliation report (JSON with --json; CSV to a file with --csv; PDF to a file with --pdf).
     Report {
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        pdf: Option<PathBuf>,
     },
 }
 
@@ -125,6 +135,10 @@ pub enum ExportCmd {
         /// An existing batch: with --out, written again byte for byte; with --post, posted again.
         #[arg(long, value_name = "ID")]
         batch: Option<String>,
+        /// With --post: at most this many entries per FHIR transaction (an entry's resources are never split).
+        #[arg(long, value_name = "N", default_value_t = dtk::api::POST_ENTRIES_PER_TRANSACTION as u64,
+              value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        per_transaction: u64,
     },
 }
 
@@ -280,28 +294,45 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
             let view = ws.side_by_side(&session, &id, &other, &clock)?;
             print_json(&serde_json::to_value(&view).unwrap_or_default());
         }
-        ReconcileCmd::Paper { qr, response, author } => {
-            let payload = dtk::paper::Payload::parse(&qr).map_err(|e| usage(format!("--qr: {e}")))?;
+        ReconcileCmd::Paper { scan, page, qr, response, author } => {
             let bytes = read_input(&response, dtk::forms::MAX_BYTES)?;
             let value =
                 dtk::forms::parse_response(&bytes).map_err(|e| failed(format!("{}: {e}", response.display())))?;
-            let saved = ws.back_enter_paper(&session, &payload, &value, &author, &clock)?;
+            let saved = match (scan, qr) {
+                (Some(file), _) => ws.back_enter_scan(&session, &file, page, &value, &author, &clock)?,
+                (None, Some(qr)) => {
+                    let payload = dtk::paper::Payload::parse(&qr).map_err(|e| usage(format!("--qr: {e}")))?;
+                    ws.back_enter_paper(&session, &payload, &value, &author, &clock)?
+                }
+                (None, None) => return Err(usage("give --scan FILE or --qr TEXT")),
+            };
             output(json, &saved, || saved.saved.id.clone());
         }
-        ReconcileCmd::Report { csv } => {
-            let report = ws.reconciliation_report(&session, &clock)?;
+        ReconcileCmd::Report { csv, pdf } => {
+            let report = match &pdf {
+                Some(path) => {
+                    let (report, doc) = ws.reconciliation_report_pdf(&session, &clock)?;
+                    dtk::api::save_pdf(path, &doc.bytes)?;
+                    if !json {
+                        println!("Reconciliation report written to {} ({} pages).", path.display(), doc.pages);
+                    }
+                    report
+                }
+                None => ws.reconciliation_report(&session, &clock)?,
+            };
             if let Some(path) = &csv {
                 std::fs::write(path, report.to_csv()).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                if !json {
+                    println!(
+                        "Reconciliation report written to {} ({} entries, {} still open).",
+                        path.display(),
+                        report.summary.total,
+                        report.summary.open
+                    );
+                }
             }
-            if json || csv.is_none() {
+            if json || (csv.is_none() && pdf.is_none()) {
                 print_json(&serde_json::to_value(&report).unwrap_or_default());
-            } else if let Some(path) = csv {
-                println!(
-                    "Reconciliation report written to {} ({} entries, {} still open).",
-                    path.display(),
-                    report.summary.total,
-                    report.summary.open
-                );
             }
         }
     }
@@ -311,7 +342,7 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
 pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Failure> {
     let clock = SystemClock;
     let session = sign_in(ws)?;
-    let ExportCmd::Fhir { out, post, batch } = cmd;
+    let ExportCmd::Fhir { out, post, batch, per_transaction } = cmd;
     let batch_id = match (&batch, &out) {
         (Some(id), Some(path)) => {
             let b = ws.regenerate_fhir(&session, id, path)?;
@@ -343,14 +374,15 @@ pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Fa
         },
     };
     if let Some(url) = post {
-        let r = ws.post_fhir(&session, &batch_id, &url, &clock)?;
+        let r = ws.post_fhir_split(&session, &batch_id, &url, usize::try_from(per_transaction).unwrap_or(1), &clock)?;
         output(json, &r, || {
             let mut s = format!(
-                "Batch {}: {} entries posted now, {} refused, {} posted before.",
+                "Batch {}: {} entries posted now, {} refused, {} posted before ({} transactions).",
                 r.batch_id,
                 r.posted.len(),
                 r.failed.len(),
-                r.already_posted
+                r.already_posted,
+                r.transactions
             );
             for (id, why) in &r.failed {
                 s.push_str(&format!("\nFAILED {id}: {why}"));

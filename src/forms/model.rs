@@ -86,6 +86,13 @@ impl Form {
         walk(&self.items, &mut out);
         out
     }
+
+    /// Whether definition-based extraction can produce a resource of type `ty` (an `itemExtractionContext` on the
+    /// questionnaire or a group names it). Lets the exporter skip extraction for forms that never register a patient.
+    pub fn may_extract(&self, ty: &str) -> bool {
+        self.extraction_context.as_deref() == Some(ty)
+            || self.all_items().iter().any(|i| i.extraction_context.as_deref() == Some(ty))
+    }
 }
 
 /// The supported item types (DESIGN §4). Anything else is refused at load.

@@ -11,6 +11,7 @@ mod codes;
 mod fonts;
 mod layout;
 pub mod read;
+mod reports;
 mod sheets;
 
 use time::OffsetDateTime;
@@ -30,6 +31,10 @@ pub(crate) const MM_PER_PT: f32 = 25.4 / 72.0;
 pub const MAR_FORM: &str = "http://downtimekit.example.org/print/downtime-mar|1";
 /// The `form` a census sheet's QR code names.
 pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet|1";
+/// The `form` the reconciliation report's QR code names.
+pub const RECONCILIATION_REPORT_FORM: &str = "http://downtimekit.example.org/print/reconciliation-report|1";
+/// The `form` the drill report's QR code names.
+pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-report|1";
 
 /// A4, in millimetres.
 const A4_SHORT: f32 = 210.0;
@@ -242,6 +247,60 @@ pub fn census_sheet(records: &[PatientRecord], snapshot_time: Option<&str>, stam
     finish("Unit census", pages)
 }
 
+/// The HIM reconciliation report: counts per disposition, per workstation and per form, every rejected or duplicate
+/// entry with its reason, the batch and file hashes, and each episode's timeline and metrics.
+pub fn reconciliation_report(report: &crate::reconcile::Report, stamp: &Stamp) -> Result<Pdf, PrintError> {
+    let body = reports::reconciliation(report)?;
+    let frame = Frame {
+        title: "Reconciliation report",
+        subtitle: format!(
+            "{} entries · {} still open · {} export batch(es) · {} handoff file(s)",
+            report.summary.total,
+            report.summary.open,
+            report.batches.len(),
+            report.files.len()
+        ),
+        label: None,
+        payload: payload(RECONCILIATION_REPORT_FORM, None, stamp),
+        stamp,
+        banner: None,
+    };
+    finish("Reconciliation report", frame.apply_unit(body)?)
+}
+
+/// The drill report of a practice episode: its timeline, each checklist step and when it was done, time to the
+/// first electronic entry, entries per user, forms printed and what was missed. Every page is marked DRILL,
+/// whatever the stamp says.
+pub fn drill_report(
+    episode: &crate::episodes::Episode,
+    timeline: &crate::procedures::Timeline,
+    checklist_title: &str,
+    stamp: &Stamp,
+) -> Result<Pdf, PrintError> {
+    let stamp = Stamp { drill: true, episode: Some(episode.id.clone()), ..stamp.clone() };
+    let body = reports::drill(episode, timeline, checklist_title)?;
+    let frame = Frame {
+        title: "Drill report",
+        subtitle: format!(
+            "Practice episode declared {} · {}",
+            reports_when(&episode.started_at),
+            match &episode.ended_at {
+                Some(e) => format!("ended {}", reports_when(e)),
+                None => "still open".into(),
+            }
+        ),
+        label: None,
+        payload: payload(DRILL_REPORT_FORM, None, &stamp),
+        stamp: &stamp,
+        banner: None,
+    };
+    finish("Drill report", frame.apply_unit(body)?)
+}
+
+fn reports_when(stamp: &str) -> String {
+    crate::clock::parse_stamp(stamp).map(when).unwrap_or_else(|| stamp.to_string())
+}
+
 fn finish(title: &str, pages: Vec<Page>) -> Result<Pdf, PrintError> {
     let count = pages.len();
     Ok(Pdf { bytes: canvas::render(title, pages)?, pages: count })
@@ -357,18 +416,18 @@ impl Frame<'_> {
                     page.text(lx + 3.0, ly + lh - 4.0, 7.0, Weight::Regular, GREY, "(this MRN cannot be barcoded)");
                 }
             }
-            None if self.payload.form == CENSUS_FORM => {
+            None if self.payload.form == CENSUS_FORM
+                || self.payload.form == RECONCILIATION_REPORT_FORM
+                || self.payload.form == DRILL_REPORT_FORM =>
+            {
                 page.text(lx + 3.0, ly + 7.0, 12.0, Weight::Bold, BLACK, &format!("Unit {}", self.stamp.unit));
                 page.text_fit(lx + 3.0, ly + 13.0, inner, 9.0, Weight::Regular, BLACK, &self.subtitle);
-                page.text_fit(
-                    lx + 3.0,
-                    ly + 19.0,
-                    inner,
-                    8.5,
-                    Weight::Regular,
-                    GREY,
-                    "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together.",
-                );
+                let hint = if self.payload.form == CENSUS_FORM {
+                    "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together."
+                } else {
+                    "A unit report: entries are named by id; no patient is identified on these pages."
+                };
+                page.text_fit(lx + 3.0, ly + 19.0, inner, 8.5, Weight::Regular, GREY, hint);
             }
             None => {
                 page.text(

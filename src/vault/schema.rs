@@ -297,6 +297,17 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE UNIQUE INDEX export_batch_order ON export_batch_entries (batch_id, position);
     "#,
+    // 5 (issue 8, "scale"): indexes that keep a four-week vault as fast as a new one, with no plaintext column.
+    // entries.dup_idx is a keyed blind index of (patient, form, hour of the clinical time), so the duplicate check
+    // reads the few entries of the hours its window covers instead of decrypting every entry of the patient and
+    // form; entries written before this migration have none and are still checked the old way (partial index).
+    // entries_patient_page serves a patient's newest-first page straight from the index, without a sort.
+    r#"
+    ALTER TABLE entries ADD COLUMN dup_idx BLOB;
+    CREATE INDEX entries_by_dup_bucket ON entries (dup_idx) WHERE dup_idx IS NOT NULL;
+    CREATE INDEX entries_dup_unbucketed ON entries (patient_idx, form) WHERE dup_idx IS NULL;
+    CREATE INDEX entries_patient_page ON entries (patient_idx, created_at DESC, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

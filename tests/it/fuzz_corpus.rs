@@ -24,6 +24,7 @@ fn run(target: &str, data: &[u8]) {
         "census_import" => drop(dtk::census::parse(data, Some("http://hospital.example.org/mrn"))),
         "site_config" => drop(dtk::site::SiteConfig::parse("site.json", data)),
         "checklist" => drop(dtk::procedures::Checklist::parse("checklist.json", data)),
+        "handoff" => dtk::fuzzing::handoff(data),
         "paper_payload" => {
             if let Ok(Ok(p)) = std::str::from_utf8(data).map(dtk::paper::Payload::parse) {
                 let text = p.to_text();

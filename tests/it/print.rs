@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dtk::api::{BlankFor, EntryOptions, ErrorCode, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -12,7 +11,7 @@ use dtk::episodes::{Declaration, Kind};
 use dtk::paper::Payload;
 use dtk::print::{self, read, Label, Progress, Stamp};
 
-use crate::support::{stderr, stdout, TestVault, CHARGE, HIM, NURSE};
+use crate::support::{pages_text, scan_page, squash, stderr, stdout, tool, TestVault, CHARGE, HIM, NURSE};
 
 const LUKASZ: &str = "MÜLLER-ØSTER, Łukasz";
 const HANGUL: &str = "김, 민준";
@@ -60,54 +59,10 @@ fn unit(kind: Kind) -> TestVault {
     tv
 }
 
-fn tool(name: &str, args: &[&str]) -> std::process::Output {
-    Command::new(name).args(args).output().unwrap_or_else(|e| panic!("{name} must be installed for these tests: {e}"))
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("write pdf");
     p
-}
-
-/// The text of each page, as pdftotext reads it, whitespace collapsed.
-fn pages_text(pdf: &Path) -> Vec<String> {
-    let out = tool("pdftotext", &["-enc", "UTF-8", pdf.to_str().expect("path"), "-"]);
-    assert!(out.status.success(), "pdftotext failed: {}", stderr(&out));
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let mut pages: Vec<String> = text.split('\u{c}').map(squash).collect();
-    if pages.last().is_some_and(String::is_empty) {
-        pages.pop();
-    }
-    pages
-}
-
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Renders one page as a 150 dpi greyscale scan.
-fn render(pdf: &Path, page: usize, dir: &Path) -> PathBuf {
-    let prefix = dir.join(format!("page-{page}"));
-    let n = page.to_string();
-    let out = tool(
-        "pdftoppm",
-        &[
-            "-png",
-            "-gray",
-            "-r",
-            "150",
-            "-f",
-            &n,
-            "-l",
-            &n,
-            "-singlefile",
-            pdf.to_str().expect("p"),
-            prefix.to_str().expect("p"),
-        ],
-    );
-    assert!(out.status.success(), "pdftoppm failed: {}", stderr(&out));
-    prefix.with_extension("png")
 }
 
 /// Every symbol zbarimg finds, as (type, text).
@@ -217,7 +172,7 @@ fn blank_forms_for_the_whole_unit_carry_each_patients_header_and_codes() {
     // The pages of Łukasz and of the Hangul name, scanned: the codes give back what was printed.
     for mrn in ["DEV3001", "DEV3002", "DEV3003"] {
         let index = pages.iter().position(|p| p.contains(&format!("MRN {mrn}"))).expect("page");
-        let png = render(&file, index + 1, dir.path());
+        let png = scan_page(&file, index + 1, dir.path());
         let payload = check_codes(&png, Some(mrn));
         assert_eq!(payload.form, form.canonical());
         assert_eq!(payload.mrn.as_deref(), Some(mrn));
@@ -310,7 +265,7 @@ fn a_filled_entry_prints_every_answer_its_versions_and_ids_and_marks_amendments_
         assert!(all.contains(needle), "'{needle}' on the printed entry: {all}");
     }
     assert!(!all.contains("AMENDED") && !all.contains("ENTERED IN ERROR"));
-    let payload = check_codes(&render(&file, 1, dir.path()), Some("DEV3001"));
+    let payload = check_codes(&scan_page(&file, 1, dir.path()), Some("DEV3001"));
     assert_eq!(payload.entry.as_deref(), Some(saved.id.as_str()));
     assert_eq!(payload.version, Some(1));
     assert_eq!(payload.hash.as_deref(), Some(&saved.content_hash[..16]));
@@ -336,7 +291,7 @@ fn a_filled_entry_prints_every_answer_its_versions_and_ids_and_marks_amendments_
             && all.contains("Version 1")
             && all.contains("(printed)")
     );
-    let payload = check_codes(&render(&file, 1, dir.path()), Some("DEV3001"));
+    let payload = check_codes(&scan_page(&file, 1, dir.path()), Some("DEV3001"));
     assert_eq!((payload.version, payload.hash.as_deref()), (Some(2), Some(&amended.content_hash[..16])));
 
     // Entered in error: marked on every page.
@@ -397,7 +352,7 @@ fn a_long_general_form_with_nested_groups_and_repeats_flows_over_pages() {
     assert!(all.contains("Answer only if “Was the deterioration escalated?” is yes"), "enableWhen in words");
     assert!(all.contains("…"), "the over-long title is shortened");
     assert_inside_page(&file, dir.path());
-    let last = render(&file, pages.len(), dir.path());
+    let last = scan_page(&file, pages.len(), dir.path());
     let payload = check_codes(&last, Some("DEV3003"));
     assert_eq!(payload.form, form.canonical());
     assert_eq!(payload.episode.as_deref(), Some("ep-test"));
@@ -423,7 +378,7 @@ fn the_mar_and_the_census_sheet_list_the_unit_with_barcodes() {
     assert!(garcia.contains("Date: ____") && (0..24).all(|h| garcia.contains(&format!("{h:02}"))), "a 24-hour grid");
     assert!(pages.iter().all(|p| p.contains("DRILL")), "drill marked on every MAR page");
     assert!(pages.iter().any(|p| p.contains(HANGUL)));
-    let png = render(&file, pages.iter().position(|p| p.contains("MRN DEV3002")).expect("kim") + 1, dir.path());
+    let png = scan_page(&file, pages.iter().position(|p| p.contains("MRN DEV3002")).expect("kim") + 1, dir.path());
     assert_eq!(check_codes(&png, Some("DEV3002")).form, print::MAR_FORM);
 
     let sheet = ws.print_census(&charge, &SystemClock).expect("census sheet");
@@ -434,7 +389,7 @@ fn the_mar_and_the_census_sheet_list_the_unit_with_barcodes() {
     }
     assert!(text.contains(LUKASZ) && text.contains(HANGUL) && text.contains(&format!("Page 1 of {}", sheet.pages)));
     assert_inside_page(&file, dir.path());
-    let png = render(&file, 1, dir.path());
+    let png = scan_page(&file, 1, dir.path());
     let payload = check_codes(&png, None);
     assert_eq!((payload.form.as_str(), payload.mrn.as_deref()), (print::CENSUS_FORM, None));
     let barcodes: Vec<String> = zbar(&png).into_iter().filter(|(t, _)| t == "CODE-128").map(|(_, v)| v).collect();

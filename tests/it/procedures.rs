@@ -141,10 +141,16 @@ fn drill_timeline_has_the_scripted_times() {
     let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
     let nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &clock).expect("nurse");
     ws.import_census(&charge, &census_bytes(), &clock).expect("census");
-    ws.start_episode(&charge, Kind::Drill, Declaration { severity: Some(Severity::P3), ..Default::default() }, &clock)
-        .expect("drill");
+    let declaration = Declaration {
+        severity: Some(Severity::P3),
+        affected: vec!["EHR".into()],
+        next_update_due: Some("2026-11-21T17:30:00.000Z".into()),
+        ..Default::default()
+    };
+    ws.start_episode(&charge, Kind::Drill, declaration, &clock).expect("drill");
     clock.advance(Duration::minutes(5));
     ws.tick_step(&charge, "confirm-scope", None, &clock).expect("tick");
+    ws.print_census(&charge, &clock).expect("census sheet printed at +5");
     clock.advance(Duration::minutes(10));
     ws.add_entry(&nurse, &sample_response("vital-signs"), &EntryOptions { sign: true, ..Default::default() }, &clock)
         .expect("first entry at +15");
@@ -181,4 +187,56 @@ fn drill_timeline_has_the_scripted_times() {
         ]
     );
     assert!(t.missed.contains(&"print-census-mar".to_string()) && t.missed.contains(&"handoff-to-him".to_string()));
+    assert_eq!(t.forms_printed, 1);
+    assert_eq!(t.missed_updates, vec!["2026-11-21T17:30:00.000Z".to_string()], "no update was kept");
+
+    // The drill report: the same times on paper, DRILL on every page.
+    clock.advance(Duration::minutes(10));
+    let pdf = ws.drill_report(&charge, None, &clock).expect("drill report");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = match std::env::var_os("DTK_KEEP_REPORTS") {
+        Some(keep) => std::path::PathBuf::from(keep).join("drill-report.pdf"),
+        None => dir.path().join("drill.pdf"),
+    };
+    std::fs::write(&file, &pdf.bytes).expect("pdf");
+    let pages = pages_text(&file);
+    assert_eq!(pages.len(), pdf.pages);
+    for (i, page) in pages.iter().enumerate() {
+        assert!(page.contains("DRILL") && page.contains("Drill report"), "page {i}: {page}");
+        assert!(page.contains(&format!("Page {} of {}", i + 1, pages.len())), "page {i}");
+    }
+    let text = pages.join(" ");
+    let list = ws.checklist().clone();
+    let step = |id: &str| list.steps.iter().find(|s| s.id == id).map(|s| squash(&s.text)).expect("step");
+    for expect in [
+        "2026-11-21 17:00 UTC".to_string(),
+        "2026-11-21 17:15 UTC (15 min after declaration)".into(),
+        "2026-11-21 17:20 UTC → P2".into(),
+        "2026-11-21 19:00 UTC (time to recovery 2 h 00 min)".into(),
+        "2026-11-21 17:05 UTC by kcharge".into(),
+        "2026-11-21 17:20 UTC by kcharge".into(),
+        "Status update overdue".into(),
+        "was due 2026-11-21 17:30 UTC".into(),
+        "Checklist step not ticked".into(),
+        step("confirm-scope"),
+        step("print-census-mar"),
+        "Forms and sheets printed 1".into(),
+    ] {
+        assert!(text.contains(&expect), "'{expect}' not in the drill report:\n{text}");
+    }
+    let per_user = text.split("Entries per user").nth(1).expect("entries per user section");
+    assert!(per_user.contains("jnurse") && per_user.contains("kcharge"), "{per_user}");
+    assert!(!text.contains("Handed off to HIM"), "a drill never reaches HIM");
+    let audited: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'episode.drill_report'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(audited, 1);
+    let real_unit = TestVault::charting();
+    let (mut real, real_charge) = real_unit.sign_in(CHARGE);
+    let none = real.drill_report(&real_charge, None, &clock).expect_err("no drill here");
+    assert_eq!(none.code, ErrorCode::NotFound);
+    let episode = real.current_episode(&real_charge).expect("episode").expect("open").id;
+    let refused = real.drill_report(&real_charge, Some(&episode), &clock).expect_err("a real episode");
+    assert_eq!(refused.code, ErrorCode::InvalidInput);
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use dtk::api::{Session, WorklistQuery, Workstation};
+use dtk::api::{BlankFor, Session, WorklistQuery, Workstation};
 use dtk::clock::SystemClock;
 use dtk::episodes::{Declaration, Kind};
 use dtk::reconcile::State;
@@ -141,6 +141,28 @@ fn resources(bundle: &Value) -> Vec<Value> {
     bundle["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect()
 }
 
+/// What a workstation would never write: a handoff payload of a DRILL episode (to check that HIM refuses it anyway).
+fn drill_payload() -> dtk::handoff::Payload {
+    dtk::handoff::Payload {
+        workstation: uuid::Uuid::new_v4().to_string(),
+        episode: dtk::handoff::EpisodeRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            unit: "5 East".into(),
+            kind: Kind::Drill,
+            started_at: "2026-11-21T09:00:00.000Z".into(),
+            started_by: "kcharge".into(),
+            ended_at: None,
+            ended_by: None,
+            declaration: Declaration::default(),
+        },
+        staff: vec![],
+        registrations: vec![],
+        entries: vec![],
+        audit: vec![],
+        events: vec![],
+    }
+}
+
 #[test]
 fn him_brings_every_downtime_entry_home_once() {
     let files = tempfile::tempdir().expect("dir");
@@ -235,23 +257,7 @@ fn him_brings_every_downtime_entry_home_once() {
     let wrong = other_ws.import_handoff(&other, &read(&a1), &SystemClock).expect_err("wrong recipient");
     assert!(wrong.message.contains("encrypted for another HIM key"), "{}", wrong.message);
     // A crafted drill file, correctly signed and encrypted, is still refused.
-    let drill_payload = dtk::handoff::Payload {
-        workstation: uuid::Uuid::new_v4().to_string(),
-        episode: dtk::handoff::EpisodeRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            unit: "5 East".into(),
-            kind: Kind::Drill,
-            started_at: "2026-11-21T09:00:00.000Z".into(),
-            started_by: "kcharge".into(),
-            ended_at: None,
-            ended_by: None,
-            declaration: Declaration::default(),
-        },
-        staff: vec![],
-        registrations: vec![],
-        entries: vec![],
-        audit: vec![],
-    };
+    let drill_payload = drill_payload();
     let recipient = dtk::handoff::parse_public_key(&key.public_key).expect("key");
     let drill_file = dtk::handoff::seal(
         &drill_payload,
@@ -266,26 +272,35 @@ fn him_brings_every_downtime_entry_home_once() {
     assert!(drill.message.contains("DRILL"), "{}", drill.message);
     assert_eq!(summary_of(&him_ws, &him).total, 6, "refused files added nothing");
 
-    // Paper back-entry: the same dose on a scanned paper form (QR payload), transcribed by HIM.
+    // Paper back-entry: the same dose on a paper form printed on workstation A for the patient, scanned (rendered
+    // to a 150 dpi PNG by pdftoppm), its QR code decoded, and transcribed by HIM.
     let episode_a = a.ws.current_episode(&a.charge).expect("ep").expect("open").id;
-    let payload = dtk::paper::Payload {
-        form: "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0".into(),
-        mrn_system: Some(MRN_SYSTEM.into()),
-        mrn: Some("DEV2001".into()),
-        episode: Some(episode_a.clone()),
-        ..Default::default()
-    };
+    let printed = a
+        .ws
+        .print_blank(&a.nurse, "medication-administration", BlankFor::Patient("DEV2001"), &SystemClock, &mut |_| {})
+        .expect("print the paper form");
+    let pdf = files.path().join("paper-form.pdf");
+    std::fs::write(&pdf, &printed.bytes).expect("pdf");
+    let scan = scan_page(&pdf, 1, files.path());
+    let read = dtk::print::read::read_file(&scan, 1).expect("the scan's QR code decodes");
+    assert_eq!((read.episode.as_deref(), read.mrn.as_deref()), (Some(episode_a.as_str()), Some("DEV2001")));
     let paper = him_ws
-        .back_enter_paper(
+        .back_enter_scan(
             &him,
-            &payload,
+            &scan,
+            1,
             &med_admin("2026-11-21T10:25:00-05:00"),
             "Łukasz Müller-Øster, RN",
             &SystemClock,
         )
-        .expect("paper back-entry")
+        .expect("paper back-entry from the scan")
         .saved
         .id;
+    let card = dtk::reconcile::card(him_ws.vault().expect("vault").conn(), him.keys(), &paper)
+        .expect("card")
+        .expect("the paper entry is on the worklist");
+    assert_eq!(card.origin, dtk::entries::Origin::Paper);
+    assert_eq!((card.patient.mrn.as_str(), card.author.as_str()), ("DEV2001", "Łukasz Müller-Øster, RN"));
     let proposals = him_ws.duplicate_proposals(&him, true).expect("proposals");
     let pairs: Vec<(String, String)> = proposals.iter().map(|p| (p.entry_id.clone(), p.other_id.clone())).collect();
     let pair = |x: &str, y: &str| if x < y { (x.to_string(), y.to_string()) } else { (y.to_string(), x.to_string()) };
@@ -367,8 +382,12 @@ fn him_brings_every_downtime_entry_home_once() {
             "resourceType": "Patient", "identifier": [{ "system": MRN_SYSTEM, "value": "DEV2001" }]
         })),
     );
-    let retry = him_ws.post_fhir(&him, &batch.batch_id, &server.base, &SystemClock).expect("retry");
+    // The retry is split into one transaction per entry: the registration goes first, so the note about that
+    // patient finds the Patient by its real MRN.
+    let retry = him_ws.post_fhir_split(&him, &batch.batch_id, &server.base, 1, &SystemClock).expect("retry");
     assert_eq!((retry.posted.len(), retry.failed.len()), (4, 0), "{:?}", retry.failed);
+    assert_eq!(retry.transactions, 4);
+    assert_eq!(retry.posted[0].0, reg_entry, "the registration is posted first");
     assert!(retry.posted.iter().all(|(_, loc)| loc.starts_with("QuestionnaireResponse/")));
     let after_first = counts(&server);
     assert_eq!(after_first["QuestionnaireResponse"], 4);
@@ -416,6 +435,15 @@ fn drill_entries_never_leave_through_the_command_line_and_exports_are_him_only()
     assert_eq!(export.status.code(), Some(1), "{}", stderr(&export));
     assert!(stderr(&export).contains("DRILL"), "{}", stderr(&export));
     assert!(!out.exists(), "no file is written for a drill");
+    let end = tv.dtk(Some(CHARGE), &["episode", "end"]);
+    assert!(end.status.success(), "{}", stderr(&end));
+    let report = tv.path().join("drill-report.pdf");
+    let made = tv.dtk(Some(CHARGE), &["episode", "drill-report", "--out", report.to_str().expect("path")]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let pages = pages_text(&report);
+    assert!(!pages.is_empty() && pages.iter().all(|p| p.contains("DRILL")), "{pages:?}");
+    let nurse = tv.dtk(Some(NURSE), &["episode", "drill-report", "--out", report.to_str().expect("path")]);
+    assert_eq!(nurse.status.code(), Some(1), "the drill report is the charge nurse's: {}", stderr(&nurse));
     let fhir = tv.dtk(Some(NURSE), &["export", "fhir", "--out", tv.path().join("x.json").to_str().expect("path")]);
     assert_eq!(fhir.status.code(), Some(1));
     assert!(stderr(&fhir).contains("export FHIR"), "{}", stderr(&fhir));
@@ -451,4 +479,194 @@ fn the_reference_checker_can_fail() {
         json!({ "resourceType": "Observation", "status": "final", "code": { "text": "x" }, "valueQuantity": { "value": "ten" } }),
     ]);
     assert!(!ok && text.contains("valueQuantity"), "{text}");
+}
+
+/// A real episode scripted with an injected clock, from declaration through handoff, reconciliation and export:
+/// the handoff file carries the episode's events (imported once), and the reconciliation report's timeline (data,
+/// CSV and PDF) has exactly the script's times.
+#[test]
+fn reconciliation_report_has_the_scripted_episode_timeline() {
+    use dtk::clock::FixedClock;
+    use dtk::crypto::Password;
+    use dtk::procedures::Severity;
+    use time::Duration;
+
+    let files = tempfile::tempdir().expect("dir");
+    let clock = FixedClock::new(time::macros::datetime!(2026-11-21 17:00 UTC));
+    let him_tv = TestVault::new();
+    let mut him_ws = him_tv.open();
+    let him = him_ws.sign_in(HIM.0, &Password::new(HIM.1.into()), &clock).expect("him");
+    let key = him_ws.handoff_keygen(&him, &clock).expect("keygen");
+
+    let tv = TestVault::new();
+    std::fs::write(tv.path().join("site.json"), json!({ "him_public_key": key.public_key }).to_string()).expect("site");
+    let mut ws = tv.open();
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    let nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &clock).expect("nurse");
+    ws.import_census(&charge, &census_bytes(), &clock).expect("census");
+    let declaration = Declaration {
+        reason: Some("EHR outage".into()),
+        severity: Some(Severity::P2),
+        affected: vec!["EHR".into(), "lab results".into()],
+        impact: Some("Results by phone.".into()),
+        next_update_due: Some("2026-11-21T17:30:00.000Z".into()),
+    };
+    ws.start_episode(&charge, Kind::Real, declaration, &clock).expect("declared at 17:00");
+    let opts = dtk::api::EntryOptions {
+        sign: true,
+        allergy_override: Some("prescriber informed".into()),
+        confirm_not_duplicate: true,
+        reason: None,
+    };
+    clock.advance(Duration::minutes(10));
+    ws.tick_step(&charge, "confirm-scope", None, &clock).expect("tick at 17:10");
+    clock.advance(Duration::minutes(5));
+    ws.add_entry(&nurse, &sample("vital-signs"), &opts, &clock).expect("first entry at 17:15");
+    clock.advance(Duration::minutes(5));
+    ws.change_severity(&charge, Severity::P1, Some("pharmacy down too".into()), &clock).expect("escalated at 17:20");
+    clock.advance(Duration::minutes(10));
+    let dose = ws.add_entry(&nurse, &med_admin("2026-11-21T12:25:00-05:00"), &opts, &clock).expect("17:30").saved.id;
+    clock.advance(Duration::minutes(10));
+    ws.save_status_update(&charge, "Update: pharmacy runner assigned.", Some(60), &clock).expect("update at 17:40");
+    clock.advance(Duration::minutes(5));
+    ws.add_entry(&charge, &sample("nursing-note"), &opts, &clock).expect("entry at 17:45");
+    clock.advance(Duration::minutes(75));
+    ws.end_episode(&charge, &clock).expect("recovery at 19:00");
+    clock.advance(Duration::minutes(30));
+    let file = files.path().join("ws.dtkh");
+    ws.export_handoff(&charge, &file, None, &clock).expect("handoff at 19:30");
+
+    clock.advance(Duration::minutes(30));
+    let bytes = std::fs::read(&file).expect("file");
+    let r = him_ws.import_handoff(&him, &bytes, &clock).expect("import at 20:00");
+    assert_eq!((r.new_entries, r.new_events), (3, 3), "the tick, the escalation and the update came along");
+    let again = him_ws.import_handoff(&him, &bytes, &clock).expect("again");
+    assert!(again.already_imported && again.new_events == 0);
+    clock.advance(Duration::minutes(10));
+    him_ws.reject(&him, &dose, "charted on the wrong patient per unit manager", &clock).expect("reject at 20:10");
+    let open = him_ws.reconciliation_report(&him, &clock).expect("report");
+    let t = open.episodes[0].timeline.clone().expect("timeline");
+    assert_eq!(t.reconciled_at, None, "two entries are still open");
+    clock.advance(Duration::minutes(10));
+    assert_eq!(him_ws.accept_all_matched(&him, &clock).expect("accept"), 2);
+    let batch = him_ws.export_fhir(&him, &files.path().join("batch.json"), &clock).expect("export at 20:20");
+
+    clock.advance(Duration::minutes(10));
+    let (report, pdf) = him_ws.reconciliation_report_pdf(&him, &clock).expect("report at 20:30");
+    let t = report.episodes[0].timeline.clone().expect("the HIM station has the episode's timeline");
+    assert_eq!(t.declared_at, "2026-11-21T17:00:00.000Z");
+    assert_eq!(t.declared_severity, Some(Severity::P2));
+    assert_eq!(t.escalations, vec![("2026-11-21T17:20:00.000Z".to_string(), Severity::P1)]);
+    assert_eq!((t.first_entry_at.as_deref(), t.minutes_to_first_entry), (Some("2026-11-21T17:15:00.000Z"), Some(15)));
+    assert_eq!((t.entries, t.entries_per_hour), (3, Some(1.5)));
+    assert_eq!((t.ended_at.as_deref(), t.minutes_to_recovery), (Some("2026-11-21T19:00:00.000Z"), Some(120)));
+    assert_eq!((t.handoff_at.as_deref(), t.minutes_recovery_to_handoff), (Some("2026-11-21T19:30:00.000Z"), Some(30)));
+    assert_eq!(
+        (t.reconciled_at.as_deref(), t.minutes_recovery_to_reconciled),
+        (Some("2026-11-21T20:20:00.000Z"), Some(80))
+    );
+    assert_eq!(
+        t.missed_updates,
+        vec!["2026-11-21T17:30:00.000Z".to_string(), "2026-11-21T18:40:00.000Z".to_string()],
+        "the 17:30 update came at 17:40; the one due at 18:40 never came before recovery at 19:00"
+    );
+    assert_eq!(
+        t.steps.iter().find(|s| s.step.id == "confirm-scope").and_then(|s| s.done_at.as_deref()),
+        Some("2026-11-21T17:10:00.000Z")
+    );
+    let csv = report.to_csv();
+    assert!(csv.contains("episode timelines") && csv.contains("2026-11-21T20:20:00.000Z,80"), "{csv}");
+
+    let out = match std::env::var_os("DTK_KEEP_REPORTS") {
+        Some(dir) => std::path::PathBuf::from(dir).join("reconciliation-report.pdf"),
+        None => files.path().join("report.pdf"),
+    };
+    std::fs::write(&out, &pdf.bytes).expect("pdf");
+    let pages = pages_text(&out);
+    assert_eq!(pages.len(), pdf.pages);
+    for (i, page) in pages.iter().enumerate() {
+        assert!(page.contains(&format!("Page {} of {}", i + 1, pages.len())), "page {i}: {page}");
+        assert!(page.contains("Reconciliation report") && !page.contains("DRILL"), "page {i}: {page}");
+    }
+    let text = pages.join(" ");
+    // Ids longer than their column wrap at a hyphen, which pdftotext joins without it.
+    let unhyphenated = text.replace('-', "");
+    assert!(unhyphenated.contains(&dose.replace('-', "")), "the rejected entry is listed:\n{text}");
+    for expect in [
+        "2026-11-21 17:00 UTC",
+        "P2 (workflow disrupted; a workaround is available)",
+        "2026-11-21 17:20 UTC → P1",
+        "2026-11-21 17:15 UTC (15 min after declaration)",
+        "2026-11-21 19:00 UTC (time to recovery 2 h 00 min)",
+        "2026-11-21 19:30 UTC (30 min after recovery)",
+        "2026-11-21 20:20 UTC (1 h 20 min after recovery)",
+        "charted on the wrong patient per unit manager",
+        &batch.sha256[..16],
+        "needs correction",
+        "nursing-note",
+    ] {
+        assert!(text.contains(expect), "'{expect}' not in the report:\n{text}");
+    }
+    for name in ["Garcia", "Elena", "DEV2001"] {
+        assert!(!text.contains(name), "the report names no patient ({name})");
+    }
+}
+
+/// Drill entries never leave through any command: the workstation writes no handoff file, the HIM station refuses a
+/// crafted drill file, and paper from a drill (by QR text or by scan) is not back-entered.
+#[test]
+fn drill_paper_and_files_are_refused_by_every_him_command() {
+    let files = tempfile::tempdir().expect("dir");
+    let him_tv = TestVault::new();
+    let keygen = him_tv.dtk(Some(HIM), &["--json", "handoff", "keygen"]);
+    assert!(keygen.status.success(), "{}", stderr(&keygen));
+    let key: Value = serde_json::from_str(&stdout(&keygen)).expect("json");
+    let recipient = dtk::handoff::parse_public_key(key["public_key"].as_str().expect("key")).expect("key");
+    let payload = drill_payload();
+    let sealed =
+        dtk::handoff::seal(&payload, 1, "2026-11-21T12:00:00.000Z", &[9; 32], &recipient, &mut dtk::crypto::OsRandom)
+            .expect("seal");
+    let drill_file = files.path().join("drill.dtkh");
+    std::fs::write(&drill_file, sealed).expect("write");
+    let import = him_tv.dtk(Some(HIM), &["handoff", "import", drill_file.to_str().expect("p")]);
+    assert_eq!(import.status.code(), Some(1), "{}", stderr(&import));
+    assert!(stderr(&import).contains("DRILL"), "{}", stderr(&import));
+
+    // A drill open on the HIM station itself (an administrator practising): its paper is refused both ways.
+    let start = him_tv.dtk(Some(ADMIN), &["--json", "episode", "start", "--drill"]);
+    assert!(start.status.success(), "{}", stderr(&start));
+    let drill_id =
+        serde_json::from_str::<Value>(&stdout(&start)).expect("json")["id"].as_str().expect("id").to_string();
+    let form = files.path().join("drill-form.pdf");
+    let print = him_tv.dtk(Some(HIM), &["print", "blank", "--form", "vital-signs", "--out", form.to_str().expect("p")]);
+    assert!(print.status.success(), "{}", stderr(&print));
+    let response = files.path().join("r.json");
+    std::fs::write(&response, sample("vital-signs").to_string()).expect("response");
+    let scan = scan_page(&form, 1, files.path());
+    let response_arg = response.to_str().expect("p");
+    let paper = |how: &str, what: &str| {
+        him_tv.dtk(Some(HIM), &["reconcile", "paper", how, what, "--response", response_arg, "--author", "A. Nurse"])
+    };
+    let by_scan = paper("--scan", scan.to_str().expect("p"));
+    assert_eq!(by_scan.status.code(), Some(1), "{}", stderr(&by_scan));
+    assert!(stderr(&by_scan).contains("DRILL"), "{}", stderr(&by_scan));
+    let qr = format!("DTK1;form=http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0;ep={drill_id}");
+    let by_qr = paper("--qr", &qr);
+    assert_eq!(by_qr.status.code(), Some(1), "{}", stderr(&by_qr));
+    assert!(stderr(&by_qr).contains("DRILL"), "{}", stderr(&by_qr));
+    let none = him_tv.dtk(Some(HIM), &["export", "fhir", "--out", files.path().join("x.json").to_str().expect("p")]);
+    assert_eq!(none.status.code(), Some(1), "nothing to export: {}", stderr(&none));
+    let list = him_tv.dtk(Some(HIM), &["--json", "reconcile", "summary"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&list)).expect("json")["total"],
+        0,
+        "nothing reached the worklist"
+    );
+    let not_a_scan = paper("--scan", response_arg);
+    assert_eq!(not_a_scan.status.code(), Some(1));
+    assert!(
+        stderr(&not_a_scan).contains("r.json: the file is not a readable PNG, JPEG or PDF image"),
+        "{}",
+        stderr(&not_a_scan)
+    );
 }

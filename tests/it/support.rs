@@ -255,3 +255,48 @@ impl TestVault {
         tv
     }
 }
+
+/// Runs an external tool the tests need (poppler-utils, zbar-tools).
+pub fn tool(name: &str, args: &[&str]) -> std::process::Output {
+    Command::new(name).args(args).output().unwrap_or_else(|e| panic!("{name} must be installed for these tests: {e}"))
+}
+
+/// The text of each page, as pdftotext reads it, whitespace collapsed.
+pub fn pages_text(pdf: &Path) -> Vec<String> {
+    let out = tool("pdftotext", &["-enc", "UTF-8", pdf.to_str().expect("path"), "-"]);
+    assert!(out.status.success(), "pdftotext failed: {}", stderr(&out));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut pages: Vec<String> = text.split('\u{c}').map(squash).collect();
+    if pages.last().is_some_and(String::is_empty) {
+        pages.pop();
+    }
+    pages
+}
+
+pub fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Renders one page as a 150 dpi greyscale scan.
+pub fn scan_page(pdf: &Path, page: usize, dir: &Path) -> PathBuf {
+    let prefix = dir.join(format!("page-{page}"));
+    let n = page.to_string();
+    let out = tool(
+        "pdftoppm",
+        &[
+            "-png",
+            "-gray",
+            "-r",
+            "150",
+            "-f",
+            &n,
+            "-l",
+            &n,
+            "-singlefile",
+            pdf.to_str().expect("p"),
+            prefix.to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success(), "pdftoppm failed: {}", stderr(&out));
+    prefix.with_extension("png")
+}

@@ -292,7 +292,7 @@ pub async fn print_centre_info(shell: State<'_, Arc<Shell>>) -> Result<PrintCent
 
 /// A patient's entries, newest first (the core audits this as a view of the patient).
 #[tauri::command]
-pub async fn patient_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<Vec<EntryChoice>, CommandError> {
+pub async fn printable_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<Vec<EntryChoice>, CommandError> {
     with_session(&shell, move |ws, session| {
         let list = ws.list_entries(session, Some(&mrn), &SystemClock)?;
         Ok(list

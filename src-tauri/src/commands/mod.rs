@@ -2,6 +2,8 @@
 //!
 //! One submodule per area of the app (session: set-up, sign-in, lock; the others per role's screens); this module
 //! holds what they share: the app state, the error conversion and the off-UI-thread runner.
+pub mod him;
+pub mod nurse;
 pub mod charge;
 pub mod session;
 
@@ -13,13 +15,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Shell {
     workstation: Result<Mutex<Workstation>, CommandError>,
     session: Mutex<Option<Session>>,
+    last_save: nurse::LastSaveState,
 }
 
 impl Shell {
     /// Opening can fail (a vault written by a newer version, a damaged file); the app still starts and the first
     /// command reports why, so the person at the workstation sees a message instead of a window that never opens.
+    ///
+    /// The site configuration is found as the `dtk` command line finds it: the file named by `DTK_SITE`, else
+    /// `site.json` in the vault folder, else the defaults (so IT, and the e2e test's short idle timeout, configure
+    /// the app and `dtk` alike).
     pub fn open(dir: &std::path::Path) -> Self {
-        Self { workstation: Workstation::open(dir).map(Mutex::new).map_err(from_api), session: Mutex::new(None) }
+        let explicit = std::env::var_os(dtk::site::SITE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        let workstation = dtk::site::SiteConfig::for_vault(dir, explicit.as_deref())
+            .map_err(|e| api::ApiError::new(api::ErrorCode::InvalidInput, e.to_string()))
+            .and_then(|site| Workstation::open_with(dir, site, None));
+        Self {
+            workstation: workstation.map(Mutex::new).map_err(from_api),
+            session: Mutex::new(None),
+            last_save: Default::default(),
+        }
     }
 
     pub(crate) fn workstation(&self) -> Result<MutexGuard<'_, Workstation>, CommandError> {
@@ -27,6 +42,11 @@ impl Shell {
             Ok(lock) => lock.lock().map_err(|_| poisoned()),
             Err(error) => Err(error.clone()),
         }
+    }
+
+    /// The outcome of the last save since sign-in (the banner's durability indicator).
+    pub(crate) fn last_save(&self) -> &nurse::LastSaveState {
+        &self.last_save
     }
 
     pub(crate) fn session(&self) -> Result<MutexGuard<'_, Option<Session>>, CommandError> {

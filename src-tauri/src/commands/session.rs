@@ -51,6 +51,7 @@ pub async fn sign_in(shell: State<'_, Arc<Shell>>, request: SignInRequest) -> Re
         let password = Password::new(password);
         let session = shell.workstation()?.sign_in(&username, &password, &SystemClock).map_err(from_api)?;
         let info = session_info(&session);
+        shell.last_save().clear();
         *shell.session()? = Some(session);
         Ok(info)
     })
@@ -64,7 +65,8 @@ pub async fn current_session(shell: State<'_, Arc<Shell>>) -> Result<Option<Sess
 
 #[tauri::command]
 pub async fn sign_out(shell: State<'_, Arc<Shell>>) -> Result<(), CommandError> {
-    // Dropping the session drops its keys (the core zeroizes them).
+    // Dropping the session drops its keys (the core zeroizes them). The idle lock uses this command too.
     *shell.session()? = None;
+    shell.last_save().clear();
     Ok(())
 }

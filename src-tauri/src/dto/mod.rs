@@ -5,9 +5,13 @@
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
 //! into `ui/src/lib/backend/generated/`; `tests::bindings_are_fresh` fails when they are stale.
 pub mod charge;
+pub mod him;
+pub mod nurse;
 pub mod session;
 
 pub use charge::*;
+pub use him::*;
+pub use nurse::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +38,8 @@ pub fn bindings() -> Bindings {
     add::<ErrorCode>(&mut out);
     add::<CommandError>(&mut out);
     session::bindings(&mut out);
+    him::bindings(&mut out);
+    nurse::bindings(&mut out);
     charge::bindings(&mut out);
     out
 }

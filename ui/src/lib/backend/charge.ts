@@ -61,7 +61,7 @@ export interface ChargeApi {
   saveStatusUpdate(text: string, nextUpdateMinutes: number | null): Promise<EpisodeStatus | null>;
   episodeTimeline(): Promise<EpisodeTimeline>;
   printCentreInfo(): Promise<PrintCentreInfo>;
-  patientEntries(mrn: string): Promise<EntryChoice[]>;
+  printableEntries(mrn: string): Promise<EntryChoice[]>;
   /** Prints into PDFs in `request.folder`; `onProgress` hears about each patient (or entry) of a batch. */
   printDocument(request: PrintRequest, onProgress: (progress: PrintProgress) => void): Promise<SavedPdf[]>;
   /** Opens a saved PDF in the system viewer. */

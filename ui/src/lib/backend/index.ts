@@ -12,6 +12,8 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type { HimApi } from './him';
+import type { NurseApi } from './nurse';
 
 export type {
   AppStatus,
@@ -25,7 +27,9 @@ export type {
 };
 
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
-export interface Backend extends ChargeApi {
+export type * from './nurse';
+
+export interface Backend extends NurseApi, HimApi, ChargeApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */

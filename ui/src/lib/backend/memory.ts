@@ -3,56 +3,116 @@
 // It is a test double, not a second core: it keeps users in a Map, compares passwords as plain strings and forgets
 // everything on reload. It exists so screens can be exercised without the desktop app.
 import { BackendError, type Backend } from './index';
+import type { NurseApi } from './nurse';
+import type * as Him from './him';
+import { HimMemory, seedHimState, type HimSeed } from './memory/him';
+import type { PatientInfo } from './generated/PatientInfo';
+import { emptyState, loadDemoUnit, type MemoryState, type MemoryUser } from './memory/state';
+import { nurseApi } from './memory/nurse';
 import type { ChargeApi } from './charge';
 import { MemoryCharge, type ChargeSeed } from './memory/charge';
 import type { AppStatus } from './generated/AppStatus';
-import type { Role } from './generated/Role';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
 
-interface MemoryUser {
-  displayName: string;
-  password: string;
-  role: Role;
-}
-
 export interface MemorySeed {
   unit: string;
   users: Record<string, MemoryUser>;
+  /** Load the demo unit (census, forms, demo users, an open DRILL episode), as set-up's "demo unit" option does. */
+  demo?: boolean;
+  /** More patients for the census (tests: payloads in names, a patient with many allergies). */
+  patients?: PatientInfo[];
+  /** The vault opened read-only. */
+  readOnly?: boolean;
+  idleTimeoutSecs?: number;
+  /** Signed in as this user from the start (the screen gallery mounts screens that need a session). */
+  signedInAs?: string;
+  /** The HIM worklist, import folder and scans (memory/him-seed.ts builds a realistic one). */
+  him?: HimSeed;
   /** The charge nurse's area: episode, patients to print for, printer. */
   charge?: ChargeSeed;
-  /** Signed in from the start (the gallery mounts screens without the sign-in screen). */
+  /** The same as `signedInAs` (the charge desk's tests and gallery use this name). */
   signedIn?: string;
 }
 
-// Each area's methods live in its own class under memory/; the backend exposes them as its own (see the constructor).
-export interface MemoryBackend extends ChargeApi {}
+// Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface MemoryBackend extends NurseApi, ChargeApi {}
 
 export class MemoryBackend implements Backend {
-  private unit: string | null = null;
-  private users = new Map<string, MemoryUser>();
-  private session: SessionInfo | null = null;
+  /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
+  readonly state: MemoryState = emptyState();
   /** Whether the last set-up asked for the demo unit; tests read it to check the checkbox is passed through. */
   demoLoaded = false;
   /** Every call, in order, so tests can assert what the screens asked for (passwords are not recorded). */
   readonly calls: string[] = [];
-
+  /** The HIM desk's state; the him* methods below delegate to it. */
+  readonly him: HimMemory;
   /** The charge nurse's area, for tests that set the clock or the printer. */
   readonly charge: MemoryCharge;
 
   constructor(seed?: MemorySeed) {
+    this.him = new HimMemory(this.calls, seed?.him, this.state);
+    if (seed?.him) seedHimState(this.state, seed.him);
     if (seed) {
-      this.unit = seed.unit;
-      for (const [name, user] of Object.entries(seed.users)) this.users.set(name, user);
-      const user = seed.signedIn ? this.users.get(seed.signedIn) : undefined;
-      if (seed.signedIn && user) {
-        this.session = { username: seed.signedIn, displayName: user.displayName, role: user.role, mustChangePassword: false };
+      this.state.unit = seed.unit;
+      for (const [name, user] of Object.entries(seed.users)) this.state.users.set(name, user);
+      if (seed.demo) loadDemoUnit(this.state);
+      if (seed.patients) this.state.patients.push(...seed.patients);
+      this.state.readOnly = seed.readOnly ?? false;
+      this.state.idleTimeoutSecs = seed.idleTimeoutSecs ?? this.state.idleTimeoutSecs;
+      const who = seed.signedInAs ?? seed.signedIn;
+      const user = who ? this.state.users.get(who) : undefined;
+      if (who && user) {
+        this.state.session = {
+          username: who,
+          displayName: user.displayName,
+          role: user.role,
+          mustChangePassword: false,
+        };
       }
     }
-    this.charge = new MemoryCharge(() => this.session, seed?.charge);
+    this.merge(nurseApi(this.state));
+    this.charge = new MemoryCharge(() => this.state.session, seed?.charge);
     delegate(this, this.charge);
+  }
+
+  /** Adds an area's commands as methods, recording each call by name. */
+  private merge(api: object): void {
+    for (const [name, method] of Object.entries(api)) {
+      if (typeof method !== 'function') continue;
+      Object.defineProperty(this, name, {
+        value: (...args: unknown[]) => {
+          this.calls.push(name);
+          return (method as (...a: unknown[]) => unknown)(...args);
+        },
+        // Tests replace single methods to inject failures, as they do with setUp.
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+
+  private get unit(): string | null {
+    return this.state.unit;
+  }
+
+  private set unit(value: string | null) {
+    this.state.unit = value;
+  }
+
+  private get users(): Map<string, MemoryUser> {
+    return this.state.users;
+  }
+
+  private get session(): SessionInfo | null {
+    return this.state.session;
+  }
+
+  private set session(value: SessionInfo | null) {
+    this.state.session = value;
   }
 
   async status(): Promise<AppStatus> {
@@ -80,6 +140,7 @@ export class MemoryBackend implements Backend {
       role: 'admin',
     });
     this.demoLoaded = request.loadDemo;
+    if (request.loadDemo) loadDemoUnit(this.state);
     return { recoveryKey: randomRecoveryKey(), demoLoaded: request.loadDemo, demoError: null };
   }
 
@@ -91,6 +152,7 @@ export class MemoryBackend implements Backend {
     if (user.password !== request.password) {
       throw new BackendError('bad_credentials', 'The username or password is not correct.');
     }
+    this.state.lastSave = null;
     this.session = {
       username: request.username.trim(),
       displayName: user.displayName,
@@ -108,6 +170,92 @@ export class MemoryBackend implements Backend {
   async signOut(): Promise<void> {
     this.calls.push('signOut');
     this.session = null;
+    this.state.lastSave = null;
+  }
+
+  // HIM desk: see memory/him.ts.
+  himKeygen(): Promise<Him.HimKey> {
+    return this.him.himKeygen();
+  }
+
+  himImportFolder(): Promise<Him.HandoffFolder> {
+    return this.him.himImportFolder();
+  }
+
+  himImportFiles(paths: string[]): Promise<Him.HandoffImportOutcome[]> {
+    return this.him.himImportFiles(paths);
+  }
+
+  himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
+    return this.him.himWorklist(query);
+  }
+
+  himSummary(): Promise<Him.ReconSummary> {
+    return this.him.himSummary();
+  }
+
+  himMatch(entryId: string, mrn: string): Promise<string[]> {
+    return this.him.himMatch(entryId, mrn);
+  }
+
+  himAccept(entryIds: string[]): Promise<number> {
+    return this.him.himAccept(entryIds);
+  }
+
+  himAcceptAllMatched(): Promise<number> {
+    return this.him.himAcceptAllMatched();
+  }
+
+  himReject(entryId: string, reason: string): Promise<void> {
+    return this.him.himReject(entryId, reason);
+  }
+
+  himNeedsCorrection(entryId: string, reason: string): Promise<void> {
+    return this.him.himNeedsCorrection(entryId, reason);
+  }
+
+  himMarkDuplicate(entryId: string, of: string): Promise<void> {
+    return this.him.himMarkDuplicate(entryId, of);
+  }
+
+  himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void> {
+    return this.him.himDismissDuplicate(entryId, other, reason);
+  }
+
+  himDuplicateProposals(): Promise<Him.DuplicateProposal[]> {
+    return this.him.himDuplicateProposals();
+  }
+
+  himSideBySide(a: string, b: string): Promise<Him.SideBySide> {
+    return this.him.himSideBySide(a, b);
+  }
+
+  himReadScan(path: string): Promise<Him.PaperScan> {
+    return this.him.himReadScan(path);
+  }
+
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
+    return this.him.himBackEnter(request);
+  }
+
+  himExportFhir(path: string): Promise<Him.FhirBatch> {
+    return this.him.himExportFhir(path);
+  }
+
+  himLatestBatch(): Promise<string | null> {
+    return this.him.himLatestBatch();
+  }
+
+  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
+    return this.him.himPostFhir(batchId, baseUrl);
+  }
+
+  himReportCsv(path: string): Promise<Him.FileWritten> {
+    return this.him.himReportCsv(path);
+  }
+
+  himReportPdf(path: string): Promise<Him.FileWritten> {
+    return this.him.himReportPdf(path);
   }
 }
 

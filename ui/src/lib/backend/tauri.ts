@@ -7,6 +7,21 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type * as Him from './him';
+import type {
+  Census,
+  CheckResult,
+  DowntimeStatus,
+  DraftInfo,
+  DraftSaved,
+  EntryDetail,
+  EntryRequest,
+  EntrySaved,
+  EntrySummary,
+  FormInfo,
+  PatientInfo,
+  Registration,
+} from './nurse';
 
 /** Invokes a command and converts its `{ code, message }` rejection into a BackendError. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -36,6 +51,157 @@ export class TauriBackend implements Backend {
 
   signOut(): Promise<void> {
     return call('sign_out');
+  }
+
+  // HIM desk.
+  himKeygen(): Promise<Him.HimKey> {
+    return call('him_keygen');
+  }
+
+  himImportFolder(): Promise<Him.HandoffFolder> {
+    return call('him_import_folder');
+  }
+
+  himImportFiles(paths: string[]): Promise<Him.HandoffImportOutcome[]> {
+    return call('him_import_files', { paths });
+  }
+
+  himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
+    return call('him_worklist', { query });
+  }
+
+  himSummary(): Promise<Him.ReconSummary> {
+    return call('him_summary');
+  }
+
+  himMatch(entryId: string, mrn: string): Promise<string[]> {
+    return call('him_match', { entryId, mrn });
+  }
+
+  himAccept(entryIds: string[]): Promise<number> {
+    return call('him_accept', { entryIds });
+  }
+
+  himAcceptAllMatched(): Promise<number> {
+    return call('him_accept_all_matched');
+  }
+
+  himReject(entryId: string, reason: string): Promise<void> {
+    return call('him_reject', { entryId, reason });
+  }
+
+  himNeedsCorrection(entryId: string, reason: string): Promise<void> {
+    return call('him_needs_correction', { entryId, reason });
+  }
+
+  himMarkDuplicate(entryId: string, of: string): Promise<void> {
+    return call('him_mark_duplicate', { entryId, of });
+  }
+
+  himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void> {
+    return call('him_dismiss_duplicate', { entryId, other, reason });
+  }
+
+  himDuplicateProposals(): Promise<Him.DuplicateProposal[]> {
+    return call('him_duplicate_proposals');
+  }
+
+  himSideBySide(a: string, b: string): Promise<Him.SideBySide> {
+    return call('him_side_by_side', { a, b });
+  }
+
+  himReadScan(path: string): Promise<Him.PaperScan> {
+    return call('him_read_scan', { path });
+  }
+
+  himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
+    return call('him_back_enter', { request });
+  }
+
+  himExportFhir(path: string): Promise<Him.FhirBatch> {
+    return call('him_export_fhir', { path });
+  }
+
+  himLatestBatch(): Promise<string | null> {
+    return call('him_latest_batch');
+  }
+
+  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
+    return call('him_post_fhir', { batchId, baseUrl });
+  }
+
+  himReportCsv(path: string): Promise<Him.FileWritten> {
+    return call('him_report_csv', { path });
+  }
+
+  himReportPdf(path: string): Promise<Him.FileWritten> {
+    return call('him_report_pdf', { path });
+  }
+
+  // The nurse's path (commands/nurse.rs).
+
+  census(): Promise<Census> {
+    return call('census');
+  }
+
+  findPatient(mrn: string): Promise<PatientInfo> {
+    return call('find_patient', { mrn });
+  }
+
+  registerPatient(request: Registration): Promise<PatientInfo> {
+    return call('register_patient', { request });
+  }
+
+  forms(): Promise<FormInfo[]> {
+    return call('forms');
+  }
+
+  patientEntries(mrn: string): Promise<EntrySummary[]> {
+    return call('patient_entries', { mrn });
+  }
+
+  entry(id: string): Promise<EntryDetail> {
+    return call('entry', { id });
+  }
+
+  checkEntry(request: EntryRequest): Promise<CheckResult> {
+    return call('check_entry', { request });
+  }
+
+  saveEntry(request: EntryRequest): Promise<EntrySaved> {
+    return call('save_entry', { request });
+  }
+
+  updateEntry(id: string, request: EntryRequest): Promise<EntrySaved> {
+    return call('update_entry', { id, request });
+  }
+
+  signEntry(id: string, confirmNotDuplicate: boolean): Promise<EntrySaved> {
+    return call('sign_entry', { id, confirmNotDuplicate });
+  }
+
+  amendEntry(id: string, request: EntryRequest): Promise<EntrySaved> {
+    return call('amend_entry', { id, request });
+  }
+
+  enterInError(id: string, reason: string): Promise<EntrySaved> {
+    return call('enter_in_error', { id, reason });
+  }
+
+  saveDraft(id: string | null, body: unknown): Promise<DraftSaved> {
+    return call('save_draft', { id, body });
+  }
+
+  myDrafts(): Promise<DraftInfo[]> {
+    return call('my_drafts');
+  }
+
+  discardDraft(id: string): Promise<void> {
+    return call('discard_draft', { id });
+  }
+
+  downtimeStatus(): Promise<DowntimeStatus> {
+    return call('downtime_status');
   }
 
   // The charge nurse's desk (commands in src-tauri/src/commands/charge.rs).
@@ -83,8 +249,8 @@ export class TauriBackend implements Backend {
     return call('print_centre_info');
   }
 
-  patientEntries(mrn: string): Promise<Charge.EntryChoice[]> {
-    return call('patient_entries', { mrn });
+  printableEntries(mrn: string): Promise<Charge.EntryChoice[]> {
+    return call('printable_entries', { mrn });
   }
 
   printDocument(

@@ -276,7 +276,7 @@ export class MemoryCharge implements C.ChargeApi {
     };
   }
 
-  async patientEntries(mrn: string) {
+  async printableEntries(mrn: string) {
     this.user(false);
     return this.entries[mrn] ?? [];
   }

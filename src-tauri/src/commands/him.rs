@@ -1,0 +1,449 @@
+//! The HIM desk's commands: the station's handoff key, importing handoff files, the worklist and its decisions,
+//! paper back-entry, FHIR export and posting, the reconciliation report.
+//!
+//! Each Tauri command only takes the workstation and session locks and calls the plain function of the same name
+//! below, which converts DTOs and calls `dtk::api`. The plain functions are public so `tests/him.rs` drives the
+//! exact path the app takes (for example, that a drill episode is refused) without a window.
+use super::{blocking, from_api, Shell};
+use crate::dto::{
+    AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
+    HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
+    PaperEntryOutcome, PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, WorklistItem,
+    WorklistPage, WorklistQuery,
+};
+use dtk::api::{Session, Workstation};
+use dtk::clock::SystemClock;
+use dtk::reconcile::{self, State as Core};
+use std::path::Path;
+use std::sync::Arc;
+use tauri::State;
+
+/// Runs `work` with the open workstation and the signed-in session, off the UI thread.
+async fn signed_in<T: Send + 'static>(
+    shell: &Arc<Shell>,
+    work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError> + Send + 'static,
+) -> Result<T, CommandError> {
+    blocking(shell, move |shell| {
+        let mut workstation = shell.workstation()?;
+        let session = shell.session()?;
+        let session =
+            session.as_ref().ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Sign in to continue."))?;
+        work(&mut workstation, session)
+    })
+    .await
+}
+
+fn count(n: impl TryInto<u32>) -> u32 {
+    n.try_into().unwrap_or(u32::MAX)
+}
+
+fn state(s: Core) -> ReconState {
+    match s {
+        Core::Pending => ReconState::Pending,
+        Core::Matched => ReconState::Matched,
+        Core::Accepted => ReconState::Accepted,
+        Core::Duplicate => ReconState::Duplicate,
+        Core::Rejected => ReconState::Rejected,
+        Core::NeedsCorrection => ReconState::NeedsCorrection,
+        Core::Exported => ReconState::Exported,
+        Core::Posted => ReconState::Posted,
+    }
+}
+
+fn core_state(s: ReconState) -> Core {
+    match s {
+        ReconState::Pending => Core::Pending,
+        ReconState::Matched => Core::Matched,
+        ReconState::Accepted => Core::Accepted,
+        ReconState::Duplicate => Core::Duplicate,
+        ReconState::Rejected => Core::Rejected,
+        ReconState::NeedsCorrection => Core::NeedsCorrection,
+        ReconState::Exported => Core::Exported,
+        ReconState::Posted => Core::Posted,
+    }
+}
+
+/// Blank filter fields mean "any".
+fn given(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn path_of(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn keygen(ws: &mut Workstation, session: &Session) -> Result<HimKey, CommandError> {
+    let k = ws.handoff_keygen(session, &SystemClock).map_err(from_api)?;
+    Ok(HimKey { public_key: k.public_key, fingerprint: k.fingerprint, created: k.created })
+}
+
+pub fn import_folder(ws: &mut Workstation, session: &Session) -> Result<HandoffFolder, CommandError> {
+    let folder = ws.handoff_import_folder(session).map_err(from_api)?;
+    Ok(HandoffFolder {
+        dir: folder.dir.as_deref().map(path_of),
+        files: folder
+            .files
+            .into_iter()
+            .map(|f| HandoffFile { name: f.name, path: path_of(&f.path), bytes: f.bytes })
+            .collect(),
+    })
+}
+
+/// Imports each file on its own: one refused file does not stop the others, and each gets its own result.
+pub fn import_files(ws: &mut Workstation, session: &Session, paths: Vec<String>) -> Vec<HandoffImportOutcome> {
+    paths
+        .into_iter()
+        .map(|path| match ws.import_handoff_file(session, Path::new(path.trim()), &SystemClock) {
+            Ok(r) => HandoffImportOutcome {
+                path,
+                imported: Some(HandoffImported {
+                    workstation: r.workstation,
+                    episode: r.episode,
+                    sequence: r.sequence,
+                    file_sha256: r.file_sha256,
+                    signer_fingerprint: r.signer_fingerprint,
+                    already_imported: r.already_imported,
+                    new_entries: count(r.new_entries),
+                    new_versions: count(r.new_versions),
+                    unchanged_versions: count(r.unchanged_versions),
+                    new_patients: count(r.new_patients),
+                    new_audit_rows: count(r.new_audit_rows),
+                    conflicts: r
+                        .conflicts
+                        .into_iter()
+                        .map(|c| HandoffConflict { entry_id: c.entry_id, version: count(c.version) as i32 })
+                        .collect(),
+                    pending: count(r.pending),
+                    duplicate_proposals: count(r.duplicate_proposals),
+                }),
+                refused: None,
+            },
+            Err(e) => HandoffImportOutcome { path, imported: None, refused: Some(from_api(e)) },
+        })
+        .collect()
+}
+
+fn item(i: reconcile::WorkItem) -> WorklistItem {
+    WorklistItem {
+        entry_id: i.entry_id,
+        state: state(i.state),
+        duplicate_of: i.duplicate_of,
+        batch_id: i.batch_id,
+        reason: i.reason,
+        workstation: i.workstation,
+        episode_id: i.episode_id,
+        paper: i.origin == dtk::entries::Origin::Paper,
+        form: i.form,
+        entry_status: i.status.as_str().to_owned(),
+        version: count(i.version) as i32,
+        author: i.author,
+        patient_name: i.patient.name,
+        birth_date: i.patient.birth_date,
+        mrn: i.patient.mrn,
+        location: i.patient.location,
+        matched_mrn: i.matched_mrn,
+        clinical_time: i.clinical_time,
+        medication: i.medication,
+        proposed_duplicates: i.proposed_duplicates,
+        decided_by: i.decided_by,
+        decided_at: i.decided_at,
+    }
+}
+
+pub fn worklist(ws: &mut Workstation, session: &Session, q: WorklistQuery) -> Result<WorklistPage, CommandError> {
+    let query = dtk::api::WorklistQuery {
+        state: q.state.map(core_state),
+        mrn: given(q.mrn),
+        form: given(q.form),
+        workstation: given(q.workstation),
+        episode: None,
+        status: None,
+        limit: q.limit as usize,
+        offset: q.offset as usize,
+    };
+    let page = ws.worklist(session, &query).map_err(from_api)?;
+    Ok(WorklistPage {
+        total: count(page.total),
+        offset: count(page.offset),
+        items: page.items.into_iter().map(item).collect(),
+    })
+}
+
+pub fn summary(ws: &mut Workstation, session: &Session) -> Result<ReconSummary, CommandError> {
+    let s = ws.reconcile_summary(session).map_err(from_api)?;
+    let acceptable = ws.acceptable_count(session).map_err(from_api)?;
+    let n = |k: Core| count(s.by_state.get(k.as_str()).copied().unwrap_or(0));
+    Ok(ReconSummary {
+        total: count(s.total),
+        pending: n(Core::Pending),
+        matched: n(Core::Matched),
+        accepted: n(Core::Accepted),
+        duplicate: n(Core::Duplicate),
+        rejected: n(Core::Rejected),
+        needs_correction: n(Core::NeedsCorrection),
+        exported: n(Core::Exported),
+        posted: n(Core::Posted),
+        open: count(s.open),
+        open_duplicate_proposals: count(s.open_duplicate_proposals),
+        conflicts: count(s.conflicts),
+        acceptable: count(acceptable),
+    })
+}
+
+pub fn proposals(ws: &mut Workstation, session: &Session) -> Result<Vec<DuplicateProposal>, CommandError> {
+    Ok(ws
+        .duplicate_proposals(session, true)
+        .map_err(from_api)?
+        .into_iter()
+        .map(|p| DuplicateProposal {
+            entry_id: p.entry_id,
+            other_id: p.other_id,
+            status: p.status,
+            decided_by: p.decided_by,
+            decided_at: p.decided_at,
+        })
+        .collect())
+}
+
+fn card(c: reconcile::Card) -> EntryCard {
+    EntryCard {
+        entry_id: c.entry_id,
+        workstation: c.workstation,
+        paper: c.origin == dtk::entries::Origin::Paper,
+        author: c.author,
+        form: c.form,
+        entry_status: c.status.as_str().to_owned(),
+        version: count(c.version) as i32,
+        state: state(c.state),
+        recorded_at: c.recorded_at,
+        clinical_time: c.clinical_time,
+        patient_name: c.patient.name,
+        birth_date: c.patient.birth_date,
+        mrn: c.patient.mrn,
+        medication: c.medication,
+        answers: c.answers.into_iter().map(|(link_id, text)| AnswerLine { link_id, text }).collect(),
+    }
+}
+
+pub fn side_by_side(ws: &mut Workstation, session: &Session, a: &str, b: &str) -> Result<SideBySide, CommandError> {
+    let v = ws.side_by_side(session, a, b, &SystemClock).map_err(from_api)?;
+    Ok(SideBySide { left: card(v.left), right: card(v.right), differences: v.differences })
+}
+
+pub fn read_scan(ws: &mut Workstation, session: &Session, path: &str) -> Result<PaperScan, CommandError> {
+    let payload = ws.read_paper_scan(session, Path::new(path.trim()), 1).map_err(from_api)?;
+    let form_title = ws.find_form(&payload.form).ok().map(|f| f.title.clone());
+    Ok(PaperScan {
+        qr: payload.to_text(),
+        form: payload.form,
+        form_title,
+        mrn: payload.mrn,
+        episode: payload.episode,
+        entry: payload.entry,
+    })
+}
+
+pub fn back_enter(
+    ws: &mut Workstation,
+    session: &Session,
+    request: PaperEntryRequest,
+) -> Result<PaperEntryOutcome, CommandError> {
+    let payload = dtk::paper::Payload::parse(&request.qr)
+        .map_err(|e| CommandError::new(ErrorCode::InvalidInput, format!("The page's QR code: {e}")))?;
+    match ws.back_enter_paper(session, &payload, &request.response, &request.author, &SystemClock) {
+        Ok(saved) => Ok(PaperEntryOutcome {
+            entered: Some(PaperEntered {
+                entry_id: saved.saved.id,
+                version: count(saved.saved.version) as i32,
+                stored_at: saved.stored_at,
+            }),
+            findings: Vec::new(),
+        }),
+        // The answers themselves were refused: the findings go back by linkId, to show beside each field.
+        Err(e) if !e.findings.is_empty() => {
+            Ok(PaperEntryOutcome { entered: None, findings: e.findings.iter().map(super::nurse::finding).collect() })
+        }
+        Err(e) => Err(from_api(e)),
+    }
+}
+
+fn batch(b: dtk::api::BatchExported) -> FhirBatch {
+    FhirBatch {
+        batch_id: b.batch_id,
+        entries: count(b.entries),
+        sha256: b.sha256,
+        bytes: b.bytes,
+        path: path_of(&b.path),
+    }
+}
+
+pub fn export_fhir(ws: &mut Workstation, session: &Session, path: &str) -> Result<FhirBatch, CommandError> {
+    ws.export_fhir(session, Path::new(path.trim()), &SystemClock).map(batch).map_err(from_api)
+}
+
+pub fn post_fhir(
+    ws: &mut Workstation,
+    session: &Session,
+    batch_id: &str,
+    base_url: &str,
+) -> Result<FhirPostReport, CommandError> {
+    let r = ws.post_fhir(session, batch_id, base_url.trim(), &SystemClock).map_err(from_api)?;
+    let lines = |v: Vec<(String, String)>| {
+        v.into_iter().map(|(entry_id, text)| PostedLine { entry_id, text }).collect::<Vec<_>>()
+    };
+    Ok(FhirPostReport {
+        batch_id: r.batch_id,
+        posted: lines(r.posted),
+        failed: lines(r.failed),
+        already_posted: count(r.already_posted),
+    })
+}
+
+pub fn report_csv(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {
+    let w = ws.write_reconciliation_csv(session, Path::new(path.trim()), &SystemClock).map_err(from_api)?;
+    Ok(FileWritten { path: path_of(&w.path), sha256: w.sha256, bytes: w.bytes })
+}
+
+/// The reconciliation report as a PDF (summary, entries, per-episode timelines), written where the analyst asked.
+pub fn report_pdf(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {
+    if path.trim().is_empty() {
+        return Err(CommandError::new(ErrorCode::InvalidInput, "Type the path of the PDF file to write."));
+    }
+    let out = Path::new(path.trim());
+    let (_, pdf) = ws.reconciliation_report_pdf(session, &SystemClock).map_err(from_api)?;
+    dtk::api::save_pdf(out, &pdf.bytes).map_err(from_api)?;
+    Ok(FileWritten { path: path_of(out), sha256: dtk::crypto::sha256_hex(&pdf.bytes), bytes: pdf.bytes.len() as u64 })
+}
+
+#[tauri::command]
+pub async fn him_keygen(shell: State<'_, Arc<Shell>>) -> Result<HimKey, CommandError> {
+    signed_in(&shell, keygen).await
+}
+
+#[tauri::command]
+pub async fn him_import_folder(shell: State<'_, Arc<Shell>>) -> Result<HandoffFolder, CommandError> {
+    signed_in(&shell, import_folder).await
+}
+
+#[tauri::command]
+pub async fn him_import_files(
+    shell: State<'_, Arc<Shell>>,
+    paths: Vec<String>,
+) -> Result<Vec<HandoffImportOutcome>, CommandError> {
+    signed_in(&shell, move |ws, s| Ok(import_files(ws, s, paths))).await
+}
+
+#[tauri::command]
+pub async fn him_worklist(shell: State<'_, Arc<Shell>>, query: WorklistQuery) -> Result<WorklistPage, CommandError> {
+    signed_in(&shell, move |ws, s| worklist(ws, s, query)).await
+}
+
+#[tauri::command]
+pub async fn him_summary(shell: State<'_, Arc<Shell>>) -> Result<ReconSummary, CommandError> {
+    signed_in(&shell, summary).await
+}
+
+#[tauri::command]
+pub async fn him_match(
+    shell: State<'_, Arc<Shell>>,
+    entry_id: String,
+    mrn: String,
+) -> Result<Vec<String>, CommandError> {
+    signed_in(&shell, move |ws, s| ws.match_patient(s, &entry_id, mrn.trim(), &SystemClock).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_accept(shell: State<'_, Arc<Shell>>, entry_ids: Vec<String>) -> Result<u32, CommandError> {
+    signed_in(&shell, move |ws, s| ws.accept(s, &entry_ids, &SystemClock).map(count).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_accept_all_matched(shell: State<'_, Arc<Shell>>) -> Result<u32, CommandError> {
+    signed_in(&shell, |ws, s| ws.accept_all_matched(s, &SystemClock).map(count).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_reject(shell: State<'_, Arc<Shell>>, entry_id: String, reason: String) -> Result<(), CommandError> {
+    signed_in(&shell, move |ws, s| ws.reject(s, &entry_id, &reason, &SystemClock).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_needs_correction(
+    shell: State<'_, Arc<Shell>>,
+    entry_id: String,
+    reason: String,
+) -> Result<(), CommandError> {
+    signed_in(&shell, move |ws, s| ws.needs_correction(s, &entry_id, &reason, &SystemClock).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_mark_duplicate(
+    shell: State<'_, Arc<Shell>>,
+    entry_id: String,
+    of: String,
+) -> Result<(), CommandError> {
+    signed_in(&shell, move |ws, s| ws.mark_duplicate(s, &entry_id, &of, &SystemClock).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_dismiss_duplicate(
+    shell: State<'_, Arc<Shell>>,
+    entry_id: String,
+    other: String,
+    reason: String,
+) -> Result<(), CommandError> {
+    signed_in(&shell, move |ws, s| ws.dismiss_duplicate(s, &entry_id, &other, &reason, &SystemClock).map_err(from_api))
+        .await
+}
+
+#[tauri::command]
+pub async fn him_duplicate_proposals(shell: State<'_, Arc<Shell>>) -> Result<Vec<DuplicateProposal>, CommandError> {
+    signed_in(&shell, proposals).await
+}
+
+#[tauri::command]
+pub async fn him_side_by_side(shell: State<'_, Arc<Shell>>, a: String, b: String) -> Result<SideBySide, CommandError> {
+    signed_in(&shell, move |ws, s| side_by_side(ws, s, &a, &b)).await
+}
+
+#[tauri::command]
+pub async fn him_read_scan(shell: State<'_, Arc<Shell>>, path: String) -> Result<PaperScan, CommandError> {
+    signed_in(&shell, move |ws, s| read_scan(ws, s, &path)).await
+}
+
+#[tauri::command]
+pub async fn him_back_enter(
+    shell: State<'_, Arc<Shell>>,
+    request: PaperEntryRequest,
+) -> Result<PaperEntryOutcome, CommandError> {
+    signed_in(&shell, move |ws, s| back_enter(ws, s, request)).await
+}
+
+#[tauri::command]
+pub async fn him_export_fhir(shell: State<'_, Arc<Shell>>, path: String) -> Result<FhirBatch, CommandError> {
+    signed_in(&shell, move |ws, s| export_fhir(ws, s, &path)).await
+}
+
+#[tauri::command]
+pub async fn him_latest_batch(shell: State<'_, Arc<Shell>>) -> Result<Option<String>, CommandError> {
+    signed_in(&shell, |ws, s| ws.latest_batch(s).map_err(from_api)).await
+}
+
+#[tauri::command]
+pub async fn him_post_fhir(
+    shell: State<'_, Arc<Shell>>,
+    batch_id: String,
+    base_url: String,
+) -> Result<FhirPostReport, CommandError> {
+    signed_in(&shell, move |ws, s| post_fhir(ws, s, &batch_id, &base_url)).await
+}
+
+#[tauri::command]
+pub async fn him_report_csv(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
+    signed_in(&shell, move |ws, s| report_csv(ws, s, &path)).await
+}
+
+#[tauri::command]
+pub async fn him_report_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
+    signed_in(&shell, move |ws, s| report_pdf(ws, s, &path)).await
+}

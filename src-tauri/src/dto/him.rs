@@ -1,0 +1,318 @@
+//! The DTOs of the HIM desk: the station's handoff key, importing handoff files, the reconciliation worklist and its
+//! decisions, paper back-entry, FHIR export and posting, the reconciliation report.
+use super::{add, Bindings, CommandError};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub(super) fn bindings(out: &mut Bindings) {
+    add::<HimKey>(out);
+    add::<HandoffFile>(out);
+    add::<HandoffFolder>(out);
+    add::<HandoffConflict>(out);
+    add::<HandoffImported>(out);
+    add::<HandoffImportOutcome>(out);
+    add::<ReconState>(out);
+    add::<WorklistQuery>(out);
+    add::<WorklistItem>(out);
+    add::<WorklistPage>(out);
+    add::<ReconSummary>(out);
+    add::<DuplicateProposal>(out);
+    add::<AnswerLine>(out);
+    add::<EntryCard>(out);
+    add::<SideBySide>(out);
+    add::<PaperScan>(out);
+    add::<PaperEntryRequest>(out);
+    add::<PaperEntered>(out);
+    add::<PaperEntryOutcome>(out);
+    add::<FhirBatch>(out);
+    add::<PostedLine>(out);
+    add::<FhirPostReport>(out);
+    add::<FileWritten>(out);
+}
+
+/// The HIM station's handoff key, for `him_public_key` in every workstation's site configuration.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HimKey {
+    pub public_key: String,
+    pub fingerprint: String,
+    /// False when the station already had its key (it is never replaced).
+    pub created: bool,
+}
+
+/// A handoff file found in the site's import folder.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffFile {
+    pub name: String,
+    pub path: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// The site's handoff import folder (`handoff_import_dir`) and the files in it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffFolder {
+    /// None when the site configuration names no folder.
+    pub dir: Option<String>,
+    pub files: Vec<HandoffFile>,
+}
+
+/// The same entry version arrived with different content: surfaced, never merged.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffConflict {
+    pub entry_id: String,
+    pub version: i32,
+}
+
+/// What importing one file added.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffImported {
+    pub workstation: String,
+    pub episode: String,
+    #[ts(type = "number")]
+    pub sequence: u64,
+    pub file_sha256: String,
+    pub signer_fingerprint: String,
+    /// This exact file had been imported before: nothing was added.
+    pub already_imported: bool,
+    pub new_entries: u32,
+    pub new_versions: u32,
+    pub unchanged_versions: u32,
+    pub new_patients: u32,
+    pub new_audit_rows: u32,
+    pub conflicts: Vec<HandoffConflict>,
+    pub pending: u32,
+    pub duplicate_proposals: u32,
+}
+
+/// One file's result: imported (possibly already present) or refused with the reason.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffImportOutcome {
+    pub path: String,
+    pub imported: Option<HandoffImported>,
+    pub refused: Option<CommandError>,
+}
+
+/// Where an entry is on the worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReconState {
+    Pending,
+    Matched,
+    Accepted,
+    Duplicate,
+    Rejected,
+    NeedsCorrection,
+    Exported,
+    Posted,
+}
+
+/// The worklist's filters and page.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorklistQuery {
+    pub state: Option<ReconState>,
+    /// The patient's MRN (temporary or real).
+    pub mrn: Option<String>,
+    /// A form's canonical url|version or its short name.
+    pub form: Option<String>,
+    pub workstation: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// One worklist row, with the last decision's who, when and why.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorklistItem {
+    pub entry_id: String,
+    pub state: ReconState,
+    pub duplicate_of: Option<String>,
+    pub batch_id: Option<String>,
+    pub reason: Option<String>,
+    pub workstation: String,
+    pub episode_id: String,
+    /// Transcribed from a paper form by HIM.
+    pub paper: bool,
+    pub form: String,
+    /// The entry's own status: signed, amended, entered-in-error.
+    pub entry_status: String,
+    pub version: i32,
+    /// The nurse who charted it (for paper, the nurse named on the form).
+    pub author: String,
+    pub patient_name: String,
+    pub birth_date: Option<String>,
+    pub mrn: String,
+    pub location: Option<String>,
+    /// The real MRN a downtime registration was matched to.
+    pub matched_mrn: Option<String>,
+    pub clinical_time: Option<String>,
+    pub medication: Option<String>,
+    pub proposed_duplicates: Vec<String>,
+    pub decided_by: String,
+    pub decided_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WorklistPage {
+    pub total: u32,
+    pub offset: u32,
+    pub items: Vec<WorklistItem>,
+}
+
+/// Counts per state, and what is still open.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconSummary {
+    pub total: u32,
+    pub pending: u32,
+    pub matched: u32,
+    pub accepted: u32,
+    pub duplicate: u32,
+    pub rejected: u32,
+    pub needs_correction: u32,
+    pub exported: u32,
+    pub posted: u32,
+    /// Entries without a final disposition yet.
+    pub open: u32,
+    pub open_duplicate_proposals: u32,
+    pub conflicts: u32,
+    /// What "accept all matched" would accept now.
+    pub acceptable: u32,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateProposal {
+    pub entry_id: String,
+    pub other_id: String,
+    /// proposed, confirmed or dismissed.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerLine {
+    pub link_id: String,
+    pub text: String,
+}
+
+/// One side of the side-by-side view.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryCard {
+    pub entry_id: String,
+    pub workstation: String,
+    pub paper: bool,
+    pub author: String,
+    pub form: String,
+    pub entry_status: String,
+    pub version: i32,
+    pub state: ReconState,
+    pub recorded_at: String,
+    pub clinical_time: Option<String>,
+    pub patient_name: String,
+    pub birth_date: Option<String>,
+    pub mrn: String,
+    pub medication: Option<String>,
+    pub answers: Vec<AnswerLine>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SideBySide {
+    pub left: EntryCard,
+    pub right: EntryCard,
+    /// The linkIds whose answers differ.
+    pub differences: Vec<String>,
+}
+
+/// What a scanned paper page's QR code says, for the analyst to confirm.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperScan {
+    /// The QR text itself, passed back unchanged with the answers.
+    pub qr: String,
+    pub form: String,
+    /// The form's title when this station has the form loaded.
+    pub form_title: Option<String>,
+    pub mrn: Option<String>,
+    pub episode: Option<String>,
+    /// The electronic entry the page was printed from, if it was a printed entry.
+    pub entry: Option<String>,
+}
+
+/// A paper form back-entered by the analyst, with the nurse named on the paper as author.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaperEntryRequest {
+    pub qr: String,
+    /// The QuestionnaireResponse the analyst filled in.
+    #[ts(type = "unknown")]
+    pub response: serde_json::Value,
+    pub author: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperEntered {
+    pub entry_id: String,
+    pub version: i32,
+    pub stored_at: String,
+}
+
+/// What a back-entry came to: the entry stored, or the core's findings by linkId when it refused the answers (the
+/// analyst corrects them beside each field and submits again).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperEntryOutcome {
+    pub entered: Option<PaperEntered>,
+    pub findings: Vec<super::Finding>,
+}
+
+/// A FHIR export batch written to a file.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FhirBatch {
+    pub batch_id: String,
+    pub entries: u32,
+    pub sha256: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    pub path: String,
+}
+
+/// One entry's posting result: the server's location, or its OperationOutcome text.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PostedLine {
+    pub entry_id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FhirPostReport {
+    pub batch_id: String,
+    pub posted: Vec<PostedLine>,
+    pub failed: Vec<PostedLine>,
+    pub already_posted: u32,
+}
+
+/// A report written to a file, with its SHA-256.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileWritten {
+    pub path: String,
+    pub sha256: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}

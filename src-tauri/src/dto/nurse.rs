@@ -1,0 +1,267 @@
+//! The DTOs of the nurse's path: census and patients, downtime registration, forms, entries and their lifecycle,
+//! drafts, and the DOWNTIME banner's status.
+//!
+//! A QuestionnaireResponse and a Questionnaire cross as plain JSON (`unknown` in TypeScript): the form renderer
+//! reads the Questionnaire as FHIR defines it, and the core validates every response, so the shell does not
+//! re-describe FHIR here.
+use super::{add, Bindings};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+pub(super) fn bindings(out: &mut Bindings) {
+    add::<Allergy>(out);
+    add::<PatientInfo>(out);
+    add::<Census>(out);
+    add::<Registration>(out);
+    add::<FormInfo>(out);
+    add::<EntryStatus>(out);
+    add::<EntrySummary>(out);
+    add::<EntryVersion>(out);
+    add::<EntryDetail>(out);
+    add::<Finding>(out);
+    add::<FindingSeverity>(out);
+    add::<SafetyWarning>(out);
+    add::<SafetyKind>(out);
+    add::<EntryRequest>(out);
+    add::<CheckResult>(out);
+    add::<EntrySaved>(out);
+    add::<DraftInfo>(out);
+    add::<DraftSaved>(out);
+    add::<EpisodeInfo>(out);
+    add::<EpisodeKind>(out);
+    add::<LastSave>(out);
+    add::<DowntimeStatus>(out);
+}
+
+/// An active allergy, as the patient banner shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Allergy {
+    pub substance: String,
+    pub reaction: Option<String>,
+    pub criticality: Option<String>,
+}
+
+/// A patient of the unit: what the list and the patient banner show, and what a response's subject needs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientInfo {
+    pub id: String,
+    /// "FAMILY, Given" as wristbands show it.
+    pub name: String,
+    pub mrn: String,
+    pub mrn_system: String,
+    /// A downtime registration with a temporary MRN, not a census patient.
+    pub temporary: bool,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub location: Option<String>,
+    pub allergies: Vec<Allergy>,
+}
+
+/// The unit's patients and the snapshot they come from.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Census {
+    pub patients: Vec<PatientInfo>,
+    /// When the EHR took the census snapshot (RFC 3339), if one was imported.
+    pub snapshot_time: Option<String>,
+}
+
+/// A downtime registration of a patient not in the census; the core issues the temporary MRN.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Registration {
+    pub family: String,
+    pub given: String,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub location: Option<String>,
+}
+
+/// A loaded form: its canonical (`url|version`), its title, and the Questionnaire itself for the renderer.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FormInfo {
+    pub canonical: String,
+    pub title: String,
+    #[ts(type = "unknown")]
+    pub questionnaire: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryStatus {
+    Draft,
+    Signed,
+    Amended,
+    EnteredInError,
+}
+
+/// One entry in a list.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntrySummary {
+    pub id: String,
+    /// The form's canonical (`url|version`).
+    pub form: String,
+    pub status: EntryStatus,
+    pub version: i32,
+    pub author: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub clinical_time: Option<String>,
+    pub medication: Option<String>,
+    pub patient_mrn: String,
+    pub patient_name: String,
+}
+
+/// One version of an entry; signed versions never change.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryVersion {
+    pub version: i32,
+    /// What made this version: original, amendment or entered-in-error.
+    pub kind: String,
+    pub author: String,
+    pub recorded_at: String,
+    pub signed_at: Option<String>,
+    pub signed_by: Option<String>,
+    /// The amendment's or entered-in-error's reason.
+    pub reason: Option<String>,
+    pub allergy_override: Option<String>,
+    #[ts(type = "unknown")]
+    pub response: Value,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryDetail {
+    pub summary: EntrySummary,
+    pub versions: Vec<EntryVersion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingSeverity {
+    Error,
+    Warning,
+}
+
+/// A validation finding, shown next to the field it names (or above the form when `linkId` is null).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub link_id: Option<String>,
+    pub severity: FindingSeverity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SafetyKind {
+    Allergy,
+    PossibleDuplicate,
+}
+
+/// An allergy or possible-duplicate warning that needs the nurse's answer.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SafetyWarning {
+    pub kind: SafetyKind,
+    pub message: String,
+    pub entry_id: Option<String>,
+}
+
+/// A response with the nurse's answers to the safety warnings; used to check, save, update and amend.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntryRequest {
+    #[ts(type = "unknown")]
+    pub response: Value,
+    /// Save and sign at once (new entries only).
+    pub sign: bool,
+    pub allergy_override: Option<String>,
+    pub confirm_not_duplicate: bool,
+    /// Why an amendment was made.
+    pub reason: Option<String>,
+}
+
+/// What checking a response found, without saving anything.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<SafetyWarning>,
+}
+
+/// A durable save: returned only after the core's commit, with the time to show ("saved on this workstation at …").
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntrySaved {
+    pub id: String,
+    pub version: i32,
+    pub status: EntryStatus,
+    pub stored_at: String,
+    pub warnings: Vec<SafetyWarning>,
+}
+
+/// One of the signed-in user's encrypted drafts. The body is whatever the UI saved (the open form's answers).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftInfo {
+    pub id: String,
+    pub updated_at: String,
+    #[ts(type = "unknown")]
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftSaved {
+    pub id: String,
+    pub stored_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeKind {
+    Real,
+    Drill,
+}
+
+/// The open downtime episode, as the banner names it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EpisodeInfo {
+    pub id: String,
+    pub kind: EpisodeKind,
+    pub started_at: String,
+    pub started_by: String,
+    /// P1 (worst) to P4, when the charge nurse gave one.
+    pub severity: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The outcome of the last save of this sign-in: durable (with its time) or failed.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSave {
+    pub durable: bool,
+    pub stored_at: Option<String>,
+}
+
+/// Everything the DOWNTIME banner shows, and the idle timeout the UI locks after.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DowntimeStatus {
+    pub unit: Option<String>,
+    pub episode: Option<EpisodeInfo>,
+    pub snapshot_time: Option<String>,
+    pub last_save: Option<LastSave>,
+    /// The vault opened read-only: the UI says so and never offers to save.
+    pub read_only: bool,
+    /// Seconds without input before the screen locks (site configuration `idle_timeout_secs`; 0 turns it off).
+    pub idle_timeout_secs: u32,
+}

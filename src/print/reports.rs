@@ -1,0 +1,455 @@
+//! Reports on paper: the HIM reconciliation report (issue 7 §5 with the episode timelines of issue 9 §5) and the
+//! drill report (issue 9 §4). Both are flowing text and tables inside the usual page frame; values in, pages out.
+
+use std::collections::BTreeMap;
+
+use super::canvas::{Page, Rgba, BLACK, GREY, LIGHT, PALE, RED};
+use super::fonts::Weight;
+use super::{a4, body_bottom, body_top, PrintError, A4_SHORT, MARGIN};
+use crate::episodes::Episode;
+use crate::procedures::{Severity, Timeline};
+use crate::reconcile::{Report, State};
+
+/// Rows of a table cell are wrapped to at most this many lines (ids and reasons stay readable, never overflow).
+const CELL_LINES: usize = 4;
+
+/// Text and tables flowing down portrait pages, breaking where the room ends.
+pub(crate) struct Flow {
+    pages: Vec<Page>,
+    page: Page,
+    y: f32,
+    width: f32,
+}
+
+impl Flow {
+    pub(crate) fn new() -> Result<Flow, PrintError> {
+        Ok(Flow { pages: Vec::new(), page: a4(false)?, y: body_top(0.0), width: A4_SHORT - 2.0 * MARGIN })
+    }
+
+    fn room(&self) -> f32 {
+        body_bottom(self.page.height) - self.y
+    }
+
+    fn new_page(&mut self) -> Result<(), PrintError> {
+        let next = a4(false)?;
+        self.pages.push(std::mem::replace(&mut self.page, next));
+        self.y = body_top(0.0);
+        Ok(())
+    }
+
+    fn need(&mut self, h: f32) -> Result<(), PrintError> {
+        if self.room() < h {
+            self.new_page()?;
+        }
+        Ok(())
+    }
+
+    /// A section title, kept with at least a few lines of what follows it.
+    pub(crate) fn heading(&mut self, text: &str) -> Result<(), PrintError> {
+        // A title with room for a table header and a row or two under it.
+        self.need(32.0)?;
+        self.y += 6.0;
+        self.page.text_fit(MARGIN, self.y, self.width, 12.0, Weight::Bold, BLACK, text);
+        self.page.line(MARGIN, self.y + 1.6, MARGIN + self.width, self.y + 1.6, 0.5, BLACK);
+        self.y += 6.0;
+        Ok(())
+    }
+
+    /// A paragraph, wrapped to the page width.
+    pub(crate) fn para(&mut self, text: &str, size: f32, weight: Weight, colour: Rgba) -> Result<(), PrintError> {
+        let step = size * 0.45;
+        for line in self.page.wrap(text, size, weight, self.width, usize::MAX) {
+            self.need(step + 1.0)?;
+            self.y += step;
+            self.page.text(MARGIN, self.y, size, weight, colour, &line);
+        }
+        self.y += 1.5;
+        Ok(())
+    }
+
+    /// A banner across the page (white bold text on a colour), for what must not be missed.
+    pub(crate) fn banner(&mut self, text: &str, colour: Rgba) -> Result<(), PrintError> {
+        self.need(10.0)?;
+        self.page.rect(MARGIN, self.y + 1.0, self.width, 7.5, Some(colour), None);
+        self.page.text_fit(
+            MARGIN + 2.0,
+            self.y + 6.3,
+            self.width - 4.0,
+            10.0,
+            Weight::Bold,
+            super::canvas::WHITE,
+            text,
+        );
+        self.y += 10.0;
+        Ok(())
+    }
+
+    /// A table: columns as (header, share of the width); each row's cells wrapped to a few lines. The header is
+    /// repeated on every page the table continues on.
+    pub(crate) fn table(&mut self, columns: &[(&str, f32)], rows: &[Vec<String>]) -> Result<(), PrintError> {
+        const SIZE: f32 = 8.0;
+        const STEP: f32 = 3.5;
+        let total: f32 = columns.iter().map(|c| c.1).sum::<f32>().max(f32::EPSILON);
+        let widths: Vec<f32> = columns.iter().map(|c| c.1 / total * self.width).collect();
+        // Headers wrap to two lines rather than being cut ("needs correction" in a narrow count column).
+        let titles: Vec<Vec<String>> = columns
+            .iter()
+            .zip(&widths)
+            .map(|((title, _), w)| self.page.wrap(title, SIZE - 1.0, Weight::Bold, w - 2.4, 2))
+            .collect();
+        // A label/value table has no header row at all.
+        let head_h = if columns.iter().all(|c| c.0.is_empty()) {
+            0.0
+        } else {
+            titles.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * STEP + 2.0
+        };
+        let header = |f: &mut Flow| {
+            if head_h == 0.0 {
+                return;
+            }
+            f.page.rect(MARGIN, f.y, f.width, head_h, Some(LIGHT), None);
+            let mut x = MARGIN;
+            for (lines, w) in titles.iter().zip(&widths) {
+                for (k, line) in lines.iter().enumerate() {
+                    f.page.text(x + 1.2, f.y + 3.7 + k as f32 * STEP, SIZE - 1.0, Weight::Bold, BLACK, line);
+                }
+                x += w;
+            }
+            f.y += head_h;
+        };
+        let row_height = |f: &Flow, row: &[String]| {
+            let lines = row
+                .iter()
+                .zip(&widths)
+                .map(|(text, w)| f.page.wrap(text, SIZE, Weight::Regular, w - 2.4, CELL_LINES).len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            lines as f32 * STEP + 1.6
+        };
+        // The header never ends a page alone: it goes with the first row.
+        let first = rows.first().map_or(STEP + 2.0, |r| row_height(self, r));
+        self.need(head_h + first)?;
+        header(self);
+        if rows.is_empty() {
+            self.page.text(MARGIN + 1.2, self.y + 3.9, SIZE, Weight::Regular, GREY, "(none)");
+            self.y += 7.0;
+            return Ok(());
+        }
+        for (i, row) in rows.iter().enumerate() {
+            let cells: Vec<Vec<String>> = row
+                .iter()
+                .zip(&widths)
+                .map(|(text, w)| self.page.wrap(text, SIZE, Weight::Regular, w - 2.4, CELL_LINES))
+                .collect();
+            let lines = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            let h = lines as f32 * STEP + 1.6;
+            if self.room() < h {
+                self.new_page()?;
+                header(self);
+            }
+            if i % 2 == 1 {
+                self.page.rect(MARGIN, self.y, self.width, h, Some(PALE), None);
+            }
+            let mut x = MARGIN;
+            for (cell, w) in cells.iter().zip(&widths) {
+                for (k, line) in cell.iter().enumerate() {
+                    self.page.text(x + 1.2, self.y + 3.2 + k as f32 * STEP, SIZE, Weight::Regular, BLACK, line);
+                }
+                x += w;
+            }
+            self.y += h;
+            self.page.line(MARGIN, self.y, MARGIN + self.width, self.y, 0.2, GREY);
+        }
+        self.y += 3.0;
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<Page> {
+        self.pages.push(self.page);
+        self.pages
+    }
+}
+
+/// "2026-11-21 17:05 UTC" from a stored timestamp (shown as given when it is not one).
+fn at(stamp: Option<&str>) -> String {
+    match stamp {
+        None => "—".into(),
+        Some(s) => crate::clock::parse_stamp(s)
+            .map(|t| {
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_else(|| s.to_string()),
+    }
+}
+
+/// "2 h 05 min" (or "45 min"); "—" when unknown.
+fn minutes(m: Option<i64>) -> String {
+    match m {
+        None => "—".into(),
+        Some(m) if m.abs() >= 60 => {
+            format!("{}{} h {:02} min", if m < 0 { "-" } else { "" }, m.abs() / 60, m.abs() % 60)
+        }
+        Some(m) => format!("{m} min"),
+    }
+}
+
+fn severity(s: Option<Severity>) -> String {
+    s.map(|s| format!("{} ({})", s.code(), s.meaning())).unwrap_or_else(|| "not set".into())
+}
+
+/// The timeline and metrics of one episode (issue 9 §5), as label/value rows. A drill never reaches HIM, so its
+/// rows stop at recovery.
+fn timeline_rows(t: &Timeline) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        vec!["Declared".into(), at(Some(&t.declared_at))],
+        vec!["Severity at declaration".into(), severity(t.declared_severity)],
+    ];
+    for (when, s) in &t.escalations {
+        rows.push(vec!["Severity changed".into(), format!("{} → {}", at(Some(when)), severity(Some(*s)))]);
+    }
+    rows.extend([
+        vec![
+            "First electronic entry".into(),
+            format!("{} ({} after declaration)", at(t.first_entry_at.as_deref()), minutes(t.minutes_to_first_entry)),
+        ],
+        vec!["Entries".into(), t.entries.to_string()],
+        vec!["Entries per hour".into(), t.entries_per_hour.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())],
+        vec![
+            "Recovery (episode ended)".into(),
+            match &t.ended_at {
+                Some(e) => format!("{} (time to recovery {})", at(Some(e)), minutes(t.minutes_to_recovery)),
+                None => "not yet: the episode is still open".into(),
+            },
+        ],
+    ]);
+    if !t.drill {
+        rows.push(vec![
+            "Handed off to HIM".into(),
+            match &t.handoff_at {
+                Some(h) => format!("{} ({} after recovery)", at(Some(h)), minutes(t.minutes_recovery_to_handoff)),
+                None => "no handoff file yet".into(),
+            },
+        ]);
+        rows.push(vec![
+            "Fully reconciled".into(),
+            match &t.reconciled_at {
+                Some(r) => format!("{} ({} after recovery)", at(Some(r)), minutes(t.minutes_recovery_to_reconciled)),
+                None => "not yet: entries are still open on the worklist".into(),
+            },
+        ]);
+    }
+    rows.extend([
+        vec!["Status updates kept".into(), t.status_updates.to_string()],
+        vec!["Forms and sheets printed".into(), t.forms_printed.to_string()],
+    ]);
+    rows
+}
+
+fn counts_table(
+    f: &mut Flow,
+    key: &str,
+    map: &BTreeMap<String, BTreeMap<String, i64>>,
+    short: bool,
+) -> Result<(), PrintError> {
+    let mut cols: Vec<(&str, f32)> = vec![(key, 2.0)];
+    cols.extend(
+        State::ALL.iter().map(|s| (if *s == State::NeedsCorrection { "needs correction" } else { s.as_str() }, 1.0)),
+    );
+    cols.push(("total", 0.9));
+    let rows: Vec<Vec<String>> = map
+        .iter()
+        .map(|(k, counts)| {
+            let name = if short { super::short_name(k.split('|').next().unwrap_or(k)).to_string() } else { k.clone() };
+            let mut row = vec![name];
+            row.extend(State::ALL.iter().map(|s| counts.get(s.as_str()).copied().unwrap_or(0).to_string()));
+            row.push(counts.values().sum::<i64>().to_string());
+            row
+        })
+        .collect();
+    f.table(&cols, &rows)
+}
+
+/// The reconciliation report's body: counts per disposition, per workstation and per form; every rejected,
+/// duplicate or needs-correction entry with its reason; the export batches with their hashes; the handoff files;
+/// and each episode's timeline and metrics.
+pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
+    let mut f = Flow::new()?;
+    let s = &report.summary;
+    if s.open > 0 {
+        f.banner(&format!("{} entries are still open: this report is not final", s.open), RED)?;
+    }
+    f.heading("Counts per disposition")?;
+    let rows: Vec<Vec<String>> = State::ALL
+        .iter()
+        .map(|st| vec![st.as_str().to_string(), s.by_state.get(st.as_str()).copied().unwrap_or(0).to_string()])
+        .chain([
+            vec!["total".into(), s.total.to_string()],
+            vec!["still open".into(), s.open.to_string()],
+            vec!["duplicate proposals to decide".into(), s.open_duplicate_proposals.to_string()],
+            vec!["version conflicts".into(), s.conflicts.to_string()],
+        ])
+        .collect();
+    f.table(&[("state", 3.0), ("entries", 1.0)], &rows)?;
+    f.heading("Per workstation")?;
+    counts_table(&mut f, "workstation", &report.per_workstation, false)?;
+    f.heading("Per form")?;
+    counts_table(&mut f, "form", &report.per_form, true)?;
+
+    f.heading("Rejected, duplicate and needs-correction entries")?;
+    let rows: Vec<Vec<String>> = report
+        .dispositions
+        .iter()
+        .map(|d| {
+            let reason = match (&d.duplicate_of, &d.reason) {
+                (Some(of), Some(r)) => format!("duplicate of {of}; {r}"),
+                (Some(of), None) => format!("duplicate of {of}"),
+                (None, Some(r)) => r.clone(),
+                (None, None) => "—".into(),
+            };
+            vec![
+                d.entry_id.clone(),
+                d.state.as_str().to_string(),
+                super::short_name(d.form.split('|').next().unwrap_or(&d.form)).to_string(),
+                reason,
+                format!("{} {}", d.decided_by, at(Some(&d.decided_at))),
+            ]
+        })
+        .collect();
+    f.table(&[("entry", 2.6), ("state", 1.3), ("form", 1.6), ("reason", 3.2), ("decided by, at", 2.0)], &rows)?;
+
+    f.heading("FHIR export batches")?;
+    let rows: Vec<Vec<String>> = report
+        .batches
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.clone(),
+                format!("{} by {}", at(Some(&b.created_at)), b.created_by),
+                b.entries.to_string(),
+                format!("{} / {}", b.posted, b.failed),
+                b.sha256.clone(),
+            ]
+        })
+        .collect();
+    f.table(&[("batch", 2.4), ("exported", 2.2), ("entries", 0.9), ("posted / failed", 1.2), ("SHA-256", 4.0)], &rows)?;
+
+    f.heading("Handoff files imported")?;
+    let rows: Vec<Vec<String>> = report
+        .files
+        .iter()
+        .map(|h| {
+            vec![
+                format!("{} #{}", h.workstation, h.sequence),
+                format!("{} (imported {} by {})", at(Some(&h.created_at)), at(Some(&h.imported_at)), h.imported_by),
+                h.signer.clone(),
+                h.sha256.clone(),
+            ]
+        })
+        .collect();
+    f.table(&[("workstation, file", 2.6), ("written (imported)", 2.8), ("signing key", 1.6), ("SHA-256", 3.6)], &rows)?;
+
+    for e in &report.episodes {
+        f.heading(&format!("Episode {} · {}", e.id, e.unit))?;
+        f.para(
+            &format!(
+                "{} entries from {} workstation(s); first handoff imported {}; last export {}.",
+                e.entries,
+                e.workstations,
+                at(e.first_handoff_imported_at.as_deref()),
+                at(e.last_export_at.as_deref())
+            ),
+            9.0,
+            Weight::Regular,
+            BLACK,
+        )?;
+        match &e.timeline {
+            Some(t) => f.table(&[("Timeline and metrics", 1.0), ("", 2.2)], &timeline_rows(t))?,
+            None => f.para("No timeline: the episode is not on this station.", 9.0, Weight::Regular, GREY)?,
+        }
+    }
+    Ok(f.finish())
+}
+
+/// The drill report's body: the timeline (each checklist step and when it was done), time from declaration to the
+/// first electronic entry, entries per user, forms printed, and what was missed.
+pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> Result<Vec<Page>, PrintError> {
+    let mut f = Flow::new()?;
+    f.banner("DRILL — practice episode; nothing in it is part of the patient record", RED)?;
+    if t.ended_at.is_none() {
+        f.banner("The drill is still open: this is an interim report", BLACK)?;
+    }
+    f.heading("Declaration")?;
+    let d = &episode.declaration;
+    let rows = vec![
+        vec!["Declared by".into(), episode.started_by.clone()],
+        vec!["Reason".into(), d.reason.clone().unwrap_or_else(|| "—".into())],
+        vec![
+            "Affected systems and workflows".into(),
+            if d.affected.is_empty() { "—".into() } else { d.affected.join(", ") },
+        ],
+        vec!["Clinical impact".into(), d.impact.clone().unwrap_or_else(|| "—".into())],
+        vec!["Ended by".into(), episode.ended_by.clone().unwrap_or_else(|| "—".into())],
+    ];
+    f.table(&[("", 1.0), ("", 2.2)], &rows)?;
+    f.heading("Timeline and metrics")?;
+    f.table(&[("", 1.0), ("", 2.2)], &timeline_rows(t))?;
+
+    f.heading(&format!("Checklist: {checklist_title}"))?;
+    let rows: Vec<Vec<String>> = t
+        .steps
+        .iter()
+        .map(|s| {
+            let done = match (&s.done_at, &s.done_by) {
+                (Some(a), Some(b)) => format!("{} by {b}", at(Some(a))),
+                (Some(a), None) => at(Some(a)),
+                _ => "NOT DONE".into(),
+            };
+            let minutes_in = s.done_at.as_deref().and_then(|a| {
+                Some((crate::clock::parse_stamp(a)? - crate::clock::parse_stamp(&t.declared_at)?).whole_minutes())
+            });
+            vec![
+                s.step.text.clone(),
+                s.step.role.as_str().to_string(),
+                at(s.due_at.as_deref()),
+                done,
+                minutes(minutes_in),
+            ]
+        })
+        .collect();
+    f.table(&[("step", 4.2), ("owner", 0.9), ("due", 1.7), ("done", 2.4), ("after declaration", 1.2)], &rows)?;
+
+    f.heading("Entries per user")?;
+    let rows: Vec<Vec<String>> = t.entries_per_user.iter().map(|(u, n)| vec![u.clone(), n.to_string()]).collect();
+    f.table(&[("user", 3.0), ("entries", 1.0)], &rows)?;
+
+    f.heading("What was missed")?;
+    let mut missed: Vec<Vec<String>> = t
+        .steps
+        .iter()
+        .filter(|s| s.done_at.is_none())
+        .map(|s| {
+            let due =
+                s.due_at.as_deref().map(|d| format!("due {}", at(Some(d)))).unwrap_or_else(|| "no due time".into());
+            vec!["Checklist step not ticked".into(), format!("{} ({due})", s.step.text)]
+        })
+        .collect();
+    missed.extend(
+        t.missed_updates.iter().map(|d| vec!["Status update overdue".into(), format!("was due {}", at(Some(d)))]),
+    );
+    if t.entries == 0 {
+        missed.push(vec!["No electronic entry".into(), "nobody charted on downtime forms during the drill".into()]);
+    }
+    if t.forms_printed == 0 {
+        missed.push(vec!["Nothing printed".into(), "no census, MAR or paper form was printed during the drill".into()]);
+    }
+    f.table(&[("what", 1.4), ("detail", 3.6)], &missed)?;
+    Ok(f.finish())
+}

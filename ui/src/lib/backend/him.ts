@@ -1,0 +1,79 @@
+// The HIM desk's part of the Backend: the station's handoff key, importing handoff files, the reconciliation
+// worklist and its decisions, paper back-entry, FHIR export and posting, the reconciliation report.
+import type { DuplicateProposal } from './generated/DuplicateProposal';
+import type { FhirBatch } from './generated/FhirBatch';
+import type { FhirPostReport } from './generated/FhirPostReport';
+import type { FileWritten } from './generated/FileWritten';
+import type { HandoffConflict } from './generated/HandoffConflict';
+import type { HandoffFolder } from './generated/HandoffFolder';
+import type { HandoffImportOutcome } from './generated/HandoffImportOutcome';
+import type { HimKey } from './generated/HimKey';
+import type { PaperEntered } from './generated/PaperEntered';
+import type { PaperEntryOutcome } from './generated/PaperEntryOutcome';
+import type { PaperEntryRequest } from './generated/PaperEntryRequest';
+import type { PaperScan } from './generated/PaperScan';
+import type { ReconState } from './generated/ReconState';
+import type { ReconSummary } from './generated/ReconSummary';
+import type { SideBySide } from './generated/SideBySide';
+import type { WorklistItem } from './generated/WorklistItem';
+import type { WorklistPage } from './generated/WorklistPage';
+import type { WorklistQuery } from './generated/WorklistQuery';
+
+export type {
+  DuplicateProposal,
+  FhirBatch,
+  FhirPostReport,
+  FileWritten,
+  HandoffConflict,
+  HandoffFolder,
+  HandoffImportOutcome,
+  HimKey,
+  PaperEntered,
+  PaperEntryOutcome,
+  PaperEntryRequest,
+  PaperScan,
+  ReconState,
+  ReconSummary,
+  SideBySide,
+  WorklistItem,
+  WorklistPage,
+  WorklistQuery,
+};
+
+export interface HimApi {
+  /** Creates the station's handoff key pair on first use; shows the public key and fingerprint for site configs. */
+  himKeygen(): Promise<HimKey>;
+  /** The site's handoff import folder and the `.dtkh` files in it (read by Rust; the window cannot browse). */
+  himImportFolder(): Promise<HandoffFolder>;
+  /** Imports each file on its own; one result per file, refused ones with their reason. */
+  himImportFiles(paths: string[]): Promise<HandoffImportOutcome[]>;
+  /** One page of the worklist, filtered and paged by the core. */
+  himWorklist(query: WorklistQuery): Promise<WorklistPage>;
+  himSummary(): Promise<ReconSummary>;
+  /** Matches a downtime registration to a real MRN; resolves with every entry of the patient that followed. */
+  himMatch(entryId: string, mrn: string): Promise<string[]>;
+  himAccept(entryIds: string[]): Promise<number>;
+  himAcceptAllMatched(): Promise<number>;
+  himReject(entryId: string, reason: string): Promise<void>;
+  himNeedsCorrection(entryId: string, reason: string): Promise<void>;
+  /** Records that `entryId` duplicates `of` (which is kept). */
+  himMarkDuplicate(entryId: string, of: string): Promise<void>;
+  himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void>;
+  himDuplicateProposals(): Promise<DuplicateProposal[]>;
+  himSideBySide(a: string, b: string): Promise<SideBySide>;
+  /** Decodes a scanned page's QR code (PNG, JPEG or PDF at `path`) to its form, patient and episode. */
+  himReadScan(path: string): Promise<PaperScan>;
+  /**
+   * Records a paper form filled in by the analyst, with the nurse named on the paper as author; the core's findings
+   * by linkId (and nothing stored) when it refuses the answers.
+   */
+  himBackEnter(request: PaperEntryRequest): Promise<PaperEntryOutcome>;
+  /** Exports every accepted entry as one FHIR batch written to `path`. */
+  himExportFhir(path: string): Promise<FhirBatch>;
+  himLatestBatch(): Promise<string | null>;
+  /** Posts a batch; a second call sends only what failed. */
+  himPostFhir(batchId: string, baseUrl: string): Promise<FhirPostReport>;
+  himReportCsv(path: string): Promise<FileWritten>;
+  /** The reconciliation report (summary, entries, episode timelines) as a PDF written to `path`. */
+  himReportPdf(path: string): Promise<FileWritten>;
+}

@@ -1,0 +1,485 @@
+// The in-memory double of the nurse's commands (commands/nurse.rs), over the shared MemoryState.
+//
+// It mimics the core's contract (codes, durability only after a "commit", drafts per user, required fields,
+// allergy and duplicate warnings) closely enough to exercise every screen; it is not a second core.
+import { BackendError } from '../index';
+import type { NurseApi } from '../nurse';
+import type { Census } from '../generated/Census';
+import type { CheckResult } from '../generated/CheckResult';
+import type { DowntimeStatus } from '../generated/DowntimeStatus';
+import type { DraftInfo } from '../generated/DraftInfo';
+import type { DraftSaved } from '../generated/DraftSaved';
+import type { EntryDetail } from '../generated/EntryDetail';
+import type { EntryRequest } from '../generated/EntryRequest';
+import type { EntrySaved } from '../generated/EntrySaved';
+import type { EntryStatus } from '../generated/EntryStatus';
+import type { EntrySummary } from '../generated/EntrySummary';
+import type { Finding } from '../generated/Finding';
+import type { FormInfo } from '../generated/FormInfo';
+import type { PatientInfo } from '../generated/PatientInfo';
+import type { Registration } from '../generated/Registration';
+import type { SafetyWarning } from '../generated/SafetyWarning';
+import type { SessionInfo } from '../generated/SessionInfo';
+import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
+import { isEnabled, limitsOf, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
+
+const DUPLICATE_WINDOW_MS = 60 * 60 * 1000;
+
+function signedIn(state: MemoryState): SessionInfo {
+  if (!state.session) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
+  return state.session;
+}
+
+function mayChart(state: MemoryState): SessionInfo {
+  const session = signedIn(state);
+  if (session.role !== 'nurse' && session.role !== 'charge') {
+    throw new BackendError('forbidden', 'this role may not chart');
+  }
+  return session;
+}
+
+function mayRead(state: MemoryState): SessionInfo {
+  const session = signedIn(state);
+  if (session.role === 'admin') throw new BackendError('forbidden', 'administrators do not see patient data');
+  return session;
+}
+
+/** Every write goes through here: refused on a read-only vault or an injected fault, never half-done. */
+function write(state: MemoryState): void {
+  if (state.readOnly) throw new BackendError('read_only', 'the vault is read-only on this workstation');
+  if (state.failWrites) throw new BackendError(state.failWrites, 'the write failed; nothing was saved');
+}
+
+function patientByMrn(state: MemoryState, mrn: string): PatientInfo {
+  const found = state.patients.find((p) => p.mrn === mrn.trim());
+  if (!found) throw new BackendError('not_found', 'no patient with this MRN on this workstation');
+  return found;
+}
+
+function formOf(state: MemoryState, canonical: string): FormInfo {
+  const form = state.forms.find((f) => f.canonical === canonical || f.canonical.split('|')[0] === canonical);
+  if (!form) throw new BackendError('invalid_input', "the response's questionnaire is not a loaded form");
+  return form;
+}
+
+interface Response {
+  questionnaire?: string;
+  subject?: { identifier?: { system?: string; value?: string } };
+  item?: RItem[];
+}
+
+export function findings(form: Questionnaire, response: Response): Finding[] {
+  const out: Finding[] = [];
+  const walk = (items: QItem[] | undefined, answered: RItem[]) => {
+    for (const item of items ?? []) {
+      if (item.type === 'display') continue;
+      const here = answered.filter((r) => r.linkId === item.linkId);
+      // enableWhen against the answers as sent: the double reads them back as raw values only for this check.
+      if (item.enableWhen && !enabledByResponse(form, item, response)) continue;
+      if (item.type === 'group') {
+        for (const instance of here) walk(item.item, instance.item ?? []);
+        continue;
+      }
+      const answers = here.flatMap((r) => r.answer ?? []);
+      if (item.required && answers.length === 0) {
+        out.push({ linkId: item.linkId, severity: 'error', message: 'an answer is required' });
+      }
+      const { min, max } = limitsOf(item);
+      for (const a of answers) {
+        const n = (a.valueInteger ?? a.valueDecimal ?? (a.valueQuantity as { value?: number } | undefined)?.value) as
+          | number
+          | undefined;
+        if (n !== undefined && max !== null && n > max) {
+          out.push({ linkId: item.linkId, severity: 'error', message: `the value is above the maximum of ${max}` });
+        }
+        if (n !== undefined && min !== null && n < min) {
+          out.push({ linkId: item.linkId, severity: 'error', message: `the value is below the minimum of ${min}` });
+        }
+        const text = a.valueString;
+        if (typeof text === 'string' && item.maxLength && [...text].length > item.maxLength) {
+          out.push({ linkId: item.linkId, severity: 'error', message: `longer than ${item.maxLength} characters` });
+        }
+      }
+    }
+  };
+  walk(form.item, response.item ?? []);
+  return out;
+}
+
+/** enableWhen evaluated on a response (flattened): enough for the double's required check. */
+function enabledByResponse(form: Questionnaire, item: QItem, response: Response): boolean {
+  const flat: Record<string, { kind: 'question'; values: (string | boolean)[] }> = {};
+  const collect = (items: RItem[]) => {
+    for (const r of items) {
+      if (r.answer) {
+        flat[r.linkId] = {
+          kind: 'question',
+          values: r.answer.map((a) => {
+            if ('valueBoolean' in a) return a.valueBoolean === true;
+            if ('valueCoding' in a) return String((a.valueCoding as { code?: string }).code ?? '');
+            const v = Object.values(a)[0];
+            return typeof v === 'object' && v !== null ? String((v as { value?: unknown }).value ?? '') : String(v);
+          }),
+        };
+      }
+      if (r.item) collect(r.item);
+    }
+  };
+  collect(response.item ?? []);
+  return isEnabled(form, item, [flat]);
+}
+
+function answerText(response: Response, linkId: string): string | null {
+  const walk = (items: RItem[]): string | null => {
+    for (const r of items) {
+      if (r.linkId === linkId && r.answer?.[0]) {
+        const a = r.answer[0];
+        if (a.valueCoding) return (a.valueCoding as { display?: string }).display ?? null;
+        if (typeof a.valueString === 'string') return a.valueString;
+        if (typeof a.valueDateTime === 'string') return a.valueDateTime;
+      }
+      const inner = r.item ? walk(r.item) : null;
+      if (inner) return inner;
+    }
+    return null;
+  };
+  return walk(response.item ?? []);
+}
+
+interface Prepared {
+  form: FormInfo;
+  patient: PatientInfo;
+  findings: Finding[];
+  warnings: SafetyWarning[];
+  medication: string | null;
+  clinicalTime: string | null;
+}
+
+function prepare(state: MemoryState, raw: unknown, exclude: string | null): Prepared {
+  const response = (raw ?? {}) as Response;
+  const form = formOf(state, response.questionnaire ?? '');
+  const q = form.questionnaire as Questionnaire;
+  const found = findings(q, response);
+  const mrn = response.subject?.identifier?.value;
+  if (!mrn) throw new BackendError('invalid_input', 'the response has no patient');
+  const patient = patientByMrn(state, mrn);
+  const medication = answerText(response, 'medication');
+  const clinicalTime =
+    answerText(response, 'time-given') ?? answerText(response, 'measured-at') ?? answerText(response, 'observed-at');
+  const warnings: SafetyWarning[] = [];
+  if (medication) {
+    for (const allergy of patient.allergies) {
+      if (medication.toLowerCase().includes(allergy.substance.toLowerCase())) {
+        warnings.push({
+          kind: 'allergy',
+          message: `ALLERGY: the patient has an active allergy to ${allergy.substance}; giving this medication needs an override reason`,
+          entryId: null,
+        });
+      }
+    }
+    for (const entry of state.entries.values()) {
+      const s = entry.summary;
+      if (s.id === exclude || s.status === 'entered-in-error' || s.patientMrn !== patient.mrn) continue;
+      if (s.form !== form.canonical || s.medication?.toLowerCase() !== medication.toLowerCase()) continue;
+      const apart = Math.abs(Date.parse(s.clinicalTime ?? '') - Date.parse(clinicalTime ?? ''));
+      if (apart <= DUPLICATE_WINDOW_MS) {
+        warnings.push({
+          kind: 'possible_duplicate',
+          message: `POSSIBLE DUPLICATE: entry ${s.id} by ${s.author} for the same patient and form (${medication}) at ${s.clinicalTime ?? '?'}`,
+          entryId: s.id,
+        });
+      }
+    }
+  }
+  return { form, patient, findings: found, warnings, medication, clinicalTime };
+}
+
+function refuseFindings(p: Prepared): void {
+  const errors = p.findings.filter((f) => f.severity === 'error');
+  if (errors.length > 0) {
+    throw new BackendError(
+      'invalid_input',
+      `the form has problems: ${errors.map((f) => `${f.linkId ?? 'form'}: ${f.message}`).join('; ')}`,
+    );
+  }
+}
+
+function gate(p: Prepared, request: Pick<EntryRequest, 'allergyOverride' | 'confirmNotDuplicate'>, signing: boolean) {
+  if (p.warnings.some((w) => w.kind === 'allergy') && !request.allergyOverride?.trim()) {
+    throw new BackendError('safety_check', 'an allergy matches this medication: give an override reason to save');
+  }
+  if (signing && p.warnings.some((w) => w.kind === 'possible_duplicate') && !request.confirmNotDuplicate) {
+    throw new BackendError(
+      'safety_check',
+      'this looks like a duplicate of another entry: confirm it is a different event to sign',
+    );
+  }
+}
+
+function withId(response: unknown, id: string): unknown {
+  return { ...(response as object), id };
+}
+
+function saved(state: MemoryState, entry: MemoryEntry, warnings: SafetyWarning[]): EntrySaved {
+  const storedAt = stamp(state);
+  state.lastSave = { durable: true, storedAt };
+  return { id: entry.summary.id, version: entry.summary.version, status: entry.summary.status, storedAt, warnings };
+}
+
+function failedSave<T>(state: MemoryState, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof BackendError && !['invalid_input', 'safety_check', 'not_signed_in'].includes(error.code)) {
+      state.lastSave = { durable: false, storedAt: null };
+    }
+    throw error;
+  }
+}
+
+function entryOf(state: MemoryState, id: string): MemoryEntry {
+  const entry = state.entries.get(id);
+  if (!entry) throw new BackendError('not_found', `entry ${id} was not found`);
+  return entry;
+}
+
+function addVersion(
+  state: MemoryState,
+  entry: MemoryEntry,
+  kind: string,
+  status: EntryStatus,
+  response: unknown,
+  reason: string | null,
+  signed: boolean,
+): void {
+  const now = stamp(state);
+  const author = signedIn(state).username;
+  entry.summary = { ...entry.summary, status, version: entry.summary.version + 1, updatedAt: now };
+  entry.versions.push({
+    version: entry.summary.version,
+    kind,
+    author,
+    recordedAt: now,
+    signedAt: signed ? now : null,
+    signedBy: signed ? author : null,
+    reason,
+    allergyOverride: entry.allergyOverride,
+    response,
+  });
+}
+
+/** The nurse's commands against `state`. */
+export function nurseApi(state: MemoryState): NurseApi {
+  return {
+    async census(): Promise<Census> {
+      mayRead(state);
+      return { patients: structuredClone(state.patients), snapshotTime: state.snapshotTime };
+    },
+
+    async findPatient(mrn: string): Promise<PatientInfo> {
+      mayRead(state);
+      return structuredClone(patientByMrn(state, mrn));
+    },
+
+    async registerPatient(registration: Registration): Promise<PatientInfo> {
+      mayChart(state);
+      write(state);
+      if (!registration.family.trim()) throw new BackendError('invalid_input', 'registration: the family name is required');
+      const block = state.tempMrn;
+      if (!block) {
+        throw new BackendError('conflict', 'this workstation has no block of temporary MRNs; hospital IT sets temp_mrn_block');
+      }
+      if (block.next > block.last) throw new BackendError('conflict', 'the temporary MRN block is used up');
+      const given = registration.given.split(/\s+/).filter(Boolean);
+      const patient: PatientInfo = {
+        id: crypto.randomUUID(),
+        name: displayName(registration.family.trim(), given),
+        mrn: `${block.prefix}${block.next}`,
+        mrnSystem: TEMP_MRN_SYSTEM,
+        temporary: true,
+        birthDate: registration.birthDate || null,
+        gender: registration.gender || null,
+        location: registration.location || null,
+        allergies: [],
+      };
+      block.next += 1;
+      state.patients.push(patient);
+      return structuredClone(patient);
+    },
+
+    async forms(): Promise<FormInfo[]> {
+      signedIn(state);
+      return structuredClone(state.forms);
+    },
+
+    async patientEntries(mrn: string): Promise<EntrySummary[]> {
+      mayRead(state);
+      patientByMrn(state, mrn);
+      return [...state.entries.values()]
+        .filter((e) => e.summary.patientMrn === mrn)
+        .map((e) => structuredClone(e.summary))
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    },
+
+    async entry(id: string): Promise<EntryDetail> {
+      mayRead(state);
+      const entry = entryOf(state, id);
+      return structuredClone({ summary: entry.summary, versions: entry.versions });
+    },
+
+    async checkEntry(request: EntryRequest): Promise<CheckResult> {
+      mayRead(state);
+      const p = prepare(state, request.response, null);
+      return p.findings.length > 0 ? { findings: p.findings, warnings: [] } : { findings: [], warnings: p.warnings };
+    },
+
+    async saveEntry(request: EntryRequest): Promise<EntrySaved> {
+      return failedSave(state, () => {
+        const session = mayChart(state);
+        if (!state.episode) throw new BackendError('no_episode', 'no downtime episode is open on this workstation');
+        const p = prepare(state, request.response, null);
+        refuseFindings(p);
+        gate(p, request, request.sign);
+        write(state);
+        const id = crypto.randomUUID();
+        const now = stamp(state);
+        const entry: MemoryEntry = {
+          summary: {
+            id,
+            form: p.form.canonical,
+            status: 'draft',
+            version: 0,
+            author: session.username,
+            createdAt: now,
+            updatedAt: now,
+            clinicalTime: p.clinicalTime,
+            medication: p.medication,
+            patientMrn: p.patient.mrn,
+            patientName: p.patient.name,
+          },
+          versions: [],
+          allergyOverride: request.allergyOverride?.trim() || null,
+        };
+        addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
+        state.entries.set(id, entry);
+        return saved(state, entry, p.warnings);
+      });
+    },
+
+    async updateEntry(id: string, request: EntryRequest): Promise<EntrySaved> {
+      return failedSave(state, () => {
+        const session = mayChart(state);
+        const entry = entryOf(state, id);
+        if (entry.summary.author !== session.username) throw new BackendError('forbidden', 'only the author may change a draft');
+        if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is signed; amend it instead`);
+        const p = prepare(state, request.response, id);
+        refuseFindings(p);
+        gate(p, request, false);
+        write(state);
+        entry.allergyOverride = request.allergyOverride?.trim() || null;
+        entry.summary.medication = p.medication;
+        entry.summary.clinicalTime = p.clinicalTime;
+        // As the core does: an unsigned version is replaced in place.
+        const last = entry.versions.at(-1);
+        if (last) Object.assign(last, { response: withId(request.response, id), recordedAt: stamp(state), allergyOverride: entry.allergyOverride });
+        entry.summary.updatedAt = stamp(state);
+        return saved(state, entry, p.warnings);
+      });
+    },
+
+    async signEntry(id: string, confirmNotDuplicate: boolean): Promise<EntrySaved> {
+      return failedSave(state, () => {
+        const session = mayChart(state);
+        const entry = entryOf(state, id);
+        if (entry.summary.author !== session.username) throw new BackendError('forbidden', 'only the author may sign');
+        if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is already signed`);
+        const last = entry.versions.at(-1);
+        const p = prepare(state, last?.response, id);
+        gate(p, { allergyOverride: entry.allergyOverride, confirmNotDuplicate }, true);
+        write(state);
+        // As the core does: signing seals the current version; it makes no new one.
+        if (last) Object.assign(last, { signedAt: stamp(state), signedBy: session.username, recordedAt: stamp(state) });
+        entry.summary = { ...entry.summary, status: 'signed', updatedAt: stamp(state) };
+        return saved(state, entry, p.warnings);
+      });
+    },
+
+    async amendEntry(id: string, request: EntryRequest): Promise<EntrySaved> {
+      return failedSave(state, () => {
+        mayChart(state);
+        const entry = entryOf(state, id);
+        if (entry.summary.status !== 'signed' && entry.summary.status !== 'amended') {
+          throw new BackendError('conflict', `entry ${id} is not signed; change the draft instead`);
+        }
+        const p = prepare(state, request.response, id);
+        refuseFindings(p);
+        gate(p, request, true);
+        if (p.patient.mrn !== entry.summary.patientMrn || p.form.canonical !== entry.summary.form) {
+          throw new BackendError('invalid_input', 'an amendment must keep the same patient and form');
+        }
+        write(state);
+        entry.allergyOverride = request.allergyOverride?.trim() || entry.allergyOverride;
+        entry.summary.medication = p.medication;
+        entry.summary.clinicalTime = p.clinicalTime;
+        addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);
+        return saved(state, entry, p.warnings);
+      });
+    },
+
+    async enterInError(id: string, reason: string): Promise<EntrySaved> {
+      return failedSave(state, () => {
+        const session = mayChart(state);
+        if (!reason.trim()) throw new BackendError('invalid_input', 'a reason is required to mark an entry entered-in-error');
+        const entry = entryOf(state, id);
+        if (entry.summary.author !== session.username && session.role !== 'charge') {
+          throw new BackendError('forbidden', 'only the author or a charge nurse may do this');
+        }
+        if (entry.summary.status === 'entered-in-error') throw new BackendError('conflict', 'already entered-in-error');
+        write(state);
+        addVersion(state, entry, 'entered-in-error', 'entered-in-error', entry.versions.at(-1)?.response, reason.trim(), true);
+        return saved(state, entry, []);
+      });
+    },
+
+    async saveDraft(id: string | null, body: unknown): Promise<DraftSaved> {
+      const session = signedIn(state);
+      write(state);
+      const storedAt = stamp(state);
+      const existing = id ? state.drafts.find((d) => d.id === id && d.owner === session.username) : undefined;
+      if (id && !existing) throw new BackendError('not_found', 'draft not found');
+      if (existing) {
+        existing.body = structuredClone(body);
+        existing.updatedAt = storedAt;
+        return { id: existing.id, storedAt };
+      }
+      const draft = { id: crypto.randomUUID(), owner: session.username, updatedAt: storedAt, body: structuredClone(body) };
+      state.drafts.unshift(draft);
+      return { id: draft.id, storedAt };
+    },
+
+    async myDrafts(): Promise<DraftInfo[]> {
+      const session = signedIn(state);
+      return state.drafts
+        .filter((d) => d.owner === session.username)
+        .map((d) => ({ id: d.id, updatedAt: d.updatedAt, body: structuredClone(d.body) }));
+    },
+
+    async discardDraft(id: string): Promise<void> {
+      const session = signedIn(state);
+      write(state);
+      state.drafts = state.drafts.filter((d) => !(d.id === id && d.owner === session.username));
+    },
+
+    async downtimeStatus(): Promise<DowntimeStatus> {
+      const session = signedIn(state);
+      return {
+        unit: state.unit,
+        episode: structuredClone(state.episode),
+        snapshotTime: session.role === 'admin' ? null : state.snapshotTime,
+        lastSave: structuredClone(state.lastSave),
+        readOnly: state.readOnly,
+        idleTimeoutSecs: state.idleTimeoutSecs,
+      };
+    },
+  };
+}

@@ -1,0 +1,184 @@
+// The in-memory double's shared state: users and session, the unit's census, forms, entries with their versions,
+// drafts and the open episode. The demo unit is the same synthetic census and forms the desktop app's "demo unit"
+// loads (assets/demo/census-demo.json, forms/*.json), imported as JSON by Vite.
+//
+// Other areas (charge, HIM) read and extend this state from their own files; it holds no logic beyond seeding.
+import type { Role } from '../generated/Role';
+import type { SessionInfo } from '../generated/SessionInfo';
+import type { PatientInfo } from '../generated/PatientInfo';
+import type { FormInfo } from '../generated/FormInfo';
+import type { EntrySummary } from '../generated/EntrySummary';
+import type { EntryVersion } from '../generated/EntryVersion';
+import type { EpisodeInfo } from '../generated/EpisodeInfo';
+import type { LastSave } from '../generated/LastSave';
+import type { ErrorCode } from '../generated/ErrorCode';
+import demoCensus from '../../../../../assets/demo/census-demo.json';
+import medicationAdministration from '../../../../../forms/medication-administration.json';
+import medicationOrder from '../../../../../forms/medication-order.json';
+import nursingNote from '../../../../../forms/nursing-note.json';
+import vitalSigns from '../../../../../forms/vital-signs.json';
+import downtimeRegistration from '../../../../../forms/downtime-registration.json';
+
+export interface MemoryUser {
+  displayName: string;
+  password: string;
+  role: Role;
+}
+
+export interface MemoryEntry {
+  summary: EntrySummary;
+  versions: EntryVersion[];
+  allergyOverride: string | null;
+}
+
+export interface MemoryDraft {
+  id: string;
+  owner: string;
+  updatedAt: string;
+  body: unknown;
+}
+
+export interface MemoryState {
+  unit: string | null;
+  users: Map<string, MemoryUser>;
+  session: SessionInfo | null;
+  patients: PatientInfo[];
+  snapshotTime: string | null;
+  forms: FormInfo[];
+  entries: Map<string, MemoryEntry>;
+  drafts: MemoryDraft[];
+  episode: EpisodeInfo | null;
+  lastSave: LastSave | null;
+  readOnly: boolean;
+  idleTimeoutSecs: number;
+  tempMrn: { prefix: string; next: number; last: number } | null;
+  /** When set, the next write fails with this code (to show that the UI never claims a failed save). */
+  failWrites: ErrorCode | null;
+  /** The clock; tests may replace it. */
+  now: () => Date;
+}
+
+export const MRN_SYSTEM = 'http://hospital.example.org/mrn';
+export const TEMP_MRN_SYSTEM = 'http://hospital.example.org/downtime-mrn';
+export const DEMO_PASSWORD = 'demo-password';
+export const DEMO_USERS: ReadonlyArray<readonly [string, string, Role]> = [
+  ['demo.nurse', 'Demo Nurse', 'nurse'],
+  ['demo.charge', 'Demo Charge Nurse', 'charge'],
+  ['demo.him', 'Demo HIM Analyst', 'him'],
+];
+
+export function emptyState(): MemoryState {
+  return {
+    unit: null,
+    users: new Map(),
+    session: null,
+    patients: [],
+    snapshotTime: null,
+    forms: [],
+    entries: new Map(),
+    drafts: [],
+    episode: null,
+    lastSave: null,
+    readOnly: false,
+    idleTimeoutSecs: 300,
+    tempMrn: null,
+    failWrites: null,
+    now: () => new Date(),
+  };
+}
+
+/** ISO time as the core stamps it. */
+export function stamp(state: MemoryState): string {
+  return state.now().toISOString();
+}
+
+interface FhirResource {
+  resourceType: string;
+  id?: string;
+  [key: string]: unknown;
+}
+
+/** "FAMILY, Given" as wristbands and the core show it. */
+export function displayName(family: string, given: string[]): string {
+  const g = given.join(' ');
+  if (family && g) return `${family.toUpperCase()}, ${g}`;
+  return family ? family.toUpperCase() : g;
+}
+
+/** Reads the census bundle's patients, their locations and active allergies (the core's parser, much simplified). */
+export function parseCensus(bundle: { timestamp?: string; entry?: { fullUrl?: string; resource: FhirResource }[] }): {
+  patients: PatientInfo[];
+  snapshotTime: string | null;
+} {
+  const resources = (bundle.entry ?? []).map((e) => ({ url: e.fullUrl ?? '', r: e.resource }));
+  const patients: PatientInfo[] = [];
+  for (const { url, r } of resources) {
+    if (r.resourceType !== 'Patient') continue;
+    const identifier = (r.identifier as { system?: string; value?: string }[] | undefined)?.[0];
+    const name = (r.name as { family?: string; given?: string[] }[] | undefined)?.[0];
+    const refersHere = (ref: unknown) => (ref as { reference?: string } | undefined)?.reference === url;
+    const encounter = resources.find((x) => x.r.resourceType === 'Encounter' && refersHere(x.r.subject))?.r;
+    const location = (encounter?.location as { location?: { display?: string } }[] | undefined)?.[0]?.location
+      ?.display;
+    const allergies = resources
+      .filter((x) => x.r.resourceType === 'AllergyIntolerance' && refersHere(x.r.patient))
+      .map((x) => {
+        const code = x.r.code as { text?: string; coding?: { display?: string }[] } | undefined;
+        const reaction = (x.r.reaction as { manifestation?: { text?: string }[] }[] | undefined)?.[0]
+          ?.manifestation?.[0]?.text;
+        return {
+          substance: code?.text ?? code?.coding?.[0]?.display ?? 'unknown substance',
+          reaction: reaction ?? null,
+          criticality: (x.r.criticality as string | undefined) ?? null,
+        };
+      });
+    patients.push({
+      id: r.id ?? url,
+      name: displayName(name?.family ?? '', name?.given ?? []),
+      mrn: identifier?.value ?? '',
+      mrnSystem: identifier?.system ?? MRN_SYSTEM,
+      temporary: false,
+      birthDate: (r.birthDate as string | undefined) ?? null,
+      gender: (r.gender as string | undefined) ?? null,
+      location: location ?? null,
+      allergies,
+    });
+  }
+  patients.sort((a, b) => a.name.localeCompare(b.name));
+  return { patients, snapshotTime: bundle.timestamp ?? null };
+}
+
+function formInfo(questionnaire: { url: string; version?: string; title?: string }): FormInfo {
+  return {
+    canonical: `${questionnaire.url}|${questionnaire.version ?? ''}`,
+    title: questionnaire.title ?? questionnaire.url,
+    questionnaire,
+  };
+}
+
+/** The bundled forms, sorted by title as the core returns them. */
+export function bundledForms(): FormInfo[] {
+  return [medicationAdministration, medicationOrder, nursingNote, vitalSigns, downtimeRegistration]
+    .map((q) => formInfo(q as { url: string; version?: string; title?: string }))
+    .sort((a, b) => a.title.localeCompare(b.title));
+}
+
+/** Loads the demo unit into `state`: census, forms, one user per clinical role, a DRILL episode, an MRN block. */
+export function loadDemoUnit(state: MemoryState): void {
+  const census = parseCensus(demoCensus as Parameters<typeof parseCensus>[0]);
+  state.patients = census.patients;
+  state.snapshotTime = census.snapshotTime;
+  state.forms = bundledForms();
+  for (const [username, displayName, role] of DEMO_USERS) {
+    if (!state.users.has(username)) state.users.set(username, { displayName, password: DEMO_PASSWORD, role });
+  }
+  state.tempMrn ??= { prefix: 'DEMO-', next: 1, last: 999 };
+  state.episode ??= {
+    id: 'demo-episode',
+    kind: 'drill',
+    startedAt: stamp(state),
+    startedBy: 'admin',
+    severity: 'P3',
+    reason: 'Demo unit: practice with synthetic patients',
+  };
+}

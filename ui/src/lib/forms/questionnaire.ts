@@ -1,0 +1,470 @@
+// The form renderer's model: a FHIR R4 Questionnaire of the supported subset (docs/forms-engine.md), the answers a
+// nurse types (kept as raw input until saved), enableWhen, and the conversion to and from a QuestionnaireResponse.
+//
+// This is presentation logic only. The core validates every response again before anything is stored; the checks
+// here (a number that is not a number) exist so the nurse sees them beside the field before asking the core.
+
+export interface Coding {
+  system?: string;
+  code?: string;
+  display?: string;
+}
+
+export interface Extension {
+  url: string;
+  valueCoding?: Coding;
+  valueInteger?: number;
+  valueDecimal?: number;
+  valueCode?: string;
+  valueString?: string;
+}
+
+export interface AnswerOption {
+  valueCoding?: Coding;
+  valueString?: string;
+  valueInteger?: number;
+  initialSelected?: boolean;
+}
+
+export interface EnableWhen {
+  question: string;
+  operator: 'exists' | '=' | '!=' | '>' | '<' | '>=' | '<=';
+  answerBoolean?: boolean;
+  answerCoding?: Coding;
+  answerString?: string;
+  answerInteger?: number;
+  answerDecimal?: number;
+  answerDate?: string;
+  answerDateTime?: string;
+  answerTime?: string;
+}
+
+export type ItemType =
+  | 'group'
+  | 'display'
+  | 'boolean'
+  | 'decimal'
+  | 'integer'
+  | 'date'
+  | 'dateTime'
+  | 'time'
+  | 'string'
+  | 'text'
+  | 'choice'
+  | 'open-choice'
+  | 'quantity';
+
+export interface QItem {
+  linkId: string;
+  text?: string;
+  type: ItemType;
+  required?: boolean;
+  repeats?: boolean;
+  readOnly?: boolean;
+  maxLength?: number;
+  enableWhen?: EnableWhen[];
+  enableBehavior?: 'all' | 'any';
+  answerOption?: AnswerOption[];
+  initial?: Record<string, unknown>[];
+  extension?: Extension[];
+  item?: QItem[];
+}
+
+export interface Questionnaire {
+  resourceType: 'Questionnaire';
+  url: string;
+  version?: string;
+  title?: string;
+  item?: QItem[];
+}
+
+/** A quantity as typed: the number's text and the chosen unit's code. */
+export interface RawQuantity {
+  value: string;
+  unit: string;
+}
+
+/** One answer as the nurse entered it: text for typed values, a code for choices, a flag for yes/no. */
+export type Raw = string | boolean | RawQuantity | null;
+
+export interface QuestionState {
+  kind: 'question';
+  values: Raw[];
+}
+
+export interface GroupState {
+  kind: 'group';
+  instances: Answers[];
+}
+
+/** The answers of one group instance (or the whole form), by linkId. */
+export type Answers = Record<string, QuestionState | GroupState>;
+
+/** A QuestionnaireResponse item as the core receives it. */
+export interface RItem {
+  linkId: string;
+  text?: string;
+  answer?: Record<string, unknown>[];
+  item?: RItem[];
+}
+
+export interface PatientRef {
+  mrn: string;
+  mrnSystem: string;
+  name: string;
+}
+
+const UNIT = 'http://hl7.org/fhir/StructureDefinition/questionnaire-unit';
+const UNIT_OPTION = 'http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption';
+const MIN = 'http://hl7.org/fhir/StructureDefinition/minValue';
+const MAX = 'http://hl7.org/fhir/StructureDefinition/maxValue';
+
+export function canonicalOf(q: Questionnaire): string {
+  return q.version ? `${q.url}|${q.version}` : q.url;
+}
+
+/** The units a quantity (or a number with a fixed unit) offers. */
+export function unitsOf(item: QItem): Coding[] {
+  const out: Coding[] = [];
+  for (const e of item.extension ?? []) {
+    if ((e.url === UNIT || e.url === UNIT_OPTION) && e.valueCoding) out.push(e.valueCoding);
+  }
+  return out;
+}
+
+export function limitsOf(item: QItem): { min: number | null; max: number | null } {
+  let min: number | null = null;
+  let max: number | null = null;
+  for (const e of item.extension ?? []) {
+    const v = e.valueInteger ?? e.valueDecimal ?? null;
+    if (e.url === MIN) min = v;
+    if (e.url === MAX) max = v;
+  }
+  return { min, max };
+}
+
+/** The code an answer option is selected by (its coding's code, or its literal value). */
+export function optionKey(option: AnswerOption): string {
+  if (option.valueCoding) return option.valueCoding.code ?? option.valueCoding.display ?? '';
+  if (option.valueString !== undefined) return option.valueString;
+  return String(option.valueInteger ?? '');
+}
+
+export function optionLabel(option: AnswerOption): string {
+  if (option.valueCoding) return option.valueCoding.display ?? option.valueCoding.code ?? '';
+  if (option.valueString !== undefined) return option.valueString;
+  return String(option.valueInteger ?? '');
+}
+
+function emptyRaw(item: QItem): Raw {
+  if (item.type === 'boolean') return null;
+  if (item.type === 'quantity') return { value: '', unit: unitsOf(item)[0]?.code ?? '' };
+  return '';
+}
+
+function initialRaw(item: QItem): Raw[] {
+  const first = item.initial?.[0];
+  if (first) {
+    const raw = rawFromAnswer(item, first);
+    if (raw !== null) return [raw];
+  }
+  const selected = item.answerOption?.find((o) => o.initialSelected);
+  if (selected) return [optionKey(selected)];
+  return [emptyRaw(item)];
+}
+
+/** A fresh, empty group instance (with `initial` values) for these items. */
+export function emptyAnswers(items: QItem[] | undefined): Answers {
+  const out: Answers = {};
+  for (const item of items ?? []) {
+    if (item.type === 'display') continue;
+    if (item.type === 'group') out[item.linkId] = { kind: 'group', instances: [emptyAnswers(item.item)] };
+    else out[item.linkId] = { kind: 'question', values: initialRaw(item) };
+  }
+  return out;
+}
+
+export function newRaw(item: QItem): Raw {
+  return emptyRaw(item);
+}
+
+function isBlank(raw: Raw): boolean {
+  if (raw === null) return true;
+  if (typeof raw === 'boolean') return false;
+  if (typeof raw === 'string') return raw.trim() === '';
+  return raw.value.trim() === '';
+}
+
+/** Local "YYYY-MM-DDTHH:MM" (what a datetime-local input holds) → FHIR dateTime with the offset. */
+function toFhirDateTime(local: string): string | null {
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([.]\d+)?(Z|[+-]\d{2}:\d{2})$/.test(local)) return local;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
+  if (!m) return null;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+  if (Number.isNaN(d.getTime())) return null;
+  const offset = -d.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const pad = (n: number) => String(Math.trunc(Math.abs(n))).padStart(2, '0');
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${pad(Number(m[6] ?? 0))}${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}
+
+/** FHIR dateTime → what a datetime-local input shows (local time, minutes). */
+export function toLocalInput(fhir: string): string {
+  const d = new Date(fhir);
+  if (Number.isNaN(d.getTime())) return fhir;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Now, as a datetime-local input value. */
+export function nowLocalInput(now: Date = new Date()): string {
+  return toLocalInput(now.toISOString());
+}
+
+/**
+ * One raw value as a FHIR answer, or a problem to show beside the field. Blank values give neither (they are left
+ * out of the response; `required` is then the core's finding).
+ */
+export function answerOf(item: QItem, raw: Raw): { answer?: Record<string, unknown>; problem?: string } {
+  if (isBlank(raw)) return {};
+  switch (item.type) {
+    case 'boolean':
+      return { answer: { valueBoolean: raw === true } };
+    case 'integer': {
+      const text = String(raw).trim();
+      if (!/^[+-]?\d+$/.test(text)) return { problem: 'Enter a whole number.' };
+      return { answer: { valueInteger: Number(text) } };
+    }
+    case 'decimal': {
+      const text = String(raw).trim().replace(',', '.');
+      if (!/^[+-]?\d+(\.\d+)?$/.test(text)) return { problem: 'Enter a number, for example 37.5.' };
+      return { answer: { valueDecimal: Number(text) } };
+    }
+    case 'quantity': {
+      const q = raw as RawQuantity;
+      const text = q.value.trim().replace(',', '.');
+      if (!/^[+-]?\d+(\.\d+)?$/.test(text)) return { problem: 'Enter an amount, for example 500.' };
+      const unit = unitsOf(item).find((u) => u.code === q.unit);
+      if (!unit) return { problem: 'Choose a unit.' };
+      return {
+        answer: {
+          valueQuantity: { value: Number(text), unit: unit.display ?? unit.code, system: unit.system, code: unit.code },
+        },
+      };
+    }
+    case 'date':
+      return /^\d{4}-\d{2}-\d{2}$/.test(String(raw))
+        ? { answer: { valueDate: String(raw) } }
+        : { problem: 'Enter a date.' };
+    case 'dateTime': {
+      const fhir = toFhirDateTime(String(raw));
+      return fhir ? { answer: { valueDateTime: fhir } } : { problem: 'Enter a date and time.' };
+    }
+    case 'time': {
+      const text = String(raw);
+      if (!/^\d{2}:\d{2}(:\d{2})?$/.test(text)) return { problem: 'Enter a time.' };
+      return { answer: { valueTime: text.length === 5 ? `${text}:00` : text } };
+    }
+    case 'choice':
+    case 'open-choice': {
+      const option = item.answerOption?.find((o) => optionKey(o) === raw);
+      if (option?.valueCoding) return { answer: { valueCoding: { ...option.valueCoding } } };
+      if (option?.valueString !== undefined) return { answer: { valueString: option.valueString } };
+      if (option?.valueInteger !== undefined) return { answer: { valueInteger: option.valueInteger } };
+      if (item.type === 'open-choice') return { answer: { valueString: String(raw).trim() } };
+      return { problem: 'Choose one of the options.' };
+    }
+    default:
+      return { answer: { valueString: String(raw) } };
+  }
+}
+
+/** A FHIR answer back as raw input (to edit an amendment, or restore a draft). */
+export function rawFromAnswer(item: QItem, answer: Record<string, unknown>): Raw {
+  if ('valueBoolean' in answer) return answer.valueBoolean === true;
+  if ('valueInteger' in answer) {
+    const match = item.answerOption?.find((o) => o.valueInteger === answer.valueInteger);
+    return match ? optionKey(match) : String(answer.valueInteger);
+  }
+  if ('valueDecimal' in answer) return String(answer.valueDecimal);
+  if ('valueQuantity' in answer) {
+    const q = answer.valueQuantity as { value?: number; code?: string };
+    return { value: q.value === undefined ? '' : String(q.value), unit: q.code ?? unitsOf(item)[0]?.code ?? '' };
+  }
+  if ('valueCoding' in answer) {
+    const c = answer.valueCoding as Coding;
+    return c.code ?? c.display ?? '';
+  }
+  if ('valueDateTime' in answer) return toLocalInput(String(answer.valueDateTime));
+  if ('valueDate' in answer) return String(answer.valueDate);
+  if ('valueTime' in answer) return String(answer.valueTime).slice(0, 5);
+  if ('valueString' in answer) return String(answer.valueString);
+  return null;
+}
+
+/** Where enableWhen looks for the answers of its question: this group instance first, then outwards. */
+export type Scope = Answers[];
+
+/** The item with this linkId, anywhere in the form. */
+export function findQuestion(items: QItem[] | undefined, linkId: string): QItem | undefined {
+  for (const item of items ?? []) {
+    if (item.linkId === linkId) return item;
+    const inner = findQuestion(item.item, linkId);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+function findValues(answers: Answers, linkId: string): Raw[] | undefined {
+  const here = answers[linkId];
+  if (here?.kind === 'question') return here.values;
+  for (const state of Object.values(answers)) {
+    if (state.kind === 'group') {
+      for (const instance of state.instances) {
+        const found = findValues(instance, linkId);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function compare(op: EnableWhen['operator'], a: unknown, b: unknown): boolean {
+  if (op === '=') return a === b;
+  if (op === '!=') return a !== b;
+  if (typeof a !== typeof b || a === undefined || a === null) return false;
+  const x = a as number | string;
+  const y = b as number | string;
+  if (op === '>') return x > y;
+  if (op === '<') return x < y;
+  if (op === '>=') return x >= y;
+  return x <= y;
+}
+
+function comparable(answer: Record<string, unknown>): unknown {
+  if ('valueCoding' in answer) return (answer.valueCoding as Coding).code;
+  if ('valueQuantity' in answer) return (answer.valueQuantity as { value?: number }).value;
+  const key = Object.keys(answer)[0];
+  return key ? answer[key] : undefined;
+}
+
+function expected(condition: EnableWhen): unknown {
+  if (condition.answerCoding) return condition.answerCoding.code;
+  for (const key of [
+    'answerBoolean',
+    'answerString',
+    'answerInteger',
+    'answerDecimal',
+    'answerDate',
+    'answerDateTime',
+    'answerTime',
+  ] as const) {
+    if (condition[key] !== undefined) return condition[key];
+  }
+  return undefined;
+}
+
+/** Whether an item shows, given the answers so far (enableWhen, live). */
+export function isEnabled(form: Questionnaire, item: QItem, scope: Scope): boolean {
+  const conditions = item.enableWhen ?? [];
+  if (conditions.length === 0) return true;
+  const results = conditions.map((condition) => {
+    const question = findQuestion(form.item, condition.question);
+    let values: Raw[] | undefined;
+    for (const answers of scope) {
+      values = findValues(answers, condition.question);
+      if (values) break;
+    }
+    const answers = question
+      ? (values ?? []).map((raw) => answerOf(question, raw).answer).filter((a): a is Record<string, unknown> => !!a)
+      : [];
+    if (condition.operator === 'exists') return (answers.length > 0) === (condition.answerBoolean !== false);
+    const want = expected(condition);
+    if (condition.operator === '!=') return answers.length === 0 || answers.every((a) => comparable(a) !== want);
+    return answers.some((a) => compare(condition.operator, comparable(a), want));
+  });
+  return item.enableBehavior === 'any' ? results.some(Boolean) : results.every(Boolean);
+}
+
+/** Problems found while converting (a number that is not a number), by linkId. */
+export type LocalProblems = Record<string, string>;
+
+function itemsOf(form: Questionnaire, items: QItem[] | undefined, answers: Answers, scope: Scope, problems: LocalProblems): RItem[] {
+  const out: RItem[] = [];
+  for (const item of items ?? []) {
+    if (item.type === 'display' || !isEnabled(form, item, [answers, ...scope])) continue;
+    const state = answers[item.linkId];
+    if (!state) continue;
+    if (state.kind === 'group') {
+      for (const instance of state.instances) {
+        const inner = itemsOf(form, item.item, instance, [answers, ...scope], problems);
+        if (inner.length > 0) out.push({ linkId: item.linkId, ...(item.text ? { text: item.text } : {}), item: inner });
+      }
+    } else {
+      const answer: Record<string, unknown>[] = [];
+      for (const raw of state.values) {
+        const converted = answerOf(item, raw);
+        if (converted.problem) problems[item.linkId] = converted.problem;
+        if (converted.answer) answer.push(converted.answer);
+      }
+      if (answer.length > 0) out.push({ linkId: item.linkId, ...(item.text ? { text: item.text } : {}), answer });
+    }
+  }
+  return out;
+}
+
+/** The QuestionnaireResponse for these answers (disabled and blank items left out), and the local problems. */
+export function toResponse(
+  form: Questionnaire,
+  answers: Answers,
+  patient: PatientRef,
+  entryId: string | null,
+): { response: Record<string, unknown>; problems: LocalProblems } {
+  const problems: LocalProblems = {};
+  const item = itemsOf(form, form.item, answers, [], problems);
+  const response: Record<string, unknown> = {
+    resourceType: 'QuestionnaireResponse',
+    ...(entryId ? { id: entryId } : {}),
+    questionnaire: canonicalOf(form),
+    status: 'completed',
+    subject: { identifier: { system: patient.mrnSystem, value: patient.mrn }, display: patient.name },
+    item,
+  };
+  return { response, problems };
+}
+
+function answersFrom(items: QItem[] | undefined, ritems: RItem[]): Answers {
+  const out = emptyAnswers(items);
+  for (const item of items ?? []) {
+    const matches = ritems.filter((r) => r.linkId === item.linkId);
+    if (matches.length === 0) continue;
+    if (item.type === 'group') {
+      out[item.linkId] = { kind: 'group', instances: matches.map((m) => answersFrom(item.item, m.item ?? [])) };
+    } else if (item.type !== 'display') {
+      const values = (matches[0]?.answer ?? []).map((a) => rawFromAnswer(item, a)).filter((r) => r !== null);
+      out[item.linkId] = { kind: 'question', values: values.length > 0 ? values : [emptyRaw(item)] };
+    }
+  }
+  return out;
+}
+
+/** The answers of a saved response, to edit them (amend). */
+export function fromResponse(form: Questionnaire, response: unknown): Answers {
+  const items = (response as { item?: RItem[] } | null)?.item ?? [];
+  return answersFrom(form.item, Array.isArray(items) ? items : []);
+}
+
+/** Whether two answer sets differ (the unsaved-changes guard compares against the last saved copy). */
+export function sameAnswers(a: Answers, b: Answers): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A deep copy without Svelte's proxies (for drafts and the unsaved-changes baseline). */
+export function snapshot(answers: Answers): Answers {
+  return JSON.parse(JSON.stringify(answers)) as Answers;
+}
+
+/** The title to show for a form. */
+export function titleOf(form: Questionnaire): string {
+  return form.title ?? form.url;
+}

@@ -1,0 +1,379 @@
+// The HIM desk against the in-memory backend seeded with a realistic worklist: filters and paging done by the
+// backend, the bulk accept's confirmation naming its count, reasons required, duplicates side by side, the import's
+// result per file, the export's hash, the counts always visible, and axe-core on each panel.
+import { describe, expect, it } from 'vitest';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import axe from 'axe-core';
+import HimDesk from './HimDesk.svelte';
+import { MemoryBackend } from '../../backend/memory';
+import { himSeed, TEMP_PATIENT } from '../../backend/memory/him-seed';
+import type { SessionInfo } from '../../backend';
+
+const session: SessionInfo = { username: 'lhim', displayName: 'Lee Him', role: 'him', mustChangePassword: false };
+
+function desk(count = 320) {
+  const backend = new MemoryBackend({
+    unit: '5 East',
+    users: { lhim: { displayName: session.displayName, password: 'a-long-pass-12', role: 'him' } },
+    signedInAs: 'lhim',
+    him: himSeed(count),
+  });
+  render(HimDesk, { backend, session });
+  return backend;
+}
+
+async function rows() {
+  return screen.findAllByTestId('wl-row');
+}
+
+async function axeClean(container: HTMLElement = document.body) {
+  // jsdom cannot compute colours; Chromium's run in the gallery checks contrast.
+  const result = await axe.run(container, { rules: { 'color-contrast': { enabled: false } } });
+  expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+}
+
+const summaryText = () => screen.getByTestId('him-summary').textContent ?? '';
+
+describe('HIM worklist', { timeout: 30_000 }, () => {
+  it('pages on the server and keeps the counts visible', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    expect(await rows()).toHaveLength(25);
+    expect(screen.getByText('Entries 1–25 of 320')).toBeInTheDocument();
+    await screen.findByText(/still open of 320/);
+    await waitFor(() => expect(summaryText()).toMatch(/Pending match\s*6/));
+    await user.click(screen.getByRole('button', { name: 'Next page' }));
+    expect(await screen.findByText('Entries 26–50 of 320')).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText('Rows per page'), '100');
+    expect(await screen.findByText('Entries 1–100 of 320')).toBeInTheDocument();
+    expect(await rows()).toHaveLength(100);
+    expect(backend.calls.filter((c) => c === 'himWorklist').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('filters by status, patient, form and workstation', async () => {
+    const user = userEvent.setup();
+    desk();
+    await rows();
+    await user.selectOptions(screen.getByLabelText('Status'), 'pending');
+    await user.click(screen.getByRole('button', { name: 'Filter' }));
+    expect(await screen.findByText('Entries 1–6 of 6')).toBeInTheDocument();
+    for (const r of await rows()) expect(r).toHaveTextContent(TEMP_PATIENT.mrn);
+
+    await user.selectOptions(screen.getByLabelText('Status'), '');
+    await user.type(screen.getByLabelText('Patient MRN'), 'DEV2003');
+    await user.type(screen.getByLabelText('Form'), 'vital-signs');
+    await user.type(screen.getByLabelText('Workstation'), '5E-WS2');
+    await user.keyboard('{Enter}');
+    await screen.findByText(/^Entries 1–\d+ of \d+$|^No entries match\.$/);
+    for (const r of screen.queryAllByTestId('wl-row')) {
+      expect(r).toHaveTextContent('DEV2003');
+      expect(r).toHaveTextContent('vital-signs');
+      expect(r).toHaveTextContent('5E-WS2');
+    }
+    await user.click(screen.getByRole('button', { name: 'Clear' }));
+    expect(await screen.findByText('Entries 1–25 of 320')).toBeInTheDocument();
+  });
+
+  it('asks before accepting all matched, naming the count', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    await rows();
+    const expected = (await backend.himSummary()).acceptable;
+    expect(expected).toBeGreaterThan(200);
+    await user.click(await screen.findByRole('button', { name: `Accept all matched (${expected})…` }));
+    const dialog = screen.getByRole('alertdialog');
+    expect(dialog).toHaveTextContent(`Accept ${expected} matched entries?`);
+    expect(backend.calls).not.toContain('himAcceptAllMatched');
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(backend.calls).not.toContain('himAcceptAllMatched');
+
+    await user.click(screen.getByRole('button', { name: `Accept all matched (${expected})…` }));
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: `Accept ${expected} entries` }));
+    expect(await screen.findByText(`Accepted ${expected} matched entries.`)).toBeInTheDocument();
+    expect((await backend.himSummary()).accepted).toBe(expected + 1);
+  });
+
+  it('refuses to reject without a reason, then shows who rejected and why', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    const [first] = await rows();
+    await user.click(within(first!).getByRole('button'));
+    await user.keyboard('r');
+    const reason = screen.getByLabelText('Why is it rejected? (required)');
+    expect(reason).toHaveFocus();
+    await user.click(screen.getByRole('button', { name: 'Reject entry' }));
+    expect(screen.getByText(/Write why this entry is rejected/)).toBeInTheDocument();
+    expect(reason).toHaveAttribute('aria-invalid', 'true');
+    expect(backend.calls).not.toContain('himReject');
+
+    await user.type(reason, 'Charted on the wrong patient');
+    await user.click(screen.getByRole('button', { name: 'Reject entry' }));
+    expect(await screen.findByText(/Rejected e00001-5e: Charted on the wrong patient/)).toBeInTheDocument();
+    expect(screen.getByTestId('wl-decision')).toHaveTextContent('by lhim');
+    expect(screen.getByTestId('wl-decision')).toHaveTextContent('Why: Charted on the wrong patient');
+    await waitFor(() => expect(summaryText()).toMatch(/Rejected\s*2/));
+  });
+
+  it('needs-correction also requires a reason', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    const [first] = await rows();
+    await user.click(within(first!).getByRole('button'));
+    await user.click(screen.getByRole('button', { name: 'Needs correction…' }));
+    await user.click(screen.getByRole('button', { name: 'Flag for correction' }));
+    expect(screen.getByText('Write what needs correcting.')).toBeInTheDocument();
+    expect(backend.calls).not.toContain('himNeedsCorrection');
+  });
+
+  it('moves with the arrow keys and accepts with A', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    const all = await rows();
+    await user.click(within(all[0]!).getByRole('button'));
+    await user.keyboard('{ArrowDown}{ArrowDown}');
+    expect(within(all[2]!).getByRole('button')).toHaveFocus();
+    expect(within(all[2]!).getByRole('button')).toHaveAttribute('aria-pressed', 'true');
+    await user.keyboard('{ArrowDown}');
+    await user.keyboard('a');
+    expect(await screen.findByText('Accepted e00004-5e.')).toBeInTheDocument();
+    expect(backend.calls).toContain('himAccept');
+  });
+
+  it('matches a downtime registration and every entry of the patient follows', async () => {
+    const user = userEvent.setup();
+    desk();
+    await rows();
+    await user.selectOptions(screen.getByLabelText('Status'), 'pending');
+    await user.click(screen.getByRole('button', { name: 'Filter' }));
+    const [first] = await screen.findAllByTestId('wl-row');
+    await user.click(within(first!).getByRole('button'));
+    await user.keyboard('m');
+    await user.type(screen.getByLabelText(/Real MRN from the EHR/), 'MRN-884120');
+    await user.keyboard('{Enter}');
+    expect(await screen.findByText(`Matched 6 entries of ${TEMP_PATIENT.name} to MRN MRN-884120.`)).toBeInTheDocument();
+    await waitFor(() => expect(summaryText()).toMatch(/Pending match\s*0/));
+  });
+
+  it('shows a duplicate proposal side by side and confirms it as duplicate-of', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    await rows();
+    const dupRow = (await rows()).find((r) => r.textContent?.includes('Possible duplicate'));
+    expect(dupRow).toBeDefined();
+    await user.click(within(dupRow!).getByRole('button'));
+    expect(screen.getByRole('button', { name: 'Accept' })).toBeDisabled();
+    await user.keyboard('d');
+    const table = await screen.findByTestId('him-side-by-side');
+    expect(table).toHaveTextContent('1 answer differs');
+    expect(table).toHaveTextContent('time-given — differs');
+    expect(table).toHaveTextContent('e00012-5e');
+    expect(table).toHaveTextContent('e00013-5e');
+    await user.click(screen.getByRole('button', { name: 'e00013-5e is a duplicate of this' }));
+    expect(await screen.findByText('Recorded e00013-5e as a duplicate of e00012-5e (kept).')).toBeInTheDocument();
+    expect(backend.calls).toContain('himMarkDuplicate');
+    await waitFor(() => expect(summaryText()).toMatch(/Duplicate\s*1/));
+  });
+
+  it('dismissing a duplicate proposal requires a reason', async () => {
+    const user = userEvent.setup();
+    const backend = desk();
+    const dupRow = (await rows()).find((r) => r.textContent?.includes('Possible duplicate'));
+    await user.click(within(dupRow!).getByRole('button'));
+    await user.click(screen.getByRole('button', { name: 'Compare duplicate…' }));
+    await screen.findByTestId('him-side-by-side');
+    await user.click(screen.getByRole('button', { name: 'Dismiss proposal' }));
+    expect(screen.getByText('Write why these are two different events.')).toBeInTheDocument();
+    expect(backend.calls).not.toContain('himDismissDuplicate');
+    await user.type(screen.getByLabelText(/different events — why/), 'Second dose was a PRN top-up ordered at 10:15');
+    await user.click(screen.getByRole('button', { name: 'Dismiss proposal' }));
+    expect(await screen.findByText(/Dismissed the proposal/)).toBeInTheDocument();
+  });
+
+  it('has no axe violations on the worklist with a row and the side-by-side open', async () => {
+    const user = userEvent.setup();
+    desk(120);
+    const dupRow = (await rows()).find((r) => r.textContent?.includes('Possible duplicate'));
+    await user.click(within(dupRow!).getByRole('button'));
+    await user.click(screen.getByRole('button', { name: 'Compare duplicate…' }));
+    await screen.findByTestId('him-side-by-side');
+    await axeClean();
+  });
+});
+
+describe('HIM import', { timeout: 30_000 }, () => {
+  it('lists the import folder and reports each file: added with conflicts, or refused with the reason', async () => {
+    const user = userEvent.setup();
+    desk();
+    await user.click(screen.getByRole('button', { name: 'Import files' }));
+    const boxes = await screen.findAllByRole('checkbox');
+    expect(boxes).toHaveLength(4);
+    expect(screen.getByText(/\/media\/usb\/handoff/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Import 4 files' }));
+    const results = await screen.findByTestId('him-import-results');
+    const items = within(results).getAllByRole('listitem');
+    expect(items).toHaveLength(4);
+    expect(items[0]).toHaveTextContent('5E-WS2-late.dtkh: added 1 entries');
+    expect(items[0]).toHaveTextContent('1 version conflict (not merged; ask the unit): e00022-5e v2');
+    expect(items[1]).toHaveTextContent('5E-WS3-copy.dtkh: refused — the file was changed after the workstation signed it (tampered)');
+    expect(items[2]).toHaveTextContent('refused — the file is truncated');
+    expect(items[3]).toHaveTextContent('refused — file #1 of this workstation is older than file #2 already imported (replayed)');
+    await screen.findByText(/still open of 321/);
+
+    await user.type(screen.getByLabelText("Or a handoff file's full path"), '/media/usb/handoff/5E-WS2-late.dtkh');
+    await user.click(screen.getByRole('button', { name: 'Import' }));
+    expect(await screen.findByText(/already imported \(file #1 of 5E-WS2\); nothing added/)).toBeInTheDocument();
+    await axeClean();
+  });
+});
+
+describe('HIM export', { timeout: 30_000 }, () => {
+  it('writes the batch and shows its path and SHA-256, posts, and retries only what failed', async () => {
+    const user = userEvent.setup();
+    const backend = desk(60);
+    await rows();
+    await user.click(screen.getByRole('button', { name: 'Export and report' }));
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    expect(screen.getByRole('alert')).toHaveTextContent('Type the file to write');
+    await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    const exported = await screen.findByTestId('him-exported');
+    expect(exported).toHaveTextContent('/media/usb/batch-1.json');
+    expect(screen.getByTestId('him-export-sha').textContent).toMatch(/^[0-9a-f]{64}$/);
+    // The summary bar reloads its counts after the export resolves; wait for it rather than race it.
+    await waitFor(() => expect(summaryText()).toMatch(/Exported\s*1/));
+
+    await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
+    await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+    const post = await screen.findByTestId('him-post');
+    expect(post).toHaveTextContent('0 posted now, 1 failed');
+    expect(post).toHaveTextContent('unit code not recognised');
+    await user.click(screen.getByRole('button', { name: 'Retry the 1 failed' }));
+    await waitFor(() => expect(screen.getByTestId('him-post')).toHaveTextContent('1 posted now, 0 failed, 0 posted earlier'));
+    expect(backend.calls.filter((c) => c === 'himPostFhir')).toHaveLength(2);
+
+    await user.type(screen.getByLabelText('CSV file to write'), '/media/usb/reconciliation.csv');
+    await user.click(screen.getByRole('button', { name: 'Write report (CSV)' }));
+    expect(await screen.findByText(/Report written to/)).toHaveTextContent(/SHA-256 [0-9a-f]{64}/);
+
+    await user.click(screen.getByRole('button', { name: 'Save report as PDF' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('/media/usb/reconciliation.pdf');
+    await user.type(screen.getByLabelText('PDF file to write'), '/media/usb/reconciliation.pdf');
+    await user.click(screen.getByRole('button', { name: 'Save report as PDF' }));
+    const pdf = await screen.findByTestId('him-report-pdf');
+    expect(pdf).toHaveTextContent('PDF report saved to /media/usb/reconciliation.pdf');
+    expect(pdf).toHaveTextContent(/SHA-256 [0-9a-f]{64}/);
+    expect(backend.calls).toContain('himReportPdf');
+    await axeClean();
+  });
+});
+
+describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
+  it('decodes a scan, fills the form and submits the answers with the author; findings come back by field', async () => {
+    const user = userEvent.setup();
+    const backend = desk(30);
+    const sent: unknown[] = [];
+    const original = backend.himBackEnter.bind(backend);
+    backend.himBackEnter = async (request) => {
+      sent.push(structuredClone(request));
+      return original(request);
+    };
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/unknown.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('not a readable PNG, JPEG or PDF');
+    await user.clear(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/page-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    const scan = await screen.findByTestId('him-scan');
+    expect(scan).toHaveTextContent('Vital signs');
+    expect(scan).toHaveTextContent('DEV2003');
+    expect(screen.getByRole('heading', { name: 'Check the page against this' })).toHaveFocus();
+
+    // The author is required before the form opens.
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    expect(screen.getByText(/Type the name of the nurse written on the paper/)).toBeInTheDocument();
+    expect(screen.queryByRole('heading', { name: /Type the page/ })).toBeNull();
+    await user.type(screen.getByLabelText('Nurse named on the paper (the author)'), 'Sam Whitfield, RN');
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+
+    // The nurse's form renderer, for this patient; no command line anywhere.
+    expect(await screen.findByRole('heading', { name: 'Type the page: Vital signs' })).toHaveFocus();
+    const confirmed = screen.getByTestId('him-paper-confirmed');
+    expect(confirmed).toHaveTextContent('Carlos Ibáñez');
+    expect(confirmed).toHaveTextContent('Sam Whitfield, RN');
+    expect(document.body.textContent).not.toMatch(/command line|dtk reconcile/);
+    await axeClean();
+
+    // The time is left out: the core refuses, and its finding shows beside that field and in the summary.
+    await user.type(screen.getByLabelText(/^Heart rate/), '88');
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const findings = await screen.findByTestId('him-paper-findings');
+    expect(findings).toHaveTextContent('Time taken: An answer is required.');
+    const time = screen.getByLabelText(/^Time taken/);
+    expect(time).toHaveAttribute('aria-invalid', 'true');
+    expect(document.getElementById(time.getAttribute('aria-describedby') ?? '')).toHaveTextContent(
+      'An answer is required.',
+    );
+    expect(screen.queryByTestId('him-paper-entered')).toBeNull();
+    await axeClean();
+
+    await user.click(screen.getByRole('button', { name: /^Now for Time taken/ }));
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const entered = await screen.findByTestId('him-paper-entered');
+    expect(entered).toHaveTextContent(/Back-entry recorded on this station at/);
+    expect(entered).toHaveTextContent('authored by Sam Whitfield, RN');
+    expect(entered).toHaveFocus();
+    expect(screen.queryByTestId('him-paper-findings')).toBeNull();
+
+    expect(sent).toHaveLength(2);
+    const last = sent[1] as { qr: string; author: string; response: Record<string, unknown> };
+    expect(last.author).toBe('Sam Whitfield, RN');
+    expect(last.qr).toMatch(/^DTK1;form=.*vital-signs/);
+    expect(last.response.questionnaire).toBe('http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0');
+    expect(last.response.subject).toMatchObject({ identifier: { value: 'DEV2003' } });
+    const items = last.response.item as { linkId: string; answer?: Record<string, unknown>[] }[];
+    expect(items.find((i) => i.linkId === 'heart-rate')?.answer?.[0]).toMatchObject({ valueInteger: 88 });
+    expect(items.find((i) => i.linkId === 'measured-at')?.answer?.[0]?.valueDateTime).toEqual(expect.any(String));
+    await axeClean();
+  });
+
+  it('shows the core’s findings by field when it refuses the answers', async () => {
+    const user = userEvent.setup();
+    const backend = desk(10);
+    backend.himBackEnter = async () => ({
+      entered: null,
+      findings: [
+        { linkId: 'heart-rate', severity: 'error', message: 'the value is above the maximum of 300' },
+        { linkId: null, severity: 'error', message: 'the time is in the future' },
+      ],
+    });
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/page-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    await user.type(await screen.findByLabelText('Nurse named on the paper (the author)'), 'Dana Rivera, RN');
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    await user.type(await screen.findByLabelText(/^Heart rate/), '88');
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const findings = await screen.findByTestId('him-paper-findings');
+    expect(findings).toHaveTextContent('Heart rate: The value is above the maximum of 300.');
+    expect(findings).toHaveTextContent('The time is in the future.');
+    expect(screen.getByLabelText(/^Heart rate/)).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.queryByTestId('him-paper-entered')).toBeNull();
+    // The answers stay for correcting.
+    expect(screen.getByLabelText(/^Heart rate/)).toHaveValue('88');
+  });
+
+  it('creates the station key once and shows the site.json line', async () => {
+    const user = userEvent.setup();
+    desk(10);
+    await user.click(screen.getByRole('button', { name: 'Station key' }));
+    await user.click(screen.getByRole('button', { name: 'Create or show the station key' }));
+    expect(await screen.findByText('Created the station key.')).toBeInTheDocument();
+    expect(screen.getByTestId('him-fingerprint')).toHaveTextContent('3F9C 2A71 D04E 8B65');
+    expect((screen.getByLabelText('Line for site.json') as HTMLInputElement).value).toMatch(/^"him_public_key": "[0-9a-f]{64}"$/);
+    await user.click(screen.getByRole('button', { name: 'Show the key again' }));
+    expect(await screen.findByText(/already has its key/)).toBeInTheDocument();
+    await axeClean();
+  });
+});
