@@ -2,9 +2,9 @@
 //!
 //! One submodule per area of the app (session: set-up, sign-in, lock; the others per role's screens); this module
 //! holds what they share: the app state, the error conversion and the off-UI-thread runner.
+pub mod charge;
 pub mod him;
 pub mod nurse;
-pub mod charge;
 pub mod session;
 
 use crate::dto::{CommandError, ErrorCode, Role, SessionInfo};

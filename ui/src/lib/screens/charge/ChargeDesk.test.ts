@@ -235,3 +235,23 @@ describe('emergency user', () => {
     expect(screen.queryByTestId('emergency-password')).toBeNull();
   });
 });
+
+describe('the drill report', () => {
+  it('opens the print centre on the drill report after a drill ends, and saves it', async () => {
+    const { backend, user } = desk({ episode: { ...openEpisode, drill: true } });
+    await user.click(await screen.findByRole('checkbox', { name: /EHR is back/ }));
+    await user.click(screen.getByRole('button', { name: 'End the drill' }));
+    expect(await screen.findByText(/Drill ended at/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Drill report' }));
+    expect(await screen.findByRole('radio', { name: /Drill report/ })).toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Save and open' }));
+    expect(await screen.findByTestId('print-notice')).toHaveTextContent(/Opened .*drill-report/);
+    expect(backend.charge.printed[0]?.job).toEqual({ kind: 'drillReport' });
+  });
+
+  it('has no drill report button for a real episode', async () => {
+    desk({ episode: openEpisode });
+    await screen.findByTestId('episode-current');
+    expect(screen.queryByRole('button', { name: 'Drill report' })).toBeNull();
+  });
+});
