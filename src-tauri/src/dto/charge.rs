@@ -239,6 +239,8 @@ pub enum PrintJob {
     Census,
     /// Filled entries for the paper chart, one PDF each.
     Entries { ids: Vec<String> },
+    /// The report of the latest drill: timeline, checklist times, entries per user, forms printed, what was missed.
+    DrillReport,
 }
 
 /// A print: what, and the folder its PDF goes into.

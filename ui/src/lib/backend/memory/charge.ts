@@ -61,6 +61,8 @@ export class MemoryCharge implements C.ChargeApi {
   private episode: C.EpisodeSummary | null = null;
   private nextDue: string | null = null;
   private events: Recorded[] = [];
+  /** Whether a drill was ever declared here (the drill report needs one). */
+  private drillSeen = false;
   private readonly patients: C.PatientChoice[];
   private readonly forms: C.FormChoice[];
   private readonly entries: Record<string, C.EntryChoice[]>;
@@ -114,6 +116,7 @@ export class MemoryCharge implements C.ChargeApi {
     };
     this.nextDue = request.nextUpdateMinutes === null ? null : stamp(new Date(at.getTime() + request.nextUpdateMinutes * 60_000));
     this.events = [];
+    this.drillSeen ||= request.drill;
   }
 
   private record(event: Recorded extends infer R ? (R extends Recorded ? Omit<R, 'at' | 'actor'> : never) : never) {
@@ -303,6 +306,9 @@ export class MemoryCharge implements C.ChargeApi {
         return [file('blank', 2)];
       case 'census':
         return [file('census-sheet', 1)];
+      case 'drillReport':
+        if (!this.drillSeen) throw new BackendError('not_found', 'There is no drill episode on this workstation.');
+        return [file('drill-report', 2)];
       case 'entries':
         return job.ids.map((id, i) => {
           onProgress({ done: i + 1, total: job.ids.length });

@@ -1,7 +1,7 @@
 // The charge nurse's desk against the in-memory backend: declaring (with validation), severity change, checklist
 // tick and untick, overdue steps, the status-update draft, the print centre with progress and without CUPS, and the
 // emergency account whose password is shown once.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import ChargeDesk from './ChargeDesk.svelte';
@@ -9,6 +9,9 @@ import OverdueNotice from './OverdueNotice.svelte';
 import { MemoryBackend } from '../../backend/memory';
 import type { ChargeSeed } from '../../backend/memory/charge';
 import type { SessionInfo } from '../../backend';
+
+// Typing whole forms takes seconds on a loaded 2-core machine; the default 5 s is for unit logic, not for this.
+vi.setConfig({ testTimeout: 30_000 });
 
 const session: SessionInfo = { username: 'kcharge', displayName: 'Kim Charge', role: 'charge', mustChangePassword: false };
 
@@ -230,5 +233,25 @@ describe('emergency user', () => {
     expect(await screen.findByTestId('emergency-password')).toHaveTextContent('k7mq2vxp9rtw');
     await user.click(screen.getByRole('button', { name: /Done — I have handed it over/ }));
     expect(screen.queryByTestId('emergency-password')).toBeNull();
+  });
+});
+
+describe('the drill report', () => {
+  it('opens the print centre on the drill report after a drill ends, and saves it', async () => {
+    const { backend, user } = desk({ episode: { ...openEpisode, drill: true } });
+    await user.click(await screen.findByRole('checkbox', { name: /EHR is back/ }));
+    await user.click(screen.getByRole('button', { name: 'End the drill' }));
+    expect(await screen.findByText(/Drill ended at/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Drill report' }));
+    expect(await screen.findByRole('radio', { name: /Drill report/ })).toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Save and open' }));
+    expect(await screen.findByTestId('print-notice')).toHaveTextContent(/Opened .*drill-report/);
+    expect(backend.charge.printed[0]?.job).toEqual({ kind: 'drillReport' });
+  });
+
+  it('has no drill report button for a real episode', async () => {
+    desk({ episode: openEpisode });
+    await screen.findByTestId('episode-current');
+    expect(screen.queryByRole('button', { name: 'Drill report' })).toBeNull();
   });
 });
