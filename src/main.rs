@@ -264,14 +264,17 @@ enum EpisodeCmd {
         #[arg(long, value_name = "REASON")]
         undo: Option<String>,
     },
-    /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time.
+    /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time;
+    /// --out FILE also prints the newest kept update as a PDF.
     Update {
-        #[arg(long, conflicts_with = "text")]
+        #[arg(long, conflicts_with_all = ["text", "out"])]
         draft: bool,
         #[arg(long, value_name = "FILE")]
         text: Option<PathBuf>,
         #[arg(long, value_name = "MINUTES")]
         next_update: Option<i64>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// The episode's timeline and metrics (after-action review).
     Timeline {
@@ -1041,14 +1044,22 @@ fn episode_command(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<
             };
             output(json, &r, || format!("Step {step} recorded at {} by {}.", r.at, r.actor));
         }
-        EpisodeCmd::Update { draft, text, next_update } => {
-            if draft || text.is_none() {
-                let d = ws.draft_status_update(&session, &clock)?;
-                output(json, &d, || d.clone());
-            } else if let Some(path) = text {
-                let body = std::fs::read_to_string(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+        EpisodeCmd::Update { draft, text, next_update, out } => {
+            if let Some(path) = &text {
+                let body = std::fs::read_to_string(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
                 let r = ws.save_status_update(&session, &body, next_update, &clock)?;
                 output(json, &r, || format!("Status update kept with the episode at {}.", r.at));
+            }
+            if let Some(out) = &out {
+                let pdf = ws.print_status_update(&session, &clock)?;
+                dtk::api::save_pdf(out, &pdf.bytes)?;
+                output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                    format!("Status update written to {} ({} pages).", out.display(), pdf.pages)
+                });
+            }
+            if draft || (text.is_none() && out.is_none()) {
+                let d = ws.draft_status_update(&session, &clock)?;
+                output(json, &d, || d.clone());
             }
         }
         EpisodeCmd::Timeline { episode } => {

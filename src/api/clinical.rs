@@ -222,15 +222,17 @@ impl Workstation {
     }
 
     /// Validates a response and runs the safety checks, without saving. Findings are per linkId for the form screen.
+    /// `changing` names the entry being edited or amended, so that it is never flagged as a duplicate of itself.
     pub fn check_entry(
         &self,
         session: &Session,
         response: &Value,
         opts: &EntryOptions,
+        changing: Option<&str>,
         clock: &dyn Clock,
     ) -> Result<Checked, ApiError> {
         session.require(Op::ReadUnit)?;
-        match self.prepare(session, response, opts, None, clock) {
+        match self.prepare(session, response, opts, changing, clock) {
             Ok(p) => Ok(Checked { findings: Vec::new(), warnings: p.warnings, patient: Some(p.patient) }),
             Err(e) if !e.findings.is_empty() => {
                 Ok(Checked { findings: e.findings, warnings: Vec::new(), patient: None })

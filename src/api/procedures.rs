@@ -237,8 +237,50 @@ impl Workstation {
     }
 }
 
+impl Workstation {
+    /// The newest status update kept with the open episode, as a PDF for leaders (marked DRILL in a drill). What
+    /// is printed is always what was kept, never an unsaved draft. Audited; the caller saves the bytes.
+    pub fn print_status_update(&mut self, session: &Session, clock: &dyn Clock) -> Result<crate::print::Pdf, ApiError> {
+        let status = self.episode_status(session, clock)?.ok_or_else(|| ApiError::from(EpisodeError::NoneOpen))?;
+        session.require(Op::ManageEpisode)?;
+        let Some(Recorded { at, actor, event: Event::StatusUpdate { text, next_update_due } }) = status.updates.last()
+        else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no status update has been kept for this episode yet: keep one first, then print it",
+            ));
+        };
+        let stamp = crate::print::Stamp {
+            unit: self.unit().unwrap_or_else(|| status.episode.unit.clone()),
+            printed_by: format!("{} ({})", session.display_name(), session.username()),
+            printed_at: clock.now(),
+            episode: Some(status.episode.id.clone()),
+            drill: status.drill,
+        };
+        let sheet = crate::print::UpdateSheet {
+            text,
+            kept_at: at,
+            kept_by: actor,
+            severity: status.severity,
+            next_update_due: next_update_due.as_deref(),
+        };
+        let pdf = crate::print::status_update(&status.episode, &sheet, &stamp)?;
+        let vault = self.vault_mut()?;
+        let _audited = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            tx.audit(
+                action::STATUS_UPDATE_PRINTED,
+                &format!("episodes:{}", status.episode.id),
+                &serde_json::json!({ "pages": pdf.pages, "kept_at": at }),
+            )
+        })?;
+        Ok(pdf)
+    }
+}
+
 /// Audit actions of this part of the façade.
 pub mod action {
+    /// A kept status update was printed (not a `print.*` action: it is not a form).
+    pub const STATUS_UPDATE_PRINTED: &str = "episode.status_update_printed";
     /// A drill report was produced (not a `print.*` action: it does not count as a form printed in a drill).
     pub const DRILL_REPORT: &str = "episode.drill_report";
 }

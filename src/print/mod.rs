@@ -12,6 +12,7 @@ mod fonts;
 mod layout;
 pub mod read;
 mod reports;
+pub use reports::UpdateSheet;
 mod sheets;
 
 use time::OffsetDateTime;
@@ -27,6 +28,8 @@ use fonts::Weight;
 /// Millimetres in a PDF point.
 pub(crate) const MM_PER_PT: f32 = 25.4 / 72.0;
 
+/// What the `form` of every sheet and report that is not a Questionnaire starts with.
+const SHEET_BASE: &str = "http://downtimekit.example.org/print/";
 /// The `form` a MAR page's QR code names (not a Questionnaire: HIM reads MAR sheets back by patient and episode).
 pub const MAR_FORM: &str = "http://downtimekit.example.org/print/downtime-mar|1";
 /// The `form` a census sheet's QR code names.
@@ -35,6 +38,8 @@ pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet
 pub const RECONCILIATION_REPORT_FORM: &str = "http://downtimekit.example.org/print/reconciliation-report|1";
 /// The `form` the drill report's QR code names.
 pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-report|1";
+/// The `form` a printed status update's QR code names.
+pub const STATUS_UPDATE_FORM: &str = "http://downtimekit.example.org/print/status-update|1";
 
 /// A4, in millimetres.
 const A4_SHORT: f32 = 210.0;
@@ -297,6 +302,26 @@ pub fn drill_report(
     finish("Drill report", frame.apply_unit(body)?)
 }
 
+/// A status update for leaders, as the charge nurse kept it: the episode's severity, affected systems and impact in
+/// a header table, then the text as written. A drill's update is marked DRILL on every page.
+pub fn status_update(
+    episode: &crate::episodes::Episode,
+    update: &reports::UpdateSheet<'_>,
+    stamp: &Stamp,
+) -> Result<Pdf, PrintError> {
+    let stamp = Stamp { episode: Some(episode.id.clone()), ..stamp.clone() };
+    let body = reports::status_update(episode, update)?;
+    let frame = Frame {
+        title: "Downtime status update",
+        subtitle: format!("Kept {} by {}", reports_when(update.kept_at), update.kept_by),
+        label: None,
+        payload: payload(STATUS_UPDATE_FORM, None, &stamp),
+        stamp: &stamp,
+        banner: None,
+    };
+    finish("Downtime status update", frame.apply_unit(body)?)
+}
+
 fn reports_when(stamp: &str) -> String {
     crate::clock::parse_stamp(stamp).map(when).unwrap_or_else(|| stamp.to_string())
 }
@@ -416,16 +441,16 @@ impl Frame<'_> {
                     page.text(lx + 3.0, ly + lh - 4.0, 7.0, Weight::Regular, GREY, "(this MRN cannot be barcoded)");
                 }
             }
-            None if self.payload.form == CENSUS_FORM
-                || self.payload.form == RECONCILIATION_REPORT_FORM
-                || self.payload.form == DRILL_REPORT_FORM =>
-            {
+            // The unit's own sheets and reports (not a form about one patient): a unit box, no label to fill.
+            None if self.payload.form.starts_with(SHEET_BASE) => {
                 page.text(lx + 3.0, ly + 7.0, 12.0, Weight::Bold, BLACK, &format!("Unit {}", self.stamp.unit));
                 page.text_fit(lx + 3.0, ly + 13.0, inner, 9.0, Weight::Regular, BLACK, &self.subtitle);
-                let hint = if self.payload.form == CENSUS_FORM {
-                    "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together."
-                } else {
-                    "A unit report: entries are named by id; no patient is identified on these pages."
+                let hint = match self.payload.form.as_str() {
+                    CENSUS_FORM => {
+                        "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together."
+                    }
+                    STATUS_UPDATE_FORM => "For unit and hospital leaders: no patient is identified on these pages.",
+                    _ => "A unit report: entries are named by id; no patient is identified on these pages.",
                 };
                 page.text_fit(lx + 3.0, ly + 19.0, inner, 8.5, Weight::Regular, GREY, hint);
             }

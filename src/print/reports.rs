@@ -378,6 +378,40 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
     Ok(f.finish())
 }
 
+/// A kept status update, with what the printed header needs to say about the episode.
+pub struct UpdateSheet<'a> {
+    pub text: &'a str,
+    pub kept_at: &'a str,
+    pub kept_by: &'a str,
+    pub severity: Option<Severity>,
+    pub next_update_due: Option<&'a str>,
+}
+
+/// The status update's body: the episode at a glance (severity now, affected systems, impact, next update), then
+/// the update's text as the charge nurse wrote it, paragraph by paragraph.
+pub(crate) fn status_update(episode: &Episode, u: &UpdateSheet<'_>) -> Result<Vec<Page>, PrintError> {
+    let mut f = Flow::new()?;
+    if episode.kind == crate::episodes::Kind::Drill {
+        f.banner("DRILL — practice episode; this is not a real downtime", RED)?;
+    }
+    let d = &episode.declaration;
+    let rows = vec![
+        vec!["Unit".into(), episode.unit.clone()],
+        vec!["Downtime declared".into(), format!("{} by {}", at(Some(&episode.started_at)), episode.started_by)],
+        vec!["Severity now".into(), severity(u.severity)],
+        vec![
+            "Affected systems and workflows".into(),
+            if d.affected.is_empty() { "—".into() } else { d.affected.join(", ") },
+        ],
+        vec!["Clinical impact".into(), d.impact.clone().unwrap_or_else(|| "—".into())],
+        vec!["Next update due".into(), at(u.next_update_due)],
+    ];
+    f.table(&[("", 1.0), ("", 2.2)], &rows)?;
+    f.heading("Update")?;
+    f.para(u.text.trim_end(), 10.5, Weight::Regular, BLACK)?;
+    Ok(f.finish())
+}
+
 /// The drill report's body: the timeline (each checklist step and when it was done), time from declaration to the
 /// first electronic entry, entries per user, forms printed, and what was missed.
 pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> Result<Vec<Page>, PrintError> {

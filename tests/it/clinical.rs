@@ -433,7 +433,7 @@ fn allergy_warning_needs_an_override_reason() {
         "{:?}",
         err.findings
     );
-    let checked = ws.check_entry(&nurse, &r, &opts(true), &SystemClock).expect("check");
+    let checked = ws.check_entry(&nurse, &r, &opts(true), None, &SystemClock).expect("check");
     assert_eq!(checked.warnings.len(), 1);
 
     let with_reason = EntryOptions {
@@ -452,13 +452,13 @@ fn allergy_warning_needs_an_override_reason() {
 
     // Negative cases: a different drug for Garcia; codeine for a patient without the allergy.
     assert!(ws
-        .check_entry(&nurse, &sample_response("medication-administration"), &opts(true), &SystemClock)
+        .check_entry(&nurse, &sample_response("medication-administration"), &opts(true), None, &SystemClock)
         .expect("check")
         .warnings
         .is_empty());
     let okafor = for_patient(codeine(sample_response("medication-administration")), "DEV2007");
     assert!(ws
-        .check_entry(&nurse, &okafor, &opts(true), &SystemClock)
+        .check_entry(&nurse, &okafor, &opts(true), None, &SystemClock)
         .expect("check")
         .warnings
         .iter()
@@ -489,17 +489,38 @@ fn possible_duplicates_are_flagged_before_signing() {
     assert_eq!(code(ws2.sign_entry(&charge, &draft.saved.id, false, &SystemClock)), Some(ErrorCode::SafetyCheck));
     ws2.sign_entry(&charge, &draft.saved.id, true, &SystemClock).expect("confirmed different event");
 
+    // An amendment of the first entry (the dose time corrected by ten minutes) is not a duplicate of itself; it is
+    // still flagged against the other nurse's dose half an hour away.
+    let corrected = given_at(sample_response("medication-administration"), "2026-11-21T10:05:00-05:00");
+    let as_new = ws.check_entry(&nurse, &corrected, &opts(true), None, &SystemClock).expect("check");
+    assert!(as_new.warnings.iter().any(|w| w.entry_id.as_deref() == Some(first_id.as_str())), "{:?}", as_new.warnings);
+    let as_amendment = ws.check_entry(&nurse, &corrected, &opts(true), Some(&first_id), &SystemClock).expect("check");
+    assert!(
+        as_amendment.warnings.iter().all(|w| w.entry_id.as_deref() != Some(first_id.as_str())),
+        "an entry is never its own duplicate: {:?}",
+        as_amendment.warnings
+    );
+    assert!(
+        as_amendment.warnings.iter().any(|w| w.entry_id.as_deref() == Some(draft.saved.id.as_str())),
+        "the other nurse's dose is still flagged: {:?}",
+        as_amendment.warnings
+    );
+
     // Not flagged: three hours apart, another patient, another medication.
     let later = given_at(sample_response("medication-administration"), "2026-11-21T13:40:00-05:00");
-    assert!(ws.check_entry(&nurse, &later, &opts(true), &SystemClock).expect("check").warnings.is_empty());
+    assert!(ws.check_entry(&nurse, &later, &opts(true), None, &SystemClock).expect("check").warnings.is_empty());
     let other_patient = for_patient(first.clone(), "DEV2002");
-    assert!(ws.check_entry(&nurse, &other_patient, &opts(true), &SystemClock).expect("check").warnings.is_empty());
+    assert!(ws
+        .check_entry(&nurse, &other_patient, &opts(true), None, &SystemClock)
+        .expect("check")
+        .warnings
+        .is_empty());
     let other_drug = answer(
         first.clone(),
         "medication",
         json!([{ "valueCoding": { "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "161", "display": "acetaminophen" } }]),
     );
-    assert!(ws.check_entry(&nurse, &other_drug, &opts(true), &SystemClock).expect("check").warnings.is_empty());
+    assert!(ws.check_entry(&nurse, &other_drug, &opts(true), None, &SystemClock).expect("check").warnings.is_empty());
 }
 
 #[test]

@@ -110,9 +110,40 @@ fn status_update_draft_says_severity_affected_workflows_and_next_update() {
         assert!(draft.contains(expect), "missing '{expect}' in:\n{draft}");
     }
     assert!(!draft.contains("DRILL"));
+    let nothing_kept = ws.print_status_update(&charge, &clock).expect_err("nothing kept yet");
+    assert_eq!(nothing_kept.code, ErrorCode::NotFound, "only a kept update is printed: {}", nothing_kept.message);
     ws.change_severity(&charge, Severity::P1, Some("pharmacy system also down".into()), &clock).expect("escalate");
     let edited = format!("{draft}\nCharge nurse: pharmacy runner assigned.");
     ws.save_status_update(&charge, &edited, Some(60), &clock).expect("keep");
+
+    // Printed for leaders: what was kept, with the severity now and the next update time, on every page's frame.
+    let pdf = ws.print_status_update(&charge, &clock).expect("print the kept update");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = match std::env::var_os("DTK_KEEP_REPORTS") {
+        Some(keep) => std::path::PathBuf::from(keep).join("status-update.pdf"),
+        None => dir.path().join("update.pdf"),
+    };
+    std::fs::write(&file, &pdf.bytes).expect("pdf");
+    let pages = pages_text(&file);
+    assert_eq!(pages.len(), pdf.pages);
+    let text = squash(&pages.join(" "));
+    for expect in [
+        "Downtime status update",
+        "Severity now P1",
+        "EHR, lab results, pharmacy",
+        "Next update due 2026-11-21 16:20 UTC",
+        "Charge nurse: pharmacy runner assigned.",
+        "Results by phone only",
+        "Page 1 of",
+    ] {
+        assert!(text.contains(expect), "'{expect}' not in the printed update:\n{text}");
+    }
+    assert!(!text.contains("DRILL"), "a real episode's update is not marked DRILL");
+    let printed: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'episode.status_update_printed'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(printed, 1, "printing the update is audited");
     let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
     assert_eq!(status.severity, Some(Severity::P1), "the banner shows the escalation");
     assert_eq!(status.next_update_due.as_deref(), Some("2026-11-21T16:20:00.000Z"));

@@ -1,6 +1,6 @@
 // Unit tests of the screens against the in-memory backend: first run, recovery key, sign-in errors, home, sign out.
 import { describe, expect, it } from 'vitest';
-import { render, screen } from '@testing-library/svelte';
+import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from './App.svelte';
 import { BackendError, type Backend } from './lib/backend';
@@ -162,6 +162,33 @@ describe('sign in', () => {
     expect(await screen.findByTestId('signed-in-as')).toHaveTextContent(payload);
     expect(document.querySelector('img, script, b')).toBeNull();
     expect((window as unknown as { __xss?: number }).__xss).toBeUndefined();
+  });
+});
+
+describe('the banner', () => {
+  it('shows every user of the unit the overdue checklist steps and status update', async () => {
+    const backend = new MemoryBackend({
+      unit: '5 East',
+      users: { jnurse: { displayName: 'Jo Nurse', password: 'pw', role: 'nurse' } },
+      signedIn: 'jnurse',
+      charge: {
+        episode: {
+          drill: false,
+          severity: 'P2',
+          affected: ['EHR'],
+          impact: 'Results by phone only',
+          reason: null,
+          nextUpdateMinutes: 30,
+          minutesAgo: 45,
+        },
+      },
+    });
+    render(App, { backend });
+    const banner = await screen.findByRole('banner', { name: 'Downtime status' });
+    expect(await within(banner).findByTestId('banner-episode')).toHaveTextContent('severity P2');
+    expect(await within(banner).findByTestId('overdue-notice')).toHaveTextContent(
+      '3 overdue on the downtime checklist · status update overdue',
+    );
   });
 });
 

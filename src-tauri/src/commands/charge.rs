@@ -350,6 +350,9 @@ pub async fn print_document(
             PrintJob::Mar => vec![saved(&folder, "downtime-mar", &ws.print_mar(session, &clock, &mut report)?)?],
             PrintJob::Census => vec![saved(&folder, "census-sheet", &ws.print_census(session, &clock)?)?],
             PrintJob::DrillReport => vec![saved(&folder, "drill-report", &ws.drill_report(session, None, &clock)?)?],
+            PrintJob::StatusUpdate => {
+                vec![saved(&folder, "status-update", &ws.print_status_update(session, &clock)?)?]
+            }
             PrintJob::Entries { ids } => {
                 let total = ids.len();
                 let mut files = Vec::with_capacity(total);

@@ -250,11 +250,17 @@ pub async fn entry(shell: State<'_, Arc<Shell>>, id: String) -> Result<EntryDeta
 }
 
 /// Validates a response and runs the safety checks without saving (the form screen calls it before saving).
+/// `entry_id` is the entry being edited or amended, which is never its own duplicate.
 #[tauri::command]
-pub async fn check_entry(shell: State<'_, Arc<Shell>>, request: EntryRequest) -> Result<CheckResult, CommandError> {
+pub async fn check_entry(
+    shell: State<'_, Arc<Shell>>,
+    request: EntryRequest,
+    entry_id: Option<String>,
+) -> Result<CheckResult, CommandError> {
     blocking(&shell, move |shell| {
         with_session(shell, |ws, session| {
-            let checked = ws.check_entry(session, &request.response, &options(&request), &SystemClock)?;
+            let checked =
+                ws.check_entry(session, &request.response, &options(&request), entry_id.as_deref(), &SystemClock)?;
             Ok(CheckResult {
                 findings: checked.findings.iter().map(finding).collect(),
                 warnings: checked.warnings.iter().map(warning).collect(),

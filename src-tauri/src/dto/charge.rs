@@ -241,6 +241,8 @@ pub enum PrintJob {
     Entries { ids: Vec<String> },
     /// The report of the latest drill: timeline, checklist times, entries per user, forms printed, what was missed.
     DrillReport,
+    /// The newest status update kept with the open episode, for leaders.
+    StatusUpdate,
 }
 
 /// A print: what, and the folder its PDF goes into.

@@ -75,7 +75,7 @@ export class MemoryBackend implements Backend {
       }
     }
     this.merge(nurseApi(this.state));
-    this.charge = new MemoryCharge(() => this.state.session, seed?.charge);
+    this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);
   }
 

@@ -41,8 +41,11 @@ export interface NurseApi {
   patientEntries(mrn: string): Promise<EntrySummary[]>;
   /** One entry with every version. */
   entry(id: string): Promise<EntryDetail>;
-  /** Validation findings by linkId and the safety warnings (allergy, duplicate), without saving. */
-  checkEntry(request: EntryRequest): Promise<CheckResult>;
+  /**
+   * Validation findings by linkId and the safety warnings (allergy, duplicate), without saving. `entryId` is the
+   * entry being edited or amended: it is never flagged as a duplicate of itself.
+   */
+  checkEntry(request: EntryRequest, entryId?: string | null): Promise<CheckResult>;
   /** Saves a new entry; resolves only once the core reports it durable, with the time it was stored. */
   saveEntry(request: EntryRequest): Promise<EntrySaved>;
   /** Replaces the content of one of the user's unsigned entries. */

@@ -164,8 +164,8 @@ export class TauriBackend implements Backend {
     return call('entry', { id });
   }
 
-  checkEntry(request: EntryRequest): Promise<CheckResult> {
-    return call('check_entry', { request });
+  checkEntry(request: EntryRequest, entryId: string | null = null): Promise<CheckResult> {
+    return call('check_entry', { request, entryId });
   }
 
   saveEntry(request: EntryRequest): Promise<EntrySaved> {

@@ -5,6 +5,7 @@
 import { BackendError } from '../index';
 import type * as C from '../charge';
 import type { Role } from '../generated/Role';
+import type { EpisodeInfo } from '../generated/EpisodeInfo';
 
 export interface ChargeSeed {
   /** Synthetic patients for the print centre. */
@@ -76,6 +77,8 @@ export class MemoryCharge implements C.ChargeApi {
   constructor(
     private readonly who: () => { username: string; role: Role } | null,
     seed: ChargeSeed = {},
+    /** Told whenever the episode opens, ends or changes severity, so the banner's status agrees with the desk. */
+    private readonly onEpisode: (info: EpisodeInfo | null) => void = () => {},
   ) {
     this.patients = seed.patients ?? DEMO_PATIENTS;
     this.forms = seed.forms ?? DEMO_FORMS;
@@ -117,6 +120,21 @@ export class MemoryCharge implements C.ChargeApi {
     this.nextDue = request.nextUpdateMinutes === null ? null : stamp(new Date(at.getTime() + request.nextUpdateMinutes * 60_000));
     this.events = [];
     this.drillSeen ||= request.drill;
+    this.tell();
+  }
+
+  private tell() {
+    const e = this.episode;
+    this.onEpisode(
+      e && {
+        id: e.id,
+        kind: e.drill ? 'drill' : 'real',
+        startedAt: e.startedAt,
+        startedBy: e.startedBy,
+        severity: this.severity(),
+        reason: e.reason,
+      },
+    );
   }
 
   private record(event: Recorded extends infer R ? (R extends Recorded ? Omit<R, 'at' | 'actor'> : never) : never) {
@@ -197,6 +215,7 @@ export class MemoryCharge implements C.ChargeApi {
 
   async changeSeverity(severity: C.Severity, note: string | null) {
     this.record({ kind: 'severity', severity, note });
+    this.tell();
     return this.snapshot();
   }
 
@@ -204,6 +223,7 @@ export class MemoryCharge implements C.ChargeApi {
     const actor = this.user(true);
     const episode = { ...this.openEpisode(), endedAt: stamp(this.now()), endedBy: actor };
     this.episode = null;
+    this.tell();
     return episode;
   }
 
@@ -306,6 +326,11 @@ export class MemoryCharge implements C.ChargeApi {
         return [file('blank', 2)];
       case 'census':
         return [file('census-sheet', 1)];
+      case 'statusUpdate':
+        if (!this.episode || !this.events.some((e) => e.kind === 'update')) {
+          throw new BackendError('not_found', 'No status update has been kept for this episode yet.');
+        }
+        return [file('status-update', 1)];
       case 'drillReport':
         if (!this.drillSeen) throw new BackendError('not_found', 'There is no drill episode on this workstation.');
         return [file('drill-report', 2)];

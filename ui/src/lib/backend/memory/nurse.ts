@@ -327,9 +327,9 @@ export function nurseApi(state: MemoryState): NurseApi {
       return structuredClone({ summary: entry.summary, versions: entry.versions });
     },
 
-    async checkEntry(request: EntryRequest): Promise<CheckResult> {
+    async checkEntry(request: EntryRequest, entryId: string | null = null): Promise<CheckResult> {
       mayRead(state);
-      const p = prepare(state, request.response, null);
+      const p = prepare(state, request.response, entryId);
       return p.findings.length > 0 ? { findings: p.findings, warnings: [] } : { findings: [], warnings: p.warnings };
     },
 

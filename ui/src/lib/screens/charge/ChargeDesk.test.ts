@@ -113,7 +113,7 @@ describe('the checklist', () => {
     expect(scope).toHaveTextContent('OVERDUE — was due by');
     expect(screen.getByTestId('update-overdue')).toHaveTextContent('the status update was due at');
     // Confirm scope and print census/MAR and switch to downtime forms are late (15 and 30 minutes), plus the update.
-    expect(screen.getByTestId('overdue-notice')).toHaveTextContent('3 overdue on the downtime checklist · status update overdue');
+    expect(screen.getAllByText(/OVERDUE — was due by/)).toHaveLength(3);
   });
 });
 
@@ -152,6 +152,19 @@ describe('status updates', () => {
     expect(kept?.updates[0]?.text).toContain('Runner to pharmacy');
     expect(screen.getByText(/Runner to pharmacy every 30 minutes/, { selector: 'pre' })).toBeInTheDocument();
     expect(within(screen.getByTestId('timeline')).getByText(/Status update sent by kcharge/)).toBeInTheDocument();
+
+    // Printing for leaders prints what was kept: the print centre opens on the status update.
+    await user.click(screen.getByRole('button', { name: 'Print the latest kept update' }));
+    expect(await screen.findByRole('radio', { name: /Status update for leaders/ })).toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Save as PDF' }));
+    expect(await screen.findByTestId('print-notice')).toHaveTextContent(/Saved the PDF \(1 page\)/);
+    expect(backend.charge.printed.at(-1)?.job).toEqual({ kind: 'statusUpdate' });
+  });
+
+  it('offers printing only once an update is kept', async () => {
+    const { user } = desk({ episode: openEpisode });
+    await user.click(await screen.findByRole('button', { name: 'Status updates' }));
+    expect(await screen.findByRole('button', { name: 'Print the latest kept update' })).toBeDisabled();
   });
 });
 
