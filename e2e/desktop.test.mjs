@@ -7,8 +7,8 @@
 // budgets are checked in benchmarks, not timed tests).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -221,6 +221,81 @@ test('the nurse path: scan, chart a medication administration, durable save, sig
     await shot(session, '13-entry-versions.png');
   } finally {
     await session.end();
+  }
+});
+
+/** The PDFs in `folder` whose text contains `needle` (pdftotext from poppler-utils). @param {string} folder @param {string} needle */
+function pdfsContaining(folder, needle) {
+  return readdirSync(folder)
+    .filter((f) => f.endsWith('.pdf'))
+    .filter((f) => execFileSync('pdftotext', ['-enc', 'UTF-8', join(folder, f), '-'], { encoding: 'utf8' }).includes(needle));
+}
+
+/** Chooses what to print, saves it as a PDF into `folder` and waits for the notice. @param {Session} session @param {string} choice @param {string} folder */
+async function saveFromPrintCentre(session, choice, folder) {
+  await session.waitFor('#print-title', { timeoutMs: 30000 });
+  await clickText(session, 'label', choice);
+  const field = await session.find('#print-folder');
+  await session.clear(field);
+  await session.type(field, folder);
+  await clickText(session, 'button', 'Save as PDF');
+  await session.waitFor('[data-testid="print-notice"]', { text: 'Saved the PDF', timeoutMs: 60000 });
+}
+
+test('the charge nurse path: checklist, status update printed, census sheet, end the drill, drill report', { timeout: 300000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'dtk-e2e-print-'));
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    await signIn(session, 'demo.charge', DEMO_PASSWORD);
+    await session.waitFor('[data-testid="signed-in-as"]', { text: 'Demo Charge Nurse', timeoutMs: 30000 });
+    await clickText(session, 'nav[aria-label="Desks"] button', 'Charge desk');
+    await session.waitFor('#episode-title', { timeoutMs: 30000 });
+    await session.waitFor('[data-testid="episode-current"]', { text: 'DRILL', timeoutMs: 30000 });
+    await shot(session, '16-charge-episode.png');
+
+    // Tick the first checklist step: who and when are shown beside it.
+    await clickText(session, 'nav[aria-label="Charge nurse desk sections"] button', 'Checklist');
+    await session.waitFor('#checklist-title', { timeoutMs: 30000 });
+    await session.click(await session.find('[data-testid="step-confirm-scope"] input[type="checkbox"]'));
+    await session.waitFor('[data-testid="step-confirm-scope"]', { text: 'Done by demo.charge', timeoutMs: 30000 });
+    await shot(session, '17-charge-checklist.png');
+
+    // A status update drafted from the episode, kept, then printed for leaders: the PDF says what was kept.
+    await clickText(session, 'nav[aria-label="Charge nurse desk sections"] button', 'Status updates');
+    await clickText(session, 'button', 'Draft an update from the episode');
+    await session.waitFor('section[aria-labelledby="updates-title"] p.notice', { text: 'Draft ready', timeoutMs: 30000 });
+    const update = await session.find('#update-text');
+    assert.match(/** @type {string} */ (await session.execute('return document.querySelector("#update-text").value')), /Severity: P3/);
+    await session.type(update, 'Runner to pharmacy every 30 minutes.');
+    await clickText(session, 'button', 'Keep with the episode');
+    await session.waitFor('section[aria-labelledby="updates-title"] p.notice', { text: 'Update kept with the episode', timeoutMs: 30000 });
+    await shot(session, '18-charge-status-update.png');
+    await clickText(session, 'button', 'Print the latest kept update');
+    await saveFromPrintCentre(session, 'Status update for leaders', folder);
+    assert.equal(pdfsContaining(folder, 'Runner to pharmacy every 30 minutes.').length, 1, 'the printed update holds the kept text');
+
+    // The census sheet names the unit's patients; it is marked DRILL like every page printed in a drill.
+    await saveFromPrintCentre(session, 'Census sheet of the unit', folder);
+    const census = pdfsContaining(folder, 'OKAFOR');
+    assert.equal(census.length, 1, 'the census sheet names the patients');
+    assert.ok(pdfsContaining(folder, 'DRILL').includes(census[0]), 'a drill census sheet is marked DRILL');
+    await shot(session, '19-charge-print-centre.png');
+
+    // End the drill, then the drill report: the tick and the printed sheets are in it.
+    await clickText(session, 'nav[aria-label="Charge nurse desk sections"] button', 'Episode');
+    await session.click(await session.waitFor('.end input[type="checkbox"]', { timeoutMs: 30000 }));
+    await clickText(session, '.end button', 'End the drill');
+    await session.waitFor('#declare-title', { timeoutMs: 30000 });
+    await clickText(session, 'button', 'Drill report');
+    await saveFromPrintCentre(session, 'Drill report', folder);
+    const report = pdfsContaining(folder, 'Drill report');
+    assert.equal(report.length, 1, 'one drill report');
+    const text = execFileSync('pdftotext', ['-enc', 'UTF-8', join(folder, report[0]), '-'], { encoding: 'utf8' });
+    assert.match(text, /UTC by\s+demo\.charge/, `the checklist tick is not in the drill report:\n${text}`);
+    await shot(session, '20-charge-drill-report-saved.png');
+  } finally {
+    await session.end();
+    rmSync(folder, { recursive: true, force: true });
   }
 });
 

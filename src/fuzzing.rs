@@ -55,3 +55,40 @@ pub fn handoff(data: &[u8]) {
         None => {}
     }
 }
+
+/// The `response_validate` target: any bytes as a QuestionnaireResponse, validated and extracted against every form
+/// in `forms`. Must never panic; validation is deterministic, and a response that validates always extracts (a
+/// valid entry that cannot be exported would be lost at recovery).
+pub fn response_validate(forms: &[crate::forms::Form], data: &[u8]) {
+    use crate::forms::{self, ExtractContext};
+    let Ok(response) = forms::parse_response(data) else { return };
+    let ctx = ExtractContext {
+        entry_id: "0b6f7c1e-3d2a-4f5b-9c8d-1e2f3a4b5c6d",
+        subject: serde_json::json!({"reference": "urn:uuid:6d36ab97-6dfa-548b-a698-fca1bc1aba2f"}),
+        encounter: None,
+        author: None,
+        recorded: "2026-11-21T10:42:05Z",
+    };
+    for form in forms {
+        let a = forms::validate_response(form, &response);
+        let b = forms::validate_response(form, &response);
+        assert_eq!(a, b, "validation must be deterministic");
+        let _ = forms::facts(form, &response);
+        match (a.is_valid(), forms::extract(form, &response, &ctx)) {
+            (true, Err(e)) => panic!("a valid response always extracts ({}): {e}", form.url),
+            (false, Ok(_)) => panic!("an invalid response never extracts ({})", form.url),
+            _ => {}
+        }
+    }
+}
+
+/// The forms the `response_validate` target checks against: the shipped ones in `root/forms` and the test-only
+/// wound form (nested groups, enableWhen, repeats).
+pub fn fuzzed_forms(root: &std::path::Path) -> Vec<crate::forms::Form> {
+    let (catalog, _) = crate::forms::Catalog::load_dir(&root.join("forms"));
+    let mut all: Vec<_> = catalog.forms().cloned().collect();
+    if let Ok(f) = crate::forms::load_file(&root.join("tests/data/forms/test-wound-assessment.json")) {
+        all.push(f);
+    }
+    all
+}

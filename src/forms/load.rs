@@ -234,6 +234,8 @@ struct Inherited {
     observation_category: Vec<Coding>,
     context: Option<ContextRef>,
     in_repeating_group: bool,
+    /// The nearest enclosing group that may be absent from a valid response (not required, or with enableWhen).
+    optional_group: Option<String>,
 }
 
 /// (resource type, linkId of the context group, or None for the questionnaire).
@@ -609,18 +611,6 @@ impl Loader {
             }
         }
         self.check_rules(&rules, kind, &units, link);
-        if clinical_time {
-            if kind != ItemType::DateTime {
-                self.problem(link, "the clinical-time item must be a dateTime item");
-            }
-            if repeats || inherited.in_repeating_group {
-                self.problem(link, "the clinical-time item must not repeat or sit in a repeating group");
-            }
-            if !required {
-                self.problem(link, "the clinical-time item must be required");
-            }
-            pending.clinical_time.push(link_id.clone());
-        }
 
         // answerOption and initial.
         let answer_options = self.answer_options(obj, kind, link);
@@ -639,6 +629,33 @@ impl Loader {
         if enable_when.len() > 1 && !obj.contains_key("enableBehavior") {
             self.problem(link, "enableBehavior is required when there is more than one enableWhen");
         }
+        // Every valid response must carry the clinical time: it places the entry in time, in duplicate checks and
+        // in the export. So the item and every group around it are required and unconditional.
+        if clinical_time {
+            if kind != ItemType::DateTime {
+                self.problem(link, "the clinical-time item must be a dateTime item");
+            }
+            if repeats || inherited.in_repeating_group {
+                self.problem(link, "the clinical-time item must not repeat or sit in a repeating group");
+            }
+            if !required {
+                self.problem(link, "the clinical-time item must be required");
+            }
+            if !enable_when.is_empty() {
+                self.problem(link, "the clinical-time item must not have enableWhen");
+            }
+            if let Some(group) = &inherited.optional_group {
+                self.problem(
+                    link,
+                    format!(
+                        "the clinical-time item sits in group '{}', which a response may leave out: make that \
+                         group required, without enableWhen",
+                        short(group)
+                    ),
+                );
+            }
+            pending.clinical_time.push(link_id.clone());
+        }
 
         if definition.is_some() {
             pending.definitions.push((link_id.clone(), inherited.context.clone()));
@@ -654,6 +671,10 @@ impl Loader {
                 let mut child_inherited = mine.clone();
                 child_inherited.in_repeating_group =
                     inherited.in_repeating_group || (kind == ItemType::Group && repeats);
+                child_inherited.optional_group = inherited
+                    .optional_group
+                    .clone()
+                    .or_else(|| (!required || !enable_when.is_empty()).then(|| link_id.clone()));
                 self.items(a, &child_inherited, pending, seen)
             }
             Some(_) => {

@@ -14,12 +14,9 @@ fn run(target: &str, data: &[u8]) {
     match target {
         "forms_load" => drop(dtk::forms::parse_form("fuzz.json", data)),
         "response_validate" => {
-            if let Ok(r) = dtk::forms::parse_response(data) {
-                let (catalog, _) = dtk::api::load_forms(None);
-                for f in catalog.forms() {
-                    let _ = dtk::forms::validate_response(f, &r);
-                }
-            }
+            static FORMS: std::sync::OnceLock<Vec<dtk::forms::Form>> = std::sync::OnceLock::new();
+            let forms = FORMS.get_or_init(|| dtk::fuzzing::fuzzed_forms(Path::new(env!("CARGO_MANIFEST_DIR"))));
+            dtk::fuzzing::response_validate(forms, data);
         }
         "census_import" => drop(dtk::census::parse(data, Some("http://hospital.example.org/mrn"))),
         "site_config" => drop(dtk::site::SiteConfig::parse("site.json", data)),
