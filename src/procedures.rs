@@ -326,8 +326,8 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
     }
     let done = f.steps.iter().filter(|st| st.done_at.is_some()).count();
     s.push_str(&format!(
-        "What staff are doing now: charting on downtime forms ({} entries so far); checklist {done} of {} steps done.\n",
-        f.entries,
+        "What staff are doing now: charting on downtime forms ({} so far); checklist {done} of {} steps done.\n",
+        if f.entries == 1 { "1 entry".to_string() } else { format!("{} entries", f.entries) },
         f.steps.len()
     ));
     let overdue: Vec<&str> = f.steps.iter().filter(|st| st.overdue).map(|st| st.step.text.as_str()).collect();

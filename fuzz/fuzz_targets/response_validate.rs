@@ -4,12 +4,12 @@
 
 use std::sync::OnceLock;
 
-use dtk::forms::{self, Form};
+use dtk::forms::Form;
 use libfuzzer_sys::fuzz_target;
 
 fn forms() -> &'static Vec<Form> {
     static FORMS: OnceLock<Vec<Form>> = OnceLock::new();
-    FORMS.get_or_init(|| dtk::fuzzing::fuzzed_forms(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").as_path()))
+    FORMS.get_or_init(|| dtk::fuzzing::fuzzed_forms(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")))
 }
 
 fuzz_target!(|data: &[u8]| {
