@@ -252,7 +252,8 @@ pub fn signing_fingerprint(conn: &rusqlite::Connection, keys: &Keys) -> Result<O
         .map(|b| fingerprint(SigningKey::from_bytes(&b).verifying_key().as_bytes())))
 }
 
-/// The clear-text header. It is the associated data of every segment and is covered by the signature.
+/// The clear-text header. Its SHA-256 (with the magic and its length) is the associated data of every segment, and
+/// the signature covers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
@@ -453,7 +454,7 @@ fn chain_genesis(workstation: &str) -> [u8; 32] {
 }
 
 /// The next link of the unkeyed audit chain. The workstation's own chain is keyed by its data key, which HIM never
-/// has; this chain is recomputed by HIM, and its head is inside the signed header.
+/// has; this chain is recomputed by HIM as the audit records go by, and its head is in the signed end record.
 fn chain_link(prev: &[u8; 32], row: &PlainRow) -> [u8; 32] {
     let detail = serde_json::to_vec(&row.detail).unwrap_or_default();
     let mut h = Sha256::new();
