@@ -309,8 +309,7 @@ fn check_entry(e: &super::EntryRecord) -> Result<(), HandoffError> {
     Ok(())
 }
 
-/// A file that passed every check without touching a vault: what `dtk handoff verify`-style callers and the fuzz
-/// target see.
+/// A file that passed every check without touching a vault (the fuzz target checks files this way).
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub header: Header,
