@@ -280,18 +280,33 @@ pub struct PlainRow {
 /// Every audit row, oldest first, with its detail decrypted. Refuses (naming the row) if a detail does not open:
 /// a handoff must never carry a log that `verify` would call broken.
 pub fn plain_rows(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<PlainRow>, VaultError> {
-    let mut st = conn.prepare("SELECT seq, at, actor, action, target, detail FROM audit ORDER BY seq")?;
-    let mut rows = st.query([])?;
     let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
+    for_each_plain_row(conn, keys, |row| {
+        out.push(row);
+        Ok::<_, VaultError>(())
+    })?;
+    Ok(out)
+}
+
+/// Hands every row to `f` in order, decrypted, one at a time (the handoff export streams a log of millions of rows).
+pub fn for_each_plain_row<E: From<VaultError>>(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    mut f: impl FnMut(PlainRow) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut st = conn
+        .prepare("SELECT seq, at, actor, action, target, detail FROM audit ORDER BY seq")
+        .map_err(VaultError::from)?;
+    let mut rows = st.query([]).map_err(VaultError::from)?;
+    while let Some(r) = rows.next().map_err(VaultError::from)? {
+        let seq: i64 = r.get(0).map_err(VaultError::from)?;
         let sealed = blob(r, 5);
         let plain = keys
             .open(&detail_place(&seq.to_string()), &sealed)
             .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail ciphertext fails authentication")))?;
         let detail = serde_json::from_slice(&plain)
             .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail is not JSON")))?;
-        out.push(PlainRow { seq, at: text(r, 1), actor: text(r, 2), action: text(r, 3), target: text(r, 4), detail });
+        f(PlainRow { seq, at: text(r, 1), actor: text(r, 2), action: text(r, 3), target: text(r, 4), detail })?;
     }
-    Ok(out)
+    Ok(())
 }

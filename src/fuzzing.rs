@@ -3,8 +3,9 @@
 //!
 //! Handoff files are signed and encrypted, so random bytes stop at the signature check. The `handoff` target
 //! therefore has two modes chosen by the first byte: the whole file as bytes (magic, lengths, header, signature,
-//! recipient), or a payload as JSON that, when it deserialises, is sealed to a real HIM key by a real signer and
-//! opened again, which drives decryption, the depth limit and every consistency check of the payload.
+//! recipient, segment framing), or a payload as JSON that, when it deserialises, is sealed to a real HIM key by a real
+//! signer in small segments and read back, which drives decryption across segments, the record limits, the depth
+//! limit and every consistency check of the records.
 
 use std::sync::OnceLock;
 
@@ -42,14 +43,23 @@ pub fn handoff(data: &[u8]) {
     let Some(key) = him_key() else { return };
     match data.split_first() {
         Some((0, file)) => {
-            let _ = handoff::open(file, key);
+            let _ = handoff::verify(file, key);
         }
         Some((_, json)) => {
             let Ok(payload) = serde_json::from_slice::<Payload>(json) else { return };
             let recipient = handoff::parse_public_key(&key.public_hex()).unwrap_or([0; 32]);
             let signer = [7u8; 32];
-            if let Ok(file) = handoff::seal(&payload, 1, "2026-11-21T10:42:00Z", &signer, &recipient, &mut OsRandom) {
-                let _ = handoff::open(&file, key);
+            // Small segments, so records straddle segment boundaries.
+            let sealed =
+                handoff::seal_segmented(&payload, 1, "2026-11-21T10:42:00Z", &signer, &recipient, 256, &mut OsRandom);
+            if let Ok(file) = sealed {
+                if let Ok((_, back)) = handoff::read_payload(file.as_slice(), key) {
+                    assert_eq!(
+                        back.entries.len(),
+                        payload.entries.len(),
+                        "a file that reads back holds what was sealed"
+                    );
+                }
             }
         }
         None => {}

@@ -209,9 +209,11 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
         )?;
         return Ok(state == State::Pending);
     }
+    // Cached statements: a handoff import tracks hundreds of thousands of entries in one transaction.
     let registration: bool = tx
         .sql()
-        .query_row("SELECT source FROM patients WHERE mrn_idx = ?1", [&own_idx], |r| r.get::<_, String>(0))
+        .prepare_cached("SELECT source FROM patients WHERE mrn_idx = ?1")?
+        .query_row([&own_idx], |r| r.get::<_, String>(0))
         .optional()?
         .is_some_and(|s| s == "registration")
         || t.patient.mrn_system.trim() == t.temp_mrn_system.trim();
@@ -228,11 +230,12 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
         (State::Matched, own_idx)
     };
     let sealed = seal_body(tx, t.entry_id, &body);
-    tx.sql().execute(
-        "INSERT INTO recon (entry_id, state, patient_idx, form, match_idx, clinical_at, workstation, updated_at, updated_by, fv, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![t.entry_id, state.as_str(), patient_idx, t.form, match_idx, at, t.workstation, now, actor, FORMAT, sealed],
-    )?;
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO recon (entry_id, state, patient_idx, form, match_idx, clinical_at, workstation, updated_at, updated_by, fv, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![t.entry_id, state.as_str(), patient_idx, t.form, match_idx, at, t.workstation, now, actor, FORMAT, sealed])?;
     Ok(state == State::Pending)
 }
 

@@ -1,5 +1,5 @@
-//! Fuzz target: handoff files (src/handoff.rs), as raw files and as payloads sealed to a real HIM key; see
-//! `dtk::fuzzing::handoff` for the two modes. A refused file must say why, never panic.
+//! Fuzz target: handoff files (src/handoff/), as raw files and as payloads sealed to a real HIM key in small
+//! segments; see `dtk::fuzzing::handoff` for the two modes. A refused file must say why, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

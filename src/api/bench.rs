@@ -392,8 +392,7 @@ pub fn run(opts: &Options, progress: Progress<'_>) -> Result<Report, ApiError> {
         Ok(_) => {
             progress("handoff import", 0, 1);
             total(|| {
-                let bytes = std::fs::read(&file).map_err(|e| fail("read handoff", e))?;
-                let r = him_ws.import_handoff(&him, &bytes, &clock)?;
+                let r = him_ws.import_handoff_file(&him, &file, &clock)?;
                 Ok(((), json!({ "new_entries": r.new_entries, "new_versions": r.new_versions })))
             })
             .map(|(_, t)| t)

@@ -39,6 +39,7 @@ impl From<HandoffError> for ApiError {
             | HandoffError::TrailingBytes(_)
             | HandoffError::AuditChain { .. }
             | HandoffError::Inconsistent(_) => ErrorCode::Integrity,
+            HandoffError::Read(_) | HandoffError::Write(_) => ErrorCode::Io,
             _ => ErrorCode::InvalidInput,
         };
         ApiError::new(code, e.to_string())
@@ -161,6 +162,26 @@ fn finish_atomic(tmp: &Path, out: &Path) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Ends a file written to `tmp` inside the transaction that records it: if the transaction failed, the temporary
+/// file goes; once it committed, the file is moved to `out`, and if that fails `recorded` says what was recorded
+/// and how to get the file again.
+fn place_recorded<T>(
+    done: Result<crate::vault::Durable<T>, ApiError>,
+    tmp: &Path,
+    out: &Path,
+    recorded: impl FnOnce(&T, &str) -> String,
+) -> Result<T, ApiError> {
+    let done = match done {
+        Ok(d) => d.into_value(),
+        Err(e) => {
+            let _ = std::fs::remove_file(tmp);
+            return Err(e);
+        }
+    };
+    finish_atomic(tmp, out).map_err(|e| ApiError::new(e.code, recorded(&done, &e.message)))?;
+    Ok(done)
+}
+
 impl Workstation {
     /// Creates the HIM station's handoff key pair on first use and shows its public key and fingerprint.
     pub fn handoff_keygen(&mut self, session: &Session, clock: &dyn Clock) -> Result<HimKeyInfo, ApiError> {
@@ -174,7 +195,7 @@ impl Workstation {
     }
 
     /// Writes this workstation's handoff file for `episode` (default: the newest real episode) to `out`, encrypted
-    /// to the HIM key of the site configuration. The file is written only after the export is recorded.
+    /// to the HIM key of the site configuration. The file appears at `out` only once complete and recorded.
     pub fn export_handoff(
         &mut self,
         session: &Session,
@@ -196,30 +217,54 @@ impl Workstation {
                 .map(|e| e.id)
                 .ok_or_else(|| HandoffError::NothingToExport("this workstation has no downtime episode".into()))?,
         };
+        // Written into a temporary file beside `out` while the transaction reads the vault, synced before the
+        // export is recorded, moved into place after the commit: a recorded export always has its complete file,
+        // and a failed one leaves no file behind.
+        let tmp = temp_beside(out);
         let vault = self.vault_mut()?;
-        let written = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            handoff::export(tx, &workstation, &episode_id, &recipient).map_err(ApiError::from)
-        })?;
-        let written = written.into_value();
-        write_atomic(out, &written.bytes)?;
-        Ok(written.summary)
+        let done = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            let file = std::fs::File::create(&tmp).map_err(io_err)?;
+            let w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let (summary, w) = handoff::export(tx, &workstation, &episode_id, &recipient, w)?;
+            let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+            file.sync_all().map_err(io_err)?;
+            Ok::<_, ApiError>(summary)
+        });
+        place_recorded(done, &tmp, out, |s, why| {
+            format!(
+                "handoff file #{} was recorded but moving it into place failed ({why}); export again to write file #{}",
+                s.sequence,
+                s.sequence + 1
+            )
+        })
     }
 
-    /// Verifies a handoff file and brings it into the worklist. A refused file changes nothing.
+    /// Verifies a handoff file held in memory and brings it into the worklist; see [`Self::import_handoff_reader`].
     pub fn import_handoff(
         &mut self,
         session: &Session,
         bytes: &[u8],
         clock: &dyn Clock,
     ) -> Result<ImportReport, ApiError> {
+        self.import_handoff_reader(session, bytes, clock)
+    }
+
+    /// Verifies a handoff file and brings it into the worklist, reading it once, record by record, in bounded
+    /// memory. Everything is staged in one transaction that commits only after the last segment decrypted and the
+    /// signature verified: a refused file changes nothing.
+    pub fn import_handoff_reader(
+        &mut self,
+        session: &Session,
+        input: impl std::io::Read,
+        clock: &dyn Clock,
+    ) -> Result<ImportReport, ApiError> {
         session.require(Op::ImportHandoff)?;
         let key = HimKey::load(self.vault()?.conn(), session.keys())?.ok_or(HandoffError::NoHimKey)?;
-        let opened = handoff::open(bytes, &key)?;
         let temp = self.site.temp_mrn_system.clone();
         let window = self.site.duplicate_window_minutes;
         let vault = self.vault_mut()?;
         let report = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            handoff::import(tx, &opened, &temp, window).map_err(ApiError::from)
+            handoff::import(tx, input, &key, &temp, window).map_err(ApiError::from)
         })?;
         Ok(report.into_value())
     }
@@ -546,20 +591,9 @@ impl Workstation {
             )?;
             Ok(BatchExported { batch_id, entries: meta.entries, sha256, bytes, path: out.to_path_buf() })
         });
-        let done = match done {
-            Ok(d) => d.into_value(),
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        finish_atomic(&tmp, out).map_err(|e| {
-            ApiError::new(
-                e.code,
-                format!("batch {} was recorded but moving the file into place failed ({}); write it again with `dtk export fhir --batch {} --out FILE`", done.batch_id, e.message, done.batch_id),
-            )
-        })?;
-        Ok(done)
+        place_recorded(done, &tmp, out, |d, why| {
+            format!("batch {} was recorded but moving the file into place failed ({why}); write it again with `dtk export fhir --batch {} --out FILE`", d.batch_id, d.batch_id)
+        })
     }
 
     /// Writes an existing batch again, byte for byte, and checks it against the SHA-256 recorded at export.
@@ -1020,7 +1054,7 @@ impl Workstation {
         Ok(ImportFolder { dir: Some(dir), files })
     }
 
-    /// Reads a handoff file from disk (bounded by the format's maximum size) and imports it.
+    /// Reads a handoff file from disk as a stream and imports it (any size: memory is bounded per record).
     pub fn import_handoff_file(
         &mut self,
         session: &Session,
@@ -1033,12 +1067,9 @@ impl Workstation {
         if !meta.is_file() {
             return Err(ApiError::new(ErrorCode::InvalidInput, format!("{} is not a file", path.display())));
         }
-        if meta.len() > handoff::MAX_FILE_BYTES {
-            return Err(ApiError::new(ErrorCode::InvalidInput, "the file is larger than any handoff file can be"));
-        }
-        let bytes = std::fs::read(path)
+        let file = std::fs::File::open(path)
             .map_err(|e| ApiError::new(ErrorCode::Io, format!("{} cannot be read: {e}", path.display())))?;
-        self.import_handoff(session, &bytes, clock)
+        self.import_handoff_reader(session, std::io::BufReader::with_capacity(1 << 20, file), clock)
     }
 
     /// Decodes the QR code of a scanned paper page (PNG, JPEG, or page `page` of a PDF) to its form, patient and

@@ -175,9 +175,8 @@ pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), 
         HandoffCmd::Import { files } => {
             let mut reports = Vec::new();
             for f in &files {
-                let bytes = read_input(f, usize::try_from(dtk::handoff::MAX_FILE_BYTES).unwrap_or(usize::MAX))?;
                 let r = ws
-                    .import_handoff(&session, &bytes, &clock)
+                    .import_handoff_file(&session, f, &clock)
                     .map_err(|e| Failure::from(ApiError { message: format!("{}: {}", f.display(), e.message), ..e }))?;
                 if !json {
                     if r.already_imported {

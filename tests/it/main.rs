@@ -5,6 +5,7 @@ mod clinical;
 mod faults;
 mod forms;
 mod fuzz_corpus;
+mod handoff;
 mod him_desk;
 mod print;
 mod print_centre;

@@ -1,0 +1,803 @@
+//! Handoff files: one workstation's downtime episode (registrations, signed entries with every version, the audit
+//! log) carried to the HIM station in one file that only the HIM station can read and that nobody can change
+//! unnoticed. Keys and the reasoning behind them are in ARCHITECTURE.md (Reconciliation, handoff files and FHIR export).
+//!
+//! A file is written and read as a stream, so memory stays flat however large the episode (issue 8): the workstation
+//! writes records while it reads its vault row by row, and the HIM station stages each record as it arrives inside
+//! one transaction that it commits only after every segment decrypted and the signature verified.
+//!
+//! Layout (format 2, [`stream`]): `DTKH2\n` ‖ header length (u32, big-endian) ‖ header (JSON, clear) ‖ segments
+//! sealed with AES-256-GCM in the STREAM construction ‖ Ed25519 signature over the header and every ciphertext
+//! byte. The key comes from HKDF-SHA-256 over an X25519 agreement between a fresh ephemeral key and the HIM
+//! station's public key. The plaintext is a sequence of records, each a u32 big-endian length and one JSON
+//! [`Record`], in this order: the episode, staff, registrations, episode events, audit rows, entries (each with all
+//! its versions), and an end record that carries every count and the audit chain's head.
+//!
+//! Crates, each for the spec that needs it: `x25519-dalek` (RFC 7748 key agreement, so a workstation can encrypt to
+//! HIM with only HIM's public key, distributed before the downtime), `ed25519-dalek` (RFC 8032 signatures, so HIM
+//! can tell a workstation's file from a forged or edited one without any network or identity provider), and the
+//! `aes-gcm`, `hkdf`, `sha2` crates already used by the vault.
+
+mod import;
+mod read;
+pub mod stream;
+
+use std::io::Write;
+
+use ed25519_dalek::SigningKey;
+use hkdf::Hkdf;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use crate::audit::PlainRow;
+use crate::census::PatientRecord;
+use crate::clock::stamp;
+use crate::crypto::{Keys, Place, Random};
+use crate::entries::{Origin, Status, VersionBody};
+use crate::episodes::{Declaration, Kind};
+use crate::procedures::Event;
+use crate::vault::{Tx, VaultError};
+
+pub use import::{import, Conflict, ImportReport};
+pub use read::{read_payload, verify, Verified};
+pub use stream::{DEFAULT_SEGMENT, MAGIC, MAX_HEADER_BYTES, MAX_SEGMENT, MIN_SEGMENT};
+
+/// The format this build writes and reads.
+pub const FORMAT: u32 = 2;
+/// Largest record accepted: an entry with all its versions, or any other single record. One record is the most the
+/// importer holds in memory at once, so this bounds its memory whatever the size of the file.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+/// Deepest JSON nesting accepted in a record (responses nest groups a few levels deep).
+pub const MAX_DEPTH: usize = 64;
+/// Most entries, versions per entry, registrations, staff, audit rows and episode events accepted in one file.
+pub const MAX_ENTRIES: u64 = 100_000_000;
+pub const MAX_VERSIONS: usize = 1_000;
+pub const MAX_PATIENTS: u64 = 100_000;
+pub const MAX_STAFF: u64 = 10_000;
+pub const MAX_AUDIT_ROWS: u64 = 2_000_000_000;
+pub const MAX_EVENTS: u64 = 100_000;
+
+const HKDF_INFO: &[u8] = b"downtime-kit/handoff/v2";
+const HIM_KEY_PLACE: Place<'static> = Place { table: "meta", row: "him_handoff_key", column: "value", format: 1 };
+const SIGNING_KEY_PLACE: Place<'static> =
+    Place { table: "meta", row: "handoff_signing_key", column: "value", format: 1 };
+
+/// Actions this module writes to the audit log.
+pub mod action {
+    pub const KEY_CREATED: &str = "handoff.key_created";
+    pub const SIGNING_KEY_CREATED: &str = "handoff.signing_key_created";
+    pub const EXPORTED: &str = "handoff.exported";
+    pub const IMPORTED: &str = "handoff.imported";
+    pub const REIMPORTED: &str = "handoff.imported_again";
+}
+
+/// Why a handoff file could not be written or was refused. Messages name the problem, never patient data; a refused
+/// file changes nothing on the HIM station.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandoffError {
+    /// Not a handoff file at all.
+    #[error("this is not a Downtime Kit handoff file (it does not start with DTKH2)")]
+    NotHandoff,
+    /// A handoff file of a format this build does not know (format 1 files were one sealed blob).
+    #[error("handoff file format {0} is not supported by this Downtime Kit (it reads format {FORMAT}); export the file again with this version")]
+    UnsupportedFormat(u32),
+    /// One record larger than the limit: refused before it is read into memory.
+    #[error("record {index} of the handoff file (after {after}) is {bytes} bytes, over the {limit_mib} MiB limit for one record")]
+    RecordTooLarge { index: u64, after: String, bytes: u64, limit_mib: usize },
+    /// Cut short: the file ends where more was announced.
+    #[error("the handoff file is truncated after {at} bytes (copy it again from the workstation)")]
+    Truncated { at: u64 },
+    /// Extra bytes after the signature.
+    #[error("the handoff file has {0} unexpected bytes after its signature")]
+    TrailingBytes(u64),
+    /// The header or a record does not have the expected shape.
+    #[error("the handoff file is malformed: {0}")]
+    Malformed(String),
+    /// A segment does not decrypt, segments are missing or out of order, or the signature does not verify.
+    #[error("the handoff file was changed after the workstation signed it (signature does not verify)")]
+    Tampered,
+    /// Encrypted for a different HIM key.
+    #[error("the handoff file was encrypted for another HIM key (fingerprint {found}); this station's key is {ours}")]
+    WrongRecipient { found: String, ours: String },
+    /// The embedded audit chain does not verify.
+    #[error("the handoff file's audit log is broken at row {seq}: {reason}")]
+    AuditChain { seq: i64, reason: String },
+    /// Internally inconsistent (for example an entry whose version hash does not match its content).
+    #[error("the handoff file is inconsistent: {0}")]
+    Inconsistent(String),
+    /// A drill episode: its entries never reach a real reconciliation (issue 9).
+    #[error("this handoff file holds a DRILL episode; drill entries are never reconciled or exported")]
+    Drill,
+    /// The workstation's signing key differs from the one its earlier files were signed with.
+    #[error("workstation {workstation} signed this file with key {found}, but its earlier files were signed with {pinned}; confirm with hospital IT before importing")]
+    KeyChanged { workstation: String, found: String, pinned: String },
+    /// An older (or different) file than one already imported from the same workstation.
+    #[error("replayed file refused: {0}")]
+    Replayed(String),
+    /// Audit rows that differ from the ones imported earlier from the same workstation.
+    #[error("workstation {workstation}: audit row {seq} differs from the one imported earlier; the workstation's log was rewritten")]
+    AuditConflict { workstation: String, seq: i64 },
+    /// The HIM station has no handoff key yet.
+    #[error("this station has no HIM handoff key; run `dtk handoff keygen` first")]
+    NoHimKey,
+    /// The workstation has no HIM public key in its site configuration.
+    #[error("no HIM public key is configured: hospital IT sets him_public_key in the site configuration")]
+    NoRecipient,
+    /// Nothing to export.
+    #[error("{0}")]
+    NothingToExport(String),
+    /// The file could not be read (the disk or stick failed, not the file's content).
+    #[error("reading the handoff file failed: {0}")]
+    Read(String),
+    /// The file could not be written.
+    #[error("writing the handoff file failed: {0}")]
+    Write(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<rusqlite::Error> for HandoffError {
+    fn from(e: rusqlite::Error) -> Self {
+        HandoffError::Vault(e.into())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).ok()?.try_into().ok()
+}
+
+/// A short, readable fingerprint of a public key (first 80 bits of its SHA-256, in groups of four), for people to
+/// compare over the phone or on paper.
+pub fn fingerprint(public_key: &[u8]) -> String {
+    let h = hex(&Sha256::digest(public_key));
+    h.as_bytes()[..20].chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
+}
+
+/// Parses the HIM public key as written in the site configuration (64 hex characters).
+pub fn parse_public_key(text: &str) -> Result<[u8; 32], HandoffError> {
+    unhex::<32>(text).ok_or_else(|| HandoffError::Malformed("the HIM public key is not 64 hex characters".into()))
+}
+
+/// The HIM station's X25519 key pair. The secret stays sealed in the HIM vault's meta table.
+pub struct HimKey {
+    secret: StaticSecret,
+}
+
+impl HimKey {
+    /// The public half, as hex for the site configuration.
+    pub fn public_hex(&self) -> String {
+        hex(PublicKey::from(&self.secret).as_bytes())
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(PublicKey::from(&self.secret).as_bytes())
+    }
+
+    /// The station's key, if it has one.
+    pub fn load(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<HimKey>, VaultError> {
+        let Some(bytes) = load_secret(conn, keys, &HIM_KEY_PLACE)? else { return Ok(None) };
+        Ok(Some(HimKey { secret: StaticSecret::from(*bytes) }))
+    }
+
+    /// The station's key, created (and audited) on first use. Returns the key and whether it is new.
+    pub fn load_or_create(tx: &mut Tx<'_>) -> Result<(HimKey, bool), VaultError> {
+        if let Some(k) = HimKey::load(tx.sql(), tx.keys())? {
+            return Ok((k, false));
+        }
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        tx.random(bytes.as_mut());
+        store_secret(tx, &HIM_KEY_PLACE, &bytes)?;
+        let key = HimKey { secret: StaticSecret::from(*bytes) };
+        tx.audit(
+            action::KEY_CREATED,
+            "meta:him_handoff_key",
+            &serde_json::json!({ "fingerprint": key.fingerprint() }),
+        )?;
+        Ok((key, true))
+    }
+}
+
+fn load_secret(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    place: &Place<'_>,
+) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
+    let sealed: Option<Vec<u8>> =
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [place.row], |r| r.get(0)).optional()?;
+    let Some(sealed) = sealed else { return Ok(None) };
+    let plain = keys
+        .open(place, &sealed)
+        .map_err(|_| VaultError::Integrity(format!("meta {}: sealed key fails authentication", place.row)))?;
+    let bytes: [u8; 32] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::Integrity(format!("meta {}: sealed key has the wrong length", place.row)))?;
+    Ok(Some(Zeroizing::new(bytes)))
+}
+
+fn store_secret(tx: &mut Tx<'_>, place: &Place<'_>, bytes: &[u8; 32]) -> Result<(), VaultError> {
+    let sealed = tx.seal(place, bytes);
+    tx.sql().execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![place.row, sealed])?;
+    Ok(())
+}
+
+/// The workstation's Ed25519 signing key, created (and audited) on first use.
+fn signing_key(tx: &mut Tx<'_>) -> Result<SigningKey, VaultError> {
+    if let Some(bytes) = load_secret(tx.sql(), tx.keys(), &SIGNING_KEY_PLACE)? {
+        return Ok(SigningKey::from_bytes(&bytes));
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    tx.random(bytes.as_mut());
+    store_secret(tx, &SIGNING_KEY_PLACE, &bytes)?;
+    let key = SigningKey::from_bytes(&bytes);
+    tx.audit(
+        action::SIGNING_KEY_CREATED,
+        "meta:handoff_signing_key",
+        &serde_json::json!({ "fingerprint": fingerprint(key.verifying_key().as_bytes()) }),
+    )?;
+    Ok(key)
+}
+
+/// The workstation's signing-key fingerprint, if it has made one (shown so HIM can compare it with the file's).
+pub fn signing_fingerprint(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<String>, VaultError> {
+    Ok(load_secret(conn, keys, &SIGNING_KEY_PLACE)?
+        .map(|b| fingerprint(SigningKey::from_bytes(&b).verifying_key().as_bytes())))
+}
+
+/// The clear-text header. Its SHA-256 (with the magic and its length) is the associated data of every segment, and
+/// the signature covers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub format: u32,
+    pub workstation: String,
+    pub unit: String,
+    pub episode: String,
+    /// 1, 2, 3… per workstation: HIM refuses a file older than one it already has.
+    pub sequence: u64,
+    pub created_at: String,
+    /// The workstation's Ed25519 public key (hex).
+    pub signer: String,
+    /// The HIM station's X25519 public key the stream is encrypted to (hex).
+    pub recipient: String,
+    /// The ephemeral X25519 public key of this file (hex).
+    pub ephemeral: String,
+    /// The random first bytes of every segment's nonce (hex, 7 bytes).
+    pub nonce_prefix: String,
+    /// Plaintext bytes in every segment but the last.
+    pub segment_size: u32,
+}
+
+/// The episode as the workstation recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpisodeRecord {
+    pub id: String,
+    pub unit: String,
+    pub kind: Kind,
+    pub started_at: String,
+    pub started_by: String,
+    pub ended_at: Option<String>,
+    pub ended_by: Option<String>,
+    pub declaration: Declaration,
+}
+
+/// A staff account of the workstation (names for the author agents of the FHIR export).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+/// A downtime registration (temporary MRN) made on the workstation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registered {
+    pub id: String,
+    pub record: PatientRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRecord {
+    pub version: i64,
+    pub kind: String,
+    pub author: String,
+    pub recorded_at: String,
+    pub signed_at: String,
+    pub signed_by: String,
+    pub content_hash: String,
+    pub body: VersionBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryRecord {
+    pub id: String,
+    pub form: String,
+    pub author: String,
+    pub status: Status,
+    pub current_version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub origin: Origin,
+    pub versions: Vec<VersionRecord>,
+}
+
+/// An audit row with its link of the unkeyed chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    #[serde(flatten)]
+    pub row: PlainRow,
+    pub hash: String,
+}
+
+/// An episode event (severity change, checklist tick, status update) as the workstation recorded it, so the HIM
+/// station has the episode's timeline for the reconciliation report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRecord {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub event: Event,
+}
+
+/// The last record: how many of each record came before it and the head of the audit chain, so a stream that lost
+/// records inside the writer (not just at a segment boundary, which the encryption already catches) is refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndRecord {
+    pub staff: u64,
+    pub registrations: u64,
+    pub events: u64,
+    pub audit_rows: u64,
+    pub entries: u64,
+    pub versions: u64,
+    /// The head of the unkeyed audit hash chain (hex SHA-256).
+    pub audit_head: String,
+}
+
+/// One record of the stream, in the order a file holds them (see the module's documentation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Record {
+    Episode(EpisodeRecord),
+    Staff(Staff),
+    Registration(Registered),
+    Event(EventRecord),
+    Audit(AuditRecord),
+    Entry(EntryRecord),
+    End(EndRecord),
+}
+
+/// A record being written, borrowed: serialises exactly like [`Record`], without copying an entry to write it.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RecordRef<'a> {
+    Episode(&'a EpisodeRecord),
+    Staff(&'a Staff),
+    Registration(&'a Registered),
+    Event(&'a EventRecord),
+    Audit(&'a AuditRecord),
+    Entry(&'a EntryRecord),
+    End(&'a EndRecord),
+}
+
+impl RecordRef<'_> {
+    /// How an error names the record: ids and sequence numbers only, never patient data.
+    fn label(&self) -> String {
+        match self {
+            RecordRef::Episode(_) => "the episode".into(),
+            RecordRef::Staff(_) => "a staff account".into(),
+            RecordRef::Registration(r) => format!("registration {}", r.id),
+            RecordRef::Event(e) => format!("episode event {}", e.id),
+            RecordRef::Audit(a) => format!("audit row {}", a.row.seq),
+            RecordRef::Entry(e) => format!("entry {}", e.id),
+            RecordRef::End(_) => "the end record".into(),
+        }
+    }
+}
+
+impl Record {
+    fn as_ref(&self) -> RecordRef<'_> {
+        match self {
+            Record::Episode(r) => RecordRef::Episode(r),
+            Record::Staff(r) => RecordRef::Staff(r),
+            Record::Registration(r) => RecordRef::Registration(r),
+            Record::Event(r) => RecordRef::Event(r),
+            Record::Audit(r) => RecordRef::Audit(r),
+            Record::Entry(r) => RecordRef::Entry(r),
+            Record::End(r) => RecordRef::End(r),
+        }
+    }
+
+    /// Names the record in an error message.
+    pub fn label(&self) -> String {
+        self.as_ref().label()
+    }
+}
+
+/// A whole episode in memory, for tests and the fuzz target, which build files a workstation would refuse to write
+/// (a drill episode, a broken audit chain) with [`seal`] and read them back with [`read_payload`]. The product never
+/// holds one: it streams.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub workstation: String,
+    pub episode: EpisodeRecord,
+    pub staff: Vec<Staff>,
+    pub registrations: Vec<Registered>,
+    pub entries: Vec<EntryRecord>,
+    pub audit: Vec<AuditRecord>,
+    /// The episode's events, oldest first.
+    #[serde(default)]
+    pub events: Vec<EventRecord>,
+}
+
+fn chain_genesis(workstation: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"dtk-handoff-audit-genesis-v1");
+    h.update(workstation.as_bytes());
+    h.finalize().into()
+}
+
+/// The next link of the unkeyed audit chain. The workstation's own chain is keyed by its data key, which HIM never
+/// has; this chain is recomputed by HIM as the audit records go by, and its head is in the signed end record.
+fn chain_link(prev: &[u8; 32], row: &PlainRow) -> [u8; 32] {
+    let detail = serde_json::to_vec(&row.detail).unwrap_or_default();
+    let mut h = Sha256::new();
+    for part in [
+        b"dtk-handoff-audit-v1".as_slice(),
+        prev,
+        &row.seq.to_be_bytes(),
+        row.at.as_bytes(),
+        row.actor.as_bytes(),
+        row.action.as_bytes(),
+        row.target.as_bytes(),
+        &detail,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// Writes records into the sealed stream, counting them and carrying the audit chain for the end record.
+struct RecordWriter<W: Write> {
+    stream: stream::Writer<W>,
+    buf: Zeroizing<Vec<u8>>,
+    end: EndRecord,
+    head: [u8; 32],
+    written: u64,
+    after: String,
+    /// Largest record written: [`MAX_RECORD_BYTES`] for a workstation's export, none for [`seal`], whose files
+    /// test that the importer refuses what a workstation never writes.
+    limit: usize,
+}
+
+/// Who writes a file and what it is, for its header.
+struct Identity<'a> {
+    workstation: &'a str,
+    unit: &'a str,
+    episode: &'a str,
+    sequence: u64,
+    created_at: &'a str,
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Agrees on a key with `recipient` through a fresh ephemeral key, and writes the header.
+    fn start(
+        out: W,
+        id: &Identity<'_>,
+        signer: &SigningKey,
+        recipient: &[u8; 32],
+        segment: u32,
+        limit: usize,
+        rng: &mut dyn Random,
+    ) -> Result<Self, HandoffError> {
+        let mut eph_bytes = Zeroizing::new([0u8; 32]);
+        rng.fill(eph_bytes.as_mut());
+        let ephemeral = StaticSecret::from(*eph_bytes);
+        let eph_public = PublicKey::from(&ephemeral);
+        let shared = ephemeral.diffie_hellman(&PublicKey::from(*recipient));
+        if !shared.was_contributory() {
+            return Err(HandoffError::Malformed("the configured HIM public key is not a usable X25519 key".into()));
+        }
+        let key = derive_key(shared.as_bytes(), eph_public.as_bytes(), recipient);
+        let mut prefix = [0u8; stream::NONCE_PREFIX_LEN];
+        rng.fill(&mut prefix);
+        let header = Header {
+            format: FORMAT,
+            workstation: id.workstation.to_string(),
+            unit: id.unit.to_string(),
+            episode: id.episode.to_string(),
+            sequence: id.sequence,
+            created_at: id.created_at.to_string(),
+            signer: hex(signer.verifying_key().as_bytes()),
+            recipient: hex(recipient),
+            ephemeral: hex(eph_public.as_bytes()),
+            nonce_prefix: hex(&prefix),
+            segment_size: segment,
+        };
+        let header_bytes = serde_json::to_vec(&header)
+            .map_err(|e| HandoffError::Malformed(format!("header not serialisable: {e}")))?;
+        Ok(RecordWriter {
+            stream: stream::Writer::new(out, &header_bytes, &key, prefix, segment)?,
+            buf: Zeroizing::new(Vec::new()),
+            end: EndRecord::default(),
+            head: chain_genesis(id.workstation),
+            written: 0,
+            after: "the start of the stream".into(),
+            limit,
+        })
+    }
+
+    /// The next link of the audit chain for `row`, as the hash its record carries.
+    fn link(&mut self, row: &PlainRow) -> String {
+        self.head = chain_link(&self.head, row);
+        hex(&self.head)
+    }
+
+    fn put(&mut self, record: RecordRef<'_>) -> Result<(), HandoffError> {
+        use zeroize::Zeroize;
+        self.buf.zeroize();
+        serde_json::to_writer(&mut *self.buf, &record)
+            .map_err(|e| HandoffError::Malformed(format!("{} not serialisable: {e}", record.label())))?;
+        if self.buf.len() > self.limit.min(u32::MAX as usize) {
+            // The importer would refuse the file: refuse to write it, naming the record.
+            return Err(HandoffError::RecordTooLarge {
+                index: self.written,
+                after: self.after.clone(),
+                bytes: self.buf.len() as u64,
+                limit_mib: MAX_RECORD_BYTES >> 20,
+            });
+        }
+        self.stream.write_plain(&(self.buf.len() as u32).to_be_bytes())?;
+        self.stream.write_plain(&self.buf)?;
+        let e = &mut self.end;
+        match record {
+            RecordRef::Staff(_) => e.staff += 1,
+            RecordRef::Registration(_) => e.registrations += 1,
+            RecordRef::Event(_) => e.events += 1,
+            RecordRef::Audit(_) => e.audit_rows += 1,
+            RecordRef::Entry(x) => {
+                e.entries += 1;
+                e.versions += x.versions.len() as u64;
+            }
+            RecordRef::Episode(_) | RecordRef::End(_) => {}
+        }
+        self.written += 1;
+        self.after = record.label();
+        Ok(())
+    }
+
+    /// Writes the end record and the signature.
+    fn finish(mut self, signer: &SigningKey) -> Result<(stream::Finished<W>, EndRecord), HandoffError> {
+        let mut end = std::mem::take(&mut self.end);
+        end.audit_head = hex(&self.head);
+        self.put(RecordRef::End(&end))?;
+        Ok((self.stream.finish(signer)?, end))
+    }
+}
+
+/// What `dtk handoff export` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub workstation: String,
+    pub episode: String,
+    pub sequence: u64,
+    pub entries: usize,
+    pub versions: usize,
+    pub registrations: usize,
+    pub audit_rows: usize,
+    pub file_sha256: String,
+    pub bytes: u64,
+    /// The signing key's fingerprint: HIM compares it with the one shown at import.
+    pub signer_fingerprint: String,
+    pub recipient_fingerprint: String,
+}
+
+/// Writes the encrypted, signed handoff file of `episode_id` to `out` inside a write transaction, reading the vault
+/// row by row, and records its sequence number and SHA-256. Returns `out` (flushed, not synced): the caller syncs
+/// it before the transaction commits and moves it into place after, so a recorded export always has its file.
+pub fn export<W: Write>(
+    tx: &mut Tx<'_>,
+    workstation: &str,
+    episode_id: &str,
+    recipient: &[u8; 32],
+    out: W,
+) -> Result<(ExportSummary, W), HandoffError> {
+    let ep = crate::episodes::get(tx.sql(), tx.keys(), episode_id)?.ok_or_else(|| {
+        HandoffError::NothingToExport(format!("there is no episode {episode_id} on this workstation"))
+    })?;
+    if ep.kind == Kind::Drill {
+        return Err(HandoffError::Drill);
+    }
+    let episode = EpisodeRecord {
+        id: ep.id.clone(),
+        unit: ep.unit.clone(),
+        kind: ep.kind,
+        started_at: ep.started_at.clone(),
+        started_by: ep.started_by.clone(),
+        ended_at: ep.ended_at.clone(),
+        ended_by: ep.ended_by.clone(),
+        declaration: ep.declaration.clone(),
+    };
+    let sequence: u64 =
+        tx.sql().query_row("SELECT coalesce(max(sequence), 0) + 1 FROM handoff_exports", [], |r| r.get(0))?;
+    // Made (and audited) before the audit rows are read, so a first export carries its own key's creation.
+    let signer = signing_key(tx)?;
+    let created_at = stamp(tx.at());
+    let id = Identity { workstation, unit: &episode.unit, episode: episode_id, sequence, created_at: &created_at };
+    let mut w = RecordWriter::start(out, &id, &signer, recipient, DEFAULT_SEGMENT, MAX_RECORD_BYTES, tx)?;
+    w.put(RecordRef::Episode(&episode))?;
+    for u in crate::auth::list_users(tx.sql())? {
+        let staff = Staff { username: u.username, display_name: u.display_name, role: u.role.as_str().to_string() };
+        w.put(RecordRef::Staff(&staff))?;
+    }
+    for p in crate::patients::list(tx.sql(), tx.keys())? {
+        if p.source == crate::patients::Source::Registration {
+            w.put(RecordRef::Registration(&Registered { id: p.id, record: p.record }))?;
+        }
+    }
+    for (id, r) in crate::episodes::event_rows(tx.sql(), tx.keys(), episode_id)? {
+        w.put(RecordRef::Event(&EventRecord { id, at: r.at, actor: r.actor, event: r.event }))?;
+    }
+    crate::audit::for_each_plain_row(tx.sql(), tx.keys(), |row| {
+        let hash = w.link(&row);
+        w.put(RecordRef::Audit(&AuditRecord { row, hash }))
+    })?;
+    for_each_entry(tx.sql(), tx.keys(), episode_id, |e| w.put(RecordRef::Entry(e)))?;
+    let (done, end) = w.finish(&signer)?;
+    tx.sql().execute(
+        "INSERT INTO handoff_exports (sequence, episode_id, created_at, created_by, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![sequence as i64, episode_id, created_at, tx.actor().to_string(), done.sha256],
+    )?;
+    let summary = ExportSummary {
+        workstation: workstation.to_string(),
+        episode: episode_id.to_string(),
+        sequence,
+        entries: end.entries as usize,
+        versions: end.versions as usize,
+        registrations: end.registrations as usize,
+        audit_rows: end.audit_rows as usize,
+        file_sha256: done.sha256.clone(),
+        bytes: done.bytes,
+        signer_fingerprint: fingerprint(signer.verifying_key().as_bytes()),
+        recipient_fingerprint: fingerprint(recipient),
+    };
+    tx.audit(
+        action::EXPORTED,
+        &format!("episodes:{episode_id}"),
+        &serde_json::json!({ "sequence": sequence, "entries": summary.entries, "sha256": done.sha256 }),
+    )?;
+    Ok((summary, done.out))
+}
+
+/// Encrypts `payload` to `recipient` and signs it with `signing_secret` (an Ed25519 secret key), in segments of
+/// [`DEFAULT_SEGMENT`] bytes. For tests and the fuzz target: it builds files a workstation would refuse to write.
+pub fn seal(
+    payload: &Payload,
+    sequence: u64,
+    created_at: &str,
+    signing_secret: &[u8; 32],
+    recipient: &[u8; 32],
+    rng: &mut dyn Random,
+) -> Result<Vec<u8>, HandoffError> {
+    seal_segmented(payload, sequence, created_at, signing_secret, recipient, DEFAULT_SEGMENT, rng)
+}
+
+/// [`seal`] with segments of `segment` plaintext bytes, so a test crosses many segment boundaries with a small file.
+/// Records are not limited in size (the importer's limit is what a test checks). Audit rows keep the hashes `payload` gives them; the end record carries the head recomputed from their content.
+pub fn seal_segmented(
+    payload: &Payload,
+    sequence: u64,
+    created_at: &str,
+    signing_secret: &[u8; 32],
+    recipient: &[u8; 32],
+    segment: u32,
+    rng: &mut dyn Random,
+) -> Result<Vec<u8>, HandoffError> {
+    let signer = SigningKey::from_bytes(signing_secret);
+    let p = payload;
+    let id =
+        Identity { workstation: &p.workstation, unit: &p.episode.unit, episode: &p.episode.id, sequence, created_at };
+    let mut w = RecordWriter::start(Vec::new(), &id, &signer, recipient, segment, usize::MAX, rng)?;
+    w.put(RecordRef::Episode(&p.episode))?;
+    for s in &p.staff {
+        w.put(RecordRef::Staff(s))?;
+    }
+    for r in &p.registrations {
+        w.put(RecordRef::Registration(r))?;
+    }
+    for ev in &p.events {
+        w.put(RecordRef::Event(ev))?;
+    }
+    for a in &p.audit {
+        w.link(&a.row);
+        w.put(RecordRef::Audit(a))?;
+    }
+    for e in &p.entries {
+        w.put(RecordRef::Entry(e))?;
+    }
+    Ok(w.finish(&signer)?.0.out)
+}
+
+fn derive_key(shared: &[u8], ephemeral: &[u8], recipient: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut salt = Vec::with_capacity(64);
+    salt.extend_from_slice(ephemeral);
+    salt.extend_from_slice(recipient);
+    let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
+    let mut key = Zeroizing::new([0u8; 32]);
+    // HKDF-SHA-256 expands up to 8160 bytes; 32 cannot fail.
+    let _ = hk.expand(HKDF_INFO, key.as_mut());
+    key
+}
+
+/// Hands every signed entry of the episode, with its signed versions, to `f`, one at a time (drafts never leave the
+/// workstation). Only one entry is in memory at once.
+// Row tuples mirror the SELECT column list right above them; naming each would add nothing.
+#[allow(clippy::type_complexity)]
+fn for_each_entry(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    episode_id: &str,
+    mut f: impl FnMut(&EntryRecord) -> Result<(), HandoffError>,
+) -> Result<(), HandoffError> {
+    let mut st = conn.prepare(
+        "SELECT id, form, author, status, current_version, created_at, updated_at, origin FROM entries
+          WHERE episode_id = ?1 AND status != 'draft' ORDER BY created_at, id",
+    )?;
+    let mut vst = conn.prepare(
+        "SELECT version, kind, author, recorded_at, signed_at, signed_by, content_hash FROM entry_versions
+          WHERE entry_id = ?1 AND signed_at IS NOT NULL ORDER BY version",
+    )?;
+    let mut heads = st.query([episode_id])?;
+    while let Some(h) = heads.next()? {
+        let id: String = h.get(0)?;
+        let rows: Vec<(i64, String, String, String, String, Option<String>, String)> = vst
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for (version, kind, author, recorded_at, signed_at, signed_by, content_hash) in rows {
+            let body = crate::entries::version_body(conn, keys, &id, version)?;
+            let signed_by = signed_by.unwrap_or_default();
+            versions.push(VersionRecord {
+                version,
+                kind,
+                author,
+                recorded_at,
+                signed_at,
+                signed_by,
+                content_hash,
+                body,
+            });
+        }
+        let status: String = h.get(3)?;
+        let origin: String = h.get(7)?;
+        f(&EntryRecord {
+            id,
+            form: h.get(1)?,
+            author: h.get(2)?,
+            status: Status::parse(&status).unwrap_or(Status::Signed),
+            current_version: h.get(4)?,
+            created_at: h.get(5)?,
+            updated_at: h.get(6)?,
+            origin: if origin == "paper" { Origin::Paper } else { Origin::Electronic },
+            versions,
+        })?;
+    }
+    Ok(())
+}
