@@ -50,6 +50,10 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.iter().find(|a| !a.starts_with("--")).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
     let post = args.iter().any(|a| a == "--post");
+    // `--keep` leaves the HIM station's folder (vault and bundle) in place, so that another build can regenerate the
+    // same batch and be compared byte for byte (`dtk --vault DIR/him export fhir --batch ID --out FILE`); it skips
+    // `--post`.
+    let keep = args.iter().any(|a| a == "--keep");
     let root = env!("CARGO_MANIFEST_DIR");
     let tmp = tempfile::tempdir()?;
     let shm = std::path::Path::new("/dev/shm");
@@ -154,6 +158,10 @@ fn main() -> Result<()> {
         &["export", "fhir", "--batch", &batch_id, "--out", again.to_str().context("path")?],
     )?;
     println!("  identical: {}", std::fs::read(&out)? == std::fs::read(&again)?);
+    if keep {
+        println!("  kept in {}", tmp.keep().display());
+        return Ok(());
+    }
     if !post {
         return Ok(());
     }
