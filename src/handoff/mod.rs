@@ -276,7 +276,8 @@ pub struct Header {
     pub segment_size: u32,
 }
 
-/// The episode as the workstation recorded it.
+/// The episode as the workstation recorded it: the file format's own copy of [`crate::episodes::Episode`], kept
+/// separate (and strict about unknown fields) so that the handoff format changes only when this does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpisodeRecord {
