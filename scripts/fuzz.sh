@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of fuzz/ for SECONDS each (default 10; scripts/test.sh runs the short variant).
+# Runs every cargo-fuzz target of fuzz/, in one of two ways:
 #
-# New inputs the fuzzer finds go to a temporary folder, never into the repository: the kept corpus (fuzz/corpus/TARGET)
-# is only read, so a test run leaves the work tree clean. A crash stops the script and names the input; copy it to
-# fuzz/regressions/TARGET-<what it broke> so that tests/it/fuzz_corpus.rs replays it on every `cargo test`.
-# Longer runs for a developer: `bash scripts/fuzz.sh 600` (ten minutes per target), or one target from fuzz/:
-# `cargo fuzz run handoff -s none corpus/handoff -- -max_total_time=3600`.
+#   bash scripts/fuzz.sh --short      the reproducible run of scripts/test.sh: each target starts from its kept corpus
+#                                     (fuzz/corpus/TARGET) with a fixed seed and a fixed number of runs, so the same
+#                                     commit always gives the same verdict, however loaded the machine is.
+#   bash scripts/fuzz.sh SECONDS      an exploratory run for developers: SECONDS per target (600 is a good long run),
+#                                     a fresh random seed each time, every target run even after another crashed.
+#
+# The kept corpus is only read, so a run leaves the work tree clean, except that an exploratory run copies every
+# input that crashed a target to fuzz/regressions/TARGET-found-<hash>, where tests/it/fuzz_corpus.rs replays it on
+# every `cargo test`: rename it after what it broke, fix the bug, and commit both. Inputs that only add coverage stay in
+# target/fuzz-found/TARGET (merge them into the corpus with `cargo fuzz cmin` when they are worth keeping).
+# One target for longer, from fuzz/: `cargo fuzz run handoff -s none corpus/handoff -- -max_total_time=3600`.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-SECONDS_PER_TARGET="${1:-10}"
+
+# The short run's fixed seed and runs per target: about ten seconds a target on the 2-core development machine.
+SHORT_SEED=20261206
+SHORT_RUNS=20000
+
+mode="${1:---short}"
+case "$mode" in
+  --short) ;;
+  '' | *[!0-9]*)
+    echo "usage: scripts/fuzz.sh [--short | SECONDS]" >&2
+    exit 2
+    ;;
+esac
+
 cd "$ROOT/fuzz"
 # The fuzz crate is its own workspace with its own target folder (libFuzzer-instrumented builds never mix with
 # the normal ones); in CI it lives in the cache folder too.
@@ -20,18 +39,43 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mapfile -t targets < <(cargo fuzz list)
 cargo fuzz build -s none
+
+crashed=()
 for t in "${targets[@]}"; do
-  mkdir -p "$work/$t" "$work/artifacts"
-  start=$(now_ms)
-  if ! cargo fuzz run "$t" -s none "$work/$t" "corpus/$t" -- \
-      -max_total_time="$SECONDS_PER_TARGET" -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 \
-      >"$work/$t.log" 2>&1; then
-    tail -40 "$work/$t.log" >&2
-    mkdir -p "$ROOT/target/fuzz-crashes"
-    cp "$work"/artifacts/* "$ROOT/target/fuzz-crashes/" 2>/dev/null || true
-    echo "fuzz: target $t crashed; the input is in target/fuzz-crashes/ (keep it as fuzz/regressions/$t-NAME)" >&2
-    exit 1
+  if [ "$mode" = "--short" ]; then
+    # libFuzzer writes what it finds to the first folder: a temporary one, so the kept corpus is only read.
+    mkdir -p "$work/$t"
+    corpus=("$work/$t" "corpus/$t")
+    limits=(-seed="$SHORT_SEED" -runs="$SHORT_RUNS")
+  else
+    mkdir -p "$ROOT/target/fuzz-found/$t"
+    corpus=("$ROOT/target/fuzz-found/$t" "corpus/$t")
+    limits=(-max_total_time="$mode")
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
-  echo "fuzz: $t ran $runs inputs in $(( ($(now_ms) - start) / 1000 ))s, no crash"
+  mkdir -p "$work/artifacts"
+  start=$(now_ms)
+  if cargo fuzz run "$t" -s none "${corpus[@]}" -- "${limits[@]}" \
+      -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
+    echo "fuzz: $t ran $runs inputs in $(( ($(now_ms) - start) / 1000 ))s, no crash"
+    continue
+  fi
+  tail -40 "$work/$t.log" >&2
+  crashed+=("$t")
+  for f in "$work"/artifacts/"$t"-*; do
+    [ -f "$f" ] || continue
+    if [ "$mode" = "--short" ]; then
+      mkdir -p "$ROOT/target/fuzz-crashes"
+      cp "$f" "$ROOT/target/fuzz-crashes/"
+      echo "fuzz: target $t crashed on target/fuzz-crashes/$(basename "$f") (seed $SHORT_SEED)" >&2
+    else
+      keep="$ROOT/fuzz/regressions/$t-found-$(sha256sum "$f" | cut -c1-12)"
+      cp "$f" "$keep"
+      echo "fuzz: target $t crashed; the input is kept as ${keep#"$ROOT"/} (rename it after what it broke)" >&2
+    fi
+  done
 done
+if [ "${#crashed[@]}" -gt 0 ]; then
+  echo "fuzz: ${#crashed[@]} target(s) crashed: ${crashed[*]}" >&2
+  exit 1
+fi

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+# Cargo's tools (cargo-fuzz, tauri-driver) go to CARGO_HOME's bin, which is on PATH whatever CARGO_HOME is.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/node_modules/.bin:$PATH"
 
 # CI clones the repository afresh for every run. Keeping cargo's build output in a cache folder between runs means a
 # run on a machine that has run it before rebuilds only this project's own crates (dependencies are keyed by their

@@ -2,9 +2,13 @@
 # Installs what Downtime Kit needs to build, run and test it, and nothing that is already there (a second run is a no-op).
 #
 # Debian/Ubuntu packages via apt-get (only the missing ones, `apt-get update` only if something is missing), the npm
-# packages of each npm project (the root and tools/fhir; only when node_modules is missing or older than the lock
-# file), and tauri-driver (only when it is not on PATH). Rust and Node.js must already be there: this workplace's
-# machines ship them, and neither can be fetched from a package registry here.
+# packages of each npm project (the root, tools/fhir and tools/fhir-server; only when node_modules is missing or older
+# than the lock file), a Python venv for the third FHIR validator, and the cargo tools the scripts call (cargo-fuzz
+# and tauri-driver, pinned, `--locked`, only when that exact version is not installed). Rust and Node.js must already
+# be there: this workplace's machines ship them, and neither can be fetched from a package registry here.
+#
+# It ends by checking every command that scripts/test.sh and scripts/run.sh (and the tests they run) call, and names
+# any that is still missing, so a missing install step fails here, by name, rather than halfway through the tests.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,7 +24,11 @@ APT_PACKAGES=(
   chromium chromium-driver
   fiu-utils
 )
-TAURI_DRIVER_VERSION="2.1.0"
+# Cargo tools: crate, exact version. Installed into CARGO_HOME (default ~/.cargo), whose bin/ lib.sh puts on PATH.
+CARGO_TOOLS=(
+  "cargo-fuzz 0.13.2"
+  "tauri-driver 2.1.0"
+)
 NODE_MIN="20.19"
 
 missing=()
@@ -80,7 +88,41 @@ if ! "$VENV/bin/python" -c "import fhir.resources, pydantic; assert fhir.resourc
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "fhir.resources==6.2.*" "pydantic<2"
 fi
 
-if ! command -v tauri-driver >/dev/null 2>&1; then
-  echo "setup: cargo install tauri-driver $TAURI_DRIVER_VERSION"
-  cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
+# `cargo install --list` names what cargo installed and at which version (tauri-driver has no --version flag).
+installed_crates="$(cargo install --list 2>/dev/null || true)"
+for tool in "${CARGO_TOOLS[@]}"; do
+  read -r crate version <<<"$tool"
+  if ! grep -q "^$crate v$version:" <<<"$installed_crates"; then
+    echo "setup: cargo install $crate $version"
+    cargo install "$crate" --version "$version" --locked
+  fi
+done
+
+# Every command a step of test.sh or run.sh, or a test they run, calls; each with what provides it.
+REQUIRED_COMMANDS=(
+  "cargo:rustup" "rustc:rustup" "cargo-fmt:rustup (rustfmt component)" "cargo-clippy:rustup (clippy component)"
+  "cargo-fuzz:cargo install cargo-fuzz" "tauri-driver:cargo install tauri-driver"
+  "node:Node.js" "npm:Node.js"
+  "xvfb-run:xvfb" "Xvfb:xvfb" "xauth:xauth" "WebKitWebDriver:webkit2gtk-driver"
+  "chromium:chromium" "chromedriver:chromium-driver"
+  "pdftotext:poppler-utils" "pdftoppm:poppler-utils" "zbarimg:zbar-tools" "convert:imagemagick" "import:imagemagick"
+  "fiu-run:fiu-utils" "fiu-ctrl:fiu-utils" "setpriv:util-linux" "python3:Python 3"
+  "$ROOT/tools/fhir/.venv/bin/python:python3 -m venv tools/fhir/.venv"
+  "$ROOT/node_modules/.bin/vite:npm install" "$ROOT/node_modules/.bin/tauri:npm install"
+)
+still_missing=()
+for entry in "${REQUIRED_COMMANDS[@]}"; do
+  cmd="${entry%%:*}"
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    still_missing+=("$cmd (from ${entry#*:})")
+  fi
+done
+for dir in tools/fhir tools/fhir-server; do
+  [ -d "$dir/node_modules" ] || still_missing+=("$dir/node_modules (npm install in $dir)")
+done
+if [ "${#still_missing[@]}" -gt 0 ]; then
+  echo "setup: still missing after set-up:" >&2
+  printf '  %s\n' "${still_missing[@]}" >&2
+  exit 1
 fi
+echo "setup: every tool the build and the tests call is here"

@@ -18,7 +18,7 @@ step ui-unit          npm run --silent ui:test
 step ui-a11y          npm run --silent a11y
 step rust-clippy      cargo clippy --workspace --all-targets -- -D warnings
 step core-test        cargo test
-step fuzz-short       bash scripts/fuzz.sh 10
+step fuzz-short       bash scripts/fuzz.sh --short
 step shell-test       cargo test -p downtime-kit-app
 step app-build        cargo build -p downtime-kit-app
 step desktop-e2e      xvfb-run --auto-servernum --server-args="-screen 0 1366x768x24" npm run --silent e2e

@@ -680,8 +680,9 @@ pub fn check_bundle(bundle: &Value) -> Vec<Problem> {
                     provenance_targets.insert(target.to_string());
                 }
             } else if let Some((rtype, query)) = r.split_once('?') {
-                if !query.starts_with("identifier=") || !query.contains('|') {
-                    problems.push(format!("{at}: conditional reference in {key} is not by system|identifier"));
+                // One parameter only: a repeated or second key would let the server match on something else.
+                if !query.starts_with("identifier=") || !query.contains('|') || query.contains('&') {
+                    problems.push(format!("{at}: conditional reference in {key} is not by one system|identifier"));
                 }
                 if let Some(allowed) = expected_types(&key) {
                     if !allowed.contains(&rtype) {

@@ -57,8 +57,9 @@ enum Cmd {
     Init {
         #[arg(long, value_name = "NAME")]
         admin: String,
-        #[arg(long, value_name = "NAME", default_value = "Unit")]
-        unit: String,
+        /// The unit's name, printed on every page (default: "5 East" with --demo, else "Unit").
+        #[arg(long, value_name = "NAME")]
+        unit: Option<String>,
         /// The administrator's full name.
         #[arg(long, value_name = "FULL NAME")]
         display: Option<String>,
@@ -519,6 +520,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let clock = SystemClock;
     match cli.cmd {
         Cmd::Init { admin, unit, display, recovery_key_out, demo } => {
+            let unit = unit.unwrap_or_else(|| if demo { api::DEMO_UNIT } else { "Unit" }.to_string());
             let password = new_password(&admin)?;
             let display_name = display.unwrap_or_else(|| admin.clone());
             let again = Password::new(password.expose().to_string());
@@ -739,7 +741,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Census { cmd: CensusCmd::Import { file } } => {
             let session = sign_in(&mut ws)?;
             let bytes = read_input(&file, dtk::census::MAX_BYTES)?;
-            let summary = ws.import_census(&session, &bytes, &clock)?;
+            let summary = ws.import_census(&session, &bytes, &clock).map_err(|e| {
+                let mut f = Failure::from(e);
+                f.message = format!("{}: {}", file.display(), f.message);
+                f
+            })?;
             output(cli.json, &summary, || {
                 let skipped: Vec<String> = summary.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
                 format!(

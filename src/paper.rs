@@ -37,6 +37,9 @@ pub enum PayloadError {
     Field(String),
     #[error("the code names no form")]
     NoForm,
+    /// A field given twice: the two values may disagree, and which one the printer meant is unknown.
+    #[error("the code gives the field '{0}' twice")]
+    Repeated(String),
 }
 
 fn encode(v: &str) -> String {
@@ -107,8 +110,13 @@ impl Payload {
             return Err(PayloadError::NotOurs);
         }
         let mut p = Payload::default();
+        let mut seen: Vec<&str> = Vec::new();
         for part in parts {
             let (k, v) = part.split_once('=').ok_or_else(|| PayloadError::Field(part.chars().take(16).collect()))?;
+            if seen.contains(&k) {
+                return Err(PayloadError::Repeated(k.chars().filter(|c| !c.is_control()).take(16).collect()));
+            }
+            seen.push(k);
             let v = decode(k, v)?;
             match k {
                 "form" => p.form = v,
@@ -153,6 +161,17 @@ mod tests {
             "bidi override refused"
         );
         assert!(matches!(Payload::parse(&"x".repeat(2000)), Err(PayloadError::TooLong)));
+    }
+
+    /// Found by the `paper_payload` fuzz target: `ep` given twice parsed, the second value silently replacing the
+    /// first, so the payload did not round-trip. Any field given twice, known or not, is refused by name.
+    #[test]
+    fn regression_fuzz_repeated_field_refused() {
+        assert_eq!(Payload::parse("DTK1;form=f;ep=a;ep=b"), Err(PayloadError::Repeated("ep".into())));
+        assert_eq!(Payload::parse("DTK1;form=f;form=g"), Err(PayloadError::Repeated("form".into())));
+        assert_eq!(Payload::parse("DTK1;form=f;zz=1;zz=2"), Err(PayloadError::Repeated("zz".into())));
+        assert_eq!(PayloadError::Repeated("ep".into()).to_string(), "the code gives the field 'ep' twice");
+        assert!(Payload::parse("DTK1;form=f;ep=a;entry=b").is_ok());
     }
 
     /// Found by the `paper_payload` fuzz target: a value ending in a space did not survive a round trip.

@@ -14,7 +14,7 @@ pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning}
 pub use him::{BatchExported, HimKeyInfo, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
-pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_USERS};
+pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};

@@ -69,6 +69,75 @@ fn csv_fields(line: &str) -> Vec<String> {
     out.into_iter().map(|f| f.trim().to_string()).collect()
 }
 
+/// The roster's three columns, in the order used when there is no header line.
+const ROSTER_COLUMNS: [&str; 3] = ["username", "display name", "role"];
+
+fn roster_error(message: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidInput, message)
+}
+
+/// Reads a roster (CSV: username, display name, role). A header line, when present, names the columns in any order
+/// (`display_name` or `display name`); a column named twice, an unknown column and a username listed twice are
+/// refused by name rather than one silently winning.
+fn parse_roster(csv: &str) -> Result<Vec<(String, String, Role)>, ApiError> {
+    let mut order = [0usize, 1, 2];
+    let mut rows: Vec<(String, String, Role)> = Vec::new();
+    let mut first_line: Vec<usize> = Vec::new();
+    let mut seen_content = false;
+    for (n, line) in csv.lines().enumerate() {
+        let line_no = n + 1;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let f = csv_fields(line);
+        if !seen_content && f.first().is_some_and(|h| h.eq_ignore_ascii_case("username")) {
+            seen_content = true;
+            let mut found: [Option<usize>; 3] = [None; 3];
+            for (i, name) in f.iter().enumerate() {
+                let norm = name.to_lowercase().replace('_', " ");
+                let col = ROSTER_COLUMNS.iter().position(|c| *c == norm).ok_or_else(|| {
+                    roster_error(format!(
+                        "roster header (line {line_no}): unknown column '{}'; the columns are username, display name, role",
+                        name.chars().take(40).collect::<String>()
+                    ))
+                })?;
+                if found[col].replace(i).is_some() {
+                    return Err(roster_error(format!(
+                        "roster header (line {line_no}): the column '{}' is given twice",
+                        ROSTER_COLUMNS[col]
+                    )));
+                }
+            }
+            for (col, at) in found.iter().enumerate() {
+                order[col] = at.ok_or_else(|| {
+                    roster_error(format!("roster header (line {line_no}): no '{}' column", ROSTER_COLUMNS[col]))
+                })?;
+            }
+            continue;
+        }
+        seen_content = true;
+        if f.len() != 3 {
+            return Err(roster_error(format!(
+                "roster line {line_no}: expected 3 fields (username, display name, role), found {}",
+                f.len()
+            )));
+        }
+        let (username, display, role) = (&f[order[0]], &f[order[1]], &f[order[2]]);
+        let role = Role::parse(&role.to_lowercase())
+            .ok_or_else(|| roster_error(format!("roster line {line_no}: role must be nurse, charge, him or admin")))?;
+        auth::check_username(username).map_err(|e| roster_error(format!("roster line {line_no}: {e}")))?;
+        if let Some(i) = rows.iter().position(|(u, _, _)| u == username) {
+            return Err(roster_error(format!(
+                "roster line {line_no}: the username '{username}' is already on line {}",
+                first_line[i]
+            )));
+        }
+        rows.push((username.clone(), display.clone(), role));
+        first_line.push(line_no);
+    }
+    Ok(rows)
+}
+
 /// A readable one-time password: 12 characters without look-alikes (0/O, 1/l/I).
 fn one_time_password(rng: &mut dyn Random) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -86,6 +155,8 @@ pub const DEMO_USERS: [(&str, &str, Role); 3] = [
     ("demo.him", "Demo HIM Analyst", Role::Him),
 ];
 pub const DEMO_PASSWORD: &str = "demo-password";
+/// The made-up unit of the demo census, the unit name `dtk init --demo` gives when none is named.
+pub const DEMO_UNIT: &str = "5 East";
 
 impl Workstation {
     /// Loads the demo unit so a newcomer can try everything: the synthetic census, one account per clinical role
@@ -140,35 +211,7 @@ impl Workstation {
     /// one-time password that must be changed at first sign-in. All or nothing: a bad line changes nothing.
     pub fn import_roster(&mut self, session: &Session, csv: &str, clock: &dyn Clock) -> Result<RosterResult, ApiError> {
         session.require(Op::ManageUsers)?;
-        let mut rows = Vec::new();
-        for (n, line) in csv.lines().enumerate() {
-            let line_no = n + 1;
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let f = csv_fields(line);
-            if line_no == 1 && f.first().is_some_and(|h| h.eq_ignore_ascii_case("username")) {
-                continue;
-            }
-            if f.len() != 3 {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!(
-                        "roster line {line_no}: expected 3 fields (username, display name, role), found {}",
-                        f.len()
-                    ),
-                ));
-            }
-            let role = Role::parse(&f[2].to_lowercase()).ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("roster line {line_no}: role must be nurse, charge, him or admin"),
-                )
-            })?;
-            auth::check_username(&f[0])
-                .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("roster line {line_no}: {e}")))?;
-            rows.push((f[0].clone(), f[1].clone(), role));
-        }
+        let rows = parse_roster(csv)?;
         let vault = self.vault_mut()?;
         let existing: Vec<String> = auth::list_users(vault.conn())?.into_iter().map(|u| u.username).collect();
         let dek = session.dek.clone();
@@ -177,7 +220,7 @@ impl Workstation {
                 let mut created = Vec::new();
                 let mut skipped = Vec::new();
                 for (username, display, role) in &rows {
-                    if existing.contains(username) || created.iter().any(|c: &Provisioned| &c.username == username) {
+                    if existing.contains(username) {
                         skipped.push(username.clone());
                         continue;
                     }
@@ -282,7 +325,37 @@ impl Workstation {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_fields;
+    use super::{csv_fields, parse_roster};
+    use crate::auth::Role;
+
+    fn refused(csv: &str) -> String {
+        parse_roster(csv).err().expect("refused").message
+    }
+
+    #[test]
+    fn roster_header_names_columns_in_any_order() {
+        let rows = parse_roster("Role,Username,Display_Name\nnurse,asmith,Anna Smith\n").expect("parses");
+        assert_eq!(rows, vec![("asmith".to_string(), "Anna Smith".to_string(), Role::Nurse)]);
+        let plain = parse_roster("# staff\nasmith,Anna Smith,nurse\n").expect("no header");
+        assert_eq!(plain, rows);
+    }
+
+    #[test]
+    fn fail_roster_repeated_column_or_username_named() {
+        assert_eq!(
+            refused("username,role,role\nasmith,nurse,charge\n"),
+            "roster header (line 1): the column 'role' is given twice"
+        );
+        assert_eq!(
+            refused("username,display name,role,ward\n"),
+            "roster header (line 1): unknown column 'ward'; the columns are username, display name, role"
+        );
+        assert_eq!(refused("username,role\n"), "roster header (line 1): no 'display name' column");
+        assert_eq!(
+            refused("asmith,Anna Smith,nurse\nbjones,Bo Jones,charge\nasmith,Anna Smyth,charge\n"),
+            "roster line 3: the username 'asmith' is already on line 1"
+        );
+    }
 
     #[test]
     fn csv_fields_handle_quotes_and_commas() {

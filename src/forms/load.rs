@@ -48,6 +48,9 @@ pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem
     if too_deep(json, MAX_DEPTH) {
         return Err(fail(format!("JSON is nested deeper than {MAX_DEPTH} levels")));
     }
+    if let Err(e) = crate::json::check_unique_keys(json) {
+        return Err(fail(e.to_string()));
+    }
     let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
         Err(e) => return Err(fail(format!("not valid JSON (line {}, column {})", e.line(), e.column()))),

@@ -58,6 +58,9 @@ pub enum ResponseError {
     /// Not JSON; line and column of the first error.
     #[error("response is not valid JSON (line {line}, column {column})")]
     Json { line: usize, column: usize },
+    /// An object of the response gives a key twice (which answer was meant?).
+    #[error("response: {0}")]
+    RepeatedKey(crate::json::JsonError),
     /// JSON, but not an object with resourceType QuestionnaireResponse.
     #[error("not a FHIR QuestionnaireResponse")]
     NotAResponse,
@@ -73,6 +76,7 @@ pub fn parse_response(bytes: &[u8]) -> Result<Value, ResponseError> {
     }
     let v: Value =
         serde_json::from_slice(bytes).map_err(|e| ResponseError::Json { line: e.line(), column: e.column() })?;
+    crate::json::check_unique_keys(bytes).map_err(ResponseError::RepeatedKey)?;
     if v.get("resourceType").and_then(Value::as_str) != Some("QuestionnaireResponse") {
         return Err(ResponseError::NotAResponse);
     }

@@ -110,6 +110,8 @@ impl<R: Read> Opened<R> {
         if crate::json::too_deep(&self.buf, MAX_DEPTH) {
             return Err(HandoffError::Malformed(format!("{} is nested deeper than {MAX_DEPTH} levels", where_())));
         }
+        // A key twice would let the HIM station read a record differently from the workstation that wrote it.
+        crate::json::check_unique_keys(&self.buf).map_err(|e| HandoffError::Malformed(format!("{}: {e}", where_())))?;
         // serde_json's own message can quote a value, which may be patient data: only its category and column.
         let record: Record = serde_json::from_slice(&self.buf).map_err(|e| {
             HandoffError::Malformed(format!(

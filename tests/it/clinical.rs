@@ -721,6 +721,32 @@ fn demo_unit_gives_a_newcomer_everything_to_try() {
     assert_eq!(code(ws.load_demo_unit(&nurse, &SystemClock)), Some(ErrorCode::Forbidden));
 }
 
+/// `dtk init --demo` without `--unit` once named the unit "Unit" on every printed page; the demo unit is 5 East, as
+/// the README says.
+#[test]
+fn regression_demo_init_without_unit_prints_5_east() {
+    let dir = tempfile::tempdir().expect("dir");
+    let vault = dir.path().join("vault");
+    let run = |who: Option<(&str, &str)>, args: &[&str]| {
+        let mut cmd = dtk_cmd();
+        cmd.env("DTK_VAULT", &vault).env("DTK_NEW_PASSWORD", "it-admin-pass-1").args(args);
+        if let Some((u, p)) = who {
+            cmd.env("DTK_USER", u).env("DTK_PASSWORD", p);
+        }
+        cmd.output().expect("run dtk")
+    };
+    let key = dir.path().join("recovery.txt");
+    let out = run(None, &["init", "--admin", "it.admin", "--demo", "--recovery-key-out", key.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("for unit 5 East"), "{}", stdout(&out));
+    let pdf = dir.path().join("blank.pdf");
+    let nurse = ("demo.nurse", dtk::api::DEMO_PASSWORD);
+    let out = run(Some(nurse), &["print", "blank", "--form", "vital-signs", "--out", pdf.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pages = pages_text(&pdf);
+    assert!(pages[0].contains("5 East"), "the printed page names the demo unit: {}", pages[0]);
+}
+
 /// Adding a form is dropping a file: a Questionnaire written only for the tests, put in a forms folder, is checked
 /// by `dtk forms check` and charted with `dtk entry add`, with no code change.
 #[test]

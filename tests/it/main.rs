@@ -11,5 +11,6 @@ mod print;
 mod print_centre;
 mod procedures;
 mod reconcile;
+mod repository;
 mod support;
 mod vault;
