@@ -331,7 +331,7 @@ mod tests {
     use crate::auth::Role;
 
     fn refused(csv: &str) -> String {
-        parse_roster(csv).err().expect("refused").message
+        parse_roster(csv).expect_err("refused").message
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn fail_a_header_with_a_key_twice() {
     forged.extend_from_slice(&(twice.len() as u32).to_be_bytes());
     forged.extend_from_slice(twice.as_bytes());
     forged.extend_from_slice(&file[10 + len..]);
-    let err = him.import(&forged).err().expect("refused");
+    let err = him.import(&forged).expect_err("refused");
     assert!(err.message.contains(r#"header: the key "unit" is given twice"#), "{}", err.message);
     assert_eq!(him.entries(), 0, "nothing imported");
 }

@@ -78,8 +78,7 @@ fn fail_response_with_a_key_twice_names_file_and_key_and_saves_nothing() {
 #[test]
 fn fail_site_configuration_and_checklist_with_a_key_twice() {
     let site = dtk::site::SiteConfig::parse("/etc/dtk/site.json", br#"{"unit": "5 East", "unit": "ICU"}"#)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(
         site.to_string(),
         r#"/etc/dtk/site.json: the key "unit" is given twice in the object at the top level (line 1, column 25)"#
@@ -87,7 +86,7 @@ fn fail_site_configuration_and_checklist_with_a_key_twice() {
     let list = fixture("checklists/downtime-checklist.json");
     let text = String::from_utf8(list).expect("utf-8");
     let twice = text.replacen(r#""title": "#, r#""title": "Other title", "title": "#, 1);
-    let problems = dtk::procedures::Checklist::parse("checklist.json", twice.as_bytes()).err().expect("refused");
+    let problems = dtk::procedures::Checklist::parse("checklist.json", twice.as_bytes()).expect_err("refused");
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].file, "checklist.json");
     assert!(problems[0].reason.starts_with(r#"the key "title" is given twice"#), "{problems:?}");
