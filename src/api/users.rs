@@ -191,7 +191,7 @@ impl Workstation {
             if !path.exists() {
                 let text = serde_json::to_string_pretty(&serde_json::json!({ "temp_mrn_block": site.temp_mrn_block }))
                     .unwrap_or_default();
-                std::fs::write(&path, text)
+                crate::durable::write(&path, text.as_bytes())
                     .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", path.display())))?;
             }
             self.site = site;

@@ -14,4 +14,5 @@ mod reconcile;
 mod repeated_keys;
 mod repository;
 mod support;
+mod tidy;
 mod vault;
