@@ -3,7 +3,7 @@
 //! Nothing here decides anything about patients, users or entries: commands convert DTOs, call `dtk::api`, and
 //! convert the answer back. See ARCHITECTURE.md, "Desktop shell and UI".
 //!
-//! The list below is the whole IPC surface: it registers the commands, and `command_table()` lists them as data.
+//! The list below is the whole IPC surface: it registers the commands and generates `commands.ts` for the UI.
 pub mod commands;
 pub mod dto;
 
@@ -40,7 +40,17 @@ pub fn run() {
     }
 }
 
+/// Every generated TypeScript file under `ui/src/lib/backend/generated/`, keyed by file name: the DTOs (ts-rs) and
+/// the command table (`commands.ts`). `tests/boundary.rs` fails when the checked-in files differ.
+pub fn bindings() -> Bindings {
+    let mut out = dto::bindings();
+    let table = commands::registry::typescript(&command_table(), &out);
+    out.insert(commands::registry::FILE.to_owned(), table);
+    out
+}
+
 // Every IPC command, in one list: `area::name(arguments) -> answer;` runs `commands::area::name(&Shell, arguments)`.
+// Renaming a line renames the command for Tauri and, through the generated `commands.ts`, for `tauri.ts`.
 commands::registry::ipc_commands! {
     session::app_status() -> AppStatus;
     session::set_up(request: SetupRequest) -> SetupResult;
