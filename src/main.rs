@@ -436,6 +436,15 @@ impl From<ApiError> for Failure {
     }
 }
 
+/// Names the input file in front of the API's message (the message names the key, line or field inside it).
+fn in_file(path: &std::path::Path) -> impl Fn(ApiError) -> Failure + '_ {
+    move |e| {
+        let mut f = Failure::from(e);
+        f.message = format!("{}: {}", path.display(), f.message);
+        f
+    }
+}
+
 fn usage(message: impl Into<String>) -> Failure {
     Failure { exit: 2, message: message.into(), code: None }
 }
@@ -671,7 +680,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::User { cmd: UserCmd::Import { file, passwords_out } } => {
             let session = sign_in(&mut ws)?;
             let csv = std::fs::read_to_string(&file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
-            let result = ws.import_roster(&session, &csv, &clock)?;
+            let result = ws.import_roster(&session, &csv, &clock).map_err(in_file(&file))?;
             let listing: String = result
                 .created
                 .iter()
@@ -741,11 +750,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Census { cmd: CensusCmd::Import { file } } => {
             let session = sign_in(&mut ws)?;
             let bytes = read_input(&file, dtk::census::MAX_BYTES)?;
-            let summary = ws.import_census(&session, &bytes, &clock).map_err(|e| {
-                let mut f = Failure::from(e);
-                f.message = format!("{}: {}", file.display(), f.message);
-                f
-            })?;
+            let summary = ws.import_census(&session, &bytes, &clock).map_err(in_file(&file))?;
             output(cli.json, &summary, || {
                 let skipped: Vec<String> = summary.skipped.iter().map(|(k, v)| format!("{v} {k}")).collect();
                 format!(

@@ -11,6 +11,7 @@ mod print;
 mod print_centre;
 mod procedures;
 mod reconcile;
+mod repeated_keys;
 mod repository;
 mod support;
 mod vault;
