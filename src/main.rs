@@ -1,4 +1,4 @@
-//! `dtk`: the command line that hospital IT and HIM use to script the core (DESIGN §8). This file holds the global
+//! `dtk`: the command line that hospital IT and HIM use to script the core (docs/design.md "The command line (dtk)"). This file holds the global
 //! options, the exit codes and the dispatch of each command group to its file in `cli/`.
 
 mod cli;

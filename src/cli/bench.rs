@@ -74,25 +74,25 @@ fn bench_text(r: &api::bench::Report) -> String {
         "Downtime Kit workstation benchmark: {} entries, {} patients, {} days\n",
         r.entries, r.patients, r.days
     );
-    t += &format!("durable encrypted save        {}   (DESIGN: within 1.5x of bare SQLite)\n", lat(&s.encrypted_save));
+    t += &format!("durable encrypted save        {}   (goal: within 1.5x of bare SQLite)\n", lat(&s.encrypted_save));
     t += &format!(
         "bare SQLite insert+commit     {}   ({} bytes, WAL, synchronous=FULL)\n",
         lat(&s.bare_sqlite_insert),
         s.bytes_per_save
     );
     t += &format!("ratio (p50)                   {:.2}x\n", s.ratio_p50);
-    t += &format!("sign-in (Argon2id)            {}   (DESIGN: 150-500 ms)\n", lat(&r.sign_in));
+    t += &format!("sign-in (Argon2id)            {}   (goal: 150-500 ms)\n", lat(&r.sign_in));
     t += &format!("generate synthetic vault      {}\n", tot(&r.generate));
     t += &format!("vault size                    {:.1} MiB\n", r.vault_bytes as f64 / 1048576.0);
-    t += &format!("open the vault                {}   (DESIGN: under 1 s)\n", lat(&r.open_vault));
+    t += &format!("open the vault                {}   (goal: under 1 s)\n", lat(&r.open_vault));
     t += &format!("save with the vault full      {}\n", lat(&r.save_at_scale));
-    t += &format!("a patient's entries (page 50) {}   (DESIGN: under 50 ms)\n", lat(&r.patient_page));
+    t += &format!("a patient's entries (page 50) {}   (goal: under 50 ms)\n", lat(&r.patient_page));
     t += &format!("all entries of one patient    {}\n", tot(&r.patient_all));
-    t += &format!("verify                        {}   (DESIGN: under 5 s)\n", tot(&r.verify));
+    t += &format!("verify                        {}   (goal: under 5 s)\n", tot(&r.verify));
     t += &format!("handoff export                {}\n", or(&r.handoff_export.as_ref().map(tot).map_err(Clone::clone)));
     t += &format!("handoff import (HIM)          {}\n", or(&r.handoff_import.as_ref().map(tot).map_err(Clone::clone)));
     t += &format!(
-        "worklist page (100 rows)      {}   (DESIGN: under 50 ms)\n",
+        "worklist page (100 rows)      {}   (goal: under 50 ms)\n",
         or(&r.worklist_page.as_ref().map(lat).map_err(Clone::clone))
     );
     t += &format!(
@@ -101,7 +101,7 @@ fn bench_text(r: &api::bench::Report) -> String {
     );
     t += &format!("accept for export             {}\n", or(&r.accept.as_ref().map(tot).map_err(Clone::clone)));
     t += &format!(
-        "FHIR export                   {}   (DESIGN: 100,000 entries under 10 s)\n",
+        "FHIR export                   {}   (goal: 100,000 entries under 10 s)\n",
         or(&r.fhir_export.as_ref().map(tot).map_err(Clone::clone))
     );
     t += &format!("print 500 prefilled forms     {}", tot(&r.print));

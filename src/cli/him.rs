@@ -1,4 +1,4 @@
-//! The `dtk handoff`, `dtk reconcile` and `dtk export` commands (DESIGN §8): the workstation's handoff export and
+//! The `dtk handoff`, `dtk reconcile` and `dtk export` commands (docs/design.md "The command line (dtk)"): the workstation's handoff export and
 //! everything HIM does after recovery. Names and flags are kept stable for scripts.
 
 use std::path::PathBuf;

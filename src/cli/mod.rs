@@ -85,7 +85,7 @@ pub enum Cmd {
     },
     /// Change your own password (new password from DTK_NEW_PASSWORD or a prompt).
     Passwd,
-    /// Workstation qualification benchmark (DESIGN §9): builds a synthetic four-week vault in a scratch folder and
+    /// Workstation qualification benchmark (docs/design.md "Performance budgets"): builds a synthetic four-week vault in a scratch folder and
     /// measures saves, sign-in, opening, lists, verify, handoff, the HIM worklist, FHIR export and printing.
     /// Needs no vault and touches none: everything it writes stays in its scratch folder.
     Bench(bench::BenchArgs),
