@@ -10,14 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::extract::{element_spec, required_elements, SUPPORTED_CONTEXTS};
+use crate::json::too_deep;
+
+use super::definition::{element_spec, parse_definition, required_elements, SUPPORTED_CONTEXTS};
 use super::model::*;
 use super::value::{coding, typed_value};
-
-/// Largest form or response accepted: the standard forms are a few KiB; a larger file is a mistake or an attack.
-pub const MAX_BYTES: usize = 2 * 1024 * 1024;
-/// Deepest JSON nesting accepted; checked by a byte scan before serde recurses, so deep input cannot overflow the stack.
-pub const MAX_DEPTH: usize = 64;
 
 /// One reason a form file was refused. Names the file, the item and the reason, never an answer's value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,8 +33,6 @@ impl fmt::Display for LoadProblem {
         }
     }
 }
-
-pub(crate) use crate::json::too_deep;
 
 /// Parses and checks one Questionnaire. `file_label` is only used to name the file in problems.
 pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem>> {
@@ -1003,7 +998,7 @@ impl Loader {
                 self.problem(link, "verbal-order-readback needs exactly one prescriber item and one read-back item");
             }
             let has_codes = item.answer_options.iter().any(|o| match &o.value {
-                AnswerValue::Coding(c) => super::rules::is_verbal_or_telephone(c),
+                AnswerValue::Coding(c) => is_verbal_or_telephone(c),
                 _ => false,
             });
             if !has_codes {
@@ -1011,7 +1006,7 @@ impl Loader {
                     link,
                     format!(
                         "verbal-order-readback needs answer options with codes 'verbal' or 'telephone' from {}",
-                        super::rules::ORDER_MODE_SYSTEM
+                        ORDER_MODE_SYSTEM
                     ),
                 );
             }
@@ -1078,48 +1073,6 @@ impl Loader {
                 }
             }
         }
-    }
-}
-
-/// Splits an `item.definition` into (resource type, element path without the type).
-pub(crate) fn parse_definition(def: &str) -> Option<(&str, &str)> {
-    let rest = def.strip_prefix("http://hl7.org/fhir/StructureDefinition/")?;
-    let (ty, element) = rest.split_once('#')?;
-    let path = element.strip_prefix(ty)?.strip_prefix('.')?;
-    Some((ty, path))
-}
-
-/// Does a value of this type fit an item of this kind? For choice items the answerOption type decides.
-pub(crate) fn answer_matches_kind(v: &AnswerValue, kind: ItemType, options: &[AnswerOption]) -> bool {
-    match kind {
-        ItemType::Group | ItemType::Display => false,
-        ItemType::Boolean => matches!(v, AnswerValue::Boolean(_)),
-        ItemType::Decimal => matches!(v, AnswerValue::Decimal(_) | AnswerValue::Integer(_)),
-        ItemType::Integer => matches!(v, AnswerValue::Integer(_)),
-        ItemType::Date => matches!(v, AnswerValue::Date(_)),
-        ItemType::DateTime => matches!(v, AnswerValue::DateTime(_)),
-        ItemType::Time => matches!(v, AnswerValue::Time(_)),
-        ItemType::String | ItemType::Text => matches!(v, AnswerValue::String(_)),
-        ItemType::Quantity => matches!(v, AnswerValue::Quantity(_)),
-        ItemType::Choice => match options.first() {
-            Some(o) => o.value.suffix() == v.suffix(),
-            None => matches!(v, AnswerValue::Coding(_)),
-        },
-        ItemType::OpenChoice => {
-            matches!(v, AnswerValue::String(_))
-                || match options.first() {
-                    Some(o) => o.value.suffix() == v.suffix(),
-                    None => matches!(v, AnswerValue::Coding(_)),
-                }
-        }
-    }
-}
-
-/// Is `v` the same answer as option `o`? Codings compare as concepts, other values exactly.
-pub(crate) fn option_matches(o: &AnswerValue, v: &AnswerValue) -> bool {
-    match (o, v) {
-        (AnswerValue::Coding(a), AnswerValue::Coding(b)) => a.same_concept(b),
-        _ => o == v,
     }
 }
 

@@ -4,6 +4,7 @@
 //! See README.md, "Authoring a downtime form" (the supported subset, for form authors), and docs/forms-engine.md (for engineers).
 //! Nothing in this module does I/O except [`load_file`], [`Catalog::load_dir`] and [`check_files`].
 
+mod definition;
 mod extract;
 mod load;
 mod model;
@@ -15,12 +16,13 @@ mod value;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use extract::{extract, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE, SUPPORTED_CONTEXTS};
-pub use load::{load_file, parse_form, version_cmp, Catalog, LoadProblem, MAX_BYTES, MAX_DEPTH};
+pub use definition::SUPPORTED_CONTEXTS;
+pub use extract::{extract, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
+pub use load::{load_file, parse_form, version_cmp, Catalog, LoadProblem};
 pub use model::*;
-pub use rules::{is_verbal_or_telephone, unsafe_abbreviations, ORDER_MODE_SYSTEM};
+pub use rules::unsafe_abbreviations;
 pub use text::{is_bidi_control, is_control};
-pub use validate::{parse_response, validate_response, Checked, Finding, ResponseError, Severity};
+pub use validate::{parse_response, validate_response, Checked, ResponseError};
 pub use value::{is_date, is_date_time, is_instant, is_time};
 
 /// Environment variable naming the forms folder when `--forms` is not given.
