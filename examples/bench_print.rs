@@ -1,4 +1,4 @@
-//! Benchmark (DESIGN §9): blank vital-signs forms pre-filled for 500 patients into one PDF, against Chromium's
+//! Benchmark (docs/design.md "Performance budgets"): blank vital-signs forms pre-filled for 500 patients into one PDF, against Chromium's
 //! headless `--print-to-pdf` of an equivalent HTML document (same header, QR code, barcode and form), in one run.
 //! Run with `scripts/bench-print.sh`; the figures go into BENCHMARKS.md.
 //!

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Printing benchmark (DESIGN §9): 500 patient-prefilled forms, Downtime Kit against Chromium print-to-pdf, in one run.
+# Printing benchmark (docs/design.md "Performance budgets"): 500 patient-prefilled forms, Downtime Kit against Chromium print-to-pdf, in one run.
 # Needs the Debian packages chromium and poppler-utils. Usage: scripts/bench-print.sh [COUNT]
 set -eu
 cd "$(dirname "$0")/.."

@@ -16,7 +16,8 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# The short run's fixed seed and runs per target: about ten seconds a target on the 2-core development machine.
+# The short run's fixed seed and runs per target: a few seconds a target on the 2-core development machine (the
+# build of the instrumented targets takes far longer than the runs).
 SHORT_SEED=20261206
 SHORT_RUNS=20000
 
@@ -57,7 +58,10 @@ for t in "${targets[@]}"; do
   if cargo fuzz run "$t" -s none "${corpus[@]}" -- "${limits[@]}" \
       -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
-    echo "fuzz: $t ran $runs inputs in $(( ($(now_ms) - start) / 1000 ))s, no crash"
+    # libFuzzer's closing line (coverage, features, corpus size): the same for the same commit in the short run.
+    # (less the speed and memory figures, which depend on the machine).
+    done_line=$(grep -o 'DONE .*' "$work/$t.log" | tail -1 | sed -E 's/ (exec\/s|rss): [^ ]+//g' || true)
+    echo "fuzz: $t ran $runs inputs in $(( ($(now_ms) - start) / 1000 ))s, no crash ($done_line)"
     continue
   fi
   tail -40 "$work/$t.log" >&2

@@ -17,7 +17,7 @@ pub const MAX_BACKOFF_SECS: i64 = 15 * 60;
 /// Shortest password accepted. Long enough to resist guessing at Argon2id cost, short enough for a 3 a.m. sign-in.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// The four roles of DESIGN §5.
+/// The four roles of docs/design.md "Roles and permissions".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

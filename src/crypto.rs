@@ -1,7 +1,7 @@
 //! Key hierarchy and record encryption: the data key, its per-user and recovery wraps, AES-256-GCM records bound
 //! to their place, keyed MACs for the audit chain and blind indexes.
 //!
-//! Each primitive is here because DESIGN §5 asks for it: AES-256-GCM (record confidentiality and integrity, 96-bit
+//! Each primitive is here because docs/design.md "Encryption and keys" asks for it: AES-256-GCM (record confidentiality and integrity, 96-bit
 //! nonces), Argon2id (password-derived key-encryption keys), HKDF-SHA-256 (independent subkeys from the one data
 //! key, and the recovery key's KEK, which is already full-entropy), HMAC-SHA-256 (audit chain, blind index, user
 //! rows). Secrets live in types that zeroize on drop and deliberately have no `Debug`.
@@ -31,7 +31,7 @@ pub enum CryptoError {
     /// A ciphertext is shorter than a nonce plus a tag.
     #[error("ciphertext is truncated")]
     Truncated,
-    /// The KDF parameters are below the floor that DESIGN §5 sets (m = 64 MiB, t = 3, p = 1).
+    /// The KDF parameters are below the floor that docs/design.md "Encryption and keys" sets (m = 64 MiB, t = 3, p = 1).
     #[error("key-derivation parameters m={m_kib} KiB, t={t}, p={p} are below the floor m=65536 KiB, t=3, p=1")]
     WeakKdf { m_kib: u32, t: u32, p: u32 },
     /// The KDF parameters are not accepted by Argon2 itself (for example p = 0 or a huge memory size).
@@ -111,7 +111,7 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// DESIGN §5 floor. Measured here at about 150 ms, inside the 150–500 ms sign-in budget.
+    /// docs/design.md "Encryption and keys" floor. Measured here at about 150 ms, inside the 150–500 ms sign-in budget.
     pub const FLOOR: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 1 };
 
     /// Refuses anything weaker than [`KdfParams::FLOOR`] in memory or time (lanes may be 1..=4).

@@ -11,6 +11,7 @@ pub mod census;
 pub mod clock;
 pub mod crypto;
 pub mod drafts;
+pub mod durable;
 pub mod entries;
 pub mod episodes;
 pub mod fhir;

@@ -48,7 +48,8 @@ fn encode(v: &str) -> String {
         match c {
             // Spaces are encoded too: scanners and the parser trim the text, which would eat a value's trailing space.
             ';' | '=' | '%' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
-            c if c.is_control() => {
+            // So is every other character `trim` removes (U+2028 LINE SEPARATOR, no-break space…), byte by byte.
+            c if c.is_control() || c.is_whitespace() => {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     out.push_str(&format!("%{b:02X}"));
@@ -172,6 +173,17 @@ mod tests {
         assert_eq!(Payload::parse("DTK1;form=f;zz=1;zz=2"), Err(PayloadError::Repeated("zz".into())));
         assert_eq!(PayloadError::Repeated("ep".into()).to_string(), "the code gives the field 'ep' twice");
         assert!(Payload::parse("DTK1;form=f;ep=a;entry=b").is_ok());
+    }
+
+    /// Found by `scripts/fuzz.sh 60` (fuzz/regressions/paper_payload-trailing-line-separator): a form ending in
+    /// U+2028 was printed unencoded at the end of the code, and reading it back trimmed it away.
+    #[test]
+    fn regression_fuzz_trailing_unicode_whitespace_round_trips() {
+        for ws in ['\u{2028}', '\u{a0}', '\u{3000}'] {
+            let p = Payload { form: format!("f{ws}{ws}"), ..Payload::default() };
+            assert!(!p.to_text().ends_with(ws), "{ws:?} is encoded");
+            assert_eq!(Payload::parse(&p.to_text()), Ok(p));
+        }
     }
 
     /// Found by the `paper_payload` fuzz target: a value ending in a space did not survive a round trip.

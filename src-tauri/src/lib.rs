@@ -2,11 +2,15 @@
 //!
 //! Nothing here decides anything about patients, users or entries: commands convert DTOs, call `dtk::api`, and
 //! convert the answer back. See ARCHITECTURE.md, "Desktop shell and UI".
+//!
+//! The list below is the whole IPC surface: it registers the commands and generates `commands.ts` for the UI.
 pub mod commands;
 pub mod dto;
 
+use dto::*;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tauri::ipc::Channel;
 
 /// Where the vault lives: `DTK_VAULT` when set (tests and IT use it), else the core's platform data folder, the same
 /// one the `dtk` command line uses, so IT can administer the app's vault with `dtk` on the workstation.
@@ -27,70 +31,84 @@ pub fn run() {
             app.manage(Arc::new(commands::Shell::open(&dir)));
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::session::app_status,
-            commands::session::set_up,
-            commands::session::sign_in,
-            commands::session::current_session,
-            commands::session::sign_out,
-            commands::him::him_keygen,
-            commands::him::him_import_folder,
-            commands::him::him_import_files,
-            commands::him::him_worklist,
-            commands::him::him_summary,
-            commands::him::him_match,
-            commands::him::him_accept,
-            commands::him::him_accept_all_matched,
-            commands::him::him_reject,
-            commands::him::him_needs_correction,
-            commands::him::him_mark_duplicate,
-            commands::him::him_dismiss_duplicate,
-            commands::him::him_duplicate_proposals,
-            commands::him::him_side_by_side,
-            commands::him::him_read_scan,
-            commands::him::him_back_enter,
-            commands::him::him_export_fhir,
-            commands::him::him_latest_batch,
-            commands::him::him_post_fhir,
-            commands::him::him_report_csv,
-            commands::him::him_report_pdf,
-            commands::nurse::census,
-            commands::nurse::find_patient,
-            commands::nurse::register_patient,
-            commands::nurse::forms,
-            commands::nurse::patient_entries,
-            commands::nurse::entry,
-            commands::nurse::check_entry,
-            commands::nurse::save_entry,
-            commands::nurse::update_entry,
-            commands::nurse::sign_entry,
-            commands::nurse::amend_entry,
-            commands::nurse::enter_in_error,
-            commands::nurse::save_draft,
-            commands::nurse::my_drafts,
-            commands::nurse::discard_draft,
-            commands::nurse::downtime_status,
-            commands::charge::episode_status,
-            commands::charge::episode_options,
-            commands::charge::declare_episode,
-            commands::charge::change_severity,
-            commands::charge::end_episode,
-            commands::charge::tick_step,
-            commands::charge::untick_step,
-            commands::charge::draft_status_update,
-            commands::charge::save_status_update,
-            commands::charge::episode_timeline,
-            commands::charge::print_centre_info,
-            commands::charge::printable_entries,
-            commands::charge::print_document,
-            commands::charge::open_pdf,
-            commands::charge::print_pdf,
-            commands::charge::add_emergency_user,
-        ])
+        .invoke_handler(ipc::handler())
         .run(tauri::generate_context!());
     if let Err(error) = result {
         // Nothing else can show this: the window never opened.
         eprintln!("Downtime Kit could not start: {error}");
         std::process::exit(1);
     }
+}
+
+/// Every generated TypeScript file under `ui/src/lib/backend/generated/`, keyed by file name: the DTOs (ts-rs) and
+/// the command table (`commands.ts`). `tests/boundary.rs` fails when the checked-in files differ.
+pub fn bindings() -> Bindings {
+    let mut out = dto::bindings();
+    let table = commands::registry::typescript(&command_table(), &out);
+    out.insert(commands::registry::FILE.to_owned(), table);
+    out
+}
+
+// Every IPC command, in one list: `area::name(arguments) -> answer;` runs `commands::area::name(&Shell, arguments)`.
+// Renaming a line renames the command for Tauri and, through the generated `commands.ts`, for `tauri.ts`.
+commands::registry::ipc_commands! {
+    session::app_status() -> AppStatus;
+    session::set_up(request: SetupRequest) -> SetupResult;
+    session::sign_in(request: SignInRequest) -> SessionInfo;
+    session::current_session() -> Option<SessionInfo>;
+    session::sign_out() -> ();
+    him::him_keygen() -> HimKey;
+    him::him_import_folder() -> HandoffFolder;
+    him::him_import_files(paths: Vec<String>) -> Vec<HandoffImportOutcome>;
+    him::him_worklist(query: WorklistQuery) -> WorklistPage;
+    him::him_summary() -> ReconSummary;
+    him::him_match(entry_id: String, mrn: String) -> Vec<String>;
+    him::him_accept(entry_ids: Vec<String>) -> u32;
+    him::him_accept_all_matched() -> u32;
+    him::him_reject(entry_id: String, reason: String) -> ();
+    him::him_needs_correction(entry_id: String, reason: String) -> ();
+    him::him_mark_duplicate(entry_id: String, of: String) -> ();
+    him::him_dismiss_duplicate(entry_id: String, other: String, reason: String) -> ();
+    him::him_duplicate_proposals() -> Vec<DuplicateProposal>;
+    him::him_side_by_side(a: String, b: String) -> SideBySide;
+    him::him_read_scan(path: String) -> PaperScan;
+    him::him_back_enter(request: PaperEntryRequest) -> PaperEntryOutcome;
+    him::him_export_fhir(path: String) -> FhirBatch;
+    him::him_latest_batch() -> Option<String>;
+    him::him_post_fhir(batch_id: String, base_url: String) -> FhirPostReport;
+    him::him_report_csv(path: String) -> FileWritten;
+    him::him_report_pdf(path: String) -> FileWritten;
+    nurse::census() -> Census;
+    nurse::find_patient(mrn: String) -> PatientInfo;
+    nurse::register_patient(request: Registration) -> PatientInfo;
+    nurse::forms() -> Vec<FormInfo>;
+    nurse::patient_entries(mrn: String) -> Vec<EntrySummary>;
+    nurse::entry(id: String) -> EntryDetail;
+    nurse::check_entry(request: EntryRequest, entry_id: Option<String>) -> CheckResult;
+    nurse::save_entry(request: EntryRequest) -> EntrySaved;
+    nurse::update_entry(id: String, request: EntryRequest) -> EntrySaved;
+    nurse::sign_entry(id: String, confirm_not_duplicate: bool) -> EntrySaved;
+    nurse::amend_entry(id: String, request: EntryRequest) -> EntrySaved;
+    nurse::enter_in_error(id: String, reason: String) -> EntrySaved;
+    nurse::save_draft(id: Option<String>, body: serde_json::Value as "unknown") -> DraftSaved;
+    nurse::my_drafts() -> Vec<DraftInfo>;
+    nurse::discard_draft(id: String) -> ();
+    nurse::downtime_status() -> DowntimeStatus;
+    charge::episode_status() -> Option<EpisodeStatus>;
+    charge::episode_options() -> EpisodeOptions;
+    charge::declare_episode(request: DeclareEpisodeRequest) -> Option<EpisodeStatus>;
+    charge::change_severity(severity: Severity, note: Option<String>) -> Option<EpisodeStatus>;
+    charge::end_episode() -> EpisodeSummary;
+    charge::tick_step(step: String, note: Option<String>) -> Option<EpisodeStatus>;
+    charge::untick_step(step: String, reason: String) -> Option<EpisodeStatus>;
+    charge::draft_status_update() -> String;
+    charge::save_status_update(text: String, next_update_minutes: Option<u32>) -> Option<EpisodeStatus>;
+    charge::episode_timeline() -> EpisodeTimeline;
+    charge::print_centre_info() -> PrintCentreInfo;
+    charge::printable_entries(mrn: String) -> Vec<EntryChoice>;
+    charge::print_document(request: PrintRequest, on_progress: Channel<PrintProgress> as "Channel<PrintProgress>")
+        -> Vec<SavedPdf>;
+    charge::open_pdf(path: String) -> ();
+    charge::print_pdf(path: String) -> String;
+    charge::add_emergency_user(request: EmergencyUserRequest) -> EmergencyUserCreated;
 }

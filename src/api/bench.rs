@@ -1,4 +1,4 @@
-//! `dtk bench`: the workstation qualification benchmark hospital IT runs on a candidate PC (issue 8, DESIGN §9).
+//! `dtk bench`: the workstation qualification benchmark hospital IT runs on a candidate PC (issue 8, docs/design.md "Performance budgets").
 //!
 //! One run builds everything it measures in a scratch folder, from nothing, with synthetic patients only:
 //! a workstation and an HIM station, a 40-patient census, timed saves side by side with bare SQLite inserts, a
@@ -29,9 +29,9 @@ use crate::vault::VaultError;
 pub const PATIENTS: usize = 40;
 /// Days of the synthetic outage.
 pub const DAYS: i64 = 28;
-/// Entries exported to FHIR at most (DESIGN §9: export of 100,000 entries).
+/// Entries exported to FHIR at most (docs/design.md "Performance budgets": export of 100,000 entries).
 pub const EXPORT_ENTRIES: usize = 100_000;
-/// Patients on the benchmark print (DESIGN §9: 500 prefilled forms).
+/// Patients on the benchmark print (docs/design.md "Performance budgets": 500 prefilled forms).
 pub const PRINT_PATIENTS: usize = 500;
 /// Entries per transaction while generating the synthetic vault.
 const BATCH: usize = 500;
@@ -86,7 +86,7 @@ pub struct Total {
     pub detail: Value,
 }
 
-/// The durable-save comparison of DESIGN §9.
+/// The durable-save comparison of docs/design.md "Performance budgets".
 #[derive(Debug, Clone, Serialize)]
 pub struct SaveComparison {
     /// Bytes of one save that a bare insert writes too: the sealed version body plus the save's audit rows.

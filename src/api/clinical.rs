@@ -282,6 +282,7 @@ impl Workstation {
                 code: ErrorCode::InvalidInput,
                 message: format!("the form has problems: {}", summary.join("; ")),
                 findings,
+                safety: None,
             });
         }
         let (system, mrn) = facts.subject_mrn.clone().ok_or_else(|| {
@@ -365,12 +366,17 @@ impl Workstation {
     fn gate(warnings: &[SafetyWarning], opts: &EntryOptions, signing: bool) -> Result<(), ApiError> {
         let allergy = warnings.iter().any(|w| w.kind == SafetyKind::Allergy);
         if allergy && opts.allergy_override.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            return Err(safety_error(warnings, "an allergy matches this medication: give an override reason to save"));
+            return Err(safety_error(
+                warnings,
+                SafetyKind::Allergy,
+                "an allergy matches this medication: give an override reason to save",
+            ));
         }
         let dup = warnings.iter().any(|w| w.kind == SafetyKind::PossibleDuplicate);
         if dup && signing && !opts.confirm_not_duplicate {
             return Err(safety_error(
                 warnings,
+                SafetyKind::PossibleDuplicate,
                 "this looks like a duplicate of another entry: confirm it is a different event to sign",
             ));
         }
@@ -573,7 +579,7 @@ pub(super) fn with_id(response: &Value, id: &str) -> Value {
     response
 }
 
-fn safety_error(warnings: &[SafetyWarning], message: &str) -> ApiError {
+fn safety_error(warnings: &[SafetyWarning], refused_by: SafetyKind, message: &str) -> ApiError {
     ApiError {
         code: ErrorCode::SafetyCheck,
         message: message.to_string(),
@@ -581,5 +587,6 @@ fn safety_error(warnings: &[SafetyWarning], message: &str) -> ApiError {
             .iter()
             .map(|w| Finding { link_id: None, severity: Severity::Warning, message: w.message.clone() })
             .collect(),
+        safety: Some(refused_by),
     }
 }

@@ -2,7 +2,6 @@
 //! reconciliation worklist and its decisions, paper back-entry, FHIR export and posting, the reconciliation report.
 //! The desktop app's HIM screens call exactly these; every one checks the role first.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension};
@@ -138,28 +137,16 @@ fn io_err(e: std::io::Error) -> ApiError {
 }
 
 fn temp_beside(out: &Path) -> PathBuf {
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
-    out.with_file_name(name)
+    crate::durable::temp_beside(out)
 }
 
-/// Writes `bytes` to `out` atomically: a temporary file beside it, fsync, rename, fsync of the folder.
+/// Writes `bytes` to `out` through [`crate::durable`].
 fn write_atomic(out: &Path, bytes: &[u8]) -> Result<(), ApiError> {
-    let tmp = temp_beside(out);
-    let mut f = std::fs::File::create(&tmp).map_err(io_err)?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io_err)?;
-    drop(f);
-    finish_atomic(&tmp, out)
+    crate::durable::write(out, bytes).map_err(io_err)
 }
 
 fn finish_atomic(tmp: &Path, out: &Path) -> Result<(), ApiError> {
-    std::fs::rename(tmp, out).map_err(io_err)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::durable::place(tmp, out).map_err(io_err)
 }
 
 /// Ends a file written to `tmp` inside the transaction that records it: if the transaction failed, the temporary

@@ -87,11 +87,15 @@ pub struct ApiError {
     /// Per-field validation findings or safety warnings, for the form screen to show next to each field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<crate::forms::Finding>,
+    /// With [`ErrorCode::SafetyCheck`]: the kind of warning that refused the save, so a caller can name the answer
+    /// it needs (an override reason, a confirmation) without reading `message`. Not serialised: the UI has `findings`.
+    #[serde(skip)]
+    pub safety: Option<SafetyKind>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), findings: Vec::new() }
+        ApiError { code, message: message.into(), findings: Vec::new(), safety: None }
     }
 }
 

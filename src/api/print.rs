@@ -3,7 +3,6 @@
 //! audit row (what, for whom; the actor is who) and returns the PDF bytes. Files are written only where the caller
 //! asks, with [`save_pdf`].
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{ApiError, ErrorCode, Session, Workstation};
@@ -227,31 +226,11 @@ impl Workstation {
     }
 }
 
-/// Writes a PDF where the user asked, atomically: a temporary file beside it, flushed to disk, then renamed, so a
-/// crash never leaves half a document under the final name.
+/// Writes a PDF where the user asked through [`crate::durable`], so a crash never leaves half a document under the
+/// final name.
 pub fn save_pdf(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
-    let io = |e: std::io::Error| ApiError::new(ErrorCode::Io, format!("could not write the PDF: {e}"));
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "print.pdf".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself is durable once the folder is synced.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::durable::write(path, bytes)
+        .map_err(|e| ApiError::new(ErrorCode::Io, format!("could not write the PDF: {e}")))
 }
 
 impl From<crate::printer::PrinterError> for ApiError {

@@ -76,7 +76,8 @@ fn roster_error(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidInput, message)
 }
 
-/// Reads a roster (CSV: username, display name, role). A header line, when present, names the columns in any order
+/// Reads a roster (CSV: username, display name, role). A header line (the first line, when one of its fields is
+/// `username`) names the columns in any order
 /// (`display_name` or `display name`); a column named twice, an unknown column and a username listed twice are
 /// refused by name rather than one silently winning.
 fn parse_roster(csv: &str) -> Result<Vec<(String, String, Role)>, ApiError> {
@@ -90,7 +91,8 @@ fn parse_roster(csv: &str) -> Result<Vec<(String, String, Role)>, ApiError> {
             continue;
         }
         let f = csv_fields(line);
-        if !seen_content && f.first().is_some_and(|h| h.eq_ignore_ascii_case("username")) {
+        // A header names the username column somewhere (in any order); a data line never holds that word there.
+        if !seen_content && f.iter().any(|h| h.eq_ignore_ascii_case("username")) {
             seen_content = true;
             let mut found: [Option<usize>; 3] = [None; 3];
             for (i, name) in f.iter().enumerate() {
@@ -189,7 +191,7 @@ impl Workstation {
             if !path.exists() {
                 let text = serde_json::to_string_pretty(&serde_json::json!({ "temp_mrn_block": site.temp_mrn_block }))
                     .unwrap_or_default();
-                std::fs::write(&path, text)
+                crate::durable::write(&path, text.as_bytes())
                     .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", path.display())))?;
             }
             self.site = site;
@@ -329,7 +331,7 @@ mod tests {
     use crate::auth::Role;
 
     fn refused(csv: &str) -> String {
-        parse_roster(csv).err().expect("refused").message
+        parse_roster(csv).expect_err("refused").message
     }
 
     #[test]

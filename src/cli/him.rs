@@ -1,4 +1,4 @@
-//! The `dtk handoff`, `dtk reconcile` and `dtk export` commands (DESIGN §8): the workstation's handoff export and
+//! The `dtk handoff`, `dtk reconcile` and `dtk export` commands (docs/design.md "The command line (dtk)"): the workstation's handoff export and
 //! everything HIM does after recovery. Names and flags are kept stable for scripts.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use dtk::api::{ApiError, ErrorCode, WorklistQuery, Workstation};
 use dtk::clock::SystemClock;
 use dtk::reconcile::State;
 
-use super::{failed, output, print_json, read_input, sign_in, usage, Failure};
+use super::{failed, output, print_json, read_response, sign_in, usage, Failure};
 
 #[derive(Subcommand)]
 pub enum HandoffCmd {
@@ -294,9 +294,7 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
             print_json(&serde_json::to_value(&view).unwrap_or_default());
         }
         ReconcileCmd::Paper { scan, page, qr, response, author } => {
-            let bytes = read_input(&response, dtk::forms::MAX_BYTES)?;
-            let value =
-                dtk::forms::parse_response(&bytes).map_err(|e| failed(format!("{}: {e}", response.display())))?;
+            let value = read_response(&response)?;
             let saved = match (scan, qr) {
                 (Some(file), _) => ws.back_enter_scan(&session, &file, page, &value, &author, &clock)?,
                 (None, Some(qr)) => {
@@ -320,7 +318,8 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
                 None => ws.reconciliation_report(&session, &clock)?,
             };
             if let Some(path) = &csv {
-                std::fs::write(path, report.to_csv()).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                dtk::durable::write(path, report.to_csv().as_bytes())
+                    .map_err(|e| failed(format!("{}: {e}", path.display())))?;
                 if !json {
                     println!(
                         "Reconciliation report written to {} ({} entries, {} still open).",

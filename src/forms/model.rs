@@ -104,7 +104,7 @@ impl Form {
     }
 }
 
-/// The supported item types (DESIGN §4). Anything else is refused at load.
+/// The supported item types (docs/design.md "Forms"). Anything else is refused at load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ItemType {

@@ -1,4 +1,4 @@
-//! Paper for when the workstations fail too (DESIGN §6): blank forms with the patient's header, filled entries,
+//! Paper for when the workstations fail too (docs/design.md "Printing"): blank forms with the patient's header, filled entries,
 //! the downtime MAR and the unit census sheet, as PDF bytes. Pure layout: values in, bytes out; no clock, no files.
 //!
 //! Every page carries the frame a nurse and HIM rely on: patient name, date of birth, MRN and location (or an empty

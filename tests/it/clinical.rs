@@ -625,7 +625,7 @@ fn emergency_accounts_need_a_reason_are_flagged_and_expire() {
     assert!(err.message.contains("expired"), "{}", err.message);
 }
 
-/// The whole nurse journey of DESIGN §2 through `dtk`.
+/// The whole nurse journey of docs/design.md "Users and their tasks" through `dtk`.
 #[test]
 fn cli_journey_init_users_census_episode_add_sign_amend_list_verify() {
     let dir = tempfile::tempdir().expect("tmp");

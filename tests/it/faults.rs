@@ -1,4 +1,4 @@
-//! Faults of a tired workstation (DESIGN §10, issue 8): SIGKILL at random moments during every kind of write, a full
+//! Faults of a tired workstation (docs/design.md "Reliability", issue 8): SIGKILL at random moments during every kind of write, a full
 //! disk at many points of a save and of a FHIR export, failing writes and fsyncs (libfiu), and a vault folder the
 //! user cannot write (tested as an unprivileged user, because root ignores file modes). Each ends the same way: a
 //! clear error, nothing acknowledged is lost, nothing half-written is marked done, and `verify` passes.

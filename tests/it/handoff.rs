@@ -119,6 +119,25 @@ fn a_file_of_many_segments_comes_back_whole_once() {
     assert_eq!((again.new_entries, him.entries()), (0, 6), "the same file twice adds nothing");
 }
 
+/// A header that gives a key twice is refused by name (issue 13), before anything is staged.
+#[test]
+fn fail_a_header_with_a_key_twice() {
+    let mut him = him_station();
+    let (file, _) = exported(&him, 1);
+    let len = u32::from_be_bytes(file[6..10].try_into().expect("4 bytes")) as usize;
+    let header = std::str::from_utf8(&file[10..10 + len]).expect("the header is JSON text");
+    let unit = serde_json::from_str::<serde_json::Value>(header).expect("json")["unit"].clone();
+    let twice = header.replacen(r#""unit":"#, &format!(r#""unit":{unit},"unit":"#), 1);
+    assert_ne!(twice, header, "the header names its unit");
+    let mut forged = file[..6].to_vec();
+    forged.extend_from_slice(&(twice.len() as u32).to_be_bytes());
+    forged.extend_from_slice(twice.as_bytes());
+    forged.extend_from_slice(&file[10 + len..]);
+    let err = him.import(&forged).expect_err("refused");
+    assert!(err.message.contains(r#"header: the key "unit" is given twice"#), "{}", err.message);
+    assert_eq!(him.entries(), 0, "nothing imported");
+}
+
 #[test]
 fn fail_a_file_cut_at_a_segment_boundary() {
     let mut him = him_station();

@@ -11,6 +11,8 @@ mod print;
 mod print_centre;
 mod procedures;
 mod reconcile;
+mod repeated_keys;
 mod repository;
 mod support;
+mod tidy;
 mod vault;

@@ -39,7 +39,7 @@ fn gitignore_keeps_renders_out_of_the_root_but_not_out_of_the_tree() {
     // (An upper-case extension is not ignored, but the test above still catches it.)
     for name in ["-.png", "page-1.ppm", "entry.pdf", "shot.jpg", "form.svg"] {
         let ignored = Command::new("git")
-            .args(["check-ignore", "--quiet", "--no-index", name])
+            .args(["check-ignore", "--quiet", "--no-index", "--", name])
             .current_dir(root)
             .status()
             .expect("git runs");

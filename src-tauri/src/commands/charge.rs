@@ -1,10 +1,10 @@
 //! The charge nurse's desk: declaring and ending the episode, severity, the checklist, status updates, the
 //! timeline, the print centre (save, open, print with `lp`, with progress for batches) and emergency accounts.
 //! `episode_status` also feeds the banner of every workstation. Roles are checked in the core.
-use super::{blocking, from_api, Shell};
+use super::Shell;
 use crate::dto::{
     ChecklistStep, CommandError, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest, EntryChoice,
-    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, ErrorCode, Escalation, FormChoice, PatientChoice,
+    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice, PatientChoice,
     PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo, SavedPdf, Severity, SeverityOption,
     StatusUpdate, UserCount,
 };
@@ -12,27 +12,7 @@ use dtk::api::{self, Session, Workstation};
 use dtk::clock::{stamp, Clock, SystemClock};
 use dtk::procedures::{self as core_procedures, Event};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tauri::ipc::Channel;
-use tauri::State;
-
-/// Runs `work` with the workstation and the signed-in session, off the UI thread.
-async fn with_session<T: Send + 'static>(
-    shell: &State<'_, Arc<Shell>>,
-    work: impl FnOnce(&mut Workstation, &Session) -> Result<T, api::ApiError> + Send + 'static,
-) -> Result<T, CommandError> {
-    blocking(shell, move |shell| {
-        let mut workstation = shell.workstation()?;
-        let session = shell.session()?;
-        let session = session.as_ref().ok_or_else(not_signed_in)?;
-        work(&mut workstation, session).map_err(from_api)
-    })
-    .await
-}
-
-fn not_signed_in() -> CommandError {
-    CommandError::new(ErrorCode::NotSignedIn, "Sign in first.")
-}
 
 fn severity_in(s: Severity) -> core_procedures::Severity {
     match s {
@@ -120,18 +100,16 @@ fn status_out(workstation: &Workstation, s: api::EpisodeStatus) -> EpisodeStatus
     }
 }
 
-fn current_status(workstation: &Workstation, session: &Session) -> Result<Option<EpisodeStatus>, api::ApiError> {
+fn current_status(workstation: &Workstation, session: &Session) -> Result<Option<EpisodeStatus>, CommandError> {
     Ok(workstation.episode_status(session, &SystemClock)?.map(|s| status_out(workstation, s)))
 }
 
 /// The open episode (None when there is none). Every role that reads the unit may ask: the banner uses it.
-#[tauri::command]
-pub async fn episode_status(shell: State<'_, Arc<Shell>>) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, |ws, session| current_status(ws, session)).await
+pub fn episode_status(shell: &Shell) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| current_status(ws, session))
 }
 
-#[tauri::command]
-pub async fn episode_options() -> Result<EpisodeOptions, CommandError> {
+pub fn episode_options(_shell: &Shell) -> Result<EpisodeOptions, CommandError> {
     use core_procedures::Severity as S;
     Ok(EpisodeOptions {
         severities: [S::P1, S::P2, S::P3, S::P4]
@@ -146,12 +124,8 @@ fn in_minutes(clock: &dyn Clock, m: u32) -> String {
     stamp(clock.now() + std::time::Duration::from_secs(u64::from(m) * 60))
 }
 
-#[tauri::command]
-pub async fn declare_episode(
-    shell: State<'_, Arc<Shell>>,
-    request: DeclareEpisodeRequest,
-) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, move |ws, session| {
+pub fn declare_episode(shell: &Shell, request: DeclareEpisodeRequest) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| {
         let DeclareEpisodeRequest { drill, severity, affected, impact, reason, next_update_minutes } = request;
         let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
         let declaration = dtk::episodes::Declaration {
@@ -164,74 +138,54 @@ pub async fn declare_episode(
         ws.start_episode(session, kind, declaration, &SystemClock)?;
         current_status(ws, session)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn change_severity(
-    shell: State<'_, Arc<Shell>>,
+pub fn change_severity(
+    shell: &Shell,
     severity: Severity,
     note: Option<String>,
 ) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, move |ws, session| {
+    shell.signed_in(|ws, session| {
         ws.change_severity(session, severity_in(severity), note, &SystemClock)?;
         current_status(ws, session)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn end_episode(shell: State<'_, Arc<Shell>>) -> Result<EpisodeSummary, CommandError> {
-    with_session(&shell, |ws, session| ws.end_episode(session, &SystemClock).map(episode_summary)).await
+pub fn end_episode(shell: &Shell) -> Result<EpisodeSummary, CommandError> {
+    shell.signed_in(|ws, session| Ok(episode_summary(ws.end_episode(session, &SystemClock)?)))
 }
 
-#[tauri::command]
-pub async fn tick_step(
-    shell: State<'_, Arc<Shell>>,
-    step: String,
-    note: Option<String>,
-) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, move |ws, session| {
+pub fn tick_step(shell: &Shell, step: String, note: Option<String>) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| {
         ws.tick_step(session, &step, note, &SystemClock)?;
         current_status(ws, session)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn untick_step(
-    shell: State<'_, Arc<Shell>>,
-    step: String,
-    reason: String,
-) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, move |ws, session| {
+pub fn untick_step(shell: &Shell, step: String, reason: String) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| {
         ws.untick_step(session, &step, &reason, &SystemClock)?;
         current_status(ws, session)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn draft_status_update(shell: State<'_, Arc<Shell>>) -> Result<String, CommandError> {
-    with_session(&shell, |ws, session| ws.draft_status_update(session, &SystemClock)).await
+pub fn draft_status_update(shell: &Shell) -> Result<String, CommandError> {
+    shell.signed_in(|ws, session| Ok(ws.draft_status_update(session, &SystemClock)?))
 }
 
-#[tauri::command]
-pub async fn save_status_update(
-    shell: State<'_, Arc<Shell>>,
+pub fn save_status_update(
+    shell: &Shell,
     text: String,
     next_update_minutes: Option<u32>,
 ) -> Result<Option<EpisodeStatus>, CommandError> {
-    with_session(&shell, move |ws, session| {
+    shell.signed_in(|ws, session| {
         ws.save_status_update(session, &text, next_update_minutes.map(i64::from), &SystemClock)?;
         current_status(ws, session)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn episode_timeline(shell: State<'_, Arc<Shell>>) -> Result<EpisodeTimeline, CommandError> {
-    with_session(&shell, |ws, session| {
+pub fn episode_timeline(shell: &Shell) -> Result<EpisodeTimeline, CommandError> {
+    shell.signed_in(|ws, session| {
         let t = ws.episode_timeline(session, None, &SystemClock)?;
         Ok(EpisodeTimeline {
             declared_at: t.declared_at,
@@ -258,12 +212,10 @@ pub async fn episode_timeline(shell: State<'_, Arc<Shell>>) -> Result<EpisodeTim
             status_updates: count(t.status_updates),
         })
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn print_centre_info(shell: State<'_, Arc<Shell>>) -> Result<PrintCentreInfo, CommandError> {
-    with_session(&shell, |ws, session| {
+pub fn print_centre_info(shell: &Shell) -> Result<PrintCentreInfo, CommandError> {
+    shell.signed_in(|ws, session| {
         let mut forms: Vec<FormChoice> =
             ws.forms().forms().map(|f| FormChoice { id: f.canonical(), title: f.title.clone() }).collect();
         forms.sort_by(|a, b| a.title.cmp(&b.title));
@@ -287,13 +239,11 @@ pub async fn print_centre_info(shell: State<'_, Arc<Shell>>) -> Result<PrintCent
             drill,
         })
     })
-    .await
 }
 
 /// A patient's entries, newest first (the core audits this as a view of the patient).
-#[tauri::command]
-pub async fn printable_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<Vec<EntryChoice>, CommandError> {
-    with_session(&shell, move |ws, session| {
+pub fn printable_entries(shell: &Shell, mrn: String) -> Result<Vec<EntryChoice>, CommandError> {
+    shell.signed_in(|ws, session| {
         let list = ws.list_entries(session, Some(&mrn), &SystemClock)?;
         Ok(list
             .into_iter()
@@ -308,7 +258,6 @@ pub async fn printable_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Res
             })
             .collect())
     })
-    .await
 }
 
 fn saved(folder: &Path, what: &str, pdf: &dtk::print::Pdf) -> Result<SavedPdf, api::ApiError> {
@@ -317,13 +266,12 @@ fn saved(folder: &Path, what: &str, pdf: &dtk::print::Pdf) -> Result<SavedPdf, a
 }
 
 /// Prints into PDFs in the folder asked for, reporting progress through `on_progress` for batches.
-#[tauri::command]
-pub async fn print_document(
-    shell: State<'_, Arc<Shell>>,
+pub fn print_document(
+    shell: &Shell,
     request: PrintRequest,
     on_progress: Channel<PrintProgress>,
 ) -> Result<Vec<SavedPdf>, CommandError> {
-    with_session(&shell, move |ws, session| {
+    shell.signed_in(|ws, session| {
         let folder = PathBuf::from(request.folder.trim());
         let clock = SystemClock;
         // A closed progress channel (the screen went away) must not stop the print.
@@ -366,27 +314,20 @@ pub async fn print_document(
         };
         Ok(out)
     })
-    .await
 }
 
 /// Opens a saved PDF in the system viewer (only a real PDF file is handed over).
-#[tauri::command]
-pub async fn open_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<(), CommandError> {
-    with_session(&shell, move |_, _| Ok(dtk::printer::open(Path::new(&path))?)).await
+pub fn open_pdf(shell: &Shell, path: String) -> Result<(), CommandError> {
+    shell.signed_in(|_, _| Ok(dtk::printer::open(Path::new(&path)).map_err(api::ApiError::from)?))
 }
 
 /// Sends a saved PDF to the default printer with `lp`; answers what `lp` said (the job id).
-#[tauri::command]
-pub async fn print_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<String, CommandError> {
-    with_session(&shell, move |_, _| Ok(dtk::printer::print(Path::new(&path))?)).await
+pub fn print_pdf(shell: &Shell, path: String) -> Result<String, CommandError> {
+    shell.signed_in(|_, _| Ok(dtk::printer::print(Path::new(&path)).map_err(api::ApiError::from)?))
 }
 
-#[tauri::command]
-pub async fn add_emergency_user(
-    shell: State<'_, Arc<Shell>>,
-    request: EmergencyUserRequest,
-) -> Result<EmergencyUserCreated, CommandError> {
-    with_session(&shell, move |ws, session| {
+pub fn add_emergency_user(shell: &Shell, request: EmergencyUserRequest) -> Result<EmergencyUserCreated, CommandError> {
+    shell.signed_in(|ws, session| {
         let req = api::EmergencyRequest {
             username: request.username.trim(),
             display_name: request.display_name.trim(),
@@ -401,5 +342,4 @@ pub async fn add_emergency_user(
             password: password.expose().to_owned(),
         })
     })
-    .await
 }

@@ -1,10 +1,10 @@
 //! The HIM desk's commands: the station's handoff key, importing handoff files, the worklist and its decisions,
 //! paper back-entry, FHIR export and posting, the reconciliation report.
 //!
-//! Each Tauri command only takes the workstation and session locks and calls the plain function of the same name
-//! below, which converts DTOs and calls `dtk::api`. The plain functions are public so `tests/him.rs` drives the
-//! exact path the app takes (for example, that a drill episode is refused) without a window.
-use super::{blocking, from_api, Shell};
+//! Each command (`him_*`, at the end) only takes the signed-in workstation and session and calls the plain function
+//! of the same name below, which converts DTOs and calls `dtk::api`. The plain functions are public so `tests/him.rs`
+//! drives the exact path the app takes (for example, that a drill episode is refused) without a window.
+use super::{from_api, Shell};
 use crate::dto::{
     AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
     HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
@@ -15,23 +15,6 @@ use dtk::api::{Session, Workstation};
 use dtk::clock::SystemClock;
 use dtk::reconcile::{self, State as Core};
 use std::path::Path;
-use std::sync::Arc;
-use tauri::State;
-
-/// Runs `work` with the open workstation and the signed-in session, off the UI thread.
-async fn signed_in<T: Send + 'static>(
-    shell: &Arc<Shell>,
-    work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError> + Send + 'static,
-) -> Result<T, CommandError> {
-    blocking(shell, move |shell| {
-        let mut workstation = shell.workstation()?;
-        let session = shell.session()?;
-        let session =
-            session.as_ref().ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Sign in to continue."))?;
-        work(&mut workstation, session)
-    })
-    .await
-}
 
 fn count(n: impl TryInto<u32>) -> u32 {
     n.try_into().unwrap_or(u32::MAX)
@@ -315,135 +298,91 @@ pub fn report_pdf(ws: &mut Workstation, session: &Session, path: &str) -> Result
     Ok(FileWritten { path: path_of(out), sha256: dtk::crypto::sha256_hex(&pdf.bytes), bytes: pdf.bytes.len() as u64 })
 }
 
-#[tauri::command]
-pub async fn him_keygen(shell: State<'_, Arc<Shell>>) -> Result<HimKey, CommandError> {
-    signed_in(&shell, keygen).await
+pub fn him_keygen(shell: &Shell) -> Result<HimKey, CommandError> {
+    shell.signed_in(keygen)
 }
 
-#[tauri::command]
-pub async fn him_import_folder(shell: State<'_, Arc<Shell>>) -> Result<HandoffFolder, CommandError> {
-    signed_in(&shell, import_folder).await
+pub fn him_import_folder(shell: &Shell) -> Result<HandoffFolder, CommandError> {
+    shell.signed_in(import_folder)
 }
 
-#[tauri::command]
-pub async fn him_import_files(
-    shell: State<'_, Arc<Shell>>,
-    paths: Vec<String>,
-) -> Result<Vec<HandoffImportOutcome>, CommandError> {
-    signed_in(&shell, move |ws, s| Ok(import_files(ws, s, paths))).await
+pub fn him_import_files(shell: &Shell, paths: Vec<String>) -> Result<Vec<HandoffImportOutcome>, CommandError> {
+    shell.signed_in(|ws, s| Ok(import_files(ws, s, paths)))
 }
 
-#[tauri::command]
-pub async fn him_worklist(shell: State<'_, Arc<Shell>>, query: WorklistQuery) -> Result<WorklistPage, CommandError> {
-    signed_in(&shell, move |ws, s| worklist(ws, s, query)).await
+pub fn him_worklist(shell: &Shell, query: WorklistQuery) -> Result<WorklistPage, CommandError> {
+    shell.signed_in(|ws, s| worklist(ws, s, query))
 }
 
-#[tauri::command]
-pub async fn him_summary(shell: State<'_, Arc<Shell>>) -> Result<ReconSummary, CommandError> {
-    signed_in(&shell, summary).await
+pub fn him_summary(shell: &Shell) -> Result<ReconSummary, CommandError> {
+    shell.signed_in(summary)
 }
 
-#[tauri::command]
-pub async fn him_match(
-    shell: State<'_, Arc<Shell>>,
-    entry_id: String,
-    mrn: String,
-) -> Result<Vec<String>, CommandError> {
-    signed_in(&shell, move |ws, s| ws.match_patient(s, &entry_id, mrn.trim(), &SystemClock).map_err(from_api)).await
+pub fn him_match(shell: &Shell, entry_id: String, mrn: String) -> Result<Vec<String>, CommandError> {
+    shell.signed_in(|ws, s| ws.match_patient(s, &entry_id, mrn.trim(), &SystemClock).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_accept(shell: State<'_, Arc<Shell>>, entry_ids: Vec<String>) -> Result<u32, CommandError> {
-    signed_in(&shell, move |ws, s| ws.accept(s, &entry_ids, &SystemClock).map(count).map_err(from_api)).await
+pub fn him_accept(shell: &Shell, entry_ids: Vec<String>) -> Result<u32, CommandError> {
+    shell.signed_in(|ws, s| ws.accept(s, &entry_ids, &SystemClock).map(count).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_accept_all_matched(shell: State<'_, Arc<Shell>>) -> Result<u32, CommandError> {
-    signed_in(&shell, |ws, s| ws.accept_all_matched(s, &SystemClock).map(count).map_err(from_api)).await
+pub fn him_accept_all_matched(shell: &Shell) -> Result<u32, CommandError> {
+    shell.signed_in(|ws, s| ws.accept_all_matched(s, &SystemClock).map(count).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_reject(shell: State<'_, Arc<Shell>>, entry_id: String, reason: String) -> Result<(), CommandError> {
-    signed_in(&shell, move |ws, s| ws.reject(s, &entry_id, &reason, &SystemClock).map_err(from_api)).await
+pub fn him_reject(shell: &Shell, entry_id: String, reason: String) -> Result<(), CommandError> {
+    shell.signed_in(|ws, s| ws.reject(s, &entry_id, &reason, &SystemClock).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_needs_correction(
-    shell: State<'_, Arc<Shell>>,
-    entry_id: String,
-    reason: String,
-) -> Result<(), CommandError> {
-    signed_in(&shell, move |ws, s| ws.needs_correction(s, &entry_id, &reason, &SystemClock).map_err(from_api)).await
+pub fn him_needs_correction(shell: &Shell, entry_id: String, reason: String) -> Result<(), CommandError> {
+    shell.signed_in(|ws, s| ws.needs_correction(s, &entry_id, &reason, &SystemClock).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_mark_duplicate(
-    shell: State<'_, Arc<Shell>>,
-    entry_id: String,
-    of: String,
-) -> Result<(), CommandError> {
-    signed_in(&shell, move |ws, s| ws.mark_duplicate(s, &entry_id, &of, &SystemClock).map_err(from_api)).await
+pub fn him_mark_duplicate(shell: &Shell, entry_id: String, of: String) -> Result<(), CommandError> {
+    shell.signed_in(|ws, s| ws.mark_duplicate(s, &entry_id, &of, &SystemClock).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_dismiss_duplicate(
-    shell: State<'_, Arc<Shell>>,
+pub fn him_dismiss_duplicate(
+    shell: &Shell,
     entry_id: String,
     other: String,
     reason: String,
 ) -> Result<(), CommandError> {
-    signed_in(&shell, move |ws, s| ws.dismiss_duplicate(s, &entry_id, &other, &reason, &SystemClock).map_err(from_api))
-        .await
+    shell.signed_in(|ws, s| ws.dismiss_duplicate(s, &entry_id, &other, &reason, &SystemClock).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_duplicate_proposals(shell: State<'_, Arc<Shell>>) -> Result<Vec<DuplicateProposal>, CommandError> {
-    signed_in(&shell, proposals).await
+pub fn him_duplicate_proposals(shell: &Shell) -> Result<Vec<DuplicateProposal>, CommandError> {
+    shell.signed_in(proposals)
 }
 
-#[tauri::command]
-pub async fn him_side_by_side(shell: State<'_, Arc<Shell>>, a: String, b: String) -> Result<SideBySide, CommandError> {
-    signed_in(&shell, move |ws, s| side_by_side(ws, s, &a, &b)).await
+pub fn him_side_by_side(shell: &Shell, a: String, b: String) -> Result<SideBySide, CommandError> {
+    shell.signed_in(|ws, s| side_by_side(ws, s, &a, &b))
 }
 
-#[tauri::command]
-pub async fn him_read_scan(shell: State<'_, Arc<Shell>>, path: String) -> Result<PaperScan, CommandError> {
-    signed_in(&shell, move |ws, s| read_scan(ws, s, &path)).await
+pub fn him_read_scan(shell: &Shell, path: String) -> Result<PaperScan, CommandError> {
+    shell.signed_in(|ws, s| read_scan(ws, s, &path))
 }
 
-#[tauri::command]
-pub async fn him_back_enter(
-    shell: State<'_, Arc<Shell>>,
-    request: PaperEntryRequest,
-) -> Result<PaperEntryOutcome, CommandError> {
-    signed_in(&shell, move |ws, s| back_enter(ws, s, request)).await
+pub fn him_back_enter(shell: &Shell, request: PaperEntryRequest) -> Result<PaperEntryOutcome, CommandError> {
+    shell.signed_in(|ws, s| back_enter(ws, s, request))
 }
 
-#[tauri::command]
-pub async fn him_export_fhir(shell: State<'_, Arc<Shell>>, path: String) -> Result<FhirBatch, CommandError> {
-    signed_in(&shell, move |ws, s| export_fhir(ws, s, &path)).await
+pub fn him_export_fhir(shell: &Shell, path: String) -> Result<FhirBatch, CommandError> {
+    shell.signed_in(|ws, s| export_fhir(ws, s, &path))
 }
 
-#[tauri::command]
-pub async fn him_latest_batch(shell: State<'_, Arc<Shell>>) -> Result<Option<String>, CommandError> {
-    signed_in(&shell, |ws, s| ws.latest_batch(s).map_err(from_api)).await
+pub fn him_latest_batch(shell: &Shell) -> Result<Option<String>, CommandError> {
+    shell.signed_in(|ws, s| ws.latest_batch(s).map_err(from_api))
 }
 
-#[tauri::command]
-pub async fn him_post_fhir(
-    shell: State<'_, Arc<Shell>>,
-    batch_id: String,
-    base_url: String,
-) -> Result<FhirPostReport, CommandError> {
-    signed_in(&shell, move |ws, s| post_fhir(ws, s, &batch_id, &base_url)).await
+pub fn him_post_fhir(shell: &Shell, batch_id: String, base_url: String) -> Result<FhirPostReport, CommandError> {
+    shell.signed_in(|ws, s| post_fhir(ws, s, &batch_id, &base_url))
 }
 
-#[tauri::command]
-pub async fn him_report_csv(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
-    signed_in(&shell, move |ws, s| report_csv(ws, s, &path)).await
+pub fn him_report_csv(shell: &Shell, path: String) -> Result<FileWritten, CommandError> {
+    shell.signed_in(|ws, s| report_csv(ws, s, &path))
 }
 
-#[tauri::command]
-pub async fn him_report_pdf(shell: State<'_, Arc<Shell>>, path: String) -> Result<FileWritten, CommandError> {
-    signed_in(&shell, move |ws, s| report_pdf(ws, s, &path)).await
+pub fn him_report_pdf(shell: &Shell, path: String) -> Result<FileWritten, CommandError> {
+    shell.signed_in(|ws, s| report_pdf(ws, s, &path))
 }

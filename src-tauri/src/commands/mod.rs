@@ -1,21 +1,37 @@
 //! The IPC commands: each converts its DTO, calls `dtk::api`, and converts the answer or error back. No decisions.
 //!
-//! One submodule per area of the app (session: set-up, sign-in, lock; the others per role's screens); this module
-//! holds what they share: the app state, the error conversion and the off-UI-thread runner.
+//! One submodule per area of the app (session: set-up, sign-in, lock; the others per role's screens), each a plain
+//! function per command taking `&Shell`; `registry` turns the command list in `lib.rs` into the Tauri commands and
+//! the generated `commands.ts`. This module holds what they share: the app state behind its one lock, the one
+//! signed-in check, the error conversion and the off-UI-thread runner.
 pub mod charge;
 pub mod him;
 pub mod nurse;
+pub mod registry;
 pub mod session;
 
-use crate::dto::{CommandError, ErrorCode, Role, SessionInfo};
+use crate::dto::{CommandError, ErrorCode, LastSave, Role, SessionInfo};
 use dtk::api::{self, Session, Workstation};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-/// What the app holds between commands: the open workstation (or why it could not be opened) and the session.
+/// What the app holds between commands, behind ONE lock: the open workstation (or why it could not be opened), the
+/// signed-in session and the outcome of the last save.
+///
+/// One lock and not one per field, because commands need the workstation and the session together: with two locks,
+/// one command taking them in one order and another in the other order (the banner's timer polls while the nurse
+/// saves) can wait on each other forever. With one, no lock order exists to get wrong. Core calls are short next to a
+/// person's pace, so serialising them costs nothing anyone notices.
 pub struct Shell {
-    workstation: Result<Mutex<Workstation>, CommandError>,
-    session: Mutex<Option<Session>>,
-    last_save: nurse::LastSaveState,
+    state: Mutex<State>,
+}
+
+/// The shell's state; reached only through [`Shell::with_state`] or [`Shell::signed_in`], which hold the lock.
+pub struct State {
+    workstation: Result<Workstation, CommandError>,
+    session: Option<Session>,
+    /// The outcome of the last save since sign-in, for the banner's "last save durable" indicator. Kept beside the
+    /// session (not in the web view) so a reload of the window cannot make an unsaved state look saved.
+    last_save: Option<LastSave>,
 }
 
 impl Shell {
@@ -30,27 +46,69 @@ impl Shell {
         let workstation = dtk::site::SiteConfig::for_vault(dir, explicit.as_deref())
             .map_err(|e| api::ApiError::new(api::ErrorCode::InvalidInput, e.to_string()))
             .and_then(|site| Workstation::open_with(dir, site, None));
-        Self {
-            workstation: workstation.map(Mutex::new).map_err(from_api),
-            session: Mutex::new(None),
-            last_save: Default::default(),
-        }
+        let state = State { workstation: workstation.map_err(from_api), session: None, last_save: None };
+        Self { state: Mutex::new(state) }
     }
 
-    pub(crate) fn workstation(&self) -> Result<MutexGuard<'_, Workstation>, CommandError> {
-        match &self.workstation {
-            Ok(lock) => lock.lock().map_err(|_| poisoned()),
-            Err(error) => Err(error.clone()),
-        }
+    /// Runs `work` holding the shell's one lock. `work` must not call back into the shell (the lock is not
+    /// re-entrant); every command is a single call of this or of [`Shell::signed_in`].
+    pub fn with_state<T>(&self, work: impl FnOnce(&mut State) -> Result<T, CommandError>) -> Result<T, CommandError> {
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        work(&mut state)
     }
 
-    /// The outcome of the last save since sign-in (the banner's durability indicator).
-    pub(crate) fn last_save(&self) -> &nurse::LastSaveState {
-        &self.last_save
+    /// Runs `work` with the workstation and the signed-in session, holding the one lock; see [`State::signed_in`].
+    pub fn signed_in<T>(
+        &self,
+        work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        self.with_state(|state| state.signed_in(work))
+    }
+}
+
+impl State {
+    /// The open workstation, or the error it failed to open with.
+    pub fn workstation(&mut self) -> Result<&mut Workstation, CommandError> {
+        self.workstation.as_mut().map_err(|error| error.clone())
     }
 
-    pub(crate) fn session(&self) -> Result<MutexGuard<'_, Option<Session>>, CommandError> {
-        self.session.lock().map_err(|_| poisoned())
+    /// The one signed-in check of the shell: runs `work` with the workstation and the signed-in session, or fails
+    /// with the workstation's open error, else with `not_signed_in`. Every nurse, charge and HIM command goes through
+    /// here, so the text is the same on every screen.
+    pub fn signed_in<T>(
+        &mut self,
+        work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        let State { workstation, session, .. } = self;
+        let workstation = workstation.as_mut().map_err(|error| error.clone())?;
+        let session = session
+            .as_ref()
+            .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Nobody is signed in on this workstation."))?;
+        work(workstation, session)
+    }
+
+    /// Starts a session: the previous one (and its keys) is dropped, and the banner forgets the last save.
+    pub(crate) fn begin(&mut self, session: Session) {
+        self.session = Some(session);
+        self.last_save = None;
+    }
+
+    /// Ends the session, if any (the core zeroizes its keys on drop), and forgets the last save.
+    pub(crate) fn end(&mut self) {
+        self.session = None;
+        self.last_save = None;
+    }
+
+    pub(crate) fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    pub(crate) fn last_save(&self) -> Option<LastSave> {
+        self.last_save.clone()
+    }
+
+    pub(crate) fn set_last_save(&mut self, value: LastSave) {
+        self.last_save = Some(value);
     }
 }
 
@@ -59,6 +117,12 @@ pub(crate) fn poisoned() -> CommandError {
         ErrorCode::Internal,
         "An earlier operation failed unexpectedly. Restart Downtime Kit; nothing saved before is lost.",
     )
+}
+
+impl From<api::ApiError> for CommandError {
+    fn from(error: api::ApiError) -> Self {
+        from_api(error)
+    }
 }
 
 pub(crate) fn from_api(error: api::ApiError) -> CommandError {
@@ -107,7 +171,8 @@ pub(crate) fn session_info(session: &Session) -> SessionInfo {
     }
 }
 
-/// Runs blocking core work (Argon2id takes a few hundred milliseconds by design) off the UI thread.
+/// Runs a command's plain function off the UI thread: core work blocks (Argon2id takes a few hundred milliseconds by
+/// design, and every command may wait for the shell's one lock).
 pub(crate) async fn blocking<T: Send + 'static>(
     shell: &Arc<Shell>,
     work: impl FnOnce(&Shell) -> Result<T, CommandError> + Send + 'static,

@@ -1,6 +1,6 @@
 //! The nurse's path: census, patient banner, downtime registration, forms, entries (check, save, sign, amend,
 //! entered-in-error), drafts, and the DOWNTIME banner's status. Each command converts, calls `dtk::api`, converts.
-use super::{blocking, from_api, Shell};
+use super::{from_api, Shell};
 use crate::dto::{
     Allergy, Census, CheckResult, CommandError, DowntimeStatus, DraftInfo, DraftSaved, EntryDetail, EntryRequest,
     EntrySaved, EntryStatus, EntrySummary, EntryVersion, EpisodeInfo, EpisodeKind, ErrorCode, Finding, FindingSeverity,
@@ -8,43 +8,6 @@ use crate::dto::{
 };
 use dtk::api::{self, EntryOptions, Session, Workstation};
 use dtk::clock::SystemClock;
-use std::sync::{Arc, Mutex};
-use tauri::State;
-
-/// The outcome of the last save since sign-in, for the banner's "last save durable" indicator. Kept beside the
-/// session (not in the web view) so a reload of the window cannot make an unsaved state look saved.
-#[derive(Default)]
-pub struct LastSaveState(Mutex<Option<LastSave>>);
-
-impl LastSaveState {
-    fn set(&self, value: Option<LastSave>) {
-        if let Ok(mut guard) = self.0.lock() {
-            *guard = value;
-        }
-    }
-
-    fn get(&self) -> Option<LastSave> {
-        self.0.lock().ok().and_then(|guard| guard.clone())
-    }
-
-    /// Forgets the last save (a new sign-in starts with none).
-    pub fn clear(&self) {
-        self.set(None);
-    }
-}
-
-/// Runs `work` with the workstation and the signed-in session, or fails with `not_signed_in`.
-fn with_session<T>(
-    shell: &Shell,
-    work: impl FnOnce(&mut Workstation, &Session) -> Result<T, api::ApiError>,
-) -> Result<T, CommandError> {
-    let session = shell.session()?;
-    let session = session
-        .as_ref()
-        .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Nobody is signed in on this workstation."))?;
-    let mut workstation = shell.workstation()?;
-    work(&mut workstation, session).map_err(from_api)
-}
 
 fn patient(p: &dtk::patients::Patient) -> PatientInfo {
     let r = &p.record;
@@ -141,251 +104,160 @@ fn options(request: &EntryRequest) -> EntryOptions {
     }
 }
 
-/// Records the outcome of a save for the banner, and passes the result on.
-fn remember(shell: &Shell, result: Result<EntrySaved, CommandError>) -> Result<EntrySaved, CommandError> {
-    let state = shell.last_save();
-    match &result {
-        Ok(s) => state.set(Some(LastSave { durable: true, stored_at: Some(s.stored_at.clone()) })),
-        // Refusals that change nothing on disk (a finding, a safety question) say nothing about durability.
-        Err(e) if matches!(e.code, ErrorCode::InvalidInput | ErrorCode::SafetyCheck) => {}
-        Err(_) => state.set(Some(LastSave { durable: false, stored_at: None })),
-    }
-    result
+/// Runs a save and records its outcome for the banner, under the same lock as the save itself (so a sign-out in
+/// between cannot attach one user's save to the next user's banner).
+fn save(
+    shell: &Shell,
+    work: impl FnOnce(&mut Workstation, &Session) -> Result<api::EntrySaved, api::ApiError>,
+) -> Result<EntrySaved, CommandError> {
+    shell.with_state(|state| {
+        let result = state.signed_in(|ws, session| work(ws, session).map(saved).map_err(from_api));
+        match &result {
+            Ok(s) => state.set_last_save(LastSave { durable: true, stored_at: Some(s.stored_at.clone()) }),
+            // Refusals that change nothing on disk (a finding, a safety question) say nothing about durability.
+            Err(e) if matches!(e.code, ErrorCode::InvalidInput | ErrorCode::SafetyCheck) => {}
+            Err(_) => state.set_last_save(LastSave { durable: false, stored_at: None }),
+        }
+        result
+    })
 }
 
-#[tauri::command]
-pub async fn census(shell: State<'_, Arc<Shell>>) -> Result<Census, CommandError> {
-    blocking(&shell, |shell| {
-        with_session(shell, |ws, session| {
-            let patients = ws.patients(session)?;
-            let snapshot = ws.census_snapshot(session)?;
-            Ok(Census {
-                patients: patients.iter().map(patient).collect(),
-                snapshot_time: snapshot.map(|s| s.snapshot_time),
-            })
+pub fn census(shell: &Shell) -> Result<Census, CommandError> {
+    shell.signed_in(|ws, session| {
+        let patients = ws.patients(session)?;
+        let snapshot = ws.census_snapshot(session)?;
+        Ok(Census {
+            patients: patients.iter().map(patient).collect(),
+            snapshot_time: snapshot.map(|s| s.snapshot_time),
         })
     })
-    .await
 }
 
 /// Finds a patient by MRN (typed or scanned from a wristband); audited as a view by the core.
-#[tauri::command]
-pub async fn find_patient(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<PatientInfo, CommandError> {
-    blocking(&shell, move |shell| {
-        with_session(shell, |ws, session| ws.find_patient(session, &mrn, &SystemClock).map(|p| patient(&p)))
-    })
-    .await
+pub fn find_patient(shell: &Shell, mrn: String) -> Result<PatientInfo, CommandError> {
+    shell.signed_in(|ws, session| Ok(patient(&ws.find_patient(session, &mrn, &SystemClock)?)))
 }
 
-#[tauri::command]
-pub async fn register_patient(
-    shell: State<'_, Arc<Shell>>,
-    request: Registration,
-) -> Result<PatientInfo, CommandError> {
-    blocking(&shell, move |shell| {
-        let reg = dtk::patients::Registration {
-            family: request.family,
-            given: request.given.split_whitespace().map(str::to_string).collect(),
-            birth_date: request.birth_date.filter(|d| !d.trim().is_empty()),
-            gender: request.gender.filter(|g| !g.trim().is_empty()),
-            location: request.location.filter(|l| !l.trim().is_empty()),
-        };
-        with_session(shell, |ws, session| ws.register_patient(session, &reg, &SystemClock).map(|p| patient(&p)))
-    })
-    .await
+pub fn register_patient(shell: &Shell, request: Registration) -> Result<PatientInfo, CommandError> {
+    let reg = dtk::patients::Registration {
+        family: request.family,
+        given: request.given.split_whitespace().map(str::to_string).collect(),
+        birth_date: request.birth_date.filter(|d| !d.trim().is_empty()),
+        gender: request.gender.filter(|g| !g.trim().is_empty()),
+        location: request.location.filter(|l| !l.trim().is_empty()),
+    };
+    shell.signed_in(|ws, session| Ok(patient(&ws.register_patient(session, &reg, &SystemClock)?)))
 }
 
-#[tauri::command]
-pub async fn forms(shell: State<'_, Arc<Shell>>) -> Result<Vec<FormInfo>, CommandError> {
-    blocking(&shell, |shell| {
-        with_session(shell, |ws, _session| {
-            let mut forms: Vec<FormInfo> = ws
-                .forms()
-                .forms()
-                .map(|f| FormInfo { canonical: f.canonical(), title: f.title.clone(), questionnaire: f.source.clone() })
-                .collect();
-            forms.sort_by(|a, b| a.title.cmp(&b.title));
-            Ok(forms)
+pub fn forms(shell: &Shell) -> Result<Vec<FormInfo>, CommandError> {
+    shell.signed_in(|ws, _session| {
+        let mut forms: Vec<FormInfo> = ws
+            .forms()
+            .forms()
+            .map(|f| FormInfo { canonical: f.canonical(), title: f.title.clone(), questionnaire: f.source.clone() })
+            .collect();
+        forms.sort_by(|a, b| a.title.cmp(&b.title));
+        Ok(forms)
+    })
+}
+
+pub fn patient_entries(shell: &Shell, mrn: String) -> Result<Vec<EntrySummary>, CommandError> {
+    shell.signed_in(|ws, session| Ok(ws.list_entries(session, Some(&mrn), &SystemClock)?.iter().map(summary).collect()))
+}
+
+pub fn entry(shell: &Shell, id: String) -> Result<EntryDetail, CommandError> {
+    shell.signed_in(|ws, session| {
+        let detail = ws.entry(session, &id, &SystemClock)?;
+        Ok(EntryDetail {
+            summary: summary(&detail.summary),
+            versions: detail
+                .versions
+                .into_iter()
+                .map(|v| EntryVersion {
+                    version: version(v.version),
+                    kind: v.kind,
+                    author: v.author,
+                    recorded_at: v.recorded_at,
+                    signed_at: v.signed_at,
+                    signed_by: v.signed_by,
+                    reason: v.body.reason,
+                    allergy_override: v.body.allergy_override,
+                    response: v.body.response,
+                })
+                .collect(),
         })
     })
-    .await
-}
-
-#[tauri::command]
-pub async fn patient_entries(shell: State<'_, Arc<Shell>>, mrn: String) -> Result<Vec<EntrySummary>, CommandError> {
-    blocking(&shell, move |shell| {
-        with_session(shell, |ws, session| {
-            ws.list_entries(session, Some(&mrn), &SystemClock).map(|list| list.iter().map(summary).collect())
-        })
-    })
-    .await
-}
-
-#[tauri::command]
-pub async fn entry(shell: State<'_, Arc<Shell>>, id: String) -> Result<EntryDetail, CommandError> {
-    blocking(&shell, move |shell| {
-        with_session(shell, |ws, session| {
-            let detail = ws.entry(session, &id, &SystemClock)?;
-            Ok(EntryDetail {
-                summary: summary(&detail.summary),
-                versions: detail
-                    .versions
-                    .into_iter()
-                    .map(|v| EntryVersion {
-                        version: version(v.version),
-                        kind: v.kind,
-                        author: v.author,
-                        recorded_at: v.recorded_at,
-                        signed_at: v.signed_at,
-                        signed_by: v.signed_by,
-                        reason: v.body.reason,
-                        allergy_override: v.body.allergy_override,
-                        response: v.body.response,
-                    })
-                    .collect(),
-            })
-        })
-    })
-    .await
 }
 
 /// Validates a response and runs the safety checks without saving (the form screen calls it before saving).
 /// `entry_id` is the entry being edited or amended, which is never its own duplicate.
-#[tauri::command]
-pub async fn check_entry(
-    shell: State<'_, Arc<Shell>>,
+pub fn check_entry(
+    shell: &Shell,
     request: EntryRequest,
     entry_id: Option<String>,
 ) -> Result<CheckResult, CommandError> {
-    blocking(&shell, move |shell| {
-        with_session(shell, |ws, session| {
-            let checked =
-                ws.check_entry(session, &request.response, &options(&request), entry_id.as_deref(), &SystemClock)?;
-            Ok(CheckResult {
-                findings: checked.findings.iter().map(finding).collect(),
-                warnings: checked.warnings.iter().map(warning).collect(),
-            })
+    shell.signed_in(|ws, session| {
+        let checked =
+            ws.check_entry(session, &request.response, &options(&request), entry_id.as_deref(), &SystemClock)?;
+        Ok(CheckResult {
+            findings: checked.findings.iter().map(finding).collect(),
+            warnings: checked.warnings.iter().map(warning).collect(),
         })
     })
-    .await
 }
 
 /// Saves a new entry; resolves only after the core reports the commit durable.
-#[tauri::command]
-pub async fn save_entry(shell: State<'_, Arc<Shell>>, request: EntryRequest) -> Result<EntrySaved, CommandError> {
-    blocking(&shell, move |shell| {
-        let result = with_session(shell, |ws, session| {
-            ws.add_entry(session, &request.response, &options(&request), &SystemClock).map(saved)
-        });
-        remember(shell, result)
-    })
-    .await
+pub fn save_entry(shell: &Shell, request: EntryRequest) -> Result<EntrySaved, CommandError> {
+    save(shell, |ws, session| ws.add_entry(session, &request.response, &options(&request), &SystemClock))
 }
 
 /// Replaces the content of one of the user's unsigned entries.
-#[tauri::command]
-pub async fn update_entry(
-    shell: State<'_, Arc<Shell>>,
-    id: String,
-    request: EntryRequest,
-) -> Result<EntrySaved, CommandError> {
-    blocking(&shell, move |shell| {
-        let result = with_session(shell, |ws, session| {
-            ws.update_entry(session, &id, &request.response, &options(&request), &SystemClock).map(saved)
-        });
-        remember(shell, result)
-    })
-    .await
+pub fn update_entry(shell: &Shell, id: String, request: EntryRequest) -> Result<EntrySaved, CommandError> {
+    save(shell, |ws, session| ws.update_entry(session, &id, &request.response, &options(&request), &SystemClock))
 }
 
-#[tauri::command]
-pub async fn sign_entry(
-    shell: State<'_, Arc<Shell>>,
-    id: String,
-    confirm_not_duplicate: bool,
-) -> Result<EntrySaved, CommandError> {
-    blocking(&shell, move |shell| {
-        let result = with_session(shell, |ws, session| {
-            ws.sign_entry(session, &id, confirm_not_duplicate, &SystemClock).map(saved)
-        });
-        remember(shell, result)
-    })
-    .await
+pub fn sign_entry(shell: &Shell, id: String, confirm_not_duplicate: bool) -> Result<EntrySaved, CommandError> {
+    save(shell, |ws, session| ws.sign_entry(session, &id, confirm_not_duplicate, &SystemClock))
 }
 
 /// Amends a signed entry: a new signed version; the earlier ones stay.
-#[tauri::command]
-pub async fn amend_entry(
-    shell: State<'_, Arc<Shell>>,
-    id: String,
-    request: EntryRequest,
-) -> Result<EntrySaved, CommandError> {
-    blocking(&shell, move |shell| {
-        let result = with_session(shell, |ws, session| {
-            ws.amend_entry(session, &id, &request.response, &options(&request), &SystemClock).map(saved)
-        });
-        remember(shell, result)
-    })
-    .await
+pub fn amend_entry(shell: &Shell, id: String, request: EntryRequest) -> Result<EntrySaved, CommandError> {
+    save(shell, |ws, session| ws.amend_entry(session, &id, &request.response, &options(&request), &SystemClock))
 }
 
-#[tauri::command]
-pub async fn enter_in_error(
-    shell: State<'_, Arc<Shell>>,
-    id: String,
-    reason: String,
-) -> Result<EntrySaved, CommandError> {
-    blocking(&shell, move |shell| {
-        let result =
-            with_session(shell, |ws, session| ws.enter_in_error(session, &id, &reason, &SystemClock).map(saved));
-        remember(shell, result)
-    })
-    .await
+pub fn enter_in_error(shell: &Shell, id: String, reason: String) -> Result<EntrySaved, CommandError> {
+    save(shell, |ws, session| ws.enter_in_error(session, &id, &reason, &SystemClock))
 }
 
 /// Saves (creates or replaces) one of the user's encrypted drafts; resolves once durable.
-#[tauri::command]
-pub async fn save_draft(
-    shell: State<'_, Arc<Shell>>,
-    id: Option<String>,
-    body: serde_json::Value,
-) -> Result<DraftSaved, CommandError> {
-    blocking(&shell, move |shell| {
-        with_session(shell, |ws, session| {
-            let durable = ws.save_draft(session, id.as_deref(), &body, &SystemClock)?;
-            let stored_at = dtk::clock::stamp(durable.committed_at());
-            Ok(DraftSaved { id: durable.into_value(), stored_at })
-        })
+pub fn save_draft(shell: &Shell, id: Option<String>, body: serde_json::Value) -> Result<DraftSaved, CommandError> {
+    shell.signed_in(|ws, session| {
+        let durable = ws.save_draft(session, id.as_deref(), &body, &SystemClock)?;
+        let stored_at = dtk::clock::stamp(durable.committed_at());
+        Ok(DraftSaved { id: durable.into_value(), stored_at })
     })
-    .await
 }
 
 /// The signed-in user's own drafts (the core never returns another user's).
-#[tauri::command]
-pub async fn my_drafts(shell: State<'_, Arc<Shell>>) -> Result<Vec<DraftInfo>, CommandError> {
-    blocking(&shell, |shell| {
-        with_session(shell, |ws, session| {
-            Ok(ws
-                .my_drafts(session)?
-                .into_iter()
-                .map(|d| DraftInfo { id: d.id, updated_at: d.updated_at, body: d.body })
-                .collect())
-        })
+pub fn my_drafts(shell: &Shell) -> Result<Vec<DraftInfo>, CommandError> {
+    shell.signed_in(|ws, session| {
+        Ok(ws
+            .my_drafts(session)?
+            .into_iter()
+            .map(|d| DraftInfo { id: d.id, updated_at: d.updated_at, body: d.body })
+            .collect())
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn discard_draft(shell: State<'_, Arc<Shell>>, id: String) -> Result<(), CommandError> {
-    blocking(&shell, move |shell| with_session(shell, |ws, session| ws.discard_draft(session, &id, &SystemClock))).await
+pub fn discard_draft(shell: &Shell, id: String) -> Result<(), CommandError> {
+    shell.signed_in(|ws, session| Ok(ws.discard_draft(session, &id, &SystemClock)?))
 }
 
 /// What the DOWNTIME banner shows: unit, open episode, census snapshot time, last save, read-only, idle timeout.
-#[tauri::command]
-pub async fn downtime_status(shell: State<'_, Arc<Shell>>) -> Result<DowntimeStatus, CommandError> {
-    blocking(&shell, |shell| {
-        let last_save = shell.last_save().get();
-        with_session(shell, |ws, session| {
+pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
+    shell.with_state(|state| {
+        let last_save = state.last_save();
+        state.signed_in(|ws, session| {
             let episode = ws.current_episode(session)?.map(|e| EpisodeInfo {
                 id: e.id,
                 kind: match e.kind {
@@ -412,5 +284,4 @@ pub async fn downtime_status(shell: State<'_, Arc<Shell>>) -> Result<DowntimeSta
             })
         })
     })
-    .await
 }

@@ -1,27 +1,22 @@
 //! Set-up, sign-in and sign-out: the commands every screen before charting needs.
-use super::{blocking, from_api, session_info, Shell};
+use super::{from_api, session_info, Shell};
 use crate::dto::{AppStatus, CommandError, SessionInfo, SetupRequest, SetupResult, SignInRequest};
 use dtk::api::InitRequest;
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
-use std::sync::Arc;
-use tauri::State;
 
-#[tauri::command]
-pub async fn app_status(shell: State<'_, Arc<Shell>>) -> Result<AppStatus, CommandError> {
-    blocking(&shell, |shell| {
-        let workstation = shell.workstation()?;
+pub fn app_status(shell: &Shell) -> Result<AppStatus, CommandError> {
+    shell.with_state(|state| {
+        let workstation = state.workstation()?;
         Ok(AppStatus { initialised: workstation.is_initialised(), unit: workstation.unit() })
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn set_up(shell: State<'_, Arc<Shell>>, request: SetupRequest) -> Result<SetupResult, CommandError> {
-    blocking(&shell, move |shell| {
-        let SetupRequest { unit, admin, display_name, password, load_demo } = request;
-        let clock = SystemClock;
-        let mut workstation = shell.workstation()?;
+pub fn set_up(shell: &Shell, request: SetupRequest) -> Result<SetupResult, CommandError> {
+    let SetupRequest { unit, admin, display_name, password, load_demo } = request;
+    let clock = SystemClock;
+    shell.with_state(|state| {
+        let workstation = state.workstation()?;
         let password = Password::new(password);
         let again = Password::new(password.expose().to_owned());
         let recovery_key = workstation
@@ -41,32 +36,27 @@ pub async fn set_up(shell: State<'_, Arc<Shell>>, request: SetupRequest) -> Resu
         };
         Ok(SetupResult { recovery_key: recovery_key_text, demo_loaded, demo_error })
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn sign_in(shell: State<'_, Arc<Shell>>, request: SignInRequest) -> Result<SessionInfo, CommandError> {
-    blocking(&shell, move |shell| {
-        let SignInRequest { username, password } = request;
-        let password = Password::new(password);
-        let session = shell.workstation()?.sign_in(&username, &password, &SystemClock).map_err(from_api)?;
+pub fn sign_in(shell: &Shell, request: SignInRequest) -> Result<SessionInfo, CommandError> {
+    let SignInRequest { username, password } = request;
+    let password = Password::new(password);
+    shell.with_state(|state| {
+        let session = state.workstation()?.sign_in(&username, &password, &SystemClock).map_err(from_api)?;
         let info = session_info(&session);
-        shell.last_save().clear();
-        *shell.session()? = Some(session);
+        state.begin(session);
         Ok(info)
     })
-    .await
 }
 
-#[tauri::command]
-pub async fn current_session(shell: State<'_, Arc<Shell>>) -> Result<Option<SessionInfo>, CommandError> {
-    Ok(shell.session()?.as_ref().map(session_info))
+pub fn current_session(shell: &Shell) -> Result<Option<SessionInfo>, CommandError> {
+    shell.with_state(|state| Ok(state.session().map(session_info)))
 }
 
-#[tauri::command]
-pub async fn sign_out(shell: State<'_, Arc<Shell>>) -> Result<(), CommandError> {
-    // Dropping the session drops its keys (the core zeroizes them). The idle lock uses this command too.
-    *shell.session()? = None;
-    shell.last_save().clear();
-    Ok(())
+/// Dropping the session drops its keys (the core zeroizes them). The idle lock uses this command too.
+pub fn sign_out(shell: &Shell) -> Result<(), CommandError> {
+    shell.with_state(|state| {
+        state.end();
+        Ok(())
+    })
 }

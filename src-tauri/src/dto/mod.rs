@@ -1,9 +1,9 @@
 //! The IPC boundary's data types: what crosses between the web view and Rust, and nothing else.
 //!
 //! These mirror the core's types on purpose instead of re-exporting them: the core may change its internals
-//! without the UI noticing, and the conversion in `commands.rs` is where we decide what the UI may see
+//! without the UI noticing, and the conversion in `commands/` is where we decide what the UI may see
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
-//! into `ui/src/lib/backend/generated/`; `tests::bindings_are_fresh` fails when they are stale.
+//! into `ui/src/lib/backend/generated/`; `tests/boundary.rs` fails when they are stale.
 pub mod charge;
 pub mod him;
 pub mod nurse;

@@ -1,8 +1,12 @@
 // The Backend that calls the Rust shell's commands over Tauri IPC; the only file that calls invoke().
-import { Channel, invoke } from '@tauri-apps/api/core';
+//
+// Command names, argument names and types, and answers are checked by tsc against generated/commands.ts, which Rust
+// renders from the command list in src-tauri/src/lib.rs: a renamed or changed command fails `ui:check`.
+import { Channel, invoke, type InvokeArgs } from '@tauri-apps/api/core';
 import { toBackendError, type Backend } from './index';
 import type * as Charge from './charge';
 import type { AppStatus } from './generated/AppStatus';
+import type { CommandArgs, CommandName, CommandResults } from './generated/commands';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
@@ -23,10 +27,15 @@ import type {
   Registration,
 } from './nurse';
 
+/** The arguments `call` takes for a command: none when the command takes none, else its argument object. */
+type ArgsOf<C extends CommandName> = CommandArgs[C] extends null ? [] : [args: CommandArgs[C]];
+
 /** Invokes a command and converts its `{ code, message }` rejection into a BackendError. */
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function call<C extends CommandName>(command: C, ...args: ArgsOf<C>): Promise<CommandResults[C]> {
   try {
-    return await invoke<T>(command, args);
+    // A command without arguments is invoked without an argument object, as Tauri's own examples do.
+    const [payload] = args as unknown[];
+    return await invoke<CommandResults[C]>(command, payload as InvokeArgs | undefined);
   } catch (error) {
     throw toBackendError(error);
   }

@@ -1,0 +1,185 @@
+//! `dtk episode`: declaring and ending a downtime (or drill) episode, and the charge nurse's procedure during it:
+//! severity, checklist ticks, status updates, the timeline and the drill report.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use dtk::api::Workstation;
+use dtk::clock::{Clock, SystemClock};
+use dtk::procedures::Severity;
+
+use super::{failed, output, print_json, sign_in, Failure};
+
+#[derive(Subcommand)]
+pub enum EpisodeCmd {
+    /// Declare a downtime episode for the unit.
+    Start {
+        #[arg(long)]
+        reason: Option<String>,
+        /// P1 (no access to information needed for care, no workaround) … P4 (minor).
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        /// Affected systems and workflows, comma separated (EHR, lab results, pharmacy, ADT…).
+        #[arg(long, value_delimiter = ',')]
+        affected: Vec<String>,
+        /// The clinical impact in plain words.
+        #[arg(long)]
+        impact: Option<String>,
+        /// Minutes until the first status update is due.
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
+        /// A practice episode: marked DRILL everywhere, never exported.
+        #[arg(long)]
+        drill: bool,
+    },
+    /// End the open episode.
+    End,
+    /// The open episode: severity, checklist, overdue steps, next update.
+    Status,
+    /// Change the severity of the open episode.
+    Severity {
+        #[arg(value_parser = parse_severity)]
+        level: Severity,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Tick a checklist step as done (or take a tick back with --undo REASON).
+    Tick {
+        step: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, value_name = "REASON")]
+        undo: Option<String>,
+    },
+    /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time;
+    /// --out FILE also prints the newest kept update as a PDF.
+    Update {
+        #[arg(long, conflicts_with_all = ["text", "out"])]
+        draft: bool,
+        #[arg(long, value_name = "FILE")]
+        text: Option<PathBuf>,
+        #[arg(long, value_name = "MINUTES")]
+        next_update: Option<i64>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The episode's timeline and metrics (after-action review).
+    Timeline {
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
+    /// The drill report (PDF) of a practice episode: timeline, checklist, entries per user, what was missed.
+    DrillReport {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The drill episode (default: the newest one).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| "expected P1, P2, P3 or P4".to_string())
+}
+
+pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        EpisodeCmd::Start { reason, severity, affected, impact, next_update, drill } => {
+            let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
+            let next_update_due = next_update.map(|m| dtk::clock::stamp(clock.now() + time::Duration::minutes(m)));
+            let declaration = dtk::episodes::Declaration { reason, severity, affected, impact, next_update_due };
+            let ep = ws.start_episode(&session, kind, declaration, &clock)?;
+            output(json, &ep, || {
+                format!(
+                    "{} episode {} started at {} for {}.",
+                    if drill { "DRILL" } else { "Downtime" },
+                    ep.id,
+                    ep.started_at,
+                    ep.unit
+                )
+            });
+        }
+        EpisodeCmd::End => {
+            let ep = ws.end_episode(&session, &clock)?;
+            output(json, &ep, || format!("Episode {} ended at {}.", ep.id, ep.ended_at.clone().unwrap_or_default()));
+        }
+        EpisodeCmd::Status => match ws.episode_status(&session, &clock)? {
+            None => output(json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
+            Some(st) => output(json, &st, || {
+                let mut t = format!(
+                    "{}{} episode since {} ({}); severity {}; next update due {}{}.\n",
+                    if st.drill { "DRILL - " } else { "" },
+                    if st.drill { "practice" } else { "downtime" },
+                    st.episode.started_at,
+                    st.episode.unit,
+                    st.severity.map(|s| format!("{} ({})", s.code(), s.meaning())).unwrap_or_else(|| "not set".into()),
+                    st.next_update_due.clone().unwrap_or_else(|| "not set".into()),
+                    if st.update_overdue { " - OVERDUE" } else { "" }
+                );
+                for s in &st.steps {
+                    let mark = match (&s.done_at, s.overdue) {
+                        (Some(_), _) => "[x]",
+                        (None, true) => "[!]",
+                        (None, false) => "[ ]",
+                    };
+                    let by = s
+                        .done_by
+                        .as_ref()
+                        .map(|b| format!(" (done by {b} at {})", s.done_at.clone().unwrap_or_default()))
+                        .unwrap_or_default();
+                    t.push_str(&format!(
+                        "{mark} {:<26} {:<7} {}{}\n",
+                        s.step.id,
+                        s.step.role.as_str(),
+                        s.step.text,
+                        by
+                    ));
+                }
+                t
+            }),
+        },
+        EpisodeCmd::Severity { level, note } => {
+            let r = ws.change_severity(&session, level, note, &clock)?;
+            output(json, &r, || format!("Severity is now {} ({}).", level.code(), level.meaning()));
+        }
+        EpisodeCmd::Tick { step, note, undo } => {
+            let r = match undo {
+                Some(reason) => ws.untick_step(&session, &step, &reason, &clock)?,
+                None => ws.tick_step(&session, &step, note, &clock)?,
+            };
+            output(json, &r, || format!("Step {step} recorded at {} by {}.", r.at, r.actor));
+        }
+        EpisodeCmd::Update { draft, text, next_update, out } => {
+            if let Some(path) = &text {
+                let body = std::fs::read_to_string(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+                let r = ws.save_status_update(&session, &body, next_update, &clock)?;
+                output(json, &r, || format!("Status update kept with the episode at {}.", r.at));
+            }
+            if let Some(out) = &out {
+                let pdf = ws.print_status_update(&session, &clock)?;
+                dtk::api::save_pdf(out, &pdf.bytes)?;
+                output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                    format!("Status update written to {} ({} pages).", out.display(), pdf.pages)
+                });
+            }
+            if draft || (text.is_none() && out.is_none()) {
+                let d = ws.draft_status_update(&session, &clock)?;
+                output(json, &d, || d.clone());
+            }
+        }
+        EpisodeCmd::Timeline { episode } => {
+            let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;
+            print_json(&serde_json::to_value(&t).unwrap_or_default());
+        }
+        EpisodeCmd::DrillReport { out, episode } => {
+            let pdf = ws.drill_report(&session, episode.as_deref(), &clock)?;
+            dtk::api::save_pdf(&out, &pdf.bytes)?;
+            output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! `dtk user`: staff accounts (add, list, roster import, disable, break-glass emergency accounts).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use dtk::api::{self, AddUserRequest, Workstation};
+use dtk::auth::{Op, Role};
+use dtk::clock::SystemClock;
+
+use super::{failed, in_file, new_password, output, print_json, sign_in, Failure};
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add a staff account (administrators; new password from DTK_NEW_PASSWORD or a prompt).
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "FULL NAME")]
+        display: Option<String>,
+    },
+    /// List staff accounts.
+    List,
+    /// Import a roster (CSV: username, display name, role); prints one-time passwords to hand over.
+    Import {
+        file: PathBuf,
+        /// Write the one-time passwords to this file (owner-only) instead of printing them.
+        #[arg(long, value_name = "FILE")]
+        passwords_out: Option<PathBuf>,
+    },
+    /// Disable an account (it can no longer sign in; its entries stay attributed to it).
+    Disable { name: String },
+    /// Add an expiring break-glass nurse account (charge nurse; password from DTK_NEW_PASSWORD or a prompt).
+    Emergency {
+        name: String,
+        #[arg(long, value_name = "FULL NAME")]
+        display: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "expected one of nurse, charge, him, admin".to_string())
+}
+
+pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure> {
+    let clock = SystemClock;
+    let session = sign_in(ws)?;
+    match cmd {
+        UserCmd::Add { name, role, display } => {
+            session.require(Op::ManageUsers)?;
+            let password = new_password(&name)?;
+            let info = ws.add_user(
+                &session,
+                AddUserRequest {
+                    display_name: display.unwrap_or_else(|| name.clone()),
+                    username: name,
+                    role,
+                    password,
+                },
+                &clock,
+            )?;
+            if json {
+                print_json(&serde_json::to_value(&info).unwrap_or_default());
+            } else {
+                say!("Added {} ({}) as {}.", info.username, info.display_name, info.role.as_str());
+            }
+        }
+        UserCmd::List => {
+            let users = ws.list_users(&session)?;
+            if json {
+                print_json(&serde_json::to_value(&users).unwrap_or_default());
+            } else {
+                for u in users {
+                    let state = if u.active { "active" } else { "disabled" };
+                    say!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
+                }
+            }
+        }
+        UserCmd::Import { file, passwords_out } => {
+            let csv = std::fs::read_to_string(&file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+            let result = ws.import_roster(&session, &csv, &clock).map_err(in_file(&file))?;
+            let listing: String = result
+                .created
+                .iter()
+                .map(|p| format!("{},{},{}\n", p.username, p.role.as_str(), p.one_time_password))
+                .collect();
+            match passwords_out {
+                Some(path) => dtk::durable::write_private(&path, listing.as_bytes())
+                    .map_err(|e| failed(format!("{}: {e}", path.display())))?,
+                None if !json => say_raw!("{listing}"),
+                None => {}
+            }
+            if json {
+                print_json(&serde_json::to_value(&result).unwrap_or_default());
+            } else {
+                say!(
+                    "{} account(s) created, {} already present. One-time passwords must be changed at first sign-in.",
+                    result.created.len(),
+                    result.skipped.len()
+                );
+            }
+        }
+        UserCmd::Disable { name } => {
+            ws.disable_user(&session, &name, &clock)?;
+            say!("Disabled {name}; their entries stay attributed to them.");
+        }
+        UserCmd::Emergency { name, display, reason, hours } => {
+            session.require(Op::AddEmergencyUser)?;
+            let password = new_password(&name)?;
+            let req = api::EmergencyUser {
+                username: &name,
+                display_name: &display,
+                password: &password,
+                reason: &reason,
+                hours,
+            };
+            let info = ws.add_emergency_user(&session, &req, &clock)?;
+            output(json, &info, || {
+                format!(
+                    "Emergency account {} created; it expires at {}.",
+                    info.username,
+                    info.expires_at.clone().unwrap_or_default()
+                )
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Durable file writes, the only way the product writes a file: a temporary file beside the target, fsync of the
+//! file, rename over the target, fsync of the folder. A file is never seen half-written under its name, survives a
+//! power cut once the call returned, and a failed write leaves no temporary file behind. Secrets (the recovery key,
+//! one-time passwords) are written readable by their owner only. Streamed files (handoff and FHIR exports, written
+//! while a transaction reads the vault) use [`temp_beside`], [`create`] and [`place`] directly.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Who may read a written file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The permissions every new file of this user gets (the umask decides).
+    Default,
+    /// Read and write for the owner only (0600 on Unix), set when the file is created, so the secret is never
+    /// readable by others, not even for a moment.
+    OwnerOnly,
+}
+
+/// Writes `bytes` to `target` durably (see the module documentation), replacing any file of that name.
+pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_as(target, bytes, Access::Default)
+}
+
+/// [`write`] for a secret: the file is readable by its owner only.
+pub fn write_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_as(target, bytes, Access::OwnerOnly)
+}
+
+fn write_as(target: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
+    let tmp = temp_beside(target);
+    let written = open_new(&tmp, access).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = written.and_then(|()| place(&tmp, target));
+    if placed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    placed
+}
+
+/// A temporary path in the target's folder (the rename must not cross file systems): hidden, named after the
+/// target, unique within this process (two threads of the desktop app may write beside the same file), and ending
+/// in `.tmp`.
+pub fn temp_beside(target: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    folder_of(target).join(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Creates the temporary file `tmp` (from [`temp_beside`]) for a streamed write. The caller writes, flushes and
+/// calls `sync_all`, then [`place`]s it, or removes it if the write failed.
+pub fn create(tmp: &Path) -> io::Result<File> {
+    open_new(tmp, Access::Default)
+}
+
+/// Moves the complete, synced temporary file `tmp` over `target` and syncs the folder, so the rename itself
+/// survives a power cut.
+pub fn place(tmp: &Path, target: &Path) -> io::Result<()> {
+    std::fs::rename(tmp, target)?;
+    // Some file systems cannot sync a folder; the file itself is on disk already.
+    if let Ok(dir) = File::open(folder_of(target)) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn folder_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Opens a new file, never an existing one (a link planted at the temporary name is not followed). A file of that
+/// name can only be left by a process that died with the same id, so it is removed and the file created again.
+fn open_new(tmp: &Path, access: Access) -> io::Result<File> {
+    let open = || {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if access == Access::OwnerOnly {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        }
+        // Windows has no mode bits: the file gets its folder's access list.
+        #[cfg(not(unix))]
+        let _ = access;
+        opts.open(tmp)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(tmp)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).expect("list").filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn write_replaces_the_target_and_leaves_nothing_beside_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("report.csv");
+        write(&target, b"old").expect("first");
+        write(&target, b"new").expect("second");
+        assert_eq!(std::fs::read(&target).expect("read"), b"new");
+        assert_eq!(names(dir.path()), vec!["report.csv".to_string()]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The target is a folder that is not empty: the rename fails after the temporary file was written.
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::fs::create_dir(target.join("inside")).expect("mkdir");
+        assert!(write(&target, b"x").is_err());
+        assert_eq!(names(dir.path()), vec!["taken".to_string()]);
+    }
+
+    #[test]
+    fn a_stale_temporary_file_is_replaced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let tmp = temp_beside(&dir.path().join("batch.json"));
+        std::fs::write(&tmp, b"left by a crash").expect("stale");
+        let mut f = create(&tmp).expect("create over the stale file");
+        f.write_all(b"fresh").and_then(|()| f.sync_all()).expect("write");
+        place(&tmp, &dir.path().join("batch.json")).expect("place");
+        assert_eq!(std::fs::read(dir.path().join("batch.json")).expect("read"), b"fresh");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secrets_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("recovery.txt");
+        write_private(&target, b"key").expect("write");
+        let mode = std::fs::metadata(&target).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,175 @@
+//! The HIM reconciliation worklist: every signed entry brought home from the workstations, each moving through
+//! `pending → matched → accepted | duplicate-of(X) | rejected(reason) | needs-correction → exported(batch) → posted`.
+//! This file holds the states, the errors and the sealed row body; the jobs live beside it: `decide.rs` (tracking
+//! arrivals, matching temporary MRNs, duplicate proposals and the analyst's decisions, each audited with who and
+//! why), `worklist.rs` (the filtered, paged worklist, summary counts, the proposals list), `compare.rs` (the
+//! side-by-side view of two entries) and `report.rs` (the reconciliation report's data and its CSV; the PDF is
+//! rendered by `print`).
+//!
+//! Filters use keyed blind indexes and plain non-PHI columns only, so a worklist page stays fast at 160,000
+//! entries; only the rows of the page are decrypted.
+
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{Keys, Place};
+use crate::vault::{Tx, VaultError};
+
+mod compare;
+mod decide;
+mod report;
+mod worklist;
+
+pub use compare::{card, side_by_side, Card, SideBySide};
+pub use decide::{
+    accept, acceptable, dismiss, mark_duplicate, match_patient, needs_correction, propose_duplicates, reject, track,
+    Tracked,
+};
+pub use report::{report, BatchLine, Disposition, EpisodeLine, FileLine, Report};
+pub use worklist::{list, proposals, summary, Filter, Page, Proposal, Summary, WorkItem};
+
+const FORMAT: u32 = 1;
+
+/// Actions this module writes to the audit log (one row per decision, per entry).
+pub mod action {
+    pub const MATCHED: &str = "reconcile.matched";
+    pub const ACCEPTED: &str = "reconcile.accepted";
+    pub const REJECTED: &str = "reconcile.rejected";
+    pub const DUPLICATE: &str = "reconcile.duplicate";
+    pub const DISMISSED: &str = "reconcile.duplicate_dismissed";
+    pub const NEEDS_CORRECTION: &str = "reconcile.needs_correction";
+    pub const PAPER_ENTERED: &str = "reconcile.paper_entered";
+}
+
+/// Where an entry is on the worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Pending,
+    Matched,
+    Accepted,
+    Duplicate,
+    Rejected,
+    NeedsCorrection,
+    Exported,
+    Posted,
+}
+
+impl State {
+    pub const ALL: [State; 8] = [
+        State::Pending,
+        State::Matched,
+        State::Accepted,
+        State::Duplicate,
+        State::Rejected,
+        State::NeedsCorrection,
+        State::Exported,
+        State::Posted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Matched => "matched",
+            State::Accepted => "accepted",
+            State::Duplicate => "duplicate",
+            State::Rejected => "rejected",
+            State::NeedsCorrection => "needs-correction",
+            State::Exported => "exported",
+            State::Posted => "posted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Still needs the analyst (or an export): the report lists these as open.
+    pub fn is_open(self) -> bool {
+        matches!(self, State::Pending | State::Matched | State::NeedsCorrection | State::Accepted)
+    }
+
+    /// Exported entries are locked: no decision changes them any more.
+    pub fn is_locked(self) -> bool {
+        matches!(self, State::Exported | State::Posted)
+    }
+}
+
+/// Errors of the worklist. They name entries by id and states, never patients.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconcileError {
+    /// No such entry on the worklist.
+    #[error("entry {0} is not on the reconciliation worklist")]
+    NotFound(String),
+    /// The decision does not apply in the entry's state.
+    #[error("entry {id} is {state}: {what}")]
+    WrongState { id: String, state: &'static str, what: &'static str },
+    /// Exported entries cannot change.
+    #[error("entry {0} was exported and is locked")]
+    Locked(String),
+    /// A proposed duplicate must be confirmed or dismissed first.
+    #[error("entry {id} has a proposed duplicate ({other}); confirm it (reconcile duplicate) or dismiss it first")]
+    OpenDuplicate { id: String, other: String },
+    /// A reason is required and was empty.
+    #[error("a reason is required")]
+    NoReason,
+    /// The input is not acceptable (names the field).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<rusqlite::Error> for ReconcileError {
+    fn from(e: rusqlite::Error) -> Self {
+        ReconcileError::Vault(e.into())
+    }
+}
+
+/// The sealed part of a worklist row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RowBody {
+    /// The real EHR MRN (system, value) a downtime registration was matched to.
+    pub matched_mrn: Option<(String, String)>,
+    /// Why it was rejected or needs correction.
+    pub reason: Option<String>,
+    /// Who accepted it (the verifier in the FHIR Provenance).
+    pub accepted_by: Option<String>,
+    /// The version exported last, if any (a later amendment is sent as an update).
+    pub exported_version: Option<i64>,
+}
+
+fn place(id: &str) -> Place<'_> {
+    Place { table: "recon", row: id, column: "body", format: FORMAT }
+}
+
+fn seal_body(tx: &mut Tx<'_>, id: &str, body: &RowBody) -> Vec<u8> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default());
+    tx.seal(&place(id), &plain)
+}
+
+pub(crate) fn open_body(keys: &Keys, id: &str, fv: i64, sealed: &[u8]) -> Result<RowBody, VaultError> {
+    let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..place(id) };
+    let plain =
+        keys.open(&p, sealed).map_err(|_| VaultError::Integrity(format!("recon {id}: body fails authentication")))?;
+    serde_json::from_slice(&plain).map_err(|_| VaultError::Integrity(format!("recon {id}: body is not a worklist row")))
+}
+
+/// A worklist row as stored: what every decision and view reads first.
+struct Row {
+    state: State,
+    fv: i64,
+    body: Vec<u8>,
+}
+
+/// The worklist row of an entry, if it is on the worklist.
+fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<Row>, VaultError> {
+    Ok(conn
+        .query_row("SELECT state, fv, body FROM recon WHERE entry_id = ?1", [id], |r| {
+            let s: String = r.get(0)?;
+            Ok(Row { state: State::parse(&s).unwrap_or(State::Pending), fv: r.get(1)?, body: r.get(2)? })
+        })
+        .optional()?)
+}

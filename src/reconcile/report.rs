@@ -1,0 +1,355 @@
+//! The reconciliation report's data, read from the vault (dispositions with their reasons, episodes, export
+//! batches with their hashes, imported handoff files, counts per workstation and per form), and its CSV.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{open_body, summary, State, Summary};
+use crate::crypto::Keys;
+use crate::vault::VaultError;
+
+/// Every row of the reconciliation report that needs a reason printed (rejected, duplicate, needs-correction).
+#[derive(Debug, Clone, Serialize)]
+pub struct Disposition {
+    pub entry_id: String,
+    pub state: State,
+    pub workstation: String,
+    pub form: String,
+    pub duplicate_of: Option<String>,
+    pub reason: Option<String>,
+    pub decided_by: String,
+    pub decided_at: String,
+}
+
+/// One episode's timeline (issue 9, after-action review).
+#[derive(Debug, Clone, Serialize)]
+pub struct EpisodeLine {
+    pub id: String,
+    pub unit: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub first_entry_at: Option<String>,
+    pub entries: i64,
+    pub workstations: i64,
+    pub first_handoff_imported_at: Option<String>,
+    pub last_export_at: Option<String>,
+    /// The episode's timeline and metrics (filled in by the façade, which knows the checklist).
+    pub timeline: Option<crate::procedures::Timeline>,
+}
+
+/// An export batch with its hash and posting outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLine {
+    pub id: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub entries: i64,
+    pub sha256: String,
+    pub posted: i64,
+    pub failed: i64,
+}
+
+/// An imported handoff file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileLine {
+    pub workstation: String,
+    pub sequence: i64,
+    pub sha256: String,
+    pub signer: String,
+    pub created_at: String,
+    pub imported_at: String,
+    pub imported_by: String,
+}
+
+/// Everything the reconciliation report shows; the CSV is written from it here and the PDF by `print`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated_at: String,
+    pub generated_by: String,
+    pub unit: Option<String>,
+    pub summary: Summary,
+    pub episodes: Vec<EpisodeLine>,
+    /// Counts per state for each workstation.
+    pub per_workstation: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Counts per state for each form.
+    pub per_form: BTreeMap<String, BTreeMap<String, i64>>,
+    pub dispositions: Vec<Disposition>,
+    pub batches: Vec<BatchLine>,
+    pub files: Vec<FileLine>,
+}
+
+fn grouped(conn: &rusqlite::Connection, column: &str) -> Result<BTreeMap<String, BTreeMap<String, i64>>, VaultError> {
+    let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut st = conn.prepare(&format!("SELECT {column}, state, count(*) FROM recon GROUP BY {column}, state"))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (k, s, n) = row?;
+        out.entry(k).or_default().insert(s, n);
+    }
+    Ok(out)
+}
+
+/// Builds the report's data from the vault. `at` and `by` say when and by whom it was generated.
+pub fn report(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    at: &str,
+    by: &str,
+    unit: Option<String>,
+) -> Result<Report, VaultError> {
+    let mut dispositions = Vec::new();
+    {
+        let mut st = conn.prepare(
+            "SELECT entry_id, state, workstation, form, duplicate_of, fv, body, updated_by, updated_at FROM recon
+              WHERE state IN ('rejected', 'duplicate', 'needs-correction') ORDER BY state, entry_id",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let state: String = r.get(1)?;
+            let body = open_body(keys, &id, r.get(5)?, &r.get::<_, Vec<u8>>(6)?)?;
+            dispositions.push(Disposition {
+                state: State::parse(&state).unwrap_or(State::Pending),
+                workstation: r.get(2)?,
+                form: r.get(3)?,
+                duplicate_of: r.get(4)?,
+                reason: body.reason,
+                decided_by: r.get(7)?,
+                decided_at: r.get(8)?,
+                entry_id: id,
+            });
+        }
+    }
+    let episodes = {
+        let mut st = conn.prepare(
+            "SELECT p.id, p.unit, p.started_at, p.ended_at,
+                    (SELECT min(created_at) FROM entries e WHERE e.episode_id = p.id),
+                    (SELECT count(*) FROM entries e JOIN recon r ON r.entry_id = e.id WHERE e.episode_id = p.id),
+                    (SELECT count(DISTINCT workstation) FROM entries e WHERE e.episode_id = p.id),
+                    (SELECT min(imported_at) FROM handoff_files f WHERE f.episode_id = p.id),
+                    (SELECT max(b.created_at) FROM export_batches b JOIN export_batch_entries be ON be.batch_id = b.id
+                       JOIN entries e ON e.id = be.entry_id WHERE e.episode_id = p.id)
+               FROM episodes p WHERE p.kind = 'real' ORDER BY p.started_at, p.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(EpisodeLine {
+                id: r.get(0)?,
+                unit: r.get(1)?,
+                started_at: r.get(2)?,
+                ended_at: r.get(3)?,
+                first_entry_at: r.get(4)?,
+                entries: r.get(5)?,
+                workstations: r.get(6)?,
+                first_handoff_imported_at: r.get(7)?,
+                last_export_at: r.get(8)?,
+                timeline: None,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|e| e.entries > 0).collect()
+    };
+    let batches = {
+        let mut st = conn.prepare(
+            "SELECT b.id, b.created_at, b.created_by, b.entry_count, b.sha256,
+                    (SELECT count(*) FROM export_batch_entries x WHERE x.batch_id = b.id AND x.post_state = 'posted'),
+                    (SELECT count(*) FROM export_batch_entries x WHERE x.batch_id = b.id AND x.post_state = 'failed')
+               FROM export_batches b ORDER BY b.created_at, b.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(BatchLine {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                created_by: r.get(2)?,
+                entries: r.get(3)?,
+                sha256: r.get(4)?,
+                posted: r.get(5)?,
+                failed: r.get(6)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let files = {
+        let mut st = conn.prepare(
+            "SELECT workstation, sequence, file_sha256, signer, created_at, imported_at, imported_by FROM handoff_files
+              ORDER BY imported_at, workstation, sequence",
+        )?;
+        let rows = st.query_map([], |r| {
+            let signer: String = r.get(3)?;
+            Ok(FileLine {
+                workstation: r.get(0)?,
+                sequence: r.get(1)?,
+                sha256: r.get(2)?,
+                signer: data_encoding::HEXLOWER_PERMISSIVE
+                    .decode(signer.as_bytes())
+                    .map(|k| crate::handoff::fingerprint(&k))
+                    .unwrap_or(signer),
+                created_at: r.get(4)?,
+                imported_at: r.get(5)?,
+                imported_by: r.get(6)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    Ok(Report {
+        generated_at: at.to_string(),
+        generated_by: by.to_string(),
+        unit,
+        summary: summary(conn)?,
+        episodes,
+        per_workstation: grouped(conn, "workstation")?,
+        per_form: grouped(conn, "form")?,
+        dispositions,
+        batches,
+        files,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    // Cells that a spreadsheet would run as a formula are prefixed with a quote (CSV injection).
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+impl Report {
+    /// The report as CSV: one section per table, each introduced by a `section` row, so a spreadsheet opens it.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let mut line = |cells: &[&str]| {
+            out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        };
+        line(&["section", "reconciliation report"]);
+        line(&["generated_at", &self.generated_at]);
+        line(&["generated_by", &self.generated_by]);
+        line(&["unit", self.unit.as_deref().unwrap_or("")]);
+        line(&["section", "counts"]);
+        line(&["state", "entries"]);
+        for (s, n) in &self.summary.by_state {
+            line(&[s, &n.to_string()]);
+        }
+        line(&["total", &self.summary.total.to_string()]);
+        line(&["open", &self.summary.open.to_string()]);
+        line(&["open_duplicate_proposals", &self.summary.open_duplicate_proposals.to_string()]);
+        line(&["version_conflicts", &self.summary.conflicts.to_string()]);
+        let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        for (title, key, map) in
+            [("per workstation", "workstation", &self.per_workstation), ("per form", "form", &self.per_form)]
+        {
+            line(&["section", title]);
+            let mut head = vec![key];
+            head.extend(states.iter().copied());
+            line(&head);
+            for (k, counts) in map {
+                let cells: Vec<String> = std::iter::once(k.clone())
+                    .chain(states.iter().map(|s| counts.get(*s).copied().unwrap_or(0).to_string()))
+                    .collect();
+                line(&cells.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+        }
+        line(&["section", "episodes"]);
+        line(&[
+            "episode",
+            "unit",
+            "started_at",
+            "ended_at",
+            "first_entry_at",
+            "entries",
+            "workstations",
+            "first_handoff_imported_at",
+            "last_export_at",
+        ]);
+        for e in &self.episodes {
+            line(&[
+                &e.id,
+                &e.unit,
+                &e.started_at,
+                e.ended_at.as_deref().unwrap_or(""),
+                e.first_entry_at.as_deref().unwrap_or(""),
+                &e.entries.to_string(),
+                &e.workstations.to_string(),
+                e.first_handoff_imported_at.as_deref().unwrap_or(""),
+                e.last_export_at.as_deref().unwrap_or(""),
+            ]);
+        }
+        line(&["section", "episode timelines"]);
+        line(&[
+            "episode",
+            "declared_at",
+            "declared_severity",
+            "severity_changes",
+            "first_entry_at",
+            "minutes_to_first_entry",
+            "entries_per_hour",
+            "ended_at",
+            "minutes_to_recovery",
+            "handoff_at",
+            "minutes_recovery_to_handoff",
+            "reconciled_at",
+            "minutes_recovery_to_reconciled",
+        ]);
+        let opt = |m: Option<i64>| m.map(|m| m.to_string()).unwrap_or_default();
+        for (e, t) in self.episodes.iter().filter_map(|e| Some((e, e.timeline.as_ref()?))) {
+            let changes: Vec<String> = t.escalations.iter().map(|(at, s)| format!("{at} {}", s.code())).collect();
+            line(&[
+                &e.id,
+                &t.declared_at,
+                t.declared_severity.map(|s| s.code()).unwrap_or(""),
+                &changes.join("; "),
+                t.first_entry_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_first_entry),
+                &t.entries_per_hour.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                t.ended_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_to_recovery),
+                t.handoff_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_handoff),
+                t.reconciled_at.as_deref().unwrap_or(""),
+                &opt(t.minutes_recovery_to_reconciled),
+            ]);
+        }
+        line(&["section", "dispositions"]);
+        line(&["entry", "state", "workstation", "form", "duplicate_of", "reason", "decided_by", "decided_at"]);
+        for d in &self.dispositions {
+            line(&[
+                &d.entry_id,
+                d.state.as_str(),
+                &d.workstation,
+                &d.form,
+                d.duplicate_of.as_deref().unwrap_or(""),
+                d.reason.as_deref().unwrap_or(""),
+                &d.decided_by,
+                &d.decided_at,
+            ]);
+        }
+        line(&["section", "export batches"]);
+        line(&["batch", "created_at", "created_by", "entries", "sha256", "posted", "failed"]);
+        for b in &self.batches {
+            line(&[
+                &b.id,
+                &b.created_at,
+                &b.created_by,
+                &b.entries.to_string(),
+                &b.sha256,
+                &b.posted.to_string(),
+                &b.failed.to_string(),
+            ]);
+        }
+        line(&["section", "handoff files"]);
+        line(&["workstation", "sequence", "sha256", "signer_fingerprint", "created_at", "imported_at", "imported_by"]);
+        for f in &self.files {
+            line(&[
+                &f.workstation,
+                &f.sequence.to_string(),
+                &f.sha256,
+                &f.signer,
+                &f.created_at,
+                &f.imported_at,
+                &f.imported_by,
+            ]);
+        }
+        out
+    }
+}
