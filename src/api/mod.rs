@@ -306,7 +306,7 @@ impl Workstation {
     pub fn open_with(dir: &Path, site: SiteConfig, forms_dir: Option<&Path>) -> Result<Workstation, ApiError> {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
         let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
-        let (checklist, checklist_problems) = procedures::load_checklist(site.checklist_file.as_deref());
+        let (checklist, checklist_problems) = crate::procedures::load_checklist(site.checklist_file.as_deref());
         Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems, checklist, checklist_problems })
     }
 

@@ -24,20 +24,6 @@ pub struct EpisodeStatus {
     pub updates: Vec<Recorded>,
 }
 
-/// Loads the site's checklist, or the built-in one (reporting why a broken file was not used).
-pub(super) fn load_checklist(path: Option<&std::path::Path>) -> (Checklist, Vec<ChecklistProblem>) {
-    let Some(path) = path else { return (Checklist::default_list(), Vec::new()) };
-    let label = path.display().to_string();
-    let parsed = std::fs::read(path)
-        .map_err(|e| vec![ChecklistProblem { file: label.clone(), step: None, reason: format!("cannot be read: {e}") }])
-        .and_then(|bytes| Checklist::parse(&label, &bytes));
-    match parsed {
-        Ok(list) => (list, Vec::new()),
-        // A broken checklist must not stop charting: the built-in one is used and the problem is reported.
-        Err(problems) => (Checklist::default_list(), problems),
-    }
-}
-
 impl Workstation {
     pub fn checklist(&self) -> &Checklist {
         &self.checklist

@@ -14,7 +14,7 @@ use printpdf::{
 };
 
 use super::fonts::{clean, Face, Fonts, Weight};
-use super::{PrintError, MM_PER_PT};
+use super::page::{PrintError, A4_LONG, A4_SHORT, MM_PER_PT};
 
 /// An RGB colour, 0–1 per channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -266,4 +266,13 @@ pub(crate) fn render(title: &str, pages: Vec<Page>) -> Result<Vec<u8>, PrintErro
         return Err(PrintError::Pdf);
     }
     Ok(bytes)
+}
+
+/// A fresh portrait or landscape A4 page.
+pub(crate) fn a4(landscape: bool) -> Result<Page, PrintError> {
+    if landscape {
+        Page::new(A4_LONG, A4_SHORT)
+    } else {
+        Page::new(A4_SHORT, A4_LONG)
+    }
 }

@@ -6,7 +6,7 @@ use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color as QrColor, EcLevel};
 
 use super::canvas::{Page, WHITE};
-use super::PrintError;
+use super::page::PrintError;
 
 /// The modules of one QR code, row by row.
 pub(crate) struct Qr {

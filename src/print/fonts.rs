@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use printpdf::ParsedFont;
 
-use super::PrintError;
+use super::page::PrintError;
 
 const DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const DEJAVU_SANS_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
@@ -91,7 +91,7 @@ impl Fonts {
         let upem = f32::from(font.font_metrics.units_per_em.max(1));
         let advance =
             font.lookup_glyph_index(c as u32).map_or(upem * 0.6, |g| f32::from(font.get_horizontal_advance(g)));
-        advance / upem * size * super::MM_PER_PT
+        advance / upem * size * super::page::MM_PER_PT
     }
 
     /// Width of `text` in millimetres at `size` points.

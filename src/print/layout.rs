@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
+use super::canvas::a4;
 use super::canvas::{Page, Rgba, BLACK, GREY, LIGHT, PALE, RED};
 use super::fonts::{Fonts, Weight};
-use super::{a4, body_bottom, body_top, PrintError};
+use super::page::{body_bottom, body_top, PrintError, MARGIN};
 use crate::entries::{Detail, Version};
 use crate::forms::{AnswerValue, Form, Item, ItemType, Operator};
 
@@ -657,8 +658,8 @@ pub(crate) fn entry_rows(
 /// when it would be cut, unless it is longer than a page (then it breaks where it must).
 pub(crate) fn paginate(rows: &[(Row, bool)], width: f32, height: f32, extra_top: f32) -> Result<Vec<Page>, PrintError> {
     let (top, bottom) = (body_top(extra_top), body_bottom(height));
-    let left = super::MARGIN;
-    let body_w = width - 2.0 * super::MARGIN;
+    let left = MARGIN;
+    let body_w = width - 2.0 * MARGIN;
     let mut pages = vec![a4(width > height)?];
     let mut y = top;
     let mut i = 0;

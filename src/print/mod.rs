@@ -10,6 +10,7 @@ mod canvas;
 mod codes;
 mod fonts;
 mod layout;
+mod page;
 pub mod read;
 mod reports;
 pub use reports::UpdateSheet;
@@ -24,9 +25,8 @@ use crate::paper::Payload;
 
 use canvas::{Page, Rgba, BLACK, GREY, RED, WATERMARK, WHITE};
 use fonts::Weight;
-
-/// Millimetres in a PDF point.
-pub(crate) const MM_PER_PT: f32 = 25.4 / 72.0;
+pub use page::{short_name, PrintError};
+use page::{A4_LONG, A4_SHORT, MARGIN};
 
 /// What the `form` of every sheet and report that is not a Questionnaire starts with.
 const SHEET_BASE: &str = "http://downtimekit.example.org/print/";
@@ -41,30 +41,8 @@ pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-
 /// The `form` a printed status update's QR code names.
 pub const STATUS_UPDATE_FORM: &str = "http://downtimekit.example.org/print/status-update|1";
 
-/// A4, in millimetres.
-const A4_SHORT: f32 = 210.0;
-const A4_LONG: f32 = 297.0;
-const MARGIN: f32 = 12.0;
 /// Side of the QR symbol without its quiet zone: large enough to decode from a 150 dpi scan.
 const QR_SIZE: f32 = 34.0;
-
-/// Why a document could not be produced. None of these name a patient.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PrintError {
-    /// The fonts built into the application could not be parsed (a broken build).
-    #[error("the embedded fonts could not be read")]
-    Font,
-    /// The page identification is longer than a QR code can hold (absurdly long identifiers).
-    #[error("the page identification is too long for its QR code")]
-    QrTooLong,
-    /// The PDF writer produced nothing.
-    #[error("the PDF could not be produced")]
-    Pdf,
-    /// There is nothing to print (no patients in the census, for example).
-    #[error("nothing to print: {0}")]
-    Empty(&'static str),
-}
 
 /// Who printed, where and when, and in which episode; the same on every page of one print.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,11 +309,6 @@ fn finish(title: &str, pages: Vec<Page>) -> Result<Pdf, PrintError> {
     Ok(Pdf { bytes: canvas::render(title, pages)?, pages: count })
 }
 
-/// The last path segment of a form url: its short name ("vital-signs").
-pub fn short_name(url: &str) -> &str {
-    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
-}
-
 fn payload(form: &str, label: Option<&Label>, stamp: &Stamp) -> Payload {
     Payload {
         form: form.to_string(),
@@ -351,14 +324,6 @@ fn payload(form: &str, label: Option<&Label>, stamp: &Stamp) -> Payload {
 fn when(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-}
-
-/// Where the body of a page may go, below the header and above the footer.
-pub(crate) fn body_top(extra: f32) -> f32 {
-    66.0 + extra
-}
-pub(crate) fn body_bottom(height: f32) -> f32 {
-    height - 18.0
 }
 
 /// The frame around the body of every page of one document (one patient's copy).
@@ -512,14 +477,5 @@ impl Frame<'_> {
         if self.stamp.drill {
             page.text_right(w - MARGIN, fy + 8.5, 7.5, Weight::Bold, RED, "DRILL");
         }
-    }
-}
-
-/// A fresh portrait or landscape A4 page.
-pub(crate) fn a4(landscape: bool) -> Result<Page, PrintError> {
-    if landscape {
-        Page::new(A4_LONG, A4_SHORT)
-    } else {
-        Page::new(A4_SHORT, A4_LONG)
     }
 }

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::canvas::a4;
 use super::canvas::{Page, Rgba, BLACK, GREY, LIGHT, PALE, RED};
 use super::fonts::Weight;
-use super::{a4, body_bottom, body_top, PrintError, A4_SHORT, MARGIN};
+use super::page::{body_bottom, body_top, PrintError, A4_SHORT, MARGIN};
 use crate::episodes::Episode;
 use crate::procedures::{Severity, Timeline};
 use crate::reconcile::{Report, State};
@@ -267,7 +268,8 @@ fn counts_table(
     let rows: Vec<Vec<String>> = map
         .iter()
         .map(|(k, counts)| {
-            let name = if short { super::short_name(k.split('|').next().unwrap_or(k)).to_string() } else { k.clone() };
+            let name =
+                if short { super::page::short_name(k.split('|').next().unwrap_or(k)).to_string() } else { k.clone() };
             let mut row = vec![name];
             row.extend(State::ALL.iter().map(|s| counts.get(s.as_str()).copied().unwrap_or(0).to_string()));
             row.push(counts.values().sum::<i64>().to_string());
@@ -317,7 +319,7 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
             vec![
                 d.entry_id.clone(),
                 d.state.as_str().to_string(),
-                super::short_name(d.form.split('|').next().unwrap_or(&d.form)).to_string(),
+                super::page::short_name(d.form.split('|').next().unwrap_or(&d.form)).to_string(),
                 reason,
                 format!("{} {}", d.decided_by, at(Some(&d.decided_at))),
             ]

@@ -2,9 +2,10 @@
 //! medications against a 24-hour grid) and the census sheet (one row per patient). Both are tables on landscape A4
 //! whose header row repeats on every page.
 
-use super::canvas::{Page, BLACK, GREY, LIGHT, PALE, RED};
+use super::canvas::{a4, Page, BLACK, GREY, LIGHT, PALE, RED};
+use super::codes;
 use super::fonts::Weight;
-use super::{a4, body_bottom, body_top, codes, PrintError, MARGIN};
+use super::page::{body_bottom, body_top, PrintError, MARGIN};
 use crate::census::PatientRecord;
 
 const MED_COL: f32 = 78.0;
