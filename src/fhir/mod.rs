@@ -11,8 +11,10 @@
 //!
 //! This file holds the identifier systems, the errors and what a batch freezes; the jobs live beside it:
 //! `bundle.rs` (an entry's resources and the streamed transaction Bundle), `batch.rs` (the export tables: the sealed
-//! batch and entry records, the rows the bundle is written from), `check.rs` (the reference checker and the
-//! snapshot normaliser) and `post.rs` (posting to a FHIR server and reading its transaction-response).
+//! batch and entry records, what the next batch takes and freezes, the rows the bundle is written from, post
+//! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
+//! reference checker and the snapshot normaliser) and `post.rs` (posting a batch to a FHIR server in transactions
+//! and reading each transaction-response).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -23,13 +25,14 @@ use crate::vault::VaultError;
 mod batch;
 mod bundle;
 mod check;
+mod export;
 mod post;
 
-pub use batch::batch_meta;
-pub(crate) use batch::{open_frozen, seal_frozen, seal_meta};
+pub use batch::{batch_meta, exportable, latest};
 pub use bundle::{audit_event, entry_items, write_bundle, Hashing, Item, Part, PatientUrns};
 pub use check::{check_bundle, normalise, Problem};
-pub use post::{post, PostOutcome};
+pub use export::{export, regenerate, BatchExported, Exporter};
+pub use post::{post, post_batch, PostReport, Poster, POST_ENTRIES_PER_TRANSACTION};
 
 /// Identifier system of every identifier this module mints (RFC 3986 URNs holding a UUID).
 pub const URN_SYSTEM: &str = "urn:ietf:rfc:3986";
@@ -66,6 +69,27 @@ pub enum FhirError {
     /// The server's answer is not a transaction-response.
     #[error("the FHIR server's answer is not a transaction-response: {0}")]
     BadResponse(String),
+    /// Writing or placing the export file failed.
+    #[error("writing the file failed: {0}")]
+    File(std::io::Error),
+    /// The batch was recorded, but its file could not be moved into place.
+    #[error("batch {batch} was recorded but moving the file into place failed (writing the file failed: {source}); write it again with `dtk export fhir --batch {batch} --out FILE`")]
+    Unplaced { batch: String, source: std::io::Error },
+    /// An accepted entry belongs to a drill episode (the text is the one the handoff refusal of a drill gives).
+    #[error("this handoff file holds a DRILL episode; drill entries are never reconciled or exported")]
+    Drill,
+    /// No accepted entry waits for export.
+    #[error("no accepted entries are waiting for export")]
+    NothingToExport,
+    /// An entry left the accepted state while its batch was being recorded.
+    #[error("entry {0} changed during the export; try again")]
+    Changed(String),
+    /// Regenerating a batch gave other bytes than the file that was exported.
+    #[error("batch {0} no longer regenerates to the file that was exported (SHA-256 differs)")]
+    Regenerates(String),
+    /// A transaction of a split post failed after earlier ones were answered and recorded.
+    #[error("{first} ({transactions} transactions were answered and recorded before that: {posted} entries posted, {failed} refused; posting again sends only the rest)")]
+    PartlyPosted { first: Box<FhirError>, transactions: usize, posted: usize, failed: usize },
     #[error(transparent)]
     Vault(#[from] VaultError),
 }
@@ -144,4 +168,11 @@ pub struct ExportEntry {
     pub signed_at: String,
     pub body: VersionBody,
     pub frozen: Frozen,
+}
+
+/// The outcome of one post, per worklist entry.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PostOutcome {
+    pub posted: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
 }
