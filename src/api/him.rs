@@ -10,11 +10,12 @@ use serde_json::Value;
 use super::{ApiError, EntrySaved, ErrorCode, Session, Workstation};
 use crate::auth::Op;
 use crate::clock::{stamp, Clock};
-use crate::entries::{self, NewEntry, Origin, PaperSource};
+use crate::entries;
 use crate::fhir::{self, FhirError, StaffRef};
 pub use crate::fhir::{BatchExported, PostReport, POST_ENTRIES_PER_TRANSACTION};
 use crate::handoff::{self, ExportSummary, HandoffError, HimKey, ImportReport};
 use crate::paper;
+use crate::reconcile::back_entry::{self, BackEntryError};
 use crate::reconcile::{self, Filter, Page, Proposal, ReconcileError, Report, SideBySide, State, Summary};
 
 impl From<HandoffError> for ApiError {
@@ -110,6 +111,28 @@ pub struct WorklistQuery {
     pub status: Option<entries::Status>,
     pub limit: usize,
     pub offset: usize,
+}
+
+impl From<BackEntryError> for ApiError {
+    fn from(e: BackEntryError) -> Self {
+        let code = match e {
+            BackEntryError::Entry(e) => return e.into(),
+            BackEntryError::Reconcile(e) => return e.into(),
+            BackEntryError::Vault(v) => return v.into(),
+            BackEntryError::UnknownEpisode => ErrorCode::NotFound,
+            BackEntryError::Drill => ErrorCode::Forbidden,
+            _ => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// A scan that cannot be read is an I/O failure; one without a readable QR code is the analyst's input.
+fn scan_code(e: &crate::print::read::ReadError) -> ErrorCode {
+    match e {
+        crate::print::read::ReadError::Io(_) => ErrorCode::Io,
+        _ => ErrorCode::InvalidInput,
+    }
 }
 
 fn io_err(e: std::io::Error) -> ApiError {
@@ -365,13 +388,8 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::Reconcile)?;
-        let payload = crate::print::read::read_file(scan, page.max(1)).map_err(|e| {
-            let code = match e {
-                crate::print::read::ReadError::Io(_) => ErrorCode::Io,
-                _ => ErrorCode::InvalidInput,
-            };
-            ApiError::new(code, format!("{}: {e}", scan.display()))
-        })?;
+        let payload = crate::print::read::read_file(scan, page.max(1))
+            .map_err(|e| ApiError::new(scan_code(&e), format!("{}: {e}", scan.display())))?;
         self.back_enter_paper(session, &payload, response, author_name, clock)
     }
 
@@ -386,88 +404,33 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::Reconcile)?;
-        let author = author_name.trim();
-        if author.is_empty()
-            || author.len() > 200
-            || author.chars().any(|c| c.is_control() || crate::forms::is_bidi_control(c))
-        {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the author named on the paper form is required (plain text)",
-            ));
-        }
-        let canonical = response.get("questionnaire").and_then(Value::as_str).unwrap_or("");
-        if canonical != payload.form {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the response is for another form than the one printed on the paper (its QR code)",
-            ));
-        }
-        let subject_mrn = response.pointer("/subject/identifier/value").and_then(Value::as_str);
-        if payload.mrn.is_some() && payload.mrn.as_deref() != subject_mrn {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the response's patient differs from the patient printed on the paper form (its QR code)",
-            ));
-        }
-        let episode_id = payload.episode.clone().ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidInput, "the paper form's QR code names no downtime episode")
-        })?;
-        let episode = crate::episodes::get(self.vault()?.conn(), session.keys(), &episode_id)?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotFound,
-                "the paper form's episode is not on this station: import a handoff file of that episode first",
-            )
-        })?;
-        if episode.kind == crate::episodes::Kind::Drill {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "this paper form was printed in a DRILL episode; drill entries are never reconciled or exported",
-            ));
-        }
+        let (author, episode_id) = back_entry::check(payload, response, author_name)?;
+        back_entry::check_episode(self.vault()?.conn(), session.keys(), &episode_id)?;
         let id = uuid::Uuid::new_v4().to_string();
         let response = super::clinical::with_id(response, &id);
         let opts =
             super::EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
-        let mut prep = self.prepare(session, &response, &opts, None, clock)?;
-        prep.body.paper = Some(PaperSource { author_name: author.to_string(), qr: Some(payload.to_text()) });
+        let prep = self.prepare(session, &response, &opts, None, clock)?;
         let workstation = self.workstation_id();
         let temp = self.site.temp_mrn_system.clone();
-        let window = self.site.duplicate_window_minutes;
-        let warnings = prep.warnings.clone();
+        let duplicate_window_minutes = self.site.duplicate_window_minutes;
         let vault = self.vault_mut()?;
-        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| -> Result<_, ApiError> {
-            let header = entries::PatientHeader::from(&prep.patient);
-            let body = prep.body.clone();
-            let new = NewEntry {
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            let paper = back_entry::PaperEntry {
+                id: &id,
                 form: &prep.form,
                 episode_id: &episode_id,
                 workstation: &workstation,
                 patient: &prep.patient,
                 body: prep.body,
-                sign: true,
-                origin: Origin::Paper,
-                author: None,
-            };
-            let saved = entries::create(tx, &id, new)?;
-            let tracked = reconcile::Tracked {
-                entry_id: &id,
-                workstation: &workstation,
-                form: &prep.form,
-                patient: &header,
-                body: &body,
+                author_name: author,
+                payload,
                 temp_mrn_system: &temp,
+                duplicate_window_minutes,
             };
-            reconcile::track(tx, &tracked, true)?;
-            reconcile::propose_duplicates(tx, std::slice::from_ref(&id), window)?;
-            tx.audit(
-                reconcile::action::PAPER_ENTERED,
-                &format!("entries:{id}"),
-                &serde_json::json!({ "qr": payload.to_text() }),
-            )?;
-            Ok(saved)
+            back_entry::enter(tx, paper).map_err(ApiError::from)
         })?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings: prep.warnings })
     }
 
     /// Exports every accepted entry as a new batch (see [`fhir::export`]).
@@ -661,13 +624,7 @@ impl Workstation {
     /// episode, for the analyst to confirm before back-entering it.
     pub fn read_paper_scan(&self, session: &Session, path: &Path, page: u32) -> Result<paper::Payload, ApiError> {
         session.require(Op::Reconcile)?;
-        crate::print::read::read_file(path, page).map_err(|e| {
-            let code = match e {
-                crate::print::read::ReadError::Io(_) => ErrorCode::Io,
-                _ => ErrorCode::InvalidInput,
-            };
-            ApiError::new(code, e.to_string())
-        })
+        crate::print::read::read_file(path, page).map_err(|e| ApiError::new(scan_code(&e), e.to_string()))
     }
 
     /// How many entries "accept all matched" would accept now (matched, without an open duplicate proposal), so the
