@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place, Random};
-use crate::vault::VaultError;
+use crate::vault::error::VaultError;
 
 /// Actions written to the audit log. Stable strings: reports and HIM filters depend on them.
 pub mod action {
@@ -144,21 +144,6 @@ pub(crate) fn stage(
         params![stamp(at), actor, action, target],
     )?;
     Ok(())
-}
-
-/// Moves staged events into the chain, oldest first (called by the next successful sign-in).
-pub(crate) fn fold_pending(tx: &mut crate::vault::Tx<'_>) -> Result<usize, VaultError> {
-    let staged: Vec<(i64, String, String, String, String)> = {
-        let mut st = tx.sql().prepare("SELECT id, at, actor, action, target FROM audit_pending ORDER BY id")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for (_, at, actor, action, target) in &staged {
-        let when = crate::clock::parse_stamp(at).unwrap_or(tx.at());
-        tx.audit_as(actor, when, action, target, &serde_json::json!({ "staged": true }))?;
-    }
-    tx.sql().execute("DELETE FROM audit_pending", [])?;
-    Ok(staged.len())
 }
 
 /// One broken place found by [`verify`].

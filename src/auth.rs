@@ -345,6 +345,38 @@ fn store_wrap(
     Ok(())
 }
 
+/// The id and owner of the one wrap of the data key under the recovery key printed at set-up.
+pub const RECOVERY_WRAP: &str = "recovery";
+
+/// Wraps the data key under the recovery key and stores it (at set-up).
+pub fn store_recovery_wrap(tx: &mut Tx<'_>, dek: &DataKey, recovery: &crypto::RecoveryKey) -> Result<(), VaultError> {
+    let wrap = crypto::wrap_with_recovery(dek, recovery, RECOVERY_WRAP, tx);
+    tx.sql().execute(
+        "INSERT INTO key_wraps (id, kind, salt, wrapped) VALUES (?1, 'recovery', ?2, ?3)",
+        params![RECOVERY_WRAP, wrap.salt.to_vec(), wrap.wrapped],
+    )?;
+    Ok(())
+}
+
+/// The data key's wrap under the recovery key.
+pub fn load_recovery_wrap(conn: &rusqlite::Connection) -> Result<crypto::Wrap, VaultError> {
+    let (salt, wrapped): (Vec<u8>, Vec<u8>) =
+        conn.query_row("SELECT salt, wrapped FROM key_wraps WHERE id = ?1", [RECOVERY_WRAP], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut s = [0u8; 16];
+    if salt.len() == 16 {
+        s.copy_from_slice(&salt);
+    }
+    Ok(crypto::Wrap { salt: s, params: None, wrapped })
+}
+
+/// Forgets a user's failed sign-ins and lifts the lock-out (a successful sign-in, a recovery-key reset).
+pub fn clear_lockout(tx: &mut Tx<'_>, user_id: &str) -> Result<(), VaultError> {
+    tx.sql().execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [user_id])?;
+    Ok(())
+}
+
 fn crypto_to_vault(e: CryptoError) -> VaultError {
     match e {
         CryptoError::WeakKdf { .. } | CryptoError::BadKdf(_) => VaultError::Integrity(e.to_string()),
@@ -456,8 +488,8 @@ pub fn sign_in(
         }
     }
     let recorded = vault.write(&keys, username, now, |tx| -> Result<(), VaultError> {
-        audit::fold_pending(tx)?;
-        tx.sql().execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [&user.id])?;
+        fold_pending(tx)?;
+        clear_lockout(tx, &user.id)?;
         tx.audit(action::SIGN_IN, &format!("users:{}", user.id), &serde_json::json!({}))?;
         Ok(())
     });
@@ -513,6 +545,22 @@ pub fn verify_users(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<audi
             reason: "the account row was changed outside Downtime Kit".into(),
         })
         .collect())
+}
+
+/// Moves the events staged by failed sign-ins ([`audit::stage`]) into the chain, oldest first, inside the next
+/// successful sign-in's transaction.
+fn fold_pending(tx: &mut crate::vault::Tx<'_>) -> Result<usize, VaultError> {
+    let staged: Vec<(i64, String, String, String, String)> = {
+        let mut st = tx.sql().prepare("SELECT id, at, actor, action, target FROM audit_pending ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (_, at, actor, action, target) in &staged {
+        let when = crate::clock::parse_stamp(at).unwrap_or(tx.at());
+        tx.audit_as(actor, when, action, target, &serde_json::json!({ "staged": true }))?;
+    }
+    tx.sql().execute("DELETE FROM audit_pending", [])?;
+    Ok(staged.len())
 }
 
 #[cfg(test)]

@@ -367,6 +367,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
 }
 
+/// Bytes as lowercase hex (keys and fingerprints in the site configuration and on screen).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+/// Exactly `N` bytes from hex text (either case, surrounding blanks ignored); `None` for anything else.
+pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).ok()?.try_into().ok()
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::Random;

@@ -294,3 +294,68 @@ impl From<rusqlite::Error> for EpisodeError {
         EpisodeError::Vault(e.into())
     }
 }
+/// What the record says about an episode beyond its own events, for its timeline and metrics.
+pub struct RecordFacts {
+    /// (created_at, author) of every entry that left draft.
+    pub entries: Vec<(String, String)>,
+    /// Forms printed within the episode's time span.
+    pub forms_printed: usize,
+    /// When the first handoff file of the episode was made.
+    pub handoff_at: Option<String>,
+    /// When the last worklist row of the episode was decided, once none is open.
+    pub reconciled_at: Option<String>,
+}
+
+/// Reads [`RecordFacts`]. On the workstation that declared the episode, prints and the handoff come from its own audit
+/// log; on the HIM station (the episode arrived in handoff files) from the imported audit rows and the files, and
+/// the full reconciliation time from the worklist.
+pub fn record_facts(conn: &rusqlite::Connection, episode: &Episode) -> Result<RecordFacts, VaultError> {
+    let entries: Vec<(String, String)> = {
+        let mut st =
+            conn.prepare("SELECT created_at, author FROM entries WHERE episode_id = ?1 AND status != 'draft'")?;
+        let rows = st.query_map([&episode.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let imported_from: Option<String> = conn
+        .query_row("SELECT workstation FROM handoff_files WHERE episode_id = ?1 LIMIT 1", [&episode.id], |r| r.get(0))
+        .optional()?;
+    let (printed, handoff_at): (i64, Option<String>) = match &imported_from {
+        Some(ws) => (
+            conn.query_row(
+                "SELECT count(*) FROM handoff_audit WHERE workstation = ?1 AND action LIKE 'print.%'
+                    AND at >= ?2 AND (?3 IS NULL OR at <= ?3)",
+                params![ws, episode.started_at, episode.ended_at],
+                |r| r.get(0),
+            )?,
+            conn.query_row("SELECT min(created_at) FROM handoff_files WHERE episode_id = ?1", [&episode.id], |r| {
+                r.get(0)
+            })?,
+        ),
+        None => (
+            conn.query_row(
+                "SELECT count(*) FROM audit WHERE action LIKE 'print.%' AND at >= ?1 AND (?2 IS NULL OR at <= ?2)",
+                params![episode.started_at, episode.ended_at],
+                |r| r.get(0),
+            )?,
+            conn.query_row(
+                "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1",
+                [format!("episodes:{}", episode.id)],
+                |r| r.get(0),
+            )?,
+        ),
+    };
+    // Fully reconciled: the episode has worklist rows and none is still open.
+    let (rows, open, last): (i64, i64, Option<String>) = conn.query_row(
+        "SELECT count(*), coalesce(sum(r.state IN ('pending', 'matched', 'needs-correction', 'accepted')), 0),
+                max(r.updated_at)
+           FROM recon r JOIN entries e ON e.id = r.entry_id WHERE e.episode_id = ?1",
+        [&episode.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(RecordFacts {
+        entries,
+        forms_printed: usize::try_from(printed).unwrap_or(0),
+        handoff_at,
+        reconciled_at: (rows > 0 && open == 0).then_some(last).flatten(),
+    })
+}

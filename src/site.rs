@@ -114,7 +114,7 @@ impl SiteConfig {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
         }
         if let Some(k) = &cfg.him_public_key {
-            if crate::handoff::parse_public_key(k).is_err() {
+            if crate::crypto::unhex::<32>(k).is_none() {
                 return Err(bad(
                     "him_public_key: expected the 64 hex characters printed by `dtk handoff keygen`".into()
                 ));

@@ -4,17 +4,16 @@
 //! This is what the app does: the banner's timer polls `downtime_status` and `episode_status` while the nurse saves,
 //! and people sign in and out at the shared workstation. The commands are called as the Tauri commands call them
 //! (the plain functions taking `&Shell`). A deadlock fails the test at a deadline instead of hanging it.
-use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
-use dtk::clock::SystemClock;
-use dtk::crypto::Password;
 use dtk_app::commands::{charge, him, nurse, session, Shell};
-use dtk_app::dto::{CommandError, DeclareEpisodeRequest, ErrorCode, SignInRequest, WorklistQuery};
+use dtk_app::dto::{CommandError, ErrorCode, WorklistQuery};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::sign_in;
 
-const PASSWORD: &str = "a-long-pass-12";
+mod support;
+
 /// How long the workers keep calling commands.
 const RUN_FOR: Duration = Duration::from_secs(4);
 /// How long the workers may take to finish after that before the test calls it a deadlock. Generous: sign-in runs
@@ -23,35 +22,9 @@ const DEADLINE: Duration = Duration::from_secs(90);
 
 /// A vault made with the core API: set up, one user per clinical role, the demo census.
 fn vault() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("vault dir");
-    let mut ws = Workstation::open(dir.path()).expect("open");
-    let clock = SystemClock;
-    let request = InitRequest {
-        unit: "5 East".into(),
-        admin: "it.admin".into(),
-        display_name: "IT Admin".into(),
-        password: Password::new("admin-pass-1".into()),
-    };
-    ws.init(request, &clock).expect("init");
-    let admin = ws.sign_in("it.admin", &Password::new("admin-pass-1".into()), &clock).expect("admin");
-    for (name, role) in [("dnurse", Role::Nurse), ("kcharge", Role::Charge), ("lhim", Role::Him)] {
-        let request = AddUserRequest {
-            username: name.into(),
-            display_name: name.into(),
-            role,
-            password: Password::new(PASSWORD.into()),
-        };
-        ws.add_user(&admin, request, &clock).expect("user");
-    }
     let census =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo/census-demo.json")).expect("census");
-    ws.import_census(&admin, &census, &clock).expect("census imported");
-    dir
-}
-
-fn sign_in(shell: &Shell, username: &str) -> Result<(), CommandError> {
-    let request = SignInRequest { username: username.into(), password: PASSWORD.into() };
-    session::sign_in(shell, request).map(|_| ())
+    support::vault("5 East", &[("dnurse", Role::Nurse), ("kcharge", Role::Charge), ("lhim", Role::Him)], &census)
 }
 
 /// What one worker saw: how many calls succeeded, and every error code it got (refusals are expected: the user
@@ -105,15 +78,7 @@ fn nurse_charge_and_him_commands_run_concurrently_and_finish() {
     let dir = vault();
     let shell = Arc::new(Shell::open(dir.path()));
     sign_in(&shell, "kcharge").expect("charge signs in");
-    let episode = DeclareEpisodeRequest {
-        drill: false,
-        severity: None,
-        affected: vec![],
-        impact: None,
-        reason: Some("Concurrency test".into()),
-        next_update_minutes: Some(30),
-    };
-    charge::declare_episode(&shell, episode).expect("episode declared");
+    support::declare_episode(&shell, "Concurrency test");
     let mrn = nurse::census(&shell).expect("census").patients.first().expect("a patient").mrn.clone();
 
     let (done, reports) = mpsc::channel();

@@ -8,6 +8,7 @@ use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::{Op, Role};
 use crate::census;
 use crate::clock::{stamp, Clock};
+use crate::entries::safety::{self, SafetyKind, SafetyWarning};
 use crate::entries::{self, EntryError, NewEntry, Origin, Saved, Summary, VersionBody};
 use crate::episodes::{self, Declaration, Episode, EpisodeError, Kind};
 use crate::forms::{self, Finding, Severity};
@@ -52,23 +53,6 @@ impl From<RegisterError> for ApiError {
             other => ApiError::new(ErrorCode::Conflict, other.to_string()),
         }
     }
-}
-
-/// A warning the nurse must see before the entry counts: an allergy (needs an override reason to save) or a
-/// possible duplicate (needs confirmation to sign).
-#[derive(Debug, Clone, Serialize)]
-pub struct SafetyWarning {
-    pub kind: SafetyKind,
-    pub message: String,
-    /// The other entry, for duplicates.
-    pub entry_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SafetyKind {
-    Allergy,
-    PossibleDuplicate,
 }
 
 /// What a nurse decided about the warnings.
@@ -296,25 +280,10 @@ impl Workstation {
         let patient = patients::find_by_mrn(vault.conn(), session.keys(), &systems, &mrn)?.ok_or_else(|| {
             ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration)")
         })?;
-        let mut warnings = Vec::new();
-        if let Some(med) = &facts.medication {
-            for a in entries::allergy_matches(med, &patient.record.allergies) {
-                warnings.push(SafetyWarning {
-                    kind: SafetyKind::Allergy,
-                    message: format!(
-                        "ALLERGY: the patient has an active allergy to {}{}; giving this medication needs an override reason",
-                        a.substance,
-                        a.reaction.as_deref().map(|r| format!(" (reaction: {r})")).unwrap_or_default()
-                    ),
-                    entry_id: None,
-                });
-            }
-        }
         let idx = patients::mrn_token(session.keys(), &patient.record.mrn_system, &patient.record.mrn);
-        let dups = entries::possible_duplicates(
-            vault.conn(),
-            session.keys(),
-            &entries::DuplicateQuery {
+        let subject = safety::Subject {
+            patient: &patient,
+            duplicates: entries::DuplicateQuery {
                 patient_idx: &idx,
                 form: &form.canonical(),
                 medication: facts.medication.as_deref(),
@@ -322,20 +291,8 @@ impl Workstation {
                 window_minutes: self.site.duplicate_window_minutes,
                 exclude,
             },
-        )?;
-        for d in dups {
-            warnings.push(SafetyWarning {
-                kind: SafetyKind::PossibleDuplicate,
-                message: format!(
-                    "POSSIBLE DUPLICATE: entry {} by {} for the same patient and form{} at {}",
-                    d.id,
-                    d.author,
-                    d.medication.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
-                    d.clinical_time.as_deref().unwrap_or("?")
-                ),
-                entry_id: Some(d.id),
-            });
-        }
+        };
+        let warnings = safety::warnings(vault.conn(), session.keys(), &subject)?;
         let mut response = checked.response;
         if let Some(obj) = response.as_object_mut() {
             obj.insert(
@@ -361,26 +318,10 @@ impl Workstation {
         })
     }
 
-    /// Refuses unless every warning has its answer: an override reason for an allergy; a confirmation that it is not
-    /// a duplicate when signing.
+    /// Refuses unless every warning has its answer (`entries::safety::gate`).
     fn gate(warnings: &[SafetyWarning], opts: &EntryOptions, signing: bool) -> Result<(), ApiError> {
-        let allergy = warnings.iter().any(|w| w.kind == SafetyKind::Allergy);
-        if allergy && opts.allergy_override.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            return Err(safety_error(
-                warnings,
-                SafetyKind::Allergy,
-                "an allergy matches this medication: give an override reason to save",
-            ));
-        }
-        let dup = warnings.iter().any(|w| w.kind == SafetyKind::PossibleDuplicate);
-        if dup && signing && !opts.confirm_not_duplicate {
-            return Err(safety_error(
-                warnings,
-                SafetyKind::PossibleDuplicate,
-                "this looks like a duplicate of another entry: confirm it is a different event to sign",
-            ));
-        }
-        Ok(())
+        safety::gate(warnings, opts.allergy_override.as_deref(), opts.confirm_not_duplicate, signing)
+            .map_err(|refusal| safety_error(warnings, refusal.kind, refusal.message))
     }
 
     pub(super) fn open_episode_for_charting(&self, session: &Session) -> Result<Episode, ApiError> {

@@ -11,7 +11,8 @@ mod users;
 
 use std::path::{Path, PathBuf};
 
-pub use clinical::{Checked, EntryOptions, EntrySaved, SafetyKind, SafetyWarning};
+pub use crate::entries::safety::{SafetyKind, SafetyWarning};
+pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::HimKeyInfo;
 pub use him::{BatchExported, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
@@ -21,7 +22,7 @@ pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
 use crate::clock::Clock;
-use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, Place, RecoveryKey};
+use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, RecoveryKey};
 use crate::drafts::{self, Draft};
 use crate::forms::{self, Catalog, LoadProblem};
 use crate::site::SiteConfig;
@@ -388,17 +389,9 @@ impl Workstation {
                 ("unit", unit.as_bytes().to_vec()),
                 ("created_at", crate::clock::stamp(now).into_bytes()),
             ] {
-                tx.sql()
-                    .execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", rusqlite::params![k, v])
-                    .map_err(VaultError::from)?;
+                tx.insert_meta(k, &v)?;
             }
-            let wrap = crypto::wrap_with_recovery(&dek, &recovery, "recovery", tx);
-            tx.sql()
-                .execute(
-                    "INSERT INTO key_wraps (id, kind, salt, wrapped) VALUES ('recovery', 'recovery', ?1, ?2)",
-                    rusqlite::params![wrap.salt.to_vec(), wrap.wrapped],
-                )
-                .map_err(VaultError::from)?;
+            auth::store_recovery_wrap(tx, &dek, &recovery)?;
             tx.audit(
                 action::VAULT_CREATED,
                 "vault",
@@ -455,16 +448,8 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let rk =
             RecoveryKey::parse(recovery_key).map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
-        let (salt, wrapped): (Vec<u8>, Vec<u8>) = vault
-            .conn()
-            .query_row("SELECT salt, wrapped FROM key_wraps WHERE id = 'recovery'", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(VaultError::from)?;
-        let mut s = [0u8; 16];
-        if salt.len() == 16 {
-            s.copy_from_slice(&salt);
-        }
-        let wrap = crypto::Wrap { salt: s, params: None, wrapped };
-        let dek = crypto::unwrap_with_recovery(&wrap, &rk, "recovery")
+        let wrap = auth::load_recovery_wrap(vault.conn())?;
+        let dek = crypto::unwrap_with_recovery(&wrap, &rk, auth::RECOVERY_WRAP)
             .map_err(|_| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
         let keys = dek.keys();
         let user = auth::find_user(vault.conn(), username)?.ok_or_else(|| AuthError::UnknownUser(username.into()))?;
@@ -475,9 +460,7 @@ impl Workstation {
                 &serde_json::json!({ "username": username }),
             )?;
             auth::change_password(tx, &dek, &user, new_password)?;
-            tx.sql()
-                .execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [&user.id])
-                .map_err(VaultError::from)?;
+            auth::clear_lockout(tx, &user.id)?;
             Ok(())
         })?;
         Ok(())
@@ -540,7 +523,7 @@ impl Workstation {
     pub fn verify(&self, session: &Session) -> Result<Vec<Broken>, ApiError> {
         session.require(Op::Verify)?;
         let vault = self.vault()?;
-        let mut problems = verify_sealed(vault.conn(), &session.keys)?;
+        let mut problems = crate::vault::verify::sealed_columns(vault.conn(), &session.keys)?;
         problems.extend(auth::verify_users(vault.conn(), &session.keys)?);
         problems.extend(audit::verify(vault.conn(), &session.keys)?);
         Ok(problems)
@@ -585,28 +568,4 @@ pub fn default_vault_dir() -> PathBuf {
 
 fn not_initialised() -> ApiError {
     ApiError::new(ErrorCode::NotInitialised, "this workstation has not been set up yet (dtk init)")
-}
-
-/// Opens every sealed column of every table; each failure names its table and row.
-fn verify_sealed(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {
-    let mut problems = Vec::new();
-    for (table, id_col, fv_col, col) in schema::SEALED_COLUMNS {
-        let sql = format!("SELECT {id_col}, {fv_col}, {col} FROM {table}");
-        let mut st = conn.prepare(&sql)?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let id = String::from_utf8_lossy(&audit::blob(r, 0)).into_owned();
-            let fv: i64 = r.get::<_, i64>(1).unwrap_or(-1);
-            let sealed = audit::blob(r, 2);
-            let place = Place { table, row: &id, column: col, format: u32::try_from(fv).unwrap_or(u32::MAX) };
-            if keys.open(&place, &sealed).is_err() {
-                problems.push(Broken {
-                    table: (*table).to_string(),
-                    id,
-                    reason: format!("{col} fails authentication (changed, truncated or moved from another row)"),
-                });
-            }
-        }
-    }
-    Ok(problems)
 }

@@ -1,7 +1,6 @@
 //! The downtime procedure in the façade: declaring with severity, changing it, ticking the unit's checklist,
 //! drafting and keeping status updates, and the episode timeline for after-action review.
 
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::{ApiError, ErrorCode, Session, Workstation};
@@ -295,59 +294,8 @@ pub(super) fn timeline_for(
     episode: &Episode,
     now: time::OffsetDateTime,
 ) -> Result<Timeline, ApiError> {
-    let sql = |e: rusqlite::Error| ApiError::from(crate::vault::VaultError::from(e));
     let events = episodes::events(conn, keys, &episode.id)?;
-    let made: Vec<(String, String)> = {
-        let mut st = conn
-            .prepare("SELECT created_at, author FROM entries WHERE episode_id = ?1 AND status != 'draft'")
-            .map_err(sql)?;
-        let rows = st.query_map([&episode.id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
-    let imported_from: Option<String> = conn
-        .query_row("SELECT workstation FROM handoff_files WHERE episode_id = ?1 LIMIT 1", [&episode.id], |r| r.get(0))
-        .optional()
-        .map_err(sql)?;
-    let (printed, handoff) = match &imported_from {
-        Some(ws) => {
-            let printed: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM handoff_audit WHERE workstation = ?1 AND action LIKE 'print.%'
-                        AND at >= ?2 AND (?3 IS NULL OR at <= ?3)",
-                    rusqlite::params![ws, episode.started_at, episode.ended_at],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
-            let handoff: Option<String> = conn
-                .query_row("SELECT min(created_at) FROM handoff_files WHERE episode_id = ?1", [&episode.id], |r| {
-                    r.get(0)
-                })
-                .map_err(sql)?;
-            (usize::try_from(printed).unwrap_or(0), handoff)
-        }
-        None => {
-            let printed = count_audit(conn, "print.%", &episode.started_at, episode.ended_at.as_deref())?;
-            let handoff: Option<String> = conn
-                .query_row(
-                    "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1",
-                    [format!("episodes:{}", episode.id)],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
-            (printed, handoff)
-        }
-    };
-    // Fully reconciled: the episode has worklist rows and none is still open.
-    let (rows, open, last): (i64, i64, Option<String>) = conn
-        .query_row(
-            "SELECT count(*), coalesce(sum(r.state IN ('pending', 'matched', 'needs-correction', 'accepted')), 0),
-                    max(r.updated_at)
-               FROM recon r JOIN entries e ON e.id = r.entry_id WHERE e.episode_id = ?1",
-            [&episode.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .map_err(sql)?;
-    let reconciled = (rows > 0 && open == 0).then_some(last).flatten();
+    let record = episodes::record_facts(conn, episode)?;
     Ok(procedures::timeline(&procedures::TimelineFacts {
         declared_at: &episode.started_at,
         declared_severity: episode.declaration.severity,
@@ -355,23 +303,11 @@ pub(super) fn timeline_for(
         drill: episode.kind == Kind::Drill,
         events: &events,
         checklist,
-        entries: &made,
-        forms_printed: printed,
-        handoff_at: handoff.as_deref(),
+        entries: &record.entries,
+        forms_printed: record.forms_printed,
+        handoff_at: record.handoff_at.as_deref(),
         first_update_due: episode.declaration.next_update_due.as_deref(),
-        reconciled_at: reconciled.as_deref(),
+        reconciled_at: record.reconciled_at.as_deref(),
         now,
     }))
-}
-
-/// Audit rows of a kind within an episode's time span (print jobs, for the drill report).
-fn count_audit(conn: &rusqlite::Connection, pattern: &str, from: &str, to: Option<&str>) -> Result<usize, ApiError> {
-    let n: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM audit WHERE action LIKE ?1 AND at >= ?2 AND (?3 IS NULL OR at <= ?3)",
-            rusqlite::params![pattern, from, to],
-            |r| r.get(0),
-        )
-        .map_err(crate::vault::VaultError::from)?;
-    Ok(usize::try_from(n).unwrap_or(0))
 }

@@ -8,167 +8,14 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::definition::{element_spec, parse_definition, required_elements, Conv};
 use super::model::*;
-use super::rules::collect_answers;
 use super::text;
 use super::validate::validate_response;
-use super::value::{coding, is_instant, typed_value};
+use super::value::{coding, collect_answers, is_instant, typed_value};
 
 /// Namespace of the deterministic identifiers (a fixed random UUID; changing it changes every exported identifier).
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7c3e_9f4a_2d61_4b8e_a5c0_9e17_3b2f_d804);
-
-/// Resource types a group or the questionnaire may name in `itemExtractionContext`.
-pub const SUPPORTED_CONTEXTS: &[&str] =
-    &["MedicationAdministration", "MedicationRequest", "DocumentReference", "Patient", "Encounter"];
-
-/// How an answer becomes a FHIR element value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conv {
-    Code,
-    CodeableConcept,
-    Coding,
-    Quantity,
-    DateTime,
-    Date,
-    Str,
-    RefDisplay,
-    Annotation,
-    Attachment,
-    Identifier,
-}
-
-impl Conv {
-    /// Can an item of this kind fill an element of this type?
-    pub(crate) fn accepts(self, item: &Item) -> bool {
-        use ItemType as T;
-        let coded_choice = item.answer_options.first().is_some_and(|o| matches!(o.value, AnswerValue::Coding(_)));
-        match self {
-            Conv::Code | Conv::Coding => item.kind == T::Choice && coded_choice,
-            Conv::CodeableConcept => matches!(item.kind, T::Choice | T::OpenChoice | T::String),
-            Conv::Quantity => {
-                item.kind == T::Quantity || (matches!(item.kind, T::Decimal | T::Integer) && item.units.len() == 1)
-            }
-            Conv::DateTime => matches!(item.kind, T::DateTime | T::Date),
-            Conv::Date => item.kind == T::Date,
-            Conv::Str | Conv::RefDisplay => {
-                matches!(item.kind, T::String | T::Text | T::Choice | T::OpenChoice)
-            }
-            Conv::Annotation => item.kind.is_question(),
-            Conv::Attachment => matches!(item.kind, T::Text | T::String),
-            Conv::Identifier => item.kind == T::String,
-        }
-    }
-}
-
-/// One supported `item.definition` target.
-#[derive(Debug)]
-pub(crate) struct ElementSpec {
-    /// Element path below the resource type, e.g. `dosage.dose`.
-    pub path: &'static str,
-    /// Indexes of path segments that are arrays in R4 (the first element is filled unless it is `push_at`).
-    arrays: &'static [usize],
-    /// Index of the array segment that gets a new element per answer (lists: note, reasonCode, content …).
-    push_at: Option<usize>,
-    pub conv: Conv,
-}
-
-impl ElementSpec {
-    pub(crate) fn is_list(&self) -> bool {
-        self.push_at.is_some()
-    }
-}
-
-const fn one(path: &'static str, arrays: &'static [usize], conv: Conv) -> ElementSpec {
-    ElementSpec { path, arrays, push_at: None, conv }
-}
-const fn list(path: &'static str, arrays: &'static [usize], push_at: usize, conv: Conv) -> ElementSpec {
-    ElementSpec { path, arrays, push_at: Some(push_at), conv }
-}
-
-const MEDICATION_ADMINISTRATION: &[ElementSpec] = &[
-    one("status", &[], Conv::Code),
-    list("statusReason", &[], 0, Conv::CodeableConcept),
-    one("medicationCodeableConcept", &[], Conv::CodeableConcept),
-    one("effectiveDateTime", &[], Conv::DateTime),
-    one("dosage.dose", &[], Conv::Quantity),
-    one("dosage.route", &[], Conv::CodeableConcept),
-    one("dosage.site", &[], Conv::CodeableConcept),
-    one("dosage.text", &[], Conv::Str),
-    list("reasonCode", &[], 0, Conv::CodeableConcept),
-    list("note", &[], 0, Conv::Annotation),
-];
-const MEDICATION_REQUEST: &[ElementSpec] = &[
-    one("status", &[], Conv::Code),
-    one("intent", &[], Conv::Code),
-    one("medicationCodeableConcept", &[], Conv::CodeableConcept),
-    one("authoredOn", &[], Conv::DateTime),
-    one("requester", &[], Conv::RefDisplay),
-    list("reasonCode", &[], 0, Conv::CodeableConcept),
-    list("note", &[], 0, Conv::Annotation),
-    one("dosageInstruction.text", &[0], Conv::Str),
-    one("dosageInstruction.patientInstruction", &[0], Conv::Str),
-    one("dosageInstruction.route", &[0], Conv::CodeableConcept),
-    one("dosageInstruction.timing.code", &[0], Conv::CodeableConcept),
-    one("dosageInstruction.timing.repeat.boundsDuration", &[0], Conv::Quantity),
-    one("dosageInstruction.asNeededCodeableConcept", &[0], Conv::CodeableConcept),
-    one("dosageInstruction.doseAndRate.doseQuantity", &[0, 1], Conv::Quantity),
-];
-const DOCUMENT_REFERENCE: &[ElementSpec] = &[
-    one("status", &[], Conv::Code),
-    one("type", &[], Conv::CodeableConcept),
-    list("category", &[], 0, Conv::CodeableConcept),
-    one("description", &[], Conv::Str),
-    list("content.attachment", &[0], 0, Conv::Attachment),
-    one("context.period.start", &[], Conv::DateTime),
-];
-const PATIENT: &[ElementSpec] = &[
-    list("identifier", &[], 0, Conv::Identifier),
-    one("name.family", &[0], Conv::Str),
-    list("name.given", &[0], 1, Conv::Str),
-    one("birthDate", &[], Conv::Date),
-    one("gender", &[], Conv::Code),
-];
-const ENCOUNTER: &[ElementSpec] = &[
-    one("status", &[], Conv::Code),
-    one("class", &[], Conv::Coding),
-    list("type", &[], 0, Conv::CodeableConcept),
-    one("period.start", &[], Conv::DateTime),
-    list("location.location", &[0], 0, Conv::RefDisplay),
-    list("reasonCode", &[], 0, Conv::CodeableConcept),
-];
-
-fn specs(resource_type: &str) -> &'static [ElementSpec] {
-    match resource_type {
-        "MedicationAdministration" => MEDICATION_ADMINISTRATION,
-        "MedicationRequest" => MEDICATION_REQUEST,
-        "DocumentReference" => DOCUMENT_REFERENCE,
-        "Patient" => PATIENT,
-        "Encounter" => ENCOUNTER,
-        _ => &[],
-    }
-}
-
-/// The supported target for `Type.path`, if any.
-pub(crate) fn element_spec(resource_type: &str, path: &str) -> Option<&'static ElementSpec> {
-    specs(resource_type).iter().find(|s| s.path == path)
-}
-
-/// Elements a context must fill from a required item, because R4 requires them and there is no sensible default.
-pub(crate) fn required_elements(resource_type: &str, used: &[(&str, bool)]) -> Vec<&'static str> {
-    match resource_type {
-        "MedicationAdministration" => {
-            let mut v = vec!["medicationCodeableConcept"];
-            // mad-1: a dosage needs a dose (or a rate, which the subset does not offer).
-            if used.iter().any(|(p, _)| p.starts_with("dosage.")) {
-                v.push("dosage.dose");
-            }
-            v
-        }
-        "MedicationRequest" => vec!["medicationCodeableConcept"],
-        "DocumentReference" => vec!["content.attachment"],
-        _ => vec![],
-    }
-}
 
 /// What the caller supplies: who, when, and the entry's identity. References are FHIR Reference objects.
 #[derive(Debug, Clone)]
@@ -282,7 +129,7 @@ pub fn extract(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Ve
     }
     let checked = validate_response(form, response);
     if !checked.is_valid() {
-        let errors = checked.findings.iter().filter(|f| f.severity == super::Severity::Error).count();
+        let errors = checked.findings.iter().filter(|f| f.severity == Severity::Error).count();
         return Err(ExtractError::Invalid { errors });
     }
     let r = &checked.response;
@@ -416,7 +263,7 @@ impl<'a> Extractor<'a> {
         m.insert("resourceType".into(), ty.into());
         m.insert("identifier".into(), json!([self.identifier(ty, path)]));
         for (item, answers) in fields {
-            let Some((_, p)) = item.definition.as_deref().and_then(super::load::parse_definition) else {
+            let Some((_, p)) = item.definition.as_deref().and_then(parse_definition) else {
                 continue;
             };
             let Some(spec) = element_spec(ty, p) else {
@@ -424,7 +271,7 @@ impl<'a> Extractor<'a> {
             };
             for a in answers {
                 if let Some(v) = convert(spec.conv, item, a) {
-                    put(&mut m, spec, &spec.path.split('.').collect::<Vec<_>>(), 0, v);
+                    spec.write(&mut m, v);
                 }
             }
         }
@@ -657,47 +504,6 @@ fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
             Value::Object(id)
         }
     })
-}
-
-/// Writes `v` at `segs` below `obj`, creating objects and arrays as the spec says.
-/// `at` is the index of `segs[0]` in the full path (array and push positions are indexes, as names repeat:
-/// `Encounter.location.location`).
-fn put(obj: &mut Map<String, Value>, spec: &ElementSpec, segs: &[&str], at: usize, v: Value) {
-    let Some((head, rest)) = segs.split_first() else {
-        return;
-    };
-    let pushes = spec.push_at == Some(at);
-    let is_array = spec.arrays.contains(&at) || pushes;
-    let slot = obj.entry(head.to_string()).or_insert_with(|| {
-        if is_array {
-            Value::Array(Vec::new())
-        } else {
-            Value::Object(Map::new())
-        }
-    });
-    if rest.is_empty() {
-        match slot {
-            Value::Array(a) if is_array => a.push(v),
-            _ => *slot = v,
-        }
-        return;
-    }
-    let target = if is_array {
-        let Value::Array(a) = slot else { return };
-        if pushes || a.is_empty() {
-            a.push(Value::Object(Map::new()));
-        }
-        if pushes {
-            a.last_mut()
-        } else {
-            a.first_mut()
-        }
-    } else {
-        Some(slot)
-    };
-    if let Some(Value::Object(child)) = target {
-        put(child, spec, rest, at + 1, v);
-    }
 }
 
 /// Observation.value[x] for an answer (R4 has no valueDecimal: decimals become Quantities).

@@ -1,7 +1,11 @@
-//! The parsed shape of a supported Questionnaire: what the rest of the app reads instead of raw JSON.
+//! The engine's shared vocabulary: the parsed shape of a supported Questionnaire (what the rest of the app reads
+//! instead of raw JSON), the findings about a response, the input limits, and the predicates several stages share
+//! (does an answer fit an item, match an option, name a verbal or telephone order).
 //!
-//! Everything here is produced by `load.rs` after the source passed every check, so the
-//! invariants below hold for any `Form` a caller can get hold of (there is no public constructor).
+//! This is the bottom layer of `forms/`: it uses no other file of the module, so the loader, the validator, the rules
+//! and extraction can all lean on it without leaning on each other. Every `Form` is produced by `load.rs` after the
+//! source passed every check, so the invariants below hold for any `Form` a caller can get hold of (there is no
+//! public constructor).
 
 use std::collections::HashMap;
 
@@ -27,6 +31,11 @@ pub const EXT_EXTRACTION_CONTEXT: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemExtractionContext";
 /// UCUM, the only unit system a dose may use.
 pub const UCUM: &str = "http://unitsofmeasure.org";
+
+/// Largest form or response accepted: the standard forms are a few KiB; a larger file is a mistake or an attack.
+pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+/// Deepest JSON nesting accepted; checked by a byte scan before serde recurses, so deep input cannot overflow the stack.
+pub const MAX_DEPTH: usize = 64;
 
 /// A loaded, checked Questionnaire.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,6 +337,41 @@ pub struct AnswerOption {
     pub initial_selected: bool,
 }
 
+/// Does a value of this type fit an item of this kind? For choice items the answerOption type decides.
+/// The loader asks it of initial and enableWhen values, the validator of every answer.
+pub(crate) fn answer_matches_kind(v: &AnswerValue, kind: ItemType, options: &[AnswerOption]) -> bool {
+    match kind {
+        ItemType::Group | ItemType::Display => false,
+        ItemType::Boolean => matches!(v, AnswerValue::Boolean(_)),
+        ItemType::Decimal => matches!(v, AnswerValue::Decimal(_) | AnswerValue::Integer(_)),
+        ItemType::Integer => matches!(v, AnswerValue::Integer(_)),
+        ItemType::Date => matches!(v, AnswerValue::Date(_)),
+        ItemType::DateTime => matches!(v, AnswerValue::DateTime(_)),
+        ItemType::Time => matches!(v, AnswerValue::Time(_)),
+        ItemType::String | ItemType::Text => matches!(v, AnswerValue::String(_)),
+        ItemType::Quantity => matches!(v, AnswerValue::Quantity(_)),
+        ItemType::Choice => match options.first() {
+            Some(o) => o.value.suffix() == v.suffix(),
+            None => matches!(v, AnswerValue::Coding(_)),
+        },
+        ItemType::OpenChoice => {
+            matches!(v, AnswerValue::String(_))
+                || match options.first() {
+                    Some(o) => o.value.suffix() == v.suffix(),
+                    None => matches!(v, AnswerValue::Coding(_)),
+                }
+        }
+    }
+}
+
+/// Is `v` the same answer as option `o`? Codings compare as concepts, other values exactly.
+pub(crate) fn option_matches(o: &AnswerValue, v: &AnswerValue) -> bool {
+    match (o, v) {
+        (AnswerValue::Coding(a), AnswerValue::Coding(b)) => a.same_concept(b),
+        _ => o == v,
+    }
+}
+
 /// A clinical rule an item declares with the clinical-rule extension; the rules live in `rules.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -358,6 +402,16 @@ impl ClinicalRule {
             _ => return None,
         })
     }
+}
+
+/// Code system of the order-mode answers (`written`, `verbal`, `telephone`) the read-back rule recognises.
+pub const ORDER_MODE_SYSTEM: &str = "http://downtimekit.example.org/fhir/CodeSystem/order-mode";
+
+/// Is this order-mode coding one that needs a read-back? The loader asks it of the order-mode item's options (the
+/// rule must be able to fire), the rules of the answer.
+pub fn is_verbal_or_telephone(c: &Coding) -> bool {
+    c.system.as_deref().is_none_or(|s| s == ORDER_MODE_SYSTEM)
+        && matches!(c.code.as_deref(), Some("verbal" | "telephone"))
 }
 
 /// One Questionnaire item of the supported subset.
@@ -399,4 +453,21 @@ impl Item {
     pub fn has_rule(&self, rule: ClinicalRule) -> bool {
         self.rules.contains(&rule)
     }
+}
+
+/// How bad a finding is: errors block signing, warnings are shown but allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem with a response. The message names the rule broken, never the value typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub link_id: Option<String>,
+    pub severity: Severity,
+    pub message: String,
 }

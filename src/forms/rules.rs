@@ -4,27 +4,15 @@
 //! Rules are keyed on the extension, never on a form's url or linkIds, so a hospital's own medication form gets the
 //! same protection as the bundled one by declaring the same codes.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
-use super::model::{AnswerValue, ClinicalRule, Coding, Form};
-use super::validate::{Finding, Severity};
-use super::value::typed_value;
-
-/// Code system of the order-mode answers (`written`, `verbal`, `telephone`) the read-back rule recognises.
-pub const ORDER_MODE_SYSTEM: &str = "http://downtimekit.example.org/fhir/CodeSystem/order-mode";
+use super::model::{is_verbal_or_telephone, AnswerValue, ClinicalRule, Finding, Form, Severity};
+use super::value::collect_answers;
 
 pub(crate) const MSG_NEEDS_PRESCRIBER: &str = "a verbal or telephone order needs the prescriber's name";
 pub(crate) const MSG_NEEDS_READBACK: &str =
     "a verbal or telephone order needs read-back confirmation (read back and confirmed: yes)";
 pub(crate) const MSG_DOSE_POSITIVE: &str = "dose must be greater than zero";
-
-/// Is this order-mode coding one that needs a read-back?
-pub fn is_verbal_or_telephone(c: &Coding) -> bool {
-    c.system.as_deref().is_none_or(|s| s == ORDER_MODE_SYSTEM)
-        && matches!(c.code.as_deref(), Some("verbal" | "telephone"))
-}
 
 /// Joint Commission "do not use" list: (abbreviation as matched, lower case without dots; message).
 const DO_NOT_USE: &[(&str, &str)] = &[
@@ -168,34 +156,4 @@ pub(crate) fn check(form: &Form, response: &Value, findings: &mut Vec<Finding>) 
             findings.push(f);
         }
     }
-}
-
-/// linkId → decodable answers, anywhere in the response (answers that failed type checks are already findings).
-pub(crate) fn collect_answers(response: &Value) -> HashMap<String, Vec<AnswerValue>> {
-    let mut out: HashMap<String, Vec<AnswerValue>> = HashMap::new();
-    fn walk(items: &Value, out: &mut HashMap<String, Vec<AnswerValue>>, depth: usize) {
-        let Some(arr) = items.as_array() else { return };
-        if depth > 128 {
-            return;
-        }
-        for it in arr {
-            let Some(link) = it.get("linkId").and_then(Value::as_str) else {
-                continue;
-            };
-            if let Some(answers) = it.get("answer").and_then(Value::as_array) {
-                for a in answers {
-                    if let Some(Ok(v)) = a.as_object().map(|m| typed_value(m, "value")) {
-                        out.entry(link.to_string()).or_default().push(v);
-                    }
-                }
-            }
-            if let Some(children) = it.get("item") {
-                walk(children, out, depth + 1);
-            }
-        }
-    }
-    if let Some(items) = response.get("item") {
-        walk(items, &mut out, 0);
-    }
-    out
 }

@@ -6,8 +6,7 @@
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use super::model::{Form, ItemType};
-use super::validate::{Finding, Severity};
+use super::model::{Finding, Form, ItemType, Severity};
 
 /// Deepest nesting walked; a response from `parse_response` is far shallower, this guards hand-built values.
 const WALK_LIMIT: usize = 256;

@@ -6,30 +6,13 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::load::{answer_matches_kind, option_matches, too_deep, MAX_BYTES, MAX_DEPTH};
+use crate::json::too_deep;
+
 use super::model::*;
 use super::value::{typed_value, TypedError};
 use super::{rules, text};
-
-/// How bad a finding is: errors block signing, warnings are shown but allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One problem with a response. The message names the rule broken, never the value typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub link_id: Option<String>,
-    pub severity: Severity,
-    pub message: String,
-}
 
 /// The outcome of validation: findings plus the NFC-normalised response that should be stored.
 #[derive(Debug, Clone, PartialEq)]

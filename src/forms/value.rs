@@ -3,6 +3,8 @@
 //! Shared by the loader (answerOption, initial, enableWhen) and the response validator, so a form and its
 //! responses are held to exactly the same notion of "a valid dateTime".
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::model::{AnswerValue, Coding, Quantity};
@@ -218,4 +220,34 @@ pub fn is_date_time(s: &str) -> bool {
 /// FHIR `instant`: a dateTime to the second with a time zone.
 pub fn is_instant(s: &str) -> bool {
     s.contains('T') && is_date_time(s)
+}
+
+/// linkId → decodable answers, anywhere in the response (answers that failed type checks are already findings).
+pub(crate) fn collect_answers(response: &Value) -> HashMap<String, Vec<AnswerValue>> {
+    let mut out: HashMap<String, Vec<AnswerValue>> = HashMap::new();
+    fn walk(items: &Value, out: &mut HashMap<String, Vec<AnswerValue>>, depth: usize) {
+        let Some(arr) = items.as_array() else { return };
+        if depth > 128 {
+            return;
+        }
+        for it in arr {
+            let Some(link) = it.get("linkId").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(answers) = it.get("answer").and_then(Value::as_array) {
+                for a in answers {
+                    if let Some(Ok(v)) = a.as_object().map(|m| typed_value(m, "value")) {
+                        out.entry(link.to_string()).or_default().push(v);
+                    }
+                }
+            }
+            if let Some(children) = it.get("item") {
+                walk(children, out, depth + 1);
+            }
+        }
+    }
+    if let Some(items) = response.get("item") {
+        walk(items, &mut out, 0);
+    }
+    out
 }

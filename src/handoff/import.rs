@@ -10,11 +10,11 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::{
-    action, fingerprint, unhex, AuditRecord, EntryRecord, EpisodeRecord, HandoffError, Header, HimKey, Record,
-    Registered, Staff,
+    action, fingerprint, AuditRecord, EntryRecord, EpisodeRecord, HandoffError, Header, HimKey, Record, Registered,
+    Staff,
 };
 use crate::clock::stamp;
-use crate::crypto::Place;
+use crate::crypto::{unhex, Place};
 use crate::entries::Origin;
 use crate::procedures::Recorded;
 use crate::vault::Tx;

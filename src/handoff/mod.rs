@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 use crate::audit::PlainRow;
 use crate::census::PatientRecord;
 use crate::clock::stamp;
+use crate::crypto::{hex, unhex};
 use crate::crypto::{Keys, Place, Random};
 use crate::entries::{Origin, Status, VersionBody};
 use crate::episodes::{Declaration, Kind};
@@ -144,14 +145,6 @@ impl From<rusqlite::Error> for HandoffError {
     fn from(e: rusqlite::Error) -> Self {
         HandoffError::Vault(e.into())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
-}
-
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).ok()?.try_into().ok()
 }
 
 /// A short, readable fingerprint of a public key (first 80 bits of its SHA-256, in groups of four), for people to

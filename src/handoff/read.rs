@@ -9,11 +9,11 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::stream::{self, NONCE_PREFIX_LEN};
 use super::{
-    chain_genesis, chain_link, derive_key, fingerprint, hex, unhex, EndRecord, HandoffError, Header, HimKey, Payload,
-    Record, FORMAT, MAX_AUDIT_ROWS, MAX_DEPTH, MAX_ENTRIES, MAX_EVENTS, MAX_HEADER_BYTES, MAX_PATIENTS,
-    MAX_RECORD_BYTES, MAX_STAFF, MAX_VERSIONS,
+    chain_genesis, chain_link, derive_key, fingerprint, EndRecord, HandoffError, Header, HimKey, Payload, Record,
+    FORMAT, MAX_AUDIT_ROWS, MAX_DEPTH, MAX_ENTRIES, MAX_EVENTS, MAX_HEADER_BYTES, MAX_PATIENTS, MAX_RECORD_BYTES,
+    MAX_STAFF, MAX_VERSIONS,
 };
-use crate::crypto::sha256_hex;
+use crate::crypto::{hex, sha256_hex, unhex};
 use crate::entries::Status;
 use crate::episodes::Kind;
 

@@ -7,7 +7,7 @@ import type { NurseApi } from './nurse';
 import type * as Him from './him';
 import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
-import { emptyState, loadDemoUnit, type MemoryState, type MemoryUser } from './memory/state';
+import { emptyState, loadDemoUnit, parseCensus, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
 import type { ChargeApi } from './charge';
 import { MemoryCharge, type ChargeSeed } from './memory/charge';
@@ -24,6 +24,8 @@ export interface MemorySeed {
   demo?: boolean;
   /** More patients for the census (tests: payloads in names, a patient with many allergies). */
   patients?: PatientInfo[];
+  /** A census FHIR Bundle imported as the unit's census, replacing the demo's (the contract test's patients). */
+  census?: Parameters<typeof parseCensus>[0];
   /** The vault opened read-only. */
   readOnly?: boolean;
   idleTimeoutSecs?: number;
@@ -60,6 +62,11 @@ export class MemoryBackend implements Backend {
       this.state.unit = seed.unit;
       for (const [name, user] of Object.entries(seed.users)) this.state.users.set(name, user);
       if (seed.demo) loadDemoUnit(this.state);
+      if (seed.census) {
+        const census = parseCensus(seed.census);
+        this.state.patients = census.patients;
+        this.state.snapshotTime = census.snapshotTime;
+      }
       if (seed.patients) this.state.patients.push(...seed.patients);
       this.state.readOnly = seed.readOnly ?? false;
       this.state.idleTimeoutSecs = seed.idleTimeoutSecs ?? this.state.idleTimeoutSecs;

@@ -1,7 +1,8 @@
 // The in-memory double of the nurse's commands (commands/nurse.rs), over the shared MemoryState.
 //
-// It mimics the core's contract (codes, durability only after a "commit", drafts per user, required fields,
-// allergy and duplicate warnings) closely enough to exercise every screen; it is not a second core.
+// It mimics the core's contract (codes, durability only after a "commit", drafts per user, required fields)
+// closely enough to exercise every screen; it is not a second core. The allergy and duplicate rules are ported
+// faithfully (memory/safety.ts) and held to the real backend by tests/contract/safety.json.
 import { BackendError } from '../index';
 import type { NurseApi } from '../nurse';
 import type { Census } from '../generated/Census';
@@ -22,8 +23,7 @@ import type { SafetyWarning } from '../generated/SafetyWarning';
 import type { SessionInfo } from '../generated/SessionInfo';
 import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
 import { isEnabled, limitsOf, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
-
-const DUPLICATE_WINDOW_MS = 60 * 60 * 1000;
+import { allergyMatches, allergyWarning, duplicateWarning, gate, possibleDuplicates } from './safety';
 
 function signedIn(state: MemoryState): SessionInfo {
   if (!state.session) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
@@ -129,21 +129,61 @@ function enabledByResponse(form: Questionnaire, item: QItem, response: Response)
   return isEnabled(form, item, [flat]);
 }
 
-function answerText(response: Response, linkId: string): string | null {
-  const walk = (items: RItem[]): string | null => {
-    for (const r of items) {
-      if (r.linkId === linkId && r.answer?.[0]) {
-        const a = r.answer[0];
-        if (a.valueCoding) return (a.valueCoding as { display?: string }).display ?? null;
-        if (typeof a.valueString === 'string') return a.valueString;
-        if (typeof a.valueDateTime === 'string') return a.valueDateTime;
-      }
-      const inner = r.item ? walk(r.item) : null;
-      if (inner) return inner;
+const CLINICAL_RULE = 'http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule';
+const CLINICAL_TIME = 'http://downtimekit.example.org/fhir/StructureDefinition/clinical-time';
+
+interface Extension {
+  url?: string;
+  valueCode?: string;
+  valueBoolean?: boolean;
+}
+
+/** Every item of the form in document order, depth first (the core's `Form::all_items`). */
+function allItems(items: QItem[] | undefined): QItem[] {
+  return (items ?? []).flatMap((item) => [item, ...allItems(item.item)]);
+}
+
+function extensions(item: QItem): Extension[] {
+  return (item as { extension?: Extension[] }).extension ?? [];
+}
+
+/** Every answer to `linkId`, anywhere in the response (the core's `collect_answers`). */
+function answersTo(items: RItem[] | undefined, linkId: string): Record<string, unknown>[] {
+  return (items ?? []).flatMap((r) => [
+    ...(r.linkId === linkId ? ((r.answer ?? []) as Record<string, unknown>[]) : []),
+    ...answersTo(r.item, linkId),
+  ]);
+}
+
+/** An answer as text, as the core's `AnswerValue::as_text` reads the usual kinds. */
+function asText(answer: Record<string, unknown>): string {
+  const coding = answer.valueCoding as { display?: string; code?: string } | undefined;
+  if (coding) return coding.display ?? coding.code ?? '';
+  if (answer.valueBoolean !== undefined) return answer.valueBoolean ? 'yes' : 'no';
+  const value = Object.entries(answer).find(([key]) => key.startsWith('value'))?.[1];
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+/**
+ * The facts the safety checks need (the core's `forms::facts`): the clinical time is the dateTime answer of the item
+ * marked clinical-time; the medication is the first answer of the first answered item with the "medication" rule,
+ * lower case with single spaces. Both are read after NFC normalisation, as the core stores them.
+ */
+function facts(form: Questionnaire, response: Response): { medication: string | null; clinicalTime: string | null } {
+  const items = allItems(form.item);
+  const timeItem = items.find((i) => extensions(i).some((e) => e.url === CLINICAL_TIME && e.valueBoolean === true));
+  const answers = timeItem ? answersTo(response.item, timeItem.linkId) : [];
+  const time = answers.find((a) => typeof a.valueDateTime === 'string');
+  let medication: string | null = null;
+  for (const item of items) {
+    if (!extensions(item).some((e) => e.url === CLINICAL_RULE && e.valueCode === 'medication')) continue;
+    const first = answersTo(response.item, item.linkId)[0];
+    if (first) {
+      medication = asText(first).normalize('NFC').split(/\s+/).filter(Boolean).join(' ').toLowerCase();
+      break;
     }
-    return null;
-  };
-  return walk(response.item ?? []);
+  }
+  return { medication, clinicalTime: time ? (time.valueDateTime as string).normalize('NFC') : null };
 }
 
 interface Prepared {
@@ -163,34 +203,21 @@ function prepare(state: MemoryState, raw: unknown, exclude: string | null): Prep
   const mrn = response.subject?.identifier?.value;
   if (!mrn) throw new BackendError('invalid_input', 'the response has no patient');
   const patient = patientByMrn(state, mrn);
-  const medication = answerText(response, 'medication');
-  const clinicalTime =
-    answerText(response, 'time-given') ?? answerText(response, 'measured-at') ?? answerText(response, 'observed-at');
+  const { medication, clinicalTime } = facts(q, response);
   const warnings: SafetyWarning[] = [];
-  if (medication) {
-    for (const allergy of patient.allergies) {
-      if (medication.toLowerCase().includes(allergy.substance.toLowerCase())) {
-        warnings.push({
-          kind: 'allergy',
-          message: `ALLERGY: the patient has an active allergy to ${allergy.substance}; giving this medication needs an override reason`,
-          entryId: null,
-        });
-      }
-    }
-    for (const entry of state.entries.values()) {
-      const s = entry.summary;
-      if (s.id === exclude || s.status === 'entered-in-error' || s.patientMrn !== patient.mrn) continue;
-      if (s.form !== form.canonical || s.medication?.toLowerCase() !== medication.toLowerCase()) continue;
-      const apart = Math.abs(Date.parse(s.clinicalTime ?? '') - Date.parse(clinicalTime ?? ''));
-      if (apart <= DUPLICATE_WINDOW_MS) {
-        warnings.push({
-          kind: 'possible_duplicate',
-          message: `POSSIBLE DUPLICATE: entry ${s.id} by ${s.author} for the same patient and form (${medication}) at ${s.clinicalTime ?? '?'}`,
-          entryId: s.id,
-        });
-      }
-    }
-  }
+  if (medication !== null) warnings.push(...allergyMatches(medication, patient.allergies).map(allergyWarning));
+  const duplicates = possibleDuplicates(
+    [...state.entries.values()].map((e) => e.summary),
+    {
+      patientMrn: patient.mrn,
+      form: form.canonical,
+      medication,
+      clinicalTime,
+      windowMinutes: state.duplicateWindowMinutes,
+      exclude,
+    },
+  );
+  warnings.push(...duplicates.map(duplicateWarning));
   return { form, patient, findings: found, warnings, medication, clinicalTime };
 }
 
@@ -200,18 +227,6 @@ function refuseFindings(p: Prepared): void {
     throw new BackendError(
       'invalid_input',
       `the form has problems: ${errors.map((f) => `${f.linkId ?? 'form'}: ${f.message}`).join('; ')}`,
-    );
-  }
-}
-
-function gate(p: Prepared, request: Pick<EntryRequest, 'allergyOverride' | 'confirmNotDuplicate'>, signing: boolean) {
-  if (p.warnings.some((w) => w.kind === 'allergy') && !request.allergyOverride?.trim()) {
-    throw new BackendError('safety_check', 'an allergy matches this medication: give an override reason to save');
-  }
-  if (signing && p.warnings.some((w) => w.kind === 'possible_duplicate') && !request.confirmNotDuplicate) {
-    throw new BackendError(
-      'safety_check',
-      'this looks like a duplicate of another entry: confirm it is a different event to sign',
     );
   }
 }
@@ -339,7 +354,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (!state.episode) throw new BackendError('no_episode', 'no downtime episode is open on this workstation');
         const p = prepare(state, request.response, null);
         refuseFindings(p);
-        gate(p, request, request.sign);
+        gate(p.warnings, request, request.sign);
         write(state);
         const id = crypto.randomUUID();
         const now = stamp(state);
@@ -359,6 +374,7 @@ export function nurseApi(state: MemoryState): NurseApi {
           },
           versions: [],
           allergyOverride: request.allergyOverride?.trim() || null,
+          duplicateConfirmed: request.confirmNotDuplicate,
         };
         addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
         state.entries.set(id, entry);
@@ -374,9 +390,10 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is signed; amend it instead`);
         const p = prepare(state, request.response, id);
         refuseFindings(p);
-        gate(p, request, false);
+        gate(p.warnings, request, false);
         write(state);
         entry.allergyOverride = request.allergyOverride?.trim() || null;
+        entry.duplicateConfirmed = request.confirmNotDuplicate;
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
         // As the core does: an unsigned version is replaced in place.
@@ -395,7 +412,12 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is already signed`);
         const last = entry.versions.at(-1);
         const p = prepare(state, last?.response, id);
-        gate(p, { allergyOverride: entry.allergyOverride, confirmNotDuplicate }, true);
+        // As the core does: a confirmation given when the draft was saved still counts.
+        const answers = {
+          allergyOverride: entry.allergyOverride,
+          confirmNotDuplicate: confirmNotDuplicate || entry.duplicateConfirmed,
+        };
+        gate(p.warnings, answers, true);
         write(state);
         // As the core does: signing seals the current version; it makes no new one.
         if (last) Object.assign(last, { signedAt: stamp(state), signedBy: session.username, recordedAt: stamp(state) });
@@ -413,12 +435,14 @@ export function nurseApi(state: MemoryState): NurseApi {
         }
         const p = prepare(state, request.response, id);
         refuseFindings(p);
-        gate(p, request, true);
+        gate(p.warnings, request, true);
         if (p.patient.mrn !== entry.summary.patientMrn || p.form.canonical !== entry.summary.form) {
           throw new BackendError('invalid_input', 'an amendment must keep the same patient and form');
         }
         write(state);
-        entry.allergyOverride = request.allergyOverride?.trim() || entry.allergyOverride;
+        // The new version carries this amendment's answers, as the core's does.
+        entry.allergyOverride = request.allergyOverride?.trim() || null;
+        entry.duplicateConfirmed = request.confirmNotDuplicate;
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
         addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);

@@ -29,6 +29,8 @@ export interface MemoryEntry {
   summary: EntrySummary;
   versions: EntryVersion[];
   allergyOverride: string | null;
+  /** The author confirmed, when saving, that it is not the same event as a flagged entry (signing needs no repeat). */
+  duplicateConfirmed: boolean;
 }
 
 export interface MemoryDraft {
@@ -51,6 +53,8 @@ export interface MemoryState {
   lastSave: LastSave | null;
   readOnly: boolean;
   idleTimeoutSecs: number;
+  /** The site's `duplicate_window_minutes` (src/site.rs; 60 by default). */
+  duplicateWindowMinutes: number;
   tempMrn: { prefix: string; next: number; last: number } | null;
   /** When set, the next write fails with this code (to show that the UI never claims a failed save). */
   failWrites: ErrorCode | null;
@@ -81,6 +85,7 @@ export function emptyState(): MemoryState {
     lastSave: null,
     readOnly: false,
     idleTimeoutSecs: 300,
+    duplicateWindowMinutes: 60,
     tempMrn: null,
     failWrites: null,
     now: () => new Date(),
@@ -120,14 +125,22 @@ export function parseCensus(bundle: { timestamp?: string; entry?: { fullUrl?: st
     const encounter = resources.find((x) => x.r.resourceType === 'Encounter' && refersHere(x.r.subject))?.r;
     const location = (encounter?.location as { location?: { display?: string } }[] | undefined)?.[0]?.location
       ?.display;
+    // As the core's census parser: resolved and inactive allergies are left out, the substance is the code's text,
+    // else a coding's display, else its code.
     const allergies = resources
       .filter((x) => x.r.resourceType === 'AllergyIntolerance' && refersHere(x.r.patient))
+      .filter((x) => {
+        const status = (x.r.clinicalStatus as { coding?: { code?: string }[] } | undefined)?.coding?.[0]?.code;
+        return status !== 'inactive' && status !== 'resolved';
+      })
       .map((x) => {
-        const code = x.r.code as { text?: string; coding?: { display?: string }[] } | undefined;
-        const reaction = (x.r.reaction as { manifestation?: { text?: string }[] }[] | undefined)?.[0]
-          ?.manifestation?.[0]?.text;
+        const code = x.r.code as { text?: string; coding?: { display?: string; code?: string }[] } | undefined;
+        type Concept = { text?: string; coding?: { display?: string; code?: string }[] };
+        const manifestation = (x.r.reaction as { manifestation?: Concept[] }[] | undefined)?.[0]?.manifestation?.[0];
+        const reaction = manifestation?.text ?? manifestation?.coding?.map((c) => c.display ?? c.code).find(Boolean);
+        const coded = code?.coding?.map((c) => c.display ?? c.code).find((t) => t !== undefined);
         return {
-          substance: code?.text ?? code?.coding?.[0]?.display ?? 'unknown substance',
+          substance: code?.text ?? coded ?? 'unknown substance',
           reaction: reaction ?? null,
           criticality: (x.r.criticality as string | undefined) ?? null,
         };

@@ -9,11 +9,12 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::census::Allergy;
 use crate::clock::{parse_stamp, stamp};
 use crate::crypto::{sha256_hex, Keys, Place};
 use crate::patients::Patient;
 use crate::vault::{Tx, VaultError};
+
+pub mod safety;
 
 const FORMAT: u32 = 1;
 
@@ -176,41 +177,6 @@ pub fn normalise_medication(text: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Known cross-sensitivities: an allergy to the key also applies to these medication words. Deliberately small and
-/// conservative; it supplements, and never replaces, the pharmacist's check.
-const CROSS_SENSITIVITY: &[(&str, &[&str])] = &[
-    (
-        "penicillin",
-        &["amoxicillin", "ampicillin", "piperacillin", "nafcillin", "oxacillin", "dicloxacillin", "penicillin"],
-    ),
-    ("sulfa", &["sulfamethoxazole", "sulfasalazine", "sulfadiazine"]),
-    ("nsaid", &["ibuprofen", "naproxen", "ketorolac", "diclofenac", "indomethacin", "celecoxib"]),
-    ("aspirin", &["aspirin", "acetylsalicylic"]),
-    ("codeine", &["codeine"]),
-    ("morphine", &["morphine"]),
-    ("opioid", &["morphine", "codeine", "oxycodone", "hydromorphone", "fentanyl", "tramadol"]),
-];
-
-/// The active allergies that the medication matches: a shared word of four letters or more, or a known
-/// cross-sensitivity.
-pub fn allergy_matches<'a>(medication: &str, allergies: &'a [Allergy]) -> Vec<&'a Allergy> {
-    let med = normalise_medication(medication);
-    let med_words: Vec<&str> = med.split(' ').filter(|w| w.len() >= 4).collect();
-    allergies
-        .iter()
-        .filter(|a| {
-            let sub = normalise_medication(&a.substance);
-            let sub_words: Vec<&str> = sub.split(' ').filter(|w| w.len() >= 4).collect();
-            let shared = sub_words.iter().any(|w| med_words.contains(w));
-            let cross = CROSS_SENSITIVITY.iter().any(|(key, drugs)| {
-                sub_words.iter().any(|w| w.starts_with(key))
-                    && drugs.iter().any(|d| med_words.iter().any(|m| m.starts_with(d)))
-            });
-            shared || cross
-        })
-        .collect()
 }
 
 /// A new entry, validated and bound to its patient.

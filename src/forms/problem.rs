@@ -1,0 +1,127 @@
+//! What the loader reports: one [`LoadProblem`] per reason a form is refused, and the [`Loader`] that every loading
+//! step reports through, with the field readers that turn a wrong JSON type into a problem instead of a panic.
+//!
+//! Problems come out in the order the file is read, so an author sees them top to bottom.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// One reason a form file was refused. Names the file, the item and the reason, never an answer's value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadProblem {
+    pub file: String,
+    pub link_id: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for LoadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.link_id {
+            Some(l) => write!(f, "{}: linkId '{}': {}", self.file, l, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+/// The file being loaded and the problems found in it so far.
+pub(crate) struct Loader {
+    file: String,
+    problems: Vec<LoadProblem>,
+}
+
+impl Loader {
+    /// `file` only names the file in problems.
+    pub(crate) fn new(file: &str) -> Loader {
+        Loader { file: file.to_string(), problems: Vec::new() }
+    }
+
+    pub(crate) fn problem(&mut self, link_id: Option<&str>, reason: impl Into<String>) {
+        self.problems.push(LoadProblem {
+            file: self.file.clone(),
+            link_id: link_id.map(str::to_string),
+            reason: reason.into(),
+        });
+    }
+
+    /// Every problem found, in the order found.
+    pub(crate) fn into_problems(self) -> Vec<LoadProblem> {
+        self.problems
+    }
+
+    pub(crate) fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// A questionnaire-level string that must be present and not blank.
+    pub(crate) fn required_string(&mut self, obj: &Map<String, Value>, key: &str) -> Option<String> {
+        match obj.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(Value::String(_)) | None => {
+                self.problem(None, format!("missing {key}"));
+                None
+            }
+            Some(_) => {
+                self.problem(None, format!("{key} must be a string"));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn opt_string(&mut self, obj: &Map<String, Value>, key: &str, link: Option<&str>) -> Option<String> {
+        match obj.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.problem(link, format!("{key} must be a string"));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn opt_bool(&mut self, obj: &Map<String, Value>, key: &str, link: Option<&str>) -> bool {
+        match obj.get(key) {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.problem(link, format!("{key} must be true or false"));
+                false
+            }
+        }
+    }
+
+    /// The `extension` array as (url, object) pairs; malformed entries are problems.
+    pub(crate) fn extensions<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        link: Option<&str>,
+    ) -> Vec<(String, &'a Map<String, Value>)> {
+        let mut out = Vec::new();
+        match obj.get("extension") {
+            None => {}
+            Some(Value::Array(a)) => {
+                for e in a {
+                    match e.as_object() {
+                        Some(m) => match m.get("url").and_then(Value::as_str) {
+                            Some(u) => out.push((u.to_string(), m)),
+                            None => self.problem(link, "extension without url"),
+                        },
+                        None => self.problem(link, "extension must be an object"),
+                    }
+                }
+            }
+            Some(_) => self.problem(link, "extension must be an array"),
+        }
+        out
+    }
+}
+
+/// Author-controlled strings echoed in problems are cut short so a hostile file cannot flood the report.
+pub(crate) fn short(s: &str) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(60).collect();
+    if s.chars().count() > 60 {
+        out.push('…');
+    }
+    out
+}
