@@ -2,10 +2,11 @@
 //! file, rename over the target, fsync of the folder. A file is never seen half-written under its name, survives a
 //! power cut once the call returned, and a failed write leaves no temporary file behind. Secrets (the recovery key,
 //! one-time passwords) are written readable by their owner only. Streamed files (handoff and FHIR exports, written
-//! while a transaction reads the vault) use [`temp_beside`], [`create`] and [`place`] directly.
+//! while a transaction reads the vault) use [`Streamed`]: written under the temporary name while the transaction
+//! decides, placed once it committed, removed if it did not.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -67,6 +68,47 @@ pub fn place(tmp: &Path, target: &Path) -> io::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// A file streamed to a temporary name beside its target while something else (a vault transaction) decides whether
+/// it is kept: [`Streamed::place`] moves the complete file over the target; dropped without being placed (the
+/// transaction failed, or placing did), the temporary file is removed, so no failure leaves one behind.
+pub struct Streamed {
+    tmp: PathBuf,
+    target: PathBuf,
+    placed: bool,
+}
+
+impl Streamed {
+    /// A streamed write of `target`; nothing is created until [`Streamed::open`].
+    pub fn beside(target: &Path) -> Streamed {
+        Streamed { tmp: temp_beside(target), target: target.to_path_buf(), placed: false }
+    }
+
+    /// Creates the temporary file, buffered (1 MiB: exports are large). Finish it with [`sync`].
+    pub fn open(&self) -> io::Result<BufWriter<File>> {
+        Ok(BufWriter::with_capacity(1 << 20, create(&self.tmp)?))
+    }
+
+    /// Moves the complete, synced file over the target (see [`place`]).
+    pub fn place(mut self) -> io::Result<()> {
+        place(&self.tmp, &self.target)?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Flushes a streamed file's buffer and syncs the file to disk, before it is recorded and placed.
+pub fn sync(w: BufWriter<File>) -> io::Result<()> {
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 fn folder_of(target: &Path) -> PathBuf {
@@ -141,6 +183,23 @@ mod tests {
         f.write_all(b"fresh").and_then(|()| f.sync_all()).expect("write");
         place(&tmp, &dir.path().join("batch.json")).expect("place");
         assert_eq!(std::fs::read(dir.path().join("batch.json")).expect("read"), b"fresh");
+    }
+
+    #[test]
+    fn a_streamed_file_appears_only_when_placed_and_an_unplaced_one_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("batch.json");
+        let kept = Streamed::beside(&target);
+        let mut w = kept.open().expect("open");
+        w.write_all(b"bundle").expect("write");
+        sync(w).expect("sync");
+        assert!(!target.exists());
+        kept.place().expect("place");
+        assert_eq!(std::fs::read(&target).expect("read"), b"bundle");
+        let dropped = Streamed::beside(&dir.path().join("other.json"));
+        drop(dropped.open().expect("open"));
+        drop(dropped);
+        assert_eq!(names(dir.path()), vec!["batch.json".to_string()]);
     }
 
     #[cfg(unix)]

@@ -3,8 +3,8 @@
 //! This file holds the states, the errors and the sealed row body; the jobs live beside it: `decide.rs` (tracking
 //! arrivals, matching temporary MRNs, duplicate proposals and the analyst's decisions, each audited with who and
 //! why), `worklist.rs` (the filtered, paged worklist, summary counts, the proposals list), `compare.rs` (the
-//! side-by-side view of two entries) and `report.rs` (the reconciliation report's data and its CSV; the PDF is
-//! rendered by `print`).
+//! side-by-side view of two entries), `report.rs` (the reconciliation report's data and its CSV; the PDF is
+//! rendered by `print`) and `back_entry.rs` (a paper form typed in by HIM, checked against its QR code).
 //!
 //! Filters use keyed blind indexes and plain non-PHI columns only, so a worklist page stays fast at 160,000
 //! entries; only the rows of the page are decrypted.
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{Keys, Place};
 use crate::vault::{Tx, VaultError};
 
+pub mod back_entry;
 mod compare;
 mod decide;
 mod report;

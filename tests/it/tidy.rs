@@ -54,10 +54,6 @@ const WRITES_ALLOWED: &[&str] = &[
     // The vault checks that its folder is writable by creating and at once removing a probe file; the vault's own
     // files are SQLite's business (its journal and fsyncs make them durable).
     "src/vault/mod.rs",
-    // The streamed handoff and FHIR exports open their temporary file (from `durable::temp_beside`) here and place
-    // it with `durable::place`; the opening moves to `durable::create` with the export code (issue 22, branch him),
-    // and this line goes with it.
-    "src/api/him.rs",
 ];
 
 #[test]
