@@ -41,13 +41,27 @@ trap 'rm -rf "$work"' EXIT
 mapfile -t targets < <(cargo fuzz list)
 cargo fuzz build -s none
 
+# The short run without address-space randomisation: libFuzzer files the operands of the comparisons it watches under
+# the address of the comparison, so a target loaded at another address mutates differently and two runs of one commit
+# part ways after a few thousand inputs. `setarch -R` starts cargo (and the target it runs) with the layout fixed.
+fixed_layout=()
+if [ "$mode" = "--short" ]; then
+  if setarch "$(uname -m)" -R true 2>/dev/null; then
+    fixed_layout=(setarch "$(uname -m)" -R)
+  else
+    echo "fuzz: setarch -R is not permitted here; the short run's coverage may differ between runs" >&2
+  fi
+fi
+
 crashed=()
 for t in "${targets[@]}"; do
   if [ "$mode" = "--short" ]; then
     # libFuzzer writes what it finds to the first folder: a temporary one, so the kept corpus is only read.
     mkdir -p "$work/$t"
     corpus=("$work/$t" "corpus/$t")
-    limits=(-seed="$SHORT_SEED" -runs="$SHORT_RUNS")
+    # -reload=0: libFuzzer otherwise rereads the corpus folders every second, so how many inputs a slow machine
+    # ran before each reread would change what it does next.
+    limits=(-seed="$SHORT_SEED" -runs="$SHORT_RUNS" -reload=0)
   else
     mkdir -p "$ROOT/target/fuzz-found/$t"
     corpus=("$ROOT/target/fuzz-found/$t" "corpus/$t")
@@ -55,7 +69,7 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$work/artifacts"
   start=$(now_ms)
-  if cargo fuzz run "$t" -s none "${corpus[@]}" -- "${limits[@]}" \
+  if "${fixed_layout[@]}" cargo fuzz run "$t" -s none "${corpus[@]}" -- "${limits[@]}" \
       -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
     # libFuzzer's closing line (coverage, features, corpus size): the same for the same commit in the short run.

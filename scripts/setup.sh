@@ -106,7 +106,7 @@ REQUIRED_COMMANDS=(
   "xvfb-run:xvfb" "Xvfb:xvfb" "xauth:xauth" "WebKitWebDriver:webkit2gtk-driver"
   "chromium:chromium" "chromedriver:chromium-driver"
   "pdftotext:poppler-utils" "pdftoppm:poppler-utils" "zbarimg:zbar-tools" "convert:imagemagick" "import:imagemagick"
-  "fiu-run:fiu-utils" "fiu-ctrl:fiu-utils" "setpriv:util-linux" "python3:Python 3"
+  "fiu-run:fiu-utils" "fiu-ctrl:fiu-utils" "setpriv:util-linux" "setarch:util-linux" "python3:Python 3"
   "$ROOT/tools/fhir/.venv/bin/python:python3 -m venv tools/fhir/.venv"
   "$ROOT/node_modules/.bin/vite:npm install" "$ROOT/node_modules/.bin/tauri:npm install"
 )

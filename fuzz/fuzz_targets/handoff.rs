@@ -2,6 +2,9 @@
 //! segments; see `dtk::fuzzing::handoff` for the two modes. A refused file must say why, never panic.
 #![no_main]
 
+#[path = "common/fixed_random.rs"]
+mod fixed_random;
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

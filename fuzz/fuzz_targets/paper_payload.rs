@@ -2,6 +2,9 @@
 //! encoding fits in a code: percent-encoding can make a long, space-filled value grow past the limit).
 #![no_main]
 
+#[path = "common/fixed_random.rs"]
+mod fixed_random;
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

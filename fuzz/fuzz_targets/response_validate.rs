@@ -2,6 +2,9 @@
 //! test-only wound form; see `dtk::fuzzing::response_validate` for what must hold.
 #![no_main]
 
+#[path = "common/fixed_random.rs"]
+mod fixed_random;
+
 use std::sync::OnceLock;
 
 use dtk::forms::Form;

@@ -164,6 +164,12 @@ pub struct HimKey {
 }
 
 impl HimKey {
+    /// A key from known bytes, for the fuzz targets (`crate::fuzzing`): the same key on every run, so a fixed seed
+    /// gives the same run. The product's keys are made by [`HimKey::load_or_create`] from the OS's generator.
+    pub(crate) fn from_secret(secret: [u8; 32]) -> HimKey {
+        HimKey { secret: StaticSecret::from(secret) }
+    }
+
     /// The public half, as hex for the site configuration.
     pub fn public_hex(&self) -> String {
         hex(PublicKey::from(&self.secret).as_bytes())
