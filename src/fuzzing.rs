@@ -47,8 +47,15 @@ pub fn handoff(data: &[u8]) {
             let recipient = handoff::parse_public_key(&key.public_hex()).unwrap_or([0; 32]);
             let signer = [7u8; 32];
             // Small segments, so records straddle segment boundaries.
-            let sealed =
-                handoff::seal_segmented(&payload, 1, "2026-11-21T10:42:00Z", &signer, &recipient, 256, &mut FixedRandom(20_261_206));
+            let sealed = handoff::seal_segmented(
+                &payload,
+                1,
+                "2026-11-21T10:42:00Z",
+                &signer,
+                &recipient,
+                256,
+                &mut FixedRandom(20_261_206),
+            );
             if let Ok(file) = sealed {
                 if let Ok((_, back)) = handoff::read_payload(file.as_slice(), key) {
                     assert_eq!(
