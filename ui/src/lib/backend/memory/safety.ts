@@ -1,6 +1,6 @@
 // The core's safety rules, ported for the in-memory double: allergy matching and the duplicate check
-// (src/entries.rs: normalise_medication, CROSS_SENSITIVITY, allergy_matches, possible_duplicates) and the warnings
-// and refusals built on them (src/api/clinical.rs: prepare, gate).
+// (src/entries/mod.rs: normalise_medication, possible_duplicates; src/entries/safety.rs: CROSS_SENSITIVITY,
+// allergy_matches) and the warnings and refusals built on them (src/entries/safety.rs: warnings, gate).
 //
 // A port, not a reinterpretation: tests/contract/safety.json holds this file and the real backend to the same cases
 // (contract.test.ts here, src-tauri/tests/contract.rs there). When a rule changes in the core, the contract changes
