@@ -178,6 +178,62 @@ fn fail_role_escalation_by_editing_the_users_table() {
     assert!(verify_problems(&tv).iter().any(|p| p.starts_with("users ")), "verify names the row");
 }
 
+/// The user row of `who` as an attacker with the file would leave it: role raised to admin behind the MAC.
+fn escalate(raw: &rusqlite::Connection, who: &str) -> String {
+    raw.execute("UPDATE users SET role = 'admin' WHERE username = ?1", [who]).expect("escalate");
+    raw.query_row("SELECT id FROM users WHERE username = ?1", [who], |r| r.get(0)).expect("id")
+}
+
+fn audit_rows(raw: &rusqlite::Connection) -> i64 {
+    raw.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).expect("count")
+}
+
+/// Issue 14 item 8: resetting a password with the recovery key re-sealed the user row without checking it, so an
+/// edited role became valid. The reset must be refused, audited nowhere, and `verify` must still name the row.
+#[test]
+fn fail_recovery_reset_of_an_edited_user_row() {
+    let (tv, key) = TestVault::with_recovery_key();
+    let raw = tv.raw();
+    let id = escalate(&raw, NURSE.0);
+    let before = audit_rows(&raw);
+    let mut ws = tv.open();
+    let err = ws
+        .recover(key.expose(), NURSE.0, &Password::new("brand-new-pass-3".into()), &SystemClock)
+        .expect_err("the reset of an edited row is refused");
+    assert_eq!(err.code, ErrorCode::Integrity, "{}", err.message);
+    assert!(err.message.contains(&format!("users {id}")), "names the row: {}", err.message);
+    assert_eq!(audit_rows(&raw), before, "nothing audited for a reset that did not happen");
+    let err = ws.sign_in(NURSE.0, &Password::new("brand-new-pass-3".into()), &SystemClock).err().expect("no");
+    assert_eq!(err.code, ErrorCode::BadCredentials, "the password was not changed: {}", err.message);
+    let admin = ws.sign_in(ADMIN.0, &Password::new(ADMIN.1.into()), &SystemClock).expect("admin");
+    let problems: Vec<String> = ws.verify(&admin).expect("verify").iter().map(ToString::to_string).collect();
+    assert!(problems.iter().any(|p| p.starts_with(&format!("users {id}"))), "verify still names the row: {problems:?}");
+}
+
+/// Issue 14 item 8: disabling an account re-sealed its row without checking it first.
+#[test]
+fn fail_disable_of_an_edited_user_row() {
+    let tv = TestVault::new();
+    let id = escalate(&tv.raw(), NURSE.0);
+    let before = audit_rows(&tv.raw());
+    let out = tv.dtk(Some(ADMIN), &["user", "disable", NURSE.0]);
+    assert_eq!(out.status.code(), Some(3), "dtk exits with the integrity code: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("users {id}")), "names the row: {}", stderr(&out));
+    // The admin's sign-in is audited; the disable is not.
+    let disabled: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'user.disabled'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(disabled, 0, "no disable audited");
+    assert!(audit_rows(&tv.raw()) > before);
+    let status: String =
+        tv.raw().query_row("SELECT status FROM users WHERE id = ?1", [&id], |r| r.get(0)).expect("status");
+    assert_eq!(status, "active", "the row was not touched");
+    assert!(verify_problems(&tv).iter().any(|p| p.starts_with(&format!("users {id}"))), "verify still names the row");
+    let out = tv.dtk(Some(CHARGE), &["verify"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
 #[test]
 fn wrong_password_unknown_user_and_throttle_are_clear_and_change_nothing() {
     let tv = TestVault::new();
