@@ -148,6 +148,12 @@ fn fail_every_kind_of_audit_tampering() {
         ("newest deleted", format!("DELETE FROM audit WHERE seq >= {}", last - 1), format!("audit {}", last - 1)),
         ("head removed", "DELETE FROM meta WHERE key = 'audit_head'".into(), "audit".into()),
     ];
+    assert_each_is_caught(&tv, cases);
+}
+
+/// Applies each case's SQL (audit triggers dropped) to a fresh copy of `tv`'s vault and asserts that `dtk verify`
+/// exits 3 naming `expect`.
+fn assert_each_is_caught(tv: &TestVault, cases: Vec<(&str, String, String)>) {
     for (what, sql, expect) in cases {
         let copy = tempfile::tempdir().expect("tmp");
         std::fs::copy(tv.db(), copy.path().join(dtk::vault::FILE_NAME)).expect("copy");
@@ -164,6 +170,46 @@ fn fail_every_kind_of_audit_tampering() {
         assert_eq!(out.status.code(), Some(3), "{what}: dtk verify must exit 3; stderr: {}", stderr(&out));
         assert!(stderr(&out).contains(&expect), "{what}: expected '{expect}' in: {}", stderr(&out));
     }
+}
+
+/// Issue 14 item 5: deleting the whole audit log (rows and sealed head) passed `verify`, a missing head being taken
+/// as an empty log. Set-up writes audit rows, so a vault with accounts always has a head. Each way of emptying,
+/// truncating or rolling back the log must make `dtk verify` exit 3.
+#[test]
+fn fail_audit_log_wiped_emptied_truncated_or_rolled_back() {
+    let tv = TestVault::new();
+    save_drafts(&tv, NURSE, 2, "before");
+    let head = |tv: &TestVault| -> (i64, String) {
+        let raw = tv.raw();
+        let seq = raw.query_row("SELECT max(seq) FROM audit", [], |r| r.get(0)).expect("max");
+        let hex =
+            raw.query_row("SELECT hex(value) FROM meta WHERE key = 'audit_head'", [], |r| r.get(0)).expect("head");
+        (seq, hex)
+    };
+    let (old_seq, old_head) = head(&tv);
+    save_drafts(&tv, NURSE, 2, "after");
+    let (last, _) = head(&tv);
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "the whole log and its head deleted",
+            "DELETE FROM audit; DELETE FROM meta WHERE key = 'audit_head'".into(),
+            "meta audit_head".into(),
+        ),
+        ("every row deleted", "DELETE FROM audit".into(), "audit 1".into()),
+        ("the head deleted", "DELETE FROM meta WHERE key = 'audit_head'".into(), "meta audit_head".into()),
+        (
+            "the newest rows deleted",
+            format!("DELETE FROM audit WHERE seq > {old_seq}"),
+            format!("audit {}", old_seq + 1),
+        ),
+        (
+            "the head replaced by an older sealed head",
+            format!("UPDATE meta SET value = X'{old_head}' WHERE key = 'audit_head'"),
+            format!("audit {}", old_seq + 1),
+        ),
+    ];
+    assert!(last > old_seq + 1, "the later drafts were audited");
+    assert_each_is_caught(&tv, cases);
 }
 
 #[test]
