@@ -24,10 +24,12 @@ pub mod action {
     pub const DRAFT_DISCARDED: &str = "draft.discarded";
 }
 
-/// The newest link of the chain.
+/// The newest link of the chain, and how many rows the chain holds (so a head that is behind or ahead of the log
+/// is caught even where sequence numbers alone would agree).
 #[derive(Clone)]
 pub struct Head {
     pub seq: i64,
+    pub count: i64,
     pub mac: [u8; 32],
 }
 
@@ -39,36 +41,78 @@ pub(crate) struct NewRow<'a> {
     pub detail: &'a serde_json::Value,
 }
 
-const HEAD_PLACE: Place<'static> = Place { table: "meta", row: "audit_head", column: "value", format: 1 };
+/// Format 1 (until issue 14): `seq ‖ mac`, sealed for this place only. Still read; never written.
+const HEAD_V1: Place<'static> = Place { table: "meta", row: "audit_head", column: "value", format: 1 };
+const HEAD_V1_LEN: usize = 40;
+/// Format 2: `seq ‖ count ‖ mac`, sealed for a place that names the vault id, so the head is bound to this vault.
+const HEAD_V2_LEN: usize = 48;
 
-fn genesis(conn: &rusqlite::Connection, keys: &Keys) -> Result<Head, VaultError> {
-    let vault_id: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| r.get(0))
+fn vault_id(conn: &rusqlite::Connection) -> Result<Vec<u8>, VaultError> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| VaultError::Integrity("meta: vault_id is missing".into()))?;
-    Ok(Head { seq: 0, mac: keys.audit_mac(&[b"dtk-audit-genesis-v1", &vault_id]) })
+        .ok_or_else(|| VaultError::Integrity("meta vault_id: the vault id is missing".into()))
 }
 
-/// Reads the sealed chain head (or the genesis link of an empty log).
+fn head_row(vault_id: &[u8]) -> String {
+    let hex: String = vault_id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("audit_head/{hex}")
+}
+
+fn genesis(conn: &rusqlite::Connection, keys: &Keys) -> Result<Head, VaultError> {
+    let vault_id = vault_id(conn)?;
+    Ok(Head { seq: 0, count: 0, mac: keys.audit_mac(&[b"dtk-audit-genesis-v1", &vault_id]) })
+}
+
+/// Whether the vault has never been written beyond its set-up transaction's first steps. Set-up appends
+/// `vault.created` before it creates the first account, and every account is created with an audit row, so a vault
+/// with any account has a sealed head: its absence then means the log was removed, not that it is empty.
+fn never_written(conn: &rusqlite::Connection) -> Result<bool, VaultError> {
+    let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+    Ok(users == 0)
+}
+
+fn be_i64(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    i64::from_be_bytes(a)
+}
+
+/// Reads the sealed chain head. Only a vault that has never been written may lack one (its log starts at the genesis
+/// link); anywhere else a missing head is a removed log and is refused.
 pub(crate) fn load_head(conn: &rusqlite::Connection, keys: &Keys) -> Result<Head, VaultError> {
     let sealed: Option<Vec<u8>> =
         conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0)).optional()?;
-    match sealed {
-        None => genesis(conn, keys),
-        Some(s) => {
-            let plain = keys
-                .open(&HEAD_PLACE, &s)
-                .map_err(|_| VaultError::Integrity("meta audit_head: sealed chain head fails authentication".into()))?;
-            if plain.len() != 40 {
-                return Err(VaultError::Integrity("meta audit_head: wrong length".into()));
-            }
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&plain[..8]);
-            let mut mac = [0u8; 32];
-            mac.copy_from_slice(&plain[8..]);
-            Ok(Head { seq: i64::from_be_bytes(seq), mac })
+    let Some(sealed) = sealed else {
+        if never_written(conn)? {
+            return genesis(conn, keys);
         }
+        return Err(VaultError::Integrity(
+            "meta audit_head: the sealed chain head is missing: the audit log was removed outside Downtime Kit".into(),
+        ));
+    };
+    let row = head_row(&vault_id(conn)?);
+    let v2 = Place { table: "meta", row: &row, column: "value", format: 2 };
+    let mut mac = [0u8; 32];
+    if let Ok(plain) = keys.open(&v2, &sealed) {
+        if plain.len() != HEAD_V2_LEN {
+            return Err(VaultError::Integrity("meta audit_head: wrong length".into()));
+        }
+        mac.copy_from_slice(&plain[16..]);
+        return Ok(Head { seq: be_i64(&plain[..8]), count: be_i64(&plain[8..16]), mac });
     }
+    // A head written before the count existed: its rows were contiguous from 1, so the count is its sequence number.
+    // The next write replaces it with format 2.
+    let plain = keys.open(&HEAD_V1, &sealed).map_err(|_| {
+        VaultError::Integrity(
+            "meta audit_head: sealed chain head fails authentication (or belongs to another vault)".into(),
+        )
+    })?;
+    if plain.len() != HEAD_V1_LEN {
+        return Err(VaultError::Integrity("meta audit_head: wrong length".into()));
+    }
+    mac.copy_from_slice(&plain[8..]);
+    let seq = be_i64(&plain[..8]);
+    Ok(Head { seq, count: seq, mac })
 }
 
 pub(crate) fn store_head(
@@ -77,10 +121,12 @@ pub(crate) fn store_head(
     head: &Head,
     rng: &mut (dyn Random + Send),
 ) -> Result<(), VaultError> {
-    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(40));
+    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(HEAD_V2_LEN));
     plain.extend_from_slice(&head.seq.to_be_bytes());
+    plain.extend_from_slice(&head.count.to_be_bytes());
     plain.extend_from_slice(&head.mac);
-    let sealed = keys.seal(&HEAD_PLACE, &plain, rng);
+    let row = head_row(&vault_id(conn)?);
+    let sealed = keys.seal(&Place { table: "meta", row: &row, column: "value", format: 2 }, &plain, rng);
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [sealed])?;
     Ok(())
 }
@@ -128,7 +174,7 @@ pub(crate) fn append(
         )),
         _ => VaultError::from(e),
     })?;
-    Ok(Head { seq, mac })
+    Ok(Head { seq, count: prev.count + 1, mac })
 }
 
 /// Stages an event that happens while nobody holds the key (a failed sign-in). It carries no patient data.
@@ -179,7 +225,7 @@ fn text(r: &rusqlite::Row<'_>, i: usize) -> String {
 }
 
 /// Checks the whole chain: contiguous sequence numbers, every MAC, every detail ciphertext, and that the newest row
-/// is the sealed head (so deleting the newest rows is caught).
+/// and the row count are the sealed head's (so deleting the newest rows, or the whole log, is caught).
 pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {
     let mut problems = Vec::new();
     let mut prev = genesis(conn, keys)?;
@@ -222,32 +268,39 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, V
         if mac.len() == 32 {
             m.copy_from_slice(&mac);
         }
-        prev = Head { seq, mac: m };
+        prev = Head { seq, count: prev.count + 1, mac: m };
     }
     match load_head(conn, keys) {
-        Ok(head) => {
-            if head.seq > prev.seq {
-                problems.push(broken(
-                    "audit",
-                    prev.seq + 1,
-                    format!(
-                        "the newest rows were deleted: the sealed head is at {}, the log ends at {}",
-                        head.seq, prev.seq
-                    ),
-                ));
-            } else if head.seq < prev.seq {
-                problems.push(broken(
-                    "audit",
-                    head.seq + 1,
-                    format!("rows after the sealed head ({}) were added outside the application", head.seq),
-                ));
-            } else if head.mac != prev.mac {
-                problems.push(broken("audit", prev.seq, "the newest row does not match the sealed chain head"));
-            }
-        }
+        Ok(head) => problems.extend(compare_with_head(&head, &prev)),
         Err(e) => problems.push(broken("meta", "audit_head", e.to_string())),
     }
     Ok(problems)
+}
+
+/// The end of the log as walked (`end`: newest seq and MAC, rows counted) against the sealed head. A head ahead of
+/// the log means rows were deleted (all of them included); a head behind it means rows were added or the head was
+/// replaced by an older one (a rollback).
+fn compare_with_head(head: &Head, end: &Head) -> Option<Broken> {
+    let counts = format!(
+        "the sealed head counts {} row(s) up to {}, the log holds {} up to {}",
+        head.count, head.seq, end.count, end.seq
+    );
+    if head.seq > end.seq {
+        Some(broken("audit", end.seq + 1, format!("the newest rows were deleted: {counts}")))
+    } else if head.seq < end.seq {
+        Some(broken(
+            "audit",
+            head.seq + 1,
+            format!("rows were added outside the application, or the head was replaced by an older one: {counts}"),
+        ))
+    } else if head.count != end.count {
+        let what = if head.count > end.count { "rows were deleted" } else { "rows were added" };
+        Some(broken("audit", end.seq, format!("{what}: {counts}")))
+    } else if head.mac != end.mac {
+        Some(broken("audit", end.seq, "the newest row does not match the sealed chain head"))
+    } else {
+        None
+    }
 }
 
 /// One audit row with its detail opened: what a handoff file carries to the HIM station.
@@ -294,4 +347,57 @@ pub fn for_each_plain_row<E: From<VaultError>>(
         f(PlainRow { seq, at: text(r, 1), actor: text(r, 2), action: text(r, 3), target: text(r, 4), detail })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{DataKey, OsRandom};
+
+    /// The two tables the head depends on, as the schema defines them (enough for the head's own rules).
+    fn conn() -> (rusqlite::Connection, Keys) {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory db");
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE users (id TEXT PRIMARY KEY);
+             INSERT INTO meta (key, value) VALUES ('vault_id', x'00112233445566778899aabbccddeeff');",
+        )
+        .expect("tables");
+        (conn, DataKey::generate(&mut OsRandom).keys())
+    }
+
+    #[test]
+    fn a_missing_head_is_an_empty_log_only_before_the_first_account() {
+        let (conn, keys) = conn();
+        assert_eq!(load_head(&conn, &keys).expect("never written").seq, 0);
+        conn.execute("INSERT INTO users (id) VALUES ('u1')", []).expect("user");
+        let err = load_head(&conn, &keys).err().expect("a vault with an account has a head");
+        assert!(err.to_string().contains("meta audit_head"), "{err}");
+    }
+
+    #[test]
+    fn a_head_of_format_one_is_read_and_rewritten_as_format_two() {
+        let (conn, keys) = conn();
+        let mut plain = 7_i64.to_be_bytes().to_vec();
+        plain.extend_from_slice(&[9u8; 32]);
+        let old = keys.seal(&HEAD_V1, &plain, &mut OsRandom);
+        conn.execute("INSERT INTO meta (key, value) VALUES ('audit_head', ?1)", [&old]).expect("old head");
+        let head = load_head(&conn, &keys).expect("format 1 still reads");
+        assert_eq!((head.seq, head.count, head.mac), (7, 7, [9u8; 32]));
+        store_head(&conn, &keys, &Head { count: 8, seq: 8, ..head }, &mut OsRandom).expect("store");
+        let sealed: Vec<u8> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0)).expect("head");
+        assert!(keys.open(&HEAD_V1, &sealed).is_err(), "the next write uses format 2");
+        let head = load_head(&conn, &keys).expect("format 2 reads");
+        assert_eq!((head.seq, head.count), (8, 8));
+    }
+
+    #[test]
+    fn fail_a_head_under_another_vault_id() {
+        let (conn, keys) = conn();
+        store_head(&conn, &keys, &Head { seq: 1, count: 1, mac: [1; 32] }, &mut OsRandom).expect("store");
+        conn.execute("UPDATE meta SET value = x'ff' WHERE key = 'vault_id'", []).expect("edit id");
+        let err = load_head(&conn, &keys).err().expect("bound to the vault id");
+        assert!(err.to_string().contains("fails authentication"), "{err}");
+    }
 }

@@ -198,7 +198,30 @@ impl User {
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         keys.verify_row_mac(&refs, &self.mac)
     }
+
+    /// Refuses a row that fails its MAC. Called before anything re-seals the row: re-sealing an edited row (a
+    /// password reset, a disable) would make the edit valid and hide it from `verify`. Names the row by id only.
+    fn check_row(&self, keys: &Keys) -> Result<(), VaultError> {
+        if self.mac_ok(keys) {
+            return Ok(());
+        }
+        Err(VaultError::Integrity(format!("users {}: {USER_ROW_CHANGED}", self.id)))
+    }
+
+    /// The row as stored now (not as a session or a caller read it earlier), checked before it is re-sealed.
+    fn reread_checked(&self, tx: &Tx<'_>) -> Result<User, VaultError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+        let current = tx
+            .sql()
+            .query_row(&sql, [&self.id], user_from_row)
+            .optional()?
+            .ok_or_else(|| VaultError::Integrity(format!("users {}: the account row is missing", self.id)))?;
+        current.check_row(tx.keys())?;
+        Ok(current)
+    }
 }
+
+const USER_ROW_CHANGED: &str = "the account row was changed outside Downtime Kit";
 
 const USER_COLUMNS: &str = "id, username, display_name, role, status, must_change, created_at, created_by, expires_at, emergency, mac, failed_count, locked_until";
 
@@ -473,12 +496,7 @@ pub fn sign_in(
         }
     };
     let keys = dek.keys();
-    if !user.mac_ok(&keys) {
-        return Err(AuthError::Vault(VaultError::Integrity(format!(
-            "users {}: the account row was changed outside Downtime Kit",
-            user.id
-        ))));
-    }
+    user.check_row(&keys)?;
     if !user.active {
         return Err(AuthError::Disabled(username.to_string()));
     }
@@ -514,7 +532,7 @@ pub fn change_password(
     new_password: &Password,
 ) -> Result<User, AuthError> {
     check_password(&user.username, new_password)?;
-    let mut updated = user.clone();
+    let mut updated = user.reread_checked(tx)?;
     updated.must_change = false;
     updated.mac = updated.compute_mac(tx.keys());
     tx.sql().execute("UPDATE users SET must_change = 0, mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
@@ -525,7 +543,7 @@ pub fn change_password(
 
 /// Disables an account: it can no longer sign in, and everything it wrote stays attributed to it.
 pub fn disable_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
-    let mut updated = user.clone();
+    let mut updated = user.reread_checked(tx)?;
     updated.active = false;
     updated.mac = updated.compute_mac(tx.keys());
     tx.sql()
@@ -539,11 +557,7 @@ pub fn verify_users(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<audi
     Ok(list_users(conn)?
         .into_iter()
         .filter(|u| !u.mac_ok(keys))
-        .map(|u| audit::Broken {
-            table: "users".into(),
-            id: u.id,
-            reason: "the account row was changed outside Downtime Kit".into(),
-        })
+        .map(|u| audit::Broken { table: "users".into(), id: u.id, reason: USER_ROW_CHANGED.into() })
         .collect())
 }
 

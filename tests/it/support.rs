@@ -23,18 +23,24 @@ pub struct TestVault {
 impl TestVault {
     /// Creates a vault with an administrator, a nurse, a charge nurse and an HIM analyst.
     pub fn new() -> TestVault {
+        TestVault::with_recovery_key().0
+    }
+
+    /// The same vault, with the recovery key set-up showed (for `recover` tests).
+    pub fn with_recovery_key() -> (TestVault, dtk::crypto::RecoveryKey) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut ws = Workstation::open(dir.path()).expect("open");
-        ws.init(
-            InitRequest {
-                unit: "5 East".into(),
-                admin: ADMIN.0.into(),
-                display_name: "IT Admin".into(),
-                password: Password::new(ADMIN.1.into()),
-            },
-            &SystemClock,
-        )
-        .expect("init");
+        let key = ws
+            .init(
+                InitRequest {
+                    unit: "5 East".into(),
+                    admin: ADMIN.0.into(),
+                    display_name: "IT Admin".into(),
+                    password: Password::new(ADMIN.1.into()),
+                },
+                &SystemClock,
+            )
+            .expect("init");
         let admin = ws.sign_in(ADMIN.0, &Password::new(ADMIN.1.into()), &SystemClock).expect("admin sign-in");
         for (name, pw, role) in
             [(NURSE.0, NURSE.1, Role::Nurse), (CHARGE.0, CHARGE.1, Role::Charge), (HIM.0, HIM.1, Role::Him)]
@@ -51,7 +57,7 @@ impl TestVault {
             )
             .expect("add user");
         }
-        TestVault { dir }
+        (TestVault { dir }, key)
     }
 
     pub fn path(&self) -> &Path {

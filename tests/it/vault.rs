@@ -148,6 +148,12 @@ fn fail_every_kind_of_audit_tampering() {
         ("newest deleted", format!("DELETE FROM audit WHERE seq >= {}", last - 1), format!("audit {}", last - 1)),
         ("head removed", "DELETE FROM meta WHERE key = 'audit_head'".into(), "audit".into()),
     ];
+    assert_each_is_caught(&tv, cases);
+}
+
+/// Applies each case's SQL (audit triggers dropped) to a fresh copy of `tv`'s vault and asserts that `dtk verify`
+/// exits 3 naming `expect`.
+fn assert_each_is_caught(tv: &TestVault, cases: Vec<(&str, String, String)>) {
     for (what, sql, expect) in cases {
         let copy = tempfile::tempdir().expect("tmp");
         std::fs::copy(tv.db(), copy.path().join(dtk::vault::FILE_NAME)).expect("copy");
@@ -166,6 +172,46 @@ fn fail_every_kind_of_audit_tampering() {
     }
 }
 
+/// Issue 14 item 5: deleting the whole audit log (rows and sealed head) passed `verify`, a missing head being taken
+/// as an empty log. Set-up writes audit rows, so a vault with accounts always has a head. Each way of emptying,
+/// truncating or rolling back the log must make `dtk verify` exit 3.
+#[test]
+fn fail_audit_log_wiped_emptied_truncated_or_rolled_back() {
+    let tv = TestVault::new();
+    save_drafts(&tv, NURSE, 2, "before");
+    let head = |tv: &TestVault| -> (i64, String) {
+        let raw = tv.raw();
+        let seq = raw.query_row("SELECT max(seq) FROM audit", [], |r| r.get(0)).expect("max");
+        let hex =
+            raw.query_row("SELECT hex(value) FROM meta WHERE key = 'audit_head'", [], |r| r.get(0)).expect("head");
+        (seq, hex)
+    };
+    let (old_seq, old_head) = head(&tv);
+    save_drafts(&tv, NURSE, 2, "after");
+    let (last, _) = head(&tv);
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "the whole log and its head deleted",
+            "DELETE FROM audit; DELETE FROM meta WHERE key = 'audit_head'".into(),
+            "meta audit_head".into(),
+        ),
+        ("every row deleted", "DELETE FROM audit".into(), "audit 1".into()),
+        ("the head deleted", "DELETE FROM meta WHERE key = 'audit_head'".into(), "meta audit_head".into()),
+        (
+            "the newest rows deleted",
+            format!("DELETE FROM audit WHERE seq > {old_seq}"),
+            format!("audit {}", old_seq + 1),
+        ),
+        (
+            "the head replaced by an older sealed head",
+            format!("UPDATE meta SET value = X'{old_head}' WHERE key = 'audit_head'"),
+            format!("audit {}", old_seq + 1),
+        ),
+    ];
+    assert!(last > old_seq + 1, "the later drafts were audited");
+    assert_each_is_caught(&tv, cases);
+}
+
 #[test]
 fn fail_role_escalation_by_editing_the_users_table() {
     let tv = TestVault::new();
@@ -176,6 +222,62 @@ fn fail_role_escalation_by_editing_the_users_table() {
     let out = tv.dtk(Some(NURSE), &["user", "list"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(verify_problems(&tv).iter().any(|p| p.starts_with("users ")), "verify names the row");
+}
+
+/// The user row of `who` as an attacker with the file would leave it: role raised to admin behind the MAC.
+fn escalate(raw: &rusqlite::Connection, who: &str) -> String {
+    raw.execute("UPDATE users SET role = 'admin' WHERE username = ?1", [who]).expect("escalate");
+    raw.query_row("SELECT id FROM users WHERE username = ?1", [who], |r| r.get(0)).expect("id")
+}
+
+fn audit_rows(raw: &rusqlite::Connection) -> i64 {
+    raw.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).expect("count")
+}
+
+/// Issue 14 item 8: resetting a password with the recovery key re-sealed the user row without checking it, so an
+/// edited role became valid. The reset must be refused, audited nowhere, and `verify` must still name the row.
+#[test]
+fn fail_recovery_reset_of_an_edited_user_row() {
+    let (tv, key) = TestVault::with_recovery_key();
+    let raw = tv.raw();
+    let id = escalate(&raw, NURSE.0);
+    let before = audit_rows(&raw);
+    let mut ws = tv.open();
+    let err = ws
+        .recover(key.expose(), NURSE.0, &Password::new("brand-new-pass-3".into()), &SystemClock)
+        .expect_err("the reset of an edited row is refused");
+    assert_eq!(err.code, ErrorCode::Integrity, "{}", err.message);
+    assert!(err.message.contains(&format!("users {id}")), "names the row: {}", err.message);
+    assert_eq!(audit_rows(&raw), before, "nothing audited for a reset that did not happen");
+    let err = ws.sign_in(NURSE.0, &Password::new("brand-new-pass-3".into()), &SystemClock).err().expect("no");
+    assert_eq!(err.code, ErrorCode::BadCredentials, "the password was not changed: {}", err.message);
+    let admin = ws.sign_in(ADMIN.0, &Password::new(ADMIN.1.into()), &SystemClock).expect("admin");
+    let problems: Vec<String> = ws.verify(&admin).expect("verify").iter().map(ToString::to_string).collect();
+    assert!(problems.iter().any(|p| p.starts_with(&format!("users {id}"))), "verify still names the row: {problems:?}");
+}
+
+/// Issue 14 item 8: disabling an account re-sealed its row without checking it first.
+#[test]
+fn fail_disable_of_an_edited_user_row() {
+    let tv = TestVault::new();
+    let id = escalate(&tv.raw(), NURSE.0);
+    let before = audit_rows(&tv.raw());
+    let out = tv.dtk(Some(ADMIN), &["user", "disable", NURSE.0]);
+    assert_eq!(out.status.code(), Some(3), "dtk exits with the integrity code: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("users {id}")), "names the row: {}", stderr(&out));
+    // The admin's sign-in is audited; the disable is not.
+    let disabled: i64 = tv
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'user.disabled'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(disabled, 0, "no disable audited");
+    assert!(audit_rows(&tv.raw()) > before);
+    let status: String =
+        tv.raw().query_row("SELECT status FROM users WHERE id = ?1", [&id], |r| r.get(0)).expect("status");
+    assert_eq!(status, "active", "the row was not touched");
+    assert!(verify_problems(&tv).iter().any(|p| p.starts_with(&format!("users {id}"))), "verify still names the row");
+    let out = tv.dtk(Some(CHARGE), &["verify"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
 
 #[test]
