@@ -36,21 +36,29 @@ cd "$ROOT/fuzz"
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then
   export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 fi
-work="$(mktemp -d)"
+# A work folder whose name always has the same length (see the short run below).
+work="$(mktemp -d /tmp/dtk-fuzz.XXXXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mapfile -t targets < <(cargo fuzz list)
 cargo fuzz build -s none
 
-# The short run without address-space randomisation: libFuzzer files the operands of the comparisons it watches under
-# the address of the comparison, so a target loaded at another address mutates differently and two runs of one commit
-# part ways after a few thousand inputs. `setarch -R` starts cargo (and the target it runs) with the layout fixed.
-fixed_layout=()
+# The short run starts each target the same way every time, because libFuzzer's choices follow more than its seed:
+# - it files the operands of the comparisons it watches under the comparison's address, so the target runs without
+#   address-space randomisation (`setarch -R`);
+# - it counts how deep the stack went as coverage, and where the stack starts depends on everything the kernel puts
+#   above it (the environment, the arguments, the program's path), so the target runs with an empty environment,
+#   from a copy at a path of fixed length, with arguments of fixed length.
+# Without these, two runs of one commit part ways after a few thousand inputs (BENCHMARKS.md, "Fuzzing").
+fixed_start=()
+bin_dir="${CARGO_TARGET_DIR:-$ROOT/fuzz/target}/$(rustc -vV | sed -n 's/^host: //p')/release"
 if [ "$mode" = "--short" ]; then
   if setarch "$(uname -m)" -R true 2>/dev/null; then
-    fixed_layout=(setarch "$(uname -m)" -R)
+    fixed_start=(env -i setarch "$(uname -m)" -R)
   else
     echo "fuzz: setarch -R is not permitted here; the short run's coverage may differ between runs" >&2
+    fixed_start=(env -i)
   fi
+  mkdir -p "$work/bin"
 fi
 
 crashed=()
@@ -69,8 +77,13 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$work/artifacts"
   start=$(now_ms)
-  if "${fixed_layout[@]}" cargo fuzz run "$t" -s none "${corpus[@]}" -- "${limits[@]}" \
-      -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
+  if [ "$mode" = "--short" ]; then
+    cp "$bin_dir/$t" "$work/bin/$t"
+    run=("${fixed_start[@]}" "$work/bin/$t" "${corpus[@]}")
+  else
+    run=(cargo fuzz run "$t" -s none "${corpus[@]}" --)
+  fi
+  if "${run[@]}" "${limits[@]}" -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
     # libFuzzer's closing line (coverage, features, corpus size): the same for the same commit in the short run.
     # (less the speed and memory figures, which depend on the machine).
