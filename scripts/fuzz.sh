@@ -58,8 +58,13 @@ if [ "$mode" = "--short" ]; then
     echo "fuzz: setarch -R is not permitted here; the short run's coverage may differ between runs" >&2
     fixed_start=(env -i)
   fi
-  mkdir -p "$work/bin"
 fi
+# Every target runs from a copy taken right after the build, so a build started while a long run goes on (CI, another
+# checkout sharing the target folder) cannot change the programs under it.
+mkdir -p "$work/bin"
+for t in "${targets[@]}"; do
+  cp "$bin_dir/$t" "$work/bin/$t"
+done
 
 crashed=()
 for t in "${targets[@]}"; do
@@ -77,12 +82,7 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$work/artifacts"
   start=$(now_ms)
-  if [ "$mode" = "--short" ]; then
-    cp "$bin_dir/$t" "$work/bin/$t"
-    run=("${fixed_start[@]}" "$work/bin/$t" "${corpus[@]}")
-  else
-    run=(cargo fuzz run "$t" -s none "${corpus[@]}" --)
-  fi
+  run=("${fixed_start[@]}" "$work/bin/$t" "${corpus[@]}")
   if "${run[@]}" "${limits[@]}" -artifact_prefix="$work/artifacts/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo "?")
     # libFuzzer's closing line (coverage, features, corpus size): the same for the same commit in the short run.
