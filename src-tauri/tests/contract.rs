@@ -47,6 +47,9 @@ struct Case {
     #[serde(default)]
     charted: Vec<Charted>,
     new: New,
+    /// Charted after the new entry's draft is saved, before it is signed.
+    #[serde(default)]
+    charted_before_signing: Vec<Charted>,
     expect: Expect,
 }
 
@@ -86,6 +89,8 @@ struct New {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Expect {
     warnings: Vec<ExpectedWarning>,
+    /// The warnings at signing, when entries were charted between the save and the signature.
+    warnings_at_signing: Option<Vec<ExpectedWarning>>,
     without_override: String,
     without_confirmation: String,
 }
@@ -226,6 +231,8 @@ struct CaseRun<'a> {
     base: i64,
     /// Charted entries by key: id and clinical time as written.
     charted: HashMap<String, (String, String)>,
+    /// Whether the run reached the signature (which expects `warnings_at_signing`).
+    signing: bool,
 }
 
 impl CaseRun<'_> {
@@ -244,8 +251,8 @@ impl CaseRun<'_> {
         fill(template, &[("$mrn", Some(mrn)), ("$time", Some(at)), ("$medication", medication)])
     }
 
-    fn chart(&mut self) -> Result<(), String> {
-        for c in &self.case.charted {
+    fn chart(&mut self, entries: &[Charted]) -> Result<(), String> {
+        for c in entries {
             let mrn = if c.other_patient { OTHER_MRN.to_string() } else { self.mrn.clone() };
             // Whole seconds: the cases' fractions of a minute are seconds.
             let at = fhir_time(self.base + (c.minutes * 60.0).round() as i64, c.offset.as_deref())?;
@@ -267,7 +274,12 @@ impl CaseRun<'_> {
 
     fn expected_warnings(&self) -> Result<Vec<Warning>, String> {
         let mut out = Vec::new();
-        for w in &self.case.expect.warnings {
+        let expect = &self.case.expect;
+        let warnings = match (&expect.warnings_at_signing, self.signing) {
+            (Some(at_signing), true) => at_signing,
+            _ => &expect.warnings,
+        };
+        for w in warnings {
             let (id, message) = match &w.of {
                 None => (None, w.message.clone()),
                 Some(key) => {
@@ -325,7 +337,8 @@ impl CaseRun<'_> {
     }
 
     fn run(&mut self) -> Result<(), String> {
-        self.chart()?;
+        let case = self.case;
+        self.chart(&case.charted)?;
         let new = &self.case.new;
         let (without_override, without_confirmation) =
             (self.case.expect.without_override.as_str(), self.case.expect.without_confirmation.as_str());
@@ -390,6 +403,8 @@ impl CaseRun<'_> {
             draft = self.outcome("save with the override reason", save(true), "ok")?;
         }
         let id = draft.map(|d| d.id).ok_or("the draft was not saved")?;
+        self.chart(&case.charted_before_signing)?;
+        self.signing = true;
         let mut signed = self.outcome(
             "sign without confirming",
             nurse::sign_entry(self.shell, id.clone(), false),
@@ -427,8 +442,15 @@ fn the_real_backend_keeps_the_safety_contract() {
 
     let mut failures = Vec::new();
     for (index, case) in contract.cases.iter().enumerate() {
-        let mut run =
-            CaseRun { shell: &shell, contract: &contract, case, mrn: mrn(index), base, charted: HashMap::new() };
+        let mut run = CaseRun {
+            shell: &shell,
+            contract: &contract,
+            case,
+            mrn: mrn(index),
+            base,
+            charted: HashMap::new(),
+            signing: false,
+        };
         if let Err(e) = run.run() {
             failures.push(format!("case {} ({}): {e}", index + 1, case.name));
         }

@@ -293,6 +293,7 @@ impl Workstation {
             },
         };
         let warnings = safety::warnings(vault.conn(), session.keys(), &subject)?;
+        let distinct_from = if opts.confirm_not_duplicate { safety::duplicates_of(&warnings) } else { Vec::new() };
         let mut response = checked.response;
         if let Some(obj) = response.as_object_mut() {
             obj.insert(
@@ -310,6 +311,7 @@ impl Workstation {
                 codes: facts.codes,
                 allergy_override: opts.allergy_override.clone().filter(|r| !r.trim().is_empty()),
                 duplicate_confirmed: opts.confirm_not_duplicate,
+                distinct_from,
                 reason: opts.reason.clone(),
                 paper: None,
             },
@@ -404,10 +406,13 @@ impl Workstation {
         let opts = EntryOptions {
             sign: true,
             allergy_override: body.allergy_override.clone(),
-            confirm_not_duplicate: confirm_not_duplicate || body.duplicate_confirmed,
+            confirm_not_duplicate,
             reason: None,
         };
         let prep = self.prepare(session, &body.response, &opts, Some(id), clock)?;
+        // A confirmation given when the draft was saved covers the entries it was given about, never one charted since.
+        let confirmed_at_save = safety::duplicates_of(&prep.warnings).iter().all(|d| body.distinct_from.contains(d));
+        let opts = EntryOptions { confirm_not_duplicate: confirm_not_duplicate || confirmed_at_save, ..opts };
         Self::gate(&prep.warnings, &opts, true)?;
         let warnings = prep.warnings.clone();
         let vault = self.vault_mut()?;

@@ -103,6 +103,11 @@ pub struct VersionBody {
     pub codes: Vec<String>,
     pub allergy_override: Option<String>,
     pub duplicate_confirmed: bool,
+    /// The entries the author confirmed this one is a different event from, when saving it. Signing later asks again
+    /// about any other possible duplicate (one charted since), and a version without this list (written before it
+    /// existed) is asked again about all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distinct_from: Vec<String>,
     /// Why the version exists (amendment reason, entered-in-error reason).
     pub reason: Option<String>,
     pub paper: Option<PaperSource>,

@@ -106,6 +106,11 @@ pub fn warnings(
     Ok(warnings)
 }
 
+/// The entries that `warnings` name as possible duplicates.
+pub fn duplicates_of(warnings: &[SafetyWarning]) -> Vec<String> {
+    warnings.iter().filter(|w| w.kind == SafetyKind::PossibleDuplicate).filter_map(|w| w.entry_id.clone()).collect()
+}
+
 /// A save the checks refuse: which check, and what the nurse must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

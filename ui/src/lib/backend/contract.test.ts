@@ -22,21 +22,33 @@ interface Contract {
   cases: Case[];
 }
 
+interface Charted {
+  key: string;
+  form: string;
+  medication?: string;
+  minutes: number;
+  offset?: string;
+  status?: string;
+  otherPatient?: boolean;
+}
+
+interface ExpectedWarning {
+  kind: string;
+  of?: string;
+  message: string;
+}
+
 interface Case {
   name: string;
   allergies?: { substance: string; reaction?: string; clinicalStatus?: string }[];
-  charted?: {
-    key: string;
-    form: string;
-    medication?: string;
-    minutes: number;
-    offset?: string;
-    status?: string;
-    otherPatient?: boolean;
-  }[];
+  charted?: Charted[];
   new: { form: string; medication?: string; confirmOnSave?: boolean; changes?: string; amends?: string };
+  /** Charted after the new entry's draft is saved, before it is signed. */
+  chartedBeforeSigning?: Charted[];
   expect: {
-    warnings: { kind: string; of?: string; message: string }[];
+    warnings: ExpectedWarning[];
+    /** The warnings at signing, when entries were charted between the save and the signature. */
+    warningsAtSigning?: ExpectedWarning[];
     withoutOverride: string;
     withoutConfirmation: string;
   };
@@ -150,30 +162,36 @@ async function run(c: Case, index: number, base: number): Promise<void> {
     return fill(contract.responses[form], { $mrn: patient, $time: at, $medication: medication });
   };
 
-  for (const e of c.charted ?? []) {
-    const at = fhirTime(base + Math.round(e.minutes * 60) * 1000, e.offset);
-    const response = responseFor(e.form, e.otherPatient ? OTHER_MRN : mrn(index), e.medication, at);
-    const status = e.status ?? 'signed';
-    if (!['signed', 'draft', 'entered-in-error'].includes(status)) {
-      throw new Error(`charted ${e.key}: unknown status ${status}`);
+  const chart = async (entries: Charted[]) => {
+    for (const e of entries) {
+      const at = fhirTime(base + Math.round(e.minutes * 60) * 1000, e.offset);
+      const response = responseFor(e.form, e.otherPatient ? OTHER_MRN : mrn(index), e.medication, at);
+      const status = e.status ?? 'signed';
+      if (!['signed', 'draft', 'entered-in-error'].includes(status)) {
+        throw new Error(`charted ${e.key}: unknown status ${status}`);
+      }
+      const saved = await backend.saveEntry(request(response, status !== 'draft', true, true));
+      if (status === 'entered-in-error') await backend.enterInError(saved.id, 'charted on the wrong patient');
+      charted.set(e.key, { id: saved.id, at });
     }
-    const saved = await backend.saveEntry(request(response, status !== 'draft', true, true));
-    if (status === 'entered-in-error') await backend.enterInError(saved.id, 'charted on the wrong patient');
-    charted.set(e.key, { id: saved.id, at });
-  }
+  };
+  await chart(c.charted ?? []);
 
-  const expected = normalised(
-    c.expect.warnings.map((w): Comparable => {
-      if (w.of === undefined) return [w.kind, null, w.message];
-      const other = charted.get(w.of);
-      if (!other) throw new Error(`warning of unknown entry ${w.of}`);
-      const message = w.message.replace('{id}', other.id).replace('{author}', NURSE).replace('{time}', other.at);
-      return [w.kind, other.id, message];
-    }),
-  );
+  /** Whether the run reached the signature (which expects `warningsAtSigning`). */
+  let signing = false;
+  const expected = () =>
+    normalised(
+      ((signing ? c.expect.warningsAtSigning : undefined) ?? c.expect.warnings).map((w): Comparable => {
+        if (w.of === undefined) return [w.kind, null, w.message];
+        const other = charted.get(w.of);
+        if (!other) throw new Error(`warning of unknown entry ${w.of}`);
+        const message = w.message.replace('{id}', other.id).replace('{author}', NURSE).replace('{time}', other.at);
+        return [w.kind, other.id, message];
+      }),
+    );
   const sameWarnings = (step: string, actual: SafetyWarning[]) => {
     const got = normalised(actual.map((w): Comparable => [w.kind, w.entryId, w.message]));
-    expect(got, `${step}: warnings`).toEqual(expected);
+    expect(got, `${step}: warnings`).toEqual(expected());
   };
   /** `expectedOutcome` is "ok" or the kind of refusal (a key of `refusals`). */
   const outcome = async (step: string, call: Promise<EntrySaved>, expectedOutcome: string) => {
@@ -253,6 +271,8 @@ async function run(c: Case, index: number, base: number): Promise<void> {
   let draft = await outcome('save without an override reason', save(false), withoutOverride);
   if (needsOverride) draft = await outcome('save with the override reason', save(true), 'ok');
   if (!draft) throw new Error('the draft was not saved');
+  await chart(c.chartedBeforeSigning ?? []);
+  signing = true;
   let signed = await outcome('sign without confirming', backend.signEntry(draft.id, false), withoutConfirmation);
   if (needsConfirmation) signed = await outcome('sign, confirming', backend.signEntry(draft.id, true), 'ok');
   expectStatus('sign', signed, 'signed');

@@ -23,7 +23,7 @@ import type { SafetyWarning } from '../generated/SafetyWarning';
 import type { SessionInfo } from '../generated/SessionInfo';
 import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
 import { isEnabled, limitsOf, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
-import { allergyMatches, allergyWarning, duplicateWarning, gate, possibleDuplicates } from './safety';
+import { allergyMatches, allergyWarning, duplicatesOf, duplicateWarning, gate, possibleDuplicates } from './safety';
 
 function signedIn(state: MemoryState): SessionInfo {
   if (!state.session) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
@@ -374,7 +374,7 @@ export function nurseApi(state: MemoryState): NurseApi {
           },
           versions: [],
           allergyOverride: request.allergyOverride?.trim() || null,
-          duplicateConfirmed: request.confirmNotDuplicate,
+          distinctFrom: request.confirmNotDuplicate ? duplicatesOf(p.warnings) : [],
         };
         addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
         state.entries.set(id, entry);
@@ -393,7 +393,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         gate(p.warnings, request, false);
         write(state);
         entry.allergyOverride = request.allergyOverride?.trim() || null;
-        entry.duplicateConfirmed = request.confirmNotDuplicate;
+        entry.distinctFrom = request.confirmNotDuplicate ? duplicatesOf(p.warnings) : [];
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
         // As the core does: an unsigned version is replaced in place.
@@ -412,10 +412,12 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is already signed`);
         const last = entry.versions.at(-1);
         const p = prepare(state, last?.response, id);
-        // As the core does: a confirmation given when the draft was saved still counts.
+        // As the core does: a confirmation given when the draft was saved covers the entries it was given about,
+        // never one charted since.
+        const confirmedAtSave = duplicatesOf(p.warnings).every((d) => entry.distinctFrom.includes(d));
         const answers = {
           allergyOverride: entry.allergyOverride,
-          confirmNotDuplicate: confirmNotDuplicate || entry.duplicateConfirmed,
+          confirmNotDuplicate: confirmNotDuplicate || confirmedAtSave,
         };
         gate(p.warnings, answers, true);
         write(state);
@@ -442,7 +444,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         write(state);
         // The new version carries this amendment's answers, as the core's does.
         entry.allergyOverride = request.allergyOverride?.trim() || null;
-        entry.duplicateConfirmed = request.confirmNotDuplicate;
+        entry.distinctFrom = request.confirmNotDuplicate ? duplicatesOf(p.warnings) : [];
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
         addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);

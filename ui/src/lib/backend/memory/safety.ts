@@ -131,6 +131,11 @@ export interface SafetyAnswers {
   confirmNotDuplicate: boolean;
 }
 
+/** The entries that `warnings` name as possible duplicates (the core's `safety::duplicates_of`). */
+export function duplicatesOf(warnings: readonly SafetyWarning[]): string[] {
+  return warnings.filter((w) => w.kind === 'possible_duplicate' && w.entryId !== null).map((w) => w.entryId as string);
+}
+
 /**
  * Refuses unless every warning has its answer: an override reason for an allergy (to save at all); a confirmation
  * that it is not a duplicate (to sign).

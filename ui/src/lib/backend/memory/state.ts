@@ -29,8 +29,11 @@ export interface MemoryEntry {
   summary: EntrySummary;
   versions: EntryVersion[];
   allergyOverride: string | null;
-  /** The author confirmed, when saving, that it is not the same event as a flagged entry (signing needs no repeat). */
-  duplicateConfirmed: boolean;
+  /**
+   * The entries the author confirmed, when saving, this one is a different event from (as the core's
+   * `VersionBody.distinct_from`): signing asks again only about a possible duplicate not among them.
+   */
+  distinctFrom: string[];
 }
 
 export interface MemoryDraft {
