@@ -59,9 +59,12 @@ const STATES: Him.ReconState[] = [
   'needs-correction',
   'exported',
   'posted',
+  'refused',
+  'entered-by-hand',
 ];
 
-const OPEN: ReadonlySet<Him.ReconState> = new Set(['pending', 'matched', 'needs-correction', 'accepted']);
+// As the core's `State::is_open`: a refused entry never reached the EHR, so it stays open until a decision.
+const OPEN: ReadonlySet<Him.ReconState> = new Set(['pending', 'matched', 'needs-correction', 'accepted', 'refused']);
 
 function shortName(form: string): string {
   const url = form.split('|')[0] ?? form;
@@ -247,6 +250,8 @@ export class HimMemory {
       needsCorrection: count('needs-correction'),
       exported: count('exported'),
       posted: count('posted'),
+      refused: count('refused'),
+      enteredByHand: count('entered-by-hand'),
       open: [...this.rows.values()].filter((r) => OPEN.has(r.state)).length,
       openDuplicateProposals: this.proposals.filter((p) => p.status === 'proposed').length,
       conflicts: 0,
@@ -484,16 +489,26 @@ export class HimMemory {
     const todo = batch.entries.filter((id) => !batch.posted.has(id));
     const report: Him.FhirPostReport = { batchId, posted: [], failed: [], alreadyPosted: batch.posted.size };
     for (const id of todo) {
+      const row = this.rows.get(id);
+      // As the core: a retry of the batch sends only what still waits on it (exported or refused in it).
+      if (row && !((row.state === 'exported' || row.state === 'refused') && row.batchId === batchId)) continue;
       if (this.failOnFirstPost.has(id) && !batch.failedOnce.has(id)) {
         batch.failedOnce.add(id);
-        report.failed.push({ entryId: id, text: 'Observation.valueQuantity: unit code not recognised by the server' });
+        const text = 'Observation.valueQuantity: unit code not recognised by the server';
+        report.failed.push({ entryId: id, text });
+        if (row) {
+          row.state = 'refused';
+          row.reason = text;
+        }
         continue;
       }
       const location = `${base.replace(/\/$/, '')}/QuestionnaireResponse/${id}/_history/1`;
       batch.posted.set(id, location);
       report.posted.push({ entryId: id, text: location });
-      const row = this.rows.get(id);
-      if (row) row.state = 'posted';
+      if (row) {
+        row.state = 'posted';
+        row.reason = null;
+      }
     }
     return report;
   }
