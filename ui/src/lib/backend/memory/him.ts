@@ -321,6 +321,31 @@ export class HimMemory {
     this.decide(row, 'needs-correction', why);
   }
 
+  private refused(entryId: string, what: string): HimRow {
+    const row = this.row(entryId);
+    if (row.state !== 'refused') throw new BackendError('conflict', `entry ${entryId} is ${row.state}: ${what}`);
+    return row;
+  }
+
+  async himRepost(entryIds: string[], note: string | null): Promise<number> {
+    this.calls.push('himRepost');
+    void note;
+    for (const id of entryIds) this.refused(id, 'only entries the EHR refused can be reposted');
+    for (const id of entryIds) this.decide(this.row(id), 'accepted');
+    return entryIds.length;
+  }
+
+  async himEnteredByHand(entryId: string, by: string, at: string, place: string): Promise<void> {
+    this.calls.push('himEnteredByHand');
+    if (by.trim() === '' || place.trim() === '') throw new BackendError('invalid_input', 'say who entered it and where');
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(at.trim())) {
+      throw new BackendError('invalid_input', 'when it was entered must be a time with seconds and offset (RFC 3339)');
+    }
+    const row = this.refused(entryId, 'only entries the EHR refused can be recorded as entered by hand');
+    const why = row.reason;
+    this.decide(row, 'entered-by-hand', why);
+  }
+
   async himMarkDuplicate(entryId: string, of: string): Promise<void> {
     this.calls.push('himMarkDuplicate');
     if (entryId === of) throw new BackendError('invalid_input', 'an entry cannot be a duplicate of itself');
