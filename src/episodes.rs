@@ -344,9 +344,11 @@ pub fn record_facts(conn: &rusqlite::Connection, episode: &Episode) -> Result<Re
             )?,
         ),
     };
-    // Fully reconciled: the episode has worklist rows and none is still open.
+    // Fully reconciled: the episode has worklist rows and none is still open (the states of
+    // `reconcile::State::is_open`; a refused entry never reached the EHR).
     let (rows, open, last): (i64, i64, Option<String>) = conn.query_row(
-        "SELECT count(*), coalesce(sum(r.state IN ('pending', 'matched', 'needs-correction', 'accepted')), 0),
+        "SELECT count(*),
+                coalesce(sum(r.state IN ('pending', 'matched', 'needs-correction', 'accepted', 'refused')), 0),
                 max(r.updated_at)
            FROM recon r JOIN entries e ON e.id = r.entry_id WHERE e.episode_id = ?1",
         [&episode.id],

@@ -67,6 +67,8 @@ commands::registry::ipc_commands! {
     him::him_accept_all_matched() -> u32;
     him::him_reject(entry_id: String, reason: String) -> ();
     him::him_needs_correction(entry_id: String, reason: String) -> ();
+    him::him_repost(entry_ids: Vec<String>, note: Option<String>) -> u32;
+    him::him_entered_by_hand(entry_id: String, by: String, at: String, place: String) -> ();
     him::him_mark_duplicate(entry_id: String, of: String) -> ();
     him::him_dismiss_duplicate(entry_id: String, other: String, reason: String) -> ();
     him::him_duplicate_proposals() -> Vec<DuplicateProposal>;

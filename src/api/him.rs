@@ -16,6 +16,7 @@ use crate::fhir::{self, FhirError, StaffRef};
 pub use crate::fhir::{BatchExported, PostReport, POST_ENTRIES_PER_TRANSACTION};
 use crate::paper;
 use crate::reconcile::back_entry::{self, BackEntryError};
+pub use crate::reconcile::HandEntry;
 use crate::reconcile::{self, Filter, Page, Proposal, ReconcileError, Report, SideBySide, State, Summary};
 
 impl From<ReconcileError> for ApiError {
@@ -169,18 +170,20 @@ impl Workstation {
     }
 
     /// One audited reconciliation decision by an HIM analyst, in its own transaction.
-    fn decide<E>(
+    fn decide<T, E>(
         &mut self,
         session: &Session,
         clock: &dyn Clock,
-        f: impl FnOnce(&mut crate::vault::Tx<'_>) -> Result<(), E>,
-    ) -> Result<(), ApiError>
+        f: impl FnOnce(&mut crate::vault::Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, ApiError>
     where
         ApiError: From<E>,
     {
         session.require(Op::Reconcile)?;
         let vault = self.vault_mut()?;
-        vault.write(session.keys(), session.username(), clock.now(), |tx| f(tx).map_err(ApiError::from)).map(|_| ())
+        Ok(vault
+            .write(session.keys(), session.username(), clock.now(), |tx| f(tx).map_err(ApiError::from))?
+            .into_value())
     }
 
     pub fn reject(&mut self, session: &Session, id: &str, reason: &str, clock: &dyn Clock) -> Result<(), ApiError> {
@@ -195,6 +198,29 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
         self.decide(session, clock, |tx| reconcile::needs_correction(tx, id, reason))
+    }
+
+    /// Sends entries the EHR refused again: each goes back to accepted, so the next export batch takes it
+    /// (`note`: what was fixed; audited with the refusal it answers).
+    pub fn repost(
+        &mut self,
+        session: &Session,
+        ids: &[String],
+        note: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<usize, ApiError> {
+        self.decide(session, clock, |tx| reconcile::repost(tx, ids, note))
+    }
+
+    /// Records that an entry the EHR refused was entered by hand there: by whom, when (RFC 3339) and where.
+    pub fn entered_by_hand(
+        &mut self,
+        session: &Session,
+        id: &str,
+        hand: &HandEntry,
+        clock: &dyn Clock,
+    ) -> Result<(), ApiError> {
+        self.decide(session, clock, |tx| reconcile::entered_by_hand(tx, id, &hand.by, &hand.at, &hand.place))
     }
 
     /// Records that `id` duplicates `of` (which is kept).

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub use crate::entries::safety::{SafetyKind, SafetyWarning};
 pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::HimKeyInfo;
-pub use him::{BatchExported, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
+pub use him::{BatchExported, HandEntry, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};

@@ -33,7 +33,8 @@ pub enum HandoffCmd {
 pub enum ReconcileCmd {
     /// The worklist, a page at a time.
     List {
-        /// pending, matched, accepted, duplicate, rejected, needs-correction, exported, posted.
+        /// pending, matched, accepted, duplicate, rejected, needs-correction, exported, posted, refused,
+        /// entered-by-hand.
         #[arg(long, value_parser = parse_state)]
         status: Option<State>,
         #[arg(long, value_name = "MRN")]
@@ -69,6 +70,27 @@ pub enum ReconcileCmd {
         id: String,
         #[arg(long)]
         reason: String,
+    },
+    /// Send entries the EHR refused again (after fixing what it refused): they go back to accepted, and the next
+    /// `dtk export fhir --out FILE` takes them.
+    Repost {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// What was fixed (kept in the audit log).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Record that an entry the EHR refused was entered by hand in the EHR: who, when (RFC 3339), where.
+    EnteredByHand {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// When it was entered, with seconds and offset (2026-11-21T14:05:00-05:00).
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// Where in the EHR (screen, note, order).
+        #[arg(long = "where", value_name = "TEXT")]
+        place: String,
     },
     /// Record that an entry duplicates another (which is kept).
     Duplicate {
@@ -144,7 +166,8 @@ pub enum ExportCmd {
 
 fn parse_state(s: &str) -> Result<State, String> {
     State::parse(s).ok_or_else(|| {
-        "expected one of pending, matched, accepted, duplicate, rejected, needs-correction, exported, posted".into()
+        let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
     })
 }
 
@@ -243,8 +266,11 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
             let s = ws.reconcile_summary(&session)?;
             output(json, &s, || {
                 let counts: Vec<String> = s.by_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let refused = s.by_state.get(State::Refused.as_str()).copied().unwrap_or(0);
                 format!(
-                    "{} entries: {}. Still open: {}; duplicate proposals to decide: {}; version conflicts: {}.",
+                    "{} entries: {}.\nRefused by the EHR: {refused} (each needs a decision: reconcile repost, \
+                     entered-by-hand or reject).\nStill open: {}; duplicate proposals to decide: {}; version \
+                     conflicts: {}.",
                     s.total,
                     counts.join(", "),
                     s.open,
@@ -265,6 +291,18 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
         ReconcileCmd::Reject { id, reason } => {
             ws.reject(&session, &id, &reason, &clock)?;
             output(json, &serde_json::json!({ "rejected": id }), || format!("Rejected {id}."));
+        }
+        ReconcileCmd::Repost { ids, note } => {
+            let n = ws.repost(&session, &ids, note.as_deref(), &clock)?;
+            output(json, &serde_json::json!({ "reposted": n }), || {
+                format!("{n} entries are accepted again; the next `dtk export fhir --out FILE` sends them.")
+            });
+        }
+        ReconcileCmd::EnteredByHand { id, by, at, place } => {
+            ws.entered_by_hand(&session, &id, &dtk::api::HandEntry { by, at, place }, &clock)?;
+            output(json, &serde_json::json!({ "entered_by_hand": id }), || {
+                format!("{id} is recorded as entered by hand in the EHR.")
+            });
         }
         ReconcileCmd::Duplicate { id, of } => {
             ws.mark_duplicate(&session, &id, &of, &clock)?;
@@ -382,14 +420,23 @@ pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Fa
                 r.already_posted,
                 r.transactions
             );
+            if r.taken_another_way > 0 {
+                s.push_str(&format!(
+                    "\n{} entries of the batch were taken another way since (reposted, entered by hand, rejected) \
+                     and were not sent.",
+                    r.taken_another_way
+                ));
+            }
             for (id, why) in &r.failed {
-                s.push_str(&format!("\nFAILED {id}: {why}"));
+                s.push_str(&format!("\nREFUSED {id}: {why}"));
             }
             s
         });
         if !r.failed.is_empty() {
             return Err(failed(format!(
-                "{} entries were refused by the server; fix them and post again (only those are sent)",
+                "{} entries were refused by the server and are open on the worklist (state refused): post the \
+                 batch again once the server is fixed (only those are sent), or decide each: reconcile repost, \
+                 entered-by-hand or reject",
                 r.failed.len()
             )));
         }

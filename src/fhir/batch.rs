@@ -202,15 +202,28 @@ pub fn latest(conn: &rusqlite::Connection) -> Result<Option<String>, FhirError> 
         .optional()?)
 }
 
+/// One entry of a batch as a post sees it.
+pub(super) struct PostState {
+    pub entry_id: String,
+    pub position: i64,
+    pub posted: bool,
+    /// The worklist row still waits on this batch (exported or refused in it). An entry the analyst has taken
+    /// another way since (reposted in a later batch, entered by hand in the EHR, rejected) is never sent again from
+    /// this batch: that would put it in the EHR twice.
+    pub waiting: bool,
+}
+
 /// Every entry of a batch with its position and post state, in position order.
-pub(super) fn post_states(
-    conn: &rusqlite::Connection,
-    batch_id: &str,
-) -> Result<Vec<(String, i64, String)>, FhirError> {
+pub(super) fn post_states(conn: &rusqlite::Connection, batch_id: &str) -> Result<Vec<PostState>, FhirError> {
     let mut st = conn.prepare(
-        "SELECT entry_id, position, post_state FROM export_batch_entries WHERE batch_id = ?1 ORDER BY position",
+        "SELECT be.entry_id, be.position, be.post_state = 'posted',
+                coalesce(r.batch_id = be.batch_id AND r.state IN ('exported', 'refused'), 0)
+           FROM export_batch_entries be LEFT JOIN recon r ON r.entry_id = be.entry_id
+          WHERE be.batch_id = ?1 ORDER BY be.position",
     )?;
-    let rows = st.query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = st.query_map([batch_id], |r| {
+        Ok(PostState { entry_id: r.get(0)?, position: r.get(1)?, posted: r.get(2)?, waiting: r.get(3)? })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -234,7 +247,8 @@ pub(super) fn registering(
     Ok(out)
 }
 
-/// Records one transaction's outcome per entry (posted with its location, or failed with the server's text).
+/// Records one transaction's outcome per entry (posted with its location, or failed with the server's text) in the
+/// batch, and on the worklist: posted, or refused with the server's text (open until the analyst decides).
 pub(super) fn record_post(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -245,10 +259,10 @@ pub(super) fn record_post(
     for (id, text, posted) in
         outcome.posted.iter().map(|(i, l)| (i, l, true)).chain(outcome.failed.iter().map(|(i, t)| (i, t, false)))
     {
-        let (fv, sealed): (i64, Vec<u8>) = tx.sql().query_row(
-            "SELECT fv, body FROM export_batch_entries WHERE batch_id = ?1 AND entry_id = ?2",
+        let (fv, sealed, version): (i64, Vec<u8>, i64) = tx.sql().query_row(
+            "SELECT fv, body, version FROM export_batch_entries WHERE batch_id = ?1 AND entry_id = ?2",
             params![batch_id, id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let mut frozen = open_frozen(keys, batch_id, id, fv, &sealed)?;
         if posted {
@@ -263,10 +277,10 @@ pub(super) fn record_post(
             params![if posted { "posted" } else { "failed" }, sealed, batch_id, id],
         )?;
         if posted {
-            tx.sql().execute(
-                "UPDATE recon SET state = 'posted', updated_at = ?1, updated_by = ?2 WHERE entry_id = ?3 AND batch_id = ?4 AND state = 'exported'",
-                params![stamp(tx.at()), tx.actor().to_string(), id, batch_id],
-            )?;
+            reconcile::record_posted(tx, id, batch_id, version)?;
+        } else {
+            // A refused entry never reached the EHR: it is open again on the worklist, with the server's reason.
+            reconcile::record_refused(tx, id, batch_id, text, frozen.mode == Mode::Create)?;
         }
     }
     tx.audit(

@@ -24,6 +24,9 @@ pub struct PostReport {
     pub failed: Vec<(String, String)>,
     /// Entries posted by an earlier attempt and not sent again.
     pub already_posted: usize,
+    /// Entries not posted from this batch that the analyst has since taken another way (reposted in a later batch,
+    /// entered by hand in the EHR, rejected): not sent again from this batch.
+    pub taken_another_way: usize,
     /// Transactions sent now (each of at most the bound's entries).
     pub transactions: usize,
 }
@@ -42,7 +45,7 @@ pub struct Poster<'a> {
 }
 
 /// Posts a batch to a FHIR server: everything not yet posted (the whole batch the first time, only what failed on a
-/// retry), in transactions of at most `per_transaction` entries (1 to 10,000), recording per entry the server's
+/// retry, and never an entry the analyst has taken another way since), in transactions of at most `per_transaction` entries (1 to 10,000), recording per entry the server's
 /// location or its OperationOutcome text. An entry's resources always travel in the same transaction. Each
 /// transaction's outcome is recorded as soon as the server answers, so an interrupted post keeps what was done and a
 /// retry sends only the rest.
@@ -58,7 +61,7 @@ pub fn post_batch(
         return Err(FhirError::NoBatch(batch_id.to_string()));
     }
     let mut todo: Vec<(String, i64)> =
-        states.iter().filter(|(_, _, s)| s != "posted").map(|(id, pos, _)| (id.clone(), *pos)).collect();
+        states.iter().filter(|s| !s.posted && s.waiting).map(|s| (s.entry_id.clone(), s.position)).collect();
     // Entries that register a patient go first: the transactions after theirs refer to that patient by its MRN,
     // which resolves only once the Patient exists on the server.
     let registers = batch::registering(p.vault.conn(), p.keys, batch_id)?;
@@ -67,7 +70,8 @@ pub fn post_batch(
         batch_id: batch_id.into(),
         posted: vec![],
         failed: vec![],
-        already_posted: states.len() - todo.len(),
+        already_posted: states.iter().filter(|s| s.posted).count(),
+        taken_another_way: states.iter().filter(|s| !s.posted && !s.waiting).count(),
         transactions: 0,
     };
     drop(states);

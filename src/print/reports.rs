@@ -260,10 +260,21 @@ fn counts_table(
     map: &BTreeMap<String, BTreeMap<String, i64>>,
     short: bool,
 ) -> Result<(), PrintError> {
+    // The two states after a post show as columns only when some entry is in them: ten count columns on a portrait
+    // page would cut the headers of the usual eight ("Counts per disposition" always lists every state).
+    let states: Vec<State> = State::ALL
+        .into_iter()
+        .filter(|s| {
+            !matches!(s, State::Refused | State::EnteredByHand)
+                || map.values().any(|c| c.get(s.as_str()).is_some_and(|n| *n > 0))
+        })
+        .collect();
     let mut cols: Vec<(&str, f32)> = vec![(key, 2.0)];
-    cols.extend(
-        State::ALL.iter().map(|s| (if *s == State::NeedsCorrection { "needs correction" } else { s.as_str() }, 1.0)),
-    );
+    cols.extend(states.iter().map(|s| match s {
+        State::NeedsCorrection => ("needs correction", 1.0),
+        State::EnteredByHand => ("by hand", 1.0),
+        s => (s.as_str(), 1.0),
+    }));
     cols.push(("total", 0.9));
     let rows: Vec<Vec<String>> = map
         .iter()
@@ -271,7 +282,7 @@ fn counts_table(
             let name =
                 if short { super::page::short_name(k.split('|').next().unwrap_or(k)).to_string() } else { k.clone() };
             let mut row = vec![name];
-            row.extend(State::ALL.iter().map(|s| counts.get(s.as_str()).copied().unwrap_or(0).to_string()));
+            row.extend(states.iter().map(|s| counts.get(s.as_str()).copied().unwrap_or(0).to_string()));
             row.push(counts.values().sum::<i64>().to_string());
             row
         })
@@ -280,7 +291,7 @@ fn counts_table(
 }
 
 /// The reconciliation report's body: counts per disposition, per workstation and per form; every rejected,
-/// duplicate or needs-correction entry with its reason; the export batches with their hashes; the handoff files;
+/// duplicate, needs-correction or refused entry with its reason and every hand-entered one with who, when, where; the export batches with their hashes; the handoff files;
 /// and each episode's timeline and metrics.
 pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
     let mut f = Flow::new()?;
@@ -305,17 +316,23 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
     f.heading("Per form")?;
     counts_table(&mut f, "form", &report.per_form, true)?;
 
-    f.heading("Rejected, duplicate and needs-correction entries")?;
+    f.heading("Rejected, duplicate, needs-correction, refused and hand-entered entries")?;
     let rows: Vec<Vec<String>> = report
         .dispositions
         .iter()
         .map(|d| {
-            let reason = match (&d.duplicate_of, &d.reason) {
+            let mut reason = match (&d.duplicate_of, &d.reason) {
                 (Some(of), Some(r)) => format!("duplicate of {of}; {r}"),
                 (Some(of), None) => format!("duplicate of {of}"),
                 (None, Some(r)) => r.clone(),
                 (None, None) => "—".into(),
             };
+            if let Some(batch) = &d.batch_id {
+                reason = format!("refused by the EHR (batch {batch}): {reason}");
+            }
+            if let Some(h) = &d.hand_entry {
+                reason = format!("entered by hand in the EHR by {} at {}, {}; {reason}", h.by, h.at, h.place);
+            }
             vec![
                 d.entry_id.clone(),
                 d.state.as_str().to_string(),

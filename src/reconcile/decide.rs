@@ -43,9 +43,17 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
         let Some(row) = load(tx.sql(), t.entry_id)? else { return Ok(false) };
         let mut body = open_body(tx.keys(), t.entry_id, row.fv, &row.body)?;
         let state = match row.state {
-            State::Exported | State::Posted => {
+            State::Exported | State::Posted | State::Refused => {
                 body.reason =
                     Some("amended on the workstation after export: review and accept to send the amendment".into());
+                State::NeedsCorrection
+            }
+            State::EnteredByHand => {
+                body.reason = Some(
+                    "amended on the workstation after it was entered by hand in the EHR: correct the EHR by hand \
+                     too, or decide otherwise"
+                        .into(),
+                );
                 State::NeedsCorrection
             }
             State::Accepted => State::Matched,
@@ -150,16 +158,23 @@ pub fn propose_duplicates(tx: &mut Tx<'_>, ids: &[String], window_minutes: i64) 
     Ok(added)
 }
 
-fn require_row(tx: &Tx<'_>, id: &str) -> Result<(Row, RowBody), ReconcileError> {
+pub(super) fn require_row(tx: &Tx<'_>, id: &str) -> Result<(Row, RowBody), ReconcileError> {
     let row = load(tx.sql(), id)?.ok_or_else(|| ReconcileError::NotFound(id.into()))?;
     if row.state.is_locked() {
         return Err(ReconcileError::Locked(id.into()));
+    }
+    if row.state == State::EnteredByHand {
+        return Err(ReconcileError::WrongState {
+            id: id.into(),
+            state: row.state.as_str(),
+            what: "it was entered by hand in the EHR; that is its disposition",
+        });
     }
     let body = open_body(tx.keys(), id, row.fv, &row.body)?;
     Ok((row, body))
 }
 
-fn set_state(
+pub(super) fn set_state(
     tx: &mut Tx<'_>,
     id: &str,
     state: State,
@@ -176,7 +191,7 @@ fn set_state(
     Ok(())
 }
 
-fn open_proposal(conn: &rusqlite::Connection, id: &str) -> Result<Option<String>, VaultError> {
+pub(super) fn open_proposal(conn: &rusqlite::Connection, id: &str) -> Result<Option<String>, VaultError> {
     Ok(conn
         .query_row(
             "SELECT CASE WHEN entry_id = ?1 THEN other_id ELSE entry_id END FROM recon_duplicates
@@ -187,7 +202,7 @@ fn open_proposal(conn: &rusqlite::Connection, id: &str) -> Result<Option<String>
         .optional()?)
 }
 
-fn reason_text(reason: &str) -> Result<String, ReconcileError> {
+pub(super) fn reason_text(reason: &str) -> Result<String, ReconcileError> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(ReconcileError::NoReason);
@@ -294,7 +309,7 @@ pub fn acceptable(conn: &rusqlite::Connection) -> Result<Vec<String>, VaultError
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Rejects an entry with a reason (it will never be exported).
+/// Rejects an entry with a reason (it will never be exported); also a way out for an entry the EHR refused.
 pub fn reject(tx: &mut Tx<'_>, id: &str, reason: &str) -> Result<(), ReconcileError> {
     let reason = reason_text(reason)?;
     let (row, mut body) = require_row(tx, id)?;

@@ -1,9 +1,11 @@
 //! The HIM reconciliation worklist: every signed entry brought home from the workstations, each moving through
-//! `pending → matched → accepted | duplicate-of(X) | rejected(reason) | needs-correction → exported(batch) → posted`.
+//! `pending → matched → accepted | duplicate-of(X) | rejected(reason) | needs-correction → exported(batch) → posted`,
+//! or `exported → refused(the server's reason)`, which stays open until the analyst reposts it (back to accepted),
+//! records that it was entered by hand in the EHR (who, when, where) or rejects it.
 //! This file holds the states, the errors and the sealed row body; the jobs live beside it: `decide.rs` (tracking
 //! arrivals, matching temporary MRNs, duplicate proposals and the analyst's decisions, each audited with who and
 //! why), `worklist.rs` (the filtered, paged worklist, summary counts, the proposals list), `compare.rs` (the
-//! side-by-side view of two entries), `report.rs` (the reconciliation report's data and its CSV; the PDF is
+//! side-by-side view of two entries), `refusal.rs` (what the EHR refused and the ways out), `report.rs` (the reconciliation report's data and its CSV; the PDF is
 //! rendered by `print`) and `back_entry.rs` (a paper form typed in by HIM, checked against its QR code).
 //!
 //! Filters use keyed blind indexes and plain non-PHI columns only, so a worklist page stays fast at 160,000
@@ -18,6 +20,7 @@ use crate::vault::{Tx, VaultError};
 pub mod back_entry;
 mod compare;
 mod decide;
+mod refusal;
 mod report;
 mod worklist;
 
@@ -26,6 +29,8 @@ pub use decide::{
     accept, acceptable, dismiss, mark_duplicate, match_patient, needs_correction, propose_duplicates, reject, track,
     Tracked,
 };
+pub use refusal::{entered_by_hand, repost};
+pub(crate) use refusal::{record_posted, record_refused};
 pub use report::{report, BatchLine, Disposition, EpisodeLine, FileLine, Report};
 pub use worklist::{list, proposals, summary, Filter, Page, Proposal, Summary, WorkItem};
 
@@ -40,6 +45,10 @@ pub mod action {
     pub const DISMISSED: &str = "reconcile.duplicate_dismissed";
     pub const NEEDS_CORRECTION: &str = "reconcile.needs_correction";
     pub const PAPER_ENTERED: &str = "reconcile.paper_entered";
+    /// The EHR refused an entry of a posted batch (written by the poster, one row per entry).
+    pub const REFUSED: &str = "reconcile.refused";
+    pub const REPOSTED: &str = "reconcile.reposted";
+    pub const ENTERED_BY_HAND: &str = "reconcile.entered_by_hand";
 }
 
 /// Where an entry is on the worklist.
@@ -54,10 +63,14 @@ pub enum State {
     NeedsCorrection,
     Exported,
     Posted,
+    /// The EHR refused it when its batch was posted: open until the analyst decides.
+    Refused,
+    /// Entered by hand in the EHR after a refusal (who, when, where in the row body): closed.
+    EnteredByHand,
 }
 
 impl State {
-    pub const ALL: [State; 8] = [
+    pub const ALL: [State; 10] = [
         State::Pending,
         State::Matched,
         State::Accepted,
@@ -66,6 +79,8 @@ impl State {
         State::NeedsCorrection,
         State::Exported,
         State::Posted,
+        State::Refused,
+        State::EnteredByHand,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +93,8 @@ impl State {
             State::NeedsCorrection => "needs-correction",
             State::Exported => "exported",
             State::Posted => "posted",
+            State::Refused => "refused",
+            State::EnteredByHand => "entered-by-hand",
         }
     }
 
@@ -85,9 +102,10 @@ impl State {
         State::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Still needs the analyst (or an export): the report lists these as open.
+    /// Still needs the analyst (or an export): the report lists these as open. A refused entry never reached the
+    /// EHR, so it is open until a decision (repost, entered by hand, reject) closes it.
     pub fn is_open(self) -> bool {
-        matches!(self, State::Pending | State::Matched | State::NeedsCorrection | State::Accepted)
+        matches!(self, State::Pending | State::Matched | State::NeedsCorrection | State::Accepted | State::Refused)
     }
 
     /// Exported entries are locked: no decision changes them any more.
@@ -138,8 +156,21 @@ pub struct RowBody {
     pub reason: Option<String>,
     /// Who accepted it (the verifier in the FHIR Provenance).
     pub accepted_by: Option<String>,
-    /// The version exported last, if any (a later amendment is sent as an update).
+    /// The version the EHR may hold (exported and not refused), if any: a later amendment is sent as an update.
     pub exported_version: Option<i64>,
+    /// Who entered it by hand in the EHR after a refusal, when and where.
+    pub hand_entry: Option<HandEntry>,
+}
+
+/// An entry the EHR refused, typed in by hand there instead: the analyst records who did it, when and where, so
+/// the report can point to the EHR's own record of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandEntry {
+    pub by: String,
+    /// When it was entered in the EHR (RFC 3339, as given).
+    pub at: String,
+    /// Where in the EHR (screen, note, order), in the analyst's words.
+    pub place: String,
 }
 
 fn place(id: &str) -> Place<'_> {

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{open_body, summary, State, Summary};
+use super::{open_body, summary, HandEntry, State, Summary};
 use crate::crypto::Keys;
 use crate::vault::VaultError;
 
-/// Every row of the reconciliation report that needs a reason printed (rejected, duplicate, needs-correction).
+/// Every row of the reconciliation report that needs a reason printed (rejected, duplicate, needs-correction,
+/// refused by the EHR with the server's reason, entered by hand in the EHR with who, when and where).
 #[derive(Debug, Clone, Serialize)]
 pub struct Disposition {
     pub entry_id: String,
@@ -17,7 +18,10 @@ pub struct Disposition {
     pub workstation: String,
     pub form: String,
     pub duplicate_of: Option<String>,
+    /// The export batch a refused (or then hand-entered) entry was refused in.
+    pub batch_id: Option<String>,
     pub reason: Option<String>,
+    pub hand_entry: Option<HandEntry>,
     pub decided_by: String,
     pub decided_at: String,
 }
@@ -101,20 +105,25 @@ pub fn report(
     let mut dispositions = Vec::new();
     {
         let mut st = conn.prepare(
-            "SELECT entry_id, state, workstation, form, duplicate_of, fv, body, updated_by, updated_at FROM recon
-              WHERE state IN ('rejected', 'duplicate', 'needs-correction') ORDER BY state, entry_id",
+            "SELECT entry_id, state, workstation, form, duplicate_of, fv, body, updated_by, updated_at, batch_id FROM recon
+              WHERE state IN ('rejected', 'duplicate', 'needs-correction', 'refused', 'entered-by-hand')
+              ORDER BY state, entry_id",
         )?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
             let state: String = r.get(1)?;
             let body = open_body(keys, &id, r.get(5)?, &r.get::<_, Vec<u8>>(6)?)?;
+            let state = State::parse(&state).unwrap_or(State::Pending);
+            let refused = matches!(state, State::Refused | State::EnteredByHand);
             dispositions.push(Disposition {
-                state: State::parse(&state).unwrap_or(State::Pending),
+                state,
                 workstation: r.get(2)?,
                 form: r.get(3)?,
                 duplicate_of: r.get(4)?,
+                batch_id: if refused { r.get(9)? } else { None },
                 reason: body.reason,
+                hand_entry: body.hand_entry,
                 decided_by: r.get(7)?,
                 decided_at: r.get(8)?,
                 entry_id: id,
@@ -311,15 +320,33 @@ impl Report {
             ]);
         }
         line(&["section", "dispositions"]);
-        line(&["entry", "state", "workstation", "form", "duplicate_of", "reason", "decided_by", "decided_at"]);
+        line(&[
+            "entry",
+            "state",
+            "workstation",
+            "form",
+            "duplicate_of",
+            "batch",
+            "reason",
+            "entered_by",
+            "entered_at",
+            "entered_where",
+            "decided_by",
+            "decided_at",
+        ]);
         for d in &self.dispositions {
+            let hand = d.hand_entry.as_ref();
             line(&[
                 &d.entry_id,
                 d.state.as_str(),
                 &d.workstation,
                 &d.form,
                 d.duplicate_of.as_deref().unwrap_or(""),
+                d.batch_id.as_deref().unwrap_or(""),
                 d.reason.as_deref().unwrap_or(""),
+                hand.map_or("", |h| h.by.as_str()),
+                hand.map_or("", |h| h.at.as_str()),
+                hand.map_or("", |h| h.place.as_str()),
                 &d.decided_by,
                 &d.decided_at,
             ]);

@@ -308,6 +308,37 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX entries_dup_unbucketed ON entries (patient_idx, form) WHERE dup_idx IS NULL;
     CREATE INDEX entries_patient_page ON entries (patient_idx, created_at DESC, id);
     "#,
+    // 6 (issue 14, "nothing lost"): two worklist states, `refused` (the EHR refused the entry when its batch was
+    // posted: open until the analyst decides) and `entered-by-hand` (typed in by hand in the EHR instead: closed).
+    // SQLite cannot change a CHECK constraint in place, so the table is rebuilt with the same columns and indexes.
+    r#"
+    CREATE TABLE recon_new (
+        entry_id     TEXT PRIMARY KEY REFERENCES entries (id),
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'matched', 'accepted', 'duplicate', 'rejected',
+                                                    'needs-correction', 'exported', 'posted', 'refused',
+                                                    'entered-by-hand')),
+        patient_idx  BLOB NOT NULL,
+        form         TEXT NOT NULL,
+        match_idx    BLOB,
+        clinical_at  TEXT,
+        workstation  TEXT NOT NULL,
+        duplicate_of TEXT,
+        batch_id     TEXT,
+        updated_at   TEXT NOT NULL,
+        updated_by   TEXT NOT NULL,
+        fv           INTEGER NOT NULL,
+        body         BLOB NOT NULL
+    ) STRICT;
+    INSERT INTO recon_new SELECT entry_id, state, patient_idx, form, match_idx, clinical_at, workstation, duplicate_of,
+                                 batch_id, updated_at, updated_by, fv, body FROM recon;
+    DROP TABLE recon;
+    ALTER TABLE recon_new RENAME TO recon;
+    CREATE INDEX recon_by_state ON recon (state, entry_id);
+    CREATE INDEX recon_by_patient ON recon (patient_idx, entry_id);
+    CREATE INDEX recon_by_workstation ON recon (workstation, entry_id);
+    CREATE INDEX recon_by_form ON recon (form, entry_id);
+    CREATE INDEX recon_for_duplicates ON recon (patient_idx, form, match_idx, clinical_at);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -670,3 +670,160 @@ fn drill_paper_and_files_are_refused_by_every_him_command() {
         stderr(&not_a_scan)
     );
 }
+
+/// The worklist state of one entry.
+fn state_of(ws: &Workstation, him: &Session, id: &str) -> State {
+    let page = ws.worklist(him, &WorklistQuery { limit: 1000, ..Default::default() }).expect("worklist");
+    page.items.iter().find(|i| i.entry_id == id).map(|i| i.state).expect("the entry is on the worklist")
+}
+
+/// The audit rows of `action` about entry `id`.
+fn audit_of(ws: &Workstation, him: &Session, action: &str, id: &str) -> Vec<dtk::audit::PlainRow> {
+    dtk::audit::plain_rows(ws.vault().expect("vault").conn(), him.keys())
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.action == action && r.target == format!("entries:{id}"))
+        .collect()
+}
+
+/// Issue 14, item 2: entries the EHR refuses were left `exported`, so `reconcile summary` said "Still open: 0" while
+/// they never reached the EHR. A refusal is now an open state with the server's reason, and each way out (repost,
+/// entered by hand in the EHR, reject) is an audited decision the report lists.
+#[test]
+fn entries_the_ehr_refuses_stay_open_until_a_decision() {
+    let files = tempfile::tempdir().expect("dir");
+    let him_tv = TestVault::new();
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    let key = him_ws.handoff_keygen(&him, &SystemClock).expect("keygen");
+    let mut a = workstation(&key.public_key, "T5A-", false);
+    let fixed = chart(&mut a, &med_admin("2026-11-21T06:15:00-05:00"), true);
+    let by_hand = chart(&mut a, &med_admin("2026-11-21T10:15:00-05:00"), true);
+    let wrong = chart(&mut a, &med_admin("2026-11-21T14:15:00-05:00"), true);
+    let file = export(&mut a, files.path(), "a1.dtkh");
+    him_ws.import_handoff_file(&him, &file, &SystemClock).expect("import");
+    assert_eq!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept"), 3);
+    let first_file = files.path().join("batch-1.json");
+    let first = him_ws.export_fhir(&him, &first_file, &SystemClock).expect("export");
+
+    // The EHR does not know the patient yet: it refuses the transaction, and with it all three entries.
+    let server = fhir_server();
+    let post = him_ws.post_fhir(&him, &first.batch_id, &server.base, &SystemClock).expect("post");
+    assert_eq!((post.posted.len(), post.failed.len()), (0, 3));
+    for id in [&fixed, &by_hand, &wrong] {
+        assert_eq!(state_of(&him_ws, &him, id), State::Refused);
+        let refused = audit_of(&him_ws, &him, "reconcile.refused", id);
+        assert_eq!(refused.len(), 1, "one audit row per refused entry");
+        assert!(refused[0].detail["reason"].as_str().is_some_and(|r| r.contains("conditional reference")));
+    }
+    let s = summary_of(&him_ws, &him);
+    assert_eq!((s.by_state["refused"], s.by_state["exported"], s.open), (3, 0, 3), "refused entries are open");
+    let page = him_ws
+        .worklist(&him, &WorklistQuery { state: Some(State::Refused), limit: 10, ..Default::default() })
+        .expect("refused only");
+    assert_eq!(page.total, 3);
+    assert!(page.items.iter().all(|i| i.reason.as_deref().is_some_and(|r| r.contains("conditional reference"))));
+    let summary = him_tv.dtk(Some(HIM), &["reconcile", "summary"]);
+    assert!(summary.status.success(), "{}", stderr(&summary));
+    assert!(stdout(&summary).contains("Refused by the EHR: 3"), "{}", stdout(&summary));
+    assert!(stdout(&summary).contains("Still open: 3;"), "{}", stdout(&summary));
+    let list = him_tv.dtk(Some(HIM), &["reconcile", "list", "--status", "refused", "--json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&list)).expect("json")["total"], 3);
+
+    // The patient is registered in the EHR, and the EHR turns out to hold all three after all (an answer lost on
+    // the way back): reposting must not add a second copy of anything.
+    http(
+        "POST",
+        &format!("{}/Patient", server.base),
+        Some(&json!({ "resourceType": "Patient", "identifier": [{ "system": MRN_SYSTEM, "value": "DEV2001" }] })),
+    );
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&first_file).expect("bundle")).expect("json");
+    assert_eq!(http("POST", &format!("{}/", server.base), Some(&bundle))["type"], "transaction-response");
+    let held = counts(&server);
+    assert_eq!(held["QuestionnaireResponse"], 3);
+
+    // (a) Fixed and posted again: back to accepted, taken by the next batch, posted once.
+    let repost = him_tv.dtk(Some(HIM), &["reconcile", "repost", &fixed, "--note", "patient registered in the EHR"]);
+    assert!(repost.status.success(), "{}", stderr(&repost));
+    assert_eq!(state_of(&him_ws, &him, &fixed), State::Accepted);
+    let reposted = audit_of(&him_ws, &him, "reconcile.reposted", &fixed);
+    assert_eq!(reposted.len(), 1);
+    assert_eq!((reposted[0].actor.as_str(), reposted[0].detail["from"].as_str()), (HIM.0, Some("refused")));
+    assert!(reposted[0].detail["refusal"].as_str().is_some_and(|r| r.contains("conditional reference")));
+    // Only refused entries can be reposted.
+    let again = him_ws.repost(&him, std::slice::from_ref(&fixed), None, &SystemClock).expect_err("not refused");
+    assert!(again.message.contains("only entries the EHR refused"), "{}", again.message);
+
+    // (b) Entered by hand in the EHR: who, when, where; closed.
+    let hand = him_tv.dtk(
+        Some(HIM),
+        &[
+            "reconcile",
+            "entered-by-hand",
+            &by_hand,
+            "--by",
+            "Dana Okafor (HIM clerk)",
+            "--at",
+            "2026-11-22T09:30:00-05:00",
+            "--where",
+            "EHR MAR, late-entry administration",
+        ],
+    );
+    assert!(hand.status.success(), "{}", stderr(&hand));
+    assert_eq!(state_of(&him_ws, &him, &by_hand), State::EnteredByHand);
+    let recorded = audit_of(&him_ws, &him, "reconcile.entered_by_hand", &by_hand);
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].detail["by"], "Dana Okafor (HIM clerk)");
+    assert_eq!(recorded[0].detail["where"], "EHR MAR, late-entry administration");
+    let closed = him_ws.reject(&him, &by_hand, "second thoughts", &SystemClock).expect_err("closed");
+    assert!(closed.message.contains("entered by hand"), "{}", closed.message);
+    let future = him_tv.dtk(
+        Some(HIM),
+        &["reconcile", "entered-by-hand", &wrong, "--by", "x", "--at", "2999-01-01T00:00:00Z", "--where", "x"],
+    );
+    assert_eq!(future.status.code(), Some(1), "{}", stderr(&future));
+    assert!(stderr(&future).contains("in the future"), "{}", stderr(&future));
+
+    // (c) Rejected with a reason.
+    him_ws.reject(&him, &wrong, "charted on the wrong patient per unit manager", &SystemClock).expect("reject");
+    assert_eq!(state_of(&him_ws, &him, &wrong), State::Rejected);
+    assert_eq!(audit_of(&him_ws, &him, "reconcile.rejected", &wrong)[0].detail["from"], "refused");
+    assert_eq!(summary_of(&him_ws, &him).open, 1, "only the reposted entry waits, for its export");
+
+    // The next batch takes only the reposted entry; posting it adds nothing the EHR already holds.
+    let second = him_ws.export_fhir(&him, &files.path().join("batch-2.json"), &SystemClock).expect("export again");
+    assert_eq!(second.entries, 1);
+    let post = him_ws.post_fhir(&him, &second.batch_id, &server.base, &SystemClock).expect("post again");
+    assert_eq!((post.posted.len(), post.failed.len()), (1, 0), "{:?}", post.failed);
+    let now = counts(&server);
+    for t in ["QuestionnaireResponse", "MedicationAdministration", "Provenance", "Encounter"] {
+        assert_eq!(now[t], held[t], "{t}: a repost never adds a second copy");
+    }
+    // A retry of the first batch sends none of them: each was taken another way.
+    let retry = him_ws.post_fhir(&him, &first.batch_id, &server.base, &SystemClock).expect("retry");
+    assert_eq!((retry.posted.len(), retry.failed.len(), retry.taken_another_way), (0, 0, 3));
+    assert_eq!(retry.transactions, 0);
+    assert_eq!(state_of(&him_ws, &him, &by_hand), State::EnteredByHand);
+    let s = summary_of(&him_ws, &him);
+    assert_eq!((s.by_state["posted"], s.by_state["entered-by-hand"], s.by_state["rejected"], s.open), (1, 1, 1, 0));
+    let summary = him_tv.dtk(Some(HIM), &["reconcile", "summary"]);
+    assert!(stdout(&summary).contains("Refused by the EHR: 0"), "{}", stdout(&summary));
+    assert!(stdout(&summary).contains("Still open: 0;"), "{}", stdout(&summary));
+
+    // The report lists the hand-entered entry with who, when and where, and the server's refusal.
+    let report = him_ws.reconciliation_report(&him, &SystemClock).expect("report");
+    let d = report.dispositions.iter().find(|d| d.entry_id == by_hand).expect("the hand-entered entry is listed");
+    let h = d.hand_entry.as_ref().expect("who, when, where");
+    assert_eq!((h.by.as_str(), h.at.as_str()), ("Dana Okafor (HIM clerk)", "2026-11-22T09:30:00-05:00"));
+    assert!(d.reason.as_deref().is_some_and(|r| r.contains("conditional reference")));
+    assert_eq!(d.batch_id.as_deref(), Some(first.batch_id.as_str()));
+    let csv = report.to_csv();
+    assert!(csv.contains("entered_where") && csv.contains("EHR MAR, late-entry administration"), "{csv}");
+    let pdf = files.path().join("report.pdf");
+    let made = him_tv.dtk(Some(HIM), &["reconcile", "report", "--pdf", pdf.to_str().expect("path")]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let text = pages_text(&pdf).join("\n").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("entered by hand in the EHR by Dana Okafor"), "{text}");
+    assert_eq!(him_ws.verify(&him).expect("verify"), vec![]);
+    drop(a.tv);
+}

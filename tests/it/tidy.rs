@@ -352,6 +352,7 @@ const SQL_ALLOWED: &[&str] = &[
     "src/patients.rs",
     "src/reconcile/decide.rs",
     "src/reconcile/mod.rs",
+    "src/reconcile/refusal.rs",
     "src/reconcile/report.rs",
     "src/reconcile/worklist.rs",
     "src/fhir/batch.rs",

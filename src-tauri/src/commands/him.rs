@@ -30,6 +30,8 @@ fn state(s: Core) -> ReconState {
         Core::NeedsCorrection => ReconState::NeedsCorrection,
         Core::Exported => ReconState::Exported,
         Core::Posted => ReconState::Posted,
+        Core::Refused => ReconState::Refused,
+        Core::EnteredByHand => ReconState::EnteredByHand,
     }
 }
 
@@ -43,6 +45,8 @@ fn core_state(s: ReconState) -> Core {
         ReconState::NeedsCorrection => Core::NeedsCorrection,
         ReconState::Exported => Core::Exported,
         ReconState::Posted => Core::Posted,
+        ReconState::Refused => Core::Refused,
+        ReconState::EnteredByHand => Core::EnteredByHand,
     }
 }
 
@@ -166,6 +170,8 @@ pub fn summary(ws: &mut Workstation, session: &Session) -> Result<ReconSummary, 
         needs_correction: n(Core::NeedsCorrection),
         exported: n(Core::Exported),
         posted: n(Core::Posted),
+        refused: n(Core::Refused),
+        entered_by_hand: n(Core::EnteredByHand),
         open: count(s.open),
         open_duplicate_proposals: count(s.open_duplicate_proposals),
         conflicts: count(s.conflicts),
@@ -336,6 +342,24 @@ pub fn him_reject(shell: &Shell, entry_id: String, reason: String) -> Result<(),
 
 pub fn him_needs_correction(shell: &Shell, entry_id: String, reason: String) -> Result<(), CommandError> {
     shell.signed_in(|ws, s| ws.needs_correction(s, &entry_id, &reason, &SystemClock).map_err(from_api))
+}
+
+/// Sends entries the EHR refused again: back to accepted, for the next export batch.
+pub fn him_repost(shell: &Shell, entry_ids: Vec<String>, note: Option<String>) -> Result<u32, CommandError> {
+    let note = given(note);
+    shell.signed_in(|ws, s| ws.repost(s, &entry_ids, note.as_deref(), &SystemClock).map(count).map_err(from_api))
+}
+
+/// Records that an entry the EHR refused was entered by hand there: who, when (RFC 3339), where.
+pub fn him_entered_by_hand(
+    shell: &Shell,
+    entry_id: String,
+    by: String,
+    at: String,
+    place: String,
+) -> Result<(), CommandError> {
+    let hand = dtk::api::HandEntry { by, at, place };
+    shell.signed_in(|ws, s| ws.entered_by_hand(s, &entry_id, &hand, &SystemClock).map_err(from_api))
 }
 
 pub fn him_mark_duplicate(shell: &Shell, entry_id: String, of: String) -> Result<(), CommandError> {

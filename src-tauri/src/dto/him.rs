@@ -110,6 +110,10 @@ pub enum ReconState {
     NeedsCorrection,
     Exported,
     Posted,
+    /// The EHR refused it when its batch was posted: open until the analyst decides.
+    Refused,
+    /// Entered by hand in the EHR after a refusal: closed.
+    EnteredByHand,
 }
 
 /// The worklist's filters and page.
@@ -179,7 +183,10 @@ pub struct ReconSummary {
     pub needs_correction: u32,
     pub exported: u32,
     pub posted: u32,
-    /// Entries without a final disposition yet.
+    /// Refused by the EHR and still waiting for a decision (counted in `open`).
+    pub refused: u32,
+    pub entered_by_hand: u32,
+    /// Entries without a final disposition yet (refused ones included).
     pub open: u32,
     pub open_duplicate_proposals: u32,
     pub conflicts: u32,

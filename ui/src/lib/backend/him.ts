@@ -56,6 +56,10 @@ export interface HimApi {
   himAcceptAllMatched(): Promise<number>;
   himReject(entryId: string, reason: string): Promise<void>;
   himNeedsCorrection(entryId: string, reason: string): Promise<void>;
+  /** Entries the EHR refused go back to accepted, for the next export batch (`note`: what was fixed). */
+  himRepost(entryIds: string[], note: string | null): Promise<number>;
+  /** An entry the EHR refused was typed in by hand there: who, when (RFC 3339), where. */
+  himEnteredByHand(entryId: string, by: string, at: string, place: string): Promise<void>;
   /** Records that `entryId` duplicates `of` (which is kept). */
   himMarkDuplicate(entryId: string, of: string): Promise<void>;
   himDismissDuplicate(entryId: string, other: string, reason: string): Promise<void>;

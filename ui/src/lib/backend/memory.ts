@@ -220,6 +220,14 @@ export class MemoryBackend implements Backend {
   himNeedsCorrection(entryId: string, reason: string): Promise<void> {
     return this.him.himNeedsCorrection(entryId, reason);
   }
+  himRepost(entryIds: string[], note: string | null): Promise<number> {
+    return this.him.himRepost(entryIds, note);
+  }
+
+  himEnteredByHand(entryId: string, by: string, at: string, place: string): Promise<void> {
+    return this.him.himEnteredByHand(entryId, by, at, place);
+  }
+
 
   himMarkDuplicate(entryId: string, of: string): Promise<void> {
     return this.him.himMarkDuplicate(entryId, of);

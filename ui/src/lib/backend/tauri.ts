@@ -103,6 +103,14 @@ export class TauriBackend implements Backend {
     return call('him_needs_correction', { entryId, reason });
   }
 
+  himRepost(entryIds: string[], note: string | null): Promise<number> {
+    return call('him_repost', { entryIds, note });
+  }
+
+  himEnteredByHand(entryId: string, by: string, at: string, place: string): Promise<void> {
+    return call('him_entered_by_hand', { entryId, by, at, place });
+  }
+
   himMarkDuplicate(entryId: string, of: string): Promise<void> {
     return call('him_mark_duplicate', { entryId, of });
   }

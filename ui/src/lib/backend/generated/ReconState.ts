@@ -3,4 +3,4 @@
 /**
  * Where an entry is on the worklist.
  */
-export type ReconState = "pending" | "matched" | "accepted" | "duplicate" | "rejected" | "needs-correction" | "exported" | "posted";
+export type ReconState = "pending" | "matched" | "accepted" | "duplicate" | "rejected" | "needs-correction" | "exported" | "posted" | "refused" | "entered-by-hand";

@@ -5,7 +5,11 @@
  */
 export type ReconSummary = { total: number, pending: number, matched: number, accepted: number, duplicate: number, rejected: number, needsCorrection: number, exported: number, posted: number, 
 /**
- * Entries without a final disposition yet.
+ * Refused by the EHR and still waiting for a decision (counted in `open`).
+ */
+refused: number, enteredByHand: number, 
+/**
+ * Entries without a final disposition yet (refused ones included).
  */
 open: number, openDuplicateProposals: number, conflicts: number, 
 /**

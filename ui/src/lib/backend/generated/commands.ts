@@ -63,6 +63,8 @@ export type CommandArgs = {
   him_accept_all_matched: null;
   him_reject: { entryId: string; reason: string };
   him_needs_correction: { entryId: string; reason: string };
+  him_repost: { entryIds: Array<string>; note: string | null };
+  him_entered_by_hand: { entryId: string; by: string; at: string; place: string };
   him_mark_duplicate: { entryId: string; of: string };
   him_dismiss_duplicate: { entryId: string; other: string; reason: string };
   him_duplicate_proposals: null;
@@ -125,6 +127,8 @@ export type CommandResults = {
   him_accept_all_matched: number;
   him_reject: void;
   him_needs_correction: void;
+  him_repost: number;
+  him_entered_by_hand: void;
   him_mark_duplicate: void;
   him_dismiss_duplicate: void;
   him_duplicate_proposals: Array<DuplicateProposal>;

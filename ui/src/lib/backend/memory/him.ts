@@ -59,9 +59,12 @@ const STATES: Him.ReconState[] = [
   'needs-correction',
   'exported',
   'posted',
+  'refused',
+  'entered-by-hand',
 ];
 
-const OPEN: ReadonlySet<Him.ReconState> = new Set(['pending', 'matched', 'needs-correction', 'accepted']);
+// As the core's `State::is_open`: a refused entry never reached the EHR, so it stays open until a decision.
+const OPEN: ReadonlySet<Him.ReconState> = new Set(['pending', 'matched', 'needs-correction', 'accepted', 'refused']);
 
 function shortName(form: string): string {
   const url = form.split('|')[0] ?? form;
@@ -247,6 +250,8 @@ export class HimMemory {
       needsCorrection: count('needs-correction'),
       exported: count('exported'),
       posted: count('posted'),
+      refused: count('refused'),
+      enteredByHand: count('entered-by-hand'),
       open: [...this.rows.values()].filter((r) => OPEN.has(r.state)).length,
       openDuplicateProposals: this.proposals.filter((p) => p.status === 'proposed').length,
       conflicts: 0,
@@ -314,6 +319,31 @@ export class HimMemory {
       throw new BackendError('conflict', `entry ${entryId} is ${row.state}: it already has a disposition`);
     }
     this.decide(row, 'needs-correction', why);
+  }
+
+  private refused(entryId: string, what: string): HimRow {
+    const row = this.row(entryId);
+    if (row.state !== 'refused') throw new BackendError('conflict', `entry ${entryId} is ${row.state}: ${what}`);
+    return row;
+  }
+
+  async himRepost(entryIds: string[], note: string | null): Promise<number> {
+    this.calls.push('himRepost');
+    void note;
+    for (const id of entryIds) this.refused(id, 'only entries the EHR refused can be reposted');
+    for (const id of entryIds) this.decide(this.row(id), 'accepted');
+    return entryIds.length;
+  }
+
+  async himEnteredByHand(entryId: string, by: string, at: string, place: string): Promise<void> {
+    this.calls.push('himEnteredByHand');
+    if (by.trim() === '' || place.trim() === '') throw new BackendError('invalid_input', 'say who entered it and where');
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(at.trim())) {
+      throw new BackendError('invalid_input', 'when it was entered must be a time with seconds and offset (RFC 3339)');
+    }
+    const row = this.refused(entryId, 'only entries the EHR refused can be recorded as entered by hand');
+    const why = row.reason;
+    this.decide(row, 'entered-by-hand', why);
   }
 
   async himMarkDuplicate(entryId: string, of: string): Promise<void> {
@@ -484,16 +514,26 @@ export class HimMemory {
     const todo = batch.entries.filter((id) => !batch.posted.has(id));
     const report: Him.FhirPostReport = { batchId, posted: [], failed: [], alreadyPosted: batch.posted.size };
     for (const id of todo) {
+      const row = this.rows.get(id);
+      // As the core: a retry of the batch sends only what still waits on it (exported or refused in it).
+      if (row && !((row.state === 'exported' || row.state === 'refused') && row.batchId === batchId)) continue;
       if (this.failOnFirstPost.has(id) && !batch.failedOnce.has(id)) {
         batch.failedOnce.add(id);
-        report.failed.push({ entryId: id, text: 'Observation.valueQuantity: unit code not recognised by the server' });
+        const text = 'Observation.valueQuantity: unit code not recognised by the server';
+        report.failed.push({ entryId: id, text });
+        if (row) {
+          row.state = 'refused';
+          row.reason = text;
+        }
         continue;
       }
       const location = `${base.replace(/\/$/, '')}/QuestionnaireResponse/${id}/_history/1`;
       batch.posted.set(id, location);
       report.posted.push({ entryId: id, text: location });
-      const row = this.rows.get(id);
-      if (row) row.state = 'posted';
+      if (row) {
+        row.state = 'posted';
+        row.reason = null;
+      }
     }
     return report;
   }

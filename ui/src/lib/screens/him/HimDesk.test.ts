@@ -268,6 +268,45 @@ describe('HIM export', { timeout: 30_000 }, () => {
   });
 });
 
+describe('HIM entries the EHR refused', { timeout: 30_000 }, () => {
+  it('counts a refused entry as open and records it as entered by hand in the EHR', async () => {
+    const user = userEvent.setup();
+    const backend = desk(60);
+    await rows();
+    await user.click(screen.getByRole('button', { name: 'Export and report' }));
+    await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    await screen.findByTestId('him-exported');
+    await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
+    await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+    await screen.findByTestId('him-post');
+    await waitFor(() => expect(summaryText()).toMatch(/Refused by the EHR\s*1/));
+    const before = await backend.himSummary();
+    expect(before.open).toBeGreaterThan(0);
+
+    await user.click(screen.getByRole('button', { name: 'Worklist' }));
+    await user.selectOptions(await screen.findByLabelText('Status'), 'refused');
+    await user.click(screen.getByRole('button', { name: 'Filter' }));
+    expect(await screen.findByText('Entries 1–1 of 1')).toBeInTheDocument();
+    const [refused] = await rows();
+    await user.click(within(refused!).getByRole('button'));
+    await user.click(screen.getByRole('button', { name: 'Entered by hand…' }));
+    await user.click(screen.getByRole('button', { name: 'Record the hand entry' }));
+    expect(screen.getByText('Say who entered it in the EHR, when, and where.')).toBeInTheDocument();
+    expect(backend.calls).not.toContain('himEnteredByHand');
+    await user.type(screen.getByLabelText('Who entered it in the EHR'), 'Dana Okafor');
+    await user.type(screen.getByLabelText(/^When/), '2026-11-22T09:30:00-05:00');
+    await user.type(screen.getByLabelText('Where in the EHR'), 'EHR MAR, late entry');
+    await user.click(screen.getByRole('button', { name: 'Record the hand entry' }));
+    await waitFor(() => expect(document.body.textContent).toMatch(/recorded as entered by hand in the EHR by Dana Okafor/));
+    await waitFor(() => expect(summaryText()).toMatch(/Entered by hand\s*1/));
+    const after = await backend.himSummary();
+    expect(after.open).toBe(before.open - 1);
+    expect([after.refused, after.enteredByHand]).toEqual([0, 1]);
+    await axeClean();
+  });
+});
+
 describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
   it('decodes a scan, fills the form and submits the answers with the author; findings come back by field', async () => {
     const user = userEvent.setup();

@@ -10,6 +10,8 @@ export const STATE_LABELS: Record<ReconState, string> = {
   'needs-correction': 'Needs correction',
   exported: 'Exported',
   posted: 'Posted',
+  refused: 'Refused by the EHR',
+  'entered-by-hand': 'Entered by hand in the EHR',
 };
 
 export const STATES = Object.keys(STATE_LABELS) as ReconState[];
