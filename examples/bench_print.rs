@@ -37,6 +37,7 @@ fn stamp() -> Stamp {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: Some("0b6f1c3e-8a55-4c41-9f0e-2f0d7b1c9a10".into()),
         drill: false,
+        record: "512·3fa2c1d0".into(),
     }
 }
 

@@ -208,6 +208,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(episode.id.clone()),
             drill: true,
+            record: self.record_mark(session)?,
         };
         let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
         let vault = self.vault_mut()?;
@@ -241,6 +242,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(status.episode.id.clone()),
             drill: status.drill,
+            record: self.record_mark(session)?,
         };
         let sheet = crate::print::UpdateSheet {
             text,
