@@ -160,6 +160,7 @@ fn drill_payload() -> dtk::handoff::Payload {
         entries: vec![],
         audit: vec![],
         events: vec![],
+        unsigned: None,
     }
 }
 
