@@ -41,10 +41,10 @@ use crate::episodes::{Declaration, Kind};
 use crate::procedures::Event;
 use crate::vault::{Tx, VaultError};
 
-pub use import::{import, Conflict, ImportReport};
+pub use import::{import, open_unsigned, stored_unsigned, Conflict, ImportReport};
 pub use read::{read_payload, verify, Verified};
 pub use stream::{DEFAULT_SEGMENT, MAGIC, MAX_HEADER_BYTES, MAX_SEGMENT, MIN_SEGMENT};
-pub use write::{export, seal, seal_segmented, ExportSummary};
+pub use write::{by_author, export, seal, seal_segmented, ExportSummary};
 
 /// The format this build writes and reads.
 pub const FORMAT: u32 = 2;
@@ -75,6 +75,8 @@ pub mod action {
     pub const EXPORTED: &str = "handoff.exported";
     pub const IMPORTED: &str = "handoff.imported";
     pub const REIMPORTED: &str = "handoff.imported_again";
+    /// The charge nurse confirmed an export that leaves unsigned entries behind (the counts, no patient data).
+    pub const UNSIGNED_CONFIRMED: &str = "handoff.unsigned_confirmed";
 }
 
 /// Why a handoff file could not be written or was refused. Messages name the problem, never patient data; a refused
@@ -130,6 +132,10 @@ pub enum HandoffError {
     /// The workstation has no HIM public key in its site configuration.
     #[error("no HIM public key is configured: hospital IT sets him_public_key in the site configuration")]
     NoRecipient,
+    /// The episode still has unsigned entries (drafts never leave the workstation) and nobody confirmed leaving
+    /// them behind. Names the count per author (usernames), never a patient.
+    #[error("{total} entries of this episode are still unsigned ({by_author}); drafts never leave this workstation: have their authors sign them first, or confirm the export without them")]
+    Unsigned { total: u64, by_author: String },
     /// Nothing to export.
     #[error("{0}")]
     NothingToExport(String),

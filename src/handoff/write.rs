@@ -169,12 +169,16 @@ pub struct ExportSummary {
 /// row by row, and records its sequence number and SHA-256. Returns `out` (flushed, not synced): the caller syncs
 /// it before the transaction commits and moves it into place after, so a recorded export always has its file.
 ///
-/// Drafts never leave the workstation; the end record says how many the episode still has, per author.
+/// Drafts never leave the workstation. When the episode still has unsigned entries, the export is refused
+/// ([`HandoffError::Unsigned`], naming the count per author) unless `unsigned_ok` says the charge nurse confirmed
+/// leaving them behind; the confirmation is audited with the counts before the audit rows are written, so the file
+/// carries it, and the end record carries the counts either way.
 pub fn export<W: Write>(
     tx: &mut Tx<'_>,
     workstation: &str,
     episode_id: &str,
     recipient: &[u8; 32],
+    unsigned_ok: bool,
     out: W,
 ) -> Result<(ExportSummary, W), HandoffError> {
     let ep = crate::episodes::get(tx.sql(), tx.keys(), episode_id)?.ok_or_else(|| {
@@ -201,6 +205,17 @@ pub fn export<W: Write>(
         .into_iter()
         .map(|c| UnsignedCount { author: c.author, entries: c.count })
         .collect();
+    if !unsigned.is_empty() {
+        let total: u64 = unsigned.iter().map(|c| c.entries).sum();
+        if !unsigned_ok {
+            return Err(HandoffError::Unsigned { total, by_author: by_author(&unsigned) });
+        }
+        tx.audit(
+            action::UNSIGNED_CONFIRMED,
+            &format!("episodes:{episode_id}"),
+            &serde_json::json!({ "unsigned": total, "by_author": unsigned }),
+        )?;
+    }
     let created_at = stamp(tx.at());
     let id = Identity { workstation, unit: &episode.unit, episode: episode_id, sequence, created_at: &created_at };
     let mut w = RecordWriter::start(out, &id, &signer, recipient, DEFAULT_SEGMENT, MAX_RECORD_BYTES, tx)?;
@@ -250,6 +265,11 @@ pub fn export<W: Write>(
         }),
     )?;
     Ok((summary, done.out))
+}
+
+/// "jnurse 2, kcharge 1": how messages name who left entries unsigned (usernames, never patients).
+pub fn by_author(counts: &[UnsignedCount]) -> String {
+    counts.iter().map(|c| format!("{} {}", c.author, c.entries)).collect::<Vec<_>>().join(", ")
 }
 
 /// Encrypts `payload` to `recipient` and signs it with `signing_secret` (an Ed25519 secret key), in segments of
