@@ -15,4 +15,5 @@ mod repeated_keys;
 mod repository;
 mod support;
 mod tidy;
+mod unsigned;
 mod vault;
