@@ -162,6 +162,13 @@ pub fn normalise(value: &Value) -> Value {
                 for (k, x) in o {
                     let nv = match (k.as_str(), x) {
                         ("recorded" | "timestamp" | "issued" | "date", Value::String(_)) => json!("<time>"),
+                        // The watermark's details are in workstation-id order, and ids are random run to run: in
+                        // the order of their normalised text instead.
+                        ("detail", Value::Array(a)) => {
+                            let mut d: Vec<Value> = a.iter().map(|x| go(x, names)).collect();
+                            d.sort_by_cached_key(Value::to_string);
+                            Value::Array(d)
+                        }
                         (_, Value::String(s)) => {
                             let mut t = s.clone();
                             for part in s.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).filter(|p| is_uuid(p)) {
