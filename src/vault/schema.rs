@@ -339,6 +339,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX recon_by_form ON recon (form, entry_id);
     CREATE INDEX recon_for_duplicates ON recon (patient_idx, form, match_idx, clinical_at);
     "#,
+    // 7 (issue 14, "a dead disk"): `dtk status` and the app's banner ask for the newest `backup.written` row of the
+    // audit log every time they show the backup's age; this index finds it without walking a four-week log.
+    r#"
+    CREATE INDEX audit_by_action ON audit (action, seq);
+    "#,
 ];
 
 /// The schema version this binary writes.
