@@ -212,6 +212,13 @@ impl Job {
                 other => failed(other.to_string()),
             });
         }
+        // SQLite created the copy with the default permissions: on a share, only this account may read it (on a
+        // USB stick's FAT file system there are no permissions; the vault's own encryption is what protects it).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
+        }
         crate::durable::place_written(&tmp, &target).map_err(|e| failed(e.to_string()))?;
         let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
         let removed = self.prune(&name);

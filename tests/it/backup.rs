@@ -67,6 +67,13 @@ fn a_backup_restores_every_signed_entry_after_the_vault_is_deleted() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Backup written: "), "{}", stdout(&out));
     assert_eq!(backups_in(stick.path()).len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = stick.path().join(&backups_in(stick.path())[0]);
+        let mode = std::fs::metadata(file).expect("backup").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only this account may read the backup on a share");
+    }
 
     // The disk dies: the original vault folder is gone.
     let TestVault { dir } = tv;
