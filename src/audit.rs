@@ -224,6 +224,16 @@ fn text(r: &rusqlite::Row<'_>, i: usize) -> String {
     String::from_utf8_lossy(&blob(r, i)).into_owned()
 }
 
+/// The time and target of the newest audit row of `action` (plaintext columns: no key needed, so `dtk status` can
+/// show the last backup without a sign-in), through the `audit_by_action` index.
+pub fn newest(conn: &rusqlite::Connection, action: &str) -> Result<Option<(String, String)>, VaultError> {
+    Ok(conn
+        .query_row("SELECT at, target FROM audit WHERE action = ?1 ORDER BY seq DESC LIMIT 1", [action], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
 /// Checks the whole chain: contiguous sequence numbers, every MAC, every detail ciphertext, and that the newest row
 /// and the row count are the sealed head's (so deleting the newest rows, or the whole log, is caught).
 pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {

@@ -61,6 +61,8 @@ impl Role {
             // After recovery.
             Reconcile | ImportHandoff | ExportFhir => matches!(self, Him),
             ExportHandoff => matches!(self, Charge | Admin),
+            // A copy of the whole vault leaves the workstation: the people who hand the unit's data off.
+            Backup => matches!(self, Charge | Admin),
             // Hospital IT.
             ManageUsers | Configure => matches!(self, Admin),
             Verify | ReadAudit => matches!(self, Charge | Him | Admin),
@@ -84,6 +86,7 @@ pub enum Op {
     ImportHandoff,
     ExportFhir,
     ExportHandoff,
+    Backup,
     ManageUsers,
     Configure,
     Verify,
@@ -91,7 +94,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 17] = [
+    pub const ALL: [Op; 18] = [
         Op::ChartEntry,
         Op::SaveDraft,
         Op::RegisterPatient,
@@ -105,6 +108,7 @@ impl Op {
         Op::ImportHandoff,
         Op::ExportFhir,
         Op::ExportHandoff,
+        Op::Backup,
         Op::ManageUsers,
         Op::Configure,
         Op::Verify,

@@ -3,7 +3,9 @@
 //! power cut once the call returned, and a failed write leaves no temporary file behind. Secrets (the recovery key,
 //! one-time passwords) are written readable by their owner only. Streamed files (handoff and FHIR exports, written
 //! while a transaction reads the vault) use [`Streamed`]: written under the temporary name while the transaction
-//! decides, placed once it committed, removed if it did not.
+//! decides, placed once it committed, removed if it did not. A file another writer produced under a temporary name
+//! (SQLite's copy of the vault for a backup) is synced and placed by [`place_written`]; [`copy`] copies a file
+//! (a backup into a new vault folder) the same durable way.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -34,6 +36,32 @@ fn write_as(target: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
     let tmp = temp_beside(target);
     let written = open_new(&tmp, access).and_then(|mut f| {
         f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = written.and_then(|()| place(&tmp, target));
+    if placed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    placed
+}
+
+/// Syncs the complete file `tmp` that something else wrote (SQLite's `VACUUM INTO` for a backup), then places it
+/// over `target` (see [`place`]). On any failure the temporary file is removed, so a half-written file never
+/// replaces a good one and none is left behind.
+pub fn place_written(tmp: &Path, target: &Path) -> io::Result<()> {
+    let placed = File::open(tmp).and_then(|f| f.sync_all()).and_then(|()| place(tmp, target));
+    if placed.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    placed
+}
+
+/// Copies `from` to `target` durably, streaming (a vault copy can be large), replacing any file of that name.
+pub fn copy(from: &Path, target: &Path) -> io::Result<()> {
+    let tmp = temp_beside(target);
+    let written = File::open(from).and_then(|mut source| {
+        let mut f = open_new(&tmp, Access::OwnerOnly)?;
+        io::copy(&mut source, &mut f)?;
         f.sync_all()
     });
     let placed = written.and_then(|()| place(&tmp, target));
@@ -200,6 +228,26 @@ mod tests {
         drop(dropped.open().expect("open"));
         drop(dropped);
         assert_eq!(names(dir.path()), vec!["batch.json".to_string()]);
+    }
+
+    #[test]
+    fn a_copy_or_a_placed_file_appears_whole_and_a_failed_one_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let source = dir.path().join("source");
+        write(&source, b"vault bytes").expect("source");
+        copy(&source, &dir.path().join("copied")).expect("copy");
+        assert_eq!(std::fs::read(dir.path().join("copied")).expect("read"), b"vault bytes");
+        let tmp = temp_beside(&dir.path().join("placed"));
+        std::fs::copy(&source, &tmp).expect("written by another writer");
+        place_written(&tmp, &dir.path().join("placed")).expect("place");
+        assert_eq!(std::fs::read(dir.path().join("placed")).expect("read"), b"vault bytes");
+        // The target is a folder that is not empty: placing fails, and the temporary file is gone.
+        std::fs::create_dir_all(dir.path().join("taken/inside")).expect("mkdir");
+        let tmp = temp_beside(&dir.path().join("taken"));
+        std::fs::copy(&source, &tmp).expect("written");
+        assert!(place_written(&tmp, &dir.path().join("taken")).is_err());
+        assert!(copy(&source, &dir.path().join("taken")).is_err());
+        assert_eq!(names(dir.path()), ["copied", "placed", "source", "taken"].map(String::from).to_vec());
     }
 
     #[cfg(unix)]

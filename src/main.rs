@@ -74,6 +74,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Init(args) => cli::init::init(&mut open()?, &dir, args, json),
         Cmd::Status => cli::init::status(&open()?, &dir, json),
         Cmd::Verify(a) => cli::init::verify(&mut open()?, &a, json),
+        Cmd::Backup(args) => cli::backup::backup(&mut open()?, args, json),
+        Cmd::Restore(args) => cli::backup::restore(&dir, args, json),
         Cmd::Recover { user } => cli::init::recover(&mut open()?, &user),
         Cmd::Passwd => cli::init::passwd(&mut open()?),
         Cmd::User(cmd) => cli::users::run(&mut open()?, cmd, json),

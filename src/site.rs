@@ -1,6 +1,6 @@
 //! The site configuration that hospital IT pushes to every workstation: unit name, forms folder, this
-//! workstation's block of temporary MRNs, idle timeout, census import folder. A JSON file, validated with errors
-//! that name the field.
+//! workstation's block of temporary MRNs, idle timeout, census import folder, interim backups. A JSON file,
+//! validated with errors that name the field.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +57,12 @@ pub struct SiteConfig {
     /// Folder the app's print centre saves PDFs in unless the charge nurse types another (else the user's
     /// Documents/Downtime Kit).
     pub print_dir: Option<PathBuf>,
+    /// Folder the app writes an interim backup of the vault to during a long outage (a USB stick's mount point or
+    /// a share), so a dead disk does not lose what was charted here (`dtk restore` on a new workstation). It must
+    /// exist when a backup is due: a missing folder is an unplugged stick, never created on the local disk.
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between interim backups (1–24); a backup older than this is shown as overdue.
+    pub backup_interval_hours: u32,
 }
 
 impl Default for SiteConfig {
@@ -74,6 +80,8 @@ impl Default for SiteConfig {
             him_public_key: None,
             handoff_import_dir: None,
             print_dir: None,
+            backup_dir: None,
+            backup_interval_hours: 4,
         }
     }
 }
@@ -112,6 +120,9 @@ impl SiteConfig {
         }
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
+        }
+        if !(1..=24).contains(&cfg.backup_interval_hours) {
+            return Err(bad("backup_interval_hours: between 1 and 24".into()));
         }
         if let Some(k) = &cfg.him_public_key {
             if crate::crypto::unhex::<32>(k).is_none() {
@@ -160,6 +171,8 @@ mod tests {
             (r#"{"temp_mrn_block":{"prefix":"T","first":10,"last":1}}"#, "first is after last"),
             (r#"{"temp_mrn_block":{"prefix":"T 5","first":1,"last":9}}"#, "temp_mrn_block.prefix"),
             (r#"{"idle_timeout_secs":5}"#, "idle_timeout_secs"),
+            (r#"{"backup_interval_hours":0}"#, "backup_interval_hours"),
+            (r#"{"backup_interval_hours":25}"#, "backup_interval_hours"),
             (r#"{"colour":"blue"}"#, "unknown field `colour`"),
             (r#"{"unit":"#, "not valid JSON"),
         ] {

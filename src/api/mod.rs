@@ -1,6 +1,7 @@
 //! The façade that the `dtk` command line and the Tauri shell call. It opens the workstation's vault, signs users
 //! in, checks every operation against the signed-in role, and turns the domain errors into `{ code, message }`.
 
+mod backup;
 pub mod bench;
 mod clinical;
 mod handoff;
@@ -12,6 +13,7 @@ mod users;
 use std::path::{Path, PathBuf};
 
 pub use crate::entries::safety::{SafetyKind, SafetyWarning};
+pub use backup::{restore, Restored, RestoredEpisode};
 pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use him::{BatchExported, HandEntry, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
@@ -220,6 +222,7 @@ fn op_words(op: Op) -> &'static str {
         Op::ImportHandoff => "import handoff files",
         Op::ExportFhir => "export FHIR",
         Op::ExportHandoff => "export the handoff file",
+        Op::Backup => "back up the vault",
         Op::ManageUsers => "manage users",
         Op::Configure => "change the configuration",
         Op::Verify => "verify the vault",
@@ -268,6 +271,8 @@ pub struct Workstation {
     form_problems: Vec<LoadProblem>,
     checklist: crate::procedures::Checklist,
     checklist_problems: Vec<crate::procedures::ChecklistProblem>,
+    /// The app's automatic backup: the one running, the last failure (`api/backup.rs`).
+    backups: crate::backup::Automatic,
 }
 
 /// The standard forms built into the application, used when no forms folder is configured.
@@ -313,7 +318,16 @@ impl Workstation {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
         let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
         let (checklist, checklist_problems) = crate::procedures::load_checklist(site.checklist_file.as_deref());
-        Ok(Workstation { dir: dir.to_path_buf(), vault, site, catalog, form_problems, checklist, checklist_problems })
+        Ok(Workstation {
+            dir: dir.to_path_buf(),
+            vault,
+            site,
+            catalog,
+            form_problems,
+            checklist,
+            checklist_problems,
+            backups: Default::default(),
+        })
     }
 
     pub fn site(&self) -> &SiteConfig {
@@ -526,11 +540,7 @@ impl Workstation {
     /// Checks every ciphertext, every user row and the whole audit chain. An empty list means intact.
     pub fn verify(&self, session: &Session) -> Result<Vec<Broken>, ApiError> {
         session.require(Op::Verify)?;
-        let vault = self.vault()?;
-        let mut problems = crate::vault::verify::sealed_columns(vault.conn(), &session.keys)?;
-        problems.extend(auth::verify_users(vault.conn(), &session.keys)?);
-        problems.extend(audit::verify(vault.conn(), &session.keys)?);
-        Ok(problems)
+        check_vault(self.vault()?.conn(), &session.keys)
     }
 
     /// Compares record marks read off printed pages (`512·3fa2c1d0`, the footer's `record …`) with the vault: each one
@@ -580,6 +590,14 @@ impl Workstation {
 /// app and `dtk` agree on it).
 pub fn default_vault_dir() -> PathBuf {
     dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("downtime-kit")
+}
+
+/// What `dtk verify` checks, for any vault whose keys are at hand (a restored backup is checked the same way).
+pub(crate) fn check_vault(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, ApiError> {
+    let mut problems = crate::vault::verify::sealed_columns(conn, keys)?;
+    problems.extend(auth::verify_users(conn, keys)?);
+    problems.extend(audit::verify(conn, keys)?);
+    Ok(problems)
 }
 
 fn not_initialised() -> ApiError {

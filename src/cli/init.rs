@@ -1,4 +1,4 @@
-//! The workstation's vault and its keys: `dtk init`, `dtk status`, `dtk verify`, `dtk recover` and `dtk passwd`.
+//! The workstation's vault and its keys: `dtk init`, `dtk status` (with the last backup's age), `dtk verify`, `dtk recover` and `dtk passwd`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,6 +77,7 @@ pub fn init(ws: &mut Workstation, dir: &Path, args: InitArgs, json: bool) -> Res
 
 /// `dtk status`: the workstation as it opened, without signing in.
 pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
+    let (backup, backup_line) = super::backup::status_line(ws);
     let status = serde_json::json!({
         "vault": dir,
         "initialised": ws.is_initialised(),
@@ -87,6 +88,7 @@ pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
         "form_problems": ws.form_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "checklist": ws.checklist().id,
         "checklist_problems": ws.checklist_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "backup": backup,
     });
     output(json, &status, || {
         let mut t = format!(
@@ -108,6 +110,9 @@ pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
         }
         for p in ws.checklist_problems() {
             t.push_str(&format!("\nchecklist not used: {p}"));
+        }
+        if ws.is_initialised() {
+            t.push_str(&format!("\n{backup_line}"));
         }
         t
     });

@@ -27,6 +27,7 @@ macro_rules! say_raw {
     }};
 }
 
+pub mod backup;
 pub mod bench;
 pub mod census;
 pub mod entry;
@@ -49,8 +50,14 @@ pub enum Cmd {
     User(users::UserCmd),
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
     Verify(init::VerifyArgs),
-    /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded (no sign-in).
+    /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded, the last backup
+    /// and whether it is overdue (no sign-in).
     Status,
+    /// Write an interim backup of the vault now (charge nurse or administrator): --out DIR, else the site's
+    /// backup_dir. It stays encrypted: it opens only with this vault's passwords or its recovery key.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty vault folder (--vault) on a new workstation, with the recovery key file.
+    Restore(backup::RestoreArgs),
     /// Form definitions.
     #[command(subcommand)]
     Forms(forms::FormsCmd),

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::audit;
 
+pub mod copy;
 pub(crate) mod error;
 pub mod verify;
 use crate::crypto::{Keys, OsRandom, Place, Random};

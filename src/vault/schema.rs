@@ -352,6 +352,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workstation, sequence)
     ) STRICT;
     "#,
+    // 8 (issue 14, "a dead disk"): `dtk status` and the app's banner ask for the newest `backup.written` row of the
+    // audit log every time they show the backup's age; this index finds it without walking a four-week log.
+    r#"
+    CREATE INDEX audit_by_action ON audit (action, seq);
+    "#,
 ];
 
 /// The schema version this binary writes.

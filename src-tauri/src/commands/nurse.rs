@@ -2,9 +2,9 @@
 //! entered-in-error), drafts, and the DOWNTIME banner's status. Each command converts, calls `dtk::api`, converts.
 use super::{from_api, Shell};
 use crate::dto::{
-    Allergy, Census, CheckResult, CommandError, DowntimeStatus, DraftInfo, DraftSaved, EntryDetail, EntryRequest,
-    EntrySaved, EntryStatus, EntrySummary, EntryVersion, EpisodeInfo, EpisodeKind, ErrorCode, Finding, FindingSeverity,
-    FormInfo, LastSave, PatientInfo, Registration, SafetyKind, SafetyWarning,
+    Allergy, BackupInfo, Census, CheckResult, CommandError, DowntimeStatus, DraftInfo, DraftSaved, EntryDetail,
+    EntryRequest, EntrySaved, EntryStatus, EntrySummary, EntryVersion, EpisodeInfo, EpisodeKind, ErrorCode, Finding,
+    FindingSeverity, FormInfo, LastSave, PatientInfo, Registration, SafetyKind, SafetyWarning,
 };
 use dtk::api::{self, EntryOptions, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -274,11 +274,22 @@ pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
             });
             // Admins and HIM may not read the unit's census; the banner then simply has no snapshot age.
             let snapshot_time = ws.census_snapshot(session).ok().flatten().map(|s| s.snapshot_time);
+            // The banner's refresh is the app's clock for interim backups: the core starts one when due, on a
+            // thread of its own, and reports a failure here rather than as an error of any command.
+            let backup = ws.backup_tick(session, &SystemClock);
             Ok(DowntimeStatus {
                 unit: ws.unit(),
                 episode,
                 snapshot_time,
                 last_save,
+                backup: BackupInfo {
+                    last_folder: backup.last_file.as_deref().and_then(|f| f.parent()).map(|d| d.display().to_string()),
+                    last_at: backup.last_at,
+                    overdue: backup.overdue,
+                    running: backup.running,
+                    failure: backup.failure,
+                    interval_hours: backup.interval_hours,
+                },
                 read_only: ws.is_read_only(),
                 idle_timeout_secs: u32::try_from(ws.site().idle_timeout_secs).unwrap_or(u32::MAX),
             })

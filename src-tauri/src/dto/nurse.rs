@@ -1,5 +1,5 @@
 //! The DTOs of the nurse's path: census and patients, downtime registration, forms, entries and their lifecycle,
-//! drafts, and the DOWNTIME banner's status.
+//! drafts, and the DOWNTIME banner's status (with the interim backup's).
 //!
 //! A QuestionnaireResponse and a Questionnaire cross as plain JSON (`unknown` in TypeScript): the form renderer
 //! reads the Questionnaire as FHIR defines it, and the core validates every response, so the shell does not
@@ -31,6 +31,7 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<EpisodeInfo>(out);
     add::<EpisodeKind>(out);
     add::<LastSave>(out);
+    add::<BackupInfo>(out);
     add::<DowntimeStatus>(out);
 }
 
@@ -252,6 +253,23 @@ pub struct LastSave {
     pub stored_at: Option<String>,
 }
 
+/// The interim backup as the banner shows it (the app takes one every `backup_interval_hours` by itself).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupInfo {
+    /// When the newest backup was written (RFC 3339), if there is one.
+    pub last_at: Option<String>,
+    /// The folder the newest backup is in.
+    pub last_folder: Option<String>,
+    /// Older than the interval, or none while the site names a backup folder.
+    pub overdue: bool,
+    /// A backup is being written now.
+    pub running: bool,
+    /// Why the last automatic backup failed, until one succeeds.
+    pub failure: Option<String>,
+    pub interval_hours: u32,
+}
+
 /// Everything the DOWNTIME banner shows, and the idle timeout the UI locks after.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -260,6 +278,7 @@ pub struct DowntimeStatus {
     pub episode: Option<EpisodeInfo>,
     pub snapshot_time: Option<String>,
     pub last_save: Option<LastSave>,
+    pub backup: BackupInfo,
     /// The vault opened read-only: the UI says so and never offers to save.
     pub read_only: bool,
     /// Seconds without input before the screen locks (site configuration `idle_timeout_secs`; 0 turns it off).

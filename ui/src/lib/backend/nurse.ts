@@ -1,5 +1,6 @@
 // What the nurse's screens ask of the workstation: census, patients, forms, entries and their lifecycle, drafts,
 // and the DOWNTIME banner's status. Every method rejects with a BackendError.
+import type { BackupInfo } from './generated/BackupInfo';
 import type { Census } from './generated/Census';
 import type { CheckResult } from './generated/CheckResult';
 import type { DowntimeStatus } from './generated/DowntimeStatus';
@@ -14,6 +15,7 @@ import type { PatientInfo } from './generated/PatientInfo';
 import type { Registration } from './generated/Registration';
 
 export type {
+  BackupInfo,
   Census,
   CheckResult,
   DowntimeStatus,

@@ -503,6 +503,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         episode: structuredClone(state.episode),
         snapshotTime: session.role === 'admin' ? null : state.snapshotTime,
         lastSave: structuredClone(state.lastSave),
+        backup: structuredClone(state.backup),
         readOnly: state.readOnly,
         idleTimeoutSecs: state.idleTimeoutSecs,
       };

@@ -11,6 +11,7 @@ import type { EntrySummary } from '../generated/EntrySummary';
 import type { EntryVersion } from '../generated/EntryVersion';
 import type { EpisodeInfo } from '../generated/EpisodeInfo';
 import type { LastSave } from '../generated/LastSave';
+import type { BackupInfo } from '../generated/BackupInfo';
 import type { ErrorCode } from '../generated/ErrorCode';
 import demoCensus from '../../../../../assets/demo/census-demo.json';
 import medicationAdministration from '../../../../../forms/medication-administration.json';
@@ -54,6 +55,8 @@ export interface MemoryState {
   drafts: MemoryDraft[];
   episode: EpisodeInfo | null;
   lastSave: LastSave | null;
+  /** The interim backup the banner shows (the real app takes one every `backup_interval_hours`; tests set it). */
+  backup: BackupInfo;
   readOnly: boolean;
   idleTimeoutSecs: number;
   /** The site's `duplicate_window_minutes` (src/site.rs; 60 by default). */
@@ -86,6 +89,7 @@ export function emptyState(): MemoryState {
     drafts: [],
     episode: null,
     lastSave: null,
+    backup: { lastAt: null, lastFolder: null, overdue: false, running: false, failure: null, intervalHours: 4 },
     readOnly: false,
     idleTimeoutSecs: 300,
     duplicateWindowMinutes: 60,
