@@ -411,6 +411,8 @@ impl Workstation {
                 },
                 KdfParams::FLOOR,
             )?;
+            // A new vault's rows carry their MACs from the start; the marker says so.
+            tx.establish_row_macs()?;
             Ok(())
         });
         match result {
@@ -525,6 +527,8 @@ impl Workstation {
         let vault = self.vault()?;
         let mut problems = crate::vault::verify::sealed_columns(vault.conn(), &session.keys)?;
         problems.extend(auth::verify_users(vault.conn(), &session.keys)?);
+        problems.extend(crate::vault::verify::row_macs(vault.conn(), &session.keys)?);
+        problems.extend(crate::vault::verify::missing_rows(vault.conn())?);
         problems.extend(audit::verify(vault.conn(), &session.keys)?);
         Ok(problems)
     }

@@ -14,5 +14,6 @@ mod reconcile;
 mod repeated_keys;
 mod repository;
 mod support;
+mod tamper;
 mod tidy;
 mod vault;
