@@ -127,7 +127,13 @@ pub(crate) fn store_head(
     plain.extend_from_slice(&head.mac);
     let row = head_row(&vault_id(conn)?);
     let sealed = keys.seal(&Place { table: "meta", row: &row, column: "value", format: 2 }, &plain, rng);
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [sealed])?;
+    crate::vault::rows::insert(
+        conn,
+        keys,
+        "meta",
+        crate::vault::rows::OnConflict::Replace,
+        &[("key", &"audit_head"), ("value", &sealed)],
+    )?;
     Ok(())
 }
 
@@ -409,7 +415,7 @@ mod tests {
     fn conn() -> (rusqlite::Connection, Keys) {
         let conn = rusqlite::Connection::open_in_memory().expect("memory db");
         conn.execute_batch(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB);
              CREATE TABLE users (id TEXT PRIMARY KEY);
              INSERT INTO meta (key, value) VALUES ('vault_id', x'00112233445566778899aabbccddeeff');",
         )

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::audit::{self, action};
 use crate::clock::{parse_stamp, stamp};
 use crate::crypto::{self, CryptoError, DataKey, KdfParams, Keys, Password};
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, Vault, VaultError};
 
 /// Consecutive failures allowed before sign-in for that user is throttled.
@@ -365,9 +366,20 @@ fn store_wrap(
     let wid = wrap_id(user);
     let wrap = crypto::wrap_with_password(dek, password, params, &wid, &user.id, tx).map_err(crypto_to_vault)?;
     let p = params;
-    tx.sql().execute(
-        "INSERT OR REPLACE INTO key_wraps (id, kind, user_id, kdf_m, kdf_t, kdf_p, salt, wrapped) VALUES (?1, 'user', ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![wid, user.id, p.m_kib, p.t, p.p, wrap.salt.to_vec(), wrap.wrapped],
+    // Every column is given, so replacing an earlier wrap keeps nothing of it unchecked.
+    tx.insert(
+        OnConflict::Replace,
+        "key_wraps",
+        &[
+            ("id", &wid),
+            ("kind", &"user"),
+            ("user_id", &user.id),
+            ("kdf_m", &p.m_kib),
+            ("kdf_t", &p.t),
+            ("kdf_p", &p.p),
+            ("salt", &wrap.salt.as_slice()),
+            ("wrapped", &wrap.wrapped),
+        ],
     )?;
     Ok(())
 }
@@ -378,9 +390,20 @@ pub const RECOVERY_WRAP: &str = "recovery";
 /// Wraps the data key under the recovery key and stores it (at set-up).
 pub fn store_recovery_wrap(tx: &mut Tx<'_>, dek: &DataKey, recovery: &crypto::RecoveryKey) -> Result<(), VaultError> {
     let wrap = crypto::wrap_with_recovery(dek, recovery, RECOVERY_WRAP, tx);
-    tx.sql().execute(
-        "INSERT INTO key_wraps (id, kind, salt, wrapped) VALUES (?1, 'recovery', ?2, ?3)",
-        params![RECOVERY_WRAP, wrap.salt.to_vec(), wrap.wrapped],
+    let none: Option<i64> = None;
+    tx.insert(
+        OnConflict::Abort,
+        "key_wraps",
+        &[
+            ("id", &RECOVERY_WRAP),
+            ("kind", &"recovery"),
+            ("user_id", &none),
+            ("kdf_m", &none),
+            ("kdf_t", &none),
+            ("kdf_p", &none),
+            ("salt", &wrap.salt.as_slice()),
+            ("wrapped", &wrap.wrapped),
+        ],
     )?;
     Ok(())
 }
@@ -510,6 +533,8 @@ pub fn sign_in(
         }
     }
     let recorded = vault.write(&keys, username, now, |tx| -> Result<(), VaultError> {
+        // The first keyed sign-in after the upgrade that added row MACs gives the existing rows theirs.
+        tx.establish_row_macs()?;
         fold_pending(tx)?;
         clear_lockout(tx, &user.id)?;
         tx.audit(action::SIGN_IN, &format!("users:{}", user.id), &serde_json::json!({}))?;

@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension};
 use crate::audit::action;
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 /// Record format of the draft body.
@@ -42,18 +43,23 @@ pub fn save(
                 return Err(VaultError::Integrity(format!("drafts {id}: no such draft of the signed-in user")));
             }
             let sealed = tx.seal(&place(id), &plain);
-            tx.sql().execute(
-                "UPDATE drafts SET body = ?1, updated_at = ?2, fv = ?3 WHERE id = ?4",
-                params![sealed, now, FORMAT, id],
-            )?;
+            tx.update("drafts", &[&id], None, &[("body", &sealed), ("updated_at", &now), ("fv", &FORMAT)])?;
             Ok(id.to_string())
         }
         None => {
             let id = tx.new_id().to_string();
             let sealed = tx.seal(&place(&id), &plain);
-            tx.sql().execute(
-                "INSERT INTO drafts (id, user_id, created_at, updated_at, fv, body) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-                params![id, user_id, now, FORMAT, sealed],
+            tx.insert(
+                OnConflict::Abort,
+                "drafts",
+                &[
+                    ("id", &id),
+                    ("user_id", &user_id),
+                    ("created_at", &now),
+                    ("updated_at", &now),
+                    ("fv", &FORMAT),
+                    ("body", &sealed),
+                ],
             )?;
             tx.audit(action::DRAFT_STARTED, &format!("drafts:{id}"), &serde_json::json!({}))?;
             Ok(id)

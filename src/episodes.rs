@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
 use crate::procedures::{Event, Recorded, Severity};
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 const FORMAT: u32 = 1;
@@ -142,9 +143,21 @@ pub fn start(tx: &mut Tx<'_>, unit: &str, kind: Kind, declaration: &Declaration)
     let plain = serde_json::to_vec(declaration).unwrap_or_default();
     let sealed = tx.seal(&place(&id), &plain);
     let started_at = stamp(tx.at());
-    tx.sql().execute(
-        "INSERT INTO episodes (id, unit, kind, started_at, started_by, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, unit, kind.as_str(), started_at, tx.actor().to_string(), FORMAT, sealed],
+    let not_ended: Option<String> = None;
+    tx.insert(
+        OnConflict::Abort,
+        "episodes",
+        &[
+            ("id", &id),
+            ("unit", &unit),
+            ("kind", &kind.as_str()),
+            ("started_at", &started_at),
+            ("started_by", &tx.actor()),
+            ("ended_at", &not_ended),
+            ("ended_by", &not_ended),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     tx.audit(
         action::STARTED,
@@ -167,10 +180,7 @@ pub fn start(tx: &mut Tx<'_>, unit: &str, kind: Kind, declaration: &Declaration)
 pub fn end(tx: &mut Tx<'_>) -> Result<Episode, EpisodeError> {
     let mut open = current(tx.sql(), tx.keys())?.ok_or(EpisodeError::NoneOpen)?;
     let ended_at = stamp(tx.at());
-    tx.sql().execute(
-        "UPDATE episodes SET ended_at = ?1, ended_by = ?2 WHERE id = ?3",
-        params![ended_at, tx.actor().to_string(), open.id],
-    )?;
+    tx.update("episodes", &[&open.id], None, &[("ended_at", &ended_at), ("ended_by", &tx.actor())])?;
     tx.audit(action::ENDED, &format!("episodes:{}", open.id), &serde_json::json!({}))?;
     open.ended_at = Some(ended_at);
     open.ended_by = Some(tx.actor().into());
@@ -194,10 +204,7 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
     let at = stamp(tx.at());
-    tx.sql().execute(
-        "INSERT INTO episode_events (id, episode_id, at, actor, kind, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, episode_id, at, tx.actor().to_string(), kind, FORMAT, sealed],
-    )?;
+    insert_event(tx, &id, episode_id, &at, tx.actor(), kind, &sealed)?;
     let detail = serde_json::to_value(event).unwrap_or_default();
     tx.audit(audit_action, &format!("episodes:{episode_id}"), &detail)?;
     Ok(Recorded { at, actor: tx.actor().to_string(), event: event.clone() })
@@ -234,11 +241,33 @@ pub fn import_event(tx: &mut Tx<'_>, id: &str, episode_id: &str, r: &Recorded) -
     }
     let plain = serde_json::to_vec(&r.event).unwrap_or_default();
     let sealed = tx.seal(&event_place(id), &plain);
-    tx.sql().execute(
-        "INSERT INTO episode_events (id, episode_id, at, actor, kind, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, episode_id, r.at, r.actor, event_kind(&r.event), FORMAT, sealed],
-    )?;
+    insert_event(tx, id, episode_id, &r.at, &r.actor, event_kind(&r.event), &sealed)?;
     Ok(Imported::New)
+}
+
+fn insert_event(
+    tx: &Tx<'_>,
+    id: &str,
+    episode_id: &str,
+    at: &str,
+    actor: &str,
+    kind: &str,
+    sealed: &[u8],
+) -> Result<(), VaultError> {
+    tx.insert(
+        OnConflict::Abort,
+        "episode_events",
+        &[
+            ("id", &id),
+            ("episode_id", &episode_id),
+            ("at", &at),
+            ("actor", &actor),
+            ("kind", &kind),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
+    )?;
+    Ok(())
 }
 
 fn event_kind(event: &Event) -> &'static str {

@@ -8,6 +8,7 @@ use crate::census::{Census, PatientRecord};
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
 use crate::site::MrnBlock;
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 const FORMAT: u32 = 1;
@@ -86,17 +87,29 @@ fn insert(
         Source::Census => "census",
         Source::Registration => "registration",
     };
-    tx.sql()
-        .execute(
-            "INSERT INTO patients (id, mrn_idx, source, snapshot_id, created_at, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![id, token, source_text, snapshot_id, stamp(tx.at()), FORMAT, sealed],
-        )
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                VaultError::Integrity("patients: this MRN is already on this workstation (census and registration collide)".into())
-            }
-            _ => e.into(),
-        })?;
+    let taken = tx
+        .sql()
+        .prepare_cached("SELECT count(*) FROM patients WHERE mrn_idx = ?1")?
+        .query_row([&token], |r| r.get::<_, i64>(0))?
+        > 0;
+    if taken {
+        return Err(VaultError::Integrity(
+            "patients: this MRN is already on this workstation (census and registration collide)".into(),
+        ));
+    }
+    tx.insert(
+        OnConflict::Abort,
+        "patients",
+        &[
+            ("id", &id),
+            ("mrn_idx", &token),
+            ("source", &source_text),
+            ("snapshot_id", &snapshot_id),
+            ("created_at", &stamp(tx.at())),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
+    )?;
     Ok(id)
 }
 
@@ -114,9 +127,18 @@ pub fn import_census(tx: &mut Tx<'_>, census: &Census) -> Result<ImportSummary, 
         &Place { table: "census_snapshots", row: &snapshot_id, column: "body", format: FORMAT },
         body.to_string().as_bytes(),
     );
-    tx.sql().execute(
-        "INSERT INTO census_snapshots (id, imported_at, imported_by, snapshot_time, patient_count, fv, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![snapshot_id, imported_at, tx.actor().to_string(), snapshot_time, census.patients.len() as i64, FORMAT, sealed],
+    tx.insert(
+        OnConflict::Abort,
+        "census_snapshots",
+        &[
+            ("id", &snapshot_id),
+            ("imported_at", &imported_at),
+            ("imported_by", &tx.actor()),
+            ("snapshot_time", &snapshot_time),
+            ("patient_count", &(census.patients.len() as i64)),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     let allergies = census.patients.iter().map(|p| p.allergies.len()).sum();
     let medications = census.patients.iter().map(|p| p.medications.len()).sum();
@@ -276,9 +298,10 @@ pub fn register(
         medications: Vec::new(),
     };
     let id = insert(tx, Source::Registration, None, &record)?;
-    tx.sql().execute(
-        "INSERT INTO temp_mrns (number, patient_id, issued_at) VALUES (?1, ?2, ?3)",
-        params![next, id, stamp(tx.at())],
+    tx.insert(
+        OnConflict::Abort,
+        "temp_mrns",
+        &[("number", &next), ("patient_id", &id), ("issued_at", &stamp(tx.at()))],
     )?;
     tx.audit(action::PATIENT_REGISTERED, &format!("patients:{id}"), &serde_json::json!({ "mrn": mrn }))?;
     Ok(Patient { id, source: Source::Registration, record })

@@ -429,6 +429,8 @@ impl Workstation {
                 },
                 KdfParams::FLOOR,
             )?;
+            // A new vault's rows carry their MACs from the start; the marker says so.
+            tx.establish_row_macs()?;
             Ok(())
         });
         match result {
@@ -596,6 +598,8 @@ pub fn default_vault_dir() -> PathBuf {
 pub(crate) fn check_vault(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, ApiError> {
     let mut problems = crate::vault::verify::sealed_columns(conn, keys)?;
     problems.extend(auth::verify_users(conn, keys)?);
+    problems.extend(crate::vault::verify::row_macs(conn, keys)?);
+    problems.extend(crate::vault::verify::missing_rows(conn)?);
     problems.extend(audit::verify(conn, keys)?);
     Ok(problems)
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::clock::{parse_stamp, stamp};
 use crate::crypto::{sha256_hex, Keys, Place};
 use crate::patients::Patient;
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 pub mod safety;
@@ -238,7 +239,7 @@ fn refresh_dup_token(tx: &mut Tx<'_>, id: &str, body: &VersionBody) -> Result<()
         tx.sql()
             .query_row("SELECT patient_idx, form FROM entries WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let token = dup_token_of(tx.keys(), &patient_idx, &form, body);
-    tx.sql().execute("UPDATE entries SET dup_idx = ?1 WHERE id = ?2", params![token, id])?;
+    tx.update("entries", &[&id], None, &[("dup_idx", &token)])?;
     Ok(())
 }
 
@@ -257,10 +258,21 @@ fn insert_version(
     let hash = content_hash(body);
     let now = stamp(tx.at());
     let signer = signed.then(|| tx.actor().to_string());
-    tx.sql().execute(
-        "INSERT INTO entry_versions (entry_id, version, kind, author, recorded_at, signed_at, signed_by, content_hash, fv, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![id, version, kind, author, now, signed.then(|| now.clone()), signer, hash, FORMAT, sealed],
+    tx.insert(
+        OnConflict::Abort,
+        "entry_versions",
+        &[
+            ("entry_id", &id),
+            ("version", &version),
+            ("kind", &kind),
+            ("author", &author),
+            ("recorded_at", &now),
+            ("signed_at", &signed.then(|| now.clone())),
+            ("signed_by", &signer),
+            ("content_hash", &hash),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     Ok(hash)
 }
@@ -277,10 +289,24 @@ pub fn create(tx: &mut Tx<'_>, id: &str, new: NewEntry<'_>) -> Result<Saved, Ent
         Origin::Paper => "paper",
     };
     let dup_idx = dup_token_of(tx.keys(), &patient_idx, new.form, &new.body);
-    tx.sql().execute(
-        "INSERT INTO entries (id, patient_idx, form, episode_id, author, workstation, status, current_version, created_at, updated_at, med_idx, origin, dup_idx)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9, ?10, ?11)",
-        params![id, patient_idx, new.form, new.episode_id, author, new.workstation, status.as_str(), now, med_idx, origin, dup_idx],
+    tx.insert(
+        OnConflict::Abort,
+        "entries",
+        &[
+            ("id", &id),
+            ("patient_idx", &patient_idx),
+            ("form", &new.form),
+            ("episode_id", &new.episode_id),
+            ("author", &author),
+            ("workstation", &new.workstation),
+            ("status", &status.as_str()),
+            ("current_version", &1_i64),
+            ("created_at", &now),
+            ("updated_at", &now),
+            ("med_idx", &med_idx),
+            ("origin", &origin),
+            ("dup_idx", &dup_idx),
+        ],
     )?;
     let hash = insert_version(tx, id, 1, "original", &author, new.sign, &new.body)?;
     let target = format!("entries:{id}");
@@ -340,6 +366,17 @@ fn open_body(keys: &Keys, row: &str, fv: i64, sealed: &[u8]) -> Result<VersionBo
         .map_err(|_| VaultError::Integrity(format!("entry_versions {row}: body is not an entry")))
 }
 
+/// Changes a version that is not signed yet (signing it, or a draft's new content); a signed one is left alone.
+fn update_unsigned_version(
+    tx: &Tx<'_>,
+    id: &str,
+    version: i64,
+    set: &[(&str, &dyn rusqlite::ToSql)],
+) -> Result<usize, VaultError> {
+    let unsigned: Option<String> = None;
+    tx.update("entry_versions", &[&id, &version], Some(("signed_at", &unsigned)), set)
+}
+
 /// Signs the draft version. Only the author signs; `duplicate_confirmed` records that the author saw the
 /// possible-duplicate flag and confirmed the entry is a different event.
 pub fn sign(tx: &mut Tx<'_>, id: &str, duplicate_confirmed: bool) -> Result<Saved, EntryError> {
@@ -354,11 +391,8 @@ pub fn sign(tx: &mut Tx<'_>, id: &str, duplicate_confirmed: bool) -> Result<Save
     }
     let now = stamp(tx.at());
     let actor = tx.actor().to_string();
-    tx.sql().execute(
-        "UPDATE entry_versions SET signed_at = ?1, signed_by = ?2, recorded_at = ?1 WHERE entry_id = ?3 AND version = ?4 AND signed_at IS NULL",
-        params![now, actor, id, row.version],
-    )?;
-    tx.sql().execute("UPDATE entries SET status = 'signed', updated_at = ?1 WHERE id = ?2", params![now, id])?;
+    update_unsigned_version(tx, id, row.version, &[("signed_at", &now), ("signed_by", &actor), ("recorded_at", &now)])?;
+    tx.update("entries", &[&id], None, &[("status", &Status::Signed.as_str()), ("updated_at", &now)])?;
     let hash: String = tx.sql().query_row(
         "SELECT content_hash FROM entry_versions WHERE entry_id = ?1 AND version = ?2",
         params![id, row.version],
@@ -386,12 +420,9 @@ pub fn update_draft(tx: &mut Tx<'_>, id: &str, body: &VersionBody) -> Result<Sav
     let sealed = tx.seal(&place(&r), &plain);
     let hash = content_hash(body);
     let now = stamp(tx.at());
-    tx.sql().execute(
-        "UPDATE entry_versions SET body = ?1, content_hash = ?2, recorded_at = ?3 WHERE entry_id = ?4 AND version = ?5 AND signed_at IS NULL",
-        params![sealed, hash, now, id, row.version],
-    )?;
+    update_unsigned_version(tx, id, row.version, &[("body", &sealed), ("content_hash", &hash), ("recorded_at", &now)])?;
     let med_idx = med_token(tx.keys(), body.medication.as_deref());
-    tx.sql().execute("UPDATE entries SET updated_at = ?1, med_idx = ?2 WHERE id = ?3", params![now, med_idx, id])?;
+    tx.update("entries", &[&id], None, &[("updated_at", &now), ("med_idx", &med_idx)])?;
     refresh_dup_token(tx, id, body)?;
     tx.audit(action::UPDATED, &format!("entries:{id}"), &serde_json::json!({ "version": row.version }))?;
     Ok(Saved { id: id.into(), version: row.version, status: Status::Draft, content_hash: hash })
@@ -413,9 +444,16 @@ pub fn amend(tx: &mut Tx<'_>, id: &str, body: &VersionBody) -> Result<Saved, Ent
     let hash = insert_version(tx, id, version, "amendment", &actor, true, body)?;
     let now = stamp(tx.at());
     let med_idx = med_token(tx.keys(), body.medication.as_deref());
-    tx.sql().execute(
-        "UPDATE entries SET status = 'amended', current_version = ?1, updated_at = ?2, med_idx = ?3 WHERE id = ?4",
-        params![version, now, med_idx, id],
+    tx.update(
+        "entries",
+        &[&id],
+        None,
+        &[
+            ("status", &Status::Amended.as_str()),
+            ("current_version", &version),
+            ("updated_at", &now),
+            ("med_idx", &med_idx),
+        ],
     )?;
     refresh_dup_token(tx, id, body)?;
     tx.audit(
@@ -445,9 +483,11 @@ pub fn enter_in_error(tx: &mut Tx<'_>, id: &str, reason: &str, may_override_auth
     let actor = tx.actor().to_string();
     let hash = insert_version(tx, id, version, "entered-in-error", &actor, true, &body)?;
     let now = stamp(tx.at());
-    tx.sql().execute(
-        "UPDATE entries SET status = 'entered-in-error', current_version = ?1, updated_at = ?2 WHERE id = ?3",
-        params![version, now, id],
+    tx.update(
+        "entries",
+        &[&id],
+        None,
+        &[("status", &Status::EnteredInError.as_str()), ("current_version", &version), ("updated_at", &now)],
     )?;
     tx.audit(
         action::ENTERED_IN_ERROR,

@@ -13,6 +13,7 @@ use crate::crypto::{Keys, Place};
 use crate::entries::{self, Origin, VersionBody};
 use crate::forms::Catalog;
 use crate::reconcile;
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 const FORMAT: u32 = 1;
@@ -162,24 +163,51 @@ pub(super) fn record(
         watermark: Some(watermark),
     };
     let sealed = seal_meta(keys, tx, &meta);
-    tx.sql().execute(
-        "INSERT INTO export_batches (id, created_at, created_by, entry_count, sha256, fv, body) VALUES (?1, ?2, ?3, ?4, '', 1, ?5)",
-        params![batch_id, meta.created_at, by.username, ids.len() as i64, sealed],
+    tx.insert(
+        OnConflict::Abort,
+        "export_batches",
+        &[
+            ("id", &batch_id),
+            ("created_at", &meta.created_at),
+            ("created_by", &by.username),
+            ("entry_count", &(ids.len() as i64)),
+            ("sha256", &""),
+            ("fv", &1_i64),
+            ("body", &sealed),
+        ],
     )?;
     let mut names = StaffNames::default();
     for (pos, entry_id) in ids.iter().enumerate() {
         let (version, frozen, mut body) = freeze(tx.sql(), keys, catalog, &mut names, entry_id, &by.username)?;
         let sealed = seal_frozen(keys, tx, &batch_id, entry_id, &frozen);
-        tx.sql().execute(
-            "INSERT INTO export_batch_entries (batch_id, entry_id, position, version, post_state, fv, body) VALUES (?1, ?2, ?3, ?4, 'unposted', 1, ?5)",
-            params![batch_id, entry_id, pos as i64, version, sealed],
+        tx.insert(
+            OnConflict::Abort,
+            "export_batch_entries",
+            &[
+                ("batch_id", &batch_id),
+                ("entry_id", entry_id),
+                ("position", &(pos as i64)),
+                ("version", &version),
+                ("post_state", &"unposted"),
+                ("fv", &1_i64),
+                ("body", &sealed),
+            ],
         )?;
         body.exported_version = Some(version);
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
         let rb = tx.seal(&Place { table: "recon", row: entry_id, column: "body", format: 1 }, &plain);
-        let n = tx.sql().execute(
-            "UPDATE recon SET state = 'exported', batch_id = ?1, updated_at = ?2, updated_by = ?3, fv = 1, body = ?4 WHERE entry_id = ?5 AND state = 'accepted'",
-            params![batch_id, meta.created_at, by.username, rb, entry_id],
+        let n = tx.update(
+            "recon",
+            &[entry_id],
+            Some(("state", &"accepted")),
+            &[
+                ("state", &"exported"),
+                ("batch_id", &batch_id),
+                ("updated_at", &meta.created_at),
+                ("updated_by", &by.username),
+                ("fv", &1_i64),
+                ("body", &rb),
+            ],
         )?;
         if n != 1 {
             return Err(FhirError::Changed(entry_id.clone()));
@@ -198,8 +226,8 @@ pub(super) fn held(conn: &rusqlite::Connection) -> Result<Watermark, FhirError> 
 }
 
 /// Records the SHA-256 of the batch's file, once it is written.
-pub(super) fn set_sha256(conn: &rusqlite::Connection, batch_id: &str, sha256: &str) -> Result<(), FhirError> {
-    conn.execute("UPDATE export_batches SET sha256 = ?1 WHERE id = ?2", params![sha256, batch_id])?;
+pub(super) fn set_sha256(tx: &Tx<'_>, batch_id: &str, sha256: &str) -> Result<(), FhirError> {
+    tx.update("export_batches", &[&batch_id], None, &[("sha256", &sha256)])?;
     Ok(())
 }
 
@@ -289,9 +317,11 @@ pub(super) fn record_post(
             frozen.failure = Some(text.clone());
         }
         let sealed = seal_frozen(keys, tx, batch_id, id, &frozen);
-        tx.sql().execute(
-            "UPDATE export_batch_entries SET post_state = ?1, fv = 1, body = ?2 WHERE batch_id = ?3 AND entry_id = ?4",
-            params![if posted { "posted" } else { "failed" }, sealed, batch_id, id],
+        tx.update(
+            "export_batch_entries",
+            &[&batch_id, id],
+            None,
+            &[("post_state", &if posted { "posted" } else { "failed" }), ("fv", &1_i64), ("body", &sealed)],
         )?;
         if posted {
             reconcile::record_posted(tx, id, batch_id, version)?;

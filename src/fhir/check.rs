@@ -162,12 +162,15 @@ pub fn normalise(value: &Value) -> Value {
                 for (k, x) in o {
                     let nv = match (k.as_str(), x) {
                         ("recorded" | "timestamp" | "issued" | "date", Value::String(_)) => json!("<time>"),
-                        // The watermark's details are in workstation-id order, and ids are random run to run: in
-                        // the order of their normalised text instead.
+                        // The watermark's details are in workstation-id order, and ids are random run to run: named
+                        // in the order of what they say without the ids, so the same batch normalises the same.
                         ("detail", Value::Array(a)) => {
-                            let mut d: Vec<Value> = a.iter().map(|x| go(x, names)).collect();
-                            d.sort_by_cached_key(Value::to_string);
-                            Value::Array(d)
+                            let mut d = a.clone();
+                            d.sort_by_cached_key(|x| {
+                                let ty = x["type"].as_str().unwrap_or_default();
+                                (ty.split(':').next().unwrap_or_default().to_string(), x["valueString"].to_string())
+                            });
+                            Value::Array(d.iter().map(|x| go(x, names)).collect())
                         }
                         (_, Value::String(s)) => {
                             let mut t = s.clone();

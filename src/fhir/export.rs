@@ -59,7 +59,7 @@ pub fn export(vault: &mut Vault, x: Exporter<'_>, at: OffsetDateTime, out: &Path
         write_bundle(tx.sql(), keys, catalog, &meta.id, None, &mut w)?;
         let (buf, sha256, bytes) = w.finish();
         durable::sync(buf).map_err(FhirError::File)?;
-        batch::set_sha256(tx.sql(), &meta.id, &sha256)?;
+        batch::set_sha256(tx, &meta.id, &sha256)?;
         tx.audit(
             "fhir.exported",
             &format!("export_batches:{}", meta.id),

@@ -17,6 +17,7 @@ use crate::clock::stamp;
 use crate::crypto::{unhex, Keys, Place};
 use crate::entries::Origin;
 use crate::procedures::Recorded;
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 /// Entries whose duplicate proposals are looked for together. The search is symmetric and reads the whole worklist
@@ -64,12 +65,6 @@ pub struct Conflict {
     pub version: i64,
     pub existing_hash: String,
     pub incoming_hash: String,
-}
-
-/// Runs a statement through the connection's statement cache: an import runs the same few statements hundreds of
-/// thousands of times, and preparing each anew was a good part of its time.
-fn exec(tx: &Tx<'_>, sql: &str, p: impl rusqlite::Params) -> Result<usize, HandoffError> {
-    Ok(tx.sql().prepare_cached(sql)?.execute(p)?)
 }
 
 fn query_opt<T>(
@@ -242,36 +237,46 @@ impl Stage<'_, '_> {
         report.file_sha256 = file_sha256;
         let now = stamp(tx.at());
         for c in &report.conflicts {
-            exec(
-                tx,
-                "INSERT OR IGNORE INTO handoff_conflicts (entry_id, version, workstation, content_hash, file_sha256, seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![c.entry_id, c.version, h.workstation, c.incoming_hash, report.file_sha256, now],
+            tx.insert(
+                OnConflict::Ignore,
+                "handoff_conflicts",
+                &[
+                    ("entry_id", &c.entry_id),
+                    ("version", &c.version),
+                    ("workstation", &h.workstation),
+                    ("content_hash", &c.incoming_hash),
+                    ("file_sha256", &report.file_sha256),
+                    ("seen_at", &now),
+                ],
             )?;
         }
-        exec(
-            tx,
-            "INSERT INTO handoff_files (workstation, sequence, file_sha256, signer, episode_id, created_at, imported_at, imported_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                h.workstation,
-                h.sequence as i64,
-                report.file_sha256,
-                h.signer,
-                h.episode,
-                h.created_at,
-                now,
-                tx.actor().to_string()
+        tx.insert(
+            OnConflict::Abort,
+            "handoff_files",
+            &[
+                ("workstation", &h.workstation),
+                ("sequence", &(h.sequence as i64)),
+                ("file_sha256", &report.file_sha256),
+                ("signer", &h.signer),
+                ("episode_id", &h.episode),
+                ("created_at", &h.created_at),
+                ("imported_at", &now),
+                ("imported_by", &tx.actor()),
             ],
         )?;
         if let Some(unsigned) = &report.unsigned {
             let row = format!("{}/{}", h.workstation, h.sequence);
             let plain = serde_json::to_vec(unsigned).unwrap_or_default();
             let sealed = tx.seal(&unsigned_place(&row), &plain);
-            exec(
-                tx,
-                "INSERT INTO handoff_unsigned (workstation, sequence, fv, body) VALUES (?1, ?2, 1, ?3)",
-                params![h.workstation, h.sequence as i64, sealed],
+            tx.insert(
+                OnConflict::Abort,
+                "handoff_unsigned",
+                &[
+                    ("workstation", &h.workstation),
+                    ("sequence", &(h.sequence as i64)),
+                    ("fv", &1i64),
+                    ("body", &sealed),
+                ],
             )?;
         }
         tx.audit(
@@ -324,11 +329,16 @@ pub fn open_unsigned(
 }
 
 fn import_staff(tx: &Tx<'_>, workstation: &str, s: &Staff) -> Result<(), HandoffError> {
-    exec(
-        tx,
-        "INSERT INTO handoff_staff (workstation, username, display_name, role) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (workstation, username) DO UPDATE SET display_name = ?3, role = ?4",
-        params![workstation, s.username, s.display_name, s.role],
+    // Every column is given, so replacing the row keeps nothing of an earlier one unchecked.
+    tx.insert(
+        OnConflict::Replace,
+        "handoff_staff",
+        &[
+            ("workstation", &workstation),
+            ("username", &s.username),
+            ("display_name", &s.display_name),
+            ("role", &s.role),
+        ],
     )?;
     Ok(())
 }
@@ -349,11 +359,20 @@ fn import_audit_row(tx: &mut Tx<'_>, workstation: &str, a: &AuditRecord) -> Resu
     let row = format!("{workstation}/{}", a.row.seq);
     let plain = Zeroizing::new(serde_json::to_vec(&a.row.detail).unwrap_or_default());
     let sealed = tx.seal(&Place { table: "handoff_audit", row: &row, column: "detail", format: 1 }, &plain);
-    exec(
-        tx,
-        "INSERT INTO handoff_audit (workstation, seq, hash, at, actor, action, target, fv, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-        params![workstation, a.row.seq, a.hash, a.row.at, a.row.actor, a.row.action, a.row.target, sealed],
+    tx.insert(
+        OnConflict::Abort,
+        "handoff_audit",
+        &[
+            ("workstation", &workstation),
+            ("seq", &a.row.seq),
+            ("hash", &a.hash),
+            ("at", &a.row.at),
+            ("actor", &a.row.actor),
+            ("action", &a.row.action),
+            ("target", &a.row.target),
+            ("fv", &1_i64),
+            ("detail", &sealed),
+        ],
     )?;
     Ok(1)
 }
@@ -365,28 +384,24 @@ fn import_episode(tx: &mut Tx<'_>, ep: &EpisodeRecord) -> Result<(), HandoffErro
         None => {
             let plain = serde_json::to_vec(&ep.declaration).unwrap_or_default();
             let sealed = tx.seal(&Place { table: "episodes", row: &ep.id, column: "body", format: 1 }, &plain);
-            exec(
-                tx,
-                "INSERT INTO episodes (id, unit, kind, started_at, started_by, ended_at, ended_by, fv, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-                params![
-                    ep.id,
-                    ep.unit,
-                    ep.kind.as_str(),
-                    ep.started_at,
-                    ep.started_by,
-                    ep.ended_at,
-                    ep.ended_by,
-                    sealed
+            tx.insert(
+                OnConflict::Abort,
+                "episodes",
+                &[
+                    ("id", &ep.id),
+                    ("unit", &ep.unit),
+                    ("kind", &ep.kind.as_str()),
+                    ("started_at", &ep.started_at),
+                    ("started_by", &ep.started_by),
+                    ("ended_at", &ep.ended_at),
+                    ("ended_by", &ep.ended_by),
+                    ("fv", &1_i64),
+                    ("body", &sealed),
                 ],
             )?;
         }
         Some(None) if ep.ended_at.is_some() => {
-            exec(
-                tx,
-                "UPDATE episodes SET ended_at = ?1, ended_by = ?2 WHERE id = ?3",
-                params![ep.ended_at, ep.ended_by, ep.id],
-            )?;
+            tx.update("episodes", &[&ep.id], None, &[("ended_at", &ep.ended_at), ("ended_by", &ep.ended_by)])?;
         }
         Some(_) => {}
     }
@@ -405,10 +420,19 @@ fn import_registration(tx: &mut Tx<'_>, r: &Registered) -> Result<usize, Handoff
     }
     let plain = Zeroizing::new(serde_json::to_vec(&r.record).unwrap_or_default());
     let sealed = tx.seal(&Place { table: "patients", row: &r.id, column: "body", format: 1 }, &plain);
-    exec(
-        tx,
-        "INSERT INTO patients (id, mrn_idx, source, snapshot_id, created_at, fv, body) VALUES (?1, ?2, 'registration', NULL, ?3, 1, ?4)",
-        params![r.id, token, stamp(tx.at()), sealed],
+    let no_snapshot: Option<String> = None;
+    tx.insert(
+        OnConflict::Abort,
+        "patients",
+        &[
+            ("id", &r.id),
+            ("mrn_idx", &token),
+            ("source", &"registration"),
+            ("snapshot_id", &no_snapshot),
+            ("created_at", &stamp(tx.at())),
+            ("fv", &1_i64),
+            ("body", &sealed),
+        ],
     )?;
     Ok(1)
 }
@@ -443,13 +467,24 @@ fn import_entry(
         }
         Some((_, current)) => current,
         None => {
-            exec(
-                tx,
-                "INSERT INTO entries (id, patient_idx, form, episode_id, author, workstation, status, current_version, created_at, updated_at, med_idx, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    e.id, patient_idx, e.form, h.episode, e.author, h.workstation, e.status.as_str(),
-                    e.current_version, e.created_at, e.updated_at, med_idx, origin
+            let no_dup_idx: Option<Vec<u8>> = None;
+            tx.insert(
+                OnConflict::Abort,
+                "entries",
+                &[
+                    ("id", &e.id),
+                    ("patient_idx", &patient_idx),
+                    ("form", &e.form),
+                    ("episode_id", &h.episode),
+                    ("author", &e.author),
+                    ("workstation", &h.workstation),
+                    ("status", &e.status.as_str()),
+                    ("current_version", &e.current_version),
+                    ("created_at", &e.created_at),
+                    ("updated_at", &e.updated_at),
+                    ("med_idx", &med_idx),
+                    ("origin", &origin),
+                    ("dup_idx", &no_dup_idx),
                 ],
             )?;
             report.new_entries += 1;
@@ -478,11 +513,21 @@ fn import_entry(
                 let row = format!("{}/{}", e.id, v.version);
                 let plain = Zeroizing::new(serde_json::to_vec(&v.body).unwrap_or_default());
                 let sealed = tx.seal(&Place { table: "entry_versions", row: &row, column: "body", format: 1 }, &plain);
-                exec(
-                    tx,
-                    "INSERT INTO entry_versions (entry_id, version, kind, author, recorded_at, signed_at, signed_by, content_hash, fv, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)",
-                    params![e.id, v.version, v.kind, v.author, v.recorded_at, v.signed_at, v.signed_by, v.content_hash, sealed],
+                tx.insert(
+                    OnConflict::Abort,
+                    "entry_versions",
+                    &[
+                        ("entry_id", &e.id),
+                        ("version", &v.version),
+                        ("kind", &v.kind),
+                        ("author", &v.author),
+                        ("recorded_at", &v.recorded_at),
+                        ("signed_at", &v.signed_at),
+                        ("signed_by", &v.signed_by),
+                        ("content_hash", &v.content_hash),
+                        ("fv", &1_i64),
+                        ("body", &sealed),
+                    ],
                 )?;
                 report.new_versions += 1;
                 added = true;
@@ -490,10 +535,17 @@ fn import_entry(
         }
     }
     if existing.is_some() && added && e.current_version > current {
-        exec(
-            tx,
-            "UPDATE entries SET status = ?1, current_version = ?2, updated_at = ?3, med_idx = ?4, patient_idx = ?5 WHERE id = ?6",
-            params![e.status.as_str(), e.current_version, e.updated_at, med_idx, patient_idx, e.id],
+        tx.update(
+            "entries",
+            &[&e.id],
+            None,
+            &[
+                ("status", &e.status.as_str()),
+                ("current_version", &e.current_version),
+                ("updated_at", &e.updated_at),
+                ("med_idx", &med_idx),
+                ("patient_idx", &patient_idx),
+            ],
         )?;
     }
     if existing.is_none() || added {

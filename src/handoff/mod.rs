@@ -26,7 +26,7 @@ mod write;
 
 use ed25519_dalek::SigningKey;
 use hkdf::Hkdf;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -232,7 +232,7 @@ fn load_secret(
 
 fn store_secret(tx: &mut Tx<'_>, place: &Place<'_>, bytes: &[u8; 32]) -> Result<(), VaultError> {
     let sealed = tx.seal(place, bytes);
-    tx.sql().execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![place.row, sealed])?;
+    tx.insert_meta(place.row, &sealed)?;
     Ok(())
 }
 

@@ -5,7 +5,6 @@
 use std::io::Write;
 
 use ed25519_dalek::SigningKey;
-use rusqlite::params;
 use serde::Serialize;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
@@ -238,9 +237,16 @@ pub fn export<W: Write>(
     })?;
     for_each_entry(tx.sql(), tx.keys(), episode_id, |e| w.put(RecordRef::Entry(e)))?;
     let (done, end) = w.finish(&signer, Some(unsigned.clone()))?;
-    tx.sql().execute(
-        "INSERT INTO handoff_exports (sequence, episode_id, created_at, created_by, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![sequence as i64, episode_id, created_at, tx.actor().to_string(), done.sha256],
+    tx.insert(
+        crate::vault::rows::OnConflict::Abort,
+        "handoff_exports",
+        &[
+            ("sequence", &(sequence as i64)),
+            ("episode_id", &episode_id),
+            ("created_at", &created_at),
+            ("created_by", &tx.actor()),
+            ("file_sha256", &done.sha256),
+        ],
     )?;
     let summary = ExportSummary {
         workstation: workstation.to_string(),

@@ -8,6 +8,7 @@ use super::{action, load, open_body, seal_body, ReconcileError, Row, RowBody, St
 use crate::clock::stamp;
 use crate::crypto::Keys;
 use crate::entries::{self, PatientHeader, VersionBody};
+use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
 /// The clinical time as sortable UTC text, for the duplicate window.
@@ -60,9 +61,19 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
             other => other,
         };
         let sealed = seal_body(tx, t.entry_id, &body);
-        tx.sql().execute(
-            "UPDATE recon SET state = ?1, match_idx = ?2, clinical_at = ?3, updated_at = ?4, updated_by = ?5, fv = ?6, body = ?7 WHERE entry_id = ?8",
-            params![state.as_str(), match_idx, at, now, actor, FORMAT, sealed, t.entry_id],
+        tx.update(
+            "recon",
+            &[&t.entry_id],
+            None,
+            &[
+                ("state", &state.as_str()),
+                ("match_idx", &match_idx),
+                ("clinical_at", &at),
+                ("updated_at", &now),
+                ("updated_by", &actor),
+                ("fv", &FORMAT),
+                ("body", &sealed),
+            ],
         )?;
         return Ok(state == State::Pending);
     }
@@ -87,12 +98,26 @@ pub fn track(tx: &mut Tx<'_>, t: &Tracked<'_>, is_new: bool) -> Result<bool, Vau
         (State::Matched, own_idx)
     };
     let sealed = seal_body(tx, t.entry_id, &body);
-    tx.sql()
-        .prepare_cached(
-            "INSERT INTO recon (entry_id, state, patient_idx, form, match_idx, clinical_at, workstation, updated_at, updated_by, fv, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![t.entry_id, state.as_str(), patient_idx, t.form, match_idx, at, t.workstation, now, actor, FORMAT, sealed])?;
+    let none: Option<String> = None;
+    tx.insert(
+        OnConflict::Abort,
+        "recon",
+        &[
+            ("entry_id", &t.entry_id),
+            ("state", &state.as_str()),
+            ("patient_idx", &patient_idx),
+            ("form", &t.form),
+            ("match_idx", &match_idx),
+            ("clinical_at", &at),
+            ("workstation", &t.workstation),
+            ("duplicate_of", &none),
+            ("batch_id", &none),
+            ("updated_at", &now),
+            ("updated_by", &actor),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
+    )?;
     Ok(state == State::Pending)
 }
 
@@ -133,8 +158,6 @@ pub fn propose_duplicates(tx: &mut Tx<'_>, ids: &[String], window_minutes: i64) 
           WHERE r.patient_idx = ?1 AND r.form = ?2 AND r.match_idx IS ?3 AND r.clinical_at BETWEEN ?4 AND ?5
             AND r.entry_id != ?6 AND e.status != 'entered-in-error' AND r.state NOT IN ('rejected', 'duplicate')",
     )?;
-    let mut insert = conn
-        .prepare("INSERT OR IGNORE INTO recon_duplicates (entry_id, other_id, status) VALUES (?1, ?2, 'proposed')")?;
     let window = time::Duration::minutes(window_minutes);
     let mut added = 0;
     for id in ids {
@@ -152,7 +175,18 @@ pub fn propose_duplicates(tx: &mut Tx<'_>, ids: &[String], window_minutes: i64) 
                 continue;
             }
             let (a, b) = if *id < other { (id.as_str(), other.as_str()) } else { (other.as_str(), id.as_str()) };
-            added += insert.execute(params![a, b])?;
+            let undecided: Option<String> = None;
+            added += tx.insert(
+                OnConflict::Ignore,
+                "recon_duplicates",
+                &[
+                    ("entry_id", &a),
+                    ("other_id", &b),
+                    ("status", &"proposed"),
+                    ("decided_by", &undecided),
+                    ("decided_at", &undecided),
+                ],
+            )?;
         }
     }
     Ok(added)
@@ -184,9 +218,18 @@ pub(super) fn set_state(
     let sealed = seal_body(tx, id, body);
     let now = stamp(tx.at());
     let actor = tx.actor().to_string();
-    tx.sql().execute(
-        "UPDATE recon SET state = ?1, duplicate_of = ?2, updated_at = ?3, updated_by = ?4, fv = ?5, body = ?6 WHERE entry_id = ?7",
-        params![state.as_str(), duplicate_of, now, actor, FORMAT, sealed, id],
+    tx.update(
+        "recon",
+        &[&id],
+        None,
+        &[
+            ("state", &state.as_str()),
+            ("duplicate_of", &duplicate_of),
+            ("updated_at", &now),
+            ("updated_by", &actor),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     Ok(())
 }
@@ -258,9 +301,18 @@ pub fn match_patient(
         let sealed = seal_body(tx, id, &body);
         let now = stamp(tx.at());
         let actor = tx.actor().to_string();
-        tx.sql().execute(
-            "UPDATE recon SET state = 'matched', patient_idx = ?1, updated_at = ?2, updated_by = ?3, fv = ?4, body = ?5 WHERE entry_id = ?6",
-            params![real_idx, now, actor, FORMAT, sealed, id],
+        tx.update(
+            "recon",
+            &[id],
+            None,
+            &[
+                ("state", &State::Matched.as_str()),
+                ("patient_idx", &real_idx),
+                ("updated_at", &now),
+                ("updated_by", &actor),
+                ("fv", &FORMAT),
+                ("body", &sealed),
+            ],
         )?;
         tx.audit(
             action::MATCHED,
@@ -375,10 +427,11 @@ pub fn mark_duplicate(tx: &mut Tx<'_>, id: &str, of: &str) -> Result<(), Reconci
     let (a, b) = if id < of { (id, of) } else { (of, id) };
     let now = stamp(tx.at());
     let actor = tx.actor().to_string();
-    tx.sql().execute(
-        "INSERT INTO recon_duplicates (entry_id, other_id, status, decided_by, decided_at) VALUES (?1, ?2, 'confirmed', ?3, ?4)
-         ON CONFLICT (entry_id, other_id) DO UPDATE SET status = 'confirmed', decided_by = ?3, decided_at = ?4",
-        params![a, b, actor, now],
+    // Every column is given, so replacing a proposed pair keeps nothing of it unchecked.
+    tx.insert(
+        OnConflict::Replace,
+        "recon_duplicates",
+        &[("entry_id", &a), ("other_id", &b), ("status", &"confirmed"), ("decided_by", &actor), ("decided_at", &now)],
     )?;
     set_state(tx, id, State::Duplicate, &body, Some(of))?;
     tx.audit(
@@ -395,10 +448,11 @@ pub fn dismiss(tx: &mut Tx<'_>, id: &str, other: &str, reason: &str) -> Result<(
     let (a, b) = if id < other { (id, other) } else { (other, id) };
     let now = stamp(tx.at());
     let actor = tx.actor().to_string();
-    let n = tx.sql().execute(
-        "UPDATE recon_duplicates SET status = 'dismissed', decided_by = ?3, decided_at = ?4
-          WHERE entry_id = ?1 AND other_id = ?2 AND status = 'proposed'",
-        params![a, b, actor, now],
+    let n = tx.update(
+        "recon_duplicates",
+        &[&a, &b],
+        Some(("status", &"proposed")),
+        &[("status", &"dismissed"), ("decided_by", &actor), ("decided_at", &now)],
     )?;
     if n == 0 {
         return Err(ReconcileError::Invalid(format!("there is no open duplicate proposal between {id} and {other}")));

@@ -3,8 +3,6 @@
 //! the next export batch takes it), entered by hand in the EHR (who, when, where), or reject (in `decide.rs`).
 //! Until one of them, a refused entry is open: it never reached the EHR.
 
-use rusqlite::params;
-
 use super::decide::{open_proposal, reason_text, require_row, set_state};
 use super::{action, load, open_body, seal_body, HandEntry, ReconcileError, State, FORMAT};
 use crate::clock::stamp;
@@ -52,9 +50,17 @@ pub(crate) fn record_refused(
     }
     let sealed = seal_body(tx, id, &body);
     let (now, actor) = (stamp(tx.at()), tx.actor().to_string());
-    tx.sql().execute(
-        "UPDATE recon SET state = 'refused', updated_at = ?1, updated_by = ?2, fv = ?3, body = ?4 WHERE entry_id = ?5",
-        params![now, actor, FORMAT, sealed, id],
+    tx.update(
+        "recon",
+        &[&id],
+        None,
+        &[
+            ("state", &State::Refused.as_str()),
+            ("updated_at", &now),
+            ("updated_by", &actor),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     tx.audit(
         action::REFUSED,
@@ -74,9 +80,11 @@ pub(crate) fn record_posted(tx: &mut Tx<'_>, id: &str, batch_id: &str, version: 
     let (now, actor) = (stamp(tx.at()), tx.actor().to_string());
     if row.state == State::Exported {
         // The common case: nothing sealed changes, so a post of 500 entries re-seals nothing.
-        tx.sql().execute(
-            "UPDATE recon SET state = 'posted', updated_at = ?1, updated_by = ?2 WHERE entry_id = ?3",
-            params![now, actor, id],
+        tx.update(
+            "recon",
+            &[&id],
+            None,
+            &[("state", &State::Posted.as_str()), ("updated_at", &now), ("updated_by", &actor)],
         )?;
         return Ok(());
     }
@@ -85,9 +93,17 @@ pub(crate) fn record_posted(tx: &mut Tx<'_>, id: &str, batch_id: &str, version: 
     body.reason = None;
     body.exported_version = Some(version);
     let sealed = seal_body(tx, id, &body);
-    tx.sql().execute(
-        "UPDATE recon SET state = 'posted', updated_at = ?1, updated_by = ?2, fv = ?3, body = ?4 WHERE entry_id = ?5",
-        params![now, actor, FORMAT, sealed, id],
+    tx.update(
+        "recon",
+        &[&id],
+        None,
+        &[
+            ("state", &State::Posted.as_str()),
+            ("updated_at", &now),
+            ("updated_by", &actor),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     Ok(())
 }

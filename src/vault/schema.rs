@@ -357,6 +357,39 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX audit_by_action ON audit (action, seq);
     "#,
+    // 9 (issue 14 item 6, "plaintext metadata is not authenticated"): a MAC per row of every table whose plaintext
+    // columns decide what a user sees or what HIM exports (`MACED_TABLES`, computed by `vault::rows`). Rows written
+    // before this migration get theirs at the first keyed sign-in (trust on upgrade). The two "never update"
+    // triggers let that one write through: they now refuse updates only of rows that already have a MAC.
+    r#"
+    ALTER TABLE meta ADD COLUMN mac BLOB;
+    ALTER TABLE key_wraps ADD COLUMN mac BLOB;
+    ALTER TABLE drafts ADD COLUMN mac BLOB;
+    ALTER TABLE census_snapshots ADD COLUMN mac BLOB;
+    ALTER TABLE patients ADD COLUMN mac BLOB;
+    ALTER TABLE temp_mrns ADD COLUMN mac BLOB;
+    ALTER TABLE episodes ADD COLUMN mac BLOB;
+    ALTER TABLE entries ADD COLUMN mac BLOB;
+    ALTER TABLE entry_versions ADD COLUMN mac BLOB;
+    ALTER TABLE episode_events ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_exports ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_files ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_audit ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_staff ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_conflicts ADD COLUMN mac BLOB;
+    ALTER TABLE recon ADD COLUMN mac BLOB;
+    ALTER TABLE recon_duplicates ADD COLUMN mac BLOB;
+    ALTER TABLE export_batches ADD COLUMN mac BLOB;
+    ALTER TABLE export_batch_entries ADD COLUMN mac BLOB;
+    ALTER TABLE handoff_unsigned ADD COLUMN mac BLOB;
+    DROP TRIGGER signed_versions_are_immutable;
+    CREATE TRIGGER signed_versions_are_immutable BEFORE UPDATE ON entry_versions
+        WHEN OLD.signed_at IS NOT NULL AND OLD.mac IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'signed entry versions are immutable'); END;
+    DROP TRIGGER handoff_audit_no_update;
+    CREATE TRIGGER handoff_audit_no_update BEFORE UPDATE ON handoff_audit WHEN OLD.mac IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'imported audit rows are append-only'); END;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -375,4 +408,156 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("recon", "entry_id", "fv", "body"),
     ("export_batches", "id", "fv", "body"),
     ("export_batch_entries", "batch_id || '/' || entry_id", "fv", "body"),
+];
+
+/// A table whose rows carry a MAC over every plaintext column (`vault::rows`): its key columns (how `verify` names a
+/// row) and every column the MAC covers, in the order inserts name them. Everything but `mac` itself is covered.
+/// A column added to one of these tables later is appended to its list; it must be NULL in the rows written before
+/// (NULL columns are left out of the MAC, so their MACs stay valid), or its migration must have every row re-MAC'ed.
+pub struct MacedTable {
+    pub name: &'static str,
+    pub key: &'static [&'static str],
+    pub columns: &'static [&'static str],
+}
+
+/// Every table with row MACs. Not here: `users` (its own MAC since migration 1, `auth::User`), `audit` (the
+/// keyed chain) and `audit_pending` (written while nobody holds the key). `tests/it/vault.rs`
+/// `fail_any_edited_column_of_any_table` edits every column of every table and fails on one left unprotected.
+pub const MACED_TABLES: &[MacedTable] = &[
+    MacedTable { name: "meta", key: &["key"], columns: &["key", "value"] },
+    MacedTable {
+        name: "key_wraps",
+        key: &["id"],
+        columns: &["id", "kind", "user_id", "kdf_m", "kdf_t", "kdf_p", "salt", "wrapped"],
+    },
+    MacedTable { name: "drafts", key: &["id"], columns: &["id", "user_id", "created_at", "updated_at", "fv", "body"] },
+    MacedTable {
+        name: "census_snapshots",
+        key: &["id"],
+        columns: &["id", "imported_at", "imported_by", "snapshot_time", "patient_count", "fv", "body"],
+    },
+    MacedTable {
+        name: "patients",
+        key: &["id"],
+        columns: &["id", "mrn_idx", "source", "snapshot_id", "created_at", "fv", "body"],
+    },
+    MacedTable { name: "temp_mrns", key: &["number"], columns: &["number", "patient_id", "issued_at"] },
+    MacedTable {
+        name: "episodes",
+        key: &["id"],
+        columns: &["id", "unit", "kind", "started_at", "started_by", "ended_at", "ended_by", "fv", "body"],
+    },
+    MacedTable {
+        name: "entries",
+        key: &["id"],
+        columns: &[
+            "id",
+            "patient_idx",
+            "form",
+            "episode_id",
+            "author",
+            "workstation",
+            "status",
+            "current_version",
+            "created_at",
+            "updated_at",
+            "med_idx",
+            "origin",
+            "dup_idx",
+        ],
+    },
+    MacedTable {
+        name: "entry_versions",
+        key: &["entry_id", "version"],
+        columns: &[
+            "entry_id",
+            "version",
+            "kind",
+            "author",
+            "recorded_at",
+            "signed_at",
+            "signed_by",
+            "content_hash",
+            "fv",
+            "body",
+        ],
+    },
+    MacedTable {
+        name: "episode_events",
+        key: &["id"],
+        columns: &["id", "episode_id", "at", "actor", "kind", "fv", "body"],
+    },
+    MacedTable {
+        name: "handoff_exports",
+        key: &["sequence"],
+        columns: &["sequence", "episode_id", "created_at", "created_by", "file_sha256"],
+    },
+    MacedTable {
+        name: "handoff_files",
+        key: &["workstation", "sequence"],
+        columns: &[
+            "workstation",
+            "sequence",
+            "file_sha256",
+            "signer",
+            "episode_id",
+            "created_at",
+            "imported_at",
+            "imported_by",
+        ],
+    },
+    MacedTable {
+        name: "handoff_audit",
+        key: &["workstation", "seq"],
+        columns: &["workstation", "seq", "hash", "at", "actor", "action", "target", "fv", "detail"],
+    },
+    MacedTable {
+        name: "handoff_staff",
+        key: &["workstation", "username"],
+        columns: &["workstation", "username", "display_name", "role"],
+    },
+    MacedTable {
+        name: "handoff_conflicts",
+        key: &["entry_id", "version", "content_hash"],
+        columns: &["entry_id", "version", "workstation", "content_hash", "file_sha256", "seen_at"],
+    },
+    MacedTable {
+        name: "recon",
+        key: &["entry_id"],
+        columns: &[
+            "entry_id",
+            "state",
+            "patient_idx",
+            "form",
+            "match_idx",
+            "clinical_at",
+            "workstation",
+            "duplicate_of",
+            "batch_id",
+            "updated_at",
+            "updated_by",
+            "fv",
+            "body",
+        ],
+    },
+    MacedTable {
+        name: "recon_duplicates",
+        key: &["entry_id", "other_id"],
+        columns: &["entry_id", "other_id", "status", "decided_by", "decided_at"],
+    },
+    MacedTable {
+        name: "export_batches",
+        key: &["id"],
+        columns: &["id", "created_at", "created_by", "entry_count", "sha256", "fv", "body"],
+    },
+    MacedTable {
+        name: "export_batch_entries",
+        key: &["batch_id", "entry_id"],
+        columns: &["batch_id", "entry_id", "position", "version", "post_state", "fv", "body"],
+    },
+    MacedTable {
+        name: "handoff_unsigned",
+        key: &["workstation", "sequence"],
+        columns: &["workstation", "sequence", "fv", "body"],
+    },
 ];

@@ -15,6 +15,7 @@ mod reconcile;
 mod repeated_keys;
 mod repository;
 mod support;
+mod tamper;
 mod tidy;
 mod unsigned;
 mod vault;

@@ -153,7 +153,12 @@ fn fail_every_kind_of_audit_tampering() {
 
 /// Applies each case's SQL (audit triggers dropped) to a fresh copy of `tv`'s vault and asserts that `dtk verify`
 /// exits 3 naming `expect`.
-fn assert_each_is_caught(tv: &TestVault, cases: Vec<(&str, String, String)>) {
+pub(crate) fn assert_each_is_caught(tv: &TestVault, cases: Vec<(&str, String, String)>) {
+    assert_each_is_caught_as(tv, CHARGE, cases);
+}
+
+/// The same, with `dtk verify` run as `who`.
+pub(crate) fn assert_each_is_caught_as(tv: &TestVault, who: (&str, &str), cases: Vec<(&str, String, String)>) {
     for (what, sql, expect) in cases {
         let copy = tempfile::tempdir().expect("tmp");
         std::fs::copy(tv.db(), copy.path().join(dtk::vault::FILE_NAME)).expect("copy");
@@ -162,8 +167,8 @@ fn assert_each_is_caught(tv: &TestVault, cases: Vec<(&str, String, String)>) {
         drop(raw);
         let out = dtk_cmd()
             .env("DTK_VAULT", copy.path())
-            .env("DTK_USER", CHARGE.0)
-            .env("DTK_PASSWORD", CHARGE.1)
+            .env("DTK_USER", who.0)
+            .env("DTK_PASSWORD", who.1)
             .arg("verify")
             .output()
             .expect("dtk");
