@@ -642,6 +642,7 @@ fn print_forms(ws: &Workstation) -> Result<crate::print::Pdf, ApiError> {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: None,
         drill: false,
+        workstation: Some("T5A-BENCH".into()),
     };
     crate::print::blank_forms(form, &labels, &stamp, &mut |_| {}).map_err(|e| fail("print", e))
 }

@@ -208,6 +208,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(episode.id.clone()),
             drill: true,
+            workstation: Some(self.workstation_id()),
         };
         let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
         let vault = self.vault_mut()?;
@@ -241,6 +242,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(status.episode.id.clone()),
             drill: status.drill,
+            workstation: Some(self.workstation_id()),
         };
         let sheet = crate::print::UpdateSheet {
             text,

@@ -321,6 +321,7 @@ fn a_long_general_form_with_nested_groups_and_repeats_flows_over_pages() {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: Some("ep-test".into()),
         drill: true,
+        workstation: Some("T5A-TEST".into()),
     };
     let label = Label {
         name: format!("{}, Łukasz Bartholomäus", LONG_FAMILY.to_uppercase()),

@@ -18,25 +18,25 @@ use crate::support::*;
 const MRN_SYSTEM: &str = "http://hospital.example.org/mrn";
 const TEMP_SYSTEM: &str = "http://hospital.example.org/downtime-mrn";
 
-fn sample(name: &str) -> Value {
+pub(crate) fn sample(name: &str) -> Value {
     let bytes = std::fs::read(repo_root().join(format!("tests/data/forms/responses/{name}.json"))).expect("sample");
     dtk::forms::parse_response(&bytes).expect("sample parses")
 }
 
-fn set_answer(r: &mut Value, link: &str, answer: Value) {
+pub(crate) fn set_answer(r: &mut Value, link: &str, answer: Value) {
     edit_item(r, link, |it| it["answer"] = json!([answer]));
 }
 
 /// A workstation of 5 East with its own temporary MRN block, the HIM key in its site configuration, the census
 /// imported and an episode open. Returns the vault, a charge nurse session and a nurse session.
-struct Unit {
-    tv: TestVault,
-    ws: Workstation,
-    charge: Session,
-    nurse: Session,
+pub(crate) struct Unit {
+    pub(crate) tv: TestVault,
+    pub(crate) ws: Workstation,
+    pub(crate) charge: Session,
+    pub(crate) nurse: Session,
 }
 
-fn workstation(him_key: &str, prefix: &str, drill: bool) -> Unit {
+pub(crate) fn workstation(him_key: &str, prefix: &str, drill: bool) -> Unit {
     let tv = TestVault::new();
     let site = json!({
         "him_public_key": him_key,
@@ -59,7 +59,7 @@ fn workstation(him_key: &str, prefix: &str, drill: bool) -> Unit {
     Unit { tv, ws, charge, nurse }
 }
 
-fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
+pub(crate) fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
     let opts = dtk::api::EntryOptions {
         sign: true,
         allergy_override: Some("benefit outweighs risk, prescriber informed".into()),
@@ -72,13 +72,13 @@ fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
         .id
 }
 
-fn med_admin(at: &str) -> Value {
+pub(crate) fn med_admin(at: &str) -> Value {
     let mut r = sample("medication-administration");
     set_answer(&mut r, "time-given", json!({ "valueDateTime": at }));
     r
 }
 
-fn export(u: &mut Unit, dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn export(u: &mut Unit, dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
     u.ws.export_handoff(&u.charge, &out, None, &SystemClock).expect("handoff export");
     out
@@ -137,7 +137,7 @@ fn summary_of(ws: &Workstation, him: &Session) -> dtk::reconcile::Summary {
     ws.reconcile_summary(him).expect("summary")
 }
 
-fn resources(bundle: &Value) -> Vec<Value> {
+pub(crate) fn resources(bundle: &Value) -> Vec<Value> {
     bundle["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect()
 }
 
