@@ -192,7 +192,11 @@ pub fn resolve_episode(
             let now = stamp(tx.at());
             let (start, end) = match period {
                 Some((s, e)) => (s.clone(), e.clone()),
-                None => (payload.printed_at.clone().unwrap_or_else(|| now.clone()), now),
+                // From when the page was printed, unless the printing workstation's clock ran ahead of this one.
+                None => match payload.printed_at.as_deref().and_then(parse_stamp) {
+                    Some(printed) if printed <= tx.at() => (stamp(printed), now),
+                    _ => (now.clone(), now),
+                },
             };
             let (Some(s), Some(e)) = (parse_stamp(start.trim()), parse_stamp(end.trim())) else {
                 return Err(BackEntryError::BadPeriod);

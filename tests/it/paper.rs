@@ -240,21 +240,28 @@ fn a_mar_page_is_entered_as_one_entry_per_initialled_dose() {
     assert!(err.message.contains("dose 2 read from the MAR page: the route"), "{}", err.message);
     let before = h.ws.reconcile_summary(&h.him).expect("summary").total;
 
-    let done =
-        h.ws.back_enter_page(&h.him, &qr, &PaperAnswers::Mar(doses), &Assignment::FromQr, &SystemClock)
-            .expect("MAR back-entry");
-    assert_eq!(done.entries.len(), 3, "one entry per initialled dose");
-    assert_eq!(h.ws.reconcile_summary(&h.him).expect("summary").total, before + 3);
-    assert!(done.page.starts_with("downtime-mar v1, printed "), "{}", done.page);
-    let ids: Vec<String> = done.entries.iter().map(|e| e.saved.id.clone()).collect();
-    let page = h.ws.worklist(&h.him, &WorklistQuery { limit: 100, ..Default::default() }).expect("worklist");
+    // The analyst's way: the doses read from the page in a file, then `dtk reconcile paper --scan … --doses …`.
+    let doses_file = files.path().join("doses.json");
+    std::fs::write(&doses_file, serde_json::to_string(&doses).expect("json")).expect("doses");
+    let Him { tv, ws, .. } = h;
+    drop(ws);
+    let (scan, doses_file) = (scan.to_str().expect("p"), doses_file.to_str().expect("p"));
+    let done = json_of(&tv.dtk(Some(HIM), &["--json", "reconcile", "paper", "--scan", scan, "--doses", doses_file]));
+    let (mut ws, him) = tv.sign_in(HIM);
+    let entries = done["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3, "one entry per initialled dose");
+    assert_eq!(ws.reconcile_summary(&him).expect("summary").total, before + 3);
+    let page_label = done["page"].as_str().expect("page").to_string();
+    assert!(page_label.starts_with("downtime-mar v1, printed "), "{page_label}");
+    let ids: Vec<String> = entries.iter().map(|e| e["saved"]["id"].as_str().expect("id").to_string()).collect();
+    let page = ws.worklist(&him, &WorklistQuery { limit: 100, ..Default::default() }).expect("worklist");
     let items: Vec<_> = page.items.iter().filter(|i| ids.contains(&i.entry_id)).collect();
     assert_eq!(items.len(), 3);
     let mut seen: Vec<(String, String, String)> = items
         .iter()
         .map(|i| {
             assert!(i.form.contains("/medication-administration|"), "{}", i.form);
-            assert_eq!(i.paper_page.as_deref(), Some(done.page.as_str()));
+            assert_eq!(i.paper_page.as_deref(), Some(page_label.as_str()));
             (i.clinical_time.clone().unwrap_or_default(), i.medication.clone().unwrap_or_default(), i.author.clone())
         })
         .collect();
@@ -264,23 +271,22 @@ fn a_mar_page_is_entered_as_one_entry_per_initialled_dose() {
 
     // Accepted and exported: each dose's Provenance names the page; every validator agrees.
     for id in &ids {
-        for p in h.ws.duplicate_proposals(&h.him, true).expect("proposals") {
+        for p in ws.duplicate_proposals(&him, true).expect("proposals") {
             if &p.entry_id == id || &p.other_id == id {
-                h.ws.dismiss_duplicate(&h.him, &p.entry_id, &p.other_id, "different doses", &SystemClock)
-                    .expect("dismiss");
+                ws.dismiss_duplicate(&him, &p.entry_id, &p.other_id, "different doses", &SystemClock).expect("dismiss");
             }
         }
     }
-    h.ws.accept(&h.him, &ids, &SystemClock).expect("accept the doses");
+    ws.accept(&him, &ids, &SystemClock).expect("accept the doses");
     let out = files.path().join("batch.json");
-    h.ws.export_fhir(&h.him, &out, &SystemClock).expect("export");
+    ws.export_fhir(&him, &out, &SystemClock).expect("export");
     let bundle: Value = serde_json::from_slice(&std::fs::read(&out).expect("bundle")).expect("json");
     assert_eq!(dtk::fhir::check_bundle(&bundle), Vec::<String>::new());
     let all = resources(&bundle);
     let from_page: Vec<&Value> = all
         .iter()
         .filter(|r| r["resourceType"] == "Provenance")
-        .filter(|r| r["entity"][0]["what"]["display"] == format!("From paper, page {}", done.page).as_str())
+        .filter(|r| r["entity"][0]["what"]["display"] == format!("From paper, page {page_label}").as_str())
         .collect();
     assert_eq!(from_page.len(), 3, "each dose's Provenance names the page");
     let mut checked = all.clone();
