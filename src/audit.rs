@@ -303,6 +303,47 @@ fn compare_with_head(head: &Head, end: &Head) -> Option<Broken> {
     }
 }
 
+/// The short form of the chain head printed on every page (`record 512·3fa2c1d0`: the newest row's number and the
+/// first four bytes of its MAC). A page keeps what the vault held when it was printed; [`check_printed`] tells
+/// whether the vault still holds it, so a vault rolled back or replaced since is caught by comparing any page.
+pub fn printed_mark(conn: &rusqlite::Connection, keys: &Keys) -> Result<String, VaultError> {
+    let head = load_head(conn, keys)?;
+    Ok(format!("{}·{}", head.seq, crate::crypto::hex(&head.mac[..4])))
+}
+
+/// Compares a mark read off a printed page (`512·3fa2c1d0`, or with `:` between the two parts) with the vault: the
+/// row it names must exist with that MAC (and [`verify`] proves the chain it sits in). Returns what does not hold.
+pub fn check_printed(conn: &rusqlite::Connection, mark: &str) -> Result<Option<Broken>, VaultError> {
+    let text = mark.trim().trim_start_matches("record").trim();
+    let parsed = text
+        .split_once('·')
+        .or_else(|| text.split_once(':'))
+        .and_then(|(seq, mac)| Some((seq.trim().parse::<i64>().ok()?, mac.trim().to_ascii_lowercase())))
+        .filter(|(seq, mac)| *seq >= 0 && mac.len() == 8 && mac.bytes().all(|b| b.is_ascii_hexdigit()));
+    let shown: String = mark.chars().take(40).collect();
+    let Some((seq, mac)) = parsed else {
+        return Ok(Some(broken(
+            "page",
+            shown,
+            "not a printed record mark: expected NUMBER·8 hex digits, as in the page's footer",
+        )));
+    };
+    if seq == 0 {
+        // Printed before anything was written: every vault holds that much.
+        return Ok(None);
+    }
+    let stored: Option<Vec<u8>> =
+        conn.query_row("SELECT mac FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).optional()?;
+    let problem = match stored {
+        None => Some("the vault does not hold the record this page was printed after: it was rolled back, replaced or wiped since"),
+        Some(m) if !crate::crypto::hex(&m).starts_with(&mac) => {
+            Some("the vault's record at this number differs from the one this page was printed after: the vault was rolled back, replaced or its log rewritten since")
+        }
+        Some(_) => None,
+    };
+    Ok(problem.map(|p| broken("page", format!("record {seq}·{mac}"), p)))
+}
+
 /// One audit row with its detail opened: what a handoff file carries to the HIM station.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

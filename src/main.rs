@@ -73,7 +73,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Forms(FormsCmd::List) => cli::forms::list(&open()?, json),
         Cmd::Init(args) => cli::init::init(&mut open()?, &dir, args, json),
         Cmd::Status => cli::init::status(&open()?, &dir, json),
-        Cmd::Verify => cli::init::verify(&mut open()?, json),
+        Cmd::Verify(a) => cli::init::verify(&mut open()?, &a, json),
         Cmd::Recover { user } => cli::init::recover(&mut open()?, &user),
         Cmd::Passwd => cli::init::passwd(&mut open()?),
         Cmd::User(cmd) => cli::users::run(&mut open()?, cmd, json),

@@ -643,6 +643,8 @@ fn print_forms(ws: &Workstation) -> Result<crate::print::Pdf, ApiError> {
         episode: None,
         drill: false,
         workstation: Some("T5A-BENCH".into()),
+        // The figure is the render alone; a real print adds the chain head read in one sealed-row look-up.
+        record: "123456·3fa2c1d0".into(),
     };
     crate::print::blank_forms(form, &labels, &stamp, &mut |_| {}).map_err(|e| fail("print", e))
 }

@@ -53,7 +53,7 @@ fn fhir_code(e: &FhirError) -> ErrorCode {
         FhirError::NoBatch(_) | FhirError::NothingToExport => ErrorCode::NotFound,
         FhirError::Drill => ErrorCode::Forbidden,
         FhirError::Changed(_) => ErrorCode::Conflict,
-        FhirError::Regenerates(_) => ErrorCode::Integrity,
+        FhirError::Regenerates(_) | FhirError::OlderThanBatch { .. } => ErrorCode::Integrity,
         FhirError::Io(_)
         | FhirError::File(_)
         | FhirError::Unplaced { .. }
@@ -378,6 +378,7 @@ impl Workstation {
             episode: None,
             drill: false,
             workstation: Some(self.workstation_id()),
+            record: self.record_mark(session)?,
         };
         let pdf = crate::print::reconciliation_report(&report, &print_stamp)?;
         let vault = self.vault_mut()?;

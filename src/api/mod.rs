@@ -531,6 +531,18 @@ impl Workstation {
         Ok(problems)
     }
 
+    /// Compares record marks read off printed pages (`512·3fa2c1d0`, the footer's `record …`) with the vault: each one
+    /// the vault no longer holds is a problem, as `verify` reports them (a vault rolled back or replaced since).
+    pub fn verify_printed(&self, session: &Session, marks: &[String]) -> Result<Vec<Broken>, ApiError> {
+        session.require(Op::Verify)?;
+        let conn = self.vault()?.conn();
+        let mut problems = Vec::new();
+        for m in marks {
+            problems.extend(audit::check_printed(conn, m)?);
+        }
+        Ok(problems)
+    }
+
     /// Saves (creates or replaces) one of the signed-in user's drafts, encrypted. Returns its id once durable.
     pub fn save_draft(
         &mut self,

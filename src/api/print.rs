@@ -84,7 +84,13 @@ impl Workstation {
             drill: episode.as_ref().is_some_and(|e| e.kind == episodes::Kind::Drill),
             episode: episode.map(|e| e.id),
             workstation: Some(self.workstation_id()),
+            record: self.record_mark(session)?,
         })
+    }
+
+    /// The short form of the audit chain head printed on every page (see [`crate::audit::printed_mark`]).
+    pub(super) fn record_mark(&self, session: &Session) -> Result<String, ApiError> {
+        Ok(crate::audit::printed_mark(self.vault()?.conn(), session.keys())?)
     }
 
     fn audit_print(

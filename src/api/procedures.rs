@@ -209,6 +209,7 @@ impl Workstation {
             episode: Some(episode.id.clone()),
             drill: true,
             workstation: Some(self.workstation_id()),
+            record: self.record_mark(session)?,
         };
         let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
         let vault = self.vault_mut()?;
@@ -243,6 +244,7 @@ impl Workstation {
             episode: Some(status.episode.id.clone()),
             drill: status.drill,
             workstation: Some(self.workstation_id()),
+            record: self.record_mark(session)?,
         };
         let sheet = crate::print::UpdateSheet {
             text,

@@ -115,13 +115,27 @@ pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
 }
 
 /// `dtk verify`: every ciphertext and the audit chain; exit 3 naming each broken row.
-pub fn verify(ws: &mut Workstation, json: bool) -> Result<(), Failure> {
+/// `dtk verify` options.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Also compare a printed page with the vault: the mark after "record" in the page's footer (512·3fa2c1d0, or
+    /// 512:3fa2c1d0). Repeat for several pages. A page the vault no longer matches means it was rolled back or
+    /// replaced since the page was printed.
+    #[arg(long = "page", value_name = "MARK")]
+    pub pages: Vec<String>,
+}
+
+pub fn verify(ws: &mut Workstation, args: &VerifyArgs, json: bool) -> Result<(), Failure> {
     let session = sign_in(ws)?;
-    let problems = ws.verify(&session)?;
+    let mut problems = ws.verify(&session)?;
+    problems.extend(ws.verify_printed(&session, &args.pages)?);
     if json {
         print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
     } else if problems.is_empty() {
         say!("Vault intact: every ciphertext opens and the audit chain verifies.");
+        if !args.pages.is_empty() {
+            say!("The vault holds the record each of the {} printed page(s) names.", args.pages.len());
+        }
     } else {
         for p in &problems {
             eprintln!("BROKEN {p}");

@@ -48,7 +48,7 @@ pub enum Cmd {
     #[command(subcommand)]
     User(users::UserCmd),
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
-    Verify,
+    Verify(init::VerifyArgs),
     /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded (no sign-in).
     Status,
     /// Form definitions.

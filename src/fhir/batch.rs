@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use super::{BatchMeta, ExportEntry, FhirError, Frozen, Mode, PostOutcome, StaffRef};
+use super::{BatchMeta, ExportEntry, FhirError, Frozen, Mode, PostOutcome, StaffRef, Watermark};
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
 use crate::entries::{self, Origin, VersionBody};
@@ -151,8 +151,16 @@ pub(super) fn record(
     ids: &[String],
 ) -> Result<BatchMeta, FhirError> {
     let batch_id = tx.new_id().to_string();
-    let meta =
-        BatchMeta { id: batch_id.clone(), created_at: stamp(tx.at()), by: by.clone(), station, entries: ids.len() };
+    let mut watermark = held(tx.sql())?;
+    watermark.batches += 1;
+    let meta = BatchMeta {
+        id: batch_id.clone(),
+        created_at: stamp(tx.at()),
+        by: by.clone(),
+        station,
+        entries: ids.len(),
+        watermark: Some(watermark),
+    };
     let sealed = seal_meta(keys, tx, &meta);
     tx.sql().execute(
         "INSERT INTO export_batches (id, created_at, created_by, entry_count, sha256, fv, body) VALUES (?1, ?2, ?3, ?4, '', 1, ?5)",
@@ -178,6 +186,15 @@ pub(super) fn record(
         }
     }
     Ok(meta)
+}
+
+/// What the vault holds now: the batches it has exported, its audit rows, the newest handoff file per workstation.
+pub(super) fn held(conn: &rusqlite::Connection) -> Result<Watermark, FhirError> {
+    let batches = conn.query_row("SELECT count(*) FROM export_batches", [], |r| r.get(0))?;
+    let audit_rows = conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
+    let mut st = conn.prepare("SELECT workstation, max(sequence) FROM handoff_files GROUP BY workstation")?;
+    let handoffs = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(Watermark { batches, audit_rows, handoffs })
 }
 
 /// Records the SHA-256 of the batch's file, once it is written.

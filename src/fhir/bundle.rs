@@ -248,6 +248,14 @@ fn provenance(e: &ExportEntry, targets: Vec<Value>, qr_urn: &str) -> Value {
 /// The batch's AuditEvent: who exported how many entries, when.
 pub fn audit_event(meta: &BatchMeta, count: usize) -> Value {
     let id = v5(&format!("{}/AuditEvent", meta.id)).to_string();
+    let mut entity = json!({
+        "what": { "identifier": { "system": BATCH_SYSTEM, "value": meta.id } },
+        "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object" },
+        "description": format!("Downtime reconciliation batch of {count} entries")
+    });
+    if let Some(w) = &meta.watermark {
+        entity["detail"] = super::watermark::details(w);
+    }
     json!({
         "resource": {
             "resourceType": "AuditEvent",
@@ -266,11 +274,7 @@ pub fn audit_event(meta: &BatchMeta, count: usize) -> Value {
                 "observer": { "identifier": { "system": WORKSTATION_SYSTEM, "value": meta.station }, "display": "Downtime Kit HIM station" },
                 "type": [{ "system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server" }]
             },
-            "entity": [{
-                "what": { "identifier": { "system": BATCH_SYSTEM, "value": meta.id } },
-                "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object" },
-                "description": format!("Downtime reconciliation batch of {count} entries")
-            }]
+            "entity": [entity]
         },
         "request": { "method": "PUT", "url": format!("AuditEvent/{id}") }
     })

@@ -34,7 +34,8 @@ pub struct Exporter<'a> {
 }
 
 /// Exports every accepted entry as a new batch: one transaction Bundle written durably to `out`, its SHA-256 in the
-/// audit log, the entries locked as exported.
+/// audit log, the entries locked as exported. Refused when a batch of this station in `out`'s folder records more
+/// than the vault holds (the vault was restored from an older copy).
 ///
 /// One pass per entry freezes what it is exported with (its version body decrypted once, names looked up once per
 /// person), then the bundle is streamed from the frozen rows by the same code that regenerates it, so the two can
@@ -47,6 +48,10 @@ pub fn export(vault: &mut Vault, x: Exporter<'_>, at: OffsetDateTime, out: &Path
         return Err(FhirError::NothingToExport);
     }
     let Exporter { keys, by, station, catalog } = x;
+    // The batches this station already wrote into the same folder witness what its vault held: a vault restored
+    // from an older copy is refused before it records anything.
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    super::watermark::refuse_if_older(dir, &station, &batch::held(vault.conn())?)?;
     let file = Streamed::beside(out);
     let done = vault.write(keys, &by.username, at, |tx| -> Result<BatchExported, FhirError> {
         let meta = batch::record(tx, keys, catalog, &by, station, &ids)?;

@@ -14,7 +14,8 @@
 //! batch and entry records, what the next batch takes and freezes, the rows the bundle is written from, post
 //! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
 //! reference checker and the snapshot normaliser) and `post.rs` (posting a batch to a FHIR server in transactions
-//! and reading each transaction-response).
+//! and reading each transaction-response) and `watermark.rs` (what the station's vault held at each export, and the
+//! refusal to export from a vault older than a batch it already sent).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,6 +28,7 @@ mod bundle;
 mod check;
 mod export;
 mod post;
+mod watermark;
 
 pub use batch::{batch_meta, exportable, latest};
 pub use bundle::{audit_event, entry_items, write_bundle, Hashing, Item, Part, PatientUrns};
@@ -90,6 +92,9 @@ pub enum FhirError {
     /// A transaction of a split post failed after earlier ones were answered and recorded.
     #[error("{first} ({transactions} transactions were answered and recorded before that: {posted} entries posted, {failed} refused; posting again sends only the rest)")]
     PartlyPosted { first: Box<FhirError>, transactions: usize, posted: usize, failed: usize },
+    /// A batch file beside the new one was exported by this station when its vault held more than it does now.
+    #[error("this HIM station's vault is older than its own batch {batch} in {file}: {what}. The vault was restored from an older copy or rolled back; nothing is exported from it until that is resolved (import the missing handoff files again, or restore the newer vault)")]
+    OlderThanBatch { batch: String, file: String, what: String },
     #[error(transparent)]
     Vault(#[from] VaultError),
 }
@@ -155,6 +160,23 @@ pub struct BatchMeta {
     pub by: StaffRef,
     pub station: String,
     pub entries: usize,
+    /// What the station's vault held at export (absent in batches exported before it existed, so that they still
+    /// regenerate byte for byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Watermark>,
+}
+
+/// How far the HIM station's vault had come when it exported a batch, carried in the batch's AuditEvent: the
+/// batches it sends to the EHR keep, outside the vault, the proof of what the vault held, so a vault restored from
+/// an older copy is told apart from the one that exported them (see `watermark.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Watermark {
+    /// Batches this station had exported, this one included.
+    pub batches: i64,
+    /// Rows of the station's audit log when the batch was recorded.
+    pub audit_rows: i64,
+    /// The newest handoff file imported, per workstation.
+    pub handoffs: std::collections::BTreeMap<String, i64>,
 }
 
 /// One entry as the bundle needs it.

@@ -113,7 +113,7 @@ pub fn import<R: Read>(
             let done = opened.skip()?;
             if done.file_sha256 != sha {
                 return Err(HandoffError::Replayed(format!(
-                    "file #{} of workstation {} was already imported with different content",
+                    "file #{} of workstation {} was already imported with different content: the workstation's vault was rolled back (restored from an older copy) or replaced since it wrote that file, so what it charted after it may be missing; find that workstation's newest vault or backup",
                     h.sequence, h.workstation
                 )));
             }

@@ -119,7 +119,7 @@ pub enum HandoffError {
     #[error("replayed file refused: {0}")]
     Replayed(String),
     /// Audit rows that differ from the ones imported earlier from the same workstation.
-    #[error("workstation {workstation}: audit row {seq} differs from the one imported earlier; the workstation's log was rewritten")]
+    #[error("workstation {workstation}: audit row {seq} differs from the one imported earlier; the workstation's vault was rolled back (restored from an older copy) or its log rewritten, so what it charted since the earlier file may be missing: find that workstation's newest vault or backup")]
     AuditConflict { workstation: String, seq: i64 },
     /// The HIM station has no handoff key yet.
     #[error("this station has no HIM handoff key; run `dtk handoff keygen` first")]

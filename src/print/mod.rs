@@ -57,6 +57,10 @@ pub struct Stamp {
     /// The workstation that printed, carried in the QR code so HIM can tell whose paper it is when that
     /// workstation's handoff file never arrives.
     pub workstation: Option<String>,
+    /// The vault's audit chain head when printed, short form (`512·3fa2c1d0`, see `audit::printed_mark`): any page
+    /// can later be compared with the vault (`dtk verify --page`) to catch a vault rolled back or replaced since.
+    /// Empty on paper not printed from a vault.
+    pub record: String,
 }
 
 /// The patient identification printed on every page.
@@ -477,6 +481,9 @@ impl Frame<'_> {
         };
         if let Some(entry) = &self.payload.entry {
             ident.push_str(&format!(" · entry {entry}"));
+        }
+        if !self.stamp.record.is_empty() {
+            ident.push_str(&format!(" · record {}", self.stamp.record));
         }
         // The short name and version; the QR code carries the full canonical url.
         let (url, version) = self.payload.form.split_once('|').unwrap_or((&self.payload.form, ""));

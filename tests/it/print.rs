@@ -11,7 +11,9 @@ use dtk::episodes::{Declaration, Kind};
 use dtk::paper::Payload;
 use dtk::print::{self, read, Label, Progress, Stamp};
 
-use crate::support::{pages_text, scan_page, squash, stderr, stdout, tool, TestVault, CHARGE, HIM, NURSE};
+use crate::support::{
+    copy_folder, pages_text, restore_folder, scan_page, squash, stderr, stdout, tool, TestVault, CHARGE, HIM, NURSE,
+};
 
 const LUKASZ: &str = "MÜLLER-ØSTER, Łukasz";
 const HANGUL: &str = "김, 민준";
@@ -322,6 +324,7 @@ fn a_long_general_form_with_nested_groups_and_repeats_flows_over_pages() {
         episode: Some("ep-test".into()),
         drill: true,
         workstation: Some("T5A-TEST".into()),
+        record: "512·3fa2c1d0".into(),
     };
     let label = Label {
         name: format!("{}, Łukasz Bartholomäus", LONG_FAMILY.to_uppercase()),
@@ -463,4 +466,58 @@ fn fail_reading_pages_that_are_not_ours_or_have_no_code() {
     assert!(matches!(read::read_file(&junk, 1), Err(read::ReadError::Unreadable)));
     let fake_pdf = write(dir.path(), "fake.pdf", b"%PDF-1.7 nothing here");
     assert!(matches!(read::read_file(&fake_pdf, 1), Err(read::ReadError::Render(_))));
+}
+
+/// The record mark in a page's text: what follows "record " in the footer (`512·3fa2c1d0`).
+fn record_mark(page: &str) -> Option<String> {
+    let at = page.find("record ")?;
+    let mark: String = page[at + 7..].chars().take_while(|c| c.is_ascii_hexdigit() || *c == '·').collect();
+    (mark.contains('·')).then_some(mark)
+}
+
+#[test]
+fn every_page_carries_the_vaults_record_and_a_rolled_back_or_replaced_vault_no_longer_matches_it() {
+    let tv = unit(Kind::Real);
+    let older = tempfile::tempdir().expect("copy");
+    copy_folder(tv.path(), older.path());
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    let pdf = ws.print_blank(&charge, "vital-signs", BlankFor::Census, &SystemClock, &mut |_| {}).expect("print");
+    drop(ws);
+    let dir = tempfile::tempdir().expect("tmp");
+    let pages = pages_text(&write(dir.path(), "blank.pdf", &pdf.bytes));
+    let marks: Vec<String> =
+        pages.iter().map(|p| record_mark(p).unwrap_or_else(|| panic!("a page without its record: {p}"))).collect();
+    assert!(marks.iter().all(|m| *m == marks[0]), "one print, one record: {marks:?}");
+    let mark = marks[0].clone();
+
+    let holds = tv.dtk(Some(CHARGE), &["verify", "--page", &mark, "--page", &mark.replace('·', ":")]);
+    assert!(holds.status.success(), "{}", stderr(&holds));
+    assert!(stdout(&holds).contains("holds the record each of the 2 printed page(s) names"), "{}", stdout(&holds));
+
+    // The vault is rolled back to the copy taken before the print: on its own it verifies, the page catches it.
+    restore_folder(older.path(), tv.path());
+    assert!(tv.dtk(Some(CHARGE), &["verify"]).status.success(), "a rolled-back vault is consistent in itself");
+    let rolled = tv.dtk(Some(CHARGE), &["verify", "--page", &mark]);
+    assert_eq!(rolled.status.code(), Some(3), "{}", stderr(&rolled));
+    // (Signing in to check writes rows again, so the number is there by then, with another MAC.)
+    assert!(stderr(&rolled).contains("printed after: the vault was rolled back"), "{}", stderr(&rolled));
+
+    // A vault set up afresh and used for longer holds a row of that number, with another MAC.
+    let other = unit(Kind::Real);
+    let (mut ows, ocharge) = other.sign_in(CHARGE);
+    for _ in 0..3 {
+        ows.print_blank(&ocharge, "vital-signs", BlankFor::Nobody, &SystemClock, &mut |_| {}).expect("print");
+    }
+    drop(ows);
+    let replaced = other.dtk(Some(CHARGE), &["verify", "--page", &mark]);
+    assert_eq!(replaced.status.code(), Some(3), "{}", stderr(&replaced));
+    assert!(stderr(&replaced).contains("differs from the one this page was printed after"), "{}", stderr(&replaced));
+
+    let ahead = other.dtk(Some(CHARGE), &["verify", "--page", "999999·3fa2c1d0"]);
+    assert_eq!(ahead.status.code(), Some(3));
+    assert!(stderr(&ahead).contains("does not hold the record"), "{}", stderr(&ahead));
+
+    let typo = other.dtk(Some(CHARGE), &["verify", "--page", "512-3fa2"]);
+    assert_eq!(typo.status.code(), Some(3));
+    assert!(stderr(&typo).contains("not a printed record mark"), "{}", stderr(&typo));
 }

@@ -827,3 +827,101 @@ fn entries_the_ehr_refuses_stay_open_until_a_decision() {
     assert_eq!(him_ws.verify(&him).expect("verify"), vec![]);
     drop(a.tv);
 }
+
+#[test]
+fn a_him_vault_restored_from_an_older_copy_refuses_to_export_again() {
+    let files = tempfile::tempdir().expect("dir");
+    let batches = tempfile::tempdir().expect("batches");
+    let him_tv = TestVault::new();
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    let key = him_ws.handoff_keygen(&him, &SystemClock).expect("keygen");
+    let mut a = workstation(&key.public_key, "T5A-", false);
+    chart(&mut a, &med_admin("2026-11-21T06:15:00-05:00"), true);
+    chart(&mut a, &med_admin("2026-11-21T10:15:00-05:00"), true);
+    let a1 = export(&mut a, files.path(), "a1.dtkh");
+    him_ws.import_handoff_file(&him, &a1, &SystemClock).expect("import a1");
+    // The copy of the HIM vault that will be restored later: a1 imported, nothing accepted or exported yet.
+    drop(him_ws);
+    let old_copy = tempfile::tempdir().expect("copy");
+    copy_folder(him_tv.path(), old_copy.path());
+
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    assert_eq!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept"), 2);
+    him_ws.export_fhir(&him, &batches.path().join("batch-1.json"), &SystemClock).expect("batch 1");
+    chart(&mut a, &med_admin("2026-11-21T14:15:00-05:00"), true);
+    let a2 = export(&mut a, files.path(), "a2.dtkh");
+    him_ws.import_handoff_file(&him, &a2, &SystemClock).expect("import a2");
+    assert_eq!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept"), 1);
+    let second = him_ws.export_fhir(&him, &batches.path().join("batch-2.json"), &SystemClock);
+    assert!(second.is_ok(), "a vault that only moved on exports beside its own batches: {second:?}");
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(batches.path().join("batch-2.json")).expect("read")).expect("json");
+    let resources = resources(&bundle);
+    let audit = resources.iter().find(|r| r["resourceType"] == "AuditEvent").expect("the batch's AuditEvent");
+    let detail = audit["entity"][0]["detail"].as_array().expect("the watermark rides in entity.detail");
+    assert!(detail.contains(&json!({ "type": "dtk-batches-exported", "valueString": "2" })), "{detail:?}");
+    assert!(detail.iter().any(|d| d["type"].as_str().is_some_and(|t| t.starts_with("dtk-handoff-file:"))));
+    assert!(schema_errors(&resources).is_empty(), "{:?}", schema_errors(&resources));
+    drop(him_ws);
+
+    // The HIM station's disk fails; IT restores the old copy. The restored vault has forgotten both batches and a2.
+    restore_folder(old_copy.path(), him_tv.path());
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    assert_eq!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept"), 2, "a1's entries look new again");
+    let third = batches.path().join("batch-3.json");
+    let err = him_ws.export_fhir(&him, &third, &SystemClock).expect_err("an older vault must not export again");
+    let text = err.to_string();
+    assert!(text.contains("older than its own batch") && text.contains("batch-1.json"), "{text}");
+    assert!(text.contains("export #1, the vault knows of 0"), "{text}");
+    assert!(!third.exists(), "nothing is written when the export is refused");
+    drop(him_ws);
+    let o = him_tv.dtk(Some(HIM), &["export", "fhir", "--out", &third.to_string_lossy()]);
+    assert!(!o.status.success() && stderr(&o).contains("restored from an older copy"), "{}", stderr(&o));
+    assert!(!third.exists());
+    // The same vault still exports where no batch of its own says it is behind (an EHR test folder, for example):
+    // the witness is the folder the station's batches are kept in.
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    let elsewhere = tempfile::tempdir().expect("elsewhere");
+    him_ws.export_fhir(&him, &elsewhere.path().join("batch.json"), &SystemClock).expect("a folder with no witness");
+}
+
+#[test]
+fn a_workstation_vault_rolled_back_after_its_handoff_is_caught_at_him_import() {
+    let files = tempfile::tempdir().expect("dir");
+    let him_tv = TestVault::new();
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    let key = him_ws.handoff_keygen(&him, &SystemClock).expect("keygen");
+    let mut a = workstation(&key.public_key, "T5A-", false);
+    chart(&mut a, &med_admin("2026-11-21T06:15:00-05:00"), true);
+    let a0 = export(&mut a, files.path(), "a0.dtkh");
+    him_ws.import_handoff_file(&him, &a0, &SystemClock).expect("import a0");
+    let Unit { tv, ws, .. } = a;
+    drop(ws);
+    let older = tempfile::tempdir().expect("copy");
+    copy_folder(tv.path(), older.path());
+    let reopen = |tv: TestVault| {
+        let mut ws = tv.open();
+        let charge = ws.sign_in(CHARGE.0, &dtk::crypto::Password::new(CHARGE.1.into()), &SystemClock).expect("c");
+        let nurse = ws.sign_in(NURSE.0, &dtk::crypto::Password::new(NURSE.1.into()), &SystemClock).expect("n");
+        Unit { tv, ws, charge, nurse }
+    };
+    let mut a = reopen(tv);
+    chart(&mut a, &med_admin("2026-11-21T10:15:00-05:00"), true);
+    let a1 = export(&mut a, files.path(), "a1.dtkh");
+    him_ws.import_handoff_file(&him, &a1, &SystemClock).expect("import a1");
+    assert_eq!(summary_of(&him_ws, &him).total, 2);
+
+    // The workstation's vault is put back to the older copy (a careless restore), and charting goes on.
+    let Unit { tv, ws, .. } = a;
+    drop(ws);
+    restore_folder(older.path(), tv.path());
+    let mut a = reopen(tv);
+    chart(&mut a, &med_admin("2026-11-21T14:15:00-05:00"), true);
+    let again = export(&mut a, files.path(), "a1-again.dtkh");
+    let e = him_ws.import_handoff_file(&him, &again, &SystemClock).expect_err("the same file number, other content");
+    assert!(e.to_string().contains("vault was rolled back"), "{e}");
+    let next = export(&mut a, files.path(), "a2.dtkh");
+    let e = him_ws.import_handoff_file(&him, &next, &SystemClock).expect_err("a newer file whose log forks");
+    assert!(e.to_string().contains("audit row") && e.to_string().contains("vault was rolled back"), "{e}");
+    assert_eq!(summary_of(&him_ws, &him).total, 2, "nothing of the forked files was imported");
+}

@@ -306,3 +306,21 @@ pub fn scan_page(pdf: &Path, page: usize, dir: &Path) -> PathBuf {
     assert!(out.status.success(), "pdftoppm failed: {}", stderr(&out));
     prefix.with_extension("png")
 }
+
+/// Copies every file of a vault folder (the vault closed) into another folder: IT's copy of a workstation.
+pub fn copy_folder(from: &Path, to: &Path) {
+    for f in std::fs::read_dir(from).expect("read vault folder") {
+        let path = f.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+}
+
+/// Puts a vault folder back to an earlier copy (a careless restore): every file removed, the copy's put in place.
+pub fn restore_folder(copy: &Path, folder: &Path) {
+    for f in std::fs::read_dir(folder).expect("read vault folder") {
+        std::fs::remove_file(f.expect("entry").path()).expect("remove");
+    }
+    copy_folder(copy, folder);
+}
