@@ -113,7 +113,7 @@ fn main() -> Result<()> {
     }
     eprintln!("charted {n} entries in {:.1} s", t.elapsed().as_secs_f64());
     let file = tmp.path().join("ws.dtkh");
-    ws.export_handoff(&charge, &file, None, &SystemClock).map_err(|e| anyhow!("{e}"))?;
+    ws.export_handoff(&charge, &file, None, false, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     let t = Instant::now();
     let r = him_ws.import_handoff(&him, &std::fs::read(&file)?, &SystemClock).map_err(|e| anyhow!("{e}"))?;
     eprintln!("imported {} entries in {:.1} s", r.new_entries, t.elapsed().as_secs_f64());

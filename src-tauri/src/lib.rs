@@ -113,4 +113,6 @@ commands::registry::ipc_commands! {
     charge::open_pdf(path: String) -> ();
     charge::print_pdf(path: String) -> String;
     charge::add_emergency_user(request: EmergencyUserRequest) -> EmergencyUserCreated;
+    charge::handoff_info() -> HandoffInfo;
+    charge::export_handoff(request: HandoffExportRequest) -> HandoffExported;
 }

@@ -381,7 +381,7 @@ pub fn run(opts: &Options, progress: Progress<'_>) -> Result<Report, ApiError> {
     let file = opts.dir.join("handoff.dtkh");
     progress("handoff export", 0, 1);
     let handoff_export = total(|| {
-        let s = ws.export_handoff(&charge, &file, None, &clock)?;
+        let s = ws.export_handoff(&charge, &file, None, false, &clock)?;
         let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         Ok(((), json!({ "entries": s.entries, "audit_rows": s.audit_rows, "bytes": bytes })))
     })

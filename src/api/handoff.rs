@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::Op;
 use crate::clock::Clock;
+use crate::entries::unsigned::AuthorCount;
 use crate::handoff::{self, ExportSummary, HandoffError, HimKey, ImportReport};
 
 impl From<HandoffError> for ApiError {
@@ -23,6 +24,7 @@ impl From<HandoffError> for ApiError {
             HandoffError::NoHimKey | HandoffError::NoRecipient => ErrorCode::NotInitialised,
             HandoffError::NothingToExport(_) => ErrorCode::NotFound,
             HandoffError::Drill => ErrorCode::Forbidden,
+            HandoffError::Unsigned { .. } => ErrorCode::UnsignedEntries,
             HandoffError::KeyChanged { .. } | HandoffError::Replayed(_) | HandoffError::AuditConflict { .. } => {
                 ErrorCode::Conflict
             }
@@ -64,6 +66,36 @@ pub struct ImportFolder {
     pub files: Vec<FoundFile>,
 }
 
+/// What a handoff export of an episode would leave behind on this workstation.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsignedEntries {
+    pub episode: String,
+    /// The count per author, by username; empty when every entry is signed.
+    pub by_author: Vec<AuthorCount>,
+    /// Oldest first.
+    pub entries: Vec<UnsignedEntry>,
+}
+
+impl UnsignedEntries {
+    pub fn total(&self) -> u64 {
+        self.by_author.iter().map(|c| c.count).sum()
+    }
+}
+
+/// One unsigned entry: who must sign it, which form, since when.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsignedEntry {
+    pub id: String,
+    pub author: String,
+    /// The form's canonical URL, and its title when this workstation has the form.
+    pub form: String,
+    pub form_title: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Minutes since the draft was first saved.
+    pub age_minutes: i64,
+}
+
 /// Handoff files carry this extension (`dtk handoff export --out 5E-ws1.dtkh`).
 pub const HANDOFF_EXTENSION: &str = "dtkh";
 
@@ -86,13 +118,18 @@ impl Workstation {
         Ok(HimKeyInfo { public_key: key.public_hex(), fingerprint: key.fingerprint(), created })
     }
 
-    /// Writes this workstation's handoff file for `episode` (default: the newest real episode) to `out`, encrypted
+    /// Writes this workstation's handoff file for `episode` (default: the newest episode) to `out`, encrypted
     /// to the HIM key of the site configuration. The file appears at `out` only once complete and recorded.
+    ///
+    /// Refused with [`ErrorCode::UnsignedEntries`] while entries of the episode are unsigned (they never leave the
+    /// workstation), unless `unsigned_ok`: the charge nurse saw the counts ([`Self::unsigned_entries`]) and confirmed
+    /// leaving them behind, which is audited with the counts.
     pub fn export_handoff(
         &mut self,
         session: &Session,
         out: &Path,
         episode: Option<&str>,
+        unsigned_ok: bool,
         clock: &dyn Clock,
     ) -> Result<ExportSummary, ApiError> {
         session.require(Op::ExportHandoff)?;
@@ -101,14 +138,7 @@ impl Workstation {
             None => return Err(HandoffError::NoRecipient.into()),
         };
         let workstation = self.workstation_id();
-        let episode_id = match episode {
-            Some(e) => e.to_string(),
-            None => crate::episodes::list(self.vault()?.conn(), session.keys())?
-                .into_iter()
-                .next()
-                .map(|e| e.id)
-                .ok_or_else(|| HandoffError::NothingToExport("this workstation has no downtime episode".into()))?,
-        };
+        let episode_id = self.handoff_episode(session, episode)?;
         // Written into a temporary file beside `out` while the transaction reads the vault, synced before the
         // export is recorded, moved into place after the commit: a recorded export always has its complete file,
         // and a failed one leaves no file behind.
@@ -116,7 +146,7 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let done = vault.write(session.keys(), session.username(), clock.now(), |tx| {
             let w = file.open().map_err(io_err)?;
-            let (summary, w) = handoff::export(tx, &workstation, &episode_id, &recipient, w)?;
+            let (summary, w) = handoff::export(tx, &workstation, &episode_id, &recipient, unsigned_ok, w)?;
             crate::durable::sync(w).map_err(io_err)?;
             Ok::<_, ApiError>(summary)
         })?;
@@ -133,6 +163,47 @@ impl Workstation {
             )
         })?;
         Ok(s)
+    }
+
+    /// The episode a handoff export takes: the one named, else the newest on this workstation.
+    fn handoff_episode(&self, session: &Session, episode: Option<&str>) -> Result<String, ApiError> {
+        Ok(match episode {
+            Some(e) => e.to_string(),
+            None => crate::episodes::list(self.vault()?.conn(), session.keys())?
+                .into_iter()
+                .next()
+                .map(|e| e.id)
+                .ok_or_else(|| HandoffError::NothingToExport("this workstation has no downtime episode".into()))?,
+        })
+    }
+
+    /// The entries of `episode` (default: the newest, the one a handoff export takes) still unsigned on this
+    /// workstation, oldest first, with the count per author: what a handoff file would leave behind, for the charge
+    /// nurse to have signed before recovery. Author, form and age only; no patient data.
+    pub fn unsigned_entries(
+        &self,
+        session: &Session,
+        episode: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<UnsignedEntries, ApiError> {
+        session.require(Op::ExportHandoff)?;
+        let episode = self.handoff_episode(session, episode)?;
+        let conn = self.vault()?.conn();
+        let now = clock.now();
+        let entries = crate::entries::unsigned::list(conn, &episode)?
+            .into_iter()
+            .map(|u| UnsignedEntry {
+                form_title: self.catalog.get(&u.form).map(|f| f.title.clone()).unwrap_or_else(|| u.form.clone()),
+                age_minutes: crate::clock::parse_stamp(&u.created_at).map_or(0, |at| (now - at).whole_minutes().max(0)),
+                id: u.id,
+                author: u.author,
+                form: u.form,
+                created_at: u.created_at,
+                updated_at: u.updated_at,
+            })
+            .collect();
+        let by_author = crate::entries::unsigned::by_author(conn, &episode)?;
+        Ok(UnsignedEntries { episode, by_author, entries })
     }
 
     /// Verifies a handoff file held in memory and brings it into the worklist; see [`Self::import_handoff_reader`].

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::entries::safety::{SafetyKind, SafetyWarning};
 pub use clinical::{Checked, EntryOptions, EntrySaved};
-pub use handoff::HimKeyInfo;
+pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use him::{BatchExported, HandEntry, PostReport, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
 pub use paper::{Assignment, Dose, PageEntered, PaperAnswers};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
@@ -56,6 +56,9 @@ pub enum ErrorCode {
     NoEpisode,
     /// Something this needs is not installed on the workstation (CUPS `lp` for printing, a PDF viewer).
     Unavailable,
+    /// A handoff export would leave unsigned entries behind and nobody confirmed it (the message names the count per
+    /// author; `Workstation::unsigned_entries` lists them).
+    UnsignedEntries,
 }
 
 impl ErrorCode {
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::SafetyCheck => "safety_check",
             ErrorCode::NoEpisode => "no_episode",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::UnsignedEntries => "unsigned_entries",
         }
     }
 }

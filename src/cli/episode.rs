@@ -63,6 +63,13 @@ pub enum EpisodeCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// The episode's entries still unsigned on this workstation (author, form, age): drafts never leave it, so have
+    /// them signed before `dtk handoff export` (charge nurse/admin).
+    Unsigned {
+        /// The episode (default: the newest one, as the export takes).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+    },
     /// The episode's timeline and metrics (after-action review).
     Timeline {
         #[arg(long, value_name = "ID")]
@@ -80,6 +87,15 @@ pub enum EpisodeCmd {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s).ok_or_else(|| "expected P1, P2, P3 or P4".to_string())
+}
+
+/// "3 h 05 min", "12 min": how long an entry has waited for its signature.
+fn age(minutes: i64) -> String {
+    if minutes < 60 {
+        format!("{minutes} min")
+    } else {
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
 }
 
 pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Failure> {
@@ -168,6 +184,29 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                 let d = ws.draft_status_update(&session, &clock)?;
                 output(json, &d, || d.clone());
             }
+        }
+        EpisodeCmd::Unsigned { episode } => {
+            let u = ws.unsigned_entries(&session, episode.as_deref(), &clock)?;
+            output(json, &u, || {
+                if u.entries.is_empty() {
+                    return "Every entry of the episode is signed.".into();
+                }
+                let mut t = format!(
+                    "{} entries of the episode are unsigned ({}); they stay on this workstation until signed:\n",
+                    u.total(),
+                    u.by_author.iter().map(|c| format!("{} {}", c.author, c.count)).collect::<Vec<_>>().join(", ")
+                );
+                for e in &u.entries {
+                    t.push_str(&format!(
+                        "{}  {:<16} {:<32} unsigned for {}\n",
+                        e.id,
+                        e.author,
+                        e.form_title,
+                        age(e.age_minutes)
+                    ));
+                }
+                t
+            });
         }
         EpisodeCmd::Timeline { episode } => {
             let t = ws.episode_timeline(&session, episode.as_deref(), &clock)?;

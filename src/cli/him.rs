@@ -21,6 +21,10 @@ pub enum HandoffCmd {
         /// The episode (default: the newest one).
         #[arg(long, value_name = "ID")]
         episode: Option<String>,
+        /// Export although entries of the episode are still unsigned: they stay on this workstation (drafts never
+        /// leave it), the file tells HIM how many per author, and the confirmation is kept in the audit log.
+        #[arg(long)]
+        include_unsigned_count_ok: bool,
     },
     /// HIM station: verify and import handoff files (importing one twice adds nothing).
     Import {
@@ -205,13 +209,33 @@ pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), 
                 )
             });
         }
-        HandoffCmd::Export { out, episode } => {
-            let s = ws.export_handoff(&session, &out, episode.as_deref(), &clock)?;
+        HandoffCmd::Export { out, episode, include_unsigned_count_ok } => {
+            let s = ws.export_handoff(&session, &out, episode.as_deref(), include_unsigned_count_ok, &clock).map_err(
+                |e| match e.code {
+                    ErrorCode::UnsignedEntries => Failure::from(ApiError {
+                        message: format!(
+                            "{}.\nList them with `dtk episode unsigned`; to export without them, run the export again \
+                             with --include-unsigned-count-ok (recorded in the audit log)",
+                            e.message
+                        ),
+                        ..e
+                    }),
+                    _ => Failure::from(e),
+                },
+            )?;
             output(json, &s, || {
-                format!(
+                let mut t = format!(
                     "Handoff file #{} written to {}: {} entries ({} versions), {} registrations, {} audit rows.\nSigning key fingerprint (HIM compares it at import): {}\nSHA-256 {}",
                     s.sequence, out.display(), s.entries, s.versions, s.registrations, s.audit_rows, s.signer_fingerprint, s.file_sha256
-                )
+                );
+                let left: u64 = s.unsigned.iter().map(|c| c.entries).sum();
+                if left > 0 {
+                    t.push_str(&format!(
+                        "\nLeft on this workstation, unsigned (confirmed): {left} entries ({}); the file tells HIM.",
+                        dtk::handoff::by_author(&s.unsigned)
+                    ));
+                }
+                t
             });
         }
         HandoffCmd::Import { files } => {
@@ -235,6 +259,7 @@ pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), 
                             r.unchanged_versions, r.new_patients, r.new_audit_rows, r.pending, r.duplicate_proposals
                         );
                     }
+                    println!("{}", unsigned_line(&r));
                     for c in &r.conflicts {
                         eprintln!("CONFLICT entry {} version {}: content differs from the version imported earlier; not merged", c.entry_id, c.version);
                     }
@@ -247,6 +272,23 @@ pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// "workstation X left N unsigned entries (by author)": what HIM must know is still on a workstation.
+fn unsigned_line(r: &dtk::handoff::ImportReport) -> String {
+    match (&r.unsigned, r.unsigned_total()) {
+        (Some(list), Some(n)) if n > 0 => format!(
+            "  Workstation {} left {n} unsigned entries ({}): they are not in this file; ask the unit to sign them \
+             and export again.",
+            r.workstation,
+            dtk::handoff::by_author(list)
+        ),
+        (Some(_), _) => format!("  Workstation {} left 0 unsigned entries.", r.workstation),
+        (None, _) => format!(
+            "  Workstation {} did not say how many unsigned entries it left (a file from an older Downtime Kit).",
+            r.workstation
+        ),
+    }
 }
 
 pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<(), Failure> {

@@ -15,6 +15,7 @@ use crate::patients::Patient;
 use crate::vault::{Tx, VaultError};
 
 pub mod safety;
+pub mod unsigned;
 
 const FORMAT: u32 = 1;
 

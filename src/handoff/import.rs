@@ -11,13 +11,13 @@ use zeroize::Zeroizing;
 
 use super::{
     action, fingerprint, AuditRecord, EntryRecord, EpisodeRecord, HandoffError, Header, HimKey, Record, Registered,
-    Staff,
+    Staff, UnsignedCount,
 };
 use crate::clock::stamp;
-use crate::crypto::{unhex, Place};
+use crate::crypto::{unhex, Keys, Place};
 use crate::entries::Origin;
 use crate::procedures::Recorded;
-use crate::vault::Tx;
+use crate::vault::{Tx, VaultError};
 
 /// Entries whose duplicate proposals are looked for together. The search is symmetric and reads the whole worklist
 /// (staged rows included), so batches find exactly the pairs one search at the end would, in bounded memory.
@@ -46,6 +46,16 @@ pub struct ImportReport {
     /// Entries added to the worklist awaiting a match to a real MRN.
     pub pending: usize,
     pub duplicate_proposals: usize,
+    /// What the file says its workstation left unsigned, per author (drafts never leave a workstation); `None` for
+    /// a file from a Downtime Kit that did not say.
+    pub unsigned: Option<Vec<UnsignedCount>>,
+}
+
+impl ImportReport {
+    /// How many entries the workstation left unsigned, when its file says.
+    pub fn unsigned_total(&self) -> Option<u64> {
+        self.unsigned.as_ref().map(|l| l.iter().map(|c| c.entries).sum())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,6 +129,7 @@ pub fn import<R: Read>(
             }
             report.file_sha256 = done.file_sha256;
             report.already_imported = true;
+            report.unsigned = stored_unsigned(tx.sql(), tx.keys(), &h.workstation, h.sequence as i64)?;
             tx.audit(
                 action::REIMPORTED,
                 &format!("handoff:{}/{}", h.workstation, h.sequence),
@@ -212,7 +223,7 @@ impl Stage<'_, '_> {
                     self.propose()?;
                 }
             }
-            Record::End(_) => {}
+            Record::End(end) => self.report.unsigned = end.unsigned,
         }
         Ok(())
     }
@@ -253,6 +264,16 @@ impl Stage<'_, '_> {
                 tx.actor().to_string()
             ],
         )?;
+        if let Some(unsigned) = &report.unsigned {
+            let row = format!("{}/{}", h.workstation, h.sequence);
+            let plain = serde_json::to_vec(unsigned).unwrap_or_default();
+            let sealed = tx.seal(&unsigned_place(&row), &plain);
+            exec(
+                tx,
+                "INSERT INTO handoff_unsigned (workstation, sequence, fv, body) VALUES (?1, ?2, 1, ?3)",
+                params![h.workstation, h.sequence as i64, sealed],
+            )?;
+        }
         tx.audit(
             action::IMPORTED,
             &format!("handoff:{}/{}", h.workstation, h.sequence),
@@ -260,10 +281,46 @@ impl Stage<'_, '_> {
                 "sha256": report.file_sha256, "signer": report.signer_fingerprint, "episode": h.episode,
                 "new_entries": report.new_entries, "new_versions": report.new_versions,
                 "conflicts": report.conflicts.len(), "duplicate_proposals": report.duplicate_proposals,
+                "unsigned_left": report.unsigned_total(),
             }),
         )?;
         Ok(report)
     }
+}
+
+/// Where a file's unsigned count is sealed: bound to its workstation and sequence.
+fn unsigned_place(row: &str) -> Place<'_> {
+    Place { table: "handoff_unsigned", row, column: "body", format: 1 }
+}
+
+/// What an imported file said its workstation left unsigned; `None` when the file did not say.
+pub fn stored_unsigned(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    workstation: &str,
+    sequence: i64,
+) -> Result<Option<Vec<UnsignedCount>>, VaultError> {
+    let sealed: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT fv, body FROM handoff_unsigned WHERE workstation = ?1 AND sequence = ?2")?
+        .query_row(params![workstation, sequence], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((fv, sealed)) = sealed else { return Ok(None) };
+    open_unsigned(keys, workstation, sequence, fv, &sealed).map(Some)
+}
+
+/// Opens a sealed unsigned count; a row that fails authentication is the integrity error naming it.
+pub fn open_unsigned(
+    keys: &Keys,
+    workstation: &str,
+    sequence: i64,
+    fv: i64,
+    sealed: &[u8],
+) -> Result<Vec<UnsignedCount>, VaultError> {
+    let row = format!("{workstation}/{sequence}");
+    let broken = || VaultError::Integrity(format!("handoff_unsigned {row}: the unsigned count fails authentication"));
+    let place = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..unsigned_place(&row) };
+    let plain = keys.open(&place, sealed).map_err(|_| broken())?;
+    serde_json::from_slice(&plain).map_err(|_| broken())
 }
 
 fn import_staff(tx: &Tx<'_>, workstation: &str, s: &Staff) -> Result<(), HandoffError> {

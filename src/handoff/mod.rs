@@ -11,7 +11,8 @@
 //! byte. The key comes from HKDF-SHA-256 over an X25519 agreement between a fresh ephemeral key and the HIM
 //! station's public key. The plaintext is a sequence of records, each a u32 big-endian length and one JSON
 //! [`Record`], in this order: the episode, staff, registrations, episode events, audit rows, entries (each with all
-//! its versions), and an end record that carries every count and the audit chain's head.
+//! its versions), and an end record that carries every count, the audit chain's head and how many entries each
+//! author left unsigned on the workstation (drafts never leave it).
 //!
 //! Crates, each for the spec that needs it: `x25519-dalek` (RFC 7748 key agreement, so a workstation can encrypt to
 //! HIM with only HIM's public key, distributed before the downtime), `ed25519-dalek` (RFC 8032 signatures, so HIM
@@ -40,10 +41,10 @@ use crate::episodes::{Declaration, Kind};
 use crate::procedures::Event;
 use crate::vault::{Tx, VaultError};
 
-pub use import::{import, Conflict, ImportReport};
+pub use import::{import, open_unsigned, stored_unsigned, Conflict, ImportReport};
 pub use read::{read_payload, verify, Verified};
 pub use stream::{DEFAULT_SEGMENT, MAGIC, MAX_HEADER_BYTES, MAX_SEGMENT, MIN_SEGMENT};
-pub use write::{export, seal, seal_segmented, ExportSummary};
+pub use write::{by_author, export, seal, seal_segmented, ExportSummary};
 
 /// The format this build writes and reads.
 pub const FORMAT: u32 = 2;
@@ -59,6 +60,8 @@ pub const MAX_PATIENTS: u64 = 100_000;
 pub const MAX_STAFF: u64 = 10_000;
 pub const MAX_AUDIT_ROWS: u64 = 2_000_000_000;
 pub const MAX_EVENTS: u64 = 100_000;
+/// Most authors an end record may name as having left entries unsigned (one per staff account at most).
+pub const MAX_UNSIGNED_AUTHORS: usize = MAX_STAFF as usize;
 
 const HKDF_INFO: &[u8] = b"downtime-kit/handoff/v2";
 const HIM_KEY_PLACE: Place<'static> = Place { table: "meta", row: "him_handoff_key", column: "value", format: 1 };
@@ -72,6 +75,8 @@ pub mod action {
     pub const EXPORTED: &str = "handoff.exported";
     pub const IMPORTED: &str = "handoff.imported";
     pub const REIMPORTED: &str = "handoff.imported_again";
+    /// The charge nurse confirmed an export that leaves unsigned entries behind (the counts, no patient data).
+    pub const UNSIGNED_CONFIRMED: &str = "handoff.unsigned_confirmed";
 }
 
 /// Why a handoff file could not be written or was refused. Messages name the problem, never patient data; a refused
@@ -127,6 +132,10 @@ pub enum HandoffError {
     /// The workstation has no HIM public key in its site configuration.
     #[error("no HIM public key is configured: hospital IT sets him_public_key in the site configuration")]
     NoRecipient,
+    /// The episode still has unsigned entries (drafts never leave the workstation) and nobody confirmed leaving
+    /// them behind. Names the count per author (usernames), never a patient.
+    #[error("{total} entries of this episode are still unsigned ({by_author}); drafts never leave this workstation: have their authors sign them first, or confirm the export without them")]
+    Unsigned { total: u64, by_author: String },
     /// Nothing to export.
     #[error("{0}")]
     NothingToExport(String),
@@ -366,6 +375,21 @@ pub struct EndRecord {
     pub versions: u64,
     /// The head of the unkeyed audit hash chain (hex SHA-256).
     pub audit_head: String,
+    /// The episode's entries the workstation still held unsigned when it wrote the file, per author (drafts never
+    /// leave a workstation, so HIM learns of them only here; issue 14). `None` in a file written before files
+    /// carried it: the count is then unknown, not zero. Optional so those files stay readable in format 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<Vec<UnsignedCount>>,
+}
+
+/// How many entries of the episode one author left unsigned on the workstation: the file format's own copy of
+/// [`crate::entries::unsigned::AuthorCount`], so the format changes only when this does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsignedCount {
+    /// The author's username.
+    pub author: String,
+    pub entries: u64,
 }
 
 /// One record of the stream, in the order a file holds them (see the module's documentation).
@@ -443,6 +467,9 @@ pub struct Payload {
     /// The episode's events, oldest first.
     #[serde(default)]
     pub events: Vec<EventRecord>,
+    /// What the end record says was left unsigned (`None`: a file that does not say).
+    #[serde(default)]
+    pub unsigned: Option<Vec<UnsignedCount>>,
 }
 
 fn chain_genesis(workstation: &str) -> [u8; 32] {

@@ -10,8 +10,8 @@ use zeroize::{Zeroize, Zeroizing};
 use super::stream::{self, NONCE_PREFIX_LEN};
 use super::{
     chain_genesis, chain_link, derive_key, fingerprint, EndRecord, HandoffError, Header, HimKey, Payload, Record,
-    FORMAT, MAX_AUDIT_ROWS, MAX_DEPTH, MAX_ENTRIES, MAX_EVENTS, MAX_HEADER_BYTES, MAX_PATIENTS, MAX_RECORD_BYTES,
-    MAX_STAFF, MAX_VERSIONS,
+    UnsignedCount, FORMAT, MAX_AUDIT_ROWS, MAX_DEPTH, MAX_ENTRIES, MAX_EVENTS, MAX_HEADER_BYTES, MAX_PATIENTS,
+    MAX_RECORD_BYTES, MAX_STAFF, MAX_UNSIGNED_AUTHORS, MAX_VERSIONS,
 };
 use crate::crypto::{hex, sha256_hex, unhex};
 use crate::entries::Status;
@@ -270,8 +270,10 @@ impl Checker {
                         reason: "the chain does not end at the signed head".into(),
                     });
                 }
+                check_unsigned(end.unsigned.as_deref())?;
                 let mut seen = s.clone();
                 seen.audit_head.clone_from(&end.audit_head);
+                seen.unsigned.clone_from(&end.unsigned);
                 if &seen != end {
                     return bad("the end record's counts differ from the records before it".into());
                 }
@@ -283,6 +285,33 @@ impl Checker {
         self.after = r.label();
         Ok(())
     }
+}
+
+/// What the end record says was left unsigned: each author named once, in order, with at least one entry, so HIM
+/// reads one count per author and shows the file's total as the workstation wrote it.
+fn check_unsigned(unsigned: Option<&[UnsignedCount]>) -> Result<(), HandoffError> {
+    let Some(list) = unsigned else { return Ok(()) };
+    let bad = |m: &str| Err(HandoffError::Inconsistent(format!("the end record's unsigned entries: {m}")));
+    if list.len() > MAX_UNSIGNED_AUTHORS {
+        return bad(&format!("more than {MAX_UNSIGNED_AUTHORS} authors"));
+    }
+    let mut total = 0u64;
+    for (i, c) in list.iter().enumerate() {
+        if c.author.is_empty() || c.author.len() > 200 || c.author.chars().any(char::is_control) {
+            return bad("an author is not a username");
+        }
+        if c.entries == 0 {
+            return bad("an author is named with no entry");
+        }
+        if i > 0 && list[i - 1].author >= c.author {
+            return bad("authors are repeated or out of order");
+        }
+        total = total.saturating_add(c.entries);
+    }
+    if total > MAX_ENTRIES {
+        return bad(&format!("more than {MAX_ENTRIES} entries"));
+    }
+    Ok(())
 }
 
 fn check_entry(e: &super::EntryRecord) -> Result<(), HandoffError> {
@@ -341,7 +370,7 @@ pub fn verify<R: Read>(input: R, him: &HimKey) -> Result<Verified, HandoffError>
 pub fn read_payload<R: Read>(input: R, him: &HimKey) -> Result<(Header, Payload), HandoffError> {
     let opened = open(input, him)?;
     let header = opened.header.clone();
-    let mut episode = None;
+    let (mut episode, mut unsigned) = (None, None);
     let (mut staff, mut registrations, mut entries, mut audit, mut events) = (vec![], vec![], vec![], vec![], vec![]);
     opened.drive(|r| {
         match r {
@@ -351,12 +380,12 @@ pub fn read_payload<R: Read>(input: R, him: &HimKey) -> Result<(Header, Payload)
             Record::Event(e) => events.push(e),
             Record::Audit(a) => audit.push(a),
             Record::Entry(e) => entries.push(e),
-            Record::End(_) => {}
+            Record::End(e) => unsigned = e.unsigned,
         }
         Ok(())
     })?;
     let episode = episode.ok_or_else(|| HandoffError::Inconsistent("the stream has no episode".into()))?;
     let workstation = header.workstation.clone();
-    let p = Payload { workstation, episode, staff, registrations, entries, audit, events };
+    let p = Payload { workstation, episode, staff, registrations, entries, audit, events, unsigned };
     Ok((header, p))
 }

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 use super::stream::{self, DEFAULT_SEGMENT};
 use super::{
     action, chain_genesis, chain_link, derive_key, fingerprint, signing_key, AuditRecord, EndRecord, EntryRecord,
-    EpisodeRecord, EventRecord, HandoffError, Header, Payload, RecordRef, Registered, Staff, VersionRecord, FORMAT,
-    MAX_RECORD_BYTES,
+    EpisodeRecord, EventRecord, HandoffError, Header, Payload, RecordRef, Registered, Staff, UnsignedCount,
+    VersionRecord, FORMAT, MAX_RECORD_BYTES,
 };
 use crate::audit::PlainRow;
 use crate::clock::stamp;
@@ -132,10 +132,15 @@ impl<W: Write> RecordWriter<W> {
         Ok(())
     }
 
-    /// Writes the end record and the signature.
-    fn finish(mut self, signer: &SigningKey) -> Result<(stream::Finished<W>, EndRecord), HandoffError> {
+    /// Writes the end record, with what was left unsigned, and the signature.
+    fn finish(
+        mut self,
+        signer: &SigningKey,
+        unsigned: Option<Vec<UnsignedCount>>,
+    ) -> Result<(stream::Finished<W>, EndRecord), HandoffError> {
         let mut end = std::mem::take(&mut self.end);
         end.audit_head = hex(&self.head);
+        end.unsigned = unsigned;
         self.put(RecordRef::End(&end))?;
         Ok((self.stream.finish(signer)?, end))
     }
@@ -156,16 +161,24 @@ pub struct ExportSummary {
     /// The signing key's fingerprint: HIM compares it with the one shown at import.
     pub signer_fingerprint: String,
     pub recipient_fingerprint: String,
+    /// The episode's entries left unsigned on this workstation, per author (the file says so too).
+    pub unsigned: Vec<UnsignedCount>,
 }
 
 /// Writes the encrypted, signed handoff file of `episode_id` to `out` inside a write transaction, reading the vault
 /// row by row, and records its sequence number and SHA-256. Returns `out` (flushed, not synced): the caller syncs
 /// it before the transaction commits and moves it into place after, so a recorded export always has its file.
+///
+/// Drafts never leave the workstation. When the episode still has unsigned entries, the export is refused
+/// ([`HandoffError::Unsigned`], naming the count per author) unless `unsigned_ok` says the charge nurse confirmed
+/// leaving them behind; the confirmation is audited with the counts before the audit rows are written, so the file
+/// carries it, and the end record carries the counts either way.
 pub fn export<W: Write>(
     tx: &mut Tx<'_>,
     workstation: &str,
     episode_id: &str,
     recipient: &[u8; 32],
+    unsigned_ok: bool,
     out: W,
 ) -> Result<(ExportSummary, W), HandoffError> {
     let ep = crate::episodes::get(tx.sql(), tx.keys(), episode_id)?.ok_or_else(|| {
@@ -188,6 +201,21 @@ pub fn export<W: Write>(
         tx.sql().query_row("SELECT coalesce(max(sequence), 0) + 1 FROM handoff_exports", [], |r| r.get(0))?;
     // Made (and audited) before the audit rows are read, so a first export carries its own key's creation.
     let signer = signing_key(tx)?;
+    let unsigned: Vec<UnsignedCount> = crate::entries::unsigned::by_author(tx.sql(), episode_id)?
+        .into_iter()
+        .map(|c| UnsignedCount { author: c.author, entries: c.count })
+        .collect();
+    if !unsigned.is_empty() {
+        let total: u64 = unsigned.iter().map(|c| c.entries).sum();
+        if !unsigned_ok {
+            return Err(HandoffError::Unsigned { total, by_author: by_author(&unsigned) });
+        }
+        tx.audit(
+            action::UNSIGNED_CONFIRMED,
+            &format!("episodes:{episode_id}"),
+            &serde_json::json!({ "unsigned": total, "by_author": unsigned }),
+        )?;
+    }
     let created_at = stamp(tx.at());
     let id = Identity { workstation, unit: &episode.unit, episode: episode_id, sequence, created_at: &created_at };
     let mut w = RecordWriter::start(out, &id, &signer, recipient, DEFAULT_SEGMENT, MAX_RECORD_BYTES, tx)?;
@@ -209,7 +237,7 @@ pub fn export<W: Write>(
         w.put(RecordRef::Audit(&AuditRecord { row, hash }))
     })?;
     for_each_entry(tx.sql(), tx.keys(), episode_id, |e| w.put(RecordRef::Entry(e)))?;
-    let (done, end) = w.finish(&signer)?;
+    let (done, end) = w.finish(&signer, Some(unsigned.clone()))?;
     tx.sql().execute(
         "INSERT INTO handoff_exports (sequence, episode_id, created_at, created_by, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![sequence as i64, episode_id, created_at, tx.actor().to_string(), done.sha256],
@@ -226,13 +254,22 @@ pub fn export<W: Write>(
         bytes: done.bytes,
         signer_fingerprint: fingerprint(signer.verifying_key().as_bytes()),
         recipient_fingerprint: fingerprint(recipient),
+        unsigned,
     };
     tx.audit(
         action::EXPORTED,
         &format!("episodes:{episode_id}"),
-        &serde_json::json!({ "sequence": sequence, "entries": summary.entries, "sha256": done.sha256 }),
+        &serde_json::json!({
+            "sequence": sequence, "entries": summary.entries, "sha256": done.sha256,
+            "unsigned_left": summary.unsigned.iter().map(|c| c.entries).sum::<u64>(),
+        }),
     )?;
     Ok((summary, done.out))
+}
+
+/// "jnurse 2, kcharge 1": how messages name who left entries unsigned (usernames, never patients).
+pub fn by_author(counts: &[UnsignedCount]) -> String {
+    counts.iter().map(|c| format!("{} {}", c.author, c.entries)).collect::<Vec<_>>().join(", ")
 }
 
 /// Encrypts `payload` to `recipient` and signs it with `signing_secret` (an Ed25519 secret key), in segments of
@@ -281,7 +318,7 @@ pub fn seal_segmented(
     for e in &p.entries {
         w.put(RecordRef::Entry(e))?;
     }
-    Ok(w.finish(&signer)?.0.out)
+    Ok(w.finish(&signer, p.unsigned.clone())?.0.out)
 }
 
 /// Hands every signed entry of the episode, with its signed versions, to `f`, one at a time (drafts never leave the

@@ -291,7 +291,8 @@ fn counts_table(
 }
 
 /// The reconciliation report's body: counts per disposition, per workstation and per form; every rejected,
-/// duplicate, needs-correction or refused entry with its reason and every hand-entered one with who, when, where; the export batches with their hashes; the handoff files;
+/// duplicate, needs-correction or refused entry with its reason and every hand-entered one with who, when, where; the export batches with their hashes; what each
+/// workstation left unsigned; the handoff files;
 /// and each episode's timeline and metrics.
 pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
     let mut f = Flow::new()?;
@@ -376,6 +377,23 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
         })
         .collect();
     f.table(&[("batch", 2.4), ("exported", 2.2), ("entries", 0.9), ("posted / failed", 1.2), ("SHA-256", 4.0)], &rows)?;
+
+    f.heading("Unsigned entries left on workstations")?;
+    if report.unsigned.iter().any(|u| u.total.is_none_or(|n| n > 0)) {
+        f.para(
+            "Unsigned entries never leave a workstation: until they are signed and handed off again, they are in no \
+             file and on no worklist.",
+            9.0,
+            Weight::Regular,
+            BLACK,
+        )?;
+    }
+    let rows: Vec<Vec<String>> = report
+        .unsigned
+        .iter()
+        .map(|u| vec![format!("{} #{}", u.workstation, u.sequence), u.episode.clone(), u.describe()])
+        .collect();
+    f.table(&[("workstation, newest file", 2.6), ("episode", 2.6), ("unsigned entries left", 4.0)], &rows)?;
 
     f.heading("Handoff files imported")?;
     let rows: Vec<Vec<String>> = report

@@ -1,5 +1,6 @@
 //! The reconciliation report's data, read from the vault (dispositions with their reasons, episodes, export
-//! batches with their hashes, imported handoff files, counts per workstation and per form), and its CSV.
+//! batches with their hashes, imported handoff files, what each workstation left unsigned, counts per workstation
+//! and per form), and its CSV.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,30 @@ pub struct FileLine {
     pub imported_by: String,
 }
 
+/// What a workstation's newest handoff file of an episode says it left unsigned (drafts never leave a
+/// workstation, so these entries are in no file: issue 14).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsignedLine {
+    pub workstation: String,
+    pub episode: String,
+    /// The newest file of the workstation for the episode: what it says is what is still out there.
+    pub sequence: i64,
+    /// `None` when that file does not say (written by a Downtime Kit before files carried the count).
+    pub total: Option<u64>,
+    pub by_author: Option<Vec<crate::handoff::UnsignedCount>>,
+}
+
+impl UnsignedLine {
+    /// "3 (jnurse 2, kcharge 1)", "0", or "not reported by this file".
+    pub fn describe(&self) -> String {
+        match (self.total, &self.by_author) {
+            (Some(n), Some(list)) if n > 0 => format!("{n} ({})", crate::handoff::by_author(list)),
+            (Some(n), _) => n.to_string(),
+            (None, _) => "not reported (file from an older Downtime Kit)".into(),
+        }
+    }
+}
+
 /// Everything the reconciliation report shows; the CSV is written from it here and the PDF by `print`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -96,6 +121,8 @@ pub struct Report {
     pub paper: Vec<PaperLine>,
     pub batches: Vec<BatchLine>,
     pub files: Vec<FileLine>,
+    /// Per workstation and episode, the entries its newest handoff file says it left unsigned.
+    pub unsigned: Vec<UnsignedLine>,
 }
 
 fn grouped(conn: &rusqlite::Connection, column: &str) -> Result<BTreeMap<String, BTreeMap<String, i64>>, VaultError> {
@@ -221,6 +248,27 @@ pub fn report(
         })?;
         rows.collect::<Result<_, _>>()?
     };
+    let unsigned = {
+        let mut st = conn.prepare(
+            "SELECT f.workstation, f.episode_id, f.sequence, u.fv, u.body FROM handoff_files f
+               LEFT JOIN handoff_unsigned u ON u.workstation = f.workstation AND u.sequence = f.sequence
+              WHERE f.sequence = (SELECT max(g.sequence) FROM handoff_files g
+                                   WHERE g.workstation = f.workstation AND g.episode_id = f.episode_id)
+              ORDER BY f.workstation, f.episode_id",
+        )?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (workstation, sequence): (String, i64) = (r.get(0)?, r.get(2)?);
+            let by_author = match (r.get::<_, Option<i64>>(3)?, r.get::<_, Option<Vec<u8>>>(4)?) {
+                (Some(fv), Some(body)) => Some(crate::handoff::open_unsigned(keys, &workstation, sequence, fv, &body)?),
+                _ => None,
+            };
+            let total = by_author.as_ref().map(|l| l.iter().map(|c| c.entries).sum());
+            out.push(UnsignedLine { workstation, episode: r.get(1)?, sequence, total, by_author });
+        }
+        out
+    };
     Ok(Report {
         generated_at: at.to_string(),
         generated_by: by.to_string(),
@@ -233,6 +281,7 @@ pub fn report(
         paper,
         batches,
         files,
+        unsigned,
     })
 }
 
@@ -418,6 +467,13 @@ impl Report {
                 &b.posted.to_string(),
                 &b.failed.to_string(),
             ]);
+        }
+        line(&["section", "unsigned entries left on workstations"]);
+        line(&["workstation", "episode", "newest_file", "unsigned", "by_author"]);
+        for u in &self.unsigned {
+            let total = u.total.map(|n| n.to_string()).unwrap_or_else(|| "not reported".into());
+            let authors = u.by_author.as_deref().map(crate::handoff::by_author).unwrap_or_default();
+            line(&[&u.workstation, &u.episode, &u.sequence.to_string(), &total, &authors]);
         }
         line(&["section", "handoff files"]);
         line(&["workstation", "sequence", "sha256", "signer_fingerprint", "created_at", "imported_at", "imported_by"]);

@@ -339,6 +339,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX recon_by_form ON recon (form, entry_id);
     CREATE INDEX recon_for_duplicates ON recon (patient_idx, form, match_idx, clinical_at);
     "#,
+    // 7 (issue 14, "nothing lost"): what each imported handoff file says its workstation left unsigned, per author
+    // (drafts never leave a workstation), kept on the HIM station so the reconciliation report names it later. A
+    // file written before files carried the count has no row. Sealed, although usernames and counts are not patient
+    // data, so that the count is bound to its file and an edit with an SQLite tool fails `verify`.
+    r#"
+    CREATE TABLE handoff_unsigned (
+        workstation TEXT NOT NULL,
+        sequence    INTEGER NOT NULL,
+        fv          INTEGER NOT NULL,
+        body        BLOB NOT NULL,
+        PRIMARY KEY (workstation, sequence)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -353,6 +366,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("entry_versions", "entry_id || '/' || version", "fv", "body"),
     ("episode_events", "id", "fv", "body"),
     ("handoff_audit", "workstation || '/' || seq", "fv", "detail"),
+    ("handoff_unsigned", "workstation || '/' || sequence", "fv", "body"),
     ("recon", "entry_id", "fv", "body"),
     ("export_batches", "id", "fv", "body"),
     ("export_batch_entries", "batch_id || '/' || entry_id", "fv", "body"),

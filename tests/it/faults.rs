@@ -308,7 +308,7 @@ fn chart_and_hand_off(setup: &HimSetup, n: usize, from: usize, out: &Path) {
         w.add_entry(&nurse, &r, &opts, &SystemClock).expect("chart");
     }
     let charge = w.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &SystemClock).expect("charge");
-    w.export_handoff(&charge, out, None, &SystemClock).expect("handoff export");
+    w.export_handoff(&charge, out, None, false, &SystemClock).expect("handoff export");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn exported(him: &Him, n: usize) -> (Vec<u8>, Payload) {
         ws.add_entry(&nurse, &note, &opts, &SystemClock).unwrap_or_else(|e| panic!("note {i}: {e:?}"));
     }
     let out = tv.path().join("ws.dtkh");
-    let s = ws.export_handoff(&charge, &out, None, &SystemClock).expect("export");
+    let s = ws.export_handoff(&charge, &out, None, false, &SystemClock).expect("export");
     assert_eq!(s.entries, n);
     let names: Vec<String> = std::fs::read_dir(tv.path())
         .expect("dir")

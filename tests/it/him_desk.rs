@@ -26,6 +26,7 @@ pub fn empty_handoff(him_public_key: &str, kind: Kind) -> Vec<u8> {
         entries: vec![],
         audit: vec![],
         events: vec![],
+        unsigned: None,
     };
     let recipient = dtk::handoff::parse_public_key(him_public_key).expect("key");
     dtk::handoff::seal(&payload, 1, "2026-11-21T12:00:00.000Z", &[9; 32], &recipient, &mut dtk::crypto::OsRandom)

@@ -16,4 +16,5 @@ mod repeated_keys;
 mod repository;
 mod support;
 mod tidy;
+mod unsigned;
 mod vault;

@@ -80,7 +80,7 @@ pub(crate) fn med_admin(at: &str) -> Value {
 
 pub(crate) fn export(u: &mut Unit, dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
-    u.ws.export_handoff(&u.charge, &out, None, &SystemClock).expect("handoff export");
+    u.ws.export_handoff(&u.charge, &out, None, false, &SystemClock).expect("handoff export");
     out
 }
 
@@ -160,6 +160,7 @@ fn drill_payload() -> dtk::handoff::Payload {
         entries: vec![],
         audit: vec![],
         events: vec![],
+        unsigned: None,
     }
 }
 
@@ -210,7 +211,8 @@ fn him_brings_every_downtime_entry_home_once() {
     // A drill workstation never hands off.
     let mut d = workstation(&key.public_key, "T5D-", true);
     let _drill_dose = chart(&mut d, &med_admin("2026-11-21T10:15:00-05:00"), false);
-    let err = d.ws.export_handoff(&d.charge, &files.path().join("drill.dtkh"), None, &SystemClock).expect_err("drill");
+    let err =
+        d.ws.export_handoff(&d.charge, &files.path().join("drill.dtkh"), None, false, &SystemClock).expect_err("drill");
     assert!(err.message.contains("DRILL"), "{}", err.message);
 
     // Import each file twice: counts are exact.
@@ -534,7 +536,7 @@ fn reconciliation_report_has_the_scripted_episode_timeline() {
     ws.end_episode(&charge, &clock).expect("recovery at 19:00");
     clock.advance(Duration::minutes(30));
     let file = files.path().join("ws.dtkh");
-    ws.export_handoff(&charge, &file, None, &clock).expect("handoff at 19:30");
+    ws.export_handoff(&charge, &file, None, false, &clock).expect("handoff at 19:30");
 
     clock.advance(Duration::minutes(30));
     let bytes = std::fs::read(&file).expect("file");

@@ -1,12 +1,13 @@
 //! The charge nurse's desk: declaring and ending the episode, severity, the checklist, status updates, the
-//! timeline, the print centre (save, open, print with `lp`, with progress for batches) and emergency accounts.
+//! timeline, the print centre (save, open, print with `lp`, with progress for batches), emergency accounts, and the
+//! handoff file for HIM with the episode's unsigned entries listed first.
 //! `episode_status` also feeds the banner of every workstation. Roles are checked in the core.
 use super::Shell;
 use crate::dto::{
     ChecklistStep, CommandError, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest, EntryChoice,
-    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice, PatientChoice,
-    PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo, SavedPdf, Severity, SeverityOption,
-    StatusUpdate, UserCount,
+    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice, HandoffExportRequest,
+    HandoffExported, HandoffInfo, PatientChoice, PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo,
+    SavedPdf, Severity, SeverityOption, StatusUpdate, UnsignedEntry, UserCount,
 };
 use dtk::api::{self, Session, Workstation};
 use dtk::clock::{stamp, Clock, SystemClock};
@@ -340,6 +341,52 @@ pub fn add_emergency_user(shell: &Shell, request: EmergencyUserRequest) -> Resul
             display_name: info.display_name,
             expires_at: info.expires_at,
             password: password.expose().to_owned(),
+        })
+    })
+}
+
+fn counts(list: impl IntoIterator<Item = (String, u64)>) -> Vec<UserCount> {
+    list.into_iter().map(|(user, n)| UserCount { user, count: u32::try_from(n).unwrap_or(u32::MAX) }).collect()
+}
+
+/// The folder the handoff file goes into, and the episode's unsigned entries (the newest episode, as the export
+/// takes it): author, form and age, for the charge nurse to have them signed before recovery.
+pub fn handoff_info(shell: &Shell) -> Result<HandoffInfo, CommandError> {
+    shell.signed_in(|ws, session| {
+        let u = ws.unsigned_entries(session, None, &SystemClock)?;
+        Ok(HandoffInfo {
+            folder: ws.print_folder().display().to_string(),
+            unsigned_total: u32::try_from(u.total()).unwrap_or(u32::MAX),
+            unsigned_by_author: counts(u.by_author.into_iter().map(|c| (c.author, c.count))),
+            unsigned: u
+                .entries
+                .into_iter()
+                .map(|e| UnsignedEntry {
+                    id: e.id,
+                    author: e.author,
+                    form_title: e.form_title,
+                    created_at: e.created_at,
+                    age_minutes: u32::try_from(e.age_minutes).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        })
+    })
+}
+
+/// Writes the newest episode's handoff file into the folder asked for, named by the time only. Refused with
+/// `unsigned_entries` while entries are unsigned, unless the request carries the charge nurse's confirmation.
+pub fn export_handoff(shell: &Shell, request: HandoffExportRequest) -> Result<HandoffExported, CommandError> {
+    shell.signed_in(|ws, session| {
+        let name = api::pdf_file_name("handoff", SystemClock.now()).replace(".pdf", ".dtkh");
+        let path = PathBuf::from(request.folder.trim()).join(name);
+        let s = ws.export_handoff(session, &path, None, request.include_unsigned, &SystemClock)?;
+        Ok(HandoffExported {
+            path: path.display().to_string(),
+            sequence: s.sequence,
+            entries: count(s.entries),
+            sha256: s.file_sha256,
+            signer_fingerprint: s.signer_fingerprint,
+            unsigned_left: counts(s.unsigned.into_iter().map(|c| (c.author, c.entries))),
         })
     })
 }

@@ -8,8 +8,8 @@ use super::{from_api, Shell};
 use crate::dto::{
     AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
     HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
-    PaperEntryOutcome, PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, WorklistItem,
-    WorklistPage, WorklistQuery,
+    PaperEntryOutcome, PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, UserCount,
+    WorklistItem, WorklistPage, WorklistQuery,
 };
 use dtk::api::{Session, Workstation};
 use dtk::clock::SystemClock;
@@ -102,6 +102,11 @@ pub fn import_files(ws: &mut Workstation, session: &Session, paths: Vec<String>)
                         .collect(),
                     pending: count(r.pending),
                     duplicate_proposals: count(r.duplicate_proposals),
+                    unsigned_left: r.unsigned.map(|list| {
+                        list.into_iter()
+                            .map(|c| UserCount { user: c.author, count: u32::try_from(c.entries).unwrap_or(u32::MAX) })
+                            .collect()
+                    }),
                 }),
                 refused: None,
             },

@@ -146,6 +146,7 @@ pub(crate) fn from_api(error: api::ApiError) -> CommandError {
         E::SafetyCheck => ErrorCode::SafetyCheck,
         E::NoEpisode => ErrorCode::NoEpisode,
         E::Unavailable => ErrorCode::Unavailable,
+        E::UnsignedEntries => ErrorCode::UnsignedEntries,
         // The core's codes are non-exhaustive; a code this shell does not know yet still reaches the person with
         // its message, and `internal` tells the UI not to guess what to do about it.
         _ => ErrorCode::Internal,

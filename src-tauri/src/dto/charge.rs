@@ -28,6 +28,10 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<SavedPdf>(out);
     add::<EmergencyUserRequest>(out);
     add::<EmergencyUserCreated>(out);
+    add::<UnsignedEntry>(out);
+    add::<HandoffInfo>(out);
+    add::<HandoffExportRequest>(out);
+    add::<HandoffExported>(out);
 }
 
 /// Severity on the healthcare scale of issue 9 (P1 most severe).
@@ -288,4 +292,52 @@ pub struct EmergencyUserCreated {
     pub display_name: String,
     pub expires_at: Option<String>,
     pub password: String,
+}
+
+/// An entry of the episode still unsigned on this workstation: who must sign it, which form, since when. No patient.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UnsignedEntry {
+    pub id: String,
+    pub author: String,
+    pub form_title: String,
+    pub created_at: String,
+    /// Minutes since the draft was first saved.
+    pub age_minutes: u32,
+}
+
+/// What the handoff section shows before an export: the folder the file goes into unless another is typed, and the
+/// episode's unsigned entries (drafts never leave the workstation), per author and oldest first.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffInfo {
+    pub folder: String,
+    pub unsigned_total: u32,
+    pub unsigned_by_author: Vec<UserCount>,
+    pub unsigned: Vec<UnsignedEntry>,
+}
+
+/// Writing the handoff file for HIM. `includeUnsigned` is the charge nurse's confirmation, after seeing the counts,
+/// that the file leaves the unsigned entries behind (kept in the audit log); without it the core refuses while any
+/// remain (`unsigned_entries`).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HandoffExportRequest {
+    pub folder: String,
+    pub include_unsigned: bool,
+}
+
+/// The handoff file written.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffExported {
+    pub path: String,
+    #[ts(type = "number")]
+    pub sequence: u64,
+    pub entries: u32,
+    pub sha256: String,
+    /// HIM compares it with the one shown at import.
+    pub signer_fingerprint: String,
+    /// What the file says was left unsigned, per author (empty when every entry was signed).
+    pub unsigned_left: Vec<UserCount>,
 }

@@ -87,6 +87,9 @@ pub struct HandoffImported {
     pub conflicts: Vec<HandoffConflict>,
     pub pending: u32,
     pub duplicate_proposals: u32,
+    /// What the file says its workstation left unsigned, per author; `None` when the file does not say (written by
+    /// an older Downtime Kit).
+    pub unsigned_left: Option<Vec<super::UserCount>>,
 }
 
 /// One file's result: imported (possibly already present) or refused with the reason.

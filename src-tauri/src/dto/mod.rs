@@ -82,6 +82,8 @@ pub enum ErrorCode {
     /// Something the command needs is not on this workstation (CUPS `lp`, a PDF viewer), or not yet in this
     /// version of the core; the message says which.
     Unavailable,
+    /// A handoff export would leave unsigned entries behind: the charge nurse sees the counts and confirms first.
+    UnsignedEntries,
     /// The command needs a signed-in user and there is none (the shell's own check, before calling the core).
     NotSignedIn,
     /// The shell itself failed (a poisoned lock after a panic); the message says what to do.

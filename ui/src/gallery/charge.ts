@@ -1,5 +1,5 @@
 // The charge nurse's screens for the gallery: the desk on each section (with an open real episode, a drill, overdue
-// steps, no CUPS) and the banner's overdue notice, each with its own seeded MemoryBackend.
+// steps, no CUPS, unsigned entries before the handoff) and the banner's overdue notice, each with its own seeded MemoryBackend.
 import { mount, tick } from 'svelte';
 import type { GalleryEntry } from './types';
 import { MemoryBackend } from '../lib/backend/memory';
@@ -62,6 +62,19 @@ export const entries: GalleryEntry[] = [
   desk('charge-print', 'Charge nurse: print centre (drill)', { episode: { ...episode, drill: true } }, 'Print centre', '#print-folder'),
   desk('charge-print-no-cups', 'Charge nurse: print centre without CUPS', { cups: false }, 'Print centre', '[data-testid="no-printer"]'),
   desk('charge-emergency', 'Charge nurse: emergency user', {}, 'Emergency user', '#em-username'),
+  desk(
+    'charge-handoff',
+    'Charge nurse: handoff with unsigned entries listed',
+    {
+      episode,
+      unsigned: [
+        { id: 'e1', author: 'demo.nurse', formTitle: 'Nursing note', createdAt: '2026-11-21T08:10:00Z', ageMinutes: 185 },
+        { id: 'e2', author: 'demo.charge', formTitle: 'Vital signs', createdAt: '2026-11-21T11:02:00Z', ageMinutes: 3 },
+      ],
+    },
+    'Handoff',
+    '[data-testid="unsigned-list"]',
+  ),
   {
     name: 'charge-overdue-notice',
     title: 'Banner: overdue notice (any role)',

@@ -1,5 +1,5 @@
 // The charge nurse's part of the Backend: the episode (declare, severity, checklist, status updates, timeline, end),
-// the print centre, and break-glass accounts. `episodeStatus()` is also what the banner of every workstation reads:
+// the print centre, break-glass accounts, and the handoff file for HIM with the unsigned entries it leaves behind. `episodeStatus()` is also what the banner of every workstation reads:
 // its `drill`, `severity`, `overdueCount` and `updateOverdue` fields are safe to show to any signed-in role.
 import type { ChecklistStep } from './generated/ChecklistStep';
 import type { DeclareEpisodeRequest } from './generated/DeclareEpisodeRequest';
@@ -11,6 +11,9 @@ import type { EpisodeStatus } from './generated/EpisodeStatus';
 import type { EpisodeSummary } from './generated/EpisodeSummary';
 import type { EpisodeTimeline } from './generated/EpisodeTimeline';
 import type { FormChoice } from './generated/FormChoice';
+import type { HandoffExportRequest } from './generated/HandoffExportRequest';
+import type { HandoffExported } from './generated/HandoffExported';
+import type { HandoffInfo } from './generated/HandoffInfo';
 import type { PatientChoice } from './generated/PatientChoice';
 import type { PrintCentreInfo } from './generated/PrintCentreInfo';
 import type { PrintJob } from './generated/PrintJob';
@@ -20,6 +23,8 @@ import type { SavedPdf } from './generated/SavedPdf';
 import type { Severity } from './generated/Severity';
 import type { SeverityOption } from './generated/SeverityOption';
 import type { StatusUpdate } from './generated/StatusUpdate';
+import type { UnsignedEntry } from './generated/UnsignedEntry';
+import type { UserCount } from './generated/UserCount';
 
 export type {
   ChecklistStep,
@@ -32,6 +37,9 @@ export type {
   EpisodeSummary,
   EpisodeTimeline,
   FormChoice,
+  HandoffExportRequest,
+  HandoffExported,
+  HandoffInfo,
   PatientChoice,
   PrintCentreInfo,
   PrintJob,
@@ -41,6 +49,8 @@ export type {
   Severity,
   SeverityOption,
   StatusUpdate,
+  UnsignedEntry,
+  UserCount,
 };
 
 export interface ChargeApi {
@@ -70,4 +80,11 @@ export interface ChargeApi {
   printPdf(path: string): Promise<string>;
   /** Creates a break-glass nurse account; the one-time password is in the answer, to show once. */
   addEmergencyUser(request: EmergencyUserRequest): Promise<EmergencyUserCreated>;
+  /** The handoff file's default folder and the episode's unsigned entries (author, form, age; no patient). */
+  handoffInfo(): Promise<HandoffInfo>;
+  /**
+   * Writes the handoff file for HIM. Refused with `unsigned_entries` while entries are unsigned, unless
+   * `includeUnsigned` carries the charge nurse's confirmation (kept in the audit log).
+   */
+  exportHandoff(request: HandoffExportRequest): Promise<HandoffExported>;
 }

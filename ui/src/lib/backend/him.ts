@@ -7,6 +7,7 @@ import type { FileWritten } from './generated/FileWritten';
 import type { HandoffConflict } from './generated/HandoffConflict';
 import type { HandoffFolder } from './generated/HandoffFolder';
 import type { HandoffImportOutcome } from './generated/HandoffImportOutcome';
+import type { HandoffImported } from './generated/HandoffImported';
 import type { HimKey } from './generated/HimKey';
 import type { PaperEntered } from './generated/PaperEntered';
 import type { PaperEntryOutcome } from './generated/PaperEntryOutcome';
@@ -27,6 +28,7 @@ export type {
   HandoffConflict,
   HandoffFolder,
   HandoffImportOutcome,
+  HandoffImported,
   HimKey,
   PaperEntered,
   PaperEntryOutcome,

@@ -71,6 +71,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   safety_check: true,
   no_episode: true,
   unavailable: true,
+  unsigned_entries: true,
   not_signed_in: true,
   internal: true,
 };

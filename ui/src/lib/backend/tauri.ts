@@ -290,4 +290,12 @@ export class TauriBackend implements Backend {
   addEmergencyUser(request: Charge.EmergencyUserRequest): Promise<Charge.EmergencyUserCreated> {
     return call('add_emergency_user', { request });
   }
+
+  handoffInfo(): Promise<Charge.HandoffInfo> {
+    return call('handoff_info');
+  }
+
+  exportHandoff(request: Charge.HandoffExportRequest): Promise<Charge.HandoffExported> {
+    return call('export_handoff', { request });
+  }
 }

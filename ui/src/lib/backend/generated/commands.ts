@@ -24,8 +24,11 @@ import type { FhirBatch } from './FhirBatch';
 import type { FhirPostReport } from './FhirPostReport';
 import type { FileWritten } from './FileWritten';
 import type { FormInfo } from './FormInfo';
+import type { HandoffExportRequest } from './HandoffExportRequest';
+import type { HandoffExported } from './HandoffExported';
 import type { HandoffFolder } from './HandoffFolder';
 import type { HandoffImportOutcome } from './HandoffImportOutcome';
+import type { HandoffInfo } from './HandoffInfo';
 import type { HimKey } from './HimKey';
 import type { PaperEntryOutcome } from './PaperEntryOutcome';
 import type { PaperEntryRequest } from './PaperEntryRequest';
@@ -108,6 +111,8 @@ export type CommandArgs = {
   open_pdf: { path: string };
   print_pdf: { path: string };
   add_emergency_user: { request: EmergencyUserRequest };
+  handoff_info: null;
+  export_handoff: { request: HandoffExportRequest };
 };
 
 /** What each IPC command resolves with. */
@@ -172,6 +177,8 @@ export type CommandResults = {
   open_pdf: void;
   print_pdf: string;
   add_emergency_user: EmergencyUserCreated;
+  handoff_info: HandoffInfo;
+  export_handoff: HandoffExported;
 };
 
 export type CommandName = keyof CommandArgs;

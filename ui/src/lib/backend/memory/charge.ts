@@ -16,6 +16,8 @@ export interface ChargeSeed {
   /** An episode already open when the double starts. */
   episode?: C.DeclareEpisodeRequest & { minutesAgo?: number };
   entries?: Record<string, C.EntryChoice[]>;
+  /** Entries of the episode still unsigned (what a handoff file would leave behind). */
+  unsigned?: C.UnsignedEntry[];
   now?: () => Date;
 }
 
@@ -73,6 +75,9 @@ export class MemoryCharge implements C.ChargeApi {
   readonly printed: C.PrintRequest[] = [];
   readonly opened: string[] = [];
   readonly sentToPrinter: string[] = [];
+  /** Every handoff export that went through, so tests can assert the confirmation was sent. */
+  readonly handoffs: C.HandoffExportRequest[] = [];
+  unsigned: C.UnsignedEntry[];
 
   constructor(
     private readonly who: () => { username: string; role: Role } | null,
@@ -83,6 +88,7 @@ export class MemoryCharge implements C.ChargeApi {
     this.patients = seed.patients ?? DEMO_PATIENTS;
     this.forms = seed.forms ?? DEMO_FORMS;
     this.entries = seed.entries ?? {};
+    this.unsigned = seed.unsigned ?? [];
     this.cups = seed.cups ?? true;
     this.now = seed.now ?? (() => new Date());
     if (seed.episode) {
@@ -367,6 +373,44 @@ export class MemoryCharge implements C.ChargeApi {
       displayName: request.displayName.trim(),
       expiresAt: stamp(new Date(this.now().getTime() + request.hours * 3_600_000)),
       password: 'k7mq2vxp9rtw',
+    };
+  }
+
+  private unsignedByAuthor(): C.UserCount[] {
+    const counts = new Map<string, number>();
+    for (const e of this.unsigned) counts.set(e.author, (counts.get(e.author) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([user, count]) => ({ user, count }));
+  }
+
+  async handoffInfo(): Promise<C.HandoffInfo> {
+    this.user(true);
+    return {
+      folder: '/home/nurse/Documents/Downtime Kit',
+      unsignedTotal: this.unsigned.length,
+      unsignedByAuthor: this.unsignedByAuthor(),
+      unsigned: [...this.unsigned],
+    };
+  }
+
+  /** Refuses like the core while entries are unsigned and the request does not confirm leaving them behind. */
+  async exportHandoff(request: C.HandoffExportRequest): Promise<C.HandoffExported> {
+    this.user(true);
+    const left = this.unsignedByAuthor();
+    if (left.length > 0 && !request.includeUnsigned) {
+      const named = left.map((c) => `${c.user} ${c.count}`).join(', ');
+      throw new BackendError(
+        'unsigned_entries',
+        `${this.unsigned.length} entries of this episode are still unsigned (${named}); drafts never leave this workstation: have their authors sign them first, or confirm the export without them`,
+      );
+    }
+    this.handoffs.push(request);
+    return {
+      path: `${request.folder}/handoff-${stamp(this.now()).slice(0, 10)}.dtkh`,
+      sequence: this.handoffs.length,
+      entries: 12,
+      sha256: 'c86e8501bfe0817d789b9e86177d0d4ededfe5208d88e714279a8112d8085b2d',
+      signerFingerprint: '6ed0-279d-6eb7-e267-d337',
+      unsignedLeft: left,
     };
   }
 }

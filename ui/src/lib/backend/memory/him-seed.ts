@@ -171,7 +171,11 @@ export function himSeed(count = 320): HimSeed {
     proposals,
     importDir: '/media/usb/handoff',
     files: [
-      { name: '5E-WS2-late.dtkh', bytes: 48_212, outcome: { rows: [late], conflicts: [{ entryId: id(22), version: 2 }] } },
+      {
+        name: '5E-WS2-late.dtkh',
+        bytes: 48_212,
+        outcome: { rows: [late], conflicts: [{ entryId: id(22), version: 2 }], unsignedLeft: [{ user: 'rpatel', count: 2 }] },
+      },
       {
         name: '5E-WS3-copy.dtkh',
         bytes: 51_009,

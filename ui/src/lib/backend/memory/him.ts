@@ -3,6 +3,7 @@
 // export with a real SHA-256 of what it "writes", and posting with failures that a retry clears.
 //
 // It mirrors the core's rules closely enough for screens to be tested against it; it is not a second core.
+import type { UserCount } from '../generated/UserCount';
 import { BackendError } from '../index';
 import type * as Him from '../him';
 import type { PatientInfo } from '../generated/PatientInfo';
@@ -25,7 +26,9 @@ export interface HimSeedFile {
   name: string;
   bytes: number;
   /** What the core would say: imported (with the rows it adds) or refused (with its code and reason). */
-  outcome: { rows: HimRow[]; conflicts?: Him.HandoffConflict[] } | { refused: Him.HandoffImportOutcome['refused'] };
+  outcome:
+    | { rows: HimRow[]; conflicts?: Him.HandoffConflict[]; unsignedLeft?: UserCount[] | null }
+    | { refused: Him.HandoffImportOutcome['refused'] };
 }
 
 export interface HimSeed {
@@ -209,6 +212,8 @@ export class HimMemory {
           conflicts: again ? [] : (file.outcome.conflicts ?? []),
           pending: fresh.filter((r) => r.state === 'pending').length,
           duplicateProposals: 0,
+          // A seeded file says what it left unsigned unless it says otherwise (an older writer says nothing: null).
+          unsignedLeft: file.outcome.unsignedLeft === undefined ? [] : file.outcome.unsignedLeft,
         },
       };
     });

@@ -268,3 +268,46 @@ describe('the drill report', () => {
     expect(screen.queryByRole('button', { name: 'Drill report' })).toBeNull();
   });
 });
+
+describe('the handoff to HIM', () => {
+  const unsigned = [
+    { id: 'e1', author: 'jnurse', formTitle: 'Nursing note', createdAt: '2026-11-21T08:10:00Z', ageMinutes: 185 },
+    { id: 'e2', author: 'jnurse', formTitle: 'Vital signs', createdAt: '2026-11-21T09:00:00Z', ageMinutes: 135 },
+    { id: 'e3', author: 'kcharge', formTitle: 'Medication administration', createdAt: '2026-11-21T11:02:00Z', ageMinutes: 3 },
+  ];
+
+  it('lists the unsigned entries by author, form and age, and asks before a file leaves them behind', async () => {
+    const { backend, user } = desk({ episode: openEpisode, unsigned });
+    await user.click(await screen.findByRole('button', { name: 'Handoff' }));
+    expect(await screen.findByTestId('unsigned-summary')).toHaveTextContent('3 entries are unsigned (jnurse 2, kcharge 1)');
+    const rows = within(screen.getByTestId('unsigned-list')).getAllByRole('row').slice(1);
+    expect(rows.map((r) => r.textContent)).toEqual([
+      'jnurseNursing note08:10 UTC3 h 05 min',
+      'jnurseVital signs09:00 UTC2 h 15 min',
+      'kchargeMedication administration11:02 UTC3 min',
+    ]);
+
+    await user.click(screen.getByRole('button', { name: 'Write the handoff file' }));
+    const dialog = await screen.findByRole('alertdialog');
+    expect(dialog).toHaveTextContent('3 unsigned entries stay behind');
+    expect(dialog).toHaveTextContent('jnurse 2, kcharge 1');
+    expect(dialog).toHaveTextContent('kept in the audit log');
+    await user.click(within(dialog).getByRole('button', { name: /Cancel/ }));
+    expect(backend.charge.handoffs).toEqual([]);
+
+    await user.click(screen.getByRole('button', { name: 'Write the handoff file' }));
+    await user.click(within(await screen.findByRole('alertdialog')).getByRole('button', { name: 'Write the file without them' }));
+    expect(await screen.findByTestId('handoff-written')).toHaveTextContent('Left on this workstation, unsigned: jnurse 2, kcharge 1.');
+    expect(backend.charge.handoffs).toEqual([{ folder: '/home/nurse/Documents/Downtime Kit', includeUnsigned: true }]);
+  });
+
+  it('writes the file without asking once every entry is signed', async () => {
+    const { backend, user } = desk({ episode: openEpisode });
+    await user.click(await screen.findByRole('button', { name: 'Handoff' }));
+    expect(await screen.findByTestId('unsigned-none')).toHaveTextContent('Every entry of the episode is signed.');
+    await user.click(screen.getByRole('button', { name: 'Write the handoff file' }));
+    expect(await screen.findByTestId('handoff-written')).toHaveTextContent('Handoff file #1 written');
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(backend.charge.handoffs).toEqual([{ folder: '/home/nurse/Documents/Downtime Kit', includeUnsigned: false }]);
+  });
+});
