@@ -37,6 +37,7 @@ fn stamp() -> Stamp {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: Some("0b6f1c3e-8a55-4c41-9f0e-2f0d7b1c9a10".into()),
         drill: false,
+        workstation: Some("5f2d0c1e-3b7a-4e8c-9d61-0a4b2c7e9f13".into()),
         record: "512·3fa2c1d0".into(),
     }
 }

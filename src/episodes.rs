@@ -19,6 +19,7 @@ pub mod action {
     pub const STEP_DONE: &str = "episode.checklist_step_done";
     pub const STEP_UNDONE: &str = "episode.checklist_step_undone";
     pub const STATUS_UPDATE: &str = "episode.status_update";
+    pub const PAPER_ONLY: &str = "episode.paper_only_created";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,14 @@ pub struct Declaration {
     pub next_update_due: Option<String>,
 }
 
+/// Who created a paper-only episode and when; its unit and period are the episode's own `unit`, `started_at` and
+/// `ended_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperOnly {
+    pub created_by: String,
+    pub created_at: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Episode {
     pub id: String,
@@ -61,6 +70,19 @@ pub struct Episode {
     pub ended_at: Option<String>,
     pub ended_by: Option<String>,
     pub declaration: Declaration,
+    /// Set on an episode HIM created for paper alone (issue 14 item 3): nothing electronic of it ever arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paper_only: Option<PaperOnly>,
+}
+
+/// What an episode's sealed body holds: the declaration, and for a paper-only episode who created it and when
+/// (kept beside the declaration, so declarations and handoff files are unchanged).
+#[derive(Serialize, Deserialize)]
+struct Body {
+    #[serde(flatten)]
+    declaration: Declaration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paper_only: Option<PaperOnly>,
 }
 
 impl Episode {
@@ -92,7 +114,7 @@ fn read(keys: &Keys, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Episode, 
     let fv: i64 = r.get(7)?;
     let sealed: Vec<u8> = r.get(8)?;
     let p = Place { format: u32::try_from(fv).unwrap_or(u32::MAX), ..place(&id) };
-    let declaration = match keys.open(&p, &sealed) {
+    let body: Body = match keys.open(&p, &sealed) {
         Ok(plain) => match serde_json::from_slice(&plain) {
             Ok(d) => d,
             Err(_) => return Ok(Err(VaultError::Integrity(format!("episodes {id}: body is not a declaration")))),
@@ -107,7 +129,8 @@ fn read(keys: &Keys, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Episode, 
         started_by: r.get(4)?,
         ended_at: r.get(5)?,
         ended_by: r.get(6)?,
-        declaration,
+        declaration: body.declaration,
+        paper_only: body.paper_only,
     }))
 }
 
@@ -173,6 +196,47 @@ pub fn start(tx: &mut Tx<'_>, unit: &str, kind: Kind, declaration: &Declaration)
         ended_at: None,
         ended_by: None,
         declaration: declaration.clone(),
+        paper_only: None,
+    })
+}
+
+/// Creates, on the HIM station, an episode for paper alone: the unit's pages whose own episode never arrived (a
+/// dead workstation) or that name none (blank forms printed ahead). It is created ended (`start`..`end`, the period
+/// the paper covers, RFC 3339 stamps), so it is never the station's open episode; who and when are kept sealed in its
+/// declaration and audited.
+pub fn paper_only(tx: &mut Tx<'_>, unit: &str, start: &str, end: &str) -> Result<Episode, VaultError> {
+    let id = tx.new_id().to_string();
+    let created_at = stamp(tx.at());
+    let actor = tx.actor().to_string();
+    let body = Body {
+        declaration: Declaration {
+            reason: Some("Paper only: created by HIM for paper whose episode never reached this station".into()),
+            ..Declaration::default()
+        },
+        paper_only: Some(PaperOnly { created_by: actor.clone(), created_at }),
+    };
+    let plain = serde_json::to_vec(&body).unwrap_or_default();
+    let sealed = tx.seal(&place(&id), &plain);
+    tx.sql().execute(
+        "INSERT INTO episodes (id, unit, kind, started_at, started_by, ended_at, ended_by, fv, body)
+         VALUES (?1, ?2, 'real', ?3, ?4, ?5, ?4, ?6, ?7)",
+        params![id, unit, start, actor, end, FORMAT, sealed],
+    )?;
+    tx.audit(
+        action::PAPER_ONLY,
+        &format!("episodes:{id}"),
+        &serde_json::json!({ "unit": unit, "period_start": start, "period_end": end }),
+    )?;
+    Ok(Episode {
+        id,
+        unit: unit.into(),
+        kind: Kind::Real,
+        started_at: start.into(),
+        started_by: actor.clone(),
+        ended_at: Some(end.into()),
+        ended_by: Some(actor),
+        declaration: body.declaration,
+        paper_only: body.paper_only,
     })
 }
 

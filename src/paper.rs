@@ -1,8 +1,9 @@
 //! What a printed page's QR code says: enough for HIM to match a paper form back to its form, patient, episode and
 //! (for printed entries) the electronic entry, version and content. Printing writes it; reconciliation reads it.
 //!
-//! Format: `DTK1;form=<url|version>;sys=<MRN system>;mrn=<MRN>;ep=<episode id>;entry=<id>;v=<version>;h=<hash>`
-//! with fields after `form` optional, values percent-encoded for `;`, `=`, `%`, space and control characters. It is text
+//! Format: `DTK1;form=<url|version>;sys=<MRN system>;mrn=<MRN>;ep=<episode id>;entry=<id>;v=<version>;h=<hash>;
+//! unit=<unit>;ws=<workstation>;at=<printed at>;drill=1` with fields after `form` optional (codes printed before the
+//! page identity fields existed lack `unit`, `ws` and `at`), values percent-encoded for `;`, `=`, `%`, space and control characters. It is text
 //! rather than JSON because QR codes hold text compactly and a scanner wedge can type it.
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,10 @@ use serde::{Deserialize, Serialize};
 pub const TAG: &str = "DTK1";
 /// Longest payload accepted (a QR code of this project never holds more).
 pub const MAX_LEN: usize = 1024;
+/// What the `form` of every printed sheet and report that is not a Questionnaire starts with.
+pub const SHEET_BASE: &str = "http://downtimekit.example.org/print/";
+/// The `form` a downtime MAR page's QR code names: not a Questionnaire, HIM back-enters it dose by dose.
+pub const MAR_FORM: &str = "http://downtimekit.example.org/print/downtime-mar|1";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
@@ -23,6 +28,13 @@ pub struct Payload {
     pub version: Option<i64>,
     /// First 16 hex characters of the version's content hash.
     pub hash: Option<String>,
+    /// The unit the page was printed for, the workstation that printed it and when (RFC 3339, to the minute): the
+    /// page's identity when it names no episode (blank forms printed ahead) or one HIM never received (a dead PC).
+    pub unit: Option<String>,
+    pub workstation: Option<String>,
+    pub printed_at: Option<String>,
+    /// Printed in a practice episode: refused even when that episode never reaches HIM.
+    pub drill: bool,
 }
 
 /// Why a scanned payload was refused.
@@ -97,7 +109,38 @@ impl Payload {
         add("entry", &self.entry);
         add("v", &self.version.map(|v| v.to_string()));
         add("h", &self.hash);
+        add("unit", &self.unit);
+        add("ws", &self.workstation);
+        add("at", &self.printed_at);
+        if self.drill {
+            s.push_str(";drill=1");
+        }
         s
+    }
+
+    /// The page's identity in words, for the worklist, the reconciliation report and the FHIR Provenance: which
+    /// form, printed when, where and in which episode (only what the code carries; it names no patient).
+    pub fn page_label(&self) -> String {
+        let (url, version) = self.form.split_once('|').unwrap_or((&self.form, ""));
+        let name = url.rsplit('/').next().unwrap_or(url);
+        let mut out = format!("{name}{}", if version.is_empty() { String::new() } else { format!(" v{version}") });
+        if let Some(at) = &self.printed_at {
+            out.push_str(&format!(", printed {at}"));
+        }
+        if let Some(ws) = &self.workstation {
+            out.push_str(&format!(" on {ws}"));
+        }
+        if let Some(unit) = &self.unit {
+            out.push_str(&format!(" ({unit})"));
+        }
+        match &self.episode {
+            Some(ep) => out.push_str(&format!(", episode {ep}")),
+            None => out.push_str(", printed before any episode"),
+        }
+        if let Some(entry) = &self.entry {
+            out.push_str(&format!(", entry {entry}"));
+        }
+        out
     }
 
     /// Reads a scanned payload. Unknown fields are ignored so that later versions can add some.
@@ -127,6 +170,10 @@ impl Payload {
                 "entry" => p.entry = Some(v),
                 "v" => p.version = Some(v.parse().map_err(|_| PayloadError::Field("v".into()))?),
                 "h" => p.hash = Some(v),
+                "unit" => p.unit = Some(v),
+                "ws" => p.workstation = Some(v),
+                "at" => p.printed_at = Some(v),
+                "drill" => p.drill = v == "1",
                 _ => {}
             }
         }
@@ -134,6 +181,15 @@ impl Payload {
             return Err(PayloadError::NoForm);
         }
         Ok(p)
+    }
+}
+
+/// The page identity of a stored QR text ([`Payload::page_label`]), or a plain note when the text no longer parses.
+pub fn page_label(qr: Option<&str>) -> String {
+    match qr.map(Payload::parse) {
+        Some(Ok(p)) => p.page_label(),
+        Some(Err(_)) => "page code unreadable".to_string(),
+        None => "page code not recorded".to_string(),
     }
 }
 
@@ -151,8 +207,16 @@ mod tests {
             entry: Some("6d36ab97-6dfa-548b-a698-fca1bc1aba2f".into()),
             version: Some(2),
             hash: Some("0123456789abcdef".into()),
+            unit: Some("5 East".into()),
+            workstation: Some("T5A-1".into()),
+            printed_at: Some("2026-11-21T15:15:00Z".into()),
+            drill: true,
         };
-        assert_eq!(Payload::parse(&p.to_text()), Ok(p));
+        assert_eq!(Payload::parse(&p.to_text()), Ok(p.clone()));
+        assert_eq!(
+            p.page_label(),
+            "vital-signs v1.0.0, printed 2026-11-21T15:15:00Z on T5A-1 (5 East), episode ep-1, entry 6d36ab97-6dfa-548b-a698-fca1bc1aba2f"
+        );
         assert_eq!(Payload::parse("hello"), Err(PayloadError::NotOurs));
         assert_eq!(Payload::parse("DTK1;mrn=1"), Err(PayloadError::NoForm));
         assert_eq!(Payload::parse("DTK1;form=x;v=two"), Err(PayloadError::Field("v".into())));

@@ -642,6 +642,7 @@ fn print_forms(ws: &Workstation) -> Result<crate::print::Pdf, ApiError> {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: None,
         drill: false,
+        workstation: Some("T5A-BENCH".into()),
         // The figure is the render alone; a real print adds the chain head read in one sealed-row look-up.
         record: "123456·3fa2c1d0".into(),
     };

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::handoff::io_err;
+use super::paper::{Assignment, PaperAnswers};
 use super::{ApiError, EntrySaved, ErrorCode, Session, Workstation};
 use crate::auth::Op;
 use crate::clock::{stamp, Clock};
@@ -15,7 +16,7 @@ use crate::entries;
 use crate::fhir::{self, FhirError, StaffRef};
 pub use crate::fhir::{BatchExported, PostReport, POST_ENTRIES_PER_TRANSACTION};
 use crate::paper;
-use crate::reconcile::back_entry::{self, BackEntryError};
+use crate::reconcile::back_entry::BackEntryError;
 pub use crate::reconcile::HandEntry;
 use crate::reconcile::{self, Filter, Page, Proposal, ReconcileError, Report, SideBySide, State, Summary};
 
@@ -83,19 +84,12 @@ impl From<BackEntryError> for ApiError {
             BackEntryError::Entry(e) => return e.into(),
             BackEntryError::Reconcile(e) => return e.into(),
             BackEntryError::Vault(v) => return v.into(),
-            BackEntryError::UnknownEpisode => ErrorCode::NotFound,
+            BackEntryError::UnknownEpisode | BackEntryError::NoSuchEpisode => ErrorCode::NotFound,
             BackEntryError::Drill => ErrorCode::Forbidden,
+            BackEntryError::OtherEpisode | BackEntryError::OtherUnit => ErrorCode::Conflict,
             _ => ErrorCode::InvalidInput,
         };
         ApiError::new(code, e.to_string())
-    }
-}
-
-/// A scan that cannot be read is an I/O failure; one without a readable QR code is the analyst's input.
-fn scan_code(e: &crate::print::read::ReadError) -> ErrorCode {
-    match e {
-        crate::print::read::ReadError::Io(_) => ErrorCode::Io,
-        _ => ErrorCode::InvalidInput,
     }
 }
 
@@ -282,14 +276,13 @@ impl Workstation {
         author_name: &str,
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
-        session.require(Op::Reconcile)?;
-        let payload = crate::print::read::read_file(scan, page.max(1))
-            .map_err(|e| ApiError::new(scan_code(&e), format!("{}: {e}", scan.display())))?;
+        let payload = self.scan_payload(session, scan, page)?;
         self.back_enter_paper(session, &payload, response, author_name, clock)
     }
 
-    /// Back-enters a scanned paper form: `payload` is what its QR code says (form, patient, episode), `response` the
-    /// answers typed by the analyst, `author_name` the nurse named on the paper. The analyst is the enterer.
+    /// Back-enters a scanned paper form into the episode its QR code names: `payload` is what its QR code says (form,
+    /// patient, episode), `response` the answers typed by the analyst, `author_name` the nurse named on the paper.
+    /// The analyst is the enterer. [`Workstation::back_enter_page`] also takes MAR pages and paper to assign.
     pub fn back_enter_paper(
         &mut self,
         session: &Session,
@@ -298,34 +291,9 @@ impl Workstation {
         author_name: &str,
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
-        session.require(Op::Reconcile)?;
-        let (author, episode_id) = back_entry::check(payload, response, author_name)?;
-        back_entry::check_episode(self.vault()?.conn(), session.keys(), &episode_id)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let response = super::clinical::with_id(response, &id);
-        let opts =
-            super::EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
-        let prep = self.prepare(session, &response, &opts, None, clock)?;
-        let workstation = self.workstation_id();
-        let temp = self.site.temp_mrn_system.clone();
-        let duplicate_window_minutes = self.site.duplicate_window_minutes;
-        let vault = self.vault_mut()?;
-        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            let paper = back_entry::PaperEntry {
-                id: &id,
-                form: &prep.form,
-                episode_id: &episode_id,
-                workstation: &workstation,
-                patient: &prep.patient,
-                body: prep.body,
-                author_name: author,
-                payload,
-                temp_mrn_system: &temp,
-                duplicate_window_minutes,
-            };
-            back_entry::enter(tx, paper).map_err(ApiError::from)
-        })?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings: prep.warnings })
+        let answers = PaperAnswers::Form { response: response.clone(), author: author_name.to_string() };
+        let page = self.back_enter_page(session, payload, &answers, &Assignment::FromQr, clock)?;
+        page.entries.into_iter().next().ok_or_else(|| ApiError::new(ErrorCode::Io, "the paper form was not saved"))
     }
 
     /// Exports every accepted entry as a new batch (see [`fhir::export`]).
@@ -409,6 +377,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: None,
             drill: false,
+            workstation: Some(self.workstation_id()),
             record: self.record_mark(session)?,
         };
         let pdf = crate::print::reconciliation_report(&report, &print_stamp)?;
@@ -452,13 +421,6 @@ pub struct FileWritten {
 }
 
 impl Workstation {
-    /// Decodes the QR code of a scanned paper page (PNG, JPEG, or page `page` of a PDF) to its form, patient and
-    /// episode, for the analyst to confirm before back-entering it.
-    pub fn read_paper_scan(&self, session: &Session, path: &Path, page: u32) -> Result<paper::Payload, ApiError> {
-        session.require(Op::Reconcile)?;
-        crate::print::read::read_file(path, page).map_err(|e| ApiError::new(scan_code(&e), e.to_string()))
-    }
-
     /// How many entries "accept all matched" would accept now (matched, without an open duplicate proposal), so the
     /// analyst confirms a number before the bulk action.
     pub fn acceptable_count(&self, session: &Session) -> Result<usize, ApiError> {

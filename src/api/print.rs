@@ -83,6 +83,7 @@ impl Workstation {
             printed_at: clock.now(),
             drill: episode.as_ref().is_some_and(|e| e.kind == episodes::Kind::Drill),
             episode: episode.map(|e| e.id),
+            workstation: Some(self.workstation_id()),
             record: self.record_mark(session)?,
         })
     }

@@ -208,6 +208,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(episode.id.clone()),
             drill: true,
+            workstation: Some(self.workstation_id()),
             record: self.record_mark(session)?,
         };
         let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
@@ -242,6 +243,7 @@ impl Workstation {
             printed_at: clock.now(),
             episode: Some(status.episode.id.clone()),
             drill: status.drill,
+            workstation: Some(self.workstation_id()),
             record: self.record_mark(session)?,
         };
         let sheet = crate::print::UpdateSheet {

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use dtk::api::{ApiError, ErrorCode, WorklistQuery, Workstation};
+use dtk::api::{ApiError, Assignment, ErrorCode, PaperAnswers, WorklistQuery, Workstation};
 use dtk::clock::SystemClock;
 use dtk::reconcile::State;
 
-use super::{failed, output, print_json, read_response, sign_in, usage, Failure};
+use super::{failed, output, print_json, read_input, read_response, sign_in, usage, Failure};
 
 #[derive(Subcommand)]
 pub enum HandoffCmd {
@@ -123,8 +123,10 @@ pub enum ReconcileCmd {
     },
     /// Two entries side by side (JSON).
     Compare { id: String, other: String },
-    /// Back-enter a scanned paper form: the scan (or its QR payload), the typed response, and the nurse named on
-    /// the paper.
+    /// Back-enter a scanned paper page: the scan (or its QR payload), then either a form's typed response and the
+    /// nurse named on the paper, or a downtime MAR page's initialled doses (one entry per dose). Paper whose episode
+    /// is missing (printed before any episode, or from a workstation whose handoff file never arrived) is assigned
+    /// with --episode or --paper-episode.
     Paper {
         /// The scanned page (PNG, JPEG or PDF); its QR code names the form, the patient and the episode.
         #[arg(long, value_name = "FILE", required_unless_present = "qr", conflicts_with = "qr")]
@@ -135,10 +137,27 @@ pub enum ReconcileCmd {
         /// The QR payload as text (from a hand-held scanner), instead of --scan.
         #[arg(long, value_name = "TEXT")]
         qr: Option<String>,
+        /// A form page: the QuestionnaireResponse typed from it.
+        #[arg(long, value_name = "FILE", required_unless_present = "doses", conflicts_with = "doses")]
+        response: Option<PathBuf>,
+        /// A form page: the nurse named on the paper.
+        #[arg(long, value_name = "NAME", required_unless_present = "doses", conflicts_with = "doses")]
+        author: Option<String>,
+        /// A downtime MAR page: a JSON list of the initialled doses read from it, each
+        /// {"medication", "dose", "route", "time", "initials"[, "name"]}.
         #[arg(long, value_name = "FILE")]
-        response: PathBuf,
-        #[arg(long, value_name = "NAME")]
-        author: String,
+        doses: Option<PathBuf>,
+        /// Put the page into this episode on the station (one of the page's unit) when its own is missing.
+        #[arg(long, value_name = "ID", conflicts_with = "paper_episode")]
+        episode: Option<String>,
+        /// Create a paper-only episode for this unit and put the page into it (then use --episode with its id for
+        /// the unit's other pages).
+        #[arg(long, value_name = "UNIT")]
+        paper_episode: Option<String>,
+        /// With --paper-episode: the period the paper covers, START/END in RFC 3339 (default: from when the page was
+        /// printed to now).
+        #[arg(long, value_name = "START/END", requires = "paper_episode")]
+        period: Option<String>,
     },
     /// The reconciliation report (JSON with --json; CSV to a file with --csv; PDF to a file with --pdf).
     Report {
@@ -300,6 +319,9 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
                             format!("  POSSIBLE DUPLICATE of {}", i.proposed_duplicates.join(", "))
                         }
                     );
+                    if let Some(page) = &i.paper_page {
+                        println!("    from paper, page {page}");
+                    }
                 }
                 eprintln!("{} of {} entries (from {}).", page.items.len(), page.total, page.offset);
             }
@@ -373,17 +395,51 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
             let view = ws.side_by_side(&session, &id, &other, &clock)?;
             print_json(&serde_json::to_value(&view).unwrap_or_default());
         }
-        ReconcileCmd::Paper { scan, page, qr, response, author } => {
-            let value = read_response(&response)?;
-            let saved = match (scan, qr) {
-                (Some(file), _) => ws.back_enter_scan(&session, &file, page, &value, &author, &clock)?,
-                (None, Some(qr)) => {
-                    let payload = dtk::paper::Payload::parse(&qr).map_err(|e| usage(format!("--qr: {e}")))?;
-                    ws.back_enter_paper(&session, &payload, &value, &author, &clock)?
+        ReconcileCmd::Paper { scan, page, qr, response, author, doses, episode, paper_episode, period } => {
+            let answers = match (response, author, doses) {
+                (_, _, Some(file)) => {
+                    let bytes = read_input(&file, dtk::forms::MAX_BYTES)?;
+                    let doses: Vec<dtk::api::Dose> = serde_json::from_slice(&bytes)
+                        .map_err(|e| failed(format!("{}: not a JSON list of doses: {e}", file.display())))?;
+                    PaperAnswers::Mar(doses)
                 }
+                (Some(file), Some(author), None) => PaperAnswers::Form { response: read_response(&file)?, author },
+                _ => return Err(usage("give --response FILE and --author NAME, or --doses FILE")),
+            };
+            let assignment = match (episode, paper_episode) {
+                (Some(id), _) => Assignment::Episode(id),
+                (None, Some(unit)) => {
+                    let period = match period {
+                        Some(p) => {
+                            let (start, end) = p.split_once('/').ok_or_else(|| usage("--period: give START/END"))?;
+                            Some((start.to_string(), end.to_string()))
+                        }
+                        None => None,
+                    };
+                    Assignment::PaperOnly { unit, period }
+                }
+                (None, None) => Assignment::FromQr,
+            };
+            let payload = match (scan, qr) {
+                (Some(file), _) => ws.scan_payload(&session, &file, page)?,
+                (None, Some(qr)) => dtk::paper::Payload::parse(&qr).map_err(|e| usage(format!("--qr: {e}")))?,
                 (None, None) => return Err(usage("give --scan FILE or --qr TEXT")),
             };
-            output(json, &saved, || saved.saved.id.clone());
+            let done = ws.back_enter_page(&session, &payload, &answers, &assignment, &clock)?;
+            output(json, &done, || {
+                let mut lines: Vec<String> = done.entries.iter().map(|e| e.saved.id.clone()).collect();
+                if let Some(ep) = &done.paper_episode {
+                    lines.push(format!(
+                        "Paper-only episode {} created for {} ({} to {}).",
+                        ep.id,
+                        ep.unit,
+                        ep.started_at,
+                        ep.ended_at.as_deref().unwrap_or("")
+                    ));
+                }
+                lines.push(format!("From paper, page {} (episode {}).", done.page, done.episode_id));
+                lines.join("\n")
+            });
         }
         ReconcileCmd::Report { csv, pdf } => {
             let report = match &pdf {

@@ -217,7 +217,9 @@ fn provenance(e: &ExportEntry, targets: Vec<Value>, qr_urn: &str) -> Value {
             "role": "source",
             "what": {
                 "identifier": { "system": PAPER_SYSTEM, "value": qr.clone().unwrap_or_else(|| e.entry_id.clone()) },
-                "display": "Paper downtime form"
+                // The page's identity in words (form, printed when and where, its episode), so the EHR's record of
+                // a late entry says which sheet of paper it was typed from.
+                "display": format!("From paper, page {}", crate::paper::page_label(qr.as_deref()))
             }
         }),
         _ => json!({ "role": "source", "what": { "reference": qr_urn } }),

@@ -28,10 +28,9 @@ use fonts::Weight;
 pub use page::{short_name, PrintError};
 use page::{A4_LONG, A4_SHORT, MARGIN};
 
-/// What the `form` of every sheet and report that is not a Questionnaire starts with.
-const SHEET_BASE: &str = "http://downtimekit.example.org/print/";
-/// The `form` a MAR page's QR code names (not a Questionnaire: HIM reads MAR sheets back by patient and episode).
-pub const MAR_FORM: &str = "http://downtimekit.example.org/print/downtime-mar|1";
+/// The `form` a MAR page's QR code names (not a Questionnaire: HIM back-enters a MAR page dose by dose).
+pub use crate::paper::MAR_FORM;
+use crate::paper::SHEET_BASE;
 /// The `form` a census sheet's QR code names.
 pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet|1";
 /// The `form` the reconciliation report's QR code names.
@@ -55,6 +54,9 @@ pub struct Stamp {
     pub episode: Option<String>,
     /// A practice episode: every page is marked DRILL.
     pub drill: bool,
+    /// The workstation that printed, carried in the QR code so HIM can tell whose paper it is when that
+    /// workstation's handoff file never arrives.
+    pub workstation: Option<String>,
     /// The vault's audit chain head when printed, short form (`512·3fa2c1d0`, see `audit::printed_mark`): any page
     /// can later be compared with the vault (`dtk verify --page`) to catch a vault rolled back or replaced since.
     /// Empty on paper not printed from a vault.
@@ -322,7 +324,17 @@ fn payload(form: &str, label: Option<&Label>, stamp: &Stamp) -> Payload {
         entry: None,
         version: None,
         hash: None,
+        unit: Some(stamp.unit.clone()),
+        workstation: stamp.workstation.clone(),
+        printed_at: Some(qr_time(stamp.printed_at)),
+        drill: stamp.drill,
     }
+}
+
+/// When a page was printed, to the minute (RFC 3339), as its QR code carries it.
+fn qr_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:00Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
 fn when(t: OffsetDateTime) -> String {

@@ -345,6 +345,23 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
         .collect();
     f.table(&[("entry", 2.6), ("state", 1.3), ("form", 1.6), ("reason", 3.2), ("decided by, at", 2.0)], &rows)?;
 
+    if !report.paper.is_empty() {
+        f.heading("Entries from paper")?;
+        let rows: Vec<Vec<String>> = report
+            .paper
+            .iter()
+            .map(|p| {
+                vec![
+                    p.entry_id.clone(),
+                    p.state.as_str().to_string(),
+                    super::page::short_name(p.form.split('|').next().unwrap_or(&p.form)).to_string(),
+                    format!("from paper, page {}", p.page),
+                ]
+            })
+            .collect();
+        f.table(&[("entry", 2.6), ("state", 1.3), ("form", 1.6), ("from paper, page", 5.2)], &rows)?;
+    }
+
     f.heading("FHIR export batches")?;
     let rows: Vec<Vec<String>> = report
         .batches
@@ -395,6 +412,15 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
 
     for e in &report.episodes {
         f.heading(&format!("Episode {} · {}", e.id, e.unit))?;
+        if let Some(p) = &e.paper_only {
+            let period = format!("{} to {}", at(Some(&e.started_at)), at(e.ended_at.as_deref()));
+            let text = format!(
+                "Paper only: created by {} at {} for paper of {period}.",
+                p.created_by,
+                at(Some(&p.created_at))
+            );
+            f.para(&text, 9.0, Weight::Bold, BLACK)?;
+        }
         f.para(
             &format!(
                 "{} entries from {} workstation(s); first handoff imported {}; last export {}.",

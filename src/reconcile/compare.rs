@@ -26,6 +26,8 @@ pub struct Card {
     pub clinical_time: Option<String>,
     pub patient: PatientHeader,
     pub medication: Option<String>,
+    /// For an entry from paper: the page it came from (form, printed when, where, which episode).
+    pub paper_page: Option<String>,
     /// (linkId, answer as text), in form order.
     pub answers: Vec<(String, String)>,
 }
@@ -100,6 +102,7 @@ pub fn card(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option
         clinical_time: v.body.clinical_time.clone(),
         patient: v.body.patient.clone(),
         medication: v.body.medication.clone(),
+        paper_page: v.body.paper.as_ref().map(|p| crate::paper::page_label(p.qr.as_deref())),
         answers,
     }))
 }

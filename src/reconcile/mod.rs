@@ -6,7 +6,9 @@
 //! arrivals, matching temporary MRNs, duplicate proposals and the analyst's decisions, each audited with who and
 //! why), `worklist.rs` (the filtered, paged worklist, summary counts, the proposals list), `compare.rs` (the
 //! side-by-side view of two entries), `refusal.rs` (what the EHR refused and the ways out), `report.rs` (the reconciliation report's data and its CSV; the PDF is
-//! rendered by `print`) and `back_entry.rs` (a paper form typed in by HIM, checked against its QR code).
+//! rendered by `print`), `back_entry.rs` (a paper page typed in by HIM, checked against its QR code and put into
+//! its episode, one the analyst chooses or a paper-only one) and `mar.rs` (a downtime MAR page's doses as
+//! medication-administration responses).
 //!
 //! Filters use keyed blind indexes and plain non-PHI columns only, so a worklist page stays fast at 160,000
 //! entries; only the rows of the page are decrypted.
@@ -20,6 +22,7 @@ use crate::vault::{Tx, VaultError};
 pub mod back_entry;
 mod compare;
 mod decide;
+pub mod mar;
 mod refusal;
 mod report;
 mod worklist;
@@ -31,7 +34,7 @@ pub use decide::{
 };
 pub use refusal::{entered_by_hand, repost};
 pub(crate) use refusal::{record_posted, record_refused};
-pub use report::{report, BatchLine, Disposition, EpisodeLine, FileLine, Report};
+pub use report::{report, BatchLine, Disposition, EpisodeLine, FileLine, PaperLine, Report};
 pub use worklist::{list, proposals, summary, Filter, Page, Proposal, Summary, WorkItem};
 
 const FORMAT: u32 = 1;

@@ -27,6 +27,17 @@ pub struct Disposition {
     pub decided_at: String,
 }
 
+/// An entry back-entered from paper, with the page it came from (issue 14 item 3).
+#[derive(Debug, Clone, Serialize)]
+pub struct PaperLine {
+    pub entry_id: String,
+    pub state: State,
+    pub form: String,
+    pub episode_id: String,
+    /// The page's identity as its QR code gave it (form, printed when, where, which episode).
+    pub page: String,
+}
+
 /// One episode's timeline (issue 9, after-action review).
 #[derive(Debug, Clone, Serialize)]
 pub struct EpisodeLine {
@@ -39,6 +50,8 @@ pub struct EpisodeLine {
     pub workstations: i64,
     pub first_handoff_imported_at: Option<String>,
     pub last_export_at: Option<String>,
+    /// Set when HIM created the episode for paper alone: who and when (its unit and period are above).
+    pub paper_only: Option<crate::episodes::PaperOnly>,
     /// The episode's timeline and metrics (filled in by the façade, which knows the checklist).
     pub timeline: Option<crate::procedures::Timeline>,
 }
@@ -104,6 +117,8 @@ pub struct Report {
     /// Counts per state for each form.
     pub per_form: BTreeMap<String, BTreeMap<String, i64>>,
     pub dispositions: Vec<Disposition>,
+    /// Every entry back-entered from paper, each with its page.
+    pub paper: Vec<PaperLine>,
     pub batches: Vec<BatchLine>,
     pub files: Vec<FileLine>,
     /// Per workstation and episode, the entries its newest handoff file says it left unsigned.
@@ -179,11 +194,18 @@ pub fn report(
                 workstations: r.get(6)?,
                 first_handoff_imported_at: r.get(7)?,
                 last_export_at: r.get(8)?,
+                paper_only: None,
                 timeline: None,
             })
         })?;
-        rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|e| e.entries > 0).collect()
+        let mut lines: Vec<EpisodeLine> =
+            rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|e| e.entries > 0).collect();
+        for line in &mut lines {
+            line.paper_only = crate::episodes::get(conn, keys, &line.id)?.and_then(|e| e.paper_only);
+        }
+        lines
     };
+    let paper = paper_lines(conn, keys)?;
     let batches = {
         let mut st = conn.prepare(
             "SELECT b.id, b.created_at, b.created_by, b.entry_count, b.sha256,
@@ -256,10 +278,35 @@ pub fn report(
         per_workstation: grouped(conn, "workstation")?,
         per_form: grouped(conn, "form")?,
         dispositions,
+        paper,
         batches,
         files,
         unsigned,
     })
+}
+
+/// Every entry of paper origin on the worklist, with the page its current version was typed from.
+fn paper_lines(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<PaperLine>, VaultError> {
+    let mut st = conn.prepare(
+        "SELECT e.id, r.state, e.form, e.episode_id, e.current_version FROM entries e JOIN recon r ON r.entry_id = e.id
+          WHERE e.origin = 'paper' ORDER BY e.episode_id, e.id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (entry_id, state, form, episode_id, version) = row?;
+        let body = crate::entries::version_body(conn, keys, &entry_id, version)?;
+        out.push(PaperLine {
+            state: State::parse(&state).unwrap_or(State::Pending),
+            form,
+            episode_id,
+            page: crate::paper::page_label(body.paper.as_ref().and_then(|p| p.qr.as_deref())),
+            entry_id,
+        });
+    }
+    Ok(out)
 }
 
 fn csv_field(s: &str) -> String {
@@ -319,8 +366,10 @@ impl Report {
             "workstations",
             "first_handoff_imported_at",
             "last_export_at",
+            "paper_only",
         ]);
         for e in &self.episodes {
+            let paper_only = e.paper_only.as_ref().map(|p| format!("created by {} at {}", p.created_by, p.created_at));
             line(&[
                 &e.id,
                 &e.unit,
@@ -331,6 +380,7 @@ impl Report {
                 &e.workstations.to_string(),
                 e.first_handoff_imported_at.as_deref().unwrap_or(""),
                 e.last_export_at.as_deref().unwrap_or(""),
+                paper_only.as_deref().unwrap_or(""),
             ]);
         }
         line(&["section", "episode timelines"]);
@@ -399,6 +449,11 @@ impl Report {
                 &d.decided_by,
                 &d.decided_at,
             ]);
+        }
+        line(&["section", "entries from paper"]);
+        line(&["entry", "state", "form", "episode", "page"]);
+        for p in &self.paper {
+            line(&[&p.entry_id, p.state.as_str(), &p.form, &p.episode_id, &format!("from paper, page {}", p.page)]);
         }
         line(&["section", "export batches"]);
         line(&["batch", "created_at", "created_by", "entries", "sha256", "posted", "failed"]);

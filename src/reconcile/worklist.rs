@@ -42,6 +42,8 @@ pub struct WorkItem {
     pub matched_mrn: Option<String>,
     pub clinical_time: Option<String>,
     pub medication: Option<String>,
+    /// For an entry from paper: the page it came from (form, printed when, where, which episode).
+    pub paper_page: Option<String>,
     /// Entries proposed as duplicates of this one, not yet decided.
     pub proposed_duplicates: Vec<String>,
     /// Who last changed the row (the importer, or the analyst who decided) and when: shown beside the decision.
@@ -158,6 +160,7 @@ pub fn list(
             patient: v.patient,
             matched_mrn: body.matched_mrn.map(|(_, m)| m),
             clinical_time: v.clinical_time,
+            paper_page: v.paper.as_ref().map(|p| crate::paper::page_label(p.qr.as_deref())),
             medication: v.medication,
             proposed_duplicates: proposed,
             decided_by: r.get(13)?,

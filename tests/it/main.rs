@@ -8,6 +8,7 @@ mod forms;
 mod fuzz_corpus;
 mod handoff;
 mod him_desk;
+mod paper;
 mod print;
 mod print_centre;
 mod procedures;

@@ -323,6 +323,7 @@ fn a_long_general_form_with_nested_groups_and_repeats_flows_over_pages() {
         printed_at: time::macros::datetime!(2026-11-21 10:42 UTC),
         episode: Some("ep-test".into()),
         drill: true,
+        workstation: Some("T5A-TEST".into()),
         record: "512·3fa2c1d0".into(),
     };
     let label = Label {

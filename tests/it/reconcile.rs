@@ -23,7 +23,7 @@ pub(crate) fn sample(name: &str) -> Value {
     dtk::forms::parse_response(&bytes).expect("sample parses")
 }
 
-fn set_answer(r: &mut Value, link: &str, answer: Value) {
+pub(crate) fn set_answer(r: &mut Value, link: &str, answer: Value) {
     edit_item(r, link, |it| it["answer"] = json!([answer]));
 }
 
@@ -137,7 +137,7 @@ fn summary_of(ws: &Workstation, him: &Session) -> dtk::reconcile::Summary {
     ws.reconcile_summary(him).expect("summary")
 }
 
-fn resources(bundle: &Value) -> Vec<Value> {
+pub(crate) fn resources(bundle: &Value) -> Vec<Value> {
     bundle["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect()
 }
 
