@@ -217,10 +217,20 @@ pub fn paper_only(tx: &mut Tx<'_>, unit: &str, start: &str, end: &str) -> Result
     };
     let plain = serde_json::to_vec(&body).unwrap_or_default();
     let sealed = tx.seal(&place(&id), &plain);
-    tx.sql().execute(
-        "INSERT INTO episodes (id, unit, kind, started_at, started_by, ended_at, ended_by, fv, body)
-         VALUES (?1, ?2, 'real', ?3, ?4, ?5, ?4, ?6, ?7)",
-        params![id, unit, start, actor, end, FORMAT, sealed],
+    tx.insert(
+        OnConflict::Abort,
+        "episodes",
+        &[
+            ("id", &id),
+            ("unit", &unit),
+            ("kind", &Kind::Real.as_str()),
+            ("started_at", &start),
+            ("started_by", &actor),
+            ("ended_at", &end),
+            ("ended_by", &actor),
+            ("fv", &FORMAT),
+            ("body", &sealed),
+        ],
     )?;
     tx.audit(
         action::PAPER_ONLY,

@@ -121,6 +121,9 @@ fn blank_forms_printed_before_any_episode_go_into_a_paper_only_episode() {
     for expect in ["Entries from paper", "from paper, page vital-signs", "Paper only: created by lhim", &ids[0][..8]] {
         assert!(text.contains(&squash(expect)), "'{expect}' not in the report PDF:\n{text}");
     }
+    // The paper-only episode is a row like any other: MAC'ed, so the vault still verifies.
+    let verify = h.tv.dtk(Some(HIM), &["verify"]);
+    assert!(verify.status.success(), "{}{}", stdout(&verify), stderr(&verify));
 }
 
 /// (c) A dead workstation: its paper names an episode whose handoff file never reached HIM. Refused as it stands,
