@@ -74,6 +74,7 @@ commands::registry::ipc_commands! {
     him::him_duplicate_proposals() -> Vec<DuplicateProposal>;
     him::him_side_by_side(a: String, b: String) -> SideBySide;
     him::him_read_scan(path: String) -> PaperScan;
+    him::him_episodes() -> Vec<PaperEpisode>;
     him::him_back_enter(request: PaperEntryRequest) -> PaperEntryOutcome;
     him::him_export_fhir(path: String) -> FhirBatch;
     him::him_latest_batch() -> Option<String>;

@@ -2,13 +2,15 @@
 //! episodes: a drill handoff file is refused at import with its reason, a paper page of a drill episode is refused
 //! at back-entry, and nothing reaches the worklist or a FHIR export. A back-entry whose answers the core refuses comes
 //! back as findings by linkId (not an error), and the reconciliation report is written as a PDF with its SHA-256.
+//! Paper from a total outage goes through the same command: a MAR page naming no episode is put into a paper-only
+//! episode for its unit, one entry per dose, each worklist row saying which page it came from.
 use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
 use dtk::episodes::{Declaration, Kind};
 use dtk_app::commands::him;
-use dtk_app::dto::{ErrorCode, PaperEntryRequest, WorklistQuery};
+use dtk_app::dto::{ErrorCode, PaperDose, PaperEntryRequest, WorklistQuery};
 
 const FORM: &str = "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0";
 
@@ -64,6 +66,85 @@ fn station() -> (tempfile::TempDir, Workstation) {
     (dir, ws)
 }
 
+/// A request with no answers, no doses and no assignment yet: the fields a form page fills come after `..`.
+fn form_page(author: &str) -> PaperEntryRequest {
+    PaperEntryRequest {
+        qr: String::new(),
+        response: None,
+        author: Some(author.into()),
+        doses: None,
+        episode: None,
+        paper_episode_unit: None,
+        period: None,
+    }
+}
+
+fn dose(medication: &str, amount: &str, time: &str) -> PaperDose {
+    PaperDose {
+        medication: medication.into(),
+        dose: amount.into(),
+        route: "Oral".into(),
+        time: time.into(),
+        initials: "JN".into(),
+        name: None,
+    }
+}
+
+/// A downtime MAR page from a total outage names no episode: through the command it is refused as it stands, then
+/// put into a paper-only episode created for its unit, one entry per dose, each worklist row saying its page.
+#[test]
+fn a_mar_page_with_no_episode_goes_into_a_paper_only_episode_through_the_command() {
+    let (_dir, mut ws) = station();
+    let admin = ws.sign_in("it.admin", &Password::new("admin-pass-1".into()), &SystemClock).expect("admin");
+    let census =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo/census-demo.json")).expect("census");
+    ws.import_census(&admin, &census, &SystemClock).expect("census imported");
+    let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
+    let qr = dtk::paper::Payload {
+        form: dtk::paper::MAR_FORM.into(),
+        mrn_system: Some("http://hospital.example.org/mrn".into()),
+        mrn: Some("DEV2001".into()),
+        unit: Some("5 East".into()),
+        ..Default::default()
+    }
+    .to_text();
+    let doses = || {
+        Some(vec![
+            dose("acetaminophen", "650 mg", "2026-11-21T08:00:00-05:00"),
+            dose("acetaminophen", "650 mg", "2026-11-21T14:00:00-05:00"),
+        ])
+    };
+    let page = |episode_unit: Option<&str>| PaperEntryRequest {
+        qr: qr.clone(),
+        author: None,
+        doses: doses(),
+        paper_episode_unit: episode_unit.map(Into::into),
+        ..form_page("")
+    };
+
+    let err = him::back_enter(&mut ws, &him_session, page(None)).expect_err("no episode to put it in");
+    assert!(err.message.contains("names no downtime episode"), "{}", err.message);
+    assert_eq!(him::summary(&mut ws, &him_session).expect("summary").total, 0);
+
+    let outcome = him::back_enter(&mut ws, &him_session, page(Some("5 East"))).expect("entered");
+    let entered = outcome.entered.expect("stored, no findings");
+    assert_eq!(entered.entries.len(), 2, "one entry per dose");
+    let episode = entered.paper_episode.expect("a paper-only episode was created");
+    assert!(episode.paper_only);
+    assert_eq!((episode.unit.as_str(), episode.id.as_str()), ("5 East", entered.episode_id.as_str()));
+    let listed = him::episodes(&mut ws, &him_session).expect("episodes");
+    assert!(listed.iter().any(|e| e.id == episode.id && e.paper_only), "offered for the next page: {listed:?}");
+
+    let query = WorklistQuery { state: None, mrn: None, form: None, workstation: None, limit: 50, offset: 0 };
+    let rows = him::worklist(&mut ws, &him_session, query).expect("worklist").items;
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert!(row.paper, "{row:?}");
+        assert_eq!(row.episode_id, episode.id);
+        assert_eq!(row.paper_page.as_deref(), Some(entered.page.as_str()), "{row:?}");
+    }
+}
+
 #[test]
 fn the_him_commands_refuse_drill_episodes() {
     let (dir, mut ws) = station();
@@ -87,8 +168,10 @@ fn the_him_commands_refuse_drill_episodes() {
     let qr = dtk::paper::Payload { form: FORM.into(), episode: Some(drill.id), ..Default::default() }.to_text();
     let request = PaperEntryRequest {
         qr,
-        response: serde_json::json!({ "resourceType": "QuestionnaireResponse", "questionnaire": FORM, "status": "completed" }),
-        author: "Dana Rivera, RN".into(),
+        response: Some(
+            serde_json::json!({ "resourceType": "QuestionnaireResponse", "questionnaire": FORM, "status": "completed" }),
+        ),
+        ..form_page("Dana Rivera, RN")
     };
     let err = him::back_enter(&mut ws, &him_session, request).expect_err("drill paper refused");
     assert_eq!(err.code, ErrorCode::Forbidden);
@@ -116,8 +199,10 @@ fn back_entry_findings_come_back_by_link_id_and_the_report_is_written_as_pdf() {
     let qr = dtk::paper::Payload { form: FORM.into(), episode: Some(real.id), ..Default::default() }.to_text();
     let request = PaperEntryRequest {
         qr,
-        response: serde_json::json!({ "resourceType": "QuestionnaireResponse", "questionnaire": FORM, "status": "completed", "item": [] }),
-        author: "Dana Rivera, RN".into(),
+        response: Some(
+            serde_json::json!({ "resourceType": "QuestionnaireResponse", "questionnaire": FORM, "status": "completed", "item": [] }),
+        ),
+        ..form_page("Dana Rivera, RN")
     };
     let outcome = him::back_enter(&mut ws, &him_session, request).expect("findings, not an error");
     assert!(outcome.entered.is_none());

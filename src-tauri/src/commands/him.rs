@@ -8,10 +8,10 @@ use super::{from_api, Shell};
 use crate::dto::{
     AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
     HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
-    PaperEntryOutcome, PaperEntryRequest, PaperScan, PostedLine, ReconState, ReconSummary, SideBySide, UserCount,
-    WorklistItem, WorklistPage, WorklistQuery,
+    PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine, ReconState,
+    ReconSummary, SideBySide, UserCount, WorklistItem, WorklistPage, WorklistQuery,
 };
-use dtk::api::{Session, Workstation};
+use dtk::api::{Assignment, Dose, PaperAnswers, Session, Workstation};
 use dtk::clock::SystemClock;
 use dtk::reconcile::{self, State as Core};
 use std::path::Path;
@@ -136,6 +136,7 @@ fn item(i: reconcile::WorkItem) -> WorklistItem {
         matched_mrn: i.matched_mrn,
         clinical_time: i.clinical_time,
         medication: i.medication,
+        paper_page: i.paper_page,
         proposed_duplicates: i.proposed_duplicates,
         decided_by: i.decided_by,
         decided_at: i.decided_at,
@@ -229,27 +230,97 @@ pub fn read_scan(ws: &mut Workstation, session: &Session, path: &str) -> Result<
     let form_title = ws.find_form(&payload.form).ok().map(|f| f.title.clone());
     Ok(PaperScan {
         qr: payload.to_text(),
+        mar: payload.form == dtk::paper::MAR_FORM,
         form: payload.form,
         form_title,
         mrn: payload.mrn,
         episode: payload.episode,
         entry: payload.entry,
+        unit: payload.unit,
     })
+}
+
+fn paper_episode(e: dtk::episodes::Episode) -> PaperEpisode {
+    PaperEpisode {
+        paper_only: e.paper_only.is_some(),
+        id: e.id,
+        unit: e.unit,
+        started_at: e.started_at,
+        ended_at: e.ended_at,
+    }
+}
+
+/// The station's episodes a page can be put into (not drills): every unit's, newest first as the core lists them.
+pub fn episodes(ws: &mut Workstation, session: &Session) -> Result<Vec<PaperEpisode>, CommandError> {
+    let list = ws.episodes(session).map_err(from_api)?;
+    Ok(list.into_iter().filter(|e| e.kind != dtk::episodes::Kind::Drill).map(paper_episode).collect())
+}
+
+/// What the analyst typed, as the core takes it: doses make a MAR page, a response and author a form.
+fn answers(request: &mut PaperEntryRequest) -> Result<PaperAnswers, CommandError> {
+    match (request.doses.take(), request.response.take()) {
+        (Some(doses), None) => Ok(PaperAnswers::Mar(
+            doses
+                .into_iter()
+                .map(|d| Dose {
+                    medication: d.medication,
+                    dose: d.dose,
+                    route: d.route,
+                    time: d.time,
+                    initials: d.initials,
+                    name: d.name,
+                })
+                .collect(),
+        )),
+        (None, Some(response)) => {
+            Ok(PaperAnswers::Form { response, author: request.author.take().unwrap_or_default() })
+        }
+        _ => Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            "Give either the form's answers (a form page) or the doses read from it (a MAR page), not both.",
+        )),
+    }
+}
+
+/// Where the page's entries go: an episode of the station, a new paper-only episode, or the one its code names.
+fn assignment(request: &mut PaperEntryRequest) -> Result<Assignment, CommandError> {
+    match (given(request.episode.take()), given(request.paper_episode_unit.take())) {
+        (Some(_), Some(_)) => Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            "Choose an episode of the station or a new paper-only episode, not both.",
+        )),
+        (Some(id), None) => Ok(Assignment::Episode(id)),
+        (None, Some(unit)) => {
+            Ok(Assignment::PaperOnly { unit, period: request.period.take().map(|p| (p.start, p.end)) })
+        }
+        (None, None) => Ok(Assignment::FromQr),
+    }
 }
 
 pub fn back_enter(
     ws: &mut Workstation,
     session: &Session,
-    request: PaperEntryRequest,
+    mut request: PaperEntryRequest,
 ) -> Result<PaperEntryOutcome, CommandError> {
     let payload = dtk::paper::Payload::parse(&request.qr)
         .map_err(|e| CommandError::new(ErrorCode::InvalidInput, format!("The page's QR code: {e}")))?;
-    match ws.back_enter_paper(session, &payload, &request.response, &request.author, &SystemClock) {
-        Ok(saved) => Ok(PaperEntryOutcome {
-            entered: Some(PaperEntered {
-                entry_id: saved.saved.id,
-                version: count(saved.saved.version) as i32,
-                stored_at: saved.stored_at,
+    let answers = answers(&mut request)?;
+    let assignment = assignment(&mut request)?;
+    match ws.back_enter_page(session, &payload, &answers, &assignment, &SystemClock) {
+        Ok(done) => Ok(PaperEntryOutcome {
+            entered: Some(PaperPageEntered {
+                entries: done
+                    .entries
+                    .into_iter()
+                    .map(|e| PaperEntered {
+                        entry_id: e.saved.id,
+                        version: count(e.saved.version) as i32,
+                        stored_at: e.stored_at,
+                    })
+                    .collect(),
+                episode_id: done.episode_id,
+                paper_episode: done.paper_episode.map(paper_episode),
+                page: done.page,
             }),
             findings: Vec::new(),
         }),
@@ -390,6 +461,10 @@ pub fn him_side_by_side(shell: &Shell, a: String, b: String) -> Result<SideBySid
 
 pub fn him_read_scan(shell: &Shell, path: String) -> Result<PaperScan, CommandError> {
     shell.signed_in(|ws, s| read_scan(ws, s, &path))
+}
+
+pub fn him_episodes(shell: &Shell) -> Result<Vec<PaperEpisode>, CommandError> {
+    shell.signed_in(episodes)
 }
 
 pub fn him_back_enter(shell: &Shell, request: PaperEntryRequest) -> Result<PaperEntryOutcome, CommandError> {

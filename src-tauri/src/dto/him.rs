@@ -21,8 +21,12 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<EntryCard>(out);
     add::<SideBySide>(out);
     add::<PaperScan>(out);
+    add::<PaperDose>(out);
+    add::<PaperPeriod>(out);
+    add::<PaperEpisode>(out);
     add::<PaperEntryRequest>(out);
     add::<PaperEntered>(out);
+    add::<PaperPageEntered>(out);
     add::<PaperEntryOutcome>(out);
     add::<FhirBatch>(out);
     add::<PostedLine>(out);
@@ -160,6 +164,8 @@ pub struct WorklistItem {
     pub matched_mrn: Option<String>,
     pub clinical_time: Option<String>,
     pub medication: Option<String>,
+    /// For an entry from paper: the page it came from ("from paper, page …").
+    pub paper_page: Option<String>,
     pub proposed_duplicates: Vec<String>,
     pub decided_by: String,
     pub decided_at: String,
@@ -258,17 +264,74 @@ pub struct PaperScan {
     pub episode: Option<String>,
     /// The electronic entry the page was printed from, if it was a printed entry.
     pub entry: Option<String>,
+    /// The unit the page was printed for, when its code says (the unit a paper-only episode would be for).
+    pub unit: Option<String>,
+    /// A downtime MAR page: entered dose by dose, not as a form.
+    pub mar: bool,
 }
 
-/// A paper form back-entered by the analyst, with the nurse named on the paper as author.
+/// One initialled dose read from a downtime MAR page; each becomes its own medication-administration entry.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaperDose {
+    pub medication: String,
+    /// The dose with its unit, such as "2 mg".
+    pub dose: String,
+    pub route: String,
+    /// When it was given, RFC 3339 with its offset.
+    pub time: String,
+    pub initials: String,
+    /// The nurse's printed name from the page's initials legend, when readable.
+    #[ts(optional)]
+    pub name: Option<String>,
+}
+
+/// The period a paper-only episode covers (RFC 3339).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaperPeriod {
+    pub start: String,
+    pub end: String,
+}
+
+/// An episode on this station a page can be put into.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperEpisode {
+    pub id: String,
+    pub unit: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// Created by HIM for paper alone.
+    pub paper_only: bool,
+}
+
+/// A paper page back-entered by the analyst: a form's answers with the nurse named on the paper as author, or a MAR
+/// page's doses; into the page's own episode, an episode of its unit (`episode`), or a new paper-only episode for
+/// `paper_episode_unit` when the page's episode is missing or it names none.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaperEntryRequest {
     pub qr: String,
-    /// The QuestionnaireResponse the analyst filled in.
+    /// A form page: the QuestionnaireResponse the analyst filled in.
     #[ts(type = "unknown")]
-    pub response: serde_json::Value,
-    pub author: String,
+    #[serde(default)]
+    pub response: Option<serde_json::Value>,
+    /// A form page: the nurse named on the paper.
+    #[ts(optional)]
+    pub author: Option<String>,
+    /// A MAR page: the initialled doses read from it, in order.
+    #[ts(optional)]
+    pub doses: Option<Vec<PaperDose>>,
+    /// Put the page into this episode of the station (one of the page's unit).
+    #[ts(optional)]
+    pub episode: Option<String>,
+    /// Create a paper-only episode for this unit and put the page into it.
+    #[ts(optional)]
+    pub paper_episode_unit: Option<String>,
+    /// With `paper_episode_unit`: the period the paper covers (default: from when the page was printed to now).
+    #[ts(optional)]
+    pub period: Option<PaperPeriod>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -279,12 +342,26 @@ pub struct PaperEntered {
     pub stored_at: String,
 }
 
+/// Everything one back-entered page created.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperPageEntered {
+    /// One entry for a form, one per dose for a MAR page, in order.
+    pub entries: Vec<PaperEntered>,
+    /// The episode the entries are in.
+    pub episode_id: String,
+    /// The paper-only episode created for the page, if one was asked for.
+    pub paper_episode: Option<PaperEpisode>,
+    /// The page's identity, as the worklist shows it ("from paper, page …").
+    pub page: String,
+}
+
 /// What a back-entry came to: the entry stored, or the core's findings by linkId when it refused the answers (the
 /// analyst corrects them beside each field and submits again).
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PaperEntryOutcome {
-    pub entered: Option<PaperEntered>,
+    pub entered: Option<PaperPageEntered>,
     pub findings: Vec<super::Finding>,
 }
 

@@ -9,9 +9,12 @@ import type { HandoffFolder } from './generated/HandoffFolder';
 import type { HandoffImportOutcome } from './generated/HandoffImportOutcome';
 import type { HandoffImported } from './generated/HandoffImported';
 import type { HimKey } from './generated/HimKey';
+import type { PaperDose } from './generated/PaperDose';
 import type { PaperEntered } from './generated/PaperEntered';
 import type { PaperEntryOutcome } from './generated/PaperEntryOutcome';
 import type { PaperEntryRequest } from './generated/PaperEntryRequest';
+import type { PaperEpisode } from './generated/PaperEpisode';
+import type { PaperPageEntered } from './generated/PaperPageEntered';
 import type { PaperScan } from './generated/PaperScan';
 import type { ReconState } from './generated/ReconState';
 import type { ReconSummary } from './generated/ReconSummary';
@@ -30,9 +33,12 @@ export type {
   HandoffImportOutcome,
   HandoffImported,
   HimKey,
+  PaperDose,
   PaperEntered,
   PaperEntryOutcome,
   PaperEntryRequest,
+  PaperEpisode,
+  PaperPageEntered,
   PaperScan,
   ReconState,
   ReconSummary,
@@ -69,8 +75,11 @@ export interface HimApi {
   himSideBySide(a: string, b: string): Promise<SideBySide>;
   /** Decodes a scanned page's QR code (PNG, JPEG or PDF at `path`) to its form, patient and episode. */
   himReadScan(path: string): Promise<PaperScan>;
+  /** The station's episodes (drills left out) a page whose own episode is missing can be put into. */
+  himEpisodes(): Promise<PaperEpisode[]>;
   /**
-   * Records a paper form filled in by the analyst, with the nurse named on the paper as author; the core's findings
+   * Records a paper page: a form filled in by the analyst (or a MAR page's doses, one entry each), into the page's
+   * episode, one chosen by the analyst, or a new paper-only episode. A form filled in by the analyst, with the nurse named on the paper as author; the core's findings
    * by linkId (and nothing stored) when it refuses the answers.
    */
   himBackEnter(request: PaperEntryRequest): Promise<PaperEntryOutcome>;

@@ -249,6 +249,10 @@ export class MemoryBackend implements Backend {
     return this.him.himReadScan(path);
   }
 
+  himEpisodes(): Promise<Him.PaperEpisode[]> {
+    return this.him.himEpisodes();
+  }
+
   himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
     return this.him.himBackEnter(request);
   }

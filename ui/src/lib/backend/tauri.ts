@@ -131,6 +131,10 @@ export class TauriBackend implements Backend {
     return call('him_read_scan', { path });
   }
 
+  himEpisodes(): Promise<Him.PaperEpisode[]> {
+    return call('him_episodes');
+  }
+
   himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
     return call('him_back_enter', { request });
   }

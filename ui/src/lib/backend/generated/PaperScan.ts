@@ -15,4 +15,12 @@ formTitle: string | null, mrn: string | null, episode: string | null,
 /**
  * The electronic entry the page was printed from, if it was a printed entry.
  */
-entry: string | null, };
+entry: string | null, 
+/**
+ * The unit the page was printed for, when its code says (the unit a paper-only episode would be for).
+ */
+unit: string | null, 
+/**
+ * A downtime MAR page: entered dose by dose, not as a form.
+ */
+mar: boolean, };

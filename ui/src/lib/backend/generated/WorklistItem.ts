@@ -20,4 +20,8 @@ author: string, patientName: string, birthDate: string | null, mrn: string, loca
 /**
  * The real MRN a downtime registration was matched to.
  */
-matchedMrn: string | null, clinicalTime: string | null, medication: string | null, proposedDuplicates: Array<string>, decidedBy: string, decidedAt: string, };
+matchedMrn: string | null, clinicalTime: string | null, medication: string | null, 
+/**
+ * For an entry from paper: the page it came from ("from paper, page …").
+ */
+paperPage: string | null, proposedDuplicates: Array<string>, decidedBy: string, decidedAt: string, };

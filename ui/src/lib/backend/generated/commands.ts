@@ -32,6 +32,7 @@ import type { HandoffInfo } from './HandoffInfo';
 import type { HimKey } from './HimKey';
 import type { PaperEntryOutcome } from './PaperEntryOutcome';
 import type { PaperEntryRequest } from './PaperEntryRequest';
+import type { PaperEpisode } from './PaperEpisode';
 import type { PaperScan } from './PaperScan';
 import type { PatientInfo } from './PatientInfo';
 import type { PrintCentreInfo } from './PrintCentreInfo';
@@ -73,6 +74,7 @@ export type CommandArgs = {
   him_duplicate_proposals: null;
   him_side_by_side: { a: string; b: string };
   him_read_scan: { path: string };
+  him_episodes: null;
   him_back_enter: { request: PaperEntryRequest };
   him_export_fhir: { path: string };
   him_latest_batch: null;
@@ -139,6 +141,7 @@ export type CommandResults = {
   him_duplicate_proposals: Array<DuplicateProposal>;
   him_side_by_side: SideBySide;
   him_read_scan: PaperScan;
+  him_episodes: Array<PaperEpisode>;
   him_back_enter: PaperEntryOutcome;
   him_export_fhir: FhirBatch;
   him_latest_batch: string | null;

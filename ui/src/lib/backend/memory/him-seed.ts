@@ -88,6 +88,7 @@ function row(n: number, pick: (k: number) => number, overrides: Partial<HimRow> 
     matchedMrn: null,
     clinicalTime: at,
     medication,
+    paperPage: null,
     proposedDuplicates: [],
     decidedBy: 'lhim',
     decidedAt: '2026-11-22T08:05:00Z',
@@ -227,7 +228,33 @@ export function himSeed(count = 320): HimSeed {
         mrn: 'DEV2003',
         episode: EPISODE,
         entry: null,
+        unit: '5 East',
+        mar: false,
+      },
+      // Paper from a total outage: a blank form printed before any episode, and a downtime MAR page naming none.
+      '/media/scans/blank-001.png': {
+        qr: `DTK1;form=${FORM_BASE}vital-signs|1.0.0;mrn=DEV2004;unit=5 East`,
+        form: `${FORM_BASE}vital-signs|1.0.0`,
+        formTitle: 'Vital signs',
+        mrn: 'DEV2004',
+        episode: null,
+        entry: null,
+        unit: '5 East',
+        mar: false,
+      },
+      '/media/scans/mar-001.png': {
+        qr: 'DTK1;form=http://downtimekit.example.org/print/downtime-mar|1;mrn=DEV2005;unit=5 East',
+        form: 'http://downtimekit.example.org/print/downtime-mar|1',
+        formTitle: null,
+        mrn: 'DEV2005',
+        episode: null,
+        entry: null,
+        unit: '5 East',
+        mar: true,
       },
     },
+    episodes: [
+      { id: EPISODE, unit: '5 East', startedAt: '2026-11-21T06:00:00Z', endedAt: '2026-11-21T20:00:00Z', paperOnly: false },
+    ],
   };
 }

@@ -43,6 +43,8 @@ export interface HimSeed {
   scans?: Record<string, Him.PaperScan>;
   /** The analyst's username, recorded as who decided. */
   analyst?: string;
+  /** The station's episodes a page can be put into. */
+  episodes?: Him.PaperEpisode[];
   /** The patients of the worklist as the station knows them (paper back-entry looks the printed MRN up). */
   patients?: PatientInfo[];
 }
@@ -109,6 +111,7 @@ export class HimMemory {
   private failOnFirstPost: Set<string>;
   private scans: Record<string, Him.PaperScan>;
   private analyst: string;
+  private episodes: Him.PaperEpisode[];
   private nextId = 1;
 
   constructor(
@@ -125,6 +128,7 @@ export class HimMemory {
     this.failOnFirstPost = new Set(seed?.failOnFirstPost ?? []);
     this.scans = seed?.scans ?? {};
     this.analyst = seed?.analyst ?? 'lhim';
+    this.episodes = [...(seed?.episodes ?? [])];
   }
 
   private row(id: string): HimRow {
@@ -428,13 +432,72 @@ export class HimMemory {
     return { ...scan };
   }
 
-  async himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
-    this.calls.push('himBackEnter');
-    if (request.author.trim() === '') {
+  async himEpisodes(): Promise<Him.PaperEpisode[]> {
+    this.calls.push('himEpisodes');
+    return this.episodes.map((e) => ({ ...e }));
+  }
+
+  /** As the core's `resolve_episode`: the page's own episode, one of its unit on the station, or a new paper-only one. */
+  private assign(scan: Him.PaperScan, request: Him.PaperEntryRequest): [string, Him.PaperEpisode | null] {
+    const chosen = request.episode?.trim() || null;
+    const unit = request.paperEpisodeUnit?.trim() || null;
+    const own = scan.episode ? this.episodes.find((e) => e.id === scan.episode) : undefined;
+    if (chosen && unit) throw new BackendError('invalid_input', 'Choose an episode of the station or a new paper-only episode, not both.');
+    if (own && (chosen ?? own.id) !== own.id) {
+      throw new BackendError('invalid_input', 'the page belongs to its own episode on this station: it cannot be moved out of it');
+    }
+    if (unit) {
+      if (own) throw new BackendError('invalid_input', 'the page belongs to its own episode on this station: it cannot be moved out of it');
+      if (scan.unit && scan.unit !== unit) throw new BackendError('invalid_input', 'the page was printed for another unit');
+      const created: Him.PaperEpisode = {
+        id: `paper-episode-${String(this.nextId++).padStart(4, '0')}`,
+        unit,
+        startedAt: request.period?.start ?? stamp(),
+        endedAt: request.period?.end ?? stamp(),
+        paperOnly: true,
+      };
+      this.episodes.unshift(created);
+      return [created.id, { ...created }];
+    }
+    if (chosen) {
+      const episode = this.episodes.find((e) => e.id === chosen);
+      if (!episode) throw new BackendError('not_found', 'no such episode on this station');
+      if (scan.unit && episode.unit !== scan.unit) throw new BackendError('invalid_input', 'the episode is of another unit than the page');
+      return [episode.id, null];
+    }
+    if (own) return [own.id, null];
+    throw new BackendError(
+      'invalid_input',
+      scan.episode
+        ? "the page's episode never reached this station: assign the page to an episode of its unit or a paper-only episode"
+        : "the paper form's QR code names no downtime episode: assign the page to an episode of its unit or a paper-only episode",
+    );
+  }
+
+  /** What each entry is, before anything is stored: a form's answers and author, or one row per dose of a MAR page. */
+  private typed(scan: Him.PaperScan, request: Him.PaperEntryRequest): Pick<HimRow, 'form' | 'author' | 'clinicalTime' | 'medication'>[] | Him.PaperEntryOutcome {
+    if (scan.mar) {
+      const doses = request.doses ?? [];
+      if (doses.length === 0) throw new BackendError('invalid_input', 'a downtime MAR page is entered dose by dose: give the doses read from it');
+      return doses.map((d, i) => {
+        const problem = (p: string) => new BackendError('invalid_input', `dose ${i + 1} read from the MAR page: ${p}`);
+        if (d.initials.trim() === '') throw problem('the initials in the cell are required');
+        if (d.medication.trim() === '') throw problem('the medication is required');
+        if (!/^\d+(\.\d+)?\s*\S+/.test(d.dose.trim())) throw problem('the dose needs a number and a unit, such as "2 mg"');
+        if (d.time.trim() === '' || Number.isNaN(Date.parse(d.time))) throw problem('the time is required (RFC 3339 with its offset)');
+        const name = d.name?.trim();
+        return {
+          form: `${FORM_BASE}medication-administration|1.0.0`,
+          author: name ? `${name} (${d.initials.trim()})` : d.initials.trim(),
+          clinicalTime: d.time.trim(),
+          medication: `${d.medication.trim()} ${d.dose.trim()} ${d.route.trim()}`.trim(),
+        };
+      });
+    }
+    const author = request.author?.trim() ?? '';
+    if (author === '') {
       throw new BackendError('invalid_input', 'the author named on the paper form is required (plain text)');
     }
-    const scan = Object.values(this.scans).find((s) => s.qr === request.qr);
-    if (!scan) throw new BackendError('invalid_input', "The page's QR code: not a Downtime Kit code");
     const response = (request.response ?? {}) as {
       questionnaire?: string;
       subject?: { identifier?: { value?: string } };
@@ -456,36 +519,48 @@ export class HimMemory {
       const found = responseFindings(form.questionnaire as Questionnaire, request.response as never);
       if (found.some((f) => f.severity === 'error')) return { entered: null, findings: found };
     }
-    const id = `paper-${String(this.nextId++).padStart(4, '0')}`;
+    return [{ form: scan.form, author, clinicalTime: null, medication: null }];
+  }
+
+  async himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {
+    this.calls.push('himBackEnter');
+    const scan = Object.values(this.scans).find((s) => s.qr === request.qr);
+    if (!scan) throw new BackendError('invalid_input', "The page's QR code: not a Downtime Kit code");
+    const typed = this.typed(scan, request);
+    if (!Array.isArray(typed)) return typed;
+    const [episodeId, paperEpisode] = this.assign(scan, request);
+    const page = `${shortName(scan.form)} for ${scan.unit ?? 'an unnamed unit'}, ${scan.episode ? `episode ${scan.episode}` : 'printed before any episode'}`;
     const base = [...this.rows.values()].find((r) => r.mrn === scan.mrn);
-    this.rows.set(id, {
-      entryId: id,
-      state: 'matched',
-      duplicateOf: null,
-      batchId: null,
-      reason: null,
-      workstation: 'HIM-STATION',
-      episodeId: scan.episode ?? 'unknown',
-      paper: true,
-      form: scan.form,
-      entryStatus: 'signed',
-      version: 1,
-      author: request.author.trim(),
-      patientName: base?.patientName ?? 'Unknown patient',
-      birthDate: base?.birthDate ?? null,
-      mrn: scan.mrn ?? 'unknown',
-      location: base?.location ?? null,
-      matchedMrn: null,
-      clinicalTime: null,
-      medication: null,
-      proposedDuplicates: [],
-      decidedBy: this.analyst,
-      decidedAt: stamp(),
-      answers: [],
-      recordedAt: stamp(),
-      temporary: false,
+    const entries: Him.PaperEntered[] = typed.map((entry) => {
+      const id = `paper-${String(this.nextId++).padStart(4, '0')}`;
+      this.rows.set(id, {
+        entryId: id,
+        state: 'matched',
+        duplicateOf: null,
+        batchId: null,
+        reason: null,
+        workstation: 'HIM-STATION',
+        episodeId,
+        paper: true,
+        entryStatus: 'signed',
+        version: 1,
+        patientName: base?.patientName ?? 'Unknown patient',
+        birthDate: base?.birthDate ?? null,
+        mrn: scan.mrn ?? 'unknown',
+        location: base?.location ?? null,
+        matchedMrn: null,
+        paperPage: page,
+        proposedDuplicates: [],
+        decidedBy: this.analyst,
+        decidedAt: stamp(),
+        answers: [],
+        recordedAt: stamp(),
+        temporary: false,
+        ...entry,
+      });
+      return { entryId: id, version: 1, storedAt: stamp() };
     });
-    return { entered: { entryId: id, version: 1, storedAt: stamp() }, findings: [] };
+    return { entered: { entries, episodeId, paperEpisode, page }, findings: [] };
   }
 
   async himExportFhir(path: string): Promise<Him.FhirBatch> {

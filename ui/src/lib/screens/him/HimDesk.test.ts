@@ -33,6 +33,17 @@ async function axeClean(container: HTMLElement = document.body) {
   expect(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
 }
 
+/** Records every back-entry request the panel sends, as sent. */
+function sentBackEntries(backend: MemoryBackend): unknown[] {
+  const sent: unknown[] = [];
+  const original = backend.himBackEnter.bind(backend);
+  backend.himBackEnter = async (request) => {
+    sent.push(structuredClone(request));
+    return original(request);
+  };
+  return sent;
+}
+
 const summaryText = () => screen.getByTestId('him-summary').textContent ?? '';
 
 describe('HIM worklist', { timeout: 30_000 }, () => {
@@ -311,15 +322,89 @@ describe('HIM entries the EHR refused', { timeout: 30_000 }, () => {
 });
 
 describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
+  it('offers an episode of the unit or a new paper-only episode for a page naming none', async () => {
+    const user = userEvent.setup();
+    const backend = desk(30);
+    const sent = sentBackEntries(backend);
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/blank-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    const placement = await screen.findByTestId('him-paper-placement');
+    expect(placement).toHaveTextContent('The page names no episode');
+    const select = within(placement).getByLabelText('Episode') as HTMLSelectElement;
+    expect(Array.from(select.options, (o) => o.value)).toEqual(['4f6a1c9e-2b7d-4e0a-9c3f-8d1e5b2a7c60']);
+    expect(within(placement).getByLabelText('A new paper-only episode for unit 5 East')).toBeInTheDocument();
+    await axeClean();
+
+    await user.click(within(placement).getByLabelText('A new paper-only episode for unit 5 East'));
+    expect(within(placement).queryByLabelText('Episode')).toBeNull();
+    await user.type(screen.getByLabelText('Nurse named on the paper (the author)'), 'Sam Whitfield, RN');
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    const confirmed = await screen.findByTestId('him-paper-confirmed');
+    expect(confirmed).toHaveTextContent('a new paper-only episode for 5 East');
+    await user.type(screen.getByLabelText(/^Heart rate/), '88');
+    await user.click(screen.getByRole('button', { name: /^Now for Time taken/ }));
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    const entered = await screen.findByTestId('him-paper-entered');
+    expect(entered).toHaveTextContent('in the paper-only episode created for 5 East');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ paperEpisodeUnit: '5 East', author: 'Sam Whitfield, RN' });
+    expect(sent[0]).not.toHaveProperty('episode');
+
+    // The next page of the same outage is offered the paper-only episode just created.
+    const episodes = await backend.himEpisodes();
+    expect(episodes.filter((e) => e.paperOnly)).toHaveLength(1);
+  });
+
+  it('types a MAR page dose by dose and records one entry per dose, each row saying its page', async () => {
+    const user = userEvent.setup();
+    const backend = desk(30);
+    const before = (await backend.himSummary()).total;
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/mar-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    const placement = await screen.findByTestId('him-paper-placement');
+    // An episode of the unit is the default; the MAR page needs no author (each dose has its initials).
+    expect(screen.queryByLabelText('Nurse named on the paper (the author)')).toBeNull();
+    expect((within(placement).getByLabelText('Episode') as HTMLSelectElement).value).toBe(
+      '4f6a1c9e-2b7d-4e0a-9c3f-8d1e5b2a7c60',
+    );
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    expect(await screen.findByRole('heading', { name: 'Type the doses initialled on the MAR page' })).toHaveFocus();
+
+    const fill = async (n: number, values: [string, string, string, string, string]) => {
+      const labels = ['medication', 'dose', 'route', 'time given', 'initials'];
+      for (const [i, label] of labels.entries()) await user.type(screen.getByLabelText(`Dose ${n} ${label}`), values[i]!);
+    };
+    await fill(1, ['acetaminophen', '650 mg', 'Oral', '2026-11-21T08:00:00-05:00', 'JN']);
+    await user.click(screen.getByRole('button', { name: 'Add a dose' }));
+    await user.click(screen.getByRole('button', { name: 'Record 2 doses' }));
+    expect(await screen.findByTestId('him-paper-findings')).toHaveTextContent(
+      'Dose 2: type the medication, dose, route, time, initials written on the page.',
+    );
+    await fill(2, ['heparin', '5000 units', 'Subcutaneous', '2026-11-21T09:00', 'KC']);
+    await user.click(screen.getByRole('button', { name: 'Add a dose' }));
+    await fill(3, ['ondansetron', '4 mg', 'intravenous', '2026-11-21T14:00:00-05:00', 'JN']);
+    await axeClean();
+    await user.click(screen.getByRole('button', { name: 'Record 3 doses' }));
+    const entered = await screen.findByTestId('him-paper-entered');
+    expect(entered).toHaveTextContent('3 doses recorded');
+    expect((await backend.himSummary()).total).toBe(before + 3);
+
+    // On the worklist: one row per dose, each saying which page it came from.
+    await user.click(screen.getByRole('button', { name: 'Worklist' }));
+    await user.type(await screen.findByLabelText('Patient MRN'), 'DEV2005');
+    await user.keyboard('{Enter}');
+    await waitFor(async () => expect(await screen.findAllByTestId('wl-paper-page')).toHaveLength(3));
+    for (const cell of screen.getAllByTestId('wl-paper-page')) {
+      expect(cell).toHaveTextContent(/^from paper, page downtime-mar/);
+    }
+  });
+
   it('decodes a scan, fills the form and submits the answers with the author; findings come back by field', async () => {
     const user = userEvent.setup();
     const backend = desk(30);
-    const sent: unknown[] = [];
-    const original = backend.himBackEnter.bind(backend);
-    backend.himBackEnter = async (request) => {
-      sent.push(structuredClone(request));
-      return original(request);
-    };
+    const sent = sentBackEntries(backend);
     await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
     await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/unknown.png');
     await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
