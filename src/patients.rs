@@ -253,6 +253,41 @@ pub enum RegisterError {
     Vault(#[from] VaultError),
 }
 
+/// How many temporary MRN numbers a restored vault skips after the last one its backup had issued: the original
+/// workstation may have issued them between the backup and its death (a backup every 4 hours by default; a
+/// mass-casualty event registers tens of patients in that time). IT may give the restored PC a new block instead.
+pub const SKIPPED_AFTER_RESTORE: i64 = 100;
+/// The `meta` key that keeps, after a restore, the last number the backup had issued (JSON: a number or null).
+const RESTART_KEY: &str = "temp_mrn_restart";
+
+/// Records, in a vault being restored, that the next [`SKIPPED_AFTER_RESTORE`] temporary MRN numbers are skipped.
+/// Returns the last number the backup had issued (of any block), if any.
+pub fn skip_after_restore(tx: &mut Tx<'_>) -> Result<Option<i64>, VaultError> {
+    let last: Option<i64> = tx.sql().query_row("SELECT max(number) FROM temp_mrns", [], |r| r.get(0))?;
+    let value = serde_json::to_vec(&last).unwrap_or_default();
+    if tx.update("meta", &[&RESTART_KEY], None, &[("value", &value)])? == 0 {
+        tx.insert_meta(RESTART_KEY, &value)?;
+    }
+    Ok(last)
+}
+
+/// The first number a restored vault may issue in `block`: past the skipped numbers after the backup's last one
+/// when that one is in the block (or from the block's start when the backup had issued none); the block's start
+/// when IT has since given the workstation another block.
+fn first_after_restore(tx: &Tx<'_>, block: &MrnBlock) -> Result<Option<i64>, VaultError> {
+    let value: Option<Vec<u8>> =
+        tx.sql().query_row("SELECT value FROM meta WHERE key = ?1", [RESTART_KEY], |r| r.get(0)).optional()?;
+    let Some(value) = value else { return Ok(None) };
+    let last: Option<i64> = serde_json::from_slice(&value)
+        .map_err(|_| VaultError::Integrity(format!("meta {RESTART_KEY}: not a number")))?;
+    let (first, end) = (i64::from(block.first), i64::from(block.last));
+    Ok(Some(match last {
+        Some(n) if (first..=end).contains(&n) => n + 1 + SKIPPED_AFTER_RESTORE,
+        Some(_) => first,
+        None => first + SKIPPED_AFTER_RESTORE,
+    }))
+}
+
 /// Registers a patient who is not in the census, issuing the next temporary MRN of this workstation's block.
 pub fn register(
     tx: &mut Tx<'_>,
@@ -281,6 +316,7 @@ pub fn register(
         |r| r.get(0),
     )?;
     let next = last_issued.map_or(i64::from(block.first), |n| n + 1);
+    let next = first_after_restore(tx, block)?.map_or(next, |restart| next.max(restart));
     if next > i64::from(block.last) {
         return Err(RegisterError::BlockExhausted { first: block.format(block.first), last: block.format(block.last) });
     }

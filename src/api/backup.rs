@@ -43,8 +43,16 @@ pub struct Restored {
     pub from: PathBuf,
     /// When the backup was taken (from its name), if the name says.
     pub taken_at: Option<String>,
-    /// The workstation the backup came from: the restored vault goes on as that workstation.
+    /// The workstation the backup came from.
+    pub from_workstation_id: String,
+    /// The restored vault's own new workstation id (with a new handoff signing key): to HIM a restored PC is a new
+    /// workstation whose files carry the original's entries, so a file the original wrote after the backup and the
+    /// restored PC's files are both accepted, and nothing is imported twice.
     pub workstation_id: String,
+    /// The last temporary MRN number the backup had issued, if any: the next `temp_mrns_skipped` numbers after it
+    /// are skipped, since the original may have issued them after the backup.
+    pub temp_mrn_last_issued: Option<i64>,
+    pub temp_mrns_skipped: i64,
     pub unit: Option<String>,
     pub entries: usize,
     /// Signed or amended entries (each decrypted during the check).
@@ -199,10 +207,13 @@ fn check_in(file: &Path, staging: &Path, key: &RecoveryKey, clock: &dyn Clock) -
         started_at: e.started_at,
     });
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let restored = Restored {
+    let mut restored = Restored {
         taken_at: backup::parse_name(&name).map(|(_, at)| stamp(at)),
         from: file.to_path_buf(),
-        workstation_id: vault.meta_text("workstation_id")?.unwrap_or_default(),
+        from_workstation_id: vault.meta_text("workstation_id")?.unwrap_or_default(),
+        workstation_id: String::new(),
+        temp_mrn_last_issued: None,
+        temp_mrns_skipped: crate::patients::SKIPPED_AFTER_RESTORE,
         unit: vault.meta_text("unit")?,
         entries: list.len(),
         signed: count(&[EntryStatus::Signed, EntryStatus::Amended]),
@@ -210,8 +221,21 @@ fn check_in(file: &Path, staging: &Path, key: &RecoveryKey, clock: &dyn Clock) -
         entered_in_error: count(&[EntryStatus::EnteredInError]),
         episode,
     };
-    let detail = serde_json::json!({ "backup": name, "taken_at": restored.taken_at, "entries": restored.entries });
-    let _saved = vault.write(&keys, RECOVERY, clock.now(), |tx| tx.audit(backup::RESTORED, "vault", &detail))?;
+    let saved = vault.write(&keys, RECOVERY, clock.now(), |tx| -> Result<_, VaultError> {
+        let workstation = tx.new_id().to_string();
+        tx.update("meta", &[&"workstation_id"], None, &[("value", &workstation.as_bytes())])?;
+        let fingerprint = crate::handoff::renew_signing_key(tx)?;
+        let last_issued = crate::patients::skip_after_restore(tx)?;
+        let detail = serde_json::json!({
+            "backup": name, "taken_at": restored.taken_at, "entries": restored.entries,
+            "from_workstation": restored.from_workstation_id, "workstation": workstation,
+            "signing_key": fingerprint, "temp_mrn_last_issued": last_issued,
+            "temp_mrns_skipped": crate::patients::SKIPPED_AFTER_RESTORE,
+        });
+        tx.audit(backup::RESTORED, "vault", &detail)?;
+        Ok((workstation, last_issued))
+    })?;
+    (restored.workstation_id, restored.temp_mrn_last_issued) = saved.into_value();
     copy::checkpoint(&vault)?;
     Ok(restored)
 }

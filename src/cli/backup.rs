@@ -67,18 +67,28 @@ pub fn restore(dir: &Path, args: RestoreArgs, json: bool) -> Result<(), Failure>
             ),
             None => "no episode".into(),
         };
+        let mrns = match restored.temp_mrn_last_issued {
+            Some(n) => format!("after number {n}, the last the backup had issued"),
+            None => "at the start of the block (the backup had issued none)".into(),
+        };
         format!(
-            "Restored {}{taken} into {}: unit {}, workstation {}.\n{} entries ({} signed, {} drafts, {} entered in \
-             error), {episode}. Every entry was decrypted and the audit chain verified.\nStaff sign in with their \
-             usual passwords. Entries charted after the backup was taken are not in it: take them from paper.",
+            "Restored {}{taken} into {}: unit {}.\n{} entries ({} signed, {} drafts, {} entered in error), {episode}. \
+             Every entry was decrypted and the audit chain verified.\nThis PC is now workstation {} (restored from \
+             workstation {}'s backup), with a handoff signing key of its own: HIM accepts its files and any the old PC \
+             wrote after the backup, and imports nothing twice.\nTemporary MRNs: the next {} numbers {mrns} are \
+             skipped (the old PC may have issued them after the backup); or IT gives this PC a new block in \
+             site.json.\nStaff sign in with their usual passwords. Entries charted after the backup was taken are \
+             not in it: take them from paper.",
             restored.from.display(),
             dir.display(),
             restored.unit.as_deref().unwrap_or("-"),
-            restored.workstation_id,
             restored.entries,
             restored.signed,
             restored.drafts,
             restored.entered_in_error,
+            restored.workstation_id,
+            restored.from_workstation_id,
+            restored.temp_mrns_skipped,
         )
     });
     Ok(())

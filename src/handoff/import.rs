@@ -50,6 +50,10 @@ pub struct ImportReport {
     /// What the file says its workstation left unsigned, per author (drafts never leave a workstation); `None` for
     /// a file from a Downtime Kit that did not say.
     pub unsigned: Option<Vec<UnsignedCount>>,
+    /// The workstations this one was restored from (`dtk restore` of their backups), as its audit log records: HIM
+    /// accepts their entries from this file and recognises those it already has by id and content hash.
+    #[serde(default)]
+    pub restored_from: Vec<String>,
 }
 
 impl ImportReport {
@@ -211,7 +215,16 @@ impl Stage<'_, '_> {
                     }
                 }
             }
-            Record::Audit(a) => self.report.new_audit_rows += import_audit_row(tx, ws, &a)?,
+            Record::Audit(a) => {
+                if a.row.action == crate::backup::RESTORED {
+                    if let Some(from) = a.row.detail.get("from_workstation").and_then(serde_json::Value::as_str) {
+                        if !self.report.restored_from.iter().any(|w| w == from) {
+                            self.report.restored_from.push(from.to_string());
+                        }
+                    }
+                }
+                self.report.new_audit_rows += import_audit_row(tx, ws, &a)?
+            }
             Record::Entry(e) => {
                 import_entry(tx, self.h, &e, self.temp_mrn_system, &mut self.report, &mut self.touched)?;
                 if self.touched.len() >= DUPLICATE_BATCH {
@@ -445,6 +458,17 @@ fn import_entry(
     report: &mut ImportReport,
     touched: &mut Vec<String>,
 ) -> Result<(), HandoffError> {
+    // The workstation that charted it: this file's, or one this workstation was restored from (its log says so).
+    let charted_on = match &e.workstation {
+        None => &h.workstation,
+        Some(w) if report.restored_from.contains(w) => w,
+        Some(w) => {
+            return Err(HandoffError::Inconsistent(format!(
+                "entry {} names workstation {w}, but the file's audit log does not record a restore from it",
+                e.id
+            )))
+        }
+    };
     let existing: Option<(String, i64)> =
         query_opt(tx, "SELECT workstation, current_version FROM entries WHERE id = ?1", [&e.id], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -459,7 +483,7 @@ fn import_entry(
         Origin::Paper => "paper",
     };
     let current = match existing {
-        Some((ws, _)) if ws != h.workstation => {
+        Some((ws, _)) if ws != *charted_on => {
             return Err(HandoffError::Inconsistent(format!(
                 "entry {} was imported earlier from another workstation",
                 e.id
@@ -477,7 +501,7 @@ fn import_entry(
                     ("form", &e.form),
                     ("episode_id", &h.episode),
                     ("author", &e.author),
-                    ("workstation", &h.workstation),
+                    ("workstation", charted_on),
                     ("status", &e.status.as_str()),
                     ("current_version", &e.current_version),
                     ("created_at", &e.created_at),
@@ -551,7 +575,7 @@ fn import_entry(
     if existing.is_none() || added {
         let tracked = crate::reconcile::Tracked {
             entry_id: &e.id,
-            workstation: &h.workstation,
+            workstation: charted_on,
             form: &e.form,
             patient,
             body: &last.body,

@@ -253,6 +253,24 @@ fn signing_key(tx: &mut Tx<'_>) -> Result<SigningKey, VaultError> {
     Ok(key)
 }
 
+/// Gives the workstation a new signing key, audited like a first one: a vault restored from a backup is a new
+/// workstation to HIM, whose files must not pass for the original's. Returns the new key's fingerprint.
+pub fn renew_signing_key(tx: &mut Tx<'_>) -> Result<String, VaultError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    tx.random(bytes.as_mut());
+    let sealed = tx.seal(&SIGNING_KEY_PLACE, bytes.as_ref());
+    if tx.update("meta", &[&SIGNING_KEY_PLACE.row], None, &[("value", &sealed)])? == 0 {
+        tx.insert_meta(SIGNING_KEY_PLACE.row, &sealed)?;
+    }
+    let fingerprint = fingerprint(SigningKey::from_bytes(&bytes).verifying_key().as_bytes());
+    tx.audit(
+        action::SIGNING_KEY_CREATED,
+        "meta:handoff_signing_key",
+        &serde_json::json!({ "fingerprint": fingerprint }),
+    )?;
+    Ok(fingerprint)
+}
+
 /// The workstation's signing-key fingerprint, if it has made one (shown so HIM can compare it with the file's).
 pub fn signing_fingerprint(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<String>, VaultError> {
     Ok(load_secret(conn, keys, &SIGNING_KEY_PLACE)?
@@ -339,6 +357,11 @@ pub struct EntryRecord {
     pub created_at: String,
     pub updated_at: String,
     pub origin: Origin,
+    /// The workstation that charted the entry, when it is not the file's own: a workstation restored from another's
+    /// backup carries that workstation's entries under a new identity of its own (issue 14). HIM accepts it only
+    /// from a file whose audit log records that restore. Absent otherwise, so other files are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workstation: Option<String>,
     pub versions: Vec<VersionRecord>,
 }
 

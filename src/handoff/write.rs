@@ -235,7 +235,7 @@ pub fn export<W: Write>(
         let hash = w.link(&row);
         w.put(RecordRef::Audit(&AuditRecord { row, hash }))
     })?;
-    for_each_entry(tx.sql(), tx.keys(), episode_id, |e| w.put(RecordRef::Entry(e)))?;
+    for_each_entry(tx.sql(), tx.keys(), episode_id, workstation, |e| w.put(RecordRef::Entry(e)))?;
     let (done, end) = w.finish(&signer, Some(unsigned.clone()))?;
     tx.insert(
         crate::vault::rows::OnConflict::Abort,
@@ -335,10 +335,11 @@ fn for_each_entry(
     conn: &rusqlite::Connection,
     keys: &Keys,
     episode_id: &str,
+    workstation: &str,
     mut f: impl FnMut(&EntryRecord) -> Result<(), HandoffError>,
 ) -> Result<(), HandoffError> {
     let mut st = conn.prepare(
-        "SELECT id, form, author, status, current_version, created_at, updated_at, origin FROM entries
+        "SELECT id, form, author, status, current_version, created_at, updated_at, origin, workstation FROM entries
           WHERE episode_id = ?1 AND status != 'draft' ORDER BY created_at, id",
     )?;
     let mut vst = conn.prepare(
@@ -368,6 +369,7 @@ fn for_each_entry(
         }
         let status: String = h.get(3)?;
         let origin: String = h.get(7)?;
+        let charted_on: String = h.get(8)?;
         f(&EntryRecord {
             id,
             form: h.get(1)?,
@@ -377,6 +379,7 @@ fn for_each_entry(
             created_at: h.get(5)?,
             updated_at: h.get(6)?,
             origin: if origin == "paper" { Origin::Paper } else { Origin::Electronic },
+            workstation: Some(charted_on).filter(|w| w != workstation),
             versions,
         })?;
     }

@@ -255,3 +255,121 @@ fn status_shows_the_backup_age_and_says_overdue_plainly() {
     assert_eq!(json["backup"]["overdue"], true);
     assert_eq!(json["backup"]["interval_hours"], 4);
 }
+
+/// The temporary MRNs a workstation issued, newest last.
+fn registered(ws: &mut Workstation, session: &dtk::api::Session) -> Vec<String> {
+    let reg = dtk::patients::Registration {
+        family: "UNKNOWN".into(),
+        given: vec!["Trauma".into()],
+        birth_date: None,
+        gender: None,
+        location: None,
+    };
+    ws.register_patient(session, &reg, &SystemClock).expect("register");
+    let mut mrns: Vec<String> = ws
+        .patients(session)
+        .expect("patients")
+        .into_iter()
+        .map(|p| p.record.mrn)
+        .filter(|m| m.starts_with("T5E-"))
+        .collect();
+    mrns.sort();
+    mrns
+}
+
+#[test]
+fn a_restored_workstation_is_a_new_one_to_him_so_its_files_and_the_dead_pcs_last_file_both_import_once() {
+    // HIM's station and its handoff key.
+    let him_tv = TestVault::new();
+    let (mut him, him_session) = him_tv.sign_in(HIM);
+    let him_key = him.handoff_keygen(&him_session, &SystemClock).expect("keygen").public_key;
+    let site = serde_json::json!({
+        "him_public_key": him_key,
+        "temp_mrn_block": { "prefix": "T5E-", "first": 1000, "last": 1999 },
+    })
+    .to_string();
+
+    let (tv, _keys, key_file) = charting_with_key();
+    std::fs::write(tv.path().join("site.json"), &site).expect("site.json");
+    let (mut ws, nurse) = tv.sign_in(NURSE);
+    for mrn in ["DEV2001", "DEV2002"] {
+        ws.add_entry(&nurse, &for_patient(sample_response("nursing-note"), mrn), &signed(), &SystemClock)
+            .expect("entry before the backup");
+    }
+    assert_eq!(registered(&mut ws, &nurse), vec!["T5E-1000"]);
+    let dead_id = ws.workstation_id();
+    let stick = tempfile::tempdir().expect("stick");
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    ws.backup(&charge, Some(stick.path()), &SystemClock).expect("backup");
+
+    // After the backup the old PC charts on, registers a patient, and hands off once before its disk dies.
+    let (mut ws, nurse) = tv.sign_in(NURSE);
+    ws.add_entry(&nurse, &for_patient(sample_response("vital-signs"), "DEV2003"), &signed(), &SystemClock)
+        .expect("entry after the backup");
+    assert_eq!(registered(&mut ws, &nurse), vec!["T5E-1000", "T5E-1001"]);
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    let handoffs = tempfile::tempdir().expect("handoff folder");
+    let first = handoffs.path().join("dead-pc.dtkh");
+    ws.export_handoff(&charge, &first, None, false, &SystemClock).expect("the old PC's handoff");
+    let imported = him.import_handoff(&him_session, &std::fs::read(&first).expect("read"), &SystemClock);
+    assert_eq!(imported.expect("the old PC's file").new_entries, 3);
+    drop(ws);
+    let TestVault { dir } = tv;
+    dir.close().expect("the disk dies");
+
+    // The new PC: IT puts the site configuration in place and restores the backup.
+    let new = tempfile::tempdir().expect("new workstation");
+    std::fs::write(new.path().join("site.json"), &site).expect("site.json");
+    let out = restore(new.path(), stick.path(), &key_file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains(&format!("(restored from workstation {dead_id}'s backup)")), "{said}");
+    assert!(said.contains("the next 100 numbers after number 1000, the last the backup had issued"), "{said}");
+    let mut ws = Workstation::open(new.path()).expect("restored workstation");
+    let new_id = ws.workstation_id();
+    assert_ne!(new_id, dead_id, "the restored PC has an identity of its own");
+    assert!(said.contains(&format!("This PC is now workstation {new_id}")), "{said}");
+
+    // The next temporary MRN is past the numbers the old PC may have issued after the backup (it did issue 1001).
+    let nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &SystemClock).expect("nurse");
+    assert_eq!(registered(&mut ws, &nurse), vec!["T5E-1000", "T5E-1101"]);
+    ws.add_entry(&nurse, &for_patient(sample_response("nursing-note"), "DEV2004"), &signed(), &SystemClock)
+        .expect("charting on the restored PC");
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &SystemClock).expect("charge");
+    assert!(ws.verify(&charge).expect("verify").is_empty(), "the restored vault verifies");
+    let second = handoffs.path().join("restored-pc.dtkh");
+    ws.export_handoff(&charge, &second, None, false, &SystemClock).expect("the restored PC's handoff");
+
+    // HIM takes it as a new workstation restored from the old one: the two entries from before the backup are
+    // recognised (same id, same content), only the new one is added, and nothing conflicts.
+    let bytes = std::fs::read(&second).expect("read");
+    let report = him.import_handoff(&him_session, &bytes, &SystemClock).expect("the restored PC's file imports");
+    assert_eq!(report.workstation, new_id);
+    assert_eq!(report.restored_from, vec![dead_id.clone()]);
+    assert_eq!((report.new_entries, report.conflicts.len()), (1, 0), "{report:?}");
+    let count = |sql: &str| -> i64 { him_tv.raw().query_row(sql, [], |r| r.get(0)).expect("count") };
+    assert_eq!(count("SELECT count(*) FROM entries"), 4, "every entry once");
+    assert_eq!(count(&format!("SELECT count(*) FROM entries WHERE workstation = '{dead_id}'")), 3);
+
+    // A file whose entry names a workstation its log does not record a restore from is refused (at a second HIM
+    // station, so that nothing pinned from the genuine files decides it).
+    let key = dtk::handoff::HimKey::load(him.vault().expect("vault").conn(), him_session.keys())
+        .expect("load")
+        .expect("a key");
+    let (_, mut payload) = dtk::handoff::read_payload(bytes.as_slice(), &key).expect("reads");
+    let other = "0b6f4c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e";
+    let carried = payload.entries.iter_mut().find(|e| e.workstation.is_some()).expect("an entry of the old PC");
+    carried.workstation = Some(other.into());
+    let him2_tv = TestVault::new();
+    let (mut him2, him2_session) = him2_tv.sign_in(HIM);
+    let him2_key = him2.handoff_keygen(&him2_session, &SystemClock).expect("keygen").public_key;
+    let recipient = dtk::handoff::parse_public_key(&him2_key).expect("key");
+    let forged =
+        dtk::handoff::seal(&payload, 1, "2026-12-01T00:00:00.000Z", &[7; 32], &recipient, &mut dtk::crypto::OsRandom)
+            .expect("seal");
+    let refused = him2.import_handoff(&him2_session, &forged, &SystemClock).expect_err("refused");
+    let expected = format!("names workstation {other}, but the file's audit log does not record a restore from it");
+    assert!(refused.message.contains(&expected), "{}", refused.message);
+    let none: i64 = him2_tv.raw().query_row("SELECT count(*) FROM entries", [], |r| r.get(0)).expect("count");
+    assert_eq!(none, 0, "a refused file adds nothing");
+}

@@ -107,6 +107,7 @@ pub fn import_files(ws: &mut Workstation, session: &Session, paths: Vec<String>)
                             .map(|c| UserCount { user: c.author, count: u32::try_from(c.entries).unwrap_or(u32::MAX) })
                             .collect()
                     }),
+                    restored_from: r.restored_from,
                 }),
                 refused: None,
             },

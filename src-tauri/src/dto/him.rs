@@ -94,6 +94,9 @@ pub struct HandoffImported {
     /// What the file says its workstation left unsigned, per author; `None` when the file does not say (written by
     /// an older Downtime Kit).
     pub unsigned_left: Option<Vec<super::UserCount>>,
+    /// The workstations this one was restored from (a dead PC's backup), as its audit log records: their entries
+    /// came in this file too, and those already here were recognised.
+    pub restored_from: Vec<String>,
 }
 
 /// One file's result: imported (possibly already present) or refused with the reason.

@@ -14,4 +14,9 @@ alreadyImported: boolean, newEntries: number, newVersions: number, unchangedVers
  * What the file says its workstation left unsigned, per author; `None` when the file does not say (written by
  * an older Downtime Kit).
  */
-unsignedLeft: Array<UserCount> | null, };
+unsignedLeft: Array<UserCount> | null, 
+/**
+ * The workstations this one was restored from (a dead PC's backup), as its audit log records: their entries
+ * came in this file too, and those already here were recognised.
+ */
+restoredFrom: Array<string>, };

@@ -175,7 +175,14 @@ export function himSeed(count = 320): HimSeed {
       {
         name: '5E-WS2-late.dtkh',
         bytes: 48_212,
-        outcome: { rows: [late], conflicts: [{ entryId: id(22), version: 2 }], unsignedLeft: [{ user: 'rpatel', count: 2 }] },
+        // From the PC that replaced 5E-WS2 after its disk died (restored from its backup).
+        outcome: {
+          rows: [late],
+          conflicts: [{ entryId: id(22), version: 2 }],
+          unsignedLeft: [{ user: 'rpatel', count: 2 }],
+          workstation: '5E-WS5',
+          restoredFrom: ['5E-WS2'],
+        },
       },
       {
         name: '5E-WS3-copy.dtkh',

@@ -27,7 +27,14 @@ export interface HimSeedFile {
   bytes: number;
   /** What the core would say: imported (with the rows it adds) or refused (with its code and reason). */
   outcome:
-    | { rows: HimRow[]; conflicts?: Him.HandoffConflict[]; unsignedLeft?: UserCount[] | null }
+    | {
+        rows: HimRow[];
+        conflicts?: Him.HandoffConflict[];
+        unsignedLeft?: UserCount[] | null;
+        restoredFrom?: string[];
+        /** The file's workstation, when not its rows' (a restored PC carries the dead PC's entries). */
+        workstation?: string;
+      }
     | { refused: Him.HandoffImportOutcome['refused'] };
 }
 
@@ -202,7 +209,7 @@ export class HimMemory {
         path,
         refused: null,
         imported: {
-          workstation: file.outcome.rows[0]?.workstation ?? 'unknown',
+          workstation: file.outcome.workstation ?? file.outcome.rows[0]?.workstation ?? 'unknown',
           episode: file.outcome.rows[0]?.episodeId ?? 'unknown',
           sequence: 1,
           fileSha256: 'c0ffee'.padEnd(64, '0'),
@@ -218,6 +225,7 @@ export class HimMemory {
           duplicateProposals: 0,
           // A seeded file says what it left unsigned unless it says otherwise (an older writer says nothing: null).
           unsignedLeft: file.outcome.unsignedLeft === undefined ? [] : file.outcome.unsignedLeft,
+          restoredFrom: file.outcome.restoredFrom ?? [],
         },
       };
     });

@@ -226,7 +226,10 @@ describe('HIM import', { timeout: 30_000 }, () => {
     expect(items).toHaveLength(4);
     expect(items[0]).toHaveTextContent('5E-WS2-late.dtkh: added 1 entries');
     expect(items[0]).toHaveTextContent('1 version conflict (not merged; ask the unit): e00022-5e v2');
-    expect(items[0]).toHaveTextContent('Workstation 5E-WS2 left 2 unsigned entries (rpatel 2): ask the unit to sign');
+    expect(items[0]).toHaveTextContent('Workstation 5E-WS5 left 2 unsigned entries (rpatel 2): ask the unit to sign');
+    expect(within(items[0]!).getByTestId('him-import-restored')).toHaveTextContent(
+      '5E-WS5 is a PC restored from the backup of 5E-WS2: their entries in this file were matched with those already here.',
+    );
     expect(items[1]).toHaveTextContent('5E-WS3-copy.dtkh: refused — the file was changed after the workstation signed it (tampered)');
     expect(items[2]).toHaveTextContent('refused — the file is truncated');
     expect(items[3]).toHaveTextContent('refused — file #1 of this workstation is older than file #2 already imported (replayed)');
@@ -234,8 +237,8 @@ describe('HIM import', { timeout: 30_000 }, () => {
 
     await user.type(screen.getByLabelText("Or a handoff file's full path"), '/media/usb/handoff/5E-WS2-late.dtkh');
     await user.click(screen.getByRole('button', { name: 'Import' }));
-    expect(await screen.findByText(/already imported \(file #1 of 5E-WS2\); nothing added/)).toHaveTextContent(
-      'Workstation 5E-WS2 left 2 unsigned entries',
+    expect(await screen.findByText(/already imported \(file #1 of 5E-WS5\); nothing added/)).toHaveTextContent(
+      'Workstation 5E-WS5 left 2 unsigned entries',
     );
     await axeClean();
   });
