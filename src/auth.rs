@@ -275,6 +275,11 @@ pub fn check_username(name: &str) -> Result<(), AuthError> {
     }
 }
 
+/// The password rules as the sign-in screens show them: the same rules [`check_password`] applies.
+pub fn password_rules() -> String {
+    format!("At least {MIN_PASSWORD_CHARS} characters, and not your username.")
+}
+
 pub fn check_password(username: &str, password: &Password) -> Result<(), AuthError> {
     let pw = password.expose();
     if pw.chars().count() < MIN_PASSWORD_CHARS {

@@ -57,6 +57,8 @@ commands::registry::ipc_commands! {
     session::sign_in(request: SignInRequest) -> SessionInfo;
     session::current_session() -> Option<SessionInfo>;
     session::sign_out() -> ();
+    session::password_rules() -> String;
+    session::change_password(request: ChangePasswordRequest) -> SessionInfo;
     him::him_keygen() -> HimKey;
     him::him_import_folder() -> HandoffFolder;
     him::him_import_files(paths: Vec<String>) -> Vec<HandoffImportOutcome>;

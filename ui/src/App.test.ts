@@ -165,6 +165,83 @@ describe('sign in', () => {
   });
 });
 
+describe('passwords', () => {
+  const roster = () =>
+    new MemoryBackend({
+      unit: '5 East',
+      users: { rpatel: { displayName: 'Ravi Patel', password: 'K7QX-one-time', role: 'nurse', mustChange: true } },
+    });
+
+  async function signIn(user: ReturnType<typeof userEvent.setup>, name: string, password: string) {
+    await user.type(await screen.findByLabelText('Username'), name);
+    await user.type(screen.getByLabelText('Password'), password);
+    await user.keyboard('{Enter}');
+  }
+
+  it('leads a one-time password straight to choosing one, with the rules, then to the desk', async () => {
+    const user = userEvent.setup();
+    const backend = roster();
+    render(App, { backend });
+    await signIn(user, 'rpatel', 'K7QX-one-time');
+
+    expect(await screen.findByRole('heading', { name: 'Choose your password' })).toBeInTheDocument();
+    expect(await screen.findByTestId('password-rules')).toHaveTextContent('At least 8 characters, and not your username.');
+    expect(screen.queryByRole('heading', { name: 'Patients' })).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Current password')).not.toBeInTheDocument();
+
+    await user.type(screen.getByLabelText('New password'), 'bedside lamp 42');
+    await user.type(screen.getByLabelText('New password again'), 'bedside lamp 24');
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('The two new passwords are not the same');
+    expect(backend.calls).not.toContain('changePassword');
+
+    await user.clear(screen.getByLabelText('New password'));
+    await user.clear(screen.getByLabelText('New password again'));
+    await user.type(screen.getByLabelText('New password'), 'short');
+    await user.type(screen.getByLabelText('New password again'), 'short');
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('it must have at least 8 characters');
+
+    await user.clear(screen.getByLabelText('New password'));
+    await user.clear(screen.getByLabelText('New password again'));
+    await user.type(screen.getByLabelText('New password'), 'bedside lamp 42');
+    await user.type(screen.getByLabelText('New password again'), 'bedside lamp 42');
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    expect(await screen.findByRole('status')).toHaveTextContent('Your password was changed.');
+    expect(screen.queryByRole('heading', { name: 'Choose your password' })).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Change my password' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Sign out' }));
+    await signIn(user, 'rpatel', 'bedside lamp 42');
+    expect(await screen.findByTestId('signed-in-as')).toHaveTextContent('Ravi Patel');
+    expect(screen.queryByRole('heading', { name: 'Choose your password' })).not.toBeInTheDocument();
+  });
+
+  it('changes my password only with the current one, and can be cancelled', async () => {
+    const user = userEvent.setup();
+    const backend = seeded();
+    render(App, { backend });
+    await signIn(user, 'drivera', 'correct horse battery');
+    await user.click(await screen.findByRole('button', { name: 'Change my password' }));
+    expect(await screen.findByRole('heading', { name: 'Change my password' })).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('heading', { name: 'Change my password' })).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Change my password' }));
+    await user.type(await screen.findByLabelText('Current password'), 'not my password');
+    await user.type(screen.getByLabelText('New password'), 'night shift 0300');
+    await user.type(screen.getByLabelText('New password again'), 'night shift 0300');
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    expect(await screen.findByRole('alert')).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Change my password' })).toBeInTheDocument();
+
+    await user.clear(screen.getByLabelText('Current password'));
+    await user.type(screen.getByLabelText('Current password'), 'correct horse battery');
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    expect(await screen.findByRole('status')).toHaveTextContent('Your password was changed.');
+  });
+});
+
 describe('the banner', () => {
   it('shows every user of the unit the overdue checklist steps and status update', async () => {
     const backend = new MemoryBackend({

@@ -87,6 +87,29 @@ impl State {
         work(workstation, session)
     }
 
+    /// Changes the signed-in user's password (see `session::change_password`): the current one is checked first
+    /// unless the session signed in with a one-time password.
+    pub(crate) fn change_password(
+        &mut self,
+        current: Option<&dtk::crypto::Password>,
+        new_password: &dtk::crypto::Password,
+    ) -> Result<SessionInfo, CommandError> {
+        let State { workstation, session, .. } = self;
+        let workstation = workstation.as_mut().map_err(|error| error.clone())?;
+        let session = session
+            .as_mut()
+            .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Nobody is signed in on this workstation."))?;
+        if !session.must_change_password() {
+            let current = current
+                .filter(|p| !p.expose().is_empty())
+                .ok_or_else(|| CommandError::new(ErrorCode::InvalidInput, "Type your current password first."))?;
+            let username = session.username().to_owned();
+            workstation.sign_in(&username, current, &dtk::clock::SystemClock).map_err(from_api)?;
+        }
+        workstation.change_password(session, new_password, &dtk::clock::SystemClock).map_err(from_api)?;
+        Ok(session_info(session))
+    }
+
     /// Starts a session: the previous one (and its keys) is dropped, and the banner forgets the last save.
     pub(crate) fn begin(&mut self, session: Session) {
         self.session = Some(session);

@@ -1,6 +1,8 @@
 //! Set-up, sign-in and sign-out: the commands every screen before charting needs.
 use super::{from_api, session_info, Shell};
-use crate::dto::{AppStatus, CommandError, SessionInfo, SetupRequest, SetupResult, SignInRequest};
+use crate::dto::{
+    AppStatus, ChangePasswordRequest, CommandError, SessionInfo, SetupRequest, SetupResult, SignInRequest,
+};
 use dtk::api::InitRequest;
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
@@ -59,4 +61,19 @@ pub fn sign_out(shell: &Shell) -> Result<(), CommandError> {
         state.end();
         Ok(())
     })
+}
+
+/// The password rules the core applies, as the "choose your password" screen shows them.
+pub fn password_rules(_shell: &Shell) -> Result<String, CommandError> {
+    Ok(dtk::auth::password_rules())
+}
+
+/// The signed-in user replaces their password: a roster account's one-time password at first sign-in (the core
+/// allows nothing else before), or their own at any time. Then the current password is needed, checked like a
+/// sign-in (a wrong one counts towards the lockout), so a session left unlocked at a bedside cannot be taken over.
+pub fn change_password(shell: &Shell, request: ChangePasswordRequest) -> Result<SessionInfo, CommandError> {
+    let ChangePasswordRequest { current, new_password } = request;
+    let current = current.map(Password::new);
+    let new_password = Password::new(new_password);
+    shell.with_state(|state| state.change_password(current.as_ref(), &new_password))
 }

@@ -8,6 +8,7 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<SetupRequest>(out);
     add::<SetupResult>(out);
     add::<SignInRequest>(out);
+    add::<ChangePasswordRequest>(out);
     add::<SessionInfo>(out);
 }
 
@@ -43,6 +44,14 @@ pub struct SetupResult {
     /// Why the demo unit could not be loaded. The vault exists by then, so set-up still succeeds: failing it would
     /// lose the recovery key, which is shown only once.
     pub demo_error: Option<CommandError>,
+}
+
+/// "Choose your password": the current one is needed unless the session signed in with a one-time password.
+#[derive(Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current: Option<String>,
+    pub new_password: String,
 }
 
 /// The sign-in form.

@@ -53,6 +53,19 @@ export const entries: GalleryEntry[] = [
     },
   },
   {
+    name: 'choose-password',
+    title: 'First sign-in with a one-time password: choose your password',
+    async mount(target) {
+      const backend = new MemoryBackend({
+        unit: '5 East',
+        users: { rpatel: { displayName: 'Ravi Patel', password: 'K7QX-one-time', role: 'nurse', mustChange: true } },
+        signedInAs: 'rpatel',
+      });
+      mount(App, { target, props: { backend } });
+      await settled(target, '#password-title');
+    },
+  },
+  {
     name: 'lock',
     title: 'Lock screen (the open form was kept as a draft)',
     async mount(target) {

@@ -5,6 +5,7 @@
 import type { ChargeApi } from './charge';
 export type * from './charge';
 import type { AppStatus } from './generated/AppStatus';
+import type { ChangePasswordRequest } from './generated/ChangePasswordRequest';
 import type { CommandError } from './generated/CommandError';
 import type { ErrorCode } from './generated/ErrorCode';
 import type { Role } from './generated/Role';
@@ -24,6 +25,7 @@ export type {
   SetupRequest,
   SetupResult,
   SignInRequest,
+  ChangePasswordRequest,
 };
 
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
@@ -38,6 +40,10 @@ export interface Backend extends NurseApi, HimApi, ChargeApi {
   /** The signed-in user, if any (after a reload of the web view the Rust side still knows). */
   currentSession(): Promise<SessionInfo | null>;
   signOut(): Promise<void>;
+  /** The password rules the core applies ("At least 8 characters, …"), shown where a password is chosen. */
+  passwordRules(): Promise<string>;
+  /** Replaces the signed-in user's password; `current` is needed unless they signed in with a one-time password. */
+  changePassword(request: ChangePasswordRequest): Promise<SessionInfo>;
 }
 
 /** A failed backend call: the UI switches on `code`, and shows `message` only as a fallback. */

@@ -16,6 +16,10 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type { ChangePasswordRequest } from './generated/ChangePasswordRequest';
+
+/** The core's rules (auth::password_rules and check_password), for the double. */
+const MIN_PASSWORD_CHARS = 8;
 
 export interface MemorySeed {
   unit: string;
@@ -77,7 +81,7 @@ export class MemoryBackend implements Backend {
           username: who,
           displayName: user.displayName,
           role: user.role,
-          mustChangePassword: false,
+          mustChangePassword: user.mustChange ?? false,
         };
       }
     }
@@ -164,13 +168,41 @@ export class MemoryBackend implements Backend {
       username: request.username.trim(),
       displayName: user.displayName,
       role: user.role,
-      mustChangePassword: false,
+      mustChangePassword: user.mustChange ?? false,
     };
     return this.session;
   }
 
   async currentSession(): Promise<SessionInfo | null> {
     this.calls.push('currentSession');
+    return this.session;
+  }
+
+  async passwordRules(): Promise<string> {
+    this.calls.push('passwordRules');
+    return `At least ${MIN_PASSWORD_CHARS} characters, and not your username.`;
+  }
+
+  async changePassword(request: ChangePasswordRequest): Promise<SessionInfo> {
+    this.calls.push('changePassword');
+    const session = this.session;
+    const user = session ? this.users.get(session.username) : undefined;
+    if (!session || !user) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
+    if (!session.mustChangePassword) {
+      if (!request.current) throw new BackendError('invalid_input', 'Type your current password first.');
+      if (request.current !== user.password) {
+        throw new BackendError('bad_credentials', 'The username or password is not correct.');
+      }
+    }
+    if ([...request.newPassword].length < MIN_PASSWORD_CHARS) {
+      throw new BackendError('invalid_input', `the password is not acceptable: it must have at least ${MIN_PASSWORD_CHARS} characters`);
+    }
+    if (request.newPassword.toLowerCase() === session.username.toLowerCase()) {
+      throw new BackendError('invalid_input', 'the password is not acceptable: it must not be the username');
+    }
+    user.password = request.newPassword;
+    user.mustChange = false;
+    this.session = { ...session, mustChangePassword: false };
     return this.session;
   }
 

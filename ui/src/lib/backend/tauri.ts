@@ -11,6 +11,7 @@ import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
+import type { ChangePasswordRequest } from './generated/ChangePasswordRequest';
 import type * as Him from './him';
 import type {
   Census,
@@ -60,6 +61,14 @@ export class TauriBackend implements Backend {
 
   signOut(): Promise<void> {
     return call('sign_out');
+  }
+
+  passwordRules(): Promise<string> {
+    return call('password_rules');
+  }
+
+  changePassword(request: ChangePasswordRequest): Promise<SessionInfo> {
+    return call('change_password', { request });
   }
 
   // HIM desk.

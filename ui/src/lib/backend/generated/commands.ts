@@ -3,6 +3,7 @@
 import type { Channel } from '@tauri-apps/api/core';
 import type { AppStatus } from './AppStatus';
 import type { Census } from './Census';
+import type { ChangePasswordRequest } from './ChangePasswordRequest';
 import type { CheckResult } from './CheckResult';
 import type { DeclareEpisodeRequest } from './DeclareEpisodeRequest';
 import type { DowntimeStatus } from './DowntimeStatus';
@@ -57,6 +58,8 @@ export type CommandArgs = {
   sign_in: { request: SignInRequest };
   current_session: null;
   sign_out: null;
+  password_rules: null;
+  change_password: { request: ChangePasswordRequest };
   him_keygen: null;
   him_import_folder: null;
   him_import_files: { paths: Array<string> };
@@ -124,6 +127,8 @@ export type CommandResults = {
   sign_in: SessionInfo;
   current_session: SessionInfo | null;
   sign_out: void;
+  password_rules: string;
+  change_password: SessionInfo;
   him_keygen: HimKey;
   him_import_folder: HandoffFolder;
   him_import_files: Array<HandoffImportOutcome>;

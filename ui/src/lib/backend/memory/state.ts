@@ -24,6 +24,8 @@ export interface MemoryUser {
   displayName: string;
   password: string;
   role: Role;
+  /** A roster account still on its one-time password. */
+  mustChange?: boolean;
 }
 
 export interface MemoryEntry {
