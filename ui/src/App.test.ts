@@ -172,6 +172,15 @@ describe('passwords', () => {
       users: { rpatel: { displayName: 'Ravi Patel', password: 'K7QX-one-time', role: 'nurse', mustChange: true } },
     });
 
+  /** Types the new password twice (clearing what was there) and saves. */
+  async function choose(user: ReturnType<typeof userEvent.setup>, first: string, second = first) {
+    await user.clear(screen.getByLabelText('New password'));
+    await user.clear(screen.getByLabelText('New password again'));
+    await user.type(screen.getByLabelText('New password'), first);
+    await user.type(screen.getByLabelText('New password again'), second);
+    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+  }
+
   async function signIn(user: ReturnType<typeof userEvent.setup>, name: string, password: string) {
     await user.type(await screen.findByLabelText('Username'), name);
     await user.type(screen.getByLabelText('Password'), password);
@@ -189,24 +198,12 @@ describe('passwords', () => {
     expect(screen.queryByRole('heading', { name: 'Patients' })).not.toBeInTheDocument();
     expect(screen.queryByLabelText('Current password')).not.toBeInTheDocument();
 
-    await user.type(screen.getByLabelText('New password'), 'bedside lamp 42');
-    await user.type(screen.getByLabelText('New password again'), 'bedside lamp 24');
-    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    await choose(user, 'bedside lamp 42', 'bedside lamp 24');
     expect(await screen.findByRole('alert')).toHaveTextContent('The two new passwords are not the same');
     expect(backend.calls).not.toContain('changePassword');
-
-    await user.clear(screen.getByLabelText('New password'));
-    await user.clear(screen.getByLabelText('New password again'));
-    await user.type(screen.getByLabelText('New password'), 'short');
-    await user.type(screen.getByLabelText('New password again'), 'short');
-    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    await choose(user, 'short');
     expect(await screen.findByRole('alert')).toHaveTextContent('it must have at least 8 characters');
-
-    await user.clear(screen.getByLabelText('New password'));
-    await user.clear(screen.getByLabelText('New password again'));
-    await user.type(screen.getByLabelText('New password'), 'bedside lamp 42');
-    await user.type(screen.getByLabelText('New password again'), 'bedside lamp 42');
-    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    await choose(user, 'bedside lamp 42');
     expect(await screen.findByRole('status')).toHaveTextContent('Your password was changed.');
     expect(screen.queryByRole('heading', { name: 'Choose your password' })).not.toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Change my password' })).toBeInTheDocument();
@@ -229,9 +226,7 @@ describe('passwords', () => {
 
     await user.click(screen.getByRole('button', { name: 'Change my password' }));
     await user.type(await screen.findByLabelText('Current password'), 'not my password');
-    await user.type(screen.getByLabelText('New password'), 'night shift 0300');
-    await user.type(screen.getByLabelText('New password again'), 'night shift 0300');
-    await user.click(screen.getByRole('button', { name: 'Save my password' }));
+    await choose(user, 'night shift 0300');
     expect(await screen.findByRole('alert')).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Change my password' })).toBeInTheDocument();
 

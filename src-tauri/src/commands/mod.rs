@@ -79,12 +79,18 @@ impl State {
         &mut self,
         work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
+        let (workstation, session) = self.signed_in_mut()?;
+        work(workstation, session)
+    }
+
+    /// The workstation and the signed-in session, both mutable (a password change updates the session).
+    fn signed_in_mut(&mut self) -> Result<(&mut Workstation, &mut Session), CommandError> {
         let State { workstation, session, .. } = self;
         let workstation = workstation.as_mut().map_err(|error| error.clone())?;
         let session = session
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Nobody is signed in on this workstation."))?;
-        work(workstation, session)
+        Ok((workstation, session))
     }
 
     /// Changes the signed-in user's password (see `session::change_password`): the current one is checked first
@@ -94,11 +100,7 @@ impl State {
         current: Option<&dtk::crypto::Password>,
         new_password: &dtk::crypto::Password,
     ) -> Result<SessionInfo, CommandError> {
-        let State { workstation, session, .. } = self;
-        let workstation = workstation.as_mut().map_err(|error| error.clone())?;
-        let session = session
-            .as_mut()
-            .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Nobody is signed in on this workstation."))?;
+        let (workstation, session) = self.signed_in_mut()?;
         if !session.must_change_password() {
             let current = current
                 .filter(|p| !p.expose().is_empty())
