@@ -59,6 +59,7 @@ commands::registry::ipc_commands! {
     session::sign_out() -> ();
     session::password_rules() -> String;
     session::change_password(request: ChangePasswordRequest) -> SessionInfo;
+    session::keep_alive() -> ();
     him::him_keygen() -> HimKey;
     him::him_import_folder() -> HandoffFolder;
     him::him_import_files(paths: Vec<String>) -> Vec<HandoffImportOutcome>;

@@ -31,6 +31,9 @@ fn a_one_time_password_must_be_replaced_in_the_app_before_anything_else_and_a_ch
         roster.created[0].one_time_password.clone()
     };
     let shell = Shell::open(vault.path());
+    support::sign_in(&shell, "kcharge").expect("charge nurse signs in");
+    support::declare_episode(&shell, "EHR down");
+    session::sign_out(&shell).expect("sign out");
 
     assert!(sign_in(&shell, "rpatel", &one_time).expect("one-time sign-in"), "the session says: choose a password");
     let refused = nurse::census(&shell).expect_err("nothing before the password is chosen");

@@ -12,6 +12,7 @@ mod procedures;
 mod users;
 
 use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
 
 pub use crate::entries::safety::{SafetyKind, SafetyWarning};
 pub use backup::{restore, Restored, RestoredEpisode};
@@ -61,6 +62,8 @@ pub enum ErrorCode {
     /// A handoff export would leave unsigned entries behind and nobody confirmed it (the message names the count per
     /// author; `Workstation::unsigned_entries` lists them).
     UnsignedEntries,
+    /// The session was idle longer than the site allows, or its emergency account expired: it is over, sign in again.
+    SessionEnded,
 }
 
 impl ErrorCode {
@@ -85,6 +88,7 @@ impl ErrorCode {
             ErrorCode::NoEpisode => "no_episode",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::UnsignedEntries => "unsigned_entries",
+            ErrorCode::SessionEnded => "session_ended",
         }
     }
 }
@@ -169,7 +173,33 @@ pub struct Session {
     dek: DataKey,
     keys: Keys,
     audit_damaged: bool,
+    /// The last time the person did something (a command, or input the app reported): the idle lock counts from it.
+    last_active: OffsetDateTime,
+    /// An emergency account's end: the session ends with it, not only the next sign-in.
+    expires_at: Option<OffsetDateTime>,
 }
+
+/// What a command of the desktop app counts as for the idle lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Something the person did: it keeps the session alive.
+    User,
+    /// A screen refreshing itself on a timer (the banner, the overdue notice): checked, but it keeps nothing alive.
+    Poll,
+}
+
+/// "90 s", "5 min", "2 h": the site's idle timeout as a person reads it.
+fn idle_words(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        crate::backup::age_words(secs / 60)
+    }
+}
+
+/// Grace the core adds to the site's idle timeout: the app's own lock, which first keeps an open form as an
+/// encrypted draft, comes first; the core's refusal is the backstop for a page that does not lock.
+pub const IDLE_GRACE_SECS: i64 = 60;
 
 impl Session {
     pub fn username(&self) -> &str {
@@ -456,7 +486,44 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let unlocked = auth::sign_in(vault, username, password, clock.now())?;
         let keys = unlocked.dek.keys();
-        Ok(Session { user: unlocked.user, dek: unlocked.dek, keys, audit_damaged: unlocked.audit_damaged })
+        let expires_at = unlocked.user.expires_at.as_deref().and_then(crate::clock::parse_stamp);
+        Ok(Session {
+            user: unlocked.user,
+            dek: unlocked.dek,
+            keys,
+            audit_damaged: unlocked.audit_damaged,
+            last_active: clock.now(),
+            expires_at,
+        })
+    }
+
+    /// The idle lock and an emergency account's end, enforced here rather than by the web page (issue 17): refuses
+    /// (`session_ended`) a session idle longer than the site's `idle_timeout_secs` (plus [`IDLE_GRACE_SECS`]; 0
+    /// turns the lock off) or past its account's expiry; otherwise a [`Activity::User`] command counts as activity.
+    /// The caller drops a refused session (its keys with it).
+    pub fn check_session(&self, session: &mut Session, activity: Activity, clock: &dyn Clock) -> Result<(), ApiError> {
+        let now = clock.now();
+        if let Some(end) = session.expires_at.filter(|end| *end <= now) {
+            return Err(ApiError::new(
+                ErrorCode::SessionEnded,
+                format!(
+                    "the emergency account '{}' expired at {}: sign in with another account",
+                    session.username(),
+                    crate::clock::stamp(end)
+                ),
+            ));
+        }
+        let idle = i64::try_from(self.site.idle_timeout_secs).unwrap_or(i64::MAX);
+        if idle > 0 && (now - session.last_active).whole_seconds() > idle.saturating_add(IDLE_GRACE_SECS) {
+            return Err(ApiError::new(
+                ErrorCode::SessionEnded,
+                format!("the session was locked after {} without use: sign in again", idle_words(idle)),
+            ));
+        }
+        if activity == Activity::User {
+            session.last_active = now;
+        }
+        Ok(())
     }
 
     /// Resets a user's password with the recovery key (the key printed at set-up). Audited.

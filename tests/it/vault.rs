@@ -512,3 +512,56 @@ fn drafts_belong_to_their_author_only() {
     let mine = ws.my_drafts(&nurse).expect("list");
     assert_eq!(mine[0].body, json!({ "note": "mine, edited" }));
 }
+
+/// The idle lock and an emergency account's end are the core's (issue 17 item 3), not only the web page's timer:
+/// on a fixed clock, a session idle past the site's timeout (plus the grace that lets the page lock first) is
+/// refused, a timer's refresh keeps nothing alive, and an emergency session ends at its account's expiry.
+#[test]
+fn the_core_ends_an_idle_session_and_an_expired_emergency_session() {
+    use dtk::api::{Activity, IDLE_GRACE_SECS};
+    use dtk::clock::FixedClock;
+    let tv = TestVault::charting();
+    std::fs::write(tv.path().join("site.json"), r#"{ "idle_timeout_secs": 300 }"#).expect("site.json");
+    let clock = FixedClock::new(time::macros::datetime!(2026-11-20 03:00 UTC));
+    let mut ws = tv.open();
+    let mut nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &clock).expect("nurse");
+    let limit = time::Duration::seconds(300 + IDLE_GRACE_SECS);
+
+    clock.advance(limit);
+    ws.check_session(&mut nurse, Activity::User, &clock).expect("within the limit, and it counts as activity");
+    clock.advance(limit);
+    ws.check_session(&mut nurse, Activity::Poll, &clock).expect("still within the limit from the last activity");
+    clock.advance(time::Duration::seconds(1));
+    let ended = ws.check_session(&mut nurse, Activity::Poll, &clock).expect_err("idle too long");
+    assert_eq!(ended.code, ErrorCode::SessionEnded);
+    assert_eq!(ended.message, "the session was locked after 5 min without use: sign in again");
+    let again = ws.check_session(&mut nurse, Activity::User, &clock).expect_err("a poll kept nothing alive");
+    assert_eq!(again.code, ErrorCode::SessionEnded);
+
+    // An emergency account made for 1 hour: its session ends at that hour, although it is in use all along.
+    let mut charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    let password = Password::new("float-nurse-2026".into());
+    let request = dtk::api::EmergencyUser {
+        username: "float1",
+        display_name: "Float Nurse",
+        password: &password,
+        reason: "agency nurse, no account",
+        hours: 1,
+    };
+    ws.add_emergency_user(&charge, &request, &clock).expect("emergency account");
+    let mut float = ws.sign_in("float1", &password, &clock).expect("float nurse");
+    for _ in 0..11 {
+        clock.advance(time::Duration::minutes(5));
+        ws.check_session(&mut float, Activity::User, &clock).expect("in use within the hour");
+        ws.check_session(&mut charge, Activity::User, &clock).expect("the charge nurse is active too");
+    }
+    clock.advance(time::Duration::minutes(5));
+    let expired = ws.check_session(&mut float, Activity::User, &clock).expect_err("the hour is over");
+    assert_eq!(expired.code, ErrorCode::SessionEnded);
+    assert!(
+        expired.message.starts_with("the emergency account 'float1' expired at 2026-11-20T04:12:01"),
+        "{}",
+        expired.message
+    );
+    ws.check_session(&mut charge, Activity::User, &clock).expect("an ordinary account goes on");
+}

@@ -272,6 +272,29 @@ describe('start-up', () => {
     expect(await screen.findByTestId('signed-in-as')).toHaveTextContent('Dana Rivera');
   });
 
+  it('tells the core the person is here when they use the app', async () => {
+    const user = userEvent.setup();
+    const backend = seeded();
+    await backend.signIn({ username: 'drivera', password: 'correct horse battery' });
+    render(App, { backend });
+    await user.click(await screen.findByTestId('signed-in-as'));
+    expect(backend.calls).toContain('keepAlive');
+  });
+
+  it('locks when the core has ended the session, saying why', async () => {
+    const backend = seeded();
+    await backend.signIn({ username: 'drivera', password: 'correct horse battery' });
+    // The banner's refresh finds the session over (idle past the site's limit in the core).
+    backend.downtimeStatus = async () => {
+      throw new BackendError('session_ended', 'the session was locked after 5 min without use: sign in again');
+    };
+    render(App, { backend });
+    expect(await screen.findByTestId('lock-note')).toHaveTextContent(
+      'Signed out by the workstation: the session was locked after 5 min without use: sign in again.',
+    );
+    expect(screen.queryByTestId('signed-in-as')).not.toBeInTheDocument();
+  });
+
   it('says the app cannot start, and offers to try again, when the backend fails', async () => {
     const user = userEvent.setup();
     const backend = seeded();

@@ -106,8 +106,9 @@ fn current_status(workstation: &Workstation, session: &Session) -> Result<Option
 }
 
 /// The open episode (None when there is none). Every role that reads the unit may ask: the banner uses it.
+/// Also the charge desk's and the overdue notice's timer: passive, it keeps no session alive.
 pub fn episode_status(shell: &Shell) -> Result<Option<EpisodeStatus>, CommandError> {
-    shell.signed_in(|ws, session| current_status(ws, session))
+    shell.signed_in_passive(|ws, session| current_status(ws, session))
 }
 
 pub fn episode_options(_shell: &Shell) -> Result<EpisodeOptions, CommandError> {

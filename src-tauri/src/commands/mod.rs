@@ -64,6 +64,14 @@ impl Shell {
     ) -> Result<T, CommandError> {
         self.with_state(|state| state.signed_in(work))
     }
+
+    /// As [`Shell::signed_in`] for a screen refreshing itself on a timer: checked, but not counted as activity.
+    pub fn signed_in_passive<T>(
+        &self,
+        work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        self.with_state(|state| state.signed_in_as(api::Activity::Poll, work))
+    }
 }
 
 impl State {
@@ -75,10 +83,31 @@ impl State {
     /// The one signed-in check of the shell: runs `work` with the workstation and the signed-in session, or fails
     /// with the workstation's open error, else with `not_signed_in`. Every nurse, charge and HIM command goes through
     /// here, so the text is the same on every screen.
+    ///
+    /// First the core checks the session (`Workstation::check_session`): one idle longer than the site allows, or
+    /// of an emergency account past its end, is dropped here with its keys and the command refused
+    /// (`session_ended`); the app then shows the lock screen.
     pub fn signed_in<T>(
         &mut self,
         work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
+        self.signed_in_as(api::Activity::User, work)
+    }
+
+    /// [`State::signed_in`], saying whether the command is the person's doing or a screen's timer.
+    pub fn signed_in_as<T>(
+        &mut self,
+        activity: api::Activity,
+        work: impl FnOnce(&mut Workstation, &Session) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        let checked = {
+            let (workstation, session) = self.signed_in_mut()?;
+            workstation.check_session(session, activity, &dtk::clock::SystemClock)
+        };
+        if let Err(ended) = checked {
+            self.end();
+            return Err(from_api(ended));
+        }
         let (workstation, session) = self.signed_in_mut()?;
         work(workstation, session)
     }
@@ -172,6 +201,7 @@ pub(crate) fn from_api(error: api::ApiError) -> CommandError {
         E::NoEpisode => ErrorCode::NoEpisode,
         E::Unavailable => ErrorCode::Unavailable,
         E::UnsignedEntries => ErrorCode::UnsignedEntries,
+        E::SessionEnded => ErrorCode::SessionEnded,
         // The core's codes are non-exhaustive; a code this shell does not know yet still reaches the person with
         // its message, and `internal` tells the UI not to guess what to do about it.
         _ => ErrorCode::Internal,

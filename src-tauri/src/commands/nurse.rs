@@ -257,7 +257,8 @@ pub fn discard_draft(shell: &Shell, id: String) -> Result<(), CommandError> {
 pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
     shell.with_state(|state| {
         let last_save = state.last_save();
-        state.signed_in(|ws, session| {
+        // The banner's 30-second timer: checked (an ended session shows the lock screen), never counted as activity.
+        state.signed_in_as(dtk::api::Activity::Poll, |ws, session| {
             let episode = ws.current_episode(session)?.map(|e| EpisodeInfo {
                 id: e.id,
                 kind: match e.kind {

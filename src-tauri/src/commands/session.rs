@@ -77,3 +77,9 @@ pub fn change_password(shell: &Shell, request: ChangePasswordRequest) -> Result<
     let new_password = Password::new(new_password);
     shell.with_state(|state| state.change_password(current.as_ref(), &new_password))
 }
+
+/// The person is using the app (keys, pointer, scrolling: the page reports it at most every 20 seconds), so the
+/// core's idle lock counts from now; refused like any command once the session has ended.
+pub fn keep_alive(shell: &Shell) -> Result<(), CommandError> {
+    shell.signed_in(|_, _| Ok(()))
+}

@@ -84,6 +84,8 @@ pub enum ErrorCode {
     Unavailable,
     /// A handoff export would leave unsigned entries behind: the charge nurse sees the counts and confirms first.
     UnsignedEntries,
+    /// The core ended the session: idle longer than the site allows, or an emergency account past its end.
+    SessionEnded,
     /// The command needs a signed-in user and there is none (the shell's own check, before calling the core).
     NotSignedIn,
     /// The shell itself failed (a poisoned lock after a panic); the message says what to do.

@@ -47,6 +47,8 @@ export function describeError(error: BackendError): string {
       return error.message;
     case 'internal':
       return error.message;
+    case 'session_ended':
+      return `Signed out by the workstation: ${error.message}.`;
     case 'unsigned_entries':
       return `Entries are still unsigned: ${error.message}`;
     default: {

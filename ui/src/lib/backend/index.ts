@@ -44,6 +44,8 @@ export interface Backend extends NurseApi, HimApi, ChargeApi {
   passwordRules(): Promise<string>;
   /** Replaces the signed-in user's password; `current` is needed unless they signed in with a one-time password. */
   changePassword(request: ChangePasswordRequest): Promise<SessionInfo>;
+  /** The person is using the app: the core's idle lock counts from now (rejects with `session_ended` after it). */
+  keepAlive(): Promise<void>;
 }
 
 /** A failed backend call: the UI switches on `code`, and shows `message` only as a fallback. */
@@ -78,6 +80,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   no_episode: true,
   unavailable: true,
   unsigned_entries: true,
+  session_ended: true,
   not_signed_in: true,
   internal: true,
 };

@@ -206,6 +206,12 @@ export class MemoryBackend implements Backend {
     return this.session;
   }
 
+  /** The double has no idle lock of its own (the page's timer is what its tests drive); it only needs a session. */
+  async keepAlive(): Promise<void> {
+    this.calls.push('keepAlive');
+    if (!this.session) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
+  }
+
   async signOut(): Promise<void> {
     this.calls.push('signOut');
     this.session = null;

@@ -71,6 +71,10 @@ export class TauriBackend implements Backend {
     return call('change_password', { request });
   }
 
+  keepAlive(): Promise<void> {
+    return call('keep_alive');
+  }
+
   // HIM desk.
   himKeygen(): Promise<Him.HimKey> {
     return call('him_keygen');

@@ -60,6 +60,7 @@ export type CommandArgs = {
   sign_out: null;
   password_rules: null;
   change_password: { request: ChangePasswordRequest };
+  keep_alive: null;
   him_keygen: null;
   him_import_folder: null;
   him_import_files: { paths: Array<string> };
@@ -129,6 +130,7 @@ export type CommandResults = {
   sign_out: void;
   password_rules: string;
   change_password: SessionInfo;
+  keep_alive: void;
   him_keygen: HimKey;
   him_import_folder: HandoffFolder;
   him_import_files: Array<HandoffImportOutcome>;
