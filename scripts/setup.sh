@@ -4,8 +4,9 @@
 # Debian/Ubuntu packages via apt-get (only the missing ones, `apt-get update` only if something is missing), the npm
 # packages of each npm project (the root, tools/fhir and tools/fhir-server; only when node_modules is missing or older
 # than the lock file), a Python venv for the third FHIR validator, and the cargo tools the scripts call (cargo-fuzz
-# and tauri-driver, pinned, `--locked`, only when that exact version is not installed). Rust and Node.js must already
-# be there: this workplace's machines ship them, and neither can be fetched from a package registry here.
+# and tauri-driver, and the FHIR server helios-hfs the posting tests and benchmark run on loopback; pinned, `--locked`,
+# only when that exact version is not installed). Rust and Node.js must already be there: this workplace's machines
+# ship them, and neither can be fetched from a package registry here.
 #
 # It ends by checking every command that scripts/test.sh and scripts/run.sh (and the tests they run) call, and names
 # any that is still missing, so a missing install step fails here, by name, rather than halfway through the tests.
@@ -24,10 +25,14 @@ APT_PACKAGES=(
   chromium chromium-driver
   fiu-utils
 )
-# Cargo tools: crate, exact version. Installed into CARGO_HOME (default ~/.cargo), whose bin/ lib.sh puts on PATH.
+# Cargo tools: crate, exact version, then any further `cargo install` flags. Installed into CARGO_HOME (default
+# ~/.cargo), whose bin/ lib.sh puts on PATH. helios-hfs is the real FHIR R4 server (`hfs`) of tests/it/fhir_server.rs
+# and the posting benchmark (scripts/fhir-server.sh): R4 with the SQLite backend only, without its web UI; it takes
+# about 25 minutes to build, once per machine.
 CARGO_TOOLS=(
   "cargo-fuzz 0.13.2"
   "tauri-driver 2.1.0"
+  "helios-hfs 0.2.7 --no-default-features --features R4,sqlite"
 )
 NODE_MIN="20.19"
 
@@ -91,17 +96,20 @@ fi
 # `cargo install --list` names what cargo installed and at which version (tauri-driver has no --version flag).
 installed_crates="$(cargo install --list 2>/dev/null || true)"
 for tool in "${CARGO_TOOLS[@]}"; do
-  read -r crate version <<<"$tool"
+  read -r -a words <<<"$tool"
+  crate="${words[0]}"
+  version="${words[1]}"
+  flags=("${words[@]:2}")
   if ! grep -q "^$crate v$version:" <<<"$installed_crates"; then
-    echo "setup: cargo install $crate $version"
-    cargo install "$crate" --version "$version" --locked
+    echo "setup: cargo install $crate $version ${flags[*]}"
+    cargo install "$crate" --version "$version" --locked "${flags[@]}"
   fi
 done
 
 # Every command a step of test.sh or run.sh, or a test they run, calls; each with what provides it.
 REQUIRED_COMMANDS=(
   "cargo:rustup" "rustc:rustup" "cargo-fmt:rustup (rustfmt component)" "cargo-clippy:rustup (clippy component)"
-  "cargo-fuzz:cargo install cargo-fuzz" "tauri-driver:cargo install tauri-driver"
+  "cargo-fuzz:cargo install cargo-fuzz" "tauri-driver:cargo install tauri-driver" "hfs:cargo install helios-hfs"
   "node:Node.js" "npm:Node.js"
   "xvfb-run:xvfb" "Xvfb:xvfb" "xauth:xauth" "WebKitWebDriver:webkit2gtk-driver"
   "chromium:chromium" "chromedriver:chromium-driver"

@@ -316,6 +316,8 @@ pub struct Part {
     pub ids: HashSet<String>,
     /// The first and last batch position among them (so that only that range of the batch is read).
     pub positions: (i64, i64),
+    /// Leave the batch's AuditEvent out: the server refuses client writes to AuditEvent (`fhir::capability`).
+    pub without_audit_event: bool,
 }
 
 impl Part {
@@ -323,7 +325,11 @@ impl Part {
     pub fn of(entries: &[(String, i64)]) -> Part {
         let first = entries.iter().map(|e| e.1).min().unwrap_or(0);
         let last = entries.iter().map(|e| e.1).max().unwrap_or(-1);
-        Part { ids: entries.iter().map(|e| e.0.clone()).collect(), positions: (first, last) }
+        Part {
+            ids: entries.iter().map(|e| e.0.clone()).collect(),
+            positions: (first, last),
+            without_audit_event: false,
+        }
     }
 }
 
@@ -386,7 +392,9 @@ pub fn write_bundle(
         Ok(())
     })?;
     // The AuditEvent describes the whole batch, so every part of a split post PUTs the same resource.
-    emit(w, Item { entry_id: None, value: audit_event(&meta, meta.entries) }, &mut tags)?;
+    if !only.is_some_and(|p| p.without_audit_event) {
+        emit(w, Item { entry_id: None, value: audit_event(&meta, meta.entries) }, &mut tags)?;
+    }
     w.write_all(b"\n]}\n").map_err(io)?;
     Ok(tags)
 }

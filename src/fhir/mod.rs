@@ -13,9 +13,11 @@
 //! `bundle.rs` (an entry's resources and the streamed transaction Bundle), `batch.rs` (the export tables: the sealed
 //! batch and entry records, what the next batch takes and freezes, the rows the bundle is written from, post
 //! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
-//! reference checker and the snapshot normaliser) and `post.rs` (posting a batch to a FHIR server in transactions
-//! and reading each transaction-response) and `watermark.rs` (what the station's vault held at each export, and the
-//! refusal to export from a vault older than a batch it already sent).
+//! reference checker and the snapshot normaliser), `post.rs` (posting a batch to a FHIR server in transactions
+//! and reading each transaction-response), `capability.rs` (what the server's CapabilityStatement lets a client
+//! write: the batch's AuditEvent is left out of the posted transactions of a server that takes none) and
+//! `watermark.rs` (what the station's vault held at each export, and the refusal to export from a vault older than a
+//! batch it already sent).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -25,6 +27,7 @@ use crate::vault::VaultError;
 
 mod batch;
 mod bundle;
+mod capability;
 mod check;
 mod export;
 mod post;

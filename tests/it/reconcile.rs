@@ -72,6 +72,26 @@ pub(crate) fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
         .id
 }
 
+/// A patient registered during the downtime (a temporary MRN): the registration form and a nursing note about them.
+/// Returns the two entries (registration, note).
+pub(crate) fn chart_registration(u: &mut Unit) -> (String, String) {
+    let reg = dtk::patients::Registration {
+        family: "Okonkwo-Lindqvist".into(),
+        given: vec!["Amara".into()],
+        birth_date: Some("1984-03-09".into()),
+        gender: Some("female".into()),
+        location: Some("ED Bay 4".into()),
+    };
+    let temp = u.ws.register_patient(&u.nurse, &reg, &SystemClock).expect("register");
+    let mut registration = sample("downtime-registration");
+    registration["subject"] = json!({ "identifier": { "system": TEMP_SYSTEM, "value": temp.record.mrn } });
+    set_answer(&mut registration, "temp-mrn", json!({ "valueString": temp.record.mrn }));
+    let reg_entry = chart(u, &registration, false);
+    let mut note = sample("nursing-note");
+    note["subject"] = json!({ "identifier": { "system": TEMP_SYSTEM, "value": temp.record.mrn } });
+    (reg_entry, chart(u, &note, false))
+}
+
 pub(crate) fn med_admin(at: &str) -> Value {
     let mut r = sample("medication-administration");
     set_answer(&mut r, "time-given", json!({ "valueDateTime": at }));
@@ -183,21 +203,7 @@ fn him_brings_every_downtime_entry_home_once() {
     let mut a = workstation(&key.public_key, "T5A-", false);
     let dose_a = chart(&mut a, &med_admin("2026-11-21T10:15:00-05:00"), false);
     let _vitals = chart(&mut a, &sample("vital-signs"), false);
-    let reg = dtk::patients::Registration {
-        family: "Okonkwo-Lindqvist".into(),
-        given: vec!["Amara".into()],
-        birth_date: Some("1984-03-09".into()),
-        gender: Some("female".into()),
-        location: Some("ED Bay 4".into()),
-    };
-    let temp = a.ws.register_patient(&a.nurse, &reg, &SystemClock).expect("register");
-    let mut registration = sample("downtime-registration");
-    registration["subject"] = json!({ "identifier": { "system": TEMP_SYSTEM, "value": temp.record.mrn } });
-    set_answer(&mut registration, "temp-mrn", json!({ "valueString": temp.record.mrn }));
-    let reg_entry = chart(&mut a, &registration, false);
-    let mut note = sample("nursing-note");
-    note["subject"] = json!({ "identifier": { "system": TEMP_SYSTEM, "value": temp.record.mrn } });
-    let note_entry = chart(&mut a, &note, false);
+    let (reg_entry, note_entry) = chart_registration(&mut a);
     let a1 = export(&mut a, files.path(), "a1.dtkh");
     // More charting after the first handoff: the second file overlaps the first.
     let late = chart(&mut a, &med_admin("2026-11-21T14:00:00-05:00"), true);
