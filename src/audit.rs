@@ -240,6 +240,31 @@ pub fn newest(conn: &rusqlite::Connection, action: &str) -> Result<Option<(Strin
         .optional()?)
 }
 
+/// The detail of the newest audit row of `action` on `target`, decrypted (the read-back asks which server a batch
+/// was posted to: the post recorded it there).
+pub fn newest_detail(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    action: &str,
+    target: &str,
+) -> Result<Option<serde_json::Value>, VaultError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, detail FROM audit WHERE action = ?1 AND target = ?2 ORDER BY seq DESC LIMIT 1",
+            [action, target],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, sealed)) = row else { return Ok(None) };
+    let plain = keys
+        .open(&detail_place(&seq.to_string()), &sealed)
+        .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail ciphertext fails authentication")))?;
+    Ok(Some(
+        serde_json::from_slice(&plain)
+            .map_err(|_| VaultError::Integrity(format!("audit {seq}: detail is not JSON")))?,
+    ))
+}
+
 /// Checks the whole chain: contiguous sequence numbers, every MAC, every detail ciphertext, and that the newest row
 /// and the row count are the sealed head's (so deleting the newest rows, or the whole log, is caught).
 pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Broken>, VaultError> {

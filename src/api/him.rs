@@ -51,6 +51,8 @@ impl From<FhirError> for ApiError {
 fn fhir_code(e: &FhirError) -> ErrorCode {
     match e {
         FhirError::NoBatch(_) | FhirError::NothingToExport => ErrorCode::NotFound,
+        // The server did not answer the read-back as a FHIR server should: said as the server's problem.
+        FhirError::ReadBack(_) => ErrorCode::Unavailable,
         FhirError::Drill => ErrorCode::Forbidden,
         FhirError::Changed(_) => ErrorCode::Conflict,
         FhirError::Regenerates(_) | FhirError::OlderThanBatch { .. } => ErrorCode::Integrity,

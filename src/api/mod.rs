@@ -9,6 +9,7 @@ mod him;
 mod paper;
 mod print;
 mod procedures;
+mod readback;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use him::{BatchExported, HandEntry, PostReport, WorklistQuery, POST_ENTRIES_
 pub use paper::{Assignment, Dose, PageEntered, PaperAnswers};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
+pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};

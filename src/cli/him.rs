@@ -185,6 +185,12 @@ pub enum ExportCmd {
               value_parser = clap::value_parser!(u64).range(1..=10_000))]
         per_transaction: u64,
     },
+    /// Read a posted batch back from the FHIR server it was posted to: every resource of every posted entry searched
+    /// for by its identifier (exit 0 only when every one is there, exactly once).
+    Verify {
+        #[arg(long, value_name = "ID")]
+        batch: String,
+    },
 }
 
 fn parse_state(s: &str) -> Result<State, String> {
@@ -334,12 +340,13 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
                 format!(
                     "{} entries: {}.\nRefused by the EHR: {refused} (each needs a decision: reconcile repost, \
                      entered-by-hand or reject).\nStill open: {}; duplicate proposals to decide: {}; version \
-                     conflicts: {}.",
+                     conflicts: {}.\n{}",
                     s.total,
                     counts.join(", "),
                     s.open,
                     s.open_duplicate_proposals,
-                    s.conflicts
+                    s.conflicts,
+                    verified_line(&s)
                 )
             });
         }
@@ -476,7 +483,10 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
 pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Failure> {
     let clock = SystemClock;
     let session = sign_in(ws)?;
-    let ExportCmd::Fhir { out, post, batch, per_transaction } = cmd;
+    let (out, post, batch, per_transaction) = match cmd {
+        ExportCmd::Fhir { out, post, batch, per_transaction } => (out, post, batch, per_transaction),
+        ExportCmd::Verify { batch } => return verify(ws, &session, &batch, json),
+    };
     let batch_id = match (&batch, &out) {
         (Some(id), Some(path)) => {
             let b = ws.regenerate_fhir(&session, id, path)?;
@@ -540,4 +550,59 @@ pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Fa
         }
     }
     Ok(())
+}
+
+/// `dtk export verify --batch ID`: the read-back's problems per entry, the resources found per type (the same
+/// figures before and after a second post prove it created nothing) and the summary line; a non-zero exit unless
+/// every resource of every posted entry is on the server exactly once.
+fn verify(ws: &mut Workstation, session: &dtk::api::Session, batch: &str, json: bool) -> Result<(), Failure> {
+    let r = ws.verify_in_ehr(session, batch, &SystemClock)?;
+    output(json, &r, || {
+        let mut lines: Vec<String> = Vec::new();
+        for e in &r.problems {
+            for p in &e.problems {
+                lines.push(format!("{} {}: {}", e.state.as_str().to_uppercase(), e.entry_id, p.describe()));
+            }
+        }
+        if r.audit_event != 1 {
+            let what =
+                if r.audit_event == 0 { "is missing".to_string() } else { format!("is there {} times", r.audit_event) };
+            lines.push(format!("The batch's AuditEvent {what}."));
+        }
+        let per_type: Vec<String> = r.found_per_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        lines.push(format!(
+            "Found on {} per type: {}.",
+            r.server,
+            if per_type.is_empty() { "nothing".to_string() } else { per_type.join(", ") }
+        ));
+        if r.not_posted > 0 {
+            lines.push(format!(
+                "{} entries of the batch are not posted (refused or not sent): not read back.",
+                r.not_posted
+            ));
+        }
+        lines.push(format!(
+            "Batch {}: verified in the EHR: {} of {} entries ({} resources).",
+            r.batch_id, r.verified, r.entries, r.resources
+        ));
+        lines.join("\n")
+    });
+    if !r.all_present() {
+        let missing = r.problems.iter().filter(|e| e.state == dtk::api::ReadState::Missing).count();
+        let copies = r.problems.len() - missing;
+        return Err(failed(format!(
+            "not every resource of the batch is on the server exactly once: {missing} entries with resources \
+             missing, {copies} with a resource there more than once{}",
+            if r.audit_event == 1 { "" } else { ", and the batch's AuditEvent" }
+        )));
+    }
+    Ok(())
+}
+
+/// "Verified in the EHR: 3 of 3 posted entries (read back with `dtk export verify --batch ID`)."
+fn verified_line(s: &dtk::reconcile::Summary) -> String {
+    format!(
+        "Verified in the EHR: {} of {} posted entries (read back with `dtk export verify --batch ID`).",
+        s.verified_in_ehr, s.posted_entries
+    )
 }

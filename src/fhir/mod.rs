@@ -15,9 +15,10 @@
 //! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
 //! reference checker and the snapshot normaliser), `post.rs` (posting a batch to a FHIR server in transactions
 //! and reading each transaction-response), `capability.rs` (what the server's CapabilityStatement lets a client
-//! write: the batch's AuditEvent is left out of the posted transactions of a server that takes none) and
-//! `watermark.rs` (what the station's vault held at each export, and the refusal to export from a vault older than a
-//! batch it already sent).
+//! write: the batch's AuditEvent is left out of the posted transactions of a server that takes none), `readback.rs`
+//! (after a post, every resource searched for on the server by its deterministic identifier, in pages; [`FhirRead`]
+//! is the GET), `verified.rs` (the per-entry read-back table) and `watermark.rs` (what the station's vault held at
+//! each export, and the refusal to export from a vault older than a batch it already sent).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,6 +32,8 @@ mod capability;
 mod check;
 mod export;
 mod post;
+mod readback;
+mod verified;
 mod watermark;
 
 pub use batch::{batch_meta, exportable, latest};
@@ -38,6 +41,8 @@ pub use bundle::{audit_event, entry_items, write_bundle, Hashing, Item, Part, Pa
 pub use check::{check_bundle, normalise, Problem};
 pub use export::{export, regenerate, BatchExported, Exporter};
 pub use post::{post, post_batch, PostReport, Poster, POST_ENTRIES_PER_TRANSACTION};
+pub use readback::{posted_server, read_back, FhirRead, ReadBack, Readback, UreqRead, ENTRIES_PER_ROUND};
+pub use verified::{EntryReadback, ReadState, ResourceProblem};
 
 /// Identifier system of every identifier this module mints (RFC 3986 URNs holding a UUID).
 pub const URN_SYSTEM: &str = "urn:ietf:rfc:3986";
@@ -98,6 +103,12 @@ pub enum FhirError {
     /// A batch file beside the new one was exported by this station when its vault held more than it does now.
     #[error("this HIM station's vault is older than its own batch {batch} in {file}: {what}. The vault was restored from an older copy or rolled back; nothing is exported from it until that is resolved (import the missing handoff files again, or restore the newer vault)")]
     OlderThanBatch { batch: String, file: String, what: String },
+    /// A read-back search failed, or its answer is not a searchset the read-back can trust.
+    #[error("reading the batch back from the FHIR server failed: {0}")]
+    ReadBack(String),
+    /// The batch was never posted, so there is no server to read it back from.
+    #[error("batch {0} has not been posted to a FHIR server yet: post it first, then verify it")]
+    NotPosted(String),
     #[error(transparent)]
     Vault(#[from] VaultError),
 }

@@ -377,6 +377,12 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
         })
         .collect();
     f.table(&[("batch", 2.4), ("exported", 2.2), ("entries", 0.9), ("posted / failed", 1.2), ("SHA-256", 4.0)], &rows)?;
+    // What the read-back found on the EHR's server, per batch (issue 15 item 4): the proof that the posted entries
+    // are there, not only that the server said so when they were sent.
+    for b in &report.batches {
+        let when = b.verified_at.as_deref().map(|t| format!(" (read back {})", at(Some(t)))).unwrap_or_default();
+        f.para(&format!("Batch {}: {}{when}.", b.id, b.verified_text()), 9.0, Weight::Regular, BLACK)?;
+    }
 
     f.heading("Unsigned entries left on workstations")?;
     if report.unsigned.iter().any(|u| u.total.is_none_or(|n| n > 0)) {

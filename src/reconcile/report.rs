@@ -66,6 +66,20 @@ pub struct BatchLine {
     pub sha256: String,
     pub posted: i64,
     pub failed: i64,
+    /// Posted entries whose last read-back found every resource on the server exactly once.
+    pub verified: i64,
+    /// When the batch was last read back from the server (`None`: never).
+    pub verified_at: Option<String>,
+}
+
+impl BatchLine {
+    /// "verified in the EHR: 4 of 4", or "not read back from the EHR" before any read-back.
+    pub fn verified_text(&self) -> String {
+        match &self.verified_at {
+            Some(_) => format!("verified in the EHR: {} of {}", self.verified, self.posted),
+            None => "not read back from the EHR".into(),
+        }
+    }
 }
 
 /// An imported handoff file.
@@ -210,7 +224,11 @@ pub fn report(
         let mut st = conn.prepare(
             "SELECT b.id, b.created_at, b.created_by, b.entry_count, b.sha256,
                     (SELECT count(*) FROM export_batch_entries x WHERE x.batch_id = b.id AND x.post_state = 'posted'),
-                    (SELECT count(*) FROM export_batch_entries x WHERE x.batch_id = b.id AND x.post_state = 'failed')
+                    (SELECT count(*) FROM export_batch_entries x WHERE x.batch_id = b.id AND x.post_state = 'failed'),
+                    (SELECT count(*) FROM export_batch_entries x JOIN export_readback v
+                         ON v.batch_id = x.batch_id AND v.entry_id = x.entry_id
+                      WHERE x.batch_id = b.id AND x.post_state = 'posted' AND v.state = 'present'),
+                    (SELECT max(v.checked_at) FROM export_readback v WHERE v.batch_id = b.id)
                FROM export_batches b ORDER BY b.created_at, b.id",
         )?;
         let rows = st.query_map([], |r| {
@@ -222,6 +240,8 @@ pub fn report(
                 sha256: r.get(4)?,
                 posted: r.get(5)?,
                 failed: r.get(6)?,
+                verified: r.get(7)?,
+                verified_at: r.get(8)?,
             })
         })?;
         rows.collect::<Result<_, _>>()?
@@ -456,7 +476,7 @@ impl Report {
             line(&[&p.entry_id, p.state.as_str(), &p.form, &p.episode_id, &format!("from paper, page {}", p.page)]);
         }
         line(&["section", "export batches"]);
-        line(&["batch", "created_at", "created_by", "entries", "sha256", "posted", "failed"]);
+        line(&["batch", "created_at", "created_by", "entries", "sha256", "posted", "failed", "verified_in_ehr"]);
         for b in &self.batches {
             line(&[
                 &b.id,
@@ -466,6 +486,7 @@ impl Report {
                 &b.sha256,
                 &b.posted.to_string(),
                 &b.failed.to_string(),
+                &b.verified_text(),
             ]);
         }
         line(&["section", "unsigned entries left on workstations"]);

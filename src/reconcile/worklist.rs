@@ -180,6 +180,10 @@ pub struct Summary {
     pub open: i64,
     pub open_duplicate_proposals: i64,
     pub conflicts: i64,
+    /// Entries posted to the EHR (counted per batch they were posted in).
+    pub posted_entries: i64,
+    /// Of those, the entries whose last read-back found every resource on the server exactly once.
+    pub verified_in_ehr: i64,
 }
 
 pub fn summary(conn: &rusqlite::Connection) -> Result<Summary, VaultError> {
@@ -200,6 +204,13 @@ pub fn summary(conn: &rusqlite::Connection) -> Result<Summary, VaultError> {
     s.open_duplicate_proposals =
         conn.query_row("SELECT count(*) FROM recon_duplicates WHERE status = 'proposed'", [], |r| r.get(0))?;
     s.conflicts = conn.query_row("SELECT count(*) FROM handoff_conflicts", [], |r| r.get(0))?;
+    (s.posted_entries, s.verified_in_ehr) = conn.query_row(
+        "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM export_readback x
+                  WHERE x.batch_id = be.batch_id AND x.entry_id = be.entry_id AND x.state = 'present')), 0)
+           FROM export_batch_entries be WHERE be.post_state = 'posted'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok(s)
 }
 

@@ -390,6 +390,24 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER handoff_audit_no_update BEFORE UPDATE ON handoff_audit WHEN OLD.mac IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'imported audit rows are append-only'); END;
     "#,
+    // 10 (issue 15 item 4, read-back): what the last read-back of a posted batch found on the EHR's server, per
+    // entry: every resource there exactly once (`present`), some not found (`missing`), or one found more than once
+    // (`duplicated`: a second post created a copy). The body (sealed) names the resources by type and identifier.
+    // A new read-back of the batch replaces its rows.
+    r#"
+    CREATE TABLE export_readback (
+        batch_id   TEXT NOT NULL REFERENCES export_batches (id),
+        entry_id   TEXT NOT NULL REFERENCES entries (id),
+        checked_at TEXT NOT NULL,
+        checked_by TEXT NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('present', 'missing', 'duplicated')),
+        resources  INTEGER NOT NULL,
+        fv         INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        mac        BLOB,
+        PRIMARY KEY (batch_id, entry_id)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -408,6 +426,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("recon", "entry_id", "fv", "body"),
     ("export_batches", "id", "fv", "body"),
     ("export_batch_entries", "batch_id || '/' || entry_id", "fv", "body"),
+    ("export_readback", "batch_id || '/' || entry_id", "fv", "body"),
 ];
 
 /// A table whose rows carry a MAC over every plaintext column (`vault::rows`): its key columns (how `verify` names a
@@ -559,5 +578,10 @@ pub const MACED_TABLES: &[MacedTable] = &[
         name: "handoff_unsigned",
         key: &["workstation", "sequence"],
         columns: &["workstation", "sequence", "fv", "body"],
+    },
+    MacedTable {
+        name: "export_readback",
+        key: &["batch_id", "entry_id"],
+        columns: &["batch_id", "entry_id", "checked_at", "checked_by", "state", "resources", "fv", "body"],
     },
 ];

@@ -13,6 +13,7 @@ mod paper;
 mod print;
 mod print_centre;
 mod procedures;
+mod readback;
 mod reconcile;
 mod repeated_keys;
 mod repository;

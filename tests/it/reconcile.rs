@@ -104,9 +104,9 @@ pub(crate) fn export(u: &mut Unit, dir: &Path, name: &str) -> PathBuf {
     out
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -116,7 +116,7 @@ impl Drop for Server {
     }
 }
 
-fn fhir_server() -> Server {
+pub(crate) fn fhir_server() -> Server {
     let dir = repo_root().join("tools/fhir-server");
     assert!(
         dir.join("node_modules/@medplum/fhir-router").is_dir(),
@@ -136,7 +136,7 @@ fn fhir_server() -> Server {
     Server { child, base: format!("http://127.0.0.1:{port}") }
 }
 
-fn http(method: &str, url: &str, body: Option<&Value>) -> Value {
+pub(crate) fn http(method: &str, url: &str, body: Option<&Value>) -> Value {
     let req = ureq::request(method, url).set("Content-Type", "application/fhir+json");
     let resp = match body {
         Some(b) => req.send_string(&b.to_string()),
@@ -149,7 +149,7 @@ fn http(method: &str, url: &str, body: Option<&Value>) -> Value {
     }
 }
 
-fn counts(server: &Server) -> Value {
+pub(crate) fn counts(server: &Server) -> Value {
     http("GET", &format!("{}/$stats", server.base), None)["counts"].clone()
 }
 

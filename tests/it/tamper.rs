@@ -39,8 +39,8 @@ fn skipped(table: &str, column: &str) -> bool {
 }
 
 /// A workstation that charted, registered a patient, kept a draft, ticked a step and handed off, and the HIM
-/// station that imported it with a second workstation's duplicate, decided and exported a FHIR batch: together
-/// they hold a row in every table but those listed above.
+/// station that imported it with a second workstation's duplicate, decided, exported, posted and read back a FHIR
+/// batch: together they hold a row in every table but those listed above.
 fn stations() -> (TestVault, TestVault) {
     let files = tempfile::tempdir().expect("dir");
     let him_tv = TestVault::new();
@@ -73,7 +73,11 @@ fn stations() -> (TestVault, TestVault) {
         him_ws.import_handoff(&him, &std::fs::read(f).expect("file"), &SystemClock).expect("import");
     }
     assert!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept") > 0);
-    him_ws.export_fhir(&him, &files.path().join("batch.json"), &SystemClock).expect("export");
+    let batch = him_ws.export_fhir(&him, &files.path().join("batch.json"), &SystemClock).expect("export");
+    // Posted and read back from the EHR, so the read-back table has rows too.
+    let server = crate::readback::ehr_with_census();
+    him_ws.post_fhir(&him, &batch.batch_id, &server.base, &SystemClock).expect("post");
+    him_ws.verify_in_ehr(&him, &batch.batch_id, &SystemClock).expect("read back");
     drop(b);
     (a.tv, him_tv)
 }

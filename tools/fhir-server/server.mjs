@@ -4,7 +4,7 @@
 // server does and the router alone does not: every resource of a transaction is checked with Medplum's
 // validateResource (errors refuse the whole transaction with an OperationOutcome, as a strict EHR would), and
 // conditional references (`Patient?identifier=system|value`) are resolved to exactly one existing resource or the
-// transaction is refused. GET /$stats answers how many resources of each type exist, so a
+// transaction is refused. Searches are paged (at most 50 per page, `next` links). GET /$stats answers how many resources of each type exist, so a
 // test can prove that posting the same bundle twice created nothing new.
 //
 // Usage: node server.mjs [port]   (port 0 = a free port). Prints `listening <port>` on stdout once ready.
@@ -82,15 +82,38 @@ async function stats() {
   return { counts };
 }
 
-async function handle(method, url, body) {
+// Searches answer at most this many resources per page, with a `next` link to the rest, as real servers page (the
+// router alone gives no links): the read-back follows them.
+const MAX_PAGE = 50;
+
+function paged(url) {
+  if (!url.includes('?')) return { url, count: 0, offset: 0 };
+  const count = Math.min(Number(/[?&]_count=(\d+)/.exec(url)?.[1] ?? 20), MAX_PAGE);
+  const offset = Number(/[?&]_offset=(\d+)/.exec(url)?.[1] ?? 0);
+  const bare = url.replace(/&_(count|offset)=\d+/g, '').replace(/\?_(count|offset)=\d+&?/g, '?');
+  const sep = bare.endsWith('?') ? '' : '&';
+  return { url: `${bare}${sep}_count=${count}&_offset=${offset}`, bare: `${bare}${sep}`, count, offset };
+}
+
+function withNext(result, page, base) {
+  if (result?.resourceType !== 'Bundle' || result.type !== 'searchset' || !page.count) return result;
+  const got = result.entry?.length ?? 0;
+  if (got > 0 && typeof result.total === 'number' && page.offset + got < result.total) {
+    result.link = [{ relation: 'next', url: `${base}${page.bare}_count=${page.count}&_offset=${page.offset + got}` }];
+  }
+  return result;
+}
+
+async function handle(method, url, body, base) {
   if (method === 'GET' && url === '/$stats') return [200, await stats()];
   if (method === 'POST' && url === '/' && body?.type === 'transaction') {
     const refused = await checkTransaction(body);
     if (refused) return refused;
   }
-  const [out, resource] = await router.handleRequest({ method, url, pathname: '', query: {}, params: {}, body, headers: {} }, repo);
+  const page = method === 'GET' ? paged(url) : { url, count: 0, offset: 0 };
+  const [out, resource] = await router.handleRequest({ method, url: page.url, pathname: '', query: {}, params: {}, body, headers: {} }, repo);
   const code = Number(out?.issue?.[0]?.code === 'not-found' ? 404 : 0) || statusOf(out);
-  return [code, resource ?? out];
+  return [code, withNext(resource ?? out, page, base)];
 }
 
 function statusOf(out) {
@@ -113,7 +136,7 @@ const server = createServer((req, res) => {
     try {
       const text = Buffer.concat(chunks).toString('utf8');
       const body = text ? JSON.parse(text) : undefined;
-      [status, payload] = await handle(req.method, req.url, body);
+      [status, payload] = await handle(req.method, req.url, body, `http://${req.headers.host}`);
     } catch (e) {
       [status, payload] = outcome(400, `bad request: ${e.message}`);
     }
