@@ -1,6 +1,6 @@
 //! The site configuration that hospital IT pushes to every workstation: unit name, forms folder, this
-//! workstation's block of temporary MRNs, idle timeout, census import folder, interim backups. A JSON file,
-//! validated with errors that name the field.
+//! workstation's block of temporary MRNs, idle timeout, census import folder, interim backups, the FHIR servers HIM may
+//! post to. A JSON file, validated with errors that name the field.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,56 @@ pub struct SiteConfig {
     pub backup_dir: Option<PathBuf>,
     /// Hours between interim backups (1–24); a backup older than this is shown as overdue.
     pub backup_interval_hours: u32,
+    /// HIM station: the FHIR servers a batch may be posted to, by name. Posting takes a name from this list and
+    /// never a typed URL, so nobody can send the batch (every patient of the downtime) somewhere IT did not list.
+    pub fhir_servers: Vec<FhirServer>,
+    /// HIM station: a PEM file of CA certificates trusted for the FHIR servers besides the system's own store (a
+    /// hospital's internal CA).
+    pub fhir_ca_bundle: Option<PathBuf>,
+}
+
+/// One FHIR server of the allowlist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FhirServer {
+    /// What the analyst chooses (`dtk export fhir --post NAME`, the HIM desk's list).
+    pub name: String,
+    /// The server's FHIR base URL: `https://…`, or `http://` on loopback only (a test server on this machine).
+    pub base_url: String,
+    /// SMART Backend Services (client credentials with a signed JWT): the token endpoint. With `client_id` and
+    /// `scope`, posting asks it for an access token signed with the station's key (`dtk export smart-key`).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// Checks a server URL: `https`, or plain `http` to this machine's loopback only (nothing leaves the machine), with no
+/// user name or password in it. `what` names the field in the error.
+pub fn check_server_url(what: &str, text: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(text).map_err(|e| format!("{what}: not a URL ({e})"))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(format!("{what}: must not carry a user name or password; credentials are given when posting"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{what}: must not carry a query or a fragment"));
+    }
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match u.scheme() {
+        "https" if u.host().is_some() => Ok(u),
+        "http" if loopback => Ok(u),
+        "http" => {
+            Err(format!("{what}: use https (plain http is allowed only to this machine: 127.0.0.1, [::1], localhost)"))
+        }
+        _ => Err(format!("{what}: use an https:// URL")),
+    }
 }
 
 impl Default for SiteConfig {
@@ -82,6 +132,8 @@ impl Default for SiteConfig {
             print_dir: None,
             backup_dir: None,
             backup_interval_hours: 4,
+            fhir_servers: Vec::new(),
+            fhir_ca_bundle: None,
         }
     }
 }
@@ -134,7 +186,27 @@ impl SiteConfig {
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {
             return Err(bad("mrn_system and temp_mrn_system must not be empty".into()));
         }
+        check_servers(&cfg.fhir_servers).map_err(bad)?;
         Ok(cfg)
+    }
+
+    /// The FHIR server of the allowlist named `name`; the error names the configured ones (a URL is never taken).
+    pub fn fhir_server(&self, name: &str) -> Result<&FhirServer, String> {
+        let name = name.trim();
+        if let Some(s) = self.fhir_servers.iter().find(|s| s.name == name) {
+            return Ok(s);
+        }
+        let names: Vec<String> = self.fhir_servers.iter().map(|s| format!("\"{}\"", s.name)).collect();
+        let what = if name.contains("://") {
+            "a URL is not taken".to_string()
+        } else {
+            format!("no server is named \"{name}\"")
+        };
+        Err(if names.is_empty() {
+            format!("{what}: this station's site.json lists no FHIR server (fhir_servers); ask IT to add the EHR's")
+        } else {
+            format!("{what}: choose one of the FHIR servers in site.json: {}", names.join(", "))
+        })
     }
 
     /// Reads a configuration file.
@@ -161,6 +233,31 @@ impl SiteConfig {
     }
 }
 
+fn check_servers(servers: &[FhirServer]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in servers.iter().enumerate() {
+        let at = format!("fhir_servers[{i}]");
+        if s.name.trim().is_empty() || s.name.len() > 64 || s.name.trim() != s.name || s.name.contains("://") {
+            return Err(format!("{at}.name: 1–64 characters, no spaces at either end, not a URL"));
+        }
+        if !seen.insert(s.name.as_str()) {
+            return Err(format!("{at}.name: \"{}\" is given twice", s.name));
+        }
+        check_server_url(&format!("{at}.base_url"), &s.base_url)?;
+        match (&s.token_url, &s.client_id, &s.scope) {
+            (None, None, None) => {}
+            (Some(t), Some(c), Some(sc)) => {
+                check_server_url(&format!("{at}.token_url"), t)?;
+                if c.trim().is_empty() || sc.trim().is_empty() {
+                    return Err(format!("{at}: client_id and scope must not be empty"));
+                }
+            }
+            _ => return Err(format!("{at}: token_url, client_id and scope go together (SMART Backend Services)")),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +272,37 @@ mod tests {
             (r#"{"backup_interval_hours":25}"#, "backup_interval_hours"),
             (r#"{"colour":"blue"}"#, "unknown field `colour`"),
             (r#"{"unit":"#, "not valid JSON"),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"http://ehr.example.org/fhir"}]}"#,
+                "fhir_servers[0].base_url: use https",
+            ),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"http://127.0.0.1.evil.example/fhir"}]}"#,
+                "fhir_servers[0].base_url: use https",
+            ),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"ftp://ehr.example.org"}]}"#,
+                "fhir_servers[0].base_url: use an https",
+            ),
+            (r#"{"fhir_servers":[{"name":"EHR","base_url":"https://u:p@ehr.example.org"}]}"#, "user name or password"),
+            (r#"{"fhir_servers":[{"name":"EHR","base_url":"ehr"}]}"#, "fhir_servers[0].base_url: not a URL"),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"https://a.example"},{"name":"EHR","base_url":"https://b.example"}]}"#,
+                "fhir_servers[1].name: \"EHR\" is given twice",
+            ),
+            (r#"{"fhir_servers":[{"name":"","base_url":"https://a.example"}]}"#, "fhir_servers[0].name"),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"https://a.example","colour":1}]}"#,
+                "unknown field `colour`",
+            ),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"https://a.example","token_url":"https://a.example/t"}]}"#,
+                "fhir_servers[0]: token_url, client_id and scope go together",
+            ),
+            (
+                r#"{"fhir_servers":[{"name":"EHR","base_url":"https://a.example","token_url":"http://a.example/t","client_id":"c","scope":"s"}]}"#,
+                "fhir_servers[0].token_url: use https",
+            ),
         ] {
             let err = SiteConfig::parse("site.json", json.as_bytes()).expect_err(json).to_string();
             assert!(err.starts_with("site.json: ") && err.contains(expect), "{json}: {err}");
@@ -182,5 +310,23 @@ mod tests {
         let ok =
             SiteConfig::parse("s", br#"{"temp_mrn_block":{"prefix":"T5E-","first":1000,"last":1999}}"#).expect("ok");
         assert_eq!(ok.temp_mrn_block.map(|b| b.format(1000)), Some("T5E-1000".to_string()));
+    }
+
+    #[test]
+    fn fhir_servers_are_chosen_by_name_never_by_url() {
+        let cfg = SiteConfig::parse(
+            "s",
+            br#"{"fhir_servers":[{"name":"EHR","base_url":"https://ehr.example.org/fhir"},
+                {"name":"Test","base_url":"http://127.0.0.1:8080/"},{"name":"v6","base_url":"http://[::1]:9/fhir"},
+                {"name":"local","base_url":"http://localhost:9"}],"fhir_ca_bundle":"/etc/hospital-ca.pem"}"#,
+        )
+        .expect("https and loopback http are accepted");
+        assert_eq!(cfg.fhir_server("EHR").map(|s| s.base_url.as_str()), Ok("https://ehr.example.org/fhir"));
+        let url = cfg.fhir_server("https://ehr.example.org/fhir").expect_err("a URL is refused");
+        assert!(url.contains("a URL is not taken") && url.contains("\"EHR\", \"Test\""), "{url}");
+        let unknown = cfg.fhir_server("Other").expect_err("unknown");
+        assert!(unknown.contains("no server is named \"Other\"") && unknown.contains("\"EHR\""), "{unknown}");
+        let none = SiteConfig::default().fhir_server("EHR").expect_err("none configured");
+        assert!(none.contains("lists no FHIR server"), "{none}");
     }
 }

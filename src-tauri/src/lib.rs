@@ -81,7 +81,9 @@ commands::registry::ipc_commands! {
     him::him_back_enter(request: PaperEntryRequest) -> PaperEntryOutcome;
     him::him_export_fhir(path: String) -> FhirBatch;
     him::him_latest_batch() -> Option<String>;
-    him::him_post_fhir(batch_id: String, base_url: String) -> FhirPostReport;
+    him::him_fhir_servers() -> Vec<String>;
+    him::him_post_fhir(batch_id: String, server: String, token: Option<String>) -> FhirPostReport;
+    him::him_post_progress() -> FhirPostProgress;
     him::him_report_csv(path: String) -> FileWritten;
     him::him_report_pdf(path: String) -> FileWritten;
     nurse::census() -> Census;

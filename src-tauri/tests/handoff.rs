@@ -3,35 +3,18 @@
 //! author until the request carries the charge nurse's confirmation, and the HIM desk's import result says what the
 //! workstation left unsigned.
 use dtk::api::{EntryOptions, Workstation};
-use dtk::auth::Role;
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
-use dtk_app::commands::{charge, him, Shell};
+use dtk_app::commands::{charge, him};
 use dtk_app::dto::{ErrorCode, HandoffExportRequest, UserCount};
-use support::{sign_in, PASSWORD};
+use support::{repo, PASSWORD};
 
 mod support;
 
-fn repo(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
 #[test]
 fn the_charge_desk_lists_unsigned_entries_and_exports_only_once_the_charge_nurse_confirms() {
-    // The HIM station, with its key.
-    let census = std::fs::read(repo("tests/data/census-5-east.json")).expect("census");
-    let him_dir = support::vault("HIM", &[("lhim", Role::Him)], &census);
-    let mut him_ws = Workstation::open(him_dir.path()).expect("open HIM");
-    let analyst = him_ws.sign_in("lhim", &Password::new(PASSWORD.into()), &SystemClock).expect("HIM");
-    let key = him_ws.handoff_keygen(&analyst, &SystemClock).expect("keygen").public_key;
-
-    // The unit: an episode, and a nursing note left as a draft by the nurse.
-    let dir = support::vault("5 East", &[("kcharge", Role::Charge), ("dnurse", Role::Nurse)], &census);
-    std::fs::write(dir.path().join("site.json"), serde_json::json!({ "him_public_key": key }).to_string())
-        .expect("site.json");
-    let shell = Shell::open(dir.path());
-    sign_in(&shell, "kcharge").expect("charge nurse signs in");
-    support::declare_episode(&shell, "EHR outage");
+    // The HIM station, with its key; the unit: an episode, and a nursing note left as a draft by the nurse.
+    let support::Stations { him_dir: _him_dir, mut him_ws, analyst, unit_dir: dir, unit: shell } = support::stations();
     {
         // The nurse's draft, saved through the core on the same vault (the nurse's own screens are not under test).
         let mut ws = Workstation::open(dir.path()).expect("open unit");

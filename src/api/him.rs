@@ -14,7 +14,7 @@ use crate::auth::Op;
 use crate::clock::{stamp, Clock};
 use crate::entries;
 use crate::fhir::{self, FhirError, StaffRef};
-pub use crate::fhir::{BatchExported, PostReport, POST_ENTRIES_PER_TRANSACTION};
+pub use crate::fhir::{BatchExported, PostReport, Progress, POST_ENTRIES_PER_TRANSACTION};
 use crate::paper;
 use crate::reconcile::back_entry::BackEntryError;
 pub use crate::reconcile::HandEntry;
@@ -59,11 +59,9 @@ fn fhir_code(e: &FhirError) -> ErrorCode {
         FhirError::Io(_)
         | FhirError::File(_)
         | FhirError::Unplaced { .. }
-        | FhirError::Unreachable(_)
         | FhirError::BadResponse(_)
         | FhirError::Vault(_) => ErrorCode::Io,
-        FhirError::PartlyPosted { first, .. } => fhir_code(first),
-        _ => ErrorCode::InvalidInput,
+        e => super::post::server_code(e).unwrap_or(ErrorCode::InvalidInput),
     }
 }
 
@@ -312,34 +310,6 @@ impl Workstation {
     pub fn regenerate_fhir(&self, session: &Session, batch_id: &str, out: &Path) -> Result<BatchExported, ApiError> {
         session.require(Op::ExportFhir)?;
         Ok(fhir::regenerate(self.vault()?.conn(), session.keys(), &self.catalog, batch_id, out)?)
-    }
-
-    /// Posts a batch to a FHIR server in transactions of at most [`POST_ENTRIES_PER_TRANSACTION`] entries (see
-    /// [`fhir::post_batch`]).
-    pub fn post_fhir(
-        &mut self,
-        session: &Session,
-        batch_id: &str,
-        base_url: &str,
-        clock: &dyn Clock,
-    ) -> Result<PostReport, ApiError> {
-        self.post_fhir_split(session, batch_id, base_url, POST_ENTRIES_PER_TRANSACTION, clock)
-    }
-
-    /// [`Workstation::post_fhir`] with another bound on the entries per transaction (1 to 10,000).
-    pub fn post_fhir_split(
-        &mut self,
-        session: &Session,
-        batch_id: &str,
-        base_url: &str,
-        per_transaction: usize,
-        clock: &dyn Clock,
-    ) -> Result<PostReport, ApiError> {
-        session.require(Op::ExportFhir)?;
-        let catalog = &self.catalog;
-        let vault = self.vault.as_mut().ok_or_else(super::not_initialised)?;
-        let poster = fhir::Poster { vault, keys: session.keys(), actor: session.username(), catalog, clock };
-        Ok(fhir::post_batch(poster, batch_id, base_url, per_transaction)?)
     }
 
     /// The newest export batch, if any (what `dtk export fhir --post` without `--batch` retries).

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use dtk::api::{ApiError, Assignment, ErrorCode, PaperAnswers, WorklistQuery, Workstation};
+use dtk::api::{
+    ApiError, Assignment, Credentials, ErrorCode, PaperAnswers, PostOptions, Progress, Secret, WorklistQuery,
+    Workstation,
+};
 use dtk::clock::SystemClock;
 use dtk::reconcile::State;
 
@@ -174,9 +177,18 @@ pub enum ExportCmd {
     Fhir {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// POST the batch to this FHIR server base URL (a retry posts only what failed).
-        #[arg(long, value_name = "BASE_URL")]
+        /// POST the batch to this FHIR server of site.json's `fhir_servers`, by name (never a URL); posting again
+        /// sends only what was not answered or was refused.
+        #[arg(long, value_name = "NAME")]
         post: Option<String>,
+        /// With --post: a bearer token for this post only, read from this file, or from standard input with `-`
+        /// (never an argument, so it stays out of the shell's history and the process list; never stored).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// With --post: at most this many transactions on the network at once.
+        #[arg(long, value_name = "N", default_value_t = dtk::fhir::POSTS_IN_FLIGHT as u64,
+              value_parser = clap::value_parser!(u64).range(1..=32))]
+        in_flight: u64,
         /// An existing batch: with --out, written again byte for byte; with --post, posted again.
         #[arg(long, value_name = "ID")]
         batch: Option<String>,
@@ -190,6 +202,15 @@ pub enum ExportCmd {
     Verify {
         #[arg(long, value_name = "ID")]
         batch: String,
+    },
+    /// HIM station (HIM or IT): print the public JWK set of the station's SMART Backend Services key, for the EHR
+    /// to register this station as a backend client; `--create` makes the key, `--import FILE` takes a PKCS#8 PEM
+    /// P-384 private key. The private key stays sealed in the vault.
+    SmartKey {
+        #[arg(long, conflicts_with = "import")]
+        create: bool,
+        #[arg(long, value_name = "FILE")]
+        import: Option<PathBuf>,
     },
 }
 
@@ -483,9 +504,28 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
 pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Failure> {
     let clock = SystemClock;
     let session = sign_in(ws)?;
-    let (out, post, batch, per_transaction) = match cmd {
-        ExportCmd::Fhir { out, post, batch, per_transaction } => (out, post, batch, per_transaction),
+    let (out, post, batch, per_transaction, token_file, in_flight) = match cmd {
+        ExportCmd::Fhir { out, post, batch, per_transaction, token_file, in_flight } => {
+            (out, post, batch, per_transaction, token_file, in_flight)
+        }
         ExportCmd::Verify { batch } => return verify(ws, &session, &batch, json),
+        ExportCmd::SmartKey { create, import } => {
+            let pem = match &import {
+                Some(path) => Some(zeroize::Zeroizing::new(read_input(path, 64 * 1024)?)),
+                None => None,
+            };
+            let jwks = ws.smart_key(&session, create, pem.as_ref().map(|p| p.as_slice()), &clock)?;
+            output(json, &jwks, || serde_json::to_string_pretty(&jwks).unwrap_or_default());
+            return Ok(());
+        }
+    };
+    if token_file.is_some() && post.is_none() {
+        return Err(usage("--token-file goes with --post NAME"));
+    }
+    // The token is read before anything is exported or sent, so a missing file changes nothing.
+    let credentials = match &token_file {
+        Some(path) => Credentials::Bearer(read_token(path)?),
+        None => Credentials::None,
     };
     let batch_id = match (&batch, &out) {
         (Some(id), Some(path)) => {
@@ -514,15 +554,27 @@ pub fn export(ws: &mut Workstation, cmd: ExportCmd, json: bool) -> Result<(), Fa
             (Some(_), None) => {
                 return Err(Failure::from(ApiError::new(ErrorCode::NotFound, "there is no export batch to post yet")))
             }
-            (None, _) => return Err(usage("give --out FILE (a new batch), --batch ID --out FILE, or --post BASE_URL")),
+            (None, _) => return Err(usage("give --out FILE (a new batch), --batch ID --out FILE, or --post NAME")),
         },
     };
-    if let Some(url) = post {
-        let r = ws.post_fhir_split(&session, &batch_id, &url, usize::try_from(per_transaction).unwrap_or(1), &clock)?;
+    if let Some(server) = post {
+        let options = PostOptions {
+            per_transaction: usize::try_from(per_transaction).unwrap_or(1),
+            in_flight: usize::try_from(in_flight).unwrap_or(1),
+        };
+        let mut shown = None;
+        let mut show = |p: Progress| {
+            if shown != Some(p) {
+                eprintln!("sent {}, accepted {}, refused {}, remaining {}", p.sent, p.accepted, p.refused, p.remaining);
+                shown = Some(p);
+            }
+        };
+        let r = ws.post_fhir_with(&session, &batch_id, &server, credentials, options, &mut show, &clock)?;
         output(json, &r, || {
             let mut s = format!(
-                "Batch {}: {} entries posted now, {} refused, {} posted before ({} transactions).",
+                "Batch {} to {}: {} entries posted now, {} refused, {} posted before ({} transactions).",
                 r.batch_id,
+                r.server,
                 r.posted.len(),
                 r.failed.len(),
                 r.already_posted,
@@ -605,4 +657,24 @@ fn verified_line(s: &dtk::reconcile::Summary) -> String {
         "Verified in the EHR: {} of {} posted entries (read back with `dtk export verify --batch ID`).",
         s.verified_in_ehr, s.posted_entries
     )
+}
+
+/// Reads a bearer token from a file, or from standard input with `-`. Held only as a [`Secret`].
+fn read_token(path: &std::path::Path) -> Result<Secret, Failure> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    if path.as_os_str() == "-" {
+        std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), 64 * 1024), &mut bytes)
+            .map_err(|e| failed(format!("the token could not be read from standard input: {e}")))?;
+    } else {
+        *bytes = read_input(path, 64 * 1024)?;
+    }
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| failed("the token is not text"))?;
+    let token = Secret::new(text);
+    if token.is_empty() {
+        return Err(failed(format!(
+            "{}: holds no token",
+            if path.as_os_str() == "-" { "standard input" } else { "the token file" }
+        )));
+    }
+    Ok(token)
 }

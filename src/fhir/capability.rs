@@ -2,9 +2,6 @@
 
 use serde_json::Value;
 
-/// How long the CapabilityStatement may take: it is one small read, asked before the first transaction.
-const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Whether the server lets a client write the batch's AuditEvent (a `PUT` to its deterministic id): true unless the
 /// server's CapabilityStatement describes AuditEvent without the `update` interaction.
 ///
@@ -30,10 +27,15 @@ pub fn accepts_audit_event(capability: &Value) -> bool {
 
 /// The server's CapabilityStatement, or `None` when it does not answer one: the post then goes ahead and meets
 /// whatever the server says to the transactions themselves.
-pub fn fetch(base_url: &str) -> Option<Value> {
-    let url = base_url.trim_end_matches('/').to_string() + "/metadata";
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-    agent.get(&url).set("Accept", "application/fhir+json").call().ok()?.into_json().ok()
+pub fn fetch(client: &super::http::Client) -> Option<Value> {
+    let answer = client.get("metadata").ok().filter(|r| r.status == 200)?;
+    serde_json::from_slice(&answer.body).ok()
+}
+
+/// True when the server's CapabilityStatement says it takes no AuditEvent from a client (see
+/// [`accepts_audit_event`]): the post leaves the batch's AuditEvent out, and the read-back does not look for it.
+pub fn refuses_audit_event(client: &super::http::Client) -> bool {
+    fetch(client).is_some_and(|c| !accepts_audit_event(&c))
 }
 
 #[cfg(test)]

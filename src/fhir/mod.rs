@@ -13,12 +13,14 @@
 //! `bundle.rs` (an entry's resources and the streamed transaction Bundle), `batch.rs` (the export tables: the sealed
 //! batch and entry records, what the next batch takes and freezes, the rows the bundle is written from, post
 //! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
-//! reference checker and the snapshot normaliser), `post.rs` (posting a batch to a FHIR server in transactions
-//! and reading each transaction-response), `capability.rs` (what the server's CapabilityStatement lets a client
-//! write: the batch's AuditEvent is left out of the posted transactions of a server that takes none), `readback.rs`
-//! (after a post, every resource searched for on the server by its deterministic identifier, in pages; [`FhirRead`]
-//! is the GET), `verified.rs` (the per-entry read-back table) and `watermark.rs` (what the station's vault held at
-//! each export, and the refusal to export from a vault older than a batch it already sent).
+//! reference checker and the snapshot normaliser), `post.rs` (posting a batch to a FHIR server in transactions,
+//! a bounded number in flight, and reading each transaction-response), `http.rs` (the client for one server of the
+//! site's allowlist: TLS, credentials, retries), `smart.rs` (the SMART Backend Services key and token),
+//! `capability.rs` (what the server's CapabilityStatement lets a client write: the batch's AuditEvent is left out of
+//! the posted transactions of a server that takes none), `readback.rs` (after a post, every resource searched for on
+//! the server by its deterministic identifier, in pages; [`FhirRead`] is the GET), `verified.rs` (the per-entry
+//! read-back table) and `watermark.rs` (what the station's vault held at each export, and the refusal to export from
+//! a vault older than a batch it already sent).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,8 +33,10 @@ mod bundle;
 mod capability;
 mod check;
 mod export;
+pub mod http;
 mod post;
 mod readback;
+pub mod smart;
 mod verified;
 mod watermark;
 
@@ -40,7 +44,10 @@ pub use batch::{batch_meta, exportable, latest};
 pub use bundle::{audit_event, entry_items, write_bundle, Hashing, Item, Part, PatientUrns};
 pub use check::{check_bundle, normalise, Problem};
 pub use export::{export, regenerate, BatchExported, Exporter};
-pub use post::{post, post_batch, PostReport, Poster, POST_ENTRIES_PER_TRANSACTION};
+pub use post::{
+    build, plan, record, run, send, Plan, PostReport, PostStore, Progress, Stopped, Transaction, POSTS_IN_FLIGHT,
+    POST_ENTRIES_PER_TRANSACTION,
+};
 pub use readback::{posted_server, read_back, FhirRead, ReadBack, Readback, UreqRead, ENTRIES_PER_ROUND};
 pub use verified::{EntryReadback, ReadState, ResourceProblem};
 
@@ -97,9 +104,19 @@ pub enum FhirError {
     /// Regenerating a batch gave other bytes than the file that was exported.
     #[error("batch {0} no longer regenerates to the file that was exported (SHA-256 differs)")]
     Regenerates(String),
-    /// A transaction of a split post failed after earlier ones were answered and recorded.
-    #[error("{first} ({transactions} transactions were answered and recorded before that: {posted} entries posted, {failed} refused; posting again sends only the rest)")]
-    PartlyPosted { first: Box<FhirError>, transactions: usize, posted: usize, failed: usize },
+    /// The FHIR server named is not in the site's allowlist, its configuration is unusable, or the site's CA bundle
+    /// cannot be read.
+    #[error("{0}")]
+    Server(String),
+    /// The server refused the request's credentials (or asked for some): nothing of that transaction was posted.
+    #[error("the FHIR server \"{server}\" answered HTTP {status}: {}", if *given { "it refused the credentials given (an expired or wrong token, or a client the EHR has not registered); nothing more was posted" } else { "it asks for credentials; give a bearer token for this post or configure SMART Backend Services for it; nothing more was posted" })]
+    Unauthorized { server: String, status: u16, given: bool },
+    /// The server's token endpoint refused the station's signed assertion (SMART Backend Services).
+    #[error("the token endpoint of the FHIR server \"{server}\" gave no access token ({reason}); check that the EHR registered this station's public key (`dtk export smart-key`) under the client_id in site.json; nothing more was posted")]
+    Token { server: String, reason: String },
+    /// The server stayed busy or unavailable (429, 502, 503, 504) through every retry.
+    #[error("the FHIR server \"{server}\" is busy or unavailable (HTTP {status} after {tries} tries); post again later: only what was not answered is sent")]
+    Unavailable { server: String, status: u16, tries: u32 },
     /// A batch file beside the new one was exported by this station when its vault held more than it does now.
     #[error("this HIM station's vault is older than its own batch {batch} in {file}: {what}. The vault was restored from an older copy or rolled back; nothing is exported from it until that is resolved (import the missing handoff files again, or restore the newer vault)")]
     OlderThanBatch { batch: String, file: String, what: String },

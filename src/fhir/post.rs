@@ -1,5 +1,7 @@
-//! Posting to a FHIR server over HTTP: a batch split into transactions, each one's transaction-response mapped back
-//! to the worklist entries (one outcome per entry) and recorded as soon as the server answers.
+//! Posting to a FHIR server over HTTP: a batch split into transactions, a bounded number in flight, each one's
+//! transaction-response mapped back to the worklist entries (one outcome per entry) and recorded as soon as the
+//! server answers. Built in short reads, recorded in short writes: nothing here holds the vault while waiting on the
+//! network.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::batch;
 use super::bundle::{write_bundle, Part};
+use super::http::Client;
 use super::{FhirError, PostOutcome};
-use crate::clock::Clock;
 use crate::crypto::Keys;
 use crate::forms::Catalog;
 use crate::vault::Vault;
@@ -18,6 +20,8 @@ use crate::vault::Vault;
 #[derive(Debug, Clone, Serialize)]
 pub struct PostReport {
     pub batch_id: String,
+    /// The server's name in the site's allowlist.
+    pub server: String,
     /// Entries posted now, with the location of their QuestionnaireResponse on the server.
     pub posted: Vec<(String, String)>,
     /// Entries the server refused now, with its OperationOutcome text.
@@ -27,83 +31,197 @@ pub struct PostReport {
     /// Entries not posted from this batch that the analyst has since taken another way (reposted in a later batch,
     /// entered by hand in the EHR, rejected): not sent again from this batch.
     pub taken_another_way: usize,
-    /// Transactions sent now (each of at most the bound's entries).
+    /// Transactions answered and recorded now (each of at most the bound's entries).
     pub transactions: usize,
 }
 
 /// The default bound on entries per posted transaction: a few hundred entries (a few thousand resources) is what
 /// EHR FHIR servers accept in one transaction, and a refused transaction then fails only its own entries.
 pub const POST_ENTRIES_PER_TRANSACTION: usize = 500;
+/// The default bound on transactions in flight at once: enough to keep a server's workers busy while one
+/// transaction is built or recorded, few enough not to look like a flood to an EHR just back from an outage.
+pub const POSTS_IN_FLIGHT: usize = 4;
 
-/// Where a batch is posted from: the vault it is recorded in, who posts it, with which forms.
-pub struct Poster<'a> {
-    pub vault: &'a mut Vault,
-    pub keys: &'a Keys,
-    pub actor: &'a str,
-    pub catalog: &'a Catalog,
-    pub clock: &'a dyn Clock,
+/// What a post of a batch will send, read in one short look at the vault: the parts of registrations (sent, and
+/// answered, first: the other entries refer to their patients by MRN) and the parts of every other entry.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub batch_id: String,
+    pub registering: Vec<Part>,
+    pub others: Vec<Part>,
+    /// Entries to send now.
+    pub entries: usize,
+    pub already_posted: usize,
+    pub taken_another_way: usize,
 }
 
-/// Posts a batch to a FHIR server: everything not yet posted (the whole batch the first time, only what failed on a
-/// retry, and never an entry the analyst has taken another way since), in transactions of at most `per_transaction` entries (1 to 10,000), recording per entry the server's
-/// location or its OperationOutcome text. An entry's resources always travel in the same transaction. Each
-/// transaction's outcome is recorded as soon as the server answers, so an interrupted post keeps what was done and a
-/// retry sends only the rest.
-pub fn post_batch(
-    p: Poster<'_>,
+/// Plans the post of a batch: everything not yet posted that still waits on it (the whole batch the first time, only
+/// what was not answered or was refused on a retry, never an entry taken another way since), in parts of at most
+/// `per_transaction` entries (1 to 10,000), registrations in parts of their own. An entry is never split.
+pub fn plan(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
     batch_id: &str,
-    base_url: &str,
     per_transaction: usize,
-) -> Result<PostReport, FhirError> {
+) -> Result<Plan, FhirError> {
     let per_transaction = per_transaction.clamp(1, 10_000);
-    let states = batch::post_states(p.vault.conn(), batch_id)?;
+    let states = batch::post_states(conn, batch_id)?;
     if states.is_empty() {
         return Err(FhirError::NoBatch(batch_id.to_string()));
     }
-    let mut todo: Vec<(String, i64)> =
-        states.iter().filter(|s| !s.posted && s.waiting).map(|s| (s.entry_id.clone(), s.position)).collect();
-    // Entries that register a patient go first: the transactions after theirs refer to that patient by its MRN,
-    // which resolves only once the Patient exists on the server.
-    let registers = batch::registering(p.vault.conn(), p.keys, batch_id)?;
-    todo.sort_by_key(|(id, pos)| (!registers.contains(id), *pos));
-    let mut report = PostReport {
+    let registers = batch::registering(conn, keys, batch_id)?;
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for s in states.iter().filter(|s| !s.posted && s.waiting) {
+        let to = if registers.contains(&s.entry_id) { &mut first } else { &mut rest };
+        to.push((s.entry_id.clone(), s.position));
+    }
+    let parts = |v: &[(String, i64)]| v.chunks(per_transaction).map(Part::of).collect::<Vec<_>>();
+    Ok(Plan {
         batch_id: batch_id.into(),
-        posted: vec![],
-        failed: vec![],
+        registering: parts(&first),
+        others: parts(&rest),
+        entries: first.len() + rest.len(),
         already_posted: states.iter().filter(|s| s.posted).count(),
         taken_another_way: states.iter().filter(|s| !s.posted && !s.waiting).count(),
+    })
+}
+
+/// One transaction ready to send: the Bundle's bytes and, per bundle entry, the worklist entry it belongs to.
+pub struct Transaction {
+    pub bytes: Vec<u8>,
+    pub tags: Vec<Option<String>>,
+    /// Worklist entries in it.
+    pub entries: usize,
+}
+
+/// Builds the transaction of one part (a short read of the vault).
+pub fn build(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    catalog: &Catalog,
+    batch_id: &str,
+    part: &Part,
+) -> Result<Transaction, FhirError> {
+    let mut bytes = Vec::new();
+    let tags = write_bundle(conn, keys, catalog, batch_id, Some(part), &mut bytes)?;
+    Ok(Transaction { bytes, tags, entries: part.ids.len() })
+}
+
+/// Records one transaction's answer per entry (a short write): posted with its location, or refused with the
+/// server's text (open on the worklist until the analyst decides).
+pub fn record(
+    vault: &mut Vault,
+    keys: &Keys,
+    actor: &str,
+    at: time::OffsetDateTime,
+    batch_id: &str,
+    server: &str,
+    outcome: &PostOutcome,
+) -> Result<(), FhirError> {
+    let _recorded = vault.write(keys, actor, at, |tx| batch::record_post(tx, keys, batch_id, server, outcome))?;
+    Ok(())
+}
+
+/// Where a post builds its transactions and records their answers. Each call is short and may take the workstation's
+/// lock for its own length; [`run`] holds nothing while a transaction is on the network.
+pub trait PostStore {
+    type Error: From<FhirError>;
+    fn build(&mut self, part: &Part) -> Result<Transaction, Self::Error>;
+    fn record(&mut self, outcome: &PostOutcome) -> Result<(), Self::Error>;
+}
+
+/// How far a post has come: entries sent (in flight or answered), accepted, refused, and not yet answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub sent: usize,
+    pub accepted: usize,
+    pub refused: usize,
+    pub remaining: usize,
+}
+
+/// A post that stopped before the end: why, and what was answered and recorded before (kept: posting again sends
+/// only the rest).
+pub struct Stopped<E> {
+    pub error: E,
+    pub report: PostReport,
+}
+
+/// Runs a planned post: registrations first, every one answered and recorded before any other entry is sent, then
+/// the rest; at most `in_flight` transactions on the network at once (each on a thread of its own: the client is
+/// blocking and nothing else here needs an async runtime); each answer recorded as it comes, so an interrupted post
+/// keeps what was answered. After an error nothing new is sent, but what is in flight is still awaited and recorded.
+pub fn run<S: PostStore>(
+    store: &mut S,
+    plan: Plan,
+    client: &Client,
+    in_flight: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<PostReport, Stopped<S::Error>> {
+    let in_flight = in_flight.clamp(1, 32);
+    let mut report = PostReport {
+        batch_id: plan.batch_id.clone(),
+        server: client.name().to_string(),
+        posted: vec![],
+        failed: vec![],
+        already_posted: plan.already_posted,
+        taken_another_way: plan.taken_another_way,
         transactions: 0,
     };
-    drop(states);
-    // A server that keeps its audit trail to itself refuses a whole transaction holding the batch's AuditEvent.
-    let without_audit_event = !todo.is_empty()
-        && super::capability::fetch(base_url).is_some_and(|c| !super::capability::accepts_audit_event(&c));
-    for chunk in todo.chunks(per_transaction) {
-        let mut part = Part::of(chunk);
-        part.without_audit_event = without_audit_event;
-        let mut bytes = Vec::new();
-        let tags = write_bundle(p.vault.conn(), p.keys, p.catalog, batch_id, Some(&part), &mut bytes)?;
-        let outcome = match post(base_url, &bytes, &tags) {
-            Ok(o) => o,
-            Err(e) if report.transactions > 0 => {
-                return Err(FhirError::PartlyPosted {
-                    first: Box::new(e),
-                    transactions: report.transactions,
-                    posted: report.posted.len(),
-                    failed: report.failed.len(),
-                });
+    // A server that keeps its audit trail to itself (helios-hfs) refuses a whole transaction holding the batch's
+    // AuditEvent: its CapabilityStatement, read once, says so, and the transactions then go without it.
+    let without_audit_event = plan.entries > 0 && super::capability::refuses_audit_event(client);
+    let mut now = Progress { remaining: plan.entries, ..Progress::default() };
+    progress(now);
+    let mut stop: Option<S::Error> = None;
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Result<PostOutcome, FhirError>>();
+        for phase in [plan.registering, plan.others] {
+            let mut parts = phase.into_iter();
+            let mut flying = 0;
+            loop {
+                while flying < in_flight && stop.is_none() {
+                    let Some(mut part) = parts.next() else { break };
+                    part.without_audit_event = without_audit_event;
+                    match store.build(&part) {
+                        Ok(t) => {
+                            let done = done_tx.clone();
+                            now.sent += t.entries;
+                            scope.spawn(move || done.send(send(client, &t)));
+                            flying += 1;
+                        }
+                        Err(e) => stop = Some(e),
+                    }
+                }
+                progress(now);
+                if flying == 0 {
+                    break;
+                }
+                let Ok(answer) = done_rx.recv() else { break };
+                flying -= 1;
+                match answer.map_err(S::Error::from).and_then(|o| store.record(&o).map(|()| o)) {
+                    Ok(o) => {
+                        report.transactions += 1;
+                        now.accepted += o.posted.len();
+                        now.refused += o.failed.len();
+                        now.remaining = now.remaining.saturating_sub(o.posted.len() + o.failed.len());
+                        report.posted.extend(o.posted);
+                        report.failed.extend(o.failed);
+                    }
+                    Err(e) => {
+                        stop.get_or_insert(e);
+                    }
+                }
             }
-            Err(e) => return Err(e),
-        };
-        drop(bytes);
-        let _recorded = p
-            .vault
-            .write(p.keys, p.actor, p.clock.now(), |tx| batch::record_post(tx, p.keys, batch_id, base_url, &outcome))?;
-        report.transactions += 1;
-        report.posted.extend(outcome.posted);
-        report.failed.extend(outcome.failed);
+            if stop.is_some() {
+                break;
+            }
+        }
+    });
+    progress(now);
+    match stop {
+        Some(error) => Err(Stopped { error, report }),
+        None => Ok(report),
     }
-    Ok(report)
 }
 
 fn outcome_text(v: &Value) -> String {
@@ -121,34 +239,26 @@ fn outcome_text(v: &Value) -> String {
     }
 }
 
-/// Posts a transaction Bundle and maps the transaction-response back to worklist entries (by position). A refused
-/// transaction fails every entry with the server's OperationOutcome text.
-pub fn post(base_url: &str, bundle: &[u8], tags: &[Option<String>]) -> Result<PostOutcome, FhirError> {
-    let url = base_url.trim_end_matches('/').to_string() + "/";
-    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(600)).build();
-    let resp = agent
-        .post(&url)
-        .set("Content-Type", "application/fhir+json")
-        .set("Accept", "application/fhir+json")
-        .send_bytes(bundle);
+/// Sends one transaction and maps the transaction-response back to worklist entries (by position). A transaction
+/// the server refuses as a whole fails every entry with its OperationOutcome text; credentials refused, a server
+/// unavailable through every retry or unreachable is an error, and nothing is recorded for it.
+pub fn send(client: &Client, t: &Transaction) -> Result<PostOutcome, FhirError> {
+    let resp = client.post("", &t.bytes)?;
+    let tags = &t.tags;
     let mut out = PostOutcome::default();
     let ids: Vec<String> = {
         let mut seen = HashSet::new();
         tags.iter().flatten().filter(|t| seen.insert((*t).clone())).cloned().collect()
     };
-    let body: Value = match resp {
-        Ok(r) => r.into_json().map_err(|e| FhirError::BadResponse(e.to_string()))?,
-        Err(ureq::Error::Status(code, r)) => {
-            let text = r
-                .into_json::<Value>()
-                .map(|v| outcome_text(&v))
-                .unwrap_or_else(|_| "no OperationOutcome in the answer".into());
-            let text = format!("HTTP {code}: {text}");
-            out.failed = ids.into_iter().map(|id| (id, text.clone())).collect();
-            return Ok(out);
-        }
-        Err(e) => return Err(FhirError::Unreachable(e.to_string())),
-    };
+    if !(200..300).contains(&resp.status) {
+        let text = serde_json::from_slice::<Value>(&resp.body)
+            .map(|v| outcome_text(&v))
+            .unwrap_or_else(|_| "no OperationOutcome in the answer".into());
+        let text = format!("HTTP {}: {text}", resp.status);
+        out.failed = ids.into_iter().map(|id| (id, text.clone())).collect();
+        return Ok(out);
+    }
+    let body: Value = serde_json::from_slice(&resp.body).map_err(|e| FhirError::BadResponse(e.to_string()))?;
     let entries = body
         .get("entry")
         .and_then(Value::as_array)

@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod handoff;
 mod him_desk;
 mod paper;
+mod posting;
 mod print;
 mod print_centre;
 mod procedures;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use dtk::api::{BlankFor, Session, WorklistQuery, Workstation};
+use dtk::api::{BlankFor, Credentials, PostOptions, Session, WorklistQuery, Workstation};
 use dtk::clock::SystemClock;
 use dtk::episodes::{Declaration, Kind};
 use dtk::reconcile::State;
@@ -147,6 +147,17 @@ pub(crate) fn http(method: &str, url: &str, body: Option<&Value>) -> Value {
         Err(ureq::Error::Status(_, r)) => r.into_json().expect("json"),
         Err(e) => panic!("http: {e}"),
     }
+}
+
+/// The HIM station opened again with a site.json that lists `base` as the FHIR server "EHR": posting takes a server
+/// of the site's allowlist by name, never a URL.
+pub(crate) fn him_posting_to(tv: &TestVault, base: &str, extra: Value) -> (Workstation, Session) {
+    let mut site = json!({ "fhir_servers": [{ "name": "EHR", "base_url": base }] });
+    if let (Some(site), Some(extra)) = (site.as_object_mut(), extra.as_object()) {
+        site.extend(extra.clone());
+    }
+    std::fs::write(tv.path().join("site.json"), site.to_string()).expect("site.json");
+    tv.sign_in(HIM)
 }
 
 pub(crate) fn counts(server: &Server) -> Value {
@@ -378,10 +389,13 @@ fn him_brings_every_downtime_entry_home_once() {
     assert!(him_ws.export_fhir(&him, &files.path().join("none.json"), &SystemClock).is_err(), "nothing left to export");
 
     // Posting: the census patient must exist in the EHR; without it the server refuses and the entries are failed.
+    // Registrations go first, in transactions of their own, and are answered before anything else is sent.
     let server = fhir_server();
-    let first = him_ws.post_fhir(&him, &batch.batch_id, &server.base, &SystemClock).expect("post");
-    assert_eq!(first.posted.len(), 0);
-    assert_eq!(first.failed.len(), 4);
+    drop(him_ws);
+    let (mut him_ws, him) = him_posting_to(&him_tv, &server.base, json!({}));
+    let first = him_ws.post_fhir(&him, &batch.batch_id, "EHR", Credentials::None, &SystemClock).expect("post");
+    assert_eq!((first.posted.len(), first.failed.len()), (1, 3), "{:?}", first.failed);
+    assert_eq!(first.posted[0].0, reg_entry, "the registration is posted first");
     assert!(first.failed[0].1.contains("conditional reference"), "{:?}", first.failed);
     http(
         "POST",
@@ -390,13 +404,14 @@ fn him_brings_every_downtime_entry_home_once() {
             "resourceType": "Patient", "identifier": [{ "system": MRN_SYSTEM, "value": "DEV2001" }]
         })),
     );
-    // The retry is split into one transaction per entry: the registration goes first, so the note about that
-    // patient finds the Patient by its real MRN.
-    let retry = him_ws.post_fhir_split(&him, &batch.batch_id, &server.base, 1, &SystemClock).expect("retry");
-    assert_eq!((retry.posted.len(), retry.failed.len()), (4, 0), "{:?}", retry.failed);
-    assert_eq!(retry.transactions, 4);
-    assert_eq!(retry.posted[0].0, reg_entry, "the registration is posted first");
-    assert!(retry.posted.iter().all(|(_, loc)| loc.starts_with("QuestionnaireResponse/")));
+    // The retry is split into one transaction per entry and sends only the three refused.
+    let one_by_one = PostOptions { per_transaction: 1, in_flight: 1 };
+    let retry = him_ws
+        .post_fhir_with(&him, &batch.batch_id, "EHR", Credentials::None, one_by_one, &mut |_| (), &SystemClock)
+        .expect("retry");
+    assert_eq!((retry.posted.len(), retry.failed.len(), retry.already_posted), (3, 0, 1), "{:?}", retry.failed);
+    assert_eq!(retry.transactions, 3);
+    assert!(retry.posted.iter().chain(&first.posted).all(|(_, loc)| loc.starts_with("QuestionnaireResponse/")));
     let after_first = counts(&server);
     assert_eq!(after_first["QuestionnaireResponse"], 4);
     assert_eq!(after_first["Provenance"], 4);
@@ -406,7 +421,8 @@ fn him_brings_every_downtime_entry_home_once() {
     let resp = http("POST", &format!("{}/", server.base), Some(&bundle));
     assert_eq!(resp["type"], "transaction-response", "{resp}");
     assert_eq!(counts(&server), after_first);
-    let nothing = him_ws.post_fhir(&him, &batch.batch_id, &server.base, &SystemClock).expect("nothing to post");
+    let nothing =
+        him_ws.post_fhir(&him, &batch.batch_id, "EHR", Credentials::None, &SystemClock).expect("nothing to post");
     assert_eq!((nothing.posted.len(), nothing.already_posted), (0, 4));
     let s = summary_of(&him_ws, &him);
     assert_eq!((s.by_state["posted"], s.by_state["duplicate"], s.by_state["rejected"]), (4, 2, 1));
@@ -715,7 +731,9 @@ fn entries_the_ehr_refuses_stay_open_until_a_decision() {
 
     // The EHR does not know the patient yet: it refuses the transaction, and with it all three entries.
     let server = fhir_server();
-    let post = him_ws.post_fhir(&him, &first.batch_id, &server.base, &SystemClock).expect("post");
+    drop(him_ws);
+    let (mut him_ws, him) = him_posting_to(&him_tv, &server.base, json!({}));
+    let post = him_ws.post_fhir(&him, &first.batch_id, "EHR", Credentials::None, &SystemClock).expect("post");
     assert_eq!((post.posted.len(), post.failed.len()), (0, 3));
     for id in [&fixed, &by_hand, &wrong] {
         assert_eq!(state_of(&him_ws, &him, id), State::Refused);
@@ -801,14 +819,14 @@ fn entries_the_ehr_refuses_stay_open_until_a_decision() {
     // The next batch takes only the reposted entry; posting it adds nothing the EHR already holds.
     let second = him_ws.export_fhir(&him, &files.path().join("batch-2.json"), &SystemClock).expect("export again");
     assert_eq!(second.entries, 1);
-    let post = him_ws.post_fhir(&him, &second.batch_id, &server.base, &SystemClock).expect("post again");
+    let post = him_ws.post_fhir(&him, &second.batch_id, "EHR", Credentials::None, &SystemClock).expect("post again");
     assert_eq!((post.posted.len(), post.failed.len()), (1, 0), "{:?}", post.failed);
     let now = counts(&server);
     for t in ["QuestionnaireResponse", "MedicationAdministration", "Provenance", "Encounter"] {
         assert_eq!(now[t], held[t], "{t}: a repost never adds a second copy");
     }
     // A retry of the first batch sends none of them: each was taken another way.
-    let retry = him_ws.post_fhir(&him, &first.batch_id, &server.base, &SystemClock).expect("retry");
+    let retry = him_ws.post_fhir(&him, &first.batch_id, "EHR", Credentials::None, &SystemClock).expect("retry");
     assert_eq!((retry.posted.len(), retry.failed.len(), retry.taken_another_way), (0, 0, 3));
     assert_eq!(retry.transactions, 0);
     assert_eq!(state_of(&him_ws, &him, &by_hand), State::EnteredByHand);

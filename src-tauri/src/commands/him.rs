@@ -6,10 +6,10 @@
 //! drives the exact path the app takes (for example, that a drill episode is refused) without a window.
 use super::{from_api, Shell};
 use crate::dto::{
-    AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
-    HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
-    PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine, ReconState,
-    ReconSummary, SideBySide, UserCount, WorklistItem, WorklistPage, WorklistQuery,
+    AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostProgress, FhirPostReport,
+    FileWritten, HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey,
+    PaperEntered, PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine,
+    ReconState, ReconSummary, SideBySide, UserCount, WorklistItem, WorklistPage, WorklistQuery,
 };
 use dtk::api::{Assignment, Dose, PaperAnswers, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -347,21 +347,99 @@ pub fn export_fhir(ws: &mut Workstation, session: &Session, path: &str) -> Resul
     ws.export_fhir(session, Path::new(path.trim()), &SystemClock).map(batch).map_err(from_api)
 }
 
-pub fn post_fhir(
-    ws: &mut Workstation,
-    session: &Session,
-    batch_id: &str,
-    base_url: &str,
-) -> Result<FhirPostReport, CommandError> {
-    let r = ws.post_fhir(session, batch_id, base_url.trim(), &SystemClock).map_err(from_api)?;
+fn post_report(r: dtk::api::PostReport) -> FhirPostReport {
     let lines = |v: Vec<(String, String)>| {
         v.into_iter().map(|(entry_id, text)| PostedLine { entry_id, text }).collect::<Vec<_>>()
     };
-    Ok(FhirPostReport {
+    FhirPostReport {
         batch_id: r.batch_id,
+        server: r.server,
         posted: lines(r.posted),
         failed: lines(r.failed),
         already_posted: count(r.already_posted),
+    }
+}
+
+/// The desk's post: each step takes the shell's one lock for its own length (the plan, each transaction's bytes,
+/// each answer's record) and nothing holds it while a transaction is on the network, so the rest of the app
+/// (the banner's poll, the worklist, another analyst's sign-in) goes on while a slow EHR answers.
+struct ShellStore<'a> {
+    shell: &'a Shell,
+    batch_id: &'a str,
+    server: String,
+}
+
+impl dtk::fhir::PostStore for ShellStore<'_> {
+    type Error = dtk::api::ApiError;
+
+    fn build(&mut self, part: &dtk::fhir::Part) -> Result<dtk::fhir::Transaction, Self::Error> {
+        self.shell.signed_in(|ws, s| Ok(ws.fhir_post_build(s, self.batch_id, part))).map_err(signed_out)?
+    }
+
+    fn record(&mut self, outcome: &dtk::fhir::PostOutcome) -> Result<(), Self::Error> {
+        let (batch, server) = (self.batch_id, &self.server);
+        self.shell
+            .signed_in(|ws, s| Ok(ws.fhir_post_record(s, batch, server, outcome, &SystemClock)))
+            .map_err(signed_out)?
+    }
+}
+
+/// The analyst signed out (or the screen locked) during the post: it stops; what was recorded stays.
+fn signed_out(e: CommandError) -> dtk::api::ApiError {
+    dtk::api::ApiError::new(dtk::api::ErrorCode::Forbidden, e.message)
+}
+
+pub fn him_fhir_servers(shell: &Shell) -> Result<Vec<String>, CommandError> {
+    shell.signed_in(|ws, s| ws.fhir_servers(s).map_err(from_api))
+}
+
+/// Posts a batch to a server of the site's allowlist, chosen by name; `token` is a bearer token the analyst typed
+/// for this post only (never stored, dropped when the post ends).
+pub fn him_post_fhir(
+    shell: &Shell,
+    batch_id: String,
+    server: String,
+    token: Option<String>,
+) -> Result<FhirPostReport, CommandError> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let credentials = match token.map(dtk::api::Secret::new) {
+        Some(t) if !t.is_empty() => dtk::api::Credentials::Bearer(t),
+        _ => dtk::api::Credentials::None,
+    };
+    let progress = &shell.post_progress;
+    if progress.running.swap(true, SeqCst) {
+        return Err(CommandError::new(ErrorCode::Conflict, "A post is already running; wait for it to finish."));
+    }
+    let result = (|| {
+        let (plan, client) = shell.signed_in(|ws, s| {
+            let client = ws.fhir_client(s, &server, credentials).map_err(from_api)?;
+            let plan = ws.fhir_post_plan(s, &batch_id, dtk::api::POST_ENTRIES_PER_TRANSACTION).map_err(from_api)?;
+            Ok((plan, client))
+        })?;
+        let mut store = ShellStore { shell, batch_id: &batch_id, server: client.base_url().to_string() };
+        let mut show = |p: dtk::api::Progress| {
+            progress.sent.store(p.sent, SeqCst);
+            progress.accepted.store(p.accepted, SeqCst);
+            progress.refused.store(p.refused, SeqCst);
+            progress.remaining.store(p.remaining, SeqCst);
+        };
+        dtk::api::post_planned(&mut store, plan, &client, dtk::fhir::POSTS_IN_FLIGHT, &mut show)
+            .map(post_report)
+            .map_err(from_api)
+    })();
+    progress.running.store(false, SeqCst);
+    result
+}
+
+pub fn him_post_progress(shell: &Shell) -> Result<FhirPostProgress, CommandError> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let p = &shell.post_progress;
+    Ok(FhirPostProgress {
+        running: p.running.load(SeqCst),
+        sent: count(p.sent.load(SeqCst)),
+        accepted: count(p.accepted.load(SeqCst)),
+        refused: count(p.refused.load(SeqCst)),
+        remaining: count(p.remaining.load(SeqCst)),
     })
 }
 
@@ -478,10 +556,6 @@ pub fn him_export_fhir(shell: &Shell, path: String) -> Result<FhirBatch, Command
 
 pub fn him_latest_batch(shell: &Shell) -> Result<Option<String>, CommandError> {
     shell.signed_in(|ws, s| ws.latest_batch(s).map_err(from_api))
-}
-
-pub fn him_post_fhir(shell: &Shell, batch_id: String, base_url: String) -> Result<FhirPostReport, CommandError> {
-    shell.signed_in(|ws, s| post_fhir(ws, s, &batch_id, &base_url))
 }
 
 pub fn him_report_csv(shell: &Shell, path: String) -> Result<FileWritten, CommandError> {

@@ -23,6 +23,19 @@ use std::sync::{Arc, Mutex};
 /// person's pace, so serialising them costs nothing anyone notices.
 pub struct Shell {
     state: Mutex<State>,
+    /// How far the running FHIR post has come, for the HIM desk to poll. Atomics, not a second lock: a post takes the
+    /// one lock only for each short step and never while a transaction is on the network (`commands/him.rs`).
+    pub(crate) post_progress: PostProgress,
+}
+
+/// The running (or last) post's counts: entries sent, accepted, refused, not yet answered; `running` while it runs.
+#[derive(Default)]
+pub(crate) struct PostProgress {
+    pub running: std::sync::atomic::AtomicBool,
+    pub sent: std::sync::atomic::AtomicUsize,
+    pub accepted: std::sync::atomic::AtomicUsize,
+    pub refused: std::sync::atomic::AtomicUsize,
+    pub remaining: std::sync::atomic::AtomicUsize,
 }
 
 /// The shell's state; reached only through [`Shell::with_state`] or [`Shell::signed_in`], which hold the lock.
@@ -47,7 +60,7 @@ impl Shell {
             .map_err(|e| api::ApiError::new(api::ErrorCode::InvalidInput, e.to_string()))
             .and_then(|site| Workstation::open_with(dir, site, None));
         let state = State { workstation: workstation.map_err(from_api), session: None, last_save: None };
-        Self { state: Mutex::new(state) }
+        Self { state: Mutex::new(state), post_progress: PostProgress::default() }
     }
 
     /// Runs `work` holding the shell's one lock. `work` must not call back into the shell (the lock is not

@@ -31,6 +31,7 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<FhirBatch>(out);
     add::<PostedLine>(out);
     add::<FhirPostReport>(out);
+    add::<FhirPostProgress>(out);
     add::<FileWritten>(out);
 }
 
@@ -392,9 +393,22 @@ pub struct PostedLine {
 #[serde(rename_all = "camelCase")]
 pub struct FhirPostReport {
     pub batch_id: String,
+    pub server: String,
     pub posted: Vec<PostedLine>,
     pub failed: Vec<PostedLine>,
     pub already_posted: u32,
+}
+
+/// How far the running post has come (polled by the desk while `him_post_fhir` runs): entries sent, accepted by
+/// the server, refused, and not yet answered.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FhirPostProgress {
+    pub running: bool,
+    pub sent: u32,
+    pub accepted: u32,
+    pub refused: u32,
+    pub remaining: u32,
 }
 
 /// A report written to a file, with its SHA-256.

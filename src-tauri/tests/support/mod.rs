@@ -54,3 +54,33 @@ pub fn declare_episode(shell: &Shell, reason: &str) {
     };
     charge::declare_episode(shell, episode).expect("episode declared");
 }
+
+/// An HIM station with its handoff key (`lhim` signed in through the core) and a unit (`kcharge`, `dnurse`) whose
+/// site.json names that key, with its charge nurse signed in through the shell and an episode declared.
+pub struct Stations {
+    pub him_dir: tempfile::TempDir,
+    pub him_ws: Workstation,
+    pub analyst: dtk::api::Session,
+    pub unit_dir: tempfile::TempDir,
+    pub unit: Shell,
+}
+
+pub fn stations() -> Stations {
+    let census = std::fs::read(repo("tests/data/census-5-east.json")).expect("census");
+    let him_dir = vault("HIM", &[("lhim", Role::Him)], &census);
+    let mut him_ws = Workstation::open(him_dir.path()).expect("open HIM");
+    let analyst = him_ws.sign_in("lhim", &Password::new(PASSWORD.into()), &SystemClock).expect("HIM");
+    let key = him_ws.handoff_keygen(&analyst, &SystemClock).expect("keygen").public_key;
+    let unit_dir = vault("5 East", &[("kcharge", Role::Charge), ("dnurse", Role::Nurse)], &census);
+    std::fs::write(unit_dir.path().join("site.json"), serde_json::json!({ "him_public_key": key }).to_string())
+        .expect("site.json");
+    let unit = Shell::open(unit_dir.path());
+    sign_in(&unit, "kcharge").expect("charge nurse signs in");
+    declare_episode(&unit, "EHR outage");
+    Stations { him_dir, him_ws, analyst, unit_dir, unit }
+}
+
+/// A path in the repository.
+pub fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}

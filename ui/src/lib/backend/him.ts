@@ -2,6 +2,7 @@
 // worklist and its decisions, paper back-entry, FHIR export and posting, the reconciliation report.
 import type { DuplicateProposal } from './generated/DuplicateProposal';
 import type { FhirBatch } from './generated/FhirBatch';
+import type { FhirPostProgress } from './generated/FhirPostProgress';
 import type { FhirPostReport } from './generated/FhirPostReport';
 import type { FileWritten } from './generated/FileWritten';
 import type { HandoffConflict } from './generated/HandoffConflict';
@@ -26,6 +27,7 @@ import type { WorklistQuery } from './generated/WorklistQuery';
 export type {
   DuplicateProposal,
   FhirBatch,
+  FhirPostProgress,
   FhirPostReport,
   FileWritten,
   HandoffConflict,
@@ -86,8 +88,15 @@ export interface HimApi {
   /** Exports every accepted entry as one FHIR batch written to `path`. */
   himExportFhir(path: string): Promise<FhirBatch>;
   himLatestBatch(): Promise<string | null>;
-  /** Posts a batch; a second call sends only what failed. */
-  himPostFhir(batchId: string, baseUrl: string): Promise<FhirPostReport>;
+  /** The FHIR servers of the site's allowlist, by name: the only places a batch can be posted to. */
+  himFhirServers(): Promise<string[]>;
+  /**
+   * Posts a batch to a server of the allowlist, by name (never a URL), with a bearer token for this post only
+   * (never stored); a second call sends only what was not answered or was refused.
+   */
+  himPostFhir(batchId: string, server: string, token: string | null): Promise<FhirPostReport>;
+  /** How far the running post has come (polled while `himPostFhir` runs). */
+  himPostProgress(): Promise<FhirPostProgress>;
   himReportCsv(path: string): Promise<FileWritten>;
   /** The reconciliation report (summary, entries, episode timelines) as a PDF written to `path`. */
   himReportPdf(path: string): Promise<FileWritten>;

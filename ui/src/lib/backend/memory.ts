@@ -303,8 +303,16 @@ export class MemoryBackend implements Backend {
     return this.him.himLatestBatch();
   }
 
-  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
-    return this.him.himPostFhir(batchId, baseUrl);
+  himFhirServers(): Promise<string[]> {
+    return this.him.himFhirServers();
+  }
+
+  himPostFhir(batchId: string, server: string, token: string | null): Promise<Him.FhirPostReport> {
+    return this.him.himPostFhir(batchId, server, token);
+  }
+
+  himPostProgress(): Promise<Him.FhirPostProgress> {
+    return this.him.himPostProgress();
   }
 
   himReportCsv(path: string): Promise<Him.FileWritten> {

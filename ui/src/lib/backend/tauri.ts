@@ -160,8 +160,16 @@ export class TauriBackend implements Backend {
     return call('him_latest_batch');
   }
 
-  himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
-    return call('him_post_fhir', { batchId, baseUrl });
+  himFhirServers(): Promise<string[]> {
+    return call('him_fhir_servers');
+  }
+
+  himPostFhir(batchId: string, server: string, token: string | null): Promise<Him.FhirPostReport> {
+    return call('him_post_fhir', { batchId, server, token });
+  }
+
+  himPostProgress(): Promise<Him.FhirPostProgress> {
+    return call('him_post_progress');
   }
 
   himReportCsv(path: string): Promise<Him.FileWritten> {

@@ -22,6 +22,7 @@ import type { EpisodeStatus } from './EpisodeStatus';
 import type { EpisodeSummary } from './EpisodeSummary';
 import type { EpisodeTimeline } from './EpisodeTimeline';
 import type { FhirBatch } from './FhirBatch';
+import type { FhirPostProgress } from './FhirPostProgress';
 import type { FhirPostReport } from './FhirPostReport';
 import type { FileWritten } from './FileWritten';
 import type { FormInfo } from './FormInfo';
@@ -82,7 +83,9 @@ export type CommandArgs = {
   him_back_enter: { request: PaperEntryRequest };
   him_export_fhir: { path: string };
   him_latest_batch: null;
-  him_post_fhir: { batchId: string; baseUrl: string };
+  him_fhir_servers: null;
+  him_post_fhir: { batchId: string; server: string; token: string | null };
+  him_post_progress: null;
   him_report_csv: { path: string };
   him_report_pdf: { path: string };
   census: null;
@@ -152,7 +155,9 @@ export type CommandResults = {
   him_back_enter: PaperEntryOutcome;
   him_export_fhir: FhirBatch;
   him_latest_batch: string | null;
+  him_fhir_servers: Array<string>;
   him_post_fhir: FhirPostReport;
+  him_post_progress: FhirPostProgress;
   him_report_csv: FileWritten;
   him_report_pdf: FileWritten;
   census: Census;

@@ -46,6 +46,10 @@ export interface HimSeed {
   files?: HimSeedFile[];
   /** Entry ids the FHIR server refuses at the first post (a retry succeeds). */
   failOnFirstPost?: string[];
+  /** The FHIR servers of the site's allowlist: name → base URL (default: one named "EHR"). */
+  fhirServers?: Record<string, string>;
+  /** A server that asks for a bearer token, and the token it takes. */
+  fhirToken?: { server: string; token: string };
   /** Scans the double can "read": path → what its QR code says. */
   scans?: Record<string, Him.PaperScan>;
   /** The analyst's username, recorded as who decided. */
@@ -116,6 +120,9 @@ export class HimMemory {
   private imported = new Set<string>();
   private batches: Batch[] = [];
   private failOnFirstPost: Set<string>;
+  private fhirServers: Record<string, string>;
+  private fhirToken: { server: string; token: string } | null;
+  private progress: Him.FhirPostProgress = { running: false, sent: 0, accepted: 0, refused: 0, remaining: 0 };
   private scans: Record<string, Him.PaperScan>;
   private analyst: string;
   private episodes: Him.PaperEpisode[];
@@ -133,6 +140,8 @@ export class HimMemory {
     this.importDir = seed?.importDir ?? null;
     this.files = seed?.files ?? [];
     this.failOnFirstPost = new Set(seed?.failOnFirstPost ?? []);
+    this.fhirServers = seed?.fhirServers ?? { EHR: 'https://ehr.example.org/fhir' };
+    this.fhirToken = seed?.fhirToken ?? null;
     this.scans = seed?.scans ?? {};
     this.analyst = seed?.analyst ?? 'lhim';
     this.episodes = [...(seed?.episodes ?? [])];
@@ -593,14 +602,35 @@ export class HimMemory {
     return this.batches.at(-1)?.id ?? null;
   }
 
-  async himPostFhir(batchId: string, baseUrl: string): Promise<Him.FhirPostReport> {
+  async himFhirServers(): Promise<string[]> {
+    this.calls.push('himFhirServers');
+    return Object.keys(this.fhirServers);
+  }
+
+  async himPostProgress(): Promise<Him.FhirPostProgress> {
+    this.calls.push('himPostProgress');
+    return { ...this.progress };
+  }
+
+  async himPostFhir(batchId: string, server: string, token: string | null): Promise<Him.FhirPostReport> {
     this.calls.push('himPostFhir');
     const batch = this.batches.find((b) => b.id === batchId);
     if (!batch) throw new BackendError('not_found', `there is no export batch ${batchId}`);
-    const base = baseUrl.trim();
-    if (!/^https?:\/\/\S+$/.test(base)) throw new BackendError('invalid_input', 'the FHIR base URL must start with http:// or https://');
+    // As the core: a server is chosen by name from the site's allowlist, never given as a URL.
+    const base = this.fhirServers[server];
+    if (base === undefined) {
+      const names = Object.keys(this.fhirServers).map((n) => `"${n}"`).join(', ');
+      throw new BackendError('invalid_input', `no server is named "${server}": choose one of the FHIR servers in site.json: ${names}`);
+    }
+    if (this.fhirToken?.server === server && token !== this.fhirToken.token) {
+      throw new BackendError(
+        'unavailable',
+        `the FHIR server "${server}" answered HTTP 401: ${token ? 'it refused the credentials given' : 'it asks for credentials'}; nothing more was posted`,
+      );
+    }
     const todo = batch.entries.filter((id) => !batch.posted.has(id));
-    const report: Him.FhirPostReport = { batchId, posted: [], failed: [], alreadyPosted: batch.posted.size };
+    const report: Him.FhirPostReport = { batchId, server, posted: [], failed: [], alreadyPosted: batch.posted.size };
+    this.progress = { running: true, sent: todo.length, accepted: 0, refused: 0, remaining: todo.length };
     for (const id of todo) {
       const row = this.rows.get(id);
       // As the core: a retry of the batch sends only what still waits on it (exported or refused in it).
@@ -623,6 +653,13 @@ export class HimMemory {
         row.reason = null;
       }
     }
+    this.progress = {
+      running: false,
+      sent: todo.length,
+      accepted: report.posted.length,
+      refused: report.failed.length,
+      remaining: todo.length - report.posted.length - report.failed.length,
+    };
     return report;
   }
 

@@ -12,12 +12,12 @@ import type { SessionInfo } from '../../backend';
 
 const session: SessionInfo = { username: 'lhim', displayName: 'Lee Him', role: 'him', mustChangePassword: false };
 
-function desk(count = 320) {
+function desk(count = 320, seed: Partial<ReturnType<typeof himSeed>> = {}) {
   const backend = new MemoryBackend({
     unit: '5 East',
     users: { lhim: { displayName: session.displayName, password: 'a-long-pass-12', role: 'him' } },
     signedInAs: 'lhim',
-    him: himSeed(count),
+    him: { ...himSeed(count), ...seed },
   });
   render(HimDesk, { backend, session });
   return backend;
@@ -260,10 +260,14 @@ describe('HIM export', { timeout: 30_000 }, () => {
     // The summary bar reloads its counts after the export resolves; wait for it rather than race it.
     await waitFor(() => expect(summaryText()).toMatch(/Exported\s*1/));
 
-    await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
+    // The server is chosen from the site's allowlist; there is no URL to type.
+    expect(screen.queryByRole('textbox', { name: /URL/ })).toBeNull();
+    const servers = screen.getByLabelText('FHIR server');
+    expect([...servers.querySelectorAll('option')].map((o) => o.textContent)).toEqual(['EHR']);
     await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
     const post = await screen.findByTestId('him-post');
-    expect(post).toHaveTextContent('0 posted now, 1 failed');
+    expect(post).toHaveTextContent('To EHR: 0 posted now, 1 failed');
+    expect(screen.getByTestId('him-post-progress')).toHaveTextContent('Sent 1, accepted 0, refused 1, remaining 0');
     expect(post).toHaveTextContent('unit code not recognised');
     await user.click(screen.getByRole('button', { name: 'Retry the 1 failed' }));
     await waitFor(() => expect(screen.getByTestId('him-post')).toHaveTextContent('1 posted now, 0 failed, 0 posted earlier'));
@@ -285,6 +289,29 @@ describe('HIM export', { timeout: 30_000 }, () => {
   });
 });
 
+describe('HIM posting with a token', { timeout: 30_000 }, () => {
+  it('chooses among the configured servers and sends the token typed for this post only', async () => {
+    const user = userEvent.setup();
+    const backend = desk(60, { fhirServers: { EHR: 'https://ehr.example.org/fhir', Test: 'http://127.0.0.1:8103' }, fhirToken: { server: 'Test', token: 's3cret-token' } });
+    await rows();
+    await user.click(screen.getByRole('button', { name: 'Export and report' }));
+    await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    await screen.findByTestId('him-exported');
+    const servers = screen.getByLabelText('FHIR server');
+    expect([...servers.querySelectorAll('option')].map((o) => o.textContent)).toEqual(['EHR', 'Test']);
+    await user.selectOptions(servers, 'Test');
+    await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('the FHIR server "Test" answered HTTP 401: it asks for credentials');
+    expect(screen.queryByTestId('him-post')).toBeNull();
+    await user.type(screen.getByLabelText('Bearer token for this post (optional, not kept)'), 's3cret-token');
+    await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+    expect(await screen.findByTestId('him-post')).toHaveTextContent('To Test:');
+    expect(document.body.textContent).not.toContain('s3cret-token');
+    await axeClean();
+  });
+});
+
 describe('HIM entries the EHR refused', { timeout: 30_000 }, () => {
   it('counts a refused entry as open and records it as entered by hand in the EHR', async () => {
     const user = userEvent.setup();
@@ -294,7 +321,6 @@ describe('HIM entries the EHR refused', { timeout: 30_000 }, () => {
     await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
     await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
     await screen.findByTestId('him-exported');
-    await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
     await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
     await screen.findByTestId('him-post');
     await waitFor(() => expect(summaryText()).toMatch(/Refused by the EHR\s*1/));
