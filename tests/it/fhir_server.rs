@@ -81,7 +81,8 @@ impl Drop for RealServer {
 /// Posts a batch with the HIM's own command. The one place that says how the poster is pointed at a server, so that
 /// the site's list of EHR servers (a name rather than a URL) changes only this function.
 fn post(him: &TestVault, batch: &str, server: &RealServer) -> Value {
-    let out = him.dtk(Some(HIM), &["--json", "export", "fhir", "--batch", batch, "--post", &server.base]);
+    crate::reconcile::name_server(him, &server.base, serde_json::json!({}));
+    let out = him.dtk(Some(HIM), &["--json", "export", "fhir", "--batch", batch, "--post", "EHR"]);
     assert!(out.status.success(), "dtk export fhir --post: {}{}", stdout(&out), stderr(&out));
     serde_json::from_str(&stdout(&out)).expect("the post's report is JSON")
 }
@@ -201,4 +202,12 @@ fn a_batch_posted_to_a_real_fhir_server_is_all_there_and_a_second_post_adds_noth
     let (code, answer) = server.post_json("", &sent);
     assert_eq!((code, &answer["type"]), (200, &json!("transaction-response")), "{answer}");
     assert_eq!(server.counts(&types), after_first, "a second post created nothing");
+
+    // The read-back finds every posted resource on the real server, once (the AuditEvent, which this server takes
+    // from no client, is not looked for, and says so).
+    let verify = him_tv.dtk(Some(HIM), &["export", "verify", "--batch", &batch]);
+    let said = stdout(&verify);
+    assert!(verify.status.success(), "{said}{}", stderr(&verify));
+    assert!(said.contains(&format!("verified in the EHR: {entries} of {entries} entries")), "{said}");
+    assert!(said.contains("the batch's AuditEvent was not posted, nor looked for"), "{said}");
 }

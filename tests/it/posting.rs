@@ -96,6 +96,20 @@ fn serve(
     if reader.read_exact(&mut body).is_err() {
         return;
     }
+    // The poster first reads the server's CapabilityStatement: passed through, neither counted nor acted on, so each
+    // test's script is about the transactions.
+    if method == "GET" && path.ends_with("/metadata") {
+        let (status, text) = match ureq::get(&format!("{upstream}{path}")).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(e) => (502, e.to_string()),
+        };
+        let head = "Content-Type: application/fhir+json\r\nConnection: close";
+        let mut out = stream;
+        let _ = out.write_all(
+            format!("HTTP/1.1 {status} X\r\n{head}\r\nContent-Length: {}\r\n\r\n{text}", text.len()).as_bytes(),
+        );
+        return;
+    }
     let request = Seen { method: method.clone(), authorization, body: String::from_utf8_lossy(&body).into_owned() };
     let n = {
         let mut all = seen.lock().expect("seen");
@@ -506,7 +520,7 @@ fn check_assertion(body: &str, jwk: &Value, client_id: &str, token_url: &str) ->
     if claims["iss"] != client_id || claims["sub"] != client_id || claims["aud"] != token_url {
         return Err(format!("claims {claims}"));
     }
-    if exp <= now || exp > now + 300 || claims["jti"].as_str().map_or(true, str::is_empty) {
+    if exp <= now || exp > now + 300 || claims["jti"].as_str().is_none_or(str::is_empty) {
         return Err(format!("exp or jti {claims}"));
     }
     Ok(())

@@ -76,7 +76,8 @@ fn a_posted_batch_is_read_back_from_the_ehr_and_a_missing_resource_is_named() {
     assert!(!early.status.success());
     assert!(stderr(&early).contains("has not been posted"), "{}", stderr(&early));
 
-    let post = him_tv.dtk(Some(HIM), &["export", "fhir", "--batch", &batch, "--post", &server.base]);
+    crate::reconcile::name_server(&him_tv, &server.base, json!({}));
+    let post = him_tv.dtk(Some(HIM), &["export", "fhir", "--batch", &batch, "--post", "EHR"]);
     assert!(post.status.success(), "{}", stderr(&post));
 
     // Everything is there: exit 0 and the summary line.
@@ -137,8 +138,8 @@ fn a_copy_on_the_server_is_named_and_fails_the_read_back() {
     let files = tempfile::tempdir().expect("dir");
     let (him_tv, batch, bundle_file, ids) = exported_batch(files.path());
     let server = ehr_with_census();
-    let (mut ws, him) = him_tv.sign_in(HIM);
-    let post = ws.post_fhir(&him, &batch, &server.base, &SystemClock).expect("post");
+    let (mut ws, him) = crate::reconcile::him_posting_to(&him_tv, &server.base, json!({}));
+    let post = ws.post_fhir(&him, &batch, "EHR", dtk::api::Credentials::None, &SystemClock).expect("post");
     assert_eq!(post.posted.len(), 3);
     let ok = ws.verify_in_ehr(&him, &batch, &SystemClock).expect("verify");
     assert!(ok.all_present(), "{ok:?}");

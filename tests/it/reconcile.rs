@@ -152,12 +152,17 @@ pub(crate) fn http(method: &str, url: &str, body: Option<&Value>) -> Value {
 /// The HIM station opened again with a site.json that lists `base` as the FHIR server "EHR": posting takes a server
 /// of the site's allowlist by name, never a URL.
 pub(crate) fn him_posting_to(tv: &TestVault, base: &str, extra: Value) -> (Workstation, Session) {
+    name_server(tv, base, extra);
+    tv.sign_in(HIM)
+}
+
+/// Writes the HIM station's site.json listing `base` as the FHIR server "EHR" (and `extra` settings).
+pub(crate) fn name_server(tv: &TestVault, base: &str, extra: Value) {
     let mut site = json!({ "fhir_servers": [{ "name": "EHR", "base_url": base }] });
     if let (Some(site), Some(extra)) = (site.as_object_mut(), extra.as_object()) {
         site.extend(extra.clone());
     }
     std::fs::write(tv.path().join("site.json"), site.to_string()).expect("site.json");
-    tv.sign_in(HIM)
 }
 
 pub(crate) fn counts(server: &Server) -> Value {

@@ -76,7 +76,9 @@ fn stations() -> (TestVault, TestVault) {
     let batch = him_ws.export_fhir(&him, &files.path().join("batch.json"), &SystemClock).expect("export");
     // Posted and read back from the EHR, so the read-back table has rows too.
     let server = crate::readback::ehr_with_census();
-    him_ws.post_fhir(&him, &batch.batch_id, &server.base, &SystemClock).expect("post");
+    drop(him_ws);
+    let (mut him_ws, him) = crate::reconcile::him_posting_to(&him_tv, &server.base, json!({}));
+    him_ws.post_fhir(&him, &batch.batch_id, "EHR", dtk::api::Credentials::None, &SystemClock).expect("post");
     him_ws.verify_in_ehr(&him, &batch.batch_id, &SystemClock).expect("read back");
     drop(b);
     (a.tv, him_tv)

@@ -1,4 +1,6 @@
 //! What the shell's integration tests share: a vault made with the core API, and signing in through the shell.
+// Each test file uses its own part of this module; what one of them does not use is not dead code.
+#![allow(dead_code)]
 use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
