@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Posting benchmark (issue 15 item 6): N reconciled entries posted to the real FHIR server on loopback (helios-hfs
-# through scripts/fhir-server.sh) by our client, `dtk export fhir --batch ID --post URL`, against the server's own
+# through scripts/fhir-server.sh) by our client, `dtk export fhir --batch ID --post EHR` (the site's server of that name), against the server's own
 # ingest of the same transactions fed by a trivial sequential curl loop over pre-split files, so the ratio shows
 # whether the client is the bottleneck; then the time to read everything back by search.
 #
@@ -100,8 +100,10 @@ rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.1f s, %.0f entries/s", ms /
 # 1. Our client: the HIM's own command (its sign-in, about 0.3 s of Argon2id, included).
 fresh_server
 start=$(now_ms)
+# Posting goes to a server of the site's allowlist, by name.
+printf '{"fhir_servers": [{"name": "EHR", "base_url": "%s"}]}\n' "$base" > "$kept/him/site.json"
 report="$(DTK_USER=him DTK_PASSWORD=him-pass-1 /usr/bin/time -f '%e s wall, %U s user, %S s system, peak RSS %M KiB' \
-  "$BIN/dtk" --vault "$kept/him" --json export fhir --batch "$batch" --post "$base" --per-transaction "$PER")"
+  "$BIN/dtk" --vault "$kept/him" --json export fhir --batch "$batch" --post EHR --per-transaction "$PER")"
 client_ms=$(( $(now_ms) - start ))
 python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("  posted", len(r["posted"]), "refused", len(r["failed"]), "in", r["transactions"], "transactions")' "$report"
 echo "our client (dtk export fhir --post): $(rate "$N" "$client_ms")"
