@@ -105,7 +105,8 @@ printf '{"fhir_servers": [{"name": "EHR", "base_url": "%s"}]}\n' "$base" > "$kep
 report="$(DTK_USER=him DTK_PASSWORD=him-pass-1 /usr/bin/time -f '%e s wall, %U s user, %S s system, peak RSS %M KiB' \
   "$BIN/dtk" --vault "$kept/him" --json export fhir --batch "$batch" --post EHR --per-transaction "$PER")"
 client_ms=$(( $(now_ms) - start ))
-python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print("  posted", len(r["posted"]), "refused", len(r["failed"]), "in", r["transactions"], "transactions")' "$report"
+# The report of 10,000 entries is too long for an argument: it goes through standard input.
+printf '%s' "$report" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("  posted", len(r["posted"]), "refused", len(r["failed"]), "in", r["transactions"], "transactions")'
 echo "our client (dtk export fhir --post): $(rate "$N" "$client_ms")"
 
 # 2. Read-back: every resource type paged through by search (_count=1000, following the next links).
