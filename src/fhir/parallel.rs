@@ -12,10 +12,13 @@ const IN_FLIGHT_PER_WORKER: usize = 16;
 
 type Answered<T> = (u64, Result<T, FhirError>);
 
+/// What `feed` hands each item to.
+type Take<'t, I> = &'t mut dyn FnMut(I) -> Result<(), FhirError>;
+
 /// Calls `feed` with a function that takes each item in turn; `build` runs on worker threads
 /// (`available_parallelism`, at most 4), `write` on this thread, in the order `feed` gave the items.
 pub(super) fn in_order<I: Send, T: Send>(
-    feed: &mut dyn FnMut(&mut dyn FnMut(I) -> Result<(), FhirError>) -> Result<(), FhirError>,
+    feed: &mut dyn FnMut(Take<'_, I>) -> Result<(), FhirError>,
     build: &(dyn Fn(I) -> Result<T, FhirError> + Sync),
     write: &mut dyn FnMut(T) -> Result<(), FhirError>,
 ) -> Result<(), FhirError> {
