@@ -86,7 +86,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Print(cmd) => cli::print::run(&mut open()?, cmd, json),
         Cmd::Handoff(cmd) => cli::him::handoff(&mut open()?, cmd, json),
         Cmd::Reconcile(cmd) => cli::him::reconcile(&mut open()?, cmd, json),
-        Cmd::Export(cmd) => cli::him::export(&mut open()?, cmd, json),
+        Cmd::Export(cmd) => cli::export::export(&mut open()?, cmd, json),
         Cmd::Selftest(cmd) => cli::selftest::run(&mut open()?, cmd),
     }
 }

@@ -32,6 +32,7 @@ pub mod bench;
 pub mod census;
 pub mod entry;
 pub mod episode;
+pub mod export;
 pub mod forms;
 pub mod him;
 pub mod init;
@@ -84,7 +85,7 @@ pub enum Cmd {
     Reconcile(him::ReconcileCmd),
     /// FHIR R4 export and posting of reconciled entries.
     #[command(subcommand)]
-    Export(him::ExportCmd),
+    Export(export::ExportCmd),
     /// Set a new password for a user with the recovery key (key from DTK_RECOVERY_KEY or a prompt).
     Recover {
         #[arg(long, value_name = "NAME")]

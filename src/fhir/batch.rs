@@ -5,12 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension};
-use serde_json::Value;
+use zeroize::Zeroizing;
 
 use super::{BatchMeta, ExportEntry, FhirError, Frozen, Mode, PostOutcome, StaffRef, Watermark};
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
-use crate::entries::{self, Origin, VersionBody};
+use crate::entries::{Origin, PaperSource, PatientHeader, VersionBody};
 use crate::forms::Catalog;
 use crate::reconcile;
 use crate::vault::rows::OnConflict;
@@ -69,58 +69,140 @@ const BATCH_ENTRIES_SQL: &str = "SELECT be.entry_id, be.version, be.fv, be.body,
    JOIN entry_versions v ON v.entry_id = be.entry_id AND v.version = be.version
   WHERE be.batch_id = ?1 AND be.position BETWEEN ?2 AND ?3 ORDER BY be.position";
 
-fn read_entry(keys: &Keys, batch: &str, r: &rusqlite::Row<'_>) -> Result<ExportEntry, FhirError> {
-    let entry_id: String = r.get(0)?;
-    let version: i64 = r.get(1)?;
-    let frozen = open_frozen(keys, batch, &entry_id, r.get(2)?, &r.get::<_, Vec<u8>>(3)?)?;
-    let origin: String = r.get(5)?;
-    let vfv: i64 = r.get(9)?;
-    let sealed: Vec<u8> = r.get(10)?;
+/// The same row for one entry of the batch.
+const BATCH_ENTRY_SQL: &str = "SELECT be.entry_id, be.version, be.fv, be.body, e.form, e.origin, e.episode_id,
+        v.kind, v.signed_at, v.fv, v.body
+   FROM export_batch_entries be JOIN entries e ON e.id = be.entry_id
+   JOIN entry_versions v ON v.entry_id = be.entry_id AND v.version = be.version
+  WHERE be.batch_id = ?1 AND be.entry_id = ?2";
+
+/// The entries of a batch and their forms, without their versions (which registrations are is told from these).
+const BATCH_FORMS_SQL: &str = "SELECT be.entry_id, be.fv, be.body, e.form
+   FROM export_batch_entries be JOIN entries e ON e.id = be.entry_id
+  WHERE be.batch_id = ?1 AND be.position BETWEEN ?2 AND ?3 ORDER BY be.position";
+
+fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
+    Ok(r.get_ref(i)?.as_blob()?)
+}
+
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    Ok(r.get_ref(i)?.as_str()?)
+}
+
+fn open_version(
+    keys: &Keys,
+    entry_id: &str,
+    version: i64,
+    fv: i64,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let row = format!("{entry_id}/{version}");
-    let p =
-        Place { table: "entry_versions", row: &row, column: "body", format: u32::try_from(vfv).unwrap_or(u32::MAX) };
-    let plain = keys
-        .open(&p, &sealed)
-        .map_err(|_| VaultError::Integrity(format!("entry_versions {row}: body fails authentication")))?;
-    let body: VersionBody = serde_json::from_slice(&plain)
-        .map_err(|_| VaultError::Integrity(format!("entry_versions {row}: body is not an entry")))?;
-    Ok(ExportEntry {
-        entry_id,
-        version,
-        version_kind: r.get(7)?,
-        form: r.get(4)?,
-        origin: if origin == "paper" { Origin::Paper } else { Origin::Electronic },
-        episode_id: r.get(6)?,
-        signed_at: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
-        body,
-        frozen,
-    })
+    let p = Place { table: "entry_versions", row: &row, column: "body", format: u32::try_from(fv).unwrap_or(u32::MAX) };
+    keys.open(&p, sealed).map_err(|_| VaultError::Integrity(format!("entry_versions {row}: body fails authentication")))
+}
+
+/// One entry of a batch as its row was read, still sealed, so that it can be opened on another thread.
+pub(super) struct RawEntry {
+    entry_id: String,
+    version: i64,
+    frozen_fv: i64,
+    frozen: Vec<u8>,
+    form: String,
+    origin: String,
+    episode_id: String,
+    kind: String,
+    signed_at: Option<String>,
+    fv: i64,
+    body: Vec<u8>,
+}
+
+impl RawEntry {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+        Ok(RawEntry {
+            entry_id: r.get(0)?,
+            version: r.get(1)?,
+            frozen_fv: r.get(2)?,
+            frozen: r.get(3)?,
+            form: r.get(4)?,
+            origin: r.get(5)?,
+            episode_id: r.get(6)?,
+            kind: r.get(7)?,
+            signed_at: r.get(8)?,
+            fv: r.get(9)?,
+            body: r.get(10)?,
+        })
+    }
+
+    /// Decrypts the frozen facts and the version body.
+    pub(super) fn open(self, keys: &Keys, batch: &str) -> Result<ExportEntry, FhirError> {
+        let frozen = open_frozen(keys, batch, &self.entry_id, self.frozen_fv, &self.frozen)?;
+        let plain = open_version(keys, &self.entry_id, self.version, self.fv, &self.body)?;
+        let body: VersionBody = serde_json::from_slice(&plain).map_err(|_| {
+            VaultError::Integrity(format!("entry_versions {}/{}: body is not an entry", self.entry_id, self.version))
+        })?;
+        Ok(ExportEntry {
+            entry_id: self.entry_id,
+            version: self.version,
+            version_kind: self.kind,
+            form: self.form,
+            origin: if self.origin == "paper" { Origin::Paper } else { Origin::Electronic },
+            episode_id: self.episode_id,
+            signed_at: self.signed_at.unwrap_or_default(),
+            body,
+            frozen,
+        })
+    }
+}
+
+/// Which entries of a batch [`each_entry`] reads.
+pub(super) enum Pass<'a> {
+    /// Only the entries whose form registers a patient: those whose form (by name) `may_register`, and whose frozen
+    /// facts say it did. No other entry's version is read or decrypted.
+    Registrations(&'a dyn Fn(&str) -> bool),
+    /// Every entry.
+    All,
 }
 
 /// Reads the entries of a batch between two positions (inclusive), in position order, and hands every one that
-/// `wanted` keeps to `f`. With `registering_only`, only the entries whose form registers a patient, told from the
-/// frozen facts before the entry's version is decrypted.
+/// `wanted` keeps (and `pass` takes) to `f`, still sealed.
 pub(super) fn each_entry(
     conn: &rusqlite::Connection,
     keys: &Keys,
     batch_id: &str,
     positions: (i64, i64),
     wanted: &dyn Fn(&str) -> bool,
-    registering_only: bool,
-    f: &mut dyn FnMut(ExportEntry) -> Result<(), FhirError>,
+    pass: Pass<'_>,
+    f: &mut dyn FnMut(RawEntry) -> Result<(), FhirError>,
 ) -> Result<(), FhirError> {
-    let mut st = conn.prepare(BATCH_ENTRIES_SQL)?;
-    let mut rows = st.query(rusqlite::params![batch_id, positions.0, positions.1])?;
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        if !wanted(&id) {
-            continue;
+    let params = rusqlite::params![batch_id, positions.0, positions.1];
+    match pass {
+        Pass::All => {
+            let mut st = conn.prepare(BATCH_ENTRIES_SQL)?;
+            let mut rows = st.query(params)?;
+            while let Some(r) = rows.next()? {
+                if wanted(text(r, 0)?) {
+                    f(RawEntry::read(r)?)?;
+                }
+            }
         }
-        if registering_only && !open_frozen(keys, batch_id, &id, r.get(2)?, &r.get::<_, Vec<u8>>(3)?)?.registers_patient
-        {
-            continue;
+        Pass::Registrations(may_register) => {
+            let mut st = conn.prepare(BATCH_FORMS_SQL)?;
+            let mut one = conn.prepare(BATCH_ENTRY_SQL)?;
+            let mut rows = st.query(params)?;
+            while let Some(r) = rows.next()? {
+                let id = text(r, 0)?;
+                if !wanted(id) || !may_register(text(r, 3)?) {
+                    continue;
+                }
+                if !open_frozen(keys, batch_id, id, r.get(1)?, blob(r, 2)?)?.registers_patient {
+                    continue;
+                }
+                let mut entry = one.query(rusqlite::params![batch_id, id])?;
+                if let Some(row) = entry.next()? {
+                    f(RawEntry::read(row)?)?;
+                }
+            }
         }
-        f(read_entry(keys, batch_id, r)?)?;
     }
     Ok(())
 }
@@ -161,6 +243,7 @@ pub(super) fn record(
         station,
         entries: ids.len(),
         watermark: Some(watermark),
+        bundle_format: super::BUNDLE_FORMAT,
     };
     let sealed = seal_meta(keys, tx, &meta);
     tx.insert(
@@ -372,6 +455,14 @@ impl StaffNames {
     }
 }
 
+/// What freezing needs of a version body: who the patient is and whether it came from paper. The response is
+/// skipped, not built, unless the form can register a patient.
+#[derive(serde::Deserialize)]
+struct Header {
+    patient: PatientHeader,
+    paper: Option<PaperSource>,
+}
+
 /// What one accepted entry is exported with: its current version, the frozen facts, and its worklist body.
 fn freeze(
     conn: &rusqlite::Connection,
@@ -381,15 +472,23 @@ fn freeze(
     id: &str,
     exporter: &str,
 ) -> Result<(i64, Frozen, reconcile::RowBody), FhirError> {
-    let (version, author, ws, origin, form, fv, sealed): (i64, String, String, String, String, i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT e.current_version, e.author, e.workstation, e.origin, e.form, r.fv, r.body
-               FROM recon r JOIN entries e ON e.id = r.entry_id WHERE r.entry_id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-        )?;
-    let body = reconcile::open_body(keys, id, fv, &sealed)?;
-    let v = entries::version_body(conn, keys, id, version)?;
+    let mut st = conn.prepare_cached(
+        "SELECT e.current_version, e.author, e.workstation, e.origin, e.form, r.fv, r.body, v.fv, v.body
+           FROM recon r JOIN entries e ON e.id = r.entry_id
+           JOIN entry_versions v ON v.entry_id = e.id AND v.version = e.current_version
+          WHERE r.entry_id = ?1",
+    )?;
+    let mut rows = st.query([id])?;
+    let r = rows.next()?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    let version: i64 = r.get(0)?;
+    let author: String = r.get(1)?;
+    let ws: String = r.get(2)?;
+    let origin = text(r, 3)?;
+    let form: String = r.get(4)?;
+    let body = reconcile::open_body(keys, id, r.get(5)?, blob(r, 6)?)?;
+    let plain = open_version(keys, id, version, r.get(7)?, blob(r, 8)?)?;
+    let not_an_entry = || VaultError::Integrity(format!("entry_versions {id}/{version}: body is not an entry"));
+    let v: Header = serde_json::from_slice(&plain).map_err(|_| not_an_entry())?;
     let subject = body.matched_mrn.clone().unwrap_or((v.patient.mrn_system.clone(), v.patient.mrn.clone()));
     let (author_ref, enterer) = match (&v.paper, origin == "paper") {
         (Some(p), true) => (
@@ -402,7 +501,10 @@ fn freeze(
     let form_def = catalog.get(&form).ok_or_else(|| FhirError::UnknownForm { entry: id.to_string(), form })?;
     // Only a form with a Patient extraction context can register a patient; the others skip the extraction here
     // (the bundle writer extracts every entry once).
-    let registers_patient = form_def.may_extract("Patient") && form_registers_patient(form_def, id, &v)?;
+    let registers_patient = form_def.may_extract("Patient") && {
+        let full: VersionBody = serde_json::from_slice(&plain).map_err(|_| not_an_entry())?;
+        form_registers_patient(form_def, id, &full)?
+    };
     let frozen = Frozen {
         subject,
         mode: if body.exported_version.is_some() { Mode::Update } else { Mode::Create },
@@ -424,11 +526,8 @@ fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &VersionBody) 
         author: None,
         recorded: "2000-01-01T00:00:00Z",
     };
-    let mut response = v.response.clone();
-    if let Some(obj) = response.as_object_mut() {
-        obj.insert("status".into(), Value::String("completed".into()));
-    }
-    let resources = crate::forms::extract(form, &response, &ctx)
+    // Validated when it was signed, like every stored response (see `bundle.rs`).
+    let resources = crate::forms::extract_signed(form, &v.response, &ctx)
         .map_err(|e| FhirError::Extract { entry: id.to_string(), reason: e.to_string() })?;
     Ok(resources.iter().any(|r| r["resourceType"] == "Patient"))
 }

@@ -5,23 +5,20 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::batch::{batch_meta, each_entry};
+use super::batch::{batch_meta, each_entry, Pass, RawEntry};
+use super::parallel;
 use super::{
-    BatchMeta, ExportEntry, FhirError, Mode, ACTIVITY_SYSTEM, BATCH_SYSTEM, PAPER_SYSTEM, URN_SYSTEM,
-    WORKSTATION_SYSTEM,
+    BatchMeta, ExportEntry, FhirError, Mode, StaffRef, ACTIVITY_SYSTEM, BATCH_SYSTEM, PAPER_SYSTEM, STAFF_SYSTEM,
+    URN_SYSTEM, WORKSTATION_SYSTEM,
 };
 use crate::crypto::Keys;
 use crate::entries::{Origin, PaperSource};
 use crate::forms::{self, Catalog, ExtractContext, ID_NAMESPACE};
-
-/// A bundle entry and the worklist entry it belongs to (none for the batch's AuditEvent).
-pub struct Item {
-    pub entry_id: Option<String>,
-    pub value: Value,
-}
 
 fn v5(name: &str) -> Uuid {
     Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
@@ -38,6 +35,12 @@ fn full_url(identifier: &str) -> String {
     urn(&v5(&format!("{identifier}#fullUrl")))
 }
 
+/// The fullUrl of a resource `PUT` to its deterministic id (format 2): its own `urn:uuid`, which agrees with its id
+/// as the FHIR Bundle rules require. No absolute URL: the server is chosen when the batch is posted, not here.
+fn put_full_url(id: &str, format: u32) -> Option<String> {
+    (format >= 2).then(|| format!("urn:uuid:{id}"))
+}
+
 fn conditional_patient(subject: &(String, String)) -> String {
     format!("Patient?identifier={}|{}", subject.0, subject.1)
 }
@@ -49,13 +52,73 @@ fn identifier_urn(resource: &Value) -> Option<String> {
     (first.get("system")?.as_str()? == URN_SYSTEM).then(|| first.get("value")?.as_str().map(str::to_string))?
 }
 
-fn request(resource_type: &str, ident: &str, mode: Mode) -> Value {
+/// One bundle entry, serialised straight from borrowed parts (no `Value` tree is built for the wrapper). Keys in
+/// the order every format has always written them.
+#[derive(Serialize)]
+struct BundleEntry<'a, R: Serialize> {
+    #[serde(rename = "fullUrl", skip_serializing_if = "Option::is_none")]
+    full_url: Option<&'a str>,
+    resource: R,
+    request: Request,
+}
+
+#[derive(Serialize)]
+struct Request {
+    method: &'static str,
+    url: String,
+    #[serde(rename = "ifNoneExist", skip_serializing_if = "Option::is_none")]
+    if_none_exist: Option<String>,
+}
+
+fn request(resource_type: &str, ident: &str, mode: Mode) -> Request {
     match mode {
-        Mode::Create => {
-            json!({ "method": "POST", "url": resource_type, "ifNoneExist": format!("identifier={URN_SYSTEM}|{ident}") })
-        }
-        Mode::Update => json!({ "method": "PUT", "url": format!("{resource_type}?identifier={URN_SYSTEM}|{ident}") }),
+        Mode::Create => Request {
+            method: "POST",
+            url: resource_type.to_string(),
+            if_none_exist: Some(format!("identifier={URN_SYSTEM}|{ident}")),
+        },
+        Mode::Update => Request {
+            method: "PUT",
+            url: format!("{resource_type}?identifier={URN_SYSTEM}|{ident}"),
+            if_none_exist: None,
+        },
     }
+}
+
+/// A staff member as a logical reference, serialised as [`StaffRef::reference`] builds it.
+struct Staff<'a>(&'a StaffRef);
+
+impl Serialize for Staff<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let StaffRef { username, display } = self.0;
+        if username.is_empty() {
+            let mut m = s.serialize_map(Some(1))?;
+            m.serialize_entry("display", display)?;
+            return m.end();
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("identifier", &Identifier { system: STAFF_SYSTEM, value: username })?;
+        m.serialize_entry("display", display)?;
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Identifier<'a> {
+    system: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Reference<'a> {
+    reference: &'a str,
+}
+
+#[derive(Serialize)]
+struct Coding<'a> {
+    system: &'a str,
+    code: &'a str,
+    display: &'a str,
 }
 
 /// The FHIR status word for the exported version (an entered-in-error version nullifies, an amendment amends).
@@ -68,19 +131,17 @@ fn entry_status(kind: &str) -> &'static str {
 }
 
 fn apply_status(resource: &mut Value, kind: &str) {
-    let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
-    let Some(obj) = resource.as_object_mut() else { return };
-    match (kind, ty.as_str()) {
+    let ty = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+    let status = match (kind, ty) {
         (
             "entered-in-error",
             "MedicationAdministration" | "MedicationRequest" | "Observation" | "DocumentReference" | "Encounter",
-        ) => {
-            obj.insert("status".into(), json!("entered-in-error"));
-        }
-        ("amendment", "Observation") => {
-            obj.insert("status".into(), json!("amended"));
-        }
-        _ => {}
+        ) => "entered-in-error",
+        ("amendment", "Observation") => "amended",
+        _ => return,
+    };
+    if let Some(obj) = resource.as_object_mut() {
+        obj.insert("status".into(), json!(status));
     }
 }
 
@@ -98,18 +159,57 @@ fn subject_ref(e: &ExportEntry, patients: &PatientUrns) -> Value {
     r
 }
 
-/// The resources of one entry, in bundle order: extracted Patient (registrations only, when `patients_only`), or
-/// else the Encounter, the QuestionnaireResponse, the other extracted resources and the Provenance.
-pub fn entry_items(
-    catalog: &Catalog,
-    e: &ExportEntry,
-    patients: &PatientUrns,
-    patients_only: bool,
-) -> Result<Vec<Item>, FhirError> {
+/// The bundle entries of one worklist entry, serialised into one buffer (separated, without a leading separator),
+/// with the worklist entry each belongs to.
+struct Entries {
+    buf: Vec<u8>,
+    tags: Vec<Option<String>>,
+    format: u32,
+}
+
+impl Entries {
+    fn new(format: u32) -> Entries {
+        Entries { buf: Vec::with_capacity(16 * 1024), tags: Vec::new(), format }
+    }
+
+    fn push<T: Serialize>(&mut self, tag: Option<&str>, entry: &T) -> Result<(), FhirError> {
+        if !self.tags.is_empty() {
+            self.buf.extend_from_slice(b",\n");
+        }
+        serde_json::to_writer(&mut self.buf, entry).map_err(|e| FhirError::Io(e.to_string()))?;
+        self.tags.push(tag.map(str::to_string));
+        Ok(())
+    }
+}
+
+/// Where the bundle entries go, in order: one write per worklist entry (serde_json writes token by token, which
+/// through the hashing writer cost more than the serialisation itself).
+struct Sink<'w> {
+    w: &'w mut dyn Write,
+    first: bool,
+    tags: Vec<Option<String>>,
+}
+
+impl Sink<'_> {
+    fn write(&mut self, e: Entries) -> Result<(), FhirError> {
+        if e.tags.is_empty() {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| FhirError::Io(e.to_string());
+        if !self.first {
+            self.w.write_all(b",\n").map_err(io)?;
+        }
+        self.first = false;
+        self.w.write_all(&e.buf).map_err(io)?;
+        self.tags.extend(e.tags);
+        Ok(())
+    }
+}
+
+fn extract(catalog: &Catalog, e: &ExportEntry, subject: &Value) -> Result<Vec<Value>, FhirError> {
     let form = catalog
         .get(&e.form)
         .ok_or_else(|| FhirError::UnknownForm { entry: e.entry_id.clone(), form: e.form.clone() })?;
-    let subject = subject_ref(e, patients);
     let ctx = ExtractContext {
         entry_id: &e.entry_id,
         subject: json!({ "reference": subject["reference"] }),
@@ -117,135 +217,257 @@ pub fn entry_items(
         author: Some(e.frozen.author.reference()),
         recorded: &e.signed_at,
     };
-    let mut response = e.body.response.clone();
-    if let Some(obj) = response.as_object_mut() {
-        // Extraction refuses responses it would not validate; the stored status word is not part of that.
-        obj.insert("status".into(), json!("completed"));
-    }
-    let extracted = forms::extract(form, &response, &ctx)
-        .map_err(|x| FhirError::Extract { entry: e.entry_id.clone(), reason: x.to_string() })?;
-    let tag = Some(e.entry_id.clone());
-    let mut items = Vec::new();
-    if patients_only {
-        for mut r in extracted.into_iter().filter(|r| r["resourceType"] == "Patient") {
-            let Some(ident) = identifier_urn(&r) else { continue };
-            // The real EHR MRN HIM matched the registration to: found, not created again, if the EHR has it.
-            if let Some(ids) = r.get_mut("identifier").and_then(Value::as_array_mut) {
-                ids.retain(|i| i.get("system").and_then(Value::as_str) != Some(e.frozen.subject.0.as_str()));
-                ids.push(json!({
-                    "use": "usual",
-                    "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number" }] },
-                    "system": e.frozen.subject.0, "value": e.frozen.subject.1
-                }));
-            }
-            let req = match e.frozen.mode {
-                Mode::Create => {
-                    json!({ "method": "POST", "url": "Patient", "ifNoneExist": format!("identifier={}|{}", e.frozen.subject.0, e.frozen.subject.1) })
-                }
-                Mode::Update => json!({ "method": "PUT", "url": conditional_patient(&e.frozen.subject) }),
-            };
-            items.push(Item {
-                entry_id: tag.clone(),
-                value: json!({ "fullUrl": full_url(&ident), "resource": r, "request": req }),
-            });
+    // The response was validated when it was signed and is stored as validation normalised it: extracting it does
+    // not validate it again (validation walks and copies the whole response).
+    forms::extract_signed(form, &e.body.response, &ctx)
+        .map_err(|x| FhirError::Extract { entry: e.entry_id.clone(), reason: x.to_string() })
+}
+
+/// The Patient a registration extracts, with the real MRN HIM matched it to (found, not created again, if the EHR
+/// has it). Returns its fullUrl.
+fn patient_items(
+    catalog: &Catalog,
+    e: &ExportEntry,
+    patients: &PatientUrns,
+    out: &mut Entries,
+) -> Result<Option<String>, FhirError> {
+    let subject = subject_ref(e, patients);
+    let mut first = None;
+    for mut r in extract(catalog, e, &subject)?.into_iter().filter(|r| r["resourceType"] == "Patient") {
+        let Some(ident) = identifier_urn(&r) else { continue };
+        if let Some(ids) = r.get_mut("identifier").and_then(Value::as_array_mut) {
+            ids.retain(|i| i.get("system").and_then(Value::as_str) != Some(e.frozen.subject.0.as_str()));
+            ids.push(json!({
+                "use": "usual",
+                "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number" }] },
+                "system": e.frozen.subject.0, "value": e.frozen.subject.1
+            }));
         }
-        return Ok(items);
+        let request = match e.frozen.mode {
+            Mode::Create => Request {
+                method: "POST",
+                url: "Patient".into(),
+                if_none_exist: Some(format!("identifier={}|{}", e.frozen.subject.0, e.frozen.subject.1)),
+            },
+            Mode::Update => Request { method: "PUT", url: conditional_patient(&e.frozen.subject), if_none_exist: None },
+        };
+        let full = full_url(&ident);
+        out.push(Some(&e.entry_id), &BundleEntry { full_url: Some(&full), resource: &r, request })?;
+        first.get_or_insert(full);
     }
+    Ok(first)
+}
+
+/// The bundle entries one entry of a batch is written as (its Patient first when `registers` says it registered
+/// one), as JSON values, with the entry's id: what the read-back looks for on the server. References to patients
+/// registered by other entries stay conditional, which the read-back does not look at.
+pub(super) fn entry_values(
+    catalog: &Catalog,
+    keys: &Keys,
+    batch_id: &str,
+    format: u32,
+    raw: RawEntry,
+    registers: &dyn Fn(&str) -> bool,
+) -> Result<(String, Vec<Value>), FhirError> {
+    let e = raw.open(keys, batch_id)?;
+    let id = e.entry_id.clone();
+    let patients = PatientUrns::new();
+    let mut out = Entries::new(format);
+    if registers(&id) {
+        let _first = patient_items(catalog, &e, &patients, &mut out)?;
+    }
+    entry_resources(catalog, e, &patients, &mut out)?;
+    let mut text = Vec::with_capacity(out.buf.len() + 2);
+    text.push(b'[');
+    text.extend_from_slice(&out.buf);
+    text.push(b']');
+    let values = serde_json::from_slice(&text).map_err(|x| FhirError::Io(x.to_string()))?;
+    Ok((id, values))
+}
+
+/// An extracted resource of an entry, ready to be written.
+struct Extracted {
+    resource: Value,
+    ident: String,
+    ty: String,
+    full: String,
+}
+
+/// The resources of one entry, in bundle order: the Encounter, the QuestionnaireResponse, the other extracted
+/// resources and the Provenance. The entry is consumed: its stored response becomes the QuestionnaireResponse
+/// without a copy.
+fn entry_resources(
+    catalog: &Catalog,
+    mut e: ExportEntry,
+    patients: &PatientUrns,
+    out: &mut Entries,
+) -> Result<(), FhirError> {
+    let subject = subject_ref(&e, patients);
     let kind = e.version_kind.as_str();
     let qr_urn = urn(&Uuid::parse_str(&e.entry_id).unwrap_or_else(|_| v5(&e.entry_id)));
-    let mut targets = Vec::new();
     let mut encounters = Vec::new();
     let mut others = Vec::new();
-    for mut r in extracted {
-        if r["resourceType"] == "Patient" {
+    for mut resource in extract(catalog, &e, &subject)? {
+        if resource["resourceType"] == "Patient" {
             continue;
         }
-        apply_status(&mut r, kind);
-        let Some(ident) = identifier_urn(&r) else { continue };
-        let ty = r["resourceType"].as_str().unwrap_or_default().to_string();
-        targets.push(json!({ "reference": full_url(&ident) }));
-        let item =
-            json!({ "fullUrl": full_url(&ident), "resource": r, "request": request(&ty, &ident, e.frozen.mode) });
-        if ty == "Encounter" {
+        apply_status(&mut resource, kind);
+        let Some(ident) = identifier_urn(&resource) else { continue };
+        let ty = resource["resourceType"].as_str().unwrap_or_default().to_string();
+        let item = Extracted { full: full_url(&ident), resource, ident, ty };
+        if item.ty == "Encounter" {
             encounters.push(item);
         } else {
             others.push(item);
         }
     }
-    let mut qr = e.body.response.clone();
+    let qr_full = full_url(&qr_urn);
+    let author = e.frozen.author.reference();
+    let encounter = encounters.first().map(|i| json!({ "reference": i.full }));
+    let mut qr = std::mem::take(&mut e.body.response);
     if let Some(obj) = qr.as_object_mut() {
+        // `remove` on the order-preserving map moves the last key into the removed one's place: the order every
+        // batch was written in.
         obj.remove("id");
         obj.insert("identifier".into(), json!({ "system": URN_SYSTEM, "value": qr_urn }));
         obj.insert("status".into(), json!(entry_status(kind)));
-        obj.insert("subject".into(), subject.clone());
-        obj.insert("author".into(), e.frozen.author.reference());
-        if let Some(enc) = encounters.first().and_then(|i| i.get("fullUrl")).cloned() {
-            obj.insert("encounter".into(), json!({ "reference": enc }));
+        obj.insert("subject".into(), subject);
+        obj.insert("author".into(), author);
+        if let Some(enc) = encounter {
+            obj.insert("encounter".into(), enc);
         }
     }
-    let qr_full = full_url(&qr_urn);
-    let qr_item = json!({ "fullUrl": qr_full, "resource": qr, "request": request("QuestionnaireResponse", &qr_urn, e.frozen.mode) });
-    items.extend(encounters.into_iter().map(|v| Item { entry_id: tag.clone(), value: v }));
-    items.push(Item { entry_id: tag.clone(), value: qr_item });
-    items.extend(others.into_iter().map(|v| Item { entry_id: tag.clone(), value: v }));
-    targets.insert(0, json!({ "reference": qr_full }));
-    items.push(Item { entry_id: tag, value: provenance(e, targets, &qr_full) });
-    Ok(items)
+    let tag = Some(e.entry_id.as_str());
+    let mode = e.frozen.mode;
+    for x in &encounters {
+        out.push(
+            tag,
+            &BundleEntry { full_url: Some(&x.full), resource: &x.resource, request: request(&x.ty, &x.ident, mode) },
+        )?;
+    }
+    out.push(
+        tag,
+        &BundleEntry {
+            full_url: Some(&qr_full),
+            resource: &qr,
+            request: request("QuestionnaireResponse", &qr_urn, mode),
+        },
+    )?;
+    for x in &others {
+        out.push(
+            tag,
+            &BundleEntry { full_url: Some(&x.full), resource: &x.resource, request: request(&x.ty, &x.ident, mode) },
+        )?;
+    }
+    let targets: Vec<Reference<'_>> = std::iter::once(qr_full.as_str())
+        .chain(encounters.iter().chain(&others).map(|x| x.full.as_str()))
+        .map(|reference| Reference { reference })
+        .collect();
+    provenance(&e, targets, &qr_full, out)
 }
 
-fn participant(code: &str, display: &str, who: Value) -> Value {
-    json!({
-        "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": code, "display": display }] },
-        "who": who
-    })
+#[derive(Serialize)]
+struct Agent<'a> {
+    #[serde(rename = "type")]
+    ty: Codings<'a>,
+    who: Staff<'a>,
 }
 
-fn provenance(e: &ExportEntry, targets: Vec<Value>, qr_urn: &str) -> Value {
+#[derive(Serialize)]
+struct Codings<'a> {
+    coding: [Coding<'a>; 1],
+}
+
+fn participant<'a>(code: &'a str, display: &'a str, who: &'a StaffRef) -> Agent<'a> {
+    let system = "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
+    Agent { ty: Codings { coding: [Coding { system, code, display }] }, who: Staff(who) }
+}
+
+#[derive(Serialize)]
+struct Activity<'a> {
+    coding: [Coding<'a>; 2],
+    text: String,
+}
+
+/// Provenance.entity: the QuestionnaireResponse, or the paper form it was typed from.
+#[derive(Serialize)]
+struct Entity<'a> {
+    role: &'static str,
+    what: What<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum What<'a> {
+    Paper { identifier: Identifier<'a>, display: String },
+    Resource(Reference<'a>),
+}
+
+#[derive(Serialize)]
+struct Provenance<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    id: &'a str,
+    target: Vec<Reference<'a>>,
+    recorded: &'a str,
+    activity: Activity<'a>,
+    agent: Vec<Agent<'a>>,
+    entity: [Entity<'a>; 1],
+    #[serde(rename = "occurredDateTime", skip_serializing_if = "Option::is_none")]
+    occurred: Option<&'a str>,
+}
+
+fn provenance(e: &ExportEntry, target: Vec<Reference<'_>>, qr_full: &str, out: &mut Entries) -> Result<(), FhirError> {
     let id = v5(&format!("{}/Provenance", e.entry_id)).to_string();
     let operation = match e.version_kind.as_str() {
         "entered-in-error" => ("NULLIFY", "nullify"),
         "amendment" => ("UPDATE", "revise"),
         _ => ("CREATE", "create"),
     };
-    let mut agents = vec![participant("author", "Author", e.frozen.author.reference())];
+    let mut agent = vec![participant("author", "Author", &e.frozen.author)];
     if let Some(enterer) = &e.frozen.enterer {
-        agents.push(participant("enterer", "Enterer", enterer.reference()));
+        agent.push(participant("enterer", "Enterer", enterer));
     }
-    agents.push(participant("verifier", "Verifier", e.frozen.verifier.reference()));
-    let entity = match (&e.origin, &e.body.paper) {
-        (Origin::Paper, Some(PaperSource { qr, .. })) => json!({
-            "role": "source",
-            "what": {
-                "identifier": { "system": PAPER_SYSTEM, "value": qr.clone().unwrap_or_else(|| e.entry_id.clone()) },
-                // The page's identity in words (form, printed when and where, its episode), so the EHR's record of
-                // a late entry says which sheet of paper it was typed from.
-                "display": format!("From paper, page {}", crate::paper::page_label(qr.as_deref()))
-            }
-        }),
-        _ => json!({ "role": "source", "what": { "reference": qr_urn } }),
-    };
-    let mut p = json!({
-        "resourceType": "Provenance",
-        "id": id,
-        "target": targets,
-        "recorded": e.signed_at,
-        "activity": {
-            "coding": [
-                { "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": operation.0, "display": operation.1 },
-                { "system": ACTIVITY_SYSTEM, "code": "downtime-late-entry", "display": "Late entry from an EHR downtime episode" }
-            ],
-            "text": format!("Late entry from EHR downtime episode {}", e.episode_id)
+    agent.push(participant("verifier", "Verifier", &e.frozen.verifier));
+    let what = match (&e.origin, &e.body.paper) {
+        (Origin::Paper, Some(PaperSource { qr, .. })) => What::Paper {
+            identifier: Identifier { system: PAPER_SYSTEM, value: qr.as_deref().unwrap_or(&e.entry_id) },
+            // The page's identity in words (form, printed when and where, its episode), so the EHR's record of a
+            // late entry says which sheet of paper it was typed from.
+            display: format!("From paper, page {}", crate::paper::page_label(qr.as_deref())),
         },
-        "agent": agents,
-        "entity": [entity]
-    });
-    if let Some(t) = &e.body.clinical_time {
-        p["occurredDateTime"] = json!(t);
-    }
-    json!({ "resource": p, "request": { "method": "PUT", "url": format!("Provenance/{id}") } })
+        _ => What::Resource(Reference { reference: qr_full }),
+    };
+    let resource = Provenance {
+        resource_type: "Provenance",
+        id: &id,
+        target,
+        recorded: &e.signed_at,
+        activity: Activity {
+            coding: [
+                Coding {
+                    system: "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                    code: operation.0,
+                    display: operation.1,
+                },
+                Coding {
+                    system: ACTIVITY_SYSTEM,
+                    code: "downtime-late-entry",
+                    display: "Late entry from an EHR downtime episode",
+                },
+            ],
+            text: format!("Late entry from EHR downtime episode {}", e.episode_id),
+        },
+        agent,
+        entity: [Entity { role: "source", what }],
+        occurred: e.body.clinical_time.as_deref(),
+    };
+    let full = put_full_url(&id, out.format);
+    let request = Request { method: "PUT", url: format!("Provenance/{id}"), if_none_exist: None };
+    out.push(Some(&e.entry_id), &BundleEntry { full_url: full.as_deref(), resource: &resource, request })
 }
 
-/// The batch's AuditEvent: who exported how many entries, when.
+/// The batch's AuditEvent entry: who exported how many entries, when.
 pub fn audit_event(meta: &BatchMeta, count: usize) -> Value {
     let id = v5(&format!("{}/AuditEvent", meta.id)).to_string();
     let mut entity = json!({
@@ -256,28 +478,32 @@ pub fn audit_event(meta: &BatchMeta, count: usize) -> Value {
     if let Some(w) = &meta.watermark {
         entity["detail"] = super::watermark::details(w);
     }
-    json!({
-        "resource": {
-            "resourceType": "AuditEvent",
-            "id": id,
-            "type": { "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110106", "display": "Export" },
-            "subtype": [{ "system": ACTIVITY_SYSTEM, "code": "downtime-reconciliation-export", "display": "Downtime reconciliation export" }],
-            "action": "C",
-            "recorded": meta.created_at,
-            "outcome": "0",
-            "agent": [{
-                "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "code": "humanuser", "display": "human user" }] },
-                "who": meta.by.reference(),
-                "requestor": true
-            }],
-            "source": {
-                "observer": { "identifier": { "system": WORKSTATION_SYSTEM, "value": meta.station }, "display": "Downtime Kit HIM station" },
-                "type": [{ "system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server" }]
-            },
-            "entity": [entity]
+    let resource = json!({
+        "resourceType": "AuditEvent",
+        "id": id,
+        "type": { "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110106", "display": "Export" },
+        "subtype": [{ "system": ACTIVITY_SYSTEM, "code": "downtime-reconciliation-export", "display": "Downtime reconciliation export" }],
+        "action": "C",
+        "recorded": meta.created_at,
+        "outcome": "0",
+        "agent": [{
+            "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "code": "humanuser", "display": "human user" }] },
+            "who": meta.by.reference(),
+            "requestor": true
+        }],
+        "source": {
+            "observer": { "identifier": { "system": WORKSTATION_SYSTEM, "value": meta.station }, "display": "Downtime Kit HIM station" },
+            "type": [{ "system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server" }]
         },
-        "request": { "method": "PUT", "url": format!("AuditEvent/{id}") }
-    })
+        "entity": [entity]
+    });
+    let mut entry = serde_json::Map::new();
+    if let Some(full) = put_full_url(&id, meta.bundle_format) {
+        entry.insert("fullUrl".into(), json!(full));
+    }
+    entry.insert("resource".into(), resource);
+    entry.insert("request".into(), json!({ "method": "PUT", "url": format!("AuditEvent/{id}") }));
+    Value::Object(entry)
 }
 
 /// A writer that hashes what passes through it.
@@ -335,7 +561,8 @@ impl Part {
 
 /// Writes the batch's transaction Bundle to `w`, streaming one entry at a time (memory stays flat as the batch
 /// grows). With `only`, just those entries (one transaction of a split post, or a retry of failed posts). Returns,
-/// per bundle entry, the worklist entry it belongs to.
+/// per bundle entry, the worklist entry it belongs to. The bundle is written in the batch's own format
+/// (`BatchMeta::bundle_format`), so an old batch regenerates byte for byte.
 pub fn write_bundle(
     conn: &rusqlite::Connection,
     keys: &Keys,
@@ -345,7 +572,6 @@ pub fn write_bundle(
     w: &mut dyn Write,
 ) -> Result<Vec<Option<String>>, FhirError> {
     let meta = batch_meta(conn, keys, batch_id)?;
-    let io = |e: std::io::Error| FhirError::Io(e.to_string());
     let head = json!({
         "resourceType": "Bundle",
         "identifier": { "system": BATCH_SYSTEM, "value": meta.id },
@@ -353,48 +579,63 @@ pub fn write_bundle(
         "timestamp": meta.created_at,
     });
     let head_text = serde_json::to_string(&head).map_err(|e| FhirError::Io(e.to_string()))?;
+    let io = |e: std::io::Error| FhirError::Io(e.to_string());
     w.write_all(head_text.trim_end_matches('}').as_bytes()).map_err(io)?;
     w.write_all(b",\"entry\":[\n").map_err(io)?;
-    let mut tags = Vec::new();
-    let mut first = true;
-    // Each bundle entry is serialised into one reused buffer and written with one call: serde_json writes token by
-    // token, which through the hashing writer cost more than the serialisation itself.
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut emit = |w: &mut dyn Write, item: Item, tags: &mut Vec<Option<String>>| -> Result<(), FhirError> {
-        buf.clear();
-        if !first {
-            buf.extend_from_slice(b",\n");
-        }
-        first = false;
-        serde_json::to_writer(&mut buf, &item.value).map_err(|e| FhirError::Io(e.to_string()))?;
-        w.write_all(&buf).map_err(io)?;
-        tags.push(item.entry_id);
-        Ok(())
-    };
-    let wanted = |id: &str| only.is_none_or(|p| p.ids.contains(id));
-    let (from, to) = only.map_or((i64::MIN, i64::MAX), |p| p.positions);
-    // Pass 1: patients registered during the downtime, so that everything referring to them comes after.
+    let mut sink = Sink { w, first: true, tags: Vec::new() };
+    let format = meta.bundle_format;
+    let batch = Batch { conn, keys, catalog, id: batch_id, only, format };
+    // Pass 1: patients registered during the downtime, so that everything referring to them comes after. Only forms
+    // that can extract a Patient are read at all.
+    let may_register = |form: &str| catalog.get(form).is_some_and(|f| f.may_extract("Patient"));
     let mut patients = PatientUrns::new();
-    each_entry(conn, keys, batch_id, (from, to), &wanted, true, &mut |e| {
-        for item in entry_items(catalog, &e, &patients, true)? {
-            if let Some(u) = item.value.get("fullUrl").and_then(Value::as_str) {
-                patients.entry(e.frozen.subject.clone()).or_insert_with(|| u.to_string());
-            }
-            emit(w, item, &mut tags)?;
+    batch.each(Pass::Registrations(&may_register), &mut |raw| {
+        let e = raw.open(keys, batch_id)?;
+        let mut out = Entries::new(format);
+        if let Some(u) = patient_items(catalog, &e, &patients, &mut out)? {
+            patients.entry(e.frozen.subject.clone()).or_insert(u);
         }
-        Ok(())
+        sink.write(out)
     })?;
-    // Pass 2: every entry's own resources and its Provenance.
-    each_entry(conn, keys, batch_id, (from, to), &wanted, false, &mut |e| {
-        for item in entry_items(catalog, &e, &patients, false)? {
-            emit(w, item, &mut tags)?;
-        }
-        Ok(())
-    })?;
+    // Pass 2: every entry's own resources and its Provenance, built on worker threads.
+    batch.entries_in_parallel(&patients, &mut sink)?;
     // The AuditEvent describes the whole batch, so every part of a split post PUTs the same resource.
     if !only.is_some_and(|p| p.without_audit_event) {
-        emit(w, Item { entry_id: None, value: audit_event(&meta, meta.entries) }, &mut tags)?;
+        let mut out = Entries::new(format);
+        out.push(None, &audit_event(&meta, meta.entries))?;
+        sink.write(out)?;
     }
+    let Sink { w, tags, .. } = sink;
     w.write_all(b"\n]}\n").map_err(io)?;
     Ok(tags)
+}
+
+/// The batch being written, and which part of it.
+struct Batch<'a> {
+    conn: &'a rusqlite::Connection,
+    keys: &'a Keys,
+    catalog: &'a Catalog,
+    id: &'a str,
+    only: Option<&'a Part>,
+    format: u32,
+}
+
+impl Batch<'_> {
+    fn each(&self, pass: Pass<'_>, f: &mut dyn FnMut(RawEntry) -> Result<(), FhirError>) -> Result<(), FhirError> {
+        let wanted = |id: &str| self.only.is_none_or(|p| p.ids.contains(id));
+        let positions = self.only.map_or((i64::MIN, i64::MAX), |p| p.positions);
+        each_entry(self.conn, self.keys, self.id, positions, &wanted, pass, f)
+    }
+
+    /// Pass 2: this thread reads the rows (SQLite stays on its connection's thread) and writes the results in batch
+    /// order; worker threads decrypt, extract and serialise each entry.
+    fn entries_in_parallel(&self, patients: &PatientUrns, sink: &mut Sink<'_>) -> Result<(), FhirError> {
+        let (keys, catalog, batch, format) = (self.keys, self.catalog, self.id, self.format);
+        let build = |raw: RawEntry| -> Result<Entries, FhirError> {
+            let mut out = Entries::new(format);
+            entry_resources(catalog, raw.open(keys, batch)?, patients, &mut out)?;
+            Ok(out)
+        };
+        parallel::in_order(&mut |take| self.each(Pass::All, take), &build, &mut |e| sink.write(e))
+    }
 }

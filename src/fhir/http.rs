@@ -1,6 +1,6 @@
 //! The HTTP client for one FHIR server of the site's allowlist: TLS trusting the system's certificate store plus the
 //! site's CA bundle, the analyst's credentials, timeouts, and bounded retries that honour `429`/`503` and
-//! `Retry-After`. Posting uses it, and so can reading back (`Client::for_server`, `get`, `post`).
+//! `Retry-After`. Posting and the read-back use it (`Client::for_server`, `get`, `post`; [`FhirRead`]).
 //!
 //! Retrying a transaction is safe because the export is idempotent by design: creates carry `ifNoneExist` on a
 //! deterministic identifier and the rest are `PUT`s to deterministic ids, so a transaction sent twice (an answer
@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
-use super::FhirError;
+use super::{FhirError, FhirRead};
 use crate::site::{check_server_url, SiteConfig};
 
 /// A secret the analyst gives for one post (a bearer token): zeroised on drop, never printed (no `Debug`), never
@@ -206,6 +206,23 @@ impl Client {
                 .map_err(|e| FhirError::Unreachable(format!("{}: the answer broke off: {e}", self.name)))?;
             return Ok(Response { status, body: bytes });
         }
+    }
+}
+
+/// The read-back's GET through this client (its credentials, CA bundle and retries): only URLs on this server, so a
+/// `next` link cannot carry the token elsewhere.
+impl FhirRead for Client {
+    fn get(&self, url: &str) -> Result<serde_json::Value, FhirError> {
+        let path = url
+            .strip_prefix(self.base.as_str())
+            .filter(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+            .ok_or_else(|| FhirError::ReadBack(format!("{}: a read-back URL is not on this server", self.name)))?;
+        let answer = self.send("GET", path, None)?;
+        if !(200..300).contains(&answer.status) {
+            return Err(FhirError::ReadBack(format!("{}: the server answered HTTP {}", self.name, answer.status)));
+        }
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| FhirError::ReadBack(format!("{}: the answer is not JSON: {e}", self.name)))
     }
 }
 

@@ -12,7 +12,7 @@
 //! This file holds the identifier systems, the errors and what a batch freezes; the jobs live beside it:
 //! `bundle.rs` (an entry's resources and the streamed transaction Bundle), `batch.rs` (the export tables: the sealed
 //! batch and entry records, what the next batch takes and freezes, the rows the bundle is written from, post
-//! outcomes), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
+//! outcomes), `parallel.rs` (the bundle's entries built on worker threads and written in order), `export.rs` (a batch recorded and its file written durably, or written again), `check.rs` (the
 //! reference checker and the snapshot normaliser), `post.rs` (posting a batch to a FHIR server in transactions,
 //! a bounded number in flight, and reading each transaction-response), `http.rs` (the client for one server of the
 //! site's allowlist: TLS, credentials, retries), `smart.rs` (the SMART Backend Services key and token),
@@ -34,6 +34,7 @@ mod capability;
 mod check;
 mod export;
 pub mod http;
+mod parallel;
 mod post;
 mod readback;
 pub mod smart;
@@ -41,14 +42,17 @@ mod verified;
 mod watermark;
 
 pub use batch::{batch_meta, exportable, latest};
-pub use bundle::{audit_event, entry_items, write_bundle, Hashing, Item, Part, PatientUrns};
+pub use bundle::{audit_event, write_bundle, Hashing, Part, PatientUrns};
 pub use check::{check_bundle, normalise, Problem};
 pub use export::{export, regenerate, BatchExported, Exporter};
 pub use post::{
     build, plan, record, run, send, Plan, PostReport, PostStore, Progress, Stopped, Transaction, POSTS_IN_FLIGHT,
     POST_ENTRIES_PER_TRANSACTION,
 };
-pub use readback::{posted_server, read_back, FhirRead, ReadBack, Readback, UreqRead, ENTRIES_PER_ROUND};
+pub use readback::{
+    audit_readback, posted_server, read_back, record_round, round_wanted, run_readback, FhirRead, ReadBack, Readback,
+    ReadbackPlan, ReadbackStore, RoundWanted, UreqRead, ENTRIES_PER_ROUND,
+};
 pub use verified::{EntryReadback, ReadState, ResourceProblem};
 
 /// Identifier system of every identifier this module mints (RFC 3986 URNs holding a UUID).
@@ -63,6 +67,11 @@ pub const WORKSTATION_SYSTEM: &str = "https://downtimekit.example.org/fhir/sid/w
 pub const PAPER_SYSTEM: &str = "https://downtimekit.example.org/fhir/sid/paper-form";
 /// The code marking data as a late entry from a downtime episode.
 pub const ACTIVITY_SYSTEM: &str = "https://downtimekit.example.org/fhir/CodeSystem/provenance-activity";
+
+/// The bundle format new batches are written in, recorded per batch (`BatchMeta::bundle_format`) so that a batch
+/// always regenerates as it was first written. 1: the `PUT` entries (Provenance, AuditEvent) have no `fullUrl`.
+/// 2: every entry has a `fullUrl`.
+pub const BUNDLE_FORMAT: u32 = 2;
 
 /// Errors of export and posting. None quotes patient data.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +204,14 @@ pub struct BatchMeta {
     /// regenerate byte for byte).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<Watermark>,
+    /// The bundle format the batch was written in ([`BUNDLE_FORMAT`] when exported; 1, the default, for batches
+    /// recorded before formats were numbered), so that it regenerates as it was first written.
+    #[serde(default = "first_bundle_format")]
+    pub bundle_format: u32,
+}
+
+fn first_bundle_format() -> u32 {
+    1
 }
 
 /// How far the HIM station's vault had come when it exported a batch, carried in the batch's AuditEvent: the

@@ -4,8 +4,10 @@
 //! search, page after page, a bounded number of entries at a time. Each entry's result (every resource there exactly
 //! once, some missing, one there more than once) is recorded in the vault.
 //!
-//! The HTTP GET is behind [`FhirRead`], so the hospital's client (site allowlist, CA bundle, credentials, retries)
-//! plugs in where the plain [`UreqRead`] serves today.
+//! The HTTP GET is behind [`FhirRead`]: the site's client for the server the batch was posted to (allowlist, CA
+//! bundle, credentials, retries: `http::Client`) in the product, the plain [`UreqRead`] or a double in tests. The
+//! steps that touch the vault are behind [`ReadbackStore`], each short, so nothing holds the workstation while a
+//! search waits on the network.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -13,14 +15,14 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::batch::{self, batch_meta, each_entry};
-use super::bundle::{audit_event, entry_items, Part, PatientUrns};
+use super::batch::{self, batch_meta, each_entry, Pass};
+use super::bundle::{audit_event, entry_values, Part};
 use super::verified::{self, EntryReadback, ReadState, ResourceProblem};
-use super::{FhirError, URN_SYSTEM};
+use super::{BatchMeta, FhirError, URN_SYSTEM};
 use crate::clock::stamp;
 use crate::crypto::Keys;
 use crate::forms::Catalog;
-use crate::vault::Vault;
+use crate::vault::{Tx, Vault};
 
 /// Reads from a FHIR server: one GET of a search URL (or a `next` link the server gave), its JSON body returned.
 pub trait FhirRead {
@@ -306,41 +308,129 @@ pub fn posted_server(conn: &rusqlite::Connection, keys: &Keys, batch_id: &str) -
     Ok(detail.and_then(|d| d.get("server").and_then(Value::as_str).map(str::to_string)))
 }
 
+/// What a read-back reads first (a short read): the batch, the server it was posted to, its posted entries in
+/// position order, and which of them registered a patient.
+pub struct ReadbackPlan {
+    pub batch_id: String,
+    /// The base URL the batch was posted to, without a trailing slash.
+    pub server: String,
+    pub posted: Vec<(String, i64)>,
+    pub not_posted: usize,
+    checked_at: String,
+    meta: BatchMeta,
+    registers: HashSet<String>,
+}
+
+impl ReadbackPlan {
+    /// Reads the plan of a read-back of `batch_id` at `at`; a batch never posted is refused.
+    pub fn read(
+        conn: &rusqlite::Connection,
+        keys: &Keys,
+        batch_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<ReadbackPlan, FhirError> {
+        let meta = batch_meta(conn, keys, batch_id)?;
+        let server = posted_server(conn, keys, batch_id)?.ok_or_else(|| FhirError::NotPosted(batch_id.to_string()))?;
+        let states = batch::post_states(conn, batch_id)?;
+        let posted: Vec<(String, i64)> =
+            states.iter().filter(|s| s.posted).map(|s| (s.entry_id.clone(), s.position)).collect();
+        Ok(ReadbackPlan {
+            batch_id: batch_id.to_string(),
+            server: server.trim_end_matches('/').to_string(),
+            not_posted: states.len() - posted.len(),
+            posted,
+            checked_at: stamp(at),
+            meta,
+            registers: batch::registering(conn, keys, batch_id)?,
+        })
+    }
+}
+
+/// The resources each entry of one round should have on the server, by entry.
+pub struct RoundWanted(Vec<(String, Vec<Wanted>)>);
+
+/// What one round of entries should have on the server (a short read: the entries' resources built as the export
+/// built them).
+pub fn round_wanted(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    catalog: &Catalog,
+    plan: &ReadbackPlan,
+    round: &[(String, i64)],
+) -> Result<RoundWanted, FhirError> {
+    let part = Part::of(round);
+    let mut per_entry: Vec<(String, Vec<Wanted>)> = Vec::with_capacity(round.len());
+    let wanted_in = |id: &str| part.ids.contains(id);
+    let registering = |id: &str| plan.registers.contains(id);
+    let (batch_id, format) = (plan.batch_id.as_str(), plan.meta.bundle_format);
+    each_entry(conn, keys, batch_id, part.positions, &wanted_in, Pass::All, &mut |raw| {
+        let (entry_id, items) = entry_values(catalog, keys, batch_id, format, raw, &registering)?;
+        let mut list: Vec<Wanted> = items.iter().filter_map(wanted).collect();
+        list.sort();
+        list.dedup();
+        per_entry.push((entry_id, list));
+        Ok(())
+    })?;
+    Ok(RoundWanted(per_entry))
+}
+
+/// Records one round's per-entry results (a short write), replacing an earlier read-back's.
+pub fn record_round(tx: &mut Tx<'_>, batch_id: &str, rows: &[EntryReadback]) -> Result<(), FhirError> {
+    verified::record(tx, batch_id, rows)
+}
+
+/// Audits a finished read-back: one `fhir.verified` row with the counts (a short write).
+pub fn audit_readback(tx: &mut Tx<'_>, r: &Readback) -> Result<(), FhirError> {
+    let detail = serde_json::json!({
+        "server": r.server,
+        "entries": r.entries,
+        "verified": r.verified,
+        "resources": r.resources,
+        "found_per_type": r.found_per_type,
+        "audit_event": r.audit_event,
+    });
+    let _row = tx.audit("fhir.verified", &format!("export_batches:{}", r.batch_id), &detail)?;
+    Ok(())
+}
+
+/// The steps of a read-back that touch the vault, each short, so that the caller holds its workstation only while
+/// one runs and never while a search is on the network (the desktop shell takes its lock per step).
+pub trait ReadbackStore {
+    type Error: From<FhirError>;
+    fn round(&mut self, plan: &ReadbackPlan, round: &[(String, i64)]) -> Result<RoundWanted, Self::Error>;
+    fn record(&mut self, batch_id: &str, rows: &[EntryReadback]) -> Result<(), Self::Error>;
+    fn finish(&mut self, r: &Readback) -> Result<(), Self::Error>;
+}
+
 /// Reads a posted batch back from the server it was posted to: every resource of every posted entry, and the
-/// batch's AuditEvent, searched for by its deterministic identifier; each entry's result recorded in the vault
-/// (replacing an earlier read-back's), a round of [`ENTRIES_PER_ROUND`] entries at a time, and one `fhir.verified`
-/// audit row with the counts.
-pub fn read_back(r: ReadBack<'_>, batch_id: &str, reader: &dyn FhirRead) -> Result<Readback, FhirError> {
-    let meta = batch_meta(r.vault.conn(), r.keys, batch_id)?;
-    let server =
-        posted_server(r.vault.conn(), r.keys, batch_id)?.ok_or_else(|| FhirError::NotPosted(batch_id.to_string()))?;
-    let base = server.trim_end_matches('/').to_string();
-    let states = batch::post_states(r.vault.conn(), batch_id)?;
-    let posted: Vec<(String, i64)> =
-        states.iter().filter(|s| s.posted).map(|s| (s.entry_id.clone(), s.position)).collect();
-    let not_posted = states.len() - posted.len();
-    drop(states);
-    let registers = batch::registering(r.vault.conn(), r.keys, batch_id)?;
+/// batch's AuditEvent, searched for by its deterministic identifier through `reader`; each entry's result recorded
+/// through `store` (replacing an earlier read-back's), a round of [`ENTRIES_PER_ROUND`] entries at a time, and one
+/// `fhir.verified` audit row with the counts.
+pub fn run_readback<S: ReadbackStore>(
+    store: &mut S,
+    plan: ReadbackPlan,
+    reader: &dyn FhirRead,
+) -> Result<Readback, S::Error> {
+    let base = plan.server.clone();
     let mut out = Readback {
-        batch_id: batch_id.to_string(),
-        server: server.clone(),
-        checked_at: stamp(r.at),
-        entries: posted.len(),
+        batch_id: plan.batch_id.clone(),
+        server: plan.server.clone(),
+        checked_at: plan.checked_at.clone(),
+        entries: plan.posted.len(),
         verified: 0,
         resources: 0,
         resources_expected: 0,
         found_per_type: BTreeMap::new(),
         audit_event: 0,
         audit_event_expected: true,
-        not_posted,
+        not_posted: plan.not_posted,
         problems: vec![],
     };
-    let no_patients = PatientUrns::new();
     // The batch's AuditEvent is the same resource in every transaction of the post: read once.
     // A server that keeps its audit trail to itself was posted the transactions without it: not looked for.
     let metadata = reader.get(&format!("{base}/metadata")).ok();
     out.audit_event_expected = metadata.is_none_or(|c| super::capability::accepts_audit_event(&c));
-    let audit = if out.audit_event_expected { wanted(&audit_event(&meta, meta.entries)) } else { None };
+    let audit = if out.audit_event_expected { wanted(&audit_event(&plan.meta, plan.meta.entries)) } else { None };
     let mut search = Search { reader, base: &base, found: HashMap::new(), per_type: BTreeMap::new() };
     if let Some(a) = &audit {
         search.run(&HashSet::from([a.clone()]))?;
@@ -348,20 +438,8 @@ pub fn read_back(r: ReadBack<'_>, batch_id: &str, reader: &dyn FhirRead) -> Resu
         out.resources_expected += 1;
         out.resources += usize::from(out.audit_event > 0);
     }
-    for round in posted.chunks(ENTRIES_PER_ROUND) {
-        let part = Part::of(round);
-        let mut per_entry: Vec<(String, Vec<Wanted>)> = Vec::with_capacity(round.len());
-        let wanted_in = |id: &str| part.ids.contains(id);
-        each_entry(r.vault.conn(), r.keys, batch_id, part.positions, &wanted_in, false, &mut |e| {
-            let mut items =
-                if registers.contains(&e.entry_id) { entry_items(r.catalog, &e, &no_patients, true)? } else { vec![] };
-            items.extend(entry_items(r.catalog, &e, &no_patients, false)?);
-            let mut list: Vec<Wanted> = items.iter().filter_map(|i| wanted(&i.value)).collect();
-            list.sort();
-            list.dedup();
-            per_entry.push((e.entry_id, list));
-            Ok(())
-        })?;
+    for round in plan.posted.chunks(ENTRIES_PER_ROUND) {
+        let RoundWanted(per_entry) = store.round(&plan, round)?;
         let all: HashSet<Wanted> = per_entry.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
         search.found.clear();
         search.run(&all)?;
@@ -382,21 +460,36 @@ pub fn read_back(r: ReadBack<'_>, batch_id: &str, reader: &dyn FhirRead) -> Resu
             rows.push(EntryReadback { entry_id, state, resources: list.len(), problems });
         }
         out.verified += rows.iter().filter(|e| e.state == ReadState::Present).count();
-        let _recorded = r.vault.write(r.keys, r.actor, r.at, |tx| verified::record(tx, batch_id, &rows))?;
+        store.record(&plan.batch_id, &rows)?;
         out.problems.extend(rows.into_iter().filter(|e| e.state != ReadState::Present));
     }
     out.found_per_type = search.per_type;
-    let detail = serde_json::json!({
-        "server": server,
-        "entries": out.entries,
-        "verified": out.verified,
-        "resources": out.resources,
-        "found_per_type": out.found_per_type,
-        "audit_event": out.audit_event,
-    });
-    let target = format!("export_batches:{batch_id}");
-    let _audited = r.vault.write(r.keys, r.actor, r.at, |tx| tx.audit("fhir.verified", &target, &detail))?;
+    store.finish(&out)?;
     Ok(out)
+}
+
+/// A read-back whose steps all run on one vault held throughout (the CLI, tests).
+pub fn read_back(mut r: ReadBack<'_>, batch_id: &str, reader: &dyn FhirRead) -> Result<Readback, FhirError> {
+    let plan = ReadbackPlan::read(r.vault.conn(), r.keys, batch_id, r.at)?;
+    run_readback(&mut r, plan, reader)
+}
+
+impl ReadbackStore for ReadBack<'_> {
+    type Error = FhirError;
+
+    fn round(&mut self, plan: &ReadbackPlan, round: &[(String, i64)]) -> Result<RoundWanted, FhirError> {
+        round_wanted(self.vault.conn(), self.keys, self.catalog, plan, round)
+    }
+
+    fn record(&mut self, batch_id: &str, rows: &[EntryReadback]) -> Result<(), FhirError> {
+        let _done = self.vault.write(self.keys, self.actor, self.at, |tx| record_round(tx, batch_id, rows))?;
+        Ok(())
+    }
+
+    fn finish(&mut self, r: &Readback) -> Result<(), FhirError> {
+        let _done = self.vault.write(self.keys, self.actor, self.at, |tx| audit_readback(tx, r))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,16 @@ pub fn facts(form: &Form, response: &Value) -> Facts {
 /// Extracts FHIR R4 resources from a valid response: definition-based resources first (in form order), then
 /// one Observation per answer of each observation-extract item. Resources have no `id`; the exporter adds fullUrls.
 pub fn extract(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
+    check_context(ctx)?;
+    let checked = validate_response(form, response);
+    if !checked.is_valid() {
+        let errors = checked.findings.iter().filter(|f| f.severity == Severity::Error).count();
+        return Err(ExtractError::Invalid { errors });
+    }
+    extract_valid(form, &checked.response, ctx)
+}
+
+fn check_context(ctx: &ExtractContext) -> Result<(), ExtractError> {
     if ctx.entry_id.trim().is_empty() {
         return Err(ExtractError::BadContext("entry_id is empty"));
     }
@@ -127,12 +137,18 @@ pub fn extract(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Ve
             return Err(ExtractError::BadContext(what));
         }
     }
-    let checked = validate_response(form, response);
-    if !checked.is_valid() {
-        let errors = checked.findings.iter().filter(|f| f.severity == Severity::Error).count();
-        return Err(ExtractError::Invalid { errors });
-    }
-    let r = &checked.response;
+    Ok(())
+}
+
+/// [`extract`] of a response that was validated when it was signed and is stored as validation normalised it (the
+/// FHIR export, where validating every stored response again was most of the time per entry). The caller's context
+/// is still checked; the response is not, so only pass what [`validate_response`] accepted.
+pub fn extract_signed(form: &Form, response: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
+    check_context(ctx)?;
+    extract_valid(form, response, ctx)
+}
+
+fn extract_valid(form: &Form, r: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
     let clinical = collect_answers(r)
         .get(form.clinical_time_item())
         .and_then(|a| {

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub use catalog::{load_file, version_cmp, Catalog};
 pub use definition::SUPPORTED_CONTEXTS;
-pub use extract::{extract, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
+pub use extract::{extract, extract_signed, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
 pub use load::parse_form;
 pub use model::*;
 pub use problem::LoadProblem;

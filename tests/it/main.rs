@@ -4,6 +4,7 @@
 mod backup;
 mod clinical;
 mod faults;
+mod fhir_export;
 mod fhir_server;
 mod forms;
 mod fuzz_corpus;

@@ -266,18 +266,11 @@ fn a_server_that_asks_for_a_token_gets_the_one_given_for_this_post_only() {
     assert_eq!(states(&ws, &him, &b.entries), [State::Exported; 3], "nothing marked posted or refused");
     assert_eq!(counts(&b.server)["QuestionnaireResponse"], 0, "nothing reached the server");
 
-    let mut child = dtk_cmd()
-        .env("DTK_VAULT", b.him_tv.path())
-        .env("DTK_USER", HIM.0)
-        .env("DTK_PASSWORD", HIM.1)
-        .args(["export", "fhir", "--batch", &b.batch_id, "--post", "EHR", "--token-file", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dtk");
-    child.stdin.take().expect("stdin").write_all(format!("{TOKEN}\n").as_bytes()).expect("token");
-    let out = child.wait_with_output().expect("dtk ends");
+    let out = dtk_him_with_stdin(
+        &b.him_tv,
+        &["export", "fhir", "--batch", &b.batch_id, "--post", "EHR", "--token-file", "-"],
+        TOKEN,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("3 entries posted now, 0 refused"), "{}", stdout(&out));
     assert!(stderr(&out).contains("sent 3, accepted 3, refused 0, remaining 0"), "{}", stderr(&out));
@@ -286,6 +279,39 @@ fn a_server_that_asks_for_a_token_gets_the_one_given_for_this_post_only() {
     assert!(!vault.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is never stored");
     assert_eq!(states(&ws, &him, &b.entries), [State::Posted; 3]);
     assert!(p.seen.lock().expect("seen").iter().all(|s| s.method == "POST"));
+
+    // The read-back goes through the same client for the same server: without the token the server refuses it
+    // (and it says so), with it every entry is found.
+    let refused = dtk_him_with_stdin(&b.him_tv, &["export", "verify", "--batch", &b.batch_id], "");
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains(r#"the FHIR server "EHR" answered HTTP 401"#), "{}", stderr(&refused));
+    let verify = ["export", "verify", "--batch", &b.batch_id, "--token-file", "-"];
+    let out = dtk_him_with_stdin(&b.him_tv, &verify, TOKEN);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("verified in the EHR: 3 of 3 entries"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(TOKEN) && !stderr(&out).contains(TOKEN), "the token is never printed");
+    let gets = p.seen.lock().expect("seen").iter().filter(|s| s.method == "GET").count();
+    assert!(gets >= 2, "the read-back searched through the proxy ({gets} GETs)");
+}
+
+/// Runs `dtk ARGS` on an HIM station signed in as HIM, with `input` (a token and a line end, or nothing) on its
+/// standard input.
+fn dtk_him_with_stdin(tv: &TestVault, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = dtk_cmd()
+        .env("DTK_VAULT", tv.path())
+        .env("DTK_USER", HIM.0)
+        .env("DTK_PASSWORD", HIM.1)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dtk");
+    if !input.is_empty() {
+        child.stdin.take().expect("stdin").write_all(format!("{input}\n").as_bytes()).expect("token");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("dtk ends")
 }
 
 /// Issue 15 item 3: posting was one transaction at a time. Now at most `in_flight` transactions are on the network

@@ -141,7 +141,7 @@ fn a_copy_on_the_server_is_named_and_fails_the_read_back() {
     let (mut ws, him) = crate::reconcile::him_posting_to(&him_tv, &server.base, json!({}));
     let post = ws.post_fhir(&him, &batch, "EHR", dtk::api::Credentials::None, &SystemClock).expect("post");
     assert_eq!(post.posted.len(), 3);
-    let ok = ws.verify_in_ehr(&him, &batch, &SystemClock).expect("verify");
+    let ok = ws.verify_in_ehr(&him, &batch, dtk::api::Credentials::None, &SystemClock).expect("verify");
     assert!(ok.all_present(), "{ok:?}");
     let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_file).expect("bundle")).expect("JSON");
     let qr = bundle["entry"]
@@ -157,7 +157,7 @@ fn a_copy_on_the_server_is_named_and_fails_the_read_back() {
     let mut copy = qr.clone();
     copy["subject"] = json!({ "display": "copy" });
     http("POST", &format!("{}/QuestionnaireResponse", server.base), Some(&copy));
-    let r = ws.verify_in_ehr(&him, &batch, &SystemClock).expect("verify");
+    let r = ws.verify_in_ehr(&him, &batch, dtk::api::Credentials::None, &SystemClock).expect("verify");
     assert!(!r.all_present());
     assert_eq!((r.verified, r.entries), (2, 3));
     assert_eq!(r.problems.len(), 1);

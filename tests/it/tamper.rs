@@ -79,7 +79,7 @@ fn stations() -> (TestVault, TestVault) {
     drop(him_ws);
     let (mut him_ws, him) = crate::reconcile::him_posting_to(&him_tv, &server.base, json!({}));
     him_ws.post_fhir(&him, &batch.batch_id, "EHR", dtk::api::Credentials::None, &SystemClock).expect("post");
-    him_ws.verify_in_ehr(&him, &batch.batch_id, &SystemClock).expect("read back");
+    him_ws.verify_in_ehr(&him, &batch.batch_id, dtk::api::Credentials::None, &SystemClock).expect("read back");
     drop(b);
     (a.tv, him_tv)
 }
