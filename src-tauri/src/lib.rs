@@ -79,6 +79,7 @@ commands::registry::ipc_commands! {
     him::him_export_fhir(path: String) -> FhirBatch;
     him::him_latest_batch() -> Option<String>;
     him::him_post_fhir(batch_id: String, base_url: String) -> FhirPostReport;
+    him::him_verify_fhir(batch_id: String) -> FhirReadback;
     him::him_report_csv(path: String) -> FileWritten;
     him::him_report_pdf(path: String) -> FileWritten;
     nurse::census() -> Census;

@@ -3,7 +3,8 @@
 //! at back-entry, and nothing reaches the worklist or a FHIR export. A back-entry whose answers the core refuses comes
 //! back as findings by linkId (not an error), and the reconciliation report is written as a PDF with its SHA-256.
 //! Paper from a total outage goes through the same command: a MAR page naming no episode is put into a paper-only
-//! episode for its unit, one entry per dose, each worklist row saying which page it came from.
+//! episode for its unit, one entry per dose, each worklist row saying which page it came from. "Verify in the EHR"
+//! is HIM only and names a batch it does not know.
 use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
@@ -225,4 +226,18 @@ fn back_entry_findings_come_back_by_link_id_and_the_report_is_written_as_pdf() {
     let err = him::report_pdf(&mut ws, &nurse, &other.display().to_string()).expect_err("HIM only");
     assert_eq!(err.code, ErrorCode::Forbidden);
     assert!(!other.exists());
+}
+
+/// "Verify in the EHR" through the command: HIM only, and a batch that does not exist is named (the read-back
+/// itself, against a FHIR server, is `tests/it/readback.rs` in the core).
+#[test]
+fn verify_in_the_ehr_is_him_only_and_names_an_unknown_batch() {
+    let (_dir, mut ws) = station();
+    let him_session = ws.sign_in("lhim", &Password::new("a-long-pass-12".into()), &SystemClock).expect("him");
+    let err = him::verify_fhir(&mut ws, &him_session, "no-such-batch").expect_err("no batch");
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(err.message.contains("no-such-batch"), "{}", err.message);
+    let charge = ws.sign_in("kcharge", &Password::new("a-long-pass-12".into()), &SystemClock).expect("charge");
+    let err = him::verify_fhir(&mut ws, &charge, "no-such-batch").expect_err("HIM only");
+    assert_eq!(err.code, ErrorCode::Forbidden);
 }

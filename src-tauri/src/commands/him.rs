@@ -6,10 +6,11 @@
 //! drives the exact path the app takes (for example, that a drill episode is refused) without a window.
 use super::{from_api, Shell};
 use crate::dto::{
-    AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FileWritten,
-    HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey, PaperEntered,
-    PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine, ReconState,
-    ReconSummary, SideBySide, UserCount, WorklistItem, WorklistPage, WorklistQuery,
+    AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostReport, FhirReadback,
+    FileWritten, HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey,
+    PaperEntered, PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine,
+    ReadbackProblem, ReconState, ReconSummary, SideBySide, TypeCount, UserCount, WorklistItem, WorklistPage,
+    WorklistQuery,
 };
 use dtk::api::{Assignment, Dose, PaperAnswers, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -364,6 +365,38 @@ pub fn post_fhir(
     })
 }
 
+/// Reads a posted batch back from the server it was posted to (issue 15 item 4).
+pub fn verify_fhir(ws: &mut Workstation, session: &Session, batch_id: &str) -> Result<FhirReadback, CommandError> {
+    let r = ws.verify_in_ehr(session, batch_id, &SystemClock).map_err(from_api)?;
+    let problems = r
+        .problems
+        .iter()
+        .flat_map(|e| {
+            e.problems.iter().map(|p| ReadbackProblem {
+                entry_id: e.entry_id.clone(),
+                state: e.state.as_str().to_owned(),
+                text: p.describe(),
+            })
+        })
+        .collect();
+    Ok(FhirReadback {
+        all_present: r.all_present(),
+        batch_id: r.batch_id,
+        server: r.server,
+        entries: count(r.entries),
+        verified: count(r.verified),
+        resources: count(r.resources),
+        found_per_type: r
+            .found_per_type
+            .into_iter()
+            .map(|(resource_type, n)| TypeCount { resource_type, count: count(n) })
+            .collect(),
+        audit_event: count(r.audit_event),
+        not_posted: count(r.not_posted),
+        problems,
+    })
+}
+
 pub fn report_csv(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {
     let w = ws.write_reconciliation_csv(session, Path::new(path.trim()), &SystemClock).map_err(from_api)?;
     Ok(FileWritten { path: path_of(&w.path), sha256: w.sha256, bytes: w.bytes })
@@ -481,6 +514,10 @@ pub fn him_latest_batch(shell: &Shell) -> Result<Option<String>, CommandError> {
 
 pub fn him_post_fhir(shell: &Shell, batch_id: String, base_url: String) -> Result<FhirPostReport, CommandError> {
     shell.signed_in(|ws, s| post_fhir(ws, s, &batch_id, &base_url))
+}
+
+pub fn him_verify_fhir(shell: &Shell, batch_id: String) -> Result<FhirReadback, CommandError> {
+    shell.signed_in(|ws, s| verify_fhir(ws, s, &batch_id))
 }
 
 pub fn him_report_csv(shell: &Shell, path: String) -> Result<FileWritten, CommandError> {

@@ -3,6 +3,7 @@
 import type { DuplicateProposal } from './generated/DuplicateProposal';
 import type { FhirBatch } from './generated/FhirBatch';
 import type { FhirPostReport } from './generated/FhirPostReport';
+import type { FhirReadback } from './generated/FhirReadback';
 import type { FileWritten } from './generated/FileWritten';
 import type { HandoffConflict } from './generated/HandoffConflict';
 import type { HandoffFolder } from './generated/HandoffFolder';
@@ -27,6 +28,7 @@ export type {
   DuplicateProposal,
   FhirBatch,
   FhirPostReport,
+  FhirReadback,
   FileWritten,
   HandoffConflict,
   HandoffFolder,
@@ -88,6 +90,11 @@ export interface HimApi {
   himLatestBatch(): Promise<string | null>;
   /** Posts a batch; a second call sends only what failed. */
   himPostFhir(batchId: string, baseUrl: string): Promise<FhirPostReport>;
+  /**
+   * Reads a posted batch back from the server it was posted to: every resource of every posted entry searched for by
+   * its identifier; what is missing (or there twice) named by entry, type and identifier.
+   */
+  himVerifyFhir(batchId: string): Promise<FhirReadback>;
   himReportCsv(path: string): Promise<FileWritten>;
   /** The reconciliation report (summary, entries, episode timelines) as a PDF written to `path`. */
   himReportPdf(path: string): Promise<FileWritten>;

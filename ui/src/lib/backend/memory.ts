@@ -269,6 +269,10 @@ export class MemoryBackend implements Backend {
     return this.him.himPostFhir(batchId, baseUrl);
   }
 
+  himVerifyFhir(batchId: string): Promise<Him.FhirReadback> {
+    return this.him.himVerifyFhir(batchId);
+  }
+
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return this.him.himReportCsv(path);
   }

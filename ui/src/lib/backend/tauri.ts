@@ -151,6 +151,10 @@ export class TauriBackend implements Backend {
     return call('him_post_fhir', { batchId, baseUrl });
   }
 
+  himVerifyFhir(batchId: string): Promise<Him.FhirReadback> {
+    return call('him_verify_fhir', { batchId });
+  }
+
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return call('him_report_csv', { path });
   }

@@ -22,6 +22,7 @@ import type { EpisodeSummary } from './EpisodeSummary';
 import type { EpisodeTimeline } from './EpisodeTimeline';
 import type { FhirBatch } from './FhirBatch';
 import type { FhirPostReport } from './FhirPostReport';
+import type { FhirReadback } from './FhirReadback';
 import type { FileWritten } from './FileWritten';
 import type { FormInfo } from './FormInfo';
 import type { HandoffExportRequest } from './HandoffExportRequest';
@@ -79,6 +80,7 @@ export type CommandArgs = {
   him_export_fhir: { path: string };
   him_latest_batch: null;
   him_post_fhir: { batchId: string; baseUrl: string };
+  him_verify_fhir: { batchId: string };
   him_report_csv: { path: string };
   him_report_pdf: { path: string };
   census: null;
@@ -146,6 +148,7 @@ export type CommandResults = {
   him_export_fhir: FhirBatch;
   him_latest_batch: string | null;
   him_post_fhir: FhirPostReport;
+  him_verify_fhir: FhirReadback;
   him_report_csv: FileWritten;
   him_report_pdf: FileWritten;
   census: Census;

@@ -39,6 +39,8 @@ export interface HimSeed {
   files?: HimSeedFile[];
   /** Entry ids the FHIR server refuses at the first post (a retry succeeds). */
   failOnFirstPost?: string[];
+  /** Entry ids whose QuestionnaireResponse the FHIR server no longer holds when the batch is read back. */
+  missingOnServer?: string[];
   /** Scans the double can "read": path → what its QR code says. */
   scans?: Record<string, Him.PaperScan>;
   /** The analyst's username, recorded as who decided. */
@@ -98,6 +100,8 @@ interface Batch {
   entries: string[];
   posted: Map<string, string>;
   failedOnce: Set<string>;
+  /** The base URL the batch was posted to (what a read-back asks), null before any post. */
+  server: string | null;
 }
 
 export class HimMemory {
@@ -109,6 +113,7 @@ export class HimMemory {
   private imported = new Set<string>();
   private batches: Batch[] = [];
   private failOnFirstPost: Set<string>;
+  private missingOnServer: Set<string>;
   private scans: Record<string, Him.PaperScan>;
   private analyst: string;
   private episodes: Him.PaperEpisode[];
@@ -126,6 +131,7 @@ export class HimMemory {
     this.importDir = seed?.importDir ?? null;
     this.files = seed?.files ?? [];
     this.failOnFirstPost = new Set(seed?.failOnFirstPost ?? []);
+    this.missingOnServer = new Set(seed?.missingOnServer ?? []);
     this.scans = seed?.scans ?? {};
     this.analyst = seed?.analyst ?? 'lhim';
     this.episodes = [...(seed?.episodes ?? [])];
@@ -576,7 +582,7 @@ export class HimMemory {
       r.decidedBy = this.analyst;
       r.decidedAt = stamp();
     }
-    this.batches.push({ id, entries: accepted.map((r) => r.entryId), posted: new Map(), failedOnce: new Set() });
+    this.batches.push({ id, entries: accepted.map((r) => r.entryId), posted: new Map(), failedOnce: new Set(), server: null });
     return { batchId: id, entries: accepted.length, sha256: await sha256Hex(body), bytes: body.length, path: path.trim() };
   }
 
@@ -591,6 +597,7 @@ export class HimMemory {
     if (!batch) throw new BackendError('not_found', `there is no export batch ${batchId}`);
     const base = baseUrl.trim();
     if (!/^https?:\/\/\S+$/.test(base)) throw new BackendError('invalid_input', 'the FHIR base URL must start with http:// or https://');
+    batch.server = base;
     const todo = batch.entries.filter((id) => !batch.posted.has(id));
     const report: Him.FhirPostReport = { batchId, posted: [], failed: [], alreadyPosted: batch.posted.size };
     for (const id of todo) {
@@ -616,6 +623,38 @@ export class HimMemory {
       }
     }
     return report;
+  }
+
+  async himVerifyFhir(batchId: string): Promise<Him.FhirReadback> {
+    this.calls.push('himVerifyFhir');
+    const batch = this.batches.find((b) => b.id === batchId);
+    if (!batch) throw new BackendError('not_found', `there is no export batch ${batchId}`);
+    if (batch.server === null) {
+      throw new BackendError('invalid_input', `batch ${batchId} has not been posted to a FHIR server yet: post it first, then verify it`);
+    }
+    // As the core: every posted entry read back (here a QuestionnaireResponse and a Provenance each), plus the
+    // batch's AuditEvent; a response the server lost is named by entry, type and identifier.
+    const posted = [...batch.posted.keys()];
+    const problems = posted
+      .filter((id) => this.missingOnServer.has(id))
+      .map((id) => ({ entryId: id, state: 'missing', text: `QuestionnaireResponse urn:uuid:${id} is missing` }));
+    const verified = posted.length - problems.length;
+    return {
+      batchId,
+      server: batch.server,
+      entries: posted.length,
+      verified,
+      resources: posted.length * 2 - problems.length + 1,
+      foundPerType: [
+        { resourceType: 'AuditEvent', count: 1 },
+        { resourceType: 'Provenance', count: posted.length },
+        { resourceType: 'QuestionnaireResponse', count: verified },
+      ],
+      auditEvent: 1,
+      notPosted: batch.entries.length - posted.length,
+      problems,
+      allPresent: problems.length === 0,
+    };
   }
 
   async himReportCsv(path: string): Promise<Him.FileWritten> {

@@ -282,6 +282,60 @@ describe('HIM export', { timeout: 30_000 }, () => {
   });
 });
 
+describe('HIM verify in the EHR', { timeout: 30_000 }, () => {
+  /** A desk whose one accepted entry posts at once; `missing`: entries the server no longer holds at read-back. */
+  async function exported(missing: string[] = []) {
+    const user = userEvent.setup();
+    const backend = new MemoryBackend({
+      unit: '5 East',
+      users: { lhim: { displayName: session.displayName, password: 'a-long-pass-12', role: 'him' } },
+      signedInAs: 'lhim',
+      him: { ...himSeed(60), failOnFirstPost: [], missingOnServer: missing },
+    });
+    render(HimDesk, { backend, session });
+    await rows();
+    await user.click(screen.getByRole('button', { name: 'Export and report' }));
+    await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    await screen.findByTestId('him-exported');
+    const post = async () => {
+      await user.type(screen.getByLabelText('FHIR base URL of the EHR'), 'http://127.0.0.1:8103/fhir');
+      await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+      await screen.findByTestId('him-post');
+    };
+    const verify = async () => {
+      await user.click(screen.getByRole('button', { name: 'Verify in the EHR' }));
+    };
+    return { backend, post, verify };
+  }
+
+  it('reads the posted batch back and shows it is all there, per type', async () => {
+    const { post, verify } = await exported();
+    // Before a post there is no server to read it back from: the reason is shown.
+    await verify();
+    expect(await screen.findByRole('alert')).toHaveTextContent('has not been posted');
+    await post();
+    await verify();
+    const result = await screen.findByTestId('him-readback');
+    expect(result).toHaveTextContent('Verified in the EHR: 1 of 1 entries (3 resources) on http://127.0.0.1:8103/fhir');
+    expect(result).toHaveTextContent('Found per type: AuditEvent 1, Provenance 1, QuestionnaireResponse 1.');
+    expect(within(result).queryByRole('table')).toBeNull();
+    await axeClean();
+  });
+
+  it('names what the server no longer holds, by entry, type and identifier', async () => {
+    const lost = himSeed(60).failOnFirstPost ?? [];
+    const { backend, post, verify } = await exported(lost);
+    await post();
+    await verify();
+    const result = await screen.findByTestId('him-readback');
+    expect(result).toHaveTextContent('Verified in the EHR: 0 of 1 entries');
+    const table = within(result).getByRole('table', { name: 'Not on the server exactly once' });
+    expect(table).toHaveTextContent(`${lost[0]}QuestionnaireResponse urn:uuid:${lost[0]} is missing`);
+    expect(backend.calls.filter((c) => c === 'himVerifyFhir')).toHaveLength(1);
+  });
+});
+
 describe('HIM entries the EHR refused', { timeout: 30_000 }, () => {
   it('counts a refused entry as open and records it as entered by hand in the EHR', async () => {
     const user = userEvent.setup();
