@@ -84,6 +84,7 @@ commands::registry::ipc_commands! {
     him::him_fhir_servers() -> Vec<String>;
     him::him_post_fhir(batch_id: String, server: String, token: Option<String>) -> FhirPostReport;
     him::him_post_progress() -> FhirPostProgress;
+    him::him_verify_fhir(batch_id: String, token: Option<String>) -> FhirReadback;
     him::him_report_csv(path: String) -> FileWritten;
     him::him_report_pdf(path: String) -> FileWritten;
     nurse::census() -> Census;

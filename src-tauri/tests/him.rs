@@ -3,7 +3,8 @@
 //! at back-entry, and nothing reaches the worklist or a FHIR export. A back-entry whose answers the core refuses comes
 //! back as findings by linkId (not an error), and the reconciliation report is written as a PDF with its SHA-256.
 //! Paper from a total outage goes through the same command: a MAR page naming no episode is put into a paper-only
-//! episode for its unit, one entry per dose, each worklist row saying which page it came from.
+//! episode for its unit, one entry per dose, each worklist row saying which page it came from. "Verify in the EHR"
+//! is HIM only and names a batch it does not know.
 use dtk::api::{AddUserRequest, InitRequest, Workstation};
 use dtk::auth::Role;
 use dtk::clock::SystemClock;
@@ -11,6 +12,8 @@ use dtk::crypto::Password;
 use dtk::episodes::{Declaration, Kind};
 use dtk_app::commands::him;
 use dtk_app::dto::{ErrorCode, PaperDose, PaperEntryRequest, WorklistQuery};
+
+mod support;
 
 const FORM: &str = "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0";
 
@@ -225,4 +228,21 @@ fn back_entry_findings_come_back_by_link_id_and_the_report_is_written_as_pdf() {
     let err = him::report_pdf(&mut ws, &nurse, &other.display().to_string()).expect_err("HIM only");
     assert_eq!(err.code, ErrorCode::Forbidden);
     assert!(!other.exists());
+}
+
+/// "Verify in the EHR" through the command: HIM only, and a batch that does not exist is named (the read-back
+/// itself, against a FHIR server, is `tests/it/readback.rs` in the core; without the lock, `tests/posting.rs`).
+#[test]
+fn verify_in_the_ehr_is_him_only_and_names_an_unknown_batch() {
+    let (dir, ws) = station();
+    drop(ws);
+    let shell = dtk_app::commands::Shell::open(dir.path());
+    support::sign_in(&shell, "lhim").expect("him");
+    let err = him::him_verify_fhir(&shell, "no-such-batch".into(), None).expect_err("no batch");
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(err.message.contains("no-such-batch"), "{}", err.message);
+    dtk_app::commands::session::sign_out(&shell).expect("sign out");
+    support::sign_in(&shell, "kcharge").expect("charge");
+    let err = him::him_verify_fhir(&shell, "no-such-batch".into(), None).expect_err("HIM only");
+    assert_eq!(err.code, ErrorCode::Forbidden);
 }

@@ -7,9 +7,10 @@
 use super::{from_api, Shell};
 use crate::dto::{
     AnswerLine, CommandError, DuplicateProposal, EntryCard, ErrorCode, FhirBatch, FhirPostProgress, FhirPostReport,
-    FileWritten, HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported, HimKey,
-    PaperEntered, PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine,
-    ReconState, ReconSummary, SideBySide, UserCount, WorklistItem, WorklistPage, WorklistQuery,
+    FhirReadback, FileWritten, HandoffConflict, HandoffFile, HandoffFolder, HandoffImportOutcome, HandoffImported,
+    HimKey, PaperEntered, PaperEntryOutcome, PaperEntryRequest, PaperEpisode, PaperPageEntered, PaperScan, PostedLine,
+    ReadbackProblem, ReconState, ReconSummary, SideBySide, TypeCount, UserCount, WorklistItem, WorklistPage,
+    WorklistQuery,
 };
 use dtk::api::{Assignment, Dose, PaperAnswers, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -402,10 +403,7 @@ pub fn him_post_fhir(
     token: Option<String>,
 ) -> Result<FhirPostReport, CommandError> {
     use std::sync::atomic::Ordering::SeqCst;
-    let credentials = match token.map(dtk::api::Secret::new) {
-        Some(t) if !t.is_empty() => dtk::api::Credentials::Bearer(t),
-        _ => dtk::api::Credentials::None,
-    };
+    let credentials = bearer(token);
     let progress = &shell.post_progress;
     if progress.running.swap(true, SeqCst) {
         return Err(CommandError::new(ErrorCode::Conflict, "A post is already running; wait for it to finish."));
@@ -441,6 +439,79 @@ pub fn him_post_progress(shell: &Shell) -> Result<FhirPostProgress, CommandError
         refused: count(p.refused.load(SeqCst)),
         remaining: count(p.remaining.load(SeqCst)),
     })
+}
+
+/// Reads a posted batch back from the server it was posted to (issue 15 item 4), through the site's client for that
+/// server with the analyst's token (or the station's SMART key), taking the shell's lock per step and never while a
+/// search waits on the server.
+pub fn him_verify_fhir(shell: &Shell, batch_id: String, token: Option<String>) -> Result<FhirReadback, CommandError> {
+    let credentials = bearer(token);
+    let (plan, client) =
+        shell.signed_in(|ws, s| ws.fhir_readback_start(s, &batch_id, credentials, &SystemClock).map_err(from_api))?;
+    let r = dtk::fhir::run_readback(&mut ShellReadback { shell }, plan, &client).map_err(from_api)?;
+    let problems = r
+        .problems
+        .iter()
+        .flat_map(|e| {
+            e.problems.iter().map(|p| ReadbackProblem {
+                entry_id: e.entry_id.clone(),
+                state: e.state.as_str().to_owned(),
+                text: p.describe(),
+            })
+        })
+        .collect();
+    Ok(FhirReadback {
+        all_present: r.all_present(),
+        batch_id: r.batch_id,
+        server: r.server,
+        entries: count(r.entries),
+        verified: count(r.verified),
+        resources: count(r.resources),
+        found_per_type: r
+            .found_per_type
+            .into_iter()
+            .map(|(resource_type, n)| TypeCount { resource_type, count: count(n) })
+            .collect(),
+        audit_event: count(r.audit_event),
+        audit_event_expected: r.audit_event_expected,
+        not_posted: count(r.not_posted),
+        problems,
+    })
+}
+
+/// The read-back's vault steps, each under the shell's lock for its own length only.
+struct ShellReadback<'a> {
+    shell: &'a Shell,
+}
+
+impl dtk::fhir::ReadbackStore for ShellReadback<'_> {
+    type Error = dtk::api::ApiError;
+
+    fn round(
+        &mut self,
+        plan: &dtk::fhir::ReadbackPlan,
+        round: &[(String, i64)],
+    ) -> Result<dtk::fhir::RoundWanted, Self::Error> {
+        self.shell.signed_in(|ws, s| Ok(ws.fhir_readback_round(s, plan, round))).map_err(signed_out)?
+    }
+
+    fn record(&mut self, batch_id: &str, rows: &[dtk::api::EntryReadback]) -> Result<(), Self::Error> {
+        self.shell
+            .signed_in(|ws, s| Ok(ws.fhir_readback_record(s, batch_id, rows, &SystemClock)))
+            .map_err(signed_out)?
+    }
+
+    fn finish(&mut self, r: &dtk::api::Readback) -> Result<(), Self::Error> {
+        self.shell.signed_in(|ws, s| Ok(ws.fhir_readback_finish(s, r, &SystemClock))).map_err(signed_out)?
+    }
+}
+
+/// A token the analyst typed for this post or read-back (kept for that call only), or none.
+fn bearer(token: Option<String>) -> dtk::api::Credentials {
+    match token.map(dtk::api::Secret::new) {
+        Some(t) if !t.is_empty() => dtk::api::Credentials::Bearer(t),
+        _ => dtk::api::Credentials::None,
+    }
 }
 
 pub fn report_csv(ws: &mut Workstation, session: &Session, path: &str) -> Result<FileWritten, CommandError> {

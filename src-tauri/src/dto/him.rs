@@ -32,6 +32,9 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<PostedLine>(out);
     add::<FhirPostReport>(out);
     add::<FhirPostProgress>(out);
+    add::<ReadbackProblem>(out);
+    add::<TypeCount>(out);
+    add::<FhirReadback>(out);
     add::<FileWritten>(out);
 }
 
@@ -409,6 +412,49 @@ pub struct FhirPostProgress {
     pub accepted: u32,
     pub refused: u32,
     pub remaining: u32,
+}
+
+/// One resource of a posted entry that the read-back did not find on the server exactly once.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadbackProblem {
+    pub entry_id: String,
+    /// `missing` or `duplicated`.
+    pub state: String,
+    /// "QuestionnaireResponse urn:uuid:… is missing" (type and identifier, never patient data).
+    pub text: String,
+}
+
+/// How many resources of one type the read-back found on the server.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeCount {
+    pub resource_type: String,
+    pub count: u32,
+}
+
+/// What "Verify in the EHR" found when it read a posted batch back from the server it was posted to.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FhirReadback {
+    pub batch_id: String,
+    pub server: String,
+    /// Posted entries read back, and those whose every resource is there exactly once.
+    pub entries: u32,
+    pub verified: u32,
+    /// Resources of the batch found on the server.
+    pub resources: u32,
+    /// Per type, copies included: the same figures after a second post prove it created nothing.
+    pub found_per_type: Vec<TypeCount>,
+    /// How many times the batch's AuditEvent is there (1 when all is well).
+    pub audit_event: u32,
+    /// False for a server that takes no AuditEvent from a client: the post left it out and it is not looked for.
+    pub audit_event_expected: bool,
+    /// Entries of the batch not posted (refused or not sent), not read back.
+    pub not_posted: u32,
+    pub problems: Vec<ReadbackProblem>,
+    /// Every resource of every posted entry, and the AuditEvent, is there exactly once.
+    pub all_present: bool,
 }
 
 /// A report written to a file, with its SHA-256.

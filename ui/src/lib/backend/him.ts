@@ -4,6 +4,7 @@ import type { DuplicateProposal } from './generated/DuplicateProposal';
 import type { FhirBatch } from './generated/FhirBatch';
 import type { FhirPostProgress } from './generated/FhirPostProgress';
 import type { FhirPostReport } from './generated/FhirPostReport';
+import type { FhirReadback } from './generated/FhirReadback';
 import type { FileWritten } from './generated/FileWritten';
 import type { HandoffConflict } from './generated/HandoffConflict';
 import type { HandoffFolder } from './generated/HandoffFolder';
@@ -29,6 +30,7 @@ export type {
   FhirBatch,
   FhirPostProgress,
   FhirPostReport,
+  FhirReadback,
   FileWritten,
   HandoffConflict,
   HandoffFolder,
@@ -97,6 +99,12 @@ export interface HimApi {
   himPostFhir(batchId: string, server: string, token: string | null): Promise<FhirPostReport>;
   /** How far the running post has come (polled while `himPostFhir` runs). */
   himPostProgress(): Promise<FhirPostProgress>;
+  /**
+   * Reads a posted batch back from the server it was posted to (with `token`, a bearer token for this read only, or
+   * null): every resource of every posted entry searched for by its identifier; what is missing (or there twice)
+   * named by entry, type and identifier.
+   */
+  himVerifyFhir(batchId: string, token: string | null): Promise<FhirReadback>;
   himReportCsv(path: string): Promise<FileWritten>;
   /** The reconciliation report (summary, entries, episode timelines) as a PDF written to `path`. */
   himReportPdf(path: string): Promise<FileWritten>;

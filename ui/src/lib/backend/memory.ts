@@ -315,6 +315,10 @@ export class MemoryBackend implements Backend {
     return this.him.himPostProgress();
   }
 
+  himVerifyFhir(batchId: string, token: string | null): Promise<Him.FhirReadback> {
+    return this.him.himVerifyFhir(batchId, token);
+  }
+
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return this.him.himReportCsv(path);
   }

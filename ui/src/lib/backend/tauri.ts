@@ -172,6 +172,10 @@ export class TauriBackend implements Backend {
     return call('him_post_progress');
   }
 
+  himVerifyFhir(batchId: string, token: string | null): Promise<Him.FhirReadback> {
+    return call('him_verify_fhir', { batchId, token });
+  }
+
   himReportCsv(path: string): Promise<Him.FileWritten> {
     return call('him_report_csv', { path });
   }

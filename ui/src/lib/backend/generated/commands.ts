@@ -24,6 +24,7 @@ import type { EpisodeTimeline } from './EpisodeTimeline';
 import type { FhirBatch } from './FhirBatch';
 import type { FhirPostProgress } from './FhirPostProgress';
 import type { FhirPostReport } from './FhirPostReport';
+import type { FhirReadback } from './FhirReadback';
 import type { FileWritten } from './FileWritten';
 import type { FormInfo } from './FormInfo';
 import type { HandoffExportRequest } from './HandoffExportRequest';
@@ -86,6 +87,7 @@ export type CommandArgs = {
   him_fhir_servers: null;
   him_post_fhir: { batchId: string; server: string; token: string | null };
   him_post_progress: null;
+  him_verify_fhir: { batchId: string; token: string | null };
   him_report_csv: { path: string };
   him_report_pdf: { path: string };
   census: null;
@@ -158,6 +160,7 @@ export type CommandResults = {
   him_fhir_servers: Array<string>;
   him_post_fhir: FhirPostReport;
   him_post_progress: FhirPostProgress;
+  him_verify_fhir: FhirReadback;
   him_report_csv: FileWritten;
   him_report_pdf: FileWritten;
   census: Census;

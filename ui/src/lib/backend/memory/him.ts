@@ -50,6 +50,8 @@ export interface HimSeed {
   fhirServers?: Record<string, string>;
   /** A server that asks for a bearer token, and the token it takes. */
   fhirToken?: { server: string; token: string };
+  /** Entry ids whose QuestionnaireResponse the FHIR server no longer holds when the batch is read back. */
+  missingOnServer?: string[];
   /** Scans the double can "read": path → what its QR code says. */
   scans?: Record<string, Him.PaperScan>;
   /** The analyst's username, recorded as who decided. */
@@ -109,6 +111,8 @@ interface Batch {
   entries: string[];
   posted: Map<string, string>;
   failedOnce: Set<string>;
+  /** The base URL the batch was posted to (what a read-back asks), null before any post. */
+  server: string | null;
 }
 
 export class HimMemory {
@@ -123,6 +127,7 @@ export class HimMemory {
   private fhirServers: Record<string, string>;
   private fhirToken: { server: string; token: string } | null;
   private progress: Him.FhirPostProgress = { running: false, sent: 0, accepted: 0, refused: 0, remaining: 0 };
+  private missingOnServer: Set<string>;
   private scans: Record<string, Him.PaperScan>;
   private analyst: string;
   private episodes: Him.PaperEpisode[];
@@ -142,6 +147,7 @@ export class HimMemory {
     this.failOnFirstPost = new Set(seed?.failOnFirstPost ?? []);
     this.fhirServers = seed?.fhirServers ?? { EHR: 'https://ehr.example.org/fhir' };
     this.fhirToken = seed?.fhirToken ?? null;
+    this.missingOnServer = new Set(seed?.missingOnServer ?? []);
     this.scans = seed?.scans ?? {};
     this.analyst = seed?.analyst ?? 'lhim';
     this.episodes = [...(seed?.episodes ?? [])];
@@ -593,7 +599,7 @@ export class HimMemory {
       r.decidedBy = this.analyst;
       r.decidedAt = stamp();
     }
-    this.batches.push({ id, entries: accepted.map((r) => r.entryId), posted: new Map(), failedOnce: new Set() });
+    this.batches.push({ id, entries: accepted.map((r) => r.entryId), posted: new Map(), failedOnce: new Set(), server: null });
     return { batchId: id, entries: accepted.length, sha256: await sha256Hex(body), bytes: body.length, path: path.trim() };
   }
 
@@ -628,6 +634,7 @@ export class HimMemory {
         `the FHIR server "${server}" answered HTTP 401: ${token ? 'it refused the credentials given' : 'it asks for credentials'}; nothing more was posted`,
       );
     }
+    batch.server = base.replace(/\/$/, '');
     const todo = batch.entries.filter((id) => !batch.posted.has(id));
     const report: Him.FhirPostReport = { batchId, server, posted: [], failed: [], alreadyPosted: batch.posted.size };
     this.progress = { running: true, sent: todo.length, accepted: 0, refused: 0, remaining: todo.length };
@@ -661,6 +668,54 @@ export class HimMemory {
       remaining: todo.length - report.posted.length - report.failed.length,
     };
     return report;
+  }
+
+  async himVerifyFhir(batchId: string, token: string | null): Promise<Him.FhirReadback> {
+    this.calls.push('himVerifyFhir');
+    const batch = this.batches.find((b) => b.id === batchId);
+    if (!batch) throw new BackendError('not_found', `there is no export batch ${batchId}`);
+    const server = batch.server;
+    if (server === null) {
+      throw new BackendError('invalid_input', `batch ${batchId} has not been posted to a FHIR server yet: post it first, then verify it`);
+    }
+    // As the core: read back through the allowlist's server the batch was posted to, with the token given.
+    const name = Object.keys(this.fhirServers).find((n) => (this.fhirServers[n] ?? '').replace(/\/$/, '') === server);
+    if (name === undefined) {
+      throw new BackendError(
+        'invalid_input',
+        `batch ${batchId} was posted to ${server}, which is no longer a server of the site's fhir_servers: IT adds it back to site.json to read the batch back`,
+      );
+    }
+    if (this.fhirToken?.server === name && token !== this.fhirToken.token) {
+      throw new BackendError(
+        'unavailable',
+        `the FHIR server "${name}" answered HTTP 401: ${token ? 'it refused the credentials given' : 'it asks for credentials'}`,
+      );
+    }
+    // As the core: every posted entry read back (here a QuestionnaireResponse and a Provenance each), plus the
+    // batch's AuditEvent; a response the server lost is named by entry, type and identifier.
+    const posted = [...batch.posted.keys()];
+    const problems = posted
+      .filter((id) => this.missingOnServer.has(id))
+      .map((id) => ({ entryId: id, state: 'missing', text: `QuestionnaireResponse urn:uuid:${id} is missing` }));
+    const verified = posted.length - problems.length;
+    return {
+      batchId,
+      server,
+      entries: posted.length,
+      verified,
+      resources: posted.length * 2 - problems.length + 1,
+      foundPerType: [
+        { resourceType: 'AuditEvent', count: 1 },
+        { resourceType: 'Provenance', count: posted.length },
+        { resourceType: 'QuestionnaireResponse', count: verified },
+      ],
+      auditEvent: 1,
+      auditEventExpected: true,
+      notPosted: batch.entries.length - posted.length,
+      problems,
+      allPresent: problems.length === 0,
+    };
   }
 
   async himReportCsv(path: string): Promise<Him.FileWritten> {

@@ -304,11 +304,75 @@ describe('HIM posting with a token', { timeout: 30_000 }, () => {
     await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
     expect(await screen.findByRole('alert')).toHaveTextContent('the FHIR server "Test" answered HTTP 401: it asks for credentials');
     expect(screen.queryByTestId('him-post')).toBeNull();
-    await user.type(screen.getByLabelText('Bearer token for this post (optional, not kept)'), 's3cret-token');
+    await user.type(screen.getByLabelText('Bearer token for this post or read-back (optional, not kept)'), 's3cret-token');
     await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
     expect(await screen.findByTestId('him-post')).toHaveTextContent('To Test:');
     expect(document.body.textContent).not.toContain('s3cret-token');
     await axeClean();
+  });
+});
+
+describe('HIM verify in the EHR', { timeout: 30_000 }, () => {
+  /** A desk whose accepted entries are exported; `missing`: entries the server no longer holds at read-back. */
+  async function exported(seed: Partial<ReturnType<typeof himSeed>> = {}) {
+    const user = userEvent.setup();
+    const backend = desk(60, { failOnFirstPost: [], ...seed });
+    await rows();
+    await user.click(screen.getByRole('button', { name: 'Export and report' }));
+    await user.type(screen.getByLabelText('File to write'), '/media/usb/batch-1.json');
+    await user.click(screen.getByRole('button', { name: 'Export accepted entries' }));
+    await screen.findByTestId('him-exported');
+    const post = async () => {
+      await user.click(screen.getByRole('button', { name: /Post batch batch-001/ }));
+      await screen.findByTestId('him-post');
+    };
+    const verify = async () => {
+      await user.click(screen.getByRole('button', { name: 'Verify in the EHR' }));
+    };
+    return { user, backend, post, verify };
+  }
+
+  it('reads the posted batch back and shows it is all there, per type', async () => {
+    const { backend, post, verify } = await exported();
+    // Before a post there is no server to read it back from: the reason is shown.
+    await verify();
+    expect(await screen.findByRole('alert')).toHaveTextContent('has not been posted');
+    await post();
+    await verify();
+    const result = await screen.findByTestId('him-readback');
+    const n = (await backend.himSummary()).posted;
+    expect(result).toHaveTextContent(`Verified in the EHR: ${n} of ${n} entries (${2 * n + 1} resources) on https://ehr.example.org/fhir`);
+    expect(result).toHaveTextContent(`Found per type: AuditEvent 1, Provenance ${n}, QuestionnaireResponse ${n}.`);
+    expect(within(result).queryByRole('table')).toBeNull();
+    await axeClean();
+  });
+
+  it('names what the server no longer holds, by entry, type and identifier', async () => {
+    const lost = himSeed(60).rows.filter((r) => r.state === 'accepted')[0]!.entryId;
+    const { backend, post, verify } = await exported({ missingOnServer: [lost] });
+    await post();
+    await verify();
+    const result = await screen.findByTestId('him-readback');
+    const n = (await backend.himSummary()).posted;
+    expect(result).toHaveTextContent(`Verified in the EHR: ${n - 1} of ${n} entries`);
+    const table = within(result).getByRole('table', { name: 'Not on the server exactly once' });
+    expect(table).toHaveTextContent(`${lost}QuestionnaireResponse urn:uuid:${lost} is missing`);
+    expect(backend.calls.filter((c) => c === 'himVerifyFhir')).toHaveLength(1);
+  });
+
+  it('reads back from a server that asks for a token only with the token typed', async () => {
+    const servers = { EHR: 'https://ehr.example.org/fhir', Test: 'http://127.0.0.1:8103' };
+    const { user, post, verify } = await exported({ fhirServers: servers, fhirToken: { server: 'Test', token: 's3cret-token' } });
+    await user.selectOptions(screen.getByLabelText('FHIR server'), 'Test');
+    await user.type(screen.getByLabelText('Bearer token for this post or read-back (optional, not kept)'), 's3cret-token');
+    await post();
+    await user.clear(screen.getByLabelText('Bearer token for this post or read-back (optional, not kept)'));
+    await verify();
+    expect(await screen.findByRole('alert')).toHaveTextContent('the FHIR server "Test" answered HTTP 401: it asks for credentials');
+    await user.type(screen.getByLabelText('Bearer token for this post or read-back (optional, not kept)'), 's3cret-token');
+    await verify();
+    expect(await screen.findByTestId('him-readback')).toHaveTextContent('on http://127.0.0.1:8103');
+    expect(document.body.textContent).not.toContain('s3cret-token');
   });
 });
 
