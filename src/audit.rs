@@ -22,6 +22,8 @@ pub mod action {
     pub const RECOVERY_USED: &str = "vault.recovery_key_used";
     pub const DRAFT_STARTED: &str = "draft.started";
     pub const DRAFT_DISCARDED: &str = "draft.discarded";
+    /// A `dtk verify` run; its target says what it found (`verify:intact`, `verify:broken:N`) for the readiness check.
+    pub const VERIFIED: &str = "vault.verified";
 }
 
 /// The newest link of the chain, and how many rows the chain holds (so a head that is behind or ahead of the log

@@ -134,6 +134,18 @@ fn read(keys: &Keys, r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Episode, 
     }))
 }
 
+/// When the newest drill started, and when it ended if it did. Plaintext columns only (kind and times): the readiness
+/// check asks it without a sign-in.
+pub fn newest_drill(conn: &rusqlite::Connection) -> Result<Option<(String, Option<String>)>, VaultError> {
+    Ok(conn
+        .query_row(
+            "SELECT started_at, ended_at FROM episodes WHERE kind = 'drill' ORDER BY started_at DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// The open episode, if any.
 pub fn current(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<Episode>, VaultError> {
     let sql = format!("SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1");

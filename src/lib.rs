@@ -26,6 +26,7 @@ pub mod patients;
 pub mod print;
 pub mod printer;
 pub mod procedures;
+pub mod readiness;
 pub mod reconcile;
 pub mod site;
 pub mod vault;

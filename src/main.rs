@@ -46,7 +46,9 @@ fn main() -> ExitCode {
         Err(f) => {
             // writeln, not eprintln: a failing stderr (a full disk, an I/O error) must not turn the error into a panic.
             let mut err = std::io::stderr();
-            if json {
+            if f.message.is_empty() {
+                // The command's own output already said everything (`dtk readiness --json`: the report).
+            } else if json {
                 let code = f.code.map_or("usage", |c| c.as_str());
                 let _ = writeln!(err, "{}", serde_json::json!({ "error": { "code": code, "message": f.message } }));
             } else {
@@ -73,6 +75,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Forms(FormsCmd::List) => cli::forms::list(&open()?, json),
         Cmd::Init(args) => cli::init::init(&mut open()?, &dir, args, json),
         Cmd::Status => cli::init::status(&open()?, &dir, json),
+        Cmd::Readiness => cli::readiness::run(&open()?, json),
         Cmd::Verify(a) => cli::init::verify(&mut open()?, &a, json),
         Cmd::Backup(args) => cli::backup::backup(&mut open()?, args, json),
         Cmd::Restore(args) => cli::backup::restore(&dir, args, json),

@@ -274,9 +274,9 @@ pub fn skip_after_restore(tx: &mut Tx<'_>) -> Result<Option<i64>, VaultError> {
 /// The first number a restored vault may issue in `block`: past the skipped numbers after the backup's last one
 /// when that one is in the block (or from the block's start when the backup had issued none); the block's start
 /// when IT has since given the workstation another block.
-fn first_after_restore(tx: &Tx<'_>, block: &MrnBlock) -> Result<Option<i64>, VaultError> {
+fn first_after_restore(conn: &rusqlite::Connection, block: &MrnBlock) -> Result<Option<i64>, VaultError> {
     let value: Option<Vec<u8>> =
-        tx.sql().query_row("SELECT value FROM meta WHERE key = ?1", [RESTART_KEY], |r| r.get(0)).optional()?;
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [RESTART_KEY], |r| r.get(0)).optional()?;
     let Some(value) = value else { return Ok(None) };
     let last: Option<i64> = serde_json::from_slice(&value)
         .map_err(|_| VaultError::Integrity(format!("meta {RESTART_KEY}: not a number")))?;
@@ -286,6 +286,24 @@ fn first_after_restore(tx: &Tx<'_>, block: &MrnBlock) -> Result<Option<i64>, Vau
         Some(_) => first,
         None => first + SKIPPED_AFTER_RESTORE,
     }))
+}
+
+/// The number the next registration in `block` takes: after the last one issued in it, and past the numbers skipped
+/// after a restore. Beyond `block.last` when the block is used up.
+fn next_number(conn: &rusqlite::Connection, block: &MrnBlock) -> Result<i64, VaultError> {
+    let last_issued: Option<i64> = conn.query_row(
+        "SELECT max(number) FROM temp_mrns WHERE number BETWEEN ?1 AND ?2",
+        params![block.first, block.last],
+        |r| r.get(0),
+    )?;
+    let next = last_issued.map_or(i64::from(block.first), |n| n + 1);
+    Ok(first_after_restore(conn, block)?.map_or(next, |restart| next.max(restart)))
+}
+
+/// How many temporary MRNs of `block` registration can still issue here. Reads only plaintext columns (the issued
+/// numbers, the restart mark), so the readiness check asks it without a sign-in.
+pub fn temp_mrns_left(conn: &rusqlite::Connection, block: &MrnBlock) -> Result<i64, VaultError> {
+    Ok((i64::from(block.last) - next_number(conn, block)? + 1).max(0))
 }
 
 /// Registers a patient who is not in the census, issuing the next temporary MRN of this workstation's block.
@@ -310,13 +328,7 @@ pub fn register(
     if all_text.clone().any(|t| t.chars().any(|c| crate::forms::is_control(c) || crate::forms::is_bidi_control(c))) {
         return Err(RegisterError::Invalid("names may not contain control or text-direction characters".into()));
     }
-    let last_issued: Option<i64> = tx.sql().query_row(
-        "SELECT max(number) FROM temp_mrns WHERE number BETWEEN ?1 AND ?2",
-        params![block.first, block.last],
-        |r| r.get(0),
-    )?;
-    let next = last_issued.map_or(i64::from(block.first), |n| n + 1);
-    let next = first_after_restore(tx, block)?.map_or(next, |restart| next.max(restart));
+    let next = next_number(tx.sql(), block)?;
     if next > i64::from(block.last) {
         return Err(RegisterError::BlockExhausted { first: block.format(block.first), last: block.format(block.last) });
     }

@@ -76,6 +76,30 @@ pub fn status() -> PrinterStatus {
     status_on(&system_path())
 }
 
+/// Whether CUPS has the queue `name` enabled (`lpstat -p NAME`: "printer NAME is idle.  enabled since …" or
+/// "printer NAME disabled since …"), found on `path`; `None` when `lpstat` is missing or does not say. CUPS knows
+/// its queue, not whether a network printer answers: a disabled queue is what it reports after failed jobs.
+pub fn enabled_on(name: &str, path: &OsStr) -> Option<bool> {
+    let lpstat = find_program("lpstat", path)?;
+    let out = Command::new(lpstat).arg("-p").arg(name).stdin(Stdio::null()).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return None;
+    }
+    if text.contains("disabled") {
+        Some(false)
+    } else if text.contains("enabled") || text.contains("is idle") || text.contains("now printing") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// [`enabled_on`] the system `PATH`.
+pub fn enabled(name: &str) -> Option<bool> {
+    enabled_on(name, &system_path())
+}
+
 /// Sends a saved PDF to the default printer with `lp` (found on `path`); returns what `lp` said (the job id).
 pub fn print_on(file: &Path, path: &OsStr) -> Result<String, PrinterError> {
     check_pdf(file)?;

@@ -1,6 +1,6 @@
 //! The site configuration that hospital IT pushes to every workstation: unit name, forms folder, this
 //! workstation's block of temporary MRNs, idle timeout, census import folder, interim backups, the FHIR servers HIM may
-//! post to. A JSON file, validated with errors that name the field.
+//! post to, the limits of the readiness check. A JSON file, validated with errors that name the field.
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +69,17 @@ pub struct SiteConfig {
     /// HIM station: a PEM file of CA certificates trusted for the FHIR servers besides the system's own store (a
     /// hospital's internal CA).
     pub fhir_ca_bundle: Option<PathBuf>,
+    /// Readiness (`dtk readiness`): a census snapshot older than this many hours (from when the EHR took it) makes the
+    /// workstation not ready, because a downtime starting now would chart on yesterday's patient list.
+    pub census_max_age_hours: u32,
+    /// Readiness: less free space than this (MB) on the vault's disk makes the workstation not ready.
+    pub readiness_min_free_mb: u64,
+    /// Readiness: fewer temporary MRNs left in `temp_mrn_block` than this is a warning (none left: not ready).
+    pub temp_mrn_min_left: u32,
+    /// Readiness: no drill in this many days is a warning.
+    pub drill_max_age_days: u32,
+    /// Readiness: no `dtk verify` in this many days is a warning.
+    pub verify_max_age_days: u32,
 }
 
 /// One FHIR server of the allowlist.
@@ -134,6 +145,11 @@ impl Default for SiteConfig {
             backup_interval_hours: 4,
             fhir_servers: Vec::new(),
             fhir_ca_bundle: None,
+            census_max_age_hours: 24,
+            readiness_min_free_mb: 1024,
+            temp_mrn_min_left: 20,
+            drill_max_age_days: 90,
+            verify_max_age_days: 7,
         }
     }
 }
@@ -175,6 +191,9 @@ impl SiteConfig {
         }
         if !(1..=24).contains(&cfg.backup_interval_hours) {
             return Err(bad("backup_interval_hours: between 1 and 24".into()));
+        }
+        if cfg.census_max_age_hours == 0 || cfg.drill_max_age_days == 0 || cfg.verify_max_age_days == 0 {
+            return Err(bad("census_max_age_hours, drill_max_age_days and verify_max_age_days: at least 1".into()));
         }
         if let Some(k) = &cfg.him_public_key {
             if crate::crypto::unhex::<32>(k).is_none() {
@@ -271,6 +290,7 @@ mod tests {
             (r#"{"backup_interval_hours":0}"#, "backup_interval_hours"),
             (r#"{"backup_interval_hours":25}"#, "backup_interval_hours"),
             (r#"{"colour":"blue"}"#, "unknown field `colour`"),
+            (r#"{"census_max_age_hours":0}"#, "census_max_age_hours"),
             (r#"{"unit":"#, "not valid JSON"),
             (
                 r#"{"fhir_servers":[{"name":"EHR","base_url":"http://ehr.example.org/fhir"}]}"#,

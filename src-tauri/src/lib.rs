@@ -122,4 +122,5 @@ commands::registry::ipc_commands! {
     charge::add_emergency_user(request: EmergencyUserRequest) -> EmergencyUserCreated;
     charge::handoff_info() -> HandoffInfo;
     charge::export_handoff(request: HandoffExportRequest) -> HandoffExported;
+    readiness::readiness() -> ReadinessReport;
 }

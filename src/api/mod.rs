@@ -11,6 +11,7 @@ mod post;
 mod print;
 mod procedures;
 mod readback;
+mod readiness;
 mod users;
 
 use std::path::{Path, PathBuf};

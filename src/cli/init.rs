@@ -134,6 +134,11 @@ pub fn verify(ws: &mut Workstation, args: &VerifyArgs, json: bool) -> Result<(),
     let session = sign_in(ws)?;
     let mut problems = ws.verify(&session)?;
     problems.extend(ws.verify_printed(&session, &args.pages)?);
+    // What verify found is kept for `dtk readiness`; failing to record it (a read-only or damaged vault) must not
+    // hide the result itself.
+    if let Err(e) = ws.record_verify(&session, problems.len(), &SystemClock) {
+        eprintln!("dtk: the result could not be recorded for dtk readiness: {}", e.message);
+    }
     if json {
         print_json(&serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
     } else if problems.is_empty() {

@@ -38,6 +38,7 @@ pub mod him;
 pub mod init;
 pub mod patients;
 pub mod print;
+pub mod readiness;
 pub mod selftest;
 pub mod users;
 
@@ -54,6 +55,10 @@ pub enum Cmd {
     /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded, the last backup
     /// and whether it is overdue (no sign-in).
     Status,
+    /// Is this workstation ready for the next downtime? Census age, forms, HIM key, printer, temporary MRNs, last
+    /// verify, free disk, last backup, version, last drill; no sign-in. Exit 0 ready (warnings alone included),
+    /// 1 not ready, naming every check that is not.
+    Readiness,
     /// Write an interim backup of the vault now (charge nurse or administrator): --out DIR, else the site's
     /// backup_dir. It stays encrypted: it opens only with this vault's passwords or its recovery key.
     Backup(backup::BackupArgs),

@@ -16,6 +16,7 @@ mod print;
 mod print_centre;
 mod procedures;
 mod readback;
+mod readiness;
 mod reconcile;
 mod repeated_keys;
 mod repository;

@@ -7,6 +7,7 @@
 pub mod charge;
 pub mod him;
 pub mod nurse;
+pub mod readiness;
 pub mod registry;
 pub mod session;
 

@@ -7,11 +7,13 @@
 pub mod charge;
 pub mod him;
 pub mod nurse;
+pub mod readiness;
 pub mod session;
 
 pub use charge::*;
 pub use him::*;
 pub use nurse::*;
+pub use readiness::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,7 @@ pub fn bindings() -> Bindings {
     him::bindings(&mut out);
     nurse::bindings(&mut out);
     charge::bindings(&mut out);
+    readiness::bindings(&mut out);
     out
 }
 

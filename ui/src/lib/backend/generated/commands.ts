@@ -41,6 +41,7 @@ import type { PatientInfo } from './PatientInfo';
 import type { PrintCentreInfo } from './PrintCentreInfo';
 import type { PrintProgress } from './PrintProgress';
 import type { PrintRequest } from './PrintRequest';
+import type { ReadinessReport } from './ReadinessReport';
 import type { ReconSummary } from './ReconSummary';
 import type { Registration } from './Registration';
 import type { SavedPdf } from './SavedPdf';
@@ -124,6 +125,7 @@ export type CommandArgs = {
   add_emergency_user: { request: EmergencyUserRequest };
   handoff_info: null;
   export_handoff: { request: HandoffExportRequest };
+  readiness: null;
 };
 
 /** What each IPC command resolves with. */
@@ -197,6 +199,7 @@ export type CommandResults = {
   add_emergency_user: EmergencyUserCreated;
   handoff_info: HandoffInfo;
   export_handoff: HandoffExported;
+  readiness: ReadinessReport;
 };
 
 export type CommandName = keyof CommandArgs;

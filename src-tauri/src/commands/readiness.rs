@@ -1,0 +1,35 @@
+//! Readiness for the admin desk (issue 17 item 6): the same report as `dtk readiness`, without a sign-in, because it
+//! reads nothing sealed and names no patient.
+use super::Shell;
+use crate::dto::{CommandError, ReadinessCheck, ReadinessLevel, ReadinessReport};
+use dtk::clock::SystemClock;
+use dtk::readiness::Level;
+
+pub fn readiness(shell: &Shell) -> Result<ReadinessReport, CommandError> {
+    shell.with_state(|state| {
+        let report = state.workstation()?.readiness(&SystemClock);
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect();
+        Ok(ReadinessReport {
+            ready: report.ready,
+            checked_at: report.checked_at,
+            workstation_id: report.workstation_id,
+            unit: report.unit,
+            not_ready: names(&report.not_ready),
+            warnings: names(&report.warnings),
+            checks: report
+                .checks
+                .into_iter()
+                .map(|c| ReadinessCheck {
+                    name: c.name.to_owned(),
+                    status: match c.status {
+                        Level::Ok => ReadinessLevel::Ok,
+                        Level::Warning => ReadinessLevel::Warning,
+                        Level::NotReady => ReadinessLevel::NotReady,
+                    },
+                    detail: c.detail,
+                    values: c.values,
+                })
+                .collect(),
+        })
+    })
+}
