@@ -27,5 +27,6 @@ pub mod print;
 pub mod printer;
 pub mod procedures;
 pub mod reconcile;
+pub mod roster;
 pub mod site;
 pub mod vault;

@@ -18,6 +18,7 @@ mod readback;
 mod reconcile;
 mod repeated_keys;
 mod repository;
+mod roster;
 mod support;
 mod tamper;
 mod tidy;
