@@ -108,6 +108,35 @@ impl Workstation {
         Ok(applied.into_value())
     }
 
+    /// The changes file (`dtk user roster changes`, administrators): every roster user's secret as this workstation
+    /// holds it, signed by its handoff key, for IT to merge into the next roster. Returns the file's bytes and the
+    /// signing key (hex) IT lists with `--workstation-key`.
+    pub fn export_roster_changes(
+        &mut self,
+        session: &Session,
+        clock: &dyn Clock,
+    ) -> Result<(Vec<u8>, String, usize), ApiError> {
+        session.require(Op::ManageUsers)?;
+        let workstation = self.workstation_id();
+        let now = clock.now();
+        let vault = self.vault_mut()?;
+        let done = vault.write(session.keys(), session.username(), now, |tx| -> Result<_, ApiError> {
+            let key = crate::handoff::signing_key(tx)?;
+            let signer = crate::crypto::hex(key.verifying_key().as_bytes());
+            let changes = store::current_secrets(tx.sql())?;
+            let count = changes.len();
+            let body = roster::changes::Body {
+                workstation,
+                signer: signer.clone(),
+                created_at: crate::clock::stamp(now),
+                changes,
+            };
+            tx.audit(store::action::CHANGES_EXPORTED, "roster", &serde_json::json!({ "users": count }))?;
+            Ok((roster::changes::sign(&body, &key), signer, count))
+        })?;
+        Ok(done.into_value())
+    }
+
     /// A roster user's password change: their secret re-wrapped under the new password. `None` for a local
     /// account (the caller changes its password wrap as before).
     pub(super) fn change_roster_password(

@@ -32,6 +32,12 @@ pub enum RosterCmd {
     Build(BuildArgs),
     /// Import a signed roster into this workstation (administrators).
     Import { file: PathBuf },
+    /// Write this workstation's roster users' passwords, signed by its handoff key, for IT's next `roster build
+    /// --changes` (administrators; the file is owner-only).
+    Changes {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -48,6 +54,12 @@ pub struct BuildArgs {
     /// The roster this one follows: its users keep their passwords, and the version goes up by one.
     #[arg(long, value_name = "FILE")]
     previous: Option<PathBuf>,
+    /// A workstation's changes file (`dtk user roster changes`) to merge (repeatable).
+    #[arg(long, value_name = "FILE")]
+    changes: Vec<PathBuf>,
+    /// A workstation key (hex, printed by `dtk user roster changes`) whose changes files are trusted (repeatable).
+    #[arg(long, value_name = "HEX")]
+    workstation_key: Vec<String>,
     /// Give this user a new key pair and one-time password (repeatable).
     #[arg(long, value_name = "NAME")]
     reset: Vec<String>,
@@ -92,16 +104,24 @@ fn read_roster(path: &Path, key: &ItKey) -> Result<roster::Roster, Failure> {
 
 /// `dtk user roster build`.
 pub fn build(args: BuildArgs, json: bool) -> Result<(), Failure> {
-    let BuildArgs { from, it_key, out, previous, reset, passwords_out } = args;
+    let BuildArgs { from, it_key, out, previous, changes, workstation_key, reset, passwords_out } = args;
     let csv = std::fs::read_to_string(&from).map_err(|e| failed(format!("{}: {e}", from.display())))?;
     let lines = build::parse_csv(&csv).map_err(|e| failed(format!("{}: {e}", from.display())))?;
     let key_bytes = read_input(&it_key, 64 * 1024)?;
     let key = ItKey::from_file(&key_bytes, &passphrase()?).map_err(|e| failed(format!("{}: {e}", it_key.display())))?;
     let previous = previous.as_deref().map(|p| read_roster(p, &key)).transpose()?;
+    let changes = changes
+        .iter()
+        .map(|p| {
+            let bytes = read_input(p, roster::MAX_BYTES)?;
+            roster::changes::verify(&bytes, &workstation_key).map_err(|e| failed(format!("{}: {e}", p.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let request = build::Request {
         lines: &lines,
         previous: previous.as_ref(),
         reset: &reset,
+        changes: &changes,
         now: SystemClock.now(),
         params: KdfParams::FLOOR,
     };
@@ -147,6 +167,22 @@ pub fn import(ws: &mut Workstation, file: &Path, json: bool) -> Result<(), Failu
                 applied.disabled.len()
             )
         }
+    });
+    Ok(())
+}
+
+/// `dtk user roster changes --out FILE`.
+pub fn changes(ws: &mut Workstation, out: &Path, json: bool) -> Result<(), Failure> {
+    let session = sign_in(ws)?;
+    let (bytes, signer, users) = ws.export_roster_changes(&session, &SystemClock)?;
+    dtk::durable::write_private(out, &bytes).map_err(|e| failed(format!("{}: {e}", out.display())))?;
+    let info = serde_json::json!({ "file": out, "users": users, "workstation_key": signer });
+    output(json, &info, || {
+        format!(
+            "{users} roster user(s) written to {}. IT merges it with `dtk user roster build --changes {} --workstation-key {signer}`.",
+            out.display(),
+            out.display()
+        )
     });
     Ok(())
 }

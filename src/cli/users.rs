@@ -56,6 +56,7 @@ pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure
         return match roster {
             super::roster::RosterCmd::Import { file } => super::roster::import(ws, &file, json),
             super::roster::RosterCmd::Build(args) => super::roster::build(args, json),
+            super::roster::RosterCmd::Changes { out } => super::roster::changes(ws, &out, json),
         };
     }
     let session = sign_in(ws)?;

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use time::OffsetDateTime;
 
+use super::changes::{self, Change};
 use super::{Body, Entry, ItKey, Roster, RosterError, SecretWrap, Status};
 use crate::auth::{self, Role};
 use crate::crypto::{hex, KdfParams, Password, Random, UserSecret};
@@ -127,6 +128,8 @@ pub struct Request<'a> {
     pub previous: Option<&'a Roster>,
     /// Users who get a fresh key pair and one-time password (a forgotten or leaked password).
     pub reset: &'a [String],
+    /// Workstations' password changes (verified changes files), merged by the ordering rule.
+    pub changes: &'a [changes::Body],
     pub now: OffsetDateTime,
     /// Argon2id cost of the one-time password wraps (the floor unless IT chooses more).
     pub params: KdfParams,
@@ -138,6 +141,17 @@ pub struct Built {
     pub version: u64,
     pub users: usize,
     pub one_time_passwords: Vec<(String, Password)>,
+}
+
+/// The workstations' change for this user that wins by the ordering rule, if it is newer than the roster's and for
+/// the user's current key pair (a change made before a reset is stale).
+fn newer_change<'a>(bodies: &'a [changes::Body], e: &Entry) -> Option<&'a Change> {
+    let all = bodies.iter().flat_map(|b| b.changes.iter().map(move |c| (b.workstation.as_str(), c)));
+    changes::newest(all.filter(|(_, c)| {
+        c.username == e.username
+            && c.public_key == e.public_key
+            && (c.secret_version, c.changed_at) > (e.secret_version, e.changed_at)
+    }))
 }
 
 /// Builds and signs the next roster.
@@ -153,7 +167,10 @@ pub fn build(req: &Request<'_>, key: &ItKey, rng: &mut dyn Random) -> Result<Bui
     for line in req.lines {
         let kept = req.previous.and_then(|p| p.entry(&line.username)).filter(|_| !req.reset.contains(&line.username));
         let (public_key, secret, must_change, secret_version, changed_at) = match kept {
-            Some(e) => (e.public_key.clone(), e.secret.clone(), e.must_change, e.secret_version, e.changed_at),
+            Some(e) => match newer_change(req.changes, e) {
+                Some(c) => (e.public_key.clone(), c.secret.clone(), false, c.secret_version, c.changed_at),
+                None => (e.public_key.clone(), e.secret.clone(), e.must_change, e.secret_version, e.changed_at),
+            },
             None => {
                 let secret = UserSecret::generate(rng);
                 let otp = Password::new(one_time_password(rng));

@@ -9,6 +9,7 @@
 //! only their public key), both already used by the handoff files.
 
 pub mod build;
+pub mod changes;
 pub mod store;
 
 use std::path::{Path, PathBuf};

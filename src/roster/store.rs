@@ -17,6 +17,7 @@ const SHA_KEY: &str = "roster_sha256";
 pub mod action {
     pub const IMPORTED: &str = "roster.imported";
     pub const PASSWORD_CHANGED: &str = "roster.password_changed";
+    pub const CHANGES_EXPORTED: &str = "roster.changes_exported";
 }
 
 fn from_auth(e: AuthError) -> RosterError {
@@ -212,6 +213,25 @@ pub fn refuses(conn: &rusqlite::Connection, roster: &Roster, username: &str) -> 
         Some(e) => e.status == Status::Disabled,
         None => roster_usernames(conn)?.iter().any(|n| n == username),
     })
+}
+
+/// Every roster user's secret as this workstation holds it now, for the changes file IT merges into the next
+/// roster (the ones no newer than IT's are dropped there).
+pub fn current_secrets(conn: &rusqlite::Connection) -> Result<Vec<super::changes::Change>, VaultError> {
+    let mut out = Vec::new();
+    for name in roster_usernames(conn)? {
+        let Some(user) = auth::find_user(conn, &name)? else { continue };
+        if let Some(w) = wrap_of(conn, &user)? {
+            out.push(super::changes::Change {
+                username: name,
+                public_key: crate::crypto::hex(&w.public),
+                secret: super::SecretWrap::from_wrap(&w.secret),
+                secret_version: w.secret_version,
+                changed_at: w.changed_at,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// A roster user's new password on this workstation: their secret (from the session) wrapped under it at the floor,

@@ -260,3 +260,46 @@ fn fail_roster_csv_with_a_username_given_twice() {
     );
     assert!(!site.it.path().join("r.dtkroster").exists(), "nothing is written");
 }
+
+#[test]
+fn a_password_changed_on_one_workstation_travels_to_the_others_in_the_next_roster() {
+    let site = Site::new();
+    let passwords = site.build("roster-1.dtkroster", STAFF, None);
+    let anna = otp(&passwords, "anurse").to_string();
+    site.sign_in(&site.a, ADMIN.0, ADMIN.1).expect("A applies the roster");
+    site.sign_in(&site.b, ADMIN.0, ADMIN.1).expect("B applies the roster");
+    let mut cmd = dtk_cmd();
+    cmd.env("DTK_VAULT", site.a.path()).env("DTK_SITE", site.site_json());
+    cmd.env("DTK_USER", "anurse").env("DTK_PASSWORD", &anna).env("DTK_NEW_PASSWORD", "anna-own-pass");
+    let changed = cmd.arg("passwd").output().expect("passwd");
+    assert!(changed.status.success(), "{}", stderr(&changed));
+
+    // A's administrator writes the changes file; IT merges it, trusting A's key only.
+    let file = site.it.path().join("a.dtkchanges").display().to_string();
+    let o = site.dtk(&site.a, ADMIN, &["--json", "user", "roster", "changes", "--out", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let a_key = info["workstation_key"].as_str().expect("key").to_string();
+    std::fs::write(site.it.path().join("users.csv"), STAFF).expect("csv");
+    let build = |key: &str| {
+        let args =
+            ["user", "roster", "build", "--from", "users.csv", "--it-key", "it.key", "--out", "roster-2.dtkroster"];
+        let more = ["--previous", "roster-1.dtkroster", "--changes", "a.dtkchanges", "--workstation-key", key];
+        it_cmd(&[&args[..], &more[..]].concat(), site.it.path())
+    };
+    let untrusted = build(&"ab".repeat(32));
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(stderr(&untrusted).contains("a.dtkchanges: changes file refused"), "{}", stderr(&untrusted));
+    let merged = build(&a_key);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    std::fs::copy(site.it.path().join("roster-2.dtkroster"), site.folder.path().join("roster-2.dtkroster"))
+        .expect("copy");
+
+    // B, once it has applied roster 2, opens with her own password and no longer with the one-time one.
+    site.sign_in(&site.b, ADMIN.0, ADMIN.1).expect("B applies roster 2");
+    let s = site.sign_in(&site.b, "anurse", "anna-own-pass").expect("her own password travelled to B");
+    assert!(!s.must_change_password());
+    let old = site.sign_in(&site.b, "anurse", &anna).map(|_| ()).expect_err("the one-time password is spent");
+    assert_eq!(old.code, ErrorCode::BadCredentials);
+    site.sign_in(&site.a, "anurse", "anna-own-pass").expect("A keeps it");
+}
