@@ -213,8 +213,34 @@ impl User {
         Err(VaultError::Integrity(format!("users {}: {USER_ROW_CHANGED}", self.id)))
     }
 
+    /// A new account of the site's roster (src/roster/store.rs fills in the roster's fields, seals and writes it).
+    pub(crate) fn for_roster(id: String, username: &str, created_at: String) -> User {
+        let (display_name, created_by) = (String::new(), ROSTER_CREATOR.to_string());
+        let (mac, failed_count, locked_until, expires_at) = (Vec::new(), 0, None, None);
+        User {
+            id,
+            username: username.to_string(),
+            display_name,
+            role: Role::Nurse,
+            active: true,
+            must_change: true,
+            created_at,
+            created_by,
+            expires_at,
+            emergency: false,
+            mac,
+            failed_count,
+            locked_until,
+        }
+    }
+
+    /// Computes the row's MAC after its fields were changed, before [`put_row`] writes it.
+    pub(crate) fn seal(&mut self, keys: &Keys) {
+        self.mac = self.compute_mac(keys);
+    }
+
     /// The row as stored now (not as a session or a caller read it earlier), checked before it is re-sealed.
-    fn reread_checked(&self, tx: &Tx<'_>) -> Result<User, VaultError> {
+    pub(crate) fn reread_checked(&self, tx: &Tx<'_>) -> Result<User, VaultError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
         let current = tx
             .sql()
@@ -332,22 +358,7 @@ pub fn create_user(tx: &mut Tx<'_>, dek: &DataKey, new: &NewUser<'_>, params: Kd
         locked_until: None,
     };
     user.mac = user.compute_mac(tx.keys());
-    tx.sql().execute(
-        "INSERT INTO users (id, username, display_name, role, status, must_change, created_at, created_by, expires_at, emergency, mac)
-         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            user.id,
-            user.username,
-            user.display_name,
-            user.role.as_str(),
-            i64::from(user.must_change),
-            user.created_at,
-            user.created_by,
-            user.expires_at,
-            i64::from(user.emergency),
-            user.mac
-        ],
-    )?;
+    put_row(tx, &user)?;
     store_wrap(tx, dek, &user, new.password, params)?;
     tx.audit(
         action::USER_ADDED,
@@ -357,7 +368,32 @@ pub fn create_user(tx: &mut Tx<'_>, dek: &DataKey, new: &NewUser<'_>, params: Kd
     Ok(user)
 }
 
-fn wrap_id(user: &User) -> String {
+/// Writes a user row as it is (its MAC computed by the caller): a new one, or every changeable column of an
+/// existing one (the site's roster brings accounts up to date, src/roster/store.rs).
+pub(crate) fn put_row(tx: &Tx<'_>, user: &User) -> Result<(), VaultError> {
+    tx.sql().execute(
+        "INSERT INTO users (id, username, display_name, role, status, must_change, created_at, created_by, expires_at, emergency, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET display_name = ?3, role = ?4, status = ?5, must_change = ?6, expires_at = ?9,
+                                        emergency = ?10, mac = ?11",
+        params![
+            user.id,
+            user.username,
+            user.display_name,
+            user.role.as_str(),
+            if user.active { "active" } else { "disabled" },
+            i64::from(user.must_change),
+            user.created_at,
+            user.created_by,
+            user.expires_at,
+            i64::from(user.emergency),
+            user.mac
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn wrap_id(user: &User) -> String {
     format!("user:{}", user.id)
 }
 
@@ -439,25 +475,41 @@ fn crypto_to_vault(e: CryptoError) -> VaultError {
     }
 }
 
-fn load_wrap(conn: &rusqlite::Connection, user: &User) -> Result<crypto::Wrap, VaultError> {
-    conn.query_row(
-        "SELECT kdf_m, kdf_t, kdf_p, salt, wrapped FROM key_wraps WHERE id = ?1 AND kind = 'user' AND user_id = ?2",
-        params![wrap_id(user), user.id],
-        |r| {
-            let salt: Vec<u8> = r.get(3)?;
-            let mut s = [0u8; 16];
-            if salt.len() == 16 {
-                s.copy_from_slice(&salt);
-            }
-            Ok(crypto::Wrap {
-                salt: s,
-                params: Some(KdfParams { m_kib: r.get(0)?, t: r.get(1)?, p: r.get(2)? }),
-                wrapped: r.get(4)?,
-            })
-        },
-    )
-    .optional()?
-    .ok_or_else(|| VaultError::Integrity(format!("key_wraps: no key wrap for user '{}'", user.username)))
+/// The kind of wrap a user has: `user` (a password wrap of the data key) or `roster` (src/roster: the site's
+/// roster user, whose secret opens the data key), and the wrap's columns.
+fn load_wrap(conn: &rusqlite::Connection, user: &User) -> Result<Option<(String, crypto::Wrap)>, VaultError> {
+    Ok(conn
+        .query_row(
+            "SELECT kdf_m, kdf_t, kdf_p, salt, wrapped, kind FROM key_wraps WHERE id = ?1 AND kind IN ('user', 'roster') AND user_id = ?2",
+            params![wrap_id(user), user.id],
+            |r| {
+                let salt: Vec<u8> = r.get(3)?;
+                let mut s = [0u8; 16];
+                if salt.len() == 16 {
+                    s.copy_from_slice(&salt);
+                }
+                let params = Some(KdfParams { m_kib: r.get(0)?, t: r.get(1)?, p: r.get(2)? });
+                Ok((r.get(5)?, crypto::Wrap { salt: s, params, wrapped: r.get(4)? }))
+            },
+        )
+        .optional()?)
+}
+
+/// Opens a user's wrap with their password: the data key, and a roster user's secret (kept by the session, so a
+/// password change can re-wrap it).
+fn open_wrap(
+    kind: &str,
+    wrap: &crypto::Wrap,
+    user: &User,
+    password: &Password,
+) -> Result<(DataKey, Option<crypto::UserSecret>), CryptoError> {
+    if kind != "roster" {
+        return crypto::unwrap_with_password(wrap, password, &wrap_id(user), &user.id).map(|dek| (dek, None));
+    }
+    let params = wrap.params.ok_or(CryptoError::Authentication)?;
+    params.check_floor()?;
+    let roster = crypto::RosterWrap::from_row(wrap.salt, params, &wrap.wrapped)?;
+    roster.open(&user.username, &wrap_id(user), password).map(|(dek, secret)| (dek, Some(secret)))
 }
 
 /// Records a failed sign-in where possible: on a read-only vault nothing can be recorded (not even the throttle
@@ -475,6 +527,8 @@ pub struct Unlocked {
     pub dek: DataKey,
     /// The sign-in could not be appended to the audit chain because the chain was changed outside the application.
     pub audit_damaged: bool,
+    /// A roster user's secret (src/roster), for re-wrapping it at a password change; `None` for a local account.
+    pub user_secret: Option<crypto::UserSecret>,
 }
 
 /// Checks a password. On failure the per-user counter (kept in the vault, so it survives a restart) goes up and the
@@ -501,9 +555,15 @@ pub fn sign_in(
             return Err(AuthError::Throttled { user: username.to_string(), retry_after_secs: wait });
         }
     }
-    let wrap = load_wrap(vault.conn(), &user)?;
-    let dek = match crypto::unwrap_with_password(&wrap, password, &wrap_id(&user), &user.id) {
-        Ok(dek) => dek,
+    let Some((kind, wrap)) = load_wrap(vault.conn(), &user)? else {
+        // A disabled roster user's wrap is deleted when the roster that disables them is applied (src/roster).
+        if !user.active {
+            return Err(AuthError::Disabled(username.to_string()));
+        }
+        return Err(VaultError::Integrity(format!("key_wraps: no key wrap for user '{}'", user.username)).into());
+    };
+    let (dek, user_secret) = match open_wrap(&kind, &wrap, &user, password) {
+        Ok(opened) => opened,
         Err(CryptoError::WeakKdf { .. }) => {
             return Err(AuthError::Vault(VaultError::Integrity(format!(
                 "key_wraps user:{}: the stored key-derivation parameters are below the floor (m=64 MiB, t=3)",
@@ -555,7 +615,7 @@ pub fn sign_in(
         Err(VaultError::ReadOnly) => false,
         Err(e) => return Err(e.into()),
     };
-    Ok(Unlocked { user, dek, audit_damaged })
+    Ok(Unlocked { user, dek, audit_damaged, user_secret })
 }
 
 /// Replaces a user's password (and clears the must-change flag). Floor enforced on the new wrap.
@@ -585,6 +645,9 @@ pub fn disable_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
     tx.audit(action::USER_DISABLED, &format!("users:{}", user.id), &serde_json::json!({ "username": user.username }))?;
     Ok(())
 }
+
+/// The `created_by` of accounts the site's signed roster created (src/roster).
+pub const ROSTER_CREATOR: &str = "it-roster";
 
 /// Every user row whose MAC does not match (for `verify`).
 pub fn verify_users(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<audit::Broken>, VaultError> {

@@ -361,6 +361,192 @@ fn open_raw(key: &[u8; KEY_LEN], ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<V
         .map_err(|_| CryptoError::Authentication)
 }
 
+/// A roster user's X25519 secret (ARCHITECTURE.md, "One account for the site's workstations"): the same on every
+/// workstation, wrapped under the user's password in the site's roster; each workstation wraps its own data key to
+/// the public half, so the one password opens any of them and IT never holds a data key.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct UserSecret([u8; KEY_LEN]);
+
+impl UserSecret {
+    pub fn generate(rng: &mut dyn Random) -> UserSecret {
+        let mut k = [0u8; KEY_LEN];
+        rng.fill(&mut k);
+        UserSecret(k)
+    }
+
+    /// The public key every workstation wraps its data key to.
+    pub fn public(&self) -> [u8; KEY_LEN] {
+        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(self.0)).to_bytes()
+    }
+
+    /// Wraps the secret under a password (Argon2id at `params`, floor enforced). `username` and the public key are
+    /// bound in, so a wrap moved to another user, or paired with another public key, does not open.
+    pub fn wrap(
+        &self,
+        username: &str,
+        password: &Password,
+        params: KdfParams,
+        rng: &mut dyn Random,
+    ) -> Result<Wrap, CryptoError> {
+        wrap_secret(&self.0, &secret_label(username, &self.public()), password, params, rng)
+    }
+
+    /// Opens [`UserSecret::wrap`]'s output; the floor is checked again before any guess is tried.
+    pub fn unwrap(
+        wrap: &Wrap,
+        username: &str,
+        public: &[u8; KEY_LEN],
+        password: &Password,
+    ) -> Result<UserSecret, CryptoError> {
+        let bytes = unwrap_secret(wrap, &secret_label(username, public), password)?;
+        let secret = UserSecret(*bytes);
+        if &secret.public() != public {
+            return Err(CryptoError::Authentication);
+        }
+        Ok(secret)
+    }
+}
+
+fn secret_label(username: &str, public: &[u8; KEY_LEN]) -> String {
+    format!("roster-secret|{username}|{}", hex(public))
+}
+
+/// Wraps 32 secret bytes under a password (Argon2id at `params`, floor enforced) with `label` as associated data,
+/// beside the KDF parameters (the IT key file, a roster user's secret).
+pub fn wrap_secret(
+    secret: &[u8; KEY_LEN],
+    label: &str,
+    password: &Password,
+    params: KdfParams,
+    rng: &mut dyn Random,
+) -> Result<Wrap, CryptoError> {
+    let mut salt = [0u8; 16];
+    rng.fill(&mut salt);
+    let kek = Kek::from_password(password, &salt, params)?;
+    let wrapped = seal_raw(&kek.0, &wrap_ad(label, "secret", Some(params)), secret, rng);
+    Ok(Wrap { salt, params: Some(params), wrapped })
+}
+
+/// Opens [`wrap_secret`]'s output.
+pub fn unwrap_secret(wrap: &Wrap, label: &str, password: &Password) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
+    let params = wrap.params.ok_or(CryptoError::Authentication)?;
+    let kek = Kek::from_password(password, &wrap.salt, params)?;
+    let plain = open_raw(&kek.0, &wrap_ad(label, "secret", Some(params)), &wrap.wrapped)?;
+    let bytes: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| CryptoError::Authentication)?;
+    Ok(Zeroizing::new(bytes))
+}
+
+const ROSTER_WRAP_INFO: &[u8] = b"downtime-kit/roster-wrap/v1";
+
+fn roster_kek(shared: &[u8], ephemeral: &[u8; KEY_LEN], public: &[u8; KEY_LEN]) -> Kek {
+    let mut salt = [0u8; 2 * KEY_LEN];
+    salt[..KEY_LEN].copy_from_slice(ephemeral);
+    salt[KEY_LEN..].copy_from_slice(public);
+    let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
+    let mut out = [0u8; KEY_LEN];
+    let _ = hk.expand(ROSTER_WRAP_INFO, &mut out);
+    Kek(out)
+}
+
+/// Wraps the data key to a roster user's public key (ECIES: a fresh X25519 key, HKDF-SHA-256, AES-256-GCM), for the
+/// `key_wraps` row `wrap_id`. Output: ephemeral public key ‖ nonce ‖ ciphertext ‖ tag. `None` for a public key of
+/// low order (no shared secret), which a roster must never carry.
+pub fn wrap_to_user(dek: &DataKey, public: &[u8; KEY_LEN], wrap_id: &str, rng: &mut dyn Random) -> Option<Vec<u8>> {
+    let mut eph = Zeroizing::new([0u8; KEY_LEN]);
+    rng.fill(eph.as_mut());
+    let eph = x25519_dalek::StaticSecret::from(*eph);
+    let eph_pub = x25519_dalek::PublicKey::from(&eph).to_bytes();
+    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
+    if !shared.was_contributory() {
+        return None;
+    }
+    let kek = roster_kek(shared.as_bytes(), &eph_pub, public);
+    let mut out = eph_pub.to_vec();
+    out.extend(seal_raw(&kek.0, &user_wrap_ad(wrap_id, public), &dek.0, rng));
+    Some(out)
+}
+
+/// Opens [`wrap_to_user`]'s output with the user's secret.
+pub fn unwrap_as_user(secret: &UserSecret, wrap_id: &str, sealed: &[u8]) -> Result<DataKey, CryptoError> {
+    if sealed.len() < KEY_LEN {
+        return Err(CryptoError::Truncated);
+    }
+    let (eph, rest) = sealed.split_at(KEY_LEN);
+    let eph: [u8; KEY_LEN] = eph.try_into().map_err(|_| CryptoError::Truncated)?;
+    let shared = x25519_dalek::StaticSecret::from(secret.0).diffie_hellman(&x25519_dalek::PublicKey::from(eph));
+    if !shared.was_contributory() {
+        return Err(CryptoError::Authentication);
+    }
+    let public = secret.public();
+    let kek = roster_kek(shared.as_bytes(), &eph, &public);
+    let plain = open_raw(&kek.0, &user_wrap_ad(wrap_id, &public), rest)?;
+    to_data_key(&plain)
+}
+
+fn user_wrap_ad(wrap_id: &str, public: &[u8; KEY_LEN]) -> Vec<u8> {
+    format!("dtk|key_wraps|{wrap_id}|roster|{}", hex(public)).into_bytes()
+}
+
+/// A roster user's `key_wraps` row (kind `roster`): their secret wrapped under their password (salt and KDF
+/// parameters in the row's columns), and this workstation's data key wrapped to their public key.
+pub struct RosterWrap {
+    pub secret: Wrap,
+    pub public: [u8; KEY_LEN],
+    /// Goes up with every password change; the highest wins when rosters and local changes meet.
+    pub secret_version: u64,
+    /// When the secret was last wrapped under a new password (Unix seconds): the tie-break of that rule.
+    pub changed_at: i64,
+    pub dek: Vec<u8>,
+}
+
+impl RosterWrap {
+    /// The `wrapped` column: public key ‖ secret_version (u64, big-endian) ‖ changed_at (i64, big-endian) ‖ length
+    /// of the secret's wrap (u16, big-endian) ‖ the secret's wrap ‖ the data key's wrap.
+    pub fn to_column(&self) -> Vec<u8> {
+        let mut out = self.public.to_vec();
+        out.extend(self.secret_version.to_be_bytes());
+        out.extend(self.changed_at.to_be_bytes());
+        out.extend((self.secret.wrapped.len() as u16).to_be_bytes());
+        out.extend(&self.secret.wrapped);
+        out.extend(&self.dek);
+        out
+    }
+
+    /// Reads a row back; anything that does not parse fails like a wrong password would not: as truncated.
+    pub fn from_row(salt: [u8; 16], params: KdfParams, column: &[u8]) -> Result<RosterWrap, CryptoError> {
+        let fixed = KEY_LEN + 8 + 8 + 2;
+        if column.len() < fixed {
+            return Err(CryptoError::Truncated);
+        }
+        let public: [u8; KEY_LEN] = column[..KEY_LEN].try_into().map_err(|_| CryptoError::Truncated)?;
+        let version: [u8; 8] = column[KEY_LEN..KEY_LEN + 8].try_into().map_err(|_| CryptoError::Truncated)?;
+        let changed: [u8; 8] = column[KEY_LEN + 8..KEY_LEN + 16].try_into().map_err(|_| CryptoError::Truncated)?;
+        let len = usize::from(u16::from_be_bytes([column[fixed - 2], column[fixed - 1]]));
+        if column.len() < fixed + len {
+            return Err(CryptoError::Truncated);
+        }
+        Ok(RosterWrap {
+            secret: Wrap { salt, params: Some(params), wrapped: column[fixed..fixed + len].to_vec() },
+            public,
+            secret_version: u64::from_be_bytes(version),
+            changed_at: i64::from_be_bytes(changed),
+            dek: column[fixed + len..].to_vec(),
+        })
+    }
+
+    /// Password → the user's secret → this workstation's data key.
+    pub fn open(
+        &self,
+        username: &str,
+        wrap_id: &str,
+        password: &Password,
+    ) -> Result<(DataKey, UserSecret), CryptoError> {
+        let secret = UserSecret::unwrap(&self.secret, username, &self.public, password)?;
+        let dek = unwrap_as_user(&secret, wrap_id, &self.dek)?;
+        Ok((dek, secret))
+    }
+}
+
 /// SHA-256 of some bytes, hex encoded (content hashes, export file hashes).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -28,5 +28,6 @@ pub mod printer;
 pub mod procedures;
 pub mod readiness;
 pub mod reconcile;
+pub mod roster;
 pub mod site;
 pub mod vault;

@@ -72,6 +72,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Forms(FormsCmd::Check { files }) => cli::forms::check(&files, json),
         Cmd::Bench(args) => cli::bench::run(args, json),
+        Cmd::Site(cmd) => cli::roster::site(cmd, json),
+        // IT builds a roster on its own machine: no vault, no sign-in.
+        Cmd::User(cli::users::UserCmd::Roster(cli::roster::RosterCmd::Build(args))) => cli::roster::build(args, json),
         Cmd::Forms(FormsCmd::List) => cli::forms::list(&open()?, json),
         Cmd::Init(args) => cli::init::init(&mut open()?, &dir, args, json),
         Cmd::Status => cli::init::status(&open()?, &dir, json),

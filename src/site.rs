@@ -80,6 +80,13 @@ pub struct SiteConfig {
     pub drill_max_age_days: u32,
     /// Readiness: no `dtk verify` in this many days is a warning.
     pub verify_max_age_days: u32,
+    /// The site's IT key (Ed25519, 64 hex characters, printed by `dtk site it-key --create`): the workstation imports
+    /// staff rosters signed by this key only (src/roster; ARCHITECTURE.md, "One account for the site's workstations").
+    pub it_public_key: Option<String>,
+    /// The folder this configuration was read from: where the workstation looks for a newer roster at sign-in. Not
+    /// a setting; `None` for the defaults (the vault folder is used).
+    #[serde(skip)]
+    pub folder: Option<PathBuf>,
 }
 
 /// One FHIR server of the allowlist.
@@ -150,6 +157,8 @@ impl Default for SiteConfig {
             temp_mrn_min_left: 20,
             drill_max_age_days: 90,
             verify_max_age_days: 7,
+            it_public_key: None,
+            folder: None,
         }
     }
 }
@@ -202,6 +211,11 @@ impl SiteConfig {
                 ));
             }
         }
+        if cfg.it_public_key.as_deref().is_some_and(|k| crate::crypto::unhex::<32>(k).is_none()) {
+            return Err(bad(
+                "it_public_key: expected the 64 hex characters printed by `dtk site it-key --create`".into()
+            ));
+        }
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {
             return Err(bad("mrn_system and temp_mrn_system must not be empty".into()));
         }
@@ -232,7 +246,10 @@ impl SiteConfig {
     pub fn load(path: &Path) -> Result<SiteConfig, SiteError> {
         let bytes = std::fs::read(path)
             .map_err(|e| SiteError::Unreadable { file: path.display().to_string(), reason: e.to_string() })?;
-        Self::parse(&path.display().to_string(), &bytes)
+        let mut cfg = Self::parse(&path.display().to_string(), &bytes)?;
+        // A bare file name's parent is the empty path: the current folder.
+        cfg.folder = path.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+        Ok(cfg)
     }
 
     /// The configuration for a vault folder: `explicit` (from `--site` or `DTK_SITE`) if given, else `site.json` in

@@ -12,6 +12,7 @@ mod print;
 mod procedures;
 mod readback;
 mod readiness;
+mod roster;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use post::{post_planned, PostOptions};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
+pub use roster::RosterApplied;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
@@ -183,6 +185,8 @@ pub struct Session {
     last_active: OffsetDateTime,
     /// An emergency account's end: the session ends with it, not only the next sign-in.
     expires_at: Option<OffsetDateTime>,
+    /// A roster user's secret (src/roster), zeroized with the session: their password change re-wraps it.
+    user_secret: Option<crypto::UserSecret>,
 }
 
 /// What a command of the desktop app counts as for the idle lock.
@@ -489,18 +493,22 @@ impl Workstation {
 
     /// Signs a user in: unwraps the data key with the password (Argon2id), or counts the failure.
     pub fn sign_in(&mut self, username: &str, password: &Password, clock: &dyn Clock) -> Result<Session, ApiError> {
+        self.roster_refuses(username)?;
         let vault = self.vault_mut()?;
         let unlocked = auth::sign_in(vault, username, password, clock.now())?;
         let keys = unlocked.dek.keys();
         let expires_at = unlocked.user.expires_at.as_deref().and_then(crate::clock::parse_stamp);
-        Ok(Session {
+        let session = Session {
             user: unlocked.user,
             dek: unlocked.dek,
             keys,
             audit_damaged: unlocked.audit_damaged,
             last_active: clock.now(),
             expires_at,
-        })
+            user_secret: unlocked.user_secret,
+        };
+        self.roster_pick_up(&session, clock.now());
+        Ok(session)
     }
 
     /// The idle lock and an emergency account's end, enforced here rather than by the web page (issue 17): refuses
@@ -568,6 +576,10 @@ impl Workstation {
         new_password: &Password,
         clock: &dyn Clock,
     ) -> Result<(), ApiError> {
+        if let Some(updated) = self.change_roster_password(session, new_password, clock.now())? {
+            session.user = updated;
+            return Ok(());
+        }
         let vault = self.vault_mut()?;
         let (user, dek) = (session.user.clone(), session.dek.clone());
         let updated = vault

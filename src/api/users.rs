@@ -6,7 +6,9 @@ use serde::Serialize;
 use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::{self, NewUser, Op, Role};
 use crate::clock::Clock;
-use crate::crypto::{KdfParams, Password, Random};
+use crate::crypto::{KdfParams, Password};
+// Shared with IT's signed roster, which reads CSV and makes one-time passwords the same way.
+use crate::roster::build::{csv_fields, one_time_password};
 
 /// Longest an emergency account may live: one long shift.
 pub const MAX_EMERGENCY_HOURS: i64 = 24;
@@ -46,27 +48,6 @@ pub struct RosterResult {
     pub created: Vec<Provisioned>,
     /// Usernames already present (left as they are), so a roster can be imported again safely.
     pub skipped: Vec<String>,
-}
-
-/// Splits one CSV line (commas, double quotes with "" escapes).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out.into_iter().map(|f| f.trim().to_string()).collect()
 }
 
 /// The roster's three columns, in the order used when there is no header line.
@@ -138,14 +119,6 @@ fn parse_roster(csv: &str) -> Result<Vec<(String, String, Role)>, ApiError> {
         first_line.push(line_no);
     }
     Ok(rows)
-}
-
-/// A readable one-time password: 12 characters without look-alikes (0/O, 1/l/I).
-fn one_time_password(rng: &mut dyn Random) -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 12];
-    rng.fill(&mut bytes);
-    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
 /// The synthetic census of the demo unit.

@@ -39,6 +39,7 @@ pub mod init;
 pub mod patients;
 pub mod print;
 pub mod readiness;
+pub mod roster;
 pub mod selftest;
 pub mod users;
 
@@ -50,6 +51,9 @@ pub enum Cmd {
     /// Staff accounts.
     #[command(subcommand)]
     User(users::UserCmd),
+    /// The site's keys kept by hospital IT (the IT key that signs staff rosters). No vault needed.
+    #[command(subcommand)]
+    Site(roster::SiteCmd),
     /// Check every ciphertext and the whole audit chain (exit 3 naming what is broken).
     Verify(init::VerifyArgs),
     /// This workstation: unit, whether it is set up, read-only or not, forms and checklist loaded, the last backup

@@ -31,6 +31,9 @@ pub enum UserCmd {
     },
     /// Disable an account (it can no longer sign in; its entries stay attributed to it).
     Disable { name: String },
+    /// The site's signed roster: one account for every workstation (build by IT, import here).
+    #[command(subcommand)]
+    Roster(super::roster::RosterCmd),
     /// Add an expiring break-glass nurse account (charge nurse; password from DTK_NEW_PASSWORD or a prompt).
     Emergency {
         name: String,
@@ -49,6 +52,13 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure> {
     let clock = SystemClock;
+    if let UserCmd::Roster(roster) = cmd {
+        return match roster {
+            super::roster::RosterCmd::Import { file } => super::roster::import(ws, &file, json),
+            super::roster::RosterCmd::Build(args) => super::roster::build(args, json),
+            super::roster::RosterCmd::Changes { out } => super::roster::changes(ws, &out, json),
+        };
+    }
     let session = sign_in(ws)?;
     match cmd {
         UserCmd::Add { name, role, display } => {
@@ -109,6 +119,7 @@ pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure
             ws.disable_user(&session, &name, &clock)?;
             say!("Disabled {name}; their entries stay attributed to them.");
         }
+        UserCmd::Roster(_) => return Err(super::usage("dtk user roster: handled above")),
         UserCmd::Emergency { name, display, reason, hours } => {
             session.require(Op::AddEmergencyUser)?;
             let password = new_password(&name)?;

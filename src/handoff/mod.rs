@@ -237,7 +237,7 @@ fn store_secret(tx: &mut Tx<'_>, place: &Place<'_>, bytes: &[u8; 32]) -> Result<
 }
 
 /// The workstation's Ed25519 signing key, created (and audited) on first use.
-fn signing_key(tx: &mut Tx<'_>) -> Result<SigningKey, VaultError> {
+pub(crate) fn signing_key(tx: &mut Tx<'_>) -> Result<SigningKey, VaultError> {
     if let Some(bytes) = load_secret(tx.sql(), tx.keys(), &SIGNING_KEY_PLACE)? {
         return Ok(SigningKey::from_bytes(&bytes));
     }

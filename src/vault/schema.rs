@@ -408,6 +408,25 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (batch_id, entry_id)
     ) STRICT;
     "#,
+    // 11 (issue 17 item 2, one account for the site's workstations): a key wrap may be of kind `roster`, the data
+    // key wrapped to a user of the site's signed roster (src/roster). SQLite cannot change a CHECK in place, so the
+    // table is rebuilt with the same columns; rows and their MACs are copied unchanged.
+    r#"
+    CREATE TABLE key_wraps_new (
+        id      TEXT PRIMARY KEY,
+        kind    TEXT NOT NULL CHECK (kind IN ('user', 'recovery', 'roster')),
+        user_id TEXT,
+        kdf_m   INTEGER,
+        kdf_t   INTEGER,
+        kdf_p   INTEGER,
+        salt    BLOB NOT NULL,
+        wrapped BLOB NOT NULL,
+        mac     BLOB
+    ) STRICT;
+    INSERT INTO key_wraps_new SELECT id, kind, user_id, kdf_m, kdf_t, kdf_p, salt, wrapped, mac FROM key_wraps;
+    DROP TABLE key_wraps;
+    ALTER TABLE key_wraps_new RENAME TO key_wraps;
+    "#,
 ];
 
 /// The schema version this binary writes.

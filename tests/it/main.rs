@@ -20,6 +20,7 @@ mod readiness;
 mod reconcile;
 mod repeated_keys;
 mod repository;
+mod roster;
 mod support;
 mod tamper;
 mod tidy;

@@ -356,6 +356,7 @@ const SQL_ALLOWED: &[&str] = &[
     "src/reconcile/refusal.rs",
     "src/reconcile/report.rs",
     "src/reconcile/worklist.rs",
+    "src/roster/store.rs",
     "src/fhir/batch.rs",
     // The SMART Backend Services key sealed in `meta`, as the handoff keys are.
     "src/fhir/smart.rs",
