@@ -27,12 +27,14 @@ pub use post::{post_planned, PostOptions};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
-pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
+pub use users::{
+    EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS,
+};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
 use crate::clock::Clock;
-use crate::crypto::{self, DataKey, KdfParams, Keys, OsRandom, Password, RecoveryKey};
+use crate::crypto::{DataKey, KdfParams, Keys, OsRandom, Password, RecoveryKey};
 use crate::drafts::{self, Draft};
 use crate::forms::{self, Catalog, LoadProblem};
 use crate::site::SiteConfig;
@@ -45,9 +47,12 @@ use crate::vault::{schema, Durable, Vault, VaultError};
 pub enum ErrorCode {
     NotInitialised,
     AlreadyInitialised,
+    /// A wrong password or an unknown username (deliberately one code: sign-in does not tell which names exist).
     BadCredentials,
-    UnknownUser,
     Throttled,
+    /// The account is locked after the throttle's longest delay; a charge nurse or an administrator (per the site's
+    /// `account_lockout`) unlocks it. The message says whom to ask.
+    AccountLocked,
     Forbidden,
     InvalidInput,
     Integrity,
@@ -77,8 +82,8 @@ impl ErrorCode {
             ErrorCode::NotInitialised => "not_initialised",
             ErrorCode::AlreadyInitialised => "already_initialised",
             ErrorCode::BadCredentials => "bad_credentials",
-            ErrorCode::UnknownUser => "unknown_user",
             ErrorCode::Throttled => "throttled",
+            ErrorCode::AccountLocked => "account_locked",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Integrity => "integrity",
@@ -138,7 +143,7 @@ impl From<VaultError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let code = match &e {
-            AuthError::UnknownUser(_) => ErrorCode::UnknownUser,
+            AuthError::Locked { .. } => ErrorCode::AccountLocked,
             AuthError::BadPassword(_) | AuthError::Disabled(_) | AuthError::Expired(_) => ErrorCode::BadCredentials,
             AuthError::Throttled { .. } => ErrorCode::Throttled,
             AuthError::Forbidden { .. } => ErrorCode::Forbidden,
@@ -261,6 +266,7 @@ fn op_words(op: Op) -> &'static str {
         Op::ExportHandoff => "export the handoff file",
         Op::Backup => "back up the vault",
         Op::ManageUsers => "manage users",
+        Op::UnlockUser => "unlock accounts",
         Op::Configure => "change the configuration",
         Op::Verify => "verify the vault",
         Op::ReadAudit => "read the audit log",
@@ -284,6 +290,9 @@ pub struct UserInfo {
     pub active: bool,
     pub emergency: bool,
     pub expires_at: Option<String>,
+    /// Consecutive failed sign-ins: the account is locked from [`auth::LOCK_AFTER_FAILURES`] on (unless the site's
+    /// `account_lockout` is `off`).
+    pub failed_sign_ins: i64,
 }
 
 impl From<&User> for UserInfo {
@@ -295,6 +304,7 @@ impl From<&User> for UserInfo {
             active: u.active,
             emergency: u.emergency,
             expires_at: u.expires_at.clone(),
+            failed_sign_ins: u.failed_sign_ins(),
         }
     }
 }
@@ -488,14 +498,14 @@ impl Workstation {
 
     /// Signs a user in: unwraps the data key with the password (Argon2id), or counts the failure.
     pub fn sign_in(&mut self, username: &str, password: &Password, clock: &dyn Clock) -> Result<Session, ApiError> {
+        let lockout = self.site.account_lockout;
         let vault = self.vault_mut()?;
-        let unlocked = auth::sign_in(vault, username, password, clock.now())?;
-        let keys = unlocked.dek.keys();
+        let unlocked = auth::sign_in(vault, username, password, clock.now(), lockout)?;
         let expires_at = unlocked.user.expires_at.as_deref().and_then(crate::clock::parse_stamp);
         Ok(Session {
             user: unlocked.user,
             dek: unlocked.dek,
-            keys,
+            keys: unlocked.keys,
             audit_damaged: unlocked.audit_damaged,
             last_active: clock.now(),
             expires_at,
@@ -542,11 +552,10 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let rk =
             RecoveryKey::parse(recovery_key).map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
-        let wrap = auth::load_recovery_wrap(vault.conn())?;
-        let dek = crypto::unwrap_with_recovery(&wrap, &rk, auth::RECOVERY_WRAP)
-            .map_err(|_| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
-        let keys = dek.keys();
-        let user = auth::find_user(vault.conn(), username)?.ok_or_else(|| AuthError::UnknownUser(username.into()))?;
+        let (dek, keys) = crate::keyring::open_with_recovery(vault.conn(), &rk)?
+            .ok_or_else(|| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
         let _saved = vault.write(&keys, "recovery-key", clock.now(), |tx| -> Result<(), ApiError> {
             tx.audit(
                 action::RECOVERY_USED,
