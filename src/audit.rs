@@ -19,7 +19,14 @@ pub mod action {
     pub const SIGN_IN: &str = "sign_in.succeeded";
     pub const SIGN_IN_FAILED: &str = "sign_in.failed";
     pub const SIGN_IN_REFUSED: &str = "sign_in.throttled";
+    /// A sign-in refused because the account is locked (after [`crate::auth::LOCK_AFTER_FAILURES`] failures).
+    pub const SIGN_IN_LOCKED: &str = "sign_in.locked";
+    pub const USER_UNLOCKED: &str = "user.unlocked";
+    /// An expired emergency account's key wrap removed (a disabled account's is removed with `user.disabled`).
+    pub const KEY_WRAP_REMOVED: &str = "user.key_wrap_removed";
     pub const RECOVERY_USED: &str = "vault.recovery_key_used";
+    /// `dtk rekey`: a new data key (generation N), the accounts reset to one-time passwords, the wraps removed.
+    pub const VAULT_REKEYED: &str = "vault.rekeyed";
     pub const DRAFT_STARTED: &str = "draft.started";
     pub const DRAFT_DISCARDED: &str = "draft.discarded";
     /// A `dtk verify` run; its target says what it found (`verify:intact`, `verify:broken:N`) for the readiness check.

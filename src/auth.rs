@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 use crate::audit::{self, action};
 use crate::clock::{parse_stamp, stamp};
 use crate::crypto::{self, CryptoError, DataKey, KdfParams, Keys, Password};
-use crate::vault::rows::OnConflict;
+use crate::keyring::{decoy_wrap, load_wrap, open_wrap, remove_wrap, store_wrap};
+pub use crate::keyring::{load_recovery_wrap, store_recovery_wrap, RECOVERY_WRAP};
+use crate::site::AccountLockout;
 use crate::vault::{Tx, Vault, VaultError};
 
 /// Consecutive failures allowed before sign-in for that user is throttled.
@@ -15,6 +17,9 @@ pub const FAILURES_BEFORE_BACKOFF: i64 = 5;
 /// First back-off; doubles with every further failure up to [`MAX_BACKOFF_SECS`].
 pub const FIRST_BACKOFF_SECS: i64 = 30;
 pub const MAX_BACKOFF_SECS: i64 = 15 * 60;
+/// The failure that locks the account (unless the site's `account_lockout` is `off`): the first one after the
+/// throttle's longest delay, [`MAX_BACKOFF_SECS`], was reached and waited out (failures 5–10 wait 30 s … 15 min).
+pub const LOCK_AFTER_FAILURES: i64 = 11;
 /// Shortest password accepted. Long enough to resist guessing at Argon2id cost, short enough for a 3 a.m. sign-in.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -66,6 +71,8 @@ impl Role {
             Backup => matches!(self, Charge | Admin),
             // Hospital IT.
             ManageUsers | Configure => matches!(self, Admin),
+            // A locked nurse at 3 a.m. asks the charge nurse; the site may keep it to IT (`account_lockout`).
+            UnlockUser => matches!(self, Charge | Admin),
             Verify | ReadAudit => matches!(self, Charge | Him | Admin),
         }
     }
@@ -89,13 +96,14 @@ pub enum Op {
     ExportHandoff,
     Backup,
     ManageUsers,
+    UnlockUser,
     Configure,
     Verify,
     ReadAudit,
 }
 
 impl Op {
-    pub const ALL: [Op; 18] = [
+    pub const ALL: [Op; 19] = [
         Op::ChartEntry,
         Op::SaveDraft,
         Op::RegisterPatient,
@@ -111,6 +119,7 @@ impl Op {
         Op::ExportHandoff,
         Op::Backup,
         Op::ManageUsers,
+        Op::UnlockUser,
         Op::Configure,
         Op::Verify,
         Op::ReadAudit,
@@ -121,12 +130,13 @@ impl Op {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// No account with that username on this workstation.
-    #[error("there is no user named '{0}' on this workstation")]
-    UnknownUser(String),
-    /// The password did not unlock the account.
-    #[error("wrong password for '{0}'")]
+    /// The password did not unlock the account, or there is no account of that name: the two are told apart only
+    /// in the audit log, so sign-in does not tell a guesser which staff ids exist.
+    #[error("wrong username or password")]
     BadPassword(String),
+    /// The throttle reached its longest delay and the guessing went on: only an unlock lets the account in again.
+    #[error("the account '{user}' is locked after {failures} failed sign-ins; ask {who} to unlock it")]
+    Locked { user: String, failures: i64, who: &'static str },
     /// Too many failed sign-ins; the account is locked for a while.
     #[error("too many failed sign-ins for '{user}': try again in {retry_after_secs} s, or ask the charge nurse")]
     Throttled { user: String, retry_after_secs: i64 },
@@ -195,6 +205,11 @@ impl User {
         let parts = self.mac_parts();
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         keys.row_mac(&refs).to_vec()
+    }
+
+    /// Consecutive failed sign-ins since the last good one (the throttle and the lock count them).
+    pub fn failed_sign_ins(&self) -> i64 {
+        self.failed_count
     }
 
     /// Whether the row is as the application wrote it (role, status and expiry not edited behind its back).
@@ -359,7 +374,7 @@ pub fn create_user(tx: &mut Tx<'_>, dek: &DataKey, new: &NewUser<'_>, params: Kd
     };
     user.mac = user.compute_mac(tx.keys());
     put_row(tx, &user)?;
-    store_wrap(tx, dek, &user, new.password, params)?;
+    store_wrap(tx, dek, &user.id, new.password, params)?;
     tx.audit(
         action::USER_ADDED,
         &format!("users:{}", user.id),
@@ -393,123 +408,10 @@ pub(crate) fn put_row(tx: &Tx<'_>, user: &User) -> Result<(), VaultError> {
     Ok(())
 }
 
-pub(crate) fn wrap_id(user: &User) -> String {
-    format!("user:{}", user.id)
-}
-
-fn store_wrap(
-    tx: &mut Tx<'_>,
-    dek: &DataKey,
-    user: &User,
-    password: &Password,
-    params: KdfParams,
-) -> Result<(), AuthError> {
-    let wid = wrap_id(user);
-    let wrap = crypto::wrap_with_password(dek, password, params, &wid, &user.id, tx).map_err(crypto_to_vault)?;
-    let p = params;
-    // Every column is given, so replacing an earlier wrap keeps nothing of it unchecked.
-    tx.insert(
-        OnConflict::Replace,
-        "key_wraps",
-        &[
-            ("id", &wid),
-            ("kind", &"user"),
-            ("user_id", &user.id),
-            ("kdf_m", &p.m_kib),
-            ("kdf_t", &p.t),
-            ("kdf_p", &p.p),
-            ("salt", &wrap.salt.as_slice()),
-            ("wrapped", &wrap.wrapped),
-        ],
-    )?;
-    Ok(())
-}
-
-/// The id and owner of the one wrap of the data key under the recovery key printed at set-up.
-pub const RECOVERY_WRAP: &str = "recovery";
-
-/// Wraps the data key under the recovery key and stores it (at set-up).
-pub fn store_recovery_wrap(tx: &mut Tx<'_>, dek: &DataKey, recovery: &crypto::RecoveryKey) -> Result<(), VaultError> {
-    let wrap = crypto::wrap_with_recovery(dek, recovery, RECOVERY_WRAP, tx);
-    let none: Option<i64> = None;
-    tx.insert(
-        OnConflict::Abort,
-        "key_wraps",
-        &[
-            ("id", &RECOVERY_WRAP),
-            ("kind", &"recovery"),
-            ("user_id", &none),
-            ("kdf_m", &none),
-            ("kdf_t", &none),
-            ("kdf_p", &none),
-            ("salt", &wrap.salt.as_slice()),
-            ("wrapped", &wrap.wrapped),
-        ],
-    )?;
-    Ok(())
-}
-
-/// The data key's wrap under the recovery key.
-pub fn load_recovery_wrap(conn: &rusqlite::Connection) -> Result<crypto::Wrap, VaultError> {
-    let (salt, wrapped): (Vec<u8>, Vec<u8>) =
-        conn.query_row("SELECT salt, wrapped FROM key_wraps WHERE id = ?1", [RECOVERY_WRAP], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let mut s = [0u8; 16];
-    if salt.len() == 16 {
-        s.copy_from_slice(&salt);
-    }
-    Ok(crypto::Wrap { salt: s, params: None, wrapped })
-}
-
 /// Forgets a user's failed sign-ins and lifts the lock-out (a successful sign-in, a recovery-key reset).
 pub fn clear_lockout(tx: &mut Tx<'_>, user_id: &str) -> Result<(), VaultError> {
     tx.sql().execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?1", [user_id])?;
     Ok(())
-}
-
-fn crypto_to_vault(e: CryptoError) -> VaultError {
-    match e {
-        CryptoError::WeakKdf { .. } | CryptoError::BadKdf(_) => VaultError::Integrity(e.to_string()),
-        other => VaultError::Integrity(other.to_string()),
-    }
-}
-
-/// The kind of wrap a user has: `user` (a password wrap of the data key) or `roster` (src/roster: the site's
-/// roster user, whose secret opens the data key), and the wrap's columns.
-fn load_wrap(conn: &rusqlite::Connection, user: &User) -> Result<Option<(String, crypto::Wrap)>, VaultError> {
-    Ok(conn
-        .query_row(
-            "SELECT kdf_m, kdf_t, kdf_p, salt, wrapped, kind FROM key_wraps WHERE id = ?1 AND kind IN ('user', 'roster') AND user_id = ?2",
-            params![wrap_id(user), user.id],
-            |r| {
-                let salt: Vec<u8> = r.get(3)?;
-                let mut s = [0u8; 16];
-                if salt.len() == 16 {
-                    s.copy_from_slice(&salt);
-                }
-                let params = Some(KdfParams { m_kib: r.get(0)?, t: r.get(1)?, p: r.get(2)? });
-                Ok((r.get(5)?, crypto::Wrap { salt: s, params, wrapped: r.get(4)? }))
-            },
-        )
-        .optional()?)
-}
-
-/// Opens a user's wrap with their password: the data key, and a roster user's secret (kept by the session, so a
-/// password change can re-wrap it).
-fn open_wrap(
-    kind: &str,
-    wrap: &crypto::Wrap,
-    user: &User,
-    password: &Password,
-) -> Result<(DataKey, Option<crypto::UserSecret>), CryptoError> {
-    if kind != "roster" {
-        return crypto::unwrap_with_password(wrap, password, &wrap_id(user), &user.id).map(|dek| (dek, None));
-    }
-    let params = wrap.params.ok_or(CryptoError::Authentication)?;
-    params.check_floor()?;
-    let roster = crypto::RosterWrap::from_row(wrap.salt, params, &wrap.wrapped)?;
-    roster.open(&user.username, &wrap_id(user), password).map(|(dek, secret)| (dek, Some(secret)))
 }
 
 /// Records a failed sign-in where possible: on a read-only vault nothing can be recorded (not even the throttle
@@ -525,6 +427,8 @@ fn stage_or_read_only(r: Result<(), VaultError>) -> Result<(), VaultError> {
 pub struct Unlocked {
     pub user: User,
     pub dek: DataKey,
+    /// The working keys: the data key's, and those of its older generations if it was rotated.
+    pub keys: Keys,
     /// The sign-in could not be appended to the audit chain because the chain was changed outside the application.
     pub audit_damaged: bool,
     /// A roster user's secret (src/roster), for re-wrapping it at a password change; `None` for a local account.
@@ -538,14 +442,25 @@ pub fn sign_in(
     username: &str,
     password: &Password,
     now: OffsetDateTime,
+    lockout: AccountLockout,
 ) -> Result<Unlocked, AuthError> {
     let target = format!("users:{username}");
+    // An unknown name costs what a wrong password costs (one Argon2id derivation at the vault's parameters and one
+    // AES-GCM open) and gets the same error; only the audit log says the name was unknown.
+    let decoy =
+        |vault: &mut Vault| decoy_wrap(vault.conn()).map(|w| crypto::unwrap_with_password(&w, password, "-", "-"));
     let Some(user) = find_user(vault.conn(), username)? else {
+        let _refused = decoy(vault)?;
         stage_or_read_only(
             vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_FAILED, "users:unknown")),
         )?;
-        return Err(AuthError::UnknownUser(username.to_string()));
+        return Err(AuthError::BadPassword(username.to_string()));
     };
+    let locked = |failures| AuthError::Locked { user: username.to_string(), failures, who: lockout.who_unlocks() };
+    if lockout.locks() && user.failed_count >= LOCK_AFTER_FAILURES {
+        stage_or_read_only(vault.write_unkeyed(|tx| audit::stage(tx, now, username, action::SIGN_IN_LOCKED, &target)))?;
+        return Err(locked(user.failed_count));
+    }
     if let Some(until) = user.locked_until.as_deref().and_then(parse_stamp) {
         if until > now {
             let wait = (until - now).whole_seconds().max(1);
@@ -555,14 +470,23 @@ pub fn sign_in(
             return Err(AuthError::Throttled { user: username.to_string(), retry_after_secs: wait });
         }
     }
-    let Some((kind, wrap)) = load_wrap(vault.conn(), &user)? else {
-        // A disabled roster user's wrap is deleted when the roster that disables them is applied (src/roster).
-        if !user.active {
-            return Err(AuthError::Disabled(username.to_string()));
-        }
-        return Err(VaultError::Integrity(format!("key_wraps: no key wrap for user '{}'", user.username)).into());
+    let expired = user.expires_at.as_deref().and_then(parse_stamp).is_some_and(|exp| exp <= now);
+    if expired {
+        // Noticed here, the expired account's wrap goes (the next keyed sign-in audits it, `remove_expired_wraps`).
+        stage_or_read_only(vault.write_unkeyed(|tx| remove_wrap(tx, &user.id).map(drop)))?;
+    }
+    let Some((kind, wrap)) = load_wrap(vault.conn(), &user.id)? else {
+        // Disabled and expired accounts have no wrap: nothing here opens with their password any more.
+        let _refused = decoy(vault)?;
+        return Err(match (user.active, expired) {
+            (false, _) => AuthError::Disabled(username.to_string()),
+            (true, true) => AuthError::Expired(username.to_string()),
+            (true, false) => {
+                AuthError::Vault(VaultError::Integrity(format!("key_wraps: no key wrap for user '{username}'")))
+            }
+        });
     };
-    let (dek, user_secret) = match open_wrap(&kind, &wrap, &user, password) {
+    let (dek, user_secret) = match open_wrap(kind, &wrap, &user.username, &user.id, password) {
         Ok(opened) => opened,
         Err(CryptoError::WeakKdf { .. }) => {
             return Err(AuthError::Vault(VaultError::Integrity(format!(
@@ -572,11 +496,7 @@ pub fn sign_in(
         }
         Err(_) => {
             let failures = user.failed_count + 1;
-            let locked_until = (failures >= FAILURES_BEFORE_BACKOFF).then(|| {
-                let doublings = (failures - FAILURES_BEFORE_BACKOFF).min(10) as u32;
-                let secs = (FIRST_BACKOFF_SECS << doublings).min(MAX_BACKOFF_SECS);
-                stamp(now + time::Duration::seconds(secs))
-            });
+            let locked_until = backoff_secs(failures).map(|secs| stamp(now + time::Duration::seconds(secs)));
             stage_or_read_only(vault.write_unkeyed(|tx| {
                 tx.execute(
                     "UPDATE users SET failed_count = ?1, locked_until = ?2 WHERE id = ?3",
@@ -584,23 +504,27 @@ pub fn sign_in(
                 )?;
                 audit::stage(tx, now, username, action::SIGN_IN_FAILED, &target)
             }))?;
+            if lockout.locks() && failures >= LOCK_AFTER_FAILURES {
+                return Err(locked(failures));
+            }
             return Err(AuthError::BadPassword(username.to_string()));
         }
     };
-    let keys = dek.keys();
+    let keys = crate::keyring::keys_for(vault.conn(), &dek)?.ok_or_else(|| {
+        VaultError::Integrity(format!(
+            "key_wraps user:{}: the wrap opens a data key from before the last rekey (an old copy put back?)",
+            user.id
+        ))
+    })?;
     user.check_row(&keys)?;
     if !user.active {
         return Err(AuthError::Disabled(username.to_string()));
-    }
-    if let Some(exp) = user.expires_at.as_deref().and_then(parse_stamp) {
-        if exp <= now {
-            return Err(AuthError::Expired(username.to_string()));
-        }
     }
     let recorded = vault.write(&keys, username, now, |tx| -> Result<(), VaultError> {
         // The first keyed sign-in after the upgrade that added row MACs gives the existing rows theirs.
         tx.establish_row_macs()?;
         fold_pending(tx)?;
+        remove_expired_wraps(tx, now)?;
         clear_lockout(tx, &user.id)?;
         tx.audit(action::SIGN_IN, &format!("users:{}", user.id), &serde_json::json!({}))?;
         Ok(())
@@ -615,7 +539,44 @@ pub fn sign_in(
         Err(VaultError::ReadOnly) => false,
         Err(e) => return Err(e.into()),
     };
-    Ok(Unlocked { user, dek, audit_damaged, user_secret })
+    Ok(Unlocked { user, dek, keys, audit_damaged, user_secret })
+}
+
+/// The wait after `failures` consecutive failed sign-ins: none before [`FAILURES_BEFORE_BACKOFF`], then
+/// [`FIRST_BACKOFF_SECS`] doubling up to [`MAX_BACKOFF_SECS`].
+fn backoff_secs(failures: i64) -> Option<i64> {
+    (failures >= FAILURES_BEFORE_BACKOFF).then(|| {
+        let doublings = (failures - FAILURES_BEFORE_BACKOFF).min(10) as u32;
+        (FIRST_BACKOFF_SECS << doublings).min(MAX_BACKOFF_SECS)
+    })
+}
+
+/// Removes the wraps of emergency accounts past their expiry (at every keyed sign-in and at `rekey`), audited.
+pub fn remove_expired_wraps(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<usize, VaultError> {
+    let expired: Vec<User> = list_users(tx.sql())?
+        .into_iter()
+        .filter(|u| u.expires_at.as_deref().and_then(parse_stamp).is_some_and(|exp| exp <= now))
+        .collect();
+    let mut removed = 0;
+    for u in expired {
+        if remove_wrap(tx.sql(), &u.id)? {
+            removed += 1;
+            tx.audit(action::KEY_WRAP_REMOVED, &format!("users:{}", u.id), &serde_json::json!({ "expired": true }))?;
+        }
+    }
+    Ok(removed)
+}
+
+/// Lifts a lock (or a throttle) on `user`'s sign-in, audited. Who may is the caller's check (the site setting).
+pub fn unlock_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
+    let current = user.reread_checked(tx)?;
+    clear_lockout(tx, &current.id)?;
+    tx.audit(
+        action::USER_UNLOCKED,
+        &format!("users:{}", current.id),
+        &serde_json::json!({ "username": current.username, "failed_sign_ins": current.failed_count }),
+    )?;
+    Ok(())
 }
 
 /// Replaces a user's password (and clears the must-change flag). Floor enforced on the new wrap.
@@ -626,12 +587,32 @@ pub fn change_password(
     new_password: &Password,
 ) -> Result<User, AuthError> {
     check_password(&user.username, new_password)?;
-    let mut updated = user.reread_checked(tx)?;
-    updated.must_change = false;
-    updated.mac = updated.compute_mac(tx.keys());
-    tx.sql().execute("UPDATE users SET must_change = 0, mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
-    store_wrap(tx, dek, &updated, new_password, KdfParams::FLOOR)?;
+    let updated = set_password(tx, dek, user, new_password, false)?;
     tx.audit(action::PASSWORD_CHANGED, &format!("users:{}", user.id), &serde_json::json!({}))?;
+    Ok(updated)
+}
+
+/// Gives a user a one-time password (wrapping `dek`, the newest data key) that must be changed at the next sign-in:
+/// `dtk rekey` does this for every account but the administrator's. The caller audits it.
+pub fn reset_to_one_time(tx: &mut Tx<'_>, dek: &DataKey, user: &User, one_time: &Password) -> Result<User, AuthError> {
+    set_password(tx, dek, user, one_time, true)
+}
+
+fn set_password(
+    tx: &mut Tx<'_>,
+    dek: &DataKey,
+    user: &User,
+    password: &Password,
+    must_change: bool,
+) -> Result<User, AuthError> {
+    let mut updated = user.reread_checked(tx)?;
+    updated.must_change = must_change;
+    updated.mac = updated.compute_mac(tx.keys());
+    tx.sql().execute(
+        "UPDATE users SET must_change = ?1, mac = ?2 WHERE id = ?3",
+        params![i64::from(must_change), updated.mac, updated.id],
+    )?;
+    store_wrap(tx, dek, &updated.id, password, KdfParams::FLOOR)?;
     Ok(updated)
 }
 
@@ -642,7 +623,10 @@ pub fn disable_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
     updated.mac = updated.compute_mac(tx.keys());
     tx.sql()
         .execute("UPDATE users SET status = 'disabled', mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
-    tx.audit(action::USER_DISABLED, &format!("users:{}", user.id), &serde_json::json!({ "username": user.username }))?;
+    // Without its wrap, a copy of the user's password opens nothing in this vault from now on.
+    let wrap_removed = remove_wrap(tx.sql(), &user.id)?;
+    let detail = serde_json::json!({ "username": user.username, "key_wrap_removed": wrap_removed });
+    tx.audit(action::USER_DISABLED, &format!("users:{}", user.id), &detail)?;
     Ok(())
 }
 
@@ -688,5 +672,12 @@ mod tests {
         assert!(Role::Him.allows(Op::ExportFhir));
         assert!(!Role::Admin.allows(Op::ChartEntry), "IT administrators do not chart");
         assert!(!Role::Admin.allows(Op::ReadUnit), "IT administrators do not read patient data");
+    }
+
+    #[test]
+    fn the_lock_comes_with_the_first_failure_after_the_longest_delay() {
+        assert_eq!(backoff_secs(LOCK_AFTER_FAILURES - 1), Some(MAX_BACKOFF_SECS), "the longest delay came just before");
+        assert!(backoff_secs(LOCK_AFTER_FAILURES - 2) < Some(MAX_BACKOFF_SECS), "and not any earlier");
+        assert_eq!(backoff_secs(FAILURES_BEFORE_BACKOFF - 1), None);
     }
 }

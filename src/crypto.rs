@@ -89,7 +89,13 @@ impl DataKey {
     /// never be confused with the record key even if a bug passed the wrong one.
     pub fn keys(&self) -> Keys {
         let hk = Hkdf::<Sha256>::new(Some(b"downtime-kit/v1"), &self.0);
-        let mut keys = Keys { record: [0; KEY_LEN], audit: [0; KEY_LEN], index: [0; KEY_LEN], rows: [0; KEY_LEN] };
+        let mut keys = Keys {
+            record: [0; KEY_LEN],
+            older_record: Vec::new(),
+            audit: [0; KEY_LEN],
+            index: [0; KEY_LEN],
+            rows: [0; KEY_LEN],
+        };
         // HKDF-expand of 32 bytes from SHA-256 cannot fail (the limit is 255 * 32 bytes).
         let _ = hk.expand(b"record-encryption", &mut keys.record);
         let _ = hk.expand(b"audit-chain-mac", &mut keys.audit);
@@ -97,6 +103,39 @@ impl DataKey {
         let _ = hk.expand(b"row-mac", &mut keys.rows);
         keys
     }
+
+    /// The working keys of a vault whose data key was rotated (`dtk rekey`): `self` is the newest generation and
+    /// seals everything new; `older` (newest first, down to the vault's first key) only opens what each sealed.
+    /// The audit-chain, blind-index and row-MAC keys stay the first key's, so every MAC and blind index already in
+    /// the vault stays valid (ARCHITECTURE.md, "Rotating the data key", says what that leaves to an old key).
+    pub fn keys_with_older(&self, older: &[DataKey]) -> Keys {
+        let Some(first) = older.last() else { return self.keys() };
+        let mut keys = first.keys();
+        keys.record = self.keys().record;
+        keys.older_record = older.iter().map(|k| k.keys().record).collect();
+        keys
+    }
+
+    /// Seals `older` (the generation before) under this key, for the vault's key chain (`meta` row `link`).
+    pub fn seal_older(&self, older: &DataKey, link: &str, rng: &mut dyn Random) -> Vec<u8> {
+        seal_raw(&self.chain_key(), &chain_ad(link), &older.0, rng)
+    }
+
+    /// Opens what [`DataKey::seal_older`] sealed; fails for any other key (an older generation's included).
+    pub fn open_older(&self, sealed: &[u8], link: &str) -> Result<DataKey, CryptoError> {
+        to_data_key(&open_raw(&self.chain_key(), &chain_ad(link), sealed)?)
+    }
+
+    fn chain_key(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        let hk = Hkdf::<Sha256>::new(Some(b"downtime-kit/v1"), &self.0);
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        let _ = hk.expand(b"key-chain", out.as_mut());
+        out
+    }
+}
+
+fn chain_ad(link: &str) -> Vec<u8> {
+    format!("dtk|meta|{link}|value").into_bytes()
 }
 
 /// Argon2id cost parameters, stored beside every password wrap.
@@ -123,6 +162,13 @@ impl KdfParams {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Argon2id derivations run on this thread: tests show that an unknown username costs one, as a wrong password
+    /// does, without timing anything.
+    pub(crate) static PASSWORD_DERIVATIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// A key-encryption key derived from a password or the recovery key.
 #[derive(Zeroize, ZeroizeOnDrop)]
 struct Kek([u8; KEY_LEN]);
@@ -130,6 +176,8 @@ struct Kek([u8; KEY_LEN]);
 impl Kek {
     fn from_password(password: &Password, salt: &[u8], params: KdfParams) -> Result<Kek, CryptoError> {
         params.check_floor()?;
+        #[cfg(test)]
+        PASSWORD_DERIVATIONS.with(|n| n.set(n.get() + 1));
         let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN))
             .map_err(|e| CryptoError::BadKdf(e.to_string()))?;
         let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
@@ -258,6 +306,8 @@ impl RecoveryKey {
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
     record: [u8; KEY_LEN],
+    /// Record keys of older generations of the data key (after `dtk rekey`), newest first: they open, never seal.
+    older_record: Vec<[u8; KEY_LEN]>,
     audit: [u8; KEY_LEN],
     index: [u8; KEY_LEN],
     rows: [u8; KEY_LEN],
@@ -287,7 +337,17 @@ impl Keys {
 
     /// Decrypts and authenticates a ciphertext made by [`Keys::seal`] for the same place.
     pub fn open(&self, place: &Place<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        open_raw(&self.record, &place.ad(), sealed)
+        let ad = place.ad();
+        // A ciphertext does not say its generation: the newest key is tried first (most reads are of new data), an
+        // older one only when it fails, so a vault never rekeyed pays nothing.
+        let mut opened = open_raw(&self.record, &ad, sealed);
+        for key in &self.older_record {
+            if !matches!(opened, Err(CryptoError::Authentication)) {
+                break;
+            }
+            opened = open_raw(key, &ad, sealed);
+        }
+        opened
     }
 
     /// Keyed MAC for the audit chain.
@@ -564,23 +624,7 @@ pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
 }
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use super::Random;
-
-    /// A deterministic generator for unit tests (xorshift; never used outside tests).
-    pub struct SeqRandom(pub u64);
-
-    impl Random for SeqRandom {
-        fn fill(&mut self, buf: &mut [u8]) {
-            for b in buf {
-                self.0 ^= self.0 << 13;
-                self.0 ^= self.0 >> 7;
-                self.0 ^= self.0 << 17;
-                *b = self.0 as u8;
-            }
-        }
-    }
-}
+pub(crate) mod test_support;
 
 #[cfg(test)]
 mod tests {

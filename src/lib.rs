@@ -21,6 +21,7 @@ pub mod forms;
 pub mod fuzzing;
 pub mod handoff;
 pub mod json;
+pub mod keyring;
 pub mod paper;
 pub mod patients;
 pub mod print;

@@ -84,6 +84,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Restore(args) => cli::backup::restore(&dir, args, json),
         Cmd::Recover { user } => cli::init::recover(&mut open()?, &user),
         Cmd::Passwd => cli::init::passwd(&mut open()?),
+        Cmd::Rekey(args) => cli::users::rekey(&mut open()?, args, json),
         Cmd::User(cmd) => cli::users::run(&mut open()?, cmd, json),
         Cmd::Census(cmd) => cli::census::run(&mut open()?, cmd, json),
         Cmd::Patient(cmd) => cli::patients::run(&mut open()?, cmd, json),

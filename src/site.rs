@@ -87,6 +87,38 @@ pub struct SiteConfig {
     /// a setting; `None` for the defaults (the vault folder is used).
     #[serde(skip)]
     pub folder: Option<PathBuf>,
+    /// What a sign-in throttle at its longest delay turns into: a lock that a charge nurse or an administrator lifts
+    /// (`"admin_or_charge"`, the default), one that only an administrator lifts (`"admin"`), or none (`"off"`).
+    pub account_lockout: AccountLockout,
+}
+
+/// Who unlocks an account locked after [`crate::auth::LOCK_AFTER_FAILURES`] failed sign-ins, or whether accounts
+/// lock at all. One setting rather than an on/off switch beside a "who" list, so the two can never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountLockout {
+    /// The account locks; a charge nurse (on the unit, at 3 a.m.) or an administrator unlocks it.
+    #[default]
+    AdminOrCharge,
+    /// The account locks; only an administrator unlocks it.
+    Admin,
+    /// No lock: the throttle alone keeps guessing to one try per longest delay (15 minutes).
+    Off,
+}
+
+impl AccountLockout {
+    /// Whether an account locks at all.
+    pub fn locks(self) -> bool {
+        self != AccountLockout::Off
+    }
+
+    /// Whom the locked person is told to ask.
+    pub fn who_unlocks(self) -> &'static str {
+        match self {
+            AccountLockout::Admin => "an administrator",
+            AccountLockout::AdminOrCharge | AccountLockout::Off => "a charge nurse or an administrator",
+        }
+    }
 }
 
 /// One FHIR server of the allowlist.
@@ -159,6 +191,7 @@ impl Default for SiteConfig {
             verify_max_age_days: 7,
             it_public_key: None,
             folder: None,
+            account_lockout: AccountLockout::default(),
         }
     }
 }

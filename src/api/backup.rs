@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{check_vault, ApiError, ErrorCode, Session, Workstation};
-use crate::auth::{self, Op};
+use crate::auth::Op;
 use crate::backup::{self, BackupError, Job, Status, Written};
 use crate::clock::{stamp, Clock};
-use crate::crypto::{self, RecoveryKey};
+use crate::crypto::RecoveryKey;
 use crate::entries::{self, Status as EntryStatus};
 use crate::vault::{copy, Vault, VaultError};
 
@@ -191,9 +191,9 @@ fn check_in(file: &Path, staging: &Path, key: &RecoveryKey, clock: &dyn Clock) -
         VaultError::TooNew { .. } => ApiError::from(e),
         other => damaged(other.to_string()),
     })?;
-    let wrap = auth::load_recovery_wrap(vault.conn()).map_err(|e| damaged(e.to_string()))?;
-    let dek = crypto::unwrap_with_recovery(&wrap, key, auth::RECOVERY_WRAP).map_err(|_| BackupError::WrongKey)?;
-    let keys = dek.keys();
+    let (_dek, keys) = crate::keyring::open_with_recovery(vault.conn(), key)
+        .map_err(|e| damaged(e.to_string()))?
+        .ok_or(BackupError::WrongKey)?;
     let problems = check_vault(vault.conn(), &keys).map_err(|e| damaged(e.message))?;
     if let Some(first) = problems.first() {
         return Err(damaged(format!("{} problem(s) found, the first: {first}", problems.len())));

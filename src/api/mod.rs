@@ -30,7 +30,8 @@ pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, Bl
 pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use roster::RosterApplied;
-pub use users::{EmergencyRequest, EmergencyUser, Provisioned, RosterResult, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
+pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
+pub use users::{DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};
@@ -48,9 +49,12 @@ use crate::vault::{schema, Durable, Vault, VaultError};
 pub enum ErrorCode {
     NotInitialised,
     AlreadyInitialised,
+    /// A wrong password or an unknown username (deliberately one code: sign-in does not tell which names exist).
     BadCredentials,
-    UnknownUser,
     Throttled,
+    /// The account is locked after the throttle's longest delay; a charge nurse or an administrator (per the site's
+    /// `account_lockout`) unlocks it. The message says whom to ask.
+    AccountLocked,
     Forbidden,
     InvalidInput,
     Integrity,
@@ -80,8 +84,8 @@ impl ErrorCode {
             ErrorCode::NotInitialised => "not_initialised",
             ErrorCode::AlreadyInitialised => "already_initialised",
             ErrorCode::BadCredentials => "bad_credentials",
-            ErrorCode::UnknownUser => "unknown_user",
             ErrorCode::Throttled => "throttled",
+            ErrorCode::AccountLocked => "account_locked",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Integrity => "integrity",
@@ -141,7 +145,7 @@ impl From<VaultError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let code = match &e {
-            AuthError::UnknownUser(_) => ErrorCode::UnknownUser,
+            AuthError::Locked { .. } => ErrorCode::AccountLocked,
             AuthError::BadPassword(_) | AuthError::Disabled(_) | AuthError::Expired(_) => ErrorCode::BadCredentials,
             AuthError::Throttled { .. } => ErrorCode::Throttled,
             AuthError::Forbidden { .. } => ErrorCode::Forbidden,
@@ -266,6 +270,7 @@ fn op_words(op: Op) -> &'static str {
         Op::ExportHandoff => "export the handoff file",
         Op::Backup => "back up the vault",
         Op::ManageUsers => "manage users",
+        Op::UnlockUser => "unlock accounts",
         Op::Configure => "change the configuration",
         Op::Verify => "verify the vault",
         Op::ReadAudit => "read the audit log",
@@ -278,30 +283,6 @@ pub struct AddUserRequest {
     pub display_name: String,
     pub role: Role,
     pub password: Password,
-}
-
-/// A staff account as shown to administrators.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct UserInfo {
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub active: bool,
-    pub emergency: bool,
-    pub expires_at: Option<String>,
-}
-
-impl From<&User> for UserInfo {
-    fn from(u: &User) -> Self {
-        UserInfo {
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            role: u.role,
-            active: u.active,
-            emergency: u.emergency,
-            expires_at: u.expires_at.clone(),
-        }
-    }
 }
 
 /// One workstation: its vault folder, its site configuration and its forms.
@@ -494,14 +475,14 @@ impl Workstation {
     /// Signs a user in: unwraps the data key with the password (Argon2id), or counts the failure.
     pub fn sign_in(&mut self, username: &str, password: &Password, clock: &dyn Clock) -> Result<Session, ApiError> {
         self.roster_refuses(username)?;
+        let lockout = self.site.account_lockout;
         let vault = self.vault_mut()?;
-        let unlocked = auth::sign_in(vault, username, password, clock.now())?;
-        let keys = unlocked.dek.keys();
+        let unlocked = auth::sign_in(vault, username, password, clock.now(), lockout)?;
         let expires_at = unlocked.user.expires_at.as_deref().and_then(crate::clock::parse_stamp);
         let session = Session {
             user: unlocked.user,
             dek: unlocked.dek,
-            keys,
+            keys: unlocked.keys,
             audit_damaged: unlocked.audit_damaged,
             last_active: clock.now(),
             expires_at,
@@ -551,11 +532,10 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let rk =
             RecoveryKey::parse(recovery_key).map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
-        let wrap = auth::load_recovery_wrap(vault.conn())?;
-        let dek = crypto::unwrap_with_recovery(&wrap, &rk, auth::RECOVERY_WRAP)
-            .map_err(|_| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
-        let keys = dek.keys();
-        let user = auth::find_user(vault.conn(), username)?.ok_or_else(|| AuthError::UnknownUser(username.into()))?;
+        let (dek, keys) = crate::keyring::open_with_recovery(vault.conn(), &rk)?
+            .ok_or_else(|| ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"))?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
         let _saved = vault.write(&keys, "recovery-key", clock.now(), |tx| -> Result<(), ApiError> {
             tx.audit(
                 action::RECOVERY_USED,

@@ -1,14 +1,16 @@
 //! Account provisioning in the façade: roster import by hospital IT, break-glass emergency accounts by the charge
-//! nurse, and disabling accounts (whose entries stay attributed to them).
+//! nurse, disabling and unlocking accounts, and rotating the data key (`dtk rekey`).
 
 use serde::Serialize;
 
 use super::{ApiError, ErrorCode, Session, Workstation};
-use crate::auth::{self, NewUser, Op, Role};
+use crate::auth::{self, AuthError, NewUser, Op, Role};
 use crate::clock::Clock;
-use crate::crypto::{KdfParams, Password};
+use crate::crypto::{DataKey, KdfParams, Password, RecoveryKey};
+use crate::keyring;
 // Shared with IT's signed roster, which reads CSV and makes one-time passwords the same way.
 use crate::roster::build::{csv_fields, one_time_password};
+use crate::vault::VaultError;
 
 /// Longest an emergency account may live: one long shift.
 pub const MAX_EMERGENCY_HOURS: i64 = 24;
@@ -48,6 +50,46 @@ pub struct RosterResult {
     pub created: Vec<Provisioned>,
     /// Usernames already present (left as they are), so a roster can be imported again safely.
     pub skipped: Vec<String>,
+}
+
+/// A staff account as shown to administrators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub emergency: bool,
+    pub expires_at: Option<String>,
+    /// Consecutive failed sign-ins: the account is locked from [`auth::LOCK_AFTER_FAILURES`] on (unless the site's
+    /// `account_lockout` is `off`).
+    pub failed_sign_ins: i64,
+}
+
+impl From<&auth::User> for UserInfo {
+    fn from(u: &auth::User) -> Self {
+        UserInfo {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            active: u.active,
+            emergency: u.emergency,
+            expires_at: u.expires_at.clone(),
+            failed_sign_ins: u.failed_sign_ins(),
+        }
+    }
+}
+
+/// What `dtk rekey` did.
+#[derive(Serialize)]
+pub struct Rekeyed {
+    /// The new data key's generation (2 after the first rekey).
+    pub generation: u32,
+    /// Every other account that could sign in, now on a one-time password that opens the new key: hand them over in
+    /// person, as after a roster import.
+    pub reset: Vec<Provisioned>,
+    /// Wraps removed because their accounts were disabled or expired.
+    pub wraps_removed: usize,
 }
 
 /// The roster's three columns, in the order used when there is no header line.
@@ -229,7 +271,7 @@ impl Workstation {
         session: &Session,
         req: &EmergencyUser<'_>,
         clock: &dyn Clock,
-    ) -> Result<super::UserInfo, ApiError> {
+    ) -> Result<UserInfo, ApiError> {
         let EmergencyUser { username, display_name, password, reason, hours } = *req;
         session.require(Op::AddEmergencyUser)?;
         if reason.trim().is_empty() {
@@ -266,7 +308,7 @@ impl Workstation {
             )?;
             Ok(user)
         })?;
-        Ok(super::UserInfo::from(user.value()))
+        Ok(UserInfo::from(user.value()))
     }
 
     /// As [`Workstation::add_emergency_user`], with a one-time password made here (12 characters without
@@ -276,7 +318,7 @@ impl Workstation {
         session: &Session,
         request: &EmergencyRequest<'_>,
         clock: &dyn Clock,
-    ) -> Result<(super::UserInfo, Password), ApiError> {
+    ) -> Result<(UserInfo, Password), ApiError> {
         let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
         let EmergencyRequest { username, display_name, reason, hours } = *request;
         let req = EmergencyUser { username, display_name, password: &password, reason, hours };
@@ -296,12 +338,131 @@ impl Workstation {
         let _done = vault.write(session.keys(), session.username(), clock.now(), |tx| auth::disable_user(tx, &user))?;
         Ok(())
     }
+
+    /// Rotates the data key (`dtk rekey`, administrators): a new key seals everything written from now on, the old
+    /// one is kept sealed under it (so current users read everything), and no wrap of the old key opens the new one.
+    /// The administrator's password (checked against their wrap) and the recovery key (checked against the vault) are
+    /// wrapped around the new key; every other account that can sign in gets a one-time password wrapping it,
+    /// because its own password is not known here (ARCHITECTURE.md, "Rotating the data key"). The session moves to
+    /// the new key. One transaction: a failure changes nothing.
+    pub fn rekey(
+        &mut self,
+        session: &mut Session,
+        password: &Password,
+        recovery_key: &str,
+        clock: &dyn Clock,
+    ) -> Result<Rekeyed, ApiError> {
+        session.require(Op::ManageUsers)?;
+        let now = clock.now();
+        let vault = self.vault_mut()?;
+        let recovery =
+            RecoveryKey::parse(recovery_key).map_err(|e| ApiError::new(ErrorCode::BadCredentials, e.to_string()))?;
+        if keyring::open_with_recovery(vault.conn(), &recovery)?.is_none() {
+            return Err(ApiError::new(ErrorCode::BadCredentials, "the recovery key does not open this vault"));
+        }
+        let admin = session.user.clone();
+        let (kind, own) = keyring::load_wrap(vault.conn(), &admin.id)?
+            .ok_or_else(|| VaultError::Integrity(format!("key_wraps: no key wrap for user '{}'", admin.username)))?;
+        keyring::open_wrap(kind, &own, &admin.username, &admin.id, password)
+            .map_err(|_| AuthError::BadPassword(admin.username.clone()))?;
+        let users = auth::list_users(vault.conn())?;
+        let old = session.dek.clone();
+        let (new, rekeyed) = vault
+            .write(session.keys(), session.username(), now, |tx| -> Result<(DataKey, Rekeyed), ApiError> {
+                let mut wraps_removed = auth::remove_expired_wraps(tx, now)?;
+                let new = DataKey::generate(tx);
+                let generation = keyring::add_generation(tx, &new, &old)?;
+                keyring::store_wrap(tx, &new, &admin.id, password, KdfParams::FLOOR)?;
+                keyring::store_recovery_wrap(tx, &new, &recovery)?;
+                let mut reset = Vec::new();
+                for user in users.iter().filter(|u| u.id != admin.id) {
+                    if keyring::load_wrap(tx.sql(), &user.id)?.is_none() {
+                        continue;
+                    }
+                    if !user.active {
+                        // Disabled before disabling removed wraps: removed now.
+                        wraps_removed += usize::from(keyring::remove_wrap(tx.sql(), &user.id)?);
+                        continue;
+                    }
+                    let otp = one_time_password(tx);
+                    auth::reset_to_one_time(tx, &new, user, &Password::new(otp.clone()))?;
+                    reset.push(Provisioned { username: user.username.clone(), role: user.role, one_time_password: otp });
+                }
+                let usernames: Vec<&str> = reset.iter().map(|p| p.username.as_str()).collect();
+                tx.audit(
+                    crate::audit::action::VAULT_REKEYED,
+                    "vault",
+                    &serde_json::json!({ "generation": generation, "reset": usernames, "wraps_removed": wraps_removed }),
+                )?;
+                Ok((new, Rekeyed { generation, reset, wraps_removed }))
+            })?
+            .into_value();
+        // From here on the session seals under the new key.
+        session.keys = keyring::keys_for(vault.conn(), &new)?
+            .ok_or_else(|| VaultError::Integrity("meta key_chain: the new key does not open its own chain".into()))?;
+        session.dek = new;
+        Ok(rekeyed)
+    }
+
+    /// Lifts the lock on an account locked after [`auth::LOCK_AFTER_FAILURES`] failed sign-ins (or a throttle), so
+    /// the right password opens it again. Administrators may; charge nurses too when the site's `account_lockout`
+    /// is `admin_or_charge`, except for an administrator's account (IT's own accounts stay with IT). Audited.
+    pub fn unlock_user(&mut self, session: &Session, username: &str, clock: &dyn Clock) -> Result<(), ApiError> {
+        session.require(Op::UnlockUser)?;
+        let by_charge = session.role() == Role::Charge;
+        if by_charge && self.site.account_lockout != crate::site::AccountLockout::AdminOrCharge {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this site's account_lockout setting lets only an administrator unlock accounts",
+            ));
+        }
+        let vault = self.vault_mut()?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
+        if by_charge && user.role == Role::Admin {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "an administrator's account is unlocked by an administrator",
+            ));
+        }
+        let _done = vault.write(session.keys(), session.username(), clock.now(), |tx| auth::unlock_user(tx, &user))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::{csv_fields, parse_roster};
+    use crate::api::{InitRequest, Workstation};
     use crate::auth::Role;
+    use crate::clock::SystemClock;
+    use crate::crypto::{Password, PASSWORD_DERIVATIONS};
+
+    /// Issue 17 item 4: an unknown name returned at once (no Argon2id) with its own code, so a guesser could list the
+    /// staff ids by the answer or by its speed. Counted, not timed: the unknown name runs the one derivation a wrong
+    /// password runs, and gets the same code and message.
+    #[test]
+    fn fail_unknown_username_told_apart_from_a_wrong_password() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut ws = Workstation::open(dir.path()).expect("open");
+        let init = InitRequest {
+            unit: "5 East".into(),
+            admin: "it.admin".into(),
+            display_name: "IT Admin".into(),
+            password: Password::new("admin-pass-1".into()),
+        };
+        ws.init(init, &SystemClock).expect("init");
+        let derivations = || PASSWORD_DERIVATIONS.with(std::cell::Cell::get);
+        let attempt = |ws: &mut Workstation, name: &str| {
+            let before = derivations();
+            let err = ws.sign_in(name, &Password::new("not-the-password".into()), &SystemClock).err().expect("refused");
+            (err.code, err.message, derivations() - before)
+        };
+        let wrong = attempt(&mut ws, "it.admin");
+        let unknown = attempt(&mut ws, "ghost");
+        assert_eq!(wrong.2, 1, "a wrong password costs one derivation");
+        assert_eq!(unknown, wrong, "an unknown name gets the same code and message, at the same cost");
+    }
 
     fn refused(csv: &str) -> String {
         parse_roster(csv).expect_err("refused").message

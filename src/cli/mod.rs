@@ -102,6 +102,9 @@ pub enum Cmd {
     },
     /// Change your own password (new password from DTK_NEW_PASSWORD or a prompt).
     Passwd,
+    /// Rotate the data key (administrators): nothing written from now on opens with a copy of an old key wrap. Every
+    /// other account gets a one-time password to hand over, as after a roster import.
+    Rekey(users::RekeyArgs),
     /// Workstation qualification benchmark (docs/design.md "Performance budgets"): builds a synthetic four-week vault in a scratch folder and
     /// measures saves, sign-in, opening, lists, verify, handoff, the HIM worklist, FHIR export and printing.
     /// Needs no vault and touches none: everything it writes stays in its scratch folder.
@@ -167,6 +170,11 @@ pub fn new_password(prompt_for: &str) -> Result<Password, Failure> {
 }
 
 pub fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
+    Ok(sign_in_keeping_password(ws)?.0)
+}
+
+/// Signs in and keeps the password for a command that wraps a key under it again (`dtk rekey`).
+pub fn sign_in_keeping_password(ws: &mut Workstation) -> Result<(Session, Password), Failure> {
     let user = match std::env::var("DTK_USER") {
         Ok(u) => u,
         Err(_) if std::io::stdin().is_terminal() => {
@@ -179,7 +187,8 @@ pub fn sign_in(ws: &mut Workstation) -> Result<Session, Failure> {
         Err(_) => return Err(usage("no user given: set DTK_USER or run dtk in a terminal")),
     };
     let password = secret("DTK_PASSWORD", &format!("Password for {user}: "))?;
-    Ok(ws.sign_in(&user, &password, &SystemClock)?)
+    let session = ws.sign_in(&user, &password, &SystemClock)?;
+    Ok((session, password))
 }
 
 pub fn print_json(value: &serde_json::Value) {

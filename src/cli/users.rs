@@ -1,4 +1,5 @@
-//! `dtk user`: staff accounts (add, list, roster import, disable, break-glass emergency accounts).
+//! `dtk user`: staff accounts (add, list, roster import, disable, unlock, break-glass emergency accounts), and
+//! `dtk rekey`, which rotates the data key the accounts' wraps open.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use dtk::api::{self, AddUserRequest, Workstation};
 use dtk::auth::{Op, Role};
 use dtk::clock::SystemClock;
 
-use super::{failed, in_file, new_password, output, print_json, sign_in, Failure};
+use super::{failed, in_file, new_password, output, print_json, secret, sign_in, Failure};
 
 #[derive(Subcommand)]
 pub enum UserCmd {
@@ -34,6 +35,9 @@ pub enum UserCmd {
     /// The site's signed roster: one account for every workstation (build by IT, import here).
     #[command(subcommand)]
     Roster(super::roster::RosterCmd),
+    /// Unlock an account locked after too many failed sign-ins (administrators; charge nurses too unless the
+    /// site's account_lockout is "admin").
+    Unlock { name: String },
     /// Add an expiring break-glass nurse account (charge nurse; password from DTK_NEW_PASSWORD or a prompt).
     Emergency {
         name: String,
@@ -44,6 +48,53 @@ pub enum UserCmd {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+}
+
+/// `dtk rekey`.
+#[derive(clap::Args)]
+pub struct RekeyArgs {
+    /// The recovery key as `dtk init --recovery-key-out` wrote it (else DTK_RECOVERY_KEY or a prompt): the vault's
+    /// recovery wrap is renewed around the new key.
+    #[arg(long, value_name = "FILE")]
+    recovery_key_file: Option<PathBuf>,
+    /// Write the one-time passwords to this file (owner-only) instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    passwords_out: Option<PathBuf>,
+}
+
+/// `dtk rekey`: rotates the data key and hands out the one-time passwords it gave every other account.
+pub fn rekey(ws: &mut Workstation, args: RekeyArgs, json: bool) -> Result<(), Failure> {
+    let (mut session, password) = super::sign_in_keeping_password(ws)?;
+    let key = match &args.recovery_key_file {
+        Some(file) => {
+            let bytes = zeroize::Zeroizing::new(super::read_input(file, 4096)?);
+            dtk::crypto::Password::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        None => secret("DTK_RECOVERY_KEY", "Recovery key: ")?,
+    };
+    let done = ws.rekey(&mut session, &password, key.expose(), &SystemClock)?;
+    let listing = one_time_listing(&done.reset);
+    match args.passwords_out {
+        Some(path) => dtk::durable::write_private(&path, listing.as_bytes())
+            .map_err(|e| failed(format!("{}: {e}", path.display())))?,
+        None if !json => say_raw!("{listing}"),
+        None => {}
+    }
+    output(json, &done, || {
+        format!(
+            "The data key was rotated (generation {}). {} account(s) must sign in with the one-time password above and \
+             choose their own; {} key wrap(s) of disabled or expired accounts removed. The recovery key is unchanged.",
+            done.generation,
+            done.reset.len(),
+            done.wraps_removed
+        )
+    });
+    Ok(())
+}
+
+/// `username,role,one-time password` lines, as a roster import prints them.
+fn one_time_listing(accounts: &[api::Provisioned]) -> String {
+    accounts.iter().map(|p| format!("{},{},{}\n", p.username, p.role.as_str(), p.one_time_password)).collect()
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -85,8 +136,13 @@ pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure
             if json {
                 print_json(&serde_json::to_value(&users).unwrap_or_default());
             } else {
+                let locks = ws.site().account_lockout.locks();
                 for u in users {
-                    let state = if u.active { "active" } else { "disabled" };
+                    let state = match (u.active, locks && u.failed_sign_ins >= dtk::auth::LOCK_AFTER_FAILURES) {
+                        (false, _) => "disabled",
+                        (true, true) => "locked",
+                        (true, false) => "active",
+                    };
                     say!("{:<20} {:<8} {:<9} {}", u.username, u.role.as_str(), state, u.display_name);
                 }
             }
@@ -94,11 +150,7 @@ pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure
         UserCmd::Import { file, passwords_out } => {
             let csv = std::fs::read_to_string(&file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
             let result = ws.import_roster(&session, &csv, &clock).map_err(in_file(&file))?;
-            let listing: String = result
-                .created
-                .iter()
-                .map(|p| format!("{},{},{}\n", p.username, p.role.as_str(), p.one_time_password))
-                .collect();
+            let listing = one_time_listing(&result.created);
             match passwords_out {
                 Some(path) => dtk::durable::write_private(&path, listing.as_bytes())
                     .map_err(|e| failed(format!("{}: {e}", path.display())))?,
@@ -120,6 +172,10 @@ pub fn run(ws: &mut Workstation, cmd: UserCmd, json: bool) -> Result<(), Failure
             say!("Disabled {name}; their entries stay attributed to them.");
         }
         UserCmd::Roster(_) => return Err(super::usage("dtk user roster: handled above")),
+        UserCmd::Unlock { name } => {
+            ws.unlock_user(&session, &name, &clock)?;
+            say!("Unlocked {name}: their own password signs them in again.");
+        }
         UserCmd::Emergency { name, display, reason, hours } => {
             session.require(Op::AddEmergencyUser)?;
             let password = new_password(&name)?;

@@ -7,6 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{Entry, Roster, RosterError, Status};
 use crate::auth::{self, AuthError, User};
 use crate::crypto::{DataKey, KdfParams, Password, RosterWrap, UserSecret};
+use crate::keyring;
 use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
@@ -64,12 +65,13 @@ pub fn wrap_of(conn: &rusqlite::Connection, user: &User) -> Result<Option<Roster
     let row: Option<(KdfParams, Vec<u8>, Vec<u8>)> = conn
         .query_row(
             "SELECT kdf_m, kdf_t, kdf_p, salt, wrapped FROM key_wraps WHERE id = ?1 AND kind = 'roster' AND user_id = ?2",
-            params![auth::wrap_id(user), user.id],
+            params![keyring::wrap_id(&user.id), user.id],
             |r| Ok((KdfParams { m_kib: r.get(0)?, t: r.get(1)?, p: r.get(2)? }, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
     let Some((params, salt, wrapped)) = row else { return Ok(None) };
-    let damaged = || VaultError::Integrity(format!("key_wraps {}: the roster wrap is damaged", auth::wrap_id(user)));
+    let damaged =
+        || VaultError::Integrity(format!("key_wraps {}: the roster wrap is damaged", keyring::wrap_id(&user.id)));
     let salt: [u8; 16] = salt.as_slice().try_into().map_err(|_| damaged())?;
     RosterWrap::from_row(salt, params, &wrapped).map(Some).map_err(|_| damaged())
 }
@@ -89,7 +91,7 @@ fn put_wrap(tx: &mut Tx<'_>, user: &User, w: &RosterWrap) -> Result<(), VaultErr
         OnConflict::Replace,
         "key_wraps",
         &[
-            ("id", &auth::wrap_id(user)),
+            ("id", &keyring::wrap_id(&user.id)),
             ("kind", &"roster"),
             ("user_id", &user.id),
             ("kdf_m", &p.m_kib),
@@ -124,7 +126,7 @@ fn disable(tx: &mut Tx<'_>, user: &User) -> Result<(), RosterError> {
     if user.active {
         auth::disable_user(tx, user).map_err(from_auth)?;
     }
-    tx.sql().execute("DELETE FROM key_wraps WHERE id = ?1 AND kind IN ('user', 'roster')", [auth::wrap_id(user)])?;
+    keyring::remove_wrap(tx.sql(), &user.id)?;
     Ok(())
 }
 
@@ -170,9 +172,10 @@ pub fn apply(tx: &mut Tx<'_>, dek: &DataKey, roster: &Roster) -> Result<Applied,
                 ..w
             },
             None => {
-                let sealed = crate::crypto::wrap_to_user(dek, &public, &auth::wrap_id(&user), tx).ok_or_else(|| {
-                    RosterError::Malformed(format!("the public key of '{}' is not a usable key", e.username))
-                })?;
+                let sealed =
+                    crate::crypto::wrap_to_user(dek, &public, &keyring::wrap_id(&user.id), tx).ok_or_else(|| {
+                        RosterError::Malformed(format!("the public key of '{}' is not a usable key", e.username))
+                    })?;
                 RosterWrap {
                     secret: e.secret.to_wrap()?,
                     public,

@@ -75,7 +75,7 @@ fn read_only_vault_folder_reads_but_never_claims_to_save() {
 
     let out = dtk_unprivileged(&tv, (NURSE.0, "wrong-password"), &["entry", "list"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("wrong password"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wrong username or password"), "{}", stderr(&out));
     assert_eq!(std::fs::read(tv.db()).expect("read"), before, "the vault file is untouched");
 }
 

@@ -1,6 +1,7 @@
 //! The one integration-test binary of the core and the `dtk` command line (ripgrep style): each module is a
 //! capability, tested the way a user would notice it.
 
+mod accounts;
 mod backup;
 mod clinical;
 mod faults;

@@ -121,7 +121,7 @@ fn a_user_provisioned_once_signs_in_on_two_workstations_and_a_disabled_one_is_re
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert!(stdout(&imported).contains("Roster version 1 imported: 2 added"), "{}", stdout(&imported));
     let refused = site.sign_in(&site.b, "anurse", &anna).map(|_| ()).expect_err("B has no roster yet");
-    assert_eq!(refused.code, ErrorCode::UnknownUser);
+    assert_eq!(refused.code, ErrorCode::BadCredentials, "an unknown name is answered as a wrong password");
     std::fs::copy(&stick, site.folder.path().join("roster-1.dtkroster")).expect("copy to the site's folder");
     site.sign_in(&site.b, ADMIN.0, ADMIN.1).expect("B's administrator signs in (and applies the roster)");
 

@@ -343,6 +343,7 @@ fn the_import_reader_sees_the_paths_rust_resolves() {
 const SQL_ALLOWED: &[&str] = &[
     "src/audit.rs",
     "src/auth.rs",
+    "src/keyring.rs",
     "src/drafts.rs",
     "src/entries/mod.rs",
     "src/entries/unsigned.rs",

@@ -113,13 +113,29 @@ describe('sign in', () => {
     expect(screen.getByLabelText('Password')).toHaveFocus();
   });
 
-  it('explains an unknown user', async () => {
+  it('answers an unknown user as a wrong password, naming neither', async () => {
     const user = userEvent.setup();
     render(App, { backend: seeded() });
     await user.type(await screen.findByLabelText('Username'), 'nobody');
     await user.type(screen.getByLabelText('Password'), 'x');
     await user.keyboard('{Enter}');
-    expect(await screen.findByRole('alert')).toHaveTextContent('There is no user with that username');
+    expect(await screen.findByRole('alert')).toHaveTextContent('The username or password is not correct');
+  });
+
+  it('says whom to ask when the account is locked', async () => {
+    const user = userEvent.setup();
+    const backend = seeded();
+    backend.signIn = async () => {
+      throw new BackendError(
+        'account_locked',
+        "the account 'drivera' is locked after 11 failed sign-ins; ask a charge nurse or an administrator to unlock it",
+      );
+    };
+    render(App, { backend });
+    await user.type(await screen.findByLabelText('Username'), 'drivera');
+    await user.type(screen.getByLabelText('Password'), 'x');
+    await user.keyboard('{Enter}');
+    expect(await screen.findByRole('alert')).toHaveTextContent('ask a charge nurse or an administrator to unlock it');
   });
 
   it('passes on how long a throttled user must wait', async () => {

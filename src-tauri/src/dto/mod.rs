@@ -64,9 +64,11 @@ pub enum Role {
 pub enum ErrorCode {
     NotInitialised,
     AlreadyInitialised,
+    /// A wrong password or an unknown username: one code, so sign-in does not tell which names exist.
     BadCredentials,
-    UnknownUser,
     Throttled,
+    /// The account is locked after too many failed sign-ins; the message says whom to ask to unlock it.
+    AccountLocked,
     Forbidden,
     InvalidInput,
     Integrity,

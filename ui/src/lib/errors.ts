@@ -9,10 +9,11 @@ export function describeError(error: BackendError): string {
   switch (code) {
     case 'bad_credentials':
       return 'The username or password is not correct. Check Caps Lock and try again.';
-    case 'unknown_user':
-      return 'There is no user with that username on this workstation. Ask the charge nurse or IT to add you.';
     case 'throttled':
       return `Too many failed sign-ins for this user. ${error.message}`;
+    case 'account_locked':
+      // The message names whom to ask (the site decides: a charge nurse or an administrator, or IT only).
+      return `This account is locked. ${error.message}`;
     case 'invalid_input':
       return error.message;
     case 'already_initialised':

@@ -159,7 +159,8 @@ export class MemoryBackend implements Backend {
     this.calls.push('signIn');
     if (this.unit === null) throw new BackendError('not_initialised', 'This workstation has not been set up yet.');
     const user = this.users.get(request.username.trim());
-    if (!user) throw new BackendError('unknown_user', 'No user with that username on this workstation.');
+    // As the core: an unknown name reads exactly like a wrong password.
+    if (!user) throw new BackendError('bad_credentials', 'The username or password is not correct.');
     if (user.password !== request.password) {
       throw new BackendError('bad_credentials', 'The username or password is not correct.');
     }

@@ -4,4 +4,4 @@
  * Why a command failed, as a stable snake_case code the UI switches on. The message is for people and never
  * carries PHI; the UI never parses it.
  */
-export type ErrorCode = "not_initialised" | "already_initialised" | "bad_credentials" | "unknown_user" | "throttled" | "forbidden" | "invalid_input" | "integrity" | "storage_full" | "read_only" | "io" | "too_new" | "not_found" | "conflict" | "must_change_password" | "safety_check" | "no_episode" | "unavailable" | "unsigned_entries" | "session_ended" | "not_signed_in" | "internal";
+export type ErrorCode = "not_initialised" | "already_initialised" | "bad_credentials" | "throttled" | "account_locked" | "forbidden" | "invalid_input" | "integrity" | "storage_full" | "read_only" | "io" | "too_new" | "not_found" | "conflict" | "must_change_password" | "safety_check" | "no_episode" | "unavailable" | "unsigned_entries" | "session_ended" | "not_signed_in" | "internal";
