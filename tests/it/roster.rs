@@ -10,9 +10,7 @@ use dtk::clock::SystemClock;
 use dtk::crypto::Password;
 use dtk::site::SiteConfig;
 
-use crate::support::{
-    census_bytes, dtk_cmd, for_patient, sample_response, stderr, stdout, TestVault, ADMIN, CHARGE, NURSE,
-};
+use crate::support::{census_bytes, dtk_cmd, nursing_note, stderr, stdout, TestVault, ADMIN, CHARGE, NURSE};
 
 const PASSPHRASE: &str = "the site's IT passphrase";
 
@@ -304,12 +302,6 @@ fn a_password_changed_on_one_workstation_travels_to_the_others_in_the_next_roste
     let old = site.sign_in(&site.b, "anurse", &anna).map(|_| ()).expect_err("the one-time password is spent");
     assert_eq!(old.code, ErrorCode::BadCredentials);
     site.sign_in(&site.a, "anurse", "anna-own-pass").expect("A keeps it");
-}
-
-fn nursing_note(ws: &mut Workstation, nurse: &dtk::api::Session, mrn: &str) -> String {
-    let options = dtk::api::EntryOptions { sign: true, ..Default::default() };
-    let saved = ws.add_entry(nurse, &for_patient(sample_response("nursing-note"), mrn), &options, &SystemClock);
-    saved.expect("signed entry").saved.id
 }
 
 #[test]
