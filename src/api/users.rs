@@ -7,9 +7,10 @@ use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::{self, AuthError, NewUser, Op, Role};
 use crate::clock::Clock;
 use crate::crypto::{DataKey, KdfParams, Password, RecoveryKey};
-use crate::keyring;
+use crate::keyring::{self, WrapKind};
 // Shared with IT's signed roster, which reads CSV and makes one-time passwords the same way.
 use crate::roster::build::{csv_fields, one_time_password};
+use crate::roster::store;
 use crate::vault::VaultError;
 
 /// Longest an emergency account may live: one long shift.
@@ -88,6 +89,8 @@ pub struct Rekeyed {
     /// Every other account that could sign in, now on a one-time password that opens the new key: hand them over in
     /// person, as after a roster import.
     pub reset: Vec<Provisioned>,
+    /// Site roster users (src/roster): the new key wrapped to their public key, so they keep their own password.
+    pub roster_kept: Vec<String>,
     /// Wraps removed because their accounts were disabled or expired.
     pub wraps_removed: usize,
 }
@@ -342,9 +345,10 @@ impl Workstation {
     /// Rotates the data key (`dtk rekey`, administrators): a new key seals everything written from now on, the old
     /// one is kept sealed under it (so current users read everything), and no wrap of the old key opens the new one.
     /// The administrator's password (checked against their wrap) and the recovery key (checked against the vault) are
-    /// wrapped around the new key; every other account that can sign in gets a one-time password wrapping it,
-    /// because its own password is not known here (ARCHITECTURE.md, "Rotating the data key"). The session moves to
-    /// the new key. One transaction: a failure changes nothing.
+    /// wrapped around the new key. A site roster user's wrap needs only their public key, so the new key is wrapped
+    /// to it and they keep their password; every other account that can sign in gets a one-time password wrapping
+    /// it, because its own password is not known here (ARCHITECTURE.md, "Rotating the data key"). The session moves
+    /// to the new key. One transaction: a failure changes nothing.
     pub fn rekey(
         &mut self,
         session: &mut Session,
@@ -372,9 +376,13 @@ impl Workstation {
                 let mut wraps_removed = auth::remove_expired_wraps(tx, now)?;
                 let new = DataKey::generate(tx);
                 let generation = keyring::add_generation(tx, &new, &old)?;
-                keyring::store_wrap(tx, &new, &admin.id, password, KdfParams::FLOOR)?;
+                if kind == WrapKind::Roster {
+                    store::rewrap_data_key(tx, &new, &admin)?;
+                } else {
+                    keyring::store_wrap(tx, &new, &admin.id, password, KdfParams::FLOOR)?;
+                }
                 keyring::store_recovery_wrap(tx, &new, &recovery)?;
-                let mut reset = Vec::new();
+                let (mut reset, mut kept) = (Vec::new(), Vec::new());
                 for user in users.iter().filter(|u| u.id != admin.id) {
                     if keyring::load_wrap(tx.sql(), &user.id)?.is_none() {
                         continue;
@@ -382,6 +390,10 @@ impl Workstation {
                     if !user.active {
                         // Disabled before disabling removed wraps: removed now.
                         wraps_removed += usize::from(keyring::remove_wrap(tx.sql(), &user.id)?);
+                        continue;
+                    }
+                    if store::rewrap_data_key(tx, &new, user)? {
+                        kept.push(user.username.clone());
                         continue;
                     }
                     let otp = one_time_password(tx);
@@ -392,9 +404,9 @@ impl Workstation {
                 tx.audit(
                     crate::audit::action::VAULT_REKEYED,
                     "vault",
-                    &serde_json::json!({ "generation": generation, "reset": usernames, "wraps_removed": wraps_removed }),
+                    &serde_json::json!({ "generation": generation, "reset": usernames, "roster_kept": kept, "wraps_removed": wraps_removed }),
                 )?;
-                Ok((new, Rekeyed { generation, reset, wraps_removed }))
+                Ok((new, Rekeyed { generation, reset, roster_kept: kept, wraps_removed }))
             })?
             .into_value();
         // From here on the session seals under the new key.

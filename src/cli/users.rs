@@ -83,9 +83,11 @@ pub fn rekey(ws: &mut Workstation, args: RekeyArgs, json: bool) -> Result<(), Fa
     output(json, &done, || {
         format!(
             "The data key was rotated (generation {}). {} account(s) must sign in with the one-time password above and \
-             choose their own; {} key wrap(s) of disabled or expired accounts removed. The recovery key is unchanged.",
+             choose their own; {} roster account(s) keep their password; {} key wrap(s) of disabled or expired \
+             accounts removed. The recovery key is unchanged.",
             done.generation,
             done.reset.len(),
+            done.roster_kept.len(),
             done.wraps_removed
         )
     });

@@ -163,28 +163,14 @@ pub fn apply(tx: &mut Tx<'_>, dek: &DataKey, roster: &Roster) -> Result<Applied,
         };
         let local_newer = here.as_ref().is_some_and(|w| w.secret_version > e.secret_version);
         let (user, new) = put_user(tx, e, e.must_change && !local_newer)?;
-        let wrap = match here {
-            Some(w) if local_newer => w,
-            Some(w) => RosterWrap {
-                secret: e.secret.to_wrap()?,
-                secret_version: e.secret_version,
-                changed_at: e.changed_at,
-                ..w
-            },
-            None => {
-                let sealed =
-                    crate::crypto::wrap_to_user(dek, &public, &keyring::wrap_id(&user.id), tx).ok_or_else(|| {
-                        RosterError::Malformed(format!("the public key of '{}' is not a usable key", e.username))
-                    })?;
-                RosterWrap {
-                    secret: e.secret.to_wrap()?,
-                    public,
-                    secret_version: e.secret_version,
-                    changed_at: e.changed_at,
-                    dek: sealed,
-                }
-            }
+        let (secret, secret_version, changed_at) = match here {
+            Some(w) if local_newer => (w.secret, w.secret_version, w.changed_at),
+            _ => (e.secret.to_wrap()?, e.secret_version, e.changed_at),
         };
+        // The data key is wrapped afresh each time: after a `dtk rekey` the caller's key is newer than the one an
+        // existing wrap holds, and only the newest opens this vault (src/keyring.rs).
+        let dek = seal_to(tx, dek, &public, &user)?;
+        let wrap = RosterWrap { secret, public, secret_version, changed_at, dek };
         put_wrap(tx, &user, &wrap)?;
         (if new { &mut done.added } else { &mut done.updated }).push(e.username.clone());
     }
@@ -207,6 +193,22 @@ pub fn apply(tx: &mut Tx<'_>, dek: &DataKey, roster: &Roster) -> Result<Applied,
         }),
     )?;
     Ok(done)
+}
+
+/// `dek` wrapped to a roster user's public key (X25519), for their `roster` wrap.
+fn seal_to(tx: &mut Tx<'_>, dek: &DataKey, public: &[u8; 32], user: &User) -> Result<Vec<u8>, RosterError> {
+    crate::crypto::wrap_to_user(dek, public, &keyring::wrap_id(&user.id), tx)
+        .ok_or_else(|| RosterError::Malformed(format!("the public key of '{}' is not a usable key", user.username)))
+}
+
+/// After `dtk rekey`: the new data key wrapped to a roster user's public key, their secret and password untouched
+/// (the key wrap needs only the public half, so the user keeps their password). Returns whether `user` is a roster
+/// user here (`false`: a local account, which the caller resets to a one-time password).
+pub fn rewrap_data_key(tx: &mut Tx<'_>, dek: &DataKey, user: &User) -> Result<bool, RosterError> {
+    let Some(current) = wrap_of(tx.sql(), user)? else { return Ok(false) };
+    let sealed = seal_to(tx, dek, &current.public, user)?;
+    put_wrap(tx, user, &RosterWrap { dek: sealed, ..current })?;
+    Ok(true)
 }
 
 /// Whether a newer roster (not yet applied) refuses `username` already: disabled in it, or a roster user here that

@@ -197,12 +197,6 @@ fn wrap_row(tv: &TestVault, id: &str) -> WrapRow {
         .expect("wrap row")
 }
 
-fn nursing_note(ws: &mut Workstation, nurse: &dtk::api::Session, mrn: &str) -> String {
-    let options = dtk::api::EntryOptions { sign: true, ..Default::default() };
-    let saved = ws.add_entry(nurse, &for_patient(sample_response("nursing-note"), mrn), &options, &SystemClock);
-    saved.expect("signed entry").saved.id
-}
-
 #[test]
 fn an_old_copy_of_a_key_wrap_opens_nothing_written_after_a_rekey() {
     let (tv, recovery) = TestVault::with_recovery_key();

@@ -10,7 +10,7 @@ use dtk::clock::SystemClock;
 use dtk::crypto::Password;
 use dtk::site::SiteConfig;
 
-use crate::support::{dtk_cmd, stderr, stdout, TestVault, ADMIN};
+use crate::support::{census_bytes, dtk_cmd, nursing_note, stderr, stdout, TestVault, ADMIN, CHARGE, NURSE};
 
 const PASSPHRASE: &str = "the site's IT passphrase";
 
@@ -302,4 +302,57 @@ fn a_password_changed_on_one_workstation_travels_to_the_others_in_the_next_roste
     let old = site.sign_in(&site.b, "anurse", &anna).map(|_| ()).expect_err("the one-time password is spent");
     assert_eq!(old.code, ErrorCode::BadCredentials);
     site.sign_in(&site.a, "anurse", "anna-own-pass").expect("A keeps it");
+}
+
+#[test]
+fn a_roster_user_keeps_their_password_across_a_rekey_and_reads_what_was_written_after() {
+    let site = Site::new();
+    let passwords = site.build("roster-1.dtkroster", STAFF, None);
+    let mut ws = site.open(&site.a);
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &SystemClock).expect("charge (applies roster)");
+    ws.import_census(&charge, &census_bytes(), &SystemClock).expect("census");
+    ws.start_episode(&charge, dtk::episodes::Kind::Real, Default::default(), &SystemClock).expect("episode");
+    let mut anna = ws.sign_in("anurse", &Password::new(otp(&passwords, "anurse").into()), &SystemClock).expect("otp");
+    ws.change_password(&mut anna, &Password::new("anna-own-pass".into()), &SystemClock).expect("her own password");
+    let before = nursing_note(&mut ws, &anna, "DEV2001");
+    drop(ws);
+
+    let keys = tempfile::tempdir().expect("key folder");
+    let file = keys.path().join("recovery.txt");
+    std::fs::write(&file, site.recovery_a.expose()).expect("key file");
+    let out = site.dtk(&site.a, ADMIN, &["rekey", "--recovery-key-file", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains("The data key was rotated (generation 2)"), "{said}");
+    assert!(said.contains("2 roster account(s) keep their password"), "{said}");
+    assert!(!said.contains("anurse") && !said.contains("bcharge"), "no one-time password for roster users: {said}");
+    let one_time = said.lines().find_map(|l| l.strip_prefix("jnurse,nurse,")).expect("the local nurse is reset");
+
+    // A local nurse charts under the new key with her one-time password.
+    let mut ws = site.open(&site.a);
+    let mut nurse = ws.sign_in(NURSE.0, &Password::new(one_time.into()), &SystemClock).expect("one-time password");
+    ws.change_password(&mut nurse, &Password::new(NURSE.1.into()), &SystemClock).expect("her own again");
+    let after = nursing_note(&mut ws, &nurse, "DEV2002");
+    drop(ws);
+
+    // Anna's own password opens the new key: she reads the entry sealed after the rekey, and her own from before.
+    let mut ws = site.open(&site.a);
+    let anna = ws.sign_in("anurse", &Password::new("anna-own-pass".into()), &SystemClock).expect("same password");
+    assert!(!anna.must_change_password(), "nothing to change after a rekey");
+    for id in [&before, &after] {
+        ws.entry(&anna, id, &SystemClock).expect("the roster user reads old and new entries");
+    }
+    drop(ws);
+
+    // A roster applied after the rekey wraps the newest key, for a new user and for those already here.
+    let more = format!("{STAFF}cnew,Cy New,nurse\n");
+    let second = site.build("roster-2.dtkroster", &more, Some("roster-1.dtkroster"));
+    let mut ws = site.open(&site.a);
+    let anna = ws.sign_in("anurse", &Password::new("anna-own-pass".into()), &SystemClock).expect("applies roster 2");
+    ws.entry(&anna, &after, &SystemClock).expect("still the newest key");
+    let mut cy = ws.sign_in("cnew", &Password::new(otp(&second, "cnew").into()), &SystemClock).expect("new user");
+    ws.change_password(&mut cy, &Password::new("cy-own-pass-1".into()), &SystemClock).expect("his own password");
+    ws.entry(&cy, &after, &SystemClock).expect("a user added after the rekey opens the newest key");
+    let verify = site.dtk(&site.a, ADMIN, &["verify"]);
+    assert!(verify.status.success(), "{}{}", stdout(&verify), stderr(&verify));
 }

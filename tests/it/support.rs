@@ -224,6 +224,14 @@ pub fn for_patient(mut r: serde_json::Value, mrn: &str) -> serde_json::Value {
     r
 }
 
+/// Saves and signs a nursing note for the patient `mrn`; returns the entry's id.
+pub fn nursing_note(ws: &mut dtk::api::Workstation, nurse: &dtk::api::Session, mrn: &str) -> String {
+    let options = dtk::api::EntryOptions { sign: true, ..Default::default() };
+    let saved =
+        ws.add_entry(nurse, &for_patient(sample_response("nursing-note"), mrn), &options, &dtk::clock::SystemClock);
+    saved.expect("signed entry").saved.id
+}
+
 /// Finds the first response item with `link_id` anywhere (nested too) and gives it to `edit`.
 pub fn edit_item(r: &mut serde_json::Value, link_id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
     fn find<'a>(items: &'a mut serde_json::Value, link: &str) -> Option<&'a mut serde_json::Value> {
