@@ -8,6 +8,7 @@ mod faults;
 mod fhir_export;
 mod fhir_server;
 mod forms;
+mod forms_conformance;
 mod fuzz_corpus;
 mod handoff;
 mod him_desk;
