@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod census;
+pub mod census_feed;
 pub mod clock;
 pub mod crypto;
 pub mod drafts;

@@ -72,7 +72,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Forms(FormsCmd::Check { files }) => cli::forms::check(&files, json),
         Cmd::Bench(args) => cli::bench::run(args, json),
+        Cmd::Site(cli::roster::SiteCmd::CensusKey { create, out }) => cli::census::create_key(create, out, json),
         Cmd::Site(cmd) => cli::roster::site(cmd, json),
+        // The census export job signs on its own machine: no vault, no sign-in.
+        Cmd::Census(cli::census::CensusCmd::Sign { bundle, key, out }) => cli::census::sign(bundle, key, out, json),
         // IT builds a roster on its own machine: no vault, no sign-in.
         Cmd::User(cli::users::UserCmd::Roster(cli::roster::RosterCmd::Build(args))) => cli::roster::build(args, json),
         Cmd::Forms(FormsCmd::List) => cli::forms::list(&open()?, json),

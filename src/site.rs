@@ -83,6 +83,10 @@ pub struct SiteConfig {
     /// The site's IT key (Ed25519, 64 hex characters, printed by `dtk site it-key --create`): the workstation imports
     /// staff rosters signed by this key only (src/roster; ARCHITECTURE.md, "One account for the site's workstations").
     pub it_public_key: Option<String>,
+    /// The census signing key (Ed25519, 64 hex characters, printed by `dtk site census-key --create`): the key of the
+    /// job that exports the census while the EHR is up. `dtk census stage` (no password) and the sign-in take only
+    /// census files signed by it (ARCHITECTURE.md, "The census without a password").
+    pub census_public_key: Option<String>,
     /// The folder this configuration was read from: where the workstation looks for a newer roster at sign-in. Not
     /// a setting; `None` for the defaults (the vault folder is used).
     #[serde(skip)]
@@ -190,6 +194,7 @@ impl Default for SiteConfig {
             drill_max_age_days: 90,
             verify_max_age_days: 7,
             it_public_key: None,
+            census_public_key: None,
             folder: None,
             account_lockout: AccountLockout::default(),
         }
@@ -247,6 +252,11 @@ impl SiteConfig {
         if cfg.it_public_key.as_deref().is_some_and(|k| crate::crypto::unhex::<32>(k).is_none()) {
             return Err(bad(
                 "it_public_key: expected the 64 hex characters printed by `dtk site it-key --create`".into()
+            ));
+        }
+        if cfg.census_public_key.as_deref().is_some_and(|k| crate::crypto::unhex::<32>(k).is_none()) {
+            return Err(bad(
+                "census_public_key: expected the 64 hex characters printed by `dtk site census-key --create`".into(),
             ));
         }
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {

@@ -3,6 +3,7 @@
 
 mod backup;
 pub mod bench;
+mod census;
 mod clinical;
 mod handoff;
 mod him;
@@ -429,6 +430,7 @@ impl Workstation {
                 ("workstation_id", workstation_id.into_bytes()),
                 ("unit", unit.as_bytes().to_vec()),
                 ("created_at", crate::clock::stamp(now).into_bytes()),
+                (crate::census_feed::INBOX_META, crate::crypto::hex(&keys.inbox_public()).into_bytes()),
             ] {
                 tx.insert_meta(k, &v)?;
             }
@@ -489,6 +491,7 @@ impl Workstation {
             user_secret: unlocked.user_secret,
         };
         self.roster_pick_up(&session, clock.now());
+        self.census_pick_up(&session, clock.now());
         Ok(session)
     }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backup;
+mod census_feed;
 mod clinical;
 mod faults;
 mod fhir_export;
