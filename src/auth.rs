@@ -575,6 +575,19 @@ pub fn change_password(
     Ok(updated)
 }
 
+/// Replaces a user's password with a one-time password an administrator hands over in person (a forgotten password):
+/// as [`change_password`], but the must-change flag is set, so the user chooses their own at the next sign-in.
+pub fn reset_password(tx: &mut Tx<'_>, dek: &DataKey, user: &User, one_time: &Password) -> Result<User, AuthError> {
+    check_password(&user.username, one_time)?;
+    let mut updated = user.reread_checked(tx)?;
+    updated.must_change = true;
+    updated.mac = updated.compute_mac(tx.keys());
+    tx.sql().execute("UPDATE users SET must_change = 1, mac = ?1 WHERE id = ?2", params![updated.mac, updated.id])?;
+    store_wrap(tx, dek, &updated, one_time, KdfParams::FLOOR)?;
+    tx.audit(action::PASSWORD_RESET, &format!("users:{}", user.id), &serde_json::json!({ "username": user.username }))?;
+    Ok(updated)
+}
+
 /// Disables an account: it can no longer sign in, and everything it wrote stays attributed to it.
 pub fn disable_user(tx: &mut Tx<'_>, user: &User) -> Result<(), AuthError> {
     let mut updated = user.reread_checked(tx)?;

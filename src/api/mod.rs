@@ -283,6 +283,8 @@ pub struct UserInfo {
     pub display_name: String,
     pub role: Role,
     pub active: bool,
+    /// A one-time password (roster import, the admin desk's add or reset) is still to be changed.
+    pub must_change: bool,
     pub emergency: bool,
     pub expires_at: Option<String>,
 }
@@ -294,6 +296,7 @@ impl From<&User> for UserInfo {
             display_name: u.display_name.clone(),
             role: u.role,
             active: u.active,
+            must_change: u.must_change,
             emergency: u.emergency,
             expires_at: u.expires_at.clone(),
         }

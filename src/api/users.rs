@@ -311,6 +311,63 @@ impl Workstation {
         Ok((info, password))
     }
 
+    /// Adds a staff account with a one-time password made here (the admin desk's "add user"): it must be changed at
+    /// first sign-in, as a roster import's. Administrators only; the password is shown once and handed over in person.
+    pub fn add_user_with_one_time_password(
+        &mut self,
+        session: &Session,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        clock: &dyn Clock,
+    ) -> Result<(super::UserInfo, Password), ApiError> {
+        session.require(Op::ManageUsers)?;
+        let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
+        let dek = session.dek.clone();
+        let new = NewUser {
+            username,
+            display_name,
+            role,
+            password: &password,
+            must_change: true,
+            expires_at: None,
+            emergency: false,
+        };
+        let vault = self.vault_mut()?;
+        let user = vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                auth::create_user(tx, &dek, &new, KdfParams::FLOOR)
+            })?
+            .into_value();
+        Ok((super::UserInfo::from(&user), password))
+    }
+
+    /// Replaces a user's password with a one-time password (a forgotten password): the old one opens nothing from
+    /// now on, and the user chooses their own at the next sign-in. Administrators only; not their own account (they
+    /// change their own password as anyone does).
+    pub fn reset_to_one_time_password(
+        &mut self,
+        session: &Session,
+        username: &str,
+        clock: &dyn Clock,
+    ) -> Result<(super::UserInfo, Password), ApiError> {
+        session.require(Op::ManageUsers)?;
+        if username == session.username() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "change your own password with \"Change my password\""));
+        }
+        let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
+        let dek = session.dek.clone();
+        let vault = self.vault_mut()?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
+        let updated = vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                auth::reset_password(tx, &dek, &user, &password)
+            })?
+            .into_value();
+        Ok((super::UserInfo::from(&updated), password))
+    }
+
     /// Disables an account: it can no longer sign in; what it wrote stays attributed to it.
     pub fn disable_user(&mut self, session: &Session, username: &str, clock: &dyn Clock) -> Result<(), ApiError> {
         session.require(Op::ManageUsers)?;
