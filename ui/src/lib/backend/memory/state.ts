@@ -26,6 +26,8 @@ export interface MemoryUser {
   role: Role;
   /** A roster account still on its one-time password. */
   mustChange?: boolean;
+  /** Disabled by an administrator: it can no longer sign in. */
+  disabled?: boolean;
 }
 
 export interface MemoryEntry {
