@@ -110,6 +110,7 @@ pub struct BackupStatus {
     pub interval_hours: u32,
     pub last_at: Option<String>,
     pub last_file: Option<String>,
+    #[ts(type = "number | null")]
     pub age_minutes: Option<i64>,
     pub overdue: bool,
     pub running: bool,
@@ -122,5 +123,6 @@ pub struct BackupStatus {
 pub struct BackupWritten {
     pub file: String,
     pub at: String,
+    #[ts(type = "number")]
     pub bytes: u64,
 }

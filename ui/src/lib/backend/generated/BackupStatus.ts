@@ -3,4 +3,4 @@
 /**
  * The interim backups: the site's folder, the newest backup and its age, overdue, running, the last failure.
  */
-export type BackupStatus = { folder: string | null, intervalHours: number, lastAt: string | null, lastFile: string | null, ageMinutes: bigint | null, overdue: boolean, running: boolean, failure: string | null, };
+export type BackupStatus = { folder: string | null, intervalHours: number, lastAt: string | null, lastFile: string | null, ageMinutes: number | null, overdue: boolean, running: boolean, failure: string | null, };

@@ -3,4 +3,4 @@
 /**
  * A backup written now.
  */
-export type BackupWritten = { file: string, at: string, bytes: bigint, };
+export type BackupWritten = { file: string, at: string, bytes: number, };
