@@ -1,6 +1,6 @@
-//! The DTOs of the administrator's desk (issue 17 item 5): staff accounts, the forms check, `verify` and backups.
-//! Staff names and file names only; nothing here carries patient data.
-use super::{add, Bindings, Role};
+//! The DTOs of the administrator's desk (issue 17 item 5): staff accounts, the census import, the forms check,
+//! `verify` and backups. Staff names, file names and counts only; nothing here carries patient data.
+use super::{add, Bindings, ReadinessLevel, Role};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -16,6 +16,10 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<VerifyProblem>(out);
     add::<BackupStatus>(out);
     add::<BackupWritten>(out);
+    add::<CensusDesk>(out);
+    add::<CensusSnapshot>(out);
+    add::<CensusFile>(out);
+    add::<CensusImported>(out);
 }
 
 /// A staff account as the user list shows it.
@@ -29,6 +33,9 @@ pub struct StaffAccount {
     pub active: bool,
     /// A one-time password is still to be changed at the user's next sign-in.
     pub one_time_password_pending: bool,
+    /// Locked after too many failed sign-ins (`dtk user list`'s `locked`): not even the right password opens it
+    /// until someone unlocks it.
+    pub locked: bool,
     pub emergency: bool,
     pub expires_at: Option<String>,
 }
@@ -125,4 +132,61 @@ pub struct BackupWritten {
     pub at: String,
     #[ts(type = "number")]
     pub bytes: u64,
+}
+
+/// The census panel: the current snapshot as readiness's `census` check sees it, and the files in the site's
+/// `census_import_dir` that can be imported.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CensusDesk {
+    /// None before any census was imported.
+    pub snapshot: Option<CensusSnapshot>,
+    /// Readiness's verdict on the census (stale past the site's `census_max_age_hours`) and its line for IT.
+    pub status: ReadinessLevel,
+    pub detail: String,
+    /// The site's `census_import_dir`; None when the site names none.
+    pub folder: Option<String>,
+    pub files: Vec<CensusFile>,
+    /// Why the folder could not be listed (missing, unreadable), naming it; the snapshot is shown all the same.
+    pub folder_problem: Option<String>,
+}
+
+/// The current census snapshot: when the EHR took it, how long ago, and how many patients it holds.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CensusSnapshot {
+    pub taken_at: String,
+    /// Whole hours since the EHR took it; None when its time cannot be read.
+    #[ts(type = "number | null")]
+    pub age_hours: Option<i64>,
+    /// The site's `census_max_age_hours`.
+    pub max_age_hours: u32,
+    #[ts(type = "number")]
+    pub patients: i64,
+}
+
+/// A file in the census folder, by name (the command takes the name, never a path).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CensusFile {
+    pub name: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Minutes since the file was last written (an export job's run), when the file system says.
+    #[ts(type = "number | null")]
+    pub modified_minutes_ago: Option<u64>,
+}
+
+/// What importing a census file did (as `dtk census import`).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CensusImported {
+    pub file: String,
+    pub patients: u32,
+    pub allergies: u32,
+    pub medications: u32,
+    /// When the EHR took the snapshot now current.
+    pub taken_at: String,
+    /// What the import left out, e.g. "3 Observation".
+    pub skipped: Vec<String>,
 }

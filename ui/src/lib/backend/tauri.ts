@@ -350,6 +350,18 @@ export class TauriBackend implements Backend {
     return call('admin_reset_password', { username });
   }
 
+  adminUnlockUser(username: string): Promise<void> {
+    return call('admin_unlock_user', { username });
+  }
+
+  adminCensus(): Promise<Admin.CensusDesk> {
+    return call('admin_census');
+  }
+
+  adminImportCensus(file: string): Promise<Admin.CensusImported> {
+    return call('admin_import_census', { file });
+  }
+
   adminFormsCheck(): Promise<Admin.FormsCheck> {
     return call('admin_forms_check');
   }

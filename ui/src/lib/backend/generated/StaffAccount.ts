@@ -12,4 +12,9 @@ active: boolean,
 /**
  * A one-time password is still to be changed at the user's next sign-in.
  */
-oneTimePasswordPending: boolean, emergency: boolean, expiresAt: string | null, };
+oneTimePasswordPending: boolean, 
+/**
+ * Locked after too many failed sign-ins (`dtk user list`'s `locked`): not even the right password opens it
+ * until someone unlocks it.
+ */
+locked: boolean, emergency: boolean, expiresAt: string | null, };

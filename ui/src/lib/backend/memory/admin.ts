@@ -1,10 +1,12 @@
 // The administrator's part of the in-memory test double: accounts over the shared users map (one-time passwords,
-// disable, reset, a roster read from `rosters` instead of the disk), a forms check, `verify`, backups and a readiness
-// report, all seeded. Roles are checked as the core checks them (administrators; backups also charge nurses).
+// disable, unlock, reset, a roster read from `rosters` instead of the disk), the census (files of the census folder
+// seeded as `censusFiles`, imported over the shared patients), a forms check, `verify`, backups and a readiness
+// report, all seeded. Roles are checked as the core checks them (administrators; backups, census import and unlock
+// also charge nurses).
 import { BackendError } from '../index';
 import type * as A from '../admin';
 import type { Role } from '../generated/Role';
-import type { MemoryState } from './state';
+import { LOCK_AFTER_FAILURES, parseCensus, type MemoryState } from './state';
 
 export interface AdminSeed {
   /** Roster CSV files "on the disk", by path. */
@@ -19,7 +21,14 @@ export interface AdminSeed {
   backupAgeMinutes?: number | null;
   /** The readiness report (the double's default: ready, every check ok). */
   readiness?: A.ReadinessReport;
+  /** The site's `census_import_dir` (default `/shared/census`; null: the site names none). */
+  censusFolder?: string | null;
+  /** The files in it, by name: their text (a FHIR Bundle, or anything else to see it refused). */
+  censusFiles?: Record<string, string>;
 }
+
+/** As the core's default `census_max_age_hours`. */
+const CENSUS_MAX_AGE_HOURS = 24;
 
 const ROLES: Role[] = ['nurse', 'charge', 'him', 'admin'];
 const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -48,6 +57,7 @@ export function adminApi(state: MemoryState, seed: AdminSeed = {}) {
     seed.backupAgeMinutes == null ? null : new Date(state.now().getTime() - seed.backupAgeMinutes * 60_000);
   let lastVerify: A.VerifyResult | null = null;
   const folder = seed.backupFolder === undefined ? '/media/usb/dtk-backups' : seed.backupFolder;
+  const censusFolder = seed.censusFolder === undefined ? '/shared/census' : seed.censusFolder;
 
   function require(...roles: Role[]) {
     const session = state.session;
@@ -60,6 +70,26 @@ export function adminApi(state: MemoryState, seed: AdminSeed = {}) {
     const user = state.users.get(username);
     if (!user) throw new BackendError('not_found', `there is no user named '${username}'`);
     return user;
+  }
+
+  /** As readiness's `census` check: the snapshot's age against the site's limit, and its line for IT. */
+  function censusCheck(): Pick<A.CensusDesk, 'snapshot' | 'status' | 'detail'> {
+    const taken = state.snapshotTime;
+    if (taken === null) {
+      return {
+        snapshot: null,
+        status: 'not-ready',
+        detail: "no census imported: import the unit's census snapshot (dtk census import FILE)",
+      };
+    }
+    const hours = Math.floor((state.now().getTime() - new Date(taken).getTime()) / 3_600_000);
+    const patients = state.patients.filter((p) => !p.temporary).length;
+    const snapshot = { takenAt: taken, ageHours: hours, maxAgeHours: CENSUS_MAX_AGE_HOURS, patients };
+    if (hours >= CENSUS_MAX_AGE_HOURS) {
+      const detail = `census is stale: taken ${hours} h ago (${taken}), over the site's limit of ${CENSUS_MAX_AGE_HOURS} h (census_max_age_hours); import a fresh one`;
+      return { snapshot, status: 'not-ready', detail };
+    }
+    return { snapshot, status: 'ok', detail: `census of ${patients} patients taken ${hours} h ago (limit ${CENSUS_MAX_AGE_HOURS} h)` };
   }
 
   function create(username: string, displayName: string, role: Role): A.OneTimePassword {
@@ -84,6 +114,7 @@ export function adminApi(state: MemoryState, seed: AdminSeed = {}) {
           role: u.role,
           active: !(u.disabled ?? false),
           oneTimePasswordPending: u.mustChange ?? false,
+          locked: (u.failedSignIns ?? 0) >= LOCK_AFTER_FAILURES,
           emergency: false,
           expiresAt: null,
         }));
@@ -121,6 +152,58 @@ export function adminApi(state: MemoryState, seed: AdminSeed = {}) {
       const session = require('admin');
       if (username === session.username) throw new BackendError('invalid_input', 'you cannot disable your own account');
       account(username).disabled = true;
+    },
+
+    async adminUnlockUser(username: string): Promise<void> {
+      // The site's `account_lockout` at its default, as in the double's sign-in: charge nurses may unlock too, but
+      // not an administrator's account.
+      const session = require('charge', 'admin');
+      const user = account(username);
+      if (session.role === 'charge' && user.role === 'admin') {
+        throw new BackendError('forbidden', "an administrator's account is unlocked by an administrator");
+      }
+      user.failedSignIns = 0;
+    },
+
+    async adminCensus(): Promise<A.CensusDesk> {
+      require('charge', 'admin');
+      const files = Object.entries(seed.censusFiles ?? {})
+        .map(([name, text]) => ({ name, bytes: new TextEncoder().encode(text).length, modifiedMinutesAgo: 30 }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      return { ...censusCheck(), folder: censusFolder, files: censusFolder ? files : [], folderProblem: null };
+    },
+
+    async adminImportCensus(file: string): Promise<A.CensusImported> {
+      require('charge', 'admin');
+      if (!censusFolder) {
+        throw new BackendError('invalid_input', 'the site names no census_import_dir: set it in site.json, or import with dtk census import FILE');
+      }
+      if (file === '' || file.startsWith('.') || file.includes('/') || file.includes('\\')) {
+        throw new BackendError('invalid_input', `'${file}' is not a file of the census folder ${censusFolder}`);
+      }
+      const text = seed.censusFiles?.[file];
+      if (text === undefined) throw new BackendError('io', `${file}: cannot be read: No such file or directory (os error 2)`);
+      let bundle: Parameters<typeof parseCensus>[0] & { resourceType?: string };
+      try {
+        bundle = JSON.parse(text);
+      } catch (error) {
+        throw new BackendError('invalid_input', `${file}: census is not valid JSON: ${(error as Error).message}`);
+      }
+      if (bundle?.resourceType !== 'Bundle') {
+        throw new BackendError('invalid_input', `${file}: census must be a FHIR Bundle`);
+      }
+      const census = parseCensus(bundle);
+      state.patients = [...state.patients.filter((p) => p.temporary), ...census.patients];
+      state.snapshotTime = census.snapshotTime ?? stamp(state.now());
+      const medications = (bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'MedicationRequest').length;
+      return {
+        file,
+        patients: census.patients.length,
+        allergies: census.patients.reduce((n, p) => n + p.allergies.length, 0),
+        medications,
+        takenAt: state.snapshotTime,
+        skipped: [],
+      };
     },
 
     async adminResetPassword(username: string): Promise<A.OneTimePassword> {

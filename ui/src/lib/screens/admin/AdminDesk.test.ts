@@ -1,6 +1,8 @@
 // The administrator's desk against the in-memory backend: readiness with the not-ready checks first, adding a user
-// (one-time password shown once), a roster import from a path, reset and disable (after a confirmation), the forms
-// check with a refused file, verify, backup status and "back up now"; a nurse is refused; axe-core on each section.
+// (one-time password shown once), a roster import from a path, reset and disable (after a confirmation), unlocking an
+// account locked after failed sign-ins, the census snapshot's age and patients with an import from the census folder,
+// the forms check with a refused file, verify, backup status and "back up now"; a nurse is refused; axe-core on each
+// section.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
@@ -9,6 +11,7 @@ import AdminDesk from './AdminDesk.svelte';
 import { MemoryBackend } from '../../backend/memory';
 import type { AdminSeed } from '../../backend/memory/admin';
 import type { ReadinessReport, SessionInfo } from '../../backend';
+import demoCensus from '../../../../../assets/demo/census-demo.json';
 
 // Typing whole forms takes seconds on a loaded 2-core machine; the default 5 s is for unit logic, not for this.
 vi.setConfig({ testTimeout: 30_000 });
@@ -108,7 +111,7 @@ describe('users', () => {
   it('resets a password to a one-time password and disables an account after confirming', async () => {
     const { backend, user } = desk();
     await open(user, 'Users');
-    await user.click(await screen.findByRole('button', { name: 'Reset the password of dnurse' }));
+    await user.click(await screen.findByRole('button', { name: 'Reset password for dnurse' }));
     const shown = await screen.findByTestId('one-time-passwords');
     expect(backend.state.users.get('dnurse')?.mustChange).toBe(true);
     expect(shown).toHaveTextContent(backend.state.users.get('dnurse')?.password ?? 'missing');
@@ -122,6 +125,26 @@ describe('users', () => {
     expect(backend.state.users.get('dnurse')?.disabled).toBe(true);
     await vi.waitFor(() => expect(within(screen.getByTestId('user-list')).getByRole('row', { name: /dnurse/ })).toHaveTextContent('Disabled'));
     expect(screen.queryByRole('button', { name: 'Disable it.admin' })).toBeNull();
+  });
+
+  it('shows an account locked after too many failed sign-ins and unlocks it; its own password signs in again', async () => {
+    const { backend, user } = desk();
+    for (let n = 1; n <= 11; n++) {
+      const refused = backend.signIn({ username: 'dnurse', password: 'not-my-password' });
+      await expect(refused).rejects.toMatchObject({ code: n < 11 ? 'bad_credentials' : 'account_locked' });
+    }
+    await expect(backend.signIn({ username: 'dnurse', password: 'a-long-pass-12' })).rejects.toMatchObject({ code: 'account_locked' });
+
+    await open(user, 'Users');
+    const row = await screen.findByRole('row', { name: /dnurse/ });
+    expect(row).toHaveTextContent('Locked');
+    expect(within(screen.getByTestId('user-list')).queryByRole('button', { name: 'Unlock it.admin' })).toBeNull();
+    await axeClean();
+    await user.click(within(row).getByRole('button', { name: 'Unlock dnurse' }));
+    expect(await screen.findByTestId('users-done')).toHaveTextContent('Unlocked dnurse: their own password signs them in again.');
+    await vi.waitFor(() => expect(within(screen.getByTestId('user-list')).getByRole('row', { name: /dnurse/ })).toHaveTextContent('Active'));
+    expect(screen.queryByRole('button', { name: 'Unlock dnurse' })).toBeNull();
+    await expect(backend.signIn({ username: 'dnurse', password: 'a-long-pass-12' })).resolves.toMatchObject({ username: 'dnurse' });
   });
 
   it('is usable from the keyboard alone', async () => {
@@ -138,6 +161,40 @@ describe('users', () => {
     await user.keyboard('{Enter}');
     await screen.findByTestId('one-time-passwords');
     expect(backend.state.users.get('kbd.user')?.role).toBe('nurse');
+  });
+});
+
+describe('census', () => {
+  it('shows the snapshot’s age and patients, names a refused file, and imports one from the census folder', async () => {
+    // The demo unit's census was taken 2026-11-21T05:00Z, sixteen days before this clock; the file, three hours before.
+    const fresh = JSON.stringify({ ...demoCensus, timestamp: '2026-12-07T02:00:00Z' });
+    const { backend, user } = desk({ censusFiles: { '5east-0200.json': fresh, 'notes.txt': 'not a census' } });
+    backend.state.now = () => new Date('2026-12-07T05:00:00Z');
+    await open(user, 'Census');
+    expect(await screen.findByTestId('census-state')).toHaveTextContent('Not ready: census is stale: taken 384 h ago');
+    expect(screen.getByTestId('census-snapshot')).toHaveTextContent('Taken by the EHR 2026-11-21T05:00:00Z (16 days ago)');
+    expect(screen.getByTestId('census-patients')).toHaveTextContent('14');
+    expect(within(screen.getByTestId('census-files')).getAllByRole('row').slice(1).map((r) => r.getAttribute('data-file'))).toEqual([
+      '5east-0200.json',
+      'notes.txt',
+    ]);
+    await axeClean();
+
+    await user.click(screen.getByRole('button', { name: 'Import notes.txt' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('notes.txt: census is not valid JSON');
+    await user.click(screen.getByRole('button', { name: 'Import 5east-0200.json' }));
+    expect(await screen.findByTestId('census-done')).toHaveTextContent('Imported 5east-0200.json: 14 patients');
+    expect(screen.queryByRole('alert')).toBeNull();
+    await vi.waitFor(() => expect(screen.getByTestId('census-state')).toHaveTextContent('Ready: census of 14 patients taken 3 h ago'));
+    expect(screen.getByTestId('census-snapshot')).toHaveTextContent('2026-12-07T02:00:00Z (3 h ago)');
+  });
+
+  it('says how to set the census folder when the site names none', async () => {
+    const { user } = desk({ censusFolder: null });
+    await open(user, 'Census');
+    expect(await screen.findByTestId('census-no-folder')).toHaveTextContent('census_import_dir');
+    expect(screen.queryByTestId('census-files')).toBeNull();
+    await axeClean();
   });
 });
 
@@ -198,5 +255,8 @@ describe('roles', () => {
     await expect(backend.adminUsers()).rejects.toMatchObject({ code: 'forbidden' });
     await expect(backend.adminVerify()).rejects.toMatchObject({ code: 'forbidden' });
     await expect(backend.adminBackupNow()).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(backend.adminUnlockUser('dnurse')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(backend.adminCensus()).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(backend.adminImportCensus('census.json')).rejects.toMatchObject({ code: 'forbidden' });
   });
 });
