@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod handoff;
 pub mod json;
 pub mod keyring;
+pub mod mar;
 pub mod paper;
 pub mod patients;
 pub mod print;

@@ -94,6 +94,12 @@ pub struct SiteConfig {
     /// What a sign-in throttle at its longest delay turns into: a lock that a charge nurse or an administrator lifts
     /// (`"admin_or_charge"`, the default), one that only an administrator lifts (`"admin"`), or none (`"off"`).
     pub account_lockout: AccountLockout,
+    /// The MAR (`dtk mar`): a dose charted this many minutes either side of a due time covers it, and a due time is
+    /// "due" from this long before it until this long after it, "overdue" after that (1–240).
+    pub mar_window_minutes: i64,
+    /// The unit's time zone for the MAR's clock times: an IANA name ("America/New_York") or a POSIX TZ rule; else
+    /// the workstation's own zone.
+    pub time_zone: Option<String>,
 }
 
 /// Who unlocks an account locked after [`crate::auth::LOCK_AFTER_FAILURES`] failed sign-ins, or whether accounts
@@ -197,6 +203,8 @@ impl Default for SiteConfig {
             census_public_key: None,
             folder: None,
             account_lockout: AccountLockout::default(),
+            mar_window_minutes: 60,
+            time_zone: None,
         }
     }
 }
@@ -235,6 +243,12 @@ impl SiteConfig {
         }
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
+        }
+        if !(1..=240).contains(&cfg.mar_window_minutes) {
+            return Err(bad("mar_window_minutes: between 1 and 240".into()));
+        }
+        if let Some(zone) = &cfg.time_zone {
+            crate::mar::zone::LocalZone::named(zone).map_err(|e| bad(format!("time_zone: {e}")))?;
         }
         if !(1..=24).contains(&cfg.backup_interval_hours) {
             return Err(bad("backup_interval_hours: between 1 and 24".into()));
@@ -351,6 +365,8 @@ mod tests {
             (r#"{"backup_interval_hours":25}"#, "backup_interval_hours"),
             (r#"{"colour":"blue"}"#, "unknown field `colour`"),
             (r#"{"census_max_age_hours":0}"#, "census_max_age_hours"),
+            (r#"{"mar_window_minutes":0}"#, "mar_window_minutes"),
+            (r#"{"time_zone":"Mars/Olympus"}"#, "time_zone: \"Mars/Olympus\""),
             (r#"{"unit":"#, "not valid JSON"),
             (
                 r#"{"fhir_servers":[{"name":"EHR","base_url":"http://ehr.example.org/fhir"}]}"#,

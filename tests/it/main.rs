@@ -12,6 +12,7 @@ mod forms;
 mod fuzz_corpus;
 mod handoff;
 mod him_desk;
+mod mar;
 mod paper;
 mod posting;
 mod print;
