@@ -299,6 +299,50 @@ test('the charge nurse path: checklist, status update printed, census sheet, end
   }
 });
 
+test('the administrator: readiness, a user added with its one-time password, a census imported from the folder', { timeout: 300000 }, async () => {
+  // The site's census folder, holding the demo unit's census exported again just now (as the EHR's job would).
+  const censusDir = mkdtempSync(join(tmpdir(), 'dtk-e2e-census-'));
+  const demoCensus = JSON.parse(readFileSync(join(ROOT, 'assets/demo/census-demo.json'), 'utf8'));
+  writeFileSync(join(censusDir, '5east-census.json'), JSON.stringify({ ...demoCensus, timestamp: new Date().toISOString() }));
+  const site = join(vault, 'site.json');
+  const config = existsSync(site) ? JSON.parse(readFileSync(site, 'utf8')) : {};
+  writeFileSync(site, JSON.stringify({ ...config, census_import_dir: censusDir }));
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    // The administrator set up at first run: the home screen is the administrator's desk, on readiness.
+    await signIn(session, 'admin', PASSWORD);
+    await session.waitFor('#desk-title', { text: 'Administrator desk', timeoutMs: 30000 });
+    await session.waitFor('[data-testid="readiness-checks"] tbody tr', { timeoutMs: 30000 });
+    // The demo census was taken weeks ago and the demo site names no HIM key: both are named as not ready.
+    const verdict = await session.text(await session.find('[data-testid="readiness-verdict"]'));
+    assert.match(verdict, /Not ready: .*census/);
+    assert.match(verdict, /him_key/);
+    await shot(session, '21-admin-readiness.png');
+
+    await clickText(session, 'nav[aria-label="Administrator desk sections"] button', 'Users');
+    await session.waitFor('[data-testid="user-list"] tr[data-username="demo.nurse"]', { timeoutMs: 30000 });
+    await session.type(await session.find('#add-username'), 'e2e.nurse');
+    await session.type(await session.find('#add-name'), 'Eve Tester');
+    await clickText(session, 'button[type="submit"]', 'Add the user');
+    await session.waitFor('[data-testid="one-time-passwords"]', { text: 'e2e.nurse', timeoutMs: 30000 });
+    const password = (await session.text(await session.find('[data-testid="one-time-passwords"] td.password'))).trim();
+    assert.equal(password.length, 12, 'a twelve-character one-time password is shown');
+    await session.waitFor('[data-testid="user-list"] tr[data-username="e2e.nurse"]', { text: 'One-time password pending', timeoutMs: 30000 });
+    await shot(session, '22-admin-one-time-password.png');
+    await clickText(session, 'button', 'Done — I have handed them over');
+
+    await clickText(session, 'nav[aria-label="Administrator desk sections"] button', 'Census');
+    await session.waitFor('[data-testid="census-state"]', { text: 'Not ready', timeoutMs: 30000 });
+    await session.click(await session.waitFor('button[aria-label="Import 5east-census.json"]', { timeoutMs: 30000 }));
+    await session.waitFor('[data-testid="census-done"]', { text: 'Imported 5east-census.json: 14 patients', timeoutMs: 30000 });
+    await session.waitFor('[data-testid="census-state"]', { text: 'Ready: census of 14 patients', timeoutMs: 30000 });
+    await shot(session, '23-admin-census.png');
+  } finally {
+    await session.end();
+    rmSync(censusDir, { recursive: true, force: true });
+  }
+});
+
 test('idle lock: no patient data on the lock screen, the open form comes back after sign-in', { timeout: 300000 }, async () => {
   // A short idle timeout from the site configuration in the vault folder (30 s is the shortest the core accepts).
   const site = join(vault, 'site.json');
@@ -309,6 +353,8 @@ test('idle lock: no patient data on the lock screen, the open form comes back af
     await signIn(session, 'demo.nurse', DEMO_PASSWORD);
     await session.type(await session.waitFor('#scan-field', { timeoutMs: 30000 }), 'DEV2013\uE007');
     await session.waitFor('[data-testid="patient-banner"]', { text: 'ØSTER', timeoutMs: 30000 });
+    // The banner can come before the form list on a loaded machine: wait for the list, then choose.
+    await session.waitFor('button.form-choice', { timeoutMs: 30000 });
     await clickText(session, 'button.form-choice', 'Nursing note');
     await session.type(await session.waitFor('textarea'), 'Half-written note');
     const idleStart = performance.now();

@@ -2,7 +2,8 @@
 # Posting benchmark (issue 15 item 6): N reconciled entries posted to the real FHIR server on loopback (helios-hfs
 # through scripts/fhir-server.sh) by our client, `dtk export fhir --batch ID --post EHR` (the site's server of that name), against the server's own
 # ingest of the same transactions fed by a trivial sequential curl loop over pre-split files, so the ratio shows
-# whether the client is the bottleneck; then the time to read everything back by search.
+# whether the client is the bottleneck; then the time to read everything back by search (a plain paging loop, and our
+# own `dtk export verify`).
 #
 # Usage: scripts/bench-post.sh [ENTRIES] [ENTRIES_PER_TRANSACTION]   (defaults 10000 and 500)
 #
@@ -125,6 +126,19 @@ for ty, want in sorted(expected.items()):
     print(f"  {ty}: {got} on the server, {want} exported{extra}")
 PY
 echo "read-back by search: $(rate "$N" $(( $(now_ms) - start )))"
+
+# 2b. Our read-back: `dtk export verify` searches every exported resource by its identifier in pages, through the
+# same client, and records the result per entry (exit 0 only when every resource is there).
+# SKIP_VERIFY=1 leaves it out (against helios-hfs it runs at about 10 entries/s: BENCHMARKS.md).
+if [ "${SKIP_VERIFY:-0}" = 1 ]; then
+  echo "our read-back (dtk export verify): skipped (SKIP_VERIFY=1)"
+else
+start=$(now_ms)
+verify_out="$(DTK_USER=him DTK_PASSWORD=him-pass-1 /usr/bin/time -f '%e s wall, %U s user, %S s system, peak RSS %M KiB' \
+  "$BIN/dtk" --vault "$kept/him" export verify --batch "$batch")"
+echo "  $verify_out" | tail -n 3
+echo "our read-back (dtk export verify): $(rate "$N" $(( $(now_ms) - start )))"
+fi
 
 # 3. The server's own ingest: the same transactions, pre-split, posted one after the other by curl.
 fresh_server

@@ -16,6 +16,8 @@ pub mod action {
     pub const USER_ADDED: &str = "user.added";
     pub const USER_DISABLED: &str = "user.disabled";
     pub const PASSWORD_CHANGED: &str = "user.password_changed";
+    /// An administrator replaced a user's password with a one-time password (the admin desk's "reset").
+    pub const PASSWORD_RESET: &str = "user.password_reset";
     pub const SIGN_IN: &str = "sign_in.succeeded";
     pub const SIGN_IN_FAILED: &str = "sign_in.failed";
     pub const SIGN_IN_REFUSED: &str = "sign_in.throttled";

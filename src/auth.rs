@@ -592,6 +592,16 @@ pub fn change_password(
     Ok(updated)
 }
 
+/// Replaces a user's password with a one-time password an administrator hands over in person (a forgotten password,
+/// the admin desk's reset): as [`reset_to_one_time`], after the password rules, and audited. A roster user's wrap is
+/// replaced by a password wrap here, on this workstation only, until the next roster (as `dtk recover`).
+pub fn reset_password(tx: &mut Tx<'_>, dek: &DataKey, user: &User, one_time: &Password) -> Result<User, AuthError> {
+    check_password(&user.username, one_time)?;
+    let updated = set_password(tx, dek, user, one_time, true)?;
+    tx.audit(action::PASSWORD_RESET, &format!("users:{}", user.id), &serde_json::json!({ "username": user.username }))?;
+    Ok(updated)
+}
+
 /// Gives a user a one-time password (wrapping `dek`, the newest data key) that must be changed at the next sign-in:
 /// `dtk rekey` does this for every account but the administrator's. The caller audits it.
 pub fn reset_to_one_time(tx: &mut Tx<'_>, dek: &DataKey, user: &User, one_time: &Password) -> Result<User, AuthError> {

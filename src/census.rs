@@ -1,6 +1,6 @@
 //! Reading the unit census snapshot that the EHR exported while it was up: a FHIR R4 Bundle of Patient, Encounter,
-//! Location, MedicationRequest and AllergyIntolerance. Pure: bytes in, a [`Census`] out; storing it is
-//! [`crate::patients`]' job.
+//! Location, MedicationRequest (with its timing, for the MAR), MedicationAdministration (the last doses before the
+//! outage) and AllergyIntolerance. Pure: bytes in, a [`Census`] out; storing it is [`crate::patients`]' job.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::json::{self, JsonError};
+use crate::mar::timing::Timing;
 
 /// Limits on what an import accepts.
 pub const MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -54,6 +55,10 @@ pub struct PatientRecord {
     pub encounter: Option<EncounterInfo>,
     pub allergies: Vec<Allergy>,
     pub medications: Vec<ActiveMedication>,
+    /// Doses given (or not) before the outage, from MedicationAdministration. Absent in records stored before
+    /// issue 16.
+    #[serde(default)]
+    pub administrations: Vec<Administration>,
 }
 
 impl PatientRecord {
@@ -88,9 +93,45 @@ pub struct Allergy {
 pub struct ActiveMedication {
     pub name: String,
     pub code: Option<String>,
+    /// The dosage instruction's own words (what the MAR shows as "see order" when it cannot schedule the timing).
     pub dosage: Option<String>,
     pub route: Option<String>,
     pub prn: bool,
+    // The fields below came with the MAR (issue 16); records stored before it have none of them.
+    /// `MedicationRequest.id`, which the census administrations refer to.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `MedicationRequest.status`: active or on-hold (the others are not kept).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The dose, such as "40 mg" (`doseAndRate.doseQuantity`, or a dose range).
+    #[serde(default)]
+    pub dose: Option<String>,
+    /// `dosageInstruction.timing`, as read.
+    #[serde(default)]
+    pub timing: Option<Timing>,
+    /// `asNeededCodeableConcept`: why as needed.
+    #[serde(default)]
+    pub prn_reason: Option<String>,
+    #[serde(default)]
+    pub authored_on: Option<String>,
+}
+
+/// A dose the EHR recorded before the outage (MedicationAdministration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Administration {
+    pub medication: String,
+    pub code: Option<String>,
+    /// `MedicationAdministration.request.reference`: the order it was given for.
+    pub request: Option<String>,
+    /// completed, not-done, in-progress…
+    pub status: String,
+    /// `effectiveDateTime` (or `effectivePeriod.start`), RFC 3339.
+    pub at: String,
+    /// `statusReason`, for a dose not given.
+    pub reason: Option<String>,
+    pub dose: Option<String>,
+    pub route: Option<String>,
 }
 
 /// A parsed census snapshot.
@@ -118,6 +159,24 @@ fn concept_text(cc: Option<&Value>) -> Option<String> {
 fn concept_code(cc: Option<&Value>) -> Option<String> {
     let c = cc?.get("coding")?.as_array()?.first()?;
     Some(format!("{}|{}", text(c.get("system")).unwrap_or_default(), text(c.get("code"))?))
+}
+
+/// "40 mg" from a Quantity.
+fn quantity_text(q: Option<&Value>) -> Option<String> {
+    let q = q?;
+    let value = q.get("value").and_then(Value::as_f64)?;
+    let unit = text(q.get("unit")).or_else(|| text(q.get("code"))).unwrap_or_default();
+    Some(format!("{value} {unit}").trim().to_string())
+}
+
+/// The dose of a dosage instruction: its first dose quantity, else its dose range ("1–2 tablets").
+fn dose_text(dosage: &Value) -> Option<String> {
+    let rate = dosage.get("doseAndRate")?.as_array()?.first()?;
+    quantity_text(rate.get("doseQuantity")).or_else(|| {
+        let range = rate.get("doseRange")?;
+        let (low, high) = (quantity_text(range.get("low"))?, quantity_text(range.get("high"))?);
+        Some(format!("{low} to {high}"))
+    })
 }
 
 /// Finds the MRN: the identifier typed MR, else the one in `mrn_system`.
@@ -211,6 +270,7 @@ pub fn parse(bytes: &[u8], mrn_system: Option<&str>) -> Result<Census, CensusErr
                     encounter: None,
                     allergies: Vec::new(),
                     medications: Vec::new(),
+                    administrations: Vec::new(),
                 };
                 if patients.iter().any(|p| p.mrn == record.mrn && p.mrn_system == record.mrn_system) {
                     return Err(bad("the same MRN appears on two Patient resources"));
@@ -235,7 +295,9 @@ pub fn parse(bytes: &[u8], mrn_system: Option<&str>) -> Result<Census, CensusErr
                     }
                 }
             }
-            "Encounter" | "MedicationRequest" | "AllergyIntolerance" => others.push((index, res)),
+            "Encounter" | "MedicationRequest" | "MedicationAdministration" | "AllergyIntolerance" => {
+                others.push((index, res))
+            }
             "" => {
                 return Err(CensusError::Entry {
                     index,
@@ -252,6 +314,8 @@ pub fn parse(bytes: &[u8], mrn_system: Option<&str>) -> Result<Census, CensusErr
 
     for (index, res) in others {
         let rtype = res.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        // AllergyIntolerance names its patient in `patient`; Encounter, MedicationRequest and MedicationAdministration
+        // in `subject`.
         let subject_field = if rtype == "AllergyIntolerance" { "patient" } else { "subject" };
         let subject = res.get(subject_field).and_then(|s| s.get("reference")).and_then(Value::as_str);
         let Some(&pi) = subject.and_then(|r| by_ref.get(r)) else {
@@ -289,7 +353,8 @@ pub fn parse(bytes: &[u8], mrn_system: Option<&str>) -> Result<Census, CensusErr
                 });
             }
             "MedicationRequest" => {
-                if text(res.get("status")).as_deref() != Some("active") {
+                let status = text(res.get("status"));
+                if !matches!(status.as_deref(), Some("active" | "on-hold")) {
                     *skipped.entry("MedicationRequest (not active)".into()).or_insert(0) += 1;
                     continue;
                 }
@@ -302,12 +367,49 @@ pub fn parse(bytes: &[u8], mrn_system: Option<&str>) -> Result<Census, CensusErr
                     });
                 };
                 let dosage = res.get("dosageInstruction").and_then(Value::as_array).and_then(|d| d.first());
+                let as_needed_reason = dosage.and_then(|d| concept_text(d.get("asNeededCodeableConcept")));
+                let as_needed = dosage.and_then(|d| d.get("asNeededBoolean")).and_then(Value::as_bool);
                 p.medications.push(ActiveMedication {
                     name,
                     code: concept_code(med),
                     dosage: dosage.and_then(|d| text(d.get("text"))),
                     route: dosage.and_then(|d| concept_text(d.get("route"))),
-                    prn: dosage.and_then(|d| d.get("asNeededBoolean")).and_then(Value::as_bool).unwrap_or(false),
+                    prn: as_needed.unwrap_or(false) || as_needed_reason.is_some(),
+                    id: text(res.get("id")),
+                    status,
+                    dose: dosage.and_then(dose_text),
+                    timing: dosage.and_then(|d| d.get("timing")).map(Timing::from_fhir),
+                    prn_reason: as_needed_reason,
+                    authored_on: text(res.get("authoredOn")),
+                });
+            }
+            "MedicationAdministration" => {
+                let status = text(res.get("status")).unwrap_or_default();
+                let at = text(res.get("effectiveDateTime"))
+                    .or_else(|| text(res.get("effectivePeriod").and_then(|p| p.get("start"))))
+                    .filter(|t| crate::clock::parse_stamp(t).is_some());
+                let med = res.get("medicationCodeableConcept");
+                let name =
+                    concept_text(med).or_else(|| text(res.get("medicationReference").and_then(|r| r.get("display"))));
+                let (Some(at), Some(medication)) = (at, name) else {
+                    // A dose the MAR cannot place in time or name is counted, not guessed.
+                    *skipped.entry("MedicationAdministration (no time or medication)".into()).or_insert(0) += 1;
+                    continue;
+                };
+                if status == "entered-in-error" {
+                    *skipped.entry("MedicationAdministration (entered in error)".into()).or_insert(0) += 1;
+                    continue;
+                }
+                let dosage = res.get("dosage");
+                p.administrations.push(Administration {
+                    medication,
+                    code: concept_code(med),
+                    request: text(res.get("request").and_then(|r| r.get("reference"))),
+                    status,
+                    at,
+                    reason: res.get("statusReason").and_then(Value::as_array).and_then(|r| concept_text(r.first())),
+                    dose: dosage.and_then(|d| quantity_text(d.get("dose"))),
+                    route: dosage.and_then(|d| concept_text(d.get("route"))),
                 });
             }
             _ => {

@@ -498,48 +498,18 @@ pub fn unwrap_secret(wrap: &Wrap, label: &str, password: &Password) -> Result<Ze
 
 const ROSTER_WRAP_INFO: &[u8] = b"downtime-kit/roster-wrap/v1";
 
-fn roster_kek(shared: &[u8], ephemeral: &[u8; KEY_LEN], public: &[u8; KEY_LEN]) -> Kek {
-    let mut salt = [0u8; 2 * KEY_LEN];
-    salt[..KEY_LEN].copy_from_slice(ephemeral);
-    salt[KEY_LEN..].copy_from_slice(public);
-    let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
-    let mut out = [0u8; KEY_LEN];
-    let _ = hk.expand(ROSTER_WRAP_INFO, &mut out);
-    Kek(out)
-}
-
 /// Wraps the data key to a roster user's public key (ECIES: a fresh X25519 key, HKDF-SHA-256, AES-256-GCM), for the
 /// `key_wraps` row `wrap_id`. Output: ephemeral public key ‖ nonce ‖ ciphertext ‖ tag. `None` for a public key of
 /// low order (no shared secret), which a roster must never carry.
 pub fn wrap_to_user(dek: &DataKey, public: &[u8; KEY_LEN], wrap_id: &str, rng: &mut dyn Random) -> Option<Vec<u8>> {
-    let mut eph = Zeroizing::new([0u8; KEY_LEN]);
-    rng.fill(eph.as_mut());
-    let eph = x25519_dalek::StaticSecret::from(*eph);
-    let eph_pub = x25519_dalek::PublicKey::from(&eph).to_bytes();
-    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
-    if !shared.was_contributory() {
-        return None;
-    }
-    let kek = roster_kek(shared.as_bytes(), &eph_pub, public);
-    let mut out = eph_pub.to_vec();
-    out.extend(seal_raw(&kek.0, &user_wrap_ad(wrap_id, public), &dek.0, rng));
-    Some(out)
+    inbox::ecies_seal(public, ROSTER_WRAP_INFO, &user_wrap_ad(wrap_id, public), &dek.0, rng)
 }
 
 /// Opens [`wrap_to_user`]'s output with the user's secret.
 pub fn unwrap_as_user(secret: &UserSecret, wrap_id: &str, sealed: &[u8]) -> Result<DataKey, CryptoError> {
-    if sealed.len() < KEY_LEN {
-        return Err(CryptoError::Truncated);
-    }
-    let (eph, rest) = sealed.split_at(KEY_LEN);
-    let eph: [u8; KEY_LEN] = eph.try_into().map_err(|_| CryptoError::Truncated)?;
-    let shared = x25519_dalek::StaticSecret::from(secret.0).diffie_hellman(&x25519_dalek::PublicKey::from(eph));
-    if !shared.was_contributory() {
-        return Err(CryptoError::Authentication);
-    }
     let public = secret.public();
-    let kek = roster_kek(shared.as_bytes(), &eph, &public);
-    let plain = open_raw(&kek.0, &user_wrap_ad(wrap_id, &public), rest)?;
+    let secret = x25519_dalek::StaticSecret::from(secret.0);
+    let plain = inbox::ecies_open(&secret, ROSTER_WRAP_INFO, &user_wrap_ad(wrap_id, &public), sealed)?;
     to_data_key(&plain)
 }
 
@@ -623,6 +593,7 @@ pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).ok()?.try_into().ok()
 }
 
+pub mod inbox;
 #[cfg(test)]
 pub(crate) mod test_support;
 

@@ -56,6 +56,20 @@ pub fn place_written(tmp: &Path, target: &Path) -> io::Result<()> {
     placed
 }
 
+/// Removes `target` and syncs its folder, so the removal survives a power cut (a consumed file must not come back).
+/// A file that is already gone is not an error.
+pub fn remove(target: &Path) -> io::Result<()> {
+    match std::fs::remove_file(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Ok(dir) = File::open(folder_of(target)) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
 /// Copies `from` to `target` durably, streaming (a vault copy can be large), replacing any file of that name.
 pub fn copy(from: &Path, target: &Path) -> io::Result<()> {
     let tmp = temp_beside(target);

@@ -106,3 +106,24 @@ pub fn fuzzed_forms(root: &std::path::Path) -> Vec<crate::forms::Form> {
     }
     all
 }
+
+/// The `census_import` target: any bytes as a census bundle must parse or be refused with a clear error, never panic;
+/// and every patient of a bundle that parses goes through the MAR schedule (its orders' timing, bounds and last
+/// doses) over a four-week episode, which must not panic or run away whatever the numbers say.
+pub fn census_import(data: &[u8]) {
+    use crate::mar::{orders, schedule, LocalZone, Window};
+    let Ok(census) = crate::census::parse(data, Some("http://hospital.example.org/mrn")) else { return };
+    let zone = LocalZone::named("EST5EDT,M3.2.0,M11.1.0").unwrap_or_else(|_| LocalZone::utc());
+    let from = time::macros::datetime!(2026-11-21 08:45 UTC);
+    let window = Window {
+        from,
+        until: from + time::Duration::days(28),
+        now: from + time::Duration::days(14),
+        tolerance: time::Duration::minutes(60),
+        zone: &zone,
+    };
+    for p in &census.patients {
+        let (listed, _) = schedule(&orders::census_orders(p, &zone), &orders::census_doses(p), &window);
+        assert!(listed.iter().all(|o| o.due.len() <= crate::mar::schedule::MAX_DUE), "due times are bounded");
+    }
+}

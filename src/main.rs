@@ -72,7 +72,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Forms(FormsCmd::Check { files }) => cli::forms::check(&files, json),
         Cmd::Bench(args) => cli::bench::run(args, json),
+        Cmd::Site(cli::roster::SiteCmd::CensusKey { create, out }) => cli::census::create_key(create, out, json),
         Cmd::Site(cmd) => cli::roster::site(cmd, json),
+        // The census export job signs on its own machine: no vault, no sign-in.
+        Cmd::Census(cli::census::CensusCmd::Sign { bundle, key, out }) => cli::census::sign(bundle, key, out, json),
         // IT builds a roster on its own machine: no vault, no sign-in.
         Cmd::User(cli::users::UserCmd::Roster(cli::roster::RosterCmd::Build(args))) => cli::roster::build(args, json),
         Cmd::Forms(FormsCmd::List) => cli::forms::list(&open()?, json),
@@ -90,6 +93,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Patient(cmd) => cli::patients::run(&mut open()?, cmd, json),
         Cmd::Episode(cmd) => cli::episode::run(&mut open()?, cmd, json),
         Cmd::Entry(cmd) => cli::entry::run(&mut open()?, cmd, json),
+        Cmd::Mar(args) => cli::mar::run(&mut open()?, args, json),
         Cmd::Print(cmd) => cli::print::run(&mut open()?, cmd, json),
         Cmd::Handoff(cmd) => cli::him::handoff(&mut open()?, cmd, json),
         Cmd::Reconcile(cmd) => cli::him::reconcile(&mut open()?, cmd, json),

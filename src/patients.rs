@@ -343,6 +343,7 @@ pub fn register(
         location: reg.location.clone(),
         encounter: None,
         allergies: Vec::new(),
+        administrations: Vec::new(),
         medications: Vec::new(),
     };
     let id = insert(tx, Source::Registration, None, &record)?;

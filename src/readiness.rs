@@ -80,6 +80,8 @@ pub struct Facts {
     pub vault: VaultState,
     /// The current census snapshot: when the EHR took it, and how many patients it holds.
     pub census: Option<(String, i64)>,
+    /// Whether that snapshot is the staged one (`dtk census stage`), imported at the next sign-in.
+    pub census_staged: bool,
     pub forms_loaded: usize,
     /// Each refused form file and why (file names and reasons, no patient data).
     pub forms_refused: Vec<String>,
@@ -193,7 +195,7 @@ fn census(f: &Facts, site: &SiteConfig, now: OffsetDateTime) -> Check {
             "census",
             Level::NotReady,
             "no census imported: import the unit's census snapshot (dtk census import FILE)",
-            json!({ "age_hours": null, "max_age_hours": limit, "snapshot_time": null, "patients": null }),
+            json!({ "age_hours": null, "max_age_hours": limit, "snapshot_time": null, "patients": null, "staged": false }),
         );
     };
     let Some(age) = age(taken, now) else {
@@ -201,11 +203,14 @@ fn census(f: &Facts, site: &SiteConfig, now: OffsetDateTime) -> Check {
             "census",
             Level::NotReady,
             "the census snapshot's time cannot be read: import a fresh census",
-            json!({ "age_hours": null, "max_age_hours": limit, "snapshot_time": taken, "patients": patients }),
+            json!({ "age_hours": null, "max_age_hours": limit, "snapshot_time": taken, "patients": patients, "staged": f.census_staged }),
         );
     };
     let hours = age.whole_hours();
-    let values = json!({ "age_hours": hours, "max_age_hours": limit, "snapshot_time": taken, "patients": patients });
+    let staged = f.census_staged;
+    let values = json!({
+        "age_hours": hours, "max_age_hours": limit, "snapshot_time": taken, "patients": patients, "staged": staged
+    });
     if hours >= i64::from(limit) {
         check(
             "census",
@@ -220,7 +225,10 @@ fn census(f: &Facts, site: &SiteConfig, now: OffsetDateTime) -> Check {
         check(
             "census",
             Level::Ok,
-            format!("census of {patients} patients taken {hours} h ago (limit {limit} h)"),
+            format!(
+                "census of {patients} patients taken {hours} h ago (limit {limit} h){}",
+                if staged { ", staged: imported at the next sign-in" } else { "" }
+            ),
             values,
         )
     }

@@ -83,6 +83,10 @@ pub struct SiteConfig {
     /// The site's IT key (Ed25519, 64 hex characters, printed by `dtk site it-key --create`): the workstation imports
     /// staff rosters signed by this key only (src/roster; ARCHITECTURE.md, "One account for the site's workstations").
     pub it_public_key: Option<String>,
+    /// The census signing key (Ed25519, 64 hex characters, printed by `dtk site census-key --create`): the key of the
+    /// job that exports the census while the EHR is up. `dtk census stage` (no password) and the sign-in take only
+    /// census files signed by it (ARCHITECTURE.md, "The census without a password").
+    pub census_public_key: Option<String>,
     /// The folder this configuration was read from: where the workstation looks for a newer roster at sign-in. Not
     /// a setting; `None` for the defaults (the vault folder is used).
     #[serde(skip)]
@@ -90,6 +94,12 @@ pub struct SiteConfig {
     /// What a sign-in throttle at its longest delay turns into: a lock that a charge nurse or an administrator lifts
     /// (`"admin_or_charge"`, the default), one that only an administrator lifts (`"admin"`), or none (`"off"`).
     pub account_lockout: AccountLockout,
+    /// The MAR (`dtk mar`): a dose charted this many minutes either side of a due time covers it, and a due time is
+    /// "due" from this long before it until this long after it, "overdue" after that (1–240).
+    pub mar_window_minutes: i64,
+    /// The unit's time zone for the MAR's clock times: an IANA name ("America/New_York") or a POSIX TZ rule; else
+    /// the workstation's own zone.
+    pub time_zone: Option<String>,
 }
 
 /// Who unlocks an account locked after [`crate::auth::LOCK_AFTER_FAILURES`] failed sign-ins, or whether accounts
@@ -190,8 +200,11 @@ impl Default for SiteConfig {
             drill_max_age_days: 90,
             verify_max_age_days: 7,
             it_public_key: None,
+            census_public_key: None,
             folder: None,
             account_lockout: AccountLockout::default(),
+            mar_window_minutes: 60,
+            time_zone: None,
         }
     }
 }
@@ -231,6 +244,12 @@ impl SiteConfig {
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
         }
+        if !(1..=240).contains(&cfg.mar_window_minutes) {
+            return Err(bad("mar_window_minutes: between 1 and 240".into()));
+        }
+        if let Some(zone) = &cfg.time_zone {
+            crate::mar::zone::LocalZone::named(zone).map_err(|e| bad(format!("time_zone: {e}")))?;
+        }
         if !(1..=24).contains(&cfg.backup_interval_hours) {
             return Err(bad("backup_interval_hours: between 1 and 24".into()));
         }
@@ -247,6 +266,11 @@ impl SiteConfig {
         if cfg.it_public_key.as_deref().is_some_and(|k| crate::crypto::unhex::<32>(k).is_none()) {
             return Err(bad(
                 "it_public_key: expected the 64 hex characters printed by `dtk site it-key --create`".into()
+            ));
+        }
+        if cfg.census_public_key.as_deref().is_some_and(|k| crate::crypto::unhex::<32>(k).is_none()) {
+            return Err(bad(
+                "census_public_key: expected the 64 hex characters printed by `dtk site census-key --create`".into(),
             ));
         }
         if cfg.mrn_system.trim().is_empty() || cfg.temp_mrn_system.trim().is_empty() {
@@ -341,6 +365,8 @@ mod tests {
             (r#"{"backup_interval_hours":25}"#, "backup_interval_hours"),
             (r#"{"colour":"blue"}"#, "unknown field `colour`"),
             (r#"{"census_max_age_hours":0}"#, "census_max_age_hours"),
+            (r#"{"mar_window_minutes":0}"#, "mar_window_minutes"),
+            (r#"{"time_zone":"Mars/Olympus"}"#, "time_zone: \"Mars/Olympus\""),
             (r#"{"unit":"#, "not valid JSON"),
             (
                 r#"{"fhir_servers":[{"name":"EHR","base_url":"http://ehr.example.org/fhir"}]}"#,

@@ -123,4 +123,16 @@ commands::registry::ipc_commands! {
     charge::handoff_info() -> HandoffInfo;
     charge::export_handoff(request: HandoffExportRequest) -> HandoffExported;
     readiness::readiness() -> ReadinessReport;
+    admin::admin_users() -> Vec<StaffAccount>;
+    admin::admin_add_user(request: NewAccountRequest) -> OneTimePassword;
+    admin::admin_import_roster(path: String) -> RosterImported;
+    admin::admin_disable_user(username: String) -> ();
+    admin::admin_unlock_user(username: String) -> ();
+    admin::admin_reset_password(username: String) -> OneTimePassword;
+    admin::admin_census() -> CensusDesk;
+    admin::admin_import_census(file: String) -> CensusImported;
+    admin::admin_forms_check() -> FormsCheck;
+    admin::admin_verify() -> VerifyResult;
+    admin::admin_backup_status() -> BackupStatus;
+    admin::admin_backup_now() -> BackupWritten;
 }

@@ -114,7 +114,8 @@ impl Workstation {
         vec![self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()]
     }
 
-    /// Imports (or replaces) the census snapshot. Entries are never touched.
+    /// Imports (or replaces) the census snapshot: a FHIR Bundle, or a census file signed by the site's census key
+    /// (checked first; ARCHITECTURE.md, "The census without a password"). Entries are never touched.
     pub fn import_census(
         &mut self,
         session: &Session,
@@ -122,7 +123,8 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<ImportSummary, ApiError> {
         session.require(Op::ImportCensus)?;
-        let census = census::parse(bytes, Some(&self.site.mrn_system))
+        let bundle = self.census_bundle(bytes)?;
+        let census = census::parse(bundle, Some(&self.site.mrn_system))
             .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
         let vault = self.vault_mut()?;
         Ok(vault

@@ -3,9 +3,11 @@
 
 mod backup;
 pub mod bench;
+mod census;
 mod clinical;
 mod handoff;
 mod him;
+mod mar;
 mod paper;
 mod post;
 mod print;
@@ -24,6 +26,7 @@ pub use backup::{restore, Restored, RestoredEpisode};
 pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use him::{BatchExported, HandEntry, PostReport, Progress, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
+pub use mar::Mar;
 pub use paper::{Assignment, Dose, PageEntered, PaperAnswers};
 pub use post::{post_planned, PostOptions};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
@@ -429,6 +432,7 @@ impl Workstation {
                 ("workstation_id", workstation_id.into_bytes()),
                 ("unit", unit.as_bytes().to_vec()),
                 ("created_at", crate::clock::stamp(now).into_bytes()),
+                (crate::census_feed::INBOX_META, crate::crypto::hex(&keys.inbox_public()).into_bytes()),
             ] {
                 tx.insert_meta(k, &v)?;
             }
@@ -489,6 +493,7 @@ impl Workstation {
             user_secret: unlocked.user_secret,
         };
         self.roster_pick_up(&session, clock.now());
+        self.census_pick_up(&session, clock.now());
         Ok(session)
     }
 

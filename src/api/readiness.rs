@@ -20,6 +20,12 @@ impl Workstation {
         let census = conn
             .and_then(|c| crate::patients::current_snapshot(c).ok().flatten())
             .map(|s| (s.snapshot_time, s.patient_count));
+        // A staged census newer than the imported one is what the next sign-in will have (`dtk census stage`).
+        let staged = self.staged_census().map(|s| s.census).filter(|s| {
+            census.as_ref().is_none_or(|(t, _)| crate::clock::parse_stamp(t).is_none_or(|t| s.taken() > t))
+        });
+        let census_staged = staged.is_some();
+        let census = staged.map(|s| (s.snapshot_time, i64::try_from(s.patients).unwrap_or(i64::MAX))).or(census);
         let temp_mrns = match (conn, &self.site.temp_mrn_block) {
             (Some(c), Some(block)) => crate::patients::temp_mrns_left(c, block).ok().map(|left| (block.clone(), left)),
             (None, Some(block)) => Some((block.clone(), i64::from(block.last) - i64::from(block.first) + 1)),
@@ -42,6 +48,7 @@ impl Workstation {
                 Some(_) => VaultState::ReadWrite,
             },
             census,
+            census_staged,
             forms_loaded: self.catalog.len(),
             forms_refused: self.form_problems.iter().map(ToString::to_string).collect(),
             him_key: self

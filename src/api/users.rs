@@ -60,6 +60,8 @@ pub struct UserInfo {
     pub display_name: String,
     pub role: Role,
     pub active: bool,
+    /// A one-time password (roster import, the admin desk's add or reset) is still to be changed.
+    pub must_change: bool,
     pub emergency: bool,
     pub expires_at: Option<String>,
     /// Consecutive failed sign-ins: the account is locked from [`auth::LOCK_AFTER_FAILURES`] on (unless the site's
@@ -74,6 +76,7 @@ impl From<&auth::User> for UserInfo {
             display_name: u.display_name.clone(),
             role: u.role,
             active: u.active,
+            must_change: u.must_change,
             emergency: u.emergency,
             expires_at: u.expires_at.clone(),
             failed_sign_ins: u.failed_sign_ins(),
@@ -327,6 +330,63 @@ impl Workstation {
         let req = EmergencyUser { username, display_name, password: &password, reason, hours };
         let info = self.add_emergency_user(session, &req, clock)?;
         Ok((info, password))
+    }
+
+    /// Adds a staff account with a one-time password made here (the admin desk's "add user"): it must be changed at
+    /// first sign-in, as a roster import's. Administrators only; the password is shown once and handed over in person.
+    pub fn add_user_with_one_time_password(
+        &mut self,
+        session: &Session,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        clock: &dyn Clock,
+    ) -> Result<(super::UserInfo, Password), ApiError> {
+        session.require(Op::ManageUsers)?;
+        let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
+        let dek = session.dek.clone();
+        let new = NewUser {
+            username,
+            display_name,
+            role,
+            password: &password,
+            must_change: true,
+            expires_at: None,
+            emergency: false,
+        };
+        let vault = self.vault_mut()?;
+        let user = vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                auth::create_user(tx, &dek, &new, KdfParams::FLOOR)
+            })?
+            .into_value();
+        Ok((UserInfo::from(&user), password))
+    }
+
+    /// Replaces a user's password with a one-time password (a forgotten password): the old one opens nothing from
+    /// now on, and the user chooses their own at the next sign-in. Administrators only; not their own account (they
+    /// change their own password as anyone does).
+    pub fn reset_to_one_time_password(
+        &mut self,
+        session: &Session,
+        username: &str,
+        clock: &dyn Clock,
+    ) -> Result<(super::UserInfo, Password), ApiError> {
+        session.require(Op::ManageUsers)?;
+        if username == session.username() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "change your own password with \"Change my password\""));
+        }
+        let password = Password::new(one_time_password(&mut crate::crypto::OsRandom));
+        let dek = session.dek.clone();
+        let vault = self.vault_mut()?;
+        let user = auth::find_user(vault.conn(), username)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("there is no user named '{username}'")))?;
+        let updated = vault
+            .write(session.keys(), session.username(), clock.now(), |tx| {
+                auth::reset_password(tx, &dek, &user, &password)
+            })?
+            .into_value();
+        Ok((UserInfo::from(&updated), password))
     }
 
     /// Disables an account: it can no longer sign in; what it wrote stays attributed to it.

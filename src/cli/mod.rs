@@ -36,6 +36,7 @@ pub mod export;
 pub mod forms;
 pub mod him;
 pub mod init;
+pub mod mar;
 pub mod patients;
 pub mod print;
 pub mod readiness;
@@ -83,6 +84,9 @@ pub enum Cmd {
     /// Entries: filled forms.
     #[command(subcommand)]
     Entry(entry::EntryCmd),
+    /// A patient's downtime MAR: each order's due times for the episode with their status (given, not-given, due,
+    /// overdue, scheduled; prn for as-needed orders) and the entry that covers each.
+    Mar(mar::MarArgs),
     /// Paper: blank forms, filled entries, the downtime MAR and the census sheet, as PDF.
     #[command(subcommand)]
     Print(print::PrintCmd),

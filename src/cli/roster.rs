@@ -24,6 +24,16 @@ pub enum SiteCmd {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The site's census key, which the census export job signs census files with (no passphrase: the job runs
+    /// unattended). Its public key goes in every workstation's site.json as census_public_key.
+    CensusKey {
+        /// Make a new key (never replaces an existing file).
+        #[arg(long)]
+        create: bool,
+        /// The key file to write (owner-only).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,7 +84,9 @@ fn passphrase() -> Result<Password, Failure> {
 
 /// `dtk site it-key --create --out FILE`.
 pub fn site(cmd: SiteCmd, json: bool) -> Result<(), Failure> {
-    let SiteCmd::ItKey { create, out } = cmd;
+    let SiteCmd::ItKey { create, out } = cmd else {
+        return Err(super::usage("dtk site census-key: see dtk census"));
+    };
     if !create {
         return Err(super::usage("dtk site it-key makes a new key: add --create"));
     }

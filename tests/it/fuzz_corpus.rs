@@ -18,7 +18,7 @@ fn run(target: &str, data: &[u8]) {
             let forms = FORMS.get_or_init(|| dtk::fuzzing::fuzzed_forms(Path::new(env!("CARGO_MANIFEST_DIR"))));
             dtk::fuzzing::response_validate(forms, data);
         }
-        "census_import" => drop(dtk::census::parse(data, Some("http://hospital.example.org/mrn"))),
+        "census_import" => dtk::fuzzing::census_import(data),
         "site_config" => drop(dtk::site::SiteConfig::parse("site.json", data)),
         "checklist" => drop(dtk::procedures::Checklist::parse("checklist.json", data)),
         "handoff" => dtk::fuzzing::handoff(data),

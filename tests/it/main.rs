@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backup;
+mod census_feed;
 mod clinical;
 mod faults;
 mod fhir_export;
@@ -12,6 +13,7 @@ mod forms_conformance;
 mod fuzz_corpus;
 mod handoff;
 mod him_desk;
+mod mar;
 mod paper;
 mod posting;
 mod print;

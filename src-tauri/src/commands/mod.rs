@@ -4,6 +4,7 @@
 //! function per command taking `&Shell`; `registry` turns the command list in `lib.rs` into the Tauri commands and
 //! the generated `commands.ts`. This module holds what they share: the app state behind its one lock, the one
 //! signed-in check, the error conversion and the off-UI-thread runner.
+pub mod admin;
 pub mod charge;
 pub mod him;
 pub mod nurse;

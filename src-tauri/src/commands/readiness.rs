@@ -21,15 +21,20 @@ pub fn readiness(shell: &Shell) -> Result<ReadinessReport, CommandError> {
                 .into_iter()
                 .map(|c| ReadinessCheck {
                     name: c.name.to_owned(),
-                    status: match c.status {
-                        Level::Ok => ReadinessLevel::Ok,
-                        Level::Warning => ReadinessLevel::Warning,
-                        Level::NotReady => ReadinessLevel::NotReady,
-                    },
+                    status: level(c.status),
                     detail: c.detail,
                     values: c.values,
                 })
                 .collect(),
         })
     })
+}
+
+/// A check's level as the UI names it (also the admin desk's census panel, `commands/admin.rs`).
+pub(crate) fn level(status: Level) -> ReadinessLevel {
+    match status {
+        Level::Ok => ReadinessLevel::Ok,
+        Level::Warning => ReadinessLevel::Warning,
+        Level::NotReady => ReadinessLevel::NotReady,
+    }
 }

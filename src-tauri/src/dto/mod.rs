@@ -4,12 +4,14 @@
 //! without the UI noticing, and the conversion in `commands/` is where we decide what the UI may see
 //! (a session's name and role, never its keys). TypeScript declarations are generated from these types by ts-rs
 //! into `ui/src/lib/backend/generated/`; `tests/boundary.rs` fails when they are stale.
+pub mod admin;
 pub mod charge;
 pub mod him;
 pub mod nurse;
 pub mod readiness;
 pub mod session;
 
+pub use admin::*;
 pub use charge::*;
 pub use him::*;
 pub use nurse::*;
@@ -44,6 +46,7 @@ pub fn bindings() -> Bindings {
     nurse::bindings(&mut out);
     charge::bindings(&mut out);
     readiness::bindings(&mut out);
+    admin::bindings(&mut out);
     out
 }
 

@@ -30,7 +30,7 @@ function backend(charge: ChargeSeed, role: 'charge' | 'nurse' = 'charge') {
 }
 
 /** Waits until `selector` shows in `target` (the screens load their data after mounting). */
-async function until(target: HTMLElement, selector: string) {
+export async function until(target: HTMLElement, selector: string) {
   for (let i = 0; i < 100; i++) {
     await tick();
     if (target.querySelector(selector)) return;

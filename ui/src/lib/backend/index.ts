@@ -2,6 +2,8 @@
 //
 // Only this folder imports @tauri-apps/*. Screens receive a Backend and never know whether it is the desktop
 // app's Rust core (tauri.ts) or the in-memory double (memory.ts) used by unit tests and the browser build.
+import type { AdminApi } from './admin';
+export type * from './admin';
 import type { ChargeApi } from './charge';
 export type * from './charge';
 import type { AppStatus } from './generated/AppStatus';
@@ -31,7 +33,7 @@ export type {
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
 export type * from './nurse';
 
-export interface Backend extends NurseApi, HimApi, ChargeApi {
+export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */

@@ -7,8 +7,10 @@ import type { NurseApi } from './nurse';
 import type * as Him from './him';
 import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
-import { emptyState, loadDemoUnit, parseCensus, type MemoryState, type MemoryUser } from './memory/state';
+import { emptyState, loadDemoUnit, LOCK_AFTER_FAILURES, parseCensus, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
+import type { AdminApi } from './admin';
+import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
 import { MemoryCharge, type ChargeSeed } from './memory/charge';
 import type { AppStatus } from './generated/AppStatus';
@@ -41,11 +43,13 @@ export interface MemorySeed {
   charge?: ChargeSeed;
   /** The same as `signedInAs` (the charge desk's tests and gallery use this name). */
   signedIn?: string;
+  /** The administrator's desk: rosters on the "disk", refused forms, verify's findings, backups, readiness. */
+  admin?: AdminSeed;
 }
 
 // Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface MemoryBackend extends NurseApi, ChargeApi {}
+export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi {}
 
 export class MemoryBackend implements Backend {
   /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
@@ -86,6 +90,7 @@ export class MemoryBackend implements Backend {
       }
     }
     this.merge(nurseApi(this.state));
+    this.merge(adminApi(this.state, seed?.admin));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);
   }
@@ -161,9 +166,21 @@ export class MemoryBackend implements Backend {
     const user = this.users.get(request.username.trim());
     // As the core: an unknown name reads exactly like a wrong password.
     if (!user) throw new BackendError('bad_credentials', 'The username or password is not correct.');
-    if (user.password !== request.password) {
+    // As the core (site setting `account_lockout` at its default): a locked account stays shut even to the right
+    // password, and the failure that reaches the lock says so.
+    const locked = () =>
+      new BackendError(
+        'account_locked',
+        `the account '${request.username.trim()}' is locked after ${LOCK_AFTER_FAILURES} failed sign-ins; ask a charge nurse or an administrator to unlock it`,
+      );
+    if ((user.failedSignIns ?? 0) >= LOCK_AFTER_FAILURES) throw locked();
+    if (user.password !== request.password || user.disabled) {
+      // A disabled account has no key wrap in the core: refused before any password is tried, so nothing is counted.
+      if (!user.disabled) user.failedSignIns = (user.failedSignIns ?? 0) + 1;
+      if ((user.failedSignIns ?? 0) >= LOCK_AFTER_FAILURES) throw locked();
       throw new BackendError('bad_credentials', 'The username or password is not correct.');
     }
+    user.failedSignIns = 0;
     this.state.lastSave = null;
     this.session = {
       username: request.username.trim(),

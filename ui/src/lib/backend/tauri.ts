@@ -4,6 +4,7 @@
 // renders from the command list in src-tauri/src/lib.rs: a renamed or changed command fails `ui:check`.
 import { Channel, invoke, type InvokeArgs } from '@tauri-apps/api/core';
 import { toBackendError, type Backend } from './index';
+import type * as Admin from './admin';
 import type * as Charge from './charge';
 import type { AppStatus } from './generated/AppStatus';
 import type { CommandArgs, CommandName, CommandResults } from './generated/commands';
@@ -326,5 +327,58 @@ export class TauriBackend implements Backend {
 
   exportHandoff(request: Charge.HandoffExportRequest): Promise<Charge.HandoffExported> {
     return call('export_handoff', { request });
+  }
+
+  // The administrator's desk (commands in src-tauri/src/commands/admin.rs and readiness.rs).
+  adminUsers(): Promise<Admin.StaffAccount[]> {
+    return call('admin_users');
+  }
+
+  adminAddUser(request: Admin.NewAccountRequest): Promise<Admin.OneTimePassword> {
+    return call('admin_add_user', { request });
+  }
+
+  adminImportRoster(path: string): Promise<Admin.RosterImported> {
+    return call('admin_import_roster', { path });
+  }
+
+  adminDisableUser(username: string): Promise<void> {
+    return call('admin_disable_user', { username });
+  }
+
+  adminResetPassword(username: string): Promise<Admin.OneTimePassword> {
+    return call('admin_reset_password', { username });
+  }
+
+  adminUnlockUser(username: string): Promise<void> {
+    return call('admin_unlock_user', { username });
+  }
+
+  adminCensus(): Promise<Admin.CensusDesk> {
+    return call('admin_census');
+  }
+
+  adminImportCensus(file: string): Promise<Admin.CensusImported> {
+    return call('admin_import_census', { file });
+  }
+
+  adminFormsCheck(): Promise<Admin.FormsCheck> {
+    return call('admin_forms_check');
+  }
+
+  adminVerify(): Promise<Admin.VerifyResult> {
+    return call('admin_verify');
+  }
+
+  adminBackupStatus(): Promise<Admin.BackupStatus> {
+    return call('admin_backup_status');
+  }
+
+  adminBackupNow(): Promise<Admin.BackupWritten> {
+    return call('admin_backup_now');
+  }
+
+  readiness(): Promise<Admin.ReadinessReport> {
+    return call('readiness');
   }
 }

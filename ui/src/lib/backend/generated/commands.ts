@@ -2,7 +2,11 @@
 // DTK_UPDATE_BINDINGS=1 cargo test -p downtime-kit-app --test boundary
 import type { Channel } from '@tauri-apps/api/core';
 import type { AppStatus } from './AppStatus';
+import type { BackupStatus } from './BackupStatus';
+import type { BackupWritten } from './BackupWritten';
 import type { Census } from './Census';
+import type { CensusDesk } from './CensusDesk';
+import type { CensusImported } from './CensusImported';
 import type { ChangePasswordRequest } from './ChangePasswordRequest';
 import type { CheckResult } from './CheckResult';
 import type { DeclareEpisodeRequest } from './DeclareEpisodeRequest';
@@ -27,12 +31,15 @@ import type { FhirPostReport } from './FhirPostReport';
 import type { FhirReadback } from './FhirReadback';
 import type { FileWritten } from './FileWritten';
 import type { FormInfo } from './FormInfo';
+import type { FormsCheck } from './FormsCheck';
 import type { HandoffExportRequest } from './HandoffExportRequest';
 import type { HandoffExported } from './HandoffExported';
 import type { HandoffFolder } from './HandoffFolder';
 import type { HandoffImportOutcome } from './HandoffImportOutcome';
 import type { HandoffInfo } from './HandoffInfo';
 import type { HimKey } from './HimKey';
+import type { NewAccountRequest } from './NewAccountRequest';
+import type { OneTimePassword } from './OneTimePassword';
 import type { PaperEntryOutcome } from './PaperEntryOutcome';
 import type { PaperEntryRequest } from './PaperEntryRequest';
 import type { PaperEpisode } from './PaperEpisode';
@@ -44,6 +51,7 @@ import type { PrintRequest } from './PrintRequest';
 import type { ReadinessReport } from './ReadinessReport';
 import type { ReconSummary } from './ReconSummary';
 import type { Registration } from './Registration';
+import type { RosterImported } from './RosterImported';
 import type { SavedPdf } from './SavedPdf';
 import type { SessionInfo } from './SessionInfo';
 import type { SetupRequest } from './SetupRequest';
@@ -51,6 +59,8 @@ import type { SetupResult } from './SetupResult';
 import type { Severity } from './Severity';
 import type { SideBySide } from './SideBySide';
 import type { SignInRequest } from './SignInRequest';
+import type { StaffAccount } from './StaffAccount';
+import type { VerifyResult } from './VerifyResult';
 import type { WorklistPage } from './WorklistPage';
 import type { WorklistQuery } from './WorklistQuery';
 
@@ -126,6 +136,18 @@ export type CommandArgs = {
   handoff_info: null;
   export_handoff: { request: HandoffExportRequest };
   readiness: null;
+  admin_users: null;
+  admin_add_user: { request: NewAccountRequest };
+  admin_import_roster: { path: string };
+  admin_disable_user: { username: string };
+  admin_unlock_user: { username: string };
+  admin_reset_password: { username: string };
+  admin_census: null;
+  admin_import_census: { file: string };
+  admin_forms_check: null;
+  admin_verify: null;
+  admin_backup_status: null;
+  admin_backup_now: null;
 };
 
 /** What each IPC command resolves with. */
@@ -200,6 +222,18 @@ export type CommandResults = {
   handoff_info: HandoffInfo;
   export_handoff: HandoffExported;
   readiness: ReadinessReport;
+  admin_users: Array<StaffAccount>;
+  admin_add_user: OneTimePassword;
+  admin_import_roster: RosterImported;
+  admin_disable_user: void;
+  admin_unlock_user: void;
+  admin_reset_password: OneTimePassword;
+  admin_census: CensusDesk;
+  admin_import_census: CensusImported;
+  admin_forms_check: FormsCheck;
+  admin_verify: VerifyResult;
+  admin_backup_status: BackupStatus;
+  admin_backup_now: BackupWritten;
 };
 
 export type CommandName = keyof CommandArgs;

@@ -26,6 +26,10 @@ export interface MemoryUser {
   role: Role;
   /** A roster account still on its one-time password. */
   mustChange?: boolean;
+  /** Disabled by an administrator: it can no longer sign in. */
+  disabled?: boolean;
+  /** Consecutive failed sign-ins; from `LOCK_AFTER_FAILURES` on the account is locked until someone unlocks it. */
+  failedSignIns?: number;
 }
 
 export interface MemoryEntry {
@@ -70,6 +74,8 @@ export interface MemoryState {
   now: () => Date;
 }
 
+/** As the core's `auth::LOCK_AFTER_FAILURES`: the failed sign-in that locks the account (the double has no throttle). */
+export const LOCK_AFTER_FAILURES = 11;
 export const MRN_SYSTEM = 'http://hospital.example.org/mrn';
 export const TEMP_MRN_SYSTEM = 'http://hospital.example.org/downtime-mrn';
 export const DEMO_PASSWORD = 'demo-password';

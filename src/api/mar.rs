@@ -1,0 +1,122 @@
+//! The façade's MAR (issue 16): a patient's orders with their due times for the episode and what became of each,
+//! from the census snapshot and the episode's signed medication entries (`dtk mar`, later the MAR tab).
+
+use serde::Serialize;
+use time::Duration;
+
+use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::Op;
+use crate::census::Allergy;
+use crate::clock::{parse_stamp, Clock};
+use crate::entries::{self, Status};
+use crate::mar::{self, orders, DoseLine, LocalZone, OrderSchedule, Window};
+use crate::reconcile::mar::DOSE_FORM;
+use crate::{episodes, patients};
+
+/// The short name of the form of downtime orders (forms/); doses are the paper MAR's form.
+pub const ORDER_FORM: &str = "medication-order";
+
+/// How far past now an open episode's MAR looks: the rest of today and tonight's doses.
+const LOOK_AHEAD_HOURS: i64 = 24;
+
+/// A patient's MAR.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mar {
+    pub mrn: String,
+    pub name: String,
+    pub birth_date: Option<String>,
+    pub location: Option<String>,
+    pub allergies: Vec<Allergy>,
+    pub episode_id: String,
+    pub drill: bool,
+    /// The episode's start: due times are listed from here.
+    pub from: String,
+    /// The episode's end, or a day past now while it is open.
+    pub until: String,
+    pub now: String,
+    pub time_zone: String,
+    pub window_minutes: i64,
+    pub orders: Vec<OrderSchedule>,
+    /// Doses charted for a medication the patient has no order for.
+    pub unmatched_doses: Vec<DoseLine>,
+}
+
+impl Workstation {
+    /// The MAR of the patient `mrn` for the open episode (else the newest one). Audited as a view of the patient.
+    pub fn mar(&mut self, session: &Session, mrn: &str, clock: &dyn Clock) -> Result<Mar, ApiError> {
+        session.require(Op::ReadUnit)?;
+        let zone = LocalZone::for_site(self.site.time_zone.as_deref())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))?;
+        let patient = self.find_patient(session, mrn, clock)?;
+        let conn = self.vault()?.conn();
+        let keys = session.keys();
+        let episode = match episodes::current(conn, keys)? {
+            Some(e) => e,
+            None => episodes::list(conn, keys)?.into_iter().next().ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NoEpisode,
+                    "no downtime episode on this workstation: the MAR lists an episode's doses",
+                )
+            })?,
+        };
+        let filter = entries::Filter {
+            patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
+            episode_id: Some(episode.id.clone()),
+            ..entries::Filter::default()
+        };
+        let mut downtime = Vec::new();
+        let mut doses = orders::census_doses(&patient.record);
+        for s in entries::list(conn, keys, &filter)? {
+            // Drafts are not given doses or standing orders until signed; entered-in-error ones never are.
+            if !matches!(s.status, Status::Signed | Status::Amended) {
+                continue;
+            }
+            let form = crate::print::short_name(s.form.split('|').next().unwrap_or_default());
+            if form != DOSE_FORM && form != ORDER_FORM {
+                continue;
+            }
+            let Some(detail) = entries::detail(conn, keys, &s.id)? else { continue };
+            let Some(current) = detail.versions.iter().find(|v| v.version == s.version) else { continue };
+            let response = &current.body.response;
+            if form == ORDER_FORM {
+                downtime.extend(orders::downtime_order(&s.id, response, &zone));
+            } else {
+                doses.extend(orders::charted_dose(&s.id, response, &zone));
+            }
+        }
+        // Entries come newest first; the MAR lists downtime orders in the order they were given.
+        downtime.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        let mut all = orders::census_orders(&patient.record, &zone);
+        all.extend(downtime);
+
+        let now = clock.now();
+        let bad_time = || ApiError::new(ErrorCode::Integrity, "the episode's start time is not a time");
+        let from = parse_stamp(&episode.started_at).ok_or_else(bad_time)?;
+        let until = match episode.ended_at.as_deref() {
+            Some(end) => parse_stamp(end).ok_or_else(bad_time)?,
+            None => now + Duration::hours(LOOK_AHEAD_HOURS),
+        };
+        let window =
+            Window { from, until, now, tolerance: Duration::minutes(self.site.mar_window_minutes), zone: &zone };
+        let (listed, unmatched_doses) = mar::schedule(&all, &doses, &window);
+        let text = |t: time::OffsetDateTime| {
+            zone.local(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        };
+        Ok(Mar {
+            mrn: patient.record.mrn.clone(),
+            name: patient.display_name(),
+            birth_date: patient.record.birth_date.clone(),
+            location: patient.record.location.clone(),
+            allergies: patient.record.allergies.clone(),
+            episode_id: episode.id.clone(),
+            drill: episode.kind == episodes::Kind::Drill,
+            from: text(from),
+            until: text(until),
+            now: text(now),
+            time_zone: zone.name().to_string(),
+            window_minutes: self.site.mar_window_minutes,
+            orders: listed,
+            unmatched_doses,
+        })
+    }
+}
