@@ -58,10 +58,7 @@ fn proxy(upstream: &str, delay: Duration, act: impl Fn(usize, &Seen) -> Act + Se
             let (upstream, act, seen, most, now) =
                 (upstream.clone(), Arc::clone(&act), Arc::clone(&seen2), Arc::clone(&most2), Arc::clone(&now));
             std::thread::spawn(move || {
-                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(at_once, Ordering::SeqCst);
-                serve(stream, &upstream, delay, &*act, &seen);
-                now.fetch_sub(1, Ordering::SeqCst);
+                serve(stream, &upstream, delay, &*act, &seen, (&now, &most));
             });
         }
     });
@@ -74,6 +71,7 @@ fn serve(
     delay: Duration,
     act: &dyn Fn(usize, &Seen) -> Act,
     seen: &Mutex<Vec<Seen>>,
+    (now, most): (&AtomicUsize, &AtomicUsize),
 ) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut line = String::new();
@@ -121,7 +119,11 @@ fn serve(
         all.push(request.clone());
         all.len() - 1
     };
-    let (status, headers, text) = match act(n, &request) {
+    // Counted from the request read to the answer ready, not to the connection's end: a client that has its
+    // answer may send the next request before this thread has closed the last one.
+    most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+    let answered = act(n, &request);
+    let (status, headers, text) = match answered {
         Act::Answer(status, headers, text) => (status, headers, text),
         Act::Forward => {
             std::thread::sleep(delay);
@@ -133,6 +135,7 @@ fn serve(
             }
         }
     };
+    now.fetch_sub(1, Ordering::SeqCst);
     let mut out = stream;
     let mut head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n",
