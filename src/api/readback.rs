@@ -32,7 +32,7 @@ impl Workstation {
         &mut self,
         session: &Session,
         batch_id: &str,
-        reader: &dyn FhirRead,
+        reader: &(dyn FhirRead + Sync),
         clock: &dyn Clock,
     ) -> Result<Readback, ApiError> {
         session.require(Op::ExportFhir)?;

@@ -157,7 +157,10 @@ impl Client {
                 req = req.set("Authorization", &format!("Bearer {}", t.as_str()));
             }
             let answer = match body {
-                Some(b) => req.send_bytes(b),
+                // A transaction-response need only say each entry's status and location (FHIR's `Prefer:
+                // return=minimal`): by default a server may echo every resource back, as large as the transaction
+                // itself, which the client would hold and parse for nothing.
+                Some(b) => req.set("Prefer", "return=minimal").send_bytes(b),
                 None => req.call(),
             };
             let (status, resp) = match answer {

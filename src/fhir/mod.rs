@@ -18,7 +18,8 @@
 //! site's allowlist: TLS, credentials, retries), `smart.rs` (the SMART Backend Services key and token),
 //! `capability.rs` (what the server's CapabilityStatement lets a client write: the batch's AuditEvent is left out of
 //! the posted transactions of a server that takes none), `readback.rs` (after a post, every resource searched for on
-//! the server by its deterministic identifier, in pages; [`FhirRead`] is the GET), `verified.rs` (the per-entry
+//! the server by its deterministic identifier, each entry's result recorded), `search.rs` (those searches: one
+//! identifier per search, a few in flight, in pages; [`FhirRead`] is the GET), `verified.rs` (the per-entry
 //! read-back table) and `watermark.rs` (what the station's vault held at each export, and the refusal to export from
 //! a vault older than a batch it already sent).
 
@@ -37,6 +38,7 @@ pub mod http;
 mod parallel;
 mod post;
 mod readback;
+mod search;
 pub mod smart;
 mod verified;
 mod watermark;
@@ -50,9 +52,10 @@ pub use post::{
     POST_ENTRIES_PER_TRANSACTION,
 };
 pub use readback::{
-    audit_readback, posted_server, read_back, record_round, round_wanted, run_readback, FhirRead, ReadBack, Readback,
-    ReadbackPlan, ReadbackStore, RoundWanted, UreqRead, ENTRIES_PER_ROUND,
+    audit_readback, posted_server, read_back, record_round, round_wanted, run_readback, ReadBack, Readback,
+    ReadbackPlan, ReadbackStore, RoundWanted, ENTRIES_PER_ROUND,
 };
+pub use search::{FhirRead, UreqRead, READS_IN_FLIGHT};
 pub use verified::{EntryReadback, ReadState, ResourceProblem};
 
 /// Identifier system of every identifier this module mints (RFC 3986 URNs holding a UUID).
