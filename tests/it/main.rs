@@ -4,6 +4,7 @@
 mod accounts;
 mod backup;
 mod clinical;
+mod clinical_time;
 mod faults;
 mod fhir_export;
 mod fhir_server;
