@@ -101,7 +101,7 @@ fn main() -> Result<()> {
         serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/forms/responses/vital-signs.json"))?)?;
     // Clinical times 20 s apart from October 1st: 100,000 entries still end in the past.
     let base = time::macros::datetime!(2026-10-01 00:00 UTC);
-    let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
+    let opts = EntryOptions { sign: true, confirm_not_duplicate: true, ..EntryOptions::default() };
     let t = Instant::now();
     for i in 0..n {
         let mut r = sample.clone();

@@ -82,6 +82,8 @@ pub fn response_validate(forms: &[crate::forms::Form], data: &[u8]) {
         encounter: None,
         author: None,
         recorded: "2026-11-21T10:42:05Z",
+        // What the nurse gives for a form that asks for the clinical time; ignored for the others.
+        clinical_time: Some("2026-11-21T10:15:00Z"),
     };
     for form in forms {
         let a = forms::validate_response(form, &response);
@@ -96,13 +98,15 @@ pub fn response_validate(forms: &[crate::forms::Form], data: &[u8]) {
     }
 }
 
-/// The forms the `response_validate` target checks against: the shipped ones in `root/forms` and the test-only
-/// wound form (nested groups, enableWhen, repeats).
+/// The forms the `response_validate` target checks against: the shipped ones in `root/forms`, the test-only wound
+/// form (nested groups, enableWhen, repeats) and the standard pain score form (no item for the clinical time).
 pub fn fuzzed_forms(root: &std::path::Path) -> Vec<crate::forms::Form> {
     let (catalog, _) = crate::forms::Catalog::load_dir(&root.join("forms"));
     let mut all: Vec<_> = catalog.forms().cloned().collect();
-    if let Ok(f) = crate::forms::load_file(&root.join("tests/data/forms/test-wound-assessment.json")) {
-        all.push(f);
+    for test_form in ["tests/data/forms/test-wound-assessment.json", "tests/data/forms/standard/pain-score.json"] {
+        if let Ok(f) = crate::forms::load_file(&root.join(test_form)) {
+            all.push(f);
+        }
     }
     all
 }

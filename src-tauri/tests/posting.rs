@@ -90,6 +90,7 @@ fn him_with_a_batch(base: &str) -> (tempfile::TempDir, std::sync::Arc<Shell>, St
             allergy_override: Some("benefit outweighs risk, prescriber informed".into()),
             confirm_not_duplicate: true,
             reason: None,
+            clinical_time: None,
         };
         ws.add_entry(&nurse, &dose, &opts, &SystemClock).expect("charted");
     }

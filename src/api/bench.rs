@@ -509,6 +509,7 @@ fn generate(
         allergy_override: Some("benchmark: synthetic entry".into()),
         confirm_not_duplicate: false,
         reason: None,
+        clinical_time: None,
     };
     // prepared[patient][form]
     let mut prepared = Vec::new();
@@ -521,7 +522,7 @@ fn generate(
     }
     let clinical_items: Vec<String> = prepared[0]
         .iter()
-        .map(|p| ws.forms().get(&p.form).map(|f| f.clinical_time_item().to_string()).unwrap_or_default())
+        .map(|p| ws.forms().get(&p.form).and_then(|f| f.clinical_time_item()).unwrap_or_default().to_string())
         .collect();
     let schedule: Vec<usize> =
         templates.iter().enumerate().flat_map(|(i, (_, w))| std::iter::repeat_n(i, *w)).collect();

@@ -65,6 +65,10 @@ pub struct EntryOptions {
     pub confirm_not_duplicate: bool,
     /// Reason for an amendment.
     pub reason: Option<String>,
+    /// The clinical time (a FHIR dateTime with seconds and an offset) of a form that asks for it
+    /// (`Form::asks_clinical_time`: no item holds it); the nurse gives it above the form or with
+    /// `dtk entry add --clinical-time`. Refused for a form whose item holds the time.
+    pub clinical_time: Option<String>,
 }
 
 /// The result of checking a response without saving it (the form screen calls this as the nurse types).
@@ -248,13 +252,17 @@ impl Workstation {
         let checked = forms::validate_response(form, response);
         let mut findings: Vec<Finding> = checked.findings.clone();
         let facts = forms::facts(form, &checked.response);
+        let clinical_time = clinical_time(form, &facts, opts.clinical_time.as_deref(), &mut findings)?;
         let now = clock.now();
-        if let Some(t) = facts.clinical_time.as_deref().and_then(entries::parse_fhir_time) {
+        if let Some(t) = clinical_time.as_deref().and_then(entries::parse_fhir_time) {
             if (t - now).whole_minutes() > FUTURE_TOLERANCE_MINUTES {
                 findings.push(Finding {
-                    link_id: Some(form.clinical_time_item().to_string()),
+                    link_id: form.clinical_time_item().map(str::to_string),
                     severity: Severity::Error,
-                    message: "the time is in the future".into(),
+                    message: match form.clinical_time_item() {
+                        Some(_) => "the time is in the future".into(),
+                        None => format!("{} the time is in the future", forms::ASKED_CLINICAL_TIME_LABEL),
+                    },
                 });
             }
         }
@@ -289,7 +297,7 @@ impl Workstation {
                 patient_idx: &idx,
                 form: &form.canonical(),
                 medication: facts.medication.as_deref(),
-                clinical_time: facts.clinical_time.as_deref(),
+                clinical_time: clinical_time.as_deref(),
                 window_minutes: self.site.duplicate_window_minutes,
                 exclude,
             },
@@ -307,7 +315,7 @@ impl Workstation {
             form: form.canonical(),
             body: VersionBody {
                 response,
-                clinical_time: facts.clinical_time,
+                clinical_time,
                 patient: (&patient).into(),
                 medication: facts.medication,
                 codes: facts.codes,
@@ -326,6 +334,13 @@ impl Workstation {
     fn gate(warnings: &[SafetyWarning], opts: &EntryOptions, signing: bool) -> Result<(), ApiError> {
         safety::gate(warnings, opts.allergy_override.as_deref(), opts.confirm_not_duplicate, signing)
             .map_err(|refusal| safety_error(warnings, refusal.kind, refusal.message))
+    }
+
+    /// The clinical time a stored version carries beside its response, when its form asks for it (signing a draft
+    /// checks the version again with the time it was saved with).
+    fn asked_time(&self, body: &VersionBody) -> Option<String> {
+        let canonical = body.response.get("questionnaire").and_then(Value::as_str).unwrap_or("");
+        self.catalog.get(canonical).filter(|f| f.asks_clinical_time()).and(body.clinical_time.clone())
     }
 
     pub(super) fn open_episode_for_charting(&self, session: &Session) -> Result<Episode, ApiError> {
@@ -410,6 +425,7 @@ impl Workstation {
             allergy_override: body.allergy_override.clone(),
             confirm_not_duplicate,
             reason: None,
+            clinical_time: self.asked_time(&body),
         };
         let prep = self.prepare(session, &body.response, &opts, Some(id), clock)?;
         // A confirmation given when the draft was saved covers the entries it was given about, never one charted since.
@@ -516,6 +532,44 @@ impl Workstation {
         self.audit_view(session, entries::action::VIEWED, &format!("entries:{id}"), serde_json::json!({}), clock)?;
         Ok(detail)
     }
+}
+
+/// The entry's clinical time: the answer of the form's clinical-time item, or for a form that asks for it the time
+/// given beside the response (`given`), which must then be a FHIR dateTime with seconds and an offset. A missing or
+/// malformed given time is a finding above the form (no linkId: no item holds it); a time given for a form whose item
+/// holds it is refused, so that an entry never has two.
+fn clinical_time(
+    form: &forms::Form,
+    facts: &forms::Facts,
+    given: Option<&str>,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<String>, ApiError> {
+    let label = forms::ASKED_CLINICAL_TIME_LABEL;
+    let mut problem = |message: String| findings.push(Finding { link_id: None, severity: Severity::Error, message });
+    Ok(match (form.clinical_time_item(), given.map(str::trim)) {
+        (Some(item), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "this form holds the clinical time in its item '{}': answer it there; a time given beside the \
+                     response is only for forms that ask for it",
+                    item.chars().take(60).collect::<String>()
+                ),
+            ))
+        }
+        (Some(_), None) => facts.clinical_time.clone(),
+        (None, Some(t)) if entries::parse_fhir_time(t).is_some() => Some(t.to_string()),
+        (None, Some(_)) => {
+            problem(format!(
+                "{label} must be a date and time with seconds and a UTC offset, like 2026-11-21T10:15:00-05:00"
+            ));
+            None
+        }
+        (None, None) => {
+            problem(format!("{label} is required: no item of this form holds the clinical time"));
+            None
+        }
+    })
 }
 
 /// The response with its `id` set to the entry's id (the entry id is the QuestionnaireResponse id).

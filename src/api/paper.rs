@@ -103,7 +103,7 @@ impl Workstation {
             (PageKind::Mar, _) => return Err(BackEntryError::MarNeedsDoses.into()),
             (PageKind::Form, PaperAnswers::Mar(_)) => return Err(BackEntryError::DosesNeedMar.into()),
         };
-        let opts = EntryOptions { sign: true, allergy_override: None, confirm_not_duplicate: true, reason: None };
+        let opts = EntryOptions { sign: true, confirm_not_duplicate: true, ..EntryOptions::default() };
         let mut prepared = Vec::with_capacity(typed.len());
         for (i, (response, author)) in typed.into_iter().enumerate() {
             let id = uuid::Uuid::new_v4().to_string();

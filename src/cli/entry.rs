@@ -8,7 +8,7 @@ use clap::Subcommand;
 use dtk::api::{self, ApiError, ErrorCode, SafetyKind, Workstation};
 use dtk::clock::SystemClock;
 
-use super::{print_json, read_response, sign_in, Failure};
+use super::{print_json, read_response, sign_in, usage, Failure};
 
 #[derive(Subcommand)]
 pub enum EntryCmd {
@@ -18,6 +18,10 @@ pub enum EntryCmd {
         response: PathBuf,
         #[arg(long)]
         sign: bool,
+        /// When it happened, for a form with no item for it (`dtk forms list` says which):
+        /// YYYY-MM-DDThh:mm:ss with the UTC offset, e.g. 2026-11-21T10:15:00-05:00.
+        #[arg(long, value_name = "DATETIME")]
+        clinical_time: Option<String>,
         /// Reason for giving a medication despite a matching allergy.
         #[arg(long, value_name = "REASON")]
         override_allergy: Option<String>,
@@ -42,6 +46,9 @@ pub enum EntryCmd {
         override_allergy: Option<String>,
         #[arg(long)]
         not_duplicate: bool,
+        /// When it happened, for a form with no item for it (as for `entry add`).
+        #[arg(long, value_name = "DATETIME")]
+        clinical_time: Option<String>,
     },
     /// Mark an entry entered-in-error (the original is kept).
     Error {
@@ -79,13 +86,15 @@ pub fn run(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), Failur
     let clock = SystemClock;
     let session = sign_in(ws)?;
     match cmd {
-        EntryCmd::Add { response, sign, override_allergy, not_duplicate } => {
+        EntryCmd::Add { response, sign, override_allergy, not_duplicate, clinical_time } => {
             let value = read_response(&response)?;
+            check_clinical_time(ws, &value, clinical_time.as_deref())?;
             let opts = api::EntryOptions {
                 sign,
                 allergy_override: override_allergy,
                 confirm_not_duplicate: not_duplicate,
                 reason: None,
+                clinical_time,
             };
             let saved = ws.add_entry(&session, &value, &opts, &clock).map_err(explain_safety)?;
             print_saved(json, &saved, if sign { "Saved and signed" } else { "Saved as draft" });
@@ -94,13 +103,15 @@ pub fn run(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), Failur
             let saved = ws.sign_entry(&session, &id, not_duplicate, &clock).map_err(explain_safety)?;
             print_saved(json, &saved, "Signed");
         }
-        EntryCmd::Amend { id, response, reason, override_allergy, not_duplicate } => {
+        EntryCmd::Amend { id, response, reason, override_allergy, not_duplicate, clinical_time } => {
             let value = read_response(&response)?;
+            check_clinical_time(ws, &value, clinical_time.as_deref())?;
             let opts = api::EntryOptions {
                 sign: true,
                 allergy_override: override_allergy,
                 confirm_not_duplicate: not_duplicate,
                 reason,
+                clinical_time,
             };
             let saved = ws.amend_entry(&session, &id, &value, &opts, &clock).map_err(explain_safety)?;
             print_saved(json, &saved, "Amended");
@@ -136,6 +147,26 @@ pub fn run(ws: &mut Workstation, cmd: EntryCmd, json: bool) -> Result<(), Failur
         }
     }
     Ok(())
+}
+
+/// `--clinical-time` is given exactly when the response's form asks for the clinical time (no item of it holds it),
+/// so the refusal names the flag. A response of no loaded form is left to the core, which says so.
+fn check_clinical_time(ws: &Workstation, response: &serde_json::Value, given: Option<&str>) -> Result<(), Failure> {
+    let canonical = response.get("questionnaire").and_then(serde_json::Value::as_str).unwrap_or("");
+    let Some(form) = ws.forms().get(canonical) else { return Ok(()) };
+    match (form.clinical_time_item(), given) {
+        (None, None) => Err(usage(format!(
+            "the form '{}' has no item for the clinical time, so it asks when it happened: give it with \
+             --clinical-time, e.g. --clinical-time 2026-11-21T10:15:00-05:00 (seconds and the UTC offset)",
+            form.title
+        ))),
+        (Some(item), Some(_)) => Err(usage(format!(
+            "the form '{}' holds the clinical time in its item '{item}': answer it in the response; --clinical-time is \
+             only for forms that ask for it",
+            form.title
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Safety warnings are for the nurse at the keyboard: print each, then the refusal.

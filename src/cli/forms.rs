@@ -21,14 +21,18 @@ pub enum FormsCmd {
 
 /// `dtk forms list`: the forms this workstation loaded, and the problems of those it did not.
 pub fn list(ws: &Workstation, json: bool) -> Result<(), Failure> {
-    let forms: Vec<serde_json::Value> =
-        ws.forms().forms().map(|f| serde_json::json!({ "canonical": f.canonical(), "title": f.title })).collect();
+    let forms: Vec<serde_json::Value> = ws
+        .forms()
+        .forms()
+        .map(|f| serde_json::json!({ "canonical": f.canonical(), "title": f.title, "clinicalTime": f.clinical_time() }))
+        .collect();
     let problems: Vec<String> = ws.form_problems().iter().map(ToString::to_string).collect();
     if json {
         print_json(&serde_json::json!({ "forms": forms, "problems": problems }));
     } else {
         for f in ws.forms().forms() {
-            say!("{:<40} {}", f.title, f.canonical());
+            let asks = if f.asks_clinical_time() { "  (asks for the clinical time: --clinical-time)" } else { "" };
+            say!("{:<40} {}{asks}", f.title, f.canonical());
         }
         for p in &problems {
             eprintln!("NOT LOADED {p}");
@@ -43,8 +47,8 @@ pub fn check(files: &[PathBuf], json: bool) -> Result<(), Failure> {
     if json {
         print_json(&serde_json::to_value(&report).unwrap_or_default());
     } else {
-        for (file, canonical, title) in &report.ok {
-            say!("OK   {file}: {title} ({canonical})");
+        for ((file, canonical, title), time) in report.ok.iter().zip(&report.clinical_time) {
+            say!("OK   {file}: {title} ({canonical}); {time}");
         }
         for p in &report.problems {
             eprintln!("FAIL {p}");

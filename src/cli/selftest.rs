@@ -113,6 +113,7 @@ fn step_loop(
         allergy_override: Some("crash harness".into()),
         confirm_not_duplicate: true,
         reason,
+        clinical_time: None,
     };
     let response = || read_response(input);
     let mut amended: Option<String> = None;

@@ -525,6 +525,7 @@ fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &VersionBody) 
         encounter: None,
         author: None,
         recorded: "2000-01-01T00:00:00Z",
+        clinical_time: v.clinical_time.as_deref(),
     };
     // Validated when it was signed, like every stored response (see `bundle.rs`).
     let resources = crate::forms::extract_signed(form, &v.response, &ctx)

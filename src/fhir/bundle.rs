@@ -216,6 +216,8 @@ fn extract(catalog: &Catalog, e: &ExportEntry, subject: &Value) -> Result<Vec<Va
         encounter: None,
         author: Some(e.frozen.author.reference()),
         recorded: &e.signed_at,
+        // A form that asks for the clinical time has no item holding it: the entry carries it.
+        clinical_time: e.body.clinical_time.as_deref(),
     };
     // The response was validated when it was signed and is stored as validation normalised it: extracting it does
     // not validate it again (validation walks and copies the whole response).

@@ -166,6 +166,34 @@ pub(crate) fn required_elements(resource_type: &str, used: &[(&str, bool)]) -> V
     }
 }
 
+/// The elements whose value is when the event a resource records happened: an item defined by one of them holds
+/// the clinical time (ARCHITECTURE.md "Forms: the clinical time"). `effective[x]` (Observation,
+/// MedicationAdministration, DiagnosticReport …), `occurrence[x]` (Immunization, ServiceRequest …), `performed[x]`
+/// (Procedure), `authoredOn` (MedicationRequest, ServiceRequest) and `authored` (QuestionnaireResponse), each as the
+/// choice element or its dateTime form. Elements of other types (`effectivePeriod`, `performedString` …) cannot be
+/// one dateTime answer, so they are not on the list.
+const CLINICAL_TIME_ELEMENTS: &[&str] = &[
+    "effective[x]",
+    "effectiveDateTime",
+    "occurrence[x]",
+    "occurrenceDateTime",
+    "performed[x]",
+    "performedDateTime",
+    "authoredOn",
+    "authored",
+];
+
+/// `Type.element` when `def` defines an item as a resource's effective or occurrence time (one of
+/// [`CLINICAL_TIME_ELEMENTS`] directly below the resource), whatever the StructureDefinition before the `#` is (the
+/// base resource or a profile of it).
+pub(crate) fn clinical_time_element(def: &str) -> Option<&str> {
+    let (_, element) = def.split_once('#')?;
+    let (ty, path) = element.split_once('.')?;
+    let is_type =
+        ty.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && ty.chars().all(|c| c.is_ascii_alphanumeric());
+    (is_type && CLINICAL_TIME_ELEMENTS.contains(&path)).then_some(element)
+}
+
 /// Splits an `item.definition` into (resource type, element path without the type).
 pub(crate) fn parse_definition(def: &str) -> Option<(&str, &str)> {
     let rest = def.strip_prefix("http://hl7.org/fhir/StructureDefinition/")?;

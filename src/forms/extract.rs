@@ -12,7 +12,7 @@ use super::definition::{element_spec, parse_definition, required_elements, Conv}
 use super::model::*;
 use super::text;
 use super::validate::validate_response;
-use super::value::{coding, collect_answers, is_instant, typed_value};
+use super::value::{coding, collect_answers, is_date_time, is_instant, typed_value};
 
 /// Namespace of the deterministic identifiers (a fixed random UUID; changing it changes every exported identifier).
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7c3e_9f4a_2d61_4b8e_a5c0_9e17_3b2f_d804);
@@ -29,6 +29,9 @@ pub struct ExtractContext<'a> {
     pub author: Option<Value>,
     /// When it was typed: a FHIR instant (used for Observation.issued and DocumentReference.date).
     pub recorded: &'a str,
+    /// The entry's clinical time, for a form that asks for it ([`Form::asks_clinical_time`]): no item of the
+    /// response holds it. Not read for a form whose item holds it.
+    pub clinical_time: Option<&'a str>,
 }
 
 /// Why extraction could not run. None of these quote answer values.
@@ -41,6 +44,9 @@ pub enum ExtractError {
     /// The clinical-time item has no answer (possible only if it is disabled by an enableWhen).
     #[error("the clinical-time item '{0}' has no answer")]
     MissingClinicalTime(String),
+    /// The form asks for the clinical time and the caller gave none (or not a FHIR dateTime).
+    #[error("the form asks for the clinical time and the entry has none")]
+    NoAskedClinicalTime,
     /// The caller's context is unusable.
     #[error("bad extraction context: {0}")]
     BadContext(&'static str),
@@ -53,7 +59,7 @@ pub enum ExtractError {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Facts {
-    /// FHIR dateTime answered in the clinical-time item.
+    /// FHIR dateTime answered in the clinical-time item; `None` for a form that asks for it (the entry carries it).
     pub clinical_time: Option<String>,
     /// (system, value) of `response.subject.identifier`.
     pub subject_mrn: Option<(String, String)>,
@@ -67,7 +73,7 @@ pub struct Facts {
 pub fn facts(form: &Form, response: &Value) -> Facts {
     let (normalised, _) = text::normalise(form, response);
     let answers = collect_answers(&normalised);
-    let clinical_time = answers.get(form.clinical_time_item()).and_then(|a| {
+    let clinical_time = form.clinical_time_item().and_then(|item| answers.get(item)).and_then(|a| {
         a.iter().find_map(|v| match v {
             AnswerValue::DateTime(s) => Some(s.clone()),
             _ => None,
@@ -149,15 +155,22 @@ pub fn extract_signed(form: &Form, response: &Value, ctx: &ExtractContext) -> Re
 }
 
 fn extract_valid(form: &Form, r: &Value, ctx: &ExtractContext) -> Result<Vec<Value>, ExtractError> {
-    let clinical = collect_answers(r)
-        .get(form.clinical_time_item())
-        .and_then(|a| {
-            a.iter().find_map(|v| match v {
-                AnswerValue::DateTime(s) => Some(s.clone()),
-                _ => None,
+    let clinical = match form.clinical_time_item() {
+        Some(item) => collect_answers(r)
+            .get(item)
+            .and_then(|a| {
+                a.iter().find_map(|v| match v {
+                    AnswerValue::DateTime(s) => Some(s.clone()),
+                    _ => None,
+                })
             })
-        })
-        .ok_or_else(|| ExtractError::MissingClinicalTime(form.clinical_time_item().to_string()))?;
+            .ok_or_else(|| ExtractError::MissingClinicalTime(item.to_string()))?,
+        None => ctx
+            .clinical_time
+            .filter(|t| is_date_time(t))
+            .map(str::to_string)
+            .ok_or(ExtractError::NoAskedClinicalTime)?,
+    };
     let x = Extractor { form, ctx, clinical };
     let empty = Vec::new();
     let top = r.get("item").and_then(Value::as_array).unwrap_or(&empty);

@@ -1,17 +1,16 @@
-//! Checks that need the whole form, run once every item is read: one clinical-time item, enableWhen targets that
-//! exist and can be compared, the partners of the verbal-order rule, and definitions that fit their extraction
-//! context and fill what the resource requires.
+//! Checks that need the whole form, run once every item is read: enableWhen targets that exist and can be compared,
+//! the partners of the verbal-order rule, and definitions that fit their extraction context and fill what the
+//! resource requires. (Where the clinical time comes from is `clinical_time.rs`.)
 
 use std::collections::HashMap;
 
-use super::definition::{element_spec, parse_definition, required_elements};
+use super::definition::{clinical_time_element, element_spec, parse_definition, required_elements};
 use super::item::{ContextRef, Pending};
 use super::model::*;
 use super::problem::{short, Loader};
 
 /// Runs every whole-form check, in the order their problems are reported.
 pub(crate) fn check_whole(loader: &mut Loader, form: &Form, pending: &Pending) {
-    clinical_time(loader, pending);
     let all = form.all_items();
     for item in &all {
         enable_when_targets(loader, form, item);
@@ -19,19 +18,6 @@ pub(crate) fn check_whole(loader: &mut Loader, form: &Form, pending: &Pending) {
     verbal_order_partners(loader, &all);
     let used = definitions(loader, form, pending);
     contexts(loader, form, &all, &used);
-}
-
-fn clinical_time(loader: &mut Loader, pending: &Pending) {
-    match pending.clinical_time.as_slice() {
-        [] => loader
-            .problem(None, "no clinical-time item: mark one required dateTime item with the clinical-time extension"),
-        [_] => {}
-        [first, rest @ ..] => {
-            for r in rest {
-                loader.problem(Some(r), format!("a second clinical-time item (the first is '{first}')"));
-            }
-        }
-    }
 }
 
 /// Each enableWhen of `item` names another question of the form, with an answer of its type, and compares by order
@@ -125,6 +111,11 @@ fn definitions(loader: &mut Loader, form: &Form, pending: &Pending) -> Used {
             continue;
         };
         let Some((ty, ctx_link)) = ctx else {
+            // A definition naming the effective time outside any context says where the clinical time is
+            // (`clinical_time.rs`); nothing is extracted from it, so it needs no context.
+            if clinical_time_element(def).is_some() {
+                continue;
+            }
             loader.problem(
                 link,
                 "definition without an itemExtractionContext on the questionnaire or an enclosing group",

@@ -3,13 +3,14 @@
 //! declares about its answers (options, initial values, enableWhen) is read by `item_answers.rs`.
 //!
 //! One function per concern of an item, called in the order the problems have always been reported. Facts that need
-//! the whole form (the clinical-time item, definitions) are gathered in [`Pending`] for `form_checks.rs`.
+//! the whole form (the items that may hold the clinical time, definitions) are gathered in [`Pending`] for
+//! `clinical_time.rs` and `form_checks.rs`.
 
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::definition::SUPPORTED_CONTEXTS;
+use super::definition::{clinical_time_element, SUPPORTED_CONTEXTS};
 use super::item_answers::{answer_options, check_rules, enable_when, initial};
 use super::model::*;
 use super::problem::{short, Loader};
@@ -46,6 +47,8 @@ pub(crate) struct Inherited {
     in_repeating_group: bool,
     /// The nearest enclosing group that may be absent from a valid response (not required, or with enableWhen).
     optional_group: Option<String>,
+    /// Inside a group (not a top-level item of the questionnaire).
+    nested: bool,
 }
 
 /// (resource type, linkId of the context group, or None for the questionnaire).
@@ -112,7 +115,23 @@ impl Inherited {
 pub(crate) struct Pending {
     /// (item linkId, its extraction context) for items with a definition.
     pub(crate) definitions: Vec<(String, Option<ContextRef>)>,
-    pub(crate) clinical_time: Vec<String>,
+    /// Every dateTime item and every item marked with the clinical-time extension, in form order.
+    pub(crate) time_candidates: Vec<TimeCandidate>,
+}
+
+/// An item that may hold the clinical time: what it says about it, and what would stop it holding it.
+pub(crate) struct TimeCandidate {
+    pub(crate) link_id: String,
+    /// The clinical-time extension's `valueBoolean`, if the item has it.
+    pub(crate) marked: Option<bool>,
+    /// `Type.element` when its definition names an effective or occurrence element (a dateTime item only).
+    pub(crate) by_definition: Option<String>,
+    /// A top-level item of the questionnaire.
+    pub(crate) top_level: bool,
+    /// Why it cannot hold the clinical time; empty when it can.
+    pub(crate) unfit: Vec<&'static str>,
+    /// The enclosing group a response may leave out, if any (reported with its name).
+    pub(crate) optional_group: Option<String>,
 }
 
 /// The plain elements of an item (everything but extensions, answers and children).
@@ -134,7 +153,7 @@ struct ItemExtensions {
     min: Option<f64>,
     max: Option<f64>,
     rules: Vec<ClinicalRule>,
-    clinical_time: bool,
+    clinical_time: Option<bool>,
     identifier_system: Option<String>,
 }
 
@@ -178,9 +197,20 @@ impl ItemReader<'_> {
         let initial = initial(self.loader, obj, kind, el.repeats, &answer_options, link);
         let enable_when = enable_when(self.loader, obj, link);
         let enable_behavior = self.enable_behavior(obj, enable_when.len(), link);
-        if ext.clinical_time {
-            self.check_clinical_time(kind, &el, &enable_when, inherited, link);
-            self.pending.clinical_time.push(link_id.clone());
+        if ext.clinical_time == Some(true) || kind == ItemType::DateTime {
+            self.pending.time_candidates.push(TimeCandidate {
+                link_id: link_id.clone(),
+                marked: ext.clinical_time,
+                by_definition: el
+                    .definition
+                    .as_deref()
+                    .and_then(clinical_time_element)
+                    .filter(|_| kind == ItemType::DateTime)
+                    .map(str::to_string),
+                top_level: !inherited.nested,
+                unfit: clinical_time_unfit(kind, &el, &enable_when, inherited),
+                optional_group: inherited.optional_group.clone(),
+            });
         }
         if el.definition.is_some() {
             self.pending.definitions.push((link_id.clone(), inherited.context.clone()));
@@ -188,6 +218,7 @@ impl ItemReader<'_> {
 
         let child_inherited = Inherited {
             in_repeating_group: inherited.in_repeating_group || (kind == ItemType::Group && el.repeats),
+            nested: true,
             optional_group: inherited
                 .optional_group
                 .clone()
@@ -218,7 +249,7 @@ impl ItemReader<'_> {
             observation_extract: mine.observation_extract && kind.is_question(),
             observation_category: mine.observation_category,
             rules: ext.rules,
-            clinical_time: ext.clinical_time,
+            clinical_time: ext.clinical_time == Some(true),
             identifier_system: ext.identifier_system,
             items: children,
         })
@@ -377,7 +408,7 @@ impl ItemReader<'_> {
                     None => self.problem(link, "clinical-rule needs valueCode: dose, no-unsafe-abbreviations, verbal-order-readback, prescriber, read-back or medication"),
                 },
                 EXT_CLINICAL_TIME => match m.get("valueBoolean").and_then(Value::as_bool) {
-                    Some(b) => x.clinical_time = b,
+                    Some(b) => x.clinical_time = Some(b),
                     None => self.problem(link, "clinical-time needs valueBoolean"),
                 },
                 EXT_IDENTIFIER_SYSTEM => match m.get("valueUri").and_then(Value::as_str) {
@@ -415,40 +446,6 @@ impl ItemReader<'_> {
         behavior
     }
 
-    /// Every valid response must carry the clinical time: it places the entry in time, in duplicate checks and in
-    /// the export. So the item and every group around it are required and unconditional.
-    fn check_clinical_time(
-        &mut self,
-        kind: ItemType,
-        el: &Elements,
-        enable_when: &[EnableWhen],
-        inherited: &Inherited,
-        link: Option<&str>,
-    ) {
-        if kind != ItemType::DateTime {
-            self.problem(link, "the clinical-time item must be a dateTime item");
-        }
-        if el.repeats || inherited.in_repeating_group {
-            self.problem(link, "the clinical-time item must not repeat or sit in a repeating group");
-        }
-        if !el.required {
-            self.problem(link, "the clinical-time item must be required");
-        }
-        if !enable_when.is_empty() {
-            self.problem(link, "the clinical-time item must not have enableWhen");
-        }
-        if let Some(group) = &inherited.optional_group {
-            self.problem(
-                link,
-                format!(
-                    "the clinical-time item sits in group '{}', which a response may leave out: make that \
-                     group required, without enableWhen",
-                    short(group)
-                ),
-            );
-        }
-    }
-
     /// Child items, read with what this item passes down; only groups may have them, and a group must.
     fn children(
         &mut self,
@@ -475,4 +472,29 @@ impl ItemReader<'_> {
         }
         children
     }
+}
+
+/// Why an item cannot hold the clinical time (empty when it can). Every valid response must carry the clinical
+/// time: it places the entry in time, in duplicate checks and in the export. So the item and every group around it
+/// are required and unconditional. A group a response may leave out is in [`TimeCandidate::optional_group`].
+fn clinical_time_unfit(
+    kind: ItemType,
+    el: &Elements,
+    enable_when: &[EnableWhen],
+    inherited: &Inherited,
+) -> Vec<&'static str> {
+    let mut unfit = Vec::new();
+    if kind != ItemType::DateTime {
+        unfit.push("the clinical-time item must be a dateTime item");
+    }
+    if el.repeats || inherited.in_repeating_group {
+        unfit.push("the clinical-time item must not repeat or sit in a repeating group");
+    }
+    if !el.required {
+        unfit.push("the clinical-time item must be required");
+    }
+    if !enable_when.is_empty() {
+        unfit.push("the clinical-time item must not have enableWhen");
+    }
+    unfit
 }

@@ -1,5 +1,6 @@
 //! Loading a Questionnaire from bytes: size/depth limits, the questionnaire's own elements, then the item tree
-//! (`item.rs`) and the checks that need the whole form (`form_checks.rs`), giving a [`Form`] or every problem.
+//! (`item.rs`), where the clinical time comes from (`clinical_time.rs`) and the checks that need the whole form
+//! (`form_checks.rs`), giving a [`Form`] or every problem.
 //!
 //! A form is either fully inside the subset or refused with every problem listed (file, linkId, reason), so an
 //! author fixes a file in one round trip. The loader never panics: it is fuzzed (`fuzz/fuzz_targets/forms_load.rs`).
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::json::too_deep;
 
+use super::clinical_time;
 use super::form_checks::check_whole;
 use super::item::{read_items, Inherited, Pending};
 use super::model::*;
@@ -88,6 +90,7 @@ fn form(loader: &mut Loader, value: Value) -> Option<Form> {
     let root_ext = loader.extensions(root, None);
     let mut inherited = Inherited::default();
     let form_context = inherited.apply_extraction_extensions(loader, &root_ext, None);
+    let form_mark = clinical_time::questionnaire_mark(loader, &root_ext);
 
     let (items, pending) = match root.get("item") {
         Some(Value::Array(a)) if !a.is_empty() => read_items(loader, a, &inherited),
@@ -97,6 +100,7 @@ fn form(loader: &mut Loader, value: Value) -> Option<Form> {
         }
     };
 
+    let clinical_time = clinical_time::resolve(loader, &pending, form_mark);
     let mut index = HashMap::new();
     build_index(&items, &mut Vec::new(), &mut index);
     let form = Form {
@@ -108,7 +112,7 @@ fn form(loader: &mut Loader, value: Value) -> Option<Form> {
         extraction_context: form_context,
         items,
         index,
-        clinical_time: pending.clinical_time.first().cloned().unwrap_or_default(),
+        clinical_time,
         source: value.clone(),
     };
     check_whole(loader, &form, &pending);

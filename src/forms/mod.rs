@@ -14,12 +14,13 @@
 //! value, definition, problem    value[x] and FHIR formats; extraction targets; load problems and field readers
 //! text, rules, item_answers     Unicode hygiene; clinical rules; what an item declares about its answers
 //! item                          reading the item tree of a Questionnaire
-//! form_checks, validate         checks that need the whole form; validating a response
+//! form_checks, clinical_time, validate   whole-form checks; where the clinical time comes from; validating a response
 //! load, extract                 parsing a Questionnaire; extracting FHIR resources and facts
 //! catalog                       form files and folders (the only file I/O)
 //! ```
 
 mod catalog;
+mod clinical_time;
 mod definition;
 mod extract;
 mod form_checks;
@@ -65,6 +66,8 @@ pub fn forms_dir(flag: Option<&Path>, env_value: Option<&std::ffi::OsStr>) -> Pa
 pub struct CheckReport {
     /// (file, canonical url|version, title) of each form that loaded.
     pub ok: Vec<(String, String, String)>,
+    /// Where the clinical time of each form in `ok` comes from, in the same order.
+    pub clinical_time: Vec<ClinicalTime>,
     pub problems: Vec<LoadProblem>,
 }
 
@@ -92,7 +95,10 @@ pub fn check_files(paths: &[PathBuf]) -> CheckReport {
     let mut report = CheckReport::default();
     for p in paths {
         match load_file(p) {
-            Ok(form) => report.ok.push((p.display().to_string(), form.canonical(), form.title.clone())),
+            Ok(form) => {
+                report.ok.push((p.display().to_string(), form.canonical(), form.title.clone()));
+                report.clinical_time.push(form.clinical_time().clone());
+            }
             Err(problems) => report.problems.extend(problems),
         }
     }
@@ -106,6 +112,7 @@ mod layering {
     /// Every file of `forms/` but this one, by module name.
     const FILES: &[(&str, &str)] = &[
         ("catalog", include_str!("catalog.rs")),
+        ("clinical_time", include_str!("clinical_time.rs")),
         ("definition", include_str!("definition.rs")),
         ("extract", include_str!("extract.rs")),
         ("form_checks", include_str!("form_checks.rs")),

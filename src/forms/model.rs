@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 /// Extension marking the one dateTime item that holds the clinical time (when it happened, not when it was typed).
+/// `valueBoolean: false` on an item keeps it from being taken for the clinical time by the standard signals; on the
+/// questionnaire it says that no item holds it, so the app always asks (see [`ClinicalTime`]).
 pub const EXT_CLINICAL_TIME: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-time";
 /// Extension (valueCode, repeatable) declaring a clinical rule on an item; see [`ClinicalRule`].
 pub const EXT_CLINICAL_RULE: &str = "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule";
@@ -50,8 +52,8 @@ pub struct Form {
     pub(crate) items: Vec<Item>,
     /// linkId → index path into `items` (then `Item::items`), built once at load.
     pub(crate) index: HashMap<String, Vec<usize>>,
-    /// linkId of the clinical-time item; every loaded form has exactly one.
-    pub(crate) clinical_time: String,
+    /// Where the clinical time comes from: one item, or the nurse when no item holds it.
+    pub(crate) clinical_time: ClinicalTime,
     /// The original JSON, kept so the UI and the printer can read rendering hints we do not model.
     pub source: serde_json::Value,
 }
@@ -78,9 +80,23 @@ impl Form {
         Some(item)
     }
 
-    /// The item holding the clinical time (when the dose was given, the vitals taken …).
-    pub fn clinical_time_item(&self) -> &str {
+    /// Where the clinical time (when the dose was given, the vitals taken …) comes from.
+    pub fn clinical_time(&self) -> &ClinicalTime {
         &self.clinical_time
+    }
+
+    /// The item holding the clinical time, if one does.
+    pub fn clinical_time_item(&self) -> Option<&str> {
+        match &self.clinical_time {
+            ClinicalTime::Item { link_id, .. } => Some(link_id),
+            ClinicalTime::Asked => None,
+        }
+    }
+
+    /// No item holds the clinical time: the entry carries it, given by the nurse above the form
+    /// ([`ASKED_CLINICAL_TIME_LABEL`]) or with `dtk entry add --clinical-time`.
+    pub fn asks_clinical_time(&self) -> bool {
+        self.clinical_time == ClinicalTime::Asked
     }
 
     /// Every item in document order (depth first), with its depth-first parent chain hidden.
@@ -101,6 +117,52 @@ impl Form {
     pub fn may_extract(&self, ty: &str) -> bool {
         self.extraction_context.as_deref() == Some(ty)
             || self.all_items().iter().any(|i| i.extraction_context.as_deref() == Some(ty))
+    }
+}
+
+/// What the app and the printed form ask when no item of a form holds the clinical time.
+pub const ASKED_CLINICAL_TIME_LABEL: &str = "When did this happen?";
+
+/// Where a form's clinical time comes from, found at load in this order (ARCHITECTURE.md "Forms: the clinical
+/// time"): an item marked with [`EXT_CLINICAL_TIME`]; else an item whose `definition` names the resource's
+/// effective or occurrence time; else the one required top-level dateTime item; else nobody's, and it is asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum ClinicalTime {
+    /// An item of the form holds it; every valid response answers it.
+    #[serde(rename_all = "camelCase")]
+    Item { link_id: String, found_by: FoundBy },
+    /// No item holds it: the entry carries it outside the response, given by the nurse.
+    Asked,
+}
+
+/// Which signal found the clinical-time item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoundBy {
+    /// Marked with the clinical-time extension (the explicit override).
+    Extension,
+    /// Its `definition` names an effective/occurrence element (`definition::clinical_time_element`).
+    Definition,
+    /// The one required, unconditional, non-repeating dateTime item at the top level of the form.
+    TopLevelItem,
+}
+
+impl std::fmt::Display for ClinicalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClinicalTime::Item { link_id, found_by } => {
+                let by = match found_by {
+                    FoundBy::Extension => "marked with the clinical-time extension",
+                    FoundBy::Definition => "its definition names the effective time",
+                    FoundBy::TopLevelItem => "the one required top-level dateTime item",
+                };
+                write!(f, "clinical time from item '{link_id}' ({by})")
+            }
+            ClinicalTime::Asked => {
+                write!(f, "no item holds the clinical time: it is asked (\"{ASKED_CLINICAL_TIME_LABEL}\")")
+            }
+        }
     }
 }
 
@@ -444,6 +506,8 @@ pub struct Item {
     /// Effective observation category (inherited like `observation_extract`).
     pub observation_category: Vec<Coding>,
     pub rules: Vec<ClinicalRule>,
+    /// Marked with the clinical-time extension (`valueBoolean: true`); see [`Form::clinical_time`] for the item that
+    /// holds it, whichever signal found it.
     pub clinical_time: bool,
     pub identifier_system: Option<String>,
     pub items: Vec<Item>,

@@ -9,7 +9,7 @@ use super::canvas::{Page, Rgba, BLACK, GREY, LIGHT, PALE, RED};
 use super::fonts::{Fonts, Weight};
 use super::page::{body_bottom, body_top, PrintError, MARGIN};
 use crate::entries::{Detail, Version};
-use crate::forms::{AnswerValue, Form, Item, ItemType, Operator};
+use crate::forms::{AnswerValue, Form, Item, ItemType, Operator, ASKED_CLINICAL_TIME_LABEL};
 
 /// Indent per level of nested group.
 const INDENT: f32 = 5.0;
@@ -312,16 +312,7 @@ impl<'a> Rows<'a> {
                 }
             }
             ItemType::Date => self.push(Row::Fields { fields: vec![number(Some("YYYY-MM-DD".into()))], depth }, false),
-            ItemType::DateTime => self.push(
-                Row::Fields {
-                    fields: vec![
-                        number(Some("date YYYY-MM-DD".into())),
-                        Field { before: None, width: 24.0, after: Some("time HH:MM (24 h)".into()) },
-                    ],
-                    depth,
-                },
-                false,
-            ),
+            ItemType::DateTime => self.date_time(depth),
             ItemType::Time => self.push(
                 Row::Fields {
                     fields: vec![Field { before: None, width: 24.0, after: Some("HH:MM (24 h)".into()) }],
@@ -331,6 +322,13 @@ impl<'a> Rows<'a> {
             ),
             ItemType::Group | ItemType::Display => {}
         }
+    }
+
+    /// A date box and a 24-hour time box.
+    fn date_time(&mut self, depth: usize) {
+        let date = Field { before: None, width: 40.0, after: Some("date YYYY-MM-DD".into()) };
+        let time = Field { before: None, width: 24.0, after: Some("time HH:MM (24 h)".into()) };
+        self.push(Row::Fields { fields: vec![date, time], depth }, false);
     }
 
     fn blank_item(&mut self, item: &Item, depth: usize) {
@@ -573,6 +571,12 @@ pub(crate) fn blank_rows(form: &Form, width: f32) -> Result<Vec<(Row, bool)>, Pr
         false,
     );
     rows.push(Row::Gap(2.0), false);
+    if form.asks_clinical_time() {
+        // No item holds the clinical time: the paper asks what the app asks above the form, first.
+        rows.text(&format!("{ASKED_CLINICAL_TIME_LABEL} *"), 0, LABEL_SIZE, Weight::Bold, BLACK, true);
+        rows.date_time(0);
+        rows.push(Row::Gap(1.5), false);
+    }
     for item in form.items() {
         rows.blank_item(item, 0);
     }

@@ -58,6 +58,7 @@ fn ctx() -> ExtractContext<'static> {
             json!({"reference": "urn:uuid:9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "display": "Synthetic Nurse, RN"}),
         ),
         recorded: "2026-11-21T10:42:05-05:00",
+        clinical_time: None,
     }
 }
 
@@ -110,7 +111,8 @@ fn every_shipped_form_loads_with_no_problems_and_has_a_clinical_time() {
         let form = form(name);
         assert_eq!(form.canonical(), format!("http://downtimekit.example.org/fhir/Questionnaire/{name}|1.0.0"));
         assert_eq!(form.status, "active");
-        let ct = form.item(form.clinical_time_item()).expect("clinical-time item exists");
+        let ct = form.clinical_time_item().and_then(|l| form.item(l)).expect("clinical-time item exists");
+        assert!(matches!(form.clinical_time(), forms::ClinicalTime::Item { found_by: forms::FoundBy::Extension, .. }));
         assert_eq!(ct.kind, forms::ItemType::DateTime);
         assert!(ct.required);
     }
@@ -367,7 +369,6 @@ fn broken_forms_are_rejected_with_file_link_id_and_reason() {
         ("missing status", |v| { v.as_object_mut().expect("object").remove("status"); }, "t.json: missing status"),
         ("bad status", |v| v["status"] = json!("final"), "t.json: status 'final' is not a Questionnaire status"),
         ("not a Questionnaire", |v| v["resourceType"] = json!("Patient"), "t.json: not a FHIR Questionnaire (resourceType is 'Patient')"),
-        ("no clinical time", |v| { v["item"][0].as_object_mut().expect("object").remove("extension"); }, "t.json: no clinical-time item: mark one required dateTime item with the clinical-time extension"),
         ("clinical time in an optional group", |v| { let when = v["item"][0].take(); v["item"][0] = json!({"linkId": "g", "type": "group", "item": [when]}); }, "t.json: linkId 'when': the clinical-time item sits in group 'g', which a response may leave out: make that group required, without enableWhen"),
         ("clinical time in a conditional group", |v| { let when = v["item"][0].take(); v["item"][0] = json!({"linkId": "g", "type": "group", "required": true, "enableWhen": [{"question": "flag", "operator": "exists", "answerBoolean": true}], "item": [when]}); }, "t.json: linkId 'when': the clinical-time item sits in group 'g', which a response may leave out: make that group required, without enableWhen"),
         ("conditional clinical time", |v| v["item"][0]["enableWhen"] = json!([{"question": "flag", "operator": "exists", "answerBoolean": true}]), "t.json: linkId 'when': the clinical-time item must not have enableWhen"),

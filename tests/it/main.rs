@@ -5,6 +5,7 @@ mod accounts;
 mod backup;
 mod census_feed;
 mod clinical;
+mod clinical_time;
 mod faults;
 mod fhir_export;
 mod fhir_server;

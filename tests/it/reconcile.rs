@@ -37,11 +37,19 @@ pub(crate) struct Unit {
 }
 
 pub(crate) fn workstation(him_key: &str, prefix: &str, drill: bool) -> Unit {
+    workstation_with(him_key, prefix, drill, json!({}))
+}
+
+/// [`workstation`] with more settings in its site configuration (`extra`'s keys are added to it).
+pub(crate) fn workstation_with(him_key: &str, prefix: &str, drill: bool, extra: Value) -> Unit {
     let tv = TestVault::new();
-    let site = json!({
+    let mut site = json!({
         "him_public_key": him_key,
         "temp_mrn_block": { "prefix": prefix, "first": 1, "last": 999 },
     });
+    if let (Some(site), Some(extra)) = (site.as_object_mut(), extra.as_object()) {
+        site.extend(extra.clone());
+    }
     std::fs::write(tv.path().join("site.json"), site.to_string()).expect("site.json");
     let mut ws = tv.open();
     let charge = ws.sign_in(CHARGE.0, &dtk::crypto::Password::new(CHARGE.1.into()), &SystemClock).expect("charge");
@@ -65,6 +73,7 @@ pub(crate) fn chart(u: &mut Unit, response: &Value, confirm: bool) -> String {
         allergy_override: Some("benefit outweighs risk, prescriber informed".into()),
         confirm_not_duplicate: confirm,
         reason: None,
+        clinical_time: None,
     };
     u.ws.add_entry(&u.nurse, response, &opts, &SystemClock)
         .unwrap_or_else(|e| panic!("charting failed: {e:?}"))
@@ -546,6 +555,7 @@ fn reconciliation_report_has_the_scripted_episode_timeline() {
         allergy_override: Some("prescriber informed".into()),
         confirm_not_duplicate: true,
         reason: None,
+        clinical_time: None,
     };
     clock.advance(Duration::minutes(10));
     ws.tick_step(&charge, "confirm-scope", None, &clock).expect("tick at 17:10");

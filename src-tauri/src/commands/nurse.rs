@@ -101,6 +101,8 @@ fn options(request: &EntryRequest) -> EntryOptions {
         allergy_override: request.allergy_override.clone(),
         confirm_not_duplicate: request.confirm_not_duplicate,
         reason: request.reason.clone(),
+        // The form screen does not yet ask "When did this happen?": a form that asks is refused with that finding.
+        clinical_time: None,
     }
 }
 
