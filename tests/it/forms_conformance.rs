@@ -221,6 +221,8 @@ fn extract_context() -> ExtractContext<'static> {
         encounter: None,
         author: Some(json!({"display": "Synthetic Nurse, RN"})),
         recorded: "2026-11-21T10:42:05-05:00",
+        // Read only for a form that asks "When did this happen?" (no item holds the clinical time).
+        clinical_time: Some("2026-11-21T10:30:00-05:00"),
     }
 }
 
