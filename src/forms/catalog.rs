@@ -47,19 +47,29 @@ impl Catalog {
         };
         files.sort();
         let mut origin: HashMap<String, String> = HashMap::new();
+        // url → (first file, whether its version was derived): a form with no version of its own must be the only
+        // form of its url, or "the newest version" of that url would be a guess between content hashes.
+        let mut urls: HashMap<String, (String, bool)> = HashMap::new();
         for path in files {
             match load_file(&path) {
                 Ok(form) => {
                     let key = form.canonical();
-                    if let Some(first) = origin.get(&key) {
-                        problems.push(LoadProblem {
-                            file: path.display().to_string(),
-                            link_id: None,
-                            reason: format!("same url|version '{key}' as {first}; not loaded"),
-                        });
+                    let file = path.display().to_string();
+                    let refused = match (origin.get(&key), urls.get(&form.url)) {
+                        (Some(first), _) => Some(format!("same url|version '{key}' as {first}; not loaded")),
+                        (None, Some((first, derived))) if *derived || form.version_is_derived() => Some(format!(
+                            "same url '{}' as {first} and one of them gives no version; give each a version; \
+                             not loaded",
+                            form.url
+                        )),
+                        _ => None,
+                    };
+                    if let Some(reason) = refused {
+                        problems.push(LoadProblem { file, link_id: None, reason });
                         continue;
                     }
-                    origin.insert(key.clone(), path.display().to_string());
+                    urls.entry(form.url.clone()).or_insert_with(|| (file.clone(), form.version_is_derived()));
+                    origin.insert(key.clone(), file);
                     catalog.forms.insert(key, form);
                 }
                 Err(p) => problems.extend(p),

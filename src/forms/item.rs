@@ -188,6 +188,7 @@ impl ItemReader<'_> {
 
         // Extensions: extraction (inherited by children), units, limits, rules, clinical time.
         let exts = self.loader.extensions(obj, link);
+        self.loader.refuse_unevaluated(&exts, link);
         let mut mine = inherited.clone();
         let own_context = mine.apply_extraction_extensions(self.loader, &exts, link);
         self.check_extraction(&exts, own_context.is_some(), kind, &el.code, link);

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::json::too_deep;
 
@@ -68,7 +69,8 @@ pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem
         Err(e) => return Err(fail(format!("not valid JSON (line {}, column {})", e.line(), e.column()))),
     };
     let mut loader = Loader::new(file_label);
-    match form(&mut loader, value) {
+    let content = crate::crypto::hex(&Sha256::digest(json)[..6]);
+    match form(&mut loader, value, &content) {
         Some(form) if loader.is_clean() => Ok(form),
         _ => Err(loader.into_problems()),
     }
@@ -83,11 +85,12 @@ struct Header {
     status: Option<String>,
 }
 
-fn form(loader: &mut Loader, value: Value) -> Option<Form> {
+fn form(loader: &mut Loader, mut value: Value, content: &str) -> Option<Form> {
     let root = questionnaire(loader, &value)?;
-    let header = header(loader, root);
+    let header = header(loader, root, content);
 
     let root_ext = loader.extensions(root, None);
+    loader.refuse_unevaluated(&root_ext, None);
     let mut inherited = Inherited::default();
     let form_context = inherited.apply_extraction_extensions(loader, &root_ext, None);
     let form_mark = clinical_time::questionnaire_mark(loader, &root_ext);
@@ -113,8 +116,17 @@ fn form(loader: &mut Loader, value: Value) -> Option<Form> {
         items,
         index,
         clinical_time,
-        source: value.clone(),
+        version_derived: root.get("version").is_none(),
+        source: Value::Null,
     };
+    // The form the screen renders says the same url, version and title as the catalog (the UI builds the response's
+    // `questionnaire` from them), whether the file gave them or they were derived.
+    if let Some(root) = value.as_object_mut() {
+        for (key, v) in [("url", &form.url), ("version", &form.version), ("title", &form.title)] {
+            root.entry(key).or_insert_with(|| Value::String(v.clone()));
+        }
+    }
+    let form = Form { source: value, ..form };
     check_whole(loader, &form, &pending);
     Some(form)
 }
@@ -149,9 +161,25 @@ fn questionnaire<'v>(loader: &mut Loader, value: &'v Value) -> Option<&'v Map<St
     Some(root)
 }
 
-fn header(loader: &mut Loader, root: &Map<String, Value>) -> Header {
-    let url = loader.required_string(root, "url");
-    let version = loader.required_string(root, "version");
+fn header(loader: &mut Loader, root: &Map<String, Value>, content: &str) -> Header {
+    // url, version and title are optional in FHIR, and forms written elsewhere often leave them out (29 of the 32
+    // public forms of tests/data/forms-public have no version): derive them rather than refuse the form.
+    let fallback = root
+        .get("id")
+        .or_else(|| root.get("name"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let file = std::path::Path::new(loader.file());
+            file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        });
+    let url = loader
+        .optional_string(root, "url")
+        .map(|u| u.unwrap_or_else(|| format!("{DERIVED_URL_PREFIX}{}", url_safe(&fallback))));
+    let version = loader
+        .optional_string(root, "version")
+        .map(|v| v.unwrap_or_else(|| format!("{DERIVED_VERSION_PREFIX}{content}")));
     for (key, v) in [("url", &url), ("version", &version)] {
         if v.as_deref().is_some_and(|s| s.contains('|')) {
             loader.problem(None, format!("{key} must not contain '|'"));
@@ -164,7 +192,6 @@ fn header(loader: &mut Loader, root: &Map<String, Value>) -> Header {
             loader.problem(None, format!("status '{s}' is not a Questionnaire status"));
         }
     }
-    let title = loader.required_string(root, "title");
     let name = match root.get("name") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -173,7 +200,19 @@ fn header(loader: &mut Loader, root: &Map<String, Value>) -> Header {
             None
         }
     };
+    let title = loader.optional_string(root, "title").map(|t| t.unwrap_or_else(|| fallback.clone()));
     Header { url, version, name, title, status }
+}
+
+/// Letters, digits, '.' and '-' kept; anything else becomes '-', so a derived url is a plain URN.
+fn url_safe(s: &str) -> String {
+    let out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
+    if out.is_empty() {
+        "form".to_string()
+    } else {
+        out
+    }
 }
 
 fn build_index(items: &[Item], path: &mut Vec<usize>, index: &mut HashMap<String, Vec<usize>>) {

@@ -39,6 +39,13 @@ pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Deepest JSON nesting accepted; checked by a byte scan before serde recurses, so deep input cannot overflow the stack.
 pub const MAX_DEPTH: usize = 64;
 
+/// The version given to a form whose file has none: the first 12 hex digits of the file's SHA-256, so a changed file
+/// is a new version and an entry keeps naming the exact form it was charted on.
+pub const DERIVED_VERSION_PREFIX: &str = "sha256-";
+
+/// The url given to a form whose file has none: its `id`, else its `name`, else the file's name.
+pub const DERIVED_URL_PREFIX: &str = "urn:dtk:form:";
+
 /// A loaded, checked Questionnaire.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
@@ -54,6 +61,8 @@ pub struct Form {
     pub(crate) index: HashMap<String, Vec<usize>>,
     /// Where the clinical time comes from: one item, or the nurse when no item holds it.
     pub(crate) clinical_time: ClinicalTime,
+    /// The file gave no version, so `version` is derived from its content.
+    pub(crate) version_derived: bool,
     /// The original JSON, kept so the UI and the printer can read rendering hints we do not model.
     pub source: serde_json::Value,
 }
@@ -62,6 +71,11 @@ impl Form {
     /// `url|version`, the key QuestionnaireResponse.questionnaire must carry.
     pub fn canonical(&self) -> String {
         format!("{}|{}", self.url, self.version)
+    }
+
+    /// The file gave no version: `version` is its content hash ([`DERIVED_VERSION_PREFIX`]).
+    pub fn version_is_derived(&self) -> bool {
+        self.version_derived
     }
 
     /// Top-level items in form order.

@@ -31,6 +31,17 @@ pub(crate) struct Loader {
     problems: Vec<LoadProblem>,
 }
 
+/// Extensions (by the last segment of their url) whose FHIRPath expression would decide what the form shows or
+/// records; the forms engine does not evaluate FHIRPath, so a form using one is refused rather than run differently.
+const UNEVALUATED: &[&str] = &[
+    "sdc-questionnaire-calculatedExpression",
+    "sdc-questionnaire-enableWhenExpression",
+    "sdc-questionnaire-initialExpression",
+    "sdc-questionnaire-answerExpression",
+    "sdc-questionnaire-candidateExpression",
+    "variable",
+];
+
 impl Loader {
     /// `file` only names the file in problems.
     pub(crate) fn new(file: &str) -> Loader {
@@ -52,6 +63,43 @@ impl Loader {
 
     pub(crate) fn is_clean(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// The file named in problems.
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// A questionnaire-level string that may be absent (`Some(None)`) but, when given, is a string that is not blank;
+    /// `None` when it is neither (a problem is recorded).
+    pub(crate) fn optional_string(&mut self, obj: &Map<String, Value>, key: &str) -> Option<Option<String>> {
+        match obj.get(key) {
+            None => Some(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(Some(s.clone())),
+            Some(Value::String(_)) => {
+                self.problem(None, format!("{key} is blank"));
+                None
+            }
+            Some(_) => {
+                self.problem(None, format!("{key} must be a string"));
+                None
+            }
+        }
+    }
+
+    /// Refuses the extensions that change how a form behaves through an expression this engine does not evaluate
+    /// (an ignored `calculatedExpression` would leave a score for the nurse to add up; an ignored
+    /// `enableWhenExpression` would show questions the form hides), naming the extension and its expression.
+    pub(crate) fn refuse_unevaluated(&mut self, exts: &[(String, &Map<String, Value>)], link: Option<&str>) {
+        for (url, m) in exts {
+            let name = url.rsplit('/').next().unwrap_or(url);
+            if UNEVALUATED.contains(&name) {
+                let expression =
+                    m.get("valueExpression").and_then(|e| e.get("expression")).and_then(Value::as_str).unwrap_or("");
+                let expression = short(expression);
+                self.problem(link, format!("{name} is not supported (expression '{expression}')"));
+            }
+        }
     }
 
     /// A questionnaire-level string that must be present and not blank.

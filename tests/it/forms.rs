@@ -364,8 +364,10 @@ fn broken_forms_are_rejected_with_file_link_id_and_reason() {
         ("answerOption quantity", |v| v["item"][1] = json!({"linkId": "q", "type": "choice", "answerOption": [{"valueQuantity": {"value": 1}}]}), "t.json: linkId 'q': answerOption valueQuantity does not match a choice item"),
         ("choice without options", |v| v["item"][1] = json!({"linkId": "q", "type": "choice"}), "t.json: linkId 'q': choice item has no answerOption"),
         ("initial of wrong type", |v| v["item"][1]["initial"] = json!([{"valueString": "3"}]), "t.json: linkId 'q': initial valueString does not match the item type integer"),
-        ("missing url", |v| { v.as_object_mut().expect("object").remove("url"); }, "t.json: missing url"),
-        ("missing version", |v| { v.as_object_mut().expect("object").remove("version"); }, "t.json: missing version"),
+        ("blank url", |v| v["url"] = json!(" "), "t.json: url is blank"),
+        ("calculatedExpression", |v| v["item"][1]["extension"] = json!([{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression", "valueExpression": {"language": "text/fhirpath", "expression": "%a + %b"}}]), "t.json: linkId 'q': sdc-questionnaire-calculatedExpression is not supported (expression '%a + %b')"),
+        ("variable at the root", |v| v["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/variable", "valueExpression": {"name": "a", "language": "text/fhirpath", "expression": "1"}}]), "t.json: variable is not supported (expression '1')"),
+        ("version a number", |v| v["version"] = json!(2), "t.json: version must be a string"),
         ("missing status", |v| { v.as_object_mut().expect("object").remove("status"); }, "t.json: missing status"),
         ("bad status", |v| v["status"] = json!("final"), "t.json: status 'final' is not a Questionnaire status"),
         ("not a Questionnaire", |v| v["resourceType"] = json!("Patient"), "t.json: not a FHIR Questionnaire (resourceType is 'Patient')"),
@@ -441,6 +443,55 @@ fn a_broken_form_never_prevents_the_others_loading() {
     assert!(!report.is_ok());
     assert_eq!(report.ok.len(), 1);
     assert_eq!(report.problems.len(), 1);
+}
+
+#[test]
+fn a_form_written_elsewhere_without_url_version_or_title_loads_under_a_derived_identity() {
+    let mut bare = base_form();
+    let root = bare.as_object_mut().expect("object");
+    for key in ["url", "version", "title"] {
+        root.remove(key);
+    }
+    root.insert("id".into(), json!("phq-9 (2)"));
+    let bytes = serde_json::to_vec(&bare).expect("json");
+    let form = forms::parse_form("t.json", &bytes).expect("loads with no url, version or title");
+    assert_eq!(form.url, "urn:dtk:form:phq-9--2-", "the id, made a plain URN");
+    assert!(form.version.starts_with("sha256-") && form.version.len() == "sha256-".len() + 12, "{}", form.version);
+    assert!(form.version_is_derived());
+    assert_eq!(form.title, "phq-9 (2)");
+    // The screen renders the source and names the form from it: it says the same url, version and title.
+    assert_eq!(form.source["url"], json!(form.url));
+    assert_eq!(form.source["version"], json!(form.version));
+    assert_eq!(form.source["title"], json!("phq-9 (2)"));
+
+    // A changed file is a new version, so an entry keeps naming the exact form it was charted on.
+    bare["item"][1]["text"] = json!("Pain score");
+    let changed = forms::parse_form("t.json", &serde_json::to_vec(&bare).expect("json")).expect("loads");
+    assert_eq!(changed.url, form.url);
+    assert_ne!(changed.version, form.version);
+
+    // With no id or name, the file's name; a version given by the file is kept as it is.
+    let mut named = base_form();
+    named.as_object_mut().expect("object").remove("url");
+    let form =
+        forms::parse_form("/site/forms/pain score.json", &serde_json::to_vec(&named).expect("json")).expect("loads");
+    assert_eq!(form.url, "urn:dtk:form:pain-score");
+    assert!(!form.version_is_derived());
+
+    // Two files of one url where one gives no version: "the newest" would be a guess, so the second is refused.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("a.json"), &bytes).expect("write");
+    std::fs::write(dir.path().join("b.json"), serde_json::to_vec(&bare).expect("json")).expect("write");
+    let (c, problems) = Catalog::load_dir(dir.path());
+    assert_eq!(c.len(), 1);
+    let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("b.json: same url 'urn:dtk:form:phq-9--2-' as ")
+            && problems[0].ends_with("a.json and one of them gives no version; give each a version; not loaded"),
+        "{}",
+        problems[0]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
