@@ -243,6 +243,7 @@ impl CaseRun<'_> {
             allergy_override: answer_allergy.then(|| self.contract.override_reason.clone()),
             confirm_not_duplicate: confirm,
             reason: None,
+            clinical_time: None,
         }
     }
 

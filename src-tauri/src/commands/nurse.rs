@@ -101,8 +101,7 @@ fn options(request: &EntryRequest) -> EntryOptions {
         allergy_override: request.allergy_override.clone(),
         confirm_not_duplicate: request.confirm_not_duplicate,
         reason: request.reason.clone(),
-        // The form screen does not yet ask "When did this happen?": a form that asks is refused with that finding.
-        clinical_time: None,
+        clinical_time: request.clinical_time.clone(),
     }
 }
 
@@ -156,7 +155,12 @@ pub fn forms(shell: &Shell) -> Result<Vec<FormInfo>, CommandError> {
         let mut forms: Vec<FormInfo> = ws
             .forms()
             .forms()
-            .map(|f| FormInfo { canonical: f.canonical(), title: f.title.clone(), questionnaire: f.source.clone() })
+            .map(|f| FormInfo {
+                canonical: f.canonical(),
+                title: f.title.clone(),
+                asks_clinical_time: f.asks_clinical_time(),
+                questionnaire: f.source.clone(),
+            })
             .collect();
         forms.sort_by(|a, b| a.title.cmp(&b.title));
         Ok(forms)
@@ -184,6 +188,7 @@ pub fn entry(shell: &Shell, id: String) -> Result<EntryDetail, CommandError> {
                     signed_by: v.signed_by,
                     reason: v.body.reason,
                     allergy_override: v.body.allergy_override,
+                    clinical_time: v.body.clinical_time,
                     response: v.body.response,
                 })
                 .collect(),

@@ -87,6 +87,9 @@ pub struct Registration {
 pub struct FormInfo {
     pub canonical: String,
     pub title: String,
+    /// No item of the form holds the clinical time: the form screen asks "When did this happen?" above it and sends
+    /// the answer as `EntryRequest.clinicalTime` (the core decides, `Form::asks_clinical_time`).
+    pub asks_clinical_time: bool,
     #[ts(type = "unknown")]
     pub questionnaire: Value,
 }
@@ -132,6 +135,8 @@ pub struct EntryVersion {
     /// The amendment's or entered-in-error's reason.
     pub reason: Option<String>,
     pub allergy_override: Option<String>,
+    /// The version's clinical time (from the form's item, or as given for a form that asks for it).
+    pub clinical_time: Option<String>,
     #[ts(type = "unknown")]
     pub response: Value,
 }
@@ -187,6 +192,9 @@ pub struct EntryRequest {
     pub confirm_not_duplicate: bool,
     /// Why an amendment was made.
     pub reason: Option<String>,
+    /// When it happened, for a form that asks for it (`FormInfo.asksClinicalTime`): a FHIR dateTime with seconds
+    /// and an offset. Null for every other form, whose item holds the time.
+    pub clinical_time: Option<String>,
 }
 
 /// What checking a response found, without saving anything.

@@ -1,6 +1,6 @@
 // Gallery entries of the nurse's path: the whole app signed in as a nurse, patient list, registration, patient
-// chart, forms (empty, with findings, with an allergy warning, with repeats, saved), an entry with versions, and
-// the read-only vault.
+// chart, forms (empty, with findings, with an allergy warning, with repeats, saved, and one written elsewhere that
+// asks "When did this happen?"), an entry with versions, and the read-only vault.
 import { mount } from 'svelte';
 import App from '../App.svelte';
 import Banner from '../lib/Banner.svelte';
@@ -10,8 +10,10 @@ import PatientChart from '../lib/screens/nurse/PatientChart.svelte';
 import FormScreen from '../lib/screens/nurse/FormScreen.svelte';
 import EntryView from '../lib/screens/nurse/EntryView.svelte';
 import type { MemoryBackend } from '../lib/backend/memory';
+import { formInfo } from '../lib/backend/memory/state';
 import type { FormInfo, PatientInfo } from '../lib/backend';
 import repeats from '../lib/screens/nurse/fixtures/repeats.json';
+import painScore from '../../../tests/data/forms/standard/pain-score.json';
 import { demo, settled } from './session';
 import type { GalleryEntry } from './types';
 
@@ -51,6 +53,7 @@ async function chart(backend: MemoryBackend): Promise<string> {
     allergyOverride: null,
     confirmNotDuplicate: false,
     reason: null,
+    clinicalTime: null,
   });
   const note = {
     resourceType: 'QuestionnaireResponse',
@@ -63,13 +66,14 @@ async function chart(backend: MemoryBackend): Promise<string> {
       { linkId: 'narrative', answer: [{ valueString: 'Łukasz resting; pain 2/10 after morphine.' }] },
     ],
   };
-  const saved = await backend.saveEntry({ response: note, sign: true, allergyOverride: null, confirmNotDuplicate: false, reason: null });
+  const saved = await backend.saveEntry({ response: note, sign: true, allergyOverride: null, confirmNotDuplicate: false, reason: null, clinicalTime: null });
   await backend.amendEntry(saved.id, {
     response: note,
     sign: true,
     allergyOverride: null,
     confirmNotDuplicate: false,
     reason: 'time of observation corrected',
+    clinicalTime: null,
   });
   return med.id;
 }
@@ -80,9 +84,8 @@ function formEntry(name: string, title: string, formId: string, mrn: string, aft
     title,
     async mount(target) {
       const backend = demo('demo.nurse');
-      if (formId === 'test-repeats') {
-        backend.state.forms.push({ canonical: `${repeats.url}|${repeats.version}`, title: repeats.title, questionnaire: repeats });
-      }
+      if (formId === 'test-repeats') backend.state.forms.push(formInfo(repeats));
+      if (formId === 'pain-score') backend.state.forms.push(formInfo(painScore));
       mount(FormScreen, { target, props: { backend, patient: patientOf(backend, mrn), form: formOf(backend, formId), onClose: noop } });
       await settled(target, 'form.form-body');
       await after?.(target);
@@ -206,6 +209,12 @@ export const entries: GalleryEntry[] = [
     type(target, 'textarea', '민준 resting comfortably.');
     click(target, '#form-save');
     await settled(target, '[data-testid="save-confirmation"]');
+  }),
+  formEntry('nurse-form-asks-time', 'Form written elsewhere: "When did this happen?" above it', 'pain-score', 'DEV2001'),
+  formEntry('nurse-form-asks-time-missing', 'Form written elsewhere: saved without the time', 'pain-score', 'DEV2001', async (target) => {
+    type(target, 'input[id^="q-pain-score"]', '6');
+    click(target, '#form-save');
+    await settled(target, '[data-testid="finding-clinical-time"]');
   }),
   formEntry('nurse-form-vitals', 'Form: vital signs (groups, units, enableWhen)', 'vital-signs', 'DEV2001'),
   formEntry('nurse-form-repeats', 'Form: repeating group and repeating answers', 'test-repeats', 'DEV2001', async (target) => {

@@ -156,6 +156,7 @@ async function run(c: Case, index: number, base: number): Promise<void> {
     allergyOverride: answerAllergy ? contract.overrideReason : null,
     confirmNotDuplicate: confirm,
     reason: null,
+    clinicalTime: null,
   });
   const responseFor = (form: string, patient: string, medication: string | undefined, at: string) => {
     if (!(form in contract.responses)) throw new Error(`no response template for ${form}`);

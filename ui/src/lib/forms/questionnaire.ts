@@ -17,6 +17,7 @@ export interface Extension {
   valueDecimal?: number;
   valueCode?: string;
   valueString?: string;
+  valueBoolean?: boolean;
 }
 
 export interface AnswerOption {
@@ -66,6 +67,8 @@ export interface QItem {
   enableBehavior?: 'all' | 'any';
   answerOption?: AnswerOption[];
   initial?: Record<string, unknown>[];
+  /** `item.definition`: the element it fills, as `…StructureDefinition/Type#Type.element`. */
+  definition?: string;
   extension?: Extension[];
   item?: QItem[];
 }
@@ -75,6 +78,7 @@ export interface Questionnaire {
   url: string;
   version?: string;
   title?: string;
+  extension?: Extension[];
   item?: QItem[];
 }
 
@@ -196,7 +200,7 @@ function isBlank(raw: Raw): boolean {
 }
 
 /** Local "YYYY-MM-DDTHH:MM" (what a datetime-local input holds) → FHIR dateTime with the offset. */
-function toFhirDateTime(local: string): string | null {
+export function toFhirDateTime(local: string): string | null {
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([.]\d+)?(Z|[+-]\d{2}:\d{2})$/.test(local)) return local;
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
   if (!m) return null;

@@ -11,4 +11,9 @@ sign: boolean, allergyOverride: string | null, confirmNotDuplicate: boolean,
 /**
  * Why an amendment was made.
  */
-reason: string | null, };
+reason: string | null, 
+/**
+ * When it happened, for a form that asks for it (`FormInfo.asksClinicalTime`): a FHIR dateTime with seconds
+ * and an offset. Null for every other form, whose item holds the time.
+ */
+clinicalTime: string | null, };

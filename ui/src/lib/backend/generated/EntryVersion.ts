@@ -11,4 +11,8 @@ kind: string, author: string, recordedAt: string, signedAt: string | null, signe
 /**
  * The amendment's or entered-in-error's reason.
  */
-reason: string | null, allergyOverride: string | null, response: unknown, };
+reason: string | null, allergyOverride: string | null, 
+/**
+ * The version's clinical time (from the form's item, or as given for a form that asks for it).
+ */
+clinicalTime: string | null, response: unknown, };

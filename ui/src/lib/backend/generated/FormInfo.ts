@@ -3,4 +3,9 @@
 /**
  * A loaded form: its canonical (`url|version`), its title, and the Questionnaire itself for the renderer.
  */
-export type FormInfo = { canonical: string, title: string, questionnaire: unknown, };
+export type FormInfo = { canonical: string, title: string, 
+/**
+ * No item of the form holds the clinical time: the form screen asks "When did this happen?" above it and sends
+ * the answer as `EntryRequest.clinicalTime` (the core decides, `Form::asks_clinical_time`).
+ */
+asksClinicalTime: boolean, questionnaire: unknown, };

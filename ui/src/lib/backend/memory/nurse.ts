@@ -24,6 +24,7 @@ import type { SessionInfo } from '../generated/SessionInfo';
 import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
 import { isEnabled, limitsOf, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
 import { allergyMatches, allergyWarning, duplicatesOf, duplicateWarning, gate, possibleDuplicates } from './safety';
+import { clinicalTimeItem } from './clinical-time';
 
 function signedIn(state: MemoryState): SessionInfo {
   if (!state.session) throw new BackendError('not_signed_in', 'Nobody is signed in on this workstation.');
@@ -130,7 +131,10 @@ function enabledByResponse(form: Questionnaire, item: QItem, response: Response)
 }
 
 const CLINICAL_RULE = 'http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule';
-const CLINICAL_TIME = 'http://downtimekit.example.org/fhir/StructureDefinition/clinical-time';
+/** What the form screen asks when no item holds the clinical time (the core's `ASKED_CLINICAL_TIME_LABEL`). */
+const ASKED = 'When did this happen?';
+/** A FHIR dateTime with seconds and an offset: what the core accepts as a given clinical time. */
+const FULL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 interface Extension {
   url?: string;
@@ -166,13 +170,14 @@ function asText(answer: Record<string, unknown>): string {
 
 /**
  * The facts the safety checks need (the core's `forms::facts`): the clinical time is the dateTime answer of the item
- * marked clinical-time; the medication is the first answer of the first answered item with the "medication" rule,
- * lower case with single spaces. Both are read after NFC normalisation, as the core stores them.
+ * holding it (`clinical-time.ts`; null for a form that asks for it); the medication is the first answer of the first
+ * answered item with the "medication" rule, lower case with single spaces. Both are read after NFC normalisation, as
+ * the core stores them.
  */
 function facts(form: Questionnaire, response: Response): { medication: string | null; clinicalTime: string | null } {
   const items = allItems(form.item);
-  const timeItem = items.find((i) => extensions(i).some((e) => e.url === CLINICAL_TIME && e.valueBoolean === true));
-  const answers = timeItem ? answersTo(response.item, timeItem.linkId) : [];
+  const timeItem = clinicalTimeItem(form);
+  const answers = timeItem ? answersTo(response.item, timeItem) : [];
   const time = answers.find((a) => typeof a.valueDateTime === 'string');
   let medication: string | null = null;
   for (const item of items) {
@@ -195,7 +200,29 @@ interface Prepared {
   clinicalTime: string | null;
 }
 
-function prepare(state: MemoryState, raw: unknown, exclude: string | null): Prepared {
+/**
+ * The entry's clinical time, as the core's `api::clinical::clinical_time` decides it: the item's answer, or for a
+ * form that asks for it the time given beside the response (a finding above the form when missing or malformed).
+ */
+function clinicalTimeOf(form: FormInfo, answered: string | null, given: string | null, found: Finding[]): string | null {
+  const item = clinicalTimeItem(form.questionnaire as Questionnaire);
+  if (item !== null) {
+    if (given !== null) {
+      throw new BackendError('invalid_input', `this form holds the clinical time in its item '${item}': answer it there`);
+    }
+    return answered;
+  }
+  const time = given?.trim() ?? '';
+  if (FULL_DATE_TIME.test(time)) return time;
+  const message =
+    time === ''
+      ? `${ASKED} is required: no item of this form holds the clinical time`
+      : `${ASKED} must be a date and time with seconds and a UTC offset, like 2026-11-21T10:15:00-05:00`;
+  found.push({ linkId: null, severity: 'error', message });
+  return null;
+}
+
+function prepare(state: MemoryState, raw: unknown, exclude: string | null, given: string | null = null): Prepared {
   const response = (raw ?? {}) as Response;
   const form = formOf(state, response.questionnaire ?? '');
   const q = form.questionnaire as Questionnaire;
@@ -203,7 +230,9 @@ function prepare(state: MemoryState, raw: unknown, exclude: string | null): Prep
   const mrn = response.subject?.identifier?.value;
   if (!mrn) throw new BackendError('invalid_input', 'the response has no patient');
   const patient = patientByMrn(state, mrn);
-  const { medication, clinicalTime } = facts(q, response);
+  const read = facts(q, response);
+  const medication = read.medication;
+  const clinicalTime = clinicalTimeOf(form, read.clinicalTime, given, found);
   const warnings: SafetyWarning[] = [];
   if (medication !== null) warnings.push(...allergyMatches(medication, patient.allergies).map(allergyWarning));
   const duplicates = possibleDuplicates(
@@ -266,6 +295,7 @@ function addVersion(
   response: unknown,
   reason: string | null,
   signed: boolean,
+  clinicalTime: string | null,
 ): void {
   const now = stamp(state);
   const author = signedIn(state).username;
@@ -279,6 +309,7 @@ function addVersion(
     signedBy: signed ? author : null,
     reason,
     allergyOverride: entry.allergyOverride,
+    clinicalTime,
     response,
   });
 }
@@ -344,7 +375,7 @@ export function nurseApi(state: MemoryState): NurseApi {
 
     async checkEntry(request: EntryRequest, entryId: string | null = null): Promise<CheckResult> {
       mayRead(state);
-      const p = prepare(state, request.response, entryId);
+      const p = prepare(state, request.response, entryId, request.clinicalTime);
       return p.findings.length > 0 ? { findings: p.findings, warnings: [] } : { findings: [], warnings: p.warnings };
     },
 
@@ -352,7 +383,7 @@ export function nurseApi(state: MemoryState): NurseApi {
       return failedSave(state, () => {
         const session = mayChart(state);
         if (!state.episode) throw new BackendError('no_episode', 'no downtime episode is open on this workstation');
-        const p = prepare(state, request.response, null);
+        const p = prepare(state, request.response, null, request.clinicalTime);
         refuseFindings(p);
         gate(p.warnings, request, request.sign);
         write(state);
@@ -376,7 +407,7 @@ export function nurseApi(state: MemoryState): NurseApi {
           allergyOverride: request.allergyOverride?.trim() || null,
           distinctFrom: request.confirmNotDuplicate ? duplicatesOf(p.warnings) : [],
         };
-        addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign);
+        addVersion(state, entry, 'original', request.sign ? 'signed' : 'draft', withId(request.response, id), null, request.sign, p.clinicalTime);
         state.entries.set(id, entry);
         return saved(state, entry, p.warnings);
       });
@@ -388,7 +419,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         const entry = entryOf(state, id);
         if (entry.summary.author !== session.username) throw new BackendError('forbidden', 'only the author may change a draft');
         if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is signed; amend it instead`);
-        const p = prepare(state, request.response, id);
+        const p = prepare(state, request.response, id, request.clinicalTime);
         refuseFindings(p);
         gate(p.warnings, request, false);
         write(state);
@@ -398,7 +429,14 @@ export function nurseApi(state: MemoryState): NurseApi {
         entry.summary.clinicalTime = p.clinicalTime;
         // As the core does: an unsigned version is replaced in place.
         const last = entry.versions.at(-1);
-        if (last) Object.assign(last, { response: withId(request.response, id), recordedAt: stamp(state), allergyOverride: entry.allergyOverride });
+        if (last) {
+          Object.assign(last, {
+            response: withId(request.response, id),
+            recordedAt: stamp(state),
+            allergyOverride: entry.allergyOverride,
+            clinicalTime: p.clinicalTime,
+          });
+        }
         entry.summary.updatedAt = stamp(state);
         return saved(state, entry, p.warnings);
       });
@@ -411,7 +449,9 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (entry.summary.author !== session.username) throw new BackendError('forbidden', 'only the author may sign');
         if (entry.summary.status !== 'draft') throw new BackendError('conflict', `entry ${id} is already signed`);
         const last = entry.versions.at(-1);
-        const p = prepare(state, last?.response, id);
+        // Signing checks the draft again with the time it was saved with, when its form asks for one.
+        const asked = clinicalTimeItem(formOf(state, entry.summary.form).questionnaire as Questionnaire) === null;
+        const p = prepare(state, last?.response, id, asked ? (last?.clinicalTime ?? null) : null);
         // As the core does: a confirmation given when the draft was saved covers the entries it was given about,
         // never one charted since.
         const confirmedAtSave = duplicatesOf(p.warnings).every((d) => entry.distinctFrom.includes(d));
@@ -435,7 +475,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         if (entry.summary.status !== 'signed' && entry.summary.status !== 'amended') {
           throw new BackendError('conflict', `entry ${id} is not signed; change the draft instead`);
         }
-        const p = prepare(state, request.response, id);
+        const p = prepare(state, request.response, id, request.clinicalTime);
         refuseFindings(p);
         gate(p.warnings, request, true);
         if (p.patient.mrn !== entry.summary.patientMrn || p.form.canonical !== entry.summary.form) {
@@ -447,7 +487,7 @@ export function nurseApi(state: MemoryState): NurseApi {
         entry.distinctFrom = request.confirmNotDuplicate ? duplicatesOf(p.warnings) : [];
         entry.summary.medication = p.medication;
         entry.summary.clinicalTime = p.clinicalTime;
-        addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true);
+        addVersion(state, entry, 'amendment', 'amended', withId(request.response, id), request.reason?.trim() || 'amended', true, p.clinicalTime);
         return saved(state, entry, p.warnings);
       });
     },
@@ -462,7 +502,8 @@ export function nurseApi(state: MemoryState): NurseApi {
         }
         if (entry.summary.status === 'entered-in-error') throw new BackendError('conflict', 'already entered-in-error');
         write(state);
-        addVersion(state, entry, 'entered-in-error', 'entered-in-error', entry.versions.at(-1)?.response, reason.trim(), true);
+        const last = entry.versions.at(-1);
+        addVersion(state, entry, 'entered-in-error', 'entered-in-error', last?.response, reason.trim(), true, last?.clinicalTime ?? null);
         return saved(state, entry, []);
       });
     },

@@ -19,6 +19,8 @@ import medicationOrder from '../../../../../forms/medication-order.json';
 import nursingNote from '../../../../../forms/nursing-note.json';
 import vitalSigns from '../../../../../forms/vital-signs.json';
 import downtimeRegistration from '../../../../../forms/downtime-registration.json';
+import type { Questionnaire } from '../../forms/questionnaire';
+import { asksClinicalTime } from './clinical-time';
 
 export interface MemoryUser {
   displayName: string;
@@ -176,10 +178,12 @@ export function parseCensus(bundle: { timestamp?: string; entry?: { fullUrl?: st
   return { patients, snapshotTime: bundle.timestamp ?? null };
 }
 
-function formInfo(questionnaire: { url: string; version?: string; title?: string }): FormInfo {
+/** A Questionnaire as the core lists it: canonical, title, whether it asks for the clinical time. */
+export function formInfo(questionnaire: { url: string; version?: string; title?: string }): FormInfo {
   return {
     canonical: `${questionnaire.url}|${questionnaire.version ?? ''}`,
     title: questionnaire.title ?? questionnaire.url,
+    asksClinicalTime: asksClinicalTime(questionnaire as Questionnaire),
     questionnaire,
   };
 }

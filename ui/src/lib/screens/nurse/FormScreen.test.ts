@@ -1,11 +1,14 @@
 // The form renderer and the form screen: enableWhen (live), repeats, units, validation findings beside each field,
-// the unsaved-changes guard, and a save confirmation that appears only once the backend has resolved.
+// the unsaved-changes guard, a save confirmation that appears only once the backend has resolved, and "When did this
+// happen?" above a form with no item for the clinical time.
 import { describe, expect, it, vi } from 'vitest';
-import { render, screen, within } from '@testing-library/svelte';
+import axe from 'axe-core';
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import FormScreen from './FormScreen.svelte';
 import { BackendError, type EntrySaved } from '../../backend';
-import { deferred, demoBackend, form, patient } from './testing';
+import { toFhirDateTime } from '../../forms/questionnaire';
+import { deferred, demoBackend, form, painForm, patient } from './testing';
 
 function mount(formId: string, mrn = 'DEV2003') {
   const backend = demoBackend();
@@ -189,5 +192,71 @@ describe('unsaved-changes guard', () => {
     await screen.findByTestId('save-confirmation');
     await user.click(screen.getByRole('button', { name: 'Back to patient' }));
     expect(onClose).toHaveBeenCalledOnce();
+  });
+});
+
+describe('a form with no item for the clinical time (written elsewhere)', () => {
+  function mountPain() {
+    const backend = demoBackend();
+    const info = painForm(backend);
+    const { container } = render(FormScreen, { backend, patient: patient(backend, 'DEV2001'), form: info, onClose: vi.fn() });
+    return { backend, container, user: userEvent.setup() };
+  }
+
+  const timeField = () => screen.getByLabelText(/When did this happen\?/) as HTMLInputElement;
+
+  async function axeViolations(container: HTMLElement): Promise<string[]> {
+    const result = await axe.run(container, { rules: { 'color-contrast': { enabled: false } } });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+
+  it('asks "When did this happen?" first, will not save without it, and takes it from the keyboard', async () => {
+    const { backend, container, user } = mountPain();
+    const time = timeField();
+    expect(time).toHaveAttribute('type', 'datetime-local');
+    expect(time).toHaveAttribute('aria-required', 'true');
+    const score = screen.getByLabelText(/^Pain score \(0 = no pain/);
+    expect(time.compareDocumentPosition(score) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(await axeViolations(container)).toEqual([]);
+
+    await user.type(score, '6');
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+    expect(screen.getByTestId('finding-clinical-time')).toHaveTextContent('When did this happen? is required');
+    expect(time).toHaveAttribute('aria-invalid', 'true');
+    expect(backend.state.entries.size).toBe(0);
+    expect(await axeViolations(container)).toEqual([]);
+
+    // Keyboard only: from the field, Tab reaches "Now", and Enter sets it.
+    time.focus();
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: /^Now/ }));
+    await user.keyboard('{Enter}');
+    expect(time.value).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/);
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+    await screen.findByTestId('save-confirmation');
+    const [entry] = [...backend.state.entries.values()];
+    expect(entry?.summary.clinicalTime).toBe(toFhirDateTime(time.value));
+    expect(entry?.versions[0]?.clinicalTime).toBe(toFhirDateTime(time.value));
+
+    // Signing the draft keeps the time it was saved with.
+    await user.click(screen.getByRole('button', { name: 'Sign this entry' }));
+    await screen.findByText(/^Signed on this workstation/);
+    expect(entry?.summary.status).toBe('signed');
+  });
+
+  it('sends the time typed as a FHIR dateTime with its offset', async () => {
+    const { backend, user } = mountPain();
+    await fireEvent.input(timeField(), { target: { value: '2026-11-21T09:40' } });
+    await user.type(screen.getByLabelText(/^Pain score \(0 = no pain/), '4');
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+    await screen.findByTestId('save-confirmation');
+    const [entry] = [...backend.state.entries.values()];
+    expect(entry?.summary.clinicalTime).toBe(toFhirDateTime('2026-11-21T09:40'));
+    expect(entry?.summary.clinicalTime).toMatch(/^2026-11-21T09:40:00([+-]\d{2}:\d{2})$/);
+  });
+
+  it('is not asked on a form whose item holds the time', () => {
+    mount('vital-signs');
+    expect(screen.queryByLabelText(/When did this happen\?/)).toBeNull();
   });
 });

@@ -100,6 +100,7 @@ describe('XSS: user text is shown as text and runs nothing', () => {
       allergyOverride: null,
       confirmNotDuplicate: false,
       reason: null,
+      clinicalTime: null,
     });
     render(EntryView, {
       backend,

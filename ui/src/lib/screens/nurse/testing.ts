@@ -1,15 +1,27 @@
 // Helpers for the nurse screens' unit tests: a demo-unit backend signed in as a nurse, and the forms by name.
 import { MemoryBackend, type MemorySeed } from '../../backend/memory';
+import { formInfo } from '../../backend/memory/state';
 import type { FormInfo, PatientInfo } from '../../backend';
 import repeats from './fixtures/repeats.json';
+import painScore from '../../../../../tests/data/forms/standard/pain-score.json';
 
 export const NURSE = { username: 'demo.nurse', password: 'demo-password' };
 
 /** The demo unit, signed in as the demo nurse, with one test form that has repeats. */
 export function demoBackend(extra: Partial<MemorySeed> = {}): MemoryBackend {
   const backend = new MemoryBackend({ unit: '5 East', users: {}, demo: true, signedInAs: 'demo.nurse', ...extra });
-  backend.state.forms.push({ canonical: `${repeats.url}|${repeats.version}`, title: repeats.title, questionnaire: repeats });
+  backend.state.forms.push(formInfo(repeats));
   return backend;
+}
+
+/**
+ * The standard pain score form written elsewhere (tests/data/forms/standard): no item holds the clinical time, so
+ * the form screen asks for it. Added to `backend`'s forms.
+ */
+export function painForm(backend: MemoryBackend): FormInfo {
+  const info = formInfo(painScore);
+  backend.state.forms.push(info);
+  return info;
 }
 
 export function form(backend: MemoryBackend, id: string): FormInfo {
