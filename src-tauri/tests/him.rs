@@ -75,6 +75,7 @@ fn form_page(author: &str) -> PaperEntryRequest {
         qr: String::new(),
         response: None,
         author: Some(author.into()),
+        clinical_time: None,
         doses: None,
         episode: None,
         paper_episode_unit: None,

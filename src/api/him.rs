@@ -282,7 +282,8 @@ impl Workstation {
 
     /// Back-enters a scanned paper form into the episode its QR code names: `payload` is what its QR code says (form,
     /// patient, episode), `response` the answers typed by the analyst, `author_name` the nurse named on the paper.
-    /// The analyst is the enterer. [`Workstation::back_enter_page`] also takes MAR pages and paper to assign.
+    /// The analyst is the enterer. [`Workstation::back_enter_page`] also takes MAR pages, paper to assign, and the
+    /// time written on a form that asks "When did this happen?".
     pub fn back_enter_paper(
         &mut self,
         session: &Session,
@@ -291,7 +292,8 @@ impl Workstation {
         author_name: &str,
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
-        let answers = PaperAnswers::Form { response: response.clone(), author: author_name.to_string() };
+        let answers =
+            PaperAnswers::Form { response: response.clone(), author: author_name.to_string(), clinical_time: None };
         let page = self.back_enter_page(session, payload, &answers, &Assignment::FromQr, clock)?;
         page.entries.into_iter().next().ok_or_else(|| ApiError::new(ErrorCode::Io, "the paper form was not saved"))
     }

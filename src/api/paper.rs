@@ -22,8 +22,10 @@ use crate::reconcile::mar::{self, DOSE_FORM};
 /// What the analyst typed from one page.
 #[derive(Debug, Clone)]
 pub enum PaperAnswers {
-    /// A form's answers as a QuestionnaireResponse, and the nurse named on the paper.
-    Form { response: Value, author: String },
+    /// A form's answers as a QuestionnaireResponse, the nurse named on the paper, and for a form with no item for
+    /// the clinical time the time written in the page's "When did this happen?" box (required then, refused
+    /// otherwise, as at the keyboard).
+    Form { response: Value, author: String, clinical_time: Option<String> },
     /// The initialled doses read from a downtime MAR page, in the order read.
     Mar(Vec<Dose>),
 }
@@ -80,10 +82,12 @@ impl Workstation {
         let kind = back_entry::page_kind(payload, self.catalog.get(&payload.form).is_some())?;
         // Drill paper is refused before its answers are looked at, whether or not its code says DRILL.
         back_entry::refuse_drill(self.vault()?.conn(), session.keys(), payload)?;
+        let mut opts = EntryOptions { sign: true, confirm_not_duplicate: true, ..EntryOptions::default() };
         let typed: Vec<(Value, String)> = match (kind, answers) {
-            (PageKind::Form, PaperAnswers::Form { response, author }) => {
+            (PageKind::Form, PaperAnswers::Form { response, author, clinical_time }) => {
                 let author = back_entry::check_author(author)?;
                 back_entry::check_response(payload, response)?;
+                opts.clinical_time = clinical_time.clone();
                 vec![(response.clone(), author.to_string())]
             }
             (PageKind::Mar, PaperAnswers::Mar(doses)) if !doses.is_empty() => {
@@ -103,7 +107,6 @@ impl Workstation {
             (PageKind::Mar, _) => return Err(BackEntryError::MarNeedsDoses.into()),
             (PageKind::Form, PaperAnswers::Mar(_)) => return Err(BackEntryError::DosesNeedMar.into()),
         };
-        let opts = EntryOptions { sign: true, confirm_not_duplicate: true, ..EntryOptions::default() };
         let mut prepared = Vec::with_capacity(typed.len());
         for (i, (response, author)) in typed.into_iter().enumerate() {
             let id = uuid::Uuid::new_v4().to_string();

@@ -143,6 +143,10 @@ pub enum ReconcileCmd {
         /// A form page: the nurse named on the paper.
         #[arg(long, value_name = "NAME", required_unless_present = "doses", conflicts_with = "doses")]
         author: Option<String>,
+        /// A form page of a form with no item for the clinical time: what is written in its "When did this
+        /// happen?" box, YYYY-MM-DDThh:mm:ss with the UTC offset.
+        #[arg(long, value_name = "DATETIME", conflicts_with = "doses")]
+        clinical_time: Option<String>,
         /// A downtime MAR page: a JSON list of the initialled doses read from it, each
         /// {"medication", "dose", "route", "time", "initials"[, "name"]}.
         #[arg(long, value_name = "FILE")]
@@ -377,7 +381,18 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
             let view = ws.side_by_side(&session, &id, &other, &clock)?;
             print_json(&serde_json::to_value(&view).unwrap_or_default());
         }
-        ReconcileCmd::Paper { scan, page, qr, response, author, doses, episode, paper_episode, period } => {
+        ReconcileCmd::Paper {
+            scan,
+            page,
+            qr,
+            response,
+            author,
+            clinical_time,
+            doses,
+            episode,
+            paper_episode,
+            period,
+        } => {
             let answers = match (response, author, doses) {
                 (_, _, Some(file)) => {
                     let bytes = read_input(&file, dtk::forms::MAX_BYTES)?;
@@ -385,7 +400,9 @@ pub fn reconcile(ws: &mut Workstation, cmd: ReconcileCmd, json: bool) -> Result<
                         .map_err(|e| failed(format!("{}: not a JSON list of doses: {e}", file.display())))?;
                     PaperAnswers::Mar(doses)
                 }
-                (Some(file), Some(author), None) => PaperAnswers::Form { response: read_response(&file)?, author },
+                (Some(file), Some(author), None) => {
+                    PaperAnswers::Form { response: read_response(&file)?, author, clinical_time }
+                }
                 _ => return Err(usage("give --response FILE and --author NAME, or --doses FILE")),
             };
             let assignment = match (episode, paper_episode) {

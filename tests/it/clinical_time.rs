@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dtk::api::{EntryOptions, ErrorCode, Session, Workstation};
+use dtk::api::{Assignment, BlankFor, EntryOptions, ErrorCode, PaperAnswers, Session, Workstation};
 use dtk::clock::SystemClock;
 use dtk::forms::{self, ClinicalTime, FoundBy};
 use serde_json::{json, Value};
@@ -272,4 +272,57 @@ fn a_printed_form_that_asks_has_the_same_box_first() {
     assert!(pain[asked_at..].contains("date YYYY-MM-DD") && pain[asked_at..].contains("time HH:MM (24 h)"));
     let vitals = text(&repo_root().join("forms/vital-signs.json"));
     assert!(!vitals.contains("When did this happen?"), "a form whose item holds the time prints no box");
+}
+
+/// HIM types a paper page of a form that asks: the time written in its "When did this happen?" box is required, as at
+/// the keyboard, and becomes the entry's clinical time.
+#[test]
+fn a_paper_page_of_a_form_that_asks_is_back_entered_with_the_time_written_in_its_box() {
+    let forms = forms_folder();
+    let files = tempfile::tempdir().expect("dir");
+    // A workstation of the unit prints the blank pain form for DEV2001 ahead of any episode; the page is scanned.
+    let (_ward, mut ws, nurse) = charting_with_pain_form(forms.path());
+    let pdf = ws.print_blank(&nurse, "pain-score", BlankFor::Patient("DEV2001"), &SystemClock, &mut |_| {});
+    let pdf_path = files.path().join("pain.pdf");
+    std::fs::write(&pdf_path, &pdf.expect("printed").bytes).expect("pdf");
+    let scan = scan_page(&pdf_path, 1, files.path());
+
+    let him = TestVault::new();
+    with_forms_folder(&him, forms.path());
+    {
+        let (mut ws, admin) = him.sign_in(ADMIN);
+        ws.import_census(&admin, &census_bytes(), &SystemClock).expect("HIM census");
+    }
+    let (mut ws, analyst) = him.sign_in(HIM);
+    let qr = ws.scan_payload(&analyst, &scan, 1).expect("the page's code decodes");
+    assert_eq!(qr.form, PAIN_FORM);
+    let into = Assignment::PaperOnly { unit: "5 East".into(), period: None };
+    let page = |clinical_time: Option<&str>| PaperAnswers::Form {
+        response: pain_response(),
+        author: "A. Nurse, RN".into(),
+        clinical_time: clinical_time.map(str::to_string),
+    };
+
+    let missing = ws.back_enter_page(&analyst, &qr, &page(None), &into, &SystemClock).expect_err("no time");
+    assert_eq!(missing.code, ErrorCode::InvalidInput);
+    assert!(missing.findings.iter().any(|f| f.message.starts_with("When did this happen? is required")), "{missing:?}");
+    assert_eq!(ws.reconcile_summary(&analyst).expect("summary").total, 0, "nothing saved");
+
+    let done = ws.back_enter_page(&analyst, &qr, &page(Some(SCORED_AT)), &into, &SystemClock).expect("entered");
+    let id = &done.entries[0].saved.id;
+    let card = dtk::reconcile::card(ws.vault().expect("vault").conn(), analyst.keys(), id).expect("card");
+    assert_eq!(card.expect("on the worklist").clinical_time.as_deref(), Some(SCORED_AT));
+
+    // The CLI takes it as --clinical-time and names the flag when it is missing.
+    let response = files.path().join("pain.json");
+    std::fs::write(&response, pain_response().to_string()).expect("response");
+    let args = ["reconcile", "paper", "--scan", scan.to_str().expect("p"), "--response"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend([response.to_str().expect("p"), "--author", "A. Nurse, RN", "--episode", &done.episode_id]);
+    let refused = him.dtk(Some(HIM), &args);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("When did this happen? is required"), "{}", stderr(&refused));
+    args.extend(["--clinical-time", "2026-11-21T13:10:00-05:00"]);
+    let entered = him.dtk(Some(HIM), &args);
+    assert!(entered.status.success(), "{}", stderr(&entered));
 }

@@ -151,7 +151,7 @@ fn paper_of_a_workstation_whose_handoff_never_arrived_is_assigned_to_an_episode(
     assert_eq!(refused.code, ErrorCode::NotFound);
     assert!(refused.message.contains("handoff file never arrived"), "{}", refused.message);
 
-    let answers = PaperAnswers::Form { response: vitals.clone(), author: "B. Nurse".into() };
+    let answers = PaperAnswers::Form { response: vitals.clone(), author: "B. Nurse".into(), clinical_time: None };
     let into_a = Assignment::Episode(episode_a.clone());
     let done = h.ws.back_enter_page(&h.him, &qr, &answers, &into_a, &SystemClock).expect("assigned to episode A");
     assert_eq!(done.episode_id, episode_a);
@@ -170,7 +170,7 @@ fn paper_of_a_workstation_whose_handoff_never_arrived_is_assigned_to_an_episode(
     // Still refused, whatever the analyst assigns.
     let mut other_patient = vitals.clone();
     other_patient["subject"]["identifier"]["value"] = "DEV2002".into();
-    let wrong = PaperAnswers::Form { response: other_patient, author: "B. Nurse".into() };
+    let wrong = PaperAnswers::Form { response: other_patient, author: "B. Nurse".into(), clinical_time: None };
     let err = h.ws.back_enter_page(&h.him, &qr, &wrong, &into_a, &SystemClock).expect_err("other patient");
     assert!(err.message.contains("differs from the patient printed"), "{}", err.message);
     let paper_only = Assignment::PaperOnly { unit: "5 East".into(), period: None };

@@ -274,9 +274,11 @@ fn answers(request: &mut PaperEntryRequest) -> Result<PaperAnswers, CommandError
                 })
                 .collect(),
         )),
-        (None, Some(response)) => {
-            Ok(PaperAnswers::Form { response, author: request.author.take().unwrap_or_default() })
-        }
+        (None, Some(response)) => Ok(PaperAnswers::Form {
+            response,
+            author: request.author.take().unwrap_or_default(),
+            clinical_time: given(request.clinical_time.take()),
+        }),
         _ => Err(CommandError::new(
             ErrorCode::InvalidInput,
             "Give either the form's answers (a form page) or the doses read from it (a MAR page), not both.",

@@ -327,6 +327,10 @@ pub struct PaperEntryRequest {
     /// A form page: the nurse named on the paper.
     #[ts(optional)]
     pub author: Option<String>,
+    /// A form page of a form that asks "When did this happen?" (`FormInfo.asksClinicalTime`): the time written in
+    /// that box, a FHIR dateTime with seconds and an offset.
+    #[ts(optional)]
+    pub clinical_time: Option<String>,
     /// A MAR page: the initialled doses read from it, in order.
     #[ts(optional)]
     pub doses: Option<Vec<PaperDose>>,

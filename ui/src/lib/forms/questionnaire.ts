@@ -221,6 +221,18 @@ export function toLocalInput(fhir: string): string {
 }
 
 /** Now, as a datetime-local input value. */
+/** What is wrong with the "When did this happen?" field's value (a datetime-local value), or null: the core checks it
+ *  again. */
+export function clinicalTimeProblem(local: string): string | null {
+  if (local.trim() === '') return 'When did this happen? is required: enter the date and the time.';
+  return toFhirDateTime(local) === null ? 'When did this happen? needs a date and a time.' : null;
+}
+
+/** The core's findings about the asked clinical time have no linkId (no item holds it): they go beside its field. */
+export function isClinicalTimeFinding(f: { linkId: string | null; message: string }): boolean {
+  return f.linkId === null && f.message.startsWith('When did this happen?');
+}
+
 export function nowLocalInput(now: Date = new Date()): string {
   return toLocalInput(now.toISOString());
 }

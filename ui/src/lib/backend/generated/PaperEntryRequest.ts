@@ -17,6 +17,11 @@ response: unknown,
  */
 author?: string, 
 /**
+ * A form page of a form that asks "When did this happen?" (`FormInfo.asksClinicalTime`): the time written in
+ * that box, a FHIR dateTime with seconds and an offset.
+ */
+clinicalTime?: string, 
+/**
  * A MAR page: the initialled doses read from it, in order.
  */
 doses?: Array<PaperDose>, 

@@ -8,7 +8,7 @@ import { BackendError } from '../index';
 import type * as Him from '../him';
 import type { PatientInfo } from '../generated/PatientInfo';
 import type { Questionnaire } from '../../forms/questionnaire';
-import { findings as responseFindings } from './nurse';
+import { clinicalTimeOf, findings as responseFindings } from './nurse';
 import { bundledForms, type MemoryState } from './state';
 
 export const FORM_BASE = 'http://downtimekit.example.org/fhir/Questionnaire/';
@@ -538,11 +538,14 @@ export class HimMemory {
       );
     }
     const form = this.state?.forms.find((f) => f.canonical === scan.form);
+    let clinicalTime: string | null = null;
     if (form) {
       const found = responseFindings(form.questionnaire as Questionnaire, request.response as never);
+      // A form that asks "When did this happen?" needs the time written in that box on the page, as at the keyboard.
+      clinicalTime = clinicalTimeOf(form, null, request.clinicalTime ?? null, found);
       if (found.some((f) => f.severity === 'error')) return { entered: null, findings: found };
     }
-    return [{ form: scan.form, author, clinicalTime: null, medication: null }];
+    return [{ form: scan.form, author, clinicalTime, medication: null }];
   }
 
   async himBackEnter(request: Him.PaperEntryRequest): Promise<Him.PaperEntryOutcome> {

@@ -204,7 +204,7 @@ interface Prepared {
  * The entry's clinical time, as the core's `api::clinical::clinical_time` decides it: the item's answer, or for a
  * form that asks for it the time given beside the response (a finding above the form when missing or malformed).
  */
-function clinicalTimeOf(form: FormInfo, answered: string | null, given: string | null, found: Finding[]): string | null {
+export function clinicalTimeOf(form: FormInfo, answered: string | null, given: string | null, found: Finding[]): string | null {
   const item = clinicalTimeItem(form.questionnaire as Questionnaire);
   if (item !== null) {
     if (given !== null) {

@@ -2,13 +2,16 @@
 // backend, the bulk accept's confirmation naming its count, reasons required, duplicates side by side, the import's
 // result per file, the export's hash, the counts always visible, and axe-core on each panel.
 import { describe, expect, it } from 'vitest';
-import { render, screen, waitFor, within } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import axe from 'axe-core';
 import HimDesk from './HimDesk.svelte';
 import { MemoryBackend } from '../../backend/memory';
 import { himSeed, TEMP_PATIENT } from '../../backend/memory/him-seed';
+import { formInfo } from '../../backend/memory/state';
+import { toFhirDateTime } from '../../forms/questionnaire';
 import type { SessionInfo } from '../../backend';
+import painScore from '../../../../../tests/data/forms/standard/pain-score.json';
 
 const session: SessionInfo = { username: 'lhim', displayName: 'Lee Him', role: 'him', mustChangePassword: false };
 
@@ -447,6 +450,50 @@ describe('HIM paper back-entry and key', { timeout: 30_000 }, () => {
     // The next page of the same outage is offered the paper-only episode just created.
     const episodes = await backend.himEpisodes();
     expect(episodes.filter((e) => e.paperOnly)).toHaveLength(1);
+  });
+
+  it('asks the time written on a page of a form with no item for it, and sends it with the page', async () => {
+    const user = userEvent.setup();
+    const pain = formInfo(painScore);
+    const scans = {
+      ...himSeed(30).scans,
+      '/media/scans/pain-001.png': {
+        qr: `DTK1;form=${pain.canonical};mrn=DEV2004;unit=5 East`,
+        form: pain.canonical,
+        formTitle: pain.title,
+        mrn: 'DEV2004',
+        episode: null,
+        entry: null,
+        unit: '5 East',
+        mar: false,
+      },
+    };
+    const backend = desk(30, { scans });
+    backend.state.forms.push(pain);
+    const sent = sentBackEntries(backend);
+    await user.click(screen.getByRole('button', { name: 'Paper back-entry' }));
+    await user.type(screen.getByLabelText('Scanned page (PNG, JPEG or PDF)'), '/media/scans/pain-001.png');
+    await user.click(screen.getByRole('button', { name: 'Read the QR code' }));
+    const placement = await screen.findByTestId('him-paper-placement');
+    await user.click(within(placement).getByLabelText('A new paper-only episode for unit 5 East'));
+    await user.type(screen.getByLabelText('Nurse named on the paper (the author)'), 'Sam Whitfield, RN');
+    await user.click(screen.getByRole('button', { name: 'The page matches' }));
+    await screen.findByTestId('him-paper-confirmed');
+    const time = screen.getByLabelText(/When did this happen\?/) as HTMLInputElement;
+    // The time is the one on the paper: there is no "Now" to press.
+    expect(screen.queryByRole('button', { name: /^Now for when it happened/ })).toBeNull();
+    await user.type(screen.getByLabelText(/^Pain score \(0 = no pain/), '4');
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    expect(await screen.findByTestId('him-paper-findings')).toHaveTextContent('When did this happen? is required');
+    expect(time).toHaveAttribute('aria-invalid', 'true');
+    expect(sent).toHaveLength(0);
+    await axeClean();
+
+    await fireEvent.input(time, { target: { value: '2026-11-21T09:40' } });
+    await user.click(screen.getByRole('button', { name: 'Record the back-entry' }));
+    await screen.findByTestId('him-paper-entered');
+    expect(sent).toHaveLength(1);
+    expect((sent[0] as { clinicalTime?: string }).clinicalTime).toBe(toFhirDateTime('2026-11-21T09:40'));
   });
 
   it('types a MAR page dose by dose and records one entry per dose, each row saying its page', async () => {
