@@ -8,6 +8,7 @@ use super::{ApiError, ErrorCode, Session, Workstation};
 use crate::auth::{Op, Role};
 use crate::census;
 use crate::clock::{stamp, Clock};
+use crate::crypto::Keys;
 use crate::entries::safety::{self, SafetyKind, SafetyWarning};
 use crate::entries::{self, EntryError, NewEntry, Origin, Saved, Summary, VersionBody};
 use crate::episodes::{self, Declaration, Episode, EpisodeError, Kind};
@@ -86,6 +87,69 @@ pub struct EntrySaved {
     /// "saved on this workstation at …": the commit time.
     pub stored_at: String,
     pub warnings: Vec<SafetyWarning>,
+}
+
+/// A response checked against its form ([`Workstation::validate`]), waiting for the look-ups that decide its save.
+pub(super) struct Validated {
+    form: String,
+    response: Value,
+    clinical_time: Option<String>,
+    medication: Option<String>,
+    codes: Vec<String>,
+    /// The MRN systems the subject's MRN is looked up in (the response's own, else the site's two).
+    systems: Vec<String>,
+    mrn: String,
+    window_minutes: i64,
+}
+
+impl Validated {
+    /// The look-ups whose answers decide a save: the patient, then the allergy and duplicate checks against what
+    /// `conn` holds. A save calls it on its write transaction (`tx.sql()`), which holds SQLite's write lock from its
+    /// start (`BEGIN IMMEDIATE`), so no other writer (the CLI beside the app, a second window) can chart between the
+    /// check and the commit. `exclude` is the entry being changed, never a duplicate of itself.
+    pub(super) fn look_up(
+        self,
+        conn: &rusqlite::Connection,
+        keys: &Keys,
+        opts: &EntryOptions,
+        exclude: Option<&str>,
+    ) -> Result<Prepared, ApiError> {
+        let systems: Vec<&str> = self.systems.iter().map(String::as_str).collect();
+        let patient = patients::find_by_mrn(conn, keys, &systems, &self.mrn)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration)")
+        })?;
+        let idx = patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn);
+        let subject = safety::Subject {
+            patient: &patient,
+            duplicates: entries::DuplicateQuery {
+                patient_idx: &idx,
+                form: &self.form,
+                medication: self.medication.as_deref(),
+                clinical_time: self.clinical_time.as_deref(),
+                window_minutes: self.window_minutes,
+                exclude,
+            },
+        };
+        let warnings = safety::warnings(conn, keys, &subject)?;
+        let distinct_from = if opts.confirm_not_duplicate { safety::duplicates_of(&warnings) } else { Vec::new() };
+        Ok(Prepared {
+            form: self.form,
+            body: VersionBody {
+                response: self.response,
+                clinical_time: self.clinical_time,
+                patient: (&patient).into(),
+                medication: self.medication,
+                codes: self.codes,
+                allergy_override: opts.allergy_override.clone().filter(|r| !r.trim().is_empty()),
+                duplicate_confirmed: opts.confirm_not_duplicate,
+                distinct_from,
+                reason: opts.reason.clone(),
+                paper: None,
+            },
+            patient,
+            warnings,
+        })
+    }
 }
 
 /// Everything prepared for a save.
@@ -231,6 +295,9 @@ impl Workstation {
         }
     }
 
+    /// Validation and the safety look-ups in one, reading the vault as it is now: for checking a response without
+    /// saving it. A save runs the two halves apart ([`Workstation::validate`] before its write transaction,
+    /// [`Validated::look_up`] inside it).
     pub(super) fn prepare(
         &self,
         session: &Session,
@@ -239,6 +306,18 @@ impl Workstation {
         exclude: Option<&str>,
         clock: &dyn Clock,
     ) -> Result<Prepared, ApiError> {
+        self.validate(response, opts, clock)?.look_up(self.vault()?.conn(), session.keys(), opts, exclude)
+    }
+
+    /// The pure half of a save: the response checked against its form, its facts and its clinical time. Reads
+    /// nothing from the vault, so it runs before the write transaction and the write lock is held only for the
+    /// look-ups and the write.
+    pub(super) fn validate(
+        &self,
+        response: &Value,
+        opts: &EntryOptions,
+        clock: &dyn Clock,
+    ) -> Result<Validated, ApiError> {
         let canonical = response.get("questionnaire").and_then(Value::as_str).unwrap_or("");
         let form = self.catalog.get(canonical).ok_or_else(|| {
             ApiError::new(
@@ -285,25 +364,7 @@ impl Workstation {
                 "the response has no patient: subject.identifier (system and MRN) is required",
             )
         })?;
-        let vault = self.vault()?;
         let systems = if system.is_empty() { self.mrn_systems() } else { vec![system.as_str()] };
-        let patient = patients::find_by_mrn(vault.conn(), session.keys(), &systems, &mrn)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration)")
-        })?;
-        let idx = patients::mrn_token(session.keys(), &patient.record.mrn_system, &patient.record.mrn);
-        let subject = safety::Subject {
-            patient: &patient,
-            duplicates: entries::DuplicateQuery {
-                patient_idx: &idx,
-                form: &form.canonical(),
-                medication: facts.medication.as_deref(),
-                clinical_time: clinical_time.as_deref(),
-                window_minutes: self.site.duplicate_window_minutes,
-                exclude,
-            },
-        };
-        let warnings = safety::warnings(vault.conn(), session.keys(), &subject)?;
-        let distinct_from = if opts.confirm_not_duplicate { safety::duplicates_of(&warnings) } else { Vec::new() };
         let mut response = checked.response;
         if let Some(obj) = response.as_object_mut() {
             obj.insert(
@@ -311,22 +372,15 @@ impl Workstation {
                 Value::String(if opts.reason.is_some() { "amended" } else { "completed" }.into()),
             );
         }
-        Ok(Prepared {
+        Ok(Validated {
             form: form.canonical(),
-            body: VersionBody {
-                response,
-                clinical_time,
-                patient: (&patient).into(),
-                medication: facts.medication,
-                codes: facts.codes,
-                allergy_override: opts.allergy_override.clone().filter(|r| !r.trim().is_empty()),
-                duplicate_confirmed: opts.confirm_not_duplicate,
-                distinct_from,
-                reason: opts.reason.clone(),
-                paper: None,
-            },
-            patient,
-            warnings,
+            response,
+            clinical_time,
+            medication: facts.medication,
+            codes: facts.codes,
+            systems: systems.into_iter().map(str::to_string).collect(),
+            mrn,
+            window_minutes: self.site.duplicate_window_minutes,
         })
     }
 
@@ -362,28 +416,29 @@ impl Workstation {
             _ => uuid::Uuid::new_v4().to_string(),
         };
         let response = with_id(response, &id);
-        let prep = self.prepare(session, &response, opts, None, clock)?;
-        Self::gate(&prep.warnings, opts, opts.sign)?;
+        let validated = self.validate(&response, opts, clock)?;
         let workstation = self.workstation_id();
         let vault = self.vault_mut()?;
-        let warnings = prep.warnings.clone();
-        let saved: Durable<Saved> = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            if entries::summary(tx.sql(), tx.keys(), &id)?.is_some() {
-                return Err(ApiError::new(ErrorCode::Conflict, format!("entry {id} already exists")));
-            }
-            let new = NewEntry {
-                form: &prep.form,
-                episode_id: &episode.id,
-                workstation: &workstation,
-                patient: &prep.patient,
-                body: prep.body,
-                sign: opts.sign,
-                origin: Origin::Electronic,
-                author: None,
-            };
-            Ok(entries::create(tx, &id, new)?)
-        })?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+        let saved: Durable<(Saved, Vec<SafetyWarning>)> =
+            vault.write(session.keys(), session.username(), clock.now(), |tx| {
+                if entries::summary(tx.sql(), tx.keys(), &id)?.is_some() {
+                    return Err(ApiError::new(ErrorCode::Conflict, format!("entry {id} already exists")));
+                }
+                let prep = validated.look_up(tx.sql(), tx.keys(), opts, None)?;
+                Self::gate(&prep.warnings, opts, opts.sign)?;
+                let new = NewEntry {
+                    form: &prep.form,
+                    episode_id: &episode.id,
+                    workstation: &workstation,
+                    patient: &prep.patient,
+                    body: prep.body,
+                    sign: opts.sign,
+                    origin: Origin::Electronic,
+                    author: None,
+                };
+                Ok((entries::create(tx, &id, new)?, prep.warnings))
+            })?;
+        Ok(saved_with_warnings(saved))
     }
 
     /// Replaces the content of one of the user's unsigned entries.
@@ -397,13 +452,14 @@ impl Workstation {
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
         let response = with_id(response, id);
-        let prep = self.prepare(session, &response, opts, Some(id), clock)?;
-        Self::gate(&prep.warnings, opts, false)?;
-        let warnings = prep.warnings.clone();
+        let validated = self.validate(&response, opts, clock)?;
         let vault = self.vault_mut()?;
-        let saved = vault
-            .write(session.keys(), session.username(), clock.now(), |tx| entries::update_draft(tx, id, &prep.body))?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            let prep = validated.look_up(tx.sql(), tx.keys(), opts, Some(id))?;
+            Self::gate(&prep.warnings, opts, false)?;
+            Ok::<_, ApiError>((entries::update_draft(tx, id, &prep.body)?, prep.warnings))
+        })?;
+        Ok(saved_with_warnings(saved))
     }
 
     /// Signs one of the user's draft entries (re-running the duplicate check against everything saved since).
@@ -415,10 +471,10 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
-        let body = {
+        let (version, body) = {
             let conn = self.vault()?.conn();
             let summary = entries::summary(conn, session.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
-            entries::version_body(conn, session.keys(), id, summary.version)?
+            (summary.version, entries::version_body(conn, session.keys(), id, summary.version)?)
         };
         let opts = EntryOptions {
             sign: true,
@@ -427,17 +483,29 @@ impl Workstation {
             reason: None,
             clinical_time: self.asked_time(&body),
         };
-        let prep = self.prepare(session, &body.response, &opts, Some(id), clock)?;
-        // A confirmation given when the draft was saved covers the entries it was given about, never one charted since.
-        let confirmed_at_save = safety::duplicates_of(&prep.warnings).iter().all(|d| body.distinct_from.contains(d));
-        let opts = EntryOptions { confirm_not_duplicate: confirm_not_duplicate || confirmed_at_save, ..opts };
-        Self::gate(&prep.warnings, &opts, true)?;
-        let warnings = prep.warnings.clone();
+        let validated = self.validate(&body.response, &opts, clock)?;
         let vault = self.vault_mut()?;
         let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
-            entries::sign(tx, id, confirm_not_duplicate)
+            // The draft signed is the one checked: a save of it from elsewhere since is not signed unseen.
+            let now = entries::summary(tx.sql(), tx.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
+            if now.version != version {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "entry {id} was changed while it was being signed; open it again and sign what it says now"
+                    ),
+                ));
+            }
+            let prep = validated.look_up(tx.sql(), tx.keys(), &opts, Some(id))?;
+            // A confirmation given when the draft was saved covers the entries it was given about, never one
+            // charted since.
+            let confirmed_at_save =
+                safety::duplicates_of(&prep.warnings).iter().all(|d| body.distinct_from.contains(d));
+            let gate_opts = EntryOptions { confirm_not_duplicate: confirm_not_duplicate || confirmed_at_save, ..opts };
+            Self::gate(&prep.warnings, &gate_opts, true)?;
+            Ok::<_, ApiError>((entries::sign(tx, id, confirm_not_duplicate)?, prep.warnings))
         })?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+        Ok(saved_with_warnings(saved))
     }
 
     /// Amends a signed entry: a new signed version; the earlier ones stay.
@@ -453,21 +521,22 @@ impl Workstation {
         let response = with_id(response, id);
         let opts =
             EntryOptions { reason: Some(opts.reason.clone().unwrap_or_else(|| "amended".into())), ..opts.clone() };
-        let prep = self.prepare(session, &response, &opts, Some(id), clock)?;
-        Self::gate(&prep.warnings, &opts, true)?;
-        let current = entries::summary(self.vault()?.conn(), session.keys(), id)?
-            .ok_or_else(|| EntryError::NotFound(id.into()))?;
-        if current.patient.mrn != prep.body.patient.mrn || current.form != prep.form {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "an amendment must keep the same patient and form; mark the entry entered-in-error and chart a new one instead",
-            ));
-        }
-        let warnings = prep.warnings.clone();
+        let validated = self.validate(&response, &opts, clock)?;
         let vault = self.vault_mut()?;
-        let saved =
-            vault.write(session.keys(), session.username(), clock.now(), |tx| entries::amend(tx, id, &prep.body))?;
-        Ok(EntrySaved { stored_at: stamp(saved.committed_at()), saved: saved.into_value(), warnings })
+        let saved = vault.write(session.keys(), session.username(), clock.now(), |tx| {
+            let prep = validated.look_up(tx.sql(), tx.keys(), &opts, Some(id))?;
+            Self::gate(&prep.warnings, &opts, true)?;
+            let current =
+                entries::summary(tx.sql(), tx.keys(), id)?.ok_or_else(|| EntryError::NotFound(id.into()))?;
+            if current.patient.mrn != prep.body.patient.mrn || current.form != prep.form {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    "an amendment must keep the same patient and form; mark the entry entered-in-error and chart a new one instead",
+                ));
+            }
+            Ok((entries::amend(tx, id, &prep.body)?, prep.warnings))
+        })?;
+        Ok(saved_with_warnings(saved))
     }
 
     /// Marks an entry entered-in-error (its author, or a charge nurse).
@@ -591,4 +660,11 @@ fn safety_error(warnings: &[SafetyWarning], refused_by: SafetyKind, message: &st
             .collect(),
         safety: Some(refused_by),
     }
+}
+
+/// A save's result with the warnings its look-ups gave, stamped with its commit time.
+fn saved_with_warnings(saved: Durable<(Saved, Vec<SafetyWarning>)>) -> EntrySaved {
+    let stored_at = stamp(saved.committed_at());
+    let (saved, warnings) = saved.into_value();
+    EntrySaved { saved, stored_at, warnings }
 }

@@ -107,17 +107,20 @@ impl Workstation {
             (PageKind::Mar, _) => return Err(BackEntryError::MarNeedsDoses.into()),
             (PageKind::Form, PaperAnswers::Mar(_)) => return Err(BackEntryError::DosesNeedMar.into()),
         };
-        let mut prepared = Vec::with_capacity(typed.len());
-        for (i, (response, author)) in typed.into_iter().enumerate() {
-            let id = uuid::Uuid::new_v4().to_string();
-            let response = super::clinical::with_id(&response, &id);
-            let prep = self.prepare(session, &response, &opts, None, clock).map_err(|mut e| {
+        // A MAR page's refusal names the dose it is about.
+        let which = |i: usize| {
+            move |mut e: ApiError| {
                 if kind == PageKind::Mar {
                     e.message = format!("dose {} read from the MAR page: {}", i + 1, e.message);
                 }
                 e
-            })?;
-            prepared.push((id, author, prep));
+            }
+        };
+        let mut validated = Vec::with_capacity(typed.len());
+        for (i, (response, author)) in typed.into_iter().enumerate() {
+            let id = uuid::Uuid::new_v4().to_string();
+            let response = super::clinical::with_id(&response, &id);
+            validated.push((id, author, self.validate(&response, &opts, clock).map_err(which(i))?));
         }
         let workstation = self.workstation_id();
         let temp = self.site.temp_mrn_system.clone();
@@ -125,8 +128,10 @@ impl Workstation {
         let vault = self.vault_mut()?;
         let written = vault.write(session.keys(), session.username(), clock.now(), |tx| {
             let (episode_id, paper_episode) = back_entry::resolve_episode(tx, payload, assignment)?;
-            let mut entries = Vec::with_capacity(prepared.len());
-            for (id, author, prep) in prepared {
+            let mut entries = Vec::with_capacity(validated.len());
+            for (i, (id, author, valid)) in validated.into_iter().enumerate() {
+                // The patient and the duplicate proposals are looked up inside the write, as for any save.
+                let prep = valid.look_up(tx.sql(), tx.keys(), &opts, None).map_err(which(i))?;
                 let paper = back_entry::PaperEntry {
                     id: &id,
                     form: &prep.form,

@@ -465,6 +465,66 @@ fn allergy_warning_needs_an_override_reason() {
         .all(|w| w.kind != dtk::api::SafetyKind::Allergy));
 }
 
+/// A clock that runs `then` once, on its `at`-th reading (1-based): a save reads the clock before its checks and again
+/// for its commit, so this puts another writer at each point of a save in turn.
+struct Interrupting {
+    readings: std::sync::atomic::AtomicUsize,
+    at: usize,
+    then: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl dtk::clock::Clock for Interrupting {
+    fn now(&self) -> time::OffsetDateTime {
+        let n = self.readings.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n == self.at {
+            let then = self.then.lock().map(|mut t| t.take()).unwrap_or(None);
+            if let Some(then) = then {
+                then();
+            }
+        }
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+/// Issue 19: the duplicate and allergy look-ups ran outside the write transaction that then committed, so a second
+/// process (the CLI beside the app, a second window) could chart the same dose between the check and the commit, and
+/// both were saved unflagged. Another writer is put at every reading of the clock a save makes; the second dose is
+/// refused as a possible duplicate each time.
+#[test]
+fn a_dose_charted_elsewhere_while_a_save_runs_is_still_flagged_as_a_duplicate() {
+    let dose = || {
+        let mut r = given_at(sample_response("medication-administration"), "2026-11-21T10:15:00-05:00");
+        r.as_object_mut().expect("object").remove("id");
+        r
+    };
+    let readings = {
+        let tv = TestVault::charting();
+        let (mut ws, nurse) = tv.sign_in(NURSE);
+        let counting = Interrupting { readings: 0.into(), at: 0, then: std::sync::Mutex::new(None) };
+        ws.add_entry(&nurse, &dose(), &opts(true), &counting).expect("a save");
+        counting.readings.into_inner()
+    };
+    assert!(readings >= 2, "a save reads the clock before its checks and for its commit: {readings}");
+    for at in 1..=readings {
+        let tv = TestVault::charting();
+        let (mut here, nurse) = tv.sign_in(NURSE);
+        let (mut elsewhere, charge) = tv.sign_in(CHARGE);
+        let first = dose();
+        let clock = Interrupting {
+            readings: 0.into(),
+            at,
+            then: std::sync::Mutex::new(Some(Box::new(move || {
+                elsewhere.add_entry(&charge, &first, &opts(true), &SystemClock).expect("charted elsewhere first");
+            }))),
+        };
+        let second = here.add_entry(&nurse, &dose(), &opts(true), &clock);
+        let err = second.expect_err(&format!("saved unflagged beside a dose charted at the save's clock reading {at}"));
+        assert_eq!(err.code, ErrorCode::SafetyCheck, "{err:?}");
+        let listed = here.list_entries(&nurse, Some("DEV2001"), &SystemClock).expect("entries");
+        assert_eq!(listed.len(), 1, "only the dose charted elsewhere is saved (reading {at})");
+    }
+}
+
 #[test]
 fn possible_duplicates_are_flagged_before_signing() {
     let tv = TestVault::charting();
