@@ -226,6 +226,7 @@ describe('forms, verify and backup', () => {
     const refused = await screen.findByTestId('forms-refused');
     expect(refused).toHaveTextContent('forms/fluid-balance.json');
     expect(refused).toHaveTextContent('unknown item type "slider"');
+    expect(within(refused).getByText('1 form file(s) refused')).toBeInTheDocument();
     expect(screen.getByTestId('forms-loaded')).toHaveTextContent('5 form(s) loaded');
     await axeClean();
   });
