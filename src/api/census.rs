@@ -100,9 +100,14 @@ impl Workstation {
 
     /// When the current census was taken, its age against the site's `census_max_age_hours`, how many patients it
     /// holds and how it came (signed or not): no patient data, so the administrator, who imports the census but
-    /// may not read the unit (`Op::ReadUnit`), sees it too, as every role does in the banner.
+    /// may not read the unit (`Op::ReadUnit`), sees it too, as every role does in the banner. Unlike the unit's
+    /// data it is not held back while a one-time password waits to be changed: the banner over "Choose your
+    /// password" would otherwise say there is no census.
     pub fn census_summary(&self, session: &Session, clock: &dyn Clock) -> Result<Option<CensusSummary>, ApiError> {
-        session.require(Op::ImportCensus).or_else(|_| session.require(Op::ReadUnit))?;
+        let role = session.role();
+        if !(role.allows(Op::ImportCensus) || role.allows(Op::ReadUnit)) {
+            session.require(Op::ReadUnit)?;
+        }
         let conn = self.vault()?.conn();
         let Some(snap) = crate::patients::current_snapshot(conn)? else { return Ok(None) };
         let provenance = crate::patients::provenance(conn, session.keys(), &snap.id)?;

@@ -215,3 +215,23 @@ fn dtk_census_status_names_a_stale_unsigned_census_for_the_administrator_and_the
     assert_eq!((summary["patients"].as_i64(), summary["stale"].as_bool()), (Some(12), Some(true)), "{summary}");
     assert_eq!(summary["provenance"], json!({ "via": "file", "signer": null }));
 }
+
+/// Regression: the banner over "Choose your password" said "No census snapshot": the census status was held back,
+/// as the unit's data is, until the one-time password was changed. The summary names no patient, so it is not.
+#[test]
+fn a_user_who_must_choose_a_password_sees_the_census_age_and_still_no_patient() {
+    let tv = TestVault::new();
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    ws.import_census(&charge, &census_bytes(), &dtk::clock::SystemClock).expect("census");
+    let (mut ws, admin) = tv.sign_in(ADMIN);
+    let role = dtk::auth::Role::Nurse;
+    let (_, password) = ws
+        .add_user_with_one_time_password(&admin, "new.nurse", "New Nurse", role, &dtk::clock::SystemClock)
+        .expect("added");
+    let mut ws = tv.open();
+    let nurse = ws.sign_in("new.nurse", &password, &dtk::clock::SystemClock).expect("one-time sign-in");
+    assert!(nurse.must_change_password());
+    let summary = ws.census_summary(&nurse, &dtk::clock::SystemClock).expect("summary").expect("a census");
+    assert_eq!(summary.patients, 12);
+    assert!(ws.patients(&nurse).is_err(), "the unit's patients wait for the person's own password");
+}
