@@ -8,15 +8,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Session } from './webdriver.mjs';
+import { ROOT, SHOTS, changeSite, clickText, shot, signIn, writeSite } from './window.mjs';
+import { administerAccounts, administerWorkstation, workstationSite } from './admin.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APP = process.env.DTK_APP ?? join(ROOT, 'target/debug/downtime-kit');
-const SHOTS = join(ROOT, 'target/e2e-screenshots');
 const LOGS = join(ROOT, 'target/e2e-logs');
 // A port per run, so a stale driver from an interrupted run cannot answer for this one.
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -71,15 +70,6 @@ async function launch(/** @type {string} */ css, /** @type {string} */ what) {
       `${inPage.toFixed(0)} ms after the page's navigation start`,
   );
   return session;
-}
-
-/** @param {Session} session @param {string} name */
-async function shot(session, name) {
-  // Two animation frames, so the screenshot shows what was just rendered rather than the previous paint.
-  await session.executeAsync('const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(null)));');
-  const png = await session.screenshot();
-  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${name} is not a PNG`);
-  writeFileSync(join(SHOTS, name), png);
 }
 
 test('first run: set up, write down the recovery key, sign in, home; a relaunch opens on sign-in', { timeout: 240000 }, async () => {
@@ -147,23 +137,6 @@ test('first run: set up, write down the recovery key, sign in, home; a relaunch 
     await session.end();
   }
 });
-
-/** Clicks the first element matching `css` whose text contains `text`. @param {Session} session @param {string} css @param {string} text */
-async function clickText(session, css, text) {
-  const ok = await session.execute(
-    'const el = [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.includes(arguments[1]));' +
-      'if (!el) return false; el.click(); return true;',
-    [css, text],
-  );
-  assert.equal(ok, true, `no ${css} with text ${text}`);
-}
-
-/** @param {Session} session @param {string} username @param {string} password */
-async function signIn(session, username, password) {
-  await session.type(await session.find('#signin-username'), username);
-  await session.type(await session.find('#signin-password'), password);
-  await session.click(await session.find('#signin-submit'));
-}
 
 // The demo unit loaded at set-up above has its accounts (password demo-password) and an open DRILL episode.
 const DEMO_PASSWORD = 'demo-password';
@@ -299,55 +272,35 @@ test('the charge nurse path: checklist, status update printed, census sheet, end
   }
 });
 
-test('the administrator: readiness, a user added with its one-time password, a census imported from the folder', { timeout: 300000 }, async () => {
-  // The site's census folder, holding the demo unit's census exported again just now (as the EHR's job would).
-  const censusDir = mkdtempSync(join(tmpdir(), 'dtk-e2e-census-'));
-  const demoCensus = JSON.parse(readFileSync(join(ROOT, 'assets/demo/census-demo.json'), 'utf8'));
-  writeFileSync(join(censusDir, '5east-census.json'), JSON.stringify({ ...demoCensus, timestamp: new Date().toISOString() }));
-  const site = join(vault, 'site.json');
-  const config = existsSync(site) ? JSON.parse(readFileSync(site, 'utf8')) : {};
-  writeFileSync(site, JSON.stringify({ ...config, census_import_dir: censusDir }));
+test('the administrator: add a user, import a roster, unlock an account locked by failed sign-ins, reset, disable', { timeout: 420000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'dtk-e2e-admin-'));
   const session = await launch('#signin-title', 'sign-in screen');
   try {
-    // The administrator set up at first run: the home screen is the administrator's desk, on readiness.
-    await signIn(session, 'admin', PASSWORD);
-    await session.waitFor('#desk-title', { text: 'Administrator desk', timeoutMs: 30000 });
-    await session.waitFor('[data-testid="readiness-checks"] tbody tr', { timeoutMs: 30000 });
-    // The demo census was taken weeks ago and the demo site names no HIM key: both are named as not ready.
-    const verdict = await session.text(await session.find('[data-testid="readiness-verdict"]'));
-    assert.match(verdict, /Not ready: .*census/);
-    assert.match(verdict, /him_key/);
-    await shot(session, '21-admin-readiness.png');
-
-    await clickText(session, 'nav[aria-label="Administrator desk sections"] button', 'Users');
-    await session.waitFor('[data-testid="user-list"] tr[data-username="demo.nurse"]', { timeoutMs: 30000 });
-    await session.type(await session.find('#add-username'), 'e2e.nurse');
-    await session.type(await session.find('#add-name'), 'Eve Tester');
-    await clickText(session, 'button[type="submit"]', 'Add the user');
-    await session.waitFor('[data-testid="one-time-passwords"]', { text: 'e2e.nurse', timeoutMs: 30000 });
-    const password = (await session.text(await session.find('[data-testid="one-time-passwords"] td.password'))).trim();
-    assert.equal(password.length, 12, 'a twelve-character one-time password is shown');
-    await session.waitFor('[data-testid="user-list"] tr[data-username="e2e.nurse"]', { text: 'One-time password pending', timeoutMs: 30000 });
-    await shot(session, '22-admin-one-time-password.png');
-    await clickText(session, 'button', 'Done — I have handed them over');
-
-    await clickText(session, 'nav[aria-label="Administrator desk sections"] button', 'Census');
-    await session.waitFor('[data-testid="census-state"]', { text: 'Not ready', timeoutMs: 30000 });
-    await session.click(await session.waitFor('button[aria-label="Import 5east-census.json"]', { timeoutMs: 30000 }));
-    await session.waitFor('[data-testid="census-done"]', { text: 'Imported 5east-census.json: 14 patients', timeoutMs: 30000 });
-    await session.waitFor('[data-testid="census-state"]', { text: 'Ready: census of 14 patients', timeoutMs: 30000 });
-    await shot(session, '23-admin-census.png');
+    await administerAccounts(session, { vault, password: PASSWORD, folder });
   } finally {
     await session.end();
-    rmSync(censusDir, { recursive: true, force: true });
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('the administrator: readiness, census from the folder, forms check with a refused form, verify, backup', { timeout: 420000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'dtk-e2e-site-'));
+  const site = workstationSite(folder);
+  // Read when the app opens the vault, so before the launch; put back afterwards for the tests that follow.
+  const before = changeSite(vault, site);
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    await administerWorkstation(session, { password: PASSWORD, site });
+  } finally {
+    await session.end();
+    writeSite(vault, before);
+    rmSync(folder, { recursive: true, force: true });
   }
 });
 
 test('idle lock: no patient data on the lock screen, the open form comes back after sign-in', { timeout: 300000 }, async () => {
   // A short idle timeout from the site configuration in the vault folder (30 s is the shortest the core accepts).
-  const site = join(vault, 'site.json');
-  const config = existsSync(site) ? JSON.parse(readFileSync(site, 'utf8')) : {};
-  writeFileSync(site, JSON.stringify({ ...config, idle_timeout_secs: 30 }));
+  changeSite(vault, { idle_timeout_secs: 30 });
   const session = await launch('#signin-title', 'sign-in screen');
   try {
     await signIn(session, 'demo.nurse', DEMO_PASSWORD);

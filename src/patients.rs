@@ -54,6 +54,17 @@ pub struct SnapshotInfo {
     pub patient_count: i64,
 }
 
+/// How a census reached this workstation, kept in its import's audit row (no patient data), so the census status
+/// can say where the current snapshot came from and whether the site's census key signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `file`: imported by someone signed in (`dtk census import`, the administrator's desk); `feed`: the census
+    /// staged from `census_import_dir` (`dtk census stage`), imported at a sign-in.
+    pub via: String,
+    /// The fingerprint of the census key that signed the file; `None`: a plain FHIR Bundle.
+    pub signer: Option<String>,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportSummary {
@@ -114,7 +125,7 @@ fn insert(
 }
 
 /// Replaces the census snapshot. Registered patients and every entry stay as they are.
-pub fn import_census(tx: &mut Tx<'_>, census: &Census) -> Result<ImportSummary, VaultError> {
+pub fn import_census(tx: &mut Tx<'_>, census: &Census, from: &Provenance) -> Result<ImportSummary, VaultError> {
     let snapshot_id = tx.new_id().to_string();
     let imported_at = stamp(tx.at());
     let snapshot_time = census.snapshot_time.clone().unwrap_or_else(|| imported_at.clone());
@@ -145,7 +156,10 @@ pub fn import_census(tx: &mut Tx<'_>, census: &Census) -> Result<ImportSummary, 
     tx.audit(
         action::CENSUS_IMPORTED,
         &format!("census_snapshots:{snapshot_id}"),
-        &serde_json::json!({ "patients": census.patients.len(), "snapshot_time": snapshot_time, "skipped": census.skipped }),
+        &serde_json::json!({
+            "patients": census.patients.len(), "snapshot_time": snapshot_time, "skipped": census.skipped,
+            "via": from.via, "signer": from.signer,
+        }),
     )?;
     Ok(ImportSummary {
         snapshot: SnapshotInfo {
@@ -160,6 +174,12 @@ pub fn import_census(tx: &mut Tx<'_>, census: &Census) -> Result<ImportSummary, 
         medications,
         skipped: census.skipped.clone(),
     })
+}
+
+/// How the snapshot `id` came, from its import's audit row (`None`: imported before this was recorded).
+pub fn provenance(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Provenance>, VaultError> {
+    let detail = crate::audit::newest_detail(conn, keys, action::CENSUS_IMPORTED, &format!("census_snapshots:{id}"))?;
+    Ok(detail.and_then(|d| serde_json::from_value(d).ok()))
 }
 
 /// The newest census snapshot, if any.

@@ -6,7 +6,7 @@ use dtk::api::Workstation;
 use dtk::auth::{Role, LOCK_AFTER_FAILURES};
 use dtk::clock::{parse_stamp, FixedClock};
 use dtk::crypto::Password;
-use dtk_app::commands::{admin, readiness, session, Shell};
+use dtk_app::commands::{admin, nurse, readiness, session, Shell};
 use dtk_app::dto::{ErrorCode, NewAccountRequest, ReadinessLevel, Role as DtoRole, SignInRequest};
 
 mod support;
@@ -125,6 +125,34 @@ fn the_census_folder_is_listed_and_a_file_imported_by_name() {
     assert_eq!((imported.file.as_str(), imported.patients), ("5east-0500.json", 12), "{imported:?}");
     let after = admin::admin_census(&shell).expect("census panel").snapshot.expect("snapshot");
     assert_eq!(after.patients, 12, "the imported file's snapshot is the current one: {after:?}");
+}
+
+/// Regression: the administrator's banner said "No census snapshot" even after a census import, because the
+/// banner's status read the snapshot with the unit's patients, which the administrator may not read.
+#[test]
+fn the_administrators_banner_has_the_census_snapshot_after_an_import() {
+    let vault = support::vault("5 East", &[], &census());
+    let shell = Shell::open(vault.path());
+    sign_in_admin(&shell);
+    let banner = nurse::downtime_status(&shell).expect("banner status");
+    assert_eq!(
+        banner.snapshot_time.as_deref(),
+        Some("2026-11-21T05:00:00Z"),
+        "the demo census imported with the vault"
+    );
+
+    let folder = tempfile::tempdir().expect("census folder");
+    let bundle = std::fs::read_to_string(support::repo("tests/data/census-5-east.json")).expect("census file");
+    let bundle = bundle.replace("2026-11-21T05:00:00Z", "2026-12-01T06:00:00Z");
+    std::fs::write(folder.path().join("5east.json"), bundle).expect("census file");
+    let site = serde_json::json!({ "census_import_dir": folder.path() });
+    std::fs::write(vault.path().join("site.json"), site.to_string()).expect("site.json");
+    let shell = Shell::open(vault.path());
+    sign_in_admin(&shell);
+    let imported = admin::admin_import_census(&shell, "5east.json".into()).expect("imported");
+    let banner = nurse::downtime_status(&shell).expect("banner status");
+    assert_eq!(imported.taken_at, "2026-12-01T06:00:00Z");
+    assert_eq!(banner.snapshot_time, Some(imported.taken_at), "the banner shows the imported snapshot");
 }
 
 #[test]

@@ -8,9 +8,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{ApiError, ErrorCode, Session, Workstation};
+use crate::auth::Op;
 use crate::census_feed::{self as feed, FeedError, Header, StagedHeader};
 use crate::clock::{parse_stamp, Clock};
 use crate::crypto::{hex, unhex, OsRandom};
+use crate::patients::Provenance;
 
 /// Audit actions of the feed.
 pub mod action {
@@ -46,6 +48,26 @@ pub struct StageReport {
     pub passed_over: Vec<(PathBuf, String)>,
 }
 
+/// [`Provenance::via`] of a census imported by someone signed in.
+const VIA_FILE: &str = "file";
+/// [`Provenance::via`] of a staged census imported at a sign-in.
+const VIA_FEED: &str = "feed";
+
+/// The current census as `dtk census status` and the banner show it: counts, times and the signer's fingerprint,
+/// never a patient. Stale as readiness's `census` check says it (an age that cannot be read is stale too).
+#[derive(Debug, Clone, Serialize)]
+pub struct CensusSummary {
+    pub snapshot_time: String,
+    pub age_hours: Option<i64>,
+    pub max_age_hours: u32,
+    pub stale: bool,
+    pub patients: i64,
+    pub imported_at: String,
+    pub imported_by: String,
+    /// `None`: imported by a version that did not record it.
+    pub provenance: Option<Provenance>,
+}
+
 impl Workstation {
     fn staged_path(&self) -> PathBuf {
         self.dir.join(feed::STAGED_FILE)
@@ -64,14 +86,44 @@ impl Workstation {
         parse_stamp(&snap.snapshot_time)
     }
 
-    /// The bundle of a census file: a signed file is checked against the site's census key first (a file that says
-    /// it is signed and does not verify is refused, never read as plain); any other file is the bundle itself.
-    pub(super) fn census_bundle<'a>(&self, bytes: &'a [u8]) -> Result<&'a [u8], ApiError> {
+    /// The bundle of a census file and how it came: a signed file is checked against the site's census key first (a
+    /// file that says it is signed and does not verify is refused, never read as plain); any other file is the
+    /// bundle itself.
+    pub(super) fn census_bundle<'a>(&self, bytes: &'a [u8]) -> Result<(&'a [u8], Provenance), ApiError> {
         if !feed::is_signed(bytes) {
-            return Ok(bytes);
+            return Ok((bytes, Provenance { via: VIA_FILE.into(), signer: None }));
         }
         let key = feed::site_key(&self.site)?;
-        Ok(feed::verify(bytes, &key)?.1)
+        let (header, bundle) = feed::verify(bytes, &key)?;
+        Ok((bundle, Provenance { via: VIA_FILE.into(), signer: Some(signer(&header)) }))
+    }
+
+    /// When the current census was taken, its age against the site's `census_max_age_hours`, how many patients it
+    /// holds and how it came (signed or not): no patient data, so the administrator, who imports the census but
+    /// may not read the unit (`Op::ReadUnit`), sees it too, as every role does in the banner. Unlike the unit's
+    /// data it is not held back while a one-time password waits to be changed: the banner over "Choose your
+    /// password" would otherwise say there is no census.
+    pub fn census_summary(&self, session: &Session, clock: &dyn Clock) -> Result<Option<CensusSummary>, ApiError> {
+        let role = session.role();
+        if !(role.allows(Op::ImportCensus) || role.allows(Op::ReadUnit)) {
+            session.require(Op::ReadUnit)?;
+        }
+        let conn = self.vault()?.conn();
+        let Some(snap) = crate::patients::current_snapshot(conn)? else { return Ok(None) };
+        let provenance = crate::patients::provenance(conn, session.keys(), &snap.id)?;
+        let limit = self.site.census_max_age_hours;
+        let age_hours =
+            parse_stamp(&snap.snapshot_time).map(|t| (clock.now() - t).max(time::Duration::ZERO).whole_hours());
+        Ok(Some(CensusSummary {
+            stale: age_hours.is_none_or(|h| h >= i64::from(limit)),
+            snapshot_time: snap.snapshot_time,
+            age_hours,
+            max_age_hours: limit,
+            patients: snap.patient_count,
+            imported_at: snap.imported_at,
+            imported_by: snap.imported_by,
+            provenance,
+        }))
     }
 
     /// Seals the newest signed census of `census_import_dir` beside the vault, for the next sign-in to import. Needs
@@ -165,7 +217,8 @@ impl Workstation {
         let vault = self.vault_mut().map_err(|e| e.to_string())?;
         vault
             .write(session.keys(), session.username(), now, |tx| {
-                crate::patients::import_census(tx, &census)?;
+                let from = Provenance { via: VIA_FEED.into(), signer: Some(signer(&header)) };
+                crate::patients::import_census(tx, &census, &from)?;
                 tx.audit(action::FEED_IMPORTED, "census.staged", &feed_detail(&header))
             })
             .map(|_| ())
@@ -176,7 +229,11 @@ impl Workstation {
 /// The start of the reason when the import's write failed (kept for the next sign-in, unlike a refusal).
 const WRITE_FAILED: &str = "the import could not be written: ";
 
+/// The fingerprint of the census key that signed a verified file.
+fn signer(header: &Header) -> String {
+    unhex::<32>(&header.signer).map(|k| crate::handoff::fingerprint(&k)).unwrap_or_default()
+}
+
 fn feed_detail(header: &Header) -> serde_json::Value {
-    let signer = unhex::<32>(&header.signer).map(|k| crate::handoff::fingerprint(&k)).unwrap_or_default();
-    serde_json::json!({ "snapshot_time": header.snapshot_time, "patients": header.patients, "signer": signer })
+    serde_json::json!({ "snapshot_time": header.snapshot_time, "patients": header.patients, "signer": signer(header) })
 }

@@ -191,12 +191,12 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<ImportSummary, ApiError> {
         session.require(Op::ImportCensus)?;
-        let bundle = self.census_bundle(bytes)?;
+        let (bundle, from) = self.census_bundle(bytes)?;
         let census = census::parse(bundle, Some(&self.site.mrn_system))
             .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
         let vault = self.vault_mut()?;
         Ok(vault
-            .write(session.keys(), session.username(), clock.now(), |tx| patients::import_census(tx, &census))?
+            .write(session.keys(), session.username(), clock.now(), |tx| patients::import_census(tx, &census, &from))?
             .into_value())
     }
 

@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 pub use crate::entries::safety::{SafetyKind, SafetyWarning};
 pub use crate::fhir::http::{Credentials, Secret};
 pub use backup::{restore, Restored, RestoredEpisode};
+pub use census::CensusSummary;
 pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use him::{BatchExported, HandEntry, PostReport, Progress, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use dtk::api::Workstation;
+use dtk::api::{CensusSummary, Workstation};
 use dtk::census_feed::CensusKey;
 use dtk::clock::{Clock, SystemClock};
 use dtk::crypto::OsRandom;
@@ -108,16 +108,36 @@ pub fn run(ws: &mut Workstation, cmd: CensusCmd, json: bool) -> Result<(), Failu
                 )
             });
         }
-        CensusCmd::Status => match ws.census_snapshot(&session)? {
-            Some(s) => output(json, &s, || {
-                format!(
-                    "Census as of {} ({} patients), imported {} by {}.",
-                    s.snapshot_time, s.patient_count, s.imported_at, s.imported_by
-                )
-            }),
+        // The summary, not the snapshot: the administrator imports the census but may not read the unit.
+        CensusCmd::Status => match ws.census_summary(&session, &SystemClock)? {
+            Some(s) => output(json, &s, || status_text(&s)),
             None => output(json, &serde_json::Value::Null, || "No census imported yet.".into()),
         },
         CensusCmd::Sign { .. } | CensusCmd::Stage => {}
     }
     Ok(())
+}
+
+/// `dtk census status` in words: when the EHR took it, its age against the site's limit, patients, who imported it
+/// and whether the site's census key signed it.
+fn status_text(s: &CensusSummary) -> String {
+    let age = match s.age_hours {
+        Some(h) => format!("{h} h old"),
+        None => "age unknown".into(),
+    };
+    let state = if s.stale { "STALE, over" } else { "within" };
+    let how = match &s.provenance {
+        None => "how it came was not recorded".to_string(),
+        Some(p) => {
+            let via = if p.via == "feed" { "from the census feed at a sign-in" } else { "from a file" };
+            match &p.signer {
+                Some(fp) => format!("{via}, signed by the census key {fp}"),
+                None => format!("{via}, not signed"),
+            }
+        }
+    };
+    format!(
+        "Census as of {} ({} patients), {age}: {state} the site's limit of {} h (census_max_age_hours).\nImported {} by {}, {how}.",
+        s.snapshot_time, s.patients, s.max_age_hours, s.imported_at, s.imported_by
+    )
 }

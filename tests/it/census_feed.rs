@@ -17,6 +17,8 @@ struct Feed {
     tv: TestVault,
     dir: tempfile::TempDir,
     key: PathBuf,
+    /// The census key's public half (hex), as site.json names it.
+    public: String,
 }
 
 impl Feed {
@@ -26,10 +28,10 @@ impl Feed {
         let dir = tempfile::tempdir().expect("feed dir");
         let key = dir.path().join("census.key");
         let public = create_key(&key);
-        let site = json!({ "census_public_key": public, "census_import_dir": dir.path().join("export") });
+        let site = json!({ "census_public_key": &public, "census_import_dir": dir.path().join("export") });
         std::fs::create_dir(dir.path().join("export")).expect("export folder");
         std::fs::write(tv.path().join("site.json"), site.to_string()).expect("site.json");
-        Feed { tv, dir, key }
+        Feed { tv, dir, key, public }
     }
 
     fn export(&self) -> PathBuf {
@@ -168,4 +170,68 @@ fn a_census_older_than_the_imported_one_is_never_staged() {
     let out = feed.tv.dtk(None, &["census", "stage"]);
     assert!(stdout(&out).starts_with("Up to date"), "{}{}", stdout(&out), stderr(&out));
     assert!(!feed.staged().exists());
+}
+
+/// Regression: `dtk census status` refused the administrator (it read the snapshot, which needs `ReadUnit`), who
+/// imports the census and must see its age and size. The summary names no patient.
+#[test]
+fn dtk_census_status_shows_the_administrator_the_age_patients_and_signer_of_a_fed_census() {
+    let feed = Feed::new();
+    let none = feed.tv.dtk(Some(ADMIN), &["census", "status"]);
+    assert_eq!((none.status.code(), stdout(&none).trim()), (Some(0), "No census imported yet."), "{}", stderr(&none));
+
+    let _ = feed.publish(&feed.key, &taken(Duration::hours(1)), "0900.dtkcensus");
+    assert!(feed.tv.dtk(None, &["census", "stage"]).status.success());
+    assert!(feed.after_sign_in().is_some(), "the sign-in imported the staged census");
+    let out = feed.tv.dtk(Some(ADMIN), &["census", "status"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let public: Vec<u8> = (0..feed.public.len() / 2)
+        .map(|i| u8::from_str_radix(&feed.public[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let fingerprint = dtk::handoff::fingerprint(&public);
+    assert!(text.contains("(12 patients), 1 h old: within the site's limit of 24 h"), "{text}");
+    assert!(
+        text.contains(&format!("by jnurse, from the census feed at a sign-in, signed by the census key {fingerprint}")),
+        "{text}"
+    );
+    assert!(!NAMES.iter().any(|n| text.contains(n)), "no patient in the summary: {text}");
+}
+
+#[test]
+fn dtk_census_status_names_a_stale_unsigned_census_for_the_administrator_and_the_nurse() {
+    let feed = Feed::new();
+    let (mut ws, charge) = feed.tv.sign_in(CHARGE);
+    ws.import_census(&charge, &census_taken(&taken(Duration::hours(30))), &dtk::clock::SystemClock).expect("imported");
+    for who in [ADMIN, NURSE] {
+        let out = feed.tv.dtk(Some(who), &["census", "status"]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", who.0, stderr(&out));
+        assert!(text.contains("(12 patients), 30 h old: STALE, over the site's limit of 24 h"), "{text}");
+        assert!(text.contains("by kcharge, from a file, not signed."), "{text}");
+    }
+    let out = feed.tv.dtk(Some(ADMIN), &["--json", "census", "status"]);
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((summary["patients"].as_i64(), summary["stale"].as_bool()), (Some(12), Some(true)), "{summary}");
+    assert_eq!(summary["provenance"], json!({ "via": "file", "signer": null }));
+}
+
+/// Regression: the banner over "Choose your password" said "No census snapshot": the census status was held back,
+/// as the unit's data is, until the one-time password was changed. The summary names no patient, so it is not.
+#[test]
+fn a_user_who_must_choose_a_password_sees_the_census_age_and_still_no_patient() {
+    let tv = TestVault::new();
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    ws.import_census(&charge, &census_bytes(), &dtk::clock::SystemClock).expect("census");
+    let (mut ws, admin) = tv.sign_in(ADMIN);
+    let role = dtk::auth::Role::Nurse;
+    let (_, password) = ws
+        .add_user_with_one_time_password(&admin, "new.nurse", "New Nurse", role, &dtk::clock::SystemClock)
+        .expect("added");
+    let mut ws = tv.open();
+    let nurse = ws.sign_in("new.nurse", &password, &dtk::clock::SystemClock).expect("one-time sign-in");
+    assert!(nurse.must_change_password());
+    let summary = ws.census_summary(&nurse, &dtk::clock::SystemClock).expect("summary").expect("a census");
+    assert_eq!(summary.patients, 12);
+    assert!(ws.patients(&nurse).is_err(), "the unit's patients wait for the person's own password");
 }

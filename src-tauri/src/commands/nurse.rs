@@ -280,8 +280,8 @@ pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
                     .and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string))),
                 reason: e.declaration.reason,
             });
-            // Admins and HIM may not read the unit's census; the banner then simply has no snapshot age.
-            let snapshot_time = ws.census_snapshot(session).ok().flatten().map(|s| s.snapshot_time);
+            // The summary (no patient), which every role may see: the administrator imports the census too.
+            let snapshot_time = ws.census_summary(session, &SystemClock).ok().flatten().map(|s| s.snapshot_time);
             // The banner's refresh is the app's clock for interim backups: the core starts one when due, on a
             // thread of its own, and reports a failure here rather than as an error of any command.
             let backup = ws.backup_tick(session, &SystemClock);

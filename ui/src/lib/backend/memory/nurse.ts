@@ -538,11 +538,12 @@ export function nurseApi(state: MemoryState): NurseApi {
     },
 
     async downtimeStatus(): Promise<DowntimeStatus> {
-      const session = signedIn(state);
+      signedIn(state);
       return {
         unit: state.unit,
         episode: structuredClone(state.episode),
-        snapshotTime: session.role === 'admin' ? null : state.snapshotTime,
+        // As the core's census summary: every role sees the snapshot's time (no patient in it).
+        snapshotTime: state.snapshotTime,
         lastSave: structuredClone(state.lastSave),
         backup: structuredClone(state.backup),
         readOnly: state.readOnly,

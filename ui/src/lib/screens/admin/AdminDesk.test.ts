@@ -8,6 +8,7 @@ import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import axe from 'axe-core';
 import AdminDesk from './AdminDesk.svelte';
+import App from '../../../App.svelte';
 import { MemoryBackend } from '../../backend/memory';
 import type { AdminSeed } from '../../backend/memory/admin';
 import type { ReadinessReport, SessionInfo } from '../../backend';
@@ -189,6 +190,26 @@ describe('census', () => {
     expect(screen.getByTestId('census-snapshot')).toHaveTextContent('2026-12-07T02:00:00Z (3 h ago)');
   });
 
+  // Regression: the banner kept saying "No census snapshot" after the administrator imported one (the status hid the
+  // snapshot from the administrator, and nothing asked for it again after the import).
+  it('updates the banner’s census age as soon as the administrator imports a census', async () => {
+    const fresh = JSON.stringify({ ...demoCensus, timestamp: new Date(Date.now() - 2 * 3600_000).toISOString() });
+    const backend = new MemoryBackend({
+      unit: '5 East',
+      users: { 'it.admin': { displayName: 'IT Admin', password: 'admin-pass-1', role: 'admin' } },
+      signedIn: 'it.admin',
+      admin: { readiness, censusFiles: { '5east.json': fresh } },
+    });
+    const user = userEvent.setup();
+    render(App, { backend });
+    const banner = await screen.findByTestId('banner-snapshot');
+    expect(banner).toHaveTextContent('No census snapshot');
+    await open(user, 'Census');
+    await user.click(await screen.findByRole('button', { name: 'Import 5east.json' }));
+    expect(await screen.findByTestId('census-done')).toHaveTextContent('Imported 5east.json: 14 patients');
+    await vi.waitFor(() => expect(screen.getByTestId('banner-snapshot')).toHaveTextContent(/^Census 2 h( 0 min)? old$/));
+  });
+
   it('says how to set the census folder when the site names none', async () => {
     const { user } = desk({ censusFolder: null });
     await open(user, 'Census');
@@ -205,6 +226,7 @@ describe('forms, verify and backup', () => {
     const refused = await screen.findByTestId('forms-refused');
     expect(refused).toHaveTextContent('forms/fluid-balance.json');
     expect(refused).toHaveTextContent('unknown item type "slider"');
+    expect(within(refused).getByText('1 form file(s) refused')).toBeInTheDocument();
     expect(screen.getByTestId('forms-loaded')).toHaveTextContent('5 form(s) loaded');
     await axeClean();
   });
