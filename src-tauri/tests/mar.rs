@@ -69,6 +69,23 @@ fn rows_of_cli(mar: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// A medication-administration response: `medication` given by mouth to `mrn` at `at`.
+fn dose_now(mrn: &str, medication: &str, at: &str) -> Value {
+    json!({
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0",
+        "status": "completed",
+        "subject": { "identifier": { "system": "http://hospital.example.org/mrn", "value": mrn } },
+        "item": [
+            { "linkId": "medication", "answer": [{ "valueString": medication }] },
+            { "linkId": "dose", "answer": [{ "valueQuantity": { "value": 25, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] },
+            { "linkId": "route", "answer": [{ "valueCoding": { "system": "http://snomed.info/sct", "code": "26643006", "display": "Oral route" } }] },
+            { "linkId": "time-given", "answer": [{ "valueDateTime": at }] },
+            { "linkId": "outcome", "answer": [{ "valueCoding": { "system": "http://terminology.hl7.org/CodeSystem/medication-admin-status", "code": "completed", "display": "Given" } }] }
+        ]
+    })
+}
+
 #[test]
 fn the_mar_tab_shows_what_dtk_mar_json_prints_before_and_after_the_overdue_dose_is_charted() {
     let dir = demo_vault();
@@ -87,19 +104,7 @@ fn the_mar_tab_shows_what_dtk_mar_json_prints_before_and_after_the_overdue_dose_
 
     // Charted now, through the normal save path (the allergy and duplicate checks run as for any entry).
     let given = stamp(SystemClock.now());
-    let response = json!({
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0",
-        "status": "completed",
-        "subject": { "identifier": { "system": "http://hospital.example.org/mrn", "value": MRN } },
-        "item": [
-            { "linkId": "medication", "answer": [{ "valueString": "Metoprolol Tartrate 25 MG Oral Tablet" }] },
-            { "linkId": "dose", "answer": [{ "valueQuantity": { "value": 25, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] },
-            { "linkId": "route", "answer": [{ "valueCoding": { "system": "http://snomed.info/sct", "code": "26643006", "display": "Oral route" } }] },
-            { "linkId": "time-given", "answer": [{ "valueDateTime": given }] },
-            { "linkId": "outcome", "answer": [{ "valueCoding": { "system": "http://terminology.hl7.org/CodeSystem/medication-admin-status", "code": "completed", "display": "Given" } }] }
-        ]
-    });
+    let response = dose_now(MRN, "Metoprolol Tartrate 25 MG Oral Tablet", &given);
     let request =
         EntryRequest { response, sign: true, allergy_override: None, confirm_not_duplicate: false, reason: None };
     let saved = nurse::save_entry(&shell, request).expect("charted");
@@ -129,4 +134,97 @@ fn the_charge_nurse_sees_every_patients_overdue_doses() {
     assert!(unit.unreadable.is_empty());
     let times: Vec<_> = unit.doses.iter().map(|d| dtk::clock::parse_stamp(&d.due_at)).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first: {times:?}");
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Contract {
+    #[allow(dead_code)]
+    about: Vec<String>,
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Case {
+    name: String,
+    patient: String,
+    medication: String,
+    kind: String,
+    #[serde(default)]
+    chart_now: bool,
+    first_due: Option<Due>,
+    second_due: Option<Due>,
+    prn: Option<Prn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Due {
+    minutes_after_outage: Option<i64>,
+    minutes_after_charting: Option<i64>,
+    status: String,
+    given_by: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Prn {
+    last_dose_minutes_before_outage: i64,
+    min_interval_minutes: i32,
+}
+
+const MAR_CONTRACT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/contract/mar.json");
+
+/// Minutes from `from` to `to` (RFC 3339 texts).
+fn minutes(from: &str, to: &str) -> i64 {
+    let (a, b) = (dtk::clock::parse_stamp(from).expect("a time"), dtk::clock::parse_stamp(to).expect("a time"));
+    (b - a).whole_minutes()
+}
+
+#[test]
+fn the_mar_contract_holds_for_the_real_backend() {
+    let contract: Contract =
+        serde_json::from_str(&std::fs::read_to_string(MAR_CONTRACT).expect("contract")).expect("JSON");
+    for case in contract.cases {
+        let dir = demo_vault();
+        let shell = Shell::open(dir.path());
+        sign_in(&shell, "demo.nurse");
+        let mut charted = None;
+        if case.chart_now {
+            let at = stamp(SystemClock.now());
+            let request = EntryRequest {
+                response: dose_now(&case.patient, &case.medication, &at),
+                sign: true,
+                allergy_override: None,
+                confirm_not_duplicate: false,
+                reason: None,
+            };
+            nurse::save_entry(&shell, request).expect("charted");
+            charted = Some(at);
+        }
+        let view = nurse::patient_mar(&shell, case.patient.clone()).expect("MAR tab");
+        let order =
+            view.orders.iter().find(|o| o.medication == case.medication).unwrap_or_else(|| panic!("{}", case.name));
+        assert_eq!(serde_json::to_value(order.kind).expect("kind"), case.kind.as_str(), "{}", case.name);
+        for (i, expected) in [(0, &case.first_due), (1, &case.second_due)] {
+            let Some(expected) = expected else { continue };
+            let row = order.due.get(i).unwrap_or_else(|| panic!("{}: row {i}", case.name));
+            let at = row.at.as_deref().expect("a due time");
+            assert_eq!(serde_json::to_value(row.status).expect("status"), expected.status.as_str(), "{}", case.name);
+            if let Some(m) = expected.minutes_after_outage {
+                assert_eq!(minutes(&view.from, at), m, "{}", case.name);
+            }
+            if let (Some(m), Some(charted)) = (expected.minutes_after_charting, &charted) {
+                assert_eq!(minutes(charted, at), m, "{}", case.name);
+            }
+            assert_eq!(row.given_by, expected.given_by, "{}", case.name);
+        }
+        if let Some(expected) = case.prn {
+            let prn = order.prn.as_ref().expect("a PRN line");
+            let last = prn.last_dose_at.as_deref().expect("a last dose");
+            assert_eq!(minutes(last, &view.from), expected.last_dose_minutes_before_outage, "{}", case.name);
+            assert_eq!(prn.min_interval_minutes, Some(expected.min_interval_minutes), "{}", case.name);
+        }
+    }
 }
