@@ -99,6 +99,8 @@ pub struct PrnLine {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DoseLine {
     pub at: String,
+    /// The medication as charted (a dose under no order is known by nothing else).
+    pub medication: String,
     pub given: bool,
     pub reason: Option<String>,
     pub entry_id: Option<String>,

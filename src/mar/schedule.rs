@@ -62,6 +62,7 @@ impl Window<'_> {
     fn dose_line(&self, d: &Dose) -> DoseLine {
         DoseLine {
             at: self.text(d.at),
+            medication: d.medication.clone(),
             given: d.given,
             reason: d.reason.clone(),
             entry_id: d.entry_id.clone(),

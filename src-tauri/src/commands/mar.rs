@@ -34,6 +34,7 @@ fn kind(k: mar::OrderKind) -> MarOrderKind {
 fn dose(d: mar::DoseLine) -> MarDose {
     MarDose {
         at: d.at,
+        medication: d.medication,
         given: d.given,
         reason: d.reason,
         entry_id: d.entry_id,

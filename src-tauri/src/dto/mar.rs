@@ -66,6 +66,8 @@ pub struct MarDue {
 #[serde(rename_all = "camelCase")]
 pub struct MarDose {
     pub at: String,
+    /// The medication as charted.
+    pub medication: String,
     pub given: bool,
     pub reason: Option<String>,
     pub entry_id: Option<String>,

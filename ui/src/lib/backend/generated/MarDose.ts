@@ -3,4 +3,8 @@
 /**
  * A dose charted against no due time, listed so that nothing charted disappears.
  */
-export type MarDose = { at: string, given: boolean, reason: string | null, entryId: string | null, givenBy: string | null, fromCensus: boolean, };
+export type MarDose = { at: string, 
+/**
+ * The medication as charted.
+ */
+medication: string, given: boolean, reason: string | null, entryId: string | null, givenBy: string | null, fromCensus: boolean, };

@@ -193,7 +193,7 @@ interface Window {
 const iso = (t: number) => new Date(t).toISOString();
 
 function line(d: Dose): MarDose {
-  return { at: iso(d.at), given: d.given, reason: d.reason, entryId: d.entryId, givenBy: d.by, fromCensus: d.entryId === null };
+  return { at: iso(d.at), medication: d.medication, given: d.given, reason: d.reason, entryId: d.entryId, givenBy: d.by, fromCensus: d.entryId === null };
 }
 
 function row(w: Window, t: number, d: Dose | null): MarDue {
