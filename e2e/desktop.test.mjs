@@ -197,6 +197,48 @@ test('the nurse path: scan, chart a medication administration, durable save, sig
   }
 });
 
+// The demo unit's practice downtime began three hours before it was loaded, and Okafor's metoprolol (every 6 hours,
+// last given five hours before the outage) has been overdue since one hour after that: no clock to fake.
+test('the MAR: a dose overdue on the demo unit, charted from its row, turns to given with the time', { timeout: 300000 }, async () => {
+  const session = await launch('#signin-title', 'sign-in screen');
+  try {
+    await signIn(session, 'demo.nurse', DEMO_PASSWORD);
+    const scan = await session.waitFor('#scan-field', { timeoutMs: 30000 });
+    await session.type(scan, 'DEV2003\uE007');
+    await session.waitFor('[data-testid="patient-banner"]', { text: 'OKAFOR', timeoutMs: 30000 });
+    await session.click(await session.find('[data-testid="tab-mar"]'));
+    const overdue = '[data-testid="mar-order"][data-medication^="Metoprolol"] tr[data-status="overdue"]';
+    await session.waitFor(overdue, { text: 'OVERDUE', timeoutMs: 30000 });
+    await session.waitFor('[data-testid="mar-summary"]', { text: 'overdue' });
+    // The order with an overdue dose is listed first, right under the count.
+    assert.match(await session.execute('return document.querySelector(\'[data-testid="mar-order"]\').dataset.medication'), /^Metoprolol/);
+    await session.execute('document.querySelector(\'[data-testid="mar-summary"]\').scrollIntoView()');
+    await shot(session, '08a-mar-overdue.png');
+
+    await session.click(await session.find(`${overdue} button`));
+    await session.waitFor('#form-title', { text: 'Medication administration' });
+    await session.waitFor('[data-testid="dose-context"]', { text: 'OVERDUE' });
+    // Pre-filled from the order, except the time given: the nurse says when it was given.
+    assert.equal(await session.execute('return document.querySelector(\'[data-link-id="time-given"] input\').value'), '');
+    await clickText(session, '[data-link-id="time-given"] button', 'Now');
+    await session.click(await session.find('input[type="radio"][value="completed"]'));
+    await shot(session, '08b-mar-chart-dose.png');
+    await session.click(await session.find('#form-save'));
+    await session.waitFor('[data-testid="save-confirmation"]', { text: 'Saved on this workstation at', timeoutMs: 30000 });
+    await session.click(await session.find('#form-sign'));
+    await session.waitFor('[data-testid="save-confirmation"]', { text: 'Signed on this workstation at', timeoutMs: 30000 });
+
+    await clickText(session, '.form-head button', 'Back to patient');
+    const given = '[data-testid="mar-order"][data-medication^="Metoprolol"] tr[data-status="given"]';
+    const row = await session.waitFor(given, { text: 'by demo.nurse', timeoutMs: 30000 });
+    assert.match(await session.text(row), /Given \d+ \w+ \d{4} \d\d:\d\d by demo\.nurse/);
+    await session.execute(`document.querySelector('${given}').scrollIntoView({ block: 'center' })`);
+    await shot(session, '08c-mar-given.png');
+  } finally {
+    await session.end();
+  }
+});
+
 /** The PDFs in `folder` whose text contains `needle` (pdftotext from poppler-utils). @param {string} folder @param {string} needle */
 function pdfsContaining(folder, needle) {
   return readdirSync(folder)

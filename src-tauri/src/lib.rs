@@ -92,6 +92,7 @@ commands::registry::ipc_commands! {
     nurse::register_patient(request: Registration) -> PatientInfo;
     nurse::forms() -> Vec<FormInfo>;
     nurse::patient_entries(mrn: String) -> Vec<EntrySummary>;
+    nurse::patient_mar(mrn: String) -> MarView;
     nurse::entry(id: String) -> EntryDetail;
     nurse::check_entry(request: EntryRequest, entry_id: Option<String>) -> CheckResult;
     nurse::save_entry(request: EntryRequest) -> EntrySaved;
@@ -105,6 +106,7 @@ commands::registry::ipc_commands! {
     nurse::downtime_status() -> DowntimeStatus;
     charge::episode_status() -> Option<EpisodeStatus>;
     charge::episode_options() -> EpisodeOptions;
+    charge::unit_overdue() -> UnitOverdue;
     charge::declare_episode(request: DeclareEpisodeRequest) -> Option<EpisodeStatus>;
     charge::change_severity(severity: Severity, note: Option<String>) -> Option<EpisodeStatus>;
     charge::end_episode() -> EpisodeSummary;

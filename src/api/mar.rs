@@ -41,24 +41,116 @@ pub struct Mar {
     pub unmatched_doses: Vec<DoseLine>,
 }
 
+/// One overdue dose on the unit, for the charge nurse's view.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverdueDose {
+    pub mrn: String,
+    pub name: String,
+    pub location: Option<String>,
+    pub order: String,
+    pub medication: String,
+    pub dose: Option<String>,
+    pub route: Option<String>,
+    /// When it was due (RFC 3339 with the unit's offset).
+    pub due_at: String,
+}
+
+/// Every patient's overdue doses: what the charge nurse chases.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitOverdue {
+    pub now: String,
+    pub time_zone: String,
+    pub window_minutes: i64,
+    /// Oldest first.
+    pub doses: Vec<OverdueDose>,
+    /// Patients whose MAR could not be laid out (a damaged entry): named so nobody takes silence for "nothing due".
+    pub unreadable: Vec<String>,
+}
+
+/// The episode a MAR is of: the open one, else the newest.
+fn mar_episode(conn: &rusqlite::Connection, keys: &crate::crypto::Keys) -> Result<episodes::Episode, ApiError> {
+    match episodes::current(conn, keys)? {
+        Some(e) => Ok(e),
+        None => episodes::list(conn, keys)?.into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NoEpisode,
+                "no downtime episode on this workstation: the MAR lists an episode's doses",
+            )
+        }),
+    }
+}
+
 impl Workstation {
+    fn mar_zone(&self) -> Result<LocalZone, ApiError> {
+        LocalZone::for_site(self.site.time_zone.as_deref())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))
+    }
+
     /// The MAR of the patient `mrn` for the open episode (else the newest one). Audited as a view of the patient.
     pub fn mar(&mut self, session: &Session, mrn: &str, clock: &dyn Clock) -> Result<Mar, ApiError> {
         session.require(Op::ReadUnit)?;
-        let zone = LocalZone::for_site(self.site.time_zone.as_deref())
-            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))?;
+        let zone = self.mar_zone()?;
         let patient = self.find_patient(session, mrn, clock)?;
+        let episode = mar_episode(self.vault()?.conn(), session.keys())?;
+        self.mar_of(session, &patient, &episode, &zone, clock.now())
+    }
+
+    /// Every patient's overdue doses in the open episode (else the newest): the charge nurse's unit view. Reads the
+    /// whole unit as the census list does; each patient opened from it is audited as a view then.
+    pub fn unit_overdue(&self, session: &Session, clock: &dyn Clock) -> Result<UnitOverdue, ApiError> {
+        session.require(Op::ReadUnit)?;
+        let zone = self.mar_zone()?;
+        let conn = self.vault()?.conn();
+        let episode = mar_episode(conn, session.keys())?;
+        let now = clock.now();
+        let mut doses = Vec::new();
+        let mut unreadable = Vec::new();
+        for patient in patients::list(conn, session.keys())? {
+            let mar = match self.mar_of(session, &patient, &episode, &zone, now) {
+                Ok(m) => m,
+                Err(e) if e.code == ErrorCode::Integrity => {
+                    unreadable.push(patient.record.mrn.clone());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for o in &mar.orders {
+                for d in o.due.iter().filter(|d| d.status == mar::DueStatus::Overdue) {
+                    doses.push(OverdueDose {
+                        mrn: mar.mrn.clone(),
+                        name: mar.name.clone(),
+                        location: mar.location.clone(),
+                        order: o.order.clone(),
+                        medication: o.medication.clone(),
+                        dose: o.dose.clone(),
+                        route: o.route.clone(),
+                        due_at: d.at.clone().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        // The offsets are the unit's and may differ across a daylight-saving change: sort by instant.
+        doses.sort_by_key(|d| parse_stamp(&d.due_at));
+        let text = zone.local(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        Ok(UnitOverdue {
+            now: text,
+            time_zone: zone.name().to_string(),
+            window_minutes: self.site.mar_window_minutes,
+            doses,
+            unreadable,
+        })
+    }
+
+    fn mar_of(
+        &self,
+        session: &Session,
+        patient: &patients::Patient,
+        episode: &episodes::Episode,
+        zone: &LocalZone,
+        now: time::OffsetDateTime,
+    ) -> Result<Mar, ApiError> {
         let conn = self.vault()?.conn();
         let keys = session.keys();
-        let episode = match episodes::current(conn, keys)? {
-            Some(e) => e,
-            None => episodes::list(conn, keys)?.into_iter().next().ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NoEpisode,
-                    "no downtime episode on this workstation: the MAR lists an episode's doses",
-                )
-            })?,
-        };
         let filter = entries::Filter {
             patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
             episode_id: Some(episode.id.clone()),
@@ -66,6 +158,7 @@ impl Workstation {
         };
         let mut downtime = Vec::new();
         let mut doses = orders::census_doses(&patient.record);
+        let mut authors = std::collections::HashMap::new();
         for s in entries::list(conn, keys, &filter)? {
             // Drafts are not given doses or standing orders until signed; entered-in-error ones never are.
             if !matches!(s.status, Status::Signed | Status::Amended) {
@@ -79,26 +172,32 @@ impl Workstation {
             let Some(current) = detail.versions.iter().find(|v| v.version == s.version) else { continue };
             let response = &current.body.response;
             if form == ORDER_FORM {
-                downtime.extend(orders::downtime_order(&s.id, response, &zone));
+                downtime.extend(orders::downtime_order(&s.id, response, zone));
             } else {
-                doses.extend(orders::charted_dose(&s.id, response, &zone));
+                doses.extend(orders::charted_dose(&s.id, response, zone));
+                authors.insert(s.id.clone(), s.author.clone());
             }
         }
         // Entries come newest first; the MAR lists downtime orders in the order they were given.
         downtime.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-        let mut all = orders::census_orders(&patient.record, &zone);
+        let mut all = orders::census_orders(&patient.record, zone);
         all.extend(downtime);
 
-        let now = clock.now();
         let bad_time = || ApiError::new(ErrorCode::Integrity, "the episode's start time is not a time");
         let from = parse_stamp(&episode.started_at).ok_or_else(bad_time)?;
         let until = match episode.ended_at.as_deref() {
             Some(end) => parse_stamp(end).ok_or_else(bad_time)?,
             None => now + Duration::hours(LOOK_AHEAD_HOURS),
         };
-        let window =
-            Window { from, until, now, tolerance: Duration::minutes(self.site.mar_window_minutes), zone: &zone };
-        let (listed, unmatched_doses) = mar::schedule(&all, &doses, &window);
+        let window = Window { from, until, now, tolerance: Duration::minutes(self.site.mar_window_minutes), zone };
+        let (mut listed, mut unmatched_doses) = mar::schedule(&all, &doses, &window);
+        // Who gave it is the covering entry's author: the schedule knows doses, the entries know people.
+        let by = |id: &Option<String>| id.as_ref().and_then(|id| authors.get(id)).cloned();
+        for o in &mut listed {
+            o.due.iter_mut().for_each(|d| d.given_by = by(&d.entry_id));
+            o.other_doses.iter_mut().for_each(|d| d.given_by = by(&d.entry_id));
+        }
+        unmatched_doses.iter_mut().for_each(|d| d.given_by = by(&d.entry_id));
         let text = |t: time::OffsetDateTime| {
             zone.local(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
         };

@@ -27,7 +27,7 @@ pub use census::CensusSummary;
 pub use clinical::{Checked, EntryOptions, EntrySaved};
 pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use him::{BatchExported, HandEntry, PostReport, Progress, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
-pub use mar::Mar;
+pub use mar::{Mar, OverdueDose, UnitOverdue};
 pub use paper::{Assignment, Dose, PageEntered, PaperAnswers};
 pub use post::{post_planned, PostOptions};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
@@ -35,7 +35,7 @@ pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use roster::RosterApplied;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
-pub use users::{DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
+pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
 use crate::audit::{self, action, Broken};
 use crate::auth::{self, AuthError, NewUser, Op, Role, User};

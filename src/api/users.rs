@@ -180,6 +180,29 @@ pub const DEMO_USERS: [(&str, &str, Role); 3] = [
 pub const DEMO_PASSWORD: &str = "demo-password";
 /// The made-up unit of the demo census, the unit name `dtk init --demo` gives when none is named.
 pub const DEMO_UNIT: &str = "5 East";
+/// How long before the demo is loaded its practice downtime began, so that the MAR has a dose overdue to practise
+/// charting on (Okafor's metoprolol, last given five hours before the outage, every six hours).
+pub const DEMO_OUTAGE_HOURS: i64 = 3;
+
+/// The demo census with its last doses given moved to keep their distance from the outage's start: the snapshot's
+/// doses are weeks old, and a MAR counts the next dose from the last one, so without this nothing would be due.
+fn demo_census(outage: time::OffsetDateTime) -> Vec<u8> {
+    let Ok(mut bundle) = serde_json::from_str::<serde_json::Value>(DEMO_CENSUS) else {
+        return DEMO_CENSUS.as_bytes().to_vec();
+    };
+    let taken = bundle["timestamp"].as_str().and_then(crate::clock::parse_stamp);
+    if let (Some(taken), Some(entries)) = (taken, bundle["entry"].as_array_mut()) {
+        for r in entries.iter_mut().map(|e| &mut e["resource"]) {
+            if r["resourceType"] != "MedicationAdministration" {
+                continue;
+            }
+            if let Some(at) = r["effectiveDateTime"].as_str().and_then(crate::clock::parse_stamp) {
+                r["effectiveDateTime"] = crate::clock::stamp(outage + (at - taken)).into();
+            }
+        }
+    }
+    serde_json::to_vec(&bundle).unwrap_or_else(|_| DEMO_CENSUS.as_bytes().to_vec())
+}
 
 impl Workstation {
     /// Loads the demo unit so a newcomer can try everything: the synthetic census, one account per clinical role
@@ -187,7 +210,8 @@ impl Workstation {
     /// demo can ever be exported). Administrators only, typically right after set-up.
     pub fn load_demo_unit(&mut self, session: &Session, clock: &dyn Clock) -> Result<(), ApiError> {
         session.require(Op::ManageUsers)?;
-        self.import_census(session, DEMO_CENSUS.as_bytes(), clock)?;
+        let outage = crate::clock::FixedClock::new(clock.now() - time::Duration::hours(DEMO_OUTAGE_HOURS));
+        self.import_census(session, &demo_census(outage.now()), clock)?;
         let existing: Vec<String> = auth::list_users(self.vault()?.conn())?.into_iter().map(|u| u.username).collect();
         for (username, display, role) in DEMO_USERS {
             if existing.iter().any(|u| u == username) {
@@ -225,7 +249,7 @@ impl Workstation {
                 impact: Some("None: this is a practice episode on a demo unit.".into()),
                 next_update_due: None,
             };
-            self.start_episode(session, crate::episodes::Kind::Drill, declaration, clock)?;
+            self.start_episode(session, crate::episodes::Kind::Drill, declaration, &outage)?;
         }
         Ok(())
     }

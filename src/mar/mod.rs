@@ -64,6 +64,8 @@ pub struct DueTime {
     pub entry_id: Option<String>,
     /// When the covering dose was given (or charted as not given).
     pub given_at: Option<String>,
+    /// Who charted the covering entry (filled in by the façade, which reads the entries; absent for a census dose).
+    pub given_by: Option<String>,
     /// A dose given before the outage, read from the census snapshot.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub from_census: bool,
@@ -97,9 +99,13 @@ pub struct PrnLine {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DoseLine {
     pub at: String,
+    /// The medication as charted (a dose under no order is known by nothing else).
+    pub medication: String,
     pub given: bool,
     pub reason: Option<String>,
     pub entry_id: Option<String>,
+    /// Who charted it (filled in by the façade; absent for a census dose).
+    pub given_by: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub from_census: bool,
 }

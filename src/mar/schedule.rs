@@ -53,6 +53,7 @@ impl Window<'_> {
             status,
             entry_id: dose.and_then(|d| d.entry_id.clone()),
             given_at: dose.map(|d| self.text(d.at)),
+            given_by: None,
             from_census: dose.is_some_and(|d| d.entry_id.is_none()),
             reason: dose.and_then(|d| d.reason.clone()),
         }
@@ -61,9 +62,11 @@ impl Window<'_> {
     fn dose_line(&self, d: &Dose) -> DoseLine {
         DoseLine {
             at: self.text(d.at),
+            medication: d.medication.clone(),
             given: d.given,
             reason: d.reason.clone(),
             entry_id: d.entry_id.clone(),
+            given_by: None,
             from_census: d.entry_id.is_none(),
         }
     }
@@ -167,6 +170,7 @@ fn order_schedule(
             status: DueStatus::Prn,
             entry_id: last.and_then(|d| d.entry_id.clone()),
             given_at: last.map(|d| w.text(d.at)),
+            given_by: None,
             from_census: last.is_some_and(|d| d.entry_id.is_none()),
             reason: None,
         });
@@ -179,14 +183,35 @@ fn order_schedule(
             Ok(Rule::Interval { minutes }) => interval_due(o, stop, doses, &mut used, minutes, w, &mut s.due),
             Ok(rule) => {
                 let times = fixed_times(o, stop, doses, &rule, w);
-                for t in times {
+                let mut covered: Vec<Option<usize>> = vec![None; times.len()];
+                for (i, &t) in times.iter().enumerate() {
                     let best = (0..doses.len())
                         .filter(|&k| !used[k] && (doses[k].at - t).abs() <= w.tolerance)
                         .min_by_key(|&k| (doses[k].at - t).abs());
                     if let Some(k) = best {
                         used[k] = true;
                     }
-                    s.due.push(w.row(t, best.map(|k| doses[k])));
+                    covered[i] = best;
+                }
+                // A dose charted after a due time's window, before the next due time's window opens, was given late
+                // for it: it covers that due time (the row turns to given with the real time) rather than nothing.
+                for i in 0..times.len() {
+                    if covered[i].is_some() {
+                        continue;
+                    }
+                    let t = times[i];
+                    let limit = times.get(i + 1).map(|n| *n - w.tolerance).or(stop);
+                    let late = (0..doses.len())
+                        .filter(|&k| !used[k] && doses[k].at > t + w.tolerance)
+                        .filter(|&k| limit.is_none_or(|l| doses[k].at < l))
+                        .min_by_key(|&k| doses[k].at);
+                    if let Some(k) = late {
+                        used[k] = true;
+                    }
+                    covered[i] = late;
+                }
+                for (t, k) in times.into_iter().zip(covered) {
+                    s.due.push(w.row(t, k.map(|k| doses[k])));
                 }
             }
         }
@@ -303,9 +328,11 @@ fn interval_due(
             break;
         }
         counted += 1;
+        // A dose after this due time's window but before the next one's opens was given late for this one.
+        let late_until = (t + step - w.tolerance).max(t + w.tolerance);
         let mut found = None;
         for (k, &d) in doses.iter().enumerate() {
-            if used[k] || anchor.is_some_and(|a| d.at <= a) || d.at > t + w.tolerance {
+            if used[k] || anchor.is_some_and(|a| d.at <= a) || d.at > late_until {
                 continue;
             }
             used[k] = true;

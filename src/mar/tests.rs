@@ -376,3 +376,36 @@ fn fail_a_census_timing_with_a_key_given_twice() {
     let err = crate::census::parse(twice.as_bytes(), None).expect_err("a repeated key is bad input");
     assert!(err.to_string().contains("\"period\" is given twice"), "{err}");
 }
+
+#[test]
+fn a_dose_given_late_covers_the_overdue_due_time_it_was_late_for() {
+    // The nurse gives the 09:00 dose at 11:30 and the 09:00 Q8H dose at 12:00: each late dose covers the due time
+    // it was late for, not the next one, and the interval counts on from the late dose.
+    let from = datetime!(2026-11-21 08:45 -05:00);
+    let now = datetime!(2026-11-21 12:05 -05:00);
+    let mut q8h = order("q8h", "Vancomycin", every_hours(8));
+    q8h.start = Some(datetime!(2026-11-21 09:00 -05:00));
+    let orders = [order("bid", "Amlodipine", per_day(2)), q8h];
+    let doses = [
+        dose("Amlodipine", datetime!(2026-11-21 11:30 -05:00), true, Some("e-late")),
+        dose("Vancomycin", datetime!(2026-11-21 12:00 -05:00), true, Some("e-vanc")),
+    ];
+    let all = run(&orders, &doses, from, now + Duration::hours(12), now);
+    assert_eq!(
+        rows(find(&all, "bid")),
+        [r("2026-11-21T09:00:00-05:00", "given"), r("2026-11-21T21:00:00-05:00", "scheduled")]
+    );
+    let bid = &find(&all, "bid").due[0];
+    assert_eq!((bid.entry_id.as_deref(), bid.given_at.as_deref()), (Some("e-late"), Some("2026-11-21T11:30:00-05:00")));
+    assert_eq!(
+        rows(find(&all, "q8h")),
+        [r("2026-11-21T09:00:00-05:00", "given"), r("2026-11-21T20:00:00-05:00", "scheduled")]
+    );
+    // A dose within the next due time's window is that one's, not a late one for the missed time before it.
+    let doses = [dose("Amlodipine", datetime!(2026-11-21 20:30 -05:00), true, Some("e-next"))];
+    let all = run(&orders[..1], &doses, from, now + Duration::hours(12), datetime!(2026-11-21 20:35 -05:00));
+    assert_eq!(
+        rows(find(&all, "bid")),
+        [r("2026-11-21T09:00:00-05:00", "overdue"), r("2026-11-21T21:00:00-05:00", "given")]
+    );
+}

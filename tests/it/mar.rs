@@ -183,6 +183,24 @@ fn dtk_mar_json_marks_each_due_time_given_not_given_due_overdue_or_prn_with_the_
 }
 
 #[test]
+fn a_dose_charted_now_for_an_overdue_row_turns_that_row_to_given_with_its_time() {
+    let c = charted();
+    let (mut ws, nurse) = c.tv.sign_in(NURSE);
+    // Furosemide every 8 hours, due five hours ago and never given: charted now, late.
+    let late = dose(&mut ws, &nurse, ("4603", "furosemide"), c.now, true, false);
+    let out = c.tv.dtk(Some(NURSE), &["mar", "--patient", MRN, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mar: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let f = order_of(&mar, &c.furosemide);
+    assert_eq!(statuses(f)[..2], ["given", "scheduled"]);
+    assert_eq!(
+        (f["due"][0]["entry_id"].as_str(), f["due"][0]["given_at"].as_str()),
+        (Some(late.as_str()), Some(at(c.now).as_str()))
+    );
+    assert_eq!(f["due"][1]["at"], at(c.now + Duration::hours(8)).as_str());
+}
+
+#[test]
 fn dtk_mar_prints_the_schedule_for_a_nurse_and_refuses_an_unknown_patient_or_an_administrator() {
     let c = charted();
     let out = c.tv.dtk(Some(NURSE), &["mar", "--patient", MRN]);
@@ -205,4 +223,28 @@ fn dtk_mar_prints_the_schedule_for_a_nurse_and_refuses_an_unknown_patient_or_an_
     assert!(stderr(&unknown).contains("no patient with this MRN"), "{}", stderr(&unknown));
     let admin = c.tv.dtk(Some(ADMIN), &["mar", "--patient", MRN]);
     assert_eq!(admin.status.code(), Some(1), "IT administrators read no patient data: {}", stderr(&admin));
+}
+
+/// The demo unit's practice downtime began `DEMO_OUTAGE_HOURS` before it was loaded and its census's last doses keep
+/// their distance from that start, so a newcomer finds a dose overdue: Okafor's metoprolol, every 6 hours, last given
+/// five hours before the outage, was due two hours ago.
+#[test]
+fn the_demo_unit_has_a_dose_overdue_to_practise_on() {
+    let tv = TestVault::new();
+    std::fs::write(tv.path().join("site.json"), r#"{ "time_zone": "UTC" }"#).expect("site.json");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).expect("whole seconds");
+    let (mut ws, admin) = tv.sign_in(ADMIN);
+    ws.load_demo_unit(&admin, &FixedClock::new(now)).expect("demo");
+    let nurse = ws
+        .sign_in("demo.nurse", &dtk::crypto::Password::new(dtk::api::DEMO_PASSWORD.into()), &SystemClock)
+        .expect("demo nurse");
+    let mar = ws.mar(&nurse, "DEV2003", &FixedClock::new(now)).expect("MAR");
+    let outage = now - Duration::hours(dtk::api::DEMO_OUTAGE_HOURS);
+    assert_eq!(mar.from, at(outage));
+    let metoprolol =
+        mar.orders.iter().find(|o| o.medication.starts_with("Metoprolol")).expect("the demo's metoprolol order");
+    let first = &metoprolol.due[0];
+    assert_eq!((first.at.clone(), first.status.as_str()), (Some(at(outage + Duration::hours(1))), "overdue"));
+    let prn = mar.orders.iter().find(|o| o.kind == dtk::mar::OrderKind::Prn).expect("acetaminophen as needed");
+    assert!(prn.prn.as_ref().and_then(|p| p.last_dose_at.as_ref()).is_some(), "the PRN's last dose is shown: {prn:?}");
 }

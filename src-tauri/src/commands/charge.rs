@@ -7,7 +7,7 @@ use crate::dto::{
     ChecklistStep, CommandError, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest, EntryChoice,
     EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice, HandoffExportRequest,
     HandoffExported, HandoffInfo, PatientChoice, PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo,
-    SavedPdf, Severity, SeverityOption, StatusUpdate, UnsignedEntry, UserCount,
+    SavedPdf, Severity, SeverityOption, StatusUpdate, UnitOverdue, UnsignedEntry, UserCount,
 };
 use dtk::api::{self, Session, Workstation};
 use dtk::clock::{stamp, Clock, SystemClock};
@@ -109,6 +109,11 @@ fn current_status(workstation: &Workstation, session: &Session) -> Result<Option
 /// Also the charge desk's and the overdue notice's timer: passive, it keeps no session alive.
 pub fn episode_status(shell: &Shell) -> Result<Option<EpisodeStatus>, CommandError> {
     shell.signed_in_passive(|ws, session| current_status(ws, session))
+}
+
+/// Every patient's overdue doses (the charge desk's unit view), oldest first.
+pub fn unit_overdue(shell: &Shell) -> Result<UnitOverdue, CommandError> {
+    shell.signed_in(|ws, session| Ok(super::mar::unit(ws.unit_overdue(session, &SystemClock)?)))
 }
 
 pub fn episode_options(_shell: &Shell) -> Result<EpisodeOptions, CommandError> {

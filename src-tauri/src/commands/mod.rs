@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod charge;
 pub mod him;
+mod mar;
 pub mod nurse;
 pub mod readiness;
 pub mod registry;

@@ -4,7 +4,7 @@ use super::{from_api, Shell};
 use crate::dto::{
     Allergy, BackupInfo, Census, CheckResult, CommandError, DowntimeStatus, DraftInfo, DraftSaved, EntryDetail,
     EntryRequest, EntrySaved, EntryStatus, EntrySummary, EntryVersion, EpisodeInfo, EpisodeKind, ErrorCode, Finding,
-    FindingSeverity, FormInfo, LastSave, PatientInfo, Registration, SafetyKind, SafetyWarning,
+    FindingSeverity, FormInfo, LastSave, MarView, PatientInfo, Registration, SafetyKind, SafetyWarning,
 };
 use dtk::api::{self, EntryOptions, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -169,6 +169,11 @@ pub fn forms(shell: &Shell) -> Result<Vec<FormInfo>, CommandError> {
 
 pub fn patient_entries(shell: &Shell, mrn: String) -> Result<Vec<EntrySummary>, CommandError> {
     shell.signed_in(|ws, session| Ok(ws.list_entries(session, Some(&mrn), &SystemClock)?.iter().map(summary).collect()))
+}
+
+/// A patient's MAR for the open episode (the chart's MAR tab). Audited in the core as a view of the patient.
+pub fn patient_mar(shell: &Shell, mrn: String) -> Result<MarView, CommandError> {
+    shell.signed_in(|ws, session| Ok(super::mar::view(ws.mar(session, &mrn, &SystemClock)?)))
 }
 
 pub fn entry(shell: &Shell, id: String) -> Result<EntryDetail, CommandError> {

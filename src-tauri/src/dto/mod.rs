@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod charge;
 pub mod him;
+pub mod mar;
 pub mod nurse;
 pub mod readiness;
 pub mod session;
@@ -14,6 +15,7 @@ pub mod session;
 pub use admin::*;
 pub use charge::*;
 pub use him::*;
+pub use mar::*;
 pub use nurse::*;
 pub use readiness::*;
 pub use session::*;
@@ -44,6 +46,7 @@ pub fn bindings() -> Bindings {
     session::bindings(&mut out);
     him::bindings(&mut out);
     nurse::bindings(&mut out);
+    mar::bindings(&mut out);
     charge::bindings(&mut out);
     readiness::bindings(&mut out);
     admin::bindings(&mut out);

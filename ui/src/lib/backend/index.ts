@@ -16,6 +16,8 @@ import type { SetupRequest } from './generated/SetupRequest';
 import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
 import type { HimApi } from './him';
+import type { MarApi } from './mar';
+export type * from './mar';
 import type { NurseApi } from './nurse';
 
 export type {
@@ -33,7 +35,7 @@ export type {
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
 export type * from './nurse';
 
-export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi {
+export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */

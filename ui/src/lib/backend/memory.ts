@@ -9,6 +9,8 @@ import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
 import { emptyState, loadDemoUnit, LOCK_AFTER_FAILURES, parseCensus, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
+import { marApi } from './memory/mar';
+import type { MarApi } from './mar';
 import type { AdminApi } from './admin';
 import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
@@ -49,7 +51,7 @@ export interface MemorySeed {
 
 // Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi {}
+export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi, MarApi {}
 
 export class MemoryBackend implements Backend {
   /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
@@ -74,6 +76,7 @@ export class MemoryBackend implements Backend {
         const census = parseCensus(seed.census);
         this.state.patients = census.patients;
         this.state.snapshotTime = census.snapshotTime;
+        this.state.census = seed.census;
       }
       if (seed.patients) this.state.patients.push(...seed.patients);
       this.state.readOnly = seed.readOnly ?? false;
@@ -90,6 +93,7 @@ export class MemoryBackend implements Backend {
       }
     }
     this.merge(nurseApi(this.state));
+    this.merge(marApi(this.state));
     this.merge(adminApi(this.state, seed?.admin));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);

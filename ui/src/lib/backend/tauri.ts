@@ -14,6 +14,7 @@ import type { SetupResult } from './generated/SetupResult';
 import type { SignInRequest } from './generated/SignInRequest';
 import type { ChangePasswordRequest } from './generated/ChangePasswordRequest';
 import type * as Him from './him';
+import type { MarView, UnitOverdue } from './mar';
 import type {
   Census,
   CheckResult,
@@ -205,6 +206,14 @@ export class TauriBackend implements Backend {
 
   patientEntries(mrn: string): Promise<EntrySummary[]> {
     return call('patient_entries', { mrn });
+  }
+
+  patientMar(mrn: string): Promise<MarView> {
+    return call('patient_mar', { mrn });
+  }
+
+  unitOverdue(): Promise<UnitOverdue> {
+    return call('unit_overdue');
   }
 
   entry(id: string): Promise<EntryDetail> {

@@ -38,6 +38,7 @@ import type { HandoffFolder } from './HandoffFolder';
 import type { HandoffImportOutcome } from './HandoffImportOutcome';
 import type { HandoffInfo } from './HandoffInfo';
 import type { HimKey } from './HimKey';
+import type { MarView } from './MarView';
 import type { NewAccountRequest } from './NewAccountRequest';
 import type { OneTimePassword } from './OneTimePassword';
 import type { PaperEntryOutcome } from './PaperEntryOutcome';
@@ -60,6 +61,7 @@ import type { Severity } from './Severity';
 import type { SideBySide } from './SideBySide';
 import type { SignInRequest } from './SignInRequest';
 import type { StaffAccount } from './StaffAccount';
+import type { UnitOverdue } from './UnitOverdue';
 import type { VerifyResult } from './VerifyResult';
 import type { WorklistPage } from './WorklistPage';
 import type { WorklistQuery } from './WorklistQuery';
@@ -106,6 +108,7 @@ export type CommandArgs = {
   register_patient: { request: Registration };
   forms: null;
   patient_entries: { mrn: string };
+  patient_mar: { mrn: string };
   entry: { id: string };
   check_entry: { request: EntryRequest; entryId: string | null };
   save_entry: { request: EntryRequest };
@@ -119,6 +122,7 @@ export type CommandArgs = {
   downtime_status: null;
   episode_status: null;
   episode_options: null;
+  unit_overdue: null;
   declare_episode: { request: DeclareEpisodeRequest };
   change_severity: { severity: Severity; note: string | null };
   end_episode: null;
@@ -192,6 +196,7 @@ export type CommandResults = {
   register_patient: PatientInfo;
   forms: Array<FormInfo>;
   patient_entries: Array<EntrySummary>;
+  patient_mar: MarView;
   entry: EntryDetail;
   check_entry: CheckResult;
   save_entry: EntrySaved;
@@ -205,6 +210,7 @@ export type CommandResults = {
   downtime_status: DowntimeStatus;
   episode_status: EpisodeStatus | null;
   episode_options: EpisodeOptions;
+  unit_overdue: UnitOverdue;
   declare_episode: EpisodeStatus | null;
   change_severity: EpisodeStatus | null;
   end_episode: EpisodeSummary;

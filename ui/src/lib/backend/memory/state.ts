@@ -69,6 +69,10 @@ export interface MemoryState {
   idleTimeoutSecs: number;
   /** The site's `duplicate_window_minutes` (src/site.rs; 60 by default). */
   duplicateWindowMinutes: number;
+  /** The site's `mar_window_minutes` (60 by default). */
+  marWindowMinutes: number;
+  /** The census FHIR Bundle as imported (the MAR reads its orders and last doses). */
+  census: unknown;
   tempMrn: { prefix: string; next: number; last: number } | null;
   /** When set, the next write fails with this code (to show that the UI never claims a failed save). */
   failWrites: ErrorCode | null;
@@ -103,6 +107,8 @@ export function emptyState(): MemoryState {
     readOnly: false,
     idleTimeoutSecs: 300,
     duplicateWindowMinutes: 60,
+    marWindowMinutes: 60,
+    census: null,
     tempMrn: null,
     failWrites: null,
     now: () => new Date(),
@@ -195,8 +201,28 @@ export function bundledForms(): FormInfo[] {
     .sort((a, b) => a.title.localeCompare(b.title));
 }
 
+/** As the core's `DEMO_OUTAGE_HOURS`: the demo's practice downtime began this long before the demo was loaded. */
+export const DEMO_OUTAGE_HOURS = 3;
+
+/**
+ * The demo census with its last doses moved to keep their distance from the outage's start, as the core's
+ * `demo_census` does, so the MAR has a dose overdue (Okafor's metoprolol).
+ */
+function demoCensusAt(outage: number): typeof demoCensus {
+  const bundle = structuredClone(demoCensus) as typeof demoCensus;
+  const taken = Date.parse(bundle.timestamp);
+  for (const e of bundle.entry) {
+    const r = e.resource as { resourceType: string; effectiveDateTime?: string };
+    if (r.resourceType !== 'MedicationAdministration' || !r.effectiveDateTime) continue;
+    r.effectiveDateTime = new Date(outage + (Date.parse(r.effectiveDateTime) - taken)).toISOString();
+  }
+  return bundle;
+}
+
 /** Loads the demo unit into `state`: census, forms, one user per clinical role, a DRILL episode, an MRN block. */
 export function loadDemoUnit(state: MemoryState): void {
+  const outage = state.now().getTime() - DEMO_OUTAGE_HOURS * 3_600_000;
+  state.census = demoCensusAt(outage);
   const census = parseCensus(demoCensus as Parameters<typeof parseCensus>[0]);
   state.patients = census.patients;
   state.snapshotTime = census.snapshotTime;
@@ -208,7 +234,7 @@ export function loadDemoUnit(state: MemoryState): void {
   state.episode ??= {
     id: 'demo-episode',
     kind: 'drill',
-    startedAt: stamp(state),
+    startedAt: new Date(outage).toISOString(),
     startedBy: 'admin',
     severity: 'P3',
     reason: 'Demo unit: practice with synthetic patients',
