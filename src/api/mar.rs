@@ -45,8 +45,6 @@ impl Workstation {
     /// The MAR of the patient `mrn` for the open episode (else the newest one). Audited as a view of the patient.
     pub fn mar(&mut self, session: &Session, mrn: &str, clock: &dyn Clock) -> Result<Mar, ApiError> {
         session.require(Op::ReadUnit)?;
-        let zone = LocalZone::for_site(self.site.time_zone.as_deref())
-            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))?;
         let patient = self.find_patient(session, mrn, clock)?;
         let conn = self.vault()?.conn();
         let keys = session.keys();
@@ -59,29 +57,48 @@ impl Workstation {
                 )
             })?,
         };
-        let filter = entries::Filter {
-            patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
-            episode_id: Some(episode.id.clone()),
-            ..entries::Filter::default()
-        };
+        self.mar_of(session, &patient, Some(&episode), clock)
+    }
+
+    /// The MAR of a patient already found, without an audit row of its own (the paper MAR and the handover sheet
+    /// write theirs). With no episode (paper printed ahead of an outage) it covers now to a day ahead, with the
+    /// census's doses only: the same schedule the screen and `dtk mar` show once an episode is open.
+    pub(super) fn mar_of(
+        &self,
+        session: &Session,
+        patient: &patients::Patient,
+        episode: Option<&episodes::Episode>,
+        clock: &dyn Clock,
+    ) -> Result<Mar, ApiError> {
+        let zone = LocalZone::for_site(self.site.time_zone.as_deref())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))?;
+        let conn = self.vault()?.conn();
+        let keys = session.keys();
         let mut downtime = Vec::new();
         let mut doses = orders::census_doses(&patient.record);
-        for s in entries::list(conn, keys, &filter)? {
-            // Drafts are not given doses or standing orders until signed; entered-in-error ones never are.
-            if !matches!(s.status, Status::Signed | Status::Amended) {
-                continue;
-            }
-            let form = crate::print::short_name(s.form.split('|').next().unwrap_or_default());
-            if form != DOSE_FORM && form != ORDER_FORM {
-                continue;
-            }
-            let Some(detail) = entries::detail(conn, keys, &s.id)? else { continue };
-            let Some(current) = detail.versions.iter().find(|v| v.version == s.version) else { continue };
-            let response = &current.body.response;
-            if form == ORDER_FORM {
-                downtime.extend(orders::downtime_order(&s.id, response, &zone));
-            } else {
-                doses.extend(orders::charted_dose(&s.id, response, &zone));
+        if let Some(episode) = episode {
+            let filter = entries::Filter {
+                patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
+                episode_id: Some(episode.id.clone()),
+                ..entries::Filter::default()
+            };
+            for s in entries::list(conn, keys, &filter)? {
+                // Drafts are not given doses or standing orders until signed; entered-in-error ones never are.
+                if !matches!(s.status, Status::Signed | Status::Amended) {
+                    continue;
+                }
+                let form = crate::print::short_name(s.form.split('|').next().unwrap_or_default());
+                if form != DOSE_FORM && form != ORDER_FORM {
+                    continue;
+                }
+                let Some(detail) = entries::detail(conn, keys, &s.id)? else { continue };
+                let Some(current) = detail.versions.iter().find(|v| v.version == s.version) else { continue };
+                let response = &current.body.response;
+                if form == ORDER_FORM {
+                    downtime.extend(orders::downtime_order(&s.id, response, &zone));
+                } else {
+                    doses.extend(orders::charted_dose(&s.id, response, &zone));
+                }
             }
         }
         // Entries come newest first; the MAR lists downtime orders in the order they were given.
@@ -91,8 +108,11 @@ impl Workstation {
 
         let now = clock.now();
         let bad_time = || ApiError::new(ErrorCode::Integrity, "the episode's start time is not a time");
-        let from = parse_stamp(&episode.started_at).ok_or_else(bad_time)?;
-        let until = match episode.ended_at.as_deref() {
+        let from = match episode {
+            Some(e) => parse_stamp(&e.started_at).ok_or_else(bad_time)?,
+            None => now,
+        };
+        let until = match episode.and_then(|e| e.ended_at.as_deref()) {
             Some(end) => parse_stamp(end).ok_or_else(bad_time)?,
             None => now + Duration::hours(LOOK_AHEAD_HOURS),
         };
@@ -108,8 +128,8 @@ impl Workstation {
             birth_date: patient.record.birth_date.clone(),
             location: patient.record.location.clone(),
             allergies: patient.record.allergies.clone(),
-            episode_id: episode.id.clone(),
-            drill: episode.kind == episodes::Kind::Drill,
+            episode_id: episode.map(|e| e.id.clone()).unwrap_or_default(),
+            drill: episode.is_some_and(|e| e.kind == episodes::Kind::Drill),
             from: text(from),
             until: text(until),
             now: text(now),

@@ -10,6 +10,8 @@ mod canvas;
 mod codes;
 mod fonts;
 mod layout;
+mod mar_grid;
+pub use mar_grid::MarSheet;
 mod page;
 pub mod read;
 mod reports;
@@ -189,20 +191,24 @@ pub fn entry(form: &Form, detail: &Detail, stamp: &Stamp) -> Result<Pdf, PrintEr
     finish(&form.title, pages)
 }
 
-/// The downtime MAR: for each patient, their active medications from the census with a 24-hour administration
-/// grid, blank rows for new orders, and the allergies in a box that cannot be missed.
-pub fn mar(records: &[PatientRecord], stamp: &Stamp, progress: &mut dyn FnMut(Progress)) -> Result<Pdf, PrintError> {
-    if records.is_empty() {
+/// The downtime MAR: for each patient, their orders against a grid of the next 24 hours with the hours a dose is due
+/// shaded (the schedule of [`crate::mar`]), PRN and "see order" orders in words, the doses already given, blank rows
+/// for new orders, and the allergies in a box that cannot be missed.
+pub fn mar(sheets: &[MarSheet], stamp: &Stamp, progress: &mut dyn FnMut(Progress)) -> Result<Pdf, PrintError> {
+    if sheets.is_empty() {
         return Err(PrintError::Empty("the census has no patients"));
     }
-    let total = records.len();
+    let total = sheets.len();
     let mut pages = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        let label = &Label::from(record);
-        let body = sheets::mar_pages(record)?;
+    for (i, sheet) in sheets.iter().enumerate() {
+        let label = &Label::from(sheet.record);
+        let body = mar_grid::mar_pages(sheet)?;
         let frame = Frame {
             title: "Downtime medication administration record (MAR)",
-            subtitle: "Active medications from the census snapshot · initial each dose in the hour given".into(),
+            subtitle:
+                "Shaded box: a dose is due in that hour (due time printed in it) · initial each dose in the hour \
+                       given"
+                    .into(),
             label: Some(label),
             payload: payload(MAR_FORM, Some(label), stamp),
             stamp,

@@ -14,6 +14,7 @@ mod fuzz_corpus;
 mod handoff;
 mod him_desk;
 mod mar;
+mod mar_paper;
 mod paper;
 mod posting;
 mod print;
