@@ -46,18 +46,23 @@ impl Workstation {
     pub fn mar(&mut self, session: &Session, mrn: &str, clock: &dyn Clock) -> Result<Mar, ApiError> {
         session.require(Op::ReadUnit)?;
         let patient = self.find_patient(session, mrn, clock)?;
+        let episode = self.mar_episode(session)?;
+        self.mar_of(session, &patient, Some(&episode), clock)
+    }
+
+    /// The episode the MAR (and the handover sheet) is about: the open one, else the newest.
+    pub(super) fn mar_episode(&self, session: &Session) -> Result<episodes::Episode, ApiError> {
         let conn = self.vault()?.conn();
         let keys = session.keys();
-        let episode = match episodes::current(conn, keys)? {
-            Some(e) => e,
+        match episodes::current(conn, keys)? {
+            Some(e) => Ok(e),
             None => episodes::list(conn, keys)?.into_iter().next().ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::NoEpisode,
                     "no downtime episode on this workstation: the MAR lists an episode's doses",
                 )
-            })?,
-        };
-        self.mar_of(session, &patient, Some(&episode), clock)
+            }),
+        }
     }
 
     /// The MAR of a patient already found, without an audit row of its own (the paper MAR and the handover sheet

@@ -75,7 +75,7 @@ impl Workstation {
     }
 
     /// The stamp on every page: unit, who, when, and the open episode.
-    fn stamp(&self, session: &Session, clock: &dyn Clock) -> Result<Stamp, ApiError> {
+    pub(super) fn stamp(&self, session: &Session, clock: &dyn Clock) -> Result<Stamp, ApiError> {
         let episode = episodes::current(self.vault()?.conn(), session.keys())?;
         Ok(Stamp {
             unit: self.unit().unwrap_or_else(|| "Unit".into()),
@@ -93,7 +93,7 @@ impl Workstation {
         Ok(crate::audit::printed_mark(self.vault()?.conn(), session.keys())?)
     }
 
-    fn audit_print(
+    pub(super) fn audit_print(
         &mut self,
         session: &Session,
         action: &str,
@@ -243,7 +243,7 @@ impl Workstation {
     }
 
     /// A patient by MRN without writing a view row (the print's own audit row says whom it was for).
-    fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
+    pub(super) fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
         let systems = [self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()];
         patients::find_by_mrn(self.vault()?.conn(), session.keys(), &systems, mrn.trim())?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))

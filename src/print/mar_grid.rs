@@ -55,7 +55,7 @@ fn clock_time(at: &str) -> String {
 }
 
 /// "21 Nov 14:05" of an RFC 3339 time, for doses that may be from another day.
-fn day_time(at: &str) -> String {
+pub(super) fn day_time(at: &str) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     parse_stamp(at)
         .map(|t| {

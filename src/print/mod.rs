@@ -9,7 +9,9 @@
 mod canvas;
 mod codes;
 mod fonts;
+mod handover;
 mod layout;
+pub(crate) use layout::answer_text;
 mod mar_grid;
 pub use mar_grid::MarSheet;
 mod page;
@@ -39,6 +41,8 @@ pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet
 pub const RECONCILIATION_REPORT_FORM: &str = "http://downtimekit.example.org/print/reconciliation-report|1";
 /// The `form` the drill report's QR code names.
 pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-report|1";
+/// The `form` a handover sheet's QR code names.
+pub const HANDOVER_FORM: &str = "http://downtimekit.example.org/print/handover-sheet|1";
 /// The `form` a printed status update's QR code names.
 pub const STATUS_UPDATE_FORM: &str = "http://downtimekit.example.org/print/status-update|1";
 
@@ -218,6 +222,28 @@ pub fn mar(sheets: &[MarSheet], stamp: &Stamp, progress: &mut dyn FnMut(Progress
         progress(Progress { done: i + 1, total });
     }
     finish("Downtime MAR", pages)
+}
+
+/// The shift handover sheet of one patient: last vitals, doses given and due, notes, unsigned entries; the patient's
+/// label (name, MRN, barcode) on every page.
+pub fn handover(sheet: &crate::handover::Handover, stamp: &Stamp) -> Result<Pdf, PrintError> {
+    let label = Label {
+        name: sheet.name.clone(),
+        birth_date: sheet.birth_date.clone(),
+        mrn_system: sheet.mrn_system.clone(),
+        mrn: sheet.mrn.clone(),
+        location: sheet.location.clone(),
+    };
+    let stamp = Stamp { episode: Some(sheet.episode_id.clone()), drill: stamp.drill || sheet.drill, ..stamp.clone() };
+    let frame = Frame {
+        title: "Shift handover",
+        subtitle: format!("Handover sheet · {} · MRN {}", sheet.name, sheet.mrn),
+        label: Some(&label),
+        payload: payload(HANDOVER_FORM, Some(&label), &stamp),
+        stamp: &stamp,
+        banner: None,
+    };
+    finish("Shift handover", frame.apply(handover::pages(sheet)?)?)
 }
 
 /// The unit census sheet: one row per patient with location, name, date of birth, MRN and its barcode, allergies.

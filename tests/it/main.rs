@@ -12,6 +12,7 @@ mod forms;
 mod forms_conformance;
 mod fuzz_corpus;
 mod handoff;
+mod handover;
 mod him_desk;
 mod mar;
 mod mar_paper;
