@@ -9,6 +9,7 @@ import { HimMemory, seedHimState, type HimSeed } from './memory/him';
 import type { PatientInfo } from './generated/PatientInfo';
 import { emptyState, loadDemoUnit, LOCK_AFTER_FAILURES, parseCensus, type MemoryState, type MemoryUser } from './memory/state';
 import { nurseApi } from './memory/nurse';
+import { handoverApi } from './memory/handover';
 import type { AdminApi } from './admin';
 import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
@@ -90,6 +91,7 @@ export class MemoryBackend implements Backend {
       }
     }
     this.merge(nurseApi(this.state));
+    this.merge(handoverApi(this.state));
     this.merge(adminApi(this.state, seed?.admin));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);
