@@ -21,6 +21,7 @@ pub mod forms;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handoff;
+pub mod handover;
 pub mod json;
 pub mod keyring;
 pub mod mar;

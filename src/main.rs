@@ -94,6 +94,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Episode(cmd) => cli::episode::run(&mut open()?, cmd, json),
         Cmd::Entry(cmd) => cli::entry::run(&mut open()?, cmd, json),
         Cmd::Mar(args) => cli::mar::run(&mut open()?, args, json),
+        Cmd::Handover(args) => cli::handover::run(&mut open()?, args, json),
         Cmd::Print(cmd) => cli::print::run(&mut open()?, cmd, json),
         Cmd::Handoff(cmd) => cli::him::handoff(&mut open()?, cmd, json),
         Cmd::Reconcile(cmd) => cli::him::reconcile(&mut open()?, cmd, json),

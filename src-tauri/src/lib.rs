@@ -104,6 +104,8 @@ commands::registry::ipc_commands! {
     nurse::my_drafts() -> Vec<DraftInfo>;
     nurse::discard_draft(id: String) -> ();
     nurse::downtime_status() -> DowntimeStatus;
+    nurse::handover(mrn: String) -> HandoverSheet;
+    nurse::record_handover(mrn: String) -> HandedOver;
     charge::episode_status() -> Option<EpisodeStatus>;
     charge::episode_options() -> EpisodeOptions;
     charge::unit_overdue() -> UnitOverdue;

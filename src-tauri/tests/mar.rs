@@ -105,8 +105,14 @@ fn the_mar_tab_shows_what_dtk_mar_json_prints_before_and_after_the_overdue_dose_
     // Charted now, through the normal save path (the allergy and duplicate checks run as for any entry).
     let given = stamp(SystemClock.now());
     let response = dose_now(MRN, "Metoprolol Tartrate 25 MG Oral Tablet", &given);
-    let request =
-        EntryRequest { response, sign: true, allergy_override: None, confirm_not_duplicate: false, reason: None };
+    let request = EntryRequest {
+        response,
+        sign: true,
+        allergy_override: None,
+        confirm_not_duplicate: false,
+        reason: None,
+        clinical_time: None,
+    };
     let saved = nurse::save_entry(&shell, request).expect("charted");
 
     let after = nurse::patient_mar(&shell, MRN.into()).expect("MAR tab");
@@ -199,6 +205,7 @@ fn the_mar_contract_holds_for_the_real_backend() {
                 allergy_override: None,
                 confirm_not_duplicate: false,
                 reason: None,
+                clinical_time: None,
             };
             nurse::save_entry(&shell, request).expect("charted");
             charted = Some(at);

@@ -92,7 +92,26 @@ impl Workstation {
         let zone = self.mar_zone()?;
         let patient = self.find_patient(session, mrn, clock)?;
         let episode = mar_episode(self.vault()?.conn(), session.keys())?;
-        self.mar_of(session, &patient, &episode, &zone, clock.now())
+        self.mar_at(session, &patient, Some(&episode), &zone, clock.now())
+    }
+
+    /// The episode the MAR (and the handover sheet) is about: the open one, else the newest.
+    pub(super) fn mar_episode(&self, session: &Session) -> Result<episodes::Episode, ApiError> {
+        mar_episode(self.vault()?.conn(), session.keys())
+    }
+
+    /// The MAR of a patient already found, without an audit row of its own (the paper MAR and the handover sheet
+    /// write theirs). With no episode (paper printed ahead of an outage) it covers now to a day ahead, with the
+    /// census's doses only: the same schedule the screen and `dtk mar` show once an episode is open.
+    pub(super) fn mar_of(
+        &self,
+        session: &Session,
+        patient: &patients::Patient,
+        episode: Option<&episodes::Episode>,
+        clock: &dyn Clock,
+    ) -> Result<Mar, ApiError> {
+        let zone = self.mar_zone()?;
+        self.mar_at(session, patient, episode, &zone, clock.now())
     }
 
     /// Every patient's overdue doses in the open episode (else the newest): the charge nurse's unit view. Reads the
@@ -106,7 +125,7 @@ impl Workstation {
         let mut doses = Vec::new();
         let mut unreadable = Vec::new();
         for patient in patients::list(conn, session.keys())? {
-            let mar = match self.mar_of(session, &patient, &episode, &zone, now) {
+            let mar = match self.mar_at(session, &patient, Some(&episode), &zone, now) {
                 Ok(m) => m,
                 Err(e) if e.code == ErrorCode::Integrity => {
                     unreadable.push(patient.record.mrn.clone());
@@ -141,25 +160,31 @@ impl Workstation {
         })
     }
 
-    fn mar_of(
+    fn mar_at(
         &self,
         session: &Session,
         patient: &patients::Patient,
-        episode: &episodes::Episode,
+        episode: Option<&episodes::Episode>,
         zone: &LocalZone,
         now: time::OffsetDateTime,
     ) -> Result<Mar, ApiError> {
         let conn = self.vault()?.conn();
         let keys = session.keys();
-        let filter = entries::Filter {
-            patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
-            episode_id: Some(episode.id.clone()),
-            ..entries::Filter::default()
-        };
         let mut downtime = Vec::new();
         let mut doses = orders::census_doses(&patient.record);
         let mut authors = std::collections::HashMap::new();
-        for s in entries::list(conn, keys, &filter)? {
+        let charted = match episode {
+            Some(episode) => {
+                let filter = entries::Filter {
+                    patient_idx: Some(patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn)),
+                    episode_id: Some(episode.id.clone()),
+                    ..entries::Filter::default()
+                };
+                entries::list(conn, keys, &filter)?
+            }
+            None => Vec::new(),
+        };
+        for s in charted {
             // Drafts are not given doses or standing orders until signed; entered-in-error ones never are.
             if !matches!(s.status, Status::Signed | Status::Amended) {
                 continue;
@@ -184,8 +209,11 @@ impl Workstation {
         all.extend(downtime);
 
         let bad_time = || ApiError::new(ErrorCode::Integrity, "the episode's start time is not a time");
-        let from = parse_stamp(&episode.started_at).ok_or_else(bad_time)?;
-        let until = match episode.ended_at.as_deref() {
+        let from = match episode {
+            Some(e) => parse_stamp(&e.started_at).ok_or_else(bad_time)?,
+            None => now,
+        };
+        let until = match episode.and_then(|e| e.ended_at.as_deref()) {
             Some(end) => parse_stamp(end).ok_or_else(bad_time)?,
             None => now + Duration::hours(LOOK_AHEAD_HOURS),
         };
@@ -207,8 +235,8 @@ impl Workstation {
             birth_date: patient.record.birth_date.clone(),
             location: patient.record.location.clone(),
             allergies: patient.record.allergies.clone(),
-            episode_id: episode.id.clone(),
-            drill: episode.kind == episodes::Kind::Drill,
+            episode_id: episode.map(|e| e.id.clone()).unwrap_or_default(),
+            drill: episode.is_some_and(|e| e.kind == episodes::Kind::Drill),
             from: text(from),
             until: text(until),
             now: text(now),

@@ -75,7 +75,7 @@ impl Workstation {
     }
 
     /// The stamp on every page: unit, who, when, and the open episode.
-    fn stamp(&self, session: &Session, clock: &dyn Clock) -> Result<Stamp, ApiError> {
+    pub(super) fn stamp(&self, session: &Session, clock: &dyn Clock) -> Result<Stamp, ApiError> {
         let episode = episodes::current(self.vault()?.conn(), session.keys())?;
         Ok(Stamp {
             unit: self.unit().unwrap_or_else(|| "Unit".into()),
@@ -93,7 +93,7 @@ impl Workstation {
         Ok(crate::audit::printed_mark(self.vault()?.conn(), session.keys())?)
     }
 
-    fn audit_print(
+    pub(super) fn audit_print(
         &mut self,
         session: &Session,
         action: &str,
@@ -183,7 +183,8 @@ impl Workstation {
         Ok(pdf)
     }
 
-    /// Prints the downtime MAR for every patient of the unit (charge nurse and administrator).
+    /// Prints the downtime MAR for every patient of the unit (charge nurse and administrator): each order's due
+    /// hours over the next 24 hours shaded, from the same schedule as [`Workstation::mar`].
     pub fn print_mar(
         &mut self,
         session: &Session,
@@ -192,9 +193,25 @@ impl Workstation {
     ) -> Result<Pdf, ApiError> {
         session.require(Op::PrintUnit)?;
         let list = room_order(patients::list(self.vault()?.conn(), session.keys())?);
-        let records: Vec<_> = list.iter().map(|p| p.record.clone()).collect();
+        let episode = episodes::current(self.vault()?.conn(), session.keys())?;
+        let mars =
+            list.iter().map(|p| self.mar_of(session, p, episode.as_ref(), clock)).collect::<Result<Vec<_>, _>>()?;
+        let zone = crate::mar::LocalZone::for_site(self.site.time_zone.as_deref())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("site configuration: time_zone: {e}")))?;
+        let hours = grid_hours(&zone, clock.now());
+        let sheets: Vec<print::MarSheet> = list
+            .iter()
+            .zip(&mars)
+            .map(|(p, m)| print::MarSheet {
+                record: &p.record,
+                orders: &m.orders,
+                unmatched: &m.unmatched_doses,
+                hours: hours.clone(),
+                time_zone: zone.name(),
+            })
+            .collect();
         let stamp = self.stamp(session, clock)?;
-        let pdf = print::mar(&records, &stamp, progress)?;
+        let pdf = print::mar(&sheets, &stamp, progress)?;
         let mrns: Vec<&str> = list.iter().map(|p| p.record.mrn.as_str()).collect();
         self.audit_print(
             session,
@@ -226,11 +243,21 @@ impl Workstation {
     }
 
     /// A patient by MRN without writing a view row (the print's own audit row says whom it was for).
-    fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
+    pub(super) fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
         let systems = [self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()];
         patients::find_by_mrn(self.vault()?.conn(), session.keys(), &systems, mrn.trim())?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))
     }
+}
+
+/// The printed MAR's 24 columns: the start of the hour `now` is in and of each hour after it, with the unit's
+/// offset at each (so a daylight-saving change shows as a repeated or skipped hour, as a wall clock does).
+fn grid_hours(zone: &crate::mar::LocalZone, now: time::OffsetDateTime) -> Vec<time::OffsetDateTime> {
+    let local = zone.local(now);
+    let start =
+        now - time::Duration::minutes(i64::from(local.minute())) - time::Duration::seconds(i64::from(local.second()));
+    let start = start.replace_nanosecond(0).unwrap_or(start);
+    (0..24).map(|k| zone.local(start + time::Duration::hours(k))).collect()
 }
 
 /// Writes a PDF where the user asked through [`crate::durable`], so a crash never leaves half a document under the

@@ -34,6 +34,7 @@ pub mod entry;
 pub mod episode;
 pub mod export;
 pub mod forms;
+pub mod handover;
 pub mod him;
 pub mod init;
 pub mod mar;
@@ -87,6 +88,10 @@ pub enum Cmd {
     /// A patient's downtime MAR: each order's due times for the episode with their status (given, not-given, due,
     /// overdue, scheduled; prn for as-needed orders) and the entry that covers each.
     Mar(mar::MarArgs),
+    /// A patient's shift handover sheet: last vitals, doses given since the last handover and due in the next 12
+    /// hours, notes since the last handover, unsigned entries; `--out` writes it as a PDF, `--record` records the
+    /// handover.
+    Handover(handover::HandoverArgs),
     /// Paper: blank forms, filled entries, the downtime MAR and the census sheet, as PDF.
     #[command(subcommand)]
     Print(print::PrintCmd),

@@ -9,7 +9,11 @@
 mod canvas;
 mod codes;
 mod fonts;
+mod handover;
 mod layout;
+pub(crate) use layout::answer_text;
+mod mar_grid;
+pub use mar_grid::MarSheet;
 mod page;
 pub mod read;
 mod reports;
@@ -37,6 +41,8 @@ pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet
 pub const RECONCILIATION_REPORT_FORM: &str = "http://downtimekit.example.org/print/reconciliation-report|1";
 /// The `form` the drill report's QR code names.
 pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-report|1";
+/// The `form` a handover sheet's QR code names.
+pub const HANDOVER_FORM: &str = "http://downtimekit.example.org/print/handover-sheet|1";
 /// The `form` a printed status update's QR code names.
 pub const STATUS_UPDATE_FORM: &str = "http://downtimekit.example.org/print/status-update|1";
 
@@ -189,20 +195,24 @@ pub fn entry(form: &Form, detail: &Detail, stamp: &Stamp) -> Result<Pdf, PrintEr
     finish(&form.title, pages)
 }
 
-/// The downtime MAR: for each patient, their active medications from the census with a 24-hour administration
-/// grid, blank rows for new orders, and the allergies in a box that cannot be missed.
-pub fn mar(records: &[PatientRecord], stamp: &Stamp, progress: &mut dyn FnMut(Progress)) -> Result<Pdf, PrintError> {
-    if records.is_empty() {
+/// The downtime MAR: for each patient, their orders against a grid of the next 24 hours with the hours a dose is due
+/// shaded (the schedule of [`crate::mar`]), PRN and "see order" orders in words, the doses already given, blank rows
+/// for new orders, and the allergies in a box that cannot be missed.
+pub fn mar(sheets: &[MarSheet], stamp: &Stamp, progress: &mut dyn FnMut(Progress)) -> Result<Pdf, PrintError> {
+    if sheets.is_empty() {
         return Err(PrintError::Empty("the census has no patients"));
     }
-    let total = records.len();
+    let total = sheets.len();
     let mut pages = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        let label = &Label::from(record);
-        let body = sheets::mar_pages(record)?;
+    for (i, sheet) in sheets.iter().enumerate() {
+        let label = &Label::from(sheet.record);
+        let body = mar_grid::mar_pages(sheet)?;
         let frame = Frame {
             title: "Downtime medication administration record (MAR)",
-            subtitle: "Active medications from the census snapshot · initial each dose in the hour given".into(),
+            subtitle:
+                "Shaded box: a dose is due in that hour (due time printed in it) · initial each dose in the hour \
+                       given"
+                    .into(),
             label: Some(label),
             payload: payload(MAR_FORM, Some(label), stamp),
             stamp,
@@ -212,6 +222,28 @@ pub fn mar(records: &[PatientRecord], stamp: &Stamp, progress: &mut dyn FnMut(Pr
         progress(Progress { done: i + 1, total });
     }
     finish("Downtime MAR", pages)
+}
+
+/// The shift handover sheet of one patient: last vitals, doses given and due, notes, unsigned entries; the patient's
+/// label (name, MRN, barcode) on every page.
+pub fn handover(sheet: &crate::handover::Handover, stamp: &Stamp) -> Result<Pdf, PrintError> {
+    let label = Label {
+        name: sheet.name.clone(),
+        birth_date: sheet.birth_date.clone(),
+        mrn_system: sheet.mrn_system.clone(),
+        mrn: sheet.mrn.clone(),
+        location: sheet.location.clone(),
+    };
+    let stamp = Stamp { episode: Some(sheet.episode_id.clone()), drill: stamp.drill || sheet.drill, ..stamp.clone() };
+    let frame = Frame {
+        title: "Shift handover",
+        subtitle: format!("Handover sheet · {} · MRN {}", sheet.name, sheet.mrn),
+        label: Some(&label),
+        payload: payload(HANDOVER_FORM, Some(&label), &stamp),
+        stamp: &stamp,
+        banner: None,
+    };
+    finish("Shift handover", frame.apply(handover::pages(sheet)?)?)
 }
 
 /// The unit census sheet: one row per patient with location, name, date of birth, MRN and its barcode, allergies.

@@ -379,7 +379,7 @@ fn the_mar_and_the_census_sheet_list_the_unit_with_barcodes() {
     for m in &elena.medications {
         assert!(garcia.contains(&squash(&m.name)), "medication {} on the MAR", m.name);
     }
-    assert!(garcia.contains("Date: ____") && (0..24).all(|h| garcia.contains(&format!("{h:02}"))), "a 24-hour grid");
+    assert!(garcia.contains(":59 next day") && (0..24).all(|h| garcia.contains(&format!("{h:02}"))), "a 24-hour grid");
     assert!(pages.iter().all(|p| p.contains("DRILL")), "drill marked on every MAR page");
     assert!(pages.iter().any(|p| p.contains(HANGUL)));
     let png = scan_page(&file, pages.iter().position(|p| p.contains("MRN DEV3002")).expect("kim") + 1, dir.path());

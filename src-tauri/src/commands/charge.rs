@@ -308,6 +308,7 @@ pub fn print_document(
             PrintJob::StatusUpdate => {
                 vec![saved(&folder, "status-update", &ws.print_status_update(session, &clock)?)?]
             }
+            PrintJob::Handover { mrn } => vec![saved(&folder, "handover", &ws.print_handover(session, &mrn, &clock)?)?],
             PrintJob::Entries { ids } => {
                 let total = ids.len();
                 let mut files = Vec::with_capacity(total);

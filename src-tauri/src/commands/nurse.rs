@@ -4,7 +4,8 @@ use super::{from_api, Shell};
 use crate::dto::{
     Allergy, BackupInfo, Census, CheckResult, CommandError, DowntimeStatus, DraftInfo, DraftSaved, EntryDetail,
     EntryRequest, EntrySaved, EntryStatus, EntrySummary, EntryVersion, EpisodeInfo, EpisodeKind, ErrorCode, Finding,
-    FindingSeverity, FormInfo, LastSave, MarView, PatientInfo, Registration, SafetyKind, SafetyWarning,
+    FindingSeverity, FormInfo, HandedOver, HandoverAnswer, HandoverDue, HandoverGiven, HandoverNote, HandoverSheet,
+    HandoverUnsigned, HandoverVitals, LastSave, MarView, PatientInfo, Registration, SafetyKind, SafetyWarning,
 };
 use dtk::api::{self, EntryOptions, Session, Workstation};
 use dtk::clock::SystemClock;
@@ -308,4 +309,76 @@ pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
             })
         })
     })
+}
+
+fn handed_over(h: dtk::handover::HandedOver) -> HandedOver {
+    HandedOver { at: h.at, by: h.by }
+}
+
+/// The patient's shift handover sheet (audited as a view of the patient).
+pub fn handover(shell: &Shell, mrn: String) -> Result<HandoverSheet, CommandError> {
+    shell.signed_in(|ws, session| {
+        let h = ws.handover(session, &mrn, &SystemClock)?;
+        let answer = |a: dtk::handover::Answer| HandoverAnswer { label: a.label, value: a.value };
+        Ok(HandoverSheet {
+            mrn: h.mrn,
+            name: h.name,
+            drill: h.drill,
+            now: h.now,
+            last_handover: h.last_handover.map(handed_over),
+            since: h.since,
+            due_until: h.due_until,
+            vitals: h.vitals.map(|v| HandoverVitals {
+                entry_id: v.entry_id,
+                at: v.at,
+                author: v.author,
+                values: v.values.into_iter().map(answer).collect(),
+            }),
+            given: h
+                .given
+                .into_iter()
+                .map(|d| HandoverGiven {
+                    medication: d.medication,
+                    at: d.at,
+                    given: d.given,
+                    reason: d.reason,
+                    entry_id: d.entry_id,
+                })
+                .collect(),
+            due: h
+                .due
+                .into_iter()
+                .map(|d| HandoverDue {
+                    medication: d.medication,
+                    dose: d.dose,
+                    route: d.route,
+                    at: d.at,
+                    status: d.status,
+                    timing: d.timing,
+                    last_dose_at: d.last_dose_at,
+                })
+                .collect(),
+            notes: h
+                .notes
+                .into_iter()
+                .map(|n| HandoverNote { entry_id: n.entry_id, form: n.form, at: n.at, author: n.author, text: n.text })
+                .collect(),
+            unsigned: h
+                .unsigned
+                .into_iter()
+                .map(|u| HandoverUnsigned {
+                    entry_id: u.entry_id,
+                    form: u.form,
+                    author: u.author,
+                    saved_at: u.saved_at,
+                })
+                .collect(),
+            print_folder: ws.print_folder().display().to_string(),
+        })
+    })
+}
+
+/// Records that the signed-in nurse handed the patient over now.
+pub fn record_handover(shell: &Shell, mrn: String) -> Result<HandedOver, CommandError> {
+    shell.signed_in(|ws, session| Ok(handed_over(ws.record_handover(session, &mrn, &SystemClock)?)))
 }

@@ -247,6 +247,8 @@ pub enum PrintJob {
     DrillReport,
     /// The newest status update kept with the open episode, for leaders.
     StatusUpdate,
+    /// One patient's shift handover sheet (nurses too).
+    Handover { mrn: String },
 }
 
 /// A print: what, and the folder its PDF goes into.

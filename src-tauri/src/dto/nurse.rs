@@ -33,6 +33,14 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<LastSave>(out);
     add::<BackupInfo>(out);
     add::<DowntimeStatus>(out);
+    add::<HandoverAnswer>(out);
+    add::<HandoverVitals>(out);
+    add::<HandoverGiven>(out);
+    add::<HandoverDue>(out);
+    add::<HandoverNote>(out);
+    add::<HandoverUnsigned>(out);
+    add::<HandedOver>(out);
+    add::<HandoverSheet>(out);
 }
 
 /// An active allergy, as the patient banner shows it.
@@ -291,4 +299,97 @@ pub struct DowntimeStatus {
     pub read_only: bool,
     /// Seconds without input before the screen locks (site configuration `idle_timeout_secs`; 0 turns it off).
     pub idle_timeout_secs: u32,
+}
+
+/// One answer of an entry on the handover sheet: the question's text and the answer in words.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverAnswer {
+    pub label: String,
+    pub value: String,
+}
+
+/// The newest signed vital signs of the episode.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverVitals {
+    pub entry_id: String,
+    pub at: String,
+    pub author: String,
+    pub values: Vec<HandoverAnswer>,
+}
+
+/// A dose given (or charted not given) since the last handover; no entry id for a dose from the census.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverGiven {
+    pub medication: String,
+    pub at: String,
+    pub given: bool,
+    pub reason: Option<String>,
+    pub entry_id: Option<String>,
+}
+
+/// A dose due in the next 12 hours (or missed in the last 12), an as-needed order, or a "see order" order.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverDue {
+    pub medication: String,
+    pub dose: Option<String>,
+    pub route: Option<String>,
+    pub at: Option<String>,
+    /// `overdue`, `due`, `scheduled`, `prn` or `see-order`.
+    pub status: String,
+    pub timing: String,
+    pub last_dose_at: Option<String>,
+}
+
+/// A signed entry since the last handover (not vitals or medication), its answers in words.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverNote {
+    pub entry_id: String,
+    pub form: String,
+    pub at: String,
+    pub author: String,
+    pub text: String,
+}
+
+/// An entry of the patient still unsigned.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverUnsigned {
+    pub entry_id: String,
+    pub form: String,
+    pub author: String,
+    pub saved_at: String,
+}
+
+/// A recorded handover: when, and who handed over.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandedOver {
+    pub at: String,
+    pub by: String,
+}
+
+/// The shift handover sheet of one patient.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverSheet {
+    pub mrn: String,
+    pub name: String,
+    pub drill: bool,
+    pub now: String,
+    pub last_handover: Option<HandedOver>,
+    /// What "since the last handover" counts from: the last handover, else the episode's start.
+    pub since: String,
+    pub due_until: String,
+    pub vitals: Option<HandoverVitals>,
+    pub given: Vec<HandoverGiven>,
+    pub due: Vec<HandoverDue>,
+    pub notes: Vec<HandoverNote>,
+    pub unsigned: Vec<HandoverUnsigned>,
+    /// Where the print button saves the sheet's PDF (the workstation's print folder).
+    pub print_folder: String,
 }

@@ -7,6 +7,7 @@ import Banner from '../lib/Banner.svelte';
 import PatientList from '../lib/screens/nurse/PatientList.svelte';
 import Registration from '../lib/screens/nurse/Registration.svelte';
 import PatientChart from '../lib/screens/nurse/PatientChart.svelte';
+import Handover from '../lib/screens/nurse/Handover.svelte';
 import FormScreen from '../lib/screens/nurse/FormScreen.svelte';
 import EntryView from '../lib/screens/nurse/EntryView.svelte';
 import type { MemoryBackend } from '../lib/backend/memory';
@@ -76,6 +77,40 @@ async function chart(backend: MemoryBackend): Promise<string> {
     clinicalTime: null,
   });
   return med.id;
+}
+
+/** Vitals from before the downtime's episode, a signed note and a draft since, for DEV2013, so the handover sheet has rows. */
+async function handoverCharting(backend: MemoryBackend): Promise<void> {
+  const p = patientOf(backend, 'DEV2013');
+  const subject = { identifier: { system: p.mrnSystem, value: p.mrn } };
+  const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const save = (form: string, item: unknown[], sign: boolean) =>
+    backend.saveEntry({
+      response: { resourceType: 'QuestionnaireResponse', questionnaire: formOf(backend, form).canonical, status: 'completed', subject, item },
+      sign,
+      allergyOverride: null,
+      confirmNotDuplicate: true,
+      reason: null,
+      clinicalTime: null,
+    });
+  await save(
+    'vital-signs',
+    [
+      { linkId: 'measured-at', answer: [{ valueDateTime: ago(40) }] },
+      { linkId: 'heart-rate', answer: [{ valueInteger: 92 }] },
+      { linkId: 'resp-rate', answer: [{ valueInteger: 18 }] },
+      { linkId: 'temperature', answer: [{ valueDecimal: 37.9 }] },
+      { linkId: 'spo2', answer: [{ valueInteger: 95 }] },
+    ],
+    true,
+  );
+  const note = (minutes: number, text: string) => [
+    { linkId: 'note-type', answer: [{ valueCoding: { code: 'progress', display: 'Progress note' } }] },
+    { linkId: 'observed-at', answer: [{ valueDateTime: ago(minutes) }] },
+    { linkId: 'narrative', answer: [{ valueString: text }] },
+  ];
+  await save('nursing-note', note(0, 'Łukasz febrile 37.9; oral fluids encouraged, doctor informed.'), true);
+  await save('nursing-note', note(0, 'Son phoned; update given.'), false);
 }
 
 function formEntry(name: string, title: string, formId: string, mrn: string, after?: (target: HTMLElement) => Promise<void>): GalleryEntry {
@@ -187,6 +222,16 @@ export const entries: GalleryEntry[] = [
       await chart(backend);
       mount(PatientChart, { target, props: { backend, patient: patientOf(backend, 'DEV2013'), onOpenForm: noop, onOpenEntry: noop, onBack: noop } });
       await settled(target, 'tbody tr');
+    },
+  },
+  {
+    name: 'nurse-handover',
+    title: 'Handover sheet: vitals, doses, notes and unsigned entries since the last handover',
+    async mount(target) {
+      const backend = demo('demo.nurse');
+      await handoverCharting(backend);
+      mount(Handover, { target, props: { backend, patient: patientOf(backend, 'DEV2013'), onClose: noop } });
+      await settled(target, '[data-testid="handover-since"]');
     },
   },
   formEntry('nurse-form-medication', 'Form: medication administration (empty)', 'medication-administration', 'DEV2003'),

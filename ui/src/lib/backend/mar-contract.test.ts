@@ -52,6 +52,7 @@ describe('MAR contract (tests/contract/mar.json)', () => {
           allergyOverride: null,
           confirmNotDuplicate: false,
           reason: null,
+          clinicalTime: null,
         });
       }
       const view = await backend.patientMar(c.patient);

@@ -11,6 +11,7 @@ import { emptyState, loadDemoUnit, LOCK_AFTER_FAILURES, parseCensus, type Memory
 import { nurseApi } from './memory/nurse';
 import { marApi } from './memory/mar';
 import type { MarApi } from './mar';
+import { handoverApi } from './memory/handover';
 import type { AdminApi } from './admin';
 import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
@@ -94,6 +95,7 @@ export class MemoryBackend implements Backend {
     }
     this.merge(nurseApi(this.state));
     this.merge(marApi(this.state));
+    this.merge(handoverApi(this.state));
     this.merge(adminApi(this.state, seed?.admin));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);

@@ -11,6 +11,8 @@ import type { EntryRequest } from './generated/EntryRequest';
 import type { EntrySaved } from './generated/EntrySaved';
 import type { EntrySummary } from './generated/EntrySummary';
 import type { FormInfo } from './generated/FormInfo';
+import type { HandedOver } from './generated/HandedOver';
+import type { HandoverSheet } from './generated/HandoverSheet';
 import type { PatientInfo } from './generated/PatientInfo';
 import type { Registration } from './generated/Registration';
 
@@ -26,6 +28,8 @@ export type {
   EntrySaved,
   EntrySummary,
   FormInfo,
+  HandedOver,
+  HandoverSheet,
   PatientInfo,
   Registration,
 };
@@ -63,4 +67,11 @@ export interface NurseApi {
   discardDraft(id: string): Promise<void>;
   /** What the DOWNTIME banner shows, and the idle timeout. */
   downtimeStatus(): Promise<DowntimeStatus>;
+  /**
+   * The patient's shift handover sheet: last vitals, doses given since the last handover and due in the next 12
+   * hours, notes since the last handover, unsigned entries. Audited as a view.
+   */
+  handover(mrn: string): Promise<HandoverSheet>;
+  /** Records that the signed-in nurse handed the patient over now: the next sheet counts from here. */
+  recordHandover(mrn: string): Promise<HandedOver>;
 }

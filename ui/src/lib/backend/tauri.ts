@@ -26,6 +26,8 @@ import type {
   EntrySaved,
   EntrySummary,
   FormInfo,
+  HandedOver,
+  HandoverSheet,
   PatientInfo,
   Registration,
 } from './nurse';
@@ -258,6 +260,14 @@ export class TauriBackend implements Backend {
 
   downtimeStatus(): Promise<DowntimeStatus> {
     return call('downtime_status');
+  }
+
+  handover(mrn: string): Promise<HandoverSheet> {
+    return call('handover', { mrn });
+  }
+
+  recordHandover(mrn: string): Promise<HandedOver> {
+    return call('record_handover', { mrn });
   }
 
   // The charge nurse's desk (commands in src-tauri/src/commands/charge.rs).

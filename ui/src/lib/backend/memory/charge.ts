@@ -311,7 +311,8 @@ export class MemoryCharge implements C.ChargeApi {
   }
 
   async printDocument(request: C.PrintRequest, onProgress: (p: C.PrintProgress) => void): Promise<C.SavedPdf[]> {
-    this.user(true);
+    // A nurse prints a handover sheet from the patient's chart; everything else here is the charge nurse's.
+    this.user(request.job.kind !== 'handover');
     this.printed.push(request);
     const job = request.job;
     const file = (name: string, pages: number): C.SavedPdf => ({
@@ -340,6 +341,9 @@ export class MemoryCharge implements C.ChargeApi {
       case 'drillReport':
         if (!this.drillSeen) throw new BackendError('not_found', 'There is no drill episode on this workstation.');
         return [file('drill-report', 2)];
+      case 'handover':
+        // The print centre's patients are not the nurse's census here: the core checks the MRN.
+        return [file('handover', 2)];
       case 'entries':
         return job.ids.map((id, i) => {
           onProgress({ done: i + 1, total: job.ids.length });

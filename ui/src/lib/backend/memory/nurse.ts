@@ -315,7 +315,8 @@ function addVersion(
 }
 
 /** The nurse's commands against `state`. */
-export function nurseApi(state: MemoryState): NurseApi {
+// The handover commands are memory/handover.ts's.
+export function nurseApi(state: MemoryState): Omit<NurseApi, 'handover' | 'recordHandover'> {
   return {
     async census(): Promise<Census> {
       mayRead(state);

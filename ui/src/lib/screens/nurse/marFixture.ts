@@ -35,6 +35,7 @@ export async function marBackend(who = 'demo.nurse', charted = true): Promise<Me
       allergyOverride: null,
       confirmNotDuplicate: false,
       reason: null,
+      clinicalTime: null,
     });
   }
   return backend;
