@@ -72,6 +72,22 @@ pub(crate) fn answer_options(
     (listed_options(loader, obj, kind, link), None)
 }
 
+/// The score of an option from its `ordinalValue` or `itemWeight` extension (a number), if it has one.
+fn weight<'v>(loader: &mut Loader, exts: impl Iterator<Item = &'v Value>, link: Option<&str>) -> Option<f64> {
+    let mut out = None;
+    for e in exts {
+        let url = e.get("url").and_then(Value::as_str).unwrap_or_default();
+        if url != EXT_ORDINAL_VALUE && url != EXT_ITEM_WEIGHT {
+            continue;
+        }
+        match e.get("valueDecimal").or_else(|| e.get("valueInteger")).and_then(Value::as_f64) {
+            Some(w) if w.is_finite() => out = Some(w),
+            _ => loader.problem(link, "an option's ordinalValue or itemWeight needs valueDecimal (a number)"),
+        }
+    }
+    out
+}
+
 /// Only choice and open-choice items offer answers to pick from (`element` names what the form used).
 fn offers_options(loader: &mut Loader, kind: ItemType, element: &str, link: Option<&str>) -> bool {
     let offers = matches!(kind, ItemType::Choice | ItemType::OpenChoice);
@@ -115,10 +131,11 @@ fn value_set_options(
                     Value::Object(o)
                 })
                 .collect();
-            let options = concepts
-                .into_iter()
-                .map(|c| AnswerOption { value: AnswerValue::Coding(c.coding), initial_selected: false })
-                .collect();
+            let mut options = Vec::new();
+            for c in concepts {
+                let weight = weight(loader, c.extensions.iter(), link);
+                options.push(AnswerOption { value: AnswerValue::Coding(c.coding), initial_selected: false, weight });
+            }
             (options, Some(json))
         }
         Err(why) => {
@@ -173,7 +190,10 @@ fn listed_options(
                     continue;
                 }
                 let initial_selected = m.get("initialSelected").and_then(Value::as_bool).unwrap_or(false);
-                out.push(AnswerOption { value: v, initial_selected });
+                let own = m.get("extension").and_then(Value::as_array).into_iter().flatten();
+                let on_coding = m.get("valueCoding").and_then(|c| c.get("extension")).and_then(Value::as_array);
+                let weight = weight(loader, own.chain(on_coding.into_iter().flatten()), link);
+                out.push(AnswerOption { value: v, initial_selected, weight });
             }
             Err(e) => loader.problem(link, format!("answerOption {}", e.describe("value"))),
         }

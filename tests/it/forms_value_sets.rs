@@ -2,7 +2,7 @@
 //! shipped as a file in the forms folder behaves exactly like one with `answerOption` codings: the CLI checks it, a
 //! listed answer validates and an unlisted one is refused, the paper form prints the answers, extraction records the
 //! coding, and the screen gets the answers as `answerOption`. A ValueSet only a terminology server could expand is
-//! refused at load naming the linkId and the ValueSet.
+//! refused at load naming the linkId and the ValueSet. Options carry their score (`ordinalValue`/`itemWeight`).
 
 use dtk::forms::{self, Catalog, ExtractContext, Form};
 use dtk::print::{self, Stamp};
@@ -206,5 +206,35 @@ fn a_value_set_that_needs_a_terminology_server_is_refused_naming_the_item_and_th
     assert_eq!(
         load(&both).expect_err("refused"),
         vec!["t.json: linkId 'eye': an item cannot have both answerValueSet and answerOption"]
+    );
+}
+
+/// A score needs each option's `ordinalValue` (or `itemWeight`): on a ValueSet concept, an answerOption or its
+/// valueCoding. GAD-7 of the public corpus carries them on its contained ValueSet.
+#[test]
+fn option_scores_are_read_from_ordinal_value_and_item_weight() {
+    let gad7 = forms::load_file(&repo_root().join("tests/data/forms-public/researchkit-on-fhir/GAD-7.json"))
+        .unwrap_or_else(|p| panic!("GAD-7 refused: {p:#?}"));
+    let scored: Vec<_> = gad7.all_items().into_iter().filter(|i| !i.answer_options.is_empty()).collect();
+    assert_eq!(scored.len(), 7);
+    for item in scored {
+        let weights: Vec<_> = item.answer_options.iter().map(|o| o.weight).collect();
+        assert_eq!(weights, vec![Some(0.0), Some(1.0), Some(2.0), Some(3.0)], "linkId {}", item.link_id);
+    }
+    let ordinal = |url: &str, v: Value| json!({"url": format!("http://hl7.org/fhir/StructureDefinition/{url}"), "valueDecimal": v});
+    let mut v = form_json("#eye", json!([]));
+    v["item"][1].as_object_mut().expect("item").remove("answerValueSet");
+    v["item"][1]["answerOption"] = json!([
+        {"valueCoding": {"code": "a"}, "extension": [ordinal("ordinalValue", json!(4))]},
+        {"valueCoding": {"code": "b", "extension": [ordinal("itemWeight", json!(1.5))]}},
+        {"valueCoding": {"code": "c"}}
+    ]);
+    let form = load(&v).unwrap_or_else(|p| panic!("refused: {p:#?}"));
+    let weights: Vec<_> = form.item("eye").expect("eye").answer_options.iter().map(|o| o.weight).collect();
+    assert_eq!(weights, vec![Some(4.0), Some(1.5), None]);
+    v["item"][1]["answerOption"][0]["extension"][0] = ordinal("ordinalValue", json!("4"));
+    assert_eq!(
+        load(&v).expect_err("refused"),
+        vec!["t.json: linkId 'eye': an option's ordinalValue or itemWeight needs valueDecimal (a number)"]
     );
 }
