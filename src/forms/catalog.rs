@@ -5,19 +5,66 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::load::parse_form;
-use super::model::{Form, MAX_BYTES};
-use super::problem::LoadProblem;
+use serde_json::Value;
 
-/// Reads and checks one file, refusing oversized files before reading them whole.
+use crate::json::too_deep;
+
+use super::load::{parse_form, parse_form_with};
+use super::model::{Form, MAX_BYTES, MAX_DEPTH};
+use super::problem::LoadProblem;
+use super::value_set::ValueSets;
+
+/// Reads and checks one file, refusing oversized files before reading them whole. Its `answerValueSet`s may name
+/// its contained ValueSets only; [`Catalog::load_dir`] and `forms::check_files` also offer the folder's files.
 pub fn load_file(path: &Path) -> Result<Form, Vec<LoadProblem>> {
-    let label = path.display().to_string();
-    let fail = |reason: String| vec![LoadProblem { file: label.clone(), link_id: None, reason }];
+    let bytes = read_limited(path).map_err(|p| vec![p])?;
+    parse_form(&path.display().to_string(), &bytes)
+}
+
+/// A file's bytes, at most one past [`MAX_BYTES`] (so the parser reports "too big" without us buffering an
+/// unbounded file).
+fn read_limited(path: &Path) -> Result<Vec<u8>, LoadProblem> {
+    let fail = |reason: String| LoadProblem { file: path.display().to_string(), link_id: None, reason };
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {}", e.kind())))?;
     let mut bytes = Vec::new();
-    // Read one byte past the limit so parse_form reports "too big" without us buffering an unbounded file.
     file.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read: {}", e.kind())))?;
-    parse_form(&label, &bytes)
+    Ok(bytes)
+}
+
+/// Files read for loading: the ValueSet files gathered (by url) for the forms' `answerValueSet`, and every other
+/// file with its bytes, to be parsed as a form with those ValueSets.
+pub(crate) struct FormFiles {
+    pub(crate) value_sets: ValueSets,
+    pub(crate) forms: Vec<(PathBuf, Vec<u8>)>,
+    pub(crate) problems: Vec<LoadProblem>,
+}
+
+/// Reads `paths`, setting ValueSet files (`"resourceType": "ValueSet"`) aside; a ValueSet that cannot be used is a
+/// problem of its file.
+pub(crate) fn read_files(paths: &[PathBuf]) -> FormFiles {
+    let mut out = FormFiles { value_sets: ValueSets::default(), forms: Vec::new(), problems: Vec::new() };
+    for path in paths {
+        let bytes = match read_limited(path) {
+            Ok(b) => b,
+            Err(p) => {
+                out.problems.push(p);
+                continue;
+            }
+        };
+        let value_set = (bytes.len() <= MAX_BYTES && !too_deep(&bytes, MAX_DEPTH))
+            .then(|| serde_json::from_slice::<Value>(&bytes).ok())
+            .flatten()
+            .filter(|v| v.get("resourceType").and_then(Value::as_str) == Some("ValueSet"));
+        match value_set {
+            Some(vs) => {
+                if let Err(reason) = out.value_sets.insert(vs) {
+                    out.problems.push(LoadProblem { file: path.display().to_string(), link_id: None, reason });
+                }
+            }
+            None => out.forms.push((path.clone(), bytes)),
+        }
+    }
+    out
 }
 
 /// Every form of a folder, keyed by canonical `url|version`.
@@ -28,6 +75,7 @@ pub struct Catalog {
 
 impl Catalog {
     /// Loads every `*.json` in `dir` (sorted by file name). A broken form is reported and skipped; the others load.
+    /// ValueSet files are not forms: they offer their concepts to the forms' `answerValueSet`.
     pub fn load_dir(dir: &Path) -> (Catalog, Vec<LoadProblem>) {
         let mut problems = Vec::new();
         let mut catalog = Catalog::default();
@@ -46,12 +94,14 @@ impl Catalog {
             }
         };
         files.sort();
+        let read = read_files(&files);
+        problems.extend(read.problems);
         let mut origin: HashMap<String, String> = HashMap::new();
         // url → (first file, whether its version was derived): a form with no version of its own must be the only
         // form of its url, or "the newest version" of that url would be a guess between content hashes.
         let mut urls: HashMap<String, (String, bool)> = HashMap::new();
-        for path in files {
-            match load_file(&path) {
+        for (path, bytes) in read.forms {
+            match parse_form_with(&path.display().to_string(), &bytes, &read.value_sets) {
                 Ok(form) => {
                     let key = form.canonical();
                     let file = path.display().to_string();

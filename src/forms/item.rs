@@ -15,6 +15,7 @@ use super::item_answers::{answer_options, check_rules, enable_when, initial};
 use super::model::*;
 use super::problem::{short, Loader};
 use super::value::{coding, typed_value};
+use super::value_set::ValueSetSources;
 
 const ITEM_KEYS: &[&str] = &[
     "id",
@@ -117,6 +118,8 @@ pub(crate) struct Pending {
     pub(crate) definitions: Vec<(String, Option<ContextRef>)>,
     /// Every dateTime item and every item marked with the clinical-time extension, in form order.
     pub(crate) time_candidates: Vec<TimeCandidate>,
+    /// (item linkId, its `answerValueSet` expanded as `answerOption` JSON), for the form's source.
+    pub(crate) expanded: Vec<(String, Vec<Value>)>,
 }
 
 /// An item that may hold the clinical time: what it says about it, and what would stop it holding it.
@@ -160,13 +163,19 @@ struct ItemExtensions {
 /// Reads items depth first, reporting through the [`Loader`], and remembers the linkIds seen so far.
 struct ItemReader<'l> {
     loader: &'l mut Loader,
+    sources: &'l ValueSetSources<'l>,
     pending: Pending,
     seen: HashSet<String>,
 }
 
 /// Reads the questionnaire's `item` array: the items, and what the whole-form checks still need.
-pub(crate) fn read_items(loader: &mut Loader, arr: &[Value], inherited: &Inherited) -> (Vec<Item>, Pending) {
-    let mut reader = ItemReader { loader, pending: Pending::default(), seen: HashSet::new() };
+pub(crate) fn read_items<'l>(
+    loader: &'l mut Loader,
+    arr: &[Value],
+    inherited: &Inherited,
+    sources: &'l ValueSetSources<'l>,
+) -> (Vec<Item>, Pending) {
+    let mut reader = ItemReader { loader, sources, pending: Pending::default(), seen: HashSet::new() };
     let items = reader.items(arr, inherited);
     (items, reader.pending)
 }
@@ -194,7 +203,10 @@ impl ItemReader<'_> {
         self.check_extraction(&exts, own_context.is_some(), kind, &el.code, link);
         let ext = self.item_extensions(&exts, kind, link);
 
-        let answer_options = answer_options(self.loader, obj, kind, link);
+        let (answer_options, expanded) = answer_options(self.loader, obj, kind, self.sources, link);
+        if let Some(json) = expanded {
+            self.pending.expanded.push((link_id.clone(), json));
+        }
         let initial = initial(self.loader, obj, kind, el.repeats, &answer_options, link);
         let enable_when = enable_when(self.loader, obj, link);
         let enable_behavior = self.enable_behavior(obj, enable_when.len(), link);
@@ -282,9 +294,6 @@ impl ItemReader<'_> {
         }
         if obj.contains_key("modifierExtension") {
             self.problem(link, "modifierExtension is not supported");
-        }
-        if obj.contains_key("answerValueSet") {
-            self.problem(link, "answerValueSet is not supported; list the answers in answerOption");
         }
         let kind = match obj.get("type").and_then(Value::as_str) {
             Some(t) => match ItemType::from_code(t) {

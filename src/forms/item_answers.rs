@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::model::*;
 use super::problem::Loader;
 use super::value::typed_value;
+use super::value_set::ValueSetSources;
 
 pub(crate) fn check_rules(
     loader: &mut Loader,
@@ -55,7 +56,96 @@ pub(crate) fn check_rules(
     }
 }
 
+/// The options an item offers: its `answerOption`, or the concepts of its `answerValueSet` (see `value_set.rs`).
+/// For a ValueSet, also the options as `answerOption` JSON, which the loader writes into the form's source so the
+/// screen renders them exactly like listed options.
 pub(crate) fn answer_options(
+    loader: &mut Loader,
+    obj: &Map<String, Value>,
+    kind: ItemType,
+    sources: &ValueSetSources<'_>,
+    link: Option<&str>,
+) -> (Vec<AnswerOption>, Option<Vec<Value>>) {
+    if let Some(reference) = obj.get("answerValueSet") {
+        return value_set_options(loader, obj, kind, reference, sources, link);
+    }
+    (listed_options(loader, obj, kind, link), None)
+}
+
+/// The score of an option from its `ordinalValue` or `itemWeight` extension (a number), if it has one.
+fn weight<'v>(loader: &mut Loader, exts: impl Iterator<Item = &'v Value>, link: Option<&str>) -> Option<f64> {
+    let mut out = None;
+    for e in exts {
+        let url = e.get("url").and_then(Value::as_str).unwrap_or_default();
+        if url != EXT_ORDINAL_VALUE && url != EXT_ITEM_WEIGHT {
+            continue;
+        }
+        match e.get("valueDecimal").or_else(|| e.get("valueInteger")).and_then(Value::as_f64) {
+            Some(w) if w.is_finite() => out = Some(w),
+            _ => loader.problem(link, "an option's ordinalValue or itemWeight needs valueDecimal (a number)"),
+        }
+    }
+    out
+}
+
+/// Only choice and open-choice items offer answers to pick from (`element` names what the form used).
+fn offers_options(loader: &mut Loader, kind: ItemType, element: &str, link: Option<&str>) -> bool {
+    let offers = matches!(kind, ItemType::Choice | ItemType::OpenChoice);
+    if !offers {
+        loader
+            .problem(link, format!("{element} is not allowed on {} items (only choice and open-choice)", kind.code()));
+    }
+    offers
+}
+
+fn value_set_options(
+    loader: &mut Loader,
+    obj: &Map<String, Value>,
+    kind: ItemType,
+    reference: &Value,
+    sources: &ValueSetSources<'_>,
+    link: Option<&str>,
+) -> (Vec<AnswerOption>, Option<Vec<Value>>) {
+    let none = (Vec::new(), None);
+    if obj.contains_key("answerOption") {
+        loader.problem(link, "an item cannot have both answerValueSet and answerOption");
+        return none;
+    }
+    if !offers_options(loader, kind, "answerValueSet", link) {
+        return none;
+    }
+    let Some(reference) = reference.as_str() else {
+        loader.problem(link, "answerValueSet must be a string (a canonical url or #id)");
+        return none;
+    };
+    match sources.concepts(reference) {
+        Ok(concepts) => {
+            let json = concepts
+                .iter()
+                .map(|c| {
+                    let mut o = Map::new();
+                    o.insert("valueCoding".into(), c.coding.to_json());
+                    if !c.extensions.is_empty() {
+                        o.insert("extension".into(), Value::Array(c.extensions.clone()));
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            let mut options = Vec::new();
+            for c in concepts {
+                let weight = weight(loader, c.extensions.iter(), link);
+                options.push(AnswerOption { value: AnswerValue::Coding(c.coding), initial_selected: false, weight });
+            }
+            (options, Some(json))
+        }
+        Err(why) => {
+            loader.problem(link, why);
+            none
+        }
+    }
+}
+
+fn listed_options(
     loader: &mut Loader,
     obj: &Map<String, Value>,
     kind: ItemType,
@@ -65,7 +155,7 @@ pub(crate) fn answer_options(
     let arr = match obj.get("answerOption") {
         None => {
             if kind == ItemType::Choice {
-                loader.problem(link, "choice item has no answerOption");
+                loader.problem(link, "choice item has no answerOption or answerValueSet");
             }
             return out;
         }
@@ -75,11 +165,7 @@ pub(crate) fn answer_options(
             return out;
         }
     };
-    if !matches!(kind, ItemType::Choice | ItemType::OpenChoice) {
-        loader.problem(
-            link,
-            format!("answerOption is not allowed on {} items (only choice and open-choice)", kind.code()),
-        );
+    if !offers_options(loader, kind, "answerOption", link) {
         return out;
     }
     for o in arr {
@@ -104,7 +190,10 @@ pub(crate) fn answer_options(
                     continue;
                 }
                 let initial_selected = m.get("initialSelected").and_then(Value::as_bool).unwrap_or(false);
-                out.push(AnswerOption { value: v, initial_selected });
+                let own = m.get("extension").and_then(Value::as_array).into_iter().flatten();
+                let on_coding = m.get("valueCoding").and_then(|c| c.get("extension")).and_then(Value::as_array);
+                let weight = weight(loader, own.chain(on_coding.into_iter().flatten()), link);
+                out.push(AnswerOption { value: v, initial_selected, weight });
             }
             Err(e) => loader.problem(link, format!("answerOption {}", e.describe("value"))),
         }

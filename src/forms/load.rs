@@ -17,6 +17,7 @@ use super::form_checks::check_whole;
 use super::item::{read_items, Inherited, Pending};
 use super::model::*;
 use super::problem::{short, LoadProblem, Loader};
+use super::value_set::{ValueSetSources, ValueSets};
 
 const ROOT_KEYS: &[&str] = &[
     "resourceType",
@@ -54,6 +55,11 @@ const ROOT_KEYS: &[&str] = &[
 
 /// Parses and checks one Questionnaire. `file_label` is only used to name the file in problems.
 pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem>> {
+    parse_form_with(file_label, json, &ValueSets::default())
+}
+
+/// [`parse_form`] for a form of a folder: its `answerValueSet`s may also name the folder's ValueSet files.
+pub fn parse_form_with(file_label: &str, json: &[u8], folder: &ValueSets) -> Result<Form, Vec<LoadProblem>> {
     let fail = |reason: String| vec![LoadProblem { file: file_label.to_string(), link_id: None, reason }];
     if json.len() > MAX_BYTES {
         return Err(fail(format!("file is larger than the {} MiB limit", MAX_BYTES / (1024 * 1024))));
@@ -70,7 +76,7 @@ pub fn parse_form(file_label: &str, json: &[u8]) -> Result<Form, Vec<LoadProblem
     };
     let mut loader = Loader::new(file_label);
     let content = crate::crypto::hex(&Sha256::digest(json)[..6]);
-    match form(&mut loader, value, &content) {
+    match form(&mut loader, value, &content, folder) {
         Some(form) if loader.is_clean() => Ok(form),
         _ => Err(loader.into_problems()),
     }
@@ -85,7 +91,7 @@ struct Header {
     status: Option<String>,
 }
 
-fn form(loader: &mut Loader, mut value: Value, content: &str) -> Option<Form> {
+fn form(loader: &mut Loader, mut value: Value, content: &str, folder: &ValueSets) -> Option<Form> {
     let root = questionnaire(loader, &value)?;
     let header = header(loader, root, content);
 
@@ -95,8 +101,10 @@ fn form(loader: &mut Loader, mut value: Value, content: &str) -> Option<Form> {
     let form_context = inherited.apply_extraction_extensions(loader, &root_ext, None);
     let form_mark = clinical_time::questionnaire_mark(loader, &root_ext);
 
+    let contained = root.get("contained").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let sources = ValueSetSources { contained, folder };
     let (items, pending) = match root.get("item") {
-        Some(Value::Array(a)) if !a.is_empty() => read_items(loader, a, &inherited),
+        Some(Value::Array(a)) if !a.is_empty() => read_items(loader, a, &inherited, &sources),
         _ => {
             loader.problem(None, "Questionnaire has no items");
             (Vec::new(), Pending::default())
@@ -124,6 +132,11 @@ fn form(loader: &mut Loader, mut value: Value, content: &str) -> Option<Form> {
     if let Some(root) = value.as_object_mut() {
         for (key, v) in [("url", &form.url), ("version", &form.version), ("title", &form.title)] {
             root.entry(key).or_insert_with(|| Value::String(v.clone()));
+        }
+        // The options of an answerValueSet, as the answerOption the screen renders (FHIR allows one of the two).
+        let mut expanded: HashMap<String, Vec<Value>> = pending.expanded.iter().cloned().collect();
+        if let Some(Value::Array(items)) = root.get_mut("item") {
+            write_expanded(items, &mut expanded);
         }
     }
     let form = Form { source: value, ..form };
@@ -212,6 +225,20 @@ fn url_safe(s: &str) -> String {
         "form".to_string()
     } else {
         out
+    }
+}
+
+/// Replaces `answerValueSet` by its options as `answerOption` on the items named in `expanded` (each linkId once).
+fn write_expanded(items: &mut [Value], expanded: &mut HashMap<String, Vec<Value>>) {
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        let link = item.get("linkId").and_then(Value::as_str).unwrap_or_default();
+        if let Some(options) = expanded.remove(link) {
+            item.remove("answerValueSet");
+            item.insert("answerOption".into(), Value::Array(options));
+        }
+        if let Some(Value::Array(children)) = item.get_mut("item") {
+            write_expanded(children, expanded);
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //! ```text
 //! model                         the shared vocabulary: parsed form, findings, limits, predicates several files ask
 //! value, definition, problem    value[x] and FHIR formats; extraction targets; load problems and field readers
-//! text, rules, item_answers     Unicode hygiene; clinical rules; what an item declares about its answers
+//! text, rules, value_set        Unicode hygiene; clinical rules; the ValueSets answerValueSet names, expanded
+//! item_answers                  what an item declares about its answers
 //! item                          reading the item tree of a Questionnaire
 //! form_checks, clinical_time, validate   whole-form checks; where the clinical time comes from; validating a response
 //! load, extract                 parsing a Questionnaire; extracting FHIR resources and facts
@@ -33,6 +34,7 @@ mod rules;
 mod text;
 mod validate;
 mod value;
+mod value_set;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,13 +42,14 @@ use std::path::{Path, PathBuf};
 pub use catalog::{load_file, version_cmp, Catalog};
 pub use definition::SUPPORTED_CONTEXTS;
 pub use extract::{extract, extract_signed, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
-pub use load::parse_form;
+pub use load::{parse_form, parse_form_with};
 pub use model::*;
 pub use problem::LoadProblem;
 pub use rules::unsafe_abbreviations;
 pub use text::{is_bidi_control, is_control};
 pub use validate::{parse_response, validate_response, Checked, ResponseError};
 pub use value::{is_date, is_date_time, is_instant, is_time};
+pub use value_set::ValueSets;
 
 /// Environment variable naming the forms folder when `--forms` is not given.
 pub const FORMS_ENV: &str = "DTK_FORMS";
@@ -90,11 +93,14 @@ impl fmt::Display for CheckReport {
     }
 }
 
-/// Loads each file and reports every problem; a broken file never stops the others being checked.
+/// Loads each file and reports every problem; a broken file never stops the others being checked. ValueSet files
+/// among them are not forms: they offer their concepts to the forms' `answerValueSet`.
 pub fn check_files(paths: &[PathBuf]) -> CheckReport {
     let mut report = CheckReport::default();
-    for p in paths {
-        match load_file(p) {
+    let read = catalog::read_files(paths);
+    report.problems.extend(read.problems);
+    for (p, bytes) in &read.forms {
+        match parse_form_with(&p.display().to_string(), bytes, &read.value_sets) {
             Ok(form) => {
                 report.ok.push((p.display().to_string(), form.canonical(), form.title.clone()));
                 report.clinical_time.push(form.clinical_time().clone());
@@ -125,6 +131,7 @@ mod layering {
         ("text", include_str!("text.rs")),
         ("validate", include_str!("validate.rs")),
         ("value", include_str!("value.rs")),
+        ("value_set", include_str!("value_set.rs")),
     ];
     const MOD_RS: &str = include_str!("mod.rs");
 

@@ -31,6 +31,10 @@ pub const EXT_OBSERVATION_CATEGORY: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observation-extract-category";
 pub const EXT_EXTRACTION_CONTEXT: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemExtractionContext";
+/// An answer's score (`ordinalValue`, and its older name `itemWeight`), on an answerOption, its valueCoding or a
+/// ValueSet concept; read into [`AnswerOption::weight`].
+pub const EXT_ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+pub const EXT_ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
 /// UCUM, the only unit system a dose may use.
 pub const UCUM: &str = "http://unitsofmeasure.org";
 
@@ -411,6 +415,8 @@ pub(crate) fn format_number(v: f64) -> String {
 pub struct AnswerOption {
     pub value: AnswerValue,
     pub initial_selected: bool,
+    /// The option's score (`ordinalValue`/`itemWeight`), for score totals.
+    pub weight: Option<f64>,
 }
 
 /// Does a value of this type fit an item of this kind? For choice items the answerOption type decides.

@@ -362,7 +362,7 @@ fn broken_forms_are_rejected_with_file_link_id_and_reason() {
         ("answerOption on integer", |v| v["item"][1]["answerOption"] = json!([{"valueInteger": 1}]), "t.json: linkId 'q': answerOption is not allowed on integer items (only choice and open-choice)"),
         ("answerOption mixed types", |v| v["item"][1] = json!({"linkId": "q", "type": "choice", "answerOption": [{"valueCoding": {"code": "a"}}, {"valueString": "b"}]}), "t.json: linkId 'q': answerOption value types are mixed (valueCoding and valueString)"),
         ("answerOption quantity", |v| v["item"][1] = json!({"linkId": "q", "type": "choice", "answerOption": [{"valueQuantity": {"value": 1}}]}), "t.json: linkId 'q': answerOption valueQuantity does not match a choice item"),
-        ("choice without options", |v| v["item"][1] = json!({"linkId": "q", "type": "choice"}), "t.json: linkId 'q': choice item has no answerOption"),
+        ("choice without options", |v| v["item"][1] = json!({"linkId": "q", "type": "choice"}), "t.json: linkId 'q': choice item has no answerOption or answerValueSet"),
         ("initial of wrong type", |v| v["item"][1]["initial"] = json!([{"valueString": "3"}]), "t.json: linkId 'q': initial valueString does not match the item type integer"),
         ("blank url", |v| v["url"] = json!(" "), "t.json: url is blank"),
         ("calculatedExpression", |v| v["item"][1]["extension"] = json!([{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression", "valueExpression": {"language": "text/fhirpath", "expression": "%a + %b"}}]), "t.json: linkId 'q': sdc-questionnaire-calculatedExpression is not supported (expression '%a + %b')"),
@@ -379,7 +379,8 @@ fn broken_forms_are_rejected_with_file_link_id_and_reason() {
         ("dose as free text", |v| v["item"][1] = json!({"linkId": "q", "type": "string", "extension": [{"url": "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule", "valueCode": "dose"}]}), "t.json: linkId 'q': the dose rule needs a quantity item (a number and a unit, never free text)"),
         ("dose without units", |v| v["item"][1] = json!({"linkId": "q", "type": "quantity", "extension": [{"url": "http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule", "valueCode": "dose"}]}), "t.json: linkId 'q': the dose rule needs a unit list (questionnaire-unitOption)"),
         ("definition without context", |v| v["item"][1]["definition"] = json!("http://hl7.org/fhir/StructureDefinition/Patient#Patient.birthDate"), "t.json: linkId 'q': definition without an itemExtractionContext on the questionnaire or an enclosing group"),
-        ("answerValueSet", |v| v["item"][1]["answerValueSet"] = json!("http://example.org/vs"), "t.json: linkId 'q': answerValueSet is not supported; list the answers in answerOption"),
+        ("answerValueSet nowhere to be found", |v| v["item"][1] = json!({"linkId": "q", "type": "choice", "answerValueSet": "http://example.org/vs"}), "t.json: linkId 'q': answerValueSet 'http://example.org/vs' is neither a contained ValueSet nor a ValueSet file in the forms folder (there is no terminology server)"),
+        ("answerValueSet on integer", |v| v["item"][1]["answerValueSet"] = json!("#vs"), "t.json: linkId 'q': answerValueSet is not allowed on integer items (only choice and open-choice)"),
         ("typo in an element", |v| v["item"][1]["requried"] = json!(true), "t.json: linkId 'q': unknown item element 'requried'"),
     ];
     for (name, edit, expected) in cases {

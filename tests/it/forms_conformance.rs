@@ -35,6 +35,8 @@ const READ_EXTENSIONS: &[&str] = &[
     forms::EXT_OBSERVATION_EXTRACT,
     forms::EXT_OBSERVATION_CATEGORY,
     forms::EXT_EXTRACTION_CONTEXT,
+    forms::EXT_ORDINAL_VALUE,
+    forms::EXT_ITEM_WEIGHT,
 ];
 
 fn root() -> PathBuf {
