@@ -246,8 +246,19 @@ function pdfsContaining(folder, needle) {
     .filter((f) => execFileSync('pdftotext', ['-enc', 'UTF-8', join(folder, f), '-'], { encoding: 'utf8' }).includes(needle));
 }
 
-/** Chooses what to print, saves it as a PDF into `folder` and waits for the notice. @param {Session} session @param {string} choice @param {string} folder */
+/** The PDFs in `folder`. @param {string} folder */
+function pdfsIn(folder) {
+  return readdirSync(folder).filter((f) => f.endsWith('.pdf')).length;
+}
+
+/**
+ * Chooses what to print, saves it as a PDF into `folder`, and waits for the notice and for the new file: the notice
+ * of an earlier save can still be on screen, so the notice alone does not say this PDF is written (a drill report
+ * was looked for before it was, 1 run in several).
+ * @param {Session} session @param {string} choice @param {string} folder
+ */
 async function saveFromPrintCentre(session, choice, folder) {
+  const before = pdfsIn(folder);
   await session.waitFor('#print-title', { timeoutMs: 30000 });
   await clickText(session, 'label', choice);
   const field = await session.find('#print-folder');
@@ -255,6 +266,11 @@ async function saveFromPrintCentre(session, choice, folder) {
   await session.type(field, folder);
   await clickText(session, 'button', 'Save as PDF');
   await session.waitFor('[data-testid="print-notice"]', { text: 'Saved the PDF', timeoutMs: 60000 });
+  const deadline = Date.now() + 60000;
+  while (pdfsIn(folder) <= before) {
+    assert.ok(Date.now() < deadline, `no new PDF in ${folder} a minute after saving "${choice}"`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 test('the charge nurse path: checklist, status update printed, census sheet, end the drill, drill report', { timeout: 300000 }, async () => {
