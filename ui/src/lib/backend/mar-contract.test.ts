@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import contract from '../../../../tests/contract/mar.json';
 import { MemoryBackend } from './memory';
+import { chartOralDose } from '../screens/nurse/marFixture';
 
 interface Due {
   minutesAfterOutage?: number;
@@ -33,27 +34,7 @@ describe('MAR contract (tests/contract/mar.json)', () => {
       let charted: string | null = null;
       if (c.chartNow) {
         charted = new Date().toISOString();
-        const form = (await backend.forms()).find((f) => f.canonical.includes('/medication-administration|'));
-        await backend.saveEntry({
-          response: {
-            resourceType: 'QuestionnaireResponse',
-            questionnaire: form?.canonical,
-            status: 'completed',
-            subject: { identifier: { system: 'http://hospital.example.org/mrn', value: c.patient } },
-            item: [
-              { linkId: 'medication', answer: [{ valueString: c.medication }] },
-              { linkId: 'dose', answer: [{ valueQuantity: { value: 25, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }] },
-              { linkId: 'route', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code: '26643006', display: 'Oral route' } }] },
-              { linkId: 'time-given', answer: [{ valueDateTime: charted }] },
-              { linkId: 'outcome', answer: [{ valueCoding: { code: 'completed', display: 'Given' } }] },
-            ],
-          },
-          sign: true,
-          allergyOverride: null,
-          confirmNotDuplicate: false,
-          reason: null,
-          clinicalTime: null,
-        });
+        await chartOralDose(backend, c.patient, c.medication, 25, charted);
       }
       const view = await backend.patientMar(c.patient);
       const order = view.orders.find((o) => o.medication === c.medication);

@@ -15,28 +15,31 @@ export async function marBackend(who = 'demo.nurse', charted = true): Promise<Me
   loadDemoUnit(backend.state);
   const user = backend.state.users.get(who);
   if (user) backend.state.session = { username: who, displayName: user.displayName, role: user.role, mustChangePassword: false };
-  if (charted) {
-    const canonical = backend.state.forms.find((f) => f.canonical.includes('/medication-administration|'))?.canonical ?? '';
-    await backend.saveEntry({
-      response: {
-        resourceType: 'QuestionnaireResponse',
-        questionnaire: canonical,
-        status: 'completed',
-        subject: { identifier: { system: 'http://hospital.example.org/mrn', value: 'DEV2003' } },
-        item: [
-          { linkId: 'medication', answer: [{ valueString: 'Amlodipine 5 MG Oral Tablet' }] },
-          { linkId: 'dose', answer: [{ valueQuantity: { value: 5, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }] },
-          { linkId: 'route', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code: '26643006', display: 'Oral route' } }] },
-          { linkId: 'time-given', answer: [{ valueDateTime: new Date(2026, 10, 22, 9, 10).toISOString() }] },
-          { linkId: 'outcome', answer: [{ valueCoding: { code: 'completed', display: 'Given' } }] },
-        ],
-      },
-      sign: true,
-      allergyOverride: null,
-      confirmNotDuplicate: false,
-      reason: null,
-      clinicalTime: null,
-    });
-  }
+  if (charted) await chartOralDose(backend, 'DEV2003', 'Amlodipine 5 MG Oral Tablet', 5, new Date(2026, 10, 22, 9, 10).toISOString());
   return backend;
+}
+
+/** Charts and signs an oral dose of `mg` milligrams of `medication` for `mrn`, given at `givenAt` (ISO instant). */
+export async function chartOralDose(backend: MemoryBackend, mrn: string, medication: string, mg: number, givenAt: string) {
+  const canonical = backend.state.forms.find((f) => f.canonical.includes('/medication-administration|'))?.canonical ?? '';
+  await backend.saveEntry({
+    response: {
+      resourceType: 'QuestionnaireResponse',
+      questionnaire: canonical,
+      status: 'completed',
+      subject: { identifier: { system: 'http://hospital.example.org/mrn', value: mrn } },
+      item: [
+        { linkId: 'medication', answer: [{ valueString: medication }] },
+        { linkId: 'dose', answer: [{ valueQuantity: { value: mg, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }] },
+        { linkId: 'route', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code: '26643006', display: 'Oral route' } }] },
+        { linkId: 'time-given', answer: [{ valueDateTime: givenAt }] },
+        { linkId: 'outcome', answer: [{ valueCoding: { code: 'completed', display: 'Given' } }] },
+      ],
+    },
+    sign: true,
+    allergyOverride: null,
+    confirmNotDuplicate: false,
+    reason: null,
+    clinicalTime: null,
+  });
 }
