@@ -1,6 +1,7 @@
 // Gallery entries of the nurse's path: the whole app signed in as a nurse, patient list, registration, patient
 // chart, forms (empty, with findings, with an allergy warning, with repeats, saved, and one written elsewhere that
-// asks "When did this happen?"), an entry with versions, and the read-only vault.
+// asks "When did this happen?", one with SDC item controls and expressions), an entry with versions, and the
+// read-only vault.
 import { mount } from 'svelte';
 import App from '../App.svelte';
 import Banner from '../lib/Banner.svelte';
@@ -15,6 +16,7 @@ import { formInfo } from '../lib/backend/memory/state';
 import type { FormInfo, PatientInfo } from '../lib/backend';
 import repeats from '../lib/screens/nurse/fixtures/repeats.json';
 import painScore from '../../../tests/data/forms/standard/pain-score.json';
+import sdcFeatures from '../../../tests/data/forms/standard/sdc-features.json';
 import { demo, settled } from './session';
 import type { GalleryEntry } from './types';
 
@@ -121,6 +123,7 @@ function formEntry(name: string, title: string, formId: string, mrn: string, aft
       const backend = demo('demo.nurse');
       if (formId === 'test-repeats') backend.state.forms.push(formInfo(repeats));
       if (formId === 'pain-score') backend.state.forms.push(formInfo(painScore));
+      if (formId === 'test-sdc-features') backend.state.forms.push(formInfo(sdcFeatures));
       mount(FormScreen, { target, props: { backend, patient: patientOf(backend, mrn), form: formOf(backend, formId), onClose: noop } });
       await settled(target, 'form.form-body');
       await after?.(target);
@@ -260,6 +263,12 @@ export const entries: GalleryEntry[] = [
     type(target, 'input[id^="q-pain-score"]', '6');
     click(target, '#form-save');
     await settled(target, '[data-testid="finding-clinical-time"]');
+  }),
+  formEntry('nurse-form-sdc', 'Form written elsewhere: SDC controls, a calculated BMI, an item turned on by expression', 'test-sdc-features', 'DEV2001', async (target) => {
+    type(target, '[data-link-id="weight"] input', '104');
+    type(target, '[data-link-id="height"] input', '1.8');
+    choose(target, 'Chest');
+    await settled(target, '[data-link-id="obesity-advice"]');
   }),
   formEntry('nurse-form-vitals', 'Form: vital signs (groups, units, enableWhen)', 'vital-signs', 'DEV2001'),
   formEntry('nurse-form-repeats', 'Form: repeating group and repeating answers', 'test-repeats', 'DEV2001', async (target) => {

@@ -13,6 +13,7 @@ export interface Coding {
 export interface Extension {
   url: string;
   valueCoding?: Coding;
+  valueCodeableConcept?: { coding?: Coding[]; text?: string };
   valueInteger?: number;
   valueDecimal?: number;
   valueCode?: string;
@@ -57,6 +58,8 @@ export type ItemType =
 
 export interface QItem {
   linkId: string;
+  /** `item.prefix`: the number or letter printed before the text ("1.", "a)"). */
+  prefix?: string;
   text?: string;
   type: ItemType;
   required?: boolean;
@@ -122,6 +125,63 @@ const UNIT = 'http://hl7.org/fhir/StructureDefinition/questionnaire-unit';
 const UNIT_OPTION = 'http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption';
 const MIN = 'http://hl7.org/fhir/StructureDefinition/minValue';
 const MAX = 'http://hl7.org/fhir/StructureDefinition/maxValue';
+const ITEM_CONTROL = 'http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl';
+const HIDDEN = 'http://hl7.org/fhir/StructureDefinition/questionnaire-hidden';
+const ENTRY_FORMAT = 'http://hl7.org/fhir/StructureDefinition/entryFormat';
+const SLIDER_STEP = 'http://hl7.org/fhir/StructureDefinition/questionnaire-sliderStepValue';
+
+/** The item's text as the nurse reads it: its `prefix` ("1.", "a)") before the text; the linkId when it has none. */
+export function labelOf(item: QItem): string {
+  const text = item.text ?? item.linkId;
+  return item.prefix ? `${item.prefix} ${text}` : text;
+}
+
+/** `questionnaire-hidden`: the item is not shown (its initial or calculated value still goes into the response). */
+export function isHidden(item: QItem): boolean {
+  return (item.extension ?? []).some((e) => e.url === HIDDEN && e.valueBoolean === true);
+}
+
+/** `entryFormat`: the hint a form gives for what to type ("nnn.n", "YYYY-MM-DD"), shown as the field's placeholder. */
+export function entryFormatOf(item: QItem): string | undefined {
+  return (item.extension ?? []).find((e) => e.url === ENTRY_FORMAT)?.valueString;
+}
+
+/** `questionnaire-sliderStepValue`: the step of a slider (1 when the form gives none). */
+export function sliderStepOf(item: QItem): number {
+  const e = (item.extension ?? []).find((x) => x.url === SLIDER_STEP);
+  return e?.valueInteger ?? e?.valueDecimal ?? 1;
+}
+
+/**
+ * How a field is drawn, from `questionnaire-itemControl` where the form names a control that fits the item's type.
+ * Choices default to large radio targets; a control that does not fit the type (a slider on a text item) is ignored.
+ * `check-box` on a choice that repeats is one box per option (several may be chosen); `autocomplete` and `lookup`
+ * are a plain searchable list of the form's own options (there is no terminology server).
+ */
+export type Control = 'default' | 'drop-down' | 'check-box' | 'slider' | 'spinner' | 'autocomplete';
+
+export function controlOf(item: QItem): Control {
+  const code = (item.extension ?? [])
+    .find((e) => e.url === ITEM_CONTROL)
+    ?.valueCodeableConcept?.coding?.find((c) => c.code)?.code;
+  const choice = item.type === 'choice' || item.type === 'open-choice';
+  const number = item.type === 'integer' || item.type === 'decimal';
+  switch (code) {
+    case 'drop-down':
+      return choice ? 'drop-down' : 'default';
+    case 'check-box':
+      return item.type === 'choice' && item.repeats ? 'check-box' : 'default';
+    case 'autocomplete':
+    case 'lookup':
+      return choice ? 'autocomplete' : 'default';
+    case 'slider':
+      return number && limitsOf(item).min !== null && limitsOf(item).max !== null ? 'slider' : 'default';
+    case 'spinner':
+      return number ? 'spinner' : 'default';
+    default:
+      return 'default';
+  }
+}
 
 export function canonicalOf(q: Questionnaire): string {
   return q.version ? `${q.url}|${q.version}` : q.url;
@@ -380,8 +440,12 @@ function expected(condition: EnableWhen): unknown {
   return undefined;
 }
 
-/** Whether an item shows, given the answers so far (enableWhen, live). */
-export function isEnabled(form: Questionnaire, item: QItem, scope: Scope): boolean {
+/**
+ * Whether an item shows, given the answers so far (enableWhen, live). `off` holds the items the form's
+ * `enableWhenExpression`s turned off (forms/expressions.ts).
+ */
+export function isEnabled(form: Questionnaire, item: QItem, scope: Scope, off?: ReadonlySet<string>): boolean {
+  if (off?.has(item.linkId)) return false;
   const conditions = item.enableWhen ?? [];
   if (conditions.length === 0) return true;
   const results = conditions.map((condition) => {
@@ -405,15 +469,22 @@ export function isEnabled(form: Questionnaire, item: QItem, scope: Scope): boole
 /** Problems found while converting (a number that is not a number), by linkId. */
 export type LocalProblems = Record<string, string>;
 
-function itemsOf(form: Questionnaire, items: QItem[] | undefined, answers: Answers, scope: Scope, problems: LocalProblems): RItem[] {
+function itemsOf(
+  form: Questionnaire,
+  items: QItem[] | undefined,
+  answers: Answers,
+  scope: Scope,
+  problems: LocalProblems,
+  off: ReadonlySet<string> | undefined,
+): RItem[] {
   const out: RItem[] = [];
   for (const item of items ?? []) {
-    if (item.type === 'display' || !isEnabled(form, item, [answers, ...scope])) continue;
+    if (item.type === 'display' || !isEnabled(form, item, [answers, ...scope], off)) continue;
     const state = answers[item.linkId];
     if (!state) continue;
     if (state.kind === 'group') {
       for (const instance of state.instances) {
-        const inner = itemsOf(form, item.item, instance, [answers, ...scope], problems);
+        const inner = itemsOf(form, item.item, instance, [answers, ...scope], problems, off);
         if (inner.length > 0) out.push({ linkId: item.linkId, ...(item.text ? { text: item.text } : {}), item: inner });
       }
     } else {
@@ -429,15 +500,19 @@ function itemsOf(form: Questionnaire, items: QItem[] | undefined, answers: Answe
   return out;
 }
 
-/** The QuestionnaireResponse for these answers (disabled and blank items left out), and the local problems. */
+/**
+ * The QuestionnaireResponse for these answers (disabled and blank items left out; `off` as for `isEnabled`), and the
+ * local problems.
+ */
 export function toResponse(
   form: Questionnaire,
   answers: Answers,
   patient: PatientRef,
   entryId: string | null,
+  off?: ReadonlySet<string>,
 ): { response: Record<string, unknown>; problems: LocalProblems } {
   const problems: LocalProblems = {};
-  const item = itemsOf(form, form.item, answers, [], problems);
+  const item = itemsOf(form, form.item, answers, [], problems, off);
   const response: Record<string, unknown> = {
     resourceType: 'QuestionnaireResponse',
     ...(entryId ? { id: entryId } : {}),

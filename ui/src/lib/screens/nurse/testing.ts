@@ -4,6 +4,7 @@ import { formInfo } from '../../backend/memory/state';
 import type { FormInfo, PatientInfo } from '../../backend';
 import repeats from './fixtures/repeats.json';
 import painScore from '../../../../../tests/data/forms/standard/pain-score.json';
+import sdcFeatures from '../../../../../tests/data/forms/standard/sdc-features.json';
 
 export const NURSE = { username: 'demo.nurse', password: 'demo-password' };
 
@@ -20,6 +21,17 @@ export function demoBackend(extra: Partial<MemorySeed> = {}): MemoryBackend {
  */
 export function painForm(backend: MemoryBackend): FormInfo {
   const info = formInfo(painScore);
+  backend.state.forms.push(info);
+  return info;
+}
+
+/**
+ * A form with the SDC features real forms use (tests/data/forms/standard/sdc-features.json, which the core also
+ * loads): prefix, hidden, entryFormat, item controls, variables, a calculated BMI, an enableWhenExpression and an
+ * initialExpression from %patient. Added to `backend`'s forms.
+ */
+export function sdcForm(backend: MemoryBackend): FormInfo {
+  const info = formInfo(sdcFeatures);
   backend.state.forms.push(info);
   return info;
 }
