@@ -559,3 +559,83 @@ export function snapshot(answers: Answers): Answers {
 export function titleOf(form: Questionnaire): string {
   return form.title ?? form.url;
 }
+
+/** The core's wording (src/forms/validate.rs, text.rs), so a finding reads the same from either side. */
+export const MSG_REQUIRED = 'required';
+export const MSG_CONTROL = 'contains a control character';
+export const MSG_BIDI = 'contains a bidirectional override character';
+
+function formatNumber(n: number): string {
+  return String(n);
+}
+
+/** A character the core refuses in an answer (src/forms/text.rs): C0/C1 controls (newline and tab only in text). */
+function textProblem(text: string, multiline: boolean): string | null {
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    const control = c <= 0x1f || (c >= 0x7f && c <= 0x9f);
+    if (control && !(multiline && (ch === '\n' || ch === '\t'))) return MSG_CONTROL;
+  }
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return MSG_BIDI;
+  }
+  return null;
+}
+
+function valueProblems(item: QItem, raw: Raw): string[] {
+  if (isBlank(raw)) return [];
+  const out: string[] = [];
+  const text = typeof raw === 'string' ? raw : typeof raw === 'object' && raw ? raw.value : '';
+  const problem = textProblem(text, item.type === 'text');
+  if (problem) out.push(problem);
+  if (item.maxLength !== undefined && (item.type === 'string' || item.type === 'text') && [...text.normalize('NFC')].length > item.maxLength) {
+    out.push(`longer than the maximum of ${item.maxLength} characters`);
+  }
+  const converted = answerOf(item, raw).answer;
+  const n = converted?.valueInteger ?? converted?.valueDecimal ?? (converted?.valueQuantity as { value?: number } | undefined)?.value;
+  if (typeof n === 'number' && item.type !== 'choice' && item.type !== 'open-choice') {
+    const { min, max } = limitsOf(item);
+    if (min !== null && n < min) out.push(`below the minimum of ${formatNumber(min)}`);
+    if (max !== null && n > max) out.push(`above the maximum of ${formatNumber(max)}`);
+  }
+  return out;
+}
+
+function hasContent(state: QuestionState | GroupState | undefined, item: QItem): boolean {
+  if (!state) return false;
+  if (state.kind === 'question') return state.values.some((raw) => !isBlank(raw) && answerOf(item, raw).answer !== undefined);
+  return state.instances.some((instance) => (item.item ?? []).some((child) => hasContent(instance[child.linkId], child)));
+}
+
+/**
+ * The findings the screen can tell before asking the core, by linkId, in the core's words: a required item left
+ * empty, a number outside its limits, text over its maximum length or holding a character the core refuses. The
+ * same cases (tests/contract/forms.json) run against the core's `validate_response` and this function, so the two
+ * agree on everything the screen checks; the core checks the rest when the entry is saved.
+ */
+export function screenFindings(form: Questionnaire, answers: Answers, off?: ReadonlySet<string>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (linkId: string, message: string) => {
+    const list = (out[linkId] ??= []);
+    if (!list.includes(message)) list.push(message);
+  };
+  const level = (items: QItem[] | undefined, here: Answers, scope: Scope) => {
+    for (const item of items ?? []) {
+      if (item.type === 'display' || !isEnabled(form, item, [here, ...scope], off)) continue;
+      const state = here[item.linkId];
+      if (item.required && !hasContent(state, item)) add(item.linkId, MSG_REQUIRED);
+      if (state?.kind === 'group') {
+        // As the core: the items of a group instance are checked when the instance holds an answer (an empty
+        // instance is left out of the response).
+        for (const instance of state.instances) {
+          if (hasContent({ kind: 'group', instances: [instance] }, item)) level(item.item, instance, [here, ...scope]);
+        }
+      } else if (state) {
+        for (const raw of state.values) for (const message of valueProblems(item, raw)) add(item.linkId, message);
+      }
+    }
+  };
+  level(form.item, answers, []);
+  return out;
+}

@@ -22,7 +22,7 @@ import type { Registration } from '../generated/Registration';
 import type { SafetyWarning } from '../generated/SafetyWarning';
 import type { SessionInfo } from '../generated/SessionInfo';
 import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
-import { isEnabled, limitsOf, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
+import { fromResponse, screenFindings, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
 import { allergyMatches, allergyWarning, duplicatesOf, duplicateWarning, gate, possibleDuplicates } from './safety';
 import { clinicalTimeItem } from './clinical-time';
 
@@ -69,65 +69,18 @@ interface Response {
   item?: RItem[];
 }
 
+/**
+ * The double's validation: the form screen's own checks (`screenFindings`, in the core's words) on the answers read
+ * back from the response. tests/contract/forms.json holds those checks to the core's `validate_response`, so the
+ * double refuses what the core refuses for everything the screen checks (the clinical rules are the core's alone).
+ */
 export function findings(form: Questionnaire, response: Response): Finding[] {
+  const answers = fromResponse(form, response);
   const out: Finding[] = [];
-  const walk = (items: QItem[] | undefined, answered: RItem[]) => {
-    for (const item of items ?? []) {
-      if (item.type === 'display') continue;
-      const here = answered.filter((r) => r.linkId === item.linkId);
-      // enableWhen against the answers as sent: the double reads them back as raw values only for this check.
-      if (item.enableWhen && !enabledByResponse(form, item, response)) continue;
-      if (item.type === 'group') {
-        for (const instance of here) walk(item.item, instance.item ?? []);
-        continue;
-      }
-      const answers = here.flatMap((r) => r.answer ?? []);
-      if (item.required && answers.length === 0) {
-        out.push({ linkId: item.linkId, severity: 'error', message: 'an answer is required' });
-      }
-      const { min, max } = limitsOf(item);
-      for (const a of answers) {
-        const n = (a.valueInteger ?? a.valueDecimal ?? (a.valueQuantity as { value?: number } | undefined)?.value) as
-          | number
-          | undefined;
-        if (n !== undefined && max !== null && n > max) {
-          out.push({ linkId: item.linkId, severity: 'error', message: `the value is above the maximum of ${max}` });
-        }
-        if (n !== undefined && min !== null && n < min) {
-          out.push({ linkId: item.linkId, severity: 'error', message: `the value is below the minimum of ${min}` });
-        }
-        const text = a.valueString;
-        if (typeof text === 'string' && item.maxLength && [...text].length > item.maxLength) {
-          out.push({ linkId: item.linkId, severity: 'error', message: `longer than ${item.maxLength} characters` });
-        }
-      }
-    }
-  };
-  walk(form.item, response.item ?? []);
+  for (const [linkId, messages] of Object.entries(screenFindings(form, answers))) {
+    for (const message of messages) out.push({ linkId, severity: 'error', message });
+  }
   return out;
-}
-
-/** enableWhen evaluated on a response (flattened): enough for the double's required check. */
-function enabledByResponse(form: Questionnaire, item: QItem, response: Response): boolean {
-  const flat: Record<string, { kind: 'question'; values: (string | boolean)[] }> = {};
-  const collect = (items: RItem[]) => {
-    for (const r of items) {
-      if (r.answer) {
-        flat[r.linkId] = {
-          kind: 'question',
-          values: r.answer.map((a) => {
-            if ('valueBoolean' in a) return a.valueBoolean === true;
-            if ('valueCoding' in a) return String((a.valueCoding as { code?: string }).code ?? '');
-            const v = Object.values(a)[0];
-            return typeof v === 'object' && v !== null ? String((v as { value?: unknown }).value ?? '') : String(v);
-          }),
-        };
-      }
-      if (r.item) collect(r.item);
-    }
-  };
-  collect(response.item ?? []);
-  return isEnabled(form, item, [flat]);
 }
 
 const CLINICAL_RULE = 'http://downtimekit.example.org/fhir/StructureDefinition/clinical-rule';

@@ -87,9 +87,11 @@ describe('form renderer', () => {
   it('shows validation findings next to each field, by linkId', async () => {
     const { backend, user } = mount('medication-administration');
     await user.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByTestId('finding-medication')).toHaveTextContent('An answer is required.');
-    expect(screen.getByTestId('finding-dose')).toHaveTextContent('An answer is required.');
+    // Required answers left empty: the screen tells at once, in the core's words (tests/contract/forms.json).
+    expect(await screen.findByTestId('finding-medication')).toHaveTextContent('Required.');
+    expect(screen.getByTestId('finding-dose')).toHaveTextContent('Required.');
     expect(field('medication')).toContainElement(screen.getByTestId('finding-medication'));
+    expect(backend.calls).not.toContain('checkEntry');
     expect(backend.calls).not.toContain('saveEntry');
 
     // A value the field cannot hold is caught beside it before the core is asked.
@@ -100,7 +102,7 @@ describe('form renderer', () => {
     await user.clear(screen.getByLabelText(/^Dose/));
     await user.type(screen.getByLabelText(/^Dose/), '999999');
     await user.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByTestId('finding-dose')).toHaveTextContent('above the maximum');
+    expect(await screen.findByTestId('finding-dose')).toHaveTextContent('Above the maximum of 10000.');
     expect(screen.getByLabelText(/^Dose/)).toHaveAttribute('aria-invalid', 'true');
   });
 });
@@ -158,6 +160,8 @@ describe('save, sign, warnings', () => {
       throw new BackendError('no_episode', 'no downtime episode');
     };
     await user.click(screen.getByRole('radio', { name: /^Assessment/ }));
+    await user.click(screen.getByRole('button', { name: /^Now/ }));
+    await user.type(screen.getByLabelText(/^Note/), 'Patient resting.');
     await user.click(screen.getByRole('button', { name: 'Save' }));
     expect(await screen.findByTestId('form-problem')).toHaveTextContent('The charge nurse starts one.');
   });
