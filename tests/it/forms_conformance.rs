@@ -195,13 +195,14 @@ fn unread_extensions(v: &Value) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// Does the form ask for any extraction (observation-based or definition-based)?
+/// Does the form ask for any extraction (observation-based or definition-based)? An item marked for observation
+/// extraction (often by a questionnaire-wide `observationExtract`) gives an Observation only if it has a code (SDC:
+/// "if they have a code present"), so a form whose marked items have none defines no extraction.
 fn defines_extraction(form: &Form) -> bool {
     form.extraction_context.is_some()
-        || form
-            .all_items()
-            .iter()
-            .any(|i| i.extraction_context.is_some() || i.observation_extract || i.definition.is_some())
+        || form.all_items().iter().any(|i| {
+            i.extraction_context.is_some() || (i.observation_extract && !i.code.is_empty()) || i.definition.is_some()
+        })
 }
 
 fn stamp() -> Stamp {
