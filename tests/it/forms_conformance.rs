@@ -201,7 +201,9 @@ fn unread_extensions(v: &Value) -> Vec<String> {
 fn defines_extraction(form: &Form) -> bool {
     form.extraction_context.is_some()
         || form.all_items().iter().any(|i| {
-            i.extraction_context.is_some() || (i.observation_extract && !i.code.is_empty()) || i.definition.is_some()
+            i.extraction_context.is_some()
+                || ((i.observation_extract || i.observation_component) && !i.code.is_empty())
+                || i.definition.is_some()
         })
 }
 
@@ -272,7 +274,11 @@ fn fill(form: &Form) -> (Value, forms::Checked) {
 /// Required items, what the validator asked for, and the items extraction reads (without them a minimal response of a
 /// form that extracts would extract nothing, and the extract column would say nothing about extraction).
 fn wanted(item: &Item, plan: &Plan) -> bool {
-    item.required || plan.extra.contains(&item.link_id) || item.observation_extract || item.definition.is_some()
+    item.required
+        || plan.extra.contains(&item.link_id)
+        || item.observation_extract
+        || item.observation_component
+        || item.definition.is_some()
 }
 
 fn items_json(items: &[Item], plan: &Plan) -> Vec<Value> {
