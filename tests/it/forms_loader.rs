@@ -36,17 +36,6 @@ fn context() -> ExtractContext<'static> {
     }
 }
 
-fn response(form: &Form, items: Value) -> Value {
-    json!({
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": form.canonical(),
-        "status": "completed",
-        "subject": {"identifier": {"system": "http://hospital.example.org/mrn", "value": "DEV0001"}},
-        "authored": "2026-11-21T10:42:00-05:00",
-        "item": items
-    })
-}
-
 fn mm_hg(link: &str, value: i64) -> Value {
     json!({"linkId": link, "answer": [{"valueQuantity":
         {"value": value, "unit": "millimeter of mercury", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]})
@@ -61,7 +50,7 @@ fn forms_loader_observation_extract_component_gives_one_observation_with_compone
     assert_eq!(code, Some(0), "{text}");
 
     let form = forms::load_file(&path).expect("loads");
-    let r = response(&form, json!([mm_hg("202279616184", 128), mm_hg("334437031553", 84)]));
+    let r = form_response(&form, json!([mm_hg("202279616184", 128), mm_hg("334437031553", 84)]));
     let out = forms::extract(&form, &r, &context()).expect("extract");
     assert_eq!(out.len(), 1, "one Observation, not one per answer: {out:#?}");
     let obs = &out[0];
@@ -76,6 +65,7 @@ fn forms_loader_observation_extract_component_gives_one_observation_with_compone
         .collect();
     assert_eq!(got, vec![("8478-0", &json!(128)), ("8462-7", &json!(84))]);
     assert_eq!(components[0]["valueQuantity"]["code"], "mm[Hg]");
+    assert_eq!(schema_errors(&out), Vec::<String>::new(), "a valid R4 Observation");
 }
 
 /// `member` and `derived` would need references between the extracted resources; the refusal names the code.
@@ -105,10 +95,24 @@ fn forms_loader_component_without_a_coded_parent_is_refused() {
     assert!(problems.iter().any(|p| p.contains("linkId 'sys'") && p.contains("needs a code on the enclosing group")));
 
     let coded = load(&form(json!([{"system": "http://loinc.org", "code": "85354-9"}]))).expect("coded group loads");
-    let r = response(&coded, json!([{"linkId": "bp", "item": [{"linkId": "sys", "answer": [{"valueInteger": 131}]}]}]));
+    let r = form_response(
+        &coded,
+        json!([{"linkId": "bp", "item": [{"linkId": "sys", "answer": [{"valueInteger": 131}]}]}]),
+    );
     let out = forms::extract(&coded, &r, &context()).expect("extract");
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["code"]["coding"][0]["code"], "85354-9");
     assert_eq!(out[0]["code"]["text"], "Blood pressure");
     assert_eq!(out[0]["component"][0]["valueInteger"], 131);
+}
+
+/// The SDC initial-value test form names a ValueSet only a terminology server has: the one reason given is that
+/// ValueSet, not also "initial value is not one of the answerOptions" for options nobody could read.
+#[test]
+fn forms_loader_unreadable_value_set_is_the_only_reason_for_its_initial_value() {
+    let (code, text) = check(&corpus("sdc", "questionnaire-sdc-test-initial-value.json"));
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("answerValueSet 'http://sqlonfhir-r4.azurewebsites.net/fhir/ValueSet/a015b6a1"), "{text}");
+    assert!(text.contains("no terminology server"), "{text}");
+    assert!(!text.contains("not one of the answerOptions"), "{text}");
 }
