@@ -313,12 +313,7 @@ impl ItemReader<'_> {
         if !self.seen.insert(link_id.clone()) {
             self.problem(link, "duplicate linkId");
         }
-        for k in obj.keys() {
-            if !ITEM_KEYS.contains(&k.as_str()) {
-                let k = short(k);
-                self.problem(link, format!("unknown item element '{k}'"));
-            }
-        }
+        self.loader.unknown_elements(obj, ITEM_KEYS, "item", link);
         if obj.contains_key("modifierExtension") {
             self.problem(link, "modifierExtension is not supported");
         }

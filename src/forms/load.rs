@@ -162,12 +162,7 @@ fn questionnaire<'v>(loader: &mut Loader, value: &'v Value) -> Option<&'v Map<St
             return None;
         }
     }
-    for k in root.keys() {
-        if !ROOT_KEYS.contains(&k.as_str()) {
-            let k = short(k);
-            loader.problem(None, format!("unknown Questionnaire element '{k}'"));
-        }
-    }
+    loader.unknown_elements(root, ROOT_KEYS, "Questionnaire", None);
     if root.contains_key("modifierExtension") {
         loader.problem(None, "modifierExtension is not supported");
     }

@@ -116,3 +116,30 @@ fn forms_loader_unreadable_value_set_is_the_only_reason_for_its_initial_value() 
     assert!(text.contains("no terminology server"), "{text}");
     assert!(!text.contains("not one of the answerOptions"), "{text}");
 }
+
+/// FHIR JSON carries a primitive's extensions as `_<element>`: HTML, markdown or a translation of the title or of an
+/// item's text says the same as the plain text, which the form shows and prints; an extension that would change the
+/// text (a `cqf-expression`) is refused naming it.
+#[test]
+fn forms_loader_presentation_extensions_on_primitives_load_and_others_are_named() {
+    let form = |text_extension: Value| {
+        json!({
+            "resourceType": "Questionnaire", "status": "active", "title": "Falls screen",
+            "_title": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/rendering-style", "valueString": "color: green"}]},
+            "item": [{"linkId": "fell", "type": "boolean", "text": "Fall in the last 3 months?",
+                      "_text": {"extension": [text_extension]}}]
+        })
+    };
+    let xhtml = json!({"url": "http://hl7.org/fhir/StructureDefinition/rendering-xhtml",
+                       "valueString": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><b>Fall</b> in the last 3 months?</div>"});
+    let loaded = load(&form(xhtml)).expect("presentation extensions load");
+    assert_eq!(loaded.item("fell").and_then(|i| i.text.as_deref()), Some("Fall in the last 3 months?"));
+
+    let computed = json!({"url": "http://hl7.org/fhir/StructureDefinition/cqf-expression",
+                          "valueExpression": {"language": "text/fhirpath", "expression": "'Falls for ' + %patient.name.first().given.first()"}});
+    let problems = load(&form(computed)).expect_err("a computed text is refused");
+    assert_eq!(
+        problems,
+        vec!["t.json: linkId 'fell': extension 'cqf-expression' on _text is not supported".to_string()]
+    );
+}
