@@ -174,22 +174,31 @@ fn extract_valid(form: &Form, r: &Value, ctx: &ExtractContext) -> Result<Vec<Val
     let x = Extractor { form, ctx, clinical };
     let empty = Vec::new();
     let top = r.get("item").and_then(Value::as_array).unwrap_or(&empty);
+    let root_code: Vec<Coding> = form
+        .source
+        .get("code")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(coding).collect())
+        .unwrap_or_default();
 
     let mut out = Vec::new();
     if let Some(ty) = &form.extraction_context {
         let mut fields = Vec::new();
         x.fields(form.items(), top, &mut fields);
-        let root_code: Vec<Coding> = form
-            .source
-            .get("code")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(coding).collect())
-            .unwrap_or_default();
         out.push(x.resource(ty, "", &root_code, "questionnaire", &fields)?);
     }
     x.contexts(form.items(), top, "", &mut out)?;
-    x.observations(form.items(), top, "", &mut out);
+    let root = Parent { code: &root_code, text: Some(form.title.as_str()) };
+    x.observations(form.items(), top, "", root, &mut out);
     Ok(out)
+}
+
+/// The group (or the questionnaire) around items: its code and text name the Observation its `component` items
+/// are components of.
+#[derive(Clone, Copy)]
+struct Parent<'a> {
+    code: &'a [Coding],
+    text: Option<&'a str>,
 }
 
 struct Extractor<'a> {
@@ -380,49 +389,83 @@ impl<'a> Extractor<'a> {
         Ok(Value::Object(m))
     }
 
-    fn observations(&self, form_items: &[Item], resp: &[Value], base: &str, out: &mut Vec<Value>) {
+    /// One Observation per answer of each observation-extract item, and one per group instance (or questionnaire)
+    /// holding the answers of its `component` items as components.
+    fn observations(&self, form_items: &[Item], resp: &[Value], base: &str, parent: Parent, out: &mut Vec<Value>) {
+        let mut components = Vec::new();
+        let mut category: &[Coding] = &[];
         for (item, o, path) in instances(form_items, resp, base) {
             if item.kind == ItemType::Group {
-                self.observations(&item.items, children(o), &path, out);
+                let group = Parent { code: &item.code, text: item.text.as_deref() };
+                self.observations(&item.items, children(o), &path, group, out);
                 continue;
             }
-            if !item.observation_extract || item.code.is_empty() {
+            if item.code.is_empty() || !(item.observation_extract || item.observation_component) {
                 continue;
             }
             for (n, a) in answers_of(o).iter().enumerate() {
                 let Some((key, value)) = observation_value(item, a) else {
                     continue;
                 };
-                let mut m = Map::new();
-                m.insert("resourceType".into(), "Observation".into());
-                m.insert("identifier".into(), json!([self.identifier("Observation", &format!("{path}/{n}"))]));
-                m.insert("status".into(), "final".into());
-                if !item.observation_category.is_empty() {
-                    m.insert(
-                        "category".into(),
-                        json!([{"coding": item.observation_category.iter().map(Coding::to_json).collect::<Vec<_>>()}]),
-                    );
+                if item.observation_component {
+                    if components.is_empty() {
+                        category = &item.observation_category;
+                    }
+                    let mut c = Map::new();
+                    c.insert("code".into(), concept(&item.code, item.text.as_deref()));
+                    c.insert(key.into(), value);
+                    components.push(Value::Object(c));
+                    continue;
                 }
-                let mut code = json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()});
-                if let Some(t) = &item.text {
-                    code["text"] = t.clone().into();
-                }
-                m.insert("code".into(), code);
-                m.insert("subject".into(), self.ctx.subject.clone());
-                if let Some(e) = &self.ctx.encounter {
-                    m.insert("encounter".into(), e.clone());
-                }
-                m.insert("effectiveDateTime".into(), self.clinical.clone().into());
-                m.insert("issued".into(), self.ctx.recorded.into());
-                if let Some(a) = &self.ctx.author {
-                    m.insert("performer".into(), json!([a]));
-                }
+                let mut m = self.observation(
+                    &format!("{path}/{n}"),
+                    &item.observation_category,
+                    &item.code,
+                    item.text.as_deref(),
+                );
                 m.insert(key.into(), value);
                 out.push(Value::Object(m));
             }
         }
+        if !components.is_empty() && !parent.code.is_empty() {
+            let path = if base.is_empty() { "components".to_string() } else { format!("{base}/components") };
+            let mut m = self.observation(&path, category, parent.code, parent.text);
+            m.insert("component".into(), Value::Array(components));
+            out.push(Value::Object(m));
+        }
         let _ = self.form;
     }
+
+    /// An Observation's elements other than its value: identity, status, category, code, subject, time and performer.
+    fn observation(&self, path: &str, category: &[Coding], code: &[Coding], text: Option<&str>) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("resourceType".into(), "Observation".into());
+        m.insert("identifier".into(), json!([self.identifier("Observation", path)]));
+        m.insert("status".into(), "final".into());
+        if !category.is_empty() {
+            m.insert("category".into(), json!([{"coding": category.iter().map(Coding::to_json).collect::<Vec<_>>()}]));
+        }
+        m.insert("code".into(), concept(code, text));
+        m.insert("subject".into(), self.ctx.subject.clone());
+        if let Some(e) = &self.ctx.encounter {
+            m.insert("encounter".into(), e.clone());
+        }
+        m.insert("effectiveDateTime".into(), self.clinical.clone().into());
+        m.insert("issued".into(), self.ctx.recorded.into());
+        if let Some(a) = &self.ctx.author {
+            m.insert("performer".into(), json!([a]));
+        }
+        m
+    }
+}
+
+/// A CodeableConcept of an item's (or group's) codes, with its text.
+fn concept(code: &[Coding], text: Option<&str>) -> Value {
+    let mut v = json!({"coding": code.iter().map(Coding::to_json).collect::<Vec<_>>()});
+    if let Some(t) = text {
+        v["text"] = t.into();
+    }
+    v
 }
 
 /// A number as JSON, integral values without a fraction (FHIR allows either; this avoids "5.0").

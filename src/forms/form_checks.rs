@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use serde_json::Value;
+
 use super::definition::{clinical_time_element, element_spec, parse_definition, required_elements};
 use super::item::{ContextRef, Pending};
 use super::model::*;
@@ -16,8 +18,29 @@ pub(crate) fn check_whole(loader: &mut Loader, form: &Form, pending: &Pending) {
         enable_when_targets(loader, form, item);
     }
     verbal_order_partners(loader, &all);
+    component_parents(
+        loader,
+        form.items(),
+        form.source.get("code").and_then(Value::as_array).is_some_and(|c| !c.is_empty()),
+    );
     let used = definitions(loader, form, pending);
     contexts(loader, form, &all, &used);
+}
+
+/// An `observationExtract` `component` becomes part of the Observation of its enclosing group (or of the
+/// questionnaire, for a top-level item), whose `code` is that Observation's code: without one there is nothing to
+/// attach it to.
+fn component_parents(loader: &mut Loader, items: &[Item], parent_coded: bool) {
+    for item in items {
+        if item.observation_component && !parent_coded {
+            loader.problem(
+                Some(item.link_id.as_str()),
+                "observationExtract 'component' needs a code on the enclosing group (or on the questionnaire for a \
+                 top-level item): the code of the Observation it is a component of",
+            );
+        }
+        component_parents(loader, &item.items, !item.code.is_empty());
+    }
 }
 
 /// Each enableWhen of `item` names another question of the form, with an answer of its type, and compares by order

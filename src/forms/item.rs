@@ -43,6 +43,8 @@ const ITEM_KEYS: &[&str] = &[
 #[derive(Clone, Default)]
 pub(crate) struct Inherited {
     observation_extract: bool,
+    /// `observationExtract` is the code `component` (an item's own; never passed to children).
+    observation_component: bool,
     observation_category: Vec<Coding>,
     context: Option<ContextRef>,
     in_repeating_group: bool,
@@ -67,10 +69,7 @@ impl Inherited {
         let mut own_context = None;
         for (url, m) in exts {
             match url.as_str() {
-                EXT_OBSERVATION_EXTRACT => match m.get("valueBoolean").and_then(Value::as_bool) {
-                    Some(b) => self.observation_extract = b,
-                    None => loader.problem(link, "observationExtract needs valueBoolean"),
-                },
+                EXT_OBSERVATION_EXTRACT => self.observation_extract(loader, m, link),
                 EXT_OBSERVATION_CATEGORY => {
                     let codings = m
                         .get("valueCodeableConcept")
@@ -108,6 +107,32 @@ impl Inherited {
             }
         }
         own_context
+    }
+
+    /// `observationExtract`: a boolean, or (SDC 4.0) a code relating the item's Observation to its parent's.
+    /// `independent` is the boolean `true`; `component` makes each answer a component of the parent Observation;
+    /// `member` and `derived` need references between extracted resources, which extraction does not write.
+    fn observation_extract(&mut self, loader: &mut Loader, m: &Map<String, Value>, link: Option<&str>) {
+        let code = m.get("valueCode").and_then(Value::as_str);
+        match (m.get("valueBoolean").and_then(Value::as_bool), code) {
+            (Some(b), _) => self.observation_extract = b,
+            (None, Some("independent")) => self.observation_extract = true,
+            (None, Some("component")) if link.is_some() => {
+                self.observation_extract = false;
+                self.observation_component = true;
+            }
+            (None, Some("component")) => {
+                loader.problem(link, "observationExtract 'component' is only supported on question items")
+            }
+            (None, Some(c)) => {
+                let c = short(c);
+                loader.problem(
+                    link,
+                    format!("observationExtract '{c}' is not supported (supported: true, false, 'independent', 'component')"),
+                )
+            }
+            (None, None) => loader.problem(link, "observationExtract needs valueBoolean or valueCode"),
+        }
     }
 }
 
@@ -232,6 +257,7 @@ impl ItemReader<'_> {
         let child_inherited = Inherited {
             in_repeating_group: inherited.in_repeating_group || (kind == ItemType::Group && el.repeats),
             nested: true,
+            observation_component: false,
             optional_group: inherited
                 .optional_group
                 .clone()
@@ -261,6 +287,7 @@ impl ItemReader<'_> {
             extraction_context: own_context,
             observation_extract: mine.observation_extract && kind.is_question(),
             observation_category: mine.observation_category,
+            observation_component: mine.observation_component && kind.is_question(),
             rules: ext.rules,
             clinical_time: ext.clinical_time == Some(true),
             identifier_system: ext.identifier_system,
@@ -286,12 +313,7 @@ impl ItemReader<'_> {
         if !self.seen.insert(link_id.clone()) {
             self.problem(link, "duplicate linkId");
         }
-        for k in obj.keys() {
-            if !ITEM_KEYS.contains(&k.as_str()) {
-                let k = short(k);
-                self.problem(link, format!("unknown item element '{k}'"));
-            }
-        }
+        self.loader.unknown_elements(obj, ITEM_KEYS, "item", link);
         if obj.contains_key("modifierExtension") {
             self.problem(link, "modifierExtension is not supported");
         }
@@ -364,11 +386,18 @@ impl ItemReader<'_> {
         if own_context && kind != ItemType::Group {
             self.problem(link, "itemExtractionContext is only supported on groups and the questionnaire");
         }
-        let explicit_obs = exts
-            .iter()
-            .any(|(u, m)| u == EXT_OBSERVATION_EXTRACT && m.get("valueBoolean").and_then(Value::as_bool) == Some(true));
+        let explicit_obs = exts.iter().filter(|(u, _)| u == EXT_OBSERVATION_EXTRACT).any(|(_, m)| {
+            m.get("valueBoolean").and_then(Value::as_bool) == Some(true)
+                || matches!(m.get("valueCode").and_then(Value::as_str), Some("independent" | "component"))
+        });
         if explicit_obs && kind.is_question() && code.is_empty() {
             self.problem(link, "observationExtract needs an item code");
+        }
+        let component = exts.iter().any(|(u, m)| {
+            u == EXT_OBSERVATION_EXTRACT && m.get("valueCode").and_then(Value::as_str) == Some("component")
+        });
+        if component && !kind.is_question() {
+            self.problem(link, "observationExtract 'component' is only supported on question items");
         }
     }
 

@@ -232,6 +232,9 @@ pub(crate) fn initial(
     if arr.len() > 1 && !repeats {
         loader.problem(link, "more than one initial value on an item that does not repeat");
     }
+    // An answerValueSet that could not be read has already been reported naming the ValueSet; its initial values
+    // cannot be checked against options nobody has, and "not one of the answerOptions" would blame the form twice.
+    let unresolved = options.is_empty() && obj.contains_key("answerValueSet");
     let mut out = Vec::new();
     for i in arr {
         let Some(m) = i.as_object() else {
@@ -245,7 +248,10 @@ pub(crate) fn initial(
                         link,
                         format!("initial value{} does not match the item type {}", val.suffix(), kind.code()),
                     );
-                } else if kind == ItemType::Choice && !options.iter().any(|o| option_matches(&o.value, &val)) {
+                } else if kind == ItemType::Choice
+                    && !unresolved
+                    && !options.iter().any(|o| option_matches(&o.value, &val))
+                {
                     loader.problem(link, "initial value is not one of the answerOptions");
                 } else {
                     out.push(val);

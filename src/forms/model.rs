@@ -525,6 +525,9 @@ pub struct Item {
     pub observation_extract: bool,
     /// Effective observation category (inherited like `observation_extract`).
     pub observation_category: Vec<Coding>,
+    /// SDC `observationExtract` with the code `component`: each answer is a component of one Observation whose code is
+    /// the enclosing group's `code` (the questionnaire's `code` for a top-level item), not an Observation of its own.
+    pub observation_component: bool,
     pub rules: Vec<ClinicalRule>,
     /// Marked with the clinical-time extension (`valueBoolean: true`); see [`Form::clinical_time`] for the item that
     /// holds it, whichever signal found it.

@@ -163,7 +163,53 @@ impl Loader {
         }
         out
     }
+
+    /// Refuses the keys of `obj` outside `known`, except `_<element>` of a known element (FHIR JSON's place for a
+    /// primitive's extensions) whose extensions only change how the element's text looks: the plain value beside
+    /// them says the same, so they are left in the source for the screen. Any other such extension (a
+    /// `cqf-expression` that computes the text, say) is refused naming it. `what` names the object in problems.
+    pub(crate) fn unknown_elements(
+        &mut self,
+        obj: &Map<String, Value>,
+        known: &[&str],
+        what: &str,
+        link: Option<&str>,
+    ) {
+        for (key, value) in obj {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            let k = short(key);
+            if !key.strip_prefix('_').is_some_and(|base| known.contains(&base)) {
+                self.problem(link, format!("unknown {what} element '{k}'"));
+                continue;
+            }
+            // `_element` is an object, or for a repeating element an array of objects and nulls.
+            let parts: Vec<&Value> = match value {
+                Value::Array(a) => a.iter().filter(|v| !v.is_null()).collect(),
+                other => vec![other],
+            };
+            for part in parts {
+                let Some(exts) = part.as_object().map(|m| m.get("extension").and_then(Value::as_array)) else {
+                    self.problem(link, format!("{k} must be an object"));
+                    continue;
+                };
+                for e in exts.into_iter().flatten() {
+                    let url = e.get("url").and_then(Value::as_str).unwrap_or_default();
+                    let name = url.rsplit('/').next().unwrap_or(url);
+                    if !PRESENTATION_EXTENSIONS.contains(&name) {
+                        let name = short(name);
+                        self.problem(link, format!("extension '{name}' on {k} is not supported"));
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// Extensions on a primitive element (`_text`, `_title`, …) that only change how its text is shown: HTML or markdown
+/// of the same text, a style, a translation. The engine shows, prints and records the plain value.
+const PRESENTATION_EXTENSIONS: &[&str] = &["rendering-xhtml", "rendering-markdown", "rendering-style", "translation"];
 
 /// Author-controlled strings echoed in problems are cut short so a hostile file cannot flood the report.
 pub(crate) fn short(s: &str) -> String {

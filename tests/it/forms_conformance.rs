@@ -195,13 +195,16 @@ fn unread_extensions(v: &Value) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// Does the form ask for any extraction (observation-based or definition-based)?
+/// Does the form ask for any extraction (observation-based or definition-based)? An item marked for observation
+/// extraction (often by a questionnaire-wide `observationExtract`) gives an Observation only if it has a code (SDC:
+/// "if they have a code present"), so a form whose marked items have none defines no extraction.
 fn defines_extraction(form: &Form) -> bool {
     form.extraction_context.is_some()
-        || form
-            .all_items()
-            .iter()
-            .any(|i| i.extraction_context.is_some() || i.observation_extract || i.definition.is_some())
+        || form.all_items().iter().any(|i| {
+            i.extraction_context.is_some()
+                || ((i.observation_extract || i.observation_component) && !i.code.is_empty())
+                || i.definition.is_some()
+        })
 }
 
 fn stamp() -> Stamp {
@@ -271,7 +274,11 @@ fn fill(form: &Form) -> (Value, forms::Checked) {
 /// Required items, what the validator asked for, and the items extraction reads (without them a minimal response of a
 /// form that extracts would extract nothing, and the extract column would say nothing about extraction).
 fn wanted(item: &Item, plan: &Plan) -> bool {
-    item.required || plan.extra.contains(&item.link_id) || item.observation_extract || item.definition.is_some()
+    item.required
+        || plan.extra.contains(&item.link_id)
+        || item.observation_extract
+        || item.observation_component
+        || item.definition.is_some()
 }
 
 fn items_json(items: &[Item], plan: &Plan) -> Vec<Value> {

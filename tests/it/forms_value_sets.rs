@@ -48,17 +48,13 @@ fn load(v: &Value) -> Result<Form, Vec<String>> {
 }
 
 fn response(form: &Form, code: &str) -> Value {
-    json!({
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": form.canonical(),
-        "status": "completed",
-        "subject": {"identifier": {"system": "http://hospital.example.org/mrn", "value": "DEV0001"}},
-        "authored": "2026-11-21T10:42:00-05:00",
-        "item": [
+    form_response(
+        form,
+        json!([
             {"linkId": "when", "answer": [{"valueDateTime": "2026-11-21T10:40:00-05:00"}]},
             {"linkId": "eye", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]}
-        ]
-    })
+        ]),
+    )
 }
 
 fn errors(form: &Form, r: &Value) -> Vec<(Option<String>, String)> {

@@ -12,6 +12,7 @@ mod fhir_server;
 mod forms;
 mod forms_conformance;
 mod forms_contract;
+mod forms_loader;
 mod forms_value_sets;
 mod fuzz_corpus;
 mod handoff;

@@ -213,6 +213,18 @@ pub fn census_bytes() -> Vec<u8> {
 }
 
 /// A filled sample response of a standard form (tests/data/forms/responses/NAME.json).
+/// A completed QuestionnaireResponse of `form` about the synthetic patient DEV0001, holding `items`.
+pub fn form_response(form: &dtk::forms::Form, items: Value) -> Value {
+    json!({
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": form.canonical(),
+        "status": "completed",
+        "subject": {"identifier": {"system": "http://hospital.example.org/mrn", "value": "DEV0001"}},
+        "authored": "2026-11-21T10:42:00-05:00",
+        "item": items
+    })
+}
+
 pub fn sample_response(name: &str) -> serde_json::Value {
     let path = format!("{}/tests/data/forms/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(&path).expect("sample response")).expect("json")
