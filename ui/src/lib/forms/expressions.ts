@@ -102,6 +102,34 @@ function evalItems(items: QItem[] | undefined, answers: Answers, derived: Derive
   return out;
 }
 
+/**
+ * SDC's `answers()` (every answer in the response, nested ones included), which fhirpath.js 5.2.2 does not have; the
+ * answers keep their place in the response, so `ordinal()` after it finds each answer's item.
+ */
+const SDC_FUNCTIONS = {
+  answers: {
+    fn: (inputs: unknown[]) =>
+      inputs.flatMap((node) =>
+        fhirpath.evaluate(node, 'descendants().where(answer.exists()).answer', {}, r4, { resolveInternalTypes: false }),
+      ),
+    arity: { 0: [] },
+  },
+};
+
+/** Evaluates one expression with fhirpath.js, as the screen and the contract test (fhirpath.test.ts) do. */
+export function evaluateFhirPath(
+  focus: unknown,
+  path: string | { base: string; expression: string },
+  env: Record<string, unknown>,
+  resolve = true,
+): unknown[] {
+  const result = fhirpath.evaluate(focus, path, env, r4, {
+    resolveInternalTypes: resolve,
+    userInvocationTable: SDC_FUNCTIONS,
+  });
+  return Array.isArray(result) ? result : [];
+}
+
 function evaluate(
   focus: unknown,
   base: string,
@@ -112,8 +140,7 @@ function evaluate(
   try {
     // A variable keeps fhirpath.js's typed nodes (`%height.answer.value` needs to know it is a decimal); a result
     // the screen uses is resolved to plain values.
-    const result = fhirpath.evaluate(focus, { base, expression }, env, r4, { resolveInternalTypes: resolve });
-    return Array.isArray(result) ? result : null;
+    return evaluateFhirPath(focus, { base, expression }, env, resolve);
   } catch {
     // The core refused at load every form whose expressions it cannot evaluate; an error here is a value the
     // expression cannot use yet (a half-typed number): the item is left as it is.
