@@ -552,7 +552,13 @@ fn all_rows() -> Vec<Row> {
 fn ui_check(seen: Option<&Value>) -> Check {
     let Some(seen) = seen else { return Check::fail(format!("not drawn yet: run {SCRIPT}")) };
     let list = |key: &str| -> Vec<String> {
-        seen.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        seen.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
     };
     let missing = list("missing");
     if !missing.is_empty() {
@@ -572,10 +578,8 @@ fn ui_check(seen: Option<&Value>) -> Check {
 
 /// The forms the core loaded, as the screen receives them, keyed by "source/file" ([`SCREEN_FORMS`]).
 fn screen_forms(rows: &[Row]) -> String {
-    let map: Map<String, Value> = rows
-        .iter()
-        .filter_map(|r| Some((format!("{}/{}", r.source, r.file), r.screen.clone()?)))
-        .collect();
+    let map: Map<String, Value> =
+        rows.iter().filter_map(|r| Some((format!("{}/{}", r.source, r.file), r.screen.clone()?))).collect();
     let mut text = serde_json::to_string_pretty(&Value::Object(map)).expect("JSON");
     text.push('\n');
     text

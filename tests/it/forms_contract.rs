@@ -31,8 +31,12 @@ fn the_core_gives_each_case_of_the_forms_contract_exactly_its_errors() {
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.link_id.clone().unwrap_or_else(|| "(form)".to_string()))
             .collect();
-        let want: BTreeSet<String> =
-            case["errors"].as_array().expect("errors").iter().map(|e| e.as_str().expect("linkId").to_string()).collect();
+        let want: BTreeSet<String> = case["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e.as_str().expect("linkId").to_string())
+            .collect();
         if got != want {
             wrong.push(format!("{name}: the core found {got:?}, the case says {want:?} ({:?})", checked.findings));
         }
