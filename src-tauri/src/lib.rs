@@ -53,6 +53,7 @@ pub fn bindings() -> Bindings {
 // Renaming a line renames the command for Tauri and, through the generated `commands.ts`, for `tauri.ts`.
 commands::registry::ipc_commands! {
     session::app_status() -> AppStatus;
+    session::startup_painted() -> ();
     session::set_up(request: SetupRequest) -> SetupResult;
     session::sign_in(request: SignInRequest) -> SessionInfo;
     session::current_session() -> Option<SessionInfo>;

@@ -7,6 +7,22 @@ use dtk::api::InitRequest;
 use dtk::clock::SystemClock;
 use dtk::crypto::Password;
 
+/// Set to `1` by the start-up benchmark (`scripts/bench-start.sh`): see [`startup_painted`].
+pub const STARTUP_PROBE_ENV: &str = "DTK_STARTUP_PROBE";
+
+/// The start-up benchmark's probe: the sign-in and set-up screens call this once they have painted (two animation
+/// frames after mounting). With `DTK_STARTUP_PROBE=1` the app prints the wall-clock time of that paint, in
+/// milliseconds since the epoch, on a line `first-paint-epoch-ms N`, and exits; the benchmark started its clock just
+/// before launching it. Otherwise it does nothing.
+pub fn startup_painted(_shell: &Shell) -> Result<(), CommandError> {
+    if std::env::var_os(STARTUP_PROBE_ENV).is_some_and(|v| v == "1") {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        println!("first-paint-epoch-ms {ms}");
+        std::process::exit(0);
+    }
+    Ok(())
+}
+
 pub fn app_status(shell: &Shell) -> Result<AppStatus, CommandError> {
     shell.with_state(|state| {
         let workstation = state.workstation()?;

@@ -38,6 +38,11 @@ export type * from './nurse';
 export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
+  /**
+   * The first screen (sign-in or set-up) has painted: the start-up benchmark's probe (scripts/bench-start.sh). The
+   * app does nothing with it unless launched by the benchmark.
+   */
+  startupPainted(): Promise<void>;
   /** Creates the vault and its admin; resolves with the recovery key, which the UI shows once. */
   setUp(request: SetupRequest): Promise<SetupResult>;
   signIn(request: SignInRequest): Promise<SessionInfo>;

@@ -142,6 +142,10 @@ export class MemoryBackend implements Backend {
     return { initialised: this.unit !== null, unit: this.unit };
   }
 
+  async startupPainted(): Promise<void> {
+    this.calls.push('startupPainted');
+  }
+
   async setUp(request: SetupRequest): Promise<SetupResult> {
     this.calls.push('setUp');
     if (this.unit !== null) {

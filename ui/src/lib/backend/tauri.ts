@@ -51,6 +51,10 @@ export class TauriBackend implements Backend {
     return call('app_status');
   }
 
+  startupPainted(): Promise<void> {
+    return call('startup_painted');
+  }
+
   setUp(request: SetupRequest): Promise<SetupResult> {
     return call('set_up', { request });
   }

@@ -71,6 +71,7 @@ import type { WorklistQuery } from './WorklistQuery';
 /** Each IPC command's arguments under the names Tauri expects; `null` for a command that takes none. */
 export type CommandArgs = {
   app_status: null;
+  startup_painted: null;
   set_up: { request: SetupRequest };
   sign_in: { request: SignInRequest };
   current_session: null;
@@ -161,6 +162,7 @@ export type CommandArgs = {
 /** What each IPC command resolves with. */
 export type CommandResults = {
   app_status: AppStatus;
+  startup_painted: void;
   set_up: SetupResult;
   sign_in: SessionInfo;
   current_session: SessionInfo | null;
