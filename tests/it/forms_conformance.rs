@@ -37,6 +37,10 @@ const READ_EXTENSIONS: &[&str] = &[
     forms::EXT_EXTRACTION_CONTEXT,
     forms::EXT_ORDINAL_VALUE,
     forms::EXT_ITEM_WEIGHT,
+    forms::EXT_VARIABLE,
+    forms::EXT_ENABLE_WHEN_EXPRESSION,
+    forms::EXT_CALCULATED_EXPRESSION,
+    forms::EXT_INITIAL_EXPRESSION,
 ];
 
 fn root() -> PathBuf {
