@@ -66,3 +66,26 @@ fn the_core_engine_gives_every_expected_result_of_the_contract() {
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+/// Every prefix and suffix of every expression of the contract, evaluated on every case's resource, gives a result
+/// or an error, never a panic: a form file is outside input.
+#[test]
+fn broken_expressions_are_refused_never_a_panic() {
+    let cases: Vec<Value> = serde_json::from_str(CONTRACT).expect("the contract is a JSON array");
+    let resources: Vec<&Value> = cases.iter().map(|c| &c["resource"]).collect();
+    for case in &cases {
+        let expression = case["expression"].as_str().expect("expression");
+        let chars: Vec<char> = expression.chars().collect();
+        let input = dtk::forms::FhirPathInput {
+            resource: resources.get(chars.len() % resources.len()).copied(),
+            questionnaire: case.get("questionnaire"),
+            ..Default::default()
+        };
+        for cut in 0..chars.len() {
+            let head: String = chars[..cut].iter().collect();
+            let tail: String = chars[cut..].iter().collect();
+            let _ = dtk::forms::evaluate_fhirpath(&head, &input);
+            let _ = dtk::forms::evaluate_fhirpath(&tail, &input);
+        }
+    }
+}
