@@ -101,7 +101,12 @@ fn check_item(loader: &mut Loader, item: &Item, outer: &Scope, depth: usize) {
     let e = &item.expressions;
     let mut scope = outer.clone();
     scope.variables(loader, link, &e.variables);
-    for (what, text) in [("enableWhenExpression", &e.enable_when), ("calculatedExpression", &e.calculated)] {
+    let checked = [
+        ("enableWhenExpression", &e.enable_when),
+        ("calculatedExpression", &e.calculated),
+        ("answerExpression", &e.answer),
+    ];
+    for (what, text) in checked {
         let Some(text) = text else { continue };
         if scope.check(loader, link, what, text) == Some(true) {
             loader.problem(
@@ -119,6 +124,14 @@ fn check_item(loader: &mut Loader, item: &Item, outer: &Scope, depth: usize) {
     }
     if e.calculated.is_some() && !item.kind.is_question() {
         loader.problem(link, format!("calculatedExpression on a {} item, which has no answer", item.kind.code()));
+    }
+    let listed = matches!(item.kind, ItemType::Choice | ItemType::OpenChoice) && !item.answer_options.is_empty();
+    if e.answer.is_some() && !listed {
+        loader.problem(
+            link,
+            "answerExpression is only evaluated where it filters listed answers: a choice item with answerOption or \
+             answerValueSet",
+        );
     }
     if e.enable_when.is_some() && !item.enable_when.is_empty() {
         loader.problem(link, "both enableWhen and enableWhenExpression: SDC allows one of the two");
@@ -294,6 +307,20 @@ impl Fill {
             target.insert("answer".into(), Value::Array(self.answers));
         }
     }
+}
+
+/// The answers an `answerExpression`'s values allow, as answer JSON (values that fit no answer of the item are left
+/// out, so they allow nothing).
+pub(crate) fn allowed_answers(item: &Item, values: &Collection) -> Vec<Value> {
+    values
+        .iter()
+        .filter_map(|v| answer_value(item, v))
+        .map(|(key, value)| {
+            let mut m = Map::new();
+            m.insert(key.to_string(), value);
+            Value::Object(m)
+        })
+        .collect()
 }
 
 /// A computed value as the `answer` list of `item`, or why it cannot be one (a value of another type, several

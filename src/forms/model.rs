@@ -43,6 +43,8 @@ pub const EXT_CALCULATED_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
 pub const EXT_INITIAL_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub const EXT_ANSWER_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 /// UCUM, the only unit system a dose may use.
 pub const UCUM: &str = "http://unitsofmeasure.org";
 
@@ -563,6 +565,8 @@ pub struct Expressions {
     pub calculated: Option<String>,
     /// `sdc-questionnaire-initialExpression`: evaluated by the screen (with `%patient`); the core only checks it.
     pub initial: Option<String>,
+    /// `sdc-questionnaire-answerExpression` on a choice item with listed options: which of them may be chosen.
+    pub answer: Option<String>,
 }
 
 impl Expressions {

@@ -8,7 +8,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::model::{
-    Expressions, Variable, EXT_CALCULATED_EXPRESSION, EXT_ENABLE_WHEN_EXPRESSION, EXT_INITIAL_EXPRESSION, EXT_VARIABLE,
+    Expressions, Variable, EXT_ANSWER_EXPRESSION, EXT_CALCULATED_EXPRESSION, EXT_ENABLE_WHEN_EXPRESSION,
+    EXT_INITIAL_EXPRESSION, EXT_VARIABLE,
 };
 
 /// One reason a form file was refused. Names the file, the item and the reason, never an answer's value.
@@ -37,7 +38,7 @@ pub(crate) struct Loader {
 
 /// Extensions (by the last segment of their url) whose FHIRPath expression would decide what the form shows or
 /// records but which the forms engine does not evaluate: a form using one is refused rather than run differently.
-const UNEVALUATED: &[&str] = &["sdc-questionnaire-answerExpression", "sdc-questionnaire-candidateExpression"];
+const UNEVALUATED: &[&str] = &["sdc-questionnaire-candidateExpression"];
 
 impl Loader {
     /// `file` only names the file in problems.
@@ -86,8 +87,8 @@ impl Loader {
 
     /// Reads the SDC expressions (`variable`, `enableWhenExpression`, `calculatedExpression`, `initialExpression`)
     /// as written; `expressions.rs` holds them to the FHIRPath subset once the whole form is read. Refuses the
-    /// extensions whose expression the engine does not evaluate (an ignored `answerExpression` would offer answers
-    /// the form does not), a language other than FHIRPath, and an expression given twice, naming the extension and
+    /// extensions whose expression the engine does not evaluate (an ignored `candidateExpression` would offer
+    /// answers the form does not), a language other than FHIRPath, and an expression given twice, naming the extension and
     /// its expression.
     pub(crate) fn expressions(&mut self, exts: &[(String, &Map<String, Value>)], link: Option<&str>) -> Expressions {
         let mut out = Expressions::default();
@@ -101,9 +102,14 @@ impl Loader {
                 continue;
             }
             let url = url.as_str();
-            if ![EXT_VARIABLE, EXT_ENABLE_WHEN_EXPRESSION, EXT_CALCULATED_EXPRESSION, EXT_INITIAL_EXPRESSION]
-                .contains(&url)
-            {
+            let evaluated = [
+                EXT_VARIABLE,
+                EXT_ENABLE_WHEN_EXPRESSION,
+                EXT_CALCULATED_EXPRESSION,
+                EXT_INITIAL_EXPRESSION,
+                EXT_ANSWER_EXPRESSION,
+            ];
+            if !evaluated.contains(&url) {
                 continue;
             }
             let language = value.and_then(|e| e.get("language")).and_then(Value::as_str);
@@ -130,6 +136,7 @@ impl Loader {
                 }
                 EXT_ENABLE_WHEN_EXPRESSION => &mut out.enable_when,
                 EXT_CALCULATED_EXPRESSION => &mut out.calculated,
+                EXT_ANSWER_EXPRESSION => &mut out.answer,
                 _ => &mut out.initial,
             };
             if slot.is_some() {

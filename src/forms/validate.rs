@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::json::too_deep;
 
-use super::expressions::{eval_problem, to_answers, Fill, Place, Sdc};
+use super::expressions::{allowed_answers, eval_problem, to_answers, Fill, Place, Sdc};
 use super::fhirpath_eval::Env;
 use super::fhirpath_value::Val;
 use super::model::*;
@@ -76,6 +76,7 @@ pub(crate) const MSG_DISABLED_BY_EXPRESSION: &str =
     "answered, but the question is disabled by its enableWhenExpression";
 pub(crate) const MSG_UNKNOWN: &str = "unknown linkId: not in this form";
 pub(crate) const MSG_NOT_IN_OPTIONS: &str = "not one of the listed answers";
+pub(crate) const MSG_NOT_ALLOWED: &str = "not one of the answers its answerExpression allows";
 pub(crate) const MSG_ONE_ANSWER: &str = "only one answer allowed: the question does not repeat";
 
 const RESPONSE_STATUSES: &[&str] = &["in-progress", "completed", "amended", "entered-in-error", "stopped"];
@@ -259,6 +260,7 @@ impl<'a> Validator<'a> {
             }
             let later = form_items[at + 1..].iter().map(|i| i.link_id.clone()).collect();
             self.calculated(item, &item_env, context, &present, Place { path, later });
+            self.allowed(item, &item_env, context, &present);
             for (i, o) in present {
                 let mut inner = path.to_vec();
                 inner.push(i);
@@ -335,6 +337,31 @@ impl<'a> Validator<'a> {
                 text(&given)
             ),
         );
+    }
+
+    /// An enabled item's `answerExpression` (on a choice item with listed options): each answer must be one it gives.
+    fn allowed(
+        &mut self,
+        item: &Item,
+        env: &Env<'a>,
+        context: Option<&'a Value>,
+        present: &[(usize, &'a Map<String, Value>)],
+    ) {
+        let (Some(sdc), Some(text)) = (&self.sdc, &item.expressions.answer) else { return };
+        let allowed = match sdc.evaluate(env, text, context) {
+            Ok(v) => allowed_answers(item, &v),
+            Err(e) => return self.error(Some(&item.link_id), eval_problem("answerExpression", &e)),
+        };
+        // Free text of an open-choice item is not one of the listed answers, so the expression does not filter it.
+        let refused = present
+            .iter()
+            .filter_map(|(_, o)| o.get("answer")?.as_array())
+            .flatten()
+            .filter(|g| item.kind == ItemType::Choice || g.get("valueString").is_none())
+            .any(|g| !allowed.iter().any(|a| same_answer(a, g)));
+        if refused {
+            self.error(Some(&item.link_id), MSG_NOT_ALLOWED);
+        }
     }
 
     fn item(

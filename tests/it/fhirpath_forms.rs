@@ -16,6 +16,7 @@ const CALCULATED: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-que
 const ENABLE_WHEN: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression";
 const INITIAL: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
 const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+const ANSWER: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 
 fn expression(url: &str, name: Option<&str>, text: &str) -> Value {
     let mut e = json!({"language": "text/fhirpath", "expression": text});
@@ -197,4 +198,31 @@ fn an_expression_outside_the_subset_refuses_the_form_at_load_naming_the_item_the
         text.contains("linkId 'total': calculatedExpression '%resource.item.answer.value.resolve().count()' is outside the FHIRPath subset: the function resolve() is outside the subset"),
         "{text}"
     );
+}
+
+#[test]
+fn an_answer_expression_that_filters_the_listed_options_refuses_an_option_it_leaves_out() {
+    let route = |code: &str| json!({"valueCoding": {"system": "http://example.org/route", "code": code}});
+    let form = load(&json!({
+        "resourceType": "Questionnaire", "url": "http://example.org/q", "version": "1", "status": "active",
+        "item": [
+            {"linkId": "has-line", "type": "boolean"},
+            {"linkId": "route", "type": "choice", "answerOption": [route("po"), route("iv")],
+             "extension": [expression(ANSWER, None, "%questionnaire.item.where(linkId='route').answerOption.value\
+                 .where(code != 'iv' or %resource.item.where(linkId='has-line').answer.value = true)")]}
+        ]
+    }))
+    .expect("loads");
+    let response = |line: bool, code: &str| {
+        json!({"resourceType": "QuestionnaireResponse", "questionnaire": "http://example.org/q|1", "status": "completed",
+               "item": [{"linkId": "has-line", "answer": [{"valueBoolean": line}]},
+                        {"linkId": "route", "answer": [route(code)]}]})
+    };
+    let findings = |r: &Value| -> Vec<(Option<String>, String)> {
+        forms::validate_response(&form, r).findings.into_iter().map(|f| (f.link_id, f.message)).collect()
+    };
+    let refused = "not one of the answers its answerExpression allows".to_string();
+    assert_eq!(findings(&response(false, "iv")), vec![(Some("route".into()), refused)], "no line, no IV");
+    assert_eq!(findings(&response(false, "po")), vec![]);
+    assert_eq!(findings(&response(true, "iv")), vec![]);
 }

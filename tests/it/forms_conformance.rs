@@ -41,6 +41,7 @@ const READ_EXTENSIONS: &[&str] = &[
     forms::EXT_ENABLE_WHEN_EXPRESSION,
     forms::EXT_CALCULATED_EXPRESSION,
     forms::EXT_INITIAL_EXPRESSION,
+    forms::EXT_ANSWER_EXPRESSION,
 ];
 
 fn root() -> PathBuf {
