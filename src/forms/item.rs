@@ -222,7 +222,7 @@ impl ItemReader<'_> {
 
         // Extensions: extraction (inherited by children), units, limits, rules, clinical time.
         let exts = self.loader.extensions(obj, link);
-        self.loader.refuse_unevaluated(&exts, link);
+        let expressions = self.loader.expressions(&exts, link);
         let mut mine = inherited.clone();
         let own_context = mine.apply_extraction_extensions(self.loader, &exts, link);
         self.check_extraction(&exts, own_context.is_some(), kind, &el.code, link);
@@ -291,6 +291,7 @@ impl ItemReader<'_> {
             rules: ext.rules,
             clinical_time: ext.clinical_time == Some(true),
             identifier_system: ext.identifier_system,
+            expressions,
             items: children,
         })
     }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::json::too_deep;
 
 use super::clinical_time;
+use super::expressions::check_expressions;
 use super::form_checks::check_whole;
 use super::item::{read_items, Inherited, Pending};
 use super::model::*;
@@ -96,7 +97,7 @@ fn form(loader: &mut Loader, mut value: Value, content: &str, folder: &ValueSets
     let header = header(loader, root, content);
 
     let root_ext = loader.extensions(root, None);
-    loader.refuse_unevaluated(&root_ext, None);
+    let expressions = loader.expressions(&root_ext, None);
     let mut inherited = Inherited::default();
     let form_context = inherited.apply_extraction_extensions(loader, &root_ext, None);
     let form_mark = clinical_time::questionnaire_mark(loader, &root_ext);
@@ -125,6 +126,7 @@ fn form(loader: &mut Loader, mut value: Value, content: &str, folder: &ValueSets
         index,
         clinical_time,
         version_derived: root.get("version").is_none(),
+        expressions,
         source: Value::Null,
     };
     // The form the screen renders says the same url, version and title as the catalog (the UI builds the response's
@@ -141,6 +143,7 @@ fn form(loader: &mut Loader, mut value: Value, content: &str, folder: &ValueSets
     }
     let form = Form { source: value, ..form };
     check_whole(loader, &form, &pending);
+    check_expressions(loader, &form);
     Some(form)
 }
 

@@ -11,11 +11,12 @@
 //!
 //! ```text
 //! model                         the shared vocabulary: parsed form, findings, limits, predicates several files ask
-//! value, definition, problem    value[x] and FHIR formats; extraction targets; load problems and field readers
-//! text, rules, value_set        Unicode hygiene; clinical rules; the ValueSets answerValueSet names, expanded
-//! item_answers                  what an item declares about its answers
+//! value, definition, problem, fhirpath   value[x] and FHIR formats; extraction targets; load problems and field readers; the FHIRPath subset's parser
+//! text, rules, value_set, fhirpath_value   Unicode hygiene; clinical rules; the ValueSets answerValueSet names, expanded; FHIRPath values and operators
+//! item_answers, fhirpath_eval   what an item declares about its answers; evaluating FHIRPath
 //! item                          reading the item tree of a Questionnaire
-//! form_checks, clinical_time, validate   whole-form checks; where the clinical time comes from; validating a response
+//! form_checks, clinical_time, expressions   whole-form checks; where the clinical time comes from; the SDC expressions in scope
+//! validate                      validating a response (computing its calculated answers)
 //! load, extract                 parsing a Questionnaire; extracting FHIR resources and facts
 //! catalog                       form files and folders (the only file I/O)
 //! ```
@@ -23,7 +24,11 @@
 mod catalog;
 mod clinical_time;
 mod definition;
+mod expressions;
 mod extract;
+mod fhirpath;
+mod fhirpath_eval;
+mod fhirpath_value;
 mod form_checks;
 mod item;
 mod item_answers;
@@ -41,6 +46,8 @@ use std::path::{Path, PathBuf};
 
 pub use catalog::{load_file, version_cmp, Catalog};
 pub use definition::SUPPORTED_CONTEXTS;
+#[doc(hidden)]
+pub use expressions::{evaluate_fhirpath, FhirPathInput};
 pub use extract::{extract, extract_signed, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
 pub use load::{parse_form, parse_form_with};
 pub use model::*;
@@ -120,7 +127,11 @@ mod layering {
         ("catalog", include_str!("catalog.rs")),
         ("clinical_time", include_str!("clinical_time.rs")),
         ("definition", include_str!("definition.rs")),
+        ("expressions", include_str!("expressions.rs")),
         ("extract", include_str!("extract.rs")),
+        ("fhirpath", include_str!("fhirpath.rs")),
+        ("fhirpath_eval", include_str!("fhirpath_eval.rs")),
+        ("fhirpath_value", include_str!("fhirpath_value.rs")),
         ("form_checks", include_str!("form_checks.rs")),
         ("item", include_str!("item.rs")),
         ("item_answers", include_str!("item_answers.rs")),

@@ -35,6 +35,16 @@ pub const EXT_EXTRACTION_CONTEXT: &str =
 /// ValueSet concept; read into [`AnswerOption::weight`].
 pub const EXT_ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
 pub const EXT_ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
+/// SDC FHIRPath extensions the engine evaluates (`Item::expressions`, docs/forms-engine.md "FHIRPath").
+pub const EXT_VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+pub const EXT_ENABLE_WHEN_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression";
+pub const EXT_CALCULATED_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+pub const EXT_INITIAL_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub const EXT_ANSWER_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 /// UCUM, the only unit system a dose may use.
 pub const UCUM: &str = "http://unitsofmeasure.org";
 
@@ -67,6 +77,8 @@ pub struct Form {
     pub(crate) clinical_time: ClinicalTime,
     /// The file gave no version, so `version` is derived from its content.
     pub(crate) version_derived: bool,
+    /// The questionnaire's own `variable`s (its other SDC expressions are refused at load).
+    pub(crate) expressions: Expressions,
     /// The original JSON, kept so the UI and the printer can read rendering hints we do not model.
     pub source: serde_json::Value,
 }
@@ -533,7 +545,37 @@ pub struct Item {
     /// holds it, whichever signal found it.
     pub clinical_time: bool,
     pub identifier_system: Option<String>,
+    /// The SDC FHIRPath expressions of the item, each inside the subset (`fhirpath.rs`), checked at load.
+    pub expressions: Expressions,
     pub items: Vec<Item>,
+}
+
+/// One named FHIRPath expression: a `variable` extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    pub expression: String,
+}
+
+/// The SDC expressions of an item or the questionnaire (docs/forms-engine.md "FHIRPath"), as written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expressions {
+    /// `variable`s in order: each is in scope for the later ones, the item's other expressions and its descendants.
+    pub variables: Vec<Variable>,
+    /// `sdc-questionnaire-enableWhenExpression`: the item is enabled when it is true.
+    pub enable_when: Option<String>,
+    /// `sdc-questionnaire-calculatedExpression`: the core computes the answer and fills it in or checks it.
+    pub calculated: Option<String>,
+    /// `sdc-questionnaire-initialExpression`: evaluated by the screen (with `%patient`); the core only checks it.
+    pub initial: Option<String>,
+    /// `sdc-questionnaire-answerExpression` on a choice item with listed options: which of them may be chosen.
+    pub answer: Option<String>,
+}
+
+impl Expressions {
+    pub fn is_empty(&self) -> bool {
+        self == &Expressions::default()
+    }
 }
 
 impl Item {

@@ -7,6 +7,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::model::{
+    Expressions, Variable, EXT_ANSWER_EXPRESSION, EXT_CALCULATED_EXPRESSION, EXT_ENABLE_WHEN_EXPRESSION,
+    EXT_INITIAL_EXPRESSION, EXT_VARIABLE,
+};
+
 /// One reason a form file was refused. Names the file, the item and the reason, never an answer's value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,15 +37,8 @@ pub(crate) struct Loader {
 }
 
 /// Extensions (by the last segment of their url) whose FHIRPath expression would decide what the form shows or
-/// records; the forms engine does not evaluate FHIRPath, so a form using one is refused rather than run differently.
-const UNEVALUATED: &[&str] = &[
-    "sdc-questionnaire-calculatedExpression",
-    "sdc-questionnaire-enableWhenExpression",
-    "sdc-questionnaire-initialExpression",
-    "sdc-questionnaire-answerExpression",
-    "sdc-questionnaire-candidateExpression",
-    "variable",
-];
+/// records but which the forms engine does not evaluate: a form using one is refused rather than run differently.
+const UNEVALUATED: &[&str] = &["sdc-questionnaire-candidateExpression"];
 
 impl Loader {
     /// `file` only names the file in problems.
@@ -87,19 +85,66 @@ impl Loader {
         }
     }
 
-    /// Refuses the extensions that change how a form behaves through an expression this engine does not evaluate
-    /// (an ignored `calculatedExpression` would leave a score for the nurse to add up; an ignored
-    /// `enableWhenExpression` would show questions the form hides), naming the extension and its expression.
-    pub(crate) fn refuse_unevaluated(&mut self, exts: &[(String, &Map<String, Value>)], link: Option<&str>) {
+    /// Reads the SDC expressions (`variable`, `enableWhenExpression`, `calculatedExpression`, `initialExpression`)
+    /// as written; `expressions.rs` holds them to the FHIRPath subset once the whole form is read. Refuses the
+    /// extensions whose expression the engine does not evaluate (an ignored `candidateExpression` would offer
+    /// answers the form does not), a language other than FHIRPath, and an expression given twice, naming the extension and
+    /// its expression.
+    pub(crate) fn expressions(&mut self, exts: &[(String, &Map<String, Value>)], link: Option<&str>) -> Expressions {
+        let mut out = Expressions::default();
         for (url, m) in exts {
             let name = url.rsplit('/').next().unwrap_or(url);
+            let value = m.get("valueExpression");
+            let expression = value.and_then(|e| e.get("expression")).and_then(Value::as_str);
+            let shown = short(expression.unwrap_or(""));
             if UNEVALUATED.contains(&name) {
-                let expression =
-                    m.get("valueExpression").and_then(|e| e.get("expression")).and_then(Value::as_str).unwrap_or("");
-                let expression = short(expression);
-                self.problem(link, format!("{name} is not supported (expression '{expression}')"));
+                self.problem(link, format!("{name} is not supported (expression '{shown}')"));
+                continue;
             }
+            let url = url.as_str();
+            let evaluated = [
+                EXT_VARIABLE,
+                EXT_ENABLE_WHEN_EXPRESSION,
+                EXT_CALCULATED_EXPRESSION,
+                EXT_INITIAL_EXPRESSION,
+                EXT_ANSWER_EXPRESSION,
+            ];
+            if !evaluated.contains(&url) {
+                continue;
+            }
+            let language = value.and_then(|e| e.get("language")).and_then(Value::as_str);
+            let Some(expression) = expression.filter(|e| !e.trim().is_empty()) else {
+                self.problem(link, format!("{name} has no valueExpression.expression"));
+                continue;
+            };
+            if language.is_some_and(|l| l != "text/fhirpath") {
+                let l = short(language.unwrap_or(""));
+                self.problem(link, format!("{name} '{shown}' is in {l}: only text/fhirpath is evaluated"));
+                continue;
+            }
+            let expression = expression.to_string();
+            let slot = match url {
+                EXT_VARIABLE => {
+                    match value.and_then(|e| e.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                        Some(n) if out.variables.iter().any(|v| v.name == n) => {
+                            self.problem(link, format!("variable '{}' is defined twice", short(n)));
+                        }
+                        Some(n) => out.variables.push(Variable { name: n.to_string(), expression }),
+                        None => self.problem(link, format!("variable '{shown}' has no name")),
+                    }
+                    continue;
+                }
+                EXT_ENABLE_WHEN_EXPRESSION => &mut out.enable_when,
+                EXT_CALCULATED_EXPRESSION => &mut out.calculated,
+                EXT_ANSWER_EXPRESSION => &mut out.answer,
+                _ => &mut out.initial,
+            };
+            if slot.is_some() {
+                self.problem(link, format!("{name} is given twice"));
+            }
+            *slot = Some(expression);
         }
+        out
     }
 
     /// A questionnaire-level string that must be present and not blank.

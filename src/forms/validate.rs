@@ -5,11 +5,15 @@
 //! check structure and answers against the form, then apply the clinical rules the form declares.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
 use crate::json::too_deep;
 
+use super::expressions::{allowed_answers, eval_problem, to_answers, Fill, Place, Sdc};
+use super::fhirpath_eval::Env;
+use super::fhirpath_value::Val;
 use super::model::*;
 use super::value::{typed_value, TypedError};
 use super::{rules, text};
@@ -68,8 +72,11 @@ pub fn parse_response(bytes: &[u8]) -> Result<Value, ResponseError> {
 
 pub(crate) const MSG_REQUIRED: &str = "required";
 pub(crate) const MSG_DISABLED: &str = "answered, but the question is disabled by its enableWhen";
+pub(crate) const MSG_DISABLED_BY_EXPRESSION: &str =
+    "answered, but the question is disabled by its enableWhenExpression";
 pub(crate) const MSG_UNKNOWN: &str = "unknown linkId: not in this form";
 pub(crate) const MSG_NOT_IN_OPTIONS: &str = "not one of the listed answers";
+pub(crate) const MSG_NOT_ALLOWED: &str = "not one of the answers its answerExpression allows";
 pub(crate) const MSG_ONE_ANSWER: &str = "only one answer allowed: the question does not repeat";
 
 const RESPONSE_STATUSES: &[&str] = &["in-progress", "completed", "amended", "entered-in-error", "stopped"];
@@ -77,20 +84,70 @@ const ITEM_KEYS: &[&str] = &["id", "extension", "modifierExtension", "linkId", "
 
 /// Validates `response` against `form`. Never panics, whatever the JSON; same input, same findings.
 pub fn validate_response(form: &Form, response: &Value) -> Checked {
-    let (normalised, mut findings) = text::normalise(form, response);
-    let mut v = Validator { form, findings: Vec::new() };
-    v.root(&normalised);
-    findings.append(&mut v.findings);
+    let (mut normalised, mut findings) = text::normalise(form, response);
+    // Calculated answers the response leaves out are filled in and computed again until they settle, as the screen
+    // does: a total may read a subtotal that is itself calculated. Each round fills at least one answer or changes
+    // one the core filled, so a form with N calculated items settles within N + 1 rounds.
+    let calculated = form.all_items().iter().filter(|i| i.expressions.calculated.is_some()).count();
+    let mut ours = HashSet::new();
+    for round in 0.. {
+        let (mut found, fills) = {
+            let mut v = Validator::new(form, &normalised, &ours);
+            v.root(&normalised);
+            (v.findings, v.fills)
+        };
+        if fills.is_empty() || round > calculated {
+            if !fills.is_empty() {
+                found.push(Finding {
+                    link_id: None,
+                    severity: Severity::Error,
+                    message: "the calculated answers do not settle: each computation changes another".into(),
+                });
+            }
+            findings.append(&mut found);
+            break;
+        }
+        for fill in fills {
+            ours.insert(fill.link_id.clone());
+            fill.apply(&mut normalised);
+        }
+    }
     rules::check(form, &normalised, &mut findings);
     Checked { findings, response: normalised }
 }
 
-struct Validator<'f> {
-    form: &'f Form,
-    findings: Vec<Finding>,
+/// Do two answers (JSON) give the same value: numbers by value, Codings as the same concept.
+fn same_answer(a: &Value, b: &Value) -> bool {
+    let typed = |v: &Value| v.as_object().and_then(|m| typed_value(m, "value").ok());
+    match (typed(a), typed(b)) {
+        (Some(x), Some(y)) => equal(&x, &y),
+        _ => false,
+    }
 }
 
-impl<'f> Validator<'f> {
+struct Validator<'a> {
+    form: &'a Form,
+    findings: Vec<Finding>,
+    /// The form's expressions for this response; `None` when the form has none.
+    sdc: Option<Sdc<'a>>,
+    /// Calculated items whose answer the core filled in an earlier round (computed again, not compared).
+    ours: &'a HashSet<String>,
+    fills: Vec<Fill>,
+}
+
+impl<'a> Validator<'a> {
+    fn new(form: &'a Form, response: &'a Value, ours: &'a HashSet<String>) -> Validator<'a> {
+        let mut v = Validator { form, findings: Vec::new(), sdc: None, ours, fills: Vec::new() };
+        let uses = !form.expressions.is_empty() || form.all_items().iter().any(|i| !i.expressions.is_empty());
+        if uses {
+            match Sdc::new(form, response) {
+                Ok(sdc) => v.sdc = Some(sdc),
+                Err(e) => v.error(None, e),
+            }
+        }
+        v
+    }
+
     fn error(&mut self, link: Option<&str>, message: impl Into<String>) {
         let f = Finding { link_id: link.map(str::to_string), severity: Severity::Error, message: message.into() };
         if !self.findings.contains(&f) {
@@ -98,7 +155,7 @@ impl<'f> Validator<'f> {
         }
     }
 
-    fn root(&mut self, r: &Value) {
+    fn root(&mut self, r: &'a Value) {
         let Some(obj) = r.as_object() else {
             self.error(None, "not a FHIR QuestionnaireResponse (not a JSON object)");
             return;
@@ -117,9 +174,9 @@ impl<'f> Validator<'f> {
             Some(s) if RESPONSE_STATUSES.contains(&s) => {}
             _ => self.error(None, "status must be one of in-progress, completed, amended, entered-in-error, stopped"),
         }
-        let empty = Vec::new();
+        static EMPTY: Vec<Value> = Vec::new();
         let items = match obj.get("item") {
-            None => &empty,
+            None => &EMPTY,
             Some(Value::Array(a)) => a,
             Some(_) => {
                 self.error(None, "item must be an array");
@@ -127,16 +184,20 @@ impl<'f> Validator<'f> {
             }
         };
         let mut scopes = vec![items];
-        self.level(self.form.items(), items, true, &mut scopes);
+        let env = self.sdc.as_ref().map(|s| s.root().clone()).unwrap_or_default();
+        self.level(self.form.items(), items, true, &mut scopes, &env, &[]);
     }
 
     /// Checks one level: the response items `resp` against the form items `form_items` of the same parent.
-    fn level<'r>(
+    /// `env` is the parent's FHIRPath environment, `path` the response item indices down to `resp`.
+    fn level(
         &mut self,
-        form_items: &'f [Item],
-        resp: &'r [Value],
+        form_items: &'a [Item],
+        resp: &'a [Value],
         parent_enabled: bool,
-        scopes: &mut Vec<&'r Vec<Value>>,
+        scopes: &mut Vec<&'a Vec<Value>>,
+        env: &Env<'a>,
+        path: &[usize],
     ) {
         // Response items that do not belong here.
         let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -162,15 +223,26 @@ impl<'f> Validator<'f> {
                 None => counts.push((link, 1)),
             }
         }
-        for item in form_items {
+        for (at, item) in form_items.iter().enumerate() {
             let link = Some(item.link_id.as_str());
-            let present: Vec<&'r Map<String, Value>> = resp
+            let present: Vec<(usize, &'a Map<String, Value>)> = resp
                 .iter()
-                .filter_map(Value::as_object)
-                .filter(|o| o.get("linkId").and_then(Value::as_str) == Some(item.link_id.as_str()))
+                .enumerate()
+                .filter_map(|(i, v)| v.as_object().map(|o| (i, o)))
+                .filter(|(_, o)| o.get("linkId").and_then(Value::as_str) == Some(item.link_id.as_str()))
                 .collect();
-            let enabled = parent_enabled && self.is_enabled(item, scopes);
-            let has_content = present.iter().any(|o| content(o));
+            let context = present.first().map(|(i, _)| &resp[*i]);
+            let item_env = match self.sdc.as_ref().map(|s| s.item_env(env, item, context)) {
+                Some(Ok(e)) => e,
+                Some(Err(e)) => {
+                    self.error(link, e);
+                    std::borrow::Cow::Borrowed(env)
+                }
+                None => std::borrow::Cow::Borrowed(env),
+            };
+            let by_enable_when = parent_enabled && self.is_enabled(item, scopes);
+            let enabled = by_enable_when && self.expression_enabled(item, &item_env, context);
+            let has_content = present.iter().any(|(_, o)| content(o));
             if present.len() > 1 && !(item.kind == ItemType::Group && item.repeats) {
                 self.error(
                     link,
@@ -179,20 +251,128 @@ impl<'f> Validator<'f> {
             }
             if !enabled {
                 if has_content {
-                    self.error(link, MSG_DISABLED);
+                    self.error(link, if by_enable_when { MSG_DISABLED_BY_EXPRESSION } else { MSG_DISABLED });
                 }
                 continue;
             }
             if item.required && !has_content {
                 self.error(link, MSG_REQUIRED);
             }
-            for o in present {
-                self.item(item, o, scopes);
+            let later = form_items[at + 1..].iter().map(|i| i.link_id.clone()).collect();
+            self.calculated(item, &item_env, context, &present, Place { path, later });
+            self.allowed(item, &item_env, context, &present);
+            for (i, o) in present {
+                let mut inner = path.to_vec();
+                inner.push(i);
+                self.item(item, o, &resp[i], scopes, env, &inner);
             }
         }
     }
 
-    fn item<'r>(&mut self, item: &'f Item, obj: &'r Map<String, Value>, scopes: &mut Vec<&'r Vec<Value>>) {
+    /// Whether an item's `enableWhenExpression` (if any) is true for this response. An expression that cannot be
+    /// evaluated is an error and leaves the item enabled, so its answers are still checked.
+    fn expression_enabled(&mut self, item: &Item, env: &Env<'a>, context: Option<&'a Value>) -> bool {
+        let (Some(sdc), Some(text)) = (&self.sdc, &item.expressions.enable_when) else { return true };
+        match sdc.evaluate(env, text, context) {
+            Ok(v) => v.as_slice() == [Val::Bool(true)],
+            Err(e) => {
+                self.error(Some(&item.link_id), eval_problem("enableWhenExpression", &e));
+                true
+            }
+        }
+    }
+
+    /// An enabled item's `calculatedExpression`: the answer is filled in when the response gives none (or one the
+    /// core filled in an earlier round), and is an error when it differs from the one given.
+    fn calculated(
+        &mut self,
+        item: &Item,
+        env: &Env<'a>,
+        context: Option<&'a Value>,
+        present: &[(usize, &'a Map<String, Value>)],
+        place: Place,
+    ) {
+        let (Some(sdc), Some(text)) = (&self.sdc, &item.expressions.calculated) else { return };
+        let link = Some(item.link_id.as_str());
+        let computed = match sdc.evaluate(env, text, context) {
+            Ok(v) => to_answers(item, &v),
+            Err(e) => Err(eval_problem("calculatedExpression", &e)),
+        };
+        let answers = match computed {
+            Ok(a) => a,
+            Err(e) => return self.error(link, e),
+        };
+        let given: Vec<&Value> = present.iter().filter_map(|(_, o)| o.get("answer")?.as_array()).flatten().collect();
+        let same = given.len() == answers.len() && given.iter().zip(&answers).all(|(g, a)| same_answer(g, a));
+        if same {
+            return;
+        }
+        if given.is_empty() || self.ours.contains(&item.link_id) {
+            self.fills.push(Fill {
+                path: place.path.to_vec(),
+                existing: present.first().map(|(i, _)| *i),
+                link_id: item.link_id.clone(),
+                later: place.later,
+                answers,
+            });
+            return;
+        }
+        let text = |a: &[&Value]| -> String {
+            let shown: Vec<String> = a
+                .iter()
+                .map(|v| v.as_object().and_then(|m| typed_value(m, "value").ok()).map_or("?".into(), |v| v.as_text()))
+                .collect();
+            if shown.is_empty() {
+                "no answer".into()
+            } else {
+                shown.join(", ")
+            }
+        };
+        let computed: Vec<&Value> = answers.iter().collect();
+        self.error(
+            link,
+            format!(
+                "calculated answer differs: the form computes {}, the response gives {}",
+                text(&computed),
+                text(&given)
+            ),
+        );
+    }
+
+    /// An enabled item's `answerExpression` (on a choice item with listed options): each answer must be one it gives.
+    fn allowed(
+        &mut self,
+        item: &Item,
+        env: &Env<'a>,
+        context: Option<&'a Value>,
+        present: &[(usize, &'a Map<String, Value>)],
+    ) {
+        let (Some(sdc), Some(text)) = (&self.sdc, &item.expressions.answer) else { return };
+        let allowed = match sdc.evaluate(env, text, context) {
+            Ok(v) => allowed_answers(item, &v),
+            Err(e) => return self.error(Some(&item.link_id), eval_problem("answerExpression", &e)),
+        };
+        // Free text of an open-choice item is not one of the listed answers, so the expression does not filter it.
+        let refused = present
+            .iter()
+            .filter_map(|(_, o)| o.get("answer")?.as_array())
+            .flatten()
+            .filter(|g| item.kind == ItemType::Choice || g.get("valueString").is_none())
+            .any(|g| !allowed.iter().any(|a| same_answer(a, g)));
+        if refused {
+            self.error(Some(&item.link_id), MSG_NOT_ALLOWED);
+        }
+    }
+
+    fn item(
+        &mut self,
+        item: &'a Item,
+        obj: &'a Map<String, Value>,
+        instance: &'a Value,
+        scopes: &mut Vec<&'a Vec<Value>>,
+        env: &Env<'a>,
+        path: &[usize],
+    ) {
         let link = Some(item.link_id.as_str());
         for k in obj.keys() {
             if !ITEM_KEYS.contains(&k.as_str()) {
@@ -209,8 +389,17 @@ impl<'f> Validator<'f> {
                     match obj.get("item") {
                         None => {}
                         Some(Value::Array(children)) => {
+                            // This instance of the group is the `%context` of its variables.
+                            let inner = match self.sdc.as_ref().map(|s| s.item_env(env, item, Some(instance))) {
+                                Some(Ok(e)) => e,
+                                Some(Err(e)) => {
+                                    self.error(link, e);
+                                    std::borrow::Cow::Borrowed(env)
+                                }
+                                None => std::borrow::Cow::Borrowed(env),
+                            };
                             scopes.push(children);
-                            self.level(&item.items, children, true, scopes);
+                            self.level(&item.items, children, true, scopes, &inner, path);
                             scopes.pop();
                         }
                         Some(_) => self.error(link, "item must be an array"),

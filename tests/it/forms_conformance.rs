@@ -50,6 +50,11 @@ const READ_EXTENSIONS: &[&str] = &[
     "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden",
     "http://hl7.org/fhir/StructureDefinition/entryFormat",
     "http://hl7.org/fhir/StructureDefinition/questionnaire-sliderStepValue",
+    forms::EXT_VARIABLE,
+    forms::EXT_ENABLE_WHEN_EXPRESSION,
+    forms::EXT_CALCULATED_EXPRESSION,
+    forms::EXT_INITIAL_EXPRESSION,
+    forms::EXT_ANSWER_EXPRESSION,
 ];
 
 fn root() -> PathBuf {

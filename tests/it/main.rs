@@ -9,6 +9,8 @@ mod clinical_time;
 mod faults;
 mod fhir_export;
 mod fhir_server;
+mod fhirpath_contract;
+mod fhirpath_forms;
 mod forms;
 mod forms_conformance;
 mod forms_contract;
