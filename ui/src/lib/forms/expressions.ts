@@ -1,5 +1,6 @@
 // The SDC expressions of a form on the screen, evaluated live with fhirpath.js (HL7's reference FHIRPath engine):
-// `variable`, `enableWhenExpression`, `calculatedExpression` and `initialExpression`.
+// `variable`, `enableWhenExpression`, `calculatedExpression`, `initialExpression`, and `answerExpression` where it
+// filters the item's listed options (the core loads it nowhere else).
 //
 // The core evaluates the same expressions with its own FHIRPath subset when the entry is saved, fills in a calculated
 // answer the response lacks and refuses one that differs (docs/forms-engine.md); the core only loads forms whose
@@ -19,6 +20,9 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import {
   answerOf,
+  isAllowed,
+  optionAnswer,
+  type AnswerOption,
   rawFromAnswer,
   type Answers,
   type Extension,
@@ -33,6 +37,7 @@ const VARIABLE = 'http://hl7.org/fhir/StructureDefinition/variable';
 const CALCULATED = `${SDC}sdc-questionnaire-calculatedExpression`;
 const ENABLE_WHEN = `${SDC}sdc-questionnaire-enableWhenExpression`;
 const INITIAL = `${SDC}sdc-questionnaire-initialExpression`;
+const ANSWER = `${SDC}sdc-questionnaire-answerExpression`;
 
 interface ExpressionValue {
   name?: string;
@@ -54,9 +59,22 @@ export interface Derived {
   disabled: Set<string>;
   /** The answers `calculatedExpression` gives, by linkId (an empty list clears the item). */
   calculated: Map<string, Record<string, unknown>[]>;
+  /**
+   * The answers an `answerExpression` allows, by linkId (as answer JSON: `valueCoding`, `valueString`, …); an item
+   * that is not here may take any of its options.
+   */
+  allowed: Map<string, Record<string, unknown>[]>;
 }
 
-export const NOTHING_DERIVED: Derived = { disabled: new Set(), calculated: new Map() };
+export const NOTHING_DERIVED: Derived = { disabled: new Set(), calculated: new Map(), allowed: new Map() };
+
+/** The options to offer for an item: all its listed ones, or those its answerExpression allows now. */
+export function offeredOptions(item: QItem, derived: Derived): AnswerOption[] {
+  const options = item.answerOption ?? [];
+  const allowed = derived.allowed.get(item.linkId);
+  if (!allowed) return options;
+  return options.filter((o) => isAllowed(optionAnswer(o), allowed));
+}
 
 function expressions(item: { extension?: Extension[] }, url: string): ExpressionValue[] {
   return ((item.extension ?? []) as Ext[]).filter((e) => e.url === url && e.valueExpression).map((e) => e.valueExpression!);
@@ -64,7 +82,7 @@ function expressions(item: { extension?: Extension[] }, url: string): Expression
 
 /** Whether the form uses any expression the screen must evaluate (most forms do not: nothing runs for them). */
 export function usesExpressions(form: Questionnaire): boolean {
-  const urls = [VARIABLE, CALCULATED, ENABLE_WHEN, INITIAL];
+  const urls = [VARIABLE, CALCULATED, ENABLE_WHEN, INITIAL, ANSWER];
   const has = (x: { extension?: Extension[]; item?: QItem[] }): boolean =>
     (x.extension ?? []).some((e) => urls.includes(e.url)) || (x.item ?? []).some(has);
   return has(form);
@@ -206,7 +224,8 @@ function visitItems(form: Questionnaire, resource: Record<string, unknown>, env:
 function sameDerived(a: Derived, b: Derived): boolean {
   return (
     JSON.stringify([...a.disabled].sort()) === JSON.stringify([...b.disabled].sort()) &&
-    JSON.stringify([...a.calculated].sort()) === JSON.stringify([...b.calculated].sort())
+    JSON.stringify([...a.calculated].sort()) === JSON.stringify([...b.calculated].sort()) &&
+    JSON.stringify([...a.allowed].sort()) === JSON.stringify([...b.allowed].sort())
   );
 }
 
@@ -225,7 +244,7 @@ export function derive(form: Questionnaire, answers: Answers, context: Expressio
   let derived = NOTHING_DERIVED;
   for (let pass = 0; pass < 4; pass++) {
     const resource = evaluationResponse(form, answers, derived);
-    const next: Derived = { disabled: new Set(), calculated: new Map() };
+    const next: Derived = { disabled: new Set(), calculated: new Map(), allowed: new Map() };
     visitItems(form, resource, environment(form, resource, context), (item, _element, run) => {
       for (const e of expressions(item, ENABLE_WHEN)) {
         const result = e.expression ? run(e.expression) : null;
@@ -234,6 +253,12 @@ export function derive(form: Questionnaire, answers: Answers, context: Expressio
       for (const e of expressions(item, CALCULATED)) {
         const result = e.expression ? run(e.expression) : null;
         if (result) next.calculated.set(item.linkId, asAnswers(item, result));
+      }
+      for (const e of expressions(item, ANSWER)) {
+        const result = e.expression ? run(e.expression) : null;
+        // An expression that cannot be evaluated yet (a half-typed answer it reads) filters nothing; the core
+        // checks the saved answer.
+        if (result) next.allowed.set(item.linkId, asAnswers(item, result));
       }
     });
     if (sameDerived(next, derived)) return next;

@@ -207,6 +207,29 @@ export function limitsOf(item: QItem): { min: number | null; max: number | null 
   return { min, max };
 }
 
+function sameCode(a: unknown, b: unknown): boolean {
+  const x = (a ?? {}) as { system?: string; code?: string };
+  const y = (b ?? {}) as { system?: string; code?: string };
+  return x.code === y.code && (x.system ?? null) === (y.system ?? null);
+}
+
+/** Whether an answer (`{valueCoding: …}`, `{valueString: …}`, …) is one of the answers an answerExpression allows. */
+export function isAllowed(answer: Record<string, unknown>, allowed: Record<string, unknown>[]): boolean {
+  return allowed.some((a) => {
+    if ('valueCoding' in a || 'valueCoding' in answer) return sameCode(a.valueCoding, answer.valueCoding);
+    const [ka] = Object.keys(a);
+    const [kb] = Object.keys(answer);
+    return ka !== undefined && ka === kb && JSON.stringify(a[ka]) === JSON.stringify(answer[kb]);
+  });
+}
+
+/** An answer option as the answer it gives (`{valueCoding: …}`, `{valueString: …}`, `{valueInteger: …}`). */
+export function optionAnswer(option: AnswerOption): Record<string, unknown> {
+  if (option.valueCoding !== undefined) return { valueCoding: option.valueCoding };
+  if (option.valueString !== undefined) return { valueString: option.valueString };
+  return { valueInteger: option.valueInteger };
+}
+
 /** The code an answer option is selected by (its coding's code, or its literal value). */
 export function optionKey(option: AnswerOption): string {
   if (option.valueCoding) return option.valueCoding.code ?? option.valueCoding.display ?? '';
@@ -562,6 +585,8 @@ export function titleOf(form: Questionnaire): string {
 
 /** The core's wording (src/forms/validate.rs, text.rs), so a finding reads the same from either side. */
 export const MSG_REQUIRED = 'required';
+/** The core's words for an answer an answerExpression does not allow (src/forms/validate.rs MSG_NOT_ALLOWED). */
+export const MSG_NOT_ALLOWED = 'not one of the answers its answerExpression allows';
 export const MSG_CONTROL = 'contains a control character';
 export const MSG_BIDI = 'contains a bidirectional override character';
 
@@ -614,7 +639,12 @@ function hasContent(state: QuestionState | GroupState | undefined, item: QItem):
  * same cases (tests/contract/forms.json) run against the core's `validate_response` and this function, so the two
  * agree on everything the screen checks; the core checks the rest when the entry is saved.
  */
-export function screenFindings(form: Questionnaire, answers: Answers, off?: ReadonlySet<string>): Record<string, string[]> {
+export function screenFindings(
+  form: Questionnaire,
+  answers: Answers,
+  off?: ReadonlySet<string>,
+  allowed?: ReadonlyMap<string, Record<string, unknown>[]>,
+): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const add = (linkId: string, message: string) => {
     const list = (out[linkId] ??= []);
@@ -633,6 +663,14 @@ export function screenFindings(form: Questionnaire, answers: Answers, off?: Read
         }
       } else if (state) {
         for (const raw of state.values) for (const message of valueProblems(item, raw)) add(item.linkId, message);
+        const only = allowed?.get(item.linkId);
+        if (only) {
+          // An option its answerExpression leaves out (free text of an open choice is not filtered, as in the core).
+          for (const raw of state.values) {
+            const option = (item.answerOption ?? []).find((o) => optionKey(o) === raw);
+            if (option && !isAllowed(optionAnswer(option), only)) add(item.linkId, MSG_NOT_ALLOWED);
+          }
+        }
       }
     }
   };

@@ -23,6 +23,7 @@ import type { SafetyWarning } from '../generated/SafetyWarning';
 import type { SessionInfo } from '../generated/SessionInfo';
 import { displayName, stamp, TEMP_MRN_SYSTEM, type MemoryEntry, type MemoryState } from './state';
 import { fromResponse, screenFindings, type Questionnaire, type QItem, type RItem } from '../../forms/questionnaire';
+import { derive } from '../../forms/expressions';
 import { allergyMatches, allergyWarning, duplicatesOf, duplicateWarning, gate, possibleDuplicates } from './safety';
 import { clinicalTimeItem } from './clinical-time';
 
@@ -76,8 +77,9 @@ interface Response {
  */
 export function findings(form: Questionnaire, response: Response): Finding[] {
   const answers = fromResponse(form, response);
+  const computed = derive(form, answers, {});
   const out: Finding[] = [];
-  for (const [linkId, messages] of Object.entries(screenFindings(form, answers))) {
+  for (const [linkId, messages] of Object.entries(screenFindings(form, answers, computed.disabled, computed.allowed))) {
     for (const message of messages) out.push({ linkId, severity: 'error', message });
   }
   return out;

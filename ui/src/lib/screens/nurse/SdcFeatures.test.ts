@@ -123,6 +123,25 @@ describe('SDC features on the form screen', () => {
     expect(answerOf(request, 'obesity-advice')).toBeUndefined();
   });
 
+  it('offers only the options its answerExpression allows, live, and will not save one it has taken away', async () => {
+    const { user, saved } = mount();
+    const route = () => screen.getByRole('group', { name: /Route for the next dose/ });
+    const line = screen.getByRole('group', { name: /IV line in place\?/ });
+    expect(within(route()).getAllByRole('radio').map((r) => r.getAttribute('value'))).toEqual(['po', 'sc']);
+
+    await user.click(within(line).getByRole('radio', { name: 'Yes' }));
+    expect(within(route()).getAllByRole('radio').map((r) => r.getAttribute('value'))).toEqual(['po', 'iv', 'sc']);
+    await user.click(within(route()).getByRole('radio', { name: 'Intravenous' }));
+
+    // The line is taken out after IV was chosen: IV is no longer offered, and the save is refused in the core's words.
+    await user.click(within(line).getByRole('radio', { name: 'No' }));
+    expect(within(route()).queryByRole('radio', { name: 'Intravenous' })).toBeNull();
+    await user.type(screen.getByLabelText(/^Time of assessment/), '2026-12-07T09:30');
+    await user.click(screen.getByRole('button', { name: /^Save/ }));
+    expect(await within(field('route')!).findByText(/not one of the answers its answerExpression allows/i)).toBeInTheDocument();
+    expect(saved).toHaveLength(0);
+  });
+
   it('has no accessibility violations', async () => {
     const { container } = render(FormScreen, {
       backend: demoBackend(),
