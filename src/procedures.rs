@@ -85,9 +85,48 @@ pub struct Step {
     pub phase: Phase,
     pub role: Role,
     pub text: String,
-    /// Minutes after the declaration by which the step should be done; overdue after that.
+    /// Minutes after the declaration by which the step should be done; overdue after that. For a step that only
+    /// some severities need, counted from when the episode first reached one of them.
     #[serde(default)]
     pub due_minutes: Option<i64>,
+    /// The severities the step is for; empty: every severity (issue 21 item 4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub severities: Vec<Severity>,
+    /// The affected systems the step is for, from [`KNOWN_AFFECTED`]: it applies when the declaration names any of
+    /// them. Empty: every outage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<String>,
+}
+
+impl Step {
+    /// Whether the step is for an outage of this severity that affects these systems. While no severity is
+    /// declared every severity's steps apply: a step is never hidden for want of a fact.
+    pub fn applies(&self, severity: Option<Severity>, affected: &[String]) -> bool {
+        let severity_ok = self.severities.is_empty() || severity.is_none_or(|s| self.severities.contains(&s));
+        let systems_ok = self.systems.is_empty()
+            || self.systems.iter().any(|want| affected.iter().any(|a| a.trim().eq_ignore_ascii_case(want)));
+        severity_ok && systems_ok
+    }
+
+    /// Which outages the step is for, in words ("P1, P2 · when EHR or MAR is affected"), or `None` for every one.
+    pub fn applies_to(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.severities.is_empty() {
+            parts.push(self.severities.iter().map(|s| s.code()).collect::<Vec<_>>().join(", "));
+        }
+        if !self.systems.is_empty() {
+            parts.push(format!("when {} is affected", self.systems.join(" or ")));
+        }
+        (!parts.is_empty()).then(|| parts.join(" · "))
+    }
+}
+
+/// The facts of an outage that decide which checklist steps apply: its severity as declared (changes are events) and
+/// the systems the declaration names.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage<'a> {
+    pub declared_severity: Option<Severity>,
+    pub affected: &'a [String],
 }
 
 /// The hospital's checklist.
@@ -154,6 +193,27 @@ impl Checklist {
             if s.text.chars().any(|c| (c.is_control() && c != '\n') || crate::forms::is_bidi_control(c)) {
                 problems.push(problem(id, "the text contains control or text-direction characters".into()));
             }
+            let mut severities = std::collections::BTreeSet::new();
+            if s.severities.iter().any(|v| !severities.insert(*v)) {
+                problems.push(problem(id, "a severity is given twice in severities".into()));
+            }
+            let mut systems = std::collections::HashSet::new();
+            for system in &s.systems {
+                match KNOWN_AFFECTED.iter().find(|k| k.eq_ignore_ascii_case(system.trim())) {
+                    Some(known) if !systems.insert(*known) => {
+                        problems.push(problem(id, format!("systems: '{known}' is given twice")));
+                    }
+                    Some(_) => {}
+                    None => problems.push(problem(
+                        id,
+                        format!(
+                            "systems: '{}' is not one of the systems a declaration names ({})",
+                            system.chars().take(60).collect::<String>(),
+                            KNOWN_AFFECTED.join(", ")
+                        ),
+                    )),
+                }
+            }
             if let Some(m) = s.due_minutes {
                 if !(1..=7 * 24 * 60).contains(&m) {
                     problems.push(problem(id, "due_minutes must be between 1 and 10080 (a week)".into()));
@@ -188,6 +248,9 @@ pub struct StepState {
     /// When it should be done by, if it has a due time.
     pub due_at: Option<String>,
     pub overdue: bool,
+    /// Whether the step is for this outage (its severity now, the systems declared); one that is not is shown as
+    /// such and is never overdue or missed.
+    pub applies: bool,
 }
 
 /// Something that happened in an episode (stored sealed in `episode_events`).
@@ -229,13 +292,23 @@ pub struct Recorded {
 }
 
 /// Folds the events into the checklist's state at `now`. A step counts as done by its latest tick unless undone
-/// afterwards.
+/// afterwards. A step applies while the outage's current severity and declared systems are ones it is for; its due
+/// time counts from when it first applied (the declaration, or the severity change that brought it in).
 pub fn checklist_state(
     list: &Checklist,
     declared_at: OffsetDateTime,
+    outage: Outage<'_>,
     events: &[Recorded],
     now: OffsetDateTime,
 ) -> Vec<StepState> {
+    // The severity over time: the declaration's, then each change.
+    let mut history = vec![(declared_at, outage.declared_severity)];
+    for r in events {
+        if let (Event::Severity { severity, .. }, Some(at)) = (&r.event, parse_stamp(&r.at)) {
+            history.push((at, Some(*severity)));
+        }
+    }
+    let current = current_severity(outage.declared_severity, events);
     list.steps
         .iter()
         .map(|s| {
@@ -247,13 +320,17 @@ pub fn checklist_state(
                     _ => {}
                 }
             }
-            let due = s.due_minutes.map(|m| declared_at + time::Duration::minutes(m));
+            let applies = s.applies(current, outage.affected);
+            let since = history.iter().find(|(_, sev)| s.applies(*sev, outage.affected)).map(|(at, _)| *at);
+            let due =
+                if applies { s.due_minutes.zip(since).map(|(m, at)| at + time::Duration::minutes(m)) } else { None };
             StepState {
                 step: s.clone(),
                 done_at: done.map(|d| d.0.to_string()),
                 done_by: done.map(|d| d.1.to_string()),
                 due_at: due.map(crate::clock::stamp),
                 overdue: done.is_none() && due.is_some_and(|d| d < now),
+                applies,
             }
         })
         .collect()
@@ -324,11 +401,12 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
     if let Some(i) = f.impact.filter(|i| !i.trim().is_empty()) {
         s.push_str(&format!("Clinical impact: {}\n", i.trim()));
     }
-    let done = f.steps.iter().filter(|st| st.done_at.is_some()).count();
+    // Only the steps for this outage count: a lab-interface step is not left undone in an EHR outage.
+    let applicable = f.steps.iter().filter(|st| st.applies).count();
+    let done = f.steps.iter().filter(|st| st.applies && st.done_at.is_some()).count();
     s.push_str(&format!(
-        "What staff are doing now: charting on downtime forms ({} so far); checklist {done} of {} steps done.\n",
+        "What staff are doing now: charting on downtime forms ({} so far); checklist {done} of {applicable} steps done.\n",
         if f.entries == 1 { "1 entry".to_string() } else { format!("{} entries", f.entries) },
-        f.steps.len()
     ));
     let overdue: Vec<&str> = f.steps.iter().filter(|st| st.overdue).map(|st| st.step.text.as_str()).collect();
     if !overdue.is_empty() {
@@ -374,6 +452,8 @@ pub struct Timeline {
 pub struct TimelineFacts<'a> {
     pub declared_at: &'a str,
     pub declared_severity: Option<Severity>,
+    /// The systems the declaration names (which checklist steps apply).
+    pub affected: &'a [String],
     pub ended_at: Option<&'a str>,
     pub drill: bool,
     pub events: &'a [Recorded],
@@ -415,8 +495,9 @@ fn minutes_between(a: &str, b: &str) -> Option<i64> {
 pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
     let declared = parse_stamp(f.declared_at).unwrap_or(f.now);
     let end_or_now = f.ended_at.and_then(parse_stamp).unwrap_or(f.now);
-    let steps = checklist_state(f.checklist, declared, f.events, end_or_now);
-    let missed = steps.iter().filter(|s| s.done_at.is_none()).map(|s| s.step.id.clone()).collect();
+    let outage = Outage { declared_severity: f.declared_severity, affected: f.affected };
+    let steps = checklist_state(f.checklist, declared, outage, f.events, end_or_now);
+    let missed = steps.iter().filter(|s| s.applies && s.done_at.is_none()).map(|s| s.step.id.clone()).collect();
     let first_entry_at = f.entries.iter().map(|e| e.0.clone()).min();
     let mut per_user = BTreeMap::new();
     for (_, author) in f.entries {

@@ -46,7 +46,11 @@ impl Workstation {
         let events = episodes::events(conn, session.keys(), &episode.id)?;
         let now = clock.now();
         let declared = crate::clock::parse_stamp(&episode.started_at).unwrap_or(now);
-        let steps = procedures::checklist_state(&self.checklist, declared, &events, now);
+        let outage = procedures::Outage {
+            declared_severity: episode.declaration.severity,
+            affected: &episode.declaration.affected,
+        };
+        let steps = procedures::checklist_state(&self.checklist, declared, outage, &events, now);
         let severity = procedures::current_severity(episode.declaration.severity, &events);
         let next = procedures::next_update_due(episode.declaration.next_update_due.as_deref(), &events);
         let update_overdue = next.as_deref().and_then(crate::clock::parse_stamp).is_some_and(|t| t < now);
@@ -289,6 +293,7 @@ pub(super) fn timeline_for(
     Ok(procedures::timeline(&procedures::TimelineFacts {
         declared_at: &episode.started_at,
         declared_severity: episode.declaration.severity,
+        affected: &episode.declaration.affected,
         ended_at: episode.ended_at.as_deref(),
         drill: episode.kind == Kind::Drill,
         events: &events,

@@ -135,15 +135,20 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                     if st.update_overdue { " - OVERDUE" } else { "" }
                 );
                 for s in &st.steps {
-                    let mark = match (&s.done_at, s.overdue) {
-                        (Some(_), _) => "[x]",
-                        (None, true) => "[!]",
-                        (None, false) => "[ ]",
+                    let mark = match (&s.done_at, s.overdue, s.applies) {
+                        (Some(_), _, _) => "[x]",
+                        (None, _, false) => "[-]",
+                        (None, true, true) => "[!]",
+                        (None, false, true) => "[ ]",
                     };
                     let by = s
                         .done_by
                         .as_ref()
                         .map(|b| format!(" (done by {b} at {})", s.done_at.clone().unwrap_or_default()))
+                        .or_else(|| {
+                            (!s.applies)
+                                .then(|| format!(" (not for this outage: {})", s.step.applies_to().unwrap_or_default()))
+                        })
                         .unwrap_or_default();
                     t.push_str(&format!(
                         "{mark} {:<26} {:<7} {}{}\n",

@@ -513,6 +513,7 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
             let done = match (&s.done_at, &s.done_by) {
                 (Some(a), Some(b)) => format!("{} by {b}", at(Some(a))),
                 (Some(a), None) => at(Some(a)),
+                _ if !s.applies => format!("not for this outage ({})", s.step.applies_to().unwrap_or_default()),
                 _ => "NOT DONE".into(),
             };
             let minutes_in = s.done_at.as_deref().and_then(|a| {
@@ -537,7 +538,7 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
     let mut missed: Vec<Vec<String>> = t
         .steps
         .iter()
-        .filter(|s| s.done_at.is_none())
+        .filter(|s| s.applies && s.done_at.is_none())
         .map(|s| {
             let due =
                 s.due_at.as_deref().map(|d| format!("due {}", at(Some(d)))).unwrap_or_else(|| "no due time".into());

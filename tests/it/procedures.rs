@@ -49,6 +49,22 @@ fn fail_broken_checklists_with_the_step_and_reason() {
             "unknown field `colour`",
         ),
         (r#"{"id":"x""#, "not valid JSON"),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"during","role":"charge","text":"Do","systems":["lab result"]}]}"#,
+            "step 'a': systems: 'lab result' is not one of the systems a declaration names (EHR, lab results,",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"during","role":"charge","text":"Do","systems":["EHR","ehr"]}]}"#,
+            "step 'a': systems: 'EHR' is given twice",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"during","role":"charge","text":"Do","severities":["P1","P1"]}]}"#,
+            "step 'a': a severity is given twice",
+        ),
+        (
+            r#"{"id":"x","version":"1","title":"T","steps":[{"id":"a","phase":"during","role":"charge","text":"Do","severities":["P5"]}]}"#,
+            "unknown variant `P5`",
+        ),
     ];
     for (json, expect) in cases {
         let problems = Checklist::parse("unit-checklist.json", json.as_bytes()).expect_err(json);
@@ -83,6 +99,77 @@ fn a_hospital_checklist_needs_no_code_change_and_a_broken_one_falls_back() {
     let ws = Workstation::open(tv.path()).expect("a broken checklist does not stop the workstation");
     assert_eq!(ws.checklist().id, "unit-downtime", "the built-in checklist is used");
     assert!(ws.checklist_problems()[0].to_string().contains("our-checklist.json: not valid JSON"));
+}
+
+/// Issue 21 item 4: a step for some severities or some affected systems applies only to those outages. In a P3 EHR
+/// outage the lab and the P1 steps are "not for this outage": never overdue, not counted in the update, not missed in
+/// the review; an escalation to P1 brings the P1 step in, due from the escalation.
+#[test]
+fn checklist_steps_apply_only_to_the_outages_they_are_for() {
+    let tv = TestVault::new();
+    let own = tv.path().join("our-checklist.json");
+    std::fs::write(
+        &own,
+        json!({ "id": "icu", "version": "3", "title": "ICU downtime", "steps": [
+            { "id": "confirm-scope", "phase": "declare", "role": "charge", "text": "Confirm the scope.", "due_minutes": 15 },
+            { "id": "lab-by-phone", "phase": "during", "role": "charge", "due_minutes": 30, "systems": ["lab results"],
+              "text": "Agree with the lab that every result is phoned." },
+            { "id": "call-command-centre", "phase": "during", "role": "charge", "due_minutes": 30,
+              "severities": ["P1"], "systems": ["EHR", "network"], "text": "Call the hospital command centre." } ] })
+        .to_string(),
+    )
+    .expect("write");
+    std::fs::write(tv.path().join("site.json"), json!({ "checklist_file": own }).to_string()).expect("site");
+    let t0 = datetime!(2026-11-21 17:00 UTC);
+    let clock = FixedClock::new(t0);
+    let mut ws = Workstation::open(tv.path()).expect("open");
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    assert!(ws.checklist_problems().is_empty(), "{:?}", ws.checklist_problems());
+    let declaration = Declaration { severity: Some(Severity::P3), affected: vec!["ehr".into()], ..Default::default() };
+    ws.start_episode(&charge, Kind::Real, declaration, &clock).expect("declare a P3 EHR outage");
+    clock.advance(Duration::minutes(45));
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    let state = |id: &str| {
+        let s = status.steps.iter().find(|s| s.step.id == id).expect(id);
+        (s.applies, s.overdue, s.due_at.clone())
+    };
+    assert_eq!(state("confirm-scope"), (true, true, Some("2026-11-21T17:15:00.000Z".into())));
+    assert_eq!(state("lab-by-phone"), (false, false, None), "the lab is not affected");
+    assert_eq!(state("call-command-centre"), (false, false, None), "a P1 step in a P3 outage");
+    assert_eq!(status.overdue_steps, 1);
+    let draft = ws.draft_status_update(&charge, &clock).expect("draft");
+    assert!(draft.contains("checklist 0 of 1 steps done"), "{draft}");
+
+    // The CLI marks them and says what they are for.
+    let out = tv.dtk(Some(CHARGE), &["episode", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("[-] lab-by-phone")
+                && l.contains("(not for this outage: when lab results is affected)")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("[!] confirm-scope")), "{text}");
+
+    // Escalated to P1 at +45: the P1 step applies from now, due 30 minutes later.
+    ws.change_severity(&charge, Severity::P1, None, &clock).expect("escalate");
+    clock.advance(Duration::minutes(20));
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    let p1 = status.steps.iter().find(|s| s.step.id == "call-command-centre").expect("step");
+    assert!(p1.applies && !p1.overdue, "due at +75, it is +65");
+    assert_eq!(p1.due_at.as_deref(), Some("2026-11-21T18:15:00.000Z"));
+    clock.advance(Duration::minutes(15));
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    assert!(status.steps.iter().any(|s| s.step.id == "call-command-centre" && s.overdue));
+
+    ws.end_episode(&charge, &clock).expect("recovery");
+    let t = ws.episode_timeline(&charge, None, &clock).expect("timeline");
+    assert_eq!(
+        t.missed,
+        vec!["confirm-scope".to_string(), "call-command-centre".to_string()],
+        "the lab step is not missed"
+    );
 }
 
 #[test]
