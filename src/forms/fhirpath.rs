@@ -23,6 +23,7 @@ const NESTING_COST: usize = 8;
 pub(crate) const FUNCTIONS: &[(&str, usize, usize)] = &[
     ("where", 1, 1),
     ("select", 1, 1),
+    ("repeat", 1, 1),
     ("exists", 0, 1),
     ("all", 1, 1),
     ("empty", 0, 0),

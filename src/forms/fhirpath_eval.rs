@@ -387,6 +387,26 @@ impl<'a> Evaluator<'_, 'a> {
                 self.step(out.len())?;
                 out
             }
+            "repeat" => {
+                // As fhirpath.js: for each input item in turn, the projection is applied to what it gave last time
+                // until it gives nothing new (by equality), so a cycle ends; results in the order found.
+                let mut out: Collection = Vec::new();
+                for item in &base {
+                    let mut level = vec![item.clone()];
+                    while !level.is_empty() {
+                        let next: Collection = self.per_item(&level, &args[0])?.into_iter().flatten().collect();
+                        self.step(next.len())?;
+                        level = Vec::new();
+                        for v in next {
+                            if !contains(&out, &v) {
+                                out.push(v.clone());
+                                level.push(v);
+                            }
+                        }
+                    }
+                }
+                out
+            }
             "exists" => vec![Val::Bool(criteria(&base)?.contains(&Some(true)))],
             "all" => vec![Val::Bool(criteria(&base)?.iter().all(|k| *k == Some(true)))],
             "empty" => vec![Val::Bool(base.is_empty())],
