@@ -50,6 +50,10 @@ pub struct Declaration {
     pub impact: Option<String>,
     /// When the first status update is due.
     pub next_update_due: Option<String>,
+    /// When the outage began, as the charge nurse judges it (before the declaration): the start of the site's "time
+    /// to declare" response target. Not written when not given, so older declarations read and hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub began_at: Option<String>,
 }
 
 /// Who created a paper-only episode and when; its unit and period are the episode's own `unit`, `started_at` and
@@ -424,6 +428,15 @@ pub struct RecordFacts {
 /// Reads [`RecordFacts`]. On the workstation that declared the episode, prints and the handoff come from its own audit
 /// log; on the HIM station (the episode arrived in handoff files) from the imported audit rows and the files, and
 /// the full reconciliation time from the worklist.
+/// When the episode's first electronic entry (saved, not a draft) was recorded: the "time to first entry" target.
+pub fn first_entry_at(conn: &rusqlite::Connection, episode_id: &str) -> Result<Option<String>, VaultError> {
+    Ok(conn.query_row(
+        "SELECT min(created_at) FROM entries WHERE episode_id = ?1 AND status != 'draft'",
+        [episode_id],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn record_facts(conn: &rusqlite::Connection, episode: &Episode) -> Result<RecordFacts, VaultError> {
     let entries: Vec<(String, String)> = {
         let mut st =

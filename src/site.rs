@@ -27,6 +27,30 @@ impl MrnBlock {
     }
 }
 
+/// The response targets of one severity (issue 21 item 3), in minutes; the episode's timeline measures each and the
+/// charge desk shows when one is missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseTarget {
+    /// From when the outage began (as the declaration says) to the declaration.
+    pub declare_minutes: i64,
+    /// Between status updates, and from the declaration (or an escalation to this severity) to the next one.
+    pub update_minutes: i64,
+    /// From the declaration to the unit's first electronic entry.
+    pub first_entry_minutes: i64,
+}
+
+/// The built-in response targets: the faster the worse the outage.
+pub fn default_response_targets() -> std::collections::BTreeMap<crate::procedures::Severity, ResponseTarget> {
+    use crate::procedures::Severity::*;
+    let t = |declare_minutes, update_minutes, first_entry_minutes| ResponseTarget {
+        declare_minutes,
+        update_minutes,
+        first_entry_minutes,
+    };
+    [(P1, t(15, 30, 15)), (P2, t(30, 60, 30)), (P3, t(60, 120, 60)), (P4, t(120, 240, 120))].into_iter().collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SiteConfig {
@@ -78,6 +102,9 @@ pub struct SiteConfig {
     pub temp_mrn_min_left: u32,
     /// Readiness: no drill in this many days is a warning.
     pub drill_max_age_days: u32,
+    /// Response targets per severity (`{"P1": {"declare_minutes": 15, "update_minutes": 30, "first_entry_minutes":
+    /// 15}, …}`); a severity left out has none. Without the setting, [`default_response_targets`].
+    pub response_targets: std::collections::BTreeMap<crate::procedures::Severity, ResponseTarget>,
     /// Readiness: no `dtk verify` in this many days is a warning.
     pub verify_max_age_days: u32,
     /// The site's IT key (Ed25519, 64 hex characters, printed by `dtk site it-key --create`): the workstation imports
@@ -198,6 +225,7 @@ impl Default for SiteConfig {
             readiness_min_free_mb: 1024,
             temp_mrn_min_left: 20,
             drill_max_age_days: 90,
+            response_targets: default_response_targets(),
             verify_max_age_days: 7,
             it_public_key: None,
             census_public_key: None,
@@ -243,6 +271,20 @@ impl SiteConfig {
         }
         if !(1..=24 * 60).contains(&cfg.duplicate_window_minutes) {
             return Err(bad("duplicate_window_minutes: between 1 and 1440".into()));
+        }
+        for (severity, t) in &cfg.response_targets {
+            for (name, minutes) in [
+                ("declare_minutes", t.declare_minutes),
+                ("update_minutes", t.update_minutes),
+                ("first_entry_minutes", t.first_entry_minutes),
+            ] {
+                if !(1..=7 * 24 * 60).contains(&minutes) {
+                    return Err(bad(format!(
+                        "response_targets.{}.{name}: between 1 and 10080 (a week)",
+                        severity.code()
+                    )));
+                }
+            }
         }
         if !(1..=240).contains(&cfg.mar_window_minutes) {
             return Err(bad("mar_window_minutes: between 1 and 240".into()));

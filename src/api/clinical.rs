@@ -260,6 +260,18 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<Episode, ApiError> {
         session.require(Op::ManageEpisode)?;
+        if let Some(began) = &declaration.began_at {
+            // When the outage began: before now (a clock a minute fast is no fault), at most 31 days back.
+            let now = clock.now();
+            let ok = crate::clock::parse_stamp(began)
+                .is_some_and(|b| b <= now + time::Duration::minutes(1) && b >= now - time::Duration::days(31));
+            if !ok {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    "began_at: when the outage began must be a time in the last 31 days, not in the future",
+                ));
+            }
+        }
         let unit = self.unit().unwrap_or_else(|| "Unit".into());
         let vault = self.vault_mut()?;
         Ok(vault

@@ -378,8 +378,14 @@ impl Workstation {
         let mut report = reconcile::report(conn, keys, at, session.username(), unit)?;
         for line in &mut report.episodes {
             if let Some(episode) = crate::episodes::get(conn, keys, &line.id)? {
-                line.timeline =
-                    Some(super::procedures::timeline_for(conn, keys, &self.checklist, &episode, clock.now())?);
+                line.timeline = Some(super::procedures::timeline_for(
+                    conn,
+                    keys,
+                    &self.checklist,
+                    &self.site.response_targets,
+                    &episode,
+                    clock.now(),
+                )?);
             }
         }
         Ok(report)

@@ -22,6 +22,9 @@ pub struct EpisodeStatus {
     pub steps: Vec<StepState>,
     pub overdue_steps: usize,
     pub updates: Vec<Recorded>,
+    /// The site's response targets measured so far (issue 21 item 3), and how many are missed.
+    pub targets: Vec<procedures::TargetCheck>,
+    pub missed_targets: usize,
 }
 
 impl Workstation {
@@ -54,6 +57,16 @@ impl Workstation {
         let severity = procedures::current_severity(episode.declaration.severity, &events);
         let next = procedures::next_update_due(episode.declaration.next_update_due.as_deref(), &events);
         let update_overdue = next.as_deref().and_then(crate::clock::parse_stamp).is_some_and(|t| t < now);
+        let first_entry_at = episodes::first_entry_at(conn, &episode.id)?;
+        let targets = procedures::response_targets(&procedures::TargetFacts {
+            targets: &self.site.response_targets,
+            declared_at: declared,
+            declared_severity: episode.declaration.severity,
+            began_at: episode.declaration.began_at.as_deref(),
+            events: &events,
+            first_entry_at: first_entry_at.as_deref(),
+            until: now,
+        });
         Ok(Some(EpisodeStatus {
             drill: episode.kind == Kind::Drill,
             severity,
@@ -63,6 +76,8 @@ impl Workstation {
             overdue_steps: steps.iter().filter(|s| s.overdue).count() + usize::from(update_overdue),
             steps,
             updates: events.into_iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).collect(),
+            missed_targets: targets.iter().filter(|t| t.missed).count(),
+            targets,
             episode,
         }))
     }
@@ -172,7 +187,7 @@ impl Workstation {
                 .next()
                 .ok_or_else(|| ApiError::from(EpisodeError::NoneOpen))?,
         };
-        timeline_for(conn, session.keys(), &self.checklist, &episode, clock.now())
+        timeline_for(conn, session.keys(), &self.checklist, &self.site.response_targets, &episode, clock.now())
     }
 }
 
@@ -205,7 +220,8 @@ impl Workstation {
                 ),
             ));
         }
-        let timeline = timeline_for(conn, session.keys(), &self.checklist, &episode, clock.now())?;
+        let timeline =
+            timeline_for(conn, session.keys(), &self.checklist, &self.site.response_targets, &episode, clock.now())?;
         let stamp = crate::print::Stamp {
             unit: self.unit().unwrap_or_else(|| episode.unit.clone()),
             printed_by: format!("{} ({})", session.display_name(), session.username()),
@@ -285,6 +301,7 @@ pub(super) fn timeline_for(
     conn: &rusqlite::Connection,
     keys: &crate::crypto::Keys,
     checklist: &Checklist,
+    targets: &std::collections::BTreeMap<Severity, crate::site::ResponseTarget>,
     episode: &Episode,
     now: time::OffsetDateTime,
 ) -> Result<Timeline, ApiError> {
@@ -294,6 +311,8 @@ pub(super) fn timeline_for(
         declared_at: &episode.started_at,
         declared_severity: episode.declaration.severity,
         affected: &episode.declaration.affected,
+        began_at: episode.declaration.began_at.as_deref(),
+        targets,
         ended_at: episode.ended_at.as_deref(),
         drill: episode.kind == Kind::Drill,
         events: &events,

@@ -248,6 +248,7 @@ impl Workstation {
                 affected: vec!["EHR".into()],
                 impact: Some("None: this is a practice episode on a demo unit.".into()),
                 next_update_due: None,
+                began_at: None,
             };
             self.start_episode(session, crate::episodes::Kind::Drill, declaration, &outage)?;
         }

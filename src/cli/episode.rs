@@ -28,6 +28,9 @@ pub enum EpisodeCmd {
         /// Minutes until the first status update is due.
         #[arg(long, value_name = "MINUTES")]
         next_update: Option<i64>,
+        /// How many minutes ago the outage began (the start of the site's "time to declare" target).
+        #[arg(long, value_name = "MINUTES")]
+        began_minutes_ago: Option<i64>,
         /// A practice episode: marked DRILL everywhere, never exported.
         #[arg(long)]
         drill: bool,
@@ -102,10 +105,12 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
     let clock = SystemClock;
     let session = sign_in(ws)?;
     match cmd {
-        EpisodeCmd::Start { reason, severity, affected, impact, next_update, drill } => {
+        EpisodeCmd::Start { reason, severity, affected, impact, next_update, began_minutes_ago, drill } => {
             let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
             let next_update_due = next_update.map(|m| dtk::clock::stamp(clock.now() + time::Duration::minutes(m)));
-            let declaration = dtk::episodes::Declaration { reason, severity, affected, impact, next_update_due };
+            let began_at = began_minutes_ago.map(|m| dtk::clock::stamp(clock.now() - time::Duration::minutes(m)));
+            let declaration =
+                dtk::episodes::Declaration { reason, severity, affected, impact, next_update_due, began_at };
             let ep = ws.start_episode(&session, kind, declaration, &clock)?;
             output(json, &ep, || {
                 format!(
@@ -134,6 +139,20 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                     st.next_update_due.clone().unwrap_or_else(|| "not set".into()),
                     if st.update_overdue { " - OVERDUE" } else { "" }
                 );
+                for c in &st.targets {
+                    let mut result = c.result();
+                    if c.done_at.is_none() && !c.missed {
+                        result.push_str(&format!(", due {}", c.due_at.clone().unwrap_or_default()));
+                    }
+                    t.push_str(&format!(
+                        "target: {} within {} min ({}): {}{}\n",
+                        c.label,
+                        c.target_minutes,
+                        c.severity.code(),
+                        result,
+                        c.minutes.map(|m| format!(", took {m} min")).unwrap_or_default()
+                    ));
+                }
                 for s in &st.steps {
                     let mark = match (&s.done_at, s.overdue, s.applies) {
                         (Some(_), _, _) => "[x]",

@@ -208,6 +208,23 @@ fn severity(s: Option<Severity>) -> String {
 
 /// The timeline and metrics of one episode (issue 9 §5), as label/value rows. A drill never reaches HIM, so its
 /// rows stop at recovery.
+/// The response targets as rows: what, severity, target, how long it took, when it was due, met or missed.
+fn target_rows(t: &Timeline) -> Vec<Vec<String>> {
+    t.targets
+        .iter()
+        .map(|c| {
+            vec![
+                c.label.clone(),
+                c.severity.code().into(),
+                minutes(Some(c.target_minutes)),
+                minutes(c.minutes),
+                at(c.due_at.as_deref()),
+                c.result(),
+            ]
+        })
+        .collect()
+}
+
 fn timeline_rows(t: &Timeline) -> Vec<Vec<String>> {
     let mut rows = vec![
         vec!["Declared".into(), at(Some(&t.declared_at))],
@@ -505,6 +522,14 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
     f.heading("Timeline and metrics")?;
     f.table(&[("", 1.0), ("", 2.2)], &timeline_rows(t))?;
 
+    if !t.targets.is_empty() {
+        f.heading("Response targets")?;
+        f.table(
+            &[("target", 1.6), ("severity", 0.7), ("within", 0.8), ("took", 0.9), ("due", 1.7), ("result", 1.2)],
+            &target_rows(t),
+        )?;
+    }
+
     f.heading(&format!("Checklist: {checklist_title}"))?;
     let rows: Vec<Vec<String>> = t
         .steps
@@ -548,6 +573,18 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
     missed.extend(
         t.missed_updates.iter().map(|d| vec!["Status update overdue".into(), format!("was due {}", at(Some(d)))]),
     );
+    missed.extend(t.targets.iter().filter(|c| c.missed).map(|c| {
+        vec![
+            "Response target missed".into(),
+            format!(
+                "{} ({}: within {}, took {})",
+                c.label,
+                c.severity.code(),
+                minutes(Some(c.target_minutes)),
+                minutes(c.minutes)
+            ),
+        ]
+    }));
     if t.entries == 0 {
         missed.push(vec!["No electronic entry".into(), "nobody charted on downtime forms during the drill".into()]);
     }

@@ -172,6 +172,93 @@ fn checklist_steps_apply_only_to_the_outages_they_are_for() {
     );
 }
 
+/// Issue 21 item 3: the site's response targets per severity are measured on the episode (time to declare from when
+/// the outage began, time to the first electronic entry, every interval between status updates, sooner after an
+/// escalation); the status counts the missed ones, the CLI and the drill report name them.
+#[test]
+fn response_targets_per_severity_are_measured_and_the_missed_ones_shown() {
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("site.json"),
+        json!({ "response_targets": {
+            "P1": { "declare_minutes": 10, "update_minutes": 30, "first_entry_minutes": 10 },
+            "P2": { "declare_minutes": 30, "update_minutes": 60, "first_entry_minutes": 20 } } })
+        .to_string(),
+    )
+    .expect("site");
+    let t0 = datetime!(2026-11-21 17:00 UTC);
+    let clock = FixedClock::new(t0);
+    let mut ws = Workstation::open(tv.path()).expect("open");
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    let nurse = ws.sign_in(NURSE.0, &Password::new(NURSE.1.into()), &clock).expect("nurse");
+    ws.import_census(&charge, &census_bytes(), &clock).expect("census");
+    let declaration = |began: &str| Declaration {
+        severity: Some(Severity::P2),
+        affected: vec!["EHR".into()],
+        began_at: Some(began.into()),
+        ..Default::default()
+    };
+    let future = ws.start_episode(&charge, Kind::Drill, declaration("2026-11-21T17:30:00.000Z"), &clock);
+    assert_eq!(future.err().map(|e| e.code), Some(ErrorCode::InvalidInput), "an outage that begins in the future");
+    // The EHR went down at 16:15; declared at 17:00: 45 minutes against P2's 30.
+    ws.start_episode(&charge, Kind::Drill, declaration("2026-11-21T16:15:00.000Z"), &clock).expect("declare");
+    clock.advance(Duration::minutes(25));
+    ws.add_entry(&nurse, &sample_response("vital-signs"), &EntryOptions { sign: true, ..Default::default() }, &clock)
+        .expect("first entry at +25, against 20");
+    clock.advance(Duration::minutes(25));
+    ws.save_status_update(&charge, "Update one", None, &clock).expect("update at +50, within 60");
+    clock.advance(Duration::minutes(20));
+    ws.change_severity(&charge, Severity::P1, None, &clock).expect("escalate at +70: the next update is due at +100");
+    clock.advance(Duration::minutes(25));
+
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    let seen = |targets: &[dtk::procedures::TargetCheck]| -> Vec<(String, bool, Option<String>, Option<i64>)> {
+        targets.iter().map(|c| (c.label.clone(), c.missed, c.due_at.clone(), c.minutes)).collect()
+    };
+    let at = |t: &str| Some(format!("2026-11-21T{t}:00.000Z"));
+    assert_eq!(
+        seen(&status.targets),
+        vec![
+            ("Declared".to_string(), true, at("16:45"), Some(45)),
+            ("First electronic entry".to_string(), true, at("17:20"), Some(25)),
+            ("Status update 1".to_string(), false, at("18:00"), Some(50)),
+            ("Status update 2".to_string(), false, at("18:40"), Some(45)),
+        ],
+        "at +95 the second update is not yet due (+100)"
+    );
+    assert_eq!(status.missed_targets, 2);
+    clock.advance(Duration::minutes(10));
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    assert!(status.targets.iter().any(|c| c.label == "Status update 2" && c.missed && c.severity == Severity::P1));
+    assert_eq!(status.missed_targets, 3);
+
+    let out = tv.dtk(Some(CHARGE), &["episode", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("target: Declared within 30 min (P2): MISSED, took 45 min"), "{text}");
+    assert!(text.contains("target: Status update 1 within 60 min (P2): met, took 50 min"), "{text}");
+
+    ws.end_episode(&charge, &clock).expect("recovery at +105");
+    let pdf = ws.drill_report(&charge, None, &clock).expect("drill report");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("drill.pdf");
+    std::fs::write(&file, &pdf.bytes).expect("pdf");
+    let text = pages_text(&file).join(" ");
+    for expect in ["Response targets", "Response target missed", "Declared (P2: within 30 min, took 45 min)"] {
+        assert!(text.contains(expect), "'{expect}' not in the drill report:\n{text}");
+    }
+
+    // Without a start given, time to declare is shown as not measured, never as met.
+    let tv = TestVault::new();
+    let (mut ws, charge) = tv.sign_in(CHARGE);
+    ws.start_episode(&charge, Kind::Real, Declaration { severity: Some(Severity::P3), ..Default::default() }, &clock)
+        .expect("declare");
+    let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
+    let declared = status.targets.iter().find(|c| c.kind == "declare").expect("declare target (built-in P3)");
+    assert_eq!(declared.not_measured, Some("the declaration does not say when the outage began"));
+    assert!(!declared.missed);
+}
+
 #[test]
 fn status_update_draft_says_severity_affected_workflows_and_next_update() {
     let tv = TestVault::new();
@@ -183,6 +270,7 @@ fn status_update_draft_says_severity_affected_workflows_and_next_update() {
         affected: vec!["EHR".into(), "lab results".into(), "pharmacy".into()],
         impact: Some("Results by phone only; medication history unavailable.".into()),
         next_update_due: Some("2026-11-21T15:30:00Z".into()),
+        began_at: None,
     };
     ws.start_episode(&charge, Kind::Real, declaration, &clock).expect("start");
     clock.advance(Duration::minutes(20));

@@ -548,6 +548,7 @@ fn reconciliation_report_has_the_scripted_episode_timeline() {
         affected: vec!["EHR".into(), "lab results".into()],
         impact: Some("Results by phone.".into()),
         next_update_due: Some("2026-11-21T17:30:00.000Z".into()),
+        began_at: None,
     };
     ws.start_episode(&charge, Kind::Real, declaration, &clock).expect("declared at 17:00");
     let opts = dtk::api::EntryOptions {

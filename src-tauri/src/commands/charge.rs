@@ -141,6 +141,7 @@ pub fn declare_episode(shell: &Shell, request: DeclareEpisodeRequest) -> Result<
             affected,
             impact,
             next_update_due: next_update_minutes.map(|m| in_minutes(&SystemClock, m)),
+            began_at: None,
         };
         ws.start_episode(session, kind, declaration, &SystemClock)?;
         current_status(ws, session)
