@@ -193,6 +193,14 @@ impl Workstation {
         self.record(session, Event::Decision { text: text.into() }, clock)
     }
 
+    /// Who holds each incident role in the open episode (both unnamed when none is open). Like the open episode
+    /// itself, every role may ask: the banner on every workstation names them. Names of staff only, no patient.
+    pub fn incident_roles(&self, session: &Session) -> Result<IncidentRoles, ApiError> {
+        let conn = self.vault()?.conn();
+        let Some(episode) = episodes::current(conn, session.keys())? else { return Ok(IncidentRoles::default()) };
+        Ok(procedures::incident_roles(&episodes::events(conn, session.keys(), &episode.id)?))
+    }
+
     /// Names who holds an incident role for the open episode from now on (a later assignment replaces it; every
     /// assignment stays in the timeline). Audited as `episode.role_assigned` and handed off to HIM.
     pub fn assign_role(
