@@ -20,6 +20,10 @@ pub mod action {
     pub const STEP_UNDONE: &str = "episode.checklist_step_undone";
     pub const STATUS_UPDATE: &str = "episode.status_update";
     pub const PAPER_ONLY: &str = "episode.paper_only_created";
+    /// A decision recorded (its text is in the detail: decisions are about the unit, never about a patient).
+    pub const DECISION: &str = "episode.decision";
+    /// An incident role given to someone (commander or liaison, and the name).
+    pub const ROLE: &str = "episode.role_assigned";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +294,8 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::StepDone { .. } => action::STEP_DONE,
         Event::StepUndone { .. } => action::STEP_UNDONE,
         Event::StatusUpdate { .. } => action::STATUS_UPDATE,
+        Event::Decision { .. } => action::DECISION,
+        Event::Role { .. } => action::ROLE,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
@@ -366,6 +372,8 @@ fn event_kind(event: &Event) -> &'static str {
         Event::StepDone { .. } => "step_done",
         Event::StepUndone { .. } => "step_undone",
         Event::StatusUpdate { .. } => "status_update",
+        Event::Decision { .. } => "decision",
+        Event::Role { .. } => "role",
     }
 }
 

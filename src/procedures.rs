@@ -257,10 +257,150 @@ pub struct StepState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    Severity { severity: Severity, note: Option<String> },
-    StepDone { step: String, note: Option<String> },
-    StepUndone { step: String, reason: String },
-    StatusUpdate { text: String, next_update_due: Option<String> },
+    Severity {
+        severity: Severity,
+        note: Option<String>,
+    },
+    StepDone {
+        step: String,
+        note: Option<String>,
+    },
+    StepUndone {
+        step: String,
+        reason: String,
+    },
+    StatusUpdate {
+        text: String,
+        next_update_due: Option<String>,
+    },
+    /// A decision the unit took ("switched to paper MAR for ICU"), for the review. Never edited or deleted: a
+    /// correction is a new decision.
+    Decision {
+        text: String,
+    },
+    /// Who holds an incident role from now on (a name in words: the person may have no account here).
+    Role {
+        role: IncidentRole,
+        name: String,
+    },
+}
+
+/// The named roles of an incident (issue 21 item 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentRole {
+    /// Runs the response: declares, escalates, decides.
+    Commander,
+    /// Speaks for the clinical side: the bridge between the unit's staff and the incident commander.
+    Liaison,
+}
+
+impl IncidentRole {
+    pub fn parse(s: &str) -> Option<IncidentRole> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "commander" => Some(IncidentRole::Commander),
+            "liaison" => Some(IncidentRole::Liaison),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentRole::Commander => "commander",
+            IncidentRole::Liaison => "liaison",
+        }
+    }
+
+    /// The role in the words of the banner, the timeline and the updates.
+    pub fn title(self) -> &'static str {
+        match self {
+            IncidentRole::Commander => "Incident commander",
+            IncidentRole::Liaison => "Clinical liaison",
+        }
+    }
+}
+
+/// The longest decision kept, in characters: a line or two for the review, not a narrative.
+pub const MAX_DECISION_CHARS: usize = 500;
+/// The longest name of a role holder, in characters.
+pub const MAX_ROLE_NAME_CHARS: usize = 100;
+
+/// A decision with who recorded it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub at: String,
+    pub by: String,
+    pub text: String,
+}
+
+/// Who holds a role, since when, and who said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assigned {
+    pub name: String,
+    pub at: String,
+    pub by: String,
+}
+
+/// The incident roles as they stand (the latest assignment of each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IncidentRoles {
+    pub commander: Option<Assigned>,
+    pub liaison: Option<Assigned>,
+}
+
+impl IncidentRoles {
+    /// "Incident commander: Dana Ruiz; Clinical liaison: not named", with " (since 09:05 UTC)" after each name when
+    /// `since`: the one line the status-update draft and `dtk episode status` share.
+    pub fn summary(&self, since: bool) -> String {
+        let who = |a: &Option<Assigned>| match a {
+            Some(a) if since => format!("{} (since {})", a.name, hhmm(&a.at)),
+            Some(a) => a.name.clone(),
+            None => "not named".into(),
+        };
+        format!(
+            "{}: {}; {}: {}",
+            IncidentRole::Commander.title(),
+            who(&self.commander),
+            IncidentRole::Liaison.title(),
+            who(&self.liaison)
+        )
+    }
+}
+
+/// The decisions of an episode, oldest first.
+pub fn decisions(events: &[Recorded]) -> Vec<Decision> {
+    events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Decision { text } => Some(Decision { at: r.at.clone(), by: r.actor.clone(), text: text.clone() }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every role assignment of an episode, oldest first.
+pub fn role_changes(events: &[Recorded]) -> Vec<(IncidentRole, Assigned)> {
+    events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Role { role, name } => {
+                Some((*role, Assigned { name: name.clone(), at: r.at.clone(), by: r.actor.clone() }))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The roles as they stand: the latest assignment of each.
+pub fn incident_roles(events: &[Recorded]) -> IncidentRoles {
+    let mut roles = IncidentRoles::default();
+    for (role, a) in role_changes(events) {
+        match role {
+            IncidentRole::Commander => roles.commander = Some(a),
+            IncidentRole::Liaison => roles.liaison = Some(a),
+        }
+    }
+    roles
 }
 
 /// Why an event cannot be kept, if it cannot: oversized, or control or text-direction characters. Checked when
@@ -278,6 +418,18 @@ pub fn event_problem(event: &Event) -> Option<&'static str> {
         Event::StepUndone { step, reason } => plain(step, 64) && plain(reason, 2_000),
         Event::StatusUpdate { text, next_update_due } => {
             plain(text, 20_000) && next_update_due.as_deref().is_none_or(|t| parse_stamp(t).is_some())
+        }
+        Event::Decision { text } => {
+            !text.trim().is_empty()
+                && text.chars().count() <= MAX_DECISION_CHARS
+                && plain(text, 4 * MAX_DECISION_CHARS)
+                && !text.contains(['\n', '\r'])
+        }
+        Event::Role { name, .. } => {
+            !name.trim().is_empty()
+                && name.chars().count() <= MAX_ROLE_NAME_CHARS
+                && plain(name, 4 * MAX_ROLE_NAME_CHARS)
+                && !name.contains(['\n', '\r'])
         }
     };
     (!ok).then_some("oversized, or holds control or text-direction characters")
@@ -371,6 +523,9 @@ pub struct UpdateFacts<'a> {
     pub steps: &'a [StepState],
     pub entries: usize,
     pub next_update_due: Option<&'a str>,
+    pub roles: &'a IncidentRoles,
+    /// The episode's decisions, oldest first.
+    pub decisions: &'a [Decision],
     pub now: OffsetDateTime,
 }
 
@@ -401,6 +556,7 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
     if let Some(i) = f.impact.filter(|i| !i.trim().is_empty()) {
         s.push_str(&format!("Clinical impact: {}\n", i.trim()));
     }
+    s.push_str(&format!("{}\n", f.roles.summary(false)));
     // Only the steps for this outage count: a lab-interface step is not left undone in an EHR outage.
     let applicable = f.steps.iter().filter(|st| st.applies).count();
     let done = f.steps.iter().filter(|st| st.applies && st.done_at.is_some()).count();
@@ -413,6 +569,12 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
         s.push_str("Overdue:\n");
         for o in overdue {
             s.push_str(&format!("  - {o}\n"));
+        }
+    }
+    if !f.decisions.is_empty() {
+        s.push_str("Decisions:\n");
+        for d in f.decisions {
+            s.push_str(&format!("  - {} {} ({})\n", hhmm(&d.at), d.text, d.by));
         }
     }
     s.push_str(&format!("Next update: {}\n", f.next_update_due.map(hhmm).unwrap_or_else(|| "not set".into())));
@@ -448,6 +610,10 @@ pub struct Timeline {
     pub missed_updates: Vec<String>,
     /// The site's response targets, each met or missed (issue 21 item 3).
     pub targets: Vec<TargetCheck>,
+    /// Every incident role assignment, oldest first.
+    pub roles: Vec<(IncidentRole, Assigned)>,
+    /// The decisions, oldest first.
+    pub decisions: Vec<Decision>,
 }
 
 /// What the timeline is computed from.
@@ -548,6 +714,8 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
         status_updates: f.events.iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).count(),
         missed_updates: missed_updates(f.first_update_due, f.events, end_or_now),
         targets,
+        roles: role_changes(f.events),
+        decisions: decisions(f.events),
     }
 }
 

@@ -117,6 +117,8 @@ commands::registry::ipc_commands! {
     charge::untick_step(step: String, reason: String) -> Option<EpisodeStatus>;
     charge::draft_status_update() -> String;
     charge::save_status_update(text: String, next_update_minutes: Option<u32>) -> Option<EpisodeStatus>;
+    charge::record_decision(text: String) -> Option<EpisodeStatus>;
+    charge::assign_role(role: IncidentRole, name: String) -> Option<EpisodeStatus>;
     charge::episode_timeline() -> EpisodeTimeline;
     charge::print_centre_info() -> PrintCentreInfo;
     charge::printable_entries(mrn: String) -> Vec<EntryChoice>;

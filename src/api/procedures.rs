@@ -8,7 +8,10 @@ use crate::auth::Op;
 use crate::clock::{stamp, Clock};
 use crate::entries;
 use crate::episodes::{self, Episode, EpisodeError, Kind};
-use crate::procedures::{self, Checklist, ChecklistProblem, Event, Recorded, Severity, StepState, Timeline};
+use crate::procedures::{
+    self, Checklist, ChecklistProblem, Decision, Event, IncidentRole, IncidentRoles, Recorded, Severity, StepState,
+    Timeline,
+};
 
 /// What the banner and the charge nurse's screen show about the open episode.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +28,10 @@ pub struct EpisodeStatus {
     /// The site's response targets measured so far (issue 21 item 3), and how many are missed.
     pub targets: Vec<procedures::TargetCheck>,
     pub missed_targets: usize,
+    /// Who is incident commander and clinical liaison now (the banner shows them).
+    pub roles: IncidentRoles,
+    /// The episode's decisions, newest first (as the charge desk lists them).
+    pub decisions: Vec<Decision>,
 }
 
 impl Workstation {
@@ -75,6 +82,8 @@ impl Workstation {
             update_overdue,
             overdue_steps: steps.iter().filter(|s| s.overdue).count() + usize::from(update_overdue),
             steps,
+            roles: procedures::incident_roles(&events),
+            decisions: procedures::decisions(&events).into_iter().rev().collect(),
             updates: events.into_iter().filter(|r| matches!(r.event, Event::StatusUpdate { .. })).collect(),
             missed_targets: targets.iter().filter(|t| t.missed).count(),
             targets,
@@ -85,7 +94,12 @@ impl Workstation {
     fn record(&mut self, session: &Session, event: Event, clock: &dyn Clock) -> Result<Recorded, ApiError> {
         session.require(Op::ManageEpisode)?;
         if let Some(problem) = procedures::event_problem(&event) {
-            return Err(ApiError::new(ErrorCode::InvalidInput, format!("the note or update is {problem}")));
+            let what = match event {
+                Event::Decision { .. } => "decision",
+                Event::Role { .. } => "name",
+                _ => "note or update",
+            };
+            return Err(ApiError::new(ErrorCode::InvalidInput, format!("the {what} is {problem}")));
         }
         let episode = self.open_episode(session)?;
         let vault = self.vault_mut()?;
@@ -151,6 +165,8 @@ impl Workstation {
             steps: &status.steps,
             entries: count,
             next_update_due: status.next_update_due.as_deref(),
+            roles: &status.roles,
+            decisions: &status.decisions.iter().rev().cloned().collect::<Vec<_>>(),
             now: clock.now(),
         }))
     }
@@ -168,6 +184,63 @@ impl Workstation {
         }
         let next = next_in_minutes.map(|m| stamp(clock.now() + time::Duration::minutes(m)));
         self.record(session, Event::StatusUpdate { text: text.to_string(), next_update_due: next }, clock)
+    }
+
+    /// Records a decision of the unit with the open episode ("switched to paper MAR for ICU"), with who and when;
+    /// audited as `episode.decision` and handed off to HIM. A decision is never edited or deleted: a correction is
+    /// a new decision. Refused when empty, over [`procedures::MAX_DECISION_CHARS`] characters, on several lines, or
+    /// holding control characters; the error never repeats the text.
+    pub fn record_decision(&mut self, session: &Session, text: &str, clock: &dyn Clock) -> Result<Recorded, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let text = text.trim();
+        let problem = if text.is_empty() {
+            Some("the decision is empty: say what was decided".to_string())
+        } else if text.chars().count() > procedures::MAX_DECISION_CHARS {
+            Some(format!(
+                "the decision is {} characters long; keep it to {} (a line or two) and record more as another decision",
+                text.chars().count(),
+                procedures::MAX_DECISION_CHARS
+            ))
+        } else if text.contains(['\n', '\r']) {
+            Some("the decision must be one line; record each decision on its own".into())
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(ApiError::new(ErrorCode::InvalidInput, message));
+        }
+        self.record(session, Event::Decision { text: text.into() }, clock)
+    }
+
+    /// Who holds each incident role in the open episode (both unnamed when none is open). Like the open episode
+    /// itself, every role may ask: the banner on every workstation names them. Names of staff only, no patient.
+    pub fn incident_roles(&self, session: &Session) -> Result<IncidentRoles, ApiError> {
+        let conn = self.vault()?.conn();
+        let Some(episode) = episodes::current(conn, session.keys())? else { return Ok(IncidentRoles::default()) };
+        Ok(procedures::incident_roles(&episodes::events(conn, session.keys(), &episode.id)?))
+    }
+
+    /// Names who holds an incident role for the open episode from now on (a later assignment replaces it; every
+    /// assignment stays in the timeline). Audited as `episode.role_assigned` and handed off to HIM.
+    pub fn assign_role(
+        &mut self,
+        session: &Session,
+        role: IncidentRole,
+        name: &str,
+        clock: &dyn Clock,
+    ) -> Result<Recorded, ApiError> {
+        session.require(Op::ManageEpisode)?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, format!("name the {}", role.title().to_lowercase())));
+        }
+        if name.chars().count() > procedures::MAX_ROLE_NAME_CHARS || name.contains(['\n', '\r']) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("the name must be one line of at most {} characters", procedures::MAX_ROLE_NAME_CHARS),
+            ));
+        }
+        self.record(session, Event::Role { role, name: name.into() }, clock)
     }
 
     /// The timeline and metrics of an episode (the open one when `episode_id` is `None`).

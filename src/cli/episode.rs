@@ -1,12 +1,12 @@
 //! `dtk episode`: declaring and ending a downtime (or drill) episode, and the charge nurse's procedure during it:
-//! severity, checklist ticks, status updates, the timeline and the drill report.
+//! severity, checklist ticks, status updates, incident roles, the decision log, the timeline and the drill report.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use dtk::api::Workstation;
 use dtk::clock::{Clock, SystemClock};
-use dtk::procedures::Severity;
+use dtk::procedures::{IncidentRole, Severity};
 
 use super::{failed, output, print_json, sign_in, Failure};
 
@@ -54,6 +54,23 @@ pub enum EpisodeCmd {
         #[arg(long, value_name = "REASON")]
         undo: Option<String>,
     },
+    /// Record a decision of the unit with the open episode, with who and when ("switched to paper MAR for ICU").
+    /// Never edited or deleted: a correction is a new decision.
+    Decision {
+        /// The decision in words (one line, at most 500 characters; words after the first are joined).
+        #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+        text: Vec<String>,
+    },
+    /// Name the incident commander or the clinical liaison of the open episode (a new name replaces the old one;
+    /// both stay in the timeline).
+    Role {
+        /// `commander` or `liaison`.
+        #[arg(value_parser = parse_role)]
+        role: IncidentRole,
+        /// Who holds it (words after the first are joined).
+        #[arg(required = true, num_args = 1.., value_name = "NAME")]
+        name: Vec<String>,
+    },
     /// Draft a status update for leaders (--draft), or keep one (--text FILE) and set the next update time;
     /// --out FILE also prints the newest kept update as a PDF.
     Update {
@@ -90,6 +107,10 @@ pub enum EpisodeCmd {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s).ok_or_else(|| "expected P1, P2, P3 or P4".to_string())
+}
+
+fn parse_role(s: &str) -> Result<IncidentRole, String> {
+    IncidentRole::parse(s).ok_or_else(|| "expected commander or liaison".to_string())
 }
 
 /// "3 h 05 min", "12 min": how long an entry has waited for its signature.
@@ -153,6 +174,7 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                         c.minutes.map(|m| format!(", took {m} min")).unwrap_or_default()
                     ));
                 }
+                t.push_str(&format!("{}.\n", st.roles.summary(true)));
                 for s in &st.steps {
                     let mark = match (&s.done_at, s.overdue, s.applies) {
                         (Some(_), _, _) => "[x]",
@@ -177,9 +199,31 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                         by
                     ));
                 }
+                if !st.decisions.is_empty() {
+                    t.push_str("Decisions (newest first):\n");
+                    for d in &st.decisions {
+                        t.push_str(&format!("  {} {}: {}\n", d.at, d.by, d.text));
+                    }
+                }
                 t
             }),
         },
+        EpisodeCmd::Decision { text } => {
+            let r = ws.record_decision(&session, &text.join(" "), &clock)?;
+            let kept = match &r.event {
+                dtk::procedures::Event::Decision { text } => text.as_str(),
+                _ => "",
+            };
+            output(json, &r, || format!("Decision recorded at {} by {}: {kept}", r.at, r.actor));
+        }
+        EpisodeCmd::Role { role, name } => {
+            let r = ws.assign_role(&session, role, &name.join(" "), &clock)?;
+            let named = match &r.event {
+                dtk::procedures::Event::Role { name, .. } => name.as_str(),
+                _ => "",
+            };
+            output(json, &r, || format!("{} is now {named} (recorded at {} by {}).", role.title(), r.at, r.actor));
+        }
         EpisodeCmd::Severity { level, note } => {
             let r = ws.change_severity(&session, level, note, &clock)?;
             output(json, &r, || format!("Severity is now {} ({}).", level.code(), level.meaning()));

@@ -233,6 +233,12 @@ fn timeline_rows(t: &Timeline) -> Vec<Vec<String>> {
     for (when, s) in &t.escalations {
         rows.push(vec!["Severity changed".into(), format!("{} → {}", at(Some(when)), severity(Some(*s)))]);
     }
+    for (role, a) in &t.roles {
+        rows.push(vec![role.title().into(), format!("{} from {} (named by {})", a.name, at(Some(&a.at)), a.by)]);
+    }
+    for d in &t.decisions {
+        rows.push(vec!["Decision".into(), format!("{} {} ({})", at(Some(&d.at)), d.text, d.by)]);
+    }
     rows.extend([
         vec![
             "First electronic entry".into(),

@@ -20,6 +20,7 @@ mod fuzz_corpus;
 mod handoff;
 mod handover;
 mod him_desk;
+mod incident;
 mod mar;
 mod mar_paper;
 mod paper;

@@ -1,13 +1,14 @@
-//! The charge nurse's desk: declaring and ending the episode, severity, the checklist, status updates, the
-//! timeline, the print centre (save, open, print with `lp`, with progress for batches), emergency accounts, and the
-//! handoff file for HIM with the episode's unsigned entries listed first.
+//! The charge nurse's desk: declaring and ending the episode, severity, the checklist, status updates, incident
+//! roles, the decision log, the timeline, the print centre (save, open, print with `lp`, with progress for
+//! batches), emergency accounts, and the handoff file for HIM with the episode's unsigned entries listed first.
 //! `episode_status` also feeds the banner of every workstation. Roles are checked in the core.
 use super::Shell;
 use crate::dto::{
-    ChecklistStep, CommandError, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest, EntryChoice,
-    EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice, HandoffExportRequest,
-    HandoffExported, HandoffInfo, PatientChoice, PrintCentreInfo, PrintJob, PrintProgress, PrintRequest, PrinterInfo,
-    SavedPdf, Severity, SeverityOption, StatusUpdate, UnitOverdue, UnsignedEntry, UserCount,
+    ChecklistStep, CommandError, Decision, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest,
+    EntryChoice, EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice,
+    HandoffExportRequest, HandoffExported, HandoffInfo, IncidentRole, PatientChoice, PrintCentreInfo, PrintJob,
+    PrintProgress, PrintRequest, PrinterInfo, RoleAssignment, RoleHolder, SavedPdf, Severity, SeverityOption,
+    StatusUpdate, UnitOverdue, UnsignedEntry, UserCount,
 };
 use dtk::api::{self, Session, Workstation};
 use dtk::clock::{stamp, Clock, SystemClock};
@@ -31,6 +32,28 @@ fn severity_out(s: core_procedures::Severity) -> Severity {
         core_procedures::Severity::P3 => Severity::P3,
         core_procedures::Severity::P4 => Severity::P4,
     }
+}
+
+fn role_in(r: IncidentRole) -> core_procedures::IncidentRole {
+    match r {
+        IncidentRole::Commander => core_procedures::IncidentRole::Commander,
+        IncidentRole::Liaison => core_procedures::IncidentRole::Liaison,
+    }
+}
+
+fn role_out(r: core_procedures::IncidentRole) -> IncidentRole {
+    match r {
+        core_procedures::IncidentRole::Commander => IncidentRole::Commander,
+        core_procedures::IncidentRole::Liaison => IncidentRole::Liaison,
+    }
+}
+
+fn holder(a: core_procedures::Assigned) -> RoleHolder {
+    RoleHolder { name: a.name, at: a.at, by: a.by }
+}
+
+fn decision(d: core_procedures::Decision) -> Decision {
+    Decision { at: d.at, by: d.by, text: d.text }
 }
 
 fn count(n: usize) -> u32 {
@@ -98,6 +121,9 @@ fn status_out(workstation: &Workstation, s: api::EpisodeStatus) -> EpisodeStatus
         checklist_problems: workstation.checklist_problems().iter().map(ToString::to_string).collect(),
         steps: s.steps.into_iter().map(step).collect(),
         updates,
+        commander: s.roles.commander.map(holder),
+        liaison: s.roles.liaison.map(holder),
+        decisions: s.decisions.into_iter().map(decision).collect(),
     }
 }
 
@@ -192,6 +218,22 @@ pub fn save_status_update(
     })
 }
 
+/// Records a decision with the open episode (who and when come from the session and the clock).
+pub fn record_decision(shell: &Shell, text: String) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| {
+        ws.record_decision(session, &text, &SystemClock)?;
+        current_status(ws, session)
+    })
+}
+
+/// Names the incident commander or the clinical liaison of the open episode.
+pub fn assign_role(shell: &Shell, role: IncidentRole, name: String) -> Result<Option<EpisodeStatus>, CommandError> {
+    shell.signed_in(|ws, session| {
+        ws.assign_role(session, role_in(role), &name, &SystemClock)?;
+        current_status(ws, session)
+    })
+}
+
 pub fn episode_timeline(shell: &Shell) -> Result<EpisodeTimeline, CommandError> {
     shell.signed_in(|ws, session| {
         let t = ws.episode_timeline(session, None, &SystemClock)?;
@@ -218,6 +260,12 @@ pub fn episode_timeline(shell: &Shell) -> Result<EpisodeTimeline, CommandError> 
             missed: t.missed,
             minutes_to_recovery: minutes(t.minutes_to_recovery),
             status_updates: count(t.status_updates),
+            roles: t
+                .roles
+                .into_iter()
+                .map(|(r, a)| RoleAssignment { role: role_out(r), name: a.name, at: a.at, by: a.by })
+                .collect(),
+            decisions: t.decisions.into_iter().map(decision).collect(),
         })
     })
 }

@@ -272,6 +272,7 @@ pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
         let last_save = state.last_save();
         // The banner's 30-second timer: checked (an ended session shows the lock screen), never counted as activity.
         state.signed_in_as(dtk::api::Activity::Poll, |ws, session| {
+            let roles = ws.incident_roles(session)?;
             let episode = ws.current_episode(session)?.map(|e| EpisodeInfo {
                 id: e.id,
                 kind: match e.kind {
@@ -285,6 +286,8 @@ pub fn downtime_status(shell: &Shell) -> Result<DowntimeStatus, CommandError> {
                     .severity
                     .and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string))),
                 reason: e.declaration.reason,
+                commander: roles.commander.map(|a| a.name),
+                liaison: roles.liaison.map(|a| a.name),
             });
             // The summary (no patient), which every role may see: the administrator imports the census too.
             let snapshot_time = ws.census_summary(session, &SystemClock).ok().flatten().map(|s| s.snapshot_time);

@@ -1,6 +1,6 @@
-//! The DTOs of the charge nurse's desk: the episode (severity, checklist, status updates, timeline), the print
-//! centre and break-glass accounts. `EpisodeStatus` is also what every workstation's banner reads (severity, DRILL,
-//! overdue steps), so nurses see it too.
+//! The DTOs of the charge nurse's desk: the episode (severity, checklist, status updates, incident roles, the
+//! decision log, timeline), the print centre and break-glass accounts. `EpisodeStatus` is also what every
+//! workstation's banner reads (severity, DRILL, overdue steps), so nurses see it too.
 use super::{add, Bindings, Role};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -13,6 +13,10 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<EpisodeSummary>(out);
     add::<ChecklistStep>(out);
     add::<StatusUpdate>(out);
+    add::<IncidentRole>(out);
+    add::<RoleHolder>(out);
+    add::<RoleAssignment>(out);
+    add::<Decision>(out);
     add::<EpisodeStatus>(out);
     add::<Escalation>(out);
     add::<UserCount>(out);
@@ -116,6 +120,44 @@ pub struct StatusUpdate {
     pub next_update_due: Option<String>,
 }
 
+/// A named role of the incident (issue 21 item 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum IncidentRole {
+    /// Runs the response.
+    Commander,
+    /// Speaks for the clinical side.
+    Liaison,
+}
+
+/// Who holds a role (a name in words), since when, and who named them.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleHolder {
+    pub name: String,
+    pub at: String,
+    pub by: String,
+}
+
+/// One assignment of a role, as the timeline lists them.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    pub role: IncidentRole,
+    pub name: String,
+    pub at: String,
+    pub by: String,
+}
+
+/// A decision of the decision log: never edited or deleted (a correction is a new decision).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub at: String,
+    pub by: String,
+    pub text: String,
+}
+
 /// The open episode: what the desk shows, and what the banner on every workstation reads (`drill`, `severity`,
 /// `overdueCount`, `updateOverdue`).
 #[derive(Debug, Clone, Serialize, TS)]
@@ -134,6 +176,10 @@ pub struct EpisodeStatus {
     pub checklist_problems: Vec<String>,
     pub steps: Vec<ChecklistStep>,
     pub updates: Vec<StatusUpdate>,
+    pub commander: Option<RoleHolder>,
+    pub liaison: Option<RoleHolder>,
+    /// The decision log, newest first.
+    pub decisions: Vec<Decision>,
 }
 
 /// A severity change.
@@ -171,6 +217,10 @@ pub struct EpisodeTimeline {
     pub missed: Vec<String>,
     pub minutes_to_recovery: Option<i32>,
     pub status_updates: u32,
+    /// Every role assignment, oldest first.
+    pub roles: Vec<RoleAssignment>,
+    /// The decisions, oldest first.
+    pub decisions: Vec<Decision>,
 }
 
 /// A form the print centre can print blank.

@@ -259,6 +259,10 @@ pub struct EpisodeInfo {
     /// P1 (worst) to P4, when the charge nurse gave one.
     pub severity: Option<String>,
     pub reason: Option<String>,
+    /// The incident commander's name, once the charge nurse names one.
+    pub commander: Option<String>,
+    /// The clinical liaison's name, once named.
+    pub liaison: Option<String>,
 }
 
 /// The outcome of the last save of this sign-in: durable (with its time) or failed.

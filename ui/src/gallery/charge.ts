@@ -1,5 +1,6 @@
 // The charge nurse's screens for the gallery: the desk on each section (with an open real episode, a drill, overdue
-// steps, no CUPS, unsigned entries before the handoff) and the banner's overdue notice, each with its own seeded MemoryBackend.
+// steps, incident roles and decisions, no CUPS, unsigned entries before the handoff), the banner naming the incident
+// roles and the banner's overdue notice, each with its own seeded MemoryBackend.
 import { mount, tick } from 'svelte';
 import type { GalleryEntry } from './types';
 import { MemoryBackend } from '../lib/backend/memory';
@@ -7,6 +8,7 @@ import type { ChargeSeed } from '../lib/backend/memory/charge';
 import type { SessionInfo } from '../lib/backend';
 import ChargeDesk from '../lib/screens/charge/ChargeDesk.svelte';
 import OverdueNotice from '../lib/screens/charge/OverdueNotice.svelte';
+import Banner from '../lib/Banner.svelte';
 
 const session: SessionInfo = { username: 'demo.charge', displayName: 'Demo Charge Nurse', role: 'charge', mustChangePassword: false };
 
@@ -18,6 +20,16 @@ const episode = {
   reason: 'Planned upgrade overran',
   nextUpdateMinutes: 30,
   minutesAgo: 40,
+};
+
+/** The same episode run like an incident: a commander named at declaration, two decisions since. */
+const incident: ChargeSeed = {
+  episode,
+  roles: { commander: 'Dana Ruiz' },
+  decisions: [
+    { minutesAgo: 32, text: 'Switched to the paper MAR for the whole unit' },
+    { minutesAgo: 12, text: 'Pharmacy verifying new orders by phone until the interface is back' },
+  ],
 };
 
 function backend(charge: ChargeSeed, role: 'charge' | 'nurse' = 'charge') {
@@ -58,7 +70,9 @@ export const entries: GalleryEntry[] = [
   desk('charge-declare', 'Charge nurse: declare a downtime', {}, 'Episode', 'input[name="severity"]'),
   desk('charge-episode', 'Charge nurse: open episode, change severity, end', { episode }, 'Episode', '[data-testid="episode-current"]'),
   desk('charge-checklist', 'Charge nurse: checklist with overdue steps', { episode }, 'Checklist', '[data-testid="step-confirm-scope"]'),
-  desk('charge-updates', 'Charge nurse: status updates and timeline', { episode }, 'Status updates', '[data-testid="timeline"] li'),
+  desk('charge-updates', 'Charge nurse: status updates and timeline', incident, 'Status updates', '[data-testid="timeline"] li'),
+  desk('charge-roles', 'Charge nurse: incident commander and clinical liaison', incident, 'Incident roles', '[data-testid="role-commander"]'),
+  desk('charge-decisions', 'Charge nurse: the decision log', incident, 'Decisions', '[data-testid="decision-list"]'),
   desk('charge-print', 'Charge nurse: print centre (drill)', { episode: { ...episode, drill: true } }, 'Print centre', '#print-folder'),
   desk('charge-print-no-cups', 'Charge nurse: print centre without CUPS', { cups: false }, 'Print centre', '[data-testid="no-printer"]'),
   desk('charge-emergency', 'Charge nurse: emergency user', {}, 'Emergency user', '#em-username'),
@@ -75,6 +89,17 @@ export const entries: GalleryEntry[] = [
     'Handoff',
     '[data-testid="unsigned-list"]',
   ),
+  {
+    name: 'charge-banner-roles',
+    title: 'Banner: incident commander and clinical liaison (any role)',
+    async mount(target) {
+      const b = backend({ ...incident, roles: { commander: 'Dana Ruiz', liaison: 'Sam Okafor' } }, 'nurse');
+      const status = await b.downtimeStatus();
+      const nurse: SessionInfo = { username: 'demo.charge', displayName: 'Demo Nurse', role: 'nurse', mustChangePassword: false };
+      mount(Banner, { target, props: { unit: '5 East', session: nurse, status, backend: b } });
+      await until(target, '[data-testid="banner-roles"]');
+    },
+  },
   {
     name: 'charge-overdue-notice',
     title: 'Banner: overdue notice (any role)',

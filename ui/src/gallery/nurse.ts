@@ -171,7 +171,7 @@ export const entries: GalleryEntry[] = [
           session: { username: 'demo.nurse', displayName: 'Demo Nurse', role: 'nurse', mustChangePassword: false },
           status: {
             unit: '5 East',
-            episode: { id: 'e', kind: 'real', startedAt: '2026-11-22T01:00:00Z', startedBy: 'demo.charge', severity: 'P1', reason: 'EHR down' },
+            episode: { id: 'e', kind: 'real', startedAt: '2026-11-22T01:00:00Z', startedBy: 'demo.charge', severity: 'P1', reason: 'EHR down', commander: 'Dana Ruiz', liaison: null },
             snapshotTime: '2026-11-21T23:00:00Z',
             lastSave: { durable: false, storedAt: null },
             backup: {

@@ -1,7 +1,8 @@
-// The charge nurse's part of the Backend: the episode (declare, severity, checklist, status updates, timeline, end),
-// the print centre, break-glass accounts, and the handoff file for HIM with the unsigned entries it leaves behind. `episodeStatus()` is also what the banner of every workstation reads:
+// The charge nurse's part of the Backend: the episode (declare, severity, checklist, status updates, incident roles,
+// the decision log, timeline, end), the print centre, break-glass accounts, and the handoff file for HIM with the unsigned entries it leaves behind. `episodeStatus()` is also what the banner of every workstation reads:
 // its `drill`, `severity`, `overdueCount` and `updateOverdue` fields are safe to show to any signed-in role.
 import type { ChecklistStep } from './generated/ChecklistStep';
+import type { Decision } from './generated/Decision';
 import type { DeclareEpisodeRequest } from './generated/DeclareEpisodeRequest';
 import type { EmergencyUserCreated } from './generated/EmergencyUserCreated';
 import type { EmergencyUserRequest } from './generated/EmergencyUserRequest';
@@ -14,11 +15,14 @@ import type { FormChoice } from './generated/FormChoice';
 import type { HandoffExportRequest } from './generated/HandoffExportRequest';
 import type { HandoffExported } from './generated/HandoffExported';
 import type { HandoffInfo } from './generated/HandoffInfo';
+import type { IncidentRole } from './generated/IncidentRole';
 import type { PatientChoice } from './generated/PatientChoice';
 import type { PrintCentreInfo } from './generated/PrintCentreInfo';
 import type { PrintJob } from './generated/PrintJob';
 import type { PrintProgress } from './generated/PrintProgress';
 import type { PrintRequest } from './generated/PrintRequest';
+import type { RoleAssignment } from './generated/RoleAssignment';
+import type { RoleHolder } from './generated/RoleHolder';
 import type { SavedPdf } from './generated/SavedPdf';
 import type { Severity } from './generated/Severity';
 import type { SeverityOption } from './generated/SeverityOption';
@@ -28,6 +32,7 @@ import type { UserCount } from './generated/UserCount';
 
 export type {
   ChecklistStep,
+  Decision,
   DeclareEpisodeRequest,
   EmergencyUserCreated,
   EmergencyUserRequest,
@@ -40,11 +45,14 @@ export type {
   HandoffExportRequest,
   HandoffExported,
   HandoffInfo,
+  IncidentRole,
   PatientChoice,
   PrintCentreInfo,
   PrintJob,
   PrintProgress,
   PrintRequest,
+  RoleAssignment,
+  RoleHolder,
   SavedPdf,
   Severity,
   SeverityOption,
@@ -69,6 +77,13 @@ export interface ChargeApi {
   /** A plain-language update drafted by the core from the episode's data. */
   draftStatusUpdate(): Promise<string>;
   saveStatusUpdate(text: string, nextUpdateMinutes: number | null): Promise<EpisodeStatus | null>;
+  /**
+   * Records a decision with the open episode (who and when are recorded; audited, handed off to HIM). Refused with
+   * `invalid_input` when empty, longer than 500 characters or on several lines. Never edited or deleted.
+   */
+  recordDecision(text: string): Promise<EpisodeStatus | null>;
+  /** Names the incident commander or the clinical liaison (a later name replaces the earlier one; both are kept). */
+  assignRole(role: IncidentRole, name: string): Promise<EpisodeStatus | null>;
   episodeTimeline(): Promise<EpisodeTimeline>;
   printCentreInfo(): Promise<PrintCentreInfo>;
   printableEntries(mrn: string): Promise<EntryChoice[]>;

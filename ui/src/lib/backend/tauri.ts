@@ -311,6 +311,14 @@ export class TauriBackend implements Backend {
     return call('save_status_update', { text, nextUpdateMinutes });
   }
 
+  recordDecision(text: string): Promise<Charge.EpisodeStatus | null> {
+    return call('record_decision', { text });
+  }
+
+  assignRole(role: Charge.IncidentRole, name: string): Promise<Charge.EpisodeStatus | null> {
+    return call('assign_role', { role, name });
+  }
+
   episodeTimeline(): Promise<Charge.EpisodeTimeline> {
     return call('episode_timeline');
   }

@@ -8,4 +8,12 @@ export type EpisodeInfo = { id: string, kind: EpisodeKind, startedAt: string, st
 /**
  * P1 (worst) to P4, when the charge nurse gave one.
  */
-severity: string | null, reason: string | null, };
+severity: string | null, reason: string | null, 
+/**
+ * The incident commander's name, once the charge nurse names one.
+ */
+commander: string | null, 
+/**
+ * The clinical liaison's name, once named.
+ */
+liaison: string | null, };

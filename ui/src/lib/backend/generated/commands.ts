@@ -40,6 +40,7 @@ import type { HandoffImportOutcome } from './HandoffImportOutcome';
 import type { HandoffInfo } from './HandoffInfo';
 import type { HandoverSheet } from './HandoverSheet';
 import type { HimKey } from './HimKey';
+import type { IncidentRole } from './IncidentRole';
 import type { MarView } from './MarView';
 import type { NewAccountRequest } from './NewAccountRequest';
 import type { OneTimePassword } from './OneTimePassword';
@@ -135,6 +136,8 @@ export type CommandArgs = {
   untick_step: { step: string; reason: string };
   draft_status_update: null;
   save_status_update: { text: string; nextUpdateMinutes: number | null };
+  record_decision: { text: string };
+  assign_role: { role: IncidentRole; name: string };
   episode_timeline: null;
   print_centre_info: null;
   printable_entries: { mrn: string };
@@ -226,6 +229,8 @@ export type CommandResults = {
   untick_step: EpisodeStatus | null;
   draft_status_update: string;
   save_status_update: EpisodeStatus | null;
+  record_decision: EpisodeStatus | null;
+  assign_role: EpisodeStatus | null;
   episode_timeline: EpisodeTimeline;
   print_centre_info: PrintCentreInfo;
   printable_entries: Array<EntryChoice>;

@@ -16,6 +16,9 @@ export interface ChargeSeed {
   /** An episode already open when the double starts. */
   episode?: C.DeclareEpisodeRequest & { minutesAgo?: number };
   entries?: Record<string, C.EntryChoice[]>;
+  /** Decisions already recorded with the seeded episode (oldest first), and the role holders named. */
+  decisions?: { minutesAgo: number; text: string; by?: string }[];
+  roles?: Partial<Record<C.IncidentRole, string>>;
   /** Entries of the episode still unsigned (what a handoff file would leave behind). */
   unsigned?: C.UnsignedEntry[];
   now?: () => Date;
@@ -55,7 +58,19 @@ type Recorded = { at: string; actor: string } & (
   | { kind: 'done'; step: string }
   | { kind: 'undone'; step: string; reason: string }
   | { kind: 'update'; text: string; next: string | null }
+  | { kind: 'decision'; text: string }
+  | { kind: 'role'; role: C.IncidentRole; name: string }
 );
+
+/** The core's limit (`procedures::MAX_DECISION_CHARS`, `MAX_ROLE_NAME_CHARS`). */
+const MAX_DECISION_CHARS = 500;
+const MAX_ROLE_NAME_CHARS = 100;
+const ROLE_TITLES: Record<C.IncidentRole, string> = { commander: 'Incident commander', liaison: 'Clinical liaison' };
+/** What the core's `procedures::event_problem` refuses in a decision or a name: control characters (a tab aside) and
+ * text-direction overrides, which would make the handoff file's text read differently from what was typed. */
+const UNKEEPABLE = 'oversized, or holds control or text-direction characters';
+// eslint-disable-next-line no-control-regex
+const unkeepable = (t: string) => /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(t);
 
 const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hhmm = (s: string) => `${s.slice(11, 16)} UTC`;
@@ -93,7 +108,16 @@ export class MemoryCharge implements C.ChargeApi {
     this.now = seed.now ?? (() => new Date());
     if (seed.episode) {
       const { minutesAgo = 0, ...request } = seed.episode;
-      this.open(request, new Date(this.now().getTime() - minutesAgo * 60_000), 'demo.charge');
+      const declared = new Date(this.now().getTime() - minutesAgo * 60_000);
+      this.open(request, declared, 'demo.charge');
+      const at = (ago: number) => stamp(new Date(this.now().getTime() - ago * 60_000));
+      for (const [role, name] of Object.entries(seed.roles ?? {}) as [C.IncidentRole, string][]) {
+        this.events.push({ kind: 'role', role, name, at: stamp(declared), actor: 'demo.charge' });
+      }
+      for (const d of seed.decisions ?? []) {
+        this.events.push({ kind: 'decision', text: d.text, at: at(d.minutesAgo), actor: d.by ?? 'demo.charge' });
+      }
+      this.tell();
     }
   }
 
@@ -139,8 +163,22 @@ export class MemoryCharge implements C.ChargeApi {
         startedBy: e.startedBy,
         severity: this.severity(),
         reason: e.reason,
+        commander: this.holder('commander')?.name ?? null,
+        liaison: this.holder('liaison')?.name ?? null,
       },
     );
+  }
+
+  /** The latest assignment of `role`, as the core folds them. */
+  private holder(role: C.IncidentRole): C.RoleHolder | null {
+    let found: C.RoleHolder | null = null;
+    for (const e of this.events) if (e.kind === 'role' && e.role === role) found = { name: e.name, at: e.at, by: e.actor };
+    return found;
+  }
+
+  /** The decisions, oldest first. */
+  private decisions(): C.Decision[] {
+    return this.events.flatMap((e) => (e.kind === 'decision' ? [{ at: e.at, by: e.actor, text: e.text }] : []));
   }
 
   private record(event: Recorded extends infer R ? (R extends Recorded ? Omit<R, 'at' | 'actor'> : never) : never) {
@@ -197,6 +235,9 @@ export class MemoryCharge implements C.ChargeApi {
       updates: this.events.flatMap((e) =>
         e.kind === 'update' ? [{ at: e.at, actor: e.actor, text: e.text, nextUpdateDue: e.next }] : [],
       ),
+      commander: this.holder('commander'),
+      liaison: this.holder('liaison'),
+      decisions: this.decisions().reverse(),
     };
   }
 
@@ -252,13 +293,16 @@ export class MemoryCharge implements C.ChargeApi {
     const severity = status.severity ? `${status.severity} (${MEANINGS[status.severity]})` : 'not set';
     const affected = status.episode.affected.length ? status.episode.affected.join(', ') : 'not recorded';
     const done = status.steps.filter((s) => s.doneAt).length;
+    const decisions = this.decisions();
     return [
       ...(status.drill ? ['DRILL - PRACTICE EPISODE, NOT A REAL OUTAGE', ''] : []),
       `Downtime status update - 5 East - ${hhmm(stamp(this.now()))}`,
       `Severity: ${severity}`,
       `Affected systems and workflows: ${affected}`,
       ...(status.episode.impact ? [`Clinical impact: ${status.episode.impact}`] : []),
+      `${ROLE_TITLES.commander}: ${status.commander?.name ?? 'not named'}; ${ROLE_TITLES.liaison}: ${status.liaison?.name ?? 'not named'}`,
       `What staff are doing now: charting on downtime forms; checklist ${done} of ${status.steps.length} steps done.`,
+      ...(decisions.length ? ['Decisions:', ...decisions.map((d) => `  - ${hhmm(d.at)} ${d.text} (${d.by})`)] : []),
       `Next update: ${status.nextUpdateDue ? hhmm(status.nextUpdateDue) : 'not set'}`,
       '',
     ].join('\n');
@@ -269,6 +313,39 @@ export class MemoryCharge implements C.ChargeApi {
     const next = nextUpdateMinutes === null ? null : stamp(new Date(this.now().getTime() + nextUpdateMinutes * 60_000));
     this.record({ kind: 'update', text, next });
     this.nextDue = next;
+    return this.snapshot();
+  }
+
+  /** Refuses what the core refuses, in its words; the message never repeats the text. */
+  async recordDecision(text: string) {
+    this.user(true);
+    const kept = text.trim();
+    const length = [...kept].length;
+    if (kept === '') throw new BackendError('invalid_input', 'the decision is empty: say what was decided');
+    if (length > MAX_DECISION_CHARS) {
+      throw new BackendError(
+        'invalid_input',
+        `the decision is ${length} characters long; keep it to ${MAX_DECISION_CHARS} (a line or two) and record more as another decision`,
+      );
+    }
+    if (/[\r\n]/.test(kept)) {
+      throw new BackendError('invalid_input', 'the decision must be one line; record each decision on its own');
+    }
+    if (unkeepable(kept)) throw new BackendError('invalid_input', `the decision is ${UNKEEPABLE}`);
+    this.record({ kind: 'decision', text: kept });
+    return this.snapshot();
+  }
+
+  async assignRole(role: C.IncidentRole, name: string) {
+    this.user(true);
+    const kept = name.trim();
+    if (kept === '') throw new BackendError('invalid_input', `name the ${ROLE_TITLES[role].toLowerCase()}`);
+    if ([...kept].length > MAX_ROLE_NAME_CHARS || /[\r\n]/.test(kept)) {
+      throw new BackendError('invalid_input', `the name must be one line of at most ${MAX_ROLE_NAME_CHARS} characters`);
+    }
+    if (unkeepable(kept)) throw new BackendError('invalid_input', `the name is ${UNKEEPABLE}`);
+    this.record({ kind: 'role', role, name: kept });
+    this.tell();
     return this.snapshot();
   }
 
@@ -291,6 +368,8 @@ export class MemoryCharge implements C.ChargeApi {
       missed: steps.filter((s) => !s.doneAt).map((s) => s.id),
       minutesToRecovery: null,
       statusUpdates: this.events.filter((e) => e.kind === 'update').length,
+      roles: this.events.flatMap((e) => (e.kind === 'role' ? [{ role: e.role, name: e.name, at: e.at, by: e.actor }] : [])),
+      decisions: this.decisions(),
     };
   }
 

@@ -238,5 +238,7 @@ export function loadDemoUnit(state: MemoryState): void {
     startedBy: 'admin',
     severity: 'P3',
     reason: 'Demo unit: practice with synthetic patients',
+    commander: null,
+    liaison: null,
   };
 }
