@@ -52,6 +52,42 @@ fn the_charge_desk_records_decisions_and_names_roles_and_the_banner_shows_them()
     assert_eq!(refused.code, ErrorCode::Forbidden);
 }
 
+/// Issue 21 items 3 and 4 through the shell: a declaration that says when the outage began gets its response targets
+/// measured (declared 45 minutes after the outage began, against P2's 30: missed), and a checklist step for another
+/// outage (the lab, in an EHR-only outage) is sent as not applying, with what it is for, in the shape the UI's
+/// generated types name.
+#[test]
+fn the_charge_desk_gets_response_targets_and_the_steps_for_this_outage() {
+    let census =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo/census-demo.json")).expect("census");
+    let vault = support::vault("5 East", &[("kcharge", Role::Charge)], &census);
+    let shell = Shell::open(vault.path());
+    support::sign_in(&shell, "kcharge").expect("charge nurse");
+    let request = dtk_app::dto::DeclareEpisodeRequest {
+        drill: false,
+        severity: Some(dtk_app::dto::Severity::P2),
+        affected: vec!["EHR".into()],
+        impact: Some("Results by phone".into()),
+        reason: None,
+        next_update_minutes: Some(30),
+        began_minutes_ago: Some(45),
+    };
+    let st = charge::declare_episode(&shell, request).expect("declared").expect("open");
+    let wire = serde_json::to_value(&st).expect("json");
+    assert_eq!(wire["targets"][0]["label"], "Declared", "{wire}");
+    assert_eq!(wire["targets"][0]["minutes"], 45);
+    assert_eq!(wire["targets"][0]["missed"], true);
+    assert_eq!(wire["targets"][0]["result"], "MISSED");
+    assert_eq!(wire["missedTargets"], 1);
+    let steps = wire["steps"].as_array().expect("steps");
+    let lab = steps.iter().find(|s| s["id"] == "lab-phone-all-results").expect("the built-in lab step");
+    assert_eq!(lab["applies"], false);
+    assert_eq!(lab["appliesTo"], "when lab results is affected");
+    let scope = steps.iter().find(|s| s["id"] == "confirm-scope").expect("step");
+    assert_eq!(scope["applies"], true);
+    assert_eq!(scope["appliesTo"], serde_json::Value::Null);
+}
+
 const CONTRACT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/contract/incident.json");
 
 #[derive(Deserialize)]

@@ -259,6 +259,74 @@ fn response_targets_per_severity_are_measured_and_the_missed_ones_shown() {
     assert!(!declared.missed);
 }
 
+/// tests/contract/targets.json: the core's measurement of the built-in response targets, case by case (the UI's
+/// in-memory double runs the same file).
+#[test]
+fn response_targets_agree_with_the_contract() {
+    use dtk::procedures::{response_targets, Event, Recorded, TargetFacts};
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("tests/contract/targets.json")).expect("file"))
+            .expect("json");
+    let time = |v: &serde_json::Value| v.as_str().and_then(dtk::clock::parse_stamp);
+    let severity = |v: &serde_json::Value| v.as_str().and_then(Severity::parse);
+    let targets = dtk::site::default_response_targets();
+    let mut wrong = Vec::new();
+    for case in doc["cases"].as_array().expect("cases") {
+        let name = case["name"].as_str().expect("name");
+        let mut events: Vec<(time::OffsetDateTime, Event)> = Vec::new();
+        for c in case["changes"].as_array().expect("changes") {
+            events.push((
+                time(&c[0]).expect("at"),
+                Event::Severity { severity: severity(&c[1]).expect("sev"), note: None },
+            ));
+        }
+        for u in case["updates"].as_array().expect("updates") {
+            events.push((time(u).expect("at"), Event::StatusUpdate { text: "Update".into(), next_update_due: None }));
+        }
+        events.sort_by_key(|(at, _)| *at);
+        let events: Vec<Recorded> = events
+            .into_iter()
+            .map(|(at, event)| Recorded { at: dtk::clock::stamp(at), actor: "kcharge".into(), event })
+            .collect();
+        let first = case["first_entry_at"].as_str().map(|t| dtk::clock::stamp(dtk::clock::parse_stamp(t).expect("t")));
+        let began = case["began_at"].as_str().map(|t| dtk::clock::stamp(dtk::clock::parse_stamp(t).expect("t")));
+        let got = response_targets(&TargetFacts {
+            targets: &targets,
+            declared_at: time(&case["declared_at"]).expect("declared"),
+            declared_severity: severity(&case["declared_severity"]),
+            began_at: began.as_deref(),
+            events: &events,
+            first_entry_at: first.as_deref(),
+            until: time(&case["until"]).expect("until"),
+        });
+        let got: Vec<serde_json::Value> = got
+            .iter()
+            .map(|c| {
+                json!({"kind": c.kind, "label": c.label, "severity": c.severity.code(), "target_minutes": c.target_minutes,
+                       "due_at": c.due_at.as_deref().and_then(dtk::clock::parse_stamp).map(|t| t.unix_timestamp()),
+                       "done_at": c.done_at.as_deref().and_then(dtk::clock::parse_stamp).map(|t| t.unix_timestamp()),
+                       "minutes": c.minutes, "missed": c.missed})
+            })
+            .collect();
+        let want: Vec<serde_json::Value> = case["expected"]
+            .as_array()
+            .expect("expected")
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                for k in ["due_at", "done_at"] {
+                    e[k] = json!(time(&e[k]).map(|t| t.unix_timestamp()));
+                }
+                e
+            })
+            .collect();
+        if got != want {
+            wrong.push(format!("{name}:\n  core: {got:?}\n  case: {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn status_update_draft_says_severity_affected_workflows_and_next_update() {
     let tv = TestVault::new();

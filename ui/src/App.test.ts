@@ -267,6 +267,7 @@ describe('the banner', () => {
           impact: 'Results by phone only',
           reason: null,
           nextUpdateMinutes: 30,
+          beganMinutesAgo: null,
           minutesAgo: 45,
         },
       },

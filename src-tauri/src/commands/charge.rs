@@ -7,8 +7,8 @@ use crate::dto::{
     ChecklistStep, CommandError, Decision, DeclareEpisodeRequest, EmergencyUserCreated, EmergencyUserRequest,
     EntryChoice, EpisodeOptions, EpisodeStatus, EpisodeSummary, EpisodeTimeline, Escalation, FormChoice,
     HandoffExportRequest, HandoffExported, HandoffInfo, IncidentRole, PatientChoice, PrintCentreInfo, PrintJob,
-    PrintProgress, PrintRequest, PrinterInfo, RoleAssignment, RoleHolder, SavedPdf, Severity, SeverityOption,
-    StatusUpdate, UnitOverdue, UnsignedEntry, UserCount,
+    PrintProgress, PrintRequest, PrinterInfo, ResponseTargetCheck, RoleAssignment, RoleHolder, SavedPdf, Severity,
+    SeverityOption, StatusUpdate, UnitOverdue, UnsignedEntry, UserCount,
 };
 use dtk::api::{self, Session, Workstation};
 use dtk::clock::{stamp, Clock, SystemClock};
@@ -81,6 +81,7 @@ fn episode_summary(e: dtk::episodes::Episode) -> EpisodeSummary {
 }
 
 fn step(s: core_procedures::StepState) -> ChecklistStep {
+    let applies_to = s.step.applies_to();
     let phase = match s.step.phase {
         core_procedures::Phase::Declare => "declare",
         core_procedures::Phase::During => "during",
@@ -95,6 +96,22 @@ fn step(s: core_procedures::StepState) -> ChecklistStep {
         done_at: s.done_at,
         done_by: s.done_by,
         overdue: s.overdue,
+        applies: s.applies,
+        applies_to,
+    }
+}
+
+fn target(c: core_procedures::TargetCheck) -> ResponseTargetCheck {
+    ResponseTargetCheck {
+        kind: c.kind.into(),
+        label: c.label.clone(),
+        severity: severity_out(c.severity),
+        target_minutes: count(usize::try_from(c.target_minutes).unwrap_or(0)),
+        result: c.result(),
+        due_at: c.due_at,
+        done_at: c.done_at,
+        minutes: c.minutes,
+        missed: c.missed,
     }
 }
 
@@ -124,6 +141,8 @@ fn status_out(workstation: &Workstation, s: api::EpisodeStatus) -> EpisodeStatus
         commander: s.roles.commander.map(holder),
         liaison: s.roles.liaison.map(holder),
         decisions: s.decisions.into_iter().map(decision).collect(),
+        missed_targets: count(s.missed_targets),
+        targets: s.targets.into_iter().map(target).collect(),
     }
 }
 
@@ -159,7 +178,8 @@ fn in_minutes(clock: &dyn Clock, m: u32) -> String {
 
 pub fn declare_episode(shell: &Shell, request: DeclareEpisodeRequest) -> Result<Option<EpisodeStatus>, CommandError> {
     shell.signed_in(|ws, session| {
-        let DeclareEpisodeRequest { drill, severity, affected, impact, reason, next_update_minutes } = request;
+        let DeclareEpisodeRequest { drill, severity, affected, impact, reason, next_update_minutes, began_minutes_ago } =
+            request;
         let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
         let declaration = dtk::episodes::Declaration {
             reason,
@@ -167,7 +187,8 @@ pub fn declare_episode(shell: &Shell, request: DeclareEpisodeRequest) -> Result<
             affected,
             impact,
             next_update_due: next_update_minutes.map(|m| in_minutes(&SystemClock, m)),
-            began_at: None,
+            began_at: began_minutes_ago
+                .map(|m| stamp(SystemClock.now() - std::time::Duration::from_secs(u64::from(m) * 60))),
         };
         ws.start_episode(session, kind, declaration, &SystemClock)?;
         current_status(ws, session)

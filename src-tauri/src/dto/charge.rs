@@ -12,6 +12,7 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<DeclareEpisodeRequest>(out);
     add::<EpisodeSummary>(out);
     add::<ChecklistStep>(out);
+    add::<ResponseTargetCheck>(out);
     add::<StatusUpdate>(out);
     add::<IncidentRole>(out);
     add::<RoleHolder>(out);
@@ -76,6 +77,8 @@ pub struct DeclareEpisodeRequest {
     pub reason: Option<String>,
     /// Minutes from now until the first status update is due.
     pub next_update_minutes: Option<u32>,
+    /// How many minutes ago the outage began (the start of the "time to declare" response target).
+    pub began_minutes_ago: Option<u32>,
 }
 
 /// An episode as the desk shows it.
@@ -108,6 +111,30 @@ pub struct ChecklistStep {
     pub done_at: Option<String>,
     pub done_by: Option<String>,
     pub overdue: bool,
+    /// Whether the step is for this outage (its severity now and the systems declared); one that is not is shown as
+    /// such, never overdue, and can still be ticked.
+    pub applies: bool,
+    /// Which outages the step is for, in words ("P1, P2 · when lab results is affected"), if not every one.
+    pub applies_to: Option<String>,
+}
+
+/// One of the site's response targets, measured on the open episode (issue 21 item 3).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseTargetCheck {
+    /// `declare`, `first_entry` or `update`.
+    pub kind: String,
+    /// "Declared", "First electronic entry", "Status update 2".
+    pub label: String,
+    pub severity: Severity,
+    pub target_minutes: u32,
+    pub due_at: Option<String>,
+    pub done_at: Option<String>,
+    /// How long it took (or has taken so far).
+    pub minutes: Option<i64>,
+    pub missed: bool,
+    /// "met", "MISSED", "open" or "not measured: why".
+    pub result: String,
 }
 
 /// A status update kept with the episode.
@@ -180,6 +207,9 @@ pub struct EpisodeStatus {
     pub liaison: Option<RoleHolder>,
     /// The decision log, newest first.
     pub decisions: Vec<Decision>,
+    /// The site's response targets measured so far, and how many were missed.
+    pub targets: Vec<ResponseTargetCheck>,
+    pub missed_targets: u32,
 }
 
 /// A severity change.

@@ -53,6 +53,7 @@ pub fn declare_episode(shell: &Shell, reason: &str) {
         impact: None,
         reason: Some(reason.into()),
         next_update_minutes: Some(30),
+        began_minutes_ago: None,
     };
     charge::declare_episode(shell, episode).expect("episode declared");
 }

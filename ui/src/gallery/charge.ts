@@ -19,6 +19,7 @@ const episode = {
   impact: 'Results by phone only; pharmacy verifies orders on paper.',
   reason: 'Planned upgrade overran',
   nextUpdateMinutes: 30,
+  beganMinutesAgo: null,
   minutesAgo: 40,
 };
 
@@ -70,6 +71,20 @@ export const entries: GalleryEntry[] = [
   desk('charge-declare', 'Charge nurse: declare a downtime', {}, 'Episode', 'input[name="severity"]'),
   desk('charge-episode', 'Charge nurse: open episode, change severity, end', { episode }, 'Episode', '[data-testid="episode-current"]'),
   desk('charge-checklist', 'Charge nurse: checklist with overdue steps', { episode }, 'Checklist', '[data-testid="step-confirm-scope"]'),
+  desk(
+    'charge-checklist-ehr-only',
+    'Charge nurse: checklist of an EHR-only outage (the lab step is not for it)',
+    { episode: { ...episode, affected: ['EHR'] } },
+    'Checklist',
+    '[data-testid="step-lab-phone-all-results"]',
+  ),
+  desk(
+    'charge-targets',
+    'Charge nurse: response targets, declared late',
+    { episode: { ...episode, beganMinutesAgo: 45 } },
+    'Episode',
+    '[data-testid="response-targets"]',
+  ),
   desk('charge-updates', 'Charge nurse: status updates and timeline', incident, 'Status updates', '[data-testid="timeline"] li'),
   desk('charge-roles', 'Charge nurse: incident commander and clinical liaison', incident, 'Incident roles', '[data-testid="role-commander"]'),
   desk('charge-decisions', 'Charge nurse: the decision log', incident, 'Decisions', '[data-testid="decision-list"]'),

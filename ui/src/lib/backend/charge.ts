@@ -3,6 +3,7 @@
 // its `drill`, `severity`, `overdueCount` and `updateOverdue` fields are safe to show to any signed-in role.
 import type { ChecklistStep } from './generated/ChecklistStep';
 import type { Decision } from './generated/Decision';
+import type { ResponseTargetCheck } from './generated/ResponseTargetCheck';
 import type { DeclareEpisodeRequest } from './generated/DeclareEpisodeRequest';
 import type { EmergencyUserCreated } from './generated/EmergencyUserCreated';
 import type { EmergencyUserRequest } from './generated/EmergencyUserRequest';
@@ -33,6 +34,7 @@ import type { UserCount } from './generated/UserCount';
 export type {
   ChecklistStep,
   Decision,
+  ResponseTargetCheck,
   DeclareEpisodeRequest,
   EmergencyUserCreated,
   EmergencyUserRequest,

@@ -77,6 +77,7 @@ describe('the incident contract (tests/contract/incident.json)', () => {
       impact: null,
       reason: 'Incident contract',
       nextUpdateMinutes: 30,
+      beganMinutesAgo: null,
     });
     for (const [i, step] of contract.steps.entries()) await run(backend, `steps[${i}]`, step);
 

@@ -8,4 +8,13 @@ export type ChecklistStep = { id: string,
 /**
  * `declare`, `during` or `recovery`.
  */
-phase: string, role: Role, text: string, dueAt: string | null, doneAt: string | null, doneBy: string | null, overdue: boolean, };
+phase: string, role: Role, text: string, dueAt: string | null, doneAt: string | null, doneBy: string | null, overdue: boolean, 
+/**
+ * Whether the step is for this outage (its severity now and the systems declared); one that is not is shown as
+ * such, never overdue, and can still be ticked.
+ */
+applies: boolean, 
+/**
+ * Which outages the step is for, in words ("P1, P2 · when lab results is affected"), if not every one.
+ */
+appliesTo: string | null, };

@@ -16,4 +16,8 @@ impact: string | null, reason: string | null,
 /**
  * Minutes from now until the first status update is due.
  */
-nextUpdateMinutes: number | null, };
+nextUpdateMinutes: number | null, 
+/**
+ * How many minutes ago the outage began (the start of the "time to declare" response target).
+ */
+beganMinutesAgo: number | null, };

@@ -2,6 +2,7 @@
 import type { ChecklistStep } from "./ChecklistStep";
 import type { Decision } from "./Decision";
 import type { EpisodeSummary } from "./EpisodeSummary";
+import type { ResponseTargetCheck } from "./ResponseTargetCheck";
 import type { RoleHolder } from "./RoleHolder";
 import type { Severity } from "./Severity";
 import type { StatusUpdate } from "./StatusUpdate";
@@ -22,4 +23,8 @@ checklistProblems: Array<string>, steps: Array<ChecklistStep>, updates: Array<St
 /**
  * The decision log, newest first.
  */
-decisions: Array<Decision>, };
+decisions: Array<Decision>, 
+/**
+ * The site's response targets measured so far, and how many were missed.
+ */
+targets: Array<ResponseTargetCheck>, missedTargets: number, };

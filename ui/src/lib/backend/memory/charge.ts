@@ -33,9 +33,35 @@ const MEANINGS: Record<C.Severity, string> = {
 
 const AFFECTED = ['EHR', 'lab results', 'pharmacy', 'ADT', 'radiology', 'orders', 'MAR', 'barcode medication administration', 'network', 'phones'];
 
-const STEPS: { id: string; phase: string; role: Role; text: string; dueMinutes: number | null }[] = [
+interface Step {
+  id: string;
+  phase: string;
+  role: Role;
+  text: string;
+  dueMinutes: number | null;
+  /** The severities and affected systems the step is for (empty: every one), as the core's `Step`. */
+  severities?: C.Severity[];
+  systems?: string[];
+}
+
+const STEPS: Step[] = [
   { id: 'confirm-scope', phase: 'declare', role: 'charge', text: 'Confirm the scope of the outage with the IT help desk.', dueMinutes: 15 },
-  { id: 'print-census-mar', phase: 'declare', role: 'charge', text: 'Print the unit census sheet and the downtime MAR.', dueMinutes: 30 },
+  {
+    id: 'print-census-mar',
+    phase: 'declare',
+    role: 'charge',
+    text: 'Print the unit census sheet and the downtime MAR.',
+    dueMinutes: 30,
+    systems: ['EHR', 'MAR', 'ADT', 'network'],
+  },
+  {
+    id: 'lab-phone-all-results',
+    phase: 'during',
+    role: 'charge',
+    text: 'Agree with the lab that every result is phoned to the unit and read back.',
+    dueMinutes: 60,
+    systems: ['lab results'],
+  },
   { id: 'switch-to-downtime-forms', phase: 'declare', role: 'nurse', text: 'Tell every nurse to chart on downtime forms.', dueMinutes: 30 },
   { id: 'post-next-update', phase: 'during', role: 'charge', text: 'Post the next status update to nursing leadership.', dueMinutes: null },
   { id: 'handoff-to-him', phase: 'recovery', role: 'charge', text: 'Export the handoff file and take it to HIM.', dueMinutes: null },
@@ -52,6 +78,31 @@ export const DEMO_FORMS: C.FormChoice[] = [
   { id: 'http://downtimekit.example.org/fhir/Questionnaire/nursing-note|1.0.0', title: 'Nursing note' },
   { id: 'http://downtimekit.example.org/fhir/Questionnaire/vital-signs|1.0.0', title: 'Vital signs' },
 ];
+
+/** The built-in response targets (minutes), as the core's `site::default_response_targets`. */
+const TARGETS: Record<C.Severity, { declare: number; update: number; firstEntry: number }> = {
+  P1: { declare: 15, update: 30, firstEntry: 15 },
+  P2: { declare: 30, update: 60, firstEntry: 30 },
+  P3: { declare: 60, update: 120, firstEntry: 60 },
+  P4: { declare: 120, update: 240, firstEntry: 120 },
+};
+
+/** Whether a step is for this outage: the core's `Step::applies` (no severity declared: every severity's steps). */
+function applies(step: Step, severity: C.Severity | null, affected: string[]): boolean {
+  const severityOk = !step.severities?.length || severity === null || step.severities.includes(severity);
+  const systemsOk =
+    !step.systems?.length ||
+    step.systems.some((want) => affected.some((a) => a.trim().toLowerCase() === want.toLowerCase()));
+  return severityOk && systemsOk;
+}
+
+/** The core's `Step::applies_to`: "P1, P2 · when EHR or MAR is affected", or null for every outage. */
+function appliesTo(step: Step): string | null {
+  const parts: string[] = [];
+  if (step.severities?.length) parts.push(step.severities.join(', '));
+  if (step.systems?.length) parts.push(`when ${step.systems.join(' or ')} is affected`);
+  return parts.length ? parts.join(' · ') : null;
+}
 
 type Recorded = { at: string; actor: string } & (
   | { kind: 'severity'; severity: C.Severity; note: string | null }
@@ -75,9 +126,102 @@ const unkeepable = (t: string) => /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202
 const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hhmm = (s: string) => `${s.slice(11, 16)} UTC`;
 
+/** What the response targets are measured on (times in ms), as the core's `procedures::TargetFacts`. */
+export interface TargetFacts {
+  declaredAt: number;
+  declaredSeverity: C.Severity | null;
+  beganAt: number | null;
+  /** Severity changes after the declaration, oldest first. */
+  changes: [number, C.Severity][];
+  /** When each status update was kept. */
+  updates: number[];
+  firstEntryAt: number | null;
+  /** Now, or the episode's end. */
+  until: number;
+}
+
+/**
+ * The core's `procedures::response_targets` with the built-in targets: time to declare, time to the first electronic
+ * entry, and every interval between status updates (sooner after an escalation). tests/contract/targets.json holds
+ * the two to the same cases.
+ */
+export function responseTargets(f: TargetFacts): C.ResponseTargetCheck[] {
+  const history: [number, C.Severity][] = [
+    ...(f.declaredSeverity ? [[f.declaredAt, f.declaredSeverity] as [number, C.Severity]] : []),
+    ...f.changes,
+  ];
+  const at = (t: number) => history.filter(([when]) => when <= t).pop()?.[1] ?? null;
+  const minutes = (from: number, to: number) => Math.trunc((to - from) / 60_000);
+  const check = (
+    kind: string,
+    label: string,
+    severity: C.Severity,
+    target: number,
+    due: number | null,
+    done: number | null,
+    took: number | null,
+  ): C.ResponseTargetCheck => {
+    const missed = due !== null && (done === null ? f.until > due : done > due);
+    const result =
+      due === null
+        ? 'not measured: the declaration does not say when the outage began'
+        : missed
+          ? 'MISSED'
+          : done !== null
+            ? 'met'
+            : 'open';
+    return {
+      kind,
+      label,
+      severity,
+      targetMinutes: target,
+      dueAt: due === null ? null : stamp(new Date(due)),
+      doneAt: done === null ? null : stamp(new Date(done)),
+      minutes: took,
+      missed,
+      result,
+    };
+  };
+  const out: C.ResponseTargetCheck[] = [];
+  if (f.declaredSeverity) {
+    const t = TARGETS[f.declaredSeverity];
+    const began = f.beganAt;
+    const declareDue = began === null ? null : began + t.declare * 60_000;
+    const declareTook = began === null ? null : minutes(began, f.declaredAt);
+    out.push(check('declare', 'Declared', f.declaredSeverity, t.declare, declareDue, f.declaredAt, declareTook));
+    const first = f.firstEntryAt;
+    const firstDue = f.declaredAt + t.firstEntry * 60_000;
+    const firstTook = minutes(f.declaredAt, first ?? f.until);
+    out.push(check('first_entry', 'First electronic entry', f.declaredSeverity, t.firstEntry, firstDue, first, firstTook));
+  }
+  const updates = [...f.updates].sort((a, b) => a - b);
+  let from = f.declaredAt;
+  for (let n = 1; n <= updates.length + 1; n++) {
+    const done = updates[n - 1] ?? null;
+    const end = done ?? f.until;
+    let best: [number, C.Severity, number] | null = null;
+    for (const start of [from, ...history.map(([when]) => when).filter((w) => w > from && w <= end)]) {
+      const sev = at(start);
+      if (!sev) continue;
+      const due = start + TARGETS[sev].update * 60_000;
+      if (!best || due < best[0]) best = [due, sev, TARGETS[sev].update];
+    }
+    if (best) out.push(check('update', `Status update ${n}`, best[1], best[2], best[0], done, minutes(from, end)));
+    if (done !== null) from = done;
+  }
+  return out;
+}
+
 export class MemoryCharge implements C.ChargeApi {
   private episode: C.EpisodeSummary | null = null;
   private nextDue: string | null = null;
+  /** When the outage began (ms), as the declaration said. */
+  private beganAt: number | null = null;
+  /**
+   * The episode's first electronic entry (ms). The double's charge desk does not see the nurse's saves, so a test
+   * or gallery entry sets it; the core reads the vault.
+   */
+  firstEntryAt: number | null = null;
   private events: Recorded[] = [];
   /** Whether a drill was ever declared here (the drill report needs one). */
   private drillSeen = false;
@@ -148,6 +292,8 @@ export class MemoryCharge implements C.ChargeApi {
       reason: request.reason,
     };
     this.nextDue = request.nextUpdateMinutes === null ? null : stamp(new Date(at.getTime() + request.nextUpdateMinutes * 60_000));
+    this.beganAt =
+      request.beganMinutesAgo === null ? null : Date.parse(this.episode.startedAt) - request.beganMinutesAgo * 60_000;
     this.events = [];
     this.drillSeen ||= request.drill;
     this.tell();
@@ -187,16 +333,27 @@ export class MemoryCharge implements C.ChargeApi {
     this.events.push({ ...event, at: stamp(this.now()), actor } as Recorded);
   }
 
+  /** The severity over time: the declaration's, then each change (the core's `checklist_state` history). */
+  private severityHistory(): [number, C.Severity | null][] {
+    const episode = this.openEpisode();
+    const out: [number, C.Severity | null][] = [[Date.parse(episode.startedAt), episode.declaredSeverity]];
+    for (const e of this.events) if (e.kind === 'severity') out.push([Date.parse(e.at), e.severity]);
+    return out;
+  }
+
   private steps(): C.ChecklistStep[] {
     const episode = this.openEpisode();
-    const declared = Date.parse(episode.startedAt);
+    const history = this.severityHistory();
+    const current = this.severity();
     return STEPS.map((s) => {
       let done: Recorded | null = null;
       for (const e of this.events) {
         if (e.kind === 'done' && e.step === s.id) done = e;
         if (e.kind === 'undone' && e.step === s.id) done = null;
       }
-      const due = s.dueMinutes === null ? null : new Date(declared + s.dueMinutes * 60_000);
+      const on = applies(s, current, episode.affected);
+      const since = history.find(([, sev]) => applies(s, sev, episode.affected))?.[0] ?? null;
+      const due = !on || s.dueMinutes === null || since === null ? null : new Date(since + s.dueMinutes * 60_000);
       return {
         id: s.id,
         phase: s.phase,
@@ -206,9 +363,26 @@ export class MemoryCharge implements C.ChargeApi {
         doneAt: done?.at ?? null,
         doneBy: done?.actor ?? null,
         overdue: done === null && due !== null && due < this.now(),
+        applies: on,
+        appliesTo: appliesTo(s),
       };
     });
   }
+
+  /** The response targets on the open episode now (`responseTargets`, with the built-in targets). */
+  private targets(): C.ResponseTargetCheck[] {
+    const episode = this.openEpisode();
+    return responseTargets({
+      declaredAt: Date.parse(episode.startedAt),
+      declaredSeverity: episode.declaredSeverity,
+      beganAt: this.beganAt,
+      changes: this.severityHistory().slice(1) as [number, C.Severity][],
+      updates: this.events.filter((e) => e.kind === 'update').map((e) => Date.parse(e.at)),
+      firstEntryAt: this.firstEntryAt,
+      until: this.now().getTime(),
+    });
+  }
+
 
   private severity(): C.Severity | null {
     const changes = this.events.filter((e) => e.kind === 'severity');
@@ -219,6 +393,7 @@ export class MemoryCharge implements C.ChargeApi {
   private snapshot(): C.EpisodeStatus | null {
     if (!this.episode) return null;
     const steps = this.steps();
+    const targets = this.targets();
     const updateOverdue = this.nextDue !== null && Date.parse(this.nextDue) < this.now().getTime();
     const severity = this.severity();
     return {
@@ -238,6 +413,8 @@ export class MemoryCharge implements C.ChargeApi {
       commander: this.holder('commander'),
       liaison: this.holder('liaison'),
       decisions: this.decisions().reverse(),
+      targets,
+      missedTargets: targets.filter((t) => t.missed).length,
     };
   }
 

@@ -33,6 +33,7 @@ const openEpisode = {
   impact: 'Results by phone only',
   reason: null,
   nextUpdateMinutes: 30,
+  beganMinutesAgo: null,
 };
 
 describe('declaring an episode', () => {
@@ -56,6 +57,25 @@ describe('declaring an episode', () => {
     const status = await backend.episodeStatus();
     expect(status?.episode.affected).toEqual(['pharmacy', 'infusion pumps']);
     expect(status?.drill).toBe(false);
+  });
+
+  it('records when the outage began and shows the response targets, a late declaration as missed', async () => {
+    const { backend, user } = desk();
+    await user.click(await screen.findByRole('radio', { name: /P2/ }));
+    await user.click(screen.getByRole('checkbox', { name: 'EHR' }));
+    await user.type(screen.getByLabelText('Clinical impact, in plain words'), 'Results by phone');
+    await user.type(screen.getByLabelText(/The outage began how many minutes ago/), 'soon');
+    await user.click(screen.getByRole('button', { name: 'Declare downtime' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('give the minutes ago as a whole number');
+    await user.clear(screen.getByLabelText(/The outage began how many minutes ago/));
+    await user.type(screen.getByLabelText(/The outage began how many minutes ago/), '45');
+    await user.click(screen.getByRole('button', { name: 'Declare downtime' }));
+
+    const targets = await screen.findByTestId('response-targets');
+    expect(within(targets).getByRole('heading')).toHaveTextContent('Response targets (1 missed)');
+    expect(screen.getByTestId('target-declare')).toHaveTextContent(/Declared \(P2\)\s*30 min\s*45 min.*MISSED/);
+    expect(screen.getByTestId('target-first_entry')).toHaveTextContent('open');
+    expect((await backend.episodeStatus())?.missedTargets).toBe(1);
   });
 
   it('starts a drill that is marked DRILL', async () => {
@@ -114,6 +134,19 @@ describe('the checklist', () => {
     expect(screen.getByTestId('update-overdue')).toHaveTextContent('the status update was due at');
     // Confirm scope and print census/MAR and switch to downtime forms are late (15 and 30 minutes), plus the update.
     expect(screen.getAllByText(/OVERDUE — was due by/)).toHaveLength(3);
+  });
+});
+
+describe('checklists that fit the outage', () => {
+  it('shows a step that is not for this outage as such, never overdue, and still lets it be ticked', async () => {
+    const { user } = desk({ episode: { ...openEpisode, affected: ['EHR'], minutesAgo: 90 } });
+    await user.click(await screen.findByRole('button', { name: 'Checklist' }));
+    const lab = await screen.findByTestId('step-lab-phone-all-results');
+    expect(lab).toHaveTextContent('Not for this outage (for when lab results is affected): no need to tick it.');
+    expect(lab).not.toHaveTextContent('OVERDUE');
+    expect(screen.getByTestId('step-print-census-mar')).toHaveTextContent('OVERDUE');
+    await user.click(within(lab).getByRole('checkbox'));
+    expect(await within(screen.getByTestId('step-lab-phone-all-results')).findByText(/Done by kcharge/)).toBeInTheDocument();
   });
 });
 

@@ -24,6 +24,7 @@ const openEpisode = {
   impact: 'Results by phone only',
   reason: null,
   nextUpdateMinutes: 30,
+  beganMinutesAgo: null,
   minutesAgo: 20,
 };
 
