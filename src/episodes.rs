@@ -152,6 +152,17 @@ pub fn current(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<Episod
     conn.query_row(&sql, [], |r| read(keys, r)).optional()?.transpose()
 }
 
+/// The id of the open episode, if any: what a save needs of it, read without opening its sealed declaration.
+pub fn current_id(conn: &rusqlite::Connection) -> Result<Option<String>, VaultError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM episodes WHERE ended_at IS NULL
+               AND started_at = (SELECT max(started_at) FROM episodes WHERE ended_at IS NULL) LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn get(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Episode>, VaultError> {
     let sql = format!("SELECT {COLUMNS} FROM episodes WHERE id = ?1");
     conn.query_row(&sql, [id], |r| read(keys, r)).optional()?.transpose()

@@ -569,6 +569,11 @@ pub fn summary(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Opt
     conn.query_row(&format!("{SUMMARY_SQL} WHERE e.id = ?1"), [id], |r| summary_from(keys, r)).optional()?.transpose()
 }
 
+/// Whether an entry with this id exists (a save refuses to reuse one).
+pub fn exists(conn: &rusqlite::Connection, id: &str) -> Result<bool, VaultError> {
+    Ok(conn.prepare_cached("SELECT 1 FROM entries WHERE id = ?1")?.exists([id])?)
+}
+
 /// An entry with every version, oldest first.
 pub fn detail(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Detail>, VaultError> {
     let Some(summary) = summary(conn, keys, id)? else { return Ok(None) };
