@@ -148,8 +148,13 @@ pub fn newest_drill(conn: &rusqlite::Connection) -> Result<Option<(String, Optio
 
 /// The open episode, if any.
 pub fn current(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<Episode>, VaultError> {
-    let sql = format!("SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1");
-    conn.query_row(&sql, [], |r| read(keys, r)).optional()?.transpose()
+    // Cached: every save asks for the open episode. The newest by max() rather than ORDER BY … LIMIT 1, which sorts
+    // through a temporary b-tree every time.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL
+           AND started_at = (SELECT max(started_at) FROM episodes WHERE ended_at IS NULL) LIMIT 1"
+    );
+    conn.prepare_cached(&sql)?.query_row([], |r| read(keys, r)).optional()?.transpose()
 }
 
 /// The id of the open episode, if any: what a save needs of it, read without opening its sealed declaration.
