@@ -330,7 +330,7 @@ impl Workstation {
         })?;
         let checked = forms::validate_response(form, response);
         let mut findings: Vec<Finding> = checked.findings.clone();
-        let facts = forms::facts(form, &checked.response);
+        let facts = forms::facts_of_checked(form, &checked);
         let clinical_time = clinical_time(form, &facts, opts.clinical_time.as_deref(), &mut findings)?;
         let now = clock.now();
         if let Some(t) = clinical_time.as_deref().and_then(entries::parse_fhir_time) {

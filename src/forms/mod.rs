@@ -41,7 +41,9 @@ use std::path::{Path, PathBuf};
 
 pub use catalog::{load_file, version_cmp, Catalog};
 pub use definition::SUPPORTED_CONTEXTS;
-pub use extract::{extract, extract_signed, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
+pub use extract::{
+    extract, extract_signed, facts, facts_of_checked, ExtractContext, ExtractError, Facts, ID_NAMESPACE,
+};
 pub use load::{parse_form, parse_form_with};
 pub use model::*;
 pub use problem::LoadProblem;
