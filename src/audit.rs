@@ -10,6 +10,7 @@ use crate::clock::stamp;
 use crate::crypto::{Keys, Place, Random};
 use crate::vault::error::VaultError;
 use crate::vault::rows;
+use crate::vault::schema::AUDIT_BY_ACTION_WHERE;
 
 /// Actions written to the audit log. Stable strings: reports and HIM filters depend on them.
 pub mod action {
@@ -241,14 +242,22 @@ fn text(r: &rusqlite::Row<'_>, i: usize) -> String {
     String::from_utf8_lossy(&blob(r, i)).into_owned()
 }
 
+/// `AND` the condition of the partial index `audit_by_action` for a query by `action`, so that SQLite uses it; the
+/// actions of entries are not in it, and a query of one of them reads the log (`AND 1`).
+fn by_action(action: &str) -> &'static str {
+    if action.starts_with("entry.") {
+        "1"
+    } else {
+        AUDIT_BY_ACTION_WHERE
+    }
+}
+
 /// The time and target of the newest audit row of `action` (plaintext columns: no key needed, so `dtk status` can
 /// show the last backup without a sign-in), through the `audit_by_action` index.
 pub fn newest(conn: &rusqlite::Connection, action: &str) -> Result<Option<(String, String)>, VaultError> {
-    Ok(conn
-        .query_row("SELECT at, target FROM audit WHERE action = ?1 ORDER BY seq DESC LIMIT 1", [action], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
+    let sql =
+        format!("SELECT at, target FROM audit WHERE action = ?1 AND {} ORDER BY seq DESC LIMIT 1", by_action(action));
+    Ok(conn.query_row(&sql, [action], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
 }
 
 /// The detail of the newest audit row of `action` on `target`, decrypted (the read-back asks which server a batch
@@ -259,13 +268,12 @@ pub fn newest_detail(
     action: &str,
     target: &str,
 ) -> Result<Option<serde_json::Value>, VaultError> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, detail FROM audit WHERE action = ?1 AND target = ?2 ORDER BY seq DESC LIMIT 1",
-            [action, target],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let sql = format!(
+        "SELECT seq, detail FROM audit WHERE action = ?1 AND target = ?2 AND {} ORDER BY seq DESC LIMIT 1",
+        by_action(action)
+    );
+    let row: Option<(i64, Vec<u8>)> =
+        conn.query_row(&sql, [action, target], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     let Some((seq, sealed)) = row else { return Ok(None) };
     let plain = keys
         .open(&detail_place(&seq.to_string()), &sealed)

@@ -469,7 +469,10 @@ pub fn record_facts(conn: &rusqlite::Connection, episode: &Episode) -> Result<Re
                 |r| r.get(0),
             )?,
             conn.query_row(
-                "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1",
+                &format!(
+                    "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1 AND {}",
+                    crate::vault::schema::AUDIT_BY_ACTION_WHERE
+                ),
                 [format!("episodes:{}", episode.id)],
                 |r| r.get(0),
             )?,

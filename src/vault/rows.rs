@@ -341,7 +341,10 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Unauthenti
     }
     // Set-up establishes the MACs, or the first keyed sign-in after the upgrade does: once. A second time means the
     // marker was removed so that rows without a MAC (edited ones, their MAC cleared) would be given one.
-    let mut st = conn.prepare("SELECT seq FROM audit WHERE action = ?1 ORDER BY seq")?;
+    let mut st = conn.prepare(&format!(
+        "SELECT seq FROM audit WHERE action = ?1 AND {} ORDER BY seq",
+        schema::AUDIT_BY_ACTION_WHERE
+    ))?;
     let seqs = st.query_map([ESTABLISHED_ACTION], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
     for seq in seqs.iter().skip(1) {
         problems.push(Unauthentic {
