@@ -156,8 +156,24 @@ pub fn newest_drill(conn: &rusqlite::Connection) -> Result<Option<(String, Optio
 
 /// The open episode, if any.
 pub fn current(conn: &rusqlite::Connection, keys: &Keys) -> Result<Option<Episode>, VaultError> {
-    let sql = format!("SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1");
-    conn.query_row(&sql, [], |r| read(keys, r)).optional()?.transpose()
+    // Cached: every save asks for the open episode. The newest by max() rather than ORDER BY … LIMIT 1, which sorts
+    // through a temporary b-tree every time.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM episodes WHERE ended_at IS NULL
+           AND started_at = (SELECT max(started_at) FROM episodes WHERE ended_at IS NULL) LIMIT 1"
+    );
+    conn.prepare_cached(&sql)?.query_row([], |r| read(keys, r)).optional()?.transpose()
+}
+
+/// The id of the open episode, if any: what a save needs of it, read without opening its sealed declaration.
+pub fn current_id(conn: &rusqlite::Connection) -> Result<Option<String>, VaultError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM episodes WHERE ended_at IS NULL
+               AND started_at = (SELECT max(started_at) FROM episodes WHERE ended_at IS NULL) LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn get(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Episode>, VaultError> {
@@ -474,7 +490,10 @@ pub fn record_facts(conn: &rusqlite::Connection, episode: &Episode) -> Result<Re
                 |r| r.get(0),
             )?,
             conn.query_row(
-                "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1",
+                &format!(
+                    "SELECT min(at) FROM audit WHERE action = 'handoff.exported' AND target = ?1 AND {}",
+                    crate::vault::schema::AUDIT_BY_ACTION_WHERE
+                ),
                 [format!("episodes:{}", episode.id)],
                 |r| r.get(0),
             )?,

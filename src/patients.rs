@@ -236,9 +236,8 @@ pub fn find_by_mrn(
     for system in systems {
         let token = mrn_token(keys, system, mrn);
         let row: Option<(String, String, i64, Vec<u8>)> = conn
-            .query_row("SELECT id, source, fv, body FROM patients WHERE mrn_idx = ?1", [token], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .prepare_cached("SELECT id, source, fv, body FROM patients WHERE mrn_idx = ?1")?
+            .query_row([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
         if let Some((id, source, fv, body)) = row {
             return Ok(Some(decode(keys, id, source, fv, &body)?));

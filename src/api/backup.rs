@@ -210,7 +210,7 @@ fn check_in(file: &Path, staging: &Path, key: &RecoveryKey, clock: &dyn Clock) -
     let mut restored = Restored {
         taken_at: backup::parse_name(&name).map(|(_, at)| stamp(at)),
         from: file.to_path_buf(),
-        from_workstation_id: vault.meta_text("workstation_id")?.unwrap_or_default(),
+        from_workstation_id: vault.meta_text(super::WORKSTATION_ID)?.unwrap_or_default(),
         workstation_id: String::new(),
         temp_mrn_last_issued: None,
         temp_mrns_skipped: crate::patients::SKIPPED_AFTER_RESTORE,
@@ -223,7 +223,7 @@ fn check_in(file: &Path, staging: &Path, key: &RecoveryKey, clock: &dyn Clock) -
     };
     let saved = vault.write(&keys, RECOVERY, clock.now(), |tx| -> Result<_, VaultError> {
         let workstation = tx.new_id().to_string();
-        tx.update("meta", &[&"workstation_id"], None, &[("value", &workstation.as_bytes())])?;
+        tx.update("meta", &[&super::WORKSTATION_ID], None, &[("value", &workstation.as_bytes())])?;
         let fingerprint = crate::handoff::renew_signing_key(tx)?;
         let last_issued = crate::patients::skip_after_restore(tx)?;
         let detail = serde_json::json!({

@@ -438,6 +438,29 @@ pub fn run(opts: &Options, progress: Progress<'_>) -> Result<Report, ApiError> {
     })
 }
 
+/// Only the side-by-side saves of [`run`], on a fresh workstation (`dtk bench --save-only`): what issue 19's goal is
+/// measured on, quick enough to repeat and small enough to profile (`valgrind --tool=callgrind`, BENCHMARKS.md).
+pub fn run_saves(dir: &Path, progress: Progress<'_>) -> Result<SaveComparison, ApiError> {
+    std::fs::create_dir_all(dir).map_err(|e| fail("scratch folder", e))?;
+    let ws_dir = dir.join("workstation");
+    if crate::vault::Vault::exists(&ws_dir) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("{} already holds a vault; give the benchmark an empty folder", ws_dir.display()),
+        ));
+    }
+    let start = time::macros::datetime!(2026-11-01 00:00 UTC);
+    let clock = FixedClock::new(start + time::Duration::days(DAYS) + time::Duration::hours(1));
+    progress("setting up the workstation", 0, 1);
+    let mut ws =
+        new_station(&ws_dir, SiteConfig::default(), &clock, &[("nurse", Role::Nurse), ("charge", Role::Charge)])?;
+    let charge = ws.sign_in("charge", &password("charge"), &clock)?;
+    let nurse = ws.sign_in("nurse", &password("nurse"), &clock)?;
+    ws.import_census(&charge, &synthetic_census(PATIENTS, start), &clock)?;
+    ws.start_episode(&charge, crate::episodes::Kind::Real, Default::default(), &clock)?;
+    save_comparison(&mut ws, &nurse, &templates()?[0].0, dir, start, &clock, progress)
+}
+
 /// Typical saves (a signed vital-signs entry through `add_entry`) on the fresh vault, each followed by a bare
 /// SQLite insert+commit of the same bytes into a database beside it with the same durability settings, so both
 /// see the same disk at the same moment.

@@ -342,7 +342,7 @@ impl Workstation {
         })?;
         let checked = forms::validate_response(form, response);
         let mut findings: Vec<Finding> = checked.findings.clone();
-        let facts = forms::facts(form, &checked.response);
+        let facts = forms::facts_of_checked(form, &checked);
         let clinical_time = clinical_time(form, &facts, opts.clinical_time.as_deref(), &mut findings)?;
         let now = clock.now();
         if let Some(t) = clinical_time.as_deref().and_then(entries::parse_fhir_time) {
@@ -422,25 +422,26 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<EntrySaved, ApiError> {
         session.require(Op::ChartEntry)?;
-        let episode = self.open_episode_for_charting(session)?;
         let id = match response.get("id").and_then(Value::as_str) {
             Some(existing) if uuid::Uuid::parse_str(existing).is_ok() => existing.to_string(),
             _ => uuid::Uuid::new_v4().to_string(),
         };
         let response = with_id(response, &id);
         let validated = self.validate(&response, opts, clock)?;
-        let workstation = self.workstation_id();
         let vault = self.vault_mut()?;
         let saved: Durable<(Saved, Vec<SafetyWarning>)> =
             vault.write(session.keys(), session.username(), clock.now(), |tx| {
-                if entries::summary(tx.sql(), tx.keys(), &id)?.is_some() {
+                // The open episode is read in the write too: an episode ended elsewhere meanwhile takes no entry.
+                let episode_id = episodes::current_id(tx.sql())?.ok_or(EpisodeError::NoneOpen)?;
+                let workstation = tx.meta_text(super::WORKSTATION_ID)?.unwrap_or_default();
+                if entries::exists(tx.sql(), &id)? {
                     return Err(ApiError::new(ErrorCode::Conflict, format!("entry {id} already exists")));
                 }
                 let prep = validated.look_up(tx.sql(), tx.keys(), opts, None)?;
                 Self::gate(&prep.warnings, opts, opts.sign)?;
                 let new = NewEntry {
                     form: &prep.form,
-                    episode_id: &episode.id,
+                    episode_id: &episode_id,
                     workstation: &workstation,
                     patient: &prep.patient,
                     body: prep.body,

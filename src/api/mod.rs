@@ -304,6 +304,9 @@ pub struct Workstation {
     backups: crate::backup::Automatic,
 }
 
+/// The `meta` key of this workstation's id, minted at set-up.
+const WORKSTATION_ID: &str = "workstation_id";
+
 /// The standard forms built into the application, used when no forms folder is configured.
 const BUNDLED_FORMS: &[(&str, &str)] = &[
     ("medication-administration.json", include_str!("../../forms/medication-administration.json")),
@@ -375,7 +378,7 @@ impl Workstation {
 
     /// This workstation's id, minted at set-up (names it in handoff files and on entries).
     pub fn workstation_id(&self) -> String {
-        self.vault.as_ref().and_then(|v| v.meta_text("workstation_id").ok().flatten()).unwrap_or_default()
+        self.vault.as_ref().and_then(|v| v.meta_text(WORKSTATION_ID).ok().flatten()).unwrap_or_default()
     }
 
     pub fn dir(&self) -> &Path {
@@ -432,7 +435,7 @@ impl Workstation {
             let workstation_id = tx.new_id().to_string();
             for (k, v) in [
                 ("vault_id", vault_id.to_vec()),
-                ("workstation_id", workstation_id.into_bytes()),
+                (WORKSTATION_ID, workstation_id.into_bytes()),
                 ("unit", unit.as_bytes().to_vec()),
                 ("created_at", crate::clock::stamp(now).into_bytes()),
                 (crate::census_feed::INBOX_META, crate::crypto::hex(&keys.inbox_public()).into_bytes()),

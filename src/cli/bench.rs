@@ -19,11 +19,15 @@ pub struct BenchArgs {
     /// Keep the scratch folder (its vaults) after the run.
     #[arg(long)]
     keep: bool,
+    /// Only the durable saves beside bare SQLite inserts, on a fresh workstation (no synthetic vault): the save's
+    /// ratio in seconds, and a run small enough to profile.
+    #[arg(long, conflicts_with = "entries")]
+    save_only: bool,
 }
 
 /// `dtk bench`: runs the benchmark in a scratch folder and prints the figures (a progress bar on a terminal only).
 pub fn run(args: BenchArgs, json: bool) -> Result<(), Failure> {
-    let BenchArgs { entries, dir, keep } = args;
+    let BenchArgs { entries, dir, keep, save_only } = args;
     let scratch = dir.is_none();
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("dtk-bench-{}", std::process::id())));
     let tty = std::io::stderr().is_terminal();
@@ -40,7 +44,12 @@ pub fn run(args: BenchArgs, json: bool) -> Result<(), Failure> {
         eprint!("\r\x1b[2K{phase:<45} [{}{}] {pct:>3}% ({done}/{total})", "#".repeat(filled), ".".repeat(20 - filled));
         last = (phase.to_string(), pct);
     };
-    let result = api::bench::run(&api::bench::Options { entries, dir: dir.clone() }, &mut progress);
+    let result = if save_only {
+        api::bench::run_saves(&dir, &mut progress).map(Measured::Saves)
+    } else {
+        api::bench::run(&api::bench::Options { entries, dir: dir.clone() }, &mut progress)
+            .map(|r| Measured::All(Box::new(r)))
+    };
     if tty {
         eprintln!();
     }
@@ -49,13 +58,32 @@ pub fn run(args: BenchArgs, json: bool) -> Result<(), Failure> {
     } else {
         eprintln!("The benchmark's vaults are in {}.", dir.display());
     }
-    let report = result?;
-    if json {
-        print_json(&serde_json::to_value(&report).unwrap_or_default());
-    } else {
-        say!("{}", bench_text(&report));
+    match result? {
+        Measured::All(report) if json => print_json(&serde_json::to_value(&report).unwrap_or_default()),
+        Measured::All(report) => say!("{}", bench_text(&report)),
+        Measured::Saves(save) if json => print_json(&serde_json::json!({ "save": save })),
+        Measured::Saves(save) => say!("{}", save_text(&save)),
     }
     Ok(())
+}
+
+/// What a run measured: everything, or only the saves (`--save-only`).
+enum Measured {
+    All(Box<api::bench::Report>),
+    Saves(api::bench::SaveComparison),
+}
+
+fn save_text(s: &api::bench::SaveComparison) -> String {
+    let lat = |l: &api::bench::Latency| format!("p50 {:.2} ms, p99 {:.2} ms (n={})", l.p50_ms, l.p99_ms, l.samples);
+    let mut t =
+        format!("durable encrypted save        {}   (goal: within 1.5x of bare SQLite)\n", lat(&s.encrypted_save));
+    t += &format!(
+        "bare SQLite insert+commit     {}   ({} bytes, WAL, synchronous=FULL)\n",
+        lat(&s.bare_sqlite_insert),
+        s.bytes_per_save
+    );
+    t += &format!("ratio (p50)                   {:.2}x", s.ratio_p50);
+    t
 }
 
 fn bench_text(r: &api::bench::Report) -> String {
@@ -74,13 +102,8 @@ fn bench_text(r: &api::bench::Report) -> String {
         "Downtime Kit workstation benchmark: {} entries, {} patients, {} days\n",
         r.entries, r.patients, r.days
     );
-    t += &format!("durable encrypted save        {}   (goal: within 1.5x of bare SQLite)\n", lat(&s.encrypted_save));
-    t += &format!(
-        "bare SQLite insert+commit     {}   ({} bytes, WAL, synchronous=FULL)\n",
-        lat(&s.bare_sqlite_insert),
-        s.bytes_per_save
-    );
-    t += &format!("ratio (p50)                   {:.2}x\n", s.ratio_p50);
+    t += &save_text(s);
+    t += "\n";
     t += &format!("sign-in (Argon2id)            {}   (goal: 150-500 ms)\n", lat(&r.sign_in));
     t += &format!("generate synthetic vault      {}\n", tot(&r.generate));
     t += &format!("vault size                    {:.1} MiB\n", r.vault_bytes as f64 / 1048576.0);

@@ -223,8 +223,7 @@ const DUP_BUCKET_SECONDS: i64 = 3600;
 /// covers instead of decrypting every entry of the patient and form, which made each save slower as the outage went
 /// on (issue 8). Keyed like every blind index, so the column reveals neither the patient nor the time.
 fn dup_token(keys: &Keys, patient_idx: &[u8], form: &str, hour: i64) -> Vec<u8> {
-    let patient: String = patient_idx.iter().map(|b| format!("{b:02x}")).collect();
-    keys.blind_index("dup", &format!("{patient}|{form}|{hour}"))
+    keys.blind_index("dup", &format!("{}|{form}|{hour}", crate::crypto::hex(patient_idx)))
 }
 
 /// The duplicate-index token of a version body, or `None` when it has no clinical time with a time part.
@@ -566,7 +565,13 @@ pub fn list(conn: &rusqlite::Connection, keys: &Keys, filter: &Filter) -> Result
 }
 
 pub fn summary(conn: &rusqlite::Connection, keys: &Keys, id: &str) -> Result<Option<Summary>, VaultError> {
-    conn.query_row(&format!("{SUMMARY_SQL} WHERE e.id = ?1"), [id], |r| summary_from(keys, r)).optional()?.transpose()
+    let mut st = conn.prepare_cached(&format!("{SUMMARY_SQL} WHERE e.id = ?1"))?;
+    st.query_row([id], |r| summary_from(keys, r)).optional()?.transpose()
+}
+
+/// Whether an entry with this id exists (a save refuses to reuse one).
+pub fn exists(conn: &rusqlite::Connection, id: &str) -> Result<bool, VaultError> {
+    Ok(conn.prepare_cached("SELECT 1 FROM entries WHERE id = ?1")?.exists([id])?)
 }
 
 /// An entry with every version, oldest first.
@@ -651,7 +656,8 @@ pub fn possible_duplicates(
             sql.push_str(" AND e.med_idx = ?");
             args.push(V::Blob(m.clone()));
         }
-        let mut st = conn.prepare(&sql)?;
+        // Cached: every save runs these two (the window, hence the number of buckets, is a site setting).
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(args), |r| summary_from(keys, r))?;
         for r in rows {
             let s = r??;

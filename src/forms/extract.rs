@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::definition::{element_spec, parse_definition, required_elements, Conv};
 use super::model::*;
 use super::text;
-use super::validate::validate_response;
+use super::validate::{validate_response, Checked};
 use super::value::{coding, collect_answers, is_date_time, is_instant, typed_value};
 
 /// Namespace of the deterministic identifiers (a fixed random UUID; changing it changes every exported identifier).
@@ -71,8 +71,17 @@ pub struct Facts {
 
 /// Reads the key facts; tolerant of invalid responses (missing facts are `None`).
 pub fn facts(form: &Form, response: &Value) -> Facts {
-    let (normalised, _) = text::normalise(form, response);
-    let answers = collect_answers(&normalised);
+    facts_of_normalised(form, &text::normalise(form, response).0)
+}
+
+/// The facts of a response [`validate_response`] checked: its response is normalised already, and a save reads
+/// them right after validating (normalising twice was a fifth of a save's work; issue 19).
+pub fn facts_of_checked(form: &Form, checked: &Checked) -> Facts {
+    facts_of_normalised(form, &checked.response)
+}
+
+fn facts_of_normalised(form: &Form, normalised: &Value) -> Facts {
+    let answers = collect_answers(normalised);
     let clinical_time = form.clinical_time_item().and_then(|item| answers.get(item)).and_then(|a| {
         a.iter().find_map(|v| match v {
             AnswerValue::DateTime(s) => Some(s.clone()),

@@ -48,7 +48,9 @@ pub use catalog::{load_file, version_cmp, Catalog};
 pub use definition::SUPPORTED_CONTEXTS;
 #[doc(hidden)]
 pub use expressions::{evaluate_fhirpath, FhirPathInput};
-pub use extract::{extract, extract_signed, facts, ExtractContext, ExtractError, Facts, ID_NAMESPACE};
+pub use extract::{
+    extract, extract_signed, facts, facts_of_checked, ExtractContext, ExtractError, Facts, ID_NAMESPACE,
+};
 pub use load::{parse_form, parse_form_with};
 pub use model::*;
 pub use problem::LoadProblem;

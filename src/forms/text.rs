@@ -3,7 +3,7 @@
 //! Normalising once, here, means the vault, duplicate detection and the printer all see the same bytes for the same
 //! words; refusing bidi overrides stops text that displays differently from what is stored (a "Trojan Source" MRN).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
 use super::model::{Finding, Form, ItemType, Severity};
@@ -28,51 +28,59 @@ pub fn is_bidi_control(c: char) -> bool {
 /// Newlines and tabs are allowed only in answers to `text` items (multi-line narrative).
 pub(crate) fn normalise(form: &Form, response: &Value) -> (Value, Vec<Finding>) {
     let mut findings = Vec::new();
-    let out = walk(form, response, None, false, 0, &mut findings);
+    let mut out = response.clone();
+    walk(form, &mut out, None, false, 0, &mut findings);
     (out, findings)
 }
 
-fn walk(
-    form: &Form,
-    v: &Value,
-    link: Option<&str>,
-    multiline: bool,
-    depth: usize,
-    findings: &mut Vec<Finding>,
-) -> Value {
+/// Normalises in place: only a string that is not NFC already is rebuilt, and no object is rebuilt (a copy key by
+/// key re-hashed every key of the response, and every save normalised it; issue 19).
+fn walk(form: &Form, v: &mut Value, link: Option<&str>, multiline: bool, depth: usize, findings: &mut Vec<Finding>) {
     if depth > WALK_LIMIT {
         push(findings, link, "is nested too deeply");
-        return Value::Null;
+        *v = Value::Null;
+        return;
     }
     match v {
-        Value::String(s) => Value::String(clean(s, link, multiline, findings)),
+        Value::String(s) => clean(s, link, multiline, findings),
         Value::Array(a) => {
-            Value::Array(a.iter().map(|x| walk(form, x, link, multiline, depth + 1, findings)).collect())
+            for x in a {
+                walk(form, x, link, multiline, depth + 1, findings);
+            }
         }
         Value::Object(m) => {
-            // An object with a linkId is a response item: strings below it are reported against that linkId.
-            let own = m.get("linkId").and_then(Value::as_str);
-            let link = own.or(link);
+            // An object with a linkId is a response item: strings below it are reported against that linkId (as it
+            // was given, before its own normalisation).
+            let own = m.get("linkId").and_then(Value::as_str).map(str::to_string);
+            let link = own.as_deref().or(link);
             let is_text_item = link.and_then(|l| form.item(l)).is_some_and(|i| i.kind == ItemType::Text);
-            let mut out = Map::new();
-            for (k, x) in m {
+            for (k, x) in m.iter_mut() {
                 let ml = is_text_item && k == "valueString";
-                out.insert(k.clone(), walk(form, x, link, ml, depth + 1, findings));
+                walk(form, x, link, ml, depth + 1, findings);
             }
-            Value::Object(out)
         }
-        other => other.clone(),
+        _ => {}
     }
 }
 
-fn clean(s: &str, link: Option<&str>, multiline: bool, findings: &mut Vec<Finding>) -> String {
-    if s.chars().any(|c| is_control(c) && !(multiline && (c == '\n' || c == '\t'))) {
+fn clean(s: &mut String, link: Option<&str>, multiline: bool, findings: &mut Vec<Finding>) {
+    let allowed = |c: char| multiline && (c == '\n' || c == '\t');
+    // ASCII, most of what a nurse types, is NFC and holds no bidirectional control: only its controls are looked for.
+    if s.is_ascii() {
+        if s.chars().any(|c| is_control(c) && !allowed(c)) {
+            push(findings, link, MSG_CONTROL);
+        }
+        return;
+    }
+    if s.chars().any(|c| is_control(c) && !allowed(c)) {
         push(findings, link, MSG_CONTROL);
     }
     if s.chars().any(is_bidi_control) {
         push(findings, link, MSG_BIDI);
     }
-    s.nfc().collect()
+    if unicode_normalization::is_nfc_quick(s.chars()) != unicode_normalization::IsNormalized::Yes {
+        *s = s.nfc().collect();
+    }
 }
 
 fn push(findings: &mut Vec<Finding>, link: Option<&str>, message: &str) {

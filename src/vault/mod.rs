@@ -171,7 +171,7 @@ impl Vault {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Every insert and update of a table with row MACs runs through a cached statement (`rows`), and a handoff
         // import uses a few dozen: SQLite's default cache of 16 would prepare them again and again.
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(128);
         let mut vault = Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom), read_only: false };
         vault.migrate(version)?;
         Ok(vault)
@@ -211,9 +211,7 @@ impl Vault {
 
     /// A plaintext setting from `meta` (unit name, vault id, …). Never used for patient data.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>, VaultError> {
-        let v: Option<Vec<u8>> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
-        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        meta_text(&self.conn, key)
     }
 
     /// Runs `f` inside one immediate transaction and commits. The audit rows that `f` appends are part of the same
@@ -257,6 +255,13 @@ impl Vault {
     }
 }
 
+/// A plaintext setting from `meta`, read on `conn` (the vault's connection, or a write transaction on it).
+fn meta_text(conn: &Connection, key: &str) -> Result<Option<String>, VaultError> {
+    let v: Option<Vec<u8>> =
+        conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
+    Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
 /// A write transaction in progress. Dropping it without commit rolls everything back, audit rows included.
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
@@ -283,6 +288,11 @@ impl Tx<'_> {
 
     pub fn actor(&self) -> &str {
         &self.actor
+    }
+
+    /// A plaintext setting from `meta`, as this transaction sees it ([`Vault::meta_text`]).
+    pub fn meta_text(&self, key: &str) -> Result<Option<String>, VaultError> {
+        meta_text(&self.tx, key)
     }
 
     /// Adds a plaintext setting to `meta` (at set-up: the vault and workstation ids, the unit). Never patient data.

@@ -44,12 +44,58 @@ pub enum OnConflict {
     Ignore,
     /// Replace the whole row; nothing of the old row survives, so nothing unchecked is re-MAC'ed.
     Replace,
+    /// Like `Replace`, every column and the MAC new, but written over the old row where it stands (`ON CONFLICT DO
+    /// UPDATE`): its key stays, so no index of the key is written again. For a row rewritten by every write
+    /// transaction (the audit chain's head), where each index page written is another page in the WAL (issue 19).
+    Overwrite,
 }
 
-pub(crate) fn table(name: &str) -> Result<&'static MacedTable, VaultError> {
+/// A table with row MACs and its statements.
+struct Table {
+    t: &'static MacedTable,
+    sql: &'static Statements,
+}
+
+/// The statements of one table, built once: every save inserts and updates several rows, and building their text
+/// each time showed in its profile (issue 19).
+struct Statements {
+    /// By [`OnConflict`]: abort, ignore, replace, overwrite.
+    insert: [String; 4],
+    /// The row with its key: rowid, every MAC'ed column, the MAC.
+    read: String,
+}
+
+impl Statements {
+    fn of(t: &MacedTable) -> Statements {
+        let marks: Vec<String> = (1..=t.columns.len() + 1).map(|i| format!("?{i}")).collect();
+        let insert = |verb: &str| {
+            format!("{verb} INTO {} ({}, mac) VALUES ({})", t.name, t.columns.join(", "), marks.join(", "))
+        };
+        let cond: Vec<String> = t.key.iter().enumerate().map(|(i, k)| format!("{k} = ?{}", i + 1)).collect();
+        let rest: Vec<String> = t
+            .columns
+            .iter()
+            .chain(["mac"].iter())
+            .filter(|c| !t.key.contains(c))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let overwrite =
+            format!("{} ON CONFLICT ({}) DO UPDATE SET {}", insert("INSERT"), t.key.join(", "), rest.join(", "));
+        Statements {
+            insert: [insert("INSERT"), insert("INSERT OR IGNORE"), insert("INSERT OR REPLACE"), overwrite],
+            read: format!("SELECT rowid, {}, mac FROM {} WHERE {}", t.columns.join(", "), t.name, cond.join(" AND ")),
+        }
+    }
+}
+
+fn table(name: &str) -> Result<Table, VaultError> {
+    static STATEMENTS: std::sync::OnceLock<Vec<Statements>> = std::sync::OnceLock::new();
+    let all = STATEMENTS.get_or_init(|| schema::MACED_TABLES.iter().map(Statements::of).collect());
     schema::MACED_TABLES
         .iter()
-        .find(|t| t.name == name)
+        .zip(all)
+        .find(|(t, _)| t.name == name)
+        .map(|(t, sql)| Table { t, sql })
         .ok_or_else(|| VaultError::Sqlite(format!("{name} is not a table with row MACs")))
 }
 
@@ -146,7 +192,7 @@ pub fn insert(
     on_conflict: OnConflict,
     values: &[(&str, &dyn ToSql)],
 ) -> Result<usize, VaultError> {
-    let t = table(table_name)?;
+    let Table { t, sql } = table(table_name)?;
     if values.len() != t.columns.len() || values.iter().zip(t.columns).any(|((n, _), c)| n != c) {
         return Err(VaultError::Sqlite(format!("an insert into {table_name} does not name its columns in order")));
     }
@@ -156,14 +202,13 @@ pub fn insert(
         c.column(name, value_ref(out)?);
     }
     let mac = c.mac(keys);
-    let verb = match on_conflict {
-        OnConflict::Abort => "INSERT",
-        OnConflict::Ignore => "INSERT OR IGNORE",
-        OnConflict::Replace => "INSERT OR REPLACE",
+    let sql = match on_conflict {
+        OnConflict::Abort => &sql.insert[0],
+        OnConflict::Ignore => &sql.insert[1],
+        OnConflict::Replace => &sql.insert[2],
+        OnConflict::Overwrite => &sql.insert[3],
     };
-    let marks: Vec<String> = (1..=t.columns.len() + 1).map(|i| format!("?{i}")).collect();
-    let sql = format!("{verb} INTO {} ({}, mac) VALUES ({})", t.name, t.columns.join(", "), marks.join(", "));
-    let mut st = conn.prepare_cached(&sql)?;
+    let mut st = conn.prepare_cached(sql)?;
     let mut params: Vec<&dyn ToSql> = values.iter().map(|(_, v)| *v).collect();
     params.push(&mac);
     Ok(st.execute(params.as_slice())?)
@@ -177,10 +222,9 @@ struct Stored {
 }
 
 /// Reads the row with this key.
-fn read(conn: &rusqlite::Connection, t: &MacedTable, key: &[&dyn ToSql]) -> Result<Option<Stored>, VaultError> {
-    let cond: Vec<String> = t.key.iter().enumerate().map(|(i, k)| format!("{k} = ?{}", i + 1)).collect();
-    let sql = format!("SELECT rowid, {}, mac FROM {} WHERE {}", t.columns.join(", "), t.name, cond.join(" AND "));
-    let mut st = conn.prepare_cached(&sql)?;
+fn read(conn: &rusqlite::Connection, table: &Table, key: &[&dyn ToSql]) -> Result<Option<Stored>, VaultError> {
+    let t = table.t;
+    let mut st = conn.prepare_cached(&table.sql.read)?;
     let n = t.columns.len();
     Ok(st
         .query_row(key, |r| {
@@ -205,8 +249,9 @@ pub fn update(
     only_if: Option<(&str, &dyn ToSql)>,
     set: &[(&str, &dyn ToSql)],
 ) -> Result<usize, VaultError> {
-    let t = table(table_name)?;
-    let Some(Stored { rowid, mut values, mac }) = read(conn, t, key)? else { return Ok(0) };
+    let found = table(table_name)?;
+    let t = found.t;
+    let Some(Stored { rowid, mut values, mac }) = read(conn, &found, key)? else { return Ok(0) };
     let position = |name: &str| {
         t.columns
             .iter()
@@ -296,7 +341,10 @@ pub fn verify(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<Unauthenti
     }
     // Set-up establishes the MACs, or the first keyed sign-in after the upgrade does: once. A second time means the
     // marker was removed so that rows without a MAC (edited ones, their MAC cleared) would be given one.
-    let mut st = conn.prepare("SELECT seq FROM audit WHERE action = ?1 ORDER BY seq")?;
+    let mut st = conn.prepare(&format!(
+        "SELECT seq FROM audit WHERE action = ?1 AND {} ORDER BY seq",
+        schema::AUDIT_BY_ACTION_WHERE
+    ))?;
     let seqs = st.query_map([ESTABLISHED_ACTION], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
     for seq in seqs.iter().skip(1) {
         problems.push(Unauthentic {

@@ -486,6 +486,17 @@ impl dtk::clock::Clock for Interrupting {
     }
 }
 
+/// How often a save of `response` reads the clock: each reading is a moment another writer can be put at.
+fn clock_readings_of_a_save(response: &serde_json::Value) -> usize {
+    let tv = TestVault::charting();
+    let (mut ws, nurse) = tv.sign_in(NURSE);
+    let counting = Interrupting { readings: 0.into(), at: 0, then: std::sync::Mutex::new(None) };
+    ws.add_entry(&nurse, response, &opts(true), &counting).expect("a save");
+    let readings = counting.readings.into_inner();
+    assert!(readings >= 2, "a save reads the clock before its checks and for its commit: {readings}");
+    readings
+}
+
 /// Issue 19: the duplicate and allergy look-ups ran outside the write transaction that then committed, so a second
 /// process (the CLI beside the app, a second window) could chart the same dose between the check and the commit, and
 /// both were saved unflagged. Another writer is put at every reading of the clock a save makes; the second dose is
@@ -497,14 +508,7 @@ fn a_dose_charted_elsewhere_while_a_save_runs_is_still_flagged_as_a_duplicate() 
         r.as_object_mut().expect("object").remove("id");
         r
     };
-    let readings = {
-        let tv = TestVault::charting();
-        let (mut ws, nurse) = tv.sign_in(NURSE);
-        let counting = Interrupting { readings: 0.into(), at: 0, then: std::sync::Mutex::new(None) };
-        ws.add_entry(&nurse, &dose(), &opts(true), &counting).expect("a save");
-        counting.readings.into_inner()
-    };
-    assert!(readings >= 2, "a save reads the clock before its checks and for its commit: {readings}");
+    let readings = clock_readings_of_a_save(&dose());
     for at in 1..=readings {
         let tv = TestVault::charting();
         let (mut here, nurse) = tv.sign_in(NURSE);
@@ -522,6 +526,36 @@ fn a_dose_charted_elsewhere_while_a_save_runs_is_still_flagged_as_a_duplicate() 
         assert_eq!(err.code, ErrorCode::SafetyCheck, "{err:?}");
         let listed = here.list_entries(&nurse, Some("DEV2001"), &SystemClock).expect("entries");
         assert_eq!(listed.len(), 1, "only the dose charted elsewhere is saved (reading {at})");
+    }
+}
+
+/// Issue 19: the open episode a save charts into was read before validation, outside the write, so a charge nurse
+/// ending the episode from another window while the save ran left an entry in an episode already ended. The end is
+/// put at every reading of the clock a save makes; the save is refused each time and nothing is charted.
+#[test]
+fn an_episode_ended_elsewhere_while_a_save_runs_takes_no_entry() {
+    let dose = || {
+        let mut r = given_at(sample_response("medication-administration"), "2026-11-21T10:15:00-05:00");
+        r.as_object_mut().expect("object").remove("id");
+        r
+    };
+    for at in 1..=clock_readings_of_a_save(&dose()) {
+        let tv = TestVault::charting();
+        let (mut here, nurse) = tv.sign_in(NURSE);
+        let (mut elsewhere, charge) = tv.sign_in(CHARGE);
+        let clock = Interrupting {
+            readings: 0.into(),
+            at,
+            then: std::sync::Mutex::new(Some(Box::new(move || {
+                elsewhere.end_episode(&charge, &SystemClock).expect("ended elsewhere");
+            }))),
+        };
+        let err = here
+            .add_entry(&nurse, &dose(), &opts(true), &clock)
+            .expect_err(&format!("charted into an episode ended at the save's clock reading {at}"));
+        assert_eq!(err.code, ErrorCode::NoEpisode, "{err:?}");
+        let (mut reader, charge) = tv.sign_in(CHARGE);
+        assert!(reader.list_entries(&charge, None, &SystemClock).expect("entries").is_empty(), "reading {at}");
     }
 }
 
