@@ -110,7 +110,7 @@ fn target(c: core_procedures::TargetCheck) -> ResponseTargetCheck {
         result: c.result(),
         due_at: c.due_at,
         done_at: c.done_at,
-        minutes: c.minutes,
+        minutes: c.minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
         missed: c.missed,
     }
 }

@@ -130,8 +130,8 @@ pub struct ResponseTargetCheck {
     pub target_minutes: u32,
     pub due_at: Option<String>,
     pub done_at: Option<String>,
-    /// How long it took (or has taken so far).
-    pub minutes: Option<i64>,
+    /// How long it took (or has taken so far), in minutes.
+    pub minutes: Option<i32>,
     pub missed: bool,
     /// "met", "MISSED", "open" or "not measured: why".
     pub result: String,

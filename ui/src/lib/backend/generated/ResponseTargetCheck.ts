@@ -14,9 +14,9 @@ kind: string,
  */
 label: string, severity: Severity, targetMinutes: number, dueAt: string | null, doneAt: string | null, 
 /**
- * How long it took (or has taken so far).
+ * How long it took (or has taken so far), in minutes.
  */
-minutes: bigint | null, missed: boolean, 
+minutes: number | null, missed: boolean, 
 /**
  * "met", "MISSED", "open" or "not measured: why".
  */
