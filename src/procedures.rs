@@ -7,237 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::Role;
 use crate::clock::parse_stamp;
 
-/// Severity of a downtime, from the clinician's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Severity {
-    /// Clinicians cannot reach information needed for care now, with no workaround.
-    P1,
-    /// Workflow disrupted, a workaround is available.
-    P2,
-    /// Degraded, no direct patient impact.
-    P3,
-    /// Minor.
-    P4,
-}
+pub use crate::severity::Severity;
 
-impl Severity {
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "P1" => Some(Severity::P1),
-            "P2" => Some(Severity::P2),
-            "P3" => Some(Severity::P3),
-            "P4" => Some(Severity::P4),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Severity::P1 => "P1",
-            Severity::P2 => "P2",
-            Severity::P3 => "P3",
-            Severity::P4 => "P4",
-        }
-    }
-
-    /// What the level means, in the words shown on the banner and in updates.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Severity::P1 => "clinicians cannot reach information needed for care now; no workaround",
-            Severity::P2 => "workflow disrupted; a workaround is available",
-            Severity::P3 => "degraded; no direct patient impact",
-            Severity::P4 => "minor",
-        }
-    }
-}
-
-/// Systems and workflows a downtime commonly affects (the declaration may add others in words).
-pub const KNOWN_AFFECTED: &[&str] = &[
-    "EHR",
-    "lab results",
-    "pharmacy",
-    "ADT",
-    "radiology",
-    "orders",
-    "MAR",
-    "barcode medication administration",
-    "network",
-    "phones",
-];
-
-/// Phases of the procedure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Declare,
-    During,
-    Recovery,
-}
-
-/// One step of the checklist.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
-    pub id: String,
-    pub phase: Phase,
-    pub role: Role,
-    pub text: String,
-    /// Minutes after the declaration by which the step should be done; overdue after that. For a step that only
-    /// some severities need, counted from when the episode first reached one of them.
-    #[serde(default)]
-    pub due_minutes: Option<i64>,
-    /// The severities the step is for; empty: every severity (issue 21 item 4).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub severities: Vec<Severity>,
-    /// The affected systems the step is for, from [`KNOWN_AFFECTED`]: it applies when the declaration names any of
-    /// them. Empty: every outage.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub systems: Vec<String>,
-}
-
-impl Step {
-    /// Whether the step is for an outage of this severity that affects these systems. While no severity is
-    /// declared every severity's steps apply: a step is never hidden for want of a fact.
-    pub fn applies(&self, severity: Option<Severity>, affected: &[String]) -> bool {
-        let severity_ok = self.severities.is_empty() || severity.is_none_or(|s| self.severities.contains(&s));
-        let systems_ok = self.systems.is_empty()
-            || self.systems.iter().any(|want| affected.iter().any(|a| a.trim().eq_ignore_ascii_case(want)));
-        severity_ok && systems_ok
-    }
-
-    /// Which outages the step is for, in words ("P1, P2 · when EHR or MAR is affected"), or `None` for every one.
-    pub fn applies_to(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if !self.severities.is_empty() {
-            parts.push(self.severities.iter().map(|s| s.code()).collect::<Vec<_>>().join(", "));
-        }
-        if !self.systems.is_empty() {
-            parts.push(format!("when {} is affected", self.systems.join(" or ")));
-        }
-        (!parts.is_empty()).then(|| parts.join(" · "))
-    }
-}
-
-/// The facts of an outage that decide which checklist steps apply: its severity as declared (changes are events) and
-/// the systems the declaration names.
-#[derive(Debug, Clone, Copy)]
-pub struct Outage<'a> {
-    pub declared_severity: Option<Severity>,
-    pub affected: &'a [String],
-}
-
-/// The hospital's checklist.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Checklist {
-    pub id: String,
-    pub version: String,
-    pub title: String,
-    pub steps: Vec<Step>,
-}
-
-/// The checklist shipped with the application, used when the site names none.
-pub const DEFAULT_CHECKLIST: &str = include_str!("../checklists/downtime-checklist.json");
-
-/// A problem with a checklist file: file, step and reason, like form problems.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {}{reason}", step.as_ref().map(|s| format!("step '{s}': ")).unwrap_or_default())]
-pub struct ChecklistProblem {
-    pub file: String,
-    pub step: Option<String>,
-    pub reason: String,
-}
-
-const MAX_CHECKLIST_BYTES: usize = 256 * 1024;
-const MAX_STEPS: usize = 200;
-
-impl Checklist {
-    /// Parses and checks a checklist; every problem is reported, each naming the step.
-    pub fn parse(file: &str, bytes: &[u8]) -> Result<Checklist, Vec<ChecklistProblem>> {
-        let problem = |step: Option<&str>, reason: String| ChecklistProblem {
-            file: file.into(),
-            step: step.map(str::to_string),
-            reason,
-        };
-        let value = crate::json::parse_limited(bytes, MAX_CHECKLIST_BYTES, 16)
-            .map_err(|e| vec![problem(None, e.to_string())])?;
-        let list: Checklist = serde_json::from_value(value).map_err(|e| vec![problem(None, e.to_string())])?;
-        let mut problems = Vec::new();
-        if list.id.trim().is_empty() || list.version.trim().is_empty() || list.title.trim().is_empty() {
-            problems.push(problem(None, "id, version and title must not be empty".into()));
-        }
-        if list.steps.is_empty() {
-            problems.push(problem(None, "the checklist has no steps".into()));
-        }
-        if list.steps.len() > MAX_STEPS {
-            problems.push(problem(None, format!("more than {MAX_STEPS} steps")));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for s in &list.steps {
-            let id = Some(s.id.as_str());
-            let id_ok = !s.id.is_empty()
-                && s.id.len() <= 64
-                && s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !id_ok {
-                problems.push(problem(id, "the id must be 1–64 letters, digits, '-' or '_'".into()));
-            }
-            if !seen.insert(s.id.clone()) {
-                problems.push(problem(id, "duplicate step id".into()));
-            }
-            if s.text.trim().is_empty() || s.text.len() > 1000 {
-                problems.push(problem(id, "the text must be 1–1000 characters".into()));
-            }
-            if s.text.chars().any(|c| (c.is_control() && c != '\n') || crate::forms::is_bidi_control(c)) {
-                problems.push(problem(id, "the text contains control or text-direction characters".into()));
-            }
-            let mut severities = std::collections::BTreeSet::new();
-            if s.severities.iter().any(|v| !severities.insert(*v)) {
-                problems.push(problem(id, "a severity is given twice in severities".into()));
-            }
-            let mut systems = std::collections::HashSet::new();
-            for system in &s.systems {
-                match KNOWN_AFFECTED.iter().find(|k| k.eq_ignore_ascii_case(system.trim())) {
-                    Some(known) if !systems.insert(*known) => {
-                        problems.push(problem(id, format!("systems: '{known}' is given twice")));
-                    }
-                    Some(_) => {}
-                    None => problems.push(problem(
-                        id,
-                        format!(
-                            "systems: '{}' is not one of the systems a declaration names ({})",
-                            system.chars().take(60).collect::<String>(),
-                            KNOWN_AFFECTED.join(", ")
-                        ),
-                    )),
-                }
-            }
-            if let Some(m) = s.due_minutes {
-                if !(1..=7 * 24 * 60).contains(&m) {
-                    problems.push(problem(id, "due_minutes must be between 1 and 10080 (a week)".into()));
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(list)
-        } else {
-            Err(problems)
-        }
-    }
-
-    pub fn default_list() -> Checklist {
-        // The default ships with the binary and is checked by a unit test, so this cannot fail at run time; the
-        // fallback keeps the guarantee that nothing here panics.
-        Self::parse("checklists/downtime-checklist.json", DEFAULT_CHECKLIST.as_bytes()).unwrap_or_else(|_| Checklist {
-            id: "empty".into(),
-            version: "0".into(),
-            title: "Checklist".into(),
-            steps: Vec::new(),
-        })
-    }
-}
+pub use crate::checklist::*;
 
 /// Where a step stands in an episode.
 #[derive(Debug, Clone, Serialize)]
@@ -500,6 +274,28 @@ pub fn current_severity(declared: Option<Severity>, events: &[Recorded]) -> Opti
         .or(declared)
 }
 
+/// Every severity change after the declaration, with when, oldest first (what the response targets follow).
+pub fn severity_changes(events: &[Recorded]) -> Vec<(OffsetDateTime, Severity)> {
+    events
+        .iter()
+        .filter_map(|r| match (&r.event, parse_stamp(&r.at)) {
+            (Event::Severity { severity, .. }, Some(at)) => Some((at, *severity)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When each status update was kept, oldest first.
+pub fn update_times(events: &[Recorded]) -> Vec<OffsetDateTime> {
+    let mut out: Vec<OffsetDateTime> = events
+        .iter()
+        .filter(|r| matches!(r.event, Event::StatusUpdate { .. }))
+        .filter_map(|r| parse_stamp(&r.at))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The time the next status update is due: the latest update's, else the declaration's.
 pub fn next_update_due(declared: Option<&str>, events: &[Recorded]) -> Option<String> {
     events
@@ -609,7 +405,7 @@ pub struct Timeline {
     /// Status-update due times that passed without an update (an overdue update counts once).
     pub missed_updates: Vec<String>,
     /// The site's response targets, each met or missed (issue 21 item 3).
-    pub targets: Vec<TargetCheck>,
+    pub targets: Vec<crate::targets::TargetCheck>,
     /// Every incident role assignment, oldest first.
     pub roles: Vec<(IncidentRole, Assigned)>,
     /// The decisions, oldest first.
@@ -676,12 +472,13 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
         *per_user.entry(author.clone()).or_insert(0) += 1;
     }
     let hours = (end_or_now - declared).as_seconds_f64() / 3600.0;
-    let targets = response_targets(&TargetFacts {
+    let targets = crate::targets::response_targets(&crate::targets::TargetFacts {
         targets: f.targets,
         declared_at: declared,
         declared_severity: f.declared_severity,
         began_at: f.began_at,
-        events: f.events,
+        changes: severity_changes(f.events),
+        updates: update_times(f.events),
         first_entry_at: first_entry_at.as_deref(),
         until: end_or_now,
     });
@@ -716,173 +513,5 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
         targets,
         roles: role_changes(f.events),
         decisions: decisions(f.events),
-    }
-}
-
-/// One response target measured (issue 21 item 3): what it is, its target, when it was due and met, whether missed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetCheck {
-    /// `declare`, `first_entry` or `update`.
-    pub kind: &'static str,
-    /// In words: "Declared", "First electronic entry", "Status update 2".
-    pub label: String,
-    /// The severity whose target applies.
-    pub severity: Severity,
-    pub target_minutes: i64,
-    /// When it was due (absent when it cannot be measured: no outage start given).
-    pub due_at: Option<String>,
-    /// When it happened, if it has.
-    pub done_at: Option<String>,
-    /// Minutes from the start of the clock to `done_at` (or to now while still open).
-    pub minutes: Option<i64>,
-    /// Done after `due_at`, or not done and `due_at` has passed.
-    pub missed: bool,
-    /// Why it is not measured, if it is not.
-    pub not_measured: Option<&'static str>,
-}
-
-impl TargetCheck {
-    /// The outcome in words: "met", "MISSED", "open", or "not measured: why".
-    pub fn result(&self) -> String {
-        match (self.not_measured, self.missed, &self.done_at) {
-            (Some(why), _, _) => format!("not measured: {why}"),
-            (None, true, _) => "MISSED".into(),
-            (None, false, Some(_)) => "met".into(),
-            (None, false, None) => "open".into(),
-        }
-    }
-}
-
-/// What the response targets are measured on.
-pub struct TargetFacts<'a> {
-    pub targets: &'a BTreeMap<Severity, crate::site::ResponseTarget>,
-    pub declared_at: OffsetDateTime,
-    pub declared_severity: Option<Severity>,
-    /// When the outage began, as the declaration says.
-    pub began_at: Option<&'a str>,
-    pub events: &'a [Recorded],
-    /// The unit's first electronic entry of the episode.
-    pub first_entry_at: Option<&'a str>,
-    /// Now, or the episode's end.
-    pub until: OffsetDateTime,
-}
-
-/// Measures the site's response targets on an episode: time to declare (from when the outage began), time to the
-/// first electronic entry (from the declaration), and every interval between status updates, with the severity in
-/// force: after an escalation the next update is due by the sooner of the old deadline and the escalation plus the
-/// new severity's interval. A severity with no target (or none declared) measures nothing.
-pub fn response_targets(f: &TargetFacts<'_>) -> Vec<TargetCheck> {
-    let mut out = Vec::new();
-    let mut changes: Vec<(OffsetDateTime, Severity)> = Vec::new();
-    if let Some(s) = f.declared_severity {
-        changes.push((f.declared_at, s));
-    }
-    for r in f.events {
-        if let (Event::Severity { severity, .. }, Some(at)) = (&r.event, parse_stamp(&r.at)) {
-            changes.push((at, *severity));
-        }
-    }
-    let severity_at = |t: OffsetDateTime| changes.iter().rev().find(|(at, _)| *at <= t).map(|(_, s)| *s);
-    let minutes = |from: OffsetDateTime, to: OffsetDateTime| (to - from).whole_minutes();
-    let stamp = crate::clock::stamp;
-
-    if let Some(sev) = f.declared_severity {
-        if let Some(t) = f.targets.get(&sev) {
-            let began = f.began_at.and_then(parse_stamp);
-            let due = began.map(|b| b + time::Duration::minutes(t.declare_minutes));
-            out.push(TargetCheck {
-                kind: "declare",
-                label: "Declared".into(),
-                severity: sev,
-                target_minutes: t.declare_minutes,
-                due_at: due.map(stamp),
-                done_at: Some(stamp(f.declared_at)),
-                minutes: began.map(|b| minutes(b, f.declared_at)),
-                missed: due.is_some_and(|d| f.declared_at > d),
-                not_measured: began.is_none().then_some("the declaration does not say when the outage began"),
-            });
-            let due = f.declared_at + time::Duration::minutes(t.first_entry_minutes);
-            let first = f.first_entry_at.and_then(parse_stamp);
-            out.push(TargetCheck {
-                kind: "first_entry",
-                label: "First electronic entry".into(),
-                severity: sev,
-                target_minutes: t.first_entry_minutes,
-                due_at: Some(stamp(due)),
-                done_at: first.map(stamp),
-                minutes: Some(minutes(f.declared_at, first.unwrap_or(f.until))),
-                missed: first.map_or(f.until > due, |at| at > due),
-                not_measured: None,
-            });
-        }
-    }
-
-    // Status updates: each interval from the declaration or the last update to the next one, and the open one.
-    let mut updates: Vec<OffsetDateTime> = f
-        .events
-        .iter()
-        .filter(|r| matches!(r.event, Event::StatusUpdate { .. }))
-        .filter_map(|r| parse_stamp(&r.at))
-        .collect();
-    updates.sort();
-    let mut from = f.declared_at;
-    for n in 1..=updates.len() + 1 {
-        let done = updates.get(n - 1).copied();
-        let end = done.unwrap_or(f.until);
-        // The deadline: the interval of the severity in force at `from`, or sooner after an escalation.
-        let mut due: Option<(OffsetDateTime, Severity, i64)> = None;
-        let candidates =
-            std::iter::once(from).chain(changes.iter().map(|(at, _)| *at).filter(|at| *at > from && *at <= end));
-        for start in candidates {
-            let Some(sev) = severity_at(start) else { continue };
-            let Some(t) = f.targets.get(&sev) else { continue };
-            let d = start + time::Duration::minutes(t.update_minutes);
-            if due.is_none_or(|(best, _, _)| d < best) {
-                due = Some((d, sev, t.update_minutes));
-            }
-        }
-        if let Some((due_at, sev, target)) = due {
-            out.push(TargetCheck {
-                kind: "update",
-                label: format!("Status update {n}"),
-                severity: sev,
-                target_minutes: target,
-                due_at: Some(stamp(due_at)),
-                done_at: done.map(stamp),
-                minutes: Some(minutes(from, end)),
-                missed: end > due_at,
-                not_measured: None,
-            });
-        }
-        if let Some(d) = done {
-            from = d;
-        }
-    }
-    out
-}
-
-/// Loads the site's checklist, or the built-in one (reporting why a broken file was not used).
-pub fn load_checklist(path: Option<&std::path::Path>) -> (Checklist, Vec<ChecklistProblem>) {
-    let Some(path) = path else { return (Checklist::default_list(), Vec::new()) };
-    let label = path.display().to_string();
-    let parsed = std::fs::read(path)
-        .map_err(|e| vec![ChecklistProblem { file: label.clone(), step: None, reason: format!("cannot be read: {e}") }])
-        .and_then(|bytes| Checklist::parse(&label, &bytes));
-    match parsed {
-        Ok(list) => (list, Vec::new()),
-        // A broken checklist must not stop charting: the built-in one is used and the problem is reported.
-        Err(problems) => (Checklist::default_list(), problems),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_checklist_is_valid() {
-        let list = Checklist::parse("default", DEFAULT_CHECKLIST.as_bytes()).expect("valid");
-        assert!(list.steps.len() >= 8);
-        assert_eq!(Checklist::default_list(), list);
     }
 }

@@ -41,8 +41,8 @@ pub struct ResponseTarget {
 }
 
 /// The built-in response targets: the faster the worse the outage.
-pub fn default_response_targets() -> std::collections::BTreeMap<crate::procedures::Severity, ResponseTarget> {
-    use crate::procedures::Severity::*;
+pub fn default_response_targets() -> std::collections::BTreeMap<crate::severity::Severity, ResponseTarget> {
+    use crate::severity::Severity::*;
     let t = |declare_minutes, update_minutes, first_entry_minutes| ResponseTarget {
         declare_minutes,
         update_minutes,
@@ -104,7 +104,7 @@ pub struct SiteConfig {
     pub drill_max_age_days: u32,
     /// Response targets per severity (`{"P1": {"declare_minutes": 15, "update_minutes": 30, "first_entry_minutes":
     /// 15}, …}`); a severity left out has none. Without the setting, [`default_response_targets`].
-    pub response_targets: std::collections::BTreeMap<crate::procedures::Severity, ResponseTarget>,
+    pub response_targets: std::collections::BTreeMap<crate::severity::Severity, ResponseTarget>,
     /// Readiness: no `dtk verify` in this many days is a warning.
     pub verify_max_age_days: u32,
     /// The site's IT key (Ed25519, 64 hex characters, printed by `dtk site it-key --create`): the workstation imports

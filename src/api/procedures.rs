@@ -26,7 +26,7 @@ pub struct EpisodeStatus {
     pub overdue_steps: usize,
     pub updates: Vec<Recorded>,
     /// The site's response targets measured so far (issue 21 item 3), and how many are missed.
-    pub targets: Vec<procedures::TargetCheck>,
+    pub targets: Vec<crate::targets::TargetCheck>,
     pub missed_targets: usize,
     /// Who is incident commander and clinical liaison now (the banner shows them).
     pub roles: IncidentRoles,
@@ -65,12 +65,13 @@ impl Workstation {
         let next = procedures::next_update_due(episode.declaration.next_update_due.as_deref(), &events);
         let update_overdue = next.as_deref().and_then(crate::clock::parse_stamp).is_some_and(|t| t < now);
         let first_entry_at = episodes::first_entry_at(conn, &episode.id)?;
-        let targets = procedures::response_targets(&procedures::TargetFacts {
+        let targets = crate::targets::response_targets(&crate::targets::TargetFacts {
             targets: &self.site.response_targets,
             declared_at: declared,
             declared_severity: episode.declaration.severity,
             began_at: episode.declaration.began_at.as_deref(),
-            events: &events,
+            changes: procedures::severity_changes(&events),
+            updates: procedures::update_times(&events),
             first_entry_at: first_entry_at.as_deref(),
             until: now,
         });

@@ -212,7 +212,7 @@ fn response_targets_per_severity_are_measured_and_the_missed_ones_shown() {
     clock.advance(Duration::minutes(25));
 
     let status = ws.episode_status(&charge, &clock).expect("status").expect("open");
-    let seen = |targets: &[dtk::procedures::TargetCheck]| -> Vec<(String, bool, Option<String>, Option<i64>)> {
+    let seen = |targets: &[dtk::targets::TargetCheck]| -> Vec<(String, bool, Option<String>, Option<i64>)> {
         targets.iter().map(|c| (c.label.clone(), c.missed, c.due_at.clone(), c.minutes)).collect()
     };
     let at = |t: &str| Some(format!("2026-11-21T{t}:00.000Z"));
@@ -263,7 +263,7 @@ fn response_targets_per_severity_are_measured_and_the_missed_ones_shown() {
 /// in-memory double runs the same file).
 #[test]
 fn response_targets_agree_with_the_contract() {
-    use dtk::procedures::{response_targets, Event, Recorded, TargetFacts};
+    use dtk::targets::{response_targets, TargetFacts};
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo_root().join("tests/contract/targets.json")).expect("file"))
             .expect("json");
@@ -273,21 +273,15 @@ fn response_targets_agree_with_the_contract() {
     let mut wrong = Vec::new();
     for case in doc["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("name");
-        let mut events: Vec<(time::OffsetDateTime, Event)> = Vec::new();
-        for c in case["changes"].as_array().expect("changes") {
-            events.push((
-                time(&c[0]).expect("at"),
-                Event::Severity { severity: severity(&c[1]).expect("sev"), note: None },
-            ));
-        }
-        for u in case["updates"].as_array().expect("updates") {
-            events.push((time(u).expect("at"), Event::StatusUpdate { text: "Update".into(), next_update_due: None }));
-        }
-        events.sort_by_key(|(at, _)| *at);
-        let events: Vec<Recorded> = events
-            .into_iter()
-            .map(|(at, event)| Recorded { at: dtk::clock::stamp(at), actor: "kcharge".into(), event })
+        let changes: Vec<(time::OffsetDateTime, Severity)> = case["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| (time(&c[0]).expect("at"), severity(&c[1]).expect("severity")))
             .collect();
+        let mut updates: Vec<time::OffsetDateTime> =
+            case["updates"].as_array().expect("updates").iter().map(|u| time(u).expect("at")).collect();
+        updates.sort();
         let first = case["first_entry_at"].as_str().map(|t| dtk::clock::stamp(dtk::clock::parse_stamp(t).expect("t")));
         let began = case["began_at"].as_str().map(|t| dtk::clock::stamp(dtk::clock::parse_stamp(t).expect("t")));
         let got = response_targets(&TargetFacts {
@@ -295,7 +289,8 @@ fn response_targets_agree_with_the_contract() {
             declared_at: time(&case["declared_at"]).expect("declared"),
             declared_severity: severity(&case["declared_severity"]),
             began_at: began.as_deref(),
-            events: &events,
+            changes,
+            updates,
             first_entry_at: first.as_deref(),
             until: time(&case["until"]).expect("until"),
         });

@@ -101,7 +101,7 @@ fn step(s: core_procedures::StepState) -> ChecklistStep {
     }
 }
 
-fn target(c: core_procedures::TargetCheck) -> ResponseTargetCheck {
+fn target(c: dtk::targets::TargetCheck) -> ResponseTargetCheck {
     ResponseTargetCheck {
         kind: c.kind.into(),
         label: c.label.clone(),
