@@ -1,6 +1,6 @@
 // tests/contract/targets.json on the in-memory double: its port of the core's response targets (`responseTargets`)
 // must measure every case as the core does (tests/it/procedures.rs runs the same file through
-// `procedures::response_targets`). Times compare by instant.
+// `targets::response_targets`). Times compare by instant.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

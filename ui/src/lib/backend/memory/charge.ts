@@ -126,7 +126,7 @@ const unkeepable = (t: string) => /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202
 const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hhmm = (s: string) => `${s.slice(11, 16)} UTC`;
 
-/** What the response targets are measured on (times in ms), as the core's `procedures::TargetFacts`. */
+/** What the response targets are measured on (times in ms), as the core's `targets::TargetFacts`. */
 export interface TargetFacts {
   declaredAt: number;
   declaredSeverity: C.Severity | null;
@@ -141,7 +141,7 @@ export interface TargetFacts {
 }
 
 /**
- * The core's `procedures::response_targets` with the built-in targets: time to declare, time to the first electronic
+ * The core's `targets::response_targets` with the built-in targets: time to declare, time to the first electronic
  * entry, and every interval between status updates (sooner after an escalation). tests/contract/targets.json holds
  * the two to the same cases.
  */
