@@ -229,11 +229,7 @@ pub fn checklist_state(
 ) -> Vec<StepState> {
     // The severity over time: the declaration's, then each change.
     let mut history = vec![(declared_at, outage.declared_severity)];
-    for r in events {
-        if let (Event::Severity { severity, .. }, Some(at)) = (&r.event, parse_stamp(&r.at)) {
-            history.push((at, Some(*severity)));
-        }
-    }
+    history.extend(severity_changes(events).into_iter().map(|(at, s)| (at, Some(s))));
     let current = current_severity(outage.declared_severity, events);
     list.steps
         .iter()
