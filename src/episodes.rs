@@ -24,6 +24,10 @@ pub mod action {
     pub const DECISION: &str = "episode.decision";
     /// An incident role given to someone (commander or liaison, and the name).
     pub const ROLE: &str = "episode.role_assigned";
+    /// The review of an episode written (clinical impact and follow-up actions; a new version each time).
+    pub const REVIEW: &str = "episode.review_written";
+    /// The review of an episode printed.
+    pub const REVIEW_PRINTED: &str = "episode.review_printed";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,12 +316,21 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::StatusUpdate { .. } => action::STATUS_UPDATE,
         Event::Decision { .. } => action::DECISION,
         Event::Role { .. } => action::ROLE,
+        Event::Review { .. } => action::REVIEW,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
     let at = stamp(tx.at());
     insert_event(tx, &id, episode_id, &at, tx.actor(), kind, &sealed)?;
-    let detail = serde_json::to_value(event).unwrap_or_default();
+    // A review's clinical impact may speak of patients: the audit row keeps its size, the sealed event its words.
+    let detail = match event {
+        Event::Review { impact, follow_ups } => serde_json::json!({
+            "kind": "review",
+            "impact_chars": impact.chars().count(),
+            "follow_ups": follow_ups.len(),
+        }),
+        _ => serde_json::to_value(event).unwrap_or_default(),
+    };
     tx.audit(audit_action, &format!("episodes:{episode_id}"), &detail)?;
     Ok(Recorded { at, actor: tx.actor().to_string(), event: event.clone() })
 }
@@ -390,6 +403,7 @@ fn event_kind(event: &Event) -> &'static str {
         Event::StatusUpdate { .. } => "status_update",
         Event::Decision { .. } => "decision",
         Event::Role { .. } => "role",
+        Event::Review { .. } => "review",
     }
 }
 

@@ -33,6 +33,7 @@ pub mod printer;
 pub mod procedures;
 pub mod readiness;
 pub mod reconcile;
+pub mod review;
 pub mod roster;
 pub mod severity;
 pub mod site;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::clock::parse_stamp;
+use crate::review::{Review, WrittenReview};
 
 pub use crate::severity::Severity;
 
@@ -56,6 +57,12 @@ pub enum Event {
     Role {
         role: IncidentRole,
         name: String,
+    },
+    /// The review written after the episode (issue 21 item 6): the clinical impact and the follow-up actions.
+    /// Writing it again keeps a new version; the newest is the review.
+    Review {
+        impact: String,
+        follow_ups: Vec<String>,
     },
 }
 
@@ -205,8 +212,24 @@ pub fn event_problem(event: &Event) -> Option<&'static str> {
                 && plain(name, 4 * MAX_ROLE_NAME_CHARS)
                 && !name.contains(['\n', '\r'])
         }
+        Event::Review { impact, follow_ups } => {
+            Review { impact: impact.clone(), follow_ups: follow_ups.clone() }.problem().is_none()
+        }
     };
     (!ok).then_some("oversized, or holds control or text-direction characters")
+}
+
+/// The newest review of the episode with when, by whom and how many versions were kept.
+pub fn latest_review(events: &[Recorded]) -> Option<WrittenReview> {
+    let written: Vec<&Recorded> = events.iter().filter(|r| matches!(r.event, Event::Review { .. })).collect();
+    let last = written.last()?;
+    let Event::Review { impact, follow_ups } = &last.event else { return None };
+    Some(WrittenReview {
+        review: Review { impact: impact.clone(), follow_ups: follow_ups.clone() },
+        at: last.at.clone(),
+        by: last.actor.clone(),
+        versions: written.len(),
+    })
 }
 
 /// An event with when and who.
@@ -406,6 +429,10 @@ pub struct Timeline {
     pub roles: Vec<(IncidentRole, Assigned)>,
     /// The decisions, oldest first.
     pub decisions: Vec<Decision>,
+    /// Entries per hour (per day for an episode over two days), quiet periods included.
+    pub entries_per_period: crate::review::EntriesPerPeriod,
+    /// The charge nurse's review (clinical impact, follow-up actions), the newest version.
+    pub review: Option<WrittenReview>,
 }
 
 /// What the timeline is computed from.
@@ -509,5 +536,11 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
         targets,
         roles: role_changes(f.events),
         decisions: decisions(f.events),
+        entries_per_period: crate::review::entries_per_period(
+            &f.entries.iter().filter_map(|e| parse_stamp(&e.0)).collect::<Vec<_>>(),
+            declared,
+            end_or_now,
+        ),
+        review: latest_review(f.events),
     }
 }

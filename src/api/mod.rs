@@ -15,6 +15,7 @@ mod print;
 mod procedures;
 mod readback;
 mod readiness;
+mod review;
 mod roster;
 mod users;
 
@@ -35,6 +36,7 @@ pub use post::{post_planned, PostOptions};
 pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, BlankFor};
 pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
+pub use review::EpisodeReview;
 pub use roster::RosterApplied;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
 pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};

@@ -294,17 +294,7 @@ impl Workstation {
                 ),
             ));
         }
-        let timeline =
-            timeline_for(conn, session.keys(), &self.checklist, &self.site.response_targets, &episode, clock.now())?;
-        let stamp = crate::print::Stamp {
-            unit: self.unit().unwrap_or_else(|| episode.unit.clone()),
-            printed_by: format!("{} ({})", session.display_name(), session.username()),
-            printed_at: clock.now(),
-            episode: Some(episode.id.clone()),
-            drill: true,
-            workstation: Some(self.workstation_id()),
-            record: self.record_mark(session)?,
-        };
+        let (timeline, stamp) = self.episode_report_parts(session, &episode, clock)?;
         let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
         let vault = self.vault_mut()?;
         let _audited = vault.write(session.keys(), session.username(), clock.now(), |tx| {

@@ -1,5 +1,6 @@
 //! `dtk episode`: declaring and ending a downtime (or drill) episode, and the charge nurse's procedure during it:
-//! severity, checklist ticks, status updates, incident roles, the decision log, the timeline and the drill report.
+//! severity, checklist ticks, status updates, incident roles, the decision log, the timeline, the drill report and
+//! the review of any episode.
 
 use std::path::PathBuf;
 
@@ -102,6 +103,24 @@ pub enum EpisodeCmd {
         /// The drill episode (default: the newest one).
         #[arg(long, value_name = "ID")]
         episode: Option<String>,
+    },
+    /// The review of an episode, real or drill: write the clinical impact and the follow-up actions (kept with the
+    /// episode, a new version each time; what is not given is kept from the last version) and print the review
+    /// (PDF): timeline, response targets, decisions, checklist with times, entries per hour, what was missed.
+    /// With neither, shows the review as kept.
+    Review {
+        /// Write the review PDF to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The episode (default: the newest one of this workstation, open or ended).
+        #[arg(long, value_name = "ID")]
+        episode: Option<String>,
+        /// The clinical impact in plain words (name no patient; entries by id).
+        #[arg(long, value_name = "TEXT")]
+        impact: Option<String>,
+        /// A follow-up action, one line ("Restock paper MAR packs - unit educator, by Friday"); repeat for more.
+        #[arg(long = "follow-up", value_name = "ACTION")]
+        follow_ups: Vec<String>,
     },
 }
 
@@ -285,6 +304,88 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
             dtk::api::save_pdf(&out, &pdf.bytes)?;
             output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
                 format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
+            });
+        }
+        EpisodeCmd::Review { out, episode, impact, follow_ups } => {
+            review(ws, &session, &clock, json, ReviewArgs { out, episode, impact, follow_ups })?
+        }
+    }
+    Ok(())
+}
+
+struct ReviewArgs {
+    out: Option<PathBuf>,
+    episode: Option<String>,
+    impact: Option<String>,
+    follow_ups: Vec<String>,
+}
+
+/// `dtk episode review`: writes a new version of the review when asked (what is not given is carried over from the
+/// last version), then prints it to `--out`, or shows it.
+fn review(
+    ws: &mut Workstation,
+    session: &dtk::api::Session,
+    clock: &SystemClock,
+    json: bool,
+    a: ReviewArgs,
+) -> Result<(), Failure> {
+    let mut episode = a.episode.clone();
+    if a.impact.is_some() || !a.follow_ups.is_empty() {
+        let previous = ws
+            .episode_reviews(session)?
+            .into_iter()
+            .find(|r| a.episode.as_deref().is_none_or(|id| r.episode.id == id))
+            .and_then(|r| r.review);
+        let impact = a.impact.or_else(|| previous.as_ref().map(|p| p.review.impact.clone())).unwrap_or_default();
+        let follow_ups = if a.follow_ups.is_empty() {
+            previous.map(|p| p.review.follow_ups).unwrap_or_default()
+        } else {
+            a.follow_ups
+        };
+        let kept = ws.write_review(session, a.episode.as_deref(), &impact, &follow_ups, clock)?;
+        let version = kept.review.as_ref().map_or(0, |r| r.versions);
+        if a.out.is_none() {
+            output(json, &kept, || format!("Review of episode {} kept (version {version}).", kept.episode.id));
+            return Ok(());
+        }
+        eprintln!("Review of episode {} kept (version {version}).", kept.episode.id);
+        episode = Some(kept.episode.id);
+    }
+    match a.out {
+        Some(out) => {
+            let pdf = ws.review_report(session, episode.as_deref(), clock)?;
+            dtk::api::save_pdf(&out, &pdf.bytes)?;
+            output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
+                format!("Review written to {} ({} pages).", out.display(), pdf.pages)
+            });
+        }
+        None => {
+            let reviews = ws.episode_reviews(session)?;
+            let Some(r) = reviews.into_iter().find(|r| episode.as_deref().is_none_or(|id| r.episode.id == id)) else {
+                return Err(failed(match episode {
+                    Some(id) => format!("no episode {id} on this workstation"),
+                    None => "there is no episode on this workstation to review".into(),
+                }));
+            };
+            output(json, &r, || match &r.review {
+                None => format!(
+                    "Episode {}: no review written yet (dtk episode review --impact TEXT --follow-up ACTION).",
+                    r.episode.id
+                ),
+                Some(w) => {
+                    let mut t = format!(
+                        "Review of episode {} (version {}, {} at {}):\nClinical impact: {}\n",
+                        r.episode.id,
+                        w.versions,
+                        w.by,
+                        w.at,
+                        if w.review.impact.is_empty() { "-" } else { &w.review.impact }
+                    );
+                    for (i, f) in w.review.follow_ups.iter().enumerate() {
+                        t.push_str(&format!("Follow-up {}: {f}\n", i + 1));
+                    }
+                    t
+                }
             });
         }
     }

@@ -41,6 +41,8 @@ pub const CENSUS_FORM: &str = "http://downtimekit.example.org/print/census-sheet
 pub const RECONCILIATION_REPORT_FORM: &str = "http://downtimekit.example.org/print/reconciliation-report|1";
 /// The `form` the drill report's QR code names.
 pub const DRILL_REPORT_FORM: &str = "http://downtimekit.example.org/print/drill-report|1";
+/// The `form` the review of an episode's QR code names.
+pub const REVIEW_FORM: &str = "http://downtimekit.example.org/print/episode-review|1";
 /// The `form` a handover sheet's QR code names.
 pub const HANDOVER_FORM: &str = "http://downtimekit.example.org/print/handover-sheet|1";
 /// The `form` a printed status update's QR code names.
@@ -318,6 +320,54 @@ pub fn drill_report(
     finish("Drill report", frame.apply_unit(body)?)
 }
 
+/// The review of an episode, real or drill (issue 21 item 6): the declaration, the charge nurse's clinical impact
+/// and follow-up actions, then the timeline, response targets, decisions, checklist with times, entries per user
+/// and per hour, and what was missed. A drill's review is marked DRILL on every page.
+pub fn episode_review(
+    episode: &crate::episodes::Episode,
+    timeline: &crate::procedures::Timeline,
+    checklist_title: &str,
+    stamp: &Stamp,
+) -> Result<Pdf, PrintError> {
+    let drill = episode.kind == crate::episodes::Kind::Drill;
+    let stamp = Stamp { drill, episode: Some(episode.id.clone()), ..stamp.clone() };
+    let mut f = reports::Flow::new()?;
+    if drill {
+        f.banner("DRILL — practice episode; nothing in it is part of the patient record", RED)?;
+    }
+    if timeline.ended_at.is_none() {
+        f.banner("The episode is still open: this is an interim review", BLACK)?;
+    }
+    f.para(
+        "A blameless review: what happened to the unit and to care, what worked and what to change; not who is to \
+         blame. It names no patient; entries are named by id.",
+        8.5,
+        fonts::Weight::Regular,
+        GREY,
+    )?;
+    reports::declaration(&mut f, episode)?;
+    reports::review_section(&mut f, timeline.review.as_ref())?;
+    reports::episode_body(&mut f, timeline, checklist_title)?;
+    let title = if drill { "Drill review" } else { "Downtime review" };
+    let frame = Frame {
+        title,
+        subtitle: format!(
+            "{} declared {} · {}",
+            if drill { "Practice episode" } else { "Downtime" },
+            reports_when(&episode.started_at),
+            match &episode.ended_at {
+                Some(e) => format!("ended {}", reports_when(e)),
+                None => "still open".into(),
+            }
+        ),
+        label: None,
+        payload: payload(REVIEW_FORM, None, &stamp),
+        stamp: &stamp,
+        banner: None,
+    };
+    finish(title, frame.apply_unit(f.finish())?)
+}
+
 /// A status update for leaders, as the charge nurse kept it: the episode's severity, affected systems and impact in
 /// a header table, then the text as written. A drill's update is marked DRILL on every page.
 pub fn status_update(
@@ -463,6 +513,7 @@ impl Frame<'_> {
                         "Each row's barcode is the patient's MRN. Check name, date of birth and MRN together."
                     }
                     STATUS_UPDATE_FORM => "For unit and hospital leaders: no patient is identified on these pages.",
+                    REVIEW_FORM => "A blameless review for the unit and its leaders: it names no patient.",
                     _ => "A unit report: entries are named by id; no patient is identified on these pages.",
                 };
                 page.text_fit(lx + 3.0, ly + 19.0, inner, 8.5, Weight::Regular, GREY, hint);

@@ -277,6 +277,37 @@ fn timeline_rows(t: &Timeline) -> Vec<Vec<String>> {
     rows
 }
 
+/// The charge nurse's review: the clinical impact in full (its own paragraphs), each follow-up action, who wrote it
+/// and when; or, when none is written, who writes it and where.
+pub(crate) fn review_section(f: &mut Flow, r: Option<&crate::review::WrittenReview>) -> Result<(), PrintError> {
+    f.heading("Clinical impact and follow-up actions (the charge nurse's review)")?;
+    let Some(r) = r else {
+        return f.para(
+            "Not written yet: the charge nurse writes it on the charge desk (Review) or with \
+             `dtk episode review --impact TEXT --follow-up ACTION`.",
+            9.0,
+            Weight::Regular,
+            GREY,
+        );
+    };
+    f.para(
+        &format!("Written by {} at {} (version {} of the review).", r.by, at(Some(&r.at)), r.versions),
+        8.5,
+        Weight::Regular,
+        GREY,
+    )?;
+    f.para("Clinical impact", 9.5, Weight::Bold, BLACK)?;
+    if r.review.impact.is_empty() {
+        f.para("—", 9.0, Weight::Regular, BLACK)?;
+    }
+    for paragraph in r.review.impact.lines().filter(|l| !l.trim().is_empty()) {
+        f.para(paragraph, 9.0, Weight::Regular, BLACK)?;
+    }
+    let rows: Vec<Vec<String>> =
+        r.review.follow_ups.iter().enumerate().map(|(i, a)| vec![(i + 1).to_string(), a.clone()]).collect();
+    f.table(&[("#", 0.3), ("follow-up action", 4.7)], &rows)
+}
+
 fn counts_table(
     f: &mut Flow,
     key: &str,
@@ -463,7 +494,12 @@ pub(crate) fn reconciliation(report: &Report) -> Result<Vec<Page>, PrintError> {
             BLACK,
         )?;
         match &e.timeline {
-            Some(t) => f.table(&[("Timeline and metrics", 1.0), ("", 2.2)], &timeline_rows(t))?,
+            Some(t) => {
+                f.table(&[("Timeline and metrics", 1.0), ("", 2.2)], &timeline_rows(t))?;
+                if t.review.is_some() {
+                    review_section(&mut f, t.review.as_ref())?;
+                }
+            }
             None => f.para("No timeline: the episode is not on this station.", 9.0, Weight::Regular, GREY)?,
         }
     }
@@ -505,13 +541,20 @@ pub(crate) fn status_update(episode: &Episode, u: &UpdateSheet<'_>) -> Result<Ve
 }
 
 /// The drill report's body: the timeline (each checklist step and when it was done), time from declaration to the
-/// first electronic entry, entries per user, forms printed, and what was missed.
+/// first electronic entry, entries per user and per hour, forms printed, and what was missed.
 pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> Result<Vec<Page>, PrintError> {
     let mut f = Flow::new()?;
     f.banner("DRILL — practice episode; nothing in it is part of the patient record", RED)?;
     if t.ended_at.is_none() {
         f.banner("The drill is still open: this is an interim report", BLACK)?;
     }
+    declaration(&mut f, episode)?;
+    episode_body(&mut f, t, checklist_title)?;
+    Ok(f.finish())
+}
+
+/// Who declared and ended the episode, why, what was affected and the impact said at the declaration.
+pub(crate) fn declaration(f: &mut Flow, episode: &Episode) -> Result<(), PrintError> {
     f.heading("Declaration")?;
     let d = &episode.declaration;
     let rows = vec![
@@ -524,7 +567,12 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
         vec!["Clinical impact".into(), d.impact.clone().unwrap_or_else(|| "—".into())],
         vec!["Ended by".into(), episode.ended_by.clone().unwrap_or_else(|| "—".into())],
     ];
-    f.table(&[("", 1.0), ("", 2.2)], &rows)?;
+    f.table(&[("", 1.0), ("", 2.2)], &rows)
+}
+
+/// The timeline and metrics, the response targets, the checklist with times, entries per user and per hour, and
+/// what was missed: the part the drill report and the review of an episode share.
+pub(crate) fn episode_body(f: &mut Flow, t: &Timeline, checklist_title: &str) -> Result<(), PrintError> {
     f.heading("Timeline and metrics")?;
     f.table(&[("", 1.0), ("", 2.2)], &timeline_rows(t))?;
 
@@ -565,6 +613,18 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
     let rows: Vec<Vec<String>> = t.entries_per_user.iter().map(|(u, n)| vec![u.clone(), n.to_string()]).collect();
     f.table(&[("user", 3.0), ("entries", 1.0)], &rows)?;
 
+    let p = &t.entries_per_period;
+    f.heading(&format!("Entries per {}", p.period))?;
+    let rows: Vec<Vec<String>> = p
+        .counts
+        .iter()
+        .map(|(start, n)| {
+            let from = if crate::clock::parse_stamp(start).is_some() { at(Some(start)) } else { start.clone() };
+            vec![from, n.to_string()]
+        })
+        .collect();
+    f.table(&[(if p.period == "hour" { "hour from" } else { "day from" }, 3.0), ("entries", 1.0)], &rows)?;
+
     f.heading("What was missed")?;
     let mut missed: Vec<Vec<String>> = t
         .steps
@@ -592,11 +652,11 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
         ]
     }));
     if t.entries == 0 {
-        missed.push(vec!["No electronic entry".into(), "nobody charted on downtime forms during the drill".into()]);
+        missed.push(vec!["No electronic entry".into(), "nobody charted on downtime forms during the episode".into()]);
     }
     if t.forms_printed == 0 {
-        missed.push(vec!["Nothing printed".into(), "no census, MAR or paper form was printed during the drill".into()]);
+        missed
+            .push(vec!["Nothing printed".into(), "no census, MAR or paper form was printed during the episode".into()]);
     }
-    f.table(&[("what", 1.4), ("detail", 3.6)], &missed)?;
-    Ok(f.finish())
+    f.table(&[("what", 1.4), ("detail", 3.6)], &missed)
 }

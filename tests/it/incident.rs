@@ -1,7 +1,7 @@
 //! Running the downtime like an incident (issue 21): the decision log and the incident roles, kept with the
 //! episode, audited, shown by `dtk episode …`, in the status update and the reports, and handed off to HIM.
 
-use dtk::api::{ErrorCode, Workstation};
+use dtk::api::ErrorCode;
 use dtk::clock::{FixedClock, SystemClock};
 use dtk::crypto::Password;
 use dtk::episodes::{Declaration, Kind};
@@ -14,16 +14,6 @@ use crate::support::*;
 
 const PAPER_MAR: &str = "Switched to paper MAR for ICU";
 const PHARMACY: &str = "Pharmacy verifying by phone";
-
-/// Audit rows of `action`, details decrypted.
-fn audited(ws: &Workstation, session: &dtk::api::Session, action: &str) -> Vec<Value> {
-    dtk::audit::plain_rows(ws.vault().expect("vault").conn(), session.keys())
-        .expect("audit rows")
-        .into_iter()
-        .filter(|r| r.action == action)
-        .map(|r| json!({ "actor": r.actor, "target": r.target, "detail": r.detail }))
-        .collect()
-}
 
 #[test]
 fn decisions_and_roles_are_kept_with_who_and_when_audited_and_in_the_status_update() {

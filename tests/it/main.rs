@@ -33,6 +33,7 @@ mod readiness;
 mod reconcile;
 mod repeated_keys;
 mod repository;
+mod review;
 mod roster;
 mod support;
 mod tamper;

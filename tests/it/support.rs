@@ -344,3 +344,13 @@ pub fn restore_folder(copy: &Path, folder: &Path) {
     }
     copy_folder(copy, folder);
 }
+
+/// Audit rows of `action` on this workstation, details decrypted, as (actor, target, detail).
+pub fn audited(ws: &dtk::api::Workstation, session: &dtk::api::Session, action: &str) -> Vec<serde_json::Value> {
+    dtk::audit::plain_rows(ws.vault().expect("vault").conn(), session.keys())
+        .expect("audit rows")
+        .into_iter()
+        .filter(|r| r.action == action)
+        .map(|r| serde_json::json!({ "actor": r.actor, "target": r.target, "detail": r.detail }))
+        .collect()
+}
