@@ -12,6 +12,7 @@ use dtk_app::dto::{CommandError, EpisodeStatus, ErrorCode, IncidentRole};
 use serde::Deserialize;
 
 mod support;
+use support::contract::{Refusal, Text};
 
 #[test]
 fn the_charge_desk_records_decisions_and_names_roles_and_the_banner_shows_them() {
@@ -100,23 +101,6 @@ struct Contract {
     then: Then,
 }
 
-/// A text as typed: plain, or one string written `times` times.
-#[derive(Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-enum Text {
-    Plain(String),
-    Repeated { repeat: String, times: usize },
-}
-
-impl Text {
-    fn text(&self) -> String {
-        match self {
-            Text::Plain(s) => s.clone(),
-            Text::Repeated { repeat, times } => repeat.repeat(*times),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Step {
@@ -133,13 +117,6 @@ struct Step {
 struct Assign {
     role: IncidentRole,
     name: Text,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Refusal {
-    code: String,
-    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -171,15 +148,7 @@ fn run(shell: &Shell, n: &str, step: &Step) {
             };
             assert_eq!(stored.as_deref(), Some(kept.text().as_str()), "{n}: stored as");
         }
-        (Err(e), None, Some(refused)) => {
-            let code = serde_json::to_value(e.code).expect("code");
-            assert_eq!(code, refused.code.as_str(), "{n}: refused with {} ({})", refused.code, e.message);
-            if let Some(message) = &refused.message {
-                assert_eq!(&e.message, message, "{n}: the refusal's words");
-            }
-            let typed = typed.trim();
-            assert!(typed.len() < 4 || !e.message.contains(typed), "{n}: the refusal repeats the text");
-        }
+        (Err(e), None, Some(refused)) => refused.check(n, &e, &[typed], 4),
         (Ok(_), _, _) => panic!("{n}: kept, but the contract refuses it"),
         (Err(e), _, _) => panic!("{n}: refused with {:?} ({}), but the contract keeps it", e.code, e.message),
     }

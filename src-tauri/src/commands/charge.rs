@@ -56,7 +56,7 @@ fn decision(d: core_procedures::Decision) -> Decision {
     Decision { at: d.at, by: d.by, text: d.text }
 }
 
-fn count(n: usize) -> u32 {
+pub(super) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -64,7 +64,7 @@ fn minutes(n: Option<i64>) -> Option<i32> {
     n.map(|m| i32::try_from(m).unwrap_or(if m < 0 { i32::MIN } else { i32::MAX }))
 }
 
-fn episode_summary(e: dtk::episodes::Episode) -> EpisodeSummary {
+pub(super) fn episode_summary(e: dtk::episodes::Episode) -> EpisodeSummary {
     EpisodeSummary {
         drill: e.kind == dtk::episodes::Kind::Drill,
         id: e.id,
@@ -379,6 +379,9 @@ pub fn print_document(
                 vec![saved(&folder, "status-update", &ws.print_status_update(session, &clock)?)?]
             }
             PrintJob::Handover { mrn } => vec![saved(&folder, "handover", &ws.print_handover(session, &mrn, &clock)?)?],
+            PrintJob::Review { episode } => {
+                vec![saved(&folder, "episode-review", &ws.review_report(session, Some(&episode), &clock)?)?]
+            }
             PrintJob::Entries { ids } => {
                 let total = ids.len();
                 let mut files = Vec::with_capacity(total);

@@ -329,6 +329,8 @@ pub enum PrintJob {
     StatusUpdate,
     /// One patient's shift handover sheet (nurses too).
     Handover { mrn: String },
+    /// The review of an episode of this workstation, real or drill (issue 21 item 6).
+    Review { episode: String },
 }
 
 /// A print: what, and the folder its PDF goes into.

@@ -10,6 +10,7 @@ pub mod him;
 pub mod mar;
 pub mod nurse;
 pub mod readiness;
+pub mod review;
 pub mod session;
 
 pub use admin::*;
@@ -18,6 +19,7 @@ pub use him::*;
 pub use mar::*;
 pub use nurse::*;
 pub use readiness::*;
+pub use review::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,7 @@ pub fn bindings() -> Bindings {
     mar::bindings(&mut out);
     charge::bindings(&mut out);
     readiness::bindings(&mut out);
+    review::bindings(&mut out);
     admin::bindings(&mut out);
     out
 }

@@ -87,3 +87,50 @@ pub fn stations() -> Stations {
 pub fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
+
+/// What the contract files under `tests/contract/` share: a text as typed, and a refusal.
+pub mod contract {
+    use dtk_app::dto::CommandError;
+    use serde::Deserialize;
+
+    /// A text as typed: plain, or one string written `times` times.
+    #[derive(Deserialize)]
+    #[serde(untagged, deny_unknown_fields)]
+    pub enum Text {
+        Plain(String),
+        Repeated { repeat: String, times: usize },
+    }
+
+    impl Text {
+        pub fn text(&self) -> String {
+            match self {
+                Text::Plain(s) => s.clone(),
+                Text::Repeated { repeat, times } => repeat.repeat(*times),
+            }
+        }
+    }
+
+    /// How a step is refused: the error code and, when given, exactly the message.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Refusal {
+        pub code: String,
+        pub message: Option<String>,
+    }
+
+    impl Refusal {
+        /// Checks `e` is this refusal, and that its message repeats none of `typed` (ignoring texts under `min`
+        /// characters, which any message may contain by chance); `n` names the step in failures.
+        pub fn check(&self, n: &str, e: &CommandError, typed: &[String], min: usize) {
+            let code = serde_json::to_value(e.code).expect("code");
+            assert_eq!(code, self.code.as_str(), "{n}: refused with {} ({})", self.code, e.message);
+            if let Some(message) = &self.message {
+                assert_eq!(&e.message, message, "{n}: the refusal's words");
+            }
+            for t in typed {
+                let t = t.trim();
+                assert!(t.len() < min || !e.message.contains(t), "{n}: the refusal repeats the text");
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 // The charge nurse's screens for the gallery: the desk on each section (with an open real episode, a drill, overdue
 // steps, incident roles and decisions, no CUPS, unsigned entries before the handoff), the banner naming the incident
-// roles and the banner's overdue notice, each with its own seeded MemoryBackend.
+// roles, the review of an ended downtime, and the banner's overdue notice, each with its own seeded MemoryBackend.
 import { mount, tick } from 'svelte';
 import type { GalleryEntry } from './types';
 import { MemoryBackend } from '../lib/backend/memory';
@@ -113,6 +113,25 @@ export const entries: GalleryEntry[] = [
       const nurse: SessionInfo = { username: 'demo.charge', displayName: 'Demo Nurse', role: 'nurse', mustChangePassword: false };
       mount(Banner, { target, props: { unit: '5 East', session: nurse, status, backend: b } });
       await until(target, '[data-testid="banner-roles"]');
+    },
+  },
+  {
+    name: 'charge-review',
+    title: 'Charge nurse: the review of an ended downtime',
+    async mount(target) {
+      const b = backend(incident);
+      const ended = await b.endEpisode();
+      await b.saveReview({
+        episodeId: ended.id,
+        impact:
+          'Two scheduled doses were given 40 minutes late while the paper MAR was found.\nNo harm reached a patient. Lab results came by phone and every one was read back.',
+        followUps: ['Restock paper MAR packs on 5 East - unit educator, by Friday', 'Run a night-shift drill within a month - nurse manager'],
+      });
+      mount(ChargeDesk, { target, props: { backend: b, session } });
+      await until(target, 'nav button');
+      const button = [...target.querySelectorAll('nav button')].find((x) => x.textContent?.trim() === 'Review');
+      (button as HTMLButtonElement | undefined)?.click();
+      await until(target, '[data-testid="review-written"]');
     },
   },
   {

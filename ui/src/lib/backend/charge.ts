@@ -12,6 +12,9 @@ import type { EpisodeOptions } from './generated/EpisodeOptions';
 import type { EpisodeStatus } from './generated/EpisodeStatus';
 import type { EpisodeSummary } from './generated/EpisodeSummary';
 import type { EpisodeTimeline } from './generated/EpisodeTimeline';
+import type { EpisodeReview } from './generated/EpisodeReview';
+import type { ReviewRequest } from './generated/ReviewRequest';
+import type { WrittenReview } from './generated/WrittenReview';
 import type { FormChoice } from './generated/FormChoice';
 import type { HandoffExportRequest } from './generated/HandoffExportRequest';
 import type { HandoffExported } from './generated/HandoffExported';
@@ -43,6 +46,9 @@ export type {
   EpisodeStatus,
   EpisodeSummary,
   EpisodeTimeline,
+  EpisodeReview,
+  ReviewRequest,
+  WrittenReview,
   FormChoice,
   HandoffExportRequest,
   HandoffExported,
@@ -87,6 +93,13 @@ export interface ChargeApi {
   /** Names the incident commander or the clinical liaison (a later name replaces the earlier one; both are kept). */
   assignRole(role: IncidentRole, name: string): Promise<EpisodeStatus | null>;
   episodeTimeline(): Promise<EpisodeTimeline>;
+  /** Every episode of this workstation, newest first (open or ended, real or drill), each with its review. */
+  episodeReviews(): Promise<EpisodeReview[]>;
+  /**
+   * Keeps a new version of an episode's review: the clinical impact and the follow-up actions (one line each).
+   * Refused with `invalid_input` when empty, too long, or an action runs over several lines; never repeats the text.
+   */
+  saveReview(request: ReviewRequest): Promise<EpisodeReview>;
   printCentreInfo(): Promise<PrintCentreInfo>;
   printableEntries(mrn: string): Promise<EntryChoice[]>;
   /** Prints into PDFs in `request.folder`; `onProgress` hears about each patient (or entry) of a batch. */

@@ -323,6 +323,14 @@ export class TauriBackend implements Backend {
     return call('episode_timeline');
   }
 
+  episodeReviews(): Promise<Charge.EpisodeReview[]> {
+    return call('episode_reviews');
+  }
+
+  saveReview(request: Charge.ReviewRequest): Promise<Charge.EpisodeReview> {
+    return call('save_review', { request });
+  }
+
   printCentreInfo(): Promise<Charge.PrintCentreInfo> {
     return call('print_centre_info');
   }

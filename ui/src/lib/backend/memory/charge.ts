@@ -6,6 +6,7 @@ import { BackendError } from '../index';
 import type * as C from '../charge';
 import type { Role } from '../generated/Role';
 import type { EpisodeInfo } from '../generated/EpisodeInfo';
+import { checkedReview } from './review';
 
 export interface ChargeSeed {
   /** Synthetic patients for the print centre. */
@@ -223,6 +224,9 @@ export class MemoryCharge implements C.ChargeApi {
    */
   firstEntryAt: number | null = null;
   private events: Recorded[] = [];
+  /** Every episode declared here, newest first, and the reviews written of them (the core keeps both in the vault). */
+  private readonly history: C.EpisodeSummary[] = [];
+  private readonly reviews = new Map<string, C.WrittenReview>();
   /** Whether a drill was ever declared here (the drill report needs one). */
   private drillSeen = false;
   private readonly patients: C.PatientChoice[];
@@ -295,6 +299,7 @@ export class MemoryCharge implements C.ChargeApi {
     this.beganAt =
       request.beganMinutesAgo === null ? null : Date.parse(this.episode.startedAt) - request.beganMinutesAgo * 60_000;
     this.events = [];
+    this.history.unshift(this.episode);
     this.drillSeen ||= request.drill;
     this.tell();
   }
@@ -446,6 +451,7 @@ export class MemoryCharge implements C.ChargeApi {
   async endEpisode() {
     const actor = this.user(true);
     const episode = { ...this.openEpisode(), endedAt: stamp(this.now()), endedBy: actor };
+    this.history.splice(this.history.indexOf(this.openEpisode()), 1, episode);
     this.episode = null;
     this.tell();
     return episode;
@@ -526,6 +532,22 @@ export class MemoryCharge implements C.ChargeApi {
     return this.snapshot();
   }
 
+  async episodeReviews(): Promise<C.EpisodeReview[]> {
+    this.user(true);
+    return this.history.map((episode) => ({ episode, drill: episode.drill, review: this.reviews.get(episode.id) ?? null }));
+  }
+
+  async saveReview(request: C.ReviewRequest): Promise<C.EpisodeReview> {
+    const actor = this.user(true);
+    const episode = this.history.find((e) => e.id === request.episodeId);
+    if (!episode) throw new BackendError('not_found', `no episode ${request.episodeId} on this workstation`);
+    const kept = checkedReview(request.impact, request.followUps);
+    const versions = (this.reviews.get(episode.id)?.versions ?? 0) + 1;
+    const review = { ...kept, at: stamp(this.now()), by: actor, versions };
+    this.reviews.set(episode.id, review);
+    return { episode, drill: episode.drill, review };
+  }
+
   async episodeTimeline(): Promise<C.EpisodeTimeline> {
     this.user(true);
     const episode = this.openEpisode();
@@ -597,6 +619,11 @@ export class MemoryCharge implements C.ChargeApi {
       case 'drillReport':
         if (!this.drillSeen) throw new BackendError('not_found', 'There is no drill episode on this workstation.');
         return [file('drill-report', 2)];
+      case 'review':
+        if (!this.history.some((e) => e.id === job.episode)) {
+          throw new BackendError('not_found', `no episode ${job.episode} on this workstation`);
+        }
+        return [file('episode-review', 3)];
       case 'handover':
         // The print centre's patients are not the nurse's census here: the core checks the MRN.
         return [file('handover', 2)];
