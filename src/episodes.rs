@@ -24,6 +24,10 @@ pub mod action {
     pub const DECISION: &str = "episode.decision";
     /// An incident role given to someone (commander or liaison, and the name).
     pub const ROLE: &str = "episode.role_assigned";
+    /// A contact of the escalation ladder called (their id and name in the detail: staff, never a patient).
+    pub const CONTACT_CALLED: &str = "episode.contact_called";
+    /// A contact of the escalation ladder acknowledged.
+    pub const CONTACT_ACKNOWLEDGED: &str = "episode.contact_acknowledged";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +316,8 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::StatusUpdate { .. } => action::STATUS_UPDATE,
         Event::Decision { .. } => action::DECISION,
         Event::Role { .. } => action::ROLE,
+        Event::ContactCalled { .. } => action::CONTACT_CALLED,
+        Event::ContactAcknowledged { .. } => action::CONTACT_ACKNOWLEDGED,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
@@ -390,6 +396,8 @@ fn event_kind(event: &Event) -> &'static str {
         Event::StatusUpdate { .. } => "status_update",
         Event::Decision { .. } => "decision",
         Event::Role { .. } => "role",
+        Event::ContactCalled { .. } => "contact_called",
+        Event::ContactAcknowledged { .. } => "contact_acknowledged",
     }
 }
 
