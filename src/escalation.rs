@@ -518,7 +518,7 @@ mod tests {
         let none = load(None, None);
         assert!(none.file.is_none() && none.escalation.is_none() && none.problems.is_empty());
         let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(dir.path().join("esc.json"), "{").expect("write");
+        crate::durable::write(&dir.path().join("esc.json"), b"{").expect("write");
         let broken = load(Some(std::path::Path::new("esc.json")), Some(dir.path()));
         assert!(broken.escalation.is_none());
         assert!(broken.problems[0].to_string().contains("esc.json: not valid JSON"), "{:?}", broken.problems);
