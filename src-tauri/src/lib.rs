@@ -129,6 +129,8 @@ commands::registry::ipc_commands! {
     charge::add_emergency_user(request: EmergencyUserRequest) -> EmergencyUserCreated;
     charge::handoff_info() -> HandoffInfo;
     charge::export_handoff(request: HandoffExportRequest) -> HandoffExported;
+    escalation::escalation_status() -> EscalationStatus;
+    escalation::record_contact(contact: String, acknowledged: bool) -> EscalationStatus;
     readiness::readiness() -> ReadinessReport;
     admin::admin_users() -> Vec<StaffAccount>;
     admin::admin_add_user(request: NewAccountRequest) -> OneTimePassword;

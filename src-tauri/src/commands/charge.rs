@@ -379,6 +379,7 @@ pub fn print_document(
                 vec![saved(&folder, "status-update", &ws.print_status_update(session, &clock)?)?]
             }
             PrintJob::Handover { mrn } => vec![saved(&folder, "handover", &ws.print_handover(session, &mrn, &clock)?)?],
+            PrintJob::ContactSheet => vec![saved(&folder, "contact-sheet", &ws.contact_sheet(session, &clock)?)?],
             PrintJob::Entries { ids } => {
                 let total = ids.len();
                 let mut files = Vec::with_capacity(total);

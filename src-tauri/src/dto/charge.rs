@@ -329,6 +329,8 @@ pub enum PrintJob {
     StatusUpdate,
     /// One patient's shift handover sheet (nurses too).
     Handover { mrn: String },
+    /// The one-page contact sheet of the site's escalation ladder (issue 21 item 1).
+    ContactSheet,
 }
 
 /// A print: what, and the folder its PDF goes into.

@@ -6,6 +6,7 @@
 //! into `ui/src/lib/backend/generated/`; `tests/boundary.rs` fails when they are stale.
 pub mod admin;
 pub mod charge;
+pub mod escalation;
 pub mod him;
 pub mod mar;
 pub mod nurse;
@@ -14,6 +15,7 @@ pub mod session;
 
 pub use admin::*;
 pub use charge::*;
+pub use escalation::*;
 pub use him::*;
 pub use mar::*;
 pub use nurse::*;
@@ -50,6 +52,7 @@ pub fn bindings() -> Bindings {
     charge::bindings(&mut out);
     readiness::bindings(&mut out);
     admin::bindings(&mut out);
+    escalation::bindings(&mut out);
     out
 }
 

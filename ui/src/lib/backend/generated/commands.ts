@@ -25,6 +25,7 @@ import type { EpisodeOptions } from './EpisodeOptions';
 import type { EpisodeStatus } from './EpisodeStatus';
 import type { EpisodeSummary } from './EpisodeSummary';
 import type { EpisodeTimeline } from './EpisodeTimeline';
+import type { EscalationStatus } from './EscalationStatus';
 import type { FhirBatch } from './FhirBatch';
 import type { FhirPostProgress } from './FhirPostProgress';
 import type { FhirPostReport } from './FhirPostReport';
@@ -147,6 +148,8 @@ export type CommandArgs = {
   add_emergency_user: { request: EmergencyUserRequest };
   handoff_info: null;
   export_handoff: { request: HandoffExportRequest };
+  escalation_status: null;
+  record_contact: { contact: string; acknowledged: boolean };
   readiness: null;
   admin_users: null;
   admin_add_user: { request: NewAccountRequest };
@@ -240,6 +243,8 @@ export type CommandResults = {
   add_emergency_user: EmergencyUserCreated;
   handoff_info: HandoffInfo;
   export_handoff: HandoffExported;
+  escalation_status: EscalationStatus;
+  record_contact: EscalationStatus;
   readiness: ReadinessReport;
   admin_users: Array<StaffAccount>;
   admin_add_user: OneTimePassword;

@@ -600,6 +600,9 @@ export class MemoryCharge implements C.ChargeApi {
       case 'handover':
         // The print centre's patients are not the nurse's census here: the core checks the MRN.
         return [file('handover', 2)];
+      case 'contactSheet':
+        // The escalation ladder on one page (the double has the demo unit's file).
+        return [file('contact-sheet', 1)];
       case 'entries':
         return job.ids.map((id, i) => {
           onProgress({ done: i + 1, total: job.ids.length });
