@@ -296,3 +296,61 @@ fn the_demo_unit_ships_an_escalation_file() {
     assert!(text.contains("Call now: level 1, First call"), "the demo drill's ladder: {text}");
     assert!(text.contains("IT help desk") && text.contains("555-0100"), "{text}");
 }
+
+/// tests/contract/escalation.json: the ladder's state in each case, as the UI's in-memory double must also compute it
+/// (ui/src/lib/backend/escalation-contract.test.ts).
+#[test]
+fn the_core_gives_every_expected_ladder_state_of_the_contract() {
+    let text = std::fs::read_to_string(repo_root().join("tests/contract/escalation.json")).expect("contract");
+    let contract: Value = serde_json::from_str(&text).expect("json");
+    let file = dtk::escalation::Escalation::parse("contract", contract["file"].to_string().as_bytes()).expect("valid");
+    let at = |v: &Value| dtk::clock::parse_stamp(v.as_str().expect("stamp")).expect("time");
+    let cases = contract["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 7);
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let severity = case["declared_severity"].as_str().map(|s| Severity::parse(s).expect("severity"));
+        let changes: Vec<(time::OffsetDateTime, Severity)> = case["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| (at(&c[0]), Severity::parse(c[1].as_str().expect("s")).expect("severity")))
+            .collect();
+        let affected: Vec<String> = serde_json::from_value(case["affected"].clone()).expect("affected");
+        let calls: Vec<dtk::procedures::ContactCall> = case["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| dtk::procedures::ContactCall {
+                at: dtk::clock::stamp(at(&c["at"])),
+                by: "kcharge".into(),
+                contact: c["contact"].as_str().expect("contact").into(),
+                name: c["contact"].as_str().expect("contact").into(),
+                acknowledged: c["acknowledged"].as_bool().expect("bool"),
+            })
+            .collect();
+        let s = dtk::escalation::ladder_state(
+            &file,
+            &dtk::escalation::LadderFacts {
+                declared_at: at(&case["declared_at"]),
+                declared_severity: severity,
+                changes: &changes,
+                affected: &affected,
+                calls: &calls,
+                now: at(&case["now"]),
+            },
+        );
+        let e = &case["expected"];
+        let statuses: Vec<Value> = s.levels.iter().map(|l| serde_json::to_value(l.status).expect("status")).collect();
+        assert_eq!(Value::from(statuses), e["statuses"], "{name}");
+        assert_eq!(s.current.map(|c| c as u64), e["current"].as_u64(), "{name}");
+        assert_eq!(
+            s.next_escalation_due.as_deref().and_then(dtk::clock::parse_stamp),
+            e["next_escalation_due"].as_str().map(|d| at(&Value::from(d))),
+            "{name}"
+        );
+        assert_eq!(s.call_now, e["call_now"].as_bool().expect("call_now"), "{name}");
+        assert_eq!(s.overdue, e["overdue"].as_bool().expect("overdue"), "{name}");
+        assert_eq!(s.acknowledged.map(|a| a.contact), e["acknowledged"].as_str().map(str::to_string), "{name}");
+    }
+}
