@@ -45,6 +45,10 @@ fn the_charge_desk_shows_who_to_call_now_and_records_calls_and_the_acknowledgeme
     assert_eq!(wire["current"], serde_json::Value::Null);
     assert_eq!(wire["levels"][0]["status"], "acknowledged");
 
+    let t = serde_json::to_value(charge::episode_timeline(&shell).expect("timeline")).expect("json");
+    assert_eq!(t["contacts"][0]["name"], "IT help desk", "{t}");
+    assert_eq!(t["contacts"][1]["acknowledged"], true);
+
     let unknown = escalation::record_contact(&shell, "nobody".into(), false).expect_err("unknown");
     assert_eq!(unknown.code, ErrorCode::NotFound);
     assert!(unknown.message.contains("no contact 'nobody'"), "{}", unknown.message);

@@ -189,6 +189,9 @@ fn a_broken_escalation_file_is_reported_by_contact_and_field_and_charting_goes_o
         out.contains("escalation.json: ladder level 1: contacts: 'helpdesk' is not a contact of the file"),
         "{out}"
     );
+    let status = stdout(&tv.dtk(None, &["status"]));
+    assert!(status.contains("escalation file not used: "), "dtk status names it too: {status}");
+    assert!(status.contains("contact 'lab': unknown field `numbr`"), "{status}");
     let o = tv.dtk(Some(CHARGE), &["episode", "contacts", "--out", tv.path().join("x.pdf").to_str().expect("p")]);
     assert!(!o.status.success());
     assert!(

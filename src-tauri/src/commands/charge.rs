@@ -287,6 +287,7 @@ pub fn episode_timeline(shell: &Shell) -> Result<EpisodeTimeline, CommandError> 
                 .map(|(r, a)| RoleAssignment { role: role_out(r), name: a.name, at: a.at, by: a.by })
                 .collect(),
             decisions: t.decisions.into_iter().map(decision).collect(),
+            contacts: t.contacts.into_iter().map(super::escalation::call).collect(),
         })
     })
 }

@@ -9,7 +9,8 @@ use dtk::api::{self, Session, Workstation};
 use dtk::clock::SystemClock;
 use dtk::escalation as core;
 
-fn call(c: dtk::procedures::ContactCall) -> ContactCall {
+/// A call as the Escalation section and the timeline show it.
+pub(crate) fn call(c: dtk::procedures::ContactCall) -> ContactCall {
     ContactCall { at: c.at, by: c.by, contact: c.contact, name: c.name, acknowledged: c.acknowledged }
 }
 

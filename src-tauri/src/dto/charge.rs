@@ -251,6 +251,8 @@ pub struct EpisodeTimeline {
     pub roles: Vec<RoleAssignment>,
     /// The decisions, oldest first.
     pub decisions: Vec<Decision>,
+    /// Every call and acknowledgement of the escalation ladder, oldest first (issue 21 item 1).
+    pub contacts: Vec<super::ContactCall>,
 }
 
 /// A form the print centre can print blank.

@@ -562,6 +562,9 @@ export class MemoryCharge implements C.ChargeApi {
       statusUpdates: this.events.filter((e) => e.kind === 'update').length,
       roles: this.events.flatMap((e) => (e.kind === 'role' ? [{ role: e.role, name: e.name, at: e.at, by: e.actor }] : [])),
       decisions: this.decisions(),
+      contacts: this.events.flatMap((e) =>
+        e.kind === 'contact' ? [{ at: e.at, by: e.actor, contact: e.contact, name: e.name, acknowledged: e.acknowledged }] : [],
+      ),
     };
   }
 

@@ -72,6 +72,12 @@ describe('the escalation section', () => {
     const st = await backend.escalationStatus();
     expect(st.acknowledged?.contact).toBe('help-desk');
     await axeClean();
+
+    // The episode's timeline lists both.
+    await user.click(screen.getByRole('button', { name: 'Status updates' }));
+    const timeline = await screen.findByTestId('timeline');
+    expect(await within(timeline).findByText(/Called: IT help desk \(recorded by kcharge\)/)).toBeInTheDocument();
+    expect(within(timeline).getByText(/Acknowledged: IT help desk/)).toBeInTheDocument();
   });
 
   it('says OVERDUE in words when a level went unanswered and nobody of the next is called', async () => {
