@@ -28,6 +28,10 @@ pub mod action {
     pub const REVIEW: &str = "episode.review_written";
     /// The review of an episode printed.
     pub const REVIEW_PRINTED: &str = "episode.review_printed";
+    /// A contact of the escalation ladder called (their id and name in the detail: staff, never a patient).
+    pub const CONTACT_CALLED: &str = "episode.contact_called";
+    /// A contact of the escalation ladder acknowledged.
+    pub const CONTACT_ACKNOWLEDGED: &str = "episode.contact_acknowledged";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,6 +321,8 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::Decision { .. } => action::DECISION,
         Event::Role { .. } => action::ROLE,
         Event::Review { .. } => action::REVIEW,
+        Event::ContactCalled { .. } => action::CONTACT_CALLED,
+        Event::ContactAcknowledged { .. } => action::CONTACT_ACKNOWLEDGED,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
@@ -404,6 +410,8 @@ fn event_kind(event: &Event) -> &'static str {
         Event::Decision { .. } => "decision",
         Event::Role { .. } => "role",
         Event::Review { .. } => "review",
+        Event::ContactCalled { .. } => "contact_called",
+        Event::ContactAcknowledged { .. } => "contact_acknowledged",
     }
 }
 

@@ -131,3 +131,37 @@ pub fn census_import(data: &[u8]) {
         assert!(listed.iter().all(|o| o.due.len() <= crate::mar::schedule::MAX_DUE), "due times are bounded");
     }
 }
+
+/// The `escalation` target: any bytes as a site's escalation file must load or be refused with problems, never
+/// panic; a file that loads gives a ladder state with every contact called and one acknowledged, at a fixed moment.
+pub fn escalation(data: &[u8]) {
+    use crate::escalation::{ladder_state, Escalation, LadderFacts};
+    let Ok(file) = Escalation::parse("escalation.json", data) else { return };
+    let declared = time::macros::datetime!(2026-11-21 08:45 UTC);
+    let calls: Vec<crate::procedures::ContactCall> = file
+        .contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| crate::procedures::ContactCall {
+            at: crate::clock::stamp(declared + time::Duration::minutes(i as i64 * 7)),
+            by: "fuzz".into(),
+            contact: c.id.clone(),
+            name: c.name.clone(),
+            acknowledged: i == 3,
+        })
+        .collect();
+    let affected: Vec<String> = crate::checklist::KNOWN_AFFECTED.iter().map(|s| s.to_string()).collect();
+    let changes = [(declared + time::Duration::minutes(30), crate::severity::Severity::P1)];
+    let state = ladder_state(
+        &file,
+        &LadderFacts {
+            declared_at: declared,
+            declared_severity: Some(crate::severity::Severity::P3),
+            changes: &changes,
+            affected: &affected,
+            calls: &calls,
+            now: declared + time::Duration::hours(5),
+        },
+    );
+    assert_eq!(state.levels.len(), file.ladder.len(), "one state per level");
+}

@@ -17,6 +17,7 @@ pub mod drafts;
 pub mod durable;
 pub mod entries;
 pub mod episodes;
+pub mod escalation;
 pub mod fhir;
 pub mod forms;
 #[doc(hidden)]

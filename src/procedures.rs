@@ -64,6 +64,17 @@ pub enum Event {
         impact: String,
         follow_ups: Vec<String>,
     },
+    /// A contact of the site's escalation ladder was called (issue 21 item 1): the contact's id in the escalation
+    /// file and the name it gave then, so the record reads the same where the file is not (HIM).
+    ContactCalled {
+        contact: String,
+        name: String,
+    },
+    /// A contact of the escalation ladder acknowledged: the ladder stops at their level.
+    ContactAcknowledged {
+        contact: String,
+        name: String,
+    },
 }
 
 /// The named roles of an incident (issue 21 item 2).
@@ -172,6 +183,37 @@ pub fn role_changes(events: &[Recorded]) -> Vec<(IncidentRole, Assigned)> {
         .collect()
 }
 
+/// A call to a contact of the escalation ladder, or their acknowledgement, with who recorded it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactCall {
+    pub at: String,
+    pub by: String,
+    pub contact: String,
+    pub name: String,
+    pub acknowledged: bool,
+}
+
+/// Every call and acknowledgement of the escalation ladder in an episode, oldest first.
+pub fn contact_calls(events: &[Recorded]) -> Vec<ContactCall> {
+    events
+        .iter()
+        .filter_map(|r| {
+            let (contact, name, acknowledged) = match &r.event {
+                Event::ContactCalled { contact, name } => (contact, name, false),
+                Event::ContactAcknowledged { contact, name } => (contact, name, true),
+                _ => return None,
+            };
+            Some(ContactCall {
+                at: r.at.clone(),
+                by: r.actor.clone(),
+                contact: contact.clone(),
+                name: name.clone(),
+                acknowledged,
+            })
+        })
+        .collect()
+}
+
 /// The roles as they stand: the latest assignment of each.
 pub fn incident_roles(events: &[Recorded]) -> IncidentRoles {
     let mut roles = IncidentRoles::default();
@@ -214,6 +256,9 @@ pub fn event_problem(event: &Event) -> Option<&'static str> {
         }
         Event::Review { impact, follow_ups } => {
             Review { impact: impact.clone(), follow_ups: follow_ups.clone() }.problem().is_none()
+        }
+        Event::ContactCalled { contact, name } | Event::ContactAcknowledged { contact, name } => {
+            !contact.is_empty() && plain(contact, 64) && plain(name, 400) && !name.contains(['\n', '\r'])
         }
     };
     (!ok).then_some("oversized, or holds control or text-direction characters")
@@ -433,6 +478,8 @@ pub struct Timeline {
     pub entries_per_period: crate::review::EntriesPerPeriod,
     /// The charge nurse's review (clinical impact, follow-up actions), the newest version.
     pub review: Option<WrittenReview>,
+    /// Every call and acknowledgement of the escalation ladder, oldest first (issue 21 item 1).
+    pub contacts: Vec<ContactCall>,
 }
 
 /// What the timeline is computed from.
@@ -542,5 +589,6 @@ pub fn timeline(f: &TimelineFacts<'_>) -> Timeline {
             end_or_now,
         ),
         review: latest_review(f.events),
+        contacts: contact_calls(f.events),
     }
 }

@@ -60,6 +60,9 @@ pub struct SiteConfig {
     pub forms_dir: Option<PathBuf>,
     /// The unit's downtime checklist (else the one built into the application).
     pub checklist_file: Option<PathBuf>,
+    /// The unit's escalation ladder and contacts (`src/escalation.rs`; a relative path is read from the folder of
+    /// this configuration). Without it the charge desk says that no escalation file is configured.
+    pub escalation_file: Option<PathBuf>,
     /// Identifier system of the hospital's MRNs.
     pub mrn_system: String,
     /// Identifier system for temporary (downtime registration) MRNs.
@@ -208,6 +211,7 @@ impl Default for SiteConfig {
             unit: None,
             forms_dir: None,
             checklist_file: None,
+            escalation_file: None,
             mrn_system: "http://hospital.example.org/mrn".into(),
             temp_mrn_system: "http://hospital.example.org/downtime-mrn".into(),
             temp_mrn_block: None,

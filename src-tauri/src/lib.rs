@@ -131,6 +131,8 @@ commands::registry::ipc_commands! {
     charge::export_handoff(request: HandoffExportRequest) -> HandoffExported;
     review::episode_reviews() -> Vec<EpisodeReview>;
     review::save_review(request: ReviewRequest) -> EpisodeReview;
+    escalation::escalation_status() -> EscalationStatus;
+    escalation::record_contact(contact: String, acknowledged: bool) -> EscalationStatus;
     readiness::readiness() -> ReadinessReport;
     admin::admin_users() -> Vec<StaffAccount>;
     admin::admin_add_user(request: NewAccountRequest) -> OneTimePassword;

@@ -5,6 +5,7 @@ mod backup;
 pub mod bench;
 mod census;
 mod clinical;
+mod escalation;
 mod handoff;
 mod handover;
 mod him;
@@ -27,6 +28,7 @@ pub use crate::fhir::http::{Credentials, Secret};
 pub use backup::{restore, Restored, RestoredEpisode};
 pub use census::CensusSummary;
 pub use clinical::{Checked, EntryOptions, EntrySaved};
+pub use escalation::EscalationView;
 pub use handoff::{HimKeyInfo, UnsignedEntries, UnsignedEntry};
 pub use handover::action as handover_action;
 pub use him::{BatchExported, HandEntry, PostReport, Progress, WorklistQuery, POST_ENTRIES_PER_TRANSACTION};
@@ -302,6 +304,7 @@ pub struct Workstation {
     form_problems: Vec<LoadProblem>,
     checklist: crate::procedures::Checklist,
     checklist_problems: Vec<crate::procedures::ChecklistProblem>,
+    escalation: crate::escalation::Loaded,
     /// The app's automatic backup: the one running, the last failure (`api/backup.rs`).
     backups: crate::backup::Automatic,
 }
@@ -352,6 +355,7 @@ impl Workstation {
         let vault = if Vault::exists(dir) { Some(Vault::open(dir)?) } else { None };
         let (catalog, form_problems) = load_forms(forms_dir.or(site.forms_dir.as_deref()));
         let (checklist, checklist_problems) = crate::procedures::load_checklist(site.checklist_file.as_deref());
+        let escalation = crate::escalation::load(site.escalation_file.as_deref(), site.folder.as_deref());
         Ok(Workstation {
             dir: dir.to_path_buf(),
             vault,
@@ -360,6 +364,7 @@ impl Workstation {
             form_problems,
             checklist,
             checklist_problems,
+            escalation,
             backups: Default::default(),
         })
     }

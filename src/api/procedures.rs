@@ -92,7 +92,7 @@ impl Workstation {
         }))
     }
 
-    fn record(&mut self, session: &Session, event: Event, clock: &dyn Clock) -> Result<Recorded, ApiError> {
+    pub(super) fn record(&mut self, session: &Session, event: Event, clock: &dyn Clock) -> Result<Recorded, ApiError> {
         session.require(Op::ManageEpisode)?;
         if let Some(problem) = procedures::event_problem(&event) {
             let what = match event {

@@ -171,6 +171,9 @@ fn parse_roster(csv: &str) -> Result<Vec<(String, String, Role)>, ApiError> {
 
 /// The synthetic census of the demo unit.
 const DEMO_CENSUS: &str = include_str!("../../assets/demo/census-demo.json");
+/// The demo unit's escalation ladder and contacts, written beside its vault as [`DEMO_ESCALATION_FILE`].
+const DEMO_ESCALATION: &str = include_str!("../../assets/demo/escalation-demo.json");
+pub const DEMO_ESCALATION_FILE: &str = "escalation.json";
 /// The demo accounts and their shared, published password (demo vaults hold synthetic data only).
 pub const DEMO_USERS: [(&str, &str, Role); 3] = [
     ("demo.nurse", "Demo Nurse", Role::Nurse),
@@ -228,18 +231,29 @@ impl Workstation {
                 clock,
             )?;
         }
+        // What the demo adds to the site configuration: written to site.json when there is none yet.
+        let mut settings = serde_json::Map::new();
         if self.site.temp_mrn_block.is_none() {
             let block = crate::site::MrnBlock { prefix: "DEMO-".into(), first: 1, last: 999 };
-            let mut site = self.site.clone();
-            site.temp_mrn_block = Some(block);
-            let path = self.dir.join(crate::site::FILE_NAME);
-            if !path.exists() {
-                let text = serde_json::to_string_pretty(&serde_json::json!({ "temp_mrn_block": site.temp_mrn_block }))
-                    .unwrap_or_default();
-                crate::durable::write(&path, text.as_bytes())
-                    .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", path.display())))?;
+            settings.insert("temp_mrn_block".into(), serde_json::json!(&block));
+            self.site.temp_mrn_block = Some(block);
+        }
+        if self.site.escalation_file.is_none() {
+            // The demo's escalation ladder (synthetic 555-01xx numbers), beside the vault like its site.json.
+            let file = self.dir.join(DEMO_ESCALATION_FILE);
+            if !file.exists() {
+                crate::durable::write(&file, DEMO_ESCALATION.as_bytes())
+                    .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", file.display())))?;
             }
-            self.site = site;
+            settings.insert("escalation_file".into(), DEMO_ESCALATION_FILE.into());
+            self.escalation = crate::escalation::load(Some(&file), None);
+            self.site.escalation_file = Some(file);
+        }
+        let path = self.dir.join(crate::site::FILE_NAME);
+        if !settings.is_empty() && !path.exists() {
+            let text = serde_json::to_string_pretty(&settings).unwrap_or_default();
+            crate::durable::write(&path, text.as_bytes())
+                .map_err(|e| ApiError::new(ErrorCode::Io, format!("writing {}: {e}", path.display())))?;
         }
         if crate::episodes::current(self.vault()?.conn(), session.keys())?.is_none() {
             let declaration = crate::episodes::Declaration {

@@ -122,6 +122,19 @@ pub enum EpisodeCmd {
         #[arg(long = "follow-up", value_name = "ACTION")]
         follow_ups: Vec<String>,
     },
+    /// The escalation ladder and contacts (escalation_file in site.json): who to call now with their phones and
+    /// the next escalation due; --out FILE writes the one-page contact sheet (PDF).
+    Contacts {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Record that a contact of the escalation ladder was called (by its id in the file), or with --acknowledged
+    /// that they acknowledged (the ladder stops at their level).
+    Called {
+        contact: String,
+        #[arg(long)]
+        acknowledged: bool,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -305,6 +318,17 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
             output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
                 format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
             });
+        }
+        EpisodeCmd::Contacts { out } => super::contacts::show(ws, &session, out.as_deref(), json)?,
+        EpisodeCmd::Called { contact, acknowledged } => {
+            let r = ws.record_contact(&session, &contact, acknowledged, &clock)?;
+            let name = match &r.event {
+                dtk::procedures::Event::ContactCalled { name, .. }
+                | dtk::procedures::Event::ContactAcknowledged { name, .. } => name.as_str(),
+                _ => "",
+            };
+            let what = if acknowledged { "acknowledged" } else { "called" };
+            output(json, &r, || format!("{name} {what}: recorded at {} by {}.", r.at, r.actor));
         }
         EpisodeCmd::Review { out, episode, impact, follow_ups } => {
             review(ws, &session, &clock, json, ReviewArgs { out, episode, impact, follow_ups })?

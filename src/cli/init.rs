@@ -88,6 +88,8 @@ pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
         "form_problems": ws.form_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "checklist": ws.checklist().id,
         "checklist_problems": ws.checklist_problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "escalation_file": ws.escalation().file,
+        "escalation_problems": ws.escalation().problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "backup": backup,
     });
     output(json, &status, || {
@@ -110,6 +112,12 @@ pub fn status(ws: &Workstation, dir: &Path, json: bool) -> Result<(), Failure> {
         }
         for p in ws.checklist_problems() {
             t.push_str(&format!("\nchecklist not used: {p}"));
+        }
+        if ws.escalation().file.is_none() {
+            t.push_str("\nno escalation file configured (escalation_file): the charge desk shows no contacts");
+        }
+        for p in &ws.escalation().problems {
+            t.push_str(&format!("\nescalation file not used: {p}"));
         }
         if ws.is_initialised() {
             t.push_str(&format!("\n{backup_line}"));

@@ -30,6 +30,7 @@ macro_rules! say_raw {
 pub mod backup;
 pub mod bench;
 pub mod census;
+pub mod contacts;
 pub mod entry;
 pub mod episode;
 pub mod export;

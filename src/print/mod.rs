@@ -8,6 +8,7 @@
 
 mod canvas;
 mod codes;
+mod contacts;
 mod fonts;
 mod handover;
 mod layout;
@@ -47,6 +48,9 @@ pub const REVIEW_FORM: &str = "http://downtimekit.example.org/print/episode-revi
 pub const HANDOVER_FORM: &str = "http://downtimekit.example.org/print/handover-sheet|1";
 /// The `form` a printed status update's QR code names.
 pub const STATUS_UPDATE_FORM: &str = "http://downtimekit.example.org/print/status-update|1";
+
+/// The `form` a contact sheet's QR code names.
+pub const CONTACT_SHEET_FORM: &str = "http://downtimekit.example.org/print/contact-sheet|1";
 
 /// Side of the QR symbol without its quiet zone: large enough to decode from a 150 dpi scan.
 const QR_SIZE: f32 = 34.0;
@@ -386,6 +390,20 @@ pub fn status_update(
         banner: None,
     };
     finish("Downtime status update", frame.apply_unit(body)?)
+}
+
+/// The contact sheet of the site's escalation ladder: every level in order with its contacts' phone numbers in large
+/// type, when to go on to the next level, which outages a level is for; the unit and when it was printed in the frame.
+pub fn contact_sheet(file: &crate::escalation::Escalation, stamp: &Stamp) -> Result<Pdf, PrintError> {
+    let frame = Frame {
+        title: "Escalation contacts",
+        subtitle: format!("{} · version {}", file.title, file.version),
+        label: None,
+        payload: payload(CONTACT_SHEET_FORM, None, stamp),
+        stamp,
+        banner: None,
+    };
+    finish("Escalation contacts", frame.apply_unit(contacts::pages(file)?)?)
 }
 
 fn reports_when(stamp: &str) -> String {

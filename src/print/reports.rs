@@ -239,6 +239,10 @@ fn timeline_rows(t: &Timeline) -> Vec<Vec<String>> {
     for d in &t.decisions {
         rows.push(vec!["Decision".into(), format!("{} {} ({})", at(Some(&d.at)), d.text, d.by)]);
     }
+    for c in &t.contacts {
+        let what = if c.acknowledged { "Contact acknowledged" } else { "Contact called" };
+        rows.push(vec![what.into(), format!("{} {} (recorded by {})", at(Some(&c.at)), c.name, c.by)]);
+    }
     rows.extend([
         vec![
             "First electronic entry".into(),

@@ -6,6 +6,7 @@ mod backup;
 mod census_feed;
 mod clinical;
 mod clinical_time;
+mod escalation;
 mod faults;
 mod fhir_export;
 mod fhir_server;

@@ -287,6 +287,7 @@ pub fn episode_timeline(shell: &Shell) -> Result<EpisodeTimeline, CommandError> 
                 .map(|(r, a)| RoleAssignment { role: role_out(r), name: a.name, at: a.at, by: a.by })
                 .collect(),
             decisions: t.decisions.into_iter().map(decision).collect(),
+            contacts: t.contacts.into_iter().map(super::escalation::call).collect(),
         })
     })
 }
@@ -382,6 +383,7 @@ pub fn print_document(
             PrintJob::Review { episode } => {
                 vec![saved(&folder, "episode-review", &ws.review_report(session, Some(&episode), &clock)?)?]
             }
+            PrintJob::ContactSheet => vec![saved(&folder, "contact-sheet", &ws.contact_sheet(session, &clock)?)?],
             PrintJob::Entries { ids } => {
                 let total = ids.len();
                 let mut files = Vec::with_capacity(total);

@@ -6,6 +6,7 @@
 //! signed-in check, the error conversion and the off-UI-thread runner.
 pub mod admin;
 pub mod charge;
+pub mod escalation;
 pub mod him;
 mod mar;
 pub mod nurse;

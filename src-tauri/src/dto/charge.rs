@@ -251,6 +251,8 @@ pub struct EpisodeTimeline {
     pub roles: Vec<RoleAssignment>,
     /// The decisions, oldest first.
     pub decisions: Vec<Decision>,
+    /// Every call and acknowledgement of the escalation ladder, oldest first (issue 21 item 1).
+    pub contacts: Vec<super::ContactCall>,
 }
 
 /// A form the print centre can print blank.
@@ -331,6 +333,8 @@ pub enum PrintJob {
     Handover { mrn: String },
     /// The review of an episode of this workstation, real or drill (issue 21 item 6).
     Review { episode: String },
+    /// The one-page contact sheet of the site's escalation ladder (issue 21 item 1).
+    ContactSheet,
 }
 
 /// A print: what, and the folder its PDF goes into.

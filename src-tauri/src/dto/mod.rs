@@ -6,6 +6,7 @@
 //! into `ui/src/lib/backend/generated/`; `tests/boundary.rs` fails when they are stale.
 pub mod admin;
 pub mod charge;
+pub mod escalation;
 pub mod him;
 pub mod mar;
 pub mod nurse;
@@ -15,6 +16,7 @@ pub mod session;
 
 pub use admin::*;
 pub use charge::*;
+pub use escalation::*;
 pub use him::*;
 pub use mar::*;
 pub use nurse::*;
@@ -53,6 +55,7 @@ pub fn bindings() -> Bindings {
     readiness::bindings(&mut out);
     review::bindings(&mut out);
     admin::bindings(&mut out);
+    escalation::bindings(&mut out);
     out
 }
 

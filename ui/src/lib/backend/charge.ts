@@ -2,6 +2,11 @@
 // the decision log, timeline, end), the print centre, break-glass accounts, and the handoff file for HIM with the unsigned entries it leaves behind. `episodeStatus()` is also what the banner of every workstation reads:
 // its `drill`, `severity`, `overdueCount` and `updateOverdue` fields are safe to show to any signed-in role.
 import type { ChecklistStep } from './generated/ChecklistStep';
+import type { ContactCall } from './generated/ContactCall';
+import type { EscalationContact } from './generated/EscalationContact';
+import type { EscalationLevel } from './generated/EscalationLevel';
+import type { EscalationStatus } from './generated/EscalationStatus';
+import type { LevelStatus } from './generated/LevelStatus';
 import type { Decision } from './generated/Decision';
 import type { ResponseTargetCheck } from './generated/ResponseTargetCheck';
 import type { DeclareEpisodeRequest } from './generated/DeclareEpisodeRequest';
@@ -36,6 +41,11 @@ import type { UserCount } from './generated/UserCount';
 
 export type {
   ChecklistStep,
+  ContactCall,
+  EscalationContact,
+  EscalationLevel,
+  EscalationStatus,
+  LevelStatus,
   Decision,
   ResponseTargetCheck,
   DeclareEpisodeRequest,
@@ -117,4 +127,11 @@ export interface ChargeApi {
    * `includeUnsigned` carries the charge nurse's confirmation (kept in the audit log).
    */
   exportHandoff(request: HandoffExportRequest): Promise<HandoffExported>;
+  /**
+   * The site's escalation ladder and contacts (issue 21 item 1) with, in an open episode, who to call now and the
+   * next escalation due; no file configured, or the file's problems, are said plainly. Any clinical role may look.
+   */
+  escalationStatus(): Promise<EscalationStatus>;
+  /** Records a call to a contact of the ladder (by its id), or with `acknowledged` their answer (charge nurse). */
+  recordContact(contact: string, acknowledged: boolean): Promise<EscalationStatus>;
 }

@@ -319,6 +319,14 @@ export class TauriBackend implements Backend {
     return call('assign_role', { role, name });
   }
 
+  escalationStatus(): Promise<Charge.EscalationStatus> {
+    return call('escalation_status');
+  }
+
+  recordContact(contact: string, acknowledged: boolean): Promise<Charge.EscalationStatus> {
+    return call('record_contact', { contact, acknowledged });
+  }
+
   episodeTimeline(): Promise<Charge.EpisodeTimeline> {
     return call('episode_timeline');
   }

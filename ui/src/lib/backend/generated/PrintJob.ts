@@ -3,4 +3,4 @@
 /**
  * What to print.
  */
-export type PrintJob = { "kind": "blankUnit", form: string, } | { "kind": "blankPatient", form: string, mrn: string, } | { "kind": "blankUnlabelled", form: string, } | { "kind": "mar" } | { "kind": "census" } | { "kind": "entries", ids: Array<string>, } | { "kind": "drillReport" } | { "kind": "statusUpdate" } | { "kind": "handover", mrn: string, } | { "kind": "review", episode: string, };
+export type PrintJob = { "kind": "blankUnit", form: string, } | { "kind": "blankPatient", form: string, mrn: string, } | { "kind": "blankUnlabelled", form: string, } | { "kind": "mar" } | { "kind": "census" } | { "kind": "entries", ids: Array<string>, } | { "kind": "drillReport" } | { "kind": "statusUpdate" } | { "kind": "handover", mrn: string, } | { "kind": "review", episode: string, } | { "kind": "contactSheet" };

@@ -26,6 +26,7 @@ import type { EpisodeReview } from './EpisodeReview';
 import type { EpisodeStatus } from './EpisodeStatus';
 import type { EpisodeSummary } from './EpisodeSummary';
 import type { EpisodeTimeline } from './EpisodeTimeline';
+import type { EscalationStatus } from './EscalationStatus';
 import type { FhirBatch } from './FhirBatch';
 import type { FhirPostProgress } from './FhirPostProgress';
 import type { FhirPostReport } from './FhirPostReport';
@@ -151,6 +152,8 @@ export type CommandArgs = {
   export_handoff: { request: HandoffExportRequest };
   episode_reviews: null;
   save_review: { request: ReviewRequest };
+  escalation_status: null;
+  record_contact: { contact: string; acknowledged: boolean };
   readiness: null;
   admin_users: null;
   admin_add_user: { request: NewAccountRequest };
@@ -246,6 +249,8 @@ export type CommandResults = {
   export_handoff: HandoffExported;
   episode_reviews: Array<EpisodeReview>;
   save_review: EpisodeReview;
+  escalation_status: EscalationStatus;
+  record_contact: EscalationStatus;
   readiness: ReadinessReport;
   admin_users: Array<StaffAccount>;
   admin_add_user: OneTimePassword;

@@ -7,6 +7,7 @@ import type * as C from '../charge';
 import type { Role } from '../generated/Role';
 import type { EpisodeInfo } from '../generated/EpisodeInfo';
 import { checkedReview } from './review';
+import { DEMO_ESCALATION, fileLevels, ladderState, type EscalationFile } from './escalation';
 
 export interface ChargeSeed {
   /** Synthetic patients for the print centre. */
@@ -22,6 +23,10 @@ export interface ChargeSeed {
   roles?: Partial<Record<C.IncidentRole, string>>;
   /** Entries of the episode still unsigned (what a handoff file would leave behind). */
   unsigned?: C.UnsignedEntry[];
+  /** The site's escalation file (default: the demo unit's); null: none configured; a string list: its problems. */
+  escalation?: EscalationFile | null | string[];
+  /** Calls already recorded with the seeded episode. */
+  calls?: { minutesAgo: number; contact: string; acknowledged?: boolean }[];
   now?: () => Date;
 }
 
@@ -112,6 +117,7 @@ type Recorded = { at: string; actor: string } & (
   | { kind: 'update'; text: string; next: string | null }
   | { kind: 'decision'; text: string }
   | { kind: 'role'; role: C.IncidentRole; name: string }
+  | { kind: 'contact'; contact: string; name: string; acknowledged: boolean }
 );
 
 /** The core's limit (`procedures::MAX_DECISION_CHARS`, `MAX_ROLE_NAME_CHARS`). */
@@ -241,6 +247,8 @@ export class MemoryCharge implements C.ChargeApi {
   /** Every handoff export that went through, so tests can assert the confirmation was sent. */
   readonly handoffs: C.HandoffExportRequest[] = [];
   unsigned: C.UnsignedEntry[];
+  /** The site's escalation file, none, or why it was not used. */
+  escalation: EscalationFile | null | string[];
 
   constructor(
     private readonly who: () => { username: string; role: Role } | null,
@@ -254,6 +262,7 @@ export class MemoryCharge implements C.ChargeApi {
     this.unsigned = seed.unsigned ?? [];
     this.cups = seed.cups ?? true;
     this.now = seed.now ?? (() => new Date());
+    this.escalation = seed.escalation === undefined ? DEMO_ESCALATION : seed.escalation;
     if (seed.episode) {
       const { minutesAgo = 0, ...request } = seed.episode;
       const declared = new Date(this.now().getTime() - minutesAgo * 60_000);
@@ -264,6 +273,12 @@ export class MemoryCharge implements C.ChargeApi {
       }
       for (const d of seed.decisions ?? []) {
         this.events.push({ kind: 'decision', text: d.text, at: at(d.minutesAgo), actor: d.by ?? 'demo.charge' });
+      }
+      const file = Array.isArray(this.escalation) ? null : this.escalation;
+      for (const c of seed.calls ?? []) {
+        const name = file?.contacts.find((x) => x.id === c.contact)?.name ?? c.contact;
+        const acknowledged = c.acknowledged ?? false;
+        this.events.push({ kind: 'contact', contact: c.contact, name, acknowledged, at: at(c.minutesAgo), actor: 'demo.charge' });
       }
       this.tell();
     }
@@ -569,6 +584,9 @@ export class MemoryCharge implements C.ChargeApi {
       statusUpdates: this.events.filter((e) => e.kind === 'update').length,
       roles: this.events.flatMap((e) => (e.kind === 'role' ? [{ role: e.role, name: e.name, at: e.at, by: e.actor }] : [])),
       decisions: this.decisions(),
+      contacts: this.events.flatMap((e) =>
+        e.kind === 'contact' ? [{ at: e.at, by: e.actor, contact: e.contact, name: e.name, acknowledged: e.acknowledged }] : [],
+      ),
     };
   }
 
@@ -627,6 +645,9 @@ export class MemoryCharge implements C.ChargeApi {
       case 'handover':
         // The print centre's patients are not the nurse's census here: the core checks the MRN.
         return [file('handover', 2)];
+      case 'contactSheet':
+        // The escalation ladder on one page (the double has the demo unit's file).
+        return [file('contact-sheet', 1)];
       case 'entries':
         return job.ids.map((id, i) => {
           onProgress({ done: i + 1, total: job.ids.length });
@@ -699,5 +720,60 @@ export class MemoryCharge implements C.ChargeApi {
       signerFingerprint: '6ed0-279d-6eb7-e267-d337',
       unsignedLeft: left,
     };
+  }
+  async escalationStatus(): Promise<C.EscalationStatus> {
+    this.user(false);
+    const configured = this.escalation;
+    const base = {
+      file: configured === null ? null : '/etc/downtime-kit/escalation.json',
+      title: null as string | null,
+      problems: Array.isArray(configured) ? configured : [],
+      episodeOpen: false,
+      levels: [] as C.EscalationLevel[],
+      current: null,
+      nextEscalationDue: null,
+      callNow: false,
+      overdue: false,
+      acknowledged: null,
+    };
+    if (configured === null || Array.isArray(configured)) return base;
+    base.title = configured.title;
+    if (!this.episode) return { ...base, levels: fileLevels(configured) };
+    const calls: C.ContactCall[] = this.events.flatMap((e) =>
+      e.kind === 'contact'
+        ? [{ at: e.at, by: e.actor, contact: e.contact, name: e.name, acknowledged: e.acknowledged }]
+        : [],
+    );
+    const ladder = ladderState(configured, {
+      declaredAt: Date.parse(this.episode.startedAt),
+      declaredSeverity: this.episode.declaredSeverity,
+      changes: this.events.flatMap((e) => (e.kind === 'severity' ? [[Date.parse(e.at), e.severity] as [number, C.Severity]] : [])),
+      affected: this.episode.affected,
+      calls,
+      now: this.now().getTime(),
+    });
+    return { ...base, episodeOpen: true, ...ladder };
+  }
+
+  async recordContact(contact: string, acknowledged: boolean): Promise<C.EscalationStatus> {
+    this.user(true);
+    const file = this.escalation;
+    if (file === null || Array.isArray(file)) {
+      const why =
+        file === null
+          ? 'no escalation file is configured (escalation_file in site.json)'
+          : "the site's escalation file has problems (dtk episode contacts lists them)";
+      throw new BackendError('not_found', `cannot record a call: ${why}`);
+    }
+    const id = contact.trim();
+    const found = file.contacts.find((c) => c.id === id);
+    if (!found) {
+      throw new BackendError(
+        'not_found',
+        `the escalation file has no contact '${[...id].slice(0, 64).join('')}'; its contacts are: ${file.contacts.map((c) => c.id).join(', ')}`,
+      );
+    }
+    this.record({ kind: 'contact', contact: found.id, name: found.name, acknowledged });
+    return this.escalationStatus();
   }
 }

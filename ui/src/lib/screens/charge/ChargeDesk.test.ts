@@ -236,6 +236,18 @@ describe('the print centre', () => {
     expect(await screen.findByTestId('print-notice')).toHaveTextContent('Saved the PDF');
   });
 
+  it('prints the escalation contact sheet, chosen with the keyboard', async () => {
+    const { backend, user } = desk();
+    await user.click(await screen.findByRole('button', { name: 'Print centre' }));
+    const choice = await screen.findByRole('radio', { name: /Escalation contact sheet/ });
+    choice.focus();
+    await user.keyboard(' ');
+    expect(choice).toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Save as PDF' }));
+    expect(await screen.findByTestId('print-notice')).toHaveTextContent(/Saved the PDF \(1 page\)/);
+    expect(backend.charge.printed.at(-1)?.job).toEqual({ kind: 'contactSheet' });
+  });
+
   it('says plainly when there is no CUPS and offers save and open only', async () => {
     const { user } = desk({ cups: false });
     await user.click(await screen.findByRole('button', { name: 'Print centre' }));
