@@ -24,6 +24,10 @@ pub mod action {
     pub const DECISION: &str = "episode.decision";
     /// An incident role given to someone (commander or liaison, and the name).
     pub const ROLE: &str = "episode.role_assigned";
+    /// A drill started from a tabletop scenario (the detail names the file and its id, not its text).
+    pub const SCENARIO: &str = "episode.scenario";
+    /// A drill inject marked seen by the charge nurse.
+    pub const INJECT_SEEN: &str = "episode.inject_seen";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,12 +316,18 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::StatusUpdate { .. } => action::STATUS_UPDATE,
         Event::Decision { .. } => action::DECISION,
         Event::Role { .. } => action::ROLE,
+        Event::Scenario { .. } => action::SCENARIO,
+        Event::InjectSeen { .. } => action::INJECT_SEEN,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
     let at = stamp(tx.at());
     insert_event(tx, &id, episode_id, &at, tx.actor(), kind, &sealed)?;
-    let detail = serde_json::to_value(event).unwrap_or_default();
+    let detail = match event {
+        // The scenario's whole text is in the sealed event; the audit row names it.
+        Event::Scenario { file, .. } => serde_json::json!({ "kind": "scenario", "file": file }),
+        _ => serde_json::to_value(event).unwrap_or_default(),
+    };
     tx.audit(audit_action, &format!("episodes:{episode_id}"), &detail)?;
     Ok(Recorded { at, actor: tx.actor().to_string(), event: event.clone() })
 }
@@ -390,6 +400,8 @@ fn event_kind(event: &Event) -> &'static str {
         Event::StatusUpdate { .. } => "status_update",
         Event::Decision { .. } => "decision",
         Event::Role { .. } => "role",
+        Event::Scenario { .. } => "scenario",
+        Event::InjectSeen { .. } => "inject_seen",
     }
 }
 

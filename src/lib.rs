@@ -34,6 +34,7 @@ pub mod procedures;
 pub mod readiness;
 pub mod reconcile;
 pub mod roster;
+pub mod scenario;
 pub mod severity;
 pub mod site;
 pub mod targets;

@@ -16,6 +16,7 @@ mod procedures;
 mod readback;
 mod readiness;
 mod roster;
+mod scenario;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use print::{action as print_action, pdf_file_name, save_pdf, save_pdf_in, Bl
 pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use roster::RosterApplied;
+pub use scenario::ScenarioChoice;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
 pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 

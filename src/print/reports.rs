@@ -506,7 +506,12 @@ pub(crate) fn status_update(episode: &Episode, u: &UpdateSheet<'_>) -> Result<Ve
 
 /// The drill report's body: the timeline (each checklist step and when it was done), time from declaration to the
 /// first electronic entry, entries per user, forms printed, and what was missed.
-pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> Result<Vec<Page>, PrintError> {
+pub(crate) fn drill(
+    episode: &Episode,
+    t: &Timeline,
+    checklist_title: &str,
+    scenario: Option<&crate::scenario::DrillScore>,
+) -> Result<Vec<Page>, PrintError> {
     let mut f = Flow::new()?;
     f.banner("DRILL — practice episode; nothing in it is part of the patient record", RED)?;
     if t.ended_at.is_none() {
@@ -534,6 +539,15 @@ pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> R
             &[("target", 1.6), ("severity", 0.7), ("within", 0.8), ("took", 0.9), ("due", 1.7), ("result", 1.2)],
             &target_rows(t),
         )?;
+    }
+    if let Some(s) = scenario.map(super::scenario::section) {
+        f.heading(&s.heading)?;
+        if let Some(d) = &s.description {
+            f.para(d, 9.5, Weight::Regular, GREY)?;
+        }
+        f.para(&s.score, 11.0, Weight::Bold, if s.short { RED } else { BLACK })?;
+        f.table(super::scenario::INJECT_COLUMNS, &s.injects)?;
+        f.table(super::scenario::EXPECTATION_COLUMNS, &s.expectations)?;
     }
 
     f.heading(&format!("Checklist: {checklist_title}"))?;

@@ -34,6 +34,7 @@ mod reconcile;
 mod repeated_keys;
 mod repository;
 mod roster;
+mod scenario;
 mod support;
 mod tamper;
 mod tidy;
