@@ -11,6 +11,7 @@ mod mar;
 pub mod nurse;
 pub mod readiness;
 pub mod registry;
+pub mod scenario;
 pub mod session;
 
 use crate::dto::{CommandError, ErrorCode, LastSave, Role, SessionInfo};

@@ -10,6 +10,7 @@ pub mod him;
 pub mod mar;
 pub mod nurse;
 pub mod readiness;
+pub mod scenario;
 pub mod session;
 
 pub use admin::*;
@@ -18,6 +19,7 @@ pub use him::*;
 pub use mar::*;
 pub use nurse::*;
 pub use readiness::*;
+pub use scenario::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,7 @@ pub fn bindings() -> Bindings {
     charge::bindings(&mut out);
     readiness::bindings(&mut out);
     admin::bindings(&mut out);
+    scenario::bindings(&mut out);
     out
 }
 
