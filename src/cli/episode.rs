@@ -34,7 +34,8 @@ pub enum EpisodeCmd {
         /// A practice episode: marked DRILL everywhere, never exported.
         #[arg(long)]
         drill: bool,
-        /// With --drill: start from a tabletop scenario file (its declaration, and injects at set minutes).
+        /// With --drill: start from a tabletop scenario file (its declaration, and injects at set minutes), or one
+        /// offered by name (`dtk episode scenarios`).
         #[arg(long, value_name = "FILE", requires = "drill", conflicts_with_all = ["reason", "severity", "affected", "impact", "began_minutes_ago"])]
         scenario: Option<PathBuf>,
     },
@@ -136,10 +137,17 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
     let session = sign_in(ws)?;
     match cmd {
         EpisodeCmd::Start { scenario: Some(path), next_update, .. } => {
-            let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: cannot be read: {e}", path.display())))?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let label = path.display().to_string();
-            let ep = ws.start_scenario_drill(&session, &name, &label, &bytes, next_update, &clock)?;
+            // A bare name that is no file here is one of the scenarios offered (`dtk episode scenarios`).
+            let offered = !path.exists() && path.components().count() == 1;
+            let ep = if offered {
+                ws.start_listed_scenario(&session, &name, next_update, &clock)?
+            } else {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| failed(format!("{}: cannot be read: {e}", path.display())))?;
+                let label = path.display().to_string();
+                ws.start_scenario_drill(&session, &name, &label, &bytes, next_update, &clock)?
+            };
             output(json, &ep, || {
                 format!("DRILL episode {} started at {} for {} from scenario {name}.", ep.id, ep.started_at, ep.unit)
             });

@@ -233,6 +233,15 @@ fn dtk_starts_a_drill_from_a_scenario_file_lists_due_injects_marks_them_seen_and
     ] {
         assert!(text.contains(expect), "'{expect}' not in the drill report:\n{text}");
     }
+
+    let o = tv.dtk(Some(CHARGE), &["episode", "start", "--drill", "--scenario", "ehr-down-mass-casualty.json"]);
+    ok(&o);
+    let status = stdout(&tv.dtk(Some(CHARGE), &["episode", "status"]));
+    assert!(
+        status.contains("DRILL scenario: EHR down during a mass casualty event - 0 of 3"),
+        "the built-in one, by name: {status}"
+    );
+    assert!(status.contains("severity P2"), "{status}");
 }
 
 #[test]
