@@ -272,3 +272,47 @@ fn a_drill_without_a_scenario_reports_as_before_and_a_scenario_drill_is_never_ha
     assert_eq!(e.code, ErrorCode::Forbidden, "{}", e.message);
     assert!(!out.exists(), "no handoff file of a drill");
 }
+
+/// A drill never goes to HIM, so its scenario travels the way the drill does: in the vault's backups. Restored on a
+/// new PC, the drill still has its scenario, the mark "seen" and the same score, and its report prints them.
+#[test]
+fn a_scenario_drill_comes_back_whole_from_a_backup_on_another_workstation() {
+    let (tv, key) = TestVault::with_recovery_key();
+    let clock = FixedClock::new(datetime!(2026-12-07 03:00 UTC));
+    let mut ws = tv.open();
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    ws.start_scenario_drill(&charge, "lab.json", "lab.json", LAB.as_bytes(), None, &clock).expect("drill");
+    clock.advance(Duration::minutes(3));
+    ws.acknowledge_inject(&charge, 1, &clock).expect("seen");
+    ws.end_episode(&charge, &clock).expect("end");
+    let before = ws.scenario_score(&charge, None, &clock).expect("score").expect("scenario");
+    let stick = tempfile::tempdir().expect("stick");
+    ws.backup(&charge, Some(stick.path()), &SystemClock).expect("backup");
+    drop(ws);
+
+    let keys = tempfile::tempdir().expect("key folder");
+    let key_file = keys.path().join("recovery-key.txt");
+    dtk::durable::write_private(&key_file, format!("{}\n", key.expose()).as_bytes()).expect("key file");
+    let new = tempfile::tempdir().expect("new workstation");
+    let out = dtk_cmd()
+        .env("DTK_VAULT", new.path())
+        .args(["restore", "--from", stick.path().to_str().expect("path"), "--recovery-key-file"])
+        .arg(&key_file)
+        .output()
+        .expect("run dtk");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut ws = Workstation::open(new.path()).expect("restored");
+    let charge = ws.sign_in(CHARGE.0, &Password::new(CHARGE.1.into()), &clock).expect("charge");
+    let after = ws.scenario_score(&charge, None, &clock).expect("score").expect("the scenario came back");
+    assert_eq!(after, before, "the same injects, marks and score");
+    assert_eq!(after.injects[0].seen_by.as_deref(), Some(CHARGE.0));
+    let pdf = ws.drill_report(&charge, None, &clock).expect("report");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("drill.pdf");
+    std::fs::write(&file, &pdf.bytes).expect("pdf");
+    let text = squash(&pages_text(&file).join(" "));
+    assert!(text.contains("Scenario: Lab results interface dark overnight"), "{text}");
+    assert!(text.contains(&format!("Score: {}", before.summary())), "{text}");
+    assert!(text.contains("2026-12-07 03:03 UTC by kcharge"), "{text}");
+}
