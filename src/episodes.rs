@@ -32,6 +32,10 @@ pub mod action {
     pub const CONTACT_CALLED: &str = "episode.contact_called";
     /// A contact of the escalation ladder acknowledged.
     pub const CONTACT_ACKNOWLEDGED: &str = "episode.contact_acknowledged";
+    /// A drill started from a tabletop scenario (the detail names the file and its id, not its text).
+    pub const SCENARIO: &str = "episode.scenario";
+    /// A drill inject marked seen by the charge nurse.
+    pub const INJECT_SEEN: &str = "episode.inject_seen";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +327,8 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
         Event::Review { .. } => action::REVIEW,
         Event::ContactCalled { .. } => action::CONTACT_CALLED,
         Event::ContactAcknowledged { .. } => action::CONTACT_ACKNOWLEDGED,
+        Event::Scenario { .. } => action::SCENARIO,
+        Event::InjectSeen { .. } => action::INJECT_SEEN,
     };
     let plain = serde_json::to_vec(event).unwrap_or_default();
     let sealed = tx.seal(&event_place(&id), &plain);
@@ -335,6 +341,8 @@ pub fn record(tx: &mut Tx<'_>, episode_id: &str, event: &Event) -> Result<Record
             "impact_chars": impact.chars().count(),
             "follow_ups": follow_ups.len(),
         }),
+        // The scenario's whole text is in the sealed event; the audit row names it.
+        Event::Scenario { file, .. } => serde_json::json!({ "kind": "scenario", "file": file }),
         _ => serde_json::to_value(event).unwrap_or_default(),
     };
     tx.audit(audit_action, &format!("episodes:{episode_id}"), &detail)?;
@@ -412,6 +420,8 @@ fn event_kind(event: &Event) -> &'static str {
         Event::Review { .. } => "review",
         Event::ContactCalled { .. } => "contact_called",
         Event::ContactAcknowledged { .. } => "contact_acknowledged",
+        Event::Scenario { .. } => "scenario",
+        Event::InjectSeen { .. } => "inject_seen",
     }
 }
 

@@ -36,6 +36,7 @@ pub mod readiness;
 pub mod reconcile;
 pub mod review;
 pub mod roster;
+pub mod scenario;
 pub mod severity;
 pub mod site;
 pub mod targets;

@@ -75,6 +75,16 @@ pub enum Event {
         contact: String,
         name: String,
     },
+    /// The tabletop scenario a drill started with (issue 21 item 7): the file's name and its text as read, kept
+    /// whole so that the drill is scored the same wherever it is read (src/scenario.rs).
+    Scenario {
+        file: String,
+        source: String,
+    },
+    /// The charge nurse saw a drill inject (numbered from 1 in its scenario).
+    InjectSeen {
+        inject: u32,
+    },
 }
 
 /// The named roles of an incident (issue 21 item 2).
@@ -260,6 +270,8 @@ pub fn event_problem(event: &Event) -> Option<&'static str> {
         Event::ContactCalled { contact, name } | Event::ContactAcknowledged { contact, name } => {
             !contact.is_empty() && plain(contact, 64) && plain(name, 400) && !name.contains(['\n', '\r'])
         }
+        Event::Scenario { file, source } => plain(file, 255) && !file.contains(['/', '\\']) && plain(source, 64 * 1024),
+        Event::InjectSeen { inject } => *inject >= 1,
     };
     (!ok).then_some("oversized, or holds control or text-direction characters")
 }

@@ -130,6 +130,9 @@ pub struct SiteConfig {
     /// The unit's time zone for the MAR's clock times: an IANA name ("America/New_York") or a POSIX TZ rule; else
     /// the workstation's own zone.
     pub time_zone: Option<String>,
+    /// Folder of the site's tabletop scenarios for drills (`*.json`, README "Drill scenarios"), offered when a drill
+    /// starts beside the ones built into the application.
+    pub scenario_dir: Option<PathBuf>,
 }
 
 /// Who unlocks an account locked after [`crate::auth::LOCK_AFTER_FAILURES`] failed sign-ins, or whether accounts
@@ -237,6 +240,7 @@ impl Default for SiteConfig {
             account_lockout: AccountLockout::default(),
             mar_window_minutes: 60,
             time_zone: None,
+            scenario_dir: None,
         }
     }
 }

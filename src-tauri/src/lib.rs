@@ -120,6 +120,10 @@ commands::registry::ipc_commands! {
     charge::record_decision(text: String) -> Option<EpisodeStatus>;
     charge::assign_role(role: IncidentRole, name: String) -> Option<EpisodeStatus>;
     charge::episode_timeline() -> EpisodeTimeline;
+    scenario::drill_scenarios() -> ScenarioOptions;
+    scenario::start_scenario_drill(file: String, next_update_minutes: Option<u32>) -> Option<EpisodeStatus>;
+    scenario::drill_scenario() -> Option<DrillScenario>;
+    scenario::acknowledge_inject(number: u32) -> Option<DrillScenario>;
     charge::print_centre_info() -> PrintCentreInfo;
     charge::printable_entries(mrn: String) -> Vec<EntryChoice>;
     charge::print_document(request: PrintRequest, on_progress: Channel<PrintProgress> as "Channel<PrintProgress>")

@@ -18,6 +18,7 @@ mod readback;
 mod readiness;
 mod review;
 mod roster;
+mod scenario;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub use procedures::EpisodeStatus;
 pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use review::EpisodeReview;
 pub use roster::RosterApplied;
+pub use scenario::ScenarioChoice;
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
 pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 

@@ -295,13 +295,21 @@ impl Workstation {
             ));
         }
         let (timeline, stamp) = self.episode_report_parts(session, &episode, clock)?;
-        let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, &stamp)?;
+        let scenario = super::scenario::score_for(conn, session.keys(), &self.checklist, &episode, clock.now())?;
+        let pdf = crate::print::drill_report(&episode, &timeline, &self.checklist.title, scenario.as_ref(), &stamp)?;
         let vault = self.vault_mut()?;
         let _audited = vault.write(session.keys(), session.username(), clock.now(), |tx| {
             tx.audit(
                 action::DRILL_REPORT,
                 &format!("episodes:{}", episode.id),
-                &serde_json::json!({ "pages": pdf.pages, "entries": timeline.entries }),
+                &match &scenario {
+                    Some(s) => serde_json::json!({
+                        "pages": pdf.pages,
+                        "entries": timeline.entries,
+                        "scenario": { "id": s.id, "met": s.met, "total": s.total },
+                    }),
+                    None => serde_json::json!({ "pages": pdf.pages, "entries": timeline.entries }),
+                },
             )
         })?;
         Ok(pdf)

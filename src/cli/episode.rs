@@ -35,6 +35,10 @@ pub enum EpisodeCmd {
         /// A practice episode: marked DRILL everywhere, never exported.
         #[arg(long)]
         drill: bool,
+        /// With --drill: start from a tabletop scenario file (its declaration, and injects at set minutes), or one
+        /// offered by name (`dtk episode scenarios`).
+        #[arg(long, value_name = "FILE", requires = "drill", conflicts_with_all = ["reason", "severity", "affected", "impact", "began_minutes_ago"])]
+        scenario: Option<PathBuf>,
     },
     /// End the open episode.
     End,
@@ -135,6 +139,12 @@ pub enum EpisodeCmd {
         #[arg(long)]
         acknowledged: bool,
     },
+    /// The tabletop scenarios a drill can start from (built in, and the site's scenario_dir).
+    Scenarios,
+    /// The open drill's scenario: every inject (arrived or when it will), each expectation and the score so far.
+    Injects,
+    /// Mark an inject of the open drill seen (its number in `dtk episode injects`).
+    Ack { number: u32 },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -158,7 +168,23 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
     let clock = SystemClock;
     let session = sign_in(ws)?;
     match cmd {
-        EpisodeCmd::Start { reason, severity, affected, impact, next_update, began_minutes_ago, drill } => {
+        EpisodeCmd::Start { scenario: Some(path), next_update, .. } => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // A bare name that is no file here is one of the scenarios offered (`dtk episode scenarios`).
+            let offered = !path.exists() && path.components().count() == 1;
+            let ep = if offered {
+                ws.start_listed_scenario(&session, &name, next_update, &clock)?
+            } else {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| failed(format!("{}: cannot be read: {e}", path.display())))?;
+                let label = path.display().to_string();
+                ws.start_scenario_drill(&session, &name, &label, &bytes, next_update, &clock)?
+            };
+            output(json, &ep, || {
+                format!("DRILL episode {} started at {} for {} from scenario {name}.", ep.id, ep.started_at, ep.unit)
+            });
+        }
+        EpisodeCmd::Start { reason, severity, affected, impact, next_update, began_minutes_ago, drill, .. } => {
             let kind = if drill { dtk::episodes::Kind::Drill } else { dtk::episodes::Kind::Real };
             let next_update_due = next_update.map(|m| dtk::clock::stamp(clock.now() + time::Duration::minutes(m)));
             let began_at = began_minutes_ago.map(|m| dtk::clock::stamp(clock.now() - time::Duration::minutes(m)));
@@ -182,6 +208,7 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
         EpisodeCmd::Status => match ws.episode_status(&session, &clock)? {
             None => output(json, &serde_json::Value::Null, || "No downtime episode is open.".into()),
             Some(st) => output(json, &st, || {
+                let drill_scenario = ws.drill_scenario(&session, &clock).ok().flatten();
                 let mut t = format!(
                     "{}{} episode since {} ({}); severity {}; next update due {}{}.\n",
                     if st.drill { "DRILL - " } else { "" },
@@ -237,9 +264,29 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
                         t.push_str(&format!("  {} {}: {}\n", d.at, d.by, d.text));
                     }
                 }
+                if let Some(s) = &drill_scenario {
+                    t.push_str(&super::scenario::due_injects(s));
+                }
                 t
             }),
         },
+        EpisodeCmd::Scenarios => {
+            let (list, problems) = ws.scenarios();
+            for p in &problems {
+                eprintln!("not offered: {p}");
+            }
+            output(json, &list, || super::scenario::choices(&list));
+        }
+        EpisodeCmd::Injects => {
+            let s = ws.drill_scenario(&session, &clock)?.ok_or_else(|| {
+                failed("the open episode is not a drill started from a scenario (dtk episode start --drill --scenario FILE)")
+            })?;
+            output(json, &s, || super::scenario::all_injects(&s));
+        }
+        EpisodeCmd::Ack { number } => {
+            let r = ws.acknowledge_inject(&session, number, &clock)?;
+            output(json, &r, || format!("Inject {number} marked seen at {} by {}.", r.at, r.actor));
+        }
         EpisodeCmd::Decision { text } => {
             let r = ws.record_decision(&session, &text.join(" "), &clock)?;
             let kept = match &r.event {
@@ -315,8 +362,17 @@ pub fn run(ws: &mut Workstation, cmd: EpisodeCmd, json: bool) -> Result<(), Fail
         EpisodeCmd::DrillReport { out, episode } => {
             let pdf = ws.drill_report(&session, episode.as_deref(), &clock)?;
             dtk::api::save_pdf(&out, &pdf.bytes)?;
-            output(json, &serde_json::json!({ "out": out, "pages": pdf.pages }), || {
-                format!("Drill report written to {} ({} pages).", out.display(), pdf.pages)
+            let scored = ws.scenario_score(&session, episode.as_deref(), &clock)?;
+            let mut written = serde_json::json!({ "out": out, "pages": pdf.pages });
+            if let Some(s) = &scored {
+                written["scenario"] = serde_json::to_value(s).unwrap_or_default();
+            }
+            output(json, &written, || {
+                let mut t = format!("Drill report written to {} ({} pages).", out.display(), pdf.pages);
+                if let Some(s) = &scored {
+                    t.push_str(&format!("\nScenario \"{}\": {}.", s.title, s.summary()));
+                }
+                t
             });
         }
         EpisodeCmd::Contacts { out } => super::contacts::show(ws, &session, out.as_deref(), json)?,

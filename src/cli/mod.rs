@@ -43,6 +43,7 @@ pub mod patients;
 pub mod print;
 pub mod readiness;
 pub mod roster;
+pub mod scenario;
 pub mod selftest;
 pub mod users;
 

@@ -18,6 +18,7 @@ pub use mar_grid::MarSheet;
 mod page;
 pub mod read;
 mod reports;
+mod scenario;
 pub use reports::UpdateSheet;
 mod sheets;
 
@@ -296,16 +297,18 @@ pub fn reconciliation_report(report: &crate::reconcile::Report, stamp: &Stamp) -
 }
 
 /// The drill report of a practice episode: its timeline, each checklist step and when it was done, time to the
-/// first electronic entry, entries per user, forms printed and what was missed. Every page is marked DRILL,
+/// first electronic entry, entries per user, forms printed and what was missed, and with `scenario` the drill's
+/// score against its tabletop scenario. Every page is marked DRILL,
 /// whatever the stamp says.
 pub fn drill_report(
     episode: &crate::episodes::Episode,
     timeline: &crate::procedures::Timeline,
     checklist_title: &str,
+    scenario: Option<&crate::scenario::DrillScore>,
     stamp: &Stamp,
 ) -> Result<Pdf, PrintError> {
     let stamp = Stamp { drill: true, episode: Some(episode.id.clone()), ..stamp.clone() };
-    let body = reports::drill(episode, timeline, checklist_title)?;
+    let body = reports::drill(episode, timeline, checklist_title, scenario)?;
     let frame = Frame {
         title: "Drill report",
         subtitle: format!(
@@ -351,7 +354,7 @@ pub fn episode_review(
     )?;
     reports::declaration(&mut f, episode)?;
     reports::review_section(&mut f, timeline.review.as_ref())?;
-    reports::episode_body(&mut f, timeline, checklist_title)?;
+    reports::episode_body(&mut f, timeline, checklist_title, None)?;
     let title = if drill { "Drill review" } else { "Downtime review" };
     let frame = Frame {
         title,

@@ -545,15 +545,21 @@ pub(crate) fn status_update(episode: &Episode, u: &UpdateSheet<'_>) -> Result<Ve
 }
 
 /// The drill report's body: the timeline (each checklist step and when it was done), time from declaration to the
-/// first electronic entry, entries per user and per hour, forms printed, and what was missed.
-pub(crate) fn drill(episode: &Episode, t: &Timeline, checklist_title: &str) -> Result<Vec<Page>, PrintError> {
+/// first electronic entry, entries per user and per hour, forms printed, what was missed, and the tabletop scenario's
+/// injects and score when the drill started from one.
+pub(crate) fn drill(
+    episode: &Episode,
+    t: &Timeline,
+    checklist_title: &str,
+    scenario: Option<&crate::scenario::DrillScore>,
+) -> Result<Vec<Page>, PrintError> {
     let mut f = Flow::new()?;
     f.banner("DRILL — practice episode; nothing in it is part of the patient record", RED)?;
     if t.ended_at.is_none() {
         f.banner("The drill is still open: this is an interim report", BLACK)?;
     }
     declaration(&mut f, episode)?;
-    episode_body(&mut f, t, checklist_title)?;
+    episode_body(&mut f, t, checklist_title, scenario)?;
     Ok(f.finish())
 }
 
@@ -576,7 +582,12 @@ pub(crate) fn declaration(f: &mut Flow, episode: &Episode) -> Result<(), PrintEr
 
 /// The timeline and metrics, the response targets, the checklist with times, entries per user and per hour, and
 /// what was missed: the part the drill report and the review of an episode share.
-pub(crate) fn episode_body(f: &mut Flow, t: &Timeline, checklist_title: &str) -> Result<(), PrintError> {
+pub(crate) fn episode_body(
+    f: &mut Flow,
+    t: &Timeline,
+    checklist_title: &str,
+    scenario: Option<&crate::scenario::DrillScore>,
+) -> Result<(), PrintError> {
     f.heading("Timeline and metrics")?;
     f.table(&[("", 1.0), ("", 2.2)], &timeline_rows(t))?;
 
@@ -586,6 +597,15 @@ pub(crate) fn episode_body(f: &mut Flow, t: &Timeline, checklist_title: &str) ->
             &[("target", 1.6), ("severity", 0.7), ("within", 0.8), ("took", 0.9), ("due", 1.7), ("result", 1.2)],
             &target_rows(t),
         )?;
+    }
+    if let Some(s) = scenario.map(super::scenario::section) {
+        f.heading(&s.heading)?;
+        if let Some(d) = &s.description {
+            f.para(d, 9.5, Weight::Regular, GREY)?;
+        }
+        f.para(&s.score, 11.0, Weight::Bold, if s.short { RED } else { BLACK })?;
+        f.table(super::scenario::INJECT_COLUMNS, &s.injects)?;
+        f.table(super::scenario::EXPECTATION_COLUMNS, &s.expectations)?;
     }
 
     f.heading(&format!("Checklist: {checklist_title}"))?;

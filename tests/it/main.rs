@@ -36,6 +36,7 @@ mod repeated_keys;
 mod repository;
 mod review;
 mod roster;
+mod scenario;
 mod support;
 mod tamper;
 mod tidy;

@@ -146,7 +146,10 @@ fn status_out(workstation: &Workstation, s: api::EpisodeStatus) -> EpisodeStatus
     }
 }
 
-fn current_status(workstation: &Workstation, session: &Session) -> Result<Option<EpisodeStatus>, CommandError> {
+pub(crate) fn current_status(
+    workstation: &Workstation,
+    session: &Session,
+) -> Result<Option<EpisodeStatus>, CommandError> {
     Ok(workstation.episode_status(session, &SystemClock)?.map(|s| status_out(workstation, s)))
 }
 

@@ -13,6 +13,7 @@ pub mod nurse;
 pub mod readiness;
 pub mod registry;
 pub mod review;
+pub mod scenario;
 pub mod session;
 
 use crate::dto::{CommandError, ErrorCode, LastSave, Role, SessionInfo};

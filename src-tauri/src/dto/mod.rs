@@ -12,6 +12,7 @@ pub mod mar;
 pub mod nurse;
 pub mod readiness;
 pub mod review;
+pub mod scenario;
 pub mod session;
 
 pub use admin::*;
@@ -22,6 +23,7 @@ pub use mar::*;
 pub use nurse::*;
 pub use readiness::*;
 pub use review::*;
+pub use scenario::*;
 pub use session::*;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,7 @@ pub fn bindings() -> Bindings {
     review::bindings(&mut out);
     admin::bindings(&mut out);
     escalation::bindings(&mut out);
+    scenario::bindings(&mut out);
     out
 }
 

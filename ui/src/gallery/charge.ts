@@ -150,4 +150,52 @@ export const entries: GalleryEntry[] = [
       await until(target, '[data-testid="overdue-notice"]');
     },
   },
+  scenarioDesk('charge-scenario-choose', 'Charge nurse: start a drill from a scenario', {}, undefined, 'input[name="scenario"]'),
+  scenarioDesk(
+    'charge-scenario',
+    'Charge nurse: a drill scenario 27 minutes in (injects newest first, the score so far)',
+    {
+      episode: {
+        drill: true,
+        severity: 'P2',
+        affected: ['EHR', 'ADT'],
+        impact: 'Drill: charting, orders and admissions move to downtime forms.',
+        reason: 'DRILL: EHR unavailable during a mass casualty event',
+        nextUpdateMinutes: null,
+        beganMinutesAgo: null,
+        minutesAgo: 27,
+      },
+      roles: { commander: 'Dana Ruiz' },
+    },
+    { file: 'ehr-down-mass-casualty.json', seen: [1] },
+    '[data-testid="inject-list"]',
+  ),
 ];
+
+/** The desk on its "Drill scenario" section, with a drill the charge seed opened running `running` (if given). */
+function scenarioDesk(
+  name: string,
+  title: string,
+  charge: ChargeSeed,
+  running: { file: string; seen?: number[] } | undefined,
+  ready: string,
+): GalleryEntry {
+  return {
+    name,
+    title,
+    async mount(target) {
+      const b = new MemoryBackend({
+        unit: '5 East',
+        users: { 'demo.charge': { displayName: 'Demo Charge Nurse', password: 'demo-password', role: 'charge' } },
+        signedIn: 'demo.charge',
+        charge,
+        scenario: running ? { running } : {},
+      });
+      mount(ChargeDesk, { target, props: { backend: b, session } });
+      await until(target, 'nav button');
+      const button = [...target.querySelectorAll('nav button')].find((x) => x.textContent?.trim() === 'Drill scenario');
+      (button as HTMLButtonElement | undefined)?.click();
+      await until(target, ready);
+    },
+  };
+}

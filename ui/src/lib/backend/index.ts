@@ -19,6 +19,8 @@ import type { HimApi } from './him';
 import type { MarApi } from './mar';
 export type * from './mar';
 import type { NurseApi } from './nurse';
+import type { ScenarioApi } from './scenario';
+export type * from './scenario';
 
 export type {
   AppStatus,
@@ -35,7 +37,7 @@ export type {
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
 export type * from './nurse';
 
-export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi {
+export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi, ScenarioApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /**

@@ -15,7 +15,9 @@ import { handoverApi } from './memory/handover';
 import type { AdminApi } from './admin';
 import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
+import type { ScenarioApi } from './scenario';
 import { MemoryCharge, type ChargeSeed } from './memory/charge';
+import { MemoryScenario, type ScenarioSeed } from './memory/scenario';
 import type { AppStatus } from './generated/AppStatus';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
@@ -48,11 +50,13 @@ export interface MemorySeed {
   signedIn?: string;
   /** The administrator's desk: rosters on the "disk", refused forms, verify's findings, backups, readiness. */
   admin?: AdminSeed;
+  /** Drill scenarios: the site's files, refused files, and the scenario a seeded drill runs. */
+  scenario?: ScenarioSeed;
 }
 
 // Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi, MarApi {}
+export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi, MarApi, ScenarioApi {}
 
 export class MemoryBackend implements Backend {
   /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
@@ -65,6 +69,8 @@ export class MemoryBackend implements Backend {
   readonly him: HimMemory;
   /** The charge nurse's area, for tests that set the clock or the printer. */
   readonly charge: MemoryCharge;
+  /** Drill scenarios over the charge double. */
+  readonly scenario: MemoryScenario;
 
   constructor(seed?: MemorySeed) {
     this.him = new HimMemory(this.calls, seed?.him, this.state);
@@ -99,6 +105,8 @@ export class MemoryBackend implements Backend {
     this.merge(adminApi(this.state, seed?.admin));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);
+    this.scenario = new MemoryScenario(this.charge, () => this.state.session, seed?.scenario);
+    delegate(this, this.scenario);
   }
 
   /** Adds an area's commands as methods, recording each call by name. */

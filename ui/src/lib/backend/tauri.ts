@@ -6,6 +6,7 @@ import { Channel, invoke, type InvokeArgs } from '@tauri-apps/api/core';
 import { toBackendError, type Backend } from './index';
 import type * as Admin from './admin';
 import type * as Charge from './charge';
+import type * as Scenario from './scenario';
 import type { AppStatus } from './generated/AppStatus';
 import type { CommandArgs, CommandName, CommandResults } from './generated/commands';
 import type { SessionInfo } from './generated/SessionInfo';
@@ -309,6 +310,22 @@ export class TauriBackend implements Backend {
 
   saveStatusUpdate(text: string, nextUpdateMinutes: number | null): Promise<Charge.EpisodeStatus | null> {
     return call('save_status_update', { text, nextUpdateMinutes });
+  }
+
+  drillScenarios(): Promise<Scenario.ScenarioOptions> {
+    return call('drill_scenarios');
+  }
+
+  startScenarioDrill(file: string, nextUpdateMinutes: number | null): Promise<Charge.EpisodeStatus | null> {
+    return call('start_scenario_drill', { file, nextUpdateMinutes });
+  }
+
+  drillScenario(): Promise<Scenario.DrillScenario | null> {
+    return call('drill_scenario');
+  }
+
+  acknowledgeInject(number: number): Promise<Scenario.DrillScenario | null> {
+    return call('acknowledge_inject', { number });
   }
 
   recordDecision(text: string): Promise<Charge.EpisodeStatus | null> {

@@ -284,6 +284,11 @@ export class MemoryCharge implements C.ChargeApi {
     }
   }
 
+  /** The open episode's id and when it was declared (ms), for the scenario double (memory/scenario.ts). */
+  openedEpisode(): { id: string; startedAt: number } | null {
+    return this.episode && { id: this.episode.id, startedAt: Date.parse(this.episode.startedAt) };
+  }
+
   private user(manage: boolean): string {
     const who = this.who();
     if (!who) throw new BackendError('not_signed_in', 'Sign in first.');
