@@ -99,6 +99,18 @@ pub struct Facts {
     pub version: &'static str,
     /// When the newest drill started, and whether it is still open.
     pub last_drill: Option<(String, bool)>,
+    /// The site's escalation file (issue 21 item 1): the file configured, the ladder's title, levels and contacts if
+    /// it was read, and each problem (file, place, field) if it was refused.
+    pub escalation: EscalationFacts,
+}
+
+/// What readiness knows of the site's escalation file.
+#[derive(Debug, Clone, Default)]
+pub struct EscalationFacts {
+    pub file: Option<String>,
+    /// (title, levels, contacts) of the ladder read.
+    pub ladder: Option<(String, usize, usize)>,
+    pub problems: Vec<String>,
 }
 
 /// The audit target of a `dtk verify` run: `verify:intact` or `verify:broken:N` (plaintext, chained by the audit
@@ -147,6 +159,7 @@ pub fn evaluate(facts: &Facts, site: &SiteConfig, now: OffsetDateTime) -> Report
         last_backup(facts),
         app_version(facts),
         last_drill(facts, site, now),
+        escalation(facts),
     ];
     let named = |level: Level| checks.iter().filter(|c| c.status == level).map(|c| c.name).collect::<Vec<_>>();
     Report {
@@ -408,6 +421,41 @@ fn last_drill(f: &Facts, site: &SiteConfig, now: OffsetDateTime) -> Check {
             "last_drill",
             Level::Warning,
             format!("last drill {when}, over the site's {limit} days (drill_max_age_days): run one"),
+            values,
+        ),
+    }
+}
+
+/// Who to call when the EHR goes down: a missing or broken escalation file leaves the charge desk with no one to
+/// call, which IT should know before the downtime; it is a warning, because charting never depends on it.
+fn escalation(f: &Facts) -> Check {
+    let e = &f.escalation;
+    let values = json!({
+        "file": e.file,
+        "levels": e.ladder.as_ref().map(|l| l.1),
+        "contacts": e.ladder.as_ref().map(|l| l.2),
+        "problems": e.problems,
+    });
+    match (&e.file, &e.ladder) {
+        (None, _) => check(
+            "escalation",
+            Level::Warning,
+            "no escalation file (escalation_file in site.json): the charge desk has no one to call and no contact sheet",
+            values,
+        ),
+        (Some(_), Some((title, levels, contacts))) => check(
+            "escalation",
+            Level::Ok,
+            format!("escalation ladder '{title}': {levels} level(s), {contacts} contact(s)"),
+            values,
+        ),
+        (Some(file), None) => check(
+            "escalation",
+            Level::Warning,
+            format!(
+                "escalation file {file} refused, so the charge desk shows no ladder: {}",
+                e.problems.first().map_or("it cannot be read", String::as_str)
+            ),
             values,
         ),
     }

@@ -17,7 +17,7 @@ fn readiness_answers_without_a_sign_in_and_names_what_is_not_ready() {
     let report = readiness::readiness(&shell).expect("no sign-in needed");
     assert!(!report.ready, "{report:?}");
     assert!(report.not_ready.contains(&"him_key".to_owned()), "{:?}", report.not_ready);
-    assert_eq!(report.checks.len(), 11);
+    assert_eq!(report.checks.len(), 12, "the escalation file is the twelfth check");
     let json = serde_json::to_value(&report).expect("json");
     let him = json["checks"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "him_key")).expect("him_key");
     assert_eq!((him["status"].as_str(), json["notReady"].is_array()), (Some("not-ready"), true), "{json}");

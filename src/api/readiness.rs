@@ -64,6 +64,15 @@ impl Workstation {
             backup: self.backup_status(clock),
             version: env!("CARGO_PKG_VERSION"),
             last_drill,
+            escalation: readiness::EscalationFacts {
+                file: self.escalation.file.clone(),
+                ladder: self
+                    .escalation
+                    .escalation
+                    .as_ref()
+                    .map(|e| (e.title.clone(), e.ladder.len(), e.contacts.len())),
+                problems: self.escalation.problems.iter().map(ToString::to_string).collect(),
+            },
         };
         readiness::evaluate(&facts, &self.site, now)
     }

@@ -146,7 +146,8 @@ fn the_json_report_is_stable_and_carries_the_machine_values() {
             "free_disk",
             "last_backup",
             "app_version",
-            "last_drill"
+            "last_drill",
+            "escalation"
         ]
     );
     for c in report["checks"].as_array().expect("checks") {
@@ -195,4 +196,37 @@ fn a_verify_that_found_problems_makes_the_workstation_not_ready() {
     let (code, out, err) = readiness(&tv);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("NOT READY last_verify  dtk verify found ") && out.contains("problem(s)"), "{out}");
+}
+
+#[test]
+fn the_escalation_file_is_checked_missing_read_or_broken_as_a_warning_that_names_the_problem() {
+    let tv = ready();
+    let (code, report) = readiness_json(&tv);
+    assert_eq!(code, 0, "a missing ladder never makes the workstation not ready");
+    let none = check(&report, "escalation");
+    assert_eq!(none["status"], "warning", "{none}");
+    assert!(none["detail"].as_str().is_some_and(|d| d.contains("no escalation file (escalation_file in site.json)")));
+
+    let demo = std::fs::read(repo_root().join("assets/demo/escalation-demo.json")).expect("demo ladder");
+    std::fs::write(tv.path().join("escalation.json"), &demo).expect("write");
+    site(&tv, |s| s["escalation_file"] = json!("escalation.json"));
+    let (_, report) = readiness_json(&tv);
+    let read = check(&report, "escalation");
+    assert_eq!(read["status"], "ok", "{read}");
+    assert!(read["values"]["levels"].as_u64().is_some_and(|n| n >= 1), "{read}");
+    assert!(read["detail"].as_str().is_some_and(|d| d.starts_with("escalation ladder '")), "{read}");
+
+    let mut broken: Value = serde_json::from_slice(&demo).expect("json");
+    broken["contacts"][0]["phones"] = json!([]);
+    std::fs::write(tv.path().join("escalation.json"), broken.to_string()).expect("write");
+    let (code, report) = readiness_json(&tv);
+    assert_eq!(code, 0);
+    let refused = check(&report, "escalation");
+    assert_eq!(refused["status"], "warning", "{refused}");
+    let detail = refused["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("escalation.json refused") && detail.contains("phone"),
+        "names the file and the field: {detail}"
+    );
+    assert!(!refused["values"]["problems"].as_array().is_some_and(Vec::is_empty), "{refused}");
 }
