@@ -398,6 +398,8 @@ pub struct UpdateFacts<'a> {
     pub roles: &'a IncidentRoles,
     /// The episode's decisions, oldest first.
     pub decisions: &'a [Decision],
+    /// Every call and acknowledgement of the escalation ladder, oldest first (leaders ask who has been called).
+    pub contacts: &'a [ContactCall],
     pub now: OffsetDateTime,
 }
 
@@ -447,6 +449,13 @@ pub fn draft_status_update(f: &UpdateFacts<'_>) -> String {
         s.push_str("Decisions:\n");
         for d in f.decisions {
             s.push_str(&format!("  - {} {} ({})\n", hhmm(&d.at), d.text, d.by));
+        }
+    }
+    if !f.contacts.is_empty() {
+        s.push_str("Escalation:\n");
+        for c in f.contacts {
+            let what = if c.acknowledged { "acknowledged" } else { "called" };
+            s.push_str(&format!("  - {} {} {what} ({})\n", hhmm(&c.at), c.name, c.by));
         }
     }
     s.push_str(&format!("Next update: {}\n", f.next_update_due.map(hhmm).unwrap_or_else(|| "not set".into())));

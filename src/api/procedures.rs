@@ -168,6 +168,7 @@ impl Workstation {
             next_update_due: status.next_update_due.as_deref(),
             roles: &status.roles,
             decisions: &status.decisions.iter().rev().cloned().collect::<Vec<_>>(),
+            contacts: &procedures::contact_calls(&episodes::events(conn, session.keys(), &status.episode.id)?),
             now: clock.now(),
         }))
     }

@@ -89,6 +89,12 @@ fn who_to_call_now_follows_the_clock_the_calls_and_the_acknowledgement() {
     let t = ws.episode_timeline(&charge, None, &clock).expect("timeline");
     let calls: Vec<(&str, bool)> = t.contacts.iter().map(|c| (c.name.as_str(), c.acknowledged)).collect();
     assert_eq!(calls, vec![("IT help desk", false), ("Inpatient pharmacy", false), ("Inpatient pharmacy", true)]);
+    let draft = ws.draft_status_update(&charge, &clock).expect("draft");
+    assert!(
+        draft.contains("Escalation:\n  - 09:05 UTC IT help desk called (kcharge)\n")
+            && draft.contains("  - 09:23 UTC Inpatient pharmacy acknowledged (kcharge)\n"),
+        "leaders read who was called in the draft:\n{draft}"
+    );
 
     let e = ws.record_contact(&charge, "the-boss", false, &clock).expect_err("not in the file");
     assert!(e.message.contains("no contact 'the-boss'; its contacts are: help-desk, "), "{}", e.message);

@@ -497,6 +497,7 @@ export class MemoryCharge implements C.ChargeApi {
     const affected = status.episode.affected.length ? status.episode.affected.join(', ') : 'not recorded';
     const done = status.steps.filter((s) => s.doneAt).length;
     const decisions = this.decisions();
+    const calls = this.events.flatMap((e) => (e.kind === 'contact' ? [e] : []));
     return [
       ...(status.drill ? ['DRILL - PRACTICE EPISODE, NOT A REAL OUTAGE', ''] : []),
       `Downtime status update - 5 East - ${hhmm(stamp(this.now()))}`,
@@ -506,6 +507,9 @@ export class MemoryCharge implements C.ChargeApi {
       `${ROLE_TITLES.commander}: ${status.commander?.name ?? 'not named'}; ${ROLE_TITLES.liaison}: ${status.liaison?.name ?? 'not named'}`,
       `What staff are doing now: charting on downtime forms; checklist ${done} of ${status.steps.length} steps done.`,
       ...(decisions.length ? ['Decisions:', ...decisions.map((d) => `  - ${hhmm(d.at)} ${d.text} (${d.by})`)] : []),
+      ...(calls.length
+        ? ['Escalation:', ...calls.map((c) => `  - ${hhmm(c.at)} ${c.name} ${c.acknowledged ? 'acknowledged' : 'called'} (${c.actor})`)]
+        : []),
       `Next update: ${status.nextUpdateDue ? hhmm(status.nextUpdateDue) : 'not set'}`,
       '',
     ].join('\n');

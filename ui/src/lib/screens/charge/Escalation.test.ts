@@ -71,6 +71,9 @@ describe('the escalation section', () => {
     expect(now()).toContain('Acknowledged by IT help desk at 09:10 UTC: no further escalation needed.');
     const st = await backend.escalationStatus();
     expect(st.acknowledged?.contact).toBe('help-desk');
+    expect(await backend.draftStatusUpdate(), 'the draft for leaders names the calls, as the core does').toContain(
+      'Escalation:\n  - 09:10 UTC IT help desk called (kcharge)\n  - 09:10 UTC IT help desk acknowledged (kcharge)\n',
+    );
     await axeClean();
 
     // The episode's timeline lists both.
