@@ -40,10 +40,12 @@ describe('the drill scenario section', () => {
     const choice = await screen.findByRole('radio', { name: /EHR down during a mass casualty event \(4 injects, built in\)/ });
     await axeClean();
     await user.click(choice);
+    await user.selectOptions(screen.getByLabelText('First status update due in'), '60');
     await user.keyboard('{Tab}{Enter}');
     expect(await screen.findByRole('status')).toHaveTextContent('Drill started from the scenario. Everything is marked DRILL.');
     const status = await backend.episodeStatus();
     expect(status?.drill).toBe(true);
+    expect(status?.nextUpdateDue, 'the first update is due when the charge nurse chose').toMatch(/^2026-12-07T11:00/);
     expect(status?.severity).toBe('P2');
     expect(status?.episode.affected).toEqual(['EHR', 'ADT']);
 
