@@ -165,3 +165,28 @@ pub fn escalation(data: &[u8]) {
     );
     assert_eq!(state.levels.len(), file.ladder.len(), "one state per level");
 }
+
+/// The `scenario` target: any bytes as a drill scenario file must parse or be refused naming the place, never
+/// panic; a scenario that parses is scored with no events at the declaration, an hour and a half in, and two days in
+/// with the drill ended, and never counts more expectations met than it has arrived.
+pub fn scenario(data: &[u8]) {
+    use crate::scenario::{score, Scenario, ScoreFacts};
+    let checklist = crate::checklist::Checklist::default_list();
+    let Ok(s) = Scenario::parse("scenario.json", data, Some(&checklist)) else { return };
+    let declared = time::macros::datetime!(2026-11-21 08:45 UTC);
+    for (minutes, ended) in [(0, false), (90, false), (2 * 24 * 60, true)] {
+        let d = score(&ScoreFacts {
+            file: "scenario.json",
+            scenario: &s,
+            checklist: Some(&checklist),
+            declared_at: declared,
+            declared_severity: None,
+            events: &[],
+            first_entry_at: None,
+            until: declared + time::Duration::minutes(minutes),
+            ended,
+        });
+        assert!(d.met <= d.total && d.total <= d.expectations.len(), "met {} of {}", d.met, d.total);
+        assert_eq!(d.injects.len(), s.injects.len(), "one state per inject");
+    }
+}

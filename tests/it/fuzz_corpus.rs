@@ -23,6 +23,7 @@ fn run(target: &str, data: &[u8]) {
         "checklist" => drop(dtk::procedures::Checklist::parse("checklist.json", data)),
         "handoff" => dtk::fuzzing::handoff(data),
         "escalation" => dtk::fuzzing::escalation(data),
+        "scenario" => dtk::fuzzing::scenario(data),
         "paper_payload" => {
             if let Ok(Ok(p)) = std::str::from_utf8(data).map(dtk::paper::Payload::parse) {
                 let text = p.to_text();
