@@ -50,26 +50,43 @@ pub struct Step {
     pub systems: Vec<String>,
 }
 
+/// Whether something for `severities` and `systems` (a checklist step, an escalation level; empty: every one) is
+/// for an outage of this severity that affects these systems. While no severity is declared every severity's items
+/// apply: nothing is hidden for want of a fact.
+pub fn for_outage(
+    severities: &[Severity],
+    systems: &[String],
+    severity: Option<Severity>,
+    affected: &[String],
+) -> bool {
+    let severity_ok = severities.is_empty() || severity.is_none_or(|s| severities.contains(&s));
+    let systems_ok =
+        systems.is_empty() || systems.iter().any(|want| affected.iter().any(|a| a.trim().eq_ignore_ascii_case(want)));
+    severity_ok && systems_ok
+}
+
+/// Which outages something for `severities` and `systems` is for, in words ("P1, P2 · when EHR or MAR is
+/// affected"), or `None` for every one.
+pub fn outages_in_words(severities: &[Severity], systems: &[String]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !severities.is_empty() {
+        parts.push(severities.iter().map(|s| s.code()).collect::<Vec<_>>().join(", "));
+    }
+    if !systems.is_empty() {
+        parts.push(format!("when {} is affected", systems.join(" or ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 impl Step {
-    /// Whether the step is for an outage of this severity that affects these systems. While no severity is
-    /// declared every severity's steps apply: a step is never hidden for want of a fact.
+    /// Whether the step is for an outage of this severity that affects these systems ([`for_outage`]).
     pub fn applies(&self, severity: Option<Severity>, affected: &[String]) -> bool {
-        let severity_ok = self.severities.is_empty() || severity.is_none_or(|s| self.severities.contains(&s));
-        let systems_ok = self.systems.is_empty()
-            || self.systems.iter().any(|want| affected.iter().any(|a| a.trim().eq_ignore_ascii_case(want)));
-        severity_ok && systems_ok
+        for_outage(&self.severities, &self.systems, severity, affected)
     }
 
-    /// Which outages the step is for, in words ("P1, P2 · when EHR or MAR is affected"), or `None` for every one.
+    /// Which outages the step is for, in words, or `None` for every one.
     pub fn applies_to(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if !self.severities.is_empty() {
-            parts.push(self.severities.iter().map(|s| s.code()).collect::<Vec<_>>().join(", "));
-        }
-        if !self.systems.is_empty() {
-            parts.push(format!("when {} is affected", self.systems.join(" or ")));
-        }
-        (!parts.is_empty()).then(|| parts.join(" · "))
+        outages_in_words(&self.severities, &self.systems)
     }
 }
 

@@ -60,22 +60,12 @@ impl Level {
     /// Whether the level is for an outage of this severity affecting these systems: the meaning of
     /// `checklist::Step::applies` (no severity declared yet: every severity's levels apply).
     pub fn applies(&self, severity: Option<Severity>, affected: &[String]) -> bool {
-        let severity_ok = self.severities.is_empty() || severity.is_none_or(|s| self.severities.contains(&s));
-        let systems_ok = self.systems.is_empty()
-            || self.systems.iter().any(|want| affected.iter().any(|a| a.trim().eq_ignore_ascii_case(want)));
-        severity_ok && systems_ok
+        crate::checklist::for_outage(&self.severities, &self.systems, severity, affected)
     }
 
     /// Which outages the level is for, in words ("P1, P2 · when EHR or pharmacy is affected"), or `None` for every one.
     pub fn applies_to(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if !self.severities.is_empty() {
-            parts.push(self.severities.iter().map(|s| s.code()).collect::<Vec<_>>().join(", "));
-        }
-        if !self.systems.is_empty() {
-            parts.push(format!("when {} is affected", self.systems.join(" or ")));
-        }
-        (!parts.is_empty()).then(|| parts.join(" · "))
+        crate::checklist::outages_in_words(&self.severities, &self.systems)
     }
 
     /// "First call", or "Level 2" when the file gives no name (`number` counts from 1).

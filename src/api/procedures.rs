@@ -278,14 +278,7 @@ impl Workstation {
     ) -> Result<crate::print::Pdf, ApiError> {
         session.require(Op::ManageEpisode)?;
         let conn = self.vault()?.conn();
-        let episode = match episode_id {
-            Some(id) => episodes::get(conn, session.keys(), id)?
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no episode {id} on this workstation")))?,
-            None => episodes::list(conn, session.keys())?
-                .into_iter()
-                .find(|e| e.kind == Kind::Drill)
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no drill episode on this workstation"))?,
-        };
+        let episode = self.named_or_newest(session, episode_id, true)?;
         if episode.kind != Kind::Drill {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,

@@ -44,16 +44,28 @@ impl Workstation {
         Ok((timeline, stamp))
     }
 
-    /// The episode a review is about: the one named, else the newest of this workstation (open or ended).
-    fn review_episode(&self, session: &Session, episode_id: Option<&str>) -> Result<Episode, ApiError> {
+    /// The episode named, else the newest of this workstation (the newest drill when `drill_only`), open or ended.
+    pub(super) fn named_or_newest(
+        &self,
+        session: &Session,
+        episode_id: Option<&str>,
+        drill_only: bool,
+    ) -> Result<Episode, ApiError> {
         let conn = self.vault()?.conn();
         match episode_id {
             Some(id) => episodes::get(conn, session.keys(), id)?
                 .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no episode {id} on this workstation"))),
             None => episodes::list(conn, session.keys())?
                 .into_iter()
-                .next()
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no episode on this workstation to review")),
+                .find(|e| !drill_only || e.kind == Kind::Drill)
+                .ok_or_else(|| {
+                    let none = if drill_only {
+                        "there is no drill episode on this workstation"
+                    } else {
+                        "there is no episode on this workstation to review"
+                    };
+                    ApiError::new(ErrorCode::NotFound, none)
+                }),
         }
     }
 
@@ -86,7 +98,7 @@ impl Workstation {
         if let Some(problem) = review.problem() {
             return Err(ApiError::new(ErrorCode::InvalidInput, problem));
         }
-        let episode = self.review_episode(session, episode_id)?;
+        let episode = self.named_or_newest(session, episode_id, false)?;
         let event = Event::Review { impact: review.impact, follow_ups: review.follow_ups };
         let vault = self.vault_mut()?;
         let _kept = vault
@@ -103,7 +115,7 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<crate::print::Pdf, ApiError> {
         session.require(Op::ManageEpisode)?;
-        let episode = self.review_episode(session, episode_id)?;
+        let episode = self.named_or_newest(session, episode_id, false)?;
         let (timeline, stamp) = self.episode_report_parts(session, &episode, clock)?;
         let pdf = crate::print::episode_review(&episode, &timeline, &self.checklist.title, &stamp)?;
         let reviewed = timeline.review.as_ref().map(|r| r.versions);

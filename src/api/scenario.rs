@@ -257,15 +257,8 @@ impl Workstation {
         clock: &dyn Clock,
     ) -> Result<Option<DrillScore>, ApiError> {
         session.require(Op::ManageEpisode).or_else(|_| session.require(Op::Reconcile))?;
+        let episode = self.named_or_newest(session, episode_id, true)?;
         let conn = self.vault()?.conn();
-        let episode = match episode_id {
-            Some(id) => episodes::get(conn, session.keys(), id)?
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no episode {id}")))?,
-            None => episodes::list(conn, session.keys())?
-                .into_iter()
-                .find(|e| e.kind == Kind::Drill)
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no drill episode on this workstation"))?,
-        };
         score_for(conn, session.keys(), &self.checklist, &episode, clock.now())
     }
 }
