@@ -11,6 +11,10 @@ use clap::Parser;
 use cli::{Cmd, Failure};
 use dtk::api::{self, Workstation};
 
+/// The allocator (Cargo.toml says why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // Exit codes: 0 success and these three.
 /// An operation failed (the message is on stderr).
 const EXIT_FAILED: u8 = 1;

@@ -308,7 +308,7 @@ impl<'a> Extractor<'a> {
     ) -> Result<Value, ExtractError> {
         let mut m = Map::new();
         m.insert("resourceType".into(), ty.into());
-        m.insert("identifier".into(), json!([self.identifier(ty, path)]));
+        m.insert("identifier".into(), one(self.identifier(ty, path)));
         for (item, answers) in fields {
             let Some((_, p)) = item.definition.as_deref().and_then(parse_definition) else {
                 continue;
@@ -337,7 +337,7 @@ impl<'a> Extractor<'a> {
                 default("effectiveDateTime", clinical);
                 default("subject", Some(ctx.subject.clone()));
                 default("context", ctx.encounter.clone());
-                default("performer", ctx.author.clone().map(|a| json!([{"actor": a}])));
+                default("performer", ctx.author.clone().map(|a| one(object([("actor", a)]))));
             }
             "MedicationRequest" => {
                 default("status", Some("active".into()));
@@ -350,17 +350,14 @@ impl<'a> Extractor<'a> {
             "DocumentReference" => {
                 default("status", Some("current".into()));
                 if !context_code.is_empty() {
-                    default(
-                        "type",
-                        Some(json!({"coding": context_code.iter().map(Coding::to_json).collect::<Vec<_>>()})),
-                    );
+                    default("type", Some(object([("coding", codings(context_code))])));
                 }
                 default("subject", Some(ctx.subject.clone()));
                 default("date", Some(ctx.recorded.into()));
-                default("author", ctx.author.clone().map(|a| json!([a])));
+                default("author", ctx.author.clone().map(one));
                 let mut c = m.remove("context").and_then(|v| v.as_object().cloned()).unwrap_or_default();
                 if let Some(e) = &ctx.encounter {
-                    c.insert("encounter".into(), json!([e]));
+                    c.insert("encounter".into(), one(e.clone()));
                 }
                 if !c.contains_key("period") {
                     c.insert("period".into(), json!({"start": self.clinical}));
@@ -449,10 +446,10 @@ impl<'a> Extractor<'a> {
     fn observation(&self, path: &str, category: &[Coding], code: &[Coding], text: Option<&str>) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("resourceType".into(), "Observation".into());
-        m.insert("identifier".into(), json!([self.identifier("Observation", path)]));
+        m.insert("identifier".into(), one(self.identifier("Observation", path)));
         m.insert("status".into(), "final".into());
         if !category.is_empty() {
-            m.insert("category".into(), json!([{"coding": category.iter().map(Coding::to_json).collect::<Vec<_>>()}]));
+            m.insert("category".into(), one(object([("coding", codings(category))])));
         }
         m.insert("code".into(), concept(code, text));
         m.insert("subject".into(), self.ctx.subject.clone());
@@ -462,7 +459,7 @@ impl<'a> Extractor<'a> {
         m.insert("effectiveDateTime".into(), self.clinical.clone().into());
         m.insert("issued".into(), self.ctx.recorded.into());
         if let Some(a) = &self.ctx.author {
-            m.insert("performer".into(), json!([a]));
+            m.insert("performer".into(), one(a.clone()));
         }
         m
     }
@@ -470,11 +467,27 @@ impl<'a> Extractor<'a> {
 
 /// A CodeableConcept of an item's (or group's) codes, with its text.
 fn concept(code: &[Coding], text: Option<&str>) -> Value {
-    let mut v = json!({"coding": code.iter().map(Coding::to_json).collect::<Vec<_>>()});
+    let mut m = Map::new();
+    m.insert("coding".into(), codings(code));
     if let Some(t) = text {
-        v["text"] = t.into();
+        m.insert("text".into(), t.into());
     }
-    v
+    Value::Object(m)
+}
+
+/// The JSON of codings, built directly (`json!` would serialise an already built `Value` again to copy it).
+fn codings(code: &[Coding]) -> Value {
+    Value::Array(code.iter().map(Coding::to_json).collect())
+}
+
+/// A one-element JSON array.
+fn one(v: Value) -> Value {
+    Value::Array(vec![v])
+}
+
+/// A JSON object of the pairs given, in order.
+fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// A number as JSON, integral values without a fraction (FHIR allows either; this avoids "5.0").
@@ -523,11 +536,12 @@ fn quantity_from_answer(item: &Item, q: &Quantity) -> Value {
 fn codeable(a: &AnswerValue) -> Option<Value> {
     match a {
         AnswerValue::Coding(c) => {
-            let mut v = json!({"coding": [c.to_json()]});
+            let mut m = Map::new();
+            m.insert("coding".into(), one(c.to_json()));
             if let Some(d) = &c.display {
-                v["text"] = d.clone().into();
+                m.insert("text".into(), d.clone().into());
             }
-            Some(v)
+            Some(Value::Object(m))
         }
         AnswerValue::String(s) => Some(json!({"text": s})),
         _ => None,
@@ -576,7 +590,7 @@ fn convert(conv: Conv, item: &Item, a: &AnswerValue) -> Option<Value> {
         Conv::Identifier => {
             let mut id = Map::new();
             if !item.code.is_empty() {
-                id.insert("type".into(), json!({"coding": item.code.iter().map(Coding::to_json).collect::<Vec<_>>()}));
+                id.insert("type".into(), object([("coding", codings(&item.code))]));
             }
             if let Some(s) = &item.identifier_system {
                 id.insert("system".into(), s.clone().into());

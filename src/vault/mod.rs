@@ -20,6 +20,11 @@ pub use error::VaultError;
 
 /// The vault file inside the vault folder.
 pub const FILE_NAME: &str = "vault.sqlite3";
+/// SQLite's page cache per connection, in KiB as `PRAGMA cache_size` takes it (negative). SQLite's default of 2 MiB
+/// made every page of a large vault a `pread` and spilled a long transaction's dirty pages into the WAL before its
+/// commit: an HIM station freezing an export of 100,000 entries spent most of its time there (BENCHMARKS.md
+/// "Export speed"). 64 MiB bounds the memory still, however large the vault.
+const CACHE_KIB: i64 = -65_536;
 
 /// Proof that a change is on disk: the only way to get one is through [`Vault::write`] after a successful commit,
 /// so "saved" can never be shown before the data is durable.
@@ -141,6 +146,7 @@ impl Vault {
             ));
         }
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         Ok(Vault { conn, dir: dir.to_path_buf(), rng: Box::new(OsRandom), read_only: true })
     }
 
@@ -169,6 +175,7 @@ impl Vault {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         // Every insert and update of a table with row MACs runs through a cached statement (`rows`), and a handoff
         // import uses a few dozen: SQLite's default cache of 16 would prepare them again and again.
         conn.set_prepared_statement_cache_capacity(128);
