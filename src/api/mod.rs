@@ -19,6 +19,7 @@ mod readiness;
 mod review;
 mod roster;
 mod scenario;
+mod unit;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use review::EpisodeReview;
 pub use roster::RosterApplied;
 pub use scenario::ScenarioChoice;
+pub use unit::{PeerStatus, PeerSync, UnitKey, UnitStatus, UnitSync, STALE_AFTER_MINUTES};
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
 pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 
