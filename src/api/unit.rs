@@ -397,7 +397,7 @@ impl Workstation {
     ) -> Result<Vec<(PeerEntry, PeerVersion)>, ApiError> {
         session.require(Op::ReadUnit)?;
         let idx = crate::patients::mrn_token(session.keys(), mrn_system, mrn);
-        let found = store::patient_entries(self.vault()?.conn(), session.keys(), &idx)?;
+        let found = store::patient_entries(self.vault()?.conn(), session.keys(), Some(&idx))?;
         let detail = serde_json::json!({ "mrn": mrn, "entries": found.len() });
         self.audit_view(session, crate::unit::action::VIEWED, "unit:entries", detail, clock)?;
         Ok(found.into_iter().map(|(v, e)| (e, v)).collect())

@@ -170,7 +170,10 @@ pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result
             }
             Record::End(e) => {
                 end = Some(e);
-                Ok(Stored::Known)
+                match &e.unsigned {
+                    Some(u) => store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)?,
+                    None => Ok(Stored::Known),
+                }
             }
         };
         if let Err(reason) = stored {

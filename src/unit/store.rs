@@ -104,6 +104,8 @@ pub enum Kind {
     Event,
     Audit,
     Entry,
+    /// What the peer's newest segment said its authors left unsigned (drafts never leave a workstation).
+    Unsigned,
 }
 
 impl Kind {
@@ -115,13 +117,14 @@ impl Kind {
             Kind::Event => "event",
             Kind::Audit => "audit",
             Kind::Entry => "entry",
+            Kind::Unsigned => "unsigned",
         }
     }
 
     /// Whether a later segment may carry a new state of the record (an episode that ended, a staff name changed).
     /// Events, audit rows and signed entry versions never change: the same one with other content is refused.
     fn replaceable(self) -> bool {
-        matches!(self, Kind::Episode | Kind::Staff | Kind::Registration)
+        matches!(self, Kind::Episode | Kind::Staff | Kind::Registration | Kind::Unsigned)
     }
 }
 
@@ -224,17 +227,18 @@ pub struct PeerEntry {
     pub received_at: String,
 }
 
-/// The peers' entries of one patient (blind index) and form, each at its newest version received.
+/// The peers' entries of one patient (blind index; every patient when `None`) and form, each at its newest version
+/// received.
 fn entries_of(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    patient_idx: &[u8],
+    patient_idx: Option<&[u8]>,
     form: Option<&str>,
 ) -> Result<Vec<(PeerVersion, PeerEntry)>, VaultError> {
     let mut st = conn.prepare_cached(
         "SELECT r.workstation, r.id, r.body, s.received_at FROM unit_records r
            JOIN unit_segments s ON s.workstation = r.workstation AND s.sequence = r.sequence
-          WHERE r.kind = 'entry' AND r.patient_idx = ?1 AND (?2 IS NULL OR r.form = ?2)",
+          WHERE r.kind = 'entry' AND (?1 IS NULL OR r.patient_idx = ?1) AND (?2 IS NULL OR r.form = ?2)",
     )?;
     let rows = st.query_map(rusqlite::params![patient_idx, form], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?))
@@ -275,7 +279,7 @@ pub fn possible_duplicates(
 ) -> Result<Vec<PeerEntry>, VaultError> {
     let Some(when) = q.clinical_time.and_then(parse_fhir_time) else { return Ok(Vec::new()) };
     let med = q.medication.map(normalise_medication);
-    Ok(entries_of(conn, keys, q.patient_idx, Some(q.form))?
+    Ok(entries_of(conn, keys, Some(q.patient_idx), Some(q.form))?
         .into_iter()
         .map(|(_, e)| e)
         .filter(|e| e.kind != "entered-in-error" && Some(e.id.as_str()) != q.exclude)
@@ -289,14 +293,29 @@ pub fn possible_duplicates(
         .collect())
 }
 
-/// Every entry the peers charted for one patient (blind index), newest version of each, with the version's content:
-/// what a unit overview or a patient's chart shows as "from workstation X, received at …".
+/// Every entry the peers charted for one patient (blind index; every patient when `None`), newest version of each,
+/// with the version's content: what a unit overview or a patient's chart shows as "from workstation X, received at …".
 pub fn patient_entries(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    patient_idx: &[u8],
+    patient_idx: Option<&[u8]>,
 ) -> Result<Vec<(PeerVersion, PeerEntry)>, VaultError> {
     entries_of(conn, keys, patient_idx, None)
+}
+
+/// What each peer's newest segment said its authors left unsigned: (workstation, author, entries).
+pub fn unsigned_elsewhere(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<(String, String, u64)>, VaultError> {
+    let mut st =
+        conn.prepare_cached("SELECT workstation, body FROM unit_records WHERE kind = 'unsigned' ORDER BY workstation")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (workstation, sealed) = row?;
+        let counts: Vec<crate::handoff::UnsignedCount> =
+            open(keys, &format!("{workstation}/unsigned/latest"), &sealed)?;
+        out.extend(counts.into_iter().map(|c| (workstation.clone(), c.author, c.entries)));
+    }
+    Ok(out)
 }
 
 /// How many records of each kind peer `workstation` has here.

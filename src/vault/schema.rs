@@ -461,7 +461,8 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE TABLE unit_records (
         workstation TEXT NOT NULL,
-        kind        TEXT NOT NULL CHECK (kind IN ('episode', 'staff', 'registration', 'event', 'audit', 'entry')),
+        kind        TEXT NOT NULL CHECK (kind IN ('episode', 'staff', 'registration', 'event', 'audit', 'entry',
+                                                  'unsigned')),
         id          TEXT NOT NULL,
         sequence    INTEGER NOT NULL,
         patient_idx BLOB,

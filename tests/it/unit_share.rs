@@ -348,3 +348,31 @@ fn fail_a_share_that_cannot_be_written_fails_the_publish_plainly_and_loses_nothi
     assert_eq!((published.sequence, published.counts.entries), (1, 2));
     assert_eq!(b.sync().received.first().map(|r| r.counts.entries), Some(2));
 }
+
+/// The charge nurse's unit overview in one call: on B, the patient's doses charted on A (marked with A and when they
+/// arrived) beside B's own, newest first; B's own draft counted as unsigned here; and what A's segment said its nurse
+/// left unsigned there. Seen failing before segments kept the end record's unsigned counts: A's draft was missing.
+#[test]
+fn the_unit_overview_shows_each_patients_doses_from_every_workstation_and_what_is_unsigned_where() {
+    let (a, b, _share) = unit();
+    let from_a = chart(&a, "2026-11-21T10:15:00-05:00");
+    let (mut ws_a, nurse_a) = a.nurse();
+    let draft = EntryOptions { sign: false, ..Default::default() };
+    ws_a.add_entry(&nurse_a, &dose("2026-11-21T16:00:00-05:00"), &draft, &SystemClock).expect("draft on A");
+    publish(&a);
+    b.sync();
+    let from_b = chart(&b, "2026-11-21T14:15:00-05:00");
+    let (mut ws_b, nurse_b) = b.nurse();
+    ws_b.add_entry(&nurse_b, &dose("2026-11-21T18:00:00-05:00"), &draft, &SystemClock).expect("draft on B");
+    let overview = ws_b.unit_overview(&nurse_b, &SystemClock).expect("overview");
+    let patient = overview.patients.iter().find(|p| p.mrn == "DEV2001").expect("the patient");
+    let doses: Vec<(&str, Option<&str>)> =
+        patient.doses.iter().map(|d| (d.entry_id.as_str(), d.workstation.as_deref())).collect();
+    assert_eq!(doses, [(from_b.as_str(), None), (from_a.as_str(), Some(a.id.as_str()))]);
+    assert!(patient.doses[1].received_at.is_some() && patient.doses[0].received_at.is_none());
+    assert_eq!(patient.unsigned_here, 1);
+    let elsewhere: Vec<(&str, &str, u64)> =
+        overview.unsigned_elsewhere.iter().map(|u| (u.workstation.as_str(), u.author.as_str(), u.entries)).collect();
+    assert_eq!(elsewhere, [(a.id.as_str(), NURSE.0, 1)]);
+    assert_eq!(overview.status.peers.len(), 1);
+}
