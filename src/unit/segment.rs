@@ -265,6 +265,21 @@ mod tests {
     }
 
     #[test]
+    fn fail_a_header_that_gives_a_key_twice_is_refused_naming_the_file() {
+        let (a, b) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
+        let seg = sealed(&a, &[b.verifying_key()]);
+        let extra = b"\"format\":1,";
+        let len = u32::from_be_bytes([seg.bytes[6], seg.bytes[7], seg.bytes[8], seg.bytes[9]]) + extra.len() as u32;
+        let twice = [&seg.bytes[..6], &len.to_be_bytes(), &seg.bytes[10..11], extra, &seg.bytes[11..]].concat();
+        let enrolled = [a.verifying_key()];
+        let got = open(&twice, "x.dtku", &Reader::Peer { me: &b, enrolled: &enrolled }).err().map(|e| e.to_string());
+        assert!(
+            got.as_deref().is_some_and(|m| m.starts_with("x.dtku: header: ") && m.contains("given twice")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn fail_a_cut_or_changed_segment_names_the_file() {
         let (a, b) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
         let seg = sealed(&a, &[b.verifying_key()]);
