@@ -265,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn the_him_station_reads_a_segment_wrapped_to_its_key_and_no_other_him_key_does() {
+        let writer = SigningKey::from_bytes(&[1; 32]);
+        let (him, other) = (StaticSecret::from([0x5a; 32]), StaticSecret::from([0x5b; 32]));
+        let s = Sealing {
+            workstation: "6f1c7a52-0000-4000-8000-000000000001",
+            unit: "5E",
+            sequence: 1,
+            previous: "",
+            created_at: "2026-11-21T10:00:00Z",
+            signer: &writer,
+            peers: &[],
+            him: Some(PublicKey::from(&him).to_bytes()),
+        };
+        let seg = seal(&s, &records(), &mut OsRandom).expect("sealed");
+        let got = open(&seg.bytes, "x.dtku", &Reader::Him { secret: &him }).expect("HIM reads a dead PC's segment");
+        assert_eq!(got.records, records());
+        assert!(open(&seg.bytes, "x.dtku", &Reader::Him { secret: &other }).is_err());
+    }
+
+    #[test]
     fn fail_a_header_that_gives_a_key_twice_is_refused_naming_the_file() {
         let (a, b) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
         let seg = sealed(&a, &[b.verifying_key()]);
