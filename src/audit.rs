@@ -431,12 +431,22 @@ pub fn plain_rows(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<PlainR
 pub fn for_each_plain_row<E: From<VaultError>>(
     conn: &rusqlite::Connection,
     keys: &Keys,
+    f: impl FnMut(PlainRow) -> Result<(), E>,
+) -> Result<(), E> {
+    for_each_plain_row_after(conn, keys, 0, f)
+}
+
+/// [`for_each_plain_row`] for the rows after `seq` (a unit share segment carries the rows since the one before).
+pub fn for_each_plain_row_after<E: From<VaultError>>(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    seq: i64,
     mut f: impl FnMut(PlainRow) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut st = conn
-        .prepare("SELECT seq, at, actor, action, target, detail FROM audit ORDER BY seq")
+        .prepare_cached("SELECT seq, at, actor, action, target, detail FROM audit WHERE seq > ?1 ORDER BY seq")
         .map_err(VaultError::from)?;
-    let mut rows = st.query([]).map_err(VaultError::from)?;
+    let mut rows = st.query([seq]).map_err(VaultError::from)?;
     while let Some(r) = rows.next().map_err(VaultError::from)? {
         let seq: i64 = r.get(0).map_err(VaultError::from)?;
         let sealed = blob(r, 5);
@@ -448,6 +458,15 @@ pub fn for_each_plain_row<E: From<VaultError>>(
         f(PlainRow { seq, at: text(r, 1), actor: text(r, 2), action: text(r, 3), target: text(r, 4), detail })?;
     }
     Ok(())
+}
+
+/// Whether the log holds a row after `seq` whose action does not start with `except` (the unit share publishes a
+/// segment only when something besides its own bookkeeping happened).
+pub fn has_rows_after(conn: &rusqlite::Connection, seq: i64, except: &str) -> Result<bool, VaultError> {
+    let pattern = format!("{}%", except.replace('%', ""));
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit WHERE seq > ?1 AND action NOT LIKE ?2)")?
+        .query_row(rusqlite::params![seq, pattern], |r| r.get(0))?)
 }
 
 #[cfg(test)]

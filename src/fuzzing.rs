@@ -190,3 +190,44 @@ pub fn scenario(data: &[u8]) {
         assert_eq!(d.injects.len(), s.injects.len(), "one state per inject");
     }
 }
+
+/// The unit share's keys of the `unit_segment` target: a fixed reader and a fixed writer it enrols.
+fn unit_keys() -> (ed25519_dalek::SigningKey, ed25519_dalek::SigningKey) {
+    (ed25519_dalek::SigningKey::from_bytes(&[0x11; 32]), ed25519_dalek::SigningKey::from_bytes(&[7; 32]))
+}
+
+/// The `unit_segment` target: must never panic. First byte 0: the rest is a segment file, opened by a peer that
+/// enrols the fixed writer (magic, header, recipients, wrapped key, stream framing, records, signature). Otherwise the
+/// rest is a list of records as JSON that, when it deserialises, is sealed by the writer to the reader in one segment
+/// and read back whole.
+pub fn unit_segment(data: &[u8]) {
+    use crate::unit::segment::{open, seal, Reader, Sealing};
+    let (me, writer) = unit_keys();
+    let enrolled = [writer.verifying_key()];
+    let reader = Reader::Peer { me: &me, enrolled: &enrolled };
+    match data.split_first() {
+        Some((0, file)) => {
+            let _ = open(file, "fuzz.dtku", &reader);
+        }
+        Some((_, json)) => {
+            let Ok(records) = serde_json::from_slice::<Vec<handoff::Record>>(json) else { return };
+            let peers = [me.verifying_key()];
+            let sealing = Sealing {
+                workstation: "6f1c7a52-0000-4000-8000-000000000001",
+                unit: "5E",
+                sequence: 1,
+                previous: "",
+                created_at: "2026-11-21T10:42:00Z",
+                signer: &writer,
+                peers: &peers,
+                him: None,
+            };
+            if let Ok(sealed) = seal(&sealing, &records, &mut FixedRandom(20_261_207)) {
+                if let Ok(back) = open(&sealed.bytes, "fuzz.dtku", &reader) {
+                    assert_eq!(back.records, records, "a segment that reads back holds what was sealed");
+                }
+            }
+        }
+        None => {}
+    }
+}

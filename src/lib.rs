@@ -40,4 +40,5 @@ pub mod scenario;
 pub mod severity;
 pub mod site;
 pub mod targets;
+pub mod unit;
 pub mod vault;

@@ -103,6 +103,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Handoff(cmd) => cli::him::handoff(&mut open()?, cmd, json),
         Cmd::Reconcile(cmd) => cli::him::reconcile(&mut open()?, cmd, json),
         Cmd::Export(cmd) => cli::export::export(&mut open()?, cmd, json),
+        Cmd::Unit(cmd) => cli::unit::run(&mut open()?, cmd, json),
         Cmd::Selftest(cmd) => cli::selftest::run(&mut open()?, cmd),
     }
 }

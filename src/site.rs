@@ -133,6 +133,15 @@ pub struct SiteConfig {
     /// Folder of the site's tabletop scenarios for drills (`*.json`, README "Drill scenarios"), offered when a drill
     /// starts beside the ones built into the application.
     pub scenario_dir: Option<PathBuf>,
+    /// The unit share (issue 20): a folder every workstation of the unit reaches (the hospital's file share, or one
+    /// Syncthing replicates between the unit's PCs). Each workstation writes its own encrypted, signed segments into
+    /// a folder of its own there and reads its peers'. A relative path is read from the folder of this
+    /// configuration. Without it the workstation charts alone (ARCHITECTURE.md, "Unit share").
+    pub unit_share_dir: Option<PathBuf>,
+    /// The public keys of the unit's other workstations (Ed25519, 64 hex characters each, printed by `dtk unit key`
+    /// on each): only segments signed by one of these are read, and segments are encrypted to each. A key is never
+    /// trusted on first sight.
+    pub unit_peers: Vec<String>,
 }
 
 /// Who unlocks an account locked after [`crate::auth::LOCK_AFTER_FAILURES`] failed sign-ins, or whether accounts
@@ -241,6 +250,8 @@ impl Default for SiteConfig {
             mar_window_minutes: 60,
             time_zone: None,
             scenario_dir: None,
+            unit_share_dir: None,
+            unit_peers: Vec::new(),
         }
     }
 }
@@ -327,6 +338,7 @@ impl SiteConfig {
             return Err(bad("mrn_system and temp_mrn_system must not be empty".into()));
         }
         check_servers(&cfg.fhir_servers).map_err(bad)?;
+        check_peers(&cfg.unit_peers).map_err(bad)?;
         Ok(cfg)
     }
 
@@ -346,6 +358,15 @@ impl SiteConfig {
             format!("{what}: this station's site.json lists no FHIR server (fhir_servers); ask IT to add the EHR's")
         } else {
             format!("{what}: choose one of the FHIR servers in site.json: {}", names.join(", "))
+        })
+    }
+
+    /// The unit share's folder (`unit_share_dir`), a relative one read from the folder of this configuration.
+    pub fn unit_share_path(&self) -> Option<PathBuf> {
+        let dir = self.unit_share_dir.as_ref()?;
+        Some(match &self.folder {
+            Some(base) if dir.is_relative() => base.join(dir),
+            _ => dir.clone(),
         })
     }
 
@@ -374,6 +395,21 @@ impl SiteConfig {
             }
         }
     }
+}
+
+/// Each peer key is 64 hex characters and given once.
+fn check_peers(peers: &[String]) -> Result<(), String> {
+    for (i, k) in peers.iter().enumerate() {
+        if crate::crypto::unhex::<32>(k).is_none() {
+            return Err(format!(
+                "unit_peers[{i}]: expected the 64 hex characters printed by `dtk unit key` on that workstation"
+            ));
+        }
+        if let Some(j) = peers[..i].iter().position(|o| o.eq_ignore_ascii_case(k)) {
+            return Err(format!("unit_peers[{i}]: the same key as unit_peers[{j}] is given twice"));
+        }
+    }
+    Ok(())
 }
 
 fn check_servers(servers: &[FhirServer]) -> Result<(), String> {
@@ -418,6 +454,17 @@ mod tests {
             (r#"{"mar_window_minutes":0}"#, "mar_window_minutes"),
             (r#"{"time_zone":"Mars/Olympus"}"#, "time_zone: \"Mars/Olympus\""),
             (r#"{"unit":"#, "not valid JSON"),
+            (r#"{"unit_peers":["abc"]}"#, "unit_peers[0]: expected the 64 hex characters printed by `dtk unit key`"),
+            (
+                r#"{"unit_peers":["1111111111111111111111111111111111111111111111111111111111111111","zz"]}"#,
+                "unit_peers[1]: expected the 64 hex",
+            ),
+            (
+                r#"{"unit_peers":["1111111111111111111111111111111111111111111111111111111111111111","1111111111111111111111111111111111111111111111111111111111111111"]}"#,
+                "unit_peers[1]: the same key as unit_peers[0] is given twice",
+            ),
+            (r#"{"unit_share_dir":"a","unit_share_dir":"b"}"#, "the key \"unit_share_dir\" is given twice"),
+            (r#"{"unit_share_dir":7}"#, "invalid type"),
             (
                 r#"{"fhir_servers":[{"name":"EHR","base_url":"http://ehr.example.org/fhir"}]}"#,
                 "fhir_servers[0].base_url: use https",
@@ -456,6 +503,21 @@ mod tests {
         let ok =
             SiteConfig::parse("s", br#"{"temp_mrn_block":{"prefix":"T5E-","first":1000,"last":1999}}"#).expect("ok");
         assert_eq!(ok.temp_mrn_block.map(|b| b.format(1000)), Some("T5E-1000".to_string()));
+    }
+
+    #[test]
+    fn the_unit_share_is_read_from_the_configurations_folder_and_peers_are_kept() {
+        let key = "ab".repeat(32);
+        let mut cfg =
+            SiteConfig::parse("s", format!(r#"{{"unit_share_dir":"share/5E","unit_peers":["{key}"]}}"#).as_bytes())
+                .expect("ok");
+        assert_eq!(cfg.unit_peers, [key]);
+        assert_eq!(cfg.unit_share_path(), Some(PathBuf::from("share/5E")));
+        cfg.folder = Some(PathBuf::from("/etc/dtk"));
+        assert_eq!(cfg.unit_share_path(), Some(PathBuf::from("/etc/dtk/share/5E")));
+        cfg.unit_share_dir = Some(PathBuf::from("/mnt/unit"));
+        assert_eq!(cfg.unit_share_path(), Some(PathBuf::from("/mnt/unit")));
+        assert_eq!(SiteConfig::default().unit_share_path(), None);
     }
 
     #[test]

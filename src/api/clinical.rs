@@ -163,7 +163,7 @@ pub(super) struct Prepared {
 impl Workstation {
     /// Records that someone looked at a patient or an entry. On a read-only vault a view cannot be recorded, and
     /// reading must still work there (it is how a damaged or write-protected vault is used at all).
-    fn audit_view(
+    pub(super) fn audit_view(
         &mut self,
         session: &Session,
         action: &str,

@@ -19,6 +19,8 @@ mod readiness;
 mod review;
 mod roster;
 mod scenario;
+mod unit;
+mod unit_overview;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ pub use readback::{EntryReadback, ReadState, Readback, ResourceProblem};
 pub use review::EpisodeReview;
 pub use roster::RosterApplied;
 pub use scenario::ScenarioChoice;
+pub use unit::{PeerStatus, PeerSync, UnitKey, UnitStatus, UnitSync, STALE_AFTER_MINUTES};
+pub use unit_overview::{Charted, PatientOverview, UnitOverview, UnsignedElsewhere};
 pub use users::{EmergencyRequest, EmergencyUser, Provisioned, Rekeyed, RosterResult, UserInfo};
 pub use users::{DEMO_OUTAGE_HOURS, DEMO_PASSWORD, DEMO_UNIT, DEMO_USERS};
 

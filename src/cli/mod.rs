@@ -45,6 +45,7 @@ pub mod readiness;
 pub mod roster;
 pub mod scenario;
 pub mod selftest;
+pub mod unit;
 pub mod users;
 
 /// The command groups; `main` sends each to its file.
@@ -106,6 +107,9 @@ pub enum Cmd {
     /// FHIR R4 export and posting of reconciled entries.
     #[command(subcommand)]
     Export(export::ExportCmd),
+    /// The unit share: this workstation's key, one sync with the unit's other workstations, each peer's freshness.
+    #[command(subcommand)]
+    Unit(unit::UnitCmd),
     /// Set a new password for a user with the recovery key (key from DTK_RECOVERY_KEY or a prompt).
     Recover {
         #[arg(long, value_name = "NAME")]

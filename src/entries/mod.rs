@@ -212,7 +212,7 @@ fn content_hash(body: &VersionBody) -> String {
     sha256_hex(&serde_json::to_vec(&body.response).unwrap_or_default())
 }
 
-fn med_token(keys: &Keys, medication: Option<&str>) -> Option<Vec<u8>> {
+pub(crate) fn med_token(keys: &Keys, medication: Option<&str>) -> Option<Vec<u8>> {
     medication.map(|m| keys.blind_index("med", &normalise_medication(m)))
 }
 

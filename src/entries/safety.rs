@@ -1,6 +1,7 @@
 //! The safety checks before an entry counts: an active allergy that the medication matches (saving needs an
 //! override reason) and a possible duplicate of an entry already charted (signing needs a confirmation that it is a
-//! different event). The rules live here once; the façade asks, and the desks show what it answers.
+//! different event). The rules live here once; the façade asks, and the desks show what it answers. The duplicate
+//! check sees this workstation's entries and the ones its peers published to the unit share.
 
 use serde::Serialize;
 
@@ -97,6 +98,23 @@ pub fn warnings(
                 "POSSIBLE DUPLICATE: entry {} by {} for the same patient and form{} at {}",
                 d.id,
                 d.author,
+                d.medication.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                d.clinical_time.as_deref().unwrap_or("?")
+            ),
+            entry_id: Some(d.id),
+        });
+    }
+    // The unit share's entries of the other workstations (issue 20): the same dose charted on another PC of the
+    // unit is flagged here before this one counts, not only at HIM after the outage.
+    for d in crate::unit::store::possible_duplicates(conn, keys, &subject.duplicates)? {
+        warnings.push(SafetyWarning {
+            kind: SafetyKind::PossibleDuplicate,
+            message: format!(
+                "POSSIBLE DUPLICATE: entry {} by {} on workstation {} (received here {}) for the same patient and form{} at {}",
+                d.id,
+                d.author,
+                crate::unit::short_id(&d.workstation),
+                d.received_at,
                 d.medication.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
                 d.clinical_time.as_deref().unwrap_or("?")
             ),

@@ -42,9 +42,11 @@ use crate::procedures::Event;
 use crate::vault::{Tx, VaultError};
 
 pub use import::{import, open_unsigned, stored_unsigned, Conflict, ImportReport};
+pub(crate) use read::{check_entry, parse_record};
 pub use read::{read_payload, verify, Verified};
 pub use stream::{DEFAULT_SEGMENT, MAGIC, MAX_HEADER_BYTES, MAX_SEGMENT, MIN_SEGMENT};
 pub use write::{by_author, export, seal, seal_segmented, ExportSummary};
+pub(crate) use write::{for_each_entry, Entries};
 
 /// The format this build writes and reads.
 pub const FORMAT: u32 = 2;
@@ -495,7 +497,7 @@ pub struct Payload {
     pub unsigned: Option<Vec<UnsignedCount>>,
 }
 
-fn chain_genesis(workstation: &str) -> [u8; 32] {
+pub(crate) fn chain_genesis(workstation: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"dtk-handoff-audit-genesis-v1");
     h.update(workstation.as_bytes());
@@ -504,7 +506,7 @@ fn chain_genesis(workstation: &str) -> [u8; 32] {
 
 /// The next link of the unkeyed audit chain. The workstation's own chain is keyed by its data key, which HIM never
 /// has; this chain is recomputed by HIM as the audit records go by, and its head is in the signed end record.
-fn chain_link(prev: &[u8; 32], row: &PlainRow) -> [u8; 32] {
+pub(crate) fn chain_link(prev: &[u8; 32], row: &PlainRow) -> [u8; 32] {
     let detail = serde_json::to_vec(&row.detail).unwrap_or_default();
     let mut h = Sha256::new();
     for part in [

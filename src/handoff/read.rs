@@ -106,21 +106,7 @@ impl<R: Read> Opened<R> {
         if !self.reader.read_plain(&mut self.buf)? {
             return Err(HandoffError::Inconsistent(format!("record {index} is cut short by the end of the stream")));
         }
-        let where_ = || format!("record {index} (after {})", self.check.after);
-        if crate::json::too_deep(&self.buf, MAX_DEPTH) {
-            return Err(HandoffError::Malformed(format!("{} is nested deeper than {MAX_DEPTH} levels", where_())));
-        }
-        // A key twice would let the HIM station read a record differently from the workstation that wrote it.
-        crate::json::check_unique_keys(&self.buf).map_err(|e| HandoffError::Malformed(format!("{}: {e}", where_())))?;
-        // serde_json's own message can quote a value, which may be patient data: only its category and column.
-        let record: Record = serde_json::from_slice(&self.buf).map_err(|e| {
-            HandoffError::Malformed(format!(
-                "{} is not a valid record ({:?} error at column {})",
-                where_(),
-                e.classify(),
-                e.column()
-            ))
-        })?;
+        let record = parse_record(&self.buf, index, &self.check.after)?;
         self.check.check(&record)?;
         Ok(Some(record))
     }
@@ -314,7 +300,28 @@ fn check_unsigned(unsigned: Option<&[UnsignedCount]>) -> Result<(), HandoffError
     Ok(())
 }
 
-fn check_entry(e: &super::EntryRecord) -> Result<(), HandoffError> {
+/// Parses record `index` (the one after `after`): depth, each key once, the record's shape. Errors name the record's
+/// place, never its content.
+pub(crate) fn parse_record(buf: &[u8], index: u64, after: &str) -> Result<Record, HandoffError> {
+    let where_ = || format!("record {index} (after {after})");
+    if crate::json::too_deep(buf, MAX_DEPTH) {
+        return Err(HandoffError::Malformed(format!("{} is nested deeper than {MAX_DEPTH} levels", where_())));
+    }
+    // A key twice would let the HIM station read a record differently from the workstation that wrote it.
+    crate::json::check_unique_keys(buf).map_err(|e| HandoffError::Malformed(format!("{}: {e}", where_())))?;
+    // serde_json's own message can quote a value, which may be patient data: only its category and column.
+    serde_json::from_slice(buf).map_err(|e| {
+        HandoffError::Malformed(format!(
+            "{} is not a valid record ({:?} error at column {})",
+            where_(),
+            e.classify(),
+            e.column()
+        ))
+    })
+}
+
+/// An entry record's own consistency: UUID id, versions numbered from 1 each matching its content hash, no draft.
+pub(crate) fn check_entry(e: &super::EntryRecord) -> Result<(), HandoffError> {
     let bad = |m: String| Err(HandoffError::Inconsistent(m));
     if uuid::Uuid::parse_str(&e.id).is_err() {
         return bad("an entry id is not a UUID".into());

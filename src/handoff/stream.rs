@@ -100,9 +100,9 @@ fn signed_message(digest: &[u8]) -> Vec<u8> {
 }
 
 /// The start of a file: magic, header length, header.
-fn preamble(header: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(MAGIC.len() + 4 + header.len());
-    p.extend_from_slice(MAGIC);
+fn preamble(magic: &[u8; 6], header: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(magic.len() + 4 + header.len());
+    p.extend_from_slice(magic);
     p.extend_from_slice(&(header.len() as u32).to_be_bytes());
     p.extend_from_slice(header);
     p
@@ -127,7 +127,20 @@ pub struct Finished<W> {
 impl<W: Write> Writer<W> {
     /// Writes the magic and the header. `segment` must lie within [`MIN_SEGMENT`, `MAX_SEGMENT`].
     pub fn new(
+        out: W,
+        header: &[u8],
+        key: &[u8; 32],
+        prefix: [u8; NONCE_PREFIX_LEN],
+        segment: u32,
+    ) -> Result<Self, HandoffError> {
+        Self::with_magic(out, MAGIC, header, key, prefix, segment)
+    }
+
+    /// [`Writer::new`] for another file kind of the same construction (the unit share's segments, `DTKU1`), whose
+    /// magic keeps it from ever being read as a handoff file.
+    pub fn with_magic(
         mut out: W,
+        magic: &[u8; 6],
         header: &[u8],
         key: &[u8; 32],
         prefix: [u8; NONCE_PREFIX_LEN],
@@ -136,7 +149,7 @@ impl<W: Write> Writer<W> {
         if header.len() > MAX_HEADER_BYTES {
             return Err(HandoffError::Malformed(format!("a header of {} bytes cannot be written", header.len())));
         }
-        let pre = preamble(header);
+        let pre = preamble(magic, header);
         let mut hash = Sha256::new();
         hash.update(&pre);
         let seg = Segments::new(Some(key), prefix, hash.clone(), segment)?;
@@ -209,13 +222,18 @@ pub struct Reader<R: Read> {
 
 /// Reads the magic, the header length and the header; returns the header bytes and the hash of all three.
 pub fn read_preamble<R: Read>(input: &mut R) -> Result<(Vec<u8>, Sha256, u64), HandoffError> {
+    read_preamble_of(input, MAGIC)
+}
+
+/// [`read_preamble`] of a file kind whose magic is `expected` (see [`Writer::with_magic`]).
+pub fn read_preamble_of<R: Read>(input: &mut R, expected: &[u8; 6]) -> Result<(Vec<u8>, Sha256, u64), HandoffError> {
     let mut magic = [0u8; 6];
     let got = read_full(input, &mut magic)?;
-    if got < magic.len() || (&magic != MAGIC && &magic != MAGIC_V1) {
-        return Err(HandoffError::NotHandoff);
-    }
-    if &magic == MAGIC_V1 {
+    if expected == MAGIC && got == magic.len() && &magic == MAGIC_V1 {
         return Err(HandoffError::UnsupportedFormat(1));
+    }
+    if got < magic.len() || &magic != expected {
+        return Err(HandoffError::NotHandoff);
     }
     let mut len = [0u8; 4];
     if read_full(input, &mut len)? < len.len() {
@@ -230,7 +248,7 @@ pub fn read_preamble<R: Read>(input: &mut R) -> Result<(Vec<u8>, Sha256, u64), H
         return Err(HandoffError::Truncated { at: (MAGIC.len() + 4) as u64 });
     }
     let mut hash = Sha256::new();
-    hash.update(MAGIC);
+    hash.update(magic);
     hash.update(len);
     hash.update(&header);
     let offset = (MAGIC.len() + 4 + header_len) as u64;

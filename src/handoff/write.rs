@@ -235,7 +235,7 @@ pub fn export<W: Write>(
         let hash = w.link(&row);
         w.put(RecordRef::Audit(&AuditRecord { row, hash }))
     })?;
-    for_each_entry(tx.sql(), tx.keys(), episode_id, workstation, |e| w.put(RecordRef::Entry(e)))?;
+    for_each_entry(tx.sql(), tx.keys(), Entries::OfEpisode(episode_id), workstation, |e| w.put(RecordRef::Entry(e)))?;
     let (done, end) = w.finish(&signer, Some(unsigned.clone()))?;
     tx.insert(
         crate::vault::rows::OnConflict::Abort,
@@ -327,26 +327,38 @@ pub fn seal_segmented(
     Ok(w.finish(&signer, p.unsigned.clone())?.0.out)
 }
 
-/// Hands every signed entry of the episode, with its signed versions, to `f`, one at a time (drafts never leave the
+/// Which entries [`for_each_entry`] hands over.
+pub(crate) enum Entries<'a> {
+    /// Every signed entry of an episode (a handoff file).
+    OfEpisode(&'a str),
+    /// One entry, if it is signed (a unit share segment carries the entries changed since the one before).
+    One(&'a str),
+}
+
+/// Hands every signed entry chosen, with its signed versions, to `f`, one at a time (drafts never leave the
 /// workstation). Only one entry is in memory at once.
 // Row tuples mirror the SELECT column list right above them; naming each would add nothing.
 #[allow(clippy::type_complexity)]
-fn for_each_entry(
+pub(crate) fn for_each_entry(
     conn: &rusqlite::Connection,
     keys: &Keys,
-    episode_id: &str,
+    which: Entries<'_>,
     workstation: &str,
     mut f: impl FnMut(&EntryRecord) -> Result<(), HandoffError>,
 ) -> Result<(), HandoffError> {
-    let mut st = conn.prepare(
+    let (column, value) = match which {
+        Entries::OfEpisode(e) => ("episode_id", e),
+        Entries::One(id) => ("id", id),
+    };
+    let mut st = conn.prepare_cached(&format!(
         "SELECT id, form, author, status, current_version, created_at, updated_at, origin, workstation FROM entries
-          WHERE episode_id = ?1 AND status != 'draft' ORDER BY created_at, id",
-    )?;
-    let mut vst = conn.prepare(
+          WHERE {column} = ?1 AND status != 'draft' ORDER BY created_at, id"
+    ))?;
+    let mut vst = conn.prepare_cached(
         "SELECT version, kind, author, recorded_at, signed_at, signed_by, content_hash FROM entry_versions
           WHERE entry_id = ?1 AND signed_at IS NOT NULL ORDER BY version",
     )?;
-    let mut heads = st.query([episode_id])?;
+    let mut heads = st.query([value])?;
     while let Some(h) = heads.next()? {
         let id: String = h.get(0)?;
         let rows: Vec<(i64, String, String, String, String, Option<String>, String)> = vst

@@ -442,6 +442,39 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX audit_by_action;
     CREATE INDEX audit_by_action ON audit (action, seq) WHERE action NOT LIKE 'entry.%';
     "#,
+    // 14 (issue 20, the unit share): the segments this workstation published (its own id in `workstation`) and
+    // received from its peers, and the peers' records, kept apart from this workstation's own entries so that none
+    // is ever amended, signed or handed off here. Every record body is sealed; `patient_idx`, `form` and `med_idx`
+    // (keyed blind indexes under this vault's key, computed at receipt) are what the duplicate check looks up.
+    r#"
+    CREATE TABLE unit_segments (
+        workstation TEXT NOT NULL,
+        sequence    INTEGER NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        signer      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        watermark   INTEGER NOT NULL,
+        audit_head  TEXT NOT NULL,
+        mac         BLOB,
+        PRIMARY KEY (workstation, sequence)
+    ) STRICT;
+    CREATE TABLE unit_records (
+        workstation TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('episode', 'staff', 'registration', 'event', 'audit', 'entry',
+                                                  'unsigned')),
+        id          TEXT NOT NULL,
+        sequence    INTEGER NOT NULL,
+        patient_idx BLOB,
+        form        TEXT,
+        med_idx     BLOB,
+        fv          INTEGER NOT NULL,
+        body        BLOB NOT NULL,
+        mac         BLOB,
+        PRIMARY KEY (workstation, kind, id)
+    ) STRICT;
+    CREATE INDEX unit_records_by_patient ON unit_records (patient_idx, form) WHERE patient_idx IS NOT NULL;
+    "#,
 ];
 
 /// The condition of the partial index `audit_by_action` (migration 13). A query by action adds it (`AND …`), or
@@ -465,6 +498,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("export_batches", "id", "fv", "body"),
     ("export_batch_entries", "batch_id || '/' || entry_id", "fv", "body"),
     ("export_readback", "batch_id || '/' || entry_id", "fv", "body"),
+    ("unit_records", "workstation || '/' || kind || '/' || id", "fv", "body"),
 ];
 
 /// A table whose rows carry a MAC over every plaintext column (`vault::rows`): its key columns (how `verify` names a
@@ -621,5 +655,24 @@ pub const MACED_TABLES: &[MacedTable] = &[
         name: "export_readback",
         key: &["batch_id", "entry_id"],
         columns: &["batch_id", "entry_id", "checked_at", "checked_by", "state", "resources", "fv", "body"],
+    },
+    MacedTable {
+        name: "unit_segments",
+        key: &["workstation", "sequence"],
+        columns: &[
+            "workstation",
+            "sequence",
+            "file_sha256",
+            "signer",
+            "created_at",
+            "received_at",
+            "watermark",
+            "audit_head",
+        ],
+    },
+    MacedTable {
+        name: "unit_records",
+        key: &["workstation", "kind", "id"],
+        columns: &["workstation", "kind", "id", "sequence", "patient_idx", "form", "med_idx", "fv", "body"],
     },
 ];

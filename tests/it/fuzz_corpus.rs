@@ -24,6 +24,7 @@ fn run(target: &str, data: &[u8]) {
         "handoff" => dtk::fuzzing::handoff(data),
         "escalation" => dtk::fuzzing::escalation(data),
         "scenario" => dtk::fuzzing::scenario(data),
+        "unit_segment" => dtk::fuzzing::unit_segment(data),
         "paper_payload" => {
             if let Ok(Ok(p)) = std::str::from_utf8(data).map(dtk::paper::Payload::parse) {
                 let text = p.to_text();

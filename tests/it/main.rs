@@ -40,5 +40,6 @@ mod scenario;
 mod support;
 mod tamper;
 mod tidy;
+mod unit_share;
 mod unsigned;
 mod vault;

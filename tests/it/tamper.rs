@@ -68,6 +68,9 @@ fn stations() -> (TestVault, TestVault) {
     let file_a = export(&mut a, files.path(), "a.dtkh");
     let mut b = workstation(&key.public_key, "T5B-", false);
     let _same_dose = chart(&mut b, &med_admin("2026-11-21T10:20:00-05:00"), false);
+    // The unit share: A publishes and receives B's segment, so it holds rows of both unit tables.
+    let share = tempfile::tempdir().expect("share");
+    crate::unit_share::join_share(&[&b.tv, &a.tv], share.path());
     let file_b = export(&mut b, files.path(), "b.dtkh");
     for f in [&file_a, &file_b] {
         him_ws.import_handoff(&him, &std::fs::read(f).expect("file"), &SystemClock).expect("import");
