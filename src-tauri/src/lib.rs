@@ -138,6 +138,9 @@ commands::registry::ipc_commands! {
     escalation::escalation_status() -> EscalationStatus;
     escalation::record_contact(contact: String, acknowledged: bool) -> EscalationStatus;
     readiness::readiness() -> ReadinessReport;
+    unit::unit_share() -> UnitShare;
+    unit::unit_sync() -> UnitSynced;
+    unit::unit_overview() -> UnitOverview;
     admin::admin_users() -> Vec<StaffAccount>;
     admin::admin_add_user(request: NewAccountRequest) -> OneTimePassword;
     admin::admin_import_roster(path: String) -> RosterImported;

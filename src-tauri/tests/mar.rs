@@ -9,6 +9,8 @@ use dtk_app::commands::{charge, nurse, session, Shell};
 use dtk_app::dto::{DueStatus, EntryRequest, MarView, SignInRequest};
 use serde_json::{json, Value};
 
+mod support;
+
 const MRN: &str = "DEV2003";
 
 /// A vault with the demo unit loaded (its practice downtime began three hours ago).
@@ -69,23 +71,6 @@ fn rows_of_cli(mar: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// A medication-administration response: `medication` given by mouth to `mrn` at `at`.
-fn dose_now(mrn: &str, medication: &str, at: &str) -> Value {
-    json!({
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0",
-        "status": "completed",
-        "subject": { "identifier": { "system": "http://hospital.example.org/mrn", "value": mrn } },
-        "item": [
-            { "linkId": "medication", "answer": [{ "valueString": medication }] },
-            { "linkId": "dose", "answer": [{ "valueQuantity": { "value": 25, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] },
-            { "linkId": "route", "answer": [{ "valueCoding": { "system": "http://snomed.info/sct", "code": "26643006", "display": "Oral route" } }] },
-            { "linkId": "time-given", "answer": [{ "valueDateTime": at }] },
-            { "linkId": "outcome", "answer": [{ "valueCoding": { "system": "http://terminology.hl7.org/CodeSystem/medication-admin-status", "code": "completed", "display": "Given" } }] }
-        ]
-    })
-}
-
 #[test]
 fn the_mar_tab_shows_what_dtk_mar_json_prints_before_and_after_the_overdue_dose_is_charted() {
     let dir = demo_vault();
@@ -104,7 +89,7 @@ fn the_mar_tab_shows_what_dtk_mar_json_prints_before_and_after_the_overdue_dose_
 
     // Charted now, through the normal save path (the allergy and duplicate checks run as for any entry).
     let given = stamp(SystemClock.now());
-    let response = dose_now(MRN, "Metoprolol Tartrate 25 MG Oral Tablet", &given);
+    let response = support::dose_now(MRN, "Metoprolol Tartrate 25 MG Oral Tablet", &given);
     let request = EntryRequest {
         response,
         sign: true,
@@ -200,7 +185,7 @@ fn the_mar_contract_holds_for_the_real_backend() {
         if case.chart_now {
             let at = stamp(SystemClock.now());
             let request = EntryRequest {
-                response: dose_now(&case.patient, &case.medication, &at),
+                response: support::dose_now(&case.patient, &case.medication, &at),
                 sign: true,
                 allergy_override: None,
                 confirm_not_duplicate: false,

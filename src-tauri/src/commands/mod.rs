@@ -15,6 +15,7 @@ pub mod registry;
 pub mod review;
 pub mod scenario;
 pub mod session;
+pub mod unit;
 
 use crate::dto::{CommandError, ErrorCode, LastSave, Role, SessionInfo};
 use dtk::api::{self, Session, Workstation};

@@ -14,6 +14,7 @@ pub mod readiness;
 pub mod review;
 pub mod scenario;
 pub mod session;
+pub mod unit;
 
 pub use admin::*;
 pub use charge::*;
@@ -25,6 +26,7 @@ pub use readiness::*;
 pub use review::*;
 pub use scenario::*;
 pub use session::*;
+pub use unit::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,6 +60,7 @@ pub fn bindings() -> Bindings {
     review::bindings(&mut out);
     admin::bindings(&mut out);
     escalation::bindings(&mut out);
+    unit::bindings(&mut out);
     scenario::bindings(&mut out);
     out
 }

@@ -134,3 +134,20 @@ pub mod contract {
         }
     }
 }
+
+/// A medication-administration response: `medication` given by mouth to `mrn` at `at`.
+pub fn dose_now(mrn: &str, medication: &str, at: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "http://downtimekit.example.org/fhir/Questionnaire/medication-administration|1.0.0",
+        "status": "completed",
+        "subject": { "identifier": { "system": "http://hospital.example.org/mrn", "value": mrn } },
+        "item": [
+            { "linkId": "medication", "answer": [{ "valueString": medication }] },
+            { "linkId": "dose", "answer": [{ "valueQuantity": { "value": 25, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg" } }] },
+            { "linkId": "route", "answer": [{ "valueCoding": { "system": "http://snomed.info/sct", "code": "26643006", "display": "Oral route" } }] },
+            { "linkId": "time-given", "answer": [{ "valueDateTime": at }] },
+            { "linkId": "outcome", "answer": [{ "valueCoding": { "system": "http://terminology.hl7.org/CodeSystem/medication-admin-status", "code": "completed", "display": "Given" } }] }
+        ]
+    })
+}

@@ -6,9 +6,11 @@ import type { GalleryEntry } from './types';
 import { MemoryBackend } from '../lib/backend/memory';
 import type { ChargeSeed } from '../lib/backend/memory/charge';
 import type { SessionInfo } from '../lib/backend';
+import { DEMO_SHARE, type UnitSeed } from '../lib/backend/memory/unit';
 import ChargeDesk from '../lib/screens/charge/ChargeDesk.svelte';
 import OverdueNotice from '../lib/screens/charge/OverdueNotice.svelte';
 import Banner from '../lib/Banner.svelte';
+import UnitShareNotice from '../lib/UnitShareNotice.svelte';
 
 const session: SessionInfo = { username: 'demo.charge', displayName: 'Demo Charge Nurse', role: 'charge', mustChangePassword: false };
 
@@ -40,6 +42,20 @@ function backend(charge: ChargeSeed, role: 'charge' | 'nurse' = 'charge') {
     signedIn: 'demo.charge',
     charge,
   });
+}
+
+const SHARE = DEMO_SHARE;
+
+function unitBackend(unitShare: UnitSeed) {
+  const b = new MemoryBackend({
+    unit: '5 East',
+    users: { 'demo.charge': { displayName: 'Demo Charge Nurse', password: 'demo-password', role: 'charge' } },
+    signedIn: 'demo.charge',
+    demo: true,
+    charge: { episode },
+    unitShare,
+  });
+  return b;
 }
 
 /** Waits until `selector` shows in `target` (the screens load their data after mounting). */
@@ -121,6 +137,43 @@ export const entries: GalleryEntry[] = [
       const nurse: SessionInfo = { username: 'demo.charge', displayName: 'Demo Nurse', role: 'nurse', mustChangePassword: false };
       mount(Banner, { target, props: { unit: '5 East', session: nurse, status, backend: b } });
       await until(target, '[data-testid="banner-roles"]');
+    },
+  },
+  {
+    name: 'charge-unit-overview',
+    title: 'Charge nurse: the unit overview, doses from two workstations, unsigned elsewhere',
+    async mount(target) {
+      const b = unitBackend({
+        share: SHARE,
+        peerEntries: [
+          { mrn: 'DEV2003', form: 'medication-administration', at: '2026-12-07T10:30:00Z', author: 'demo.nurse', medication: 'metoprolol tartrate 25 mg oral tablet', workstation: '4a0bcb32' },
+          { mrn: 'DEV2003', form: 'vital-signs', at: '2026-12-07T10:35:00Z', author: 'demo.nurse', workstation: '4a0bcb32' },
+          { mrn: 'DEV2004', form: 'medication-administration', at: '2026-12-07T09:05:00Z', author: 'j.nurse', medication: 'paracetamol 500 mg oral tablet', workstation: '9c1d2e3f' },
+        ],
+        unsignedElsewhere: [{ label: '9c1d2e3f', author: 'j.nurse', entries: 2 }],
+      });
+      mount(ChargeDesk, { target, props: { backend: b, session } });
+      await until(target, 'nav button');
+      const button = [...target.querySelectorAll('nav button')].find((x) => x.textContent?.trim() === 'Unit overview');
+      (button as HTMLButtonElement | undefined)?.click();
+      await until(target, '[data-testid="unit-patient"]');
+    },
+  },
+  {
+    name: 'banner-unit-share',
+    title: 'Banner: the unit share, one peer not heard from (any role)',
+    async mount(target) {
+      mount(UnitShareNotice, { target, props: { backend: unitBackend({ share: SHARE }) } });
+      await until(target, '[data-testid="unit-share"]');
+    },
+  },
+  {
+    name: 'banner-unit-share-unreachable',
+    title: 'Banner: the unit share unreachable (any role)',
+    async mount(target) {
+      const down = { ...SHARE, reachable: false, message: 'unit share unreachable: /mnt/unit/5-east', peers: [] };
+      mount(UnitShareNotice, { target, props: { backend: unitBackend({ share: down }) } });
+      await until(target, '[data-testid="unit-share"]');
     },
   },
   {

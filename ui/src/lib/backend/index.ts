@@ -21,6 +21,8 @@ export type * from './mar';
 import type { NurseApi } from './nurse';
 import type { ScenarioApi } from './scenario';
 export type * from './scenario';
+import type { UnitApi } from './unit';
+export type * from './unit';
 
 export type {
   AppStatus,
@@ -37,7 +39,7 @@ export type {
 /** Everything the screens may ask of the workstation. Every method rejects with a BackendError. */
 export type * from './nurse';
 
-export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi, ScenarioApi {
+export interface Backend extends NurseApi, HimApi, ChargeApi, AdminApi, MarApi, ScenarioApi, UnitApi {
   /** Whether this workstation has a vault yet, and its unit. */
   status(): Promise<AppStatus>;
   /**

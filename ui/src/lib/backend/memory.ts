@@ -16,8 +16,10 @@ import type { AdminApi } from './admin';
 import { adminApi, type AdminSeed } from './memory/admin';
 import type { ChargeApi } from './charge';
 import type { ScenarioApi } from './scenario';
+import type { UnitApi } from './unit';
 import { MemoryCharge, type ChargeSeed } from './memory/charge';
 import { MemoryScenario, type ScenarioSeed } from './memory/scenario';
+import { unitApi, type UnitSeed } from './memory/unit';
 import type { AppStatus } from './generated/AppStatus';
 import type { SessionInfo } from './generated/SessionInfo';
 import type { SetupRequest } from './generated/SetupRequest';
@@ -52,11 +54,13 @@ export interface MemorySeed {
   admin?: AdminSeed;
   /** Drill scenarios: the site's files, refused files, and the scenario a seeded drill runs. */
   scenario?: ScenarioSeed;
+  /** The unit share: the banner's view, entries received from peers, and what a sync reports. */
+  unitShare?: UnitSeed;
 }
 
 // Each area's commands live in memory/<area>.ts over the shared state; their methods are merged in here.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi, MarApi, ScenarioApi {}
+export interface MemoryBackend extends NurseApi, ChargeApi, AdminApi, MarApi, ScenarioApi, UnitApi {}
 
 export class MemoryBackend implements Backend {
   /** Everything the double holds; tests may read it or inject faults (`state.failWrites`). */
@@ -103,6 +107,7 @@ export class MemoryBackend implements Backend {
     this.merge(marApi(this.state));
     this.merge(handoverApi(this.state));
     this.merge(adminApi(this.state, seed?.admin));
+    this.merge(unitApi(this.state, seed?.unitShare));
     this.charge = new MemoryCharge(() => this.state.session, seed?.charge, (e) => (this.state.episode = e));
     delegate(this, this.charge);
     this.scenario = new MemoryScenario(this.charge, () => this.state.session, seed?.scenario);

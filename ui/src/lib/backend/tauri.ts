@@ -7,6 +7,7 @@ import { toBackendError, type Backend } from './index';
 import type * as Admin from './admin';
 import type * as Charge from './charge';
 import type * as Scenario from './scenario';
+import type * as Unit from './unit';
 import type { AppStatus } from './generated/AppStatus';
 import type { CommandArgs, CommandName, CommandResults } from './generated/commands';
 import type { SessionInfo } from './generated/SessionInfo';
@@ -310,6 +311,18 @@ export class TauriBackend implements Backend {
 
   saveStatusUpdate(text: string, nextUpdateMinutes: number | null): Promise<Charge.EpisodeStatus | null> {
     return call('save_status_update', { text, nextUpdateMinutes });
+  }
+
+  unitShare(): Promise<Unit.UnitShare> {
+    return call('unit_share');
+  }
+
+  unitSync(): Promise<Unit.UnitSynced> {
+    return call('unit_sync');
+  }
+
+  unitOverview(): Promise<Unit.UnitOverview> {
+    return call('unit_overview');
   }
 
   drillScenarios(): Promise<Scenario.ScenarioOptions> {
