@@ -16,7 +16,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Build: WebKitGTK and friends for Tauri. Test: Xvfb and WebKitWebDriver for the desktop e2e tests; poppler, zbar and
-# ImageMagick for checking printed PDFs, barcodes and screenshots; fiu-utils (libfiu) for the I/O fault tests.
+# ImageMagick for checking printed PDFs, barcodes and screenshots; fiu-utils (libfiu) for the I/O fault tests;
+# syncthing for the unit share carried by two Syncthing instances on loopback (scripts/unit-syncthing-check.sh).
 APT_PACKAGES=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libssl-dev
@@ -24,6 +25,7 @@ APT_PACKAGES=(
   imagemagick poppler-utils zbar-tools
   chromium chromium-driver
   fiu-utils
+  syncthing
 )
 # Cargo tools: crate, exact version, then any further `cargo install` flags. Installed into CARGO_HOME (default
 # ~/.cargo), whose bin/ lib.sh puts on PATH. helios-hfs is the real FHIR R4 server (`hfs`) of tests/it/fhir_server.rs

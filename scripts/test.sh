@@ -18,6 +18,7 @@ step ui-unit          npm run --silent ui:test
 step ui-a11y          npm run --silent a11y
 step rust-clippy      cargo clippy --workspace --all-targets -- -D warnings
 step core-test        cargo test
+step unit-syncthing   bash scripts/unit-syncthing-check.sh
 step fuzz-short       bash scripts/fuzz.sh --short
 step shell-test       cargo test -p downtime-kit-app
 step app-build        cargo build -p downtime-kit-app
