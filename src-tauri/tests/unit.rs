@@ -1,7 +1,8 @@
 //! The unit share through the shell (issue 20): two workstations of one unit and one shared folder. A dose charted
 //! on the first reaches the second after one sync each (`unit_sync`), the banner's `unit_share` names the first
 //! workstation with its time, the charge nurse's `unit_overview` shows the dose with the workstation that charted
-//! it, and a second dose of the same medication on the second is stopped as a possible duplicate before it is saved.
+//! it, B's MAR counts the dose with A named, and a second dose of the same medication on the second is stopped as a
+//! possible duplicate before it is saved.
 //! With the folder gone the banner says the share is unreachable and charting goes on; a workstation without a unit
 //! share configured shows no share at all.
 use dtk::api::Workstation;
@@ -67,7 +68,7 @@ fn a_dose_charted_on_one_workstation_shows_on_the_other_after_one_sync_and_a_sec
     open_episode(&b);
 
     let given = stamp(SystemClock.now());
-    nurse::save_entry(&a, dose(&given)).expect("charted on A");
+    let on_a = nurse::save_entry(&a, dose(&given)).expect("charted on A");
     let synced = unit::unit_sync(&a).expect("A syncs");
     assert!(synced.published && synced.publish_problem.is_none(), "{synced:?}");
     let synced = unit::unit_sync(&b).expect("B syncs");
@@ -95,6 +96,21 @@ fn a_dose_charted_on_one_workstation_shows_on_the_other_after_one_sync_and_a_sec
     assert_eq!(medication, MEDICATION.to_lowercase(), "{patient}");
     assert_eq!(patient["doses"][0]["workstation"], label.as_str(), "charted on A, named so on B");
     assert_eq!(patient["doses"][0]["author"], "dnurse");
+
+    // B's MAR counts the dose A gave, with A named, wherever the schedule puts it (a due time it covers, another
+    // dose of its order, or a dose no order lists).
+    let mar = nurse::patient_mar(&b, MRN.into()).expect("B's MAR");
+    let given_by: Vec<(Option<String>, Option<String>)> = mar
+        .orders
+        .iter()
+        .flat_map(|o| {
+            let due = o.due.iter().map(|d| (d.entry_id.clone(), d.given_by.clone()));
+            due.chain(o.other_doses.iter().map(|d| (d.entry_id.clone(), d.given_by.clone())))
+        })
+        .chain(mar.unmatched_doses.iter().map(|d| (d.entry_id.clone(), d.given_by.clone())))
+        .filter(|(id, _)| id.as_deref() == Some(on_a.id.as_str()))
+        .collect();
+    assert_eq!(given_by, vec![(Some(on_a.id.clone()), Some(format!("dnurse (WS {label})")))], "{mar:?}");
 
     let again = nurse::save_entry(&b, dose(&given)).expect_err("the same dose on B");
     assert_eq!(again.code, ErrorCode::SafetyCheck, "{}", again.message);

@@ -203,6 +203,24 @@ impl Workstation {
                 authors.insert(s.id.clone(), s.author.clone());
             }
         }
+        // The unit share (issue 20): doses given and downtime orders written on the unit's other workstations during
+        // this episode count here too, their author named with the workstation ("dnurse (WS 1a2b3c4d)").
+        let since = episode.and_then(|e| parse_stamp(&e.started_at));
+        let idx = patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn);
+        for (v, e) in crate::unit::store::patient_entries(conn, keys, Some(&idx))? {
+            let at = e.clinical_time.as_deref().and_then(|t| entries::parse_fhir_time(t).or_else(|| parse_stamp(t)));
+            if e.kind == "entered-in-error" || since.is_none() || at.zip(since).is_some_and(|(at, since)| at < since) {
+                continue;
+            }
+            let form = crate::print::short_name(e.form.split('|').next().unwrap_or_default());
+            let Some(current) = v.entry.versions.last() else { continue };
+            if form == ORDER_FORM {
+                downtime.extend(orders::downtime_order(&e.id, &current.body.response, zone));
+            } else if form == DOSE_FORM {
+                doses.extend(orders::charted_dose(&e.id, &current.body.response, zone));
+                authors.insert(e.id.clone(), format!("{} (WS {})", e.author, crate::unit::short_id(&e.workstation)));
+            }
+        }
         // Entries come newest first; the MAR lists downtime orders in the order they were given.
         downtime.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
         let mut all = orders::census_orders(&patient.record, zone);
