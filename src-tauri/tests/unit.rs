@@ -3,13 +3,14 @@
 //! workstation with its time, the charge nurse's `unit_overview` shows the dose with the workstation that charted
 //! it, B's MAR counts the dose with A named, and a second dose of the same medication on the second is stopped as a
 //! possible duplicate before it is saved.
-//! With the folder gone the banner says the share is unreachable and charting goes on; a workstation without a unit
-//! share configured shows no share at all.
+//! With the folder gone the banner says the share is unreachable and charting goes on; a checklist tick and a status
+//! update made on one workstation's charge desk show on the other's; a workstation without a unit share configured
+//! shows no share at all.
 use dtk::api::Workstation;
 use dtk::auth::Role;
 use dtk::clock::{stamp, Clock, SystemClock};
 use dtk::crypto::Password;
-use dtk_app::commands::{nurse, unit, Shell};
+use dtk_app::commands::{charge, nurse, unit, Shell};
 use dtk_app::dto::{EntryRequest, ErrorCode};
 use serde_json::{json, Value};
 
@@ -140,4 +141,36 @@ fn without_a_unit_share_the_banner_shows_none_and_a_sync_says_why() {
     let overview = unit::unit_overview(&shell).expect("the overview of this workstation alone");
     assert!(!overview.share.configured);
     assert!(overview.patients.iter().any(|p| p.mrn == MRN));
+}
+
+#[test]
+fn a_checklist_tick_and_a_status_update_on_one_charge_desk_show_on_the_other() {
+    let share = tempfile::tempdir().expect("share");
+    let (a_dir, a_key) = station();
+    let (b_dir, b_key) = station();
+    join(a_dir.path(), share.path(), &b_key);
+    join(b_dir.path(), share.path(), &a_key);
+    let a = Shell::open(a_dir.path());
+    let b = Shell::open(b_dir.path());
+    for shell in [&b, &a] {
+        support::sign_in(shell, "kcharge").expect("charge nurse");
+        support::declare_episode(shell, "EHR down");
+    }
+    let before = charge::episode_status(&b).expect("status").expect("open");
+    let step = before.steps[0].id.clone();
+    assert!(before.steps[0].done_at.is_none());
+
+    charge::tick_step(&a, step.clone(), None).expect("ticked on A");
+    charge::save_status_update(&a, "5 East charting on the downtime kit".into(), Some(30)).expect("update on A");
+    unit::unit_sync(&a).expect("A syncs");
+    unit::unit_sync(&b).expect("B syncs");
+
+    let label = unit::unit_share(&b).expect("banner").peers[0].label.clone();
+    let after = charge::episode_status(&b).expect("status").expect("open");
+    let ticked = after.steps.iter().find(|s| s.id == step).expect("the step");
+    assert!(ticked.done_at.is_some(), "{ticked:?}");
+    assert_eq!(ticked.done_by.as_deref(), Some(format!("kcharge (WS {label})").as_str()));
+    let update = after.updates.iter().find(|u| u.text == "5 East charting on the downtime kit").expect("A's update");
+    assert_eq!(update.actor, format!("kcharge (WS {label})"));
+    assert!(!after.update_overdue);
 }

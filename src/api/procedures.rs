@@ -53,7 +53,7 @@ impl Workstation {
         session.require(Op::ReadUnit).or_else(|_| session.require(Op::ManageEpisode))?;
         let conn = self.vault()?.conn();
         let Some(episode) = episodes::current(conn, session.keys())? else { return Ok(None) };
-        let events = episodes::events(conn, session.keys(), &episode.id)?;
+        let events = with_peers(episodes::events(conn, session.keys(), &episode.id)?, conn, session.keys(), &episode)?;
         let now = clock.now();
         let declared = crate::clock::parse_stamp(&episode.started_at).unwrap_or(now);
         let outage = procedures::Outage {
@@ -390,4 +390,31 @@ pub(super) fn timeline_for(
         reconciled_at: record.reconciled_at.as_deref(),
         now,
     }))
+}
+
+/// The unit share (issue 20): checklist ticks and status updates made since this episode began on the unit's other
+/// workstations, in an episode of the same kind (a drill's never count in a real downtime), count in this one's
+/// checklist and updates, their actor named with the workstation ("kcharge (WS 1a2b3c4d)"). Oldest first.
+fn with_peers(
+    mut events: Vec<procedures::Recorded>,
+    conn: &rusqlite::Connection,
+    keys: &crate::crypto::Keys,
+    episode: &Episode,
+) -> Result<Vec<procedures::Recorded>, crate::vault::VaultError> {
+    let since = crate::clock::parse_stamp(&episode.started_at);
+    let peers = crate::unit::store::peer_events(conn, keys)?;
+    if peers.is_empty() {
+        return Ok(events);
+    }
+    for (workstation, kind, e) in peers {
+        let shared = matches!(e.event, Event::StepDone { .. } | Event::StepUndone { .. } | Event::StatusUpdate { .. });
+        let at = crate::clock::parse_stamp(&e.at);
+        if !shared || kind != episode.kind || at.zip(since).is_none_or(|(at, since)| at < since) {
+            continue;
+        }
+        let actor = format!("{} (WS {})", e.actor, crate::unit::short_id(&workstation));
+        events.push(procedures::Recorded { at: e.at, actor, event: e.event });
+    }
+    events.sort_by_key(|r| crate::clock::parse_stamp(&r.at));
+    Ok(events)
 }

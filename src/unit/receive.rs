@@ -5,15 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::segment::Opened;
-use super::store::{self, EntryIndex, Kind, PeerVersion, SegmentRow, Stored};
+use super::store::{self, EntryIndex, Kind, PeerEvent, PeerVersion, SegmentRow, Stored};
 use super::{action, sequence_of, Counts, UnitError, MAX_SEGMENT_BYTES};
 use crate::clock::stamp;
 use crate::crypto::{hex, unhex};
 use crate::entries::Status;
-use crate::handoff::{chain_genesis, chain_link, check_entry, EndRecord, EntryRecord, EventRecord, Record};
+use crate::handoff::{chain_genesis, chain_link, check_entry, EndRecord, EntryRecord, Record};
 use crate::vault::Tx;
 
 /// One peer's folder in the share: its segment files by sequence, and files that are not (yet) segments.
@@ -62,13 +62,6 @@ pub fn read(path: &Path, file: &str) -> Result<Vec<u8>, UnitError> {
         return Err(unreadable(format!("{len} bytes, over the {} MiB limit", MAX_SEGMENT_BYTES >> 20)));
     }
     std::fs::read(path).map_err(|e| unreadable(format!("cannot be read: {e}")))
-}
-
-/// An event as kept from a peer: the episode it belongs to, and the event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerEvent {
-    pub episode: String,
-    pub event: EventRecord,
 }
 
 /// What one segment brought (new records only: a record received before is not counted again).

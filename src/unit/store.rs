@@ -9,7 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::crypto::{Keys, Place};
 use crate::entries::{normalise_medication, parse_fhir_time, DuplicateQuery};
-use crate::handoff::EntryRecord;
+use crate::handoff::{EntryRecord, EpisodeRecord, EventRecord};
 use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
 
@@ -323,4 +323,39 @@ pub fn counts(conn: &rusqlite::Connection, workstation: &str) -> Result<BTreeMap
     let mut st = conn.prepare_cached("SELECT kind, count(*) FROM unit_records WHERE workstation = ?1 GROUP BY kind")?;
     let rows = st.query_map([workstation], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An event as kept from a peer: the episode it belongs to, and the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerEvent {
+    pub episode: String,
+    pub event: EventRecord,
+}
+
+/// Every episode event the unit's other workstations sent, each with its workstation and its episode's kind (a
+/// drill's events never count in a real episode, nor the reverse), oldest first.
+pub fn peer_events(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+) -> Result<Vec<(String, crate::episodes::Kind, EventRecord)>, VaultError> {
+    let mut kinds = BTreeMap::new();
+    let mut st = conn.prepare_cached("SELECT workstation, id, body FROM unit_records WHERE kind = 'episode'")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+    for row in rows {
+        let (workstation, id, sealed) = row?;
+        let e: EpisodeRecord = open(keys, &format!("{workstation}/episode/{id}"), &sealed)?;
+        kinds.insert((workstation, id), e.kind);
+    }
+    let mut st = conn.prepare_cached("SELECT workstation, id, body FROM unit_records WHERE kind = 'event'")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (workstation, id, sealed) = row?;
+        let kept: PeerEvent = open(keys, &format!("{workstation}/event/{id}"), &sealed)?;
+        if let Some(kind) = kinds.get(&(workstation.clone(), kept.episode.clone())) {
+            out.push((workstation, *kind, kept.event));
+        }
+    }
+    out.sort_by_key(|(_, _, e)| crate::clock::parse_stamp(&e.at));
+    Ok(out)
 }
