@@ -16,7 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
-fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+fail() {
+  printf 'FAILED: %s\n' "$*" >&2
+  for log in "${W:-/nonexistent}"/st-*.log; do [ -f "$log" ] && { echo "--- $log" >&2; tail -n 30 "$log" >&2; }; done
+  exit 1
+}
 
 if ! command -v syncthing >/dev/null; then
   say "installing syncthing (Debian package)"
@@ -38,7 +42,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Four distinct free ports on loopback, held open together while they are chosen so that no two are the same.
+free_ports() {
+  python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))'
+}
 
 say "two Syncthing instances on loopback, sharing one folder"
 for s in a b; do
@@ -47,7 +59,7 @@ for s in a b; do
 done
 ID_A=$(syncthing serve --home "$W/st-a" --device-id)
 ID_B=$(syncthing serve --home "$W/st-b" --device-id)
-PORT_A=$(free_port); PORT_B=$(free_port); GUI_A=$(free_port); GUI_B=$(free_port)
+read -r PORT_A PORT_B GUI_A GUI_B < <(free_ports)
 configure() { # home, own gui port, own listen port, folder, other id, other port
   python3 - "$@" "$ID_A" "$ID_B" <<'EOF'
 import sys, xml.etree.ElementTree as ET
@@ -60,7 +72,7 @@ opts = root.find("options")
 for tag, value in [("listenAddress", f"tcp://127.0.0.1:{port}"), ("globalAnnounceEnabled", "false"),
                    ("localAnnounceEnabled", "false"), ("relaysEnabled", "false"), ("natEnabled", "false"),
                    ("urAccepted", "-1"), ("crashReportingEnabled", "false"), ("autoUpgradeIntervalH", "0"),
-                   ("startBrowser", "false")]:
+                   ("startBrowser", "false"), ("reconnectionIntervalS", "2")]:
     for old in opts.findall(tag):
         opts.remove(old)
     ET.SubElement(opts, tag).text = value
@@ -127,19 +139,20 @@ DTK_USER=demo.nurse "$DTK" --vault "$W/ws-a" entry add --response "$W/dose.json"
 DTK_USER=demo.nurse "$DTK" --vault "$W/ws-a" unit sync
 
 say "Syncthing replicates A's segment to B's folder"
-for _ in $(seq 1 120); do
+for _ in $(seq 1 180); do
   if find "$W/share-b" -name '*.dtku' -newer "$W/dose.json" 2>/dev/null | grep -q .; then break; fi
   sleep 1
 done
 find "$W/share-b" -type f -not -path '*/.st*' | sed "s|$W/||" | sort
 # Syncthing copies into a temporary file (.syncthing.NAME.tmp) and renames it: a *.dtku name is a whole segment.
-find "$W/share-b" -name '*.dtku' | grep -q . || fail "no segment of A reached B's folder within 120 s"
+find "$W/share-b" -name '*.dtku' | grep -q . || fail "no segment of A reached B's folder within 180 s"
+# A's folder is named by its workstation id; people see its first 8 characters (taken before B publishes its own).
+LABEL=$(basename "$(dirname "$(find "$W/share-b" -name '*.dtku' | head -1)")" | cut -c1-8)
 
 say "B syncs: A's entry comes in, and the status names A"
 DTK_USER=demo.nurse "$DTK" --vault "$W/ws-b" unit sync | tee "$W/sync-b.txt"
 grep -q "1 entries" "$W/sync-b.txt" || fail "B's sync did not bring A's entry"
 "$DTK" --vault "$W/ws-b" unit status | tee "$W/status-b.txt"
-LABEL=$(basename "$(dirname "$(find "$W/share-b" -name '*.dtku' | head -1)")" | cut -c1-8)
 grep -q "^WS $LABEL: " "$W/status-b.txt" || fail "B's status does not name A (WS $LABEL)"
 
 say "the same dose charted on B is stopped as a possible duplicate before it is saved"
