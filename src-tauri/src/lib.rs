@@ -64,6 +64,7 @@ commands::registry::ipc_commands! {
     him::him_keygen() -> HimKey;
     him::him_import_folder() -> HandoffFolder;
     him::him_import_files(paths: Vec<String>) -> Vec<HandoffImportOutcome>;
+    him_share::him_import_share(path: String) -> ShareImportResult;
     him::him_worklist(query: WorklistQuery) -> WorklistPage;
     him::him_summary() -> ReconSummary;
     him::him_match(entry_id: String, mrn: String) -> Vec<String>;

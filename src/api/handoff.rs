@@ -58,12 +58,16 @@ pub struct FoundFile {
     pub bytes: u64,
 }
 
-/// The import folder of the site configuration and the handoff files in it.
+/// The import folder of the site configuration, the handoff files and unit share copies in it, and the
+/// workstations whose entries came only through a unit share so far.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportFolder {
     /// `None` when the site configuration names no `handoff_import_dir`.
     pub dir: Option<PathBuf>,
     pub files: Vec<FoundFile>,
+    /// Folders holding a unit share's copy (workstation folders with segments), for `import_unit_share`.
+    pub shares: Vec<super::share_import::FoundShare>,
+    pub share_only: Vec<super::share_import::ShareOnly>,
 }
 
 /// What a handoff export of an episode would leave behind on this workstation.
@@ -240,8 +244,9 @@ impl Workstation {
     /// names it; an unset one is an empty listing.
     pub fn handoff_import_folder(&self, session: &Session) -> Result<ImportFolder, ApiError> {
         session.require(Op::ImportHandoff)?;
+        let share_only = self.share_only(session)?;
         let Some(dir) = self.site.handoff_import_dir.clone() else {
-            return Ok(ImportFolder { dir: None, files: vec![] });
+            return Ok(ImportFolder { dir: None, files: vec![], shares: vec![], share_only });
         };
         let read = std::fs::read_dir(&dir).map_err(|e| {
             ApiError::new(ErrorCode::Io, format!("the handoff import folder {} cannot be read: {e}", dir.display()))
@@ -257,7 +262,8 @@ impl Workstation {
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         files.truncate(MAX_LISTED);
-        Ok(ImportFolder { dir: Some(dir), files })
+        let shares = super::share_import::shares_in(&dir);
+        Ok(ImportFolder { dir: Some(dir), files, shares, share_only })
     }
 
     /// Reads a handoff file from disk as a stream and imports it (any size: memory is bounded per record).

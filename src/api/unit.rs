@@ -113,6 +113,51 @@ fn unreachable(dir: &Path) -> String {
     format!("unit share unreachable: {}", dir.display())
 }
 
+/// The segments of a writer's `folder` not received here yet, in order, each with the name it is reported by
+/// (`<folder>/<file>`). Names in `problems` a segment received before that is gone from the share or was replaced
+/// with other content (the copy received first is kept), and stops before a missing one: nothing after a gap is read
+/// until it arrives.
+pub(super) fn pending_segments(
+    conn: &rusqlite::Connection,
+    folder: &receive::Folder,
+    problems: &mut Vec<String>,
+) -> Result<Vec<(String, PathBuf)>, ApiError> {
+    let recorded = store::segments(conn, &folder.name)?;
+    let name = |n: u64| format!("{}/{}", folder.name, share::file_name(n));
+    for s in &recorded {
+        match folder.segments.iter().find(|(n, _)| *n == s.sequence) {
+            None => problems.push(format!(
+                "{}: received before but gone from the share (deleted or the share restored from an older copy)",
+                name(s.sequence)
+            )),
+            Some((_, path)) => {
+                let same = receive::read(path, "").ok().map(|b| crate::crypto::sha256_hex(&b));
+                if same.as_deref().is_some_and(|h| h != s.file_sha256) {
+                    problems.push(format!(
+                        "{}: replaced with other content after it was received; refused (the copy received first is kept)",
+                        name(s.sequence)
+                    ));
+                }
+            }
+        }
+    }
+    let last = recorded.last().map_or(0, |s| s.sequence);
+    let mut out = Vec::new();
+    for (n, path) in folder.segments.iter().filter(|(n, _)| *n > last) {
+        let expected = last + 1 + out.len() as u64;
+        if *n != expected {
+            problems.push(format!(
+                "{}: segment {} of this workstation is missing from the share; nothing after it is read until it arrives",
+                name(*n),
+                share::file_name(expected)
+            ));
+            break;
+        }
+        out.push((name(*n), path.clone()));
+    }
+    Ok(out)
+}
+
 impl Workstation {
     /// The enrolled peers' keys; a key that is not an Ed25519 point is left out (site.json already checked the hex).
     fn unit_peers(&self) -> Vec<VerifyingKey> {
@@ -241,38 +286,8 @@ impl Workstation {
                     folder.name
                 ));
             }
-            let recorded = store::segments(self.vault()?.conn(), &folder.name)?;
-            let last = recorded.last().map_or(0, |s| s.sequence);
-            for s in &recorded {
-                match folder.segments.iter().find(|(n, _)| *n == s.sequence) {
-                    None => out.problems.push(format!(
-                        "{}/{}: received before but gone from the share (deleted or the share restored from an older copy)",
-                        folder.name,
-                        share::file_name(s.sequence)
-                    )),
-                    Some((_, path)) => {
-                        let same = receive::read(path, "").ok().map(|b| crate::crypto::sha256_hex(&b));
-                        if same.as_deref().is_some_and(|h| h != s.file_sha256) {
-                            out.problems.push(format!(
-                                "{}/{}: replaced with other content after it was received; refused (the copy received first is kept)",
-                                folder.name,
-                                share::file_name(s.sequence)
-                            ));
-                        }
-                    }
-                }
-            }
-            let mut expected = last + 1;
-            for (n, path) in folder.segments.iter().filter(|(n, _)| *n > last) {
-                let file = format!("{}/{}", folder.name, share::file_name(*n));
-                if *n != expected {
-                    out.problems.push(format!(
-                        "{file}: segment {} of this workstation is missing from the share; nothing after it is read until it arrives",
-                        share::file_name(expected)
-                    ));
-                    break;
-                }
-                match self.unit_accept(session, clock, &folder.name, &file, path, &me, &peers) {
+            for (file, path) in pending_segments(self.vault()?.conn(), &folder, &mut out.problems)? {
+                match self.unit_accept(session, clock, &folder.name, &file, &path, &me, &peers) {
                     Ok(r) => {
                         got.segments += 1;
                         got.counts.add(&r.counts);
@@ -282,7 +297,6 @@ impl Workstation {
                                 r.clock_offset_minutes
                             ));
                         }
-                        expected += 1;
                     }
                     Err(e) => {
                         out.problems.push(e.message);

@@ -31,6 +31,10 @@ pub enum HandoffCmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// HIM station: import a unit share's copy (its folder of workstation folders): the entries of a workstation
+    /// that cannot hand off reach HIM from the segments its peers hold. A segment imported before, or an entry its
+    /// handoff file brings too, adds nothing twice. Exit 1 when a segment was refused or is missing (named).
+    ImportShare { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +257,35 @@ pub fn handoff(ws: &mut Workstation, cmd: HandoffCmd, json: bool) -> Result<(), 
             }
             if json {
                 print_json(&serde_json::to_value(&reports).unwrap_or_default());
+            }
+        }
+        HandoffCmd::ImportShare { dir } => {
+            let done = ws.import_unit_share(&session, &dir, &clock)?;
+            let only = ws.share_only(&session)?;
+            let both = serde_json::json!({ "import": done, "share_only": only });
+            output(json, &both, || {
+                let mut lines = Vec::new();
+                for w in &done.workstations {
+                    lines.push(format!(
+                        "WS {}: {} segment(s): {} new entries, {} new versions ({} already here), {} registrations, {} audit rows, {} pending a match, {} duplicate proposals{}.",
+                        w.label, w.segments, w.new_entries, w.new_versions, w.unchanged_versions, w.new_patients,
+                        w.new_audit_rows, w.pending, w.duplicate_proposals,
+                        if w.drill_entries > 0 { format!(", {} drill entries skipped", w.drill_entries) } else { String::new() }
+                    ));
+                    lines.extend(w.conflicts.iter().map(|c| {
+                        format!("CONFLICT entry {c}: content differs from the version imported earlier; not merged")
+                    }));
+                }
+                if done.workstations.is_empty() {
+                    lines.push(format!("nothing new in {}", dir.display()));
+                }
+                lines.extend(only.iter().map(|o| o.message.clone()));
+                lines.join("\n")
+            });
+            if !done.problems.is_empty() {
+                return Err(failed(
+                    done.problems.iter().map(|p| format!("refused or waiting: {p}")).collect::<Vec<_>>().join("\n"),
+                ));
             }
         }
     }

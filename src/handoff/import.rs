@@ -54,6 +54,9 @@ pub struct ImportReport {
     /// accepts their entries from this file and recognises those it already has by id and content hash.
     #[serde(default)]
     pub restored_from: Vec<String>,
+    /// Entries of drill episodes a unit share's segment carried: never reconciled, so not imported.
+    #[serde(default)]
+    pub drill_entries: usize,
 }
 
 impl ImportReport {
@@ -137,10 +140,17 @@ pub fn import<R: Read>(
             Ok(report)
         }
         Decision::Stage => {
-            let mut stage =
-                Stage { tx, h: &h, temp_mrn_system, window: duplicate_window_minutes, report, touched: Vec::new() };
-            let done = opened.drive(|r| stage.record(r))?;
-            stage.finish(done.file_sha256)
+            let mut stage = Stage {
+                h: h.clone(),
+                temp_mrn_system,
+                window: duplicate_window_minutes,
+                report,
+                touched: Vec::new(),
+                share: false,
+                drill: false,
+            };
+            let done = opened.drive(|r| stage.record(tx, r))?;
+            stage.finish(tx, done.file_sha256)
         }
     }
 }
@@ -148,16 +158,8 @@ pub fn import<R: Read>(
 /// Decides from the header alone what the file may do: the signer must be the one pinned for its workstation, and
 /// the sequence must not be older than one already imported.
 fn decide(tx: &Tx<'_>, h: &Header, signer_fingerprint: &str) -> Result<Decision, HandoffError> {
-    let pinned: Option<String> =
-        query_opt(tx, "SELECT signer FROM handoff_files WHERE workstation = ?1 LIMIT 1", [&h.workstation], |r| {
-            r.get(0)
-        })?;
-    if let Some(pinned) = pinned.filter(|p| *p != h.signer) {
-        return Ok(Decision::Refuse(HandoffError::KeyChanged {
-            workstation: h.workstation.clone(),
-            found: signer_fingerprint.to_string(),
-            pinned: unhex::<32>(&pinned).map(|k| fingerprint(&k)).unwrap_or_default(),
-        }));
+    if let Err(e) = check_pinned(tx, &h.workstation, &h.signer, signer_fingerprint) {
+        return Ok(Decision::Refuse(e));
     }
     let seq = h.sequence as i64;
     let same: Option<String> = query_opt(
@@ -183,22 +185,64 @@ fn decide(tx: &Tx<'_>, h: &Header, signer_fingerprint: &str) -> Result<Decision,
     Ok(Decision::Stage)
 }
 
-/// Stages records as they arrive.
-struct Stage<'a, 't> {
-    tx: &'a mut Tx<'t>,
-    h: &'a Header,
-    temp_mrn_system: &'a str,
-    window: i64,
-    report: ImportReport,
-    /// Entries added or changed since the last duplicate search.
-    touched: Vec<String>,
+/// The key a workstation's files and unit share segments were signed with so far (pinned at the first one
+/// imported): another key is refused, naming both fingerprints.
+pub(super) fn check_pinned(
+    tx: &Tx<'_>,
+    workstation: &str,
+    signer: &str,
+    signer_fingerprint: &str,
+) -> Result<(), HandoffError> {
+    let pinned: Option<String> = query_opt(
+        tx,
+        "SELECT signer FROM (SELECT signer FROM handoff_files WHERE workstation = ?1
+                              UNION ALL SELECT signer FROM unit_segments WHERE workstation = ?1) LIMIT 1",
+        [workstation],
+        |r| r.get(0),
+    )?;
+    match pinned.filter(|p| !p.eq_ignore_ascii_case(signer)) {
+        Some(pinned) => Err(HandoffError::KeyChanged {
+            workstation: workstation.to_string(),
+            found: signer_fingerprint.to_string(),
+            pinned: unhex::<32>(&pinned).map(|k| fingerprint(&k)).unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
 }
 
-impl Stage<'_, '_> {
-    fn record(&mut self, r: Record) -> Result<(), HandoffError> {
-        let tx = &mut *self.tx;
+/// Stages records as they arrive.
+pub(super) struct Stage<'a> {
+    /// The file's header; for a unit share's segment, one made from the segment's, whose episode is the one its
+    /// records since the last `Episode` record belong to.
+    pub(super) h: Header,
+    pub(super) temp_mrn_system: &'a str,
+    pub(super) window: i64,
+    pub(super) report: ImportReport,
+    /// Entries added or changed since the last duplicate search.
+    pub(super) touched: Vec<String>,
+    /// Reading a unit share's segment (a handoff file holds one episode, a segment any number).
+    pub(super) share: bool,
+    /// The records since the last `Episode` record belong to a drill: never reconciled, so skipped.
+    pub(super) drill: bool,
+}
+
+impl Stage<'_> {
+    pub(super) fn record(&mut self, tx: &mut Tx<'_>, r: Record) -> Result<(), HandoffError> {
         let ws = &self.h.workstation;
+        if self.drill && matches!(r, Record::Event(_) | Record::Entry(_)) {
+            if let Record::Entry(_) = r {
+                self.report.drill_entries += 1;
+            }
+            return Ok(());
+        }
         match r {
+            Record::Episode(ep) if self.share => {
+                self.drill = ep.kind == crate::episodes::Kind::Drill;
+                if !self.drill {
+                    self.h.episode = ep.id.clone();
+                    import_episode(tx, &ep)?;
+                }
+            }
             Record::Episode(ep) => import_episode(tx, &ep)?,
             Record::Staff(s) => import_staff(tx, ws, &s)?,
             Record::Registration(r) => self.report.new_patients += import_registration(tx, &r)?,
@@ -226,9 +270,9 @@ impl Stage<'_, '_> {
                 self.report.new_audit_rows += import_audit_row(tx, ws, &a)?
             }
             Record::Entry(e) => {
-                import_entry(tx, self.h, &e, self.temp_mrn_system, &mut self.report, &mut self.touched)?;
+                import_entry(tx, &self.h, &e, self.temp_mrn_system, &mut self.report, &mut self.touched)?;
                 if self.touched.len() >= DUPLICATE_BATCH {
-                    self.propose()?;
+                    self.propose(tx)?;
                 }
             }
             Record::End(end) => self.report.unsigned = end.unsigned,
@@ -236,33 +280,40 @@ impl Stage<'_, '_> {
         Ok(())
     }
 
-    fn propose(&mut self) -> Result<(), HandoffError> {
-        self.report.duplicate_proposals += crate::reconcile::propose_duplicates(self.tx, &self.touched, self.window)?;
+    fn propose(&mut self, tx: &mut Tx<'_>) -> Result<(), HandoffError> {
+        self.report.duplicate_proposals += crate::reconcile::propose_duplicates(tx, &self.touched, self.window)?;
         self.touched.clear();
         Ok(())
     }
 
-    /// After the signature verified: the last duplicate search, the conflicts and the file itself recorded.
-    fn finish(mut self, file_sha256: String) -> Result<ImportReport, HandoffError> {
-        self.propose()?;
-        let (tx, h) = (&mut *self.tx, self.h);
-        let mut report = self.report;
-        report.file_sha256 = file_sha256;
+    /// The last duplicate search, and the conflicts recorded under the file (or segment) that brought them.
+    pub(super) fn settle(&mut self, tx: &mut Tx<'_>, file_sha256: String) -> Result<(), HandoffError> {
+        self.propose(tx)?;
+        self.report.file_sha256 = file_sha256;
         let now = stamp(tx.at());
-        for c in &report.conflicts {
+        for c in &self.report.conflicts {
             tx.insert(
                 OnConflict::Ignore,
                 "handoff_conflicts",
                 &[
                     ("entry_id", &c.entry_id),
                     ("version", &c.version),
-                    ("workstation", &h.workstation),
+                    ("workstation", &self.h.workstation),
                     ("content_hash", &c.incoming_hash),
-                    ("file_sha256", &report.file_sha256),
+                    ("file_sha256", &self.report.file_sha256),
                     ("seen_at", &now),
                 ],
             )?;
         }
+        Ok(())
+    }
+
+    /// After the signature verified: the last duplicate search, the conflicts and the file itself recorded.
+    fn finish(mut self, tx: &mut Tx<'_>, file_sha256: String) -> Result<ImportReport, HandoffError> {
+        self.settle(tx, file_sha256)?;
+        let h = &self.h;
+        let report = self.report;
+        let now = stamp(tx.at());
         tx.insert(
             OnConflict::Abort,
             "handoff_files",
@@ -304,6 +355,33 @@ impl Stage<'_, '_> {
         )?;
         Ok(report)
     }
+}
+
+/// The workstations `workstation` was restored from, as the audit rows imported from it so far record.
+pub(super) fn restored_from(tx: &Tx<'_>, workstation: &str) -> Result<Vec<String>, HandoffError> {
+    let mut st = tx.sql().prepare_cached(
+        "SELECT seq, fv, detail FROM handoff_audit WHERE workstation = ?1 AND action = ?2 ORDER BY seq",
+    )?;
+    let rows = st.query_map(params![workstation, crate::backup::RESTORED], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+    })?;
+    let mut out: Vec<String> = Vec::new();
+    for row in rows {
+        let (seq, fv, sealed) = row?;
+        let place_row = format!("{workstation}/{seq}");
+        let place = Place { table: "handoff_audit", row: &place_row, column: "detail", format: fv as u32 };
+        let plain = tx
+            .keys()
+            .open(&place, &sealed)
+            .map_err(|_| VaultError::Integrity(format!("handoff_audit {place_row}: detail fails authentication")))?;
+        let detail: serde_json::Value = serde_json::from_slice(&plain).unwrap_or_default();
+        if let Some(from) = detail.get("from_workstation").and_then(serde_json::Value::as_str) {
+            if !out.iter().any(|w| w == from) {
+                out.push(from.to_string());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Where a file's unsigned count is sealed: bound to its workstation and sequence.

@@ -21,6 +21,7 @@
 
 mod import;
 mod read;
+mod share;
 pub mod stream;
 mod write;
 
@@ -44,6 +45,7 @@ use crate::vault::{Tx, VaultError};
 pub use import::{import, open_unsigned, stored_unsigned, Conflict, ImportReport};
 pub(crate) use read::{check_entry, parse_record};
 pub use read::{read_payload, verify, Verified};
+pub use share::ShareStage;
 pub use stream::{DEFAULT_SEGMENT, MAGIC, MAX_HEADER_BYTES, MAX_SEGMENT, MIN_SEGMENT};
 pub use write::{by_author, export, seal, seal_segmented, ExportSummary};
 pub(crate) use write::{for_each_entry, Entries};
@@ -77,6 +79,8 @@ pub mod action {
     pub const EXPORTED: &str = "handoff.exported";
     pub const IMPORTED: &str = "handoff.imported";
     pub const REIMPORTED: &str = "handoff.imported_again";
+    /// A segment of a unit share's copy imported on the HIM station (counts, no patient data).
+    pub const SHARE_IMPORTED: &str = "handoff.share_imported";
     /// The charge nurse confirmed an export that leaves unsigned entries behind (the counts, no patient data).
     pub const UNSIGNED_CONFIRMED: &str = "handoff.unsigned_confirmed";
 }
@@ -179,6 +183,11 @@ impl HimKey {
     /// gives the same run. The product's keys are made by [`HimKey::load_or_create`] from the OS's generator.
     pub(crate) fn from_secret(secret: [u8; 32]) -> HimKey {
         HimKey { secret: StaticSecret::from(secret) }
+    }
+
+    /// The secret half, for opening a unit share's segments wrapped to this station (`unit::segment::Reader::Him`).
+    pub(crate) fn secret(&self) -> &StaticSecret {
+        &self.secret
     }
 
     /// The public half, as hex for the site configuration.

@@ -77,8 +77,39 @@ pub struct Received {
 }
 
 /// Checks an opened segment of folder `folder` against what was received before from its workstation and keeps
-/// its records, with a `unit.received` audit row (counts only).
+/// its records apart as a peer's ([`store`]), with a `unit.received` audit row (counts only).
 pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result<Received, UnitError> {
+    let (ws, sequence) = (seg.header.workstation.as_str(), seg.header.sequence);
+    let got = walk(tx, folder, file, seg, &mut |tx, record, episode, counts| {
+        keep(tx, ws, sequence, record, episode, counts)
+    })?;
+    tx.audit(
+        action::RECEIVED,
+        &format!("unit:{ws}/{sequence}"),
+        &serde_json::json!({ "workstation": ws, "sequence": sequence, "received": got.counts }),
+    )?;
+    Ok(got)
+}
+
+/// What becomes of one record of a segment that follows its predecessors: given the transaction, the record, the
+/// id of the episode the records since the last `Episode` record belong to, and the counts of what is new. `Ok(Err)`
+/// refuses the segment with that reason.
+pub type Keep<'k> =
+    dyn FnMut(&mut Tx<'_>, &Record, Option<&str>, &mut Counts) -> Result<Result<(), String>, UnitError> + 'k;
+
+/// The checks every segment passes before anything of it counts, whoever reads it (a peer workstation, or the HIM
+/// station reading a share's copy): the folder is its writer's, it is the next segment of that writer (sequence,
+/// the previous file's SHA-256, the same signer), its audit rows continue the writer's chain, events and entries
+/// follow their episode, the end record comes last and matches what the segment holds. `keep` is given each
+/// record in order; the segment is recorded (`unit_segments`) once all of them passed. Nothing is written when it
+/// fails: the caller's transaction rolls back.
+pub fn walk(
+    tx: &mut Tx<'_>,
+    folder: &str,
+    file: &str,
+    seg: &Opened,
+    keep: &mut Keep<'_>,
+) -> Result<Received, UnitError> {
     let h = &seg.header;
     let refuse = |reason: String| UnitError::Refused { file: file.into(), reason };
     if h.workstation != folder {
@@ -110,25 +141,15 @@ pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result
     let mut watermark = last.as_ref().map_or(0, |l| l.watermark);
     let mut got = Received { workstation: h.workstation.clone(), sequence: h.sequence, ..Received::default() };
     let mut seen = EndRecord::default();
-    let mut episode: Option<String> = None;
+    let mut episode: Option<&str> = None;
     let mut end: Option<&EndRecord> = None;
-    let ws = h.workstation.as_str();
-    let sequence = h.sequence;
     for record in &seg.records {
         if end.is_some() {
             return Err(refuse("records after its end record".into()));
         }
-        let stored = match record {
-            Record::Staff(s) => {
-                seen.staff += 1;
-                store::put(tx, ws, Kind::Staff, &s.username, sequence, None, s)?
-            }
-            Record::Registration(r) => {
-                seen.registrations += 1;
-                let s = store::put(tx, ws, Kind::Registration, &r.id, sequence, None, r)?;
-                got.counts.registrations += u64::from(s == Ok(Stored::New));
-                s
-            }
+        match record {
+            Record::Staff(_) => seen.staff += 1,
+            Record::Registration(_) => seen.registrations += 1,
             Record::Audit(a) => {
                 seen.audit_rows += 1;
                 head = chain_link(&head, &a.row);
@@ -136,40 +157,25 @@ pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result
                     return Err(refuse(format!("audit row {} does not continue the workstation's log", a.row.seq)));
                 }
                 watermark = a.row.seq;
-                let s = store::put(tx, ws, Kind::Audit, &a.row.seq.to_string(), sequence, None, a)?;
-                got.counts.audit_rows += u64::from(s == Ok(Stored::New));
-                s
             }
-            Record::Episode(e) => {
-                episode = Some(e.id.clone());
-                store::put(tx, ws, Kind::Episode, &e.id, sequence, None, e)?
-            }
+            Record::Episode(e) => episode = Some(&e.id),
             Record::Event(e) => {
                 seen.events += 1;
-                let Some(ep) = &episode else { return Err(refuse(format!("event {} before its episode", e.id))) };
-                let value = PeerEvent { episode: ep.clone(), event: e.clone() };
-                let s = store::put(tx, ws, Kind::Event, &e.id, sequence, None, &value)?;
-                got.counts.events += u64::from(s == Ok(Stored::New));
-                s
+                if episode.is_none() {
+                    return Err(refuse(format!("event {} before its episode", e.id)));
+                }
             }
             Record::Entry(e) => {
                 seen.entries += 1;
                 seen.versions += e.versions.len() as u64;
-                let Some(ep) = &episode else { return Err(refuse(format!("entry {} before its episode", e.id))) };
-                check_entry(e).map_err(|x| refuse(x.to_string()))?;
-                let s = keep_entry(tx, ws, sequence, ep, e, &mut got)?;
-                got.counts.entries += u64::from(s == Ok(Stored::New));
-                s
-            }
-            Record::End(e) => {
-                end = Some(e);
-                match &e.unsigned {
-                    Some(u) => store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)?,
-                    None => Ok(Stored::Known),
+                if episode.is_none() {
+                    return Err(refuse(format!("entry {} before its episode", e.id)));
                 }
+                check_entry(e).map_err(|x| refuse(x.to_string()))?;
             }
-        };
-        if let Err(reason) = stored {
+            Record::End(e) => end = Some(e),
+        }
+        if let Err(reason) = keep(tx, record, episode, &mut got.counts)? {
             return Err(refuse(reason));
         }
     }
@@ -183,8 +189,8 @@ pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result
     store::record_segment(
         tx,
         &SegmentRow {
-            workstation: ws.to_string(),
-            sequence,
+            workstation: h.workstation.clone(),
+            sequence: h.sequence,
             file_sha256: seg.sha256.clone(),
             signer,
             created_at: h.created_at.clone(),
@@ -193,12 +199,49 @@ pub fn accept(tx: &mut Tx<'_>, folder: &str, file: &str, seg: &Opened) -> Result
             audit_head: hex(&head),
         },
     )?;
-    tx.audit(
-        action::RECEIVED,
-        &format!("unit:{ws}/{sequence}"),
-        &serde_json::json!({ "workstation": ws, "sequence": sequence, "received": got.counts }),
-    )?;
     Ok(got)
+}
+
+/// A peer workstation keeps each record apart, as the peer's ([`store::put`]), counting what is new.
+fn keep(
+    tx: &mut Tx<'_>,
+    ws: &str,
+    sequence: u64,
+    record: &Record,
+    episode: Option<&str>,
+    counts: &mut Counts,
+) -> Result<Result<(), String>, UnitError> {
+    let new = |s: &Result<Stored, String>| u64::from(*s == Ok(Stored::New));
+    let stored = match record {
+        Record::Staff(s) => store::put(tx, ws, Kind::Staff, &s.username, sequence, None, s)?,
+        Record::Registration(r) => {
+            let s = store::put(tx, ws, Kind::Registration, &r.id, sequence, None, r)?;
+            counts.registrations += new(&s);
+            s
+        }
+        Record::Audit(a) => {
+            let s = store::put(tx, ws, Kind::Audit, &a.row.seq.to_string(), sequence, None, a)?;
+            counts.audit_rows += new(&s);
+            s
+        }
+        Record::Episode(e) => store::put(tx, ws, Kind::Episode, &e.id, sequence, None, e)?,
+        Record::Event(e) => {
+            let value = PeerEvent { episode: episode.unwrap_or_default().to_string(), event: e.clone() };
+            let s = store::put(tx, ws, Kind::Event, &e.id, sequence, None, &value)?;
+            counts.events += new(&s);
+            s
+        }
+        Record::Entry(e) => {
+            let s = keep_entry(tx, ws, sequence, episode.unwrap_or_default(), e, counts)?;
+            counts.entries += new(&s);
+            s
+        }
+        Record::End(e) => match &e.unsigned {
+            Some(u) => store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)?,
+            None => Ok(Stored::Known),
+        },
+    };
+    Ok(stored.map(|_| ()))
 }
 
 /// Keeps each signed version of a peer's entry as its own record (workstation + entry + version), found by the
@@ -209,7 +252,7 @@ fn keep_entry(
     sequence: u64,
     episode: &str,
     e: &EntryRecord,
-    got: &mut Received,
+    counts: &mut Counts,
 ) -> Result<Result<Stored, String>, UnitError> {
     let mut outcome = Ok(Stored::Known);
     for v in &e.versions {
@@ -236,7 +279,7 @@ fn keep_entry(
         let id = format!("{}/{}", e.id, v.version);
         match store::put(tx, ws, Kind::Entry, &id, sequence, Some(&index), &value)? {
             Ok(Stored::New) => {
-                got.counts.versions += 1;
+                counts.versions += 1;
                 outcome = Ok(Stored::New);
             }
             Ok(Stored::Known) => {}

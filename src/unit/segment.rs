@@ -161,7 +161,12 @@ pub fn open(bytes: &[u8], file: &str, reader: &Reader<'_>) -> Result<Opened, Uni
         header.recipients.iter().find(|r| r.kind == kind && r.key.eq_ignore_ascii_case(&mine)).ok_or_else(|| {
             UnitError::Unreadable {
                 file: file.into(),
-                reason: "not encrypted to this workstation (its key is missing from the writer's unit_peers)".into(),
+                reason: match kind {
+                    RecipientKind::Peer => {
+                        "not encrypted to this workstation (its key is missing from the writer's unit_peers)".into()
+                    }
+                    RecipientKind::Him => "not encrypted to this HIM station's key (the writer's site.json had no him_public_key, or another one, when it wrote it)".into(),
+                },
             }
         })?;
     let eph: [u8; 32] = unhex(&header.ephemeral).ok_or_else(|| bad("ephemeral is not a key"))?;
@@ -232,6 +237,10 @@ mod tests {
     }
 
     fn sealed(writer: &SigningKey, peers: &[VerifyingKey]) -> Sealed {
+        sealed_for(writer, peers, None)
+    }
+
+    fn sealed_for(writer: &SigningKey, peers: &[VerifyingKey], him: Option<[u8; 32]>) -> Sealed {
         let s = Sealing {
             workstation: "6f1c7a52-0000-4000-8000-000000000001",
             unit: "5E",
@@ -240,7 +249,7 @@ mod tests {
             created_at: "2026-11-21T10:00:00Z",
             signer: writer,
             peers,
-            him: None,
+            him,
         };
         seal(&s, &records(), &mut OsRandom).expect("sealed")
     }
@@ -268,17 +277,7 @@ mod tests {
     fn the_him_station_reads_a_segment_wrapped_to_its_key_and_no_other_him_key_does() {
         let writer = SigningKey::from_bytes(&[1; 32]);
         let (him, other) = (StaticSecret::from([0x5a; 32]), StaticSecret::from([0x5b; 32]));
-        let s = Sealing {
-            workstation: "6f1c7a52-0000-4000-8000-000000000001",
-            unit: "5E",
-            sequence: 1,
-            previous: "",
-            created_at: "2026-11-21T10:00:00Z",
-            signer: &writer,
-            peers: &[],
-            him: Some(PublicKey::from(&him).to_bytes()),
-        };
-        let seg = seal(&s, &records(), &mut OsRandom).expect("sealed");
+        let seg = sealed_for(&writer, &[], Some(PublicKey::from(&him).to_bytes()));
         let got = open(&seg.bytes, "x.dtku", &Reader::Him { secret: &him }).expect("HIM reads a dead PC's segment");
         assert_eq!(got.records, records());
         assert!(open(&seg.bytes, "x.dtku", &Reader::Him { secret: &other }).is_err());

@@ -76,6 +76,26 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
+/// On the HIM station: each workstation whose segments were imported from a unit share and whose entries on the
+/// worklist include some with no handoff file of that workstation for their episode: (workstation, its newest
+/// segment, when it wrote that one, how many such entries).
+pub fn share_only(conn: &rusqlite::Connection) -> Result<Vec<(String, u64, String, u64)>, VaultError> {
+    let mut st = conn.prepare_cached(
+        "SELECT s.workstation, s.sequence, s.created_at,
+                (SELECT count(*) FROM entries e WHERE e.workstation = s.workstation
+                    AND NOT EXISTS (SELECT 1 FROM handoff_files f
+                                     WHERE f.workstation = e.workstation AND f.episode_id = e.episode_id)) AS n
+           FROM unit_segments s
+          WHERE s.sequence = (SELECT max(t.sequence) FROM unit_segments t WHERE t.workstation = s.workstation)
+            AND n > 0
+          ORDER BY s.workstation",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?, r.get::<_, i64>(3)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Records a segment (published or received).
 pub fn record_segment(tx: &mut Tx<'_>, s: &SegmentRow) -> Result<(), VaultError> {
     tx.insert(

@@ -52,8 +52,8 @@ const AUDITED_ROWS: &[(&str, &str, &str)] = &[
 
 /// Rows that are gone although the record says they existed (issue 14 item 6): a row the audit chain names
 /// ([`AUDITED_ROWS`]) that no longer exists; an entry whose versions do not run 1..=current_version (a version
-/// deleted from the middle or the end); a version without its entry; an entry imported from a workstation with no
-/// row on the HIM worklist (it would never be decided or exported).
+/// deleted from the middle or the end); a version without its entry; an entry imported from a workstation (by a
+/// handoff file or a unit share's copy) with no row on the HIM worklist (it would never be decided or exported).
 pub fn missing_rows(conn: &rusqlite::Connection) -> Result<Vec<Broken>, VaultError> {
     let mut problems = Vec::new();
     let mut push = |table: &str, id: String, reason: &str| {
@@ -98,7 +98,7 @@ pub fn missing_rows(conn: &rusqlite::Connection) -> Result<Vec<Broken>, VaultErr
     }
     let mut st = conn.prepare(
         "SELECT e.id FROM entries e
-          WHERE e.workstation IN (SELECT workstation FROM handoff_files)
+          WHERE e.workstation IN (SELECT workstation FROM handoff_files UNION SELECT workstation FROM handoff_audit)
             AND NOT EXISTS (SELECT 1 FROM recon r WHERE r.entry_id = e.id) ORDER BY 1",
     )?;
     for id in st.query_map([], |r| r.get::<_, String>(0))? {

@@ -10,7 +10,7 @@ use serde_json::json;
 use dtk::api::{EntryOptions, ErrorCode, SafetyKind, Session, Workstation};
 use dtk::clock::{FixedClock, SystemClock};
 
-use crate::support::{answer, sample_response, stderr, stdout, TestVault, NURSE};
+use crate::support::{answer, sample_response, stderr, stdout, TestVault, CHARGE, HIM, NURSE};
 
 /// One workstation of the unit: its vault and its unit key.
 struct Station {
@@ -34,13 +34,25 @@ impl Station {
 
     /// Writes site.json: the share and the peers this workstation trusts.
     fn configure(&self, share: &Path, peers: &[&Station]) {
+        self.configure_for(share, peers, None);
+    }
+
+    /// The same, with the HIM station's public key (`him_public_key`): its segments are then wrapped to HIM too.
+    fn configure_for(&self, share: &Path, peers: &[&Station], him: Option<&str>) {
         let keys: Vec<&str> = peers.iter().map(|p| p.key.as_str()).collect();
-        let site = json!({ "unit_share_dir": share, "unit_peers": keys });
+        let mut site = json!({ "unit_share_dir": share, "unit_peers": keys });
+        if let Some(him) = him {
+            site["him_public_key"] = json!(him);
+        }
         std::fs::write(self.tv.path().join("site.json"), site.to_string()).expect("site.json");
     }
 
     fn nurse(&self) -> (Workstation, Session) {
         self.tv.sign_in(NURSE)
+    }
+
+    fn charge(&self) -> (Workstation, Session) {
+        self.tv.sign_in(CHARGE)
     }
 
     fn sync(&self) -> dtk::api::UnitSync {
@@ -349,6 +361,77 @@ fn fail_a_share_that_cannot_be_written_fails_the_publish_plainly_and_loses_nothi
     assert_eq!(b.sync().received.first().map(|r| r.counts.entries), Some(2));
 }
 
+/// A drill's entries travel in the unit share (the unit's other PCs see the drill), but never reach the HIM
+/// worklist from it: the import counts and skips them, as a drill's handoff file is refused. Seen failing with the
+/// drill's episode record staged like a real one: the dose was added to the worklist.
+#[test]
+fn a_drills_entries_in_the_share_never_reach_the_him_worklist() {
+    let HimUnit { share, him, mut hws, hs, him_key, a, b } = him_unit();
+    a.configure_for(share.path(), &[&b], Some(&him_key));
+    {
+        let (mut ws, charge) = a.charge();
+        ws.end_episode(&charge, &SystemClock).expect("end the real episode");
+        ws.start_episode(&charge, dtk::episodes::Kind::Drill, Default::default(), &SystemClock).expect("drill");
+    }
+    chart(&a, "2026-11-21T10:15:00-05:00");
+    assert!(a.sync().published.is_some());
+    let done = hws.import_unit_share(&hs, share.path(), &SystemClock).expect("import");
+    assert!(done.problems.is_empty(), "{:?}", done.problems);
+    let got = done.workstations.first().map(|w| (w.drill_entries, w.new_entries));
+    assert_eq!(got, Some((1, 0)), "{done:?}");
+    let kept: i64 = him.raw().query_row("SELECT count(*) FROM entries", [], |r| r.get(0)).expect("count");
+    assert_eq!(kept, 0);
+}
+
+/// The share filling up: its file system is full (a 64 KiB tmpfs mounted over the share in a mount namespace of the
+/// sync's own, `unshare -m`, then filled), so `dtk unit sync` exits 1 saying publishing failed, with the system's
+/// reason, and that charting goes on; it leaves no file there, not even a temporary one, and records nothing; the
+/// entry stays saved here, and the first sync with room publishes everything. Needs root, as CI runs. Seen failing
+/// with the temporary file's removal left out: the full share kept a half-written `.tmp`.
+#[test]
+fn fail_a_full_share_fails_the_publish_plainly_and_loses_nothing_local() {
+    let (a, b, share) = unit();
+    chart(&a, "2026-11-21T10:15:00-05:00");
+    let script = r#"mount -t tmpfs -o size=64k tmpfs "$1" || exit 90
+head -c 70000 /dev/zero > "$1/filler" 2>/dev/null
+share="$1"; shift
+"$@"; rc=$?
+echo "left on the share:"; find "$share" -mindepth 1 ! -name filler
+exit $rc"#;
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--", "sh", "-c", script, "sh"])
+        .arg(share.path())
+        .arg(env!("CARGO_BIN_EXE_dtk"))
+        .args(["unit", "sync"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("DTK_VAULT", a.tv.path())
+        .env("DTK_USER", NURSE.0)
+        .env("DTK_PASSWORD", NURSE.1)
+        .output()
+        .expect("unshare (util-linux)");
+    let (err, text) = (stderr(&out), stdout(&out));
+    assert_eq!(out.status.code(), Some(1), "{err}\n{text}");
+    assert!(
+        err.contains("publishing to the unit share failed")
+            && err.contains("No space left on device")
+            && err.contains("charting goes on"),
+        "{err}"
+    );
+    let left = text.split("left on the share:").nth(1).unwrap_or("?").trim().to_string();
+    assert!(
+        left.is_empty() || left == share.path().join(&a.id).display().to_string(),
+        "no segment, no temporary file: {left}"
+    );
+    let (mut ws, nurse) = a.nurse();
+    assert_eq!(ws.unit_status(&SystemClock).expect("status").last_published, None, "nothing recorded as published");
+    chart(&a, "2026-11-21T14:00:00-05:00");
+    assert_eq!(ws.list_entries(&nurse, Some("DEV2001"), &SystemClock).expect("list").len(), 2, "both saved here");
+    let done = ws.unit_sync(&nurse, &SystemClock).expect("sync");
+    assert_eq!(done.published.map(|p| (p.sequence, p.counts.entries)), Some((1, 2)), "published once there is room");
+    assert_eq!(b.sync().received.first().map(|r| r.counts.entries), Some(2));
+}
+
 /// The charge nurse's unit overview in one call: on B, the patient's doses charted on A (marked with A and when they
 /// arrived) beside B's own, newest first; B's own draft counted as unsigned here; and what A's segment said its nurse
 /// left unsigned there. Seen failing before segments kept the end record's unsigned counts: A's draft was missing.
@@ -375,4 +458,111 @@ fn the_unit_overview_shows_each_patients_doses_from_every_workstation_and_what_i
         overview.unsigned_elsewhere.iter().map(|u| (u.workstation.as_str(), u.author.as_str(), u.entries)).collect();
     assert_eq!(elsewhere, [(a.id.as_str(), NURSE.0, 1)]);
     assert_eq!(overview.status.peers.len(), 1);
+}
+
+/// An HIM station with its handoff key, two workstations of a unit (not configured yet), and their share.
+struct HimUnit {
+    share: tempfile::TempDir,
+    him: TestVault,
+    hws: Workstation,
+    hs: Session,
+    him_key: String,
+    a: Station,
+    b: Station,
+}
+
+fn him_unit() -> HimUnit {
+    let share = tempfile::tempdir().expect("share");
+    let him = TestVault::new();
+    let (mut hws, hs) = him.sign_in(HIM);
+    let him_key = hws.handoff_keygen(&hs, &SystemClock).expect("keygen").public_key;
+    HimUnit { share, him, hws, hs, him_key, a: Station::new(), b: Station::new() }
+}
+
+/// Issue 20 item 4, HIM benefits too: A's PC dies before it hands off; its entries reach HIM from the copy of the
+/// unit share (`dtk handoff import-share DIR`), counted on the HIM desk as "came only through the unit share" until
+/// a handoff file of A arrives; importing the copy again adds nothing, and so does A's handoff file when A's disk is
+/// read after all (and B's, imported after its segments). Seen failing with the segments' entries filed under no
+/// episode: the import was refused.
+#[test]
+fn a_dead_workstations_entries_reach_him_from_the_share_and_its_handoff_file_adds_nothing_twice() {
+    let HimUnit { share, him, mut hws, hs, him_key, a, b } = him_unit();
+    a.configure_for(share.path(), &[&b], Some(&him_key));
+    b.configure_for(share.path(), &[&a], Some(&him_key));
+    chart(&a, "2026-11-21T10:15:00-05:00");
+    assert!(a.sync().published.is_some());
+    chart(&a, "2026-11-21T14:00:00-05:00");
+    chart(&b, "2026-11-21T11:00:00-05:00");
+    assert!(a.sync().published.is_some() && b.sync().published.is_some());
+    let out = him.dtk(Some(HIM), &["handoff", "import-share", &share.path().to_string_lossy()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    let (la, lb) = (dtk::unit::short_id(&a.id), dtk::unit::short_id(&b.id));
+    assert!(text.contains(&format!("WS {la}: 2 segment(s): 2 new entries")), "{text}");
+    assert!(text.contains(&format!("WS {lb}: 1 segment(s): 1 new entries")), "{text}");
+    assert!(text.contains(&format!("WS {la}: 2 entries came only through the unit share")), "{text}");
+    let entries = |ws: &str| -> i64 {
+        him.raw().query_row("SELECT count(*) FROM entries WHERE workstation = ?1", [ws], |r| r.get(0)).expect("count")
+    };
+    assert_eq!((entries(&a.id), entries(&b.id)), (2, 1), "on the worklist");
+    let again = hws.import_unit_share(&hs, share.path(), &SystemClock).expect("again");
+    assert!(again.workstations.is_empty() && again.problems.is_empty(), "{again:?}");
+
+    // A's disk is read after all: its handoff file brings nothing twice, and A is no longer "share only".
+    let (a_file, b_file) = (a.tv.path().join("a.dtkh"), b.tv.path().join("b.dtkh"));
+    for (s, file) in [(&a, &a_file), (&b, &b_file)] {
+        let (mut ws, charge) = s.charge();
+        ws.export_handoff(&charge, file, None, false, &SystemClock).expect("handoff file");
+    }
+    let r = hws.import_handoff_file(&hs, &a_file, &SystemClock).expect("A's file");
+    assert_eq!((r.new_entries, r.new_versions, r.unchanged_versions, r.conflicts.len()), (0, 0, 2, 0), "{r:?}");
+    let only = hws.share_only(&hs).expect("share only");
+    assert_eq!(only.iter().map(|o| (o.label.as_str(), o.entries)).collect::<Vec<_>>(), vec![(lb.as_str(), 1)]);
+    let r = hws.import_handoff_file(&hs, &b_file, &SystemClock).expect("B's file");
+    assert_eq!((r.new_entries, r.new_versions, r.unchanged_versions), (0, 0, 1), "{r:?}");
+    assert!(hws.share_only(&hs).expect("share only").is_empty());
+    assert_eq!((entries(&a.id), entries(&b.id)), (2, 1), "nothing twice");
+    let audit: i64 = him
+        .raw()
+        .query_row("SELECT count(*) FROM audit WHERE action = 'handoff.share_imported'", [], |r| r.get(0))
+        .expect("audit");
+    assert_eq!(audit, 3, "one audit row per segment imported");
+}
+
+/// A segment HIM cannot read (written before the workstation had `him_public_key`) is refused by name, exit 1, and
+/// that workstation's later segments wait behind it; the other workstations' segments are imported; a copy whose
+/// folder holds another workstation's segment is refused. Seen failing with the wrapped key looked for among the
+/// peers: the message blamed unit_peers.
+#[test]
+fn fail_a_segment_him_cannot_read_is_named_and_the_rest_of_the_share_is_imported() {
+    let HimUnit { share, him, mut hws, hs, him_key, a, b } = him_unit();
+    a.configure(share.path(), &[&b]);
+    b.configure_for(share.path(), &[&a], Some(&him_key));
+    chart(&a, "2026-11-21T10:15:00-05:00");
+    chart(&b, "2026-11-21T11:00:00-05:00");
+    assert!(a.sync().published.is_some() && b.sync().published.is_some());
+    a.configure_for(share.path(), &[&b], Some(&him_key));
+    chart(&a, "2026-11-21T14:00:00-05:00");
+    assert!(a.sync().published.is_some());
+    let out = him.dtk(Some(HIM), &["handoff", "import-share", &share.path().to_string_lossy()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}/0000000001.dtku: not encrypted to this HIM station's key", a.id)),
+        "named, with why: {err}"
+    );
+    let done = hws.import_unit_share(&hs, share.path(), &SystemClock).expect("again");
+    assert!(done.workstations.is_empty(), "B's was imported by the first run, A's waits: {done:?}");
+    let kept: i64 = him.raw().query_row("SELECT count(*) FROM entries", [], |r| r.get(0)).expect("count");
+    assert_eq!(kept, 1, "B's entry only");
+    let elsewhere = share.path().join(&b.id).join("0000000002.dtku");
+    std::fs::copy(share.path().join(&a.id).join("0000000002.dtku"), &elsewhere).expect("copy");
+    let done = hws.import_unit_share(&hs, share.path(), &SystemClock).expect("again");
+    assert!(
+        done.problems
+            .iter()
+            .any(|p| p.starts_with(&format!("{}/0000000002.dtku: written by workstation {}", b.id, a.id))),
+        "{:?}",
+        done.problems
+    );
 }

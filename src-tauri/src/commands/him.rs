@@ -74,6 +74,8 @@ pub fn import_folder(ws: &mut Workstation, session: &Session) -> Result<HandoffF
             .into_iter()
             .map(|f| HandoffFile { name: f.name, path: path_of(&f.path), bytes: f.bytes })
             .collect(),
+        shares: folder.shares.into_iter().map(super::him_share::copy).collect(),
+        share_only: folder.share_only.into_iter().map(super::him_share::only).collect(),
     })
 }
 

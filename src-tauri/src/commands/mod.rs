@@ -8,6 +8,7 @@ pub mod admin;
 pub mod charge;
 pub mod escalation;
 pub mod him;
+pub mod him_share;
 mod mar;
 pub mod nurse;
 pub mod readiness;

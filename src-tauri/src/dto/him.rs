@@ -8,6 +8,10 @@ pub(super) fn bindings(out: &mut Bindings) {
     add::<HimKey>(out);
     add::<HandoffFile>(out);
     add::<HandoffFolder>(out);
+    add::<ShareCopy>(out);
+    add::<ShareOnlyLine>(out);
+    add::<ShareImportedLine>(out);
+    add::<ShareImportResult>(out);
     add::<HandoffConflict>(out);
     add::<HandoffImported>(out);
     add::<HandoffImportOutcome>(out);
@@ -58,13 +62,69 @@ pub struct HandoffFile {
     pub bytes: u64,
 }
 
-/// The site's handoff import folder (`handoff_import_dir`) and the files in it.
+/// The site's handoff import folder (`handoff_import_dir`), the files and unit share copies in it, and the
+/// workstations whose entries came only through a unit share.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffFolder {
     /// None when the site configuration names no folder.
     pub dir: Option<String>,
     pub files: Vec<HandoffFile>,
+    pub shares: Vec<ShareCopy>,
+    pub share_only: Vec<ShareOnlyLine>,
+}
+
+/// A folder of the import folder holding a unit share's copy (workstation folders with segments).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCopy {
+    pub name: String,
+    pub path: String,
+    pub workstations: u32,
+    pub segments: u32,
+}
+
+/// A workstation whose entries reached HIM only through a unit share: no handoff file of it for their episodes.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareOnlyLine {
+    pub workstation: String,
+    pub label: String,
+    pub entries: u32,
+    pub newest_segment: u32,
+    /// When the workstation wrote its newest segment, by its clock.
+    pub newest_written_at: String,
+    /// What it said its authors left unsigned.
+    pub unsigned: u32,
+    /// The whole sentence, with what to do.
+    pub message: String,
+}
+
+/// What one workstation's new segments added.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareImportedLine {
+    pub workstation: String,
+    pub label: String,
+    pub segments: u32,
+    pub new_entries: u32,
+    pub new_versions: u32,
+    pub unchanged_versions: u32,
+    pub new_patients: u32,
+    pub pending: u32,
+    pub duplicate_proposals: u32,
+    pub drill_entries: u32,
+    /// "entry-id v2": same version, other content; not merged.
+    pub conflicts: Vec<String>,
+}
+
+/// Importing a unit share's copy: per workstation, and every segment refused or waiting, named.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareImportResult {
+    pub dir: String,
+    pub workstations: Vec<ShareImportedLine>,
+    pub problems: Vec<String>,
 }
 
 /// The same entry version arrived with different content: surfaced, never merged.

@@ -88,6 +88,17 @@ export const entries: GalleryEntry[] = [
     },
   },
   {
+    name: 'him-import-share',
+    title: "HIM desk: a unit share's copy imported, a dead PC's entries named until its handoff file comes",
+    async mount(target) {
+      await desk(target);
+      click(target, 'Import files');
+      await until(target, (t) => t.querySelector('input[type="checkbox"]') !== null);
+      click(target, 'Import 5E-unit-share');
+      await until(target, (t) => t.querySelector('[data-testid="him-share-only"]') !== null);
+    },
+  },
+  {
     name: 'him-export',
     title: 'HIM desk: export, post and report',
     async mount(target) {

@@ -20,6 +20,10 @@ import type { PaperPageEntered } from './generated/PaperPageEntered';
 import type { PaperScan } from './generated/PaperScan';
 import type { ReconState } from './generated/ReconState';
 import type { ReconSummary } from './generated/ReconSummary';
+import type { ShareCopy } from './generated/ShareCopy';
+import type { ShareImportResult } from './generated/ShareImportResult';
+import type { ShareImportedLine } from './generated/ShareImportedLine';
+import type { ShareOnlyLine } from './generated/ShareOnlyLine';
 import type { SideBySide } from './generated/SideBySide';
 import type { WorklistItem } from './generated/WorklistItem';
 import type { WorklistPage } from './generated/WorklistPage';
@@ -46,6 +50,10 @@ export type {
   PaperScan,
   ReconState,
   ReconSummary,
+  ShareCopy,
+  ShareImportResult,
+  ShareImportedLine,
+  ShareOnlyLine,
   SideBySide,
   WorklistItem,
   WorklistPage,
@@ -59,6 +67,8 @@ export interface HimApi {
   himImportFolder(): Promise<HandoffFolder>;
   /** Imports each file on its own; one result per file, refused ones with their reason. */
   himImportFiles(paths: string[]): Promise<HandoffImportOutcome[]>;
+  /** Imports a unit share's copy (a folder of workstation folders of segments): a dead PC's entries reach HIM. */
+  himImportShare(path: string): Promise<ShareImportResult>;
   /** One page of the worklist, filtered and paged by the core. */
   himWorklist(query: WorklistQuery): Promise<WorklistPage>;
   himSummary(): Promise<ReconSummary>;

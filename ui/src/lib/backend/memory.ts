@@ -272,6 +272,10 @@ export class MemoryBackend implements Backend {
     return this.him.himImportFiles(paths);
   }
 
+  himImportShare(path: string): Promise<Him.ShareImportResult> {
+    return this.him.himImportShare(path);
+  }
+
   himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
     return this.him.himWorklist(query);
   }

@@ -98,6 +98,10 @@ export class TauriBackend implements Backend {
     return call('him_import_files', { paths });
   }
 
+  himImportShare(path: string): Promise<Him.ShareImportResult> {
+    return call('him_import_share', { path });
+  }
+
   himWorklist(query: Him.WorklistQuery): Promise<Him.WorklistPage> {
     return call('him_worklist', { query });
   }

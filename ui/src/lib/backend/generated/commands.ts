@@ -66,6 +66,7 @@ import type { SessionInfo } from './SessionInfo';
 import type { SetupRequest } from './SetupRequest';
 import type { SetupResult } from './SetupResult';
 import type { Severity } from './Severity';
+import type { ShareImportResult } from './ShareImportResult';
 import type { SideBySide } from './SideBySide';
 import type { SignInRequest } from './SignInRequest';
 import type { StaffAccount } from './StaffAccount';
@@ -91,6 +92,7 @@ export type CommandArgs = {
   him_keygen: null;
   him_import_folder: null;
   him_import_files: { paths: Array<string> };
+  him_import_share: { path: string };
   him_worklist: { query: WorklistQuery };
   him_summary: null;
   him_match: { entryId: string; mrn: string };
@@ -195,6 +197,7 @@ export type CommandResults = {
   him_keygen: HimKey;
   him_import_folder: HandoffFolder;
   him_import_files: Array<HandoffImportOutcome>;
+  him_import_share: ShareImportResult;
   him_worklist: WorklistPage;
   him_summary: ReconSummary;
   him_match: Array<string>;

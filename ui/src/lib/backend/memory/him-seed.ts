@@ -167,6 +167,8 @@ export function himSeed(count = 320): HimSeed {
   }
 
   const late = row(count + 1, pick, { workstation: '5E-WS2', author: NURSES[1]! });
+  // 5E-WS6 died in the downtime's second week: its entries are in the unit share its peers hold a copy of.
+  const dead = [row(count + 2, pick, { workstation: '5E-WS6' }), row(count + 3, pick, { workstation: '5E-WS6' })];
   return {
     rows,
     proposals,
@@ -200,6 +202,22 @@ export function himSeed(count = 320): HimSeed {
         outcome: {
           refused: { code: 'conflict', message: 'file #1 of this workstation is older than file #2 already imported (replayed)' },
         },
+      },
+    ],
+    shares: [
+      {
+        name: '5E-unit-share',
+        workstations: [
+          { workstation: '5E-WS1', segments: 14, writtenAt: '2026-11-22T05:58:00Z', rows: rows.filter((r) => r.workstation === '5E-WS1').slice(0, 3) },
+          { workstation: '5E-WS6', segments: 9, writtenAt: '2026-11-22T03:12:00Z', rows: dead, unsigned: 1 },
+          {
+            workstation: '5E-WS3',
+            segments: 0,
+            writtenAt: '',
+            rows: [],
+            refused: '5E-WS3/0000000004.dtku: changed after its workstation signed it (does not decrypt or verify)',
+          },
+        ],
       },
     ],
     failOnFirstPost: [id(3)],

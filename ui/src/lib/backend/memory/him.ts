@@ -10,6 +10,7 @@ import type { PatientInfo } from '../generated/PatientInfo';
 import type { Questionnaire } from '../../forms/questionnaire';
 import { clinicalTimeOf, findings as responseFindings } from './nurse';
 import { bundledForms, type MemoryState } from './state';
+import { ShareCopies, type HimSeedShare } from './him-share';
 
 export const FORM_BASE = 'http://downtimekit.example.org/fhir/Questionnaire/';
 
@@ -44,6 +45,8 @@ export interface HimSeed {
   proposals: [string, string][];
   importDir?: string | null;
   files?: HimSeedFile[];
+  /** Copies of unit shares in the import folder (issue 20 item 4). */
+  shares?: HimSeedShare[];
   /** Entry ids the FHIR server refuses at the first post (a retry succeeds). */
   failOnFirstPost?: string[];
   /** The FHIR servers of the site's allowlist: name → base URL (default: one named "EHR"). */
@@ -122,6 +125,8 @@ export class HimMemory {
   private importDir: string | null;
   private files: HimSeedFile[];
   private imported = new Set<string>();
+  private shares: ShareCopies;
+  private seededFrom: Set<string>;
   private batches: Batch[] = [];
   private failOnFirstPost: Set<string>;
   private fhirServers: Record<string, string>;
@@ -144,6 +149,8 @@ export class HimMemory {
     }
     this.importDir = seed?.importDir ?? null;
     this.files = seed?.files ?? [];
+    this.shares = new ShareCopies(seed?.shares ?? [], this.importDir);
+    this.seededFrom = new Set((seed?.rows ?? []).map((r) => r.workstation));
     this.failOnFirstPost = new Set(seed?.failOnFirstPost ?? []);
     this.fhirServers = seed?.fhirServers ?? { EHR: 'https://ehr.example.org/fhir' };
     this.fhirToken = seed?.fhirToken ?? null;
@@ -200,11 +207,36 @@ export class HimMemory {
 
   async himImportFolder(): Promise<Him.HandoffFolder> {
     this.calls.push('himImportFolder');
-    if (this.importDir === null) return { dir: null, files: [] };
+    const shareOnly = this.shares.shareOnly(this.rows, this.handedOff());
+    if (this.importDir === null) return { dir: null, files: [], shares: [], shareOnly };
     return {
       dir: this.importDir,
       files: this.files.map((f) => ({ name: f.name, path: `${this.importDir}/${f.name}`, bytes: f.bytes })),
+      shares: this.shares.list(),
+      shareOnly,
     };
+  }
+
+  /** The workstations a handoff file of which was imported (the seeded worklist came from handoff files). */
+  private handedOff(): Set<string> {
+    const out = new Set<string>(this.seededFrom);
+    for (const f of this.files) {
+      if (!this.imported.has(f.name) || 'refused' in f.outcome) continue;
+      const ws = f.outcome.workstation ?? f.outcome.rows[0]?.workstation;
+      if (ws) out.add(ws);
+    }
+    return out;
+  }
+
+  async himImportShare(path: string): Promise<Him.ShareImportResult> {
+    this.calls.push('himImportShare');
+    try {
+      const result = this.shares.import(path, this.rows);
+      this.refreshProposed();
+      return result;
+    } catch (error) {
+      throw new BackendError('io', (error as Error).message);
+    }
   }
 
   async himImportFiles(paths: string[]): Promise<Him.HandoffImportOutcome[]> {

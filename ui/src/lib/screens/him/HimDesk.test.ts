@@ -247,6 +247,37 @@ describe('HIM import', { timeout: 30_000 }, () => {
   });
 });
 
+describe('HIM import of a unit share copy', { timeout: 30_000 }, () => {
+  it("imports a copy of the unit share: a dead PC's entries arrive and stay named until its handoff file comes; a refused segment is named", async () => {
+    const user = userEvent.setup();
+    desk();
+    await user.click(screen.getByRole('button', { name: 'Import files' }));
+    expect(await screen.findByText(/3 workstations, 23 segments/)).toHaveTextContent('(3 workstations, 23 segments)');
+    expect(screen.queryByTestId('him-share-only')).toBeNull();
+    await user.click(screen.getByRole('button', { name: 'Import 5E-unit-share' }));
+    const items = within(await screen.findByTestId('him-share-results')).getAllByRole('listitem');
+    expect(items).toHaveLength(3);
+    expect(items[0]).toHaveTextContent('WS 5EWS1: 14 segments, added 0 entries and 0 versions (3 already here)');
+    expect(items[1]).toHaveTextContent('WS 5EWS6: 9 segments, added 2 entries and 2 versions (0 already here)');
+    expect(items[2]).toHaveTextContent(
+      'Refused or waiting — 5E-WS3/0000000004.dtku: changed after its workstation signed it (does not decrypt or verify).',
+    );
+    const only = await screen.findByTestId('him-share-only');
+    expect(only).toHaveTextContent(
+      'WS 5EWS6: 2 entries came only through the unit share (its newest segment, #9, was written at 2026-11-22T03:12:00Z)',
+    );
+    expect(only).toHaveTextContent('and the unsigned entry it said it left, may still be on that PC');
+    expect(only).not.toHaveTextContent('5EWS1');
+    await screen.findByText(/still open of 322/);
+
+    await user.click(screen.getByRole('button', { name: 'Import 5E-unit-share' }));
+    await waitFor(() => expect(within(screen.getByTestId('him-share-results')).getAllByRole('listitem')).toHaveLength(1));
+    expect(screen.getByTestId('him-share-results')).toHaveTextContent('Refused or waiting — 5E-WS3/0000000004.dtku');
+    await screen.findByText(/still open of 322/);
+    await axeClean();
+  });
+});
+
 describe('HIM export', { timeout: 30_000 }, () => {
   it('writes the batch and shows its path and SHA-256, posts, and retries only what failed', async () => {
     const user = userEvent.setup();
