@@ -115,8 +115,8 @@ impl Validated {
         exclude: Option<&str>,
     ) -> Result<Prepared, ApiError> {
         let systems: Vec<&str> = self.systems.iter().map(String::as_str).collect();
-        let patient = patients::find_by_mrn(conn, keys, &systems, &self.mrn)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration)")
+        let patient = super::unit::find_in_unit(conn, keys, &systems, &self.mrn)?.ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, "the MRN in the response's subject matches no patient on this workstation (census or downtime registration, here or on the unit's other workstations)")
         })?;
         let idx = patients::mrn_token(keys, &patient.record.mrn_system, &patient.record.mrn);
         let subject = safety::Subject {
@@ -218,7 +218,7 @@ impl Workstation {
         let systems: Vec<String> = self.mrn_systems().into_iter().map(str::to_string).collect();
         let refs: Vec<&str> = systems.iter().map(String::as_str).collect();
         let vault = self.vault_mut()?;
-        let found = patients::find_by_mrn(vault.conn(), session.keys(), &refs, mrn)?
+        let found = super::unit::find_in_unit(vault.conn(), session.keys(), &refs, mrn)?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))?;
         let target = format!("patients:{}", found.id);
         self.audit_view(session, patients::action::PATIENT_VIEWED, &target, serde_json::json!({ "mrn": mrn }), clock)?;

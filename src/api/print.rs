@@ -245,7 +245,7 @@ impl Workstation {
     /// A patient by MRN without writing a view row (the print's own audit row says whom it was for).
     pub(super) fn patient_by_mrn(&self, session: &Session, mrn: &str) -> Result<Patient, ApiError> {
         let systems = [self.site.mrn_system.as_str(), self.site.temp_mrn_system.as_str()];
-        patients::find_by_mrn(self.vault()?.conn(), session.keys(), &systems, mrn.trim())?
+        super::unit::find_in_unit(self.vault()?.conn(), session.keys(), &systems, mrn.trim())?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no patient with this MRN on this workstation"))
     }
 }

@@ -113,6 +113,21 @@ fn unreachable(dir: &Path) -> String {
     format!("unit share unreachable: {}", dir.display())
 }
 
+/// A patient by MRN on this workstation (census or its own registrations), or else registered on another workstation
+/// of the unit (its registration came through the unit share): the nurse who admitted the patient on one PC and the
+/// one who gives the next dose on another chart under the same temporary MRN.
+pub(super) fn find_in_unit(
+    conn: &rusqlite::Connection,
+    keys: &crate::crypto::Keys,
+    systems: &[&str],
+    mrn: &str,
+) -> Result<Option<crate::patients::Patient>, crate::vault::VaultError> {
+    match crate::patients::find_by_mrn(conn, keys, systems, mrn)? {
+        Some(p) => Ok(Some(p)),
+        None => Ok(store::peer_patient(conn, keys, systems, mrn)?.map(|(_, p)| p)),
+    }
+}
+
 /// The segments of a writer's `folder` not received here yet, in order, each with the name it is reported by
 /// (`<folder>/<file>`). Names in `problems` a segment received before that is gone from the share or was replaced
 /// with other content (the copy received first is kept), and stops before a missing one: nothing after a gap is read

@@ -80,7 +80,17 @@ impl Workstation {
         let episode = crate::episodes::list(conn, keys)?.into_iter().next().map(|e| e.id);
         let peers = store::patient_entries(conn, keys, None)?;
         let mut patients = Vec::new();
-        for p in crate::patients::list(conn, keys)? {
+        // This workstation's patients, then those registered on the unit's other workstations (not known here).
+        let mut everyone = crate::patients::list(conn, keys)?;
+        for (_, p) in store::peer_patients(conn, keys)? {
+            let known = |q: &crate::patients::Patient| {
+                q.record.mrn == p.record.mrn && q.record.mrn_system == p.record.mrn_system
+            };
+            if !everyone.iter().any(known) {
+                everyone.push(p);
+            }
+        }
+        for p in everyone {
             let r = &p.record;
             let mut charted: Vec<(String, Charted)> = Vec::new();
             let mut unsigned_here = 0;

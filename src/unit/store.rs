@@ -323,6 +323,40 @@ pub fn patient_entries(
     entries_of(conn, keys, patient_idx, None)
 }
 
+/// The patients registered during the downtime on the unit's other workstations, as the unit share brought their
+/// registrations: (the workstation, the patient), by workstation.
+pub fn peer_patients(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+) -> Result<Vec<(String, crate::patients::Patient)>, VaultError> {
+    let mut st = conn.prepare_cached(
+        "SELECT workstation, id, body FROM unit_records WHERE kind = 'registration' ORDER BY workstation, id",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (workstation, id, sealed) = row?;
+        let r: crate::handoff::Registered = open(keys, &format!("{workstation}/registration/{id}"), &sealed)?;
+        let patient =
+            crate::patients::Patient { id: r.id, source: crate::patients::Source::Registration, record: r.record };
+        out.push((workstation, patient));
+    }
+    Ok(out)
+}
+
+/// A patient registered on another workstation of the unit, found by MRN (exactly, under any of `systems`).
+/// Registrations are few (a unit registers tens of patients in an outage), so each is opened and compared.
+pub fn peer_patient(
+    conn: &rusqlite::Connection,
+    keys: &Keys,
+    systems: &[&str],
+    mrn: &str,
+) -> Result<Option<(String, crate::patients::Patient)>, VaultError> {
+    Ok(peer_patients(conn, keys)?
+        .into_iter()
+        .find(|(_, p)| p.record.mrn == mrn && systems.contains(&p.record.mrn_system.as_str())))
+}
+
 /// What each peer's newest segment said its authors left unsigned: (workstation, author, entries).
 pub fn unsigned_elsewhere(conn: &rusqlite::Connection, keys: &Keys) -> Result<Vec<(String, String, u64)>, VaultError> {
     let mut st =

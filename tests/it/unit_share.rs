@@ -460,6 +460,52 @@ fn the_unit_overview_shows_each_patients_doses_from_every_workstation_and_what_i
     assert_eq!(overview.status.peers.len(), 1);
 }
 
+/// A patient registered on A during the downtime (a temporary MRN from A's block) is found on B once the share
+/// brought the registration, so B's nurse charts the next dose under the same MRN instead of registering the
+/// patient a second time; and the dose A gave that patient is flagged on B as a possible duplicate. Before B's sync
+/// the MRN is unknown on B. Seen failing with the look-up reading only B's own patients: "matches no patient".
+#[test]
+fn a_patient_registered_on_one_workstation_is_found_and_charted_on_the_other() {
+    let (a, b, _share) = unit();
+    let mut site: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.tv.path().join("site.json")).expect("site")).expect("json");
+    site["temp_mrn_block"] = json!({ "prefix": "T5E-", "first": 100, "last": 199 });
+    std::fs::write(a.tv.path().join("site.json"), site.to_string()).expect("site.json");
+    let (mut ws, nurse) = a.nurse();
+    let reg = dtk::patients::Registration {
+        family: "Unknown".into(),
+        given: vec!["Male".into()],
+        birth_date: None,
+        gender: Some("male".into()),
+        location: Some("5E-14".into()),
+    };
+    let registered = ws.register_patient(&nurse, &reg, &SystemClock).expect("registered on A").record;
+    let (mrn, system) = (registered.mrn, registered.mrn_system);
+    let dose_for = |at: &str| {
+        let mut r = dose(at);
+        r["subject"]["identifier"]["value"] = json!(mrn);
+        r["subject"]["identifier"]["system"] = json!(system);
+        r
+    };
+    let opts = EntryOptions { sign: true, confirm_not_duplicate: true, ..Default::default() };
+    ws.add_entry(&nurse, &dose_for("2026-11-21T10:15:00-05:00"), &opts, &SystemClock).expect("dose on A");
+    let (mut wb, nurse_b) = b.nurse();
+    let unknown = wb.find_patient(&nurse_b, &mrn, &SystemClock).err().map(|e| e.code);
+    assert_eq!(unknown, Some(ErrorCode::NotFound), "not before the share brings it");
+    assert!(a.sync().published.is_some());
+    assert!(b.sync().problems.is_empty());
+    let found = wb.find_patient(&nurse_b, &mrn, &SystemClock).expect("found on B");
+    assert_eq!(found.display_name(), "UNKNOWN, Male");
+    let checked = wb.check_entry(&nurse_b, &dose_for("2026-11-21T10:20:00-05:00"), &signed(), None, &SystemClock);
+    let warnings = checked.expect("checked").warnings;
+    assert!(warnings.iter().any(|w| w.kind == SafetyKind::PossibleDuplicate), "{warnings:?}");
+    wb.add_entry(&nurse_b, &dose_for("2026-11-21T14:00:00-05:00"), &opts, &SystemClock).expect("charted on B");
+    assert_eq!(wb.list_entries(&nurse_b, Some(&mrn), &SystemClock).expect("list").len(), 1);
+    let overview = wb.unit_overview(&nurse_b, &SystemClock).expect("overview");
+    let line = overview.patients.iter().find(|p| p.mrn == mrn).expect("the registered patient is on B's overview");
+    assert_eq!(line.doses.len(), 2, "A's dose and B's: {:?}", line.doses);
+}
+
 /// An HIM station with its handoff key, two workstations of a unit (not configured yet), and their share.
 struct HimUnit {
     share: tempfile::TempDir,
