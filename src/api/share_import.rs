@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::handoff::{HandoffError, HimKey, ImportReport, Record, ShareStage};
 use crate::unit::receive::{self, Folder};
 use crate::unit::segment::{self, Reader};
-use crate::unit::store::{self, Kind};
+use crate::unit::store;
 use crate::unit::{self as share, UnitError};
 
 /// What importing a unit share's copy brought, per workstation, and what it refused.
@@ -142,12 +142,6 @@ impl Workstation {
                 label: share::short_id(&folder.name),
                 ..ShareImported::default()
             };
-            for p in &folder.partial {
-                out.problems.push(format!(
-                    "{}/{p}: half-written (being written or copied); ignored until it is complete",
-                    folder.name
-                ));
-            }
             for (file, path) in pending_segments(self.vault()?.conn(), &folder, &mut out.problems)? {
                 match self.share_segment(session, clock, &key, &folder.name, &file, &path) {
                     Ok(r) => got.add(&r),
@@ -184,10 +178,8 @@ impl Workstation {
             let (ws, sequence) = (opened.header.workstation.as_str(), opened.header.sequence);
             receive::walk(tx, folder, file, &opened, &mut |tx, record, _, _| {
                 if let Record::End(end) = record {
-                    if let Some(u) = &end.unsigned {
-                        if let Err(reason) = store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)? {
-                            return Ok(Err(reason));
-                        }
+                    if let Err(reason) = receive::keep_unsigned(tx, ws, sequence, end)? {
+                        return Ok(Err(reason));
                     }
                 }
                 match stage.record(tx, record) {

@@ -129,14 +129,18 @@ pub(super) fn find_in_unit(
 }
 
 /// The segments of a writer's `folder` not received here yet, in order, each with the name it is reported by
-/// (`<folder>/<file>`). Names in `problems` a segment received before that is gone from the share or was replaced
-/// with other content (the copy received first is kept), and stops before a missing one: nothing after a gap is read
-/// until it arrives.
+/// (`<folder>/<file>`). Names in `problems` a file still being written or copied (ignored until whole), a segment
+/// received before that is gone from the share or was replaced with other content (the copy received first is
+/// kept), and stops before a missing one: nothing after a gap is read until it arrives.
 pub(super) fn pending_segments(
     conn: &rusqlite::Connection,
     folder: &receive::Folder,
     problems: &mut Vec<String>,
 ) -> Result<Vec<(String, PathBuf)>, ApiError> {
+    for p in &folder.partial {
+        problems
+            .push(format!("{}/{p}: half-written (being written or copied); ignored until it is complete", folder.name));
+    }
     let recorded = store::segments(conn, &folder.name)?;
     let name = |n: u64| format!("{}/{}", folder.name, share::file_name(n));
     for s in &recorded {
@@ -295,12 +299,6 @@ impl Workstation {
                 workstation: folder.name.clone(),
                 ..PeerSync::default()
             };
-            for p in &folder.partial {
-                out.problems.push(format!(
-                    "{}/{p}: half-written (being written or copied); ignored until it is complete",
-                    folder.name
-                ));
-            }
             for (file, path) in pending_segments(self.vault()?.conn(), &folder, &mut out.problems)? {
                 match self.unit_accept(session, clock, &folder.name, &file, &path, &me, &peers) {
                     Ok(r) => {

@@ -236,12 +236,23 @@ fn keep(
             counts.entries += new(&s);
             s
         }
-        Record::End(e) => match &e.unsigned {
-            Some(u) => store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)?,
-            None => Ok(Stored::Known),
-        },
+        Record::End(e) => return keep_unsigned(tx, ws, sequence, e),
     };
     Ok(stored.map(|_| ()))
+}
+
+/// Keeps what a segment's end record says its workstation's authors left unsigned (drafts never leave a workstation,
+/// only their count), as that workstation's newest word on it.
+pub fn keep_unsigned(
+    tx: &mut Tx<'_>,
+    ws: &str,
+    sequence: u64,
+    end: &EndRecord,
+) -> Result<Result<(), String>, UnitError> {
+    Ok(match &end.unsigned {
+        Some(u) => store::put(tx, ws, Kind::Unsigned, "latest", sequence, None, u)?.map(|_| ()),
+        None => Ok(()),
+    })
 }
 
 /// Keeps each signed version of a peer's entry as its own record (workstation + entry + version), found by the
