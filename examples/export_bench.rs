@@ -51,7 +51,8 @@ fn main() -> Result<()> {
     let n: usize = args.iter().find(|a| !a.starts_with("--")).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
     let post = args.iter().any(|a| a == "--post");
     // `--keep` leaves the HIM station's folder (vault and bundle) in place, so that another build can regenerate the
-    // same batch and be compared byte for byte (`dtk --vault DIR/him export fhir --batch ID --out FILE`); it skips
+    // same batch and be compared byte for byte (`dtk --vault DIR/him export fhir --batch ID --out FILE`), and a copy
+    // of it from before the export (DIR/him-before-export), so that a first export can be timed again; it skips
     // `--post`.
     let keep = args.iter().any(|a| a == "--keep");
     let root = env!("CARGO_MANIFEST_DIR");
@@ -130,6 +131,11 @@ fn main() -> Result<()> {
         "build the command line first: cargo build --release --bin dtk --example export_bench"
     );
     let him_dir = tmp.path().join("him");
+    if keep {
+        // The HIM station as it was before the export, so that the export itself can be run again on a copy.
+        let status = Command::new("cp").arg("-a").arg(&him_dir).arg(tmp.path().join("him-before-export")).status()?;
+        anyhow::ensure!(status.success(), "copying the HIM station's folder failed");
+    }
     let run = |what: &str, args: &[&str]| -> Result<String> {
         let o = Command::new("/usr/bin/time")
             .args(["-f", "%e s wall, %U s user, %S s system, peak RSS %M KiB"])

@@ -2,7 +2,7 @@
 //! (`export_batch_entries`), and the rows the bundle writer reads back from them; which accepted entries the next
 //! batch takes and what each is frozen with; the per-entry outcome of a post.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
@@ -10,8 +10,7 @@ use zeroize::Zeroizing;
 use super::{BatchMeta, ExportEntry, FhirError, Frozen, Mode, PostOutcome, StaffRef, Watermark};
 use crate::clock::stamp;
 use crate::crypto::{Keys, Place};
-use crate::entries::{Origin, PaperSource, PatientHeader, VersionBody};
-use crate::forms::Catalog;
+use crate::entries::{Origin, VersionBody};
 use crate::reconcile;
 use crate::vault::rows::OnConflict;
 use crate::vault::{Tx, VaultError};
@@ -26,7 +25,13 @@ fn entry_place(row: &str) -> Place<'_> {
     Place { table: "export_batch_entries", row, column: "body", format: FORMAT }
 }
 
-fn seal_frozen(keys: &Keys, rng: &mut dyn crate::crypto::Random, batch: &str, entry: &str, f: &Frozen) -> Vec<u8> {
+pub(super) fn seal_frozen(
+    keys: &Keys,
+    rng: &mut dyn crate::crypto::Random,
+    batch: &str,
+    entry: &str,
+    f: &Frozen,
+) -> Vec<u8> {
     let row = format!("{batch}/{entry}");
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(f).unwrap_or_default());
     keys.seal(&entry_place(&row), &plain, rng)
@@ -89,7 +94,7 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
     Ok(r.get_ref(i)?.as_str()?)
 }
 
-fn open_version(
+pub(super) fn open_version(
     keys: &Keys,
     entry_id: &str,
     version: i64,
@@ -187,7 +192,6 @@ pub(super) fn each_entry(
         }
         Pass::Registrations(may_register) => {
             let mut st = conn.prepare(BATCH_FORMS_SQL)?;
-            let mut one = conn.prepare(BATCH_ENTRY_SQL)?;
             let mut rows = st.query(params)?;
             while let Some(r) = rows.next()? {
                 let id = text(r, 0)?;
@@ -197,41 +201,51 @@ pub(super) fn each_entry(
                 if !open_frozen(keys, batch_id, id, r.get(1)?, blob(r, 2)?)?.registers_patient {
                     continue;
                 }
-                let mut entry = one.query(rusqlite::params![batch_id, id])?;
-                if let Some(row) = entry.next()? {
-                    f(RawEntry::read(row)?)?;
-                }
+                f(stored_entry(conn, batch_id, id)?)?;
             }
         }
     }
     Ok(())
 }
 
-/// The accepted entries, in clinical-time order, that the next batch exports. Refuses if any belongs to a drill.
-pub fn exportable(conn: &rusqlite::Connection) -> Result<Vec<String>, FhirError> {
+/// One entry of a batch as [`each_entry`] reads it, still sealed.
+pub(super) fn stored_entry(conn: &rusqlite::Connection, batch_id: &str, id: &str) -> Result<RawEntry, FhirError> {
+    let mut st = conn.prepare_cached(BATCH_ENTRY_SQL)?;
+    let mut rows = st.query(rusqlite::params![batch_id, id])?;
+    let row = rows.next()?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    Ok(RawEntry::read(row)?)
+}
+
+/// The accepted entries (id and form), in clinical-time order, that the next batch exports. Refuses if any belongs
+/// to a drill.
+pub fn exportable(conn: &rusqlite::Connection) -> Result<Vec<(String, String)>, FhirError> {
+    // From the few episodes that are not real to their entries, never from every accepted row to its entry: on a
+    // cold cache that was a random read per entry.
     let drill: i64 = conn.query_row(
-        "SELECT count(*) FROM recon r JOIN entries e ON e.id = r.entry_id JOIN episodes p ON p.id = e.episode_id
-              WHERE r.state = 'accepted' AND p.kind != 'real'",
+        "SELECT count(*) FROM episodes p CROSS JOIN entries e ON e.episode_id = p.id
+                CROSS JOIN recon r ON r.entry_id = e.id
+          WHERE p.kind != 'real' AND r.state = 'accepted'",
         [],
         |r| r.get(0),
     )?;
     if drill > 0 {
         return Err(FhirError::Drill);
     }
-    let mut st = conn.prepare("SELECT entry_id FROM recon WHERE state = 'accepted' ORDER BY clinical_at, entry_id")?;
-    let rows = st.query_map([], |r| r.get(0))?;
+    // `recon_by_state` holds every column asked for here: the worklist rows themselves are not read.
+    let mut st =
+        conn.prepare("SELECT entry_id, form FROM recon WHERE state = 'accepted' ORDER BY clinical_at, entry_id")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Records a new batch of the accepted entries `ids` in `tx`: the batch row (its SHA-256 is set by
-/// [`set_sha256`] once the file is written), each entry's frozen facts, and the entries locked as exported.
+/// Records a new batch of `entries` accepted entries in `tx`: the batch row (its SHA-256 is set by [`set_sha256`]
+/// once the file is written). Its entries are frozen and locked as exported by `freeze::store`.
 pub(super) fn record(
     tx: &mut Tx<'_>,
     keys: &Keys,
-    catalog: &Catalog,
     by: &StaffRef,
     station: String,
-    ids: &[String],
+    entries: usize,
 ) -> Result<BatchMeta, FhirError> {
     let batch_id = tx.new_id().to_string();
     let mut watermark = held(tx.sql())?;
@@ -241,7 +255,7 @@ pub(super) fn record(
         created_at: stamp(tx.at()),
         by: by.clone(),
         station,
-        entries: ids.len(),
+        entries,
         watermark: Some(watermark),
         bundle_format: super::BUNDLE_FORMAT,
     };
@@ -253,49 +267,12 @@ pub(super) fn record(
             ("id", &batch_id),
             ("created_at", &meta.created_at),
             ("created_by", &by.username),
-            ("entry_count", &(ids.len() as i64)),
+            ("entry_count", &(entries as i64)),
             ("sha256", &""),
             ("fv", &1_i64),
             ("body", &sealed),
         ],
     )?;
-    let mut names = StaffNames::default();
-    for (pos, entry_id) in ids.iter().enumerate() {
-        let (version, frozen, mut body) = freeze(tx.sql(), keys, catalog, &mut names, entry_id, &by.username)?;
-        let sealed = seal_frozen(keys, tx, &batch_id, entry_id, &frozen);
-        tx.insert(
-            OnConflict::Abort,
-            "export_batch_entries",
-            &[
-                ("batch_id", &batch_id),
-                ("entry_id", entry_id),
-                ("position", &(pos as i64)),
-                ("version", &version),
-                ("post_state", &"unposted"),
-                ("fv", &1_i64),
-                ("body", &sealed),
-            ],
-        )?;
-        body.exported_version = Some(version);
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
-        let rb = tx.seal(&Place { table: "recon", row: entry_id, column: "body", format: 1 }, &plain);
-        let n = tx.update(
-            "recon",
-            &[entry_id],
-            Some(("state", &"accepted")),
-            &[
-                ("state", &"exported"),
-                ("batch_id", &batch_id),
-                ("updated_at", &meta.created_at),
-                ("updated_by", &by.username),
-                ("fv", &1_i64),
-                ("body", &rb),
-            ],
-        )?;
-        if n != 1 {
-            return Err(FhirError::Changed(entry_id.clone()));
-        }
-    }
     Ok(meta)
 }
 
@@ -419,116 +396,4 @@ pub(super) fn record_post(
         &serde_json::json!({ "server": base_url, "posted": outcome.posted.len(), "failed": outcome.failed.len() }),
     )?;
     Ok(())
-}
-
-/// Display names of staff, looked up once per (workstation, username) during an export.
-#[derive(Default)]
-struct StaffNames(HashMap<(Option<String>, String), String>);
-
-impl StaffNames {
-    /// The name the workstation's handoff file gave `username`, else this station's account, else the username.
-    fn get(&mut self, conn: &rusqlite::Connection, workstation: Option<&str>, username: &str) -> String {
-        let key = (workstation.map(str::to_string), username.to_string());
-        if let Some(name) = self.0.get(&key) {
-            return name.clone();
-        }
-        let from_file: Option<String> = workstation.and_then(|ws| {
-            conn.query_row(
-                "SELECT display_name FROM handoff_staff WHERE workstation = ?1 AND username = ?2",
-                params![ws, username],
-                |r| r.get(0),
-            )
-            .optional()
-            .ok()
-            .flatten()
-        });
-        let name = from_file
-            .or_else(|| {
-                conn.query_row("SELECT display_name FROM users WHERE username = ?1", [username], |r| r.get(0))
-                    .optional()
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or_else(|| username.to_string());
-        self.0.insert(key, name.clone());
-        name
-    }
-}
-
-/// What freezing needs of a version body: who the patient is and whether it came from paper. The response is
-/// skipped, not built, unless the form can register a patient.
-#[derive(serde::Deserialize)]
-struct Header {
-    patient: PatientHeader,
-    paper: Option<PaperSource>,
-}
-
-/// What one accepted entry is exported with: its current version, the frozen facts, and its worklist body.
-fn freeze(
-    conn: &rusqlite::Connection,
-    keys: &Keys,
-    catalog: &Catalog,
-    names: &mut StaffNames,
-    id: &str,
-    exporter: &str,
-) -> Result<(i64, Frozen, reconcile::RowBody), FhirError> {
-    let mut st = conn.prepare_cached(
-        "SELECT e.current_version, e.author, e.workstation, e.origin, e.form, r.fv, r.body, v.fv, v.body
-           FROM recon r JOIN entries e ON e.id = r.entry_id
-           JOIN entry_versions v ON v.entry_id = e.id AND v.version = e.current_version
-          WHERE r.entry_id = ?1",
-    )?;
-    let mut rows = st.query([id])?;
-    let r = rows.next()?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-    let version: i64 = r.get(0)?;
-    let author: String = r.get(1)?;
-    let ws: String = r.get(2)?;
-    let origin = text(r, 3)?;
-    let form: String = r.get(4)?;
-    let body = reconcile::open_body(keys, id, r.get(5)?, blob(r, 6)?)?;
-    let plain = open_version(keys, id, version, r.get(7)?, blob(r, 8)?)?;
-    let not_an_entry = || VaultError::Integrity(format!("entry_versions {id}/{version}: body is not an entry"));
-    let v: Header = serde_json::from_slice(&plain).map_err(|_| not_an_entry())?;
-    let subject = body.matched_mrn.clone().unwrap_or((v.patient.mrn_system.clone(), v.patient.mrn.clone()));
-    let (author_ref, enterer) = match (&v.paper, origin == "paper") {
-        (Some(p), true) => (
-            StaffRef { username: String::new(), display: p.author_name.clone() },
-            Some(StaffRef { username: author.clone(), display: names.get(conn, None, &author) }),
-        ),
-        _ => (StaffRef { username: author.clone(), display: names.get(conn, Some(&ws), &author) }, None),
-    };
-    let verifier = body.accepted_by.clone().unwrap_or_else(|| exporter.to_string());
-    let form_def = catalog.get(&form).ok_or_else(|| FhirError::UnknownForm { entry: id.to_string(), form })?;
-    // Only a form with a Patient extraction context can register a patient; the others skip the extraction here
-    // (the bundle writer extracts every entry once).
-    let registers_patient = form_def.may_extract("Patient") && {
-        let full: VersionBody = serde_json::from_slice(&plain).map_err(|_| not_an_entry())?;
-        form_registers_patient(form_def, id, &full)?
-    };
-    let frozen = Frozen {
-        subject,
-        mode: if body.exported_version.is_some() { Mode::Update } else { Mode::Create },
-        author: author_ref,
-        enterer,
-        verifier: StaffRef { display: names.get(conn, None, &verifier), username: verifier },
-        registers_patient,
-        location: None,
-        failure: None,
-    };
-    Ok((version, frozen, body))
-}
-
-fn form_registers_patient(form: &crate::forms::Form, id: &str, v: &VersionBody) -> Result<bool, FhirError> {
-    let ctx = crate::forms::ExtractContext {
-        entry_id: id,
-        subject: serde_json::json!({ "reference": "Patient?identifier=x|y" }),
-        encounter: None,
-        author: None,
-        recorded: "2000-01-01T00:00:00Z",
-        clinical_time: v.clinical_time.as_deref(),
-    };
-    // Validated when it was signed, like every stored response (see `bundle.rs`).
-    let resources = crate::forms::extract_signed(form, &v.response, &ctx)
-        .map_err(|e| FhirError::Extract { entry: id.to_string(), reason: e.to_string() })?;
-    Ok(resources.iter().any(|r| r["resourceType"] == "Patient"))
 }

@@ -161,14 +161,14 @@ fn subject_ref(e: &ExportEntry, patients: &PatientUrns) -> Value {
 
 /// The bundle entries of one worklist entry, serialised into one buffer (separated, without a leading separator),
 /// with the worklist entry each belongs to.
-struct Entries {
+pub(super) struct Entries {
     buf: Vec<u8>,
     tags: Vec<Option<String>>,
     format: u32,
 }
 
 impl Entries {
-    fn new(format: u32) -> Entries {
+    pub(super) fn new(format: u32) -> Entries {
         Entries { buf: Vec::with_capacity(16 * 1024), tags: Vec::new(), format }
     }
 
@@ -184,14 +184,17 @@ impl Entries {
 
 /// Where the bundle entries go, in order: one write per worklist entry (serde_json writes token by token, which
 /// through the hashing writer cost more than the serialisation itself).
-struct Sink<'w> {
+pub(super) struct Sink<'w> {
     w: &'w mut dyn Write,
     first: bool,
-    tags: Vec<Option<String>>,
+    /// Per bundle entry, the worklist entry it belongs to: kept only when a part of the batch is written (a post
+    /// maps the server's answers back through it); a whole batch would hold one per resource, 900,000 at 100,000
+    /// entries.
+    tags: Option<Vec<Option<String>>>,
 }
 
 impl Sink<'_> {
-    fn write(&mut self, e: Entries) -> Result<(), FhirError> {
+    pub(super) fn write(&mut self, e: Entries) -> Result<(), FhirError> {
         if e.tags.is_empty() {
             return Ok(());
         }
@@ -201,7 +204,9 @@ impl Sink<'_> {
         }
         self.first = false;
         self.w.write_all(&e.buf).map_err(io)?;
-        self.tags.extend(e.tags);
+        if let Some(tags) = &mut self.tags {
+            tags.extend(e.tags);
+        }
         Ok(())
     }
 }
@@ -298,7 +303,7 @@ struct Extracted {
 /// The resources of one entry, in bundle order: the Encounter, the QuestionnaireResponse, the other extracted
 /// resources and the Provenance. The entry is consumed: its stored response becomes the QuestionnaireResponse
 /// without a copy.
-fn entry_resources(
+pub(super) fn entry_resources(
     catalog: &Catalog,
     mut e: ExportEntry,
     patients: &PatientUrns,
@@ -562,8 +567,8 @@ impl Part {
 }
 
 /// Writes the batch's transaction Bundle to `w`, streaming one entry at a time (memory stays flat as the batch
-/// grows). With `only`, just those entries (one transaction of a split post, or a retry of failed posts). Returns,
-/// per bundle entry, the worklist entry it belongs to. The bundle is written in the batch's own format
+/// grows). With `only`, just those entries (one transaction of a split post, or a retry of failed posts), and
+/// returns, per bundle entry, the worklist entry it belongs to (nothing for the whole batch). The bundle is written in the batch's own format
 /// (`BatchMeta::bundle_format`), so an old batch regenerates byte for byte.
 pub fn write_bundle(
     conn: &rusqlite::Connection,
@@ -574,6 +579,21 @@ pub fn write_bundle(
     w: &mut dyn Write,
 ) -> Result<Vec<Option<String>>, FhirError> {
     let meta = batch_meta(conn, keys, batch_id)?;
+    let batch = Batch { conn, keys, catalog, id: batch_id, only, format: meta.bundle_format };
+    let (mut sink, patients) = begin(&batch, &meta, w)?;
+    // Pass 2: every entry's own resources and its Provenance, built on worker threads.
+    batch.entries_in_parallel(&patients, &mut sink)?;
+    end(sink, &meta, only)
+}
+
+/// Writes the bundle's head and pass 1: the patients registered during the downtime, so that everything referring to
+/// them comes after. Only forms that can extract a Patient are read at all. Returns where pass 2 writes, and the
+/// registered patients' fullUrls.
+pub(super) fn begin<'w>(
+    batch: &Batch<'_>,
+    meta: &BatchMeta,
+    w: &'w mut dyn Write,
+) -> Result<(Sink<'w>, PatientUrns), FhirError> {
     let head = json!({
         "resourceType": "Bundle",
         "identifier": { "system": BATCH_SYSTEM, "value": meta.id },
@@ -584,42 +604,44 @@ pub fn write_bundle(
     let io = |e: std::io::Error| FhirError::Io(e.to_string());
     w.write_all(head_text.trim_end_matches('}').as_bytes()).map_err(io)?;
     w.write_all(b",\"entry\":[\n").map_err(io)?;
-    let mut sink = Sink { w, first: true, tags: Vec::new() };
-    let format = meta.bundle_format;
-    let batch = Batch { conn, keys, catalog, id: batch_id, only, format };
-    // Pass 1: patients registered during the downtime, so that everything referring to them comes after. Only forms
-    // that can extract a Patient are read at all.
+    let mut sink = Sink { w, first: true, tags: batch.only.map(|_| Vec::new()) };
+    let (keys, catalog, format) = (batch.keys, batch.catalog, batch.format);
     let may_register = |form: &str| catalog.get(form).is_some_and(|f| f.may_extract("Patient"));
     let mut patients = PatientUrns::new();
     batch.each(Pass::Registrations(&may_register), &mut |raw| {
-        let e = raw.open(keys, batch_id)?;
+        let e = raw.open(keys, batch.id)?;
         let mut out = Entries::new(format);
         if let Some(u) = patient_items(catalog, &e, &patients, &mut out)? {
             patients.entry(e.frozen.subject.clone()).or_insert(u);
         }
         sink.write(out)
     })?;
-    // Pass 2: every entry's own resources and its Provenance, built on worker threads.
-    batch.entries_in_parallel(&patients, &mut sink)?;
+    Ok((sink, patients))
+}
+
+/// Writes the batch's AuditEvent (unless the part leaves it out) and closes the bundle. Returns, per bundle entry of
+/// a part, the worklist entry it belongs to.
+pub(super) fn end(sink: Sink<'_>, meta: &BatchMeta, only: Option<&Part>) -> Result<Vec<Option<String>>, FhirError> {
+    let mut sink = sink;
     // The AuditEvent describes the whole batch, so every part of a split post PUTs the same resource.
     if !only.is_some_and(|p| p.without_audit_event) {
-        let mut out = Entries::new(format);
-        out.push(None, &audit_event(&meta, meta.entries))?;
+        let mut out = Entries::new(meta.bundle_format);
+        out.push(None, &audit_event(meta, meta.entries))?;
         sink.write(out)?;
     }
     let Sink { w, tags, .. } = sink;
-    w.write_all(b"\n]}\n").map_err(io)?;
-    Ok(tags)
+    w.write_all(b"\n]}\n").map_err(|e| FhirError::Io(e.to_string()))?;
+    Ok(tags.unwrap_or_default())
 }
 
 /// The batch being written, and which part of it.
-struct Batch<'a> {
-    conn: &'a rusqlite::Connection,
-    keys: &'a Keys,
-    catalog: &'a Catalog,
-    id: &'a str,
-    only: Option<&'a Part>,
-    format: u32,
+pub(super) struct Batch<'a> {
+    pub(super) conn: &'a rusqlite::Connection,
+    pub(super) keys: &'a Keys,
+    pub(super) catalog: &'a Catalog,
+    pub(super) id: &'a str,
+    pub(super) only: Option<&'a Part>,
+    pub(super) format: u32,
 }
 
 impl Batch<'_> {

@@ -37,11 +37,11 @@ pub struct Exporter<'a> {
 /// audit log, the entries locked as exported. Refused when a batch of this station in `out`'s folder records more
 /// than the vault holds (the vault was restored from an older copy).
 ///
-/// One pass per entry freezes what it is exported with (its version body decrypted once, names looked up once per
-/// person), then the bundle is streamed from the frozen rows by the same code that regenerates it, so the two can
-/// never differ. Memory holds the entry ids, not the entries. The file is written into a temporary file while the
-/// transaction runs, synced before the batch is recorded, and moved into place after the commit: a recorded batch
-/// always has its complete file, and a failed one leaves no file behind.
+/// One pass over the entries freezes what each is exported with and streams its bundle entries from what it froze
+/// (`first`: its version body decrypted once, names read once per export), built by the same code that regenerates
+/// the batch from the frozen rows, so the two never differ. Memory holds the entry ids, not the entries. The file is
+/// written into a temporary file while the transaction runs, synced before the batch is recorded, and moved into
+/// place after the commit: a recorded batch always has its complete file, and a failed one leaves no file behind.
 pub fn export(vault: &mut Vault, x: Exporter<'_>, at: OffsetDateTime, out: &Path) -> Result<BatchExported, FhirError> {
     let ids = batch::exportable(vault.conn())?;
     if ids.is_empty() {
@@ -54,9 +54,9 @@ pub fn export(vault: &mut Vault, x: Exporter<'_>, at: OffsetDateTime, out: &Path
     super::watermark::refuse_if_older(dir, &station, &batch::held(vault.conn())?)?;
     let file = Streamed::beside(out);
     let done = vault.write(keys, &by.username, at, |tx| -> Result<BatchExported, FhirError> {
-        let meta = batch::record(tx, keys, catalog, &by, station, &ids)?;
+        let meta = batch::record(tx, keys, &by, station, ids.len())?;
         let mut w = Hashing::new(file.open().map_err(FhirError::File)?);
-        write_bundle(tx.sql(), keys, catalog, &meta.id, None, &mut w)?;
+        super::first::freeze_and_write(tx, keys, catalog, &meta, &ids, &mut w)?;
         let (buf, sha256, bytes) = w.finish();
         durable::sync(buf).map_err(FhirError::File)?;
         batch::set_sha256(tx, &meta.id, &sha256)?;

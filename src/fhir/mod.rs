@@ -34,6 +34,8 @@ mod bundle;
 mod capability;
 mod check;
 mod export;
+mod first;
+mod freeze;
 pub mod http;
 mod parallel;
 mod post;

@@ -7,16 +7,21 @@ use std::sync::{mpsc, Mutex};
 
 use super::FhirError;
 
-/// Items being built on the worker threads at most, per worker (bounds memory; keeps the workers fed).
-const IN_FLIGHT_PER_WORKER: usize = 16;
+/// Items handed to a worker at a time: one channel message (and thread wake-up) per item cost more than a small
+/// entry's work (a 100,000-entry export: 11.0 s with one item per message, 7.7 s with chunks of 32).
+const CHUNK: usize = 32;
 
-type Answered<T> = (u64, Result<T, FhirError>);
+/// Chunks being built on the worker threads at most, per worker (bounds memory; keeps the workers fed).
+const IN_FLIGHT_PER_WORKER: usize = 4;
+
+type Answered<T> = (u64, Result<Vec<T>, FhirError>);
 
 /// What `feed` hands each item to.
 type Take<'t, I> = &'t mut dyn FnMut(I) -> Result<(), FhirError>;
 
 /// Calls `feed` with a function that takes each item in turn; `build` runs on worker threads
-/// (`available_parallelism`, at most 4), `write` on this thread, in the order `feed` gave the items.
+/// (`available_parallelism`, at most 4) over chunks of [`CHUNK`] items, `write` on this thread, in the order `feed`
+/// gave the items.
 pub(super) fn in_order<I: Send, T: Send>(
     feed: &mut dyn FnMut(Take<'_, I>) -> Result<(), FhirError>,
     build: &(dyn Fn(I) -> Result<T, FhirError> + Sync),
@@ -24,7 +29,7 @@ pub(super) fn in_order<I: Send, T: Send>(
 ) -> Result<(), FhirError> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
     let limit = workers * IN_FLIGHT_PER_WORKER;
-    let (to_workers, queue) = mpsc::sync_channel::<(u64, I)>(limit);
+    let (to_workers, queue) = mpsc::sync_channel::<(u64, Vec<I>)>(limit);
     let queue = Mutex::new(queue);
     std::thread::scope(|scope| {
         let (to_writer, results) = mpsc::channel::<Answered<T>>();
@@ -35,22 +40,31 @@ pub(super) fn in_order<I: Send, T: Send>(
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok((seq, item)) = next else { return };
+                let Ok((seq, chunk)) = next else { return };
                 let mut answer = Answer { seq, to_writer: &to_writer, sent: false };
-                answer.send(build(item));
+                answer.send(chunk.into_iter().map(build).collect());
             });
         }
         drop(to_writer);
         let mut order = InOrder { next: 0, waiting: BTreeMap::new() };
         let mut sent = 0u64;
-        let fed = feed(&mut |item| {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut send = |chunk: Vec<I>, order: &mut InOrder<T>| -> Result<(), FhirError> {
             while sent - order.next >= limit as u64 {
                 order.receive(&results, write)?;
             }
-            to_workers.send((sent, item)).map_err(|_| stopped())?;
+            to_workers.send((sent, chunk)).map_err(|_| stopped())?;
             sent += 1;
             Ok(())
+        };
+        let fed = feed(&mut |item| {
+            chunk.push(item);
+            if chunk.len() < CHUNK {
+                return Ok(());
+            }
+            send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)), &mut order)
         });
+        let fed = fed.and_then(|()| if chunk.is_empty() { Ok(()) } else { send(chunk, &mut order) });
         drop(to_workers);
         fed?;
         while order.next < sent {
@@ -72,7 +86,7 @@ struct Answer<'a, T> {
 }
 
 impl<T> Answer<'_, T> {
-    fn send(&mut self, built: Result<T, FhirError>) {
+    fn send(&mut self, built: Result<Vec<T>, FhirError>) {
         self.sent = true;
         let _ = self.to_writer.send((self.seq, built));
     }
@@ -89,7 +103,7 @@ impl<T> Drop for Answer<'_, T> {
 /// Results from the workers, written in order.
 struct InOrder<T> {
     next: u64,
-    waiting: BTreeMap<u64, T>,
+    waiting: BTreeMap<u64, Vec<T>>,
 }
 
 impl<T> InOrder<T> {
@@ -101,8 +115,10 @@ impl<T> InOrder<T> {
     ) -> Result<(), FhirError> {
         let (seq, built) = results.recv().map_err(|_| stopped())?;
         self.waiting.insert(seq, built?);
-        while let Some(t) = self.waiting.remove(&self.next) {
-            write(t)?;
+        while let Some(chunk) = self.waiting.remove(&self.next) {
+            for t in chunk {
+                write(t)?;
+            }
             self.next += 1;
         }
         Ok(())

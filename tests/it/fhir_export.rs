@@ -98,3 +98,32 @@ fn an_old_batch_regenerates_as_it_was_written_and_a_new_batch_has_a_full_url_on_
     drop((him_ws, a.tv));
     regenerate_old("after");
 }
+
+/// An accepted entry whose episode is not a real one is never exported: the export is refused before it records a
+/// batch or writes a file, and an entry of a real episode beside it stays accepted. (A HIM station refuses a drill's
+/// handoff file, so the episode is turned into a drill in the vault itself here.)
+#[test]
+fn an_accepted_entry_of_a_drill_is_refused_at_export_and_nothing_is_recorded() {
+    let him_tv = TestVault::new();
+    let (mut him_ws, him) = him_tv.sign_in(HIM);
+    let key = him_ws.handoff_keygen(&him, &SystemClock).expect("the station's key");
+    let files = tempfile::tempdir().expect("dir");
+    let mut a = workstation(&key.public_key, "T5D-", false);
+    chart(&mut a, &sample("vital-signs"), false);
+    let file = export(&mut a, files.path(), "a.dtkh");
+    him_ws.import_handoff(&him, &std::fs::read(file).expect("file"), &SystemClock).expect("import");
+    assert_eq!(him_ws.accept_all_matched(&him, &SystemClock).expect("accept"), 1);
+    let conn = him_ws.vault().expect("vault").conn();
+    assert_eq!(conn.execute("UPDATE episodes SET kind = 'drill'", []).expect("a drill"), 1);
+    let out = files.path().join("drill.json");
+    let refused = him_ws.export_fhir(&him, &out, &SystemClock).expect_err("a drill's entry is never exported");
+    assert!(refused.message.contains("DRILL"), "{}", refused.message);
+    assert!(!out.exists(), "no file");
+    let conn = him_ws.vault().expect("vault").conn();
+    let batches: i64 = conn.query_row("SELECT count(*) FROM export_batches", [], |r| r.get(0)).expect("count");
+    let accepted: i64 =
+        conn.query_row("SELECT count(*) FROM recon WHERE state = 'accepted'", [], |r| r.get(0)).expect("count");
+    assert_eq!((batches, accepted), (0, 1));
+    conn.execute("UPDATE episodes SET kind = 'real'", []).expect("real again");
+    assert_eq!(him_ws.export_fhir(&him, &out, &SystemClock).expect("exported").entries, 1);
+}

@@ -359,6 +359,7 @@ const SQL_ALLOWED: &[&str] = &[
     "src/reconcile/worklist.rs",
     "src/roster/store.rs",
     "src/fhir/batch.rs",
+    "src/fhir/freeze.rs",
     "src/unit/store.rs",
     // The SMART Backend Services key sealed in `meta`, as the handoff keys are.
     "src/fhir/smart.rs",
