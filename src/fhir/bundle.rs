@@ -568,8 +568,8 @@ impl Part {
 
 /// Writes the batch's transaction Bundle to `w`, streaming one entry at a time (memory stays flat as the batch
 /// grows). With `only`, just those entries (one transaction of a split post, or a retry of failed posts), and
-/// returns, per bundle entry, the worklist entry it belongs to (nothing for the whole batch). The bundle is written in the batch's own format
-/// (`BatchMeta::bundle_format`), so an old batch regenerates byte for byte.
+/// returns, per bundle entry, the worklist entry it belongs to (nothing for the whole batch). The bundle is written
+/// in the batch's own format (`BatchMeta::bundle_format`), so an old batch regenerates byte for byte.
 pub fn write_bundle(
     conn: &rusqlite::Connection,
     keys: &Keys,
@@ -621,8 +621,7 @@ pub(super) fn begin<'w>(
 
 /// Writes the batch's AuditEvent (unless the part leaves it out) and closes the bundle. Returns, per bundle entry of
 /// a part, the worklist entry it belongs to.
-pub(super) fn end(sink: Sink<'_>, meta: &BatchMeta, only: Option<&Part>) -> Result<Vec<Option<String>>, FhirError> {
-    let mut sink = sink;
+pub(super) fn end(mut sink: Sink<'_>, meta: &BatchMeta, only: Option<&Part>) -> Result<Vec<Option<String>>, FhirError> {
     // The AuditEvent describes the whole batch, so every part of a split post PUTs the same resource.
     if !only.is_some_and(|p| p.without_audit_event) {
         let mut out = Entries::new(meta.bundle_format);

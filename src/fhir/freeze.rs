@@ -9,11 +9,9 @@
 
 use std::collections::HashMap;
 
-use zeroize::Zeroizing;
-
 use super::batch::{open_version, seal_frozen};
 use super::{BatchMeta, ExportEntry, FhirError, Frozen, Mode, StaffRef};
-use crate::crypto::{Keys, Place};
+use crate::crypto::Keys;
 use crate::entries::{Origin, VersionBody};
 use crate::forms::Catalog;
 use crate::reconcile::{self, RowBody};
@@ -199,8 +197,7 @@ pub(super) fn store(tx: &mut Tx<'_>, keys: &Keys, batch: &BatchMeta, f: ToStore)
         ],
     )?;
     recon.exported_version = Some(version);
-    let plain = Zeroizing::new(serde_json::to_vec(&recon).unwrap_or_default());
-    let rb = tx.seal(&Place { table: "recon", row: &id, column: "body", format: 1 }, &plain);
+    let rb = reconcile::seal_body(tx, &id, &recon);
     let n = tx.update(
         "recon",
         &[&id],

@@ -180,7 +180,8 @@ fn place(id: &str) -> Place<'_> {
     Place { table: "recon", row: id, column: "body", format: FORMAT }
 }
 
-fn seal_body(tx: &mut Tx<'_>, id: &str, body: &RowBody) -> Vec<u8> {
+/// A worklist row's body sealed for its place (the export seals the body it locks as exported with it too).
+pub(crate) fn seal_body(tx: &mut Tx<'_>, id: &str, body: &RowBody) -> Vec<u8> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default());
     tx.seal(&place(id), &plain)
 }
