@@ -586,6 +586,12 @@ pub fn write_bundle(
     end(sink, &meta, only)
 }
 
+/// Whether entries of `form` can register a patient (its form has a Patient extraction context): only those are read
+/// in pass 1, and frozen first.
+pub(super) fn may_register(catalog: &Catalog, form: &str) -> bool {
+    catalog.get(form).is_some_and(|f| f.may_extract("Patient"))
+}
+
 /// Writes the bundle's head and pass 1: the patients registered during the downtime, so that everything referring to
 /// them comes after. Only forms that can extract a Patient are read at all. Returns where pass 2 writes, and the
 /// registered patients' fullUrls.
@@ -606,7 +612,7 @@ pub(super) fn begin<'w>(
     w.write_all(b",\"entry\":[\n").map_err(io)?;
     let mut sink = Sink { w, first: true, tags: batch.only.map(|_| Vec::new()) };
     let (keys, catalog, format) = (batch.keys, batch.catalog, batch.format);
-    let may_register = |form: &str| catalog.get(form).is_some_and(|f| f.may_extract("Patient"));
+    let may_register = |form: &str| may_register(catalog, form);
     let mut patients = PatientUrns::new();
     batch.each(Pass::Registrations(&may_register), &mut |raw| {
         let e = raw.open(keys, batch.id)?;

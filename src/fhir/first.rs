@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::io::Write;
 
 use super::batch::{stored_entry, RawEntry};
-use super::bundle::{begin, end, entry_resources, Batch, Entries};
+use super::bundle::{begin, end, entry_resources, may_register, Batch, Entries};
 use super::freeze::{self, Names, ToStore, Unfrozen};
 use super::{parallel, BatchMeta, FhirError};
 use crate::crypto::Keys;
@@ -28,7 +28,7 @@ enum Item {
 }
 
 /// Freezes `ids` (entry id and form, in batch order) into the batch `meta` recorded in `tx`, locks each as exported,
-/// and writes the batch's bundle to `w`. `exporter` verifies the entries no analyst accepted by name.
+/// and writes the batch's bundle to `w`. The batch's author verifies the entries no analyst accepted by name.
 pub(super) fn freeze_and_write(
     tx: &mut Tx<'_>,
     keys: &Keys,
@@ -39,7 +39,7 @@ pub(super) fn freeze_and_write(
 ) -> Result<(), FhirError> {
     let names = Names::load(tx.sql())?;
     let exporter = meta.by.username.as_str();
-    let may_register = |form: &str| catalog.get(form).is_some_and(|f| f.may_extract("Patient"));
+    let may_register = |form: &str| may_register(catalog, form);
     let positioned = || ids.iter().enumerate().map(|(p, (id, form))| (p as i64, id.as_str(), form.as_str()));
     for (position, id, _) in positioned().filter(|(_, _, form)| may_register(form)) {
         let fresh = freeze::read(tx.sql(), id, position)?.freeze(keys, catalog, &names, exporter)?;

@@ -21,14 +21,19 @@ use crate::vault::{Tx, VaultError};
 /// Display names of staff, read once per export: those each workstation's handoff file gave its staff, and this
 /// station's accounts. Workers look names up without the connection.
 pub(super) struct Names {
-    by_station: HashMap<(String, String), String>,
+    /// By workstation, then username: looked up by borrowed names, twice per entry, without building a key.
+    by_station: HashMap<String, HashMap<String, String>>,
     accounts: HashMap<String, String>,
 }
 
 impl Names {
     pub(super) fn load(conn: &rusqlite::Connection) -> Result<Names, FhirError> {
         let mut st = conn.prepare("SELECT workstation, username, display_name FROM handoff_staff")?;
-        let by_station = st.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?.collect::<Result<_, _>>()?;
+        let mut rows = st.query([])?;
+        let mut by_station: HashMap<String, HashMap<String, String>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            by_station.entry(r.get(0)?).or_default().insert(r.get(1)?, r.get(2)?);
+        }
         let mut st = conn.prepare("SELECT username, display_name FROM users")?;
         let accounts = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         Ok(Names { by_station, accounts })
@@ -37,7 +42,7 @@ impl Names {
     /// The name the workstation's handoff file gave `username`, else this station's account, else the username.
     fn get(&self, workstation: Option<&str>, username: &str) -> String {
         workstation
-            .and_then(|ws| self.by_station.get(&(ws.to_string(), username.to_string())))
+            .and_then(|ws| self.by_station.get(ws)?.get(username))
             .or_else(|| self.accounts.get(username))
             .cloned()
             .unwrap_or_else(|| username.to_string())
