@@ -17,9 +17,11 @@ cd "$ROOT"
 
 # Build: WebKitGTK and friends for Tauri. Test: Xvfb and WebKitWebDriver for the desktop e2e tests; poppler, zbar and
 # ImageMagick for checking printed PDFs, barcodes and screenshots; fiu-utils (libfiu) for the I/O fault tests;
-# syncthing for the unit share carried by two Syncthing instances on loopback (scripts/unit-syncthing-check.sh).
+# syncthing for the unit share carried by two Syncthing instances on loopback (scripts/unit-syncthing-check.sh);
+# GNU time (/usr/bin/time) for the benchmarks' wall, CPU and peak memory figures (examples/export_bench.rs,
+# scripts/bench-post.sh).
 APT_PACKAGES=(
-  build-essential pkg-config curl file
+  build-essential pkg-config curl file time
   libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libssl-dev
   xvfb xauth webkit2gtk-driver
   imagemagick poppler-utils zbar-tools
